@@ -1,0 +1,39 @@
+# Retouch: `make run` opens the app on the sample RAW; `make test` runs every test.
+# Both set everything up first (a venv, the Python packages, Qt's system libraries when root).
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := resources/samples/sample.dng
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint bench data train clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	PY=$(PY) VENV=$(VENV) bash scripts/setup.sh
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/retouch $(SAMPLE)
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+bench: setup
+	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/raw_open.py
+
+data: setup
+	$(BIN)/python -m models.data.assemble
+
+train: setup
+	$(BIN)/python -m models.retouch.train --help
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

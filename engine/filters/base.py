@@ -1,0 +1,252 @@
+"""The one declaration of a filter: parameters, network mapping, version, migrations, math.
+
+Every image operation of Retouch is a :class:`FilterSpec` registered in :data:`REGISTRY`.
+Sliders (``app/``), sidecars (``engine/recipe.py``), training (``models/``) and replay
+(``engine/render.py``) all read this declaration; no formula exists twice.
+
+Images are float32 linear RGB with Rec.709/sRGB primaries, shape ``(*B, H, W, 3)``, nominal
+range [0, 1], scene-referred (values above 1 are kept until a filter clips them). Parameters
+are floats for one image or arrays of shape ``(*B, *param.shape)`` for a batch. The math is
+written once against the array API (``array_api_compat``), so the same body runs under numpy
+in the app and under torch, with autograd, in training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from array_api_compat import array_namespace, device, is_array_api_obj
+
+#: Luminance weights of the Exposure paper (``util.rgb2lum``), used by every filter that needs one.
+LUMA = (0.27, 0.67, 0.06)
+
+
+# --------------------------------------------------------------------------------------------
+# Network output -> parameter mappings (the paper's tanh_range / sigmoid heads)
+
+
+@dataclass(frozen=True)
+class TanhRange:
+    """``(tanh(x + b)/2 + 1/2)(hi - lo) + lo``; raw 0 maps to ``initial`` (the midpoint if None).
+
+    With ``log=True`` the range is taken in log space and exponentiated (the paper's gamma and
+    white-balance heads), so ``lo``/``hi`` are given in user units.
+    """
+
+    lo: float
+    hi: float
+    initial: float | None = None
+    log: bool = False
+
+    def _bounds(self) -> tuple[float, float, float | None]:
+        if self.log:
+            init = None if self.initial is None else math.log(self.initial)
+            return math.log(self.lo), math.log(self.hi), init
+        return self.lo, self.hi, self.initial
+
+    def forward(self, xp: Any, raw: Any) -> Any:
+        lo, hi, init = self._bounds()
+        bias = 0.0 if init is None else math.atanh(2 * (init - lo) / (hi - lo) - 1)
+        y = (xp.tanh(raw + bias) * 0.5 + 0.5) * (hi - lo) + lo
+        return xp.exp(y) if self.log else y
+
+    def inverse(self, value: np.ndarray) -> np.ndarray:
+        lo, hi, init = self._bounds()
+        v = np.log(value) if self.log else np.asarray(value, np.float64)
+        bias = 0.0 if init is None else math.atanh(2 * (init - lo) / (hi - lo) - 1)
+        t = np.clip(2 * (v - lo) / (hi - lo) - 1, -0.999, 0.999)
+        return np.arctanh(t) - bias
+
+
+@dataclass(frozen=True)
+class Sigmoid:
+    """``lo + (hi - lo) * sigmoid(x)`` (the paper's saturation and black & white heads)."""
+
+    lo: float = 0.0
+    hi: float = 1.0
+
+    def forward(self, xp: Any, raw: Any) -> Any:
+        return self.lo + (self.hi - self.lo) / (1.0 + xp.exp(-raw))
+
+    def inverse(self, value: np.ndarray) -> np.ndarray:
+        t = np.clip((np.asarray(value, np.float64) - self.lo) / (self.hi - self.lo), 0.02, 0.98)
+        return np.log(t / (1 - t))
+
+
+Mapping_ = TanhRange | Sigmoid
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters and filters
+
+
+@dataclass(frozen=True)
+class Param:
+    """One named parameter in user units. ``shape`` is ``()`` for a scalar, e.g. ``(8,)`` for a curve."""
+
+    name: str
+    label: str
+    unit: str
+    min: float
+    max: float
+    default: float
+    description: str
+    mapping: Mapping_
+    shape: tuple[int, ...] = ()
+    log_scale: bool = False  # a slider should move in log space (gamma, gains)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=int)) if self.shape else 1
+
+    def default_value(self) -> float | list:
+        if not self.shape:
+            return float(self.default)
+        return np.full(self.shape, self.default, dtype=float).tolist()
+
+
+Migration = Callable[[dict], dict]
+
+
+@dataclass(frozen=True, eq=False)
+class FilterSpec:
+    """A registered image operation. ``math(img, **params)`` is array-API generic.
+
+    ``pointwise`` filters map each pixel independently of every other pixel, so a recipe made of
+    them can be baked into a 3D LUT (``engine/render.py``). Future panel steps (completion,
+    restoration) register with ``pointwise=False`` and are replayed directly.
+    """
+
+    id: str
+    label: str
+    short: str
+    version: int
+    params: tuple[Param, ...]
+    math: Callable[..., Any]
+    description: str
+    pointwise: bool = True
+    differentiable: bool = True
+    migrations: dict[int, Migration] = field(default_factory=dict)
+
+    # -- declaration helpers -------------------------------------------------------------
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"filter {self.id!r} has no parameter {name!r}")
+
+    def defaults(self) -> dict[str, float | list]:
+        return {p.name: p.default_value() for p in self.params}
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of this filter's head in a network: one raw output per parameter value."""
+        return sum(p.size for p in self.params)
+
+    def migration(self, from_version: int) -> Callable[[Migration], Migration]:
+        """Decorator registering the step ``from_version -> from_version + 1``."""
+
+        def register_(fn: Migration) -> Migration:
+            self.migrations[from_version] = fn
+            return fn
+
+        return register_
+
+    def migrate(self, params: dict, version: int) -> dict:
+        if version > self.version:
+            raise ValueError(f"{self.id} v{version} is newer than this Retouch (v{self.version})")
+        while version < self.version:
+            if version not in self.migrations:
+                raise ValueError(f"no migration for {self.id} from v{version}")
+            params = self.migrations[version](dict(params))
+            version += 1
+        return params
+
+    # -- network mapping -----------------------------------------------------------------
+    def from_network(self, raw: Any) -> dict[str, Any]:
+        """Map a head's raw outputs ``(*B, n_outputs)`` to parameters ``(*B, *shape)``."""
+        xp = array_namespace(raw)
+        out, i = {}, 0
+        for p in self.params:
+            chunk = raw[..., i : i + p.size]
+            if p.shape:
+                chunk = xp.reshape(chunk, (*chunk.shape[:-1], *p.shape))
+            else:
+                chunk = chunk[..., 0]
+            out[p.name] = p.mapping.forward(xp, chunk)
+            i += p.size
+        return out
+
+    def to_network(self, params: Mapping[str, Any]) -> np.ndarray:
+        """Raw outputs that map (approximately, at the open ends) to ``params``; used to start a fit."""
+        parts = []
+        for p in self.params:
+            v = np.asarray(params.get(p.name, p.default_value()), np.float64).reshape(-1)
+            parts.append(p.mapping.inverse(np.clip(v, p.min, p.max)))
+        return np.concatenate(parts).astype(np.float32)
+
+    # -- math ----------------------------------------------------------------------------
+    def apply(self, img: Any, **params: Any) -> Any:
+        return self.math(img, **params)
+
+
+REGISTRY: dict[str, FilterSpec] = {}
+
+
+def register(spec: FilterSpec) -> FilterSpec:
+    if spec.id in REGISTRY:
+        raise ValueError(f"filter {spec.id!r} registered twice")
+    REGISTRY[spec.id] = spec
+    return spec
+
+
+# --------------------------------------------------------------------------------------------
+# Array helpers shared by the filter bodies
+
+
+def per_image(xp: Any, img: Any, value: Any, shape: tuple[int, ...] = ()) -> Any:
+    """Broadcast a parameter ``(*B, *shape)`` against an image ``(*B, H, W, 3)``.
+
+    The result has shape ``(*B, 1, 1, *shape)`` (scalars: ``(*B, 1, 1, 1)``) in the image's
+    dtype and device. Floats work for any batch.
+    """
+    if is_array_api_obj(value) and array_namespace(value) is xp:
+        v = value if value.dtype == img.dtype else xp.astype(value, img.dtype)
+    else:
+        v = xp.asarray(value, dtype=img.dtype, device=device(img))
+    batch = img.ndim - 3
+    if v.ndim == 0:
+        return v
+    lead = v.ndim - len(shape)
+    if lead == 0:  # one value shared by the whole batch
+        return xp.reshape(v, (1, 1, *shape)) if shape else v
+    if lead != batch:
+        raise ValueError(f"parameter of shape {tuple(v.shape)} does not fit images {tuple(img.shape)}")
+    new = (*v.shape[:lead], 1, 1, *shape) if shape else (*v.shape, 1, 1, 1)
+    return xp.reshape(v, new)
+
+
+def luminance(xp: Any, img: Any) -> Any:
+    """Paper luminance ``0.27 R + 0.67 G + 0.06 B`` with a kept last axis: ``(*B, H, W, 1)``."""
+    return img[..., 0:1] * LUMA[0] + img[..., 1:2] * LUMA[1] + img[..., 2:3] * LUMA[2]
+
+
+def lerp(a: Any, b: Any, t: Any) -> Any:
+    return a + (b - a) * t
+
+
+def piecewise_curve(xp: Any, x: Any, slopes: Any) -> Any:
+    """The paper's monotone 8-segment curve: ``sum_k clip(x - k/n, 0, 1/n) * t_k * n / sum(t)``.
+
+    ``x`` is ``(..., C)`` and ``slopes`` broadcasts to ``(..., C, n)``. Maps [0, 1] onto [0, 1];
+    inputs outside saturate.
+    """
+    n = slopes.shape[-1]
+    k = xp.asarray(np.arange(n, dtype=np.float32) / n, dtype=x.dtype, device=device(x))
+    seg = xp.clip(x[..., None] - k, 0.0, 1.0 / n)
+    total = xp.sum(slopes, axis=-1, keepdims=True)
+    return xp.sum(seg * (slopes * (n / total)), axis=-1)

@@ -1,0 +1,285 @@
+"""Recipes: an ordered list of filter steps, their JSON form, sidecars and migrations.
+
+On disk (``IMG_0001.NEF.retouch.json``)::
+
+    {"format": 1, "app": "retouch",
+     "steps": [{"op": "exposure", "version": 1, "enabled": true, "params": {"ev": 0.5},
+                "agent": {"probs": {"exposure": 0.71, "gamma": 0.05, ...}}}]}
+
+Parameters are stored in user units, named, with each filter's version, so old sidecars are
+migrated one version at a time by the filter's own migrations. Anything malformed raises
+:class:`RecipeError` naming the file and the field; a bad sidecar is moved aside, never
+overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_write_bytes
+from .filters import REGISTRY, FilterSpec
+
+FORMAT = 1
+SIDECAR_SUFFIX = ".retouch.json"
+MAX_SIDECAR_BYTES = 1 << 20  # a recipe is a few kB; anything this big is not ours
+MAX_STEPS = 256
+
+# format N -> N+1 migrations of the whole document (filter params migrate per filter).
+_FORMAT_MIGRATIONS: dict[int, Any] = {}
+
+
+class RecipeError(ValueError):
+    """A recipe or sidecar that cannot be used, with the file and field at fault."""
+
+    def __init__(self, message: str, *, path: str | os.PathLike | None = None, field: str | None = None):
+        self.path = None if path is None else Path(path)
+        self.field = field
+        where = " ".join(x for x in (f"{self.path}:" if self.path else "", f"{field}:" if field else "") if x)
+        super().__init__(f"{where} {message}".strip())
+
+
+@dataclass
+class Step:
+    """One filter application. ``params`` are in user units; ``probs`` come from the agent."""
+
+    op: str
+    params: dict[str, Any]
+    enabled: bool = True
+    probs: dict[str, float] | None = None
+
+    @property
+    def spec(self) -> FilterSpec:
+        return REGISTRY[self.op]
+
+    @classmethod
+    def default(cls, op: str) -> Step:
+        return cls(op, REGISTRY[op].defaults())
+
+    def is_identity(self) -> bool:
+        """True when the step is disabled or every parameter equals its default."""
+        if not self.enabled:
+            return True
+        return all(np.allclose(self.params[p.name], p.default, atol=1e-9) for p in self.spec.params)
+
+    def runner_up(self) -> tuple[str, float] | None:
+        """The agent's second choice for this step, for display next to its confidence."""
+        if not self.probs:
+            return None
+        ranked = sorted(self.probs.items(), key=lambda kv: -kv[1])
+        return ranked[1] if len(ranked) > 1 else None
+
+    def to_json(self) -> dict:
+        d: dict[str, Any] = {"op": self.op, "version": self.spec.version, "enabled": self.enabled,
+                             "params": {k: _plain(v) for k, v in self.params.items()}}
+        if self.probs is not None:
+            d["agent"] = {"probs": {k: round(float(v), 6) for k, v in self.probs.items()}}
+        return d
+
+
+@dataclass
+class Recipe:
+    steps: list[Step] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def active(self) -> list[Step]:
+        return [s for s in self.steps if not s.is_identity()]
+
+    def copy(self) -> Recipe:
+        return Recipe([replace(s, params={k: _plain(v) for k, v in s.params.items()},
+                               probs=None if s.probs is None else dict(s.probs)) for s in self.steps])
+
+    # -- JSON ----------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "app": "retouch", "steps": [s.to_json() for s in self.steps]}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=1, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, doc: Any, *, path: str | os.PathLike | None = None) -> Recipe:
+        return _parse(doc, path)
+
+    @classmethod
+    def loads(cls, text: str | bytes, *, path: str | os.PathLike | None = None) -> Recipe:
+        try:
+            doc = json.loads(text, parse_constant=_reject_constant)
+        except RecursionError:
+            raise RecipeError("nesting too deep", path=path) from None
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RecipeError(f"not valid JSON ({e})", path=path) from None
+        return _parse(doc, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Recipe:
+        p = Path(path)
+        try:
+            size = p.stat().st_size
+            if size > MAX_SIDECAR_BYTES:
+                raise RecipeError(f"file is {size} bytes, larger than any recipe", path=p)
+            data = p.read_bytes()
+        except OSError as e:
+            raise RecipeError(f"cannot read ({e.strerror})", path=p) from None
+        return cls.loads(data, path=p)
+
+    def save(self, path: str | os.PathLike) -> None:
+        atomic_write_bytes(Path(path), self.dumps().encode())
+
+
+# ---------------------------------------------------------------------------------------------
+# Sidecars
+
+
+def sidecar_path(photo: str | os.PathLike) -> Path:
+    p = Path(photo)
+    return p.with_name(p.name + SIDECAR_SUFFIX)
+
+
+def read_sidecar(photo: str | os.PathLike) -> Recipe | None:
+    """The photo's recipe, ``None`` if it has no sidecar.
+
+    A sidecar that cannot be read is renamed to ``….retouch.json.bad-<time>`` (so the next save
+    never overwrites what the user had) and the :class:`RecipeError` is raised for the caller
+    to show.
+    """
+    sc = sidecar_path(photo)
+    if not sc.exists():
+        return None
+    try:
+        return Recipe.load(sc)
+    except RecipeError as e:
+        kept = sc.with_name(f"{sc.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(sc, kept)
+        except OSError:
+            kept = sc
+        e.kept = kept  # type: ignore[attr-defined]
+        raise RecipeError(f"{e} (kept as {kept.name})", path=None) from None
+
+
+def write_sidecar(photo: str | os.PathLike, recipe: Recipe) -> Path:
+    sc = sidecar_path(photo)
+    recipe.save(sc)
+    return sc
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing and validation
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.astype(float).tolist()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return float(v)
+
+
+def _parse(doc: Any, path: str | os.PathLike | None) -> Recipe:
+    def err(msg: str, fld: str | None = None) -> RecipeError:
+        return RecipeError(msg, path=path, field=fld)
+
+    if not isinstance(doc, Mapping):
+        raise err("expected a JSON object")
+    fmt = doc.get("format")
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        raise err("missing or non-integer format version", "format")
+    if fmt > FORMAT:
+        raise err(f"format {fmt} is newer than this Retouch understands ({FORMAT})", "format")
+    if fmt < 1:
+        raise err(f"unknown format {fmt}", "format")
+    while fmt < FORMAT:
+        doc = _FORMAT_MIGRATIONS[fmt](dict(doc))
+        fmt += 1
+    steps_doc = doc.get("steps")
+    if not isinstance(steps_doc, list):
+        raise err("expected a list", "steps")
+    if len(steps_doc) > MAX_STEPS:
+        raise err(f"{len(steps_doc)} steps, more than {MAX_STEPS}", "steps")
+    return Recipe([_parse_step(s, f"steps[{i}]", err) for i, s in enumerate(steps_doc)])
+
+
+def _parse_step(d: Any, where: str, err: Any) -> Step:
+    if not isinstance(d, Mapping):
+        raise err("expected an object", where)
+    op = d.get("op")
+    if not isinstance(op, str) or op not in REGISTRY:
+        raise err(f"unknown filter {op!r}" if isinstance(op, str) else "missing filter name", f"{where}.op")
+    spec = REGISTRY[op]
+    version = d.get("version", spec.version)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise err("version must be an integer", f"{where}.version")
+    enabled = d.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise err("enabled must be true or false", f"{where}.enabled")
+    raw = d.get("params", {})
+    if not isinstance(raw, Mapping):
+        raise err("expected an object", f"{where}.params")
+    try:
+        raw = spec.migrate(dict(raw), version)
+    except (ValueError, KeyError, TypeError) as e:
+        raise err(str(e), f"{where}.version") from None
+    params: dict[str, Any] = {}
+    for p in spec.params:
+        fld = f"{where}.params.{p.name}"
+        value = raw.get(p.name, p.default_value())
+        params[p.name] = _check_value(value, p, fld, err)
+    unknown = set(raw) - {p.name for p in spec.params}
+    if unknown:
+        raise err(f"unknown parameter(s) {sorted(unknown)}", f"{where}.params")
+    probs = None
+    agent = d.get("agent")
+    if agent is not None:
+        if not isinstance(agent, Mapping) or not isinstance(agent.get("probs"), Mapping):
+            raise err("expected {'probs': {...}}", f"{where}.agent")
+        probs = {}
+        for k, v in agent["probs"].items():
+            if k not in REGISTRY or not _is_number(v) or not 0.0 <= v <= 1.0:
+                raise err(f"bad probability {k!r}: {v!r}", f"{where}.agent.probs")
+            probs[k] = float(v)
+    return Step(op, params, enabled, probs)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_value(value: Any, p: Any, fld: str, err: Any) -> Any:
+    if p.shape:
+        try:
+            arr = np.asarray(value, dtype=object)
+        except ValueError:
+            raise err("ragged array", fld) from None
+        if arr.shape != p.shape:
+            raise err(f"expected shape {list(p.shape)}, got {list(arr.shape)}", fld)
+        flat = arr.reshape(-1).tolist()
+        for i, x in enumerate(flat):
+            _check_scalar(x, p, f"{fld}[{i}]", err)
+        return np.asarray(flat, dtype=float).reshape(p.shape).tolist()
+    return _check_scalar(value, p, fld, err)
+
+
+def _check_scalar(x: Any, p: Any, fld: str, err: Any) -> float:
+    if not _is_number(x):
+        raise err(f"expected a finite number, got {x!r}"[:120], fld)
+    tol = 1e-6 * max(1.0, abs(p.max - p.min))
+    if not p.min - tol <= x <= p.max + tol:
+        raise err(f"{x!r} is outside [{p.min:g}, {p.max:g}] {p.unit}".rstrip(), fld)
+    return float(min(max(x, p.min), p.max))

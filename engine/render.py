@@ -1,0 +1,69 @@
+"""Replay a recipe at any resolution: the exact path, the proxy, and the display transform.
+
+``replay`` runs each enabled step's declared math in order (the reference, and what training
+differentiates). ``render`` is what the app, the CLI and batch call: the recipe plus the output
+transform (clip, sRGB encode), through the fast path of :mod:`engine.lut` when every step is
+pointwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .color import srgb_encode
+from .recipe import Recipe
+
+PROXY_SIZE = 64
+
+
+def replay(recipe: Recipe, linear: Any) -> Any:
+    """Apply every non-identity step's exact math to a linear image (numpy or torch)."""
+    out = linear
+    for step in recipe.active():
+        out = step.spec.apply(out, **step.params)
+    return out
+
+
+def render_exact(recipe: Recipe, linear: np.ndarray) -> np.ndarray:
+    """The naive, exact chain: one full-image array operation after another, then sRGB."""
+    return srgb_encode(replay(recipe, linear)).astype(np.float32, copy=False)
+
+
+def render(recipe: Recipe, linear: np.ndarray, *, exact: bool = False) -> np.ndarray:
+    """Recipe + output transform -> display sRGB float32 in [0, 1], same shape as ``linear``."""
+    if exact or any(not s.spec.pointwise for s in recipe.active()):
+        return render_exact(recipe, linear)
+    from .lut import apply_recipe_lut  # numba JIT: imported on first render, not at app start
+
+    return apply_recipe_lut(recipe, linear)
+
+
+def resize_linear(linear: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Area-average resize of a float image (box filter, i.e. correct in linear light)."""
+    chans = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(linear[..., c], dtype=np.float32), mode="F")
+                   .resize((width, height), Image.Resampling.BOX, reducing_gap=None))
+        for c in range(linear.shape[-1])
+    ]
+    return np.stack(chans, axis=-1)
+
+
+def make_proxy(linear: np.ndarray, size: int = PROXY_SIZE) -> np.ndarray:
+    """The agent's view: the **whole frame** squeezed to ``size`` x ``size`` by area averaging.
+
+    The filters are global, so the agent needs the statistics of the whole photo, not its shape;
+    the Exposure paper's centre crop would miss skies and foregrounds at the edges.
+    """
+    return resize_linear(linear, size, size)
+
+
+def fit_long_edge(linear: np.ndarray, long_edge: int) -> np.ndarray:
+    """Downscale (never upscale) so the longer side is at most ``long_edge``."""
+    h, w = linear.shape[:2]
+    scale = long_edge / max(h, w)
+    if scale >= 1:
+        return linear
+    return resize_linear(linear, max(1, round(w * scale)), max(1, round(h * scale)))

@@ -1,0 +1,3 @@
+from retouch.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Creates the venv and installs Retouch with every extra; installs Qt's system libraries on
+# Debian/Ubuntu when they are missing and we are root. Idempotent.
+set -euo pipefail
+PY=${PY:-python3.11}
+VENV=${VENV:-.venv}
+
+need_apt=()
+if command -v apt-get >/dev/null 2>&1; then
+  # Qt offscreen + xcb (screenshots under Xvfb) + building wheels from source.
+  for pkg in python3-venv libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6 \
+             libglib2.0-0 libdbus-1-3 fonts-dejavu-core libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
+             libxcb-image0 libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xkb1 libx11-xcb1 xvfb xauth; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+  done
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing system packages: ${need_apt[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+  else
+    echo "setup: missing system packages (run as root to install): ${need_apt[*]}" >&2
+  fi
+fi
+
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+"${PIP[@]}" install -U pip
+# The CPU build of torch. Where the PyTorch CPU index is reachable, take it from there (PyPI's
+# torch pulls GBs of CUDA); on these machines pip's find-links already holds the CPU wheel.
+TORCH_INDEX=()
+if ! "${PIP[@]}" download --no-deps -d /tmp/.retouch-torch-probe torch==2.13.0 --no-index >/dev/null 2>&1; then
+  TORCH_INDEX=(--index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple)
+fi
+"${PIP[@]}" install "torch==2.13.0" "${TORCH_INDEX[@]}"
+"${PIP[@]}" install -e ".[app,train,cluster,dev]"
+echo "setup: done ($("$VENV/bin/python" -c 'import torch, onnxruntime; print("torch", torch.__version__, "onnxruntime", onnxruntime.__version__)'))"
