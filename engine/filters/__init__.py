@@ -4,14 +4,14 @@ The import order below is the action order of the agent (the Exposure paper's fi
 """
 
 from . import (  # noqa: F401  (imported to register)
-    exposure,
-    gamma,
-    white_balance,
-    saturation,
-    tone,
-    contrast,
     black_white,
     color_curves,
+    contrast,
+    exposure,
+    gamma,
+    saturation,
+    tone,
+    white_balance,
 )
 from .base import LUMA, REGISTRY, FilterSpec, Param, Sigmoid, TanhRange, register
 

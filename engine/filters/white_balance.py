@@ -36,7 +36,8 @@ SPEC = register(
         version=1,
         description="Neutralises or warms the colour cast; overall brightness stays the same.",
         params=(
-            Param("green", "Green", "×", _LO, _HI, 1.0, "Green gain relative to red (above 1: greener, below: more magenta)",
+            Param("green", "Green", "×", _LO, _HI, 1.0,
+                  "Green gain relative to red (above 1: greener, below: more magenta)",
                   TanhRange(_LO, _HI, initial=1.0, log=True), log_scale=True),
             Param("blue", "Blue", "×", _LO, _HI, 1.0, "Blue gain relative to red (above 1: cooler, below: warmer)",
                   TanhRange(_LO, _HI, initial=1.0, log=True), log_scale=True),
