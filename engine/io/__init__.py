@@ -1,0 +1,1 @@
+"""Photo input/output: RAW (LibRaw), JPEG/PNG/TIFF, metadata, atomic writes, synthetic DNGs."""
