@@ -17,8 +17,11 @@ fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing system packages: ${need_apt[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+    apt=(apt-get -o DPkg::Lock::Timeout=600 -y -qq)
+    if ! { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update &&
+           DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends "${need_apt[@]}"; }; then
+      echo "setup: warning: could not install ${need_apt[*]}; Qt may fail to start" >&2
+    fi
   else
     echo "setup: missing system packages (run as root to install): ${need_apt[*]}" >&2
   fi
