@@ -1,0 +1,298 @@
+"""JPEG / PNG / TIFF in (Pillow, imagecodecs, tifffile) and JPEG / PNG / 16-bit TIFF out.
+
+Inputs are linearised with the sRGB transfer curve through a lookup table (8 and 16 bit), turned
+upright by their EXIF orientation, and refused above :data:`~engine.io.errors.MAX_PIXELS`.
+ICC-tagged 8-bit inputs in another space (Adobe RGB, Display P3...) are converted to sRGB with
+LittleCMS first; 16-bit and float inputs with a non-sRGB profile are read as sRGB (documented gap).
+Float TIFFs are taken as already linear.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from PIL import Image, ImageCms, ImageOps
+
+from ..atomic import atomic_path
+from ..color import srgb_decode
+from .errors import MAX_PIXELS, ImageError, check_dimensions
+from .metadata import EXIF_IFD, ORIENTATION, Metadata, exif_for_output, fill_from_tags
+from .orientation import apply_orientation, swaps_axes
+
+RASTER_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
+TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
+FORMATS = {"jpeg": ".jpg", "png": ".png", "tiff16": ".tif"}
+
+# Pillow's own bomb guard: warn above the limit, error at twice it. Ours (check_dimensions) is stricter.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+@functools.cache
+def _lut(bits: int) -> np.ndarray:
+    n = 1 << bits
+    return srgb_decode(np.arange(n, dtype=np.float64) / (n - 1)).astype(np.float32)
+
+
+def linearize(encoded: np.ndarray) -> np.ndarray:
+    """sRGB-encoded uint8/uint16/float (H, W, 3) -> linear float32 via a LUT (ints) or the curve."""
+    if encoded.dtype == np.uint8:
+        return _lut(8)[encoded]
+    if encoded.dtype == np.uint16:
+        return _lut(16)[encoded]
+    return np.asarray(srgb_decode(encoded.astype(np.float32, copy=False)), np.float32)
+
+
+@functools.cache
+def srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _is_srgb_profile(icc: bytes) -> bool:
+    try:
+        desc = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+    except (OSError, ImageCms.PyCMSError, TypeError):
+        return True  # unreadable profile: treat as sRGB rather than refuse the photo
+    return "srgb" in desc.lower() or "61966" in desc
+
+
+def _to_srgb8(im: Image.Image) -> Image.Image:
+    icc = im.info.get("icc_profile")
+    if im.mode not in ("RGB", "RGBA", "L", "CMYK") or not icc or _is_srgb_profile(icc):
+        return im.convert("RGB")
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        dst = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        return ImageCms.profileToProfile(im.convert("RGB") if im.mode != "CMYK" else im, src, dst,
+                                         outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return im.convert("RGB")
+
+
+def _open_pillow(path: Path) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except FileNotFoundError as e:
+        raise ImageError("file not found", path) from e
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"refused as a possible decompression bomb ({e})", path) from e
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"not an image Pillow can read ({e})", path) from e
+    check_dimensions(*im.size, path)
+    return im
+
+
+def _load_pillow(im: Image.Image, path: Path, draft: int | None = None) -> Image.Image:
+    """Decode, orient and convert to 8-bit sRGB; decoding errors become ImageErrors."""
+    try:
+        if draft and im.format == "JPEG":
+            im.draft("RGB", (draft, draft))
+        im.load()
+        return _to_srgb8(ImageOps.exif_transpose(im))
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"the image is truncated or corrupt ({e})", path) from e
+
+
+def _png16(path: Path, im: Image.Image) -> np.ndarray | None:
+    """16-bit PNGs through imagecodecs (Pillow drops them to 8 bits); None for 8-bit ones."""
+    if im.format != "PNG" or not _png_is_16bit(path):
+        return None
+    import imagecodecs
+
+    try:
+        arr = imagecodecs.png_decode(path.read_bytes())
+    except Exception as e:  # imagecodecs raises its own PngError
+        raise ImageError(f"the PNG is truncated or corrupt ({e})", path) from e
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    return apply_orientation(arr[..., :3], im.getexif().get(ORIENTATION, 1))
+
+
+def _png_is_16bit(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 16
+
+
+def _tiff_array(path: Path) -> tuple[np.ndarray, int] | None:
+    """(pixels, orientation) for RGB/grey TIFFs via tifffile; None lets Pillow try (palette, CMYK...)."""
+    try:
+        with tifffile.TiffFile(path) as tf:
+            page = tf.pages.first
+            check_dimensions(int(page.imagewidth), int(page.imagelength), path)
+            photometric = int(page.photometric)
+            if photometric not in (1, 2) or page.dtype is None or page.dtype.kind not in "uif":
+                return None  # not MINISBLACK/RGB integer or float
+            arr = page.asarray()
+            orientation = int(page.tags.valueof(ORIENTATION, 1) or 1)
+    except ImageError:
+        raise
+    except tifffile.TiffFileError as e:
+        raise ImageError(f"not a readable TIFF ({e})", path) from e
+    except (OSError, ValueError, IndexError) as e:
+        raise ImageError(f"the TIFF is truncated or corrupt ({e})", path) from e
+    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # planar (separate) storage
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] < 3:
+        return None
+    return arr[..., :3], orientation
+
+
+def _decode_tiff(path: Path) -> tuple[np.ndarray, bool] | None:
+    """(array, is_linear) from tifffile; ints rescaled to uint8/uint16."""
+    got = _tiff_array(path)
+    if got is None:
+        return None
+    arr, orientation = got
+    if arr.dtype.kind == "f":
+        arr = arr.astype(np.float32, copy=False)
+    elif arr.dtype not in (np.uint8, np.uint16):
+        info = np.iinfo(arr.dtype)
+        arr = (np.clip(arr, 0, None).astype(np.float64) / info.max * 65535 + 0.5).astype(np.uint16)
+    return np.ascontiguousarray(apply_orientation(arr, orientation)), arr.dtype.kind == "f"
+
+
+def decode_raster(path: str | Path) -> np.ndarray:
+    """JPEG/PNG/TIFF -> float32 linear sRGB primaries (H, W, 3), upright."""
+    path = Path(path)
+    if path.suffix.lower() in TIFF_EXTENSIONS:
+        got = _decode_tiff(path)
+        if got is not None:
+            arr, is_linear = got
+            return arr if is_linear else linearize(arr)
+    im = _open_pillow(path)
+    arr16 = _png16(path, im)
+    if arr16 is not None:
+        return linearize(np.ascontiguousarray(arr16))
+    return linearize(np.asarray(_load_pillow(im, path)))
+
+
+def raster_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
+    """uint8 sRGB (H, W, 3), upright; JPEGs use DCT-domain downscaling (draft) when it helps."""
+    path = Path(path)
+    if path.suffix.lower() in TIFF_EXTENSIONS:
+        got = _decode_tiff(path)
+        if got is not None:
+            arr, is_linear = got
+            if is_linear:
+                from ..color import srgb_encode
+                arr = srgb_encode(arr)
+            if arr.dtype != np.uint8:
+                scale = 65535.0 if arr.dtype == np.uint16 else 1.0
+                arr = (np.clip(arr / scale, 0, 1) * 255 + 0.5).astype(np.uint8)
+            return arr
+    im = _open_pillow(path)
+    arr16 = _png16(path, im)
+    if arr16 is not None:
+        return np.ascontiguousarray((arr16 >> 8).astype(np.uint8))
+    return np.asarray(_load_pillow(im, path, draft=max_size))
+
+
+def read_raster_metadata(path: str | Path) -> Metadata:
+    path = Path(path)
+    im = _open_pillow(path)
+    with im:
+        exif = im.getexif()
+        orientation = int(exif.get(ORIENTATION, 1) or 1)
+        if not 1 <= orientation <= 8:
+            orientation = 1
+        w, h = im.size
+        if swaps_axes(orientation):
+            w, h = h, w
+        meta = Metadata(path=path, width=w, height=h, orientation=orientation)
+        try:
+            sub = dict(exif.get_ifd(EXIF_IFD))
+        except Exception:  # damaged Exif IFD pointer
+            sub = {}
+        fill_from_tags(meta, dict(exif), sub)
+        raw_exif = im.info.get("exif")
+        if raw_exif is None and len(exif):
+            raw_exif = exif.tobytes()
+        meta.exif = bytes(raw_exif) if raw_exif else None
+    return meta
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _to_bits(srgb: np.ndarray, bits: int) -> np.ndarray:
+    a = np.asarray(srgb)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {a.shape}")
+    if bits == 8 and a.dtype == np.uint8:
+        return a
+    if bits == 16 and a.dtype == np.uint16:
+        return a
+    if a.dtype == np.uint8:
+        return a.astype(np.uint16) * 257
+    if a.dtype == np.uint16:
+        return (a >> 8).astype(np.uint8)
+    hi = 255.0 if bits == 8 else 65535.0
+    out = np.clip(a, 0.0, 1.0, dtype=np.float32) * np.float32(hi) + np.float32(0.5)
+    return out.astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, quality: int = 92,
+                meta: Metadata | None = None) -> Path:
+    """Write display sRGB (float [0, 1], uint8 or uint16; (H, W, 3)) atomically and return the path.
+
+    ``fmt`` is "jpeg", "png" or "tiff16" (default: from the suffix, else JPEG). The sRGB ICC profile
+    is embedded; ``meta``'s EXIF is carried over with Orientation 1 (the pixels are upright). The
+    input photo (``meta.path``) is never overwritten. 16-bit TIFF keeps 16 bits; its EXIF values go
+    into IFD0 (tifffile writes no Exif sub-IFD).
+    """
+    path = Path(path)
+    if fmt is None:
+        fmt = {".png": "png", ".tif": "tiff16", ".tiff": "tiff16"}.get(path.suffix.lower(), "jpeg")
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {sorted(FORMATS)}, got {fmt!r}")
+    if meta is not None and _same_file(path, meta.path):
+        raise ImageError("refusing to overwrite the original photo; choose another output name", path)
+    exif = exif_for_output(meta)
+    try:
+        with atomic_path(path) as tmp:
+            if fmt == "tiff16":
+                _write_tiff16(tmp, _to_bits(srgb, 16), meta)
+            else:
+                im = Image.fromarray(np.ascontiguousarray(_to_bits(srgb, 8)), "RGB")
+                kw: dict = {"icc_profile": srgb_icc()}
+                if exif:
+                    kw["exif"] = exif
+                if fmt == "jpeg":
+                    im.save(tmp, "JPEG", quality=int(quality), **kw)
+                else:
+                    im.save(tmp, "PNG", compress_level=6, **kw)
+    except OSError as e:
+        raise ImageError(f"cannot write ({e.strerror or e})", path) from e
+    return path
+
+
+def _write_tiff16(tmp: Path, arr: np.ndarray, meta: Metadata | None) -> None:
+    tags: list[tuple] = [(274, "H", 1, 1, True)]
+    if meta is not None:
+        from .metadata import _rational
+
+        for code, v in ((271, meta.make), (272, meta.model)):
+            if v:
+                tags.append((code, "s", 0, v, True))
+        if meta.captured:
+            tags.append((36867, "s", 0, meta.captured.strftime("%Y:%m:%d %H:%M:%S"), True))
+        if meta.iso:
+            tags.append((34855, "H", 1, min(65535, round(meta.iso)), True))
+        for code, v in ((33434, meta.exposure_time), (33437, meta.f_number), (37386, meta.focal_length)):
+            if v:
+                tags.append((code, "2I", 1, _rational(v), True))
+    tifffile.imwrite(tmp, arr, photometric="rgb", iccprofile=srgb_icc(), software="Retouch",
+                     compression="zlib", predictor=True, extratags=tags, metadata=None)

@@ -1,0 +1,160 @@
+"""Photo metadata: the fields the app shows, and the EXIF block that outputs carry over."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import piexif
+
+# Tag numbers (TIFF/EXIF).
+MAKE, MODEL, ORIENTATION, DATETIME = 271, 272, 274, 306
+EXPOSURE_TIME, F_NUMBER, ISO, DATETIME_ORIGINAL, FOCAL_LENGTH = 33434, 33437, 34855, 36867, 37386
+EXIF_IFD = 34665
+
+# IFD0 tags worth carrying into an output file; the rest describe the source's pixel layout.
+_KEEP_0TH = {
+    piexif.ImageIFD.Make, piexif.ImageIFD.Model, piexif.ImageIFD.DateTime, piexif.ImageIFD.Artist,
+    piexif.ImageIFD.Copyright, piexif.ImageIFD.ImageDescription, piexif.ImageIFD.XResolution,
+    piexif.ImageIFD.YResolution, piexif.ImageIFD.ResolutionUnit,
+}
+# MakerNotes hold absolute offsets that break when moved; pixel dimensions would be stale.
+_DROP_EXIF = {piexif.ExifIFD.MakerNote, piexif.ExifIFD.PixelXDimension, piexif.ExifIFD.PixelYDimension,
+              piexif.ExifIFD.InteroperabilityTag}
+
+
+@dataclass
+class Metadata:
+    path: Path
+    camera: str | None = None
+    make: str | None = None
+    model: str | None = None
+    width: int = 0  # upright size (orientation applied)
+    height: int = 0
+    orientation: int = 1  # EXIF orientation of the file; pixels from engine.io are already upright
+    captured: datetime | None = None
+    iso: float | None = None
+    exposure_time: float | None = None  # seconds
+    f_number: float | None = None
+    focal_length: float | None = None  # mm
+    is_raw: bool = False
+    exif: bytes | None = field(default=None, repr=False)  # EXIF block to carry into outputs
+
+
+def _text(v: Any) -> str | None:
+    if isinstance(v, bytes):
+        v = v.split(b"\0", 1)[0].decode("utf-8", "replace")
+    if v is None:
+        return None
+    s = str(v).strip().strip("\0").strip()
+    return s or None
+
+
+def number(v: Any) -> float | None:
+    """EXIF numbers come as ints, floats, Pillow IFDRationals or (num, den) tuples."""
+    with contextlib.suppress(TypeError, ValueError, ZeroDivisionError):
+        if isinstance(v, tuple | list):
+            if len(v) == 2 and all(isinstance(x, int) for x in v):
+                return v[0] / v[1] if v[1] else None
+            return number(v[0]) if v else None
+        f = float(v)
+        return f if f == f else None  # NaN (0/0 rational) -> None
+    return None
+
+
+def parse_date(v: Any) -> datetime | None:
+    s = _text(v)
+    if not s:
+        return None
+    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d"):
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(s[:19], fmt)
+    return None
+
+
+def camera_name(make: str | None, model: str | None) -> str | None:
+    if make and model and model.lower().startswith(make.split()[0].lower()):
+        return model  # "Canon" + "Canon EOS 70D" -> "Canon EOS 70D"
+    return " ".join(x for x in (make, model) if x) or None
+
+
+def fill_from_tags(meta: Metadata, ifd0: Mapping[int, Any], exif: Mapping[int, Any]) -> Metadata:
+    """Fill empty fields of ``meta`` from IFD0 and Exif-IFD tag dicts (tag number -> value)."""
+    def get(tag: int) -> Any:
+        v = exif.get(tag)
+        return ifd0.get(tag) if v is None else v
+
+    meta.make = meta.make or _text(ifd0.get(MAKE))
+    meta.model = meta.model or _text(ifd0.get(MODEL))
+    meta.camera = camera_name(meta.make, meta.model)
+    meta.captured = meta.captured or parse_date(get(DATETIME_ORIGINAL)) or parse_date(ifd0.get(DATETIME))
+    iso = get(ISO)
+    meta.iso = meta.iso or number(iso)
+    meta.exposure_time = meta.exposure_time or number(get(EXPOSURE_TIME))
+    meta.f_number = meta.f_number or number(get(F_NUMBER))
+    meta.focal_length = meta.focal_length or number(get(FOCAL_LENGTH))
+    return meta
+
+
+def _rational(x: float, limit: int = 1_000_000) -> tuple[int, int]:
+    f = Fraction(x).limit_denominator(limit)
+    return f.numerator, f.denominator
+
+
+def exif_from_fields(meta: Metadata) -> bytes | None:
+    """Build an EXIF block from the fields (for RAW files, whose EXIF is not a JPEG-ready block)."""
+    zeroth: dict[int, Any] = {}
+    ex: dict[int, Any] = {}
+    if meta.make:
+        zeroth[piexif.ImageIFD.Make] = meta.make.encode()
+    if meta.model:
+        zeroth[piexif.ImageIFD.Model] = meta.model.encode()
+    if meta.captured:
+        ex[piexif.ExifIFD.DateTimeOriginal] = meta.captured.strftime("%Y:%m:%d %H:%M:%S").encode()
+    if meta.iso:
+        ex[piexif.ExifIFD.ISOSpeedRatings] = min(65535, round(meta.iso))
+    if meta.exposure_time:
+        ex[piexif.ExifIFD.ExposureTime] = _rational(meta.exposure_time)
+    if meta.f_number:
+        ex[piexif.ExifIFD.FNumber] = _rational(meta.f_number, 1000)
+    if meta.focal_length:
+        ex[piexif.ExifIFD.FocalLength] = _rational(meta.focal_length, 1000)
+    if not zeroth and not ex:
+        return None
+    zeroth[piexif.ImageIFD.Orientation] = 1
+    return piexif.dump({"0th": zeroth, "Exif": ex, "GPS": {}, "1st": {}, "thumbnail": None})
+
+
+def exif_for_output(meta: Metadata | None, software: str = "Retouch") -> bytes | None:
+    """The EXIF block to write into an output: source EXIF, Orientation reset to 1, no thumbnail.
+
+    Pixels written by engine.io are already upright, so any other orientation would turn them twice.
+    Unparseable source EXIF falls back to the fields (never fails the export).
+    """
+    if meta is None:
+        return None
+    d = None
+    if meta.exif:
+        with contextlib.suppress(Exception):  # piexif raises assorted errors on damaged blocks
+            d = piexif.load(meta.exif)
+    if d is None:
+        return exif_from_fields(meta)
+    zeroth = {k: v for k, v in d.get("0th", {}).items() if k in _KEEP_0TH}
+    zeroth[piexif.ImageIFD.Orientation] = 1
+    zeroth[piexif.ImageIFD.Software] = software.encode()
+    out = {
+        "0th": zeroth,
+        "Exif": {k: v for k, v in d.get("Exif", {}).items() if k not in _DROP_EXIF},
+        "GPS": d.get("GPS", {}),
+        "1st": {},
+        "thumbnail": None,
+    }
+    try:
+        return piexif.dump(out)
+    except Exception:  # a tag piexif cannot re-encode: keep what the fields say
+        return exif_from_fields(meta)

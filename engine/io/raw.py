@@ -1,0 +1,146 @@
+"""Camera RAW through LibRaw (rawpy): embedded preview, half-size and full decodes, metadata.
+
+Decoding to the working space: camera white balance, the camera matrix to **linear sRGB primaries**,
+gamma 1, no auto-brightening and ``adjust_maximum_thr=0`` (LibRaw's default 0.75 rescales the
+white level to the brightest pixel, which changes exposure from photo to photo), 16 bit, / 65535.
+LibRaw applies the camera orientation (``sizes.flip``) itself; previews are turned here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import rawpy
+from PIL import Image, ImageOps
+
+from .errors import ImageError, check_dimensions
+from .metadata import EXIF_IFD, Metadata, camera_name, exif_from_fields, fill_from_tags
+from .orientation import apply_orientation, exif_from_flip
+
+# Everything LibRaw opens (lower case, with dot).
+RAW_EXTENSIONS = frozenset(
+    ".3fr .ari .arw .bay .cap .cr2 .cr3 .crw .cs1 .dc2 .dcr .dcs .dng .drf .eip .erf .fff .gpr .iiq "
+    ".k25 .kc2 .kdc .mdc .mef .mfw .mos .mrw .nef .nrw .obm .orf .ori .pef .ptx .pxn .qtk .raf .raw "
+    ".rdc .rw2 .rwl .rwz .sr2 .srf .srw .sti .x3f".split()
+)
+
+
+def is_raw(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in RAW_EXTENSIONS
+
+
+@contextlib.contextmanager
+def open_raw(path: str | Path) -> Iterator[rawpy.RawPy]:
+    """rawpy.imread with LibRaw's errors turned into clear ImageErrors and the size checked."""
+    path = Path(path)
+    try:
+        raw = rawpy.imread(str(path))
+    except FileNotFoundError as e:
+        raise ImageError("file not found", path) from e
+    except rawpy.LibRawFileUnsupportedError as e:
+        raise ImageError("not a RAW file LibRaw can read (unsupported or not an image)", path) from e
+    except rawpy.LibRawIOError as e:
+        raise ImageError("the RAW file is truncated or unreadable", path) from e
+    except (rawpy.LibRawError, OSError) as e:
+        raise ImageError(f"cannot open RAW file ({type(e).__name__}: {e})", path) from e
+    try:
+        s = raw.sizes
+        check_dimensions(s.raw_width, s.raw_height, path)
+        yield raw
+    finally:
+        raw.close()
+
+
+def decode_raw(path: str | Path, *, half: bool = False) -> np.ndarray:
+    """Full (or half-size) decode to float32 linear sRGB primaries, upright, (H, W, 3)."""
+    with open_raw(path) as raw:
+        try:
+            rgb = raw.postprocess(
+                output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True, use_camera_wb=True,
+                output_bps=16, adjust_maximum_thr=0.0, half_size=half,
+            )
+        except rawpy.LibRawIOError as e:
+            raise ImageError("the RAW data is truncated or corrupt", path) from e
+        except rawpy.LibRawError as e:
+            raise ImageError(f"LibRaw could not decode the RAW data ({type(e).__name__}: {e})", path) from e
+    out = np.empty(rgb.shape, np.float32)
+    np.multiply(rgb, np.float32(1.0 / 65535.0), out=out)
+    return out
+
+
+def raw_preview(path: str | Path) -> np.ndarray:
+    """The camera's embedded preview as upright uint8 sRGB; falls back to a half-size 8-bit decode."""
+    with open_raw(path) as raw:
+        flip = raw.sizes.flip
+        try:
+            thumb = raw.extract_thumb()
+        except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError, rawpy.LibRawIOError,
+                rawpy.LibRawDataError):
+            thumb = None
+        if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
+            try:
+                im = Image.open(io.BytesIO(thumb.data))
+                check_dimensions(*im.size, path)
+                exif_o = im.getexif().get(274, 1)
+                im = ImageOps.exif_transpose(im) if exif_o not in (None, 1) else im
+                arr = np.asarray(im.convert("RGB"))
+                # The JPEG's own EXIF orientation wins; otherwise LibRaw's flip.
+                return arr if exif_o not in (None, 1) else np.ascontiguousarray(
+                    apply_orientation(arr, exif_from_flip(flip)))
+            except (OSError, ValueError, Image.DecompressionBombError):
+                pass  # broken embedded JPEG: decode the RAW instead
+        elif thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
+            arr = np.asarray(thumb.data)
+            if arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8:
+                return np.ascontiguousarray(apply_orientation(arr, exif_from_flip(flip)))
+        try:
+            return raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
+        except rawpy.LibRawError as e:
+            raise ImageError(f"no preview and the RAW data cannot be decoded ({type(e).__name__})", path) from e
+
+
+def _tiff_tags(path: Path) -> tuple[dict[int, object], dict[int, object]]:
+    """IFD0 and Exif-IFD tags of TIFF-based RAWs (DNG, NEF, CR2, ARW, PEF...); empty otherwise."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tf:
+            page = tf.pages.first
+            ifd0 = {t.code: t.value for t in page.tags.values() if t.code != EXIF_IFD}
+            exif_tag = page.tags.get(EXIF_IFD)
+            exif = {}
+            if exif_tag is not None and isinstance(exif_tag.value, dict):
+                names = tifffile.TIFF.TAGS
+                exif = {names[k] if isinstance(k, str) and k in names else k: v for k, v in exif_tag.value.items()}
+                exif = {k: v for k, v in exif.items() if isinstance(k, int)}
+            return ifd0, exif
+    except Exception:  # not TIFF-based (CR3, RAF, ORF, RW2...) or odd: LibRaw's values suffice
+        return {}, {}
+
+
+def read_raw_metadata(path: str | Path) -> Metadata:
+    path = Path(path)
+    with open_raw(path) as raw:
+        s = raw.sizes
+        other = raw.other
+        orientation = exif_from_flip(s.flip)
+        w, h = (s.height, s.width) if orientation in (6, 8) else (s.width, s.height)
+        meta = Metadata(path=path, width=int(w), height=int(h), orientation=orientation, is_raw=True)
+        meta.iso = float(other.iso_speed) or None
+        meta.exposure_time = float(other.shutter_speed) or None
+        meta.f_number = float(other.aperture) or None
+        meta.focal_length = float(other.focal_length) or None
+        ts = other.timestamp
+        if ts is not None and ts.year > 1970:
+            meta.captured = ts.replace(tzinfo=None)
+    ifd0, exif = _tiff_tags(path)
+    # The file's own EXIF (local capture time, ISO from the Exif IFD) beats LibRaw's converted values.
+    meta.captured = None if (exif.get(36867) or ifd0.get(36867) or ifd0.get(306)) else meta.captured
+    fill_from_tags(meta, ifd0, exif)
+    meta.camera = camera_name(meta.make, meta.model)
+    meta.exif = exif_from_fields(meta)
+    return meta

@@ -1,0 +1,110 @@
+"""Decode in a child process so that a LibRaw crash or hang cannot take the caller down.
+
+The child (``python -m engine.io.safe``, a fresh interpreter: never a fork of a Qt/threaded parent,
+and no re-import of the caller's ``__main__`` as multiprocessing's "spawn" does) writes the pixels as a
+.npy into a private temp folder (on tmpfs where there is one) and the metadata as a pickle; the
+parent reads them back and removes the folder. A signal, a non-zero exit or the timeout becomes an
+ImageError naming the file. Frozen apps (no ``-m``) use multiprocessing "spawn" instead.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ImageError
+
+# Test hook, read only in the child: "crash" kills it with SIGSEGV (like a LibRaw bug), "hang" sleeps.
+FAULT_ENV = "RETOUCH_IO_FAULT"
+
+
+def _scratch_dir() -> Path:
+    shm = Path("/dev/shm")
+    base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix="retouch-decode-", dir=base))
+
+
+def _child(path: str, half: bool, out_dir: str) -> None:
+    fault = os.environ.get(FAULT_ENV, "")
+    if fault == "crash":
+        os.kill(os.getpid(), getattr(signal, "SIGSEGV", signal.SIGTERM))
+    elif fault == "hang":
+        time.sleep(3600)
+    from . import ImageError as _ImageError
+    from . import load_photo
+
+    out = Path(out_dir)
+    try:
+        photo = load_photo(path, half=half, safe=False)
+    except _ImageError as e:
+        (out / "error.json").write_text(json.dumps({"error": str(e)}))
+        return
+    except MemoryError:
+        (out / "error.json").write_text(json.dumps({"error": f"{Path(path).name}: not enough memory to decode"}))
+        return
+    np.save(out / "pixels.npy", photo.linear, allow_pickle=False)
+    with open(out / "meta.pickle", "wb") as f:
+        pickle.dump(photo.meta, f)
+
+
+def _run_child(path: Path, half: bool, out: Path, timeout: float) -> tuple[int | None, str]:
+    """Run the child; return (exit code, None on timeout; stderr tail)."""
+    if getattr(sys, "frozen", False):
+        proc = mp.get_context("spawn").Process(target=_child, args=(str(path), half, str(out)), daemon=True)
+        proc.start()
+        proc.join(timeout)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+            return None, ""
+        return proc.exitcode, ""
+    pkg_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    cmd = [sys.executable, "-m", "engine.io.safe", str(path), "1" if half else "0", str(out)]
+    try:
+        done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:  # subprocess.run has already killed the child
+        return None, ""
+    return done.returncode, done.stderr.decode("utf-8", "replace")[-400:]
+
+
+def load_in_child(path: str | Path, *, half: bool = False, timeout: float = 120.0):
+    """``load_photo(path, half=half)`` in a child process; returns the Photo."""
+    from . import Photo
+
+    path = Path(path)
+    out = _scratch_dir()
+    try:
+        code, stderr = _run_child(path, half, out, timeout)
+        if code is None:
+            raise ImageError(f"decoding took longer than {timeout:g} s and was stopped", path)
+        err = out / "error.json"
+        if err.exists():
+            raise ImageError(json.loads(err.read_text())["error"].removeprefix(f"{path.name}: "), path)
+        if code != 0 or not (out / "pixels.npy").exists():
+            how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
+            detail = f": {stderr.strip().splitlines()[-1]}" if stderr.strip() and code and code > 0 else ""
+            raise ImageError(f"the decoder crashed ({how}){detail}; the file is probably corrupt", path)
+        linear = np.load(out / "pixels.npy", allow_pickle=False)
+        with open(out / "meta.pickle", "rb") as f:
+            meta = pickle.load(f)
+        return Photo(path=path, linear=linear, meta=meta)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2] == "1", sys.argv[3])
