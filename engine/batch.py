@@ -1,0 +1,321 @@
+"""Batch export, shared by the GUI dialog and ``retouch batch``: plan, then a progress generator.
+
+``plan_jobs`` turns a folder into a deterministic list of (source, output) pairs;
+``export_all`` runs them across processes and yields one :class:`Progress` per photo:
+
+* **parallel**: a spawn ``ProcessPoolExecutor`` sized to the cores and the free memory;
+* **one bad file never stops the batch**: errors become failed results, and a worker that dies
+  (decoder segfault, hang past the timeout) is caught as ``BrokenProcessPool``: the photos that
+  were in flight are retried one at a time in a fresh pool, so only the culprit is reported;
+* **resumable**: outputs appear only complete (atomic rename), so an existing output is done;
+* **cancellable**: set the ``cancel`` event; queued photos are dropped, running ones finish
+  (complete files only), the pool is shut down and stray temp files are removed;
+* **clusters**: with ``scheduler=`` the same jobs run as Dask tasks (:mod:`engine.batch_dask`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .batch_names import FIELDS, FORMAT_SUFFIX, TemplateError, check_template, field_values, inside, render_name
+from .batch_worker import ExportSettings, Job, Result, export_one, init_worker, output_exists
+
+__all__ = [
+    "FIELDS", "ExportSettings", "Job", "Progress", "Result", "TemplateError", "check_template",
+    "cleanup_partials", "default_workers", "export_all", "plan_jobs", "scan_folder",
+]
+
+# A worker holds the decoded float image (~300 MB at 24 MP), LibRaw's buffers while decoding,
+# the rendered copy and the encoder's 8/16-bit copy: about four such images at its peak.
+IMAGE_COST_24MP = 300 * 2**20
+WORKER_COST = 4 * IMAGE_COST_24MP
+JOB_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One finished photo. ``done``/``total`` count every photo, skipped ones included."""
+
+    done: int
+    total: int
+    result: Result
+    elapsed: float  # seconds since the batch started
+    processed: int  # photos actually worked on (not skipped) so far
+
+    @property
+    def rate(self) -> float:
+        """Photos per second over the photos actually worked on."""
+        return self.processed / self.elapsed if self.elapsed > 0 and self.processed else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        r = self.rate
+        return (self.total - self.done) / r if r else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning
+
+
+def scan_folder(in_dir: Path, *, recursive: bool = False, exclude: Path | None = None) -> list[Path]:
+    """Photos in ``in_dir`` by extension, sorted. Hidden names (our temp files among them) are
+    ignored; ``exclude`` (OUT_DIR when it sits inside IN_DIR) is never descended into. Entries that
+    only look like photos (a folder or FIFO named ``x.NEF``) are kept, to be reported as failed."""
+    from .io import is_supported
+
+    found: list[Path] = []
+    stack = [in_dir]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            p = Path(e.path)
+            if recursive and e.is_dir(follow_symlinks=False):
+                if exclude is None or p.resolve() != exclude.resolve():
+                    stack.append(p)
+                continue
+            if is_supported(p):
+                found.append(p)
+    return sorted(found)
+
+
+def plan_jobs(
+    in_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    settings: ExportSettings | None = None,
+    *,
+    template: str = "{stem}",
+    recursive: bool = False,
+    sources: Iterable[Path] | None = None,
+) -> list[Job]:
+    """Deterministic jobs for the photos of ``in_dir`` (or the given ``sources`` in it).
+
+    Outputs mirror sub-folders when ``recursive``. Names that collide (``IMG_1.NEF`` and
+    ``IMG_1.JPG``; case-insensitively, for SMB/macOS shares) or that would land on a source get
+    ``_EXT`` appended, then ``-2``, ``-3`` in sorted source order. Raises :class:`TemplateError`.
+    """
+    settings = settings or ExportSettings()
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    fields = check_template(template)
+    if settings.fmt not in FORMAT_SUFFIX:
+        raise ValueError(f"unknown format {settings.fmt!r} (choose from {', '.join(FORMAT_SUFFIX)})")
+    if not in_dir.is_dir():
+        raise FileNotFoundError(f"{in_dir} is not a folder")
+    srcs = sorted(sources) if sources is not None else scan_folder(in_dir, recursive=recursive, exclude=out_dir)
+    suffix = FORMAT_SUFFIX[settings.fmt]
+    needs_meta = "date" in fields or "camera" in fields
+
+    names: list[Path] = []
+    for src in srcs:
+        captured = camera = None
+        if needs_meta:
+            captured, camera = _date_camera(src)
+        rel = render_name(template, field_values(src, captured, camera))
+        sub = src.parent.relative_to(in_dir) if recursive else Path()
+        names.append(sub / rel)
+
+    taken = {str(s.resolve()).casefold() for s in srcs}
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[str(n).casefold()] = counts.get(str(n).casefold(), 0) + 1
+    jobs: list[Job] = []
+    for src, rel in zip(srcs, names):
+        key = str(rel).casefold()
+        dst = out_dir / (str(rel) + suffix)
+        if counts[key] > 1 or str(dst.resolve()).casefold() in taken:
+            ext = src.suffix.lstrip(".") or "noext"
+            rel = rel.with_name(f"{rel.name}_{ext}")
+            dst = out_dir / (str(rel) + suffix)
+        n = 1
+        base = rel
+        while str(dst.resolve()).casefold() in taken:
+            n += 1
+            dst = out_dir / (f"{base}-{n}" + suffix)
+        if not inside(dst.parent if dst.parent.exists() else out_dir, out_dir):
+            raise TemplateError(f"{template!r}: output for {src.name} would leave {out_dir} (through a link)")
+        taken.add(str(dst.resolve()).casefold())
+        jobs.append(Job(src, dst, settings))
+    return jobs
+
+
+def _date_camera(src: Path) -> tuple[object, str | None]:
+    from .io import read_metadata
+
+    try:
+        meta = read_metadata(src)
+    except Exception:  # named "undated"/"unknown-camera"; the export itself reports the error
+        return None, None
+    return meta.captured, meta.camera
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 8 * 2**30
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def default_workers(n_jobs: int | None = None) -> int:
+    """min(cores, free memory / cost of one worker, photos to do), at least 1."""
+    n = min(cpu_count(), max(1, available_memory() // WORKER_COST))
+    if n_jobs is not None:
+        n = min(n, max(1, n_jobs))
+    return max(1, n)
+
+
+def partials(dst: Path) -> list[Path]:
+    """Temp files that :func:`engine.atomic.atomic_path` may have left for ``dst`` (killed writer)."""
+    if not dst.parent.is_dir():
+        return []
+    return list(dst.parent.glob(f".{glob_escape(dst.name)}.*.part{glob_escape(dst.suffix)}"))
+
+
+def glob_escape(s: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in s)
+
+
+def cleanup_partials(jobs: Iterable[Job]) -> int:
+    """Remove temp files left by writers that died (SIGKILL, power loss). Complete outputs are
+    never touched: temp files are hidden names that only the atomic writer creates."""
+    n = 0
+    for job in jobs:
+        for p in partials(job.dst):
+            with contextlib.suppress(OSError):
+                p.unlink()
+                n += 1
+    return n
+
+
+def export_all(
+    jobs: Sequence[Job],
+    *,
+    workers: int | None = None,
+    cancel: threading.Event | None = None,
+    scheduler: str | None = None,
+    job_timeout: float | None = JOB_TIMEOUT_S,
+) -> Iterator[Progress]:
+    """Export every job, yielding a :class:`Progress` per photo in completion order."""
+    cancel = cancel or threading.Event()
+    t0 = time.perf_counter()
+    total = len(jobs)
+    done = processed = 0
+    cleanup_partials(jobs)
+    todo: list[Job] = []
+    try:
+        for job in jobs:
+            if not job.settings.overwrite and output_exists(job.dst):
+                done += 1
+                yield Progress(done, total, Result(job.src, job.dst, "skipped", "already exported"),
+                               time.perf_counter() - t0, processed)
+            else:
+                todo.append(job)
+        if not todo or cancel.is_set():
+            return
+        if scheduler:
+            from .batch_dask import run_on_cluster
+
+            results: Iterator[Result] = run_on_cluster(todo, scheduler, cancel)
+        else:
+            results = run_local(todo, workers or default_workers(len(todo)), cancel, job_timeout)
+        for r in results:
+            if r.status == "skipped":  # absent when planned: a retried task found its own output
+                r = replace(r, status="done", reason="finished by an earlier attempt")
+            done += 1
+            processed += 1
+            yield Progress(done, total, r, time.perf_counter() - t0, processed)
+    finally:
+        cleanup_partials(jobs)
+
+
+def _pool(workers: int, job_timeout: float | None) -> ProcessPoolExecutor:
+    threads = max(1, cpu_count() // workers)
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=init_worker, initargs=(threads, job_timeout))
+
+
+def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
+              job_timeout: float | None = JOB_TIMEOUT_S) -> Iterator[Result]:
+    """Results in completion order from a process pool; see the module docstring for crashes."""
+    pending = deque(jobs)
+    inflight: dict[Future, Job] = {}
+    pool = _pool(workers, job_timeout)
+    try:
+        while (pending or inflight) and not cancel.is_set():
+            while pending and len(inflight) < 2 * workers:  # a short queue keeps cancel responsive
+                job = pending.popleft()
+                inflight[pool.submit(export_one, job)] = job
+            finished, _ = wait(inflight, timeout=0.2, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in finished:
+                try:
+                    r = fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    continue
+                del inflight[fut]
+                yield r
+            if broken:
+                suspects = list(inflight.values())
+                inflight.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                for job in suspects:
+                    if cancel.is_set():
+                        break
+                    yield _run_alone(job, job_timeout) if len(suspects) > 1 else _crashed(job)
+                pool = _pool(workers, job_timeout)
+        # Cancelled: queued work is dropped, running photos finish as complete files.
+        for fut in list(inflight):
+            fut.cancel()
+        for fut, job in inflight.items():
+            if fut.cancelled():
+                continue
+            try:
+                yield fut.result()
+            except BrokenProcessPool:
+                yield _crashed(job)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _crashed(job: Job) -> Result:
+    return Result(job.src, job.dst, "failed", "the decoder crashed or hung (worker process died)")
+
+
+def _run_alone(job: Job, job_timeout: float | None) -> Result:
+    """Re-run a photo that was in flight when a worker died, by itself, to find the culprit."""
+    with _pool(1, job_timeout) as solo:
+        try:
+            return solo.submit(export_one, job).result()
+        except BrokenProcessPool:
+            return _crashed(job)

@@ -1,0 +1,171 @@
+"""``retouch batch IN_DIR OUT_DIR``: export a folder, locally or on a Dask cluster.
+
+Registered by :mod:`engine.cli` through :func:`add_batch_subcommand`; :func:`main` runs it alone
+(``python -m engine.batch_cli``). Exit status: 0 all good, 1 some photos failed, 2 bad usage,
+130 cancelled with Ctrl-C (finished outputs are kept, no partial files are left).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from .batch_names import FIELDS, FORMAT_SUFFIX
+
+EPILOG = (
+    "name template fields: " + "; ".join(f"{{{k}}} = {v}" for k, v in FIELDS.items())
+    + ". '/' makes sub-folders inside OUT_DIR; nothing may leave it."
+)
+
+
+def add_batch_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("batch", help="export a folder of photos (resumable, parallel, cluster-ready)",
+                              description=__doc__.splitlines()[0], epilog=EPILOG)
+    configure_parser(p)
+    return p
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("in_dir", type=Path, metavar="IN_DIR")
+    p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    p.add_argument("--recursive", action="store_true", help="include sub-folders (mirrored in OUT_DIR)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--recipe", type=Path, metavar="R.json", help="apply this recipe to every photo")
+    src.add_argument("--auto", action="store_true", help="the learned Auto recipe for every photo")
+    src.add_argument("--sidecar", action="store_true",
+                     help="each photo's own sidecar, Auto where there is none (the default)")
+    p.add_argument("--format", dest="fmt", choices=list(FORMAT_SUFFIX), default="jpeg")
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
+    p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
+    p.add_argument("--name", default="{stem}", metavar="TEMPLATE", help="output name (default '{stem}')")
+    p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: by cores and memory)")
+    ex = p.add_mutually_exclusive_group()
+    ex.add_argument("--skip-existing", dest="overwrite", action="store_false",
+                    help="keep outputs that already exist: a re-run resumes (the default)")
+    ex.add_argument("--overwrite", dest="overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler's workers")
+    p.set_defaults(func=run_batch, overwrite=False)
+
+
+def _usage_error(msg: str) -> int:
+    print(f"retouch batch: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    from .batch import ExportSettings, TemplateError, plan_jobs
+    from .recipe import Recipe, RecipeError
+
+    if not 1 <= args.quality <= 100:
+        return _usage_error("--quality must be between 1 and 100")
+    if args.long_edge is not None and args.long_edge < 16:
+        return _usage_error("--long-edge must be at least 16")
+    if args.jobs is not None and args.jobs < 1:
+        return _usage_error("--jobs must be at least 1")
+    if not args.in_dir.is_dir():
+        return _usage_error(f"{args.in_dir} is not a folder")
+    recipe = None
+    if args.recipe:
+        try:
+            recipe = Recipe.load(args.recipe).to_json()
+        except RecipeError as e:
+            return _usage_error(str(e))
+    source = "recipe" if recipe else "auto" if args.auto else "sidecar"
+    settings = ExportSettings(fmt=args.fmt, quality=args.quality, long_edge=args.long_edge, source=source,
+                              recipe=recipe, overwrite=args.overwrite)
+    in_dir, out_dir = args.in_dir.absolute(), args.out_dir.absolute()
+    try:
+        jobs = plan_jobs(in_dir, out_dir, settings, template=args.name, recursive=args.recursive)
+    except (TemplateError, ValueError, OSError) as e:
+        return _usage_error(str(e))
+    if not jobs:
+        print(f"No photos found in {in_dir}" + ("" if args.recursive else " (use --recursive for sub-folders)"),
+              file=sys.stderr)
+        return 0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return _run(jobs, in_dir, out_dir, args)
+
+
+def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .batch import default_workers, export_all
+
+    console = Console(stderr=True)
+    workers = args.jobs or default_workers(len(jobs))
+    where = f"cluster {args.scheduler}" if args.scheduler else f"{workers} worker process(es)"
+    console.print(f"Exporting {len(jobs)} photo(s) from {in_dir} to {out_dir} on {where}")
+    cancel = threading.Event()
+    results = []
+    cancelled = False
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("export", total=len(jobs), rate="", eta="-")
+        gen = export_all(jobs, workers=workers, cancel=cancel, scheduler=args.scheduler)
+        try:
+            for p in gen:
+                results.append(p.result)
+                eta = "-" if p.eta is None else _hms(p.eta)
+                bar.update(task, completed=p.done, rate=f"{p.rate * 60:.1f} photos/min", eta=eta,
+                           description=_short(p.result.src.name))
+        except KeyboardInterrupt:
+            cancelled = True
+            cancel.set()
+            console.print("Cancelling: letting running photos finish, dropping the rest…")
+            for p in gen:
+                results.append(p.result)
+        finally:
+            gen.close()
+    _summary(console, results, len(jobs), in_dir, cancelled)
+    if cancelled:
+        return 130
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _summary(console, results: list, total: int, in_dir: Path, cancelled: bool) -> None:
+    from rich.table import Table
+
+    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
+    t = Table(title="Batch export" + (" (cancelled)" if cancelled else ""))
+    for col in ("done", "skipped", "failed", "not started"):
+        t.add_column(col, justify="right")
+    t.add_row(str(counts["done"]), str(counts["skipped"]), str(counts["failed"]), str(total - len(results)))
+    console.print(t)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        ft = Table(title="Failed photos")
+        ft.add_column("photo")
+        ft.add_column("reason")
+        for r in sorted(failed, key=lambda r: r.src):
+            ft.add_row(_rel(r.src, in_dir), r.reason)
+        console.print(ft)
+
+
+def _rel(p: Path, root: Path) -> str:
+    try:
+        return str(p.relative_to(root))
+    except ValueError:
+        return str(p)
+
+
+def _short(name: str, n: int = 28) -> str:
+    return name if len(name) <= n else name[: n - 1] + "…"
+
+
+def _hms(s: float) -> str:
+    s = int(s + 0.5)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="retouch batch", epilog=EPILOG)
+    configure_parser(p)
+    return run_batch(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

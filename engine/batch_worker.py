@@ -1,0 +1,209 @@
+"""One photo, one export: what a batch worker process (local pool or Dask worker) runs.
+
+Kept import-light at module level: a spawned worker imports this module first, and
+:func:`init_worker` must set the thread limits before numpy, numba and LibRaw load.
+Every failure becomes a :class:`Result` with a readable reason; only a real crash of the
+process (a decoder segfault, the timeout watchdog) escapes, and the parent handles that.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["done", "skipped", "failed"]
+RecipeSource = Literal["sidecar", "auto", "recipe"]
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """What every photo of one batch gets. Plain data: pickled to workers and Dask tasks."""
+
+    fmt: str = "jpeg"  # jpeg | png | tiff16
+    quality: int = 90
+    long_edge: int | None = None
+    source: RecipeSource = "sidecar"  # sidecar (else Auto) | auto | recipe
+    recipe: dict | None = None  # the recipe's JSON document when source == "recipe"
+    overwrite: bool = False
+    isolate_decode: bool = False  # decode in a child process (Dask workers, where a crash is costly)
+
+
+@dataclass(frozen=True)
+class Job:
+    src: Path
+    dst: Path
+    settings: ExportSettings = field(default_factory=ExportSettings)
+
+
+@dataclass(frozen=True)
+class Result:
+    src: Path
+    dst: Path
+    status: Status
+    reason: str = ""
+    seconds: float = 0.0
+    recipe_source: str = ""  # which recipe was applied: sidecar, auto or recipe
+
+
+class NotAPhotoError(Exception):
+    pass
+
+
+def init_worker(threads: int = 1, job_timeout: float | None = None) -> None:
+    """Pool initializer: thread limits (N processes x 1 thread beats oversubscription) and
+    Ctrl-C left to the parent, which cancels cleanly."""
+    for var in _THREAD_VARS:
+        os.environ[var] = str(max(1, threads))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _JOB_TIMEOUT
+    _JOB_TIMEOUT = job_timeout
+
+
+_JOB_TIMEOUT: float | None = None
+_AGENT: Any = None
+
+
+def output_exists(dst: Path) -> bool:
+    return os.path.lexists(dst)
+
+
+def export_one(job: Job) -> Result:
+    """Decode, pick the recipe, resize, render and write one photo atomically.
+
+    Idempotent: with ``overwrite=False`` an existing output means the work is done (outputs only
+    ever appear complete, by atomic rename), so a retried task neither redoes nor duplicates it.
+    """
+    t0 = time.perf_counter()
+    s = job.settings
+    if not s.overwrite and output_exists(job.dst):
+        return Result(job.src, job.dst, "skipped", "already exported", 0.0)
+    # A hang inside C code (LibRaw) ignores Python signals; faulthandler's watchdog thread ends the
+    # process anyway, and the parent reports the file as failed.
+    if _JOB_TIMEOUT:
+        faulthandler.dump_traceback_later(_JOB_TIMEOUT, exit=True, file=_devnull())
+    source = ""
+    try:
+        recipe, source = _fixed_recipe(job)
+        linear, meta = _decode(job.src, s)
+        if recipe is None:
+            recipe, source = auto_recipe(linear), "auto"
+        from .render import fit_long_edge, render
+
+        if s.long_edge:
+            linear = fit_long_edge(linear, s.long_edge)
+        srgb = render(recipe, linear)
+        del linear
+        from .io import write_image
+
+        job.dst.parent.mkdir(parents=True, exist_ok=True)
+        write_image(job.dst, srgb, fmt=s.fmt, quality=s.quality, meta=meta)
+        if not job.dst.is_file() or job.dst.stat().st_size == 0:  # never report success unchecked
+            raise OSError(f"{job.dst.name} is missing or empty after writing")
+        return Result(job.src, job.dst, "done", "", time.perf_counter() - t0, source)
+    except MemoryError:
+        return Result(job.src, job.dst, "failed", "out of memory", time.perf_counter() - t0, source)
+    except Exception as e:  # one bad file never stops the batch
+        return Result(job.src, job.dst, "failed", describe_error(e), time.perf_counter() - t0, source)
+    finally:
+        if _JOB_TIMEOUT:
+            faulthandler.cancel_dump_traceback_later()
+
+
+def describe_error(e: BaseException) -> str:
+    from .io import ImageError
+    from .recipe import RecipeError
+
+    if isinstance(e, (ImageError, RecipeError, NotAPhotoError)):
+        return str(e)
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror}" + (f": {Path(e.filename).name}" if e.filename else "")
+    return f"{type(e).__name__}: {e}"
+
+
+def _devnull() -> Any:
+    global _DEVNULL
+    if _DEVNULL is None:
+        _DEVNULL = open(os.devnull, "w")  # kept open: the watchdog may fire any time
+    return _DEVNULL
+
+
+_DEVNULL: Any = None
+
+
+def _fixed_recipe(job: Job) -> tuple[Any, str]:
+    """The recipe known before decoding: the given one, the photo's sidecar, or None for Auto.
+
+    The sidecar is read with :meth:`Recipe.load`, not ``read_sidecar``: batch export never
+    modifies sidecars, not even to move a bad one aside; a bad sidecar fails that photo instead
+    of silently exporting it with Auto.
+    """
+    from .recipe import Recipe, sidecar_path
+
+    s = job.settings
+    if s.source == "recipe":
+        if s.recipe is None:
+            raise ValueError("source 'recipe' needs a recipe")
+        return Recipe.from_json(s.recipe), "recipe"
+    if s.source == "sidecar":
+        sc = sidecar_path(job.src)
+        if sc.exists():
+            return Recipe.load(sc), "sidecar"
+    return None, "auto"
+
+
+def _decode(src: Path, s: ExportSettings) -> tuple[Any, Any]:
+    try:
+        st = os.stat(src)
+    except OSError as e:
+        raise NotAPhotoError(f"cannot read: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever, a folder cannot be decoded
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise NotAPhotoError(f"cannot read: {kind}")
+    if st.st_size == 0:
+        raise NotAPhotoError("empty file")
+    from .io import load_photo, read_metadata
+
+    half = False
+    if s.long_edge:
+        meta = read_metadata(src)
+        # LibRaw's half-size decode skips demosaicing: 4x less work when the output is small anyway.
+        half = bool(meta.is_raw and meta.width and meta.height and s.long_edge * 2 <= max(meta.width, meta.height))
+    photo = load_photo(src, half=half, safe=s.isolate_decode)
+    return photo.linear, photo.meta
+
+
+def auto_recipe(linear: Any) -> Any:
+    """Auto: the learned agent's recipe (deterministic: fixed seed, same on every machine)."""
+    global _AGENT
+    try:
+        from .runners.agent import Agent
+    except ModuleNotFoundError as e:
+        if e.name not in ("engine.runners.agent", "engine.runners"):
+            raise
+        return _stand_in_auto(linear)
+    if _AGENT is None:
+        _AGENT = Agent()
+    return _AGENT.predict(linear, seed=0)
+
+
+def _stand_in_auto(linear: Any) -> Any:
+    """TEMPORARY stand-in until engine.runners.agent lands: exposure so the log-mean luminance
+    sits at 18 % grey. Replaced by the agent automatically once the module exists."""
+    import numpy as np
+
+    from .recipe import Recipe, Step
+
+    step = max(1, int(np.sqrt(linear.shape[0] * linear.shape[1] / 65536)))
+    sample = linear[::step, ::step].reshape(-1, 3)
+    luma = sample @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    mean = float(np.exp(np.mean(np.log(np.clip(luma, 1e-4, None)))))
+    ev = float(np.clip(np.log2(0.18 / mean), -3.5, 3.5))
+    return Recipe([Step("exposure", {"ev": round(ev, 4)})])
