@@ -67,6 +67,11 @@ def number(v: Any) -> float | None:
     return None
 
 
+def _positive(v: Any) -> float | None:
+    x = number(v)
+    return x if x is not None and 0 < x < 1e9 else None
+
+
 def parse_date(v: Any) -> datetime | None:
     s = _text(v)
     if not s:
@@ -93,11 +98,10 @@ def fill_from_tags(meta: Metadata, ifd0: Mapping[int, Any], exif: Mapping[int, A
     meta.model = meta.model or _text(ifd0.get(MODEL))
     meta.camera = camera_name(meta.make, meta.model)
     meta.captured = meta.captured or parse_date(get(DATETIME_ORIGINAL)) or parse_date(ifd0.get(DATETIME))
-    iso = get(ISO)
-    meta.iso = meta.iso or number(iso)
-    meta.exposure_time = meta.exposure_time or number(get(EXPOSURE_TIME))
-    meta.f_number = meta.f_number or number(get(F_NUMBER))
-    meta.focal_length = meta.focal_length or number(get(FOCAL_LENGTH))
+    meta.iso = meta.iso or _positive(get(ISO))
+    meta.exposure_time = meta.exposure_time or _positive(get(EXPOSURE_TIME))
+    meta.f_number = meta.f_number or _positive(get(F_NUMBER))  # 0 = manual lens, unknown
+    meta.focal_length = meta.focal_length or _positive(get(FOCAL_LENGTH))
     return meta
 
 
