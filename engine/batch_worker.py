@@ -20,6 +20,8 @@ from typing import Any, Literal
 Status = Literal["done", "skipped", "failed"]
 RecipeSource = Literal["sidecar", "auto", "recipe"]
 
+# Test hook: a worker processing a photo of this file name kills itself (like a decoder segfault).
+CRASH_ENV = "RETOUCH_BATCH_CRASH_ON"
 _THREAD_VARS = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -89,6 +91,8 @@ def export_one(job: Job) -> Result:
     # process anyway, and the parent reports the file as failed.
     if _JOB_TIMEOUT:
         faulthandler.dump_traceback_later(_JOB_TIMEOUT, exit=True, file=_devnull())
+    if os.environ.get(CRASH_ENV) == job.src.name:
+        os.kill(os.getpid(), signal.SIGKILL)
     source = ""
     try:
         recipe, source = _fixed_recipe(job)

@@ -1,0 +1,274 @@
+"""Batch export on a real photo folder with bad files mixed in (engine.batch + the batch CLI).
+
+Inputs are built from the real photo tests/fixtures/dune.jpg: a synthetic DNG mosaic of it
+(engine.io.dng.write_dng), the JPEG itself (camera EXIF), a 16-bit TIFF of it, plus bad entries:
+a truncated DNG, a text file named .NEF, and "unreadable" entries. Tests run as root here, so
+``chmod 000`` does not make a file unreadable; we use what root cannot read either: a folder named
+``folder.CR2``, a FIFO named ``pipe.ARW`` (reading it would block forever) and a dangling symlink
+named ``gone.DNG``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine import batch_cli
+from engine.batch import (
+    ExportSettings,
+    TemplateError,
+    check_template,
+    cleanup_partials,
+    default_workers,
+    export_all,
+    plan_jobs,
+)
+from engine.batch_worker import CRASH_ENV
+from engine.recipe import Recipe, Step, sidecar_path
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+GOOD = ("dune_raw.DNG", "dune.jpg", "dune16.tif")
+BAD = ("truncated.DNG", "notes.NEF", "folder.CR2", "pipe.ARW", "gone.DNG")
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> Path:
+    """A pristine folder of good inputs, built once; tests copy it."""
+    from engine.io.dng import write_dng
+
+    d = tmp_path_factory.mktemp("sources")
+    shutil.copy(FIXTURES / "dune.jpg", d / "dune.jpg")
+    rgb = np.asarray(Image.open(FIXTURES / "dune.jpg").convert("RGB"))
+    write_dng(d / "dune_raw.DNG", rgb, seed=1)
+    import tifffile
+
+    tifffile.imwrite(d / "dune16.tif", (rgb.astype(np.uint16) * 257), photometric="rgb")
+    return d
+
+
+def make_shoot(src: Path, dst: Path) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in GOOD:
+        shutil.copy(src / name, dst / name)
+    raw = (src / "dune_raw.DNG").read_bytes()
+    (dst / "truncated.DNG").write_bytes(raw[: len(raw) // 3])
+    (dst / "notes.NEF").write_text("shopping list: not a photo\n" * 40)
+    (dst / "folder.CR2").mkdir()
+    os.mkfifo(dst / "pipe.ARW")
+    (dst / "gone.DNG").symlink_to(dst / "deleted-before-export.DNG")
+    # The JPEG has a user recipe: +1 EV, saved as its sidecar.
+    Recipe([Step("exposure", {"ev": 1.0})]).save(sidecar_path(dst / "dune.jpg"))
+    return dst
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Hash of every regular file (originals and sidecars) under ``folder``."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and not p.is_symlink() and not p.is_fifo():
+            out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def outputs(folder: Path) -> dict[str, tuple[int, int, str]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def shoot(sources, tmp_path) -> Path:
+    return make_shoot(sources, tmp_path / "shoot")
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str]:
+    os.environ["COLUMNS"] = "200"  # rich wraps its tables to the terminal width
+    rc = batch_cli.main([str(a) for a in args])
+    return rc, capsys.readouterr().err
+
+
+def test_mixed_folder_exports_good_reports_bad_and_resumes(shoot, tmp_path, capsys):
+    out = tmp_path / "out"
+    before = snapshot(shoot)
+    rc, err = run_cli(capsys, shoot, out, "--jobs", "2")
+    assert rc == 1, err
+    assert sorted(p.name for p in out.iterdir()) == ["dune.jpg", "dune16.jpg", "dune_raw.jpg"]
+    for p in out.iterdir():
+        with Image.open(p) as im:
+            assert im.format == "JPEG" and im.size == (960, 600)
+            assert im.info.get("icc_profile"), f"{p.name}: no ICC profile"
+    with Image.open(out / "dune.jpg") as im:  # the camera's EXIF is carried over
+        exif = im.getexif()
+        assert exif.get(0x010F, "").startswith("Canon") and "REBEL" in exif.get(0x0110, "")
+    assert "failed" in err and "Failed photos" in err
+    for name in BAD:
+        assert name in err, f"{name} not reported"
+    assert "not a RAW file" in err or "not a photo" in err.lower() or "LibRaw" in err  # notes.NEF's reason
+    assert "a folder" in err and "not a regular file" in err
+    assert snapshot(shoot) == before  # originals and the sidecar untouched
+
+    first = outputs(out)
+    rc, err = run_cli(capsys, shoot, out)  # second run: all good photos skipped, nothing rewritten
+    assert rc == 1
+    assert outputs(out) == first
+    assert "│    0 │       3 │      5 │" in err
+
+    rc, err = run_cli(capsys, shoot, out, "--overwrite", "--quality", "60")
+    again = outputs(out)
+    assert rc == 1 and set(again) == set(first)
+    for name in first:  # replaced: new inode (atomic rename), different bytes at another quality
+        assert again[name][0] != first[name][0] and again[name][2] != first[name][2]
+    assert snapshot(shoot) == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_sidecar_is_applied_and_matches_explicit_recipe(sources, tmp_path, capsys):
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "dune.jpg")
+    recipe = Recipe([Step("exposure", {"ev": 1.0})])
+    recipe.save(sidecar_path(shoot / "dune.jpg"))
+    recipe.save(tmp_path / "r.json")
+    assert run_cli(capsys, shoot, tmp_path / "a")[0] == 0  # default: the sidecar
+    assert run_cli(capsys, shoot, tmp_path / "b", "--recipe", tmp_path / "r.json")[0] == 0
+    assert run_cli(capsys, shoot, tmp_path / "c", "--auto")[0] == 0
+    a, b, c = ((tmp_path / x / "dune.jpg").read_bytes() for x in "abc")
+    assert a == b
+    assert a != c  # Auto is not the user's +1 EV
+    with Image.open(tmp_path / "a" / "dune.jpg") as ia, Image.open(shoot / "dune.jpg") as orig:
+        assert np.asarray(ia).mean() > np.asarray(orig).mean() + 10  # +1 EV is brighter
+
+
+def test_bad_sidecar_fails_that_photo_and_is_left_alone(sources, tmp_path, capsys):
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "dune.jpg")
+    sc = sidecar_path(shoot / "dune.jpg")
+    sc.write_text('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": 99}}]}')
+    before = snapshot(shoot)
+    rc, err = run_cli(capsys, shoot, tmp_path / "out")
+    assert rc == 1 and "ev" in err and "outside" in err
+    assert snapshot(shoot) == before  # not moved aside, not rewritten
+    assert not (tmp_path / "out" / "dune.jpg").exists()
+
+
+@pytest.mark.parametrize("template", [
+    "", "   ", "/etc/{stem}", "../{stem}", "{stem}/../../x", "a/../{stem}", "{stem}/", "{stem}\\..\\x",
+    "{unknown}", "{stem!r}", "{stem:>300}", "{stem.__class__}", "{0}", "{}", "plain", ".{stem}",
+    "{stem}//x", "C:{stem}", "{stem}\x00", "{stem", "./{stem}",
+])
+def test_hostile_templates_are_refused(template, shoot, tmp_path, capsys):
+    with pytest.raises(TemplateError):
+        check_template(template)
+    rc, err = run_cli(capsys, shoot, tmp_path / "out", "--name", template)
+    assert rc == 2 and "error" in err
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "x").exists()
+
+
+def test_template_fields_and_subfolders(sources, tmp_path):
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "dune.jpg")
+    shutil.copy(sources / "dune_raw.DNG", shoot / "dune_raw.DNG")
+    jobs = plan_jobs(shoot, tmp_path / "out", template="{date}/{camera} {stem}.{ext}")
+    names = [str(j.dst.relative_to(tmp_path / "out")) for j in jobs]
+    assert names == ["2007-08-06/Canon EOS DIGITAL REBEL dune.jpg.jpg",
+                     "2024-05-17/Retouch Synthetic DNG dune_raw.DNG.jpg"]
+
+
+def test_colliding_names_are_distinct_and_never_hit_an_original(sources, tmp_path):
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "IMG_1.jpg")
+    shutil.copy(sources / "dune_raw.DNG", shoot / "IMG_1.DNG")
+    shutil.copy(sources / "dune16.tif", shoot / "img_1.tif")
+    jobs = plan_jobs(shoot, shoot)  # OUT_DIR == IN_DIR: outputs must not replace IMG_1.jpg
+    dsts = [j.dst.name for j in jobs]
+    assert len({d.lower() for d in dsts}) == 3
+    assert dsts == ["IMG_1_DNG.jpg", "IMG_1_jpg.jpg", "img_1_tif.jpg"]
+    assert plan_jobs(shoot, shoot) == jobs  # deterministic
+
+
+def test_out_dir_inside_in_dir_is_not_rescanned(sources, tmp_path, capsys):
+    shoot = tmp_path / "in"
+    (shoot / "day2").mkdir(parents=True)
+    shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
+    shutil.copy(sources / "dune.jpg", shoot / "day2" / "b.jpg")
+    rc, _ = run_cli(capsys, shoot, shoot / "export", "--recursive", "--long-edge", "300")
+    assert rc == 0
+    got = sorted(str(p.relative_to(shoot / "export")) for p in (shoot / "export").rglob("*.jpg"))
+    assert got == ["a.jpg", "day2/b.jpg"]
+    with Image.open(shoot / "export" / "day2" / "b.jpg") as im:
+        assert max(im.size) == 300
+    jobs = plan_jobs(shoot, shoot / "export", recursive=True)
+    assert [j.src.name for j in jobs] == ["a.jpg", "b.jpg"]
+
+
+def test_worker_crash_is_reported_and_the_batch_goes_on(sources, tmp_path, monkeypatch):
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(4):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
+    monkeypatch.setenv(CRASH_ENV, "p1.jpg")  # the worker that takes p1.jpg dies like a segfault
+    jobs = plan_jobs(shoot, tmp_path / "out", ExportSettings(long_edge=200))
+    results = {p.result.src.name: p.result for p in export_all(jobs, workers=2)}
+    assert results["p1.jpg"].status == "failed" and "crashed" in results["p1.jpg"].reason
+    assert {n for n, r in results.items() if r.status == "done"} == {"p0.jpg", "p2.jpg", "p3.jpg"}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.jpg", "p2.jpg", "p3.jpg"]
+    assert not multiprocessing.active_children()
+
+
+def test_cancel_stops_cleanly(sources, tmp_path):
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(12):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i:02d}.jpg")
+    jobs = plan_jobs(shoot, tmp_path / "out")
+    cancel = threading.Event()
+    seen = []
+    for p in export_all(jobs, workers=1, cancel=cancel):
+        seen.append(p.result)
+        cancel.set()  # cancel after the first photo
+    outs = sorted((tmp_path / "out").iterdir())
+    assert 1 <= len(seen) < len(jobs)
+    assert all(r.status == "done" for r in seen)
+    assert [p.name for p in outs] == sorted(r.dst.name for r in seen)  # only complete files, no temp files
+    assert not multiprocessing.active_children()  # the pool is shut down
+    # Resuming finishes the rest and skips what was done.
+    rest = list(export_all(jobs, workers=2))
+    assert sum(p.result.status == "skipped" for p in rest) == len(seen)
+    assert len(list((tmp_path / "out").iterdir())) == len(jobs)
+
+
+def test_leftover_temp_files_are_removed(sources, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
+    jobs = plan_jobs(shoot, out)
+    stray = out / ".a.jpg.k3j2h1.part.jpg"  # what a SIGKILLed atomic writer leaves
+    stray.write_bytes(b"half a jpeg")
+    keep = out / "other.jpg"
+    keep.write_bytes(b"someone else's file")
+    assert cleanup_partials(jobs) == 1
+    assert not stray.exists() and keep.read_bytes() == b"someone else's file"
+
+
+def test_workers_are_sized_to_memory(monkeypatch):
+    import engine.batch as b
+
+    monkeypatch.setattr(b, "cpu_count", lambda: 16)
+    monkeypatch.setattr(b, "available_memory", lambda: 3 * b.WORKER_COST + 1)
+    assert default_workers() == 3
+    assert default_workers(2) == 2
+    monkeypatch.setattr(b, "available_memory", lambda: 100 * 2**20)
+    assert default_workers() == 1
