@@ -15,7 +15,7 @@ from PIL import Image
 from .errors import MAX_PIXELS, ImageError
 from .image import RASTER_EXTENSIONS, decode_raster, raster_preview, read_raster_metadata, write_image
 from .metadata import Metadata
-from .raw import RAW_EXTENSIONS, decode_raw, is_raw, raw_preview, read_raw_metadata
+from .raw import RAW_EXTENSIONS, is_raw, load_raw, raw_preview, read_raw_metadata
 
 SUPPORTED_EXTENSIONS: frozenset[str] = RAW_EXTENSIONS | RASTER_EXTENSIONS
 
@@ -74,8 +74,7 @@ def load_photo(path: str | Path, *, half: bool = False, safe: bool = False, time
 
         return load_in_child(path, half=half, timeout=timeout)
     if is_raw(path):
-        meta = read_raw_metadata(path)
-        linear = decode_raw(path, half=half)
+        linear, meta = load_raw(path, half=half)
     else:
         meta = read_raster_metadata(path)
         linear = decode_raster(path)

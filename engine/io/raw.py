@@ -58,15 +58,23 @@ def open_raw(path: str | Path) -> Iterator[rawpy.RawPy]:
 def decode_raw(path: str | Path, *, half: bool = False) -> np.ndarray:
     """Full (or half-size) decode to float32 linear sRGB primaries, upright, (H, W, 3)."""
     with open_raw(path) as raw:
-        try:
-            rgb = raw.postprocess(
-                output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True, use_camera_wb=True,
-                output_bps=16, adjust_maximum_thr=0.0, half_size=half,
-            )
-        except rawpy.LibRawIOError as e:
-            raise ImageError("the RAW data is truncated or corrupt", path) from e
-        except rawpy.LibRawError as e:
-            raise ImageError(f"LibRaw could not decode the RAW data ({type(e).__name__}: {e})", path) from e
+        rgb = _postprocess(raw, Path(path), half)
+    return _to_float(rgb)
+
+
+def _postprocess(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
+    try:
+        return raw.postprocess(
+            output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True, use_camera_wb=True,
+            output_bps=16, adjust_maximum_thr=0.0, half_size=half,
+        )
+    except rawpy.LibRawIOError as e:
+        raise ImageError("the RAW data is truncated or corrupt", path) from e
+    except rawpy.LibRawError as e:
+        raise ImageError(f"LibRaw could not decode the RAW data ({type(e).__name__}: {e})", path) from e
+
+
+def _to_float(rgb: np.ndarray) -> np.ndarray:
     out = np.empty(rgb.shape, np.float32)
     np.multiply(rgb, np.float32(1.0 / 65535.0), out=out)
     return out
@@ -122,25 +130,54 @@ def _tiff_tags(path: Path) -> tuple[dict[int, object], dict[int, object]]:
         return {}, {}
 
 
-def read_raw_metadata(path: str | Path) -> Metadata:
-    path = Path(path)
-    with open_raw(path) as raw:
-        s = raw.sizes
-        other = raw.other
-        orientation = exif_from_flip(s.flip)
-        w, h = (s.height, s.width) if orientation in (6, 8) else (s.width, s.height)
-        meta = Metadata(path=path, width=int(w), height=int(h), orientation=orientation, is_raw=True)
-        meta.iso = float(other.iso_speed) or None
-        meta.exposure_time = float(other.shutter_speed) or None
-        meta.f_number = float(other.aperture) or None
-        meta.focal_length = float(other.focal_length) or None
-        ts = other.timestamp
-        if ts is not None and ts.year > 1970:
-            meta.captured = ts.replace(tzinfo=None)
+def _metadata(raw: rawpy.RawPy, path: Path) -> Metadata:
+    """Metadata from an open RawPy: the file's TIFF/EXIF tags first (cheap, local time), then
+    LibRaw's ``other`` (rawpy unpacks the image to read it, so only when tags are missing)."""
+    s = raw.sizes
+    orientation = exif_from_flip(s.flip)
+    w, h = (s.height, s.width) if orientation in (6, 8) else (s.width, s.height)
+    meta = Metadata(path=path, width=int(w), height=int(h), orientation=orientation, is_raw=True)
     ifd0, exif = _tiff_tags(path)
-    # The file's own EXIF (local capture time, ISO from the Exif IFD) beats LibRaw's converted values.
-    meta.captured = None if (exif.get(36867) or ifd0.get(36867) or ifd0.get(306)) else meta.captured
     fill_from_tags(meta, ifd0, exif)
+    if meta.iso is None or meta.exposure_time is None or meta.captured is None:
+        try:
+            other = raw.other
+        except rawpy.LibRawError as e:
+            raise ImageError("the RAW file is truncated or corrupt", path) from e
+        meta.iso = meta.iso or float(other.iso_speed) or None
+        meta.exposure_time = meta.exposure_time or float(other.shutter_speed) or None
+        meta.f_number = meta.f_number or float(other.aperture) or None
+        meta.focal_length = meta.focal_length or float(other.focal_length) or None
+        ts = other.timestamp
+        if meta.captured is None and ts is not None and ts.year > 1970:
+            meta.captured = ts.replace(tzinfo=None)
+    if meta.make is None:
+        _fill_from_thumb_exif(raw, meta)
     meta.camera = camera_name(meta.make, meta.model)
     meta.exif = exif_from_fields(meta)
     return meta
+
+
+def _fill_from_thumb_exif(raw: rawpy.RawPy, meta: Metadata) -> None:
+    """Non-TIFF RAWs (CR3, RAF...): camera make/model from the embedded JPEG's EXIF, if it has one."""
+    with contextlib.suppress(Exception):
+        thumb = raw.extract_thumb()
+        if thumb.format == rawpy.ThumbFormat.JPEG:
+            with Image.open(io.BytesIO(thumb.data)) as im:
+                ex = im.getexif()
+                fill_from_tags(meta, dict(ex), dict(ex.get_ifd(EXIF_IFD)))
+
+
+def read_raw_metadata(path: str | Path) -> Metadata:
+    path = Path(path)
+    with open_raw(path) as raw:
+        return _metadata(raw, path)
+
+
+def load_raw(path: str | Path, *, half: bool = False) -> tuple[np.ndarray, Metadata]:
+    """(linear float32 image, metadata) with a single open of the file."""
+    path = Path(path)
+    with open_raw(path) as raw:
+        meta = _metadata(raw, path)
+        rgb = _postprocess(raw, path, half)
+    return _to_float(rgb), meta
