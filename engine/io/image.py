@@ -49,7 +49,11 @@ def linearize(encoded: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def srgb_icc() -> bytes:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    # lcms stamps the creation time into the header (bytes 24-35); a fixed date keeps exports
+    # byte-identical across processes and machines (batch resume, local vs cluster).
+    icc[24:36] = (2024).to_bytes(2, "big") + bytes([0, 1, 0, 1] + [0] * 6)
+    return bytes(icc)
 
 
 def _is_srgb_profile(icc: bytes) -> bool:
