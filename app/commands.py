@@ -1,0 +1,135 @@
+"""Undo commands: every edit of a recipe is one of these, pushed on the photo's QUndoStack.
+
+Commands address steps by index (the stack is linear, so indices are stable between a
+command's redo and undo). Slider drags merge into one command per gesture.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+from engine.recipe import Recipe, Step
+
+from .document import Change, PhotoDoc
+
+MERGE_PARAM = 1001
+
+
+class SetParam(QUndoCommand):
+    def __init__(self, doc: PhotoDoc, index: int, name: str, value: Any, gesture: int = -1):
+        step = doc.recipe.steps[index]
+        super().__init__(f"Change {step.spec.label} {step.spec.param(name).label}")
+        self.doc, self.index, self.name, self.gesture = doc, index, name, gesture
+        self.old = copy.deepcopy(step.params[name])
+        self.new = copy.deepcopy(value)
+
+    def id(self) -> int:
+        return MERGE_PARAM
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SetParam) or self.gesture < 0:
+            return False
+        if (other.doc, other.index, other.name, other.gesture) != (self.doc, self.index, self.name, self.gesture):
+            return False
+        self.new = copy.deepcopy(other.new)
+        return True
+
+    def _set(self, value: Any) -> None:
+        self.doc.recipe.steps[self.index].params[self.name] = copy.deepcopy(value)
+        self.doc.notify(Change("param", self.index, self.name))
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+
+class SetEnabled(QUndoCommand):
+    def __init__(self, doc: PhotoDoc, index: int, enabled: bool):
+        step = doc.recipe.steps[index]
+        super().__init__(f"{'Enable' if enabled else 'Disable'} {step.spec.label}")
+        self.doc, self.index, self.enabled = doc, index, enabled
+
+    def _set(self, value: bool) -> None:
+        self.doc.recipe.steps[self.index].enabled = value
+        self.doc.notify(Change("enabled", self.index))
+
+    def redo(self) -> None:
+        self._set(self.enabled)
+
+    def undo(self) -> None:
+        self._set(not self.enabled)
+
+
+class MoveStep(QUndoCommand):
+    def __init__(self, doc: PhotoDoc, src: int, dst: int):
+        super().__init__(f"Move {doc.recipe.steps[src].spec.label}")
+        self.doc, self.src, self.dst = doc, src, dst
+
+    def _move(self, a: int, b: int) -> None:
+        steps = self.doc.recipe.steps
+        steps.insert(b, steps.pop(a))
+        self.doc.notify(Change("structure"))
+
+    def redo(self) -> None:
+        self._move(self.src, self.dst)
+
+    def undo(self) -> None:
+        self._move(self.dst, self.src)
+
+
+class InsertStep(QUndoCommand):
+    def __init__(self, doc: PhotoDoc, index: int, step: Step):
+        super().__init__(f"Add {step.spec.label}")
+        self.doc, self.index, self.step = doc, index, step
+
+    def redo(self) -> None:
+        self.doc.recipe.steps.insert(self.index, copy.deepcopy(self.step))
+        self.doc.notify(Change("structure"))
+
+    def undo(self) -> None:
+        del self.doc.recipe.steps[self.index]
+        self.doc.notify(Change("structure"))
+
+
+class RemoveStep(QUndoCommand):
+    def __init__(self, doc: PhotoDoc, index: int):
+        self.step = copy.deepcopy(doc.recipe.steps[index])
+        super().__init__(f"Delete {self.step.spec.label}")
+        self.doc, self.index = doc, index
+
+    def redo(self) -> None:
+        del self.doc.recipe.steps[self.index]
+        self.doc.notify(Change("structure"))
+
+    def undo(self) -> None:
+        self.doc.recipe.steps.insert(self.index, copy.deepcopy(self.step))
+        self.doc.notify(Change("structure"))
+
+
+class ReplaceRecipe(QUndoCommand):
+    """Auto, adopt a variation, paste, reset: the whole recipe at once."""
+
+    def __init__(self, doc: PhotoDoc, recipe: Recipe, text: str):
+        super().__init__(text)
+        self.doc = doc
+        self.old = doc.recipe.copy()
+        self.new = recipe.copy()
+
+    def redo(self) -> None:
+        self.doc.recipe = self.new.copy()
+        self.doc.notify(Change("structure"))
+
+    def undo(self) -> None:
+        self.doc.recipe = self.old.copy()
+        self.doc.notify(Change("structure"))
+
+
+def pasted(target: Recipe, source_steps: list[Step], *, append: bool) -> Recipe:
+    """The recipe a selective paste produces: ``source_steps`` after ``target``'s, or instead of them."""
+    base = target.copy().steps if append else []
+    return Recipe(base + [copy.deepcopy(s) for s in source_steps])

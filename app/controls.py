@@ -1,0 +1,298 @@
+"""Controls generated from a filter's :class:`~engine.filters.base.Param` declaration.
+
+Scalars get a slider (log-spaced where ``Param.log_scale``) with a numeric entry and the unit;
+``(8,)`` and ``(3, 8)`` parameters (tone and colour curves) get a :class:`CurveEditor`. Each
+control emits ``edited(value, gesture)``: one gesture is one slider drag or handle drag, so the
+undo stack merges it into a single step.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.filters import Param
+
+_gestures = itertools.count(1)
+SLIDER_STEPS = 1000
+
+
+def new_gesture() -> int:
+    return next(_gestures)
+
+
+class ParamSlider(QWidget):
+    """Label, slider and spin box for one scalar parameter."""
+
+    edited = Signal(float, int)
+
+    def __init__(self, param: Param, value: float, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.param = param
+        self._gesture = new_gesture()
+        self.label = QLabel(param.label)
+        self.label.setToolTip(param.description)
+        self.label.setMinimumWidth(64)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setToolTip(f"{param.description}\nDouble-click the label to reset to {param.default:g}.")
+        self.spin = QDoubleSpinBox()
+        span = param.max - param.min
+        decimals = 3 if span <= 1.0 else 2
+        self.spin.setDecimals(decimals)
+        self.spin.setRange(param.min, param.max)
+        self.spin.setSingleStep(10 ** -(decimals - 1) if span > 1 else span / 100)
+        self.spin.setKeyboardTracking(False)
+        if param.unit:
+            self.spin.setSuffix(f" {param.unit}")
+        self.spin.setFixedWidth(78)
+        self.spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+        self.spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.label)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.spin)
+        self.set_value(value)
+        self.slider.sliderPressed.connect(self._start_gesture)
+        self.slider.valueChanged.connect(self._from_slider)
+        self.spin.valueChanged.connect(self._from_spin)
+
+    # -- slider position <-> value (log where declared) ----------------------------------
+    def to_pos(self, v: float) -> int:
+        p = self.param
+        if p.log_scale:
+            t = (math.log(v) - math.log(p.min)) / (math.log(p.max) - math.log(p.min))
+        else:
+            t = (v - p.min) / (p.max - p.min)
+        return round(min(max(t, 0.0), 1.0) * SLIDER_STEPS)
+
+    def from_pos(self, pos: int) -> float:
+        p, t = self.param, pos / SLIDER_STEPS
+        if p.log_scale:
+            return math.exp(math.log(p.min) + t * (math.log(p.max) - math.log(p.min)))
+        return p.min + t * (p.max - p.min)
+
+    def value(self) -> float:
+        return float(self.spin.value())
+
+    def set_value(self, v: float) -> None:
+        """Model -> view, without echoing an edit."""
+        for w in (self.slider, self.spin):
+            w.blockSignals(True)
+        self.slider.setValue(self.to_pos(float(v)))
+        self.spin.setValue(float(v))
+        for w in (self.slider, self.spin):
+            w.blockSignals(False)
+
+    def _start_gesture(self) -> None:
+        self._gesture = new_gesture()
+
+    def _from_slider(self, pos: int) -> None:
+        v = self.from_pos(pos)
+        self.spin.blockSignals(True)
+        self.spin.setValue(v)
+        self.spin.blockSignals(False)
+        gesture = self._gesture if self.slider.isSliderDown() else new_gesture()
+        self.edited.emit(v, gesture)
+
+    def _from_spin(self, v: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(self.to_pos(v))
+        self.slider.blockSignals(False)
+        self.edited.emit(float(v), new_gesture())
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if self.label.geometry().contains(event.position().toPoint()):
+            self.set_value(self.param.default)
+            self.edited.emit(float(self.param.default), new_gesture())
+
+
+def curve_points(slopes: np.ndarray) -> np.ndarray:
+    """Knots (x, y) of the paper's piecewise-linear curve for one channel's ``n`` slopes."""
+    s = np.asarray(slopes, np.float64)
+    n = len(s)
+    y = np.concatenate([[0.0], np.cumsum(s) / s.sum()])
+    return np.stack([np.arange(n + 1) / n, y], axis=1)
+
+
+class CurveEditor(QWidget):
+    """Eight zone handles per channel; dragging one up makes that tonal zone steeper.
+
+    The handles sit at each zone's centre, their height showing the zone's slope within the
+    parameter's range; the resulting curve (what the filter applies) is drawn over the diagonal.
+    """
+
+    edited = Signal(object, int)
+    CHANNEL_COLOURS = ("#ff6b6b", "#6bd36b", "#6b9bff")
+
+    def __init__(self, param: Param, value: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.param = param
+        self.values = np.array(value, np.float64).reshape(param.shape)
+        self.multi = len(param.shape) == 2
+        self.channel = 0
+        self._drag: int | None = None
+        self._gesture = 0
+        self.canvas = _CurveCanvas(self)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        if self.multi:
+            row = QHBoxLayout()
+            row.addWidget(QLabel("Channel"))
+            self.buttons = QButtonGroup(self)
+            for i, name in enumerate(("R", "G", "B")):
+                b = QToolButton(text=name, checkable=True)
+                b.setStyleSheet(f"QToolButton {{ color: {self.CHANNEL_COLOURS[i]}; font-weight: 600; "
+                                "min-width: 22px; }")
+                b.setChecked(i == 0)
+                self.buttons.addButton(b, i)
+                row.addWidget(b)
+            row.addStretch(1)
+            self.buttons.idClicked.connect(self._pick_channel)
+            lay.addLayout(row)
+        lay.addWidget(self.canvas)
+        self.canvas.setToolTip(f"{param.description}.\nDrag a handle up for more contrast in that zone "
+                               "(shadows left, highlights right); double-click it to reset.")
+
+    def _pick_channel(self, i: int) -> None:
+        self.channel = i
+        self.canvas.update()
+
+    def rows(self) -> np.ndarray:
+        return self.values if self.multi else self.values[None, :]
+
+    def value(self) -> list:
+        return self.values.tolist()
+
+    def set_value(self, v: Any) -> None:
+        self.values = np.array(v, np.float64).reshape(self.param.shape)
+        self.canvas.update()
+
+    def set_zone(self, zone: int, slope: float, gesture: int) -> None:
+        slope = float(min(max(slope, self.param.min), self.param.max))
+        if self.multi:
+            self.values[self.channel, zone] = slope
+        else:
+            self.values[zone] = slope
+        self.canvas.update()
+        self.edited.emit(self.value(), gesture)
+
+
+class _CurveCanvas(QWidget):
+    def __init__(self, editor: CurveEditor):
+        super().__init__(editor)
+        self.ed = editor
+        self.setMinimumHeight(130)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, 150)
+
+    def plot(self) -> QRectF:
+        return QRectF(self.rect()).adjusted(8, 8, -8, -8)
+
+    def handle_pos(self, zone: int) -> QPointF:
+        r, p = self.plot(), self.ed.param
+        v = self.ed.rows()[self.ed.channel, zone]
+        t = (v - p.min) / (p.max - p.min)
+        n = self.ed.param.shape[-1]
+        return QPointF(r.left() + r.width() * (zone + 0.5) / n, r.bottom() - t * r.height())
+
+    def _slope_at(self, y: float) -> float:
+        r, p = self.plot(), self.ed.param
+        t = min(max((r.bottom() - y) / r.height(), 0.0), 1.0)
+        return p.min + t * (p.max - p.min)
+
+    def _hit(self, pos: QPointF) -> int | None:
+        n = self.ed.param.shape[-1]
+        best = min(range(n), key=lambda k: abs(self.handle_pos(k).x() - pos.x()))
+        return best if abs(self.handle_pos(best).x() - pos.x()) < self.plot().width() / n / 2 + 1 else None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        zone = self._hit(event.position())
+        if zone is not None:
+            self.ed._drag = zone
+            self.ed._gesture = new_gesture()
+            self.ed.set_zone(zone, self._slope_at(event.position().y()), self.ed._gesture)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self.ed._drag is not None:
+            self.ed.set_zone(self.ed._drag, self._slope_at(event.position().y()), self.ed._gesture)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self.ed._drag = None
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        zone = self._hit(event.position())
+        if zone is not None:
+            self.ed.set_zone(zone, self.ed.param.default, new_gesture())
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = self.plot()
+        p.fillRect(self.rect(), QColor("#1b1b1b"))
+        n = self.ed.param.shape[-1]
+        p.setPen(QPen(QColor("#2f2f2f"), 1))
+        for k in range(1, n):
+            x = r.left() + r.width() * k / n
+            p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
+        # default slope level and the identity diagonal
+        prm = self.ed.param
+        mid = r.bottom() - (prm.default - prm.min) / (prm.max - prm.min) * r.height()
+        p.setPen(QPen(QColor("#3c3c3c"), 1, Qt.PenStyle.DashLine))
+        p.drawLine(QPointF(r.left(), mid), QPointF(r.right(), mid))
+        p.drawLine(r.bottomLeft(), r.topRight())
+        rows = self.ed.rows()
+        colours = CurveEditor.CHANNEL_COLOURS if self.ed.multi else ("#f0f0f0",)
+        for ch in range(len(rows)):
+            pts = curve_points(rows[ch])
+            path = QPainterPath(QPointF(r.left() + pts[0, 0] * r.width(), r.bottom() - pts[0, 1] * r.height()))
+            for x, y in pts[1:]:
+                path.lineTo(QPointF(r.left() + x * r.width(), r.bottom() - y * r.height()))
+            col = QColor(colours[ch])
+            if self.ed.multi and ch != self.ed.channel:
+                col.setAlpha(110)
+            p.setPen(QPen(col, 2 if ch == self.ed.channel else 1.2))
+            p.drawPath(path)
+        # zone handles of the active channel, joined by a faint line
+        hcol = QColor(colours[self.ed.channel] if self.ed.multi else "#ffd36b")
+        pts = [self.handle_pos(k) for k in range(n)]
+        faint = QColor(hcol)
+        faint.setAlpha(90)
+        p.setPen(QPen(faint, 1))
+        for a, b in itertools.pairwise(pts):
+            p.drawLine(a, b)
+        p.setPen(QPen(QColor("#111"), 1))
+        p.setBrush(hcol)
+        for k, pt in enumerate(pts):
+            rad = 5.5 if k == self.ed._drag else 4.5
+            p.drawEllipse(pt, rad, rad)
+        p.setPen(QColor("#8a8a8a"))
+        p.drawText(r.adjusted(2, 0, 0, -2), Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, "shadows")
+        p.drawText(r.adjusted(0, 0, -2, -2), Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight, "highlights")
+
+
+def control_for(param: Param, value: Any) -> ParamSlider | CurveEditor:
+    """The widget a parameter's declaration calls for."""
+    if param.shape:
+        return CurveEditor(param, value)
+    return ParamSlider(param, float(value))

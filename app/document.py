@@ -1,0 +1,62 @@
+"""One open photo's editable state: its recipe, undo stack and decoded pixels.
+
+A ``PhotoDoc`` is the Qt-side model the views bind to: every change goes through an undo
+command (``app/commands.py``) that mutates ``recipe`` and emits ``changed``. Pixels are held
+only for the photo on screen; other docs keep just their recipe (for copy/paste and sidecars).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from engine.recipe import Recipe, RecipeError, read_sidecar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What changed, so views update the least they can: ``kind`` is ``param``, ``enabled`` or ``structure``."""
+
+    kind: str
+    index: int = -1
+    name: str = ""
+
+
+class PhotoDoc(QObject):
+    changed = Signal(object)  # Change
+
+    def __init__(self, path: Path, parent: QObject | None = None):
+        super().__init__(parent)
+        self.path = Path(path)
+        self.undo = QUndoStack(self)
+        self.sidecar_error: str | None = None
+        try:
+            self.recipe = read_sidecar(self.path) or Recipe()
+        except RecipeError as e:  # read_sidecar already moved the bad file aside
+            log.warning("bad sidecar for %s: %s", self.path, e)
+            self.sidecar_error = str(e)
+            self.recipe = Recipe()
+        self.dirty = False
+        self.failed: str | None = None
+        # Pixels (only while on screen): full linear, screen-size linear cache, metadata.
+        self.linear: Any = None
+        self.preview_linear: Any = None
+        self.meta: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def notify(self, change: Change) -> None:
+        self.dirty = True
+        self.changed.emit(change)
+
+    def drop_pixels(self) -> None:
+        self.linear = self.preview_linear = None

@@ -1,0 +1,89 @@
+"""Turning exceptions into messages a photographer can act on; never a bare traceback.
+
+``install_excepthook`` replaces ``sys.excepthook``: the user sees what failed and what to do,
+the traceback goes to a log file (shown only behind "Show Details…").
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import QStandardPaths
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+log = logging.getLogger("retouch.app")
+
+
+def log_file() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    p = Path(base or Path.home() / ".retouch") / "retouch.log"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def setup_logging() -> None:
+    if logging.getLogger().handlers:
+        return
+    try:
+        handler: logging.Handler = logging.FileHandler(log_file(), encoding="utf-8")
+    except OSError:
+        handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+
+
+def friendly(exc: BaseException) -> tuple[str, str]:
+    """(what happened, what to do) for the exceptions a user can run into."""
+    name = type(exc).__name__
+    text = str(exc) or name
+    if isinstance(exc, MemoryError):
+        return ("Retouch ran out of memory.", "Close other programs or export at a smaller size, then try again.")
+    if isinstance(exc, PermissionError):
+        return (f"Permission denied: {text}", "Choose a folder you can write to, or check the file's permissions.")
+    if isinstance(exc, FileNotFoundError):
+        return (f"A file is missing: {text}", "It may have been moved or deleted; reopen the folder.")
+    if isinstance(exc, OSError):
+        return (f"A disk or file error occurred: {text}", "Check free disk space and that the drive is connected.")
+    if name in ("ImageError", "RecipeError"):
+        return (text, "The photo's original file is untouched.")
+    return (f"An unexpected error occurred ({name}: {text}).",
+            "Your edits are saved automatically. If it happens again, please report it with the log file.")
+
+
+def show_error(parent: QWidget | None, title: str, exc_or_text: BaseException | str, details: str = "") -> None:
+    if isinstance(exc_or_text, BaseException):
+        what, todo = friendly(exc_or_text)
+    else:
+        what, todo = exc_or_text, ""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, what, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("errorBox")
+    if todo:
+        box.setInformativeText(todo)
+    if details:
+        box.setDetailedText(details)
+    box.setModal(True)
+    box.open()  # non-blocking: a modal exec() inside an excepthook can re-enter the failing code
+
+
+def install_excepthook() -> None:
+    """Route uncaught exceptions to the log and a friendly message box."""
+
+    def hook(etype: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(etype, KeyboardInterrupt):
+            sys.__excepthook__(etype, exc, tb)
+            return
+        details = "".join(traceback.format_exception(etype, exc, tb))
+        log.error("uncaught exception\n%s", details)
+        app = QApplication.instance()
+        if app is None:
+            sys.__excepthook__(etype, exc, tb)
+            return
+        show_error(QApplication.activeWindow(), "Retouch", exc,
+                   f"Log file: {log_file()}\n\n{details}")
+
+    sys.excepthook = hook

@@ -1,0 +1,215 @@
+"""Export one photo, the selection, or a whole folder through ``engine.batch``'s generator.
+
+The engine does the full-resolution work in worker processes (decode, replay, write with EXIF);
+this dialog only collects settings, plans the jobs, and shows the progress it yields. Cancel sets
+the generator's event: queued photos are dropped, running ones finish as complete files.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.recipe import Recipe
+
+FORMATS = [("JPEG", "jpeg"), ("PNG (8-bit)", "png"), ("TIFF (16-bit)", "tiff16")]
+
+
+class ExportDialog(QDialog):
+    """``photos``: (path, recipe) pairs; ``recipe=None`` means use the sidecar, or Auto without one."""
+
+    def __init__(self, photos: list[tuple[Path, Recipe | None]], settings: QSettings,
+                 parent: QWidget | None = None, *, title: str = "Export"):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(520)
+        self.photos = photos
+        self.settings = settings
+        self.cancel_event = threading.Event()
+        self.worker = None
+        self.results: list = []
+        lay = QVBoxLayout(self)
+        n = len(photos)
+        head = QLabel(f"Export <b>{photos[0][0].name}</b>" if n == 1 else f"Export <b>{n} photos</b>")
+        lay.addWidget(head)
+        form = QFormLayout()
+        self.fmt = QComboBox()
+        for label, key in FORMATS:
+            self.fmt.addItem(label, key)
+        self.fmt.setCurrentIndex(max(0, self.fmt.findData(settings.value("export/fmt", "jpeg"))))
+        form.addRow("Format", self.fmt)
+        self.quality = QSpinBox()
+        self.quality.setRange(1, 100)
+        self.quality.setValue(int(settings.value("export/quality", 92)))
+        self.quality.setSuffix(" %")
+        form.addRow("JPEG quality", self.quality)
+        size_row = QHBoxLayout()
+        self.resize = QCheckBox("Fit long edge to")
+        self.long_edge = QSpinBox()
+        self.long_edge.setRange(16, 100000)
+        self.long_edge.setValue(int(settings.value("export/long_edge", 2048)))
+        self.long_edge.setSuffix(" px")
+        self.resize.setChecked(settings.value("export/resize", "false") == "true")
+        self.long_edge.setEnabled(self.resize.isChecked())
+        self.resize.toggled.connect(self.long_edge.setEnabled)
+        size_row.addWidget(self.resize)
+        size_row.addWidget(self.long_edge)
+        size_row.addStretch(1)
+        form.addRow("Size", size_row)
+        out_row = QHBoxLayout()
+        default_out = str(photos[0][0].parent / "export")
+        self.out_dir = QLineEdit(str(settings.value("export/out_dir", default_out)))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        out_row.addWidget(self.out_dir, 1)
+        out_row.addWidget(browse)
+        form.addRow("Folder", out_row)
+        self.template = QLineEdit(str(settings.value("export/template", "{stem}")))
+        from engine.batch import FIELDS
+
+        self.template.setToolTip("Fields: " + "; ".join(f"{{{k}}} = {v}" for k, v in FIELDS.items()))
+        form.addRow("File name", self.template)
+        self.overwrite = QCheckBox("Replace existing files")
+        form.addRow("", self.overwrite)
+        lay.addLayout(form)
+        self.fmt.currentIndexChanged.connect(self._fmt_changed)
+        self._fmt_changed()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, n)
+        self.progress.setValue(0)
+        self.progress.setFormat("%v / %m")
+        lay.addWidget(self.progress)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setObjectName("muted")
+        lay.addWidget(self.message)
+        self.buttons = QDialogButtonBox()
+        self.export_btn = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_btn.setObjectName("primary")
+        self.cancel_btn = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.export_btn.clicked.connect(self.start)
+        self.cancel_btn.clicked.connect(self.cancel)
+        lay.addWidget(self.buttons)
+
+    def _fmt_changed(self) -> None:
+        self.quality.setEnabled(self.fmt.currentData() == "jpeg")
+
+    def _browse(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Export to", self.out_dir.text())
+        if d:
+            self.out_dir.setText(d)
+
+    def jobs(self) -> list:
+        """Plan the jobs (raises TemplateError / ValueError with a message for the user)."""
+        from engine.batch import ExportSettings, plan_jobs
+
+        settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
+                                  long_edge=self.long_edge.value() if self.resize.isChecked() else None,
+                                  overwrite=self.overwrite.isChecked())
+        out = Path(self.out_dir.text()).expanduser()
+        by_folder: dict[Path, list[Path]] = {}
+        for path, _ in self.photos:
+            by_folder.setdefault(path.parent, []).append(path)
+        recipes = {p: r for p, r in self.photos}
+        jobs = []
+        for folder, srcs in by_folder.items():
+            for job in plan_jobs(folder, out, settings, template=self.template.text().strip(), sources=srcs):
+                r = recipes[job.src]
+                if r is not None:  # the recipe on screen, even if its sidecar write is pending
+                    job = replace(job, settings=replace(settings, source="recipe", recipe=r.to_json()))
+                jobs.append(job)
+        return jobs
+
+    def start(self) -> None:
+        from superqt.utils import create_worker
+
+        from engine.batch import TemplateError, export_all
+
+        try:
+            jobs = self.jobs()
+            Path(self.out_dir.text()).expanduser().mkdir(parents=True, exist_ok=True)
+        except (TemplateError, ValueError, OSError) as e:
+            self.message.setText(f"<span style='color:#ff8a80'>{e}</span>")
+            return
+        self._remember()
+        for w in (self.fmt, self.quality, self.resize, self.long_edge, self.out_dir, self.template,
+                  self.overwrite, self.export_btn):
+            w.setEnabled(False)
+        self.message.setText("Exporting at full resolution…")
+        self.cancel_event.clear()
+        self.results = []
+        self.worker = create_worker(export_all, jobs, cancel=self.cancel_event, _start_thread=False)
+        self.worker.yielded.connect(self._progress)
+        self.worker.finished.connect(self._finished)
+        self.worker.errored.connect(lambda e: self.message.setText(f"Export stopped: {e}"))
+        self.worker.start()
+
+    def _progress(self, prog) -> None:
+        self.results.append(prog.result)
+        self.progress.setValue(prog.done)
+        r = prog.result
+        verb = {"done": "Exported", "skipped": "Skipped", "failed": "Failed"}.get(r.status, r.status)
+        self.message.setText(f"{verb} {r.src.name}" + (f": {r.reason}" if r.reason else ""))
+
+    def _finished(self) -> None:
+        done = sum(r.status == "done" for r in self.results)
+        failed = [r for r in self.results if r.status == "failed"]
+        skipped = sum(r.status == "skipped" for r in self.results)
+        parts = [f"{done} exported"]
+        if skipped:
+            parts.append(f"{skipped} skipped (already there; tick “Replace existing files”)")
+        if failed:
+            parts.append(f"{len(failed)} failed: " + "; ".join(f"{r.src.name}: {r.reason}" for r in failed[:3]))
+        if self.cancel_event.is_set():
+            parts.insert(0, "Cancelled")
+        self.message.setText(", ".join(parts) + f" → {self.out_dir.text()}")
+        self.worker = None
+        self.cancel_btn.setText("Close")
+        self.export_btn.setEnabled(False)
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.cancel_event.set()
+            self.message.setText("Cancelling: photos in progress finish, the rest are skipped…")
+            self.cancel_btn.setEnabled(False)
+            self.worker.finished.connect(self.reject)
+        else:
+            self.reject()
+
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def _remember(self) -> None:
+        s = self.settings
+        s.setValue("export/fmt", self.fmt.currentData())
+        s.setValue("export/quality", self.quality.value())
+        s.setValue("export/long_edge", self.long_edge.value())
+        s.setValue("export/resize", "true" if self.resize.isChecked() else "false")
+        s.setValue("export/out_dir", self.out_dir.text())
+        s.setValue("export/template", self.template.text())
+
+    def closeEvent(self, event) -> None:
+        if self.worker is not None:
+            self.cancel()
+            event.ignore()
+        else:
+            super().closeEvent(event)

@@ -1,0 +1,125 @@
+"""The folder's photos as a strip of thumbnails, built in the background from embedded previews."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
+
+from . import theme
+from .workers import run_in_pool, serial_pool
+
+THUMB = 128
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+def load_thumbnail(path: Path) -> QImage:
+    """Embedded preview (RAW) or reduced decode, scaled to THUMB; runs in a worker."""
+    from engine.io import load_preview
+
+    from .renderer import to_qimage
+
+    rgb = load_preview(path, max_size=THUMB * 2)
+    img = to_qimage(np.asarray(rgb, np.uint8))
+    return img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
+def _placeholder(text: str, colour: str) -> QIcon:
+    pix = QPixmap(THUMB, THUMB * 2 // 3)
+    pix.fill(QColor("#2a2a2a"))
+    p = QPainter(pix)
+    p.setPen(QColor(colour))
+    f = QFont()
+    f.setPointSize(9)
+    p.setFont(f)
+    p.drawText(pix.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
+    p.end()
+    return QIcon(pix)
+
+
+class Filmstrip(QListWidget):
+    activated_path = Signal(object)  # Path
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("filmstrip")
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setMovement(QListView.Movement.Static)
+        self.setIconSize(QSize(THUMB, THUMB))
+        self.setGridSize(QSize(THUMB + 16, THUMB + 28))
+        self.setFixedHeight(THUMB + 46)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setUniformItemSizes(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.pool = serial_pool(self)
+        self.items: dict[Path, QListWidgetItem] = {}
+        self._generation = 0
+        self.currentItemChanged.connect(self._current)
+
+    def set_paths(self, paths: list[Path]) -> None:
+        self._generation += 1
+        self.pool.clear()
+        self.blockSignals(True)
+        self.clear()
+        self.items = {}
+        loading = _placeholder("…", theme.MUTED)
+        for p in paths:
+            item = QListWidgetItem(loading, p.name)
+            item.setData(PATH_ROLE, p)
+            item.setToolTip(str(p))
+            self.addItem(item)
+            self.items[p] = item
+        self.blockSignals(False)
+        gen = self._generation
+        for p in paths:
+            run_in_pool(load_thumbnail, p, pool=self.pool,
+                        on_done=lambda img, p=p: self._thumb(gen, p, img),
+                        on_error=lambda e, tb, p=p: self._thumb_failed(gen, p, e))
+
+    def _thumb(self, gen: int, path: Path, img: QImage) -> None:
+        item = self.items.get(path)
+        if gen == self._generation and item is not None and not item.data(Qt.ItemDataRole.UserRole + 1):
+            item.setIcon(QIcon(QPixmap.fromImage(img)))
+
+    def _thumb_failed(self, gen: int, path: Path, exc: BaseException) -> None:
+        if gen == self._generation and path in self.items:
+            self.items[path].setIcon(_placeholder("no preview", theme.MUTED))
+
+    def mark_failed(self, path: Path, message: str) -> None:
+        item = self.items.get(path)
+        if item is None:
+            return
+        item.setData(Qt.ItemDataRole.UserRole + 1, message)
+        item.setIcon(_placeholder("⚠ cannot open", "#ff8a80"))
+        item.setForeground(QColor("#ff8a80"))
+        item.setToolTip(f"{path}\n{message}")
+
+    def is_failed(self, path: Path) -> bool:
+        item = self.items.get(path)
+        return bool(item and item.data(Qt.ItemDataRole.UserRole + 1))
+
+    def select_path(self, path: Path) -> None:
+        item = self.items.get(path)
+        if item is not None:
+            self.setCurrentItem(item)
+
+    def selected_paths(self) -> list[Path]:
+        return [i.data(PATH_ROLE) for i in self.selectedItems()]
+
+    def paths(self) -> list[Path]:
+        return list(self.items)
+
+    def _current(self, cur: QListWidgetItem | None, _prev: QListWidgetItem | None) -> None:
+        if cur is not None:
+            self.activated_path.emit(cur.data(PATH_ROLE))
+
+    def step(self, delta: int) -> None:
+        row = self.currentRow() + delta
+        if 0 <= row < self.count():
+            self.setCurrentRow(row)

@@ -1,0 +1,59 @@
+"""Worker-side loading jobs (run in the thread pool, never on the GUI thread)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+PREVIEW_EDGE = 2048  # the screen-resolution linear cache every interactive render uses
+DECODE_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True, eq=False)
+class Decoded:
+    path: Path
+    linear: np.ndarray          # full resolution, working space
+    preview_linear: np.ndarray  # long edge <= PREVIEW_EDGE
+    meta: Any
+
+
+def list_photos(folder: Path) -> list[Path]:
+    from engine.io import is_supported
+
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: p.name.lower())
+    except OSError:
+        return []
+    return [p for p in entries if not p.name.startswith(".") and p.is_file() and is_supported(p)]
+
+
+def embedded_preview(path: Path) -> QImage:
+    """The RAW's embedded JPEG (or a reduced decode): shown at once, before the real render."""
+    from engine.io import load_preview
+
+    from .renderer import to_qimage
+
+    return to_qimage(np.asarray(load_preview(path, max_size=PREVIEW_EDGE), np.uint8))
+
+
+def decode(path: Path) -> Decoded:
+    """Full decode in a child process (a LibRaw crash or hang cannot take the app down)."""
+    from engine.io import load_photo
+    from engine.render import fit_long_edge
+
+    photo = load_photo(path, safe=True, timeout=DECODE_TIMEOUT_S)
+    linear = np.ascontiguousarray(photo.linear, dtype=np.float32)
+    linear.setflags(write=False)  # shared with render threads: nobody may mutate it
+    preview = np.ascontiguousarray(fit_long_edge(linear, PREVIEW_EDGE), dtype=np.float32)
+    preview.setflags(write=False)
+    return Decoded(path, linear, preview, photo.meta)
+
+
+def small(linear: np.ndarray, edge: int) -> np.ndarray:
+    from engine.render import fit_long_edge
+
+    return np.ascontiguousarray(fit_long_edge(linear, edge), dtype=np.float32)

@@ -1,0 +1,47 @@
+"""Entry point: ``main(argv)`` opens the window on an optional PATH (a photo or a folder)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+_T0 = time.perf_counter()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="retouch", description="Retouch: RAW photo retoucher")
+    ap.add_argument("path", nargs="?", type=Path, help="a photo or a folder of photos to open")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .errors import install_excepthook, setup_logging
+    from .theme import apply_theme
+
+    QCoreApplication.setOrganizationName("Retouch")
+    QCoreApplication.setApplicationName("Retouch")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    setup_logging()
+    install_excepthook()
+    apply_theme(app)
+    from .window import MainWindow
+
+    win = MainWindow()
+    win.show()
+    shown = time.perf_counter() - _T0
+    import logging
+
+    logging.getLogger("retouch.app").info("window shown %.0f ms after start", shown * 1e3)
+    if args.path is not None:
+        QTimer.singleShot(0, lambda: win.open_path(args.path))
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""Selective paste: which of the copied steps, and append to or replace the target's recipe."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.recipe import Recipe, Step
+
+
+class PasteDialog(QDialog):
+    def __init__(self, recipe: Recipe, n_targets: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Paste recipe")
+        self.recipe = recipe
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel(f"Paste onto <b>{n_targets} photo{'s' if n_targets != 1 else ''}</b>. Steps to paste:"))
+        self.list = QListWidget()
+        for i, s in enumerate(recipe.steps):
+            extra = "" if s.enabled else " (disabled)"
+            item = QListWidgetItem(f"{i + 1}. {s.spec.label}{extra}")
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            # White balance is specific to each photo's light: off by default (as darktable does).
+            item.setCheckState(Qt.CheckState.Unchecked if s.op == "white_balance" else Qt.CheckState.Checked)
+            self.list.addItem(item)
+        lay.addWidget(self.list)
+        self.replace = QRadioButton("Replace the photos' steps")
+        self.append = QRadioButton("Append after the photos' steps")
+        self.replace.setChecked(True)
+        lay.addWidget(self.replace)
+        lay.addWidget(self.append)
+        note = QLabel("White balance is unticked by default: it usually belongs to one photo's light.")
+        note.setObjectName("muted")
+        note.setWordWrap(True)
+        lay.addWidget(note)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        bb.button(QDialogButtonBox.StandardButton.Ok).setText("Paste")
+        bb.accepted.connect(self.accept)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+
+    def chosen(self) -> list[Step]:
+        return [s for i, s in enumerate(self.recipe.steps)
+                if self.list.item(i).checkState() == Qt.CheckState.Checked]
+
+    def set_checked(self, indices: set[int]) -> None:
+        for i in range(self.list.count()):
+            self.list.item(i).setCheckState(Qt.CheckState.Checked if i in indices else Qt.CheckState.Unchecked)
+
+    def is_append(self) -> bool:
+        return self.append.isChecked()

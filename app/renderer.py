@@ -1,0 +1,144 @@
+"""Preview rendering off the GUI thread: latest request wins, stale ones are never started.
+
+The GUI thread builds a frozen :class:`RenderRequest` (a recipe copy and a reference to an
+immutable linear image) and hands it to :meth:`Renderer.submit`; a single worker thread
+takes only the newest request of each kind, renders it and emits ``finished``. Receivers
+drop results whose ``id`` is not the latest they asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+from engine.recipe import Recipe
+
+KINDS = ("preview", "before", "crop", "variation")  # priority order
+
+
+@dataclass(frozen=True, eq=False)
+class RenderRequest:
+    id: int
+    kind: str
+    recipe: Recipe
+    image: np.ndarray                               # linear float32 (H, W, 3), never mutated
+    rect: tuple[int, int, int, int] | None = None   # crop: (x, y, w, h) in full-image pixels
+    tag: Any = None                                 # e.g. the doc or variation index
+
+
+@dataclass(frozen=True, eq=False)
+class RenderResult:
+    request: RenderRequest
+    image: QImage
+    histogram: np.ndarray | None  # (4, 256): R, G, B, luminance counts
+    ms: float
+
+
+def to_display(recipe: Recipe, linear: np.ndarray) -> np.ndarray:
+    """Recipe -> display sRGB uint8, through the engine's fast path when it is available."""
+    from engine import render as er
+
+    try:
+        srgb = er.render(recipe, linear)
+    except ModuleNotFoundError:  # fast LUT path not installed: the exact path gives the same pixels
+        srgb = er.render_exact(recipe, linear)
+    if srgb is linear or srgb.dtype != np.float32 or not srgb.flags.writeable:
+        srgb = np.array(srgb, np.float32)
+    np.multiply(srgb, 255.0, out=srgb)  # in place: a 2 MP frame is 24 MB, avoid temporaries
+    np.add(srgb, 0.5, out=srgb)
+    out = np.empty(srgb.shape, np.uint8)
+    np.copyto(out, srgb, casting="unsafe")
+    return out
+
+
+def histogram(rgb8: np.ndarray) -> np.ndarray:
+    sub = rgb8[::2, ::2].reshape(-1, 3)
+    lum = (sub[:, 0] * 0.2126 + sub[:, 1] * 0.7152 + sub[:, 2] * 0.0722).astype(np.uint8)
+    return np.stack([np.bincount(sub[:, c], minlength=256) for c in range(3)]
+                    + [np.bincount(lum, minlength=256)])
+
+
+def to_qimage(rgb8: np.ndarray) -> QImage:
+    rgb8 = np.ascontiguousarray(rgb8)
+    h, w = rgb8.shape[:2]
+    return QImage(rgb8.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def execute(req: RenderRequest) -> RenderResult:
+    t0 = time.perf_counter()
+    rgb8 = to_display(req.recipe, req.image)
+    hist = histogram(rgb8) if req.kind == "preview" else None
+    return RenderResult(req, to_qimage(rgb8), hist, (time.perf_counter() - t0) * 1e3)
+
+
+class Renderer(QObject):
+    finished = Signal(object)  # RenderResult
+    failed = Signal(object, str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._cond = threading.Condition()
+        self._pending: dict[str, RenderRequest] = {}
+        self._stop = False
+        self._next_id = 0
+        self._thread = threading.Thread(target=self._loop, name="retouch-render", daemon=True)
+        self._thread.start()
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def submit(self, req: RenderRequest) -> None:
+        """Queue ``req``, replacing any not-yet-started request of the same kind (and tag for variations)."""
+        key = f"{req.kind}:{req.tag}" if req.kind == "variation" else req.kind
+        with self._cond:
+            self._pending[key] = req
+            self._cond.notify()
+
+    def cancel(self, kind: str) -> None:
+        with self._cond:
+            for k in [k for k in self._pending if k.split(":")[0] == kind]:
+                del self._pending[k]
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._pending and not self._busy
+
+    _busy = False
+
+    def _take(self) -> RenderRequest | None:
+        with self._cond:
+            while not self._pending and not self._stop:
+                self._cond.wait()
+            if self._stop:
+                return None
+            for kind in KINDS:
+                for key in list(self._pending):
+                    if key.split(":")[0] == kind:
+                        self._busy = True
+                        return self._pending.pop(key)
+            return self._pending.pop(next(iter(self._pending)))
+
+    def _loop(self) -> None:
+        while (req := self._take()) is not None:
+            try:
+                self.finished.emit(execute(req))
+            except Exception as e:  # shown by the window; the thread keeps serving
+                import traceback
+
+                self.failed.emit(e, traceback.format_exc())
+            finally:
+                with self._cond:
+                    self._busy = False
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join(timeout=5)

@@ -1,0 +1,135 @@
+"""The Retouch tab: Auto, variations, the style selector, the step list and "add step"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.filters import REGISTRY
+from engine.recipe import Step
+
+from .commands import InsertStep
+from .document import PhotoDoc
+from .steps import StepList
+
+N_VARIATIONS = 4
+
+
+class RetouchPanel(QWidget):
+    autoRequested = Signal()
+    variationsRequested = Signal()
+    variationChosen = Signal(int)
+    styleChanged = Signal(object)  # Path | None
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 4, 8)
+        lay.setSpacing(8)
+        row = QHBoxLayout()
+        self.auto = QPushButton("Auto")
+        self.auto.setObjectName("primary")
+        self.auto.setToolTip("Let the agent predict an edit for this photo (Ctrl+Shift+A)")
+        self.auto.setMinimumHeight(32)
+        self.auto.clicked.connect(self.autoRequested)
+        self.vary = QPushButton("Variations")
+        self.vary.setToolTip(f"Show {N_VARIATIONS} alternative edits; click one to adopt it")
+        self.vary.setMinimumHeight(32)
+        self.vary.clicked.connect(self.variationsRequested)
+        row.addWidget(self.auto, 2)
+        row.addWidget(self.vary, 1)
+        lay.addLayout(row)
+        srow = QHBoxLayout()
+        srow.addWidget(QLabel("Style"))
+        self.style_box = QComboBox()
+        self.style_box.setToolTip("The model Auto uses: the shipped one or a style trained with `retouch train-style`")
+        self.style_box.currentIndexChanged.connect(lambda i: self.styleChanged.emit(self.style_box.itemData(i)))
+        srow.addWidget(self.style_box, 1)
+        lay.addLayout(srow)
+        self.status = QLabel("")
+        self.status.setObjectName("muted")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        # variations strip (hidden until asked for)
+        self.var_box = QWidget()
+        vlay = QHBoxLayout(self.var_box)
+        vlay.setContentsMargins(0, 0, 0, 0)
+        vlay.setSpacing(4)
+        self.var_buttons: list[QToolButton] = []
+        for i in range(N_VARIATIONS):
+            b = QToolButton()
+            b.setIconSize(QSize(72, 54))
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            b.setText(f"#{i + 1}")
+            b.setToolTip("Click to adopt this variation (undoable)")
+            b.clicked.connect(lambda _=False, i=i: self.variationChosen.emit(i))
+            vlay.addWidget(b)
+            self.var_buttons.append(b)
+        self.var_box.hide()
+        lay.addWidget(self.var_box)
+        head = QHBoxLayout()
+        steps_label = QLabel("Steps")
+        steps_label.setObjectName("stepTitle")
+        head.addWidget(steps_label)
+        head.addStretch(1)
+        self.add_btn = QToolButton(text="+ Add step")
+        self.add_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.add_menu = QMenu(self.add_btn)
+        for op, spec in REGISTRY.items():
+            act = self.add_menu.addAction(spec.label, lambda op=op: self.add_step(op))
+            act.setToolTip(spec.description)
+        self.add_btn.setMenu(self.add_menu)
+        head.addWidget(self.add_btn)
+        lay.addLayout(head)
+        self.steps = StepList()
+        lay.addWidget(self.steps, 1)
+        self.doc: PhotoDoc | None = None
+        self.set_doc(None)
+
+    def set_models(self, models: list[Path], current: Path | None) -> None:
+        self.style_box.blockSignals(True)
+        self.style_box.clear()
+        if not models:
+            self.style_box.addItem("Built-in", None)
+        for m in models:
+            self.style_box.addItem(m.stem.replace("_", " "), m)
+            if current is not None and Path(current) == m:
+                self.style_box.setCurrentIndex(self.style_box.count() - 1)
+        self.style_box.setEnabled(len(models) > 1)
+        self.style_box.blockSignals(False)
+
+    def set_doc(self, doc: PhotoDoc | None) -> None:
+        self.doc = doc
+        for w in (self.auto, self.vary, self.add_btn):
+            w.setEnabled(doc is not None)
+        self.var_box.hide()
+        self.steps.set_doc(doc)
+
+    def set_busy(self, text: str) -> None:
+        self.status.setText(text)
+
+    def show_variations(self, images: list[QImage | None]) -> None:
+        for b, img in zip(self.var_buttons, images):
+            if img is None:
+                b.setIcon(QIcon())
+                b.setEnabled(False)
+            else:
+                b.setIcon(QIcon(QPixmap.fromImage(img)))
+                b.setEnabled(True)
+        self.var_box.show()
+
+    def add_step(self, op: str) -> None:
+        if self.doc is not None:
+            self.doc.undo.push(InsertStep(self.doc, len(self.doc.recipe), Step.default(op)))

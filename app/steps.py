@@ -1,0 +1,258 @@
+"""The step list: one card per recipe step, with controls generated from the filter declaration.
+
+Views push undo commands on the photo's stack and listen to ``PhotoDoc.changed`` to update
+(param changes update one control; structural changes rebuild the cards).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
+from PySide6.QtGui import QColor, QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent, QPainter, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.filters import REGISTRY
+
+from . import theme
+from .commands import MoveStep, RemoveStep, SetEnabled, SetParam
+from .controls import CurveEditor, ParamSlider, control_for
+from .document import Change, PhotoDoc
+
+MIME = "application/x-retouch-step"
+
+
+class _Handle(QLabel):
+    """The grip a card is dragged by."""
+
+    def __init__(self, card: StepCard):
+        super().__init__("⋮⋮")
+        self.card = card
+        self.setToolTip("Drag to reorder")
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
+        self.setStyleSheet(f"color: {theme.MUTED}; font-size: 12pt; padding: 0 2px;")
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            drag = QDrag(self)
+            mime = QMimeData()
+            mime.setData(MIME, str(self.card.index).encode())
+            drag.setMimeData(mime)
+            drag.setPixmap(self.card.grab().scaledToWidth(220, Qt.TransformationMode.SmoothTransformation))
+            drag.setHotSpot(QPoint(10, 10))
+            drag.exec(Qt.DropAction.MoveAction)
+
+
+class StepCard(QFrame):
+    def __init__(self, doc: PhotoDoc, index: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("card")
+        self.doc, self.index = doc, index
+        step = doc.recipe.steps[index]
+        spec = step.spec
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 8)
+        lay.setSpacing(4)
+        head = QHBoxLayout()
+        head.setSpacing(6)
+        head.addWidget(_Handle(self))
+        self.enable = QCheckBox()
+        self.enable.setToolTip("Enable or bypass this step")
+        self.enable.setChecked(step.enabled)
+        self.enable.toggled.connect(lambda on: self.doc.undo.push(SetEnabled(self.doc, self.index, on)))
+        head.addWidget(self.enable)
+        title = QLabel(f"{index + 1}. {spec.label}")
+        title.setObjectName("stepTitle")
+        title.setToolTip(spec.description)
+        head.addWidget(title)
+        head.addStretch(1)
+        self.confidence = QLabel(self._confidence_text())
+        self.confidence.setObjectName("confidence")
+        if step.probs:
+            ranked = sorted(step.probs.items(), key=lambda kv: -kv[1])[:4]
+            self.confidence.setToolTip("Agent's choice for this step:\n" + "\n".join(
+                f"{REGISTRY[k].label}: {v:.0%}" for k, v in ranked))
+        head.addWidget(self.confidence)
+        menu_btn = QToolButton(text="⋯")
+        menu_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(menu_btn)
+        menu.addAction("Move up", lambda: self.move(-1)).setEnabled(index > 0)
+        menu.addAction("Move down", lambda: self.move(+1)).setEnabled(index < len(doc.recipe) - 1)
+        menu.addAction("Reset to defaults", self.reset_params)
+        menu.addSeparator()
+        menu.addAction("Delete step", self.delete)
+        menu_btn.setMenu(menu)
+        menu_btn.setToolTip("Step actions")
+        head.addWidget(menu_btn)
+        close = QToolButton(text="✕")
+        close.setToolTip("Delete this step")
+        close.clicked.connect(self.delete)
+        head.addWidget(close)
+        lay.addLayout(head)
+        self.controls: dict[str, ParamSlider | CurveEditor] = {}
+        for p in spec.params:
+            w = control_for(p, step.params[p.name])
+            w.edited.connect(lambda v, g, name=p.name: self._edit(name, v, g))
+            self.controls[p.name] = w
+            lay.addWidget(w)
+        self._style_enabled(step.enabled)
+
+    def _confidence_text(self) -> str:
+        step = self.doc.recipe.steps[self.index]
+        if not step.probs:
+            return "manual"
+        conf = step.probs.get(step.op, 0.0)
+        ru = step.runner_up()
+        text = f"{conf:.0%}"
+        if ru:
+            text += f" · then {REGISTRY[ru[0]].label} {ru[1]:.0%}"
+        return text
+
+    def _edit(self, name: str, value: object, gesture: int) -> None:
+        self.doc.undo.push(SetParam(self.doc, self.index, name, value, gesture))
+
+    def _style_enabled(self, on: bool) -> None:
+        for w in self.controls.values():
+            w.setEnabled(on)
+        self.setProperty("disabledStep", not on)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def refresh(self, change: Change) -> None:
+        step = self.doc.recipe.steps[self.index]
+        if change.kind == "enabled":
+            self.enable.blockSignals(True)
+            self.enable.setChecked(step.enabled)
+            self.enable.blockSignals(False)
+            self._style_enabled(step.enabled)
+        elif change.kind == "param" and change.name in self.controls:
+            self.controls[change.name].set_value(step.params[change.name])
+
+    def move(self, delta: int) -> None:
+        dst = self.index + delta
+        if 0 <= dst < len(self.doc.recipe):
+            self.doc.undo.push(MoveStep(self.doc, self.index, dst))
+
+    def delete(self) -> None:
+        self.doc.undo.push(RemoveStep(self.doc, self.index))
+
+    def reset_params(self) -> None:
+        step = self.doc.recipe.steps[self.index]
+        self.doc.undo.beginMacro(f"Reset {step.spec.label}")
+        for p in step.spec.params:
+            self.doc.undo.push(SetParam(self.doc, self.index, p.name, p.default_value()))
+        self.doc.undo.endMacro()
+
+
+class StepList(QScrollArea):
+    """Cards in a vertical list that accepts card drops to reorder."""
+
+    structureChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.inner = _DropArea(self)
+        self.setWidget(self.inner)
+        self.doc: PhotoDoc | None = None
+        self.cards: list[StepCard] = []
+
+    def set_doc(self, doc: PhotoDoc | None) -> None:
+        if self.doc is not None:
+            self.doc.changed.disconnect(self._on_change)
+        self.doc = doc
+        if doc is not None:
+            doc.changed.connect(self._on_change)
+        self.rebuild()
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind == "structure":
+            self.rebuild()
+        elif 0 <= change.index < len(self.cards):
+            self.cards[change.index].refresh(change)
+
+    def rebuild(self) -> None:
+        lay = self.inner.lay
+        for card in self.cards:
+            lay.removeWidget(card)
+            card.deleteLater()
+        self.cards = []
+        self.inner.empty.setVisible(self.doc is None or len(self.doc.recipe) == 0)
+        if self.doc is not None:
+            for i in range(len(self.doc.recipe)):
+                card = StepCard(self.doc, i)
+                lay.insertWidget(lay.count() - 1, card)
+                self.cards.append(card)
+        self.structureChanged.emit()
+
+    def drop_index(self, y: int) -> int:
+        for i, card in enumerate(self.cards):
+            if y < card.geometry().center().y():
+                return i
+        return len(self.cards)
+
+
+class _DropArea(QWidget):
+    def __init__(self, owner: StepList):
+        super().__init__()
+        self.owner = owner
+        self.setAcceptDrops(True)
+        self.lay = QVBoxLayout(self)
+        self.lay.setContentsMargins(0, 4, 4, 4)
+        self.lay.setSpacing(6)
+        self.empty = QLabel("No steps yet. Press Auto to let the agent edit this photo, "
+                            "or add a step below.")
+        self.empty.setObjectName("note")
+        self.empty.setWordWrap(True)
+        self.lay.addWidget(self.empty)
+        self.lay.addStretch(1)
+        self._marker: int | None = None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(MIME):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if event.mimeData().hasFormat(MIME):
+            self._marker = self.owner.drop_index(event.position().toPoint().y())
+            self.update()
+            event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event) -> None:
+        self._marker = None
+        self.update()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self._marker = None
+        self.update()
+        doc = self.owner.doc
+        if doc is None or not event.mimeData().hasFormat(MIME):
+            return
+        src = int(bytes(event.mimeData().data(MIME)).decode())
+        dst = self.owner.drop_index(event.position().toPoint().y())
+        if dst > src:
+            dst -= 1
+        if dst != src and 0 <= src < len(doc.recipe):
+            doc.undo.push(MoveStep(doc, src, dst))
+        event.acceptProposedAction()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self._marker is None:
+            return
+        cards = self.owner.cards
+        if not cards:
+            return
+        y = cards[self._marker].geometry().top() - 3 if self._marker < len(cards) else cards[-1].geometry().bottom() + 3
+        p = QPainter(self)
+        p.setPen(QPen(QColor(theme.ACCENT), 2))
+        p.drawLine(4, y, self.width() - 4, y)

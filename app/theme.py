@@ -1,0 +1,86 @@
+"""A dark, neutral, photo-first theme: mid-grey surfaces so the photo sets the contrast."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+BG = "#1e1e1e"        # window
+SURFACE = "#262626"   # panels, cards
+RAISED = "#303030"    # inputs, buttons
+VIEWER = "#141414"    # behind the photo (near-black, neutral)
+TEXT = "#e0e0e0"
+MUTED = "#9a9a9a"
+ACCENT = "#4f8fd9"    # one accent, used sparingly
+DANGER = "#d9534f"
+
+STYLESHEET = f"""
+QWidget {{ font-size: 10pt; }}
+QMainWindow, QDialog {{ background: {BG}; }}
+QToolTip {{ color: {TEXT}; background: {RAISED}; border: 1px solid #4a4a4a; padding: 4px; }}
+QTabWidget::pane {{ border: none; border-top: 1px solid #3a3a3a; }}
+QTabBar::tab {{ background: transparent; color: {MUTED}; padding: 6px 10px; border: none; }}
+QTabBar::tab:selected {{ color: {TEXT}; border-bottom: 2px solid {ACCENT}; }}
+QTabBar::tab:disabled {{ color: #5c5c5c; }}
+QPushButton {{ background: {RAISED}; color: {TEXT}; border: 1px solid #444; border-radius: 4px;
+               padding: 5px 12px; }}
+QPushButton:hover {{ background: #3a3a3a; }}
+QPushButton:pressed {{ background: #2a2a2a; }}
+QPushButton:disabled {{ color: #6a6a6a; border-color: #363636; }}
+QPushButton#primary {{ background: {ACCENT}; border-color: {ACCENT}; color: white; font-weight: 600; }}
+QPushButton#primary:hover {{ background: #5e9de6; }}
+QPushButton#primary:disabled {{ background: #34506f; border-color: #34506f; color: #aab; }}
+QToolButton {{ background: transparent; color: {TEXT}; border: none; border-radius: 3px; padding: 2px; }}
+QToolButton:hover {{ background: #3a3a3a; }}
+QToolButton:checked {{ background: #3d4d60; }}
+QFrame#card {{ background: {SURFACE}; border: 1px solid #353535; border-radius: 6px; }}
+QFrame#card[disabledStep="true"] QLabel {{ color: #707070; }}
+QLabel#stepTitle {{ font-weight: 600; color: {TEXT}; }}
+QLabel#muted, QLabel#confidence {{ color: {MUTED}; font-size: 9pt; }}
+QLabel#note {{ color: {MUTED}; }}
+QLabel#error {{ color: #ff8a80; }}
+QScrollArea {{ border: none; background: transparent; }}
+QScrollArea > QWidget > QWidget {{ background: transparent; }}
+QListWidget#filmstrip {{ background: {BG}; border: none; border-top: 1px solid #333; }}
+QListWidget#filmstrip::item {{ color: {MUTED}; border-radius: 4px; padding: 2px; }}
+QListWidget#filmstrip::item:selected {{ background: #33475e; color: {TEXT}; }}
+QDoubleSpinBox, QSpinBox, QLineEdit, QComboBox {{ background: {RAISED}; color: {TEXT};
+    border: 1px solid #444; border-radius: 3px; padding: 2px 4px; selection-background-color: {ACCENT}; }}
+QSlider::groove:horizontal {{ height: 4px; background: #4a4a4a; border-radius: 2px; }}
+QSlider::sub-page:horizontal {{ background: #6f7f92; border-radius: 2px; }}
+QSlider::handle:horizontal {{ background: #d8d8d8; width: 12px; height: 12px; margin: -5px 0;
+    border-radius: 6px; }}
+QSlider::handle:horizontal:hover {{ background: white; }}
+QProgressBar {{ background: {RAISED}; border: 1px solid #444; border-radius: 3px; color: {TEXT};
+    text-align: center; }}
+QProgressBar::chunk {{ background: {ACCENT}; border-radius: 2px; }}
+QStatusBar {{ color: {MUTED}; }}
+QMenu {{ background: {SURFACE}; color: {TEXT}; border: 1px solid #444; }}
+QMenu::item:selected {{ background: #3d4d60; }}
+QMenuBar {{ background: {BG}; color: {TEXT}; }}
+QMenuBar::item:selected {{ background: #3a3a3a; }}
+QSplitter::handle {{ background: #2c2c2c; }}
+QGroupBox {{ color: {MUTED}; border: 1px solid #3a3a3a; border-radius: 4px; margin-top: 8px; padding-top: 6px; }}
+QGroupBox::title {{ subcontrol-origin: margin; left: 8px; padding: 0 3px; }}
+"""
+
+
+def apply_theme(app: QApplication) -> None:
+    app.setStyle("Fusion")
+    pal = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: BG, QPalette.ColorRole.WindowText: TEXT,
+        QPalette.ColorRole.Base: RAISED, QPalette.ColorRole.AlternateBase: SURFACE,
+        QPalette.ColorRole.ToolTipBase: RAISED, QPalette.ColorRole.ToolTipText: TEXT,
+        QPalette.ColorRole.Text: TEXT, QPalette.ColorRole.Button: RAISED,
+        QPalette.ColorRole.ButtonText: TEXT, QPalette.ColorRole.BrightText: "#ffffff",
+        QPalette.ColorRole.Highlight: ACCENT, QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.Link: ACCENT, QPalette.ColorRole.PlaceholderText: MUTED,
+        QPalette.ColorRole.Mid: "#3a3a3a", QPalette.ColorRole.Dark: "#151515",
+    }
+    for role, colour in roles.items():
+        pal.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6a6a6a"))
+    app.setPalette(pal)
+    app.setStyleSheet(STYLESHEET)

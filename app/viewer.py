@@ -1,0 +1,265 @@
+"""The central photo viewer: fit / 100 % zoom, pan, wheel zoom, and a before/after split line.
+
+Coordinates: everything is kept in *full-resolution image pixels*; the screen-size preview
+(and the embedded JPEG before it) are stretched over the full image rectangle, and a
+full-resolution ``detail`` crop is drawn on top when zoomed in past the preview's resolution.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from . import theme
+
+MIN_SCALE, MAX_SCALE = 0.02, 8.0
+
+
+class Viewer(QWidget):
+    viewChanged = Signal()      # zoom or pan moved (debounced): time to ask for a detail crop
+    zoomChanged = Signal(float)  # scale: screen pixels per image pixel
+    splitToggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(320, 240)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.full = QSize()                  # image size in full-resolution pixels
+        self.after: QPixmap | None = None
+        self.before: QPixmap | None = None
+        self.detail: tuple[QPixmap, QRectF] | None = None
+        self.message = "Open a photo or a folder (Ctrl+O), or drop one here"
+        self.fit = True
+        self.scale = 1.0
+        self.center = QPointF()
+        self.split = False
+        self.split_x = 0.5                   # fraction of the widget's width
+        self._drag: str | None = None        # "pan" | "split"
+        self._last = QPointF()
+        self._debounce = QTimer(self, singleShot=True, interval=60)
+        self._debounce.timeout.connect(self.viewChanged)
+
+    # -- content -------------------------------------------------------------------------
+    def set_photo(self, full: QSize, after: QImage | None, before: QImage | None = None) -> None:
+        """A new photo: reset to fit. ``after``/``before`` may be the embedded preview."""
+        self.full = QSize(full)
+        self.detail = None
+        self.after = QPixmap.fromImage(after) if after is not None else None
+        self.before = QPixmap.fromImage(before) if before is not None else self.after
+        self.message = ""
+        self.fit = True
+        self._fit_now()
+        self.update()
+
+    def set_full(self, full: QSize) -> None:
+        """The real size is known (decoded): keep the view, refit if fitting."""
+        self.full = QSize(full)
+        if self.fit:
+            self._fit_now()
+        else:
+            self._clamp()
+        self.update()
+
+    def set_after(self, img: QImage) -> None:
+        self.after = QPixmap.fromImage(img)
+        self.update()
+
+    def set_before(self, img: QImage) -> None:
+        self.before = QPixmap.fromImage(img)
+        self.update()
+
+    def set_detail(self, img: QImage | None, rect: QRectF | None = None) -> None:
+        self.detail = None if img is None or rect is None else (QPixmap.fromImage(img), QRectF(rect))
+        self.update()
+
+    def clear(self, message: str) -> None:
+        self.after = self.before = None
+        self.detail = None
+        self.full = QSize()
+        self.message = message
+        self.update()
+
+    def has_image(self) -> bool:
+        return self.after is not None and not self.full.isEmpty()
+
+    # -- geometry ------------------------------------------------------------------------
+    def fit_scale(self) -> float:
+        if self.full.isEmpty():
+            return 1.0
+        return min((self.width() - 16) / self.full.width(), (self.height() - 16) / self.full.height())
+
+    def _fit_now(self) -> None:
+        if self.full.isEmpty():
+            return
+        self.scale = max(MIN_SCALE, self.fit_scale())
+        self.center = QPointF(self.full.width() / 2, self.full.height() / 2)
+        self._changed()
+
+    def image_rect(self) -> QRectF:
+        """The full image's rectangle in widget coordinates."""
+        s = self.scale
+        x0 = self.width() / 2 - self.center.x() * s
+        y0 = self.height() / 2 - self.center.y() * s
+        return QRectF(x0, y0, self.full.width() * s, self.full.height() * s)
+
+    def to_image(self, p: QPointF) -> QPointF:
+        r = self.image_rect()
+        return QPointF((p.x() - r.x()) / self.scale, (p.y() - r.y()) / self.scale)
+
+    def visible_rect(self) -> QRectF:
+        """The part of the image on screen, in full-resolution pixels."""
+        tl = self.to_image(QPointF(0, 0))
+        br = self.to_image(QPointF(self.width(), self.height()))
+        return QRectF(tl, br).intersected(QRectF(0, 0, self.full.width(), self.full.height()))
+
+    def preview_scale(self) -> float:
+        """Preview pixels per full-resolution pixel."""
+        if self.after is None or self.full.isEmpty():
+            return 1.0
+        return self.after.width() / self.full.width()
+
+    def needs_detail(self) -> bool:
+        return self.has_image() and self.scale > self.preview_scale() * 1.05
+
+    def set_fit(self) -> None:
+        self.fit = True
+        self._fit_now()
+        self.update()
+
+    def set_zoom(self, scale: float, anchor: QPointF | None = None) -> None:
+        if self.full.isEmpty():
+            return
+        anchor = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
+        before = self.to_image(anchor)
+        self.scale = min(MAX_SCALE, max(MIN_SCALE, scale))
+        self.fit = False
+        after = self.to_image(anchor)
+        self.center += before - after
+        self._clamp()
+        self._changed()
+        self.update()
+
+    def zoom_100(self) -> None:
+        self.set_zoom(1.0)
+
+    def set_split(self, on: bool) -> None:
+        if on != self.split:
+            self.split = on
+            self.splitToggled.emit(on)
+            self.update()
+
+    def toggle_split(self) -> None:
+        self.set_split(not self.split)
+
+    def _clamp(self) -> None:
+        w, h = self.full.width(), self.full.height()
+        half_w, half_h = self.width() / 2 / self.scale, self.height() / 2 / self.scale
+        cx = w / 2 if half_w * 2 >= w else min(max(self.center.x(), half_w), w - half_w)
+        cy = h / 2 if half_h * 2 >= h else min(max(self.center.y(), half_h), h - half_h)
+        self.center = QPointF(cx, cy)
+
+    def _changed(self) -> None:
+        self.zoomChanged.emit(self.scale)
+        self._debounce.start()
+
+    # -- events --------------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:
+        if self.fit:
+            self._fit_now()
+        else:
+            self._clamp()
+            self._changed()
+        super().resizeEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps and self.has_image():
+            self.set_zoom(self.scale * (1.25 ** steps), event.position())
+
+    def _near_split(self, x: float) -> bool:
+        return self.split and abs(x - self.split_x * self.width()) < 8
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or not self.has_image():
+            return
+        self._drag = "split" if self._near_split(event.position().x()) else "pan"
+        self._last = event.position()
+        self.setCursor(Qt.CursorShape.SplitHCursor if self._drag == "split" else Qt.CursorShape.ClosedHandCursor)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        if self._drag == "split":
+            self.split_x = min(max(pos.x() / max(1, self.width()), 0.0), 1.0)
+            self.update()
+        elif self._drag == "pan":
+            self.center -= (pos - self._last) / self.scale
+            self._last = pos
+            self.fit = False
+            self._clamp()
+            self._changed()
+            self.update()
+        else:
+            self.setCursor(Qt.CursorShape.SplitHCursor if self._near_split(pos.x()) else Qt.CursorShape.ArrowCursor)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._drag = None
+        self.setCursor(Qt.CursorShape.ArrowCursor)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if not self.has_image():
+            return
+        if self.fit:
+            self.set_zoom(1.0, event.position())
+        else:
+            self.set_fit()
+
+    # -- painting ------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(theme.VIEWER))
+        if not self.has_image():
+            p.setPen(QColor(theme.MUTED))
+            f = QFont(self.font())
+            f.setPointSizeF(f.pointSizeF() * 1.3)
+            p.setFont(f)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+            return
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale * 1.0 < 2.0)
+        target = self.image_rect()
+        if self.split and self.before is not None:
+            sx = self.split_x * self.width()
+            p.save()
+            p.setClipRect(QRectF(0, 0, sx, self.height()))
+            p.drawPixmap(target, self.before, QRectF(self.before.rect()))
+            p.restore()
+            p.save()
+            p.setClipRect(QRectF(sx, 0, self.width() - sx, self.height()))
+            self._draw_after(p, target)
+            p.restore()
+            p.setPen(QPen(QColor(255, 255, 255, 220), 1.5))
+            p.drawLine(QPointF(sx, 0), QPointF(sx, self.height()))
+            self._label(p, "Before", QPointF(sx - 8, 8), right=True)
+            self._label(p, "After", QPointF(sx + 8, 8), right=False)
+        else:
+            self._draw_after(p, target)
+
+    def _draw_after(self, p: QPainter, target: QRectF) -> None:
+        assert self.after is not None
+        p.drawPixmap(target, self.after, QRectF(self.after.rect()))
+        if self.detail is not None:
+            pix, rect = self.detail
+            r = self.image_rect()
+            dst = QRectF(r.x() + rect.x() * self.scale, r.y() + rect.y() * self.scale,
+                         rect.width() * self.scale, rect.height() * self.scale)
+            p.drawPixmap(dst, pix, QRectF(pix.rect()))
+
+    def _label(self, p: QPainter, text: str, at: QPointF, *, right: bool) -> None:
+        fm = p.fontMetrics()
+        w, h = fm.horizontalAdvance(text) + 12, fm.height() + 6
+        box = QRectF(at.x() - w if right else at.x(), at.y(), w, h)
+        p.fillRect(box, QColor(0, 0, 0, 150))
+        p.setPen(QColor("#f0f0f0"))
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)

@@ -1,0 +1,618 @@
+"""The main window: composes viewer, filmstrip, histogram and panels, and owns the documents.
+
+It is the controller: it turns user intents into undo commands or background jobs, and
+results (decoded pixels, renders, agent recipes) back into view updates. It never runs
+pixel work itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QRectF, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QImage, QKeySequence, QUndoGroup
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.recipe import Recipe, write_sidecar
+
+from . import agent as agent_mod
+from .commands import ReplaceRecipe, pasted
+from .document import PhotoDoc
+from .errors import show_error
+from .filmstrip import Filmstrip
+from .histogram import Histogram
+from .loading import Decoded, decode, embedded_preview, list_photos, small
+from .paste_dialog import PasteDialog
+from .renderer import Renderer, RenderRequest, RenderResult, to_display, to_qimage
+from .retouch_panel import N_VARIATIONS, RetouchPanel
+from .viewer import Viewer
+from .workers import run_in_pool, serial_pool
+
+log = logging.getLogger(__name__)
+MAX_RECENT = 8
+AUTOSAVE_MS = 400  # sidecars are written at most this long after the last change
+COMING = {
+    "Low light": "Low-light enhancement: coming in a later release.",
+    "Complete": "Completion (remove objects, extend the frame): coming in a later release.",
+    "Restore": "Restoration (denoise, deblur, old photos): coming in a later release.",
+}
+
+
+class MainWindow(QMainWindow):
+    photoShown = Signal(object)      # PhotoDoc: its pixels are decoded and the first render is up
+    previewRendered = Signal(int)    # request id of a preview render now on screen
+    photoFailed = Signal(object, str)
+
+    def __init__(self, settings: QSettings | None = None):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.setWindowTitle("Retouch")
+        self.setAcceptDrops(True)
+        self.docs: dict[Path, PhotoDoc] = {}
+        self.doc: PhotoDoc | None = None
+        self.folder: Path | None = None
+        self.clipboard: Recipe | None = None
+        self.model: Path | None = None
+        self.variations: list[Recipe] = []
+        self._latest: dict[str, int] = {}
+        self._rendered_once = False
+        self.last_render_ms = 0.0
+        self.undo_group = QUndoGroup(self)
+        self.save_pool = serial_pool(self)
+        self.decode_pool = QThreadPool(self)
+        self.decode_pool.setMaxThreadCount(1)
+        self.renderer = Renderer(self)
+        self.renderer.finished.connect(self._on_rendered)
+        self.renderer.failed.connect(lambda e, tb: log.error("render failed\n%s", tb))
+        self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.flush_sidecars)
+        self._build()
+        self._build_menus()
+        self._restore_settings()
+
+    # ---------------------------------------------------------------- layout
+    def _build(self) -> None:
+        self.viewer = Viewer()
+        self.viewer.viewChanged.connect(self._request_detail)
+        self.viewer.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f} %"))
+        self.histogram = Histogram()
+        self.panel = RetouchPanel()
+        self.panel.autoRequested.connect(self.auto)
+        self.panel.variationsRequested.connect(self.request_variations)
+        self.panel.variationChosen.connect(self.adopt_variation)
+        self.panel.styleChanged.connect(self._style_changed)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.panel, "Retouch")
+        for name, note in COMING.items():
+            page = QLabel(note)
+            page.setObjectName("note")
+            page.setWordWrap(True)
+            i = self.tabs.addTab(page, name)
+            self.tabs.setTabEnabled(i, False)
+            self.tabs.setTabToolTip(i, note)
+        right = QWidget()
+        rlay = QVBoxLayout(right)
+        rlay.setContentsMargins(6, 6, 6, 0)
+        rlay.addWidget(self.histogram)
+        self.coming = QLabel("Low light, Complete and Restore: coming soon")
+        self.coming.setObjectName("muted")
+        rlay.addWidget(self.tabs, 1)
+        rlay.addWidget(self.coming)
+        right.setMinimumWidth(340)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.viewer)
+        self.split.addWidget(right)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 0)
+        self.split.setSizes([1000, 380])
+        self.filmstrip = Filmstrip()
+        self.filmstrip.activated_path.connect(self.show_photo)
+        central = QWidget()
+        clay = QVBoxLayout(central)
+        clay.setContentsMargins(0, 0, 0, 0)
+        clay.setSpacing(0)
+        clay.addWidget(self.split, 1)
+        clay.addWidget(self.filmstrip)
+        self.setCentralWidget(central)
+        sb = self.statusBar()
+        self.info_label = QLabel("")
+        self.zoom_label = QLabel("")
+        self.render_label = QLabel("")
+        sb.addWidget(self.info_label, 1)
+        sb.addPermanentWidget(self.render_label)
+        sb.addPermanentWidget(self.zoom_label)
+        self.resize(1400, 900)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        S = QKeySequence.StandardKey
+
+        def act(menu, text: str, slot, shortcut: Any = None, tip: str = "") -> QAction:
+            a = menu.addAction(text)
+            a.triggered.connect(lambda *_: slot())
+            if shortcut is not None:
+                a.setShortcut(shortcut if not isinstance(shortcut, str) else QKeySequence(shortcut))
+                a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            if tip:
+                a.setStatusTip(tip)
+            self.addAction(a)
+            return a
+
+        f = mb.addMenu("&File")
+        act(f, "&Open Photo…", self.open_dialog, S.Open)
+        act(f, "Open &Folder…", self.open_folder_dialog, "Ctrl+Shift+O")
+        self.recent_menu = f.addMenu("Open &Recent")
+        f.addSeparator()
+        self.a_export = act(f, "&Export…", self.export_selection, "Ctrl+E", "Export the selected photos")
+        self.a_batch = act(f, "&Batch Export Folder…", self.batch_export, "Ctrl+Shift+E",
+                           "Export every photo in the folder (Auto for photos without edits)")
+        f.addSeparator()
+        act(f, "&Quit", self.close, S.Quit)
+
+        e = mb.addMenu("&Edit")
+        undo = self.undo_group.createUndoAction(self, "&Undo")
+        undo.setShortcut(S.Undo)
+        redo = self.undo_group.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(S.Redo)])
+        e.addAction(undo)
+        e.addAction(redo)
+        self.addAction(undo)
+        self.addAction(redo)
+        e.addSeparator()
+        act(e, "&Copy Recipe", self.copy_recipe, "Ctrl+Shift+C")
+        act(e, "&Paste Recipe", lambda: self.paste_recipe(selective=False), "Ctrl+Shift+V",
+            "Paste every copied step onto the selected photos, replacing theirs")
+        act(e, "Paste &Selectively…", lambda: self.paste_recipe(selective=True), "Ctrl+Alt+V")
+        e.addSeparator()
+        act(e, "Select &All Photos", self.filmstrip.selectAll, S.SelectAll)
+        act(e, "&Reset Photo", self.reset, "Ctrl+R", "Remove every step (undoable)")
+
+        v = mb.addMenu("&View")
+        act(v, "Zoom to &Fit", self.viewer.set_fit, "Ctrl+0")
+        act(v, "Zoom &100 %", self.viewer.zoom_100, "Ctrl+1")
+        act(v, "Zoom &In", lambda: self.viewer.set_zoom(self.viewer.scale * 1.25), S.ZoomIn)
+        act(v, "Zoom &Out", lambda: self.viewer.set_zoom(self.viewer.scale / 1.25), S.ZoomOut)
+        v.addSeparator()
+        self.a_split = act(v, "&Before / After", self.viewer.toggle_split, "\\")
+        self.a_split.setCheckable(True)
+        self.viewer.splitToggled.connect(self.a_split.setChecked)
+        self.a_strip = act(v, "Show Film&strip", lambda: self.filmstrip.setVisible(self.a_strip.isChecked()))
+        self.a_strip.setCheckable(True)
+        self.a_strip.setChecked(True)
+        act(v, "F&ull Screen", self._toggle_full, S.FullScreen)
+
+        p = mb.addMenu("&Photo")
+        act(p, "&Auto", self.auto, "Ctrl+Shift+A", "The agent predicts an edit")
+        act(p, "&Variations", self.request_variations, "Ctrl+Shift+R")
+        p.addMenu(self.panel.add_menu).setText("Add &Step")
+        p.addSeparator()
+        act(p, "&Next Photo", lambda: self.filmstrip.step(+1), "Ctrl+Right")
+        act(p, "&Previous Photo", lambda: self.filmstrip.step(-1), "Ctrl+Left")
+
+        h = mb.addMenu("&Help")
+        act(h, "&About Retouch", self.about)
+        act(h, "About &Qt", QApplication.aboutQt)
+        self._rebuild_recent()
+
+    def _toggle_full(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    # ---------------------------------------------------------------- settings
+    def _restore_settings(self) -> None:
+        geo = self.settings.value("window/geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        state = self.settings.value("window/split")
+        if state is not None:
+            self.split.restoreState(state)
+        model = self.settings.value("agent/model")
+        self.model = Path(model) if model else None
+
+    def recent(self) -> list[str]:
+        v = self.settings.value("recent/folders", [])
+        return [v] if isinstance(v, str) else list(v or [])
+
+    def _add_recent(self, folder: Path) -> None:
+        items = [str(folder)] + [r for r in self.recent() if r != str(folder)]
+        self.settings.setValue("recent/folders", items[:MAX_RECENT])
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        for r in self.recent():
+            self.recent_menu.addAction(r, lambda r=r: self.open_path(Path(r)))
+        self.recent_menu.setEnabled(bool(self.recent()))
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/split", self.split.saveState())
+        self.flush_sidecars(wait=True)
+        self.renderer.shutdown()
+        self.settings.sync()
+        super().closeEvent(event)
+
+    # ---------------------------------------------------------------- opening
+    def open_dialog(self) -> None:
+        from engine.io import SUPPORTED_EXTENSIONS
+
+        exts = sorted(SUPPORTED_EXTENSIONS)
+        pattern = " ".join([f"*{e}" for e in exts] + [f"*{e.upper()}" for e in exts])
+        start = str(self.folder or Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open Photo", start, f"Photos ({pattern});;All files (*)")
+        if path:
+            self.open_path(Path(path))
+
+    def open_folder_dialog(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Open Folder", str(self.folder or Path.home()))
+        if d:
+            self.open_path(Path(d))
+
+    def open_path(self, path: Path) -> bool:
+        path = Path(path).expanduser()
+        if not path.exists():
+            show_error(self, "Open", f"{path} does not exist.")
+            return False
+        folder = path if path.is_dir() else path.parent
+        photos = list_photos(folder)
+        if path.is_file() and path not in photos:
+            photos.append(path)  # opened explicitly: try it even if its extension is unknown
+        self.flush_sidecars()
+        self.folder = folder
+        self._add_recent(folder)
+        self.filmstrip.set_paths(photos)
+        if not photos:
+            self.viewer.clear(f"No photos in {folder}")
+            self.panel.set_doc(None)
+            return False
+        first = path if path.is_file() else photos[0]
+        self.filmstrip.select_path(first)
+        if self.doc is None or self.doc.path != first:
+            self.show_photo(first)
+        return True
+
+    def get_doc(self, path: Path) -> PhotoDoc:
+        path = Path(path)
+        doc = self.docs.get(path)
+        if doc is None:
+            doc = PhotoDoc(path, self)
+            doc.changed.connect(lambda change, d=doc: self._doc_changed(d, change))
+            self.undo_group.addStack(doc.undo)
+            self.docs[path] = doc
+            if doc.sidecar_error:
+                show_error(self, "Edits could not be read",
+                           f"The saved edits of {path.name} could not be read and were set aside; "
+                           f"the photo opens unedited.\n\n{doc.sidecar_error}")
+        return doc
+
+    def show_photo(self, path: Path) -> None:
+        path = Path(path)
+        if self.doc is not None and self.doc.path == path:
+            return
+        if self.doc is not None:
+            self.doc.drop_pixels()
+        doc = self.get_doc(path)
+        self.doc = doc
+        self._rendered_once = False
+        self._latest.clear()
+        self.renderer.cancel("preview")
+        self.renderer.cancel("crop")
+        self.undo_group.setActiveStack(doc.undo)
+        self.panel.set_doc(doc)
+        self.histogram.set_counts(None)
+        self.setWindowTitle(f"{path.name} — Retouch")
+        self.info_label.setText(path.name)
+        if doc.failed:
+            self._show_failed(doc)
+            return
+        self.viewer.clear(f"Opening {path.name}…")
+        run_in_pool(embedded_preview, path, pool=self.decode_pool,
+                    on_done=lambda img, d=doc: self._embedded(d, img),
+                    on_error=lambda e, tb: log.info("no embedded preview for %s: %s", path, e))
+        run_in_pool(decode, path, pool=QThreadPool.globalInstance(),
+                    on_done=lambda res, d=doc: self._decoded(d, res),
+                    on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
+
+    def _embedded(self, doc: PhotoDoc, img: QImage) -> None:
+        if doc is self.doc and not self._rendered_once and doc.preview_linear is None:
+            self.viewer.set_photo(img.size(), img)
+            self.render_label.setText("embedded preview")
+
+    def _decoded(self, doc: PhotoDoc, res: Decoded) -> None:
+        if doc is not self.doc:
+            return  # the user moved on; pixels are dropped
+        doc.linear, doc.preview_linear, doc.meta = res.linear, res.preview_linear, res.meta
+        h, w = res.linear.shape[:2]
+        m = res.meta
+        bits = [doc.name, f"{w} × {h}"]
+        if getattr(m, "camera", None):
+            bits.append(m.camera)
+        if getattr(m, "iso", None):
+            bits.append(f"ISO {m.iso:g}")
+        self.info_label.setText("   ·   ".join(bits))
+        self.viewer.set_full(QSize(w, h))
+        self._submit("before", Recipe(), doc.preview_linear)
+        self.schedule_render()
+        self._warm_agent()
+
+    def _decode_failed(self, doc: PhotoDoc, exc: BaseException, tb: str) -> None:
+        log.warning("cannot open %s\n%s", doc.path, tb)
+        doc.failed = str(exc) or type(exc).__name__
+        self.filmstrip.mark_failed(doc.path, doc.failed)
+        self.photoFailed.emit(doc, doc.failed)
+        if doc is self.doc:
+            self._show_failed(doc)
+            show_error(self, "Cannot open photo", exc)
+
+    def _show_failed(self, doc: PhotoDoc) -> None:
+        self.viewer.clear(f"⚠  {doc.name} cannot be opened\n\n{doc.failed}\n\nThe file is untouched; "
+                          "other photos in the folder still work.")
+        self.panel.set_doc(None)
+
+    # ---------------------------------------------------------------- rendering
+    def _submit(self, kind: str, recipe: Recipe, image: Any, **kw: Any) -> int:
+        rid = self.renderer.new_id()
+        self._latest[kind] = rid
+        self.renderer.submit(RenderRequest(rid, kind, recipe.copy(), image, tag=self.doc, **kw))
+        return rid
+
+    def schedule_render(self) -> int | None:
+        """Ask for a fresh preview (latest wins) and, when zoomed in, a full-resolution crop."""
+        doc = self.doc
+        if doc is None or doc.preview_linear is None:
+            return None
+        rid = self._submit("preview", doc.recipe, doc.preview_linear)
+        if self.viewer.needs_detail():
+            self._request_detail()
+        return rid
+
+    def _request_detail(self) -> None:
+        doc = self.doc
+        if doc is None or doc.linear is None or not self.viewer.needs_detail():
+            self.renderer.cancel("crop")
+            self._latest.pop("crop", None)
+            self.viewer.set_detail(None)
+            return
+        vis = self.viewer.visible_rect()
+        h, w = doc.linear.shape[:2]
+        x0, y0 = max(0, int(vis.left()) - 8), max(0, int(vis.top()) - 8)
+        x1, y1 = min(w, int(vis.right()) + 9), min(h, int(vis.bottom()) + 9)
+        if x1 <= x0 or y1 <= y0:
+            return
+        self._submit("crop", doc.recipe, doc.linear[y0:y1, x0:x1], rect=(x0, y0, x1 - x0, y1 - y0))
+
+    def _on_rendered(self, res: RenderResult) -> None:
+        req = res.request
+        if req.tag is not self.doc or self._latest.get(req.kind) != req.id:
+            return  # stale: a newer request of this kind exists, or another photo is shown
+        if req.kind == "before":
+            self.viewer.set_before(res.image)
+        elif req.kind == "preview":
+            if not self._rendered_once:
+                v = self.viewer
+                keep = v.before if v.before is not None and v.before is not v.after else None
+                self.viewer.set_photo(self.viewer.full if not self.viewer.full.isEmpty() else res.image.size(),
+                                      res.image)
+                if keep is not None:
+                    self.viewer.before = keep
+                self._rendered_once = True
+                self.photoShown.emit(self.doc)
+            else:
+                self.viewer.set_after(res.image)
+            if self.viewer.detail is not None and self._latest.get("crop", -1) < req.id:
+                self.viewer.set_detail(None)  # the crop shows an older edit
+            self.histogram.set_counts(res.histogram)
+            self.last_render_ms = res.ms
+            self.render_label.setText(f"render {res.ms:.0f} ms")
+            self.previewRendered.emit(req.id)
+        elif req.kind == "crop" and req.rect is not None:
+            self.viewer.set_detail(res.image, QRectF(*req.rect))
+
+    def _doc_changed(self, doc: PhotoDoc, change: Any) -> None:
+        self._autosave.start()
+        if doc is self.doc:
+            self.schedule_render()
+
+    # ---------------------------------------------------------------- sidecars
+    def flush_sidecars(self, wait: bool = False) -> None:
+        for doc in self.docs.values():
+            if doc.dirty and not doc.failed:
+                doc.dirty = False
+                run_in_pool(write_sidecar, doc.path, doc.recipe.copy(), pool=self.save_pool,
+                            on_error=lambda e, tb, d=doc: self._save_failed(d, e))
+        if wait:
+            self.save_pool.waitForDone(10000)
+            QApplication.processEvents()
+
+    def _save_failed(self, doc: PhotoDoc, exc: BaseException) -> None:
+        doc.dirty = True
+        show_error(self, "Edits not saved", exc)
+
+    # ---------------------------------------------------------------- agent
+    def _style_changed(self, model: Path | None) -> None:
+        self.model = model
+        self.settings.setValue("agent/model", str(model) if model else "")
+
+    def _warm_agent(self) -> None:
+        if not agent_mod.loaded_agents():
+            run_in_pool(agent_mod.get_agent, self.model,
+                        on_done=lambda a: self._agent_ready(),
+                        on_error=lambda e, tb: self.panel.set_busy(f"The agent is unavailable: {e}"))
+        self.panel.set_models(agent_mod.available_models(), self.model)
+
+    def _agent_ready(self) -> None:
+        if self.panel.status.text().startswith("The agent"):
+            self.panel.set_busy("")
+
+    def _need_pixels(self) -> PhotoDoc | None:
+        doc = self.doc
+        if doc is None:
+            return None
+        if doc.preview_linear is None:
+            self.panel.set_busy("Still opening the photo; try again in a moment.")
+            return None
+        return doc
+
+    def auto(self) -> None:
+        doc = self._need_pixels()
+        if doc is None:
+            return
+        self.panel.set_busy("Auto: the agent is looking at the photo…")
+        self.panel.auto.setEnabled(False)
+        model = self.model
+
+        def predict(linear: Any) -> Recipe:
+            return agent_mod.get_agent(model).predict(linear)
+
+        run_in_pool(predict, doc.preview_linear,
+                    on_done=lambda r, d=doc: self._auto_done(d, r),
+                    on_error=lambda e, tb: self._agent_failed(e, tb))
+
+    def _auto_done(self, doc: PhotoDoc, recipe: Recipe) -> None:
+        self.panel.auto.setEnabled(True)
+        self.panel.set_busy("")
+        doc.undo.push(ReplaceRecipe(doc, recipe, "Auto"))
+
+    def _agent_failed(self, exc: BaseException, tb: str) -> None:
+        log.error("agent failed\n%s", tb)
+        self.panel.auto.setEnabled(True)
+        self.panel.vary.setEnabled(True)
+        self.panel.set_busy("")
+        show_error(self, "Auto", exc)
+
+    def request_variations(self) -> None:
+        doc = self._need_pixels()
+        if doc is None:
+            return
+        self.panel.set_busy("Variations: rendering alternatives…")
+        self.panel.vary.setEnabled(False)
+        model = self.model
+
+        def job(linear: Any) -> list[tuple[Recipe, QImage]]:
+            recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=len(self.variations) + 1)
+            thumb = small(linear, 160)
+            return [(r, to_qimage(to_display(r, thumb))) for r in recipes]
+
+        run_in_pool(job, doc.preview_linear,
+                    on_done=lambda res, d=doc: self._variations_done(d, res),
+                    on_error=lambda e, tb: self._agent_failed(e, tb))
+
+    def _variations_done(self, doc: PhotoDoc, res: list[tuple[Recipe, QImage]]) -> None:
+        self.panel.vary.setEnabled(True)
+        self.panel.set_busy("")
+        if doc is not self.doc:
+            return
+        self.variations = [r for r, _ in res]
+        self.panel.show_variations([img for _, img in res])
+
+    def adopt_variation(self, i: int) -> None:
+        if self.doc is not None and 0 <= i < len(self.variations):
+            self.doc.undo.push(ReplaceRecipe(self.doc, self.variations[i], f"Variation {i + 1}"))
+
+    # ---------------------------------------------------------------- copy / paste / reset
+    def copy_recipe(self) -> None:
+        if self.doc is None:
+            return
+        self.clipboard = self.doc.recipe.copy()
+        QApplication.clipboard().setText(self.clipboard.dumps())
+        self.statusBar().showMessage(f"Copied {len(self.clipboard)} steps from {self.doc.name}", 3000)
+
+    def paste_targets(self) -> list[Path]:
+        sel = self.filmstrip.selected_paths()
+        if not sel and self.doc is not None:
+            sel = [self.doc.path]
+        return [p for p in sel if not self.filmstrip.is_failed(p)]
+
+    def paste_recipe(self, selective: bool = False, *, steps: list | None = None, append: bool = False) -> int:
+        """Paste the copied recipe onto the selected photos; returns how many photos changed."""
+        if self.clipboard is None:
+            self.statusBar().showMessage("Nothing copied yet: Edit ▸ Copy Recipe first", 3000)
+            return 0
+        targets = self.paste_targets()
+        if not targets:
+            return 0
+        if steps is None:
+            steps = list(self.clipboard.steps)
+            if selective:
+                dlg = PasteDialog(self.clipboard, len(targets), self)
+                if dlg.exec() != PasteDialog.DialogCode.Accepted:
+                    return 0
+                steps, append = dlg.chosen(), dlg.is_append()
+        for p in targets:
+            doc = self.get_doc(p)
+            doc.undo.push(ReplaceRecipe(doc, pasted(doc.recipe, steps, append=append), "Paste recipe"))
+        self.flush_sidecars()
+        self.statusBar().showMessage(f"Pasted onto {len(targets)} photo(s)", 3000)
+        return len(targets)
+
+    def reset(self) -> None:
+        if self.doc is not None and len(self.doc.recipe):
+            self.doc.undo.push(ReplaceRecipe(self.doc, Recipe(), "Reset"))
+
+    # ---------------------------------------------------------------- export
+    def export_selection(self) -> Any:
+        from .export_dialog import ExportDialog
+
+        paths = self.paste_targets()
+        if not paths:
+            return None
+        self.flush_sidecars(wait=True)
+        dlg = ExportDialog([(p, self.docs[p].recipe if p in self.docs else None) for p in paths],
+                           self.settings, self)
+        dlg.open()
+        return dlg
+
+    def batch_export(self) -> Any:
+        from .export_dialog import ExportDialog
+
+        paths = [p for p in self.filmstrip.paths() if not self.filmstrip.is_failed(p)]
+        if not paths:
+            return None
+        self.flush_sidecars(wait=True)
+        dlg = ExportDialog([(p, self.docs[p].recipe if p in self.docs else None) for p in paths],
+                           self.settings, self, title="Batch export")
+        dlg.open()
+        return dlg
+
+    # ---------------------------------------------------------------- drag and drop, about
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_path(paths[0])
+            event.acceptProposedAction()
+
+    def about_text(self) -> str:
+        models = agent_mod.available_models()
+        agents = agent_mod.loaded_agents()
+        device = next((getattr(a, "device", "CPU") for a in agents.values()), None)
+        stand_in = any(isinstance(a, agent_mod.StandInAgent) for a in agents.values())
+        lines = ["<h3>Retouch</h3>",
+                 "<p>A RAW photo retoucher whose learned agent predicts ordinary, editable filters "
+                 "(Hu et al., <i>Exposure</i>, TOG 2018).</p>",
+                 "<p><b>Models</b><br>"]
+        lines.append("<br>".join(str(m) for m in models) if models else "none installed (Auto uses a simple stand-in)")
+        lines.append("</p><p><b>Device</b>: ")
+        if device is None:
+            lines.append("not loaded yet (the agent loads on first use)")
+        else:
+            lines.append(f"{device}" + (" (stand-in agent)" if stand_in else ""))
+        lines.append("</p>")
+        return "".join(lines)
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About Retouch", self.about_text())
