@@ -1,0 +1,83 @@
+"""Training arrays: many whole-frame and cropped views of each photo, squeezed to 80x80.
+
+The agent's observation is :func:`engine.render.make_proxy`: the *whole* frame squeezed to
+64x64 by area averaging (aspect not kept). Training views therefore keep that squeeze: one view
+is the whole frame, the others are random sub-rectangles (each side 40-100 % of the photo,
+independent aspect), all area-resized in linear light to 80x80; a batch then takes a random
+64x64 crop and a random flip, as the paper does (exposure.md §4).
+
+Arrays are cached as ``.npy`` (float32, ``(N, 80, 80, 3)``) keyed by the source files, so a
+second run starts in a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from engine.atomic import atomic_path
+from engine.color import srgb_decode
+from engine.render import resize_linear
+
+from .assemble import list_images, load_srgb
+
+VIEW = 80
+CROP = 64
+
+
+def views(linear: np.ndarray, n: int, rng: np.random.Generator, size: int = VIEW) -> np.ndarray:
+    """The whole frame plus ``n - 1`` random sub-rectangles, each area-resized to ``size``²."""
+    h, w = linear.shape[:2]
+    out = [resize_linear(linear, size, size)]
+    for _ in range(n - 1):
+        ch = max(size, int(h * rng.uniform(0.4, 1.0)))
+        cw = max(size, int(w * rng.uniform(0.4, 1.0)))
+        y = int(rng.integers(0, h - ch + 1))
+        x = int(rng.integers(0, w - cw + 1))
+        out.append(resize_linear(linear[y:y + ch, x:x + cw], size, size))
+    return np.stack(out).astype(np.float32)
+
+
+def load_linear(path: Path) -> np.ndarray:
+    """Linear RGB of any photo: RAW through the engine's decoder, 8-bit files through sRGB decode."""
+    if path.suffix.lower() in {".png", ".jpg", ".jpeg"}:
+        return srgb_decode(load_srgb(path)).astype(np.float32)
+    from engine.io import load_photo  # RAW / TIFF: the app's own decode
+
+    return np.asarray(load_photo(path, half=True).linear, np.float32)
+
+
+def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0) -> np.ndarray:
+    """Linear views ``(len(paths) * per_photo, 80, 80, 3)``, cached on disk."""
+    key = hashlib.sha1(repr(([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths],
+                             per_photo, seed)).encode()).hexdigest()[:16]
+    f = cache_dir / f"views-{key}.npy"
+    if f.exists():
+        return np.load(f)
+    rng = np.random.default_rng(seed)
+    arr = np.concatenate([views(load_linear(p), per_photo, rng) for p in paths])
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(f) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, arr)
+    return arr
+
+
+def folder_views(folder: Path, per_photo: int, cache_dir: Path, seed: int = 0) -> np.ndarray:
+    paths = list_images(folder)
+    if not paths:
+        raise FileNotFoundError(f"no photos in {folder}")
+    return build(paths, per_photo, cache_dir, seed)
+
+
+def random_crops(arr: np.ndarray, idx: np.ndarray, rng: np.random.Generator, crop: int = CROP) -> np.ndarray:
+    """Batch of random ``crop``² crops with random horizontal flips from views ``arr[idx]``."""
+    n, s = len(idx), arr.shape[1]
+    ys = rng.integers(0, s - crop + 1, n)
+    xs = rng.integers(0, s - crop + 1, n)
+    out = np.empty((n, crop, crop, 3), np.float32)
+    for k, (i, y, x) in enumerate(zip(idx, ys, xs)):
+        v = arr[i, y:y + crop, x:x + crop]
+        out[k] = v[:, ::-1] if rng.random() < 0.5 else v
+    return out

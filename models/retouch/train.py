@@ -1,0 +1,370 @@
+"""Exposure-style training: actor-critic policy + WGAN-GP critic + out-of-order trajectory pool.
+
+``python -m models.retouch.train --run runs/base [--iterations N] [--resume]`` trains the shipped
+model on the default photo set (``models.data.assemble``); ``retouch train-style`` calls
+:func:`train` with user folders.
+
+Per iteration (exposure.md §3):
+
+1. pop ``batch`` records at random from the pool (out of order: records at different steps
+   mix); the policy picks a filter (sampled from its pdf) and that filter's parameters; the
+   engine's filter math is applied; the new state is pushed back; finished (step 5) records
+   go to the critic's "fake" buffer and their slots are refilled with fresh inputs;
+2. reward = ``0.05 (D(out) - D(in))`` - over-range - entropy (annealed) - filter reuse
+   [+ the optional reconstruction reward, below]; ``Q = r + (1 - stopped) V(out)``,
+   ``A = Q - V(in)``; value loss ``A²``; policy loss ``-Q + log pi(a) stopgrad(-A)``: a
+   deterministic gradient through the differentiable filters (and D, V) for the parameters,
+   REINFORCE with the value baseline for the choice;
+3. ``citers`` critic updates: WGAN with a one-sided gradient penalty (lambda 10) on final outputs
+   against the target photos.
+
+Reconstruction reward (a documented departure, ``recon_weight``): our default inputs are made
+from finished photos by :mod:`models.data.degrade`, so each comes with its original. The reward
+then also gets ``w (log e(in) - log e(out))`` with ``e`` the sRGB mean squared error to the
+original; it telescopes over the episode to ``w log(e_0 / e_5)``, i.e. PSNR gained. The critic
+still learns from the disjoint target set. With user folders (no originals) it is 0 and the
+training is the paper's, unpaired.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.atomic import atomic_path
+from engine.color import srgb_encode
+
+from ..data import crops, degrade
+from .nets import MAX_ENTROPY, N_FILTERS, N_STATE, N_STEPS, Critic, Policy, apply_all, display, entropy
+
+
+@dataclass
+class Config:
+    width: int = 16  # paper 32
+    batch: int = 32  # paper 64
+    iterations: int = 6000  # paper 20000
+    lr: float = 2e-4  # paper base 5e-5
+    g_lr_mul: float = 0.3  # as the paper
+    v_lr_mul: float = 3.0  # relative to base (paper: 10 x lr_g = 3 x base)
+    decay: float = 2.0  # lr * 0.1 ** (decay t / T); paper 3
+    citers: int = 2  # paper 5
+    critic_init: int = 30  # paper 100 critic updates ...
+    critic_init_iters: int = 5  # ... for the first 10 iterations and every 500
+    critic_boost_every: int = 500
+    gp_lambda: float = 10.0
+    critic_logit_mul: float = 0.05
+    entropy_penalty: float = 0.05
+    reuse_penalty: float = 1.0
+    recon_weight: float = 0.0
+    pool_mul: int = 2  # pool = pool_mul * batch (paper 128 = 2 x 64)
+    checkpoint_every: int = 200
+    seed: int = 0
+    views_per_photo: int = 160
+
+
+def lr_at(cfg: Config, it: int) -> float:
+    return cfg.lr * 0.1 ** (cfg.decay * it / max(1, cfg.iterations))
+
+
+class Inputs:
+    """Source of fresh episodes: linear views, degraded on the fly when ``synthetic``."""
+
+    def __init__(self, views: np.ndarray, synthetic: bool, rng: np.random.Generator):
+        self.views, self.synthetic, self.rng = views, synthetic, rng
+
+    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        clean = crops.random_crops(self.views, self.rng.integers(0, len(self.views), n), self.rng)
+        if not self.synthetic:
+            return clean, None
+        return degrade.degrade_linear(clean, degrade.sample(self.rng, n)).astype(np.float32), clean
+
+
+class Pool:
+    """The out-of-order trajectory pool (images, originals, states)."""
+
+    def __init__(self, inputs: Inputs, size: int, device: torch.device):
+        self.inputs, self.device = inputs, device
+        img, clean = inputs.draw(size)
+        self.img = torch.from_numpy(img).to(device)
+        self.clean = None if clean is None else torch.from_numpy(clean).to(device)
+        self.state = torch.zeros(size, N_STATE, device=device)
+
+    def refill(self, idx: torch.Tensor) -> None:
+        img, clean = self.inputs.draw(len(idx))
+        self.img[idx] = torch.from_numpy(img).to(self.device)
+        if self.clean is not None:
+            self.clean[idx] = torch.from_numpy(clean).to(self.device)
+        self.state[idx] = 0
+
+
+def recon_error(linear: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    return ((srgb_encode(linear) - srgb_encode(clean)) ** 2).mean(dim=(1, 2, 3))
+
+
+def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    a = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    x = (a * real + (1 - a) * fake).requires_grad_(True)
+    (g,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    norm = g.flatten(1).norm(dim=1)
+    return (torch.relu(norm - 1) ** 2).mean()  # one-sided
+
+
+class Trainer:
+    def __init__(self, cfg: Config, inputs: np.ndarray, targets: np.ndarray, *, synthetic: bool,
+                 run: Path, device: str | None = None):
+        self.cfg, self.run = cfg, run
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.policy = Policy(cfg.width).to(self.device)
+        self.value = Critic(cfg.width, extra=N_STATE).to(self.device)
+        self.critic = Critic(cfg.width).to(self.device)
+        betas = (0.5, 0.9)
+        self.opt_g = torch.optim.Adam(self.policy.parameters(), cfg.lr * cfg.g_lr_mul, betas=betas)
+        self.opt_v = torch.optim.Adam(self.value.parameters(), cfg.lr * cfg.v_lr_mul, betas=betas)
+        self.opt_c = torch.optim.Adam(self.critic.parameters(), cfg.lr, betas=betas)
+        self.synthetic = synthetic and cfg.recon_weight >= 0
+        self.inputs = Inputs(inputs, synthetic, self.rng)
+        self.targets = targets
+        self.pool = Pool(self.inputs, cfg.pool_mul * cfg.batch, self.device)
+        self.fake = torch.zeros(0, 3, 64, 64, device=self.device)  # finished outputs (sRGB NCHW)
+        self.it = 0
+        self.elapsed = 0.0
+        self.history: list[dict] = []
+        self.stop = False
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"config": dataclasses.asdict(self.cfg), "it": self.it, "elapsed": self.elapsed,
+                "policy": self.policy.state_dict(), "value": self.value.state_dict(),
+                "critic": self.critic.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_v": self.opt_v.state_dict(), "opt_c": self.opt_c.state_dict(),
+                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "history": self.history[-2000:]}
+
+    def save(self, path: Path | None = None) -> Path:
+        path = path or self.run / "checkpoint.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save(self.state_dict(), tmp)
+        return path
+
+    def load(self, path: Path) -> None:
+        ck = torch.load(path, map_location=self.device, weights_only=False)
+        for k in ("policy", "value", "critic", "opt_g", "opt_v", "opt_c"):
+            getattr(self, k).load_state_dict(ck[k])
+        self.it, self.elapsed, self.history = ck["it"], ck["elapsed"], ck.get("history", [])
+        self.rng.bit_generator.state = ck["rng"]
+        torch.set_rng_state(ck["torch_rng"])
+
+    # -- one iteration -------------------------------------------------------------------
+    def _set_lr(self) -> float:
+        lr = lr_at(self.cfg, self.it)
+        for opt, mul in ((self.opt_g, self.cfg.g_lr_mul), (self.opt_v, self.cfg.v_lr_mul), (self.opt_c, 1.0)):
+            for g in opt.param_groups:
+                g["lr"] = lr * mul
+        return lr
+
+    def _step_pool(self, learn: bool) -> dict:
+        cfg, pool = self.cfg, self.pool
+        idx = torch.from_numpy(self.rng.choice(len(pool.img), cfg.batch, replace=False)).to(self.device)
+        x, st = pool.img[idx], pool.state[idx]
+        clean = None if pool.clean is None else pool.clean[idx]
+        self.policy.train()
+        with torch.set_grad_enabled(learn):
+            pdf, raw = self.policy(x, st)
+            outs = apply_all(x, raw)
+            a = torch.multinomial(pdf.detach(), 1)[:, 0]
+            onehot = torch.nn.functional.one_hot(a, N_FILTERS).to(x.dtype)
+            y = (outs * onehot[:, :, None, None, None]).sum(1)
+            used = st[:, 1:]
+            new_st = torch.cat([st[:, :1] + 1, torch.maximum(used, onehot)], 1)
+            stopped = (new_st[:, 0] >= N_STEPS).to(x.dtype)
+            info: dict = {}
+            if learn:
+                info = self._learn(x, st, y, new_st, stopped, pdf, a, onehot, used, clean)
+        y = y.detach()
+        pool.img[idx], pool.state[idx] = y, new_st.detach()
+        done = idx[stopped.bool()]
+        if len(done):
+            self.fake = torch.cat([display(y[stopped.bool()]), self.fake])[: 4 * cfg.batch]
+            pool.refill(done)
+        return info
+
+    def _learn(self, x, st, y, new_st, stopped, pdf, a, onehot, used, clean) -> dict:
+        cfg = self.cfg
+        din, dout = display(x), display(y)
+        d_in = self.critic(din).detach()
+        d_out = self.critic(dout)
+        r_gan = cfg.critic_logit_mul * (d_out - d_in)
+        over = (torch.relu(y - 1) ** 2).mean(dim=(1, 2, 3))
+        progress = min(1.0, self.it / max(1, cfg.iterations))
+        ent = entropy(pdf)
+        ent_pen = (1 - progress) * cfg.entropy_penalty * (MAX_ENTROPY - ent)
+        reuse = cfg.reuse_penalty * (used * onehot).sum(1)
+        reward = r_gan - over - ent_pen - reuse
+        gain = torch.zeros_like(reward)
+        if clean is not None and cfg.recon_weight > 0:
+            e_in, e_out = recon_error(x, clean), recon_error(y, clean)
+            gain = torch.log(e_in + 1e-5) - torch.log(e_out + 1e-5)
+            reward = reward + cfg.recon_weight * gain
+        q = reward + (1 - stopped) * self.value(dout, new_st)
+        v_in = self.value(din, st)
+        adv = q.detach() - v_in
+        v_loss = (adv ** 2).mean()
+        logp = torch.log(pdf.gather(1, a[:, None])[:, 0])
+        g_loss = (-q + logp * (-adv).detach()).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_v.zero_grad(set_to_none=True)
+        g_loss.backward(inputs=list(self.policy.parameters()), retain_graph=True)
+        v_loss.backward(inputs=list(self.value.parameters()))
+        self.opt_g.step()
+        self.opt_v.step()
+        return {"g_loss": g_loss.item(), "v_loss": v_loss.item(), "r_gan": r_gan.mean().item(),
+                "reward": reward.mean().item(), "entropy": ent.mean().item(),
+                "reuse": (used * onehot).sum(1).mean().item(), "over": over.mean().item(),
+                "db_gain": (gain.mean().item() * 10 / math.log(10))}
+
+    def _critic_step(self) -> float:
+        b = self.cfg.batch
+        real_lin = crops.random_crops(self.targets, self.rng.integers(0, len(self.targets), b), self.rng)
+        real = display(torch.from_numpy(real_lin).to(self.device))
+        fake = self.fake[torch.from_numpy(self.rng.integers(0, len(self.fake), b)).to(self.device)]
+        c_loss = self.critic(fake).mean() - self.critic(real).mean()
+        loss = c_loss + self.cfg.gp_lambda * gradient_penalty(self.critic, real, fake)
+        self.opt_c.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_c.step()
+        return -c_loss.item()  # the Wasserstein estimate
+
+    def warm_up(self) -> None:
+        """Fill the fake buffer with finished episodes (the paper's iteration 0, lr 0)."""
+        while len(self.fake) < self.cfg.batch:
+            self._step_pool(learn=False)
+
+    def iteration(self) -> dict:
+        cfg = self.cfg
+        lr = self._set_lr()
+        info = self._step_pool(learn=True)
+        boost = self.it < cfg.critic_init_iters or (self.it % cfg.critic_boost_every == 0)
+        n_c = cfg.critic_init if boost else cfg.citers
+        info["wdist"] = float(np.mean([self._critic_step() for _ in range(n_c)]))
+        info["lr"] = lr
+        self.it += 1
+        return info
+
+    def fit(self, log: Callable[[str], None] = print,
+            progress: Callable[[int, int, float], None] | None = None) -> Path:
+        """Run to ``cfg.iterations``; checkpoints every ``checkpoint_every`` and on SIGINT/SIGTERM."""
+        cfg = self.cfg
+        self.warm_up()
+
+        def _sig(signum, frame):  # finish the current iteration, then save and return
+            self.stop = True
+
+        old = {s: signal.signal(s, _sig) for s in (signal.SIGINT, signal.SIGTERM)} \
+            if _main_thread() else {}
+        t_last, it_last = time.time(), self.it
+        acc: list[dict] = []
+        try:
+            while self.it < cfg.iterations and not self.stop:
+                t0 = time.time()
+                info = self.iteration()
+                self.elapsed += time.time() - t0
+                acc.append(info)
+                if progress:
+                    progress(self.it, cfg.iterations, self.elapsed)
+                if self.it % 20 == 0 or self.it == cfg.iterations:
+                    rate = (time.time() - t_last) / max(1, self.it - it_last)
+                    t_last, it_last = time.time(), self.it
+                    mean = {k: float(np.mean([a[k] for a in acc])) for k in acc[0]}
+                    acc = []
+                    self.history.append({"it": self.it, **mean})
+                    eta = rate * (cfg.iterations - self.it)
+                    log(f"it {self.it}/{cfg.iterations} {rate:.2f}s/it eta {_hms(eta)} lr {mean['lr']:.2e} "
+                        f"W {mean['wdist']:+.3f} r {mean['reward']:+.3f} gan {mean['r_gan']:+.4f} "
+                        f"dB {mean['db_gain']:+.2f} H {mean['entropy']:.2f} reuse {mean['reuse']:.2f} "
+                        f"v {mean['v_loss']:.4f}")
+                if self.it % cfg.checkpoint_every == 0:
+                    self.save()
+        finally:
+            path = self.save()
+            for s, h in old.items():
+                signal.signal(s, h)
+        log(f"saved {path} at iteration {self.it} ({'interrupted' if self.stop else 'done'})")
+        return path
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _hms(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def default_data(photos: Path, cache: Path, per_photo: int) -> tuple[np.ndarray, np.ndarray]:
+    from ..data.assemble import assemble
+
+    sets = assemble(photos)
+    return (crops.build(sorted(sets["inputs"]), per_photo, cache, seed=1),
+            crops.build(sorted(sets["targets"]), per_photo, cache, seed=2))
+
+
+def train(cfg: Config, run: Path, *, inputs: np.ndarray, targets: np.ndarray, synthetic: bool,
+          resume: bool = False, log: Callable[[str], None] = print,
+          progress: Callable[[int, int, float], None] | None = None, device: str | None = None) -> Trainer:
+    torch.set_num_threads(int(os.environ.get("RETOUCH_THREADS", "2")))
+    tr = Trainer(cfg, inputs, targets, synthetic=synthetic, run=run, device=device)
+    ck = run / "checkpoint.pt"
+    if resume and ck.exists():
+        tr.load(ck)
+        log(f"resumed {ck} at iteration {tr.it}")
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+    log(f"device {tr.device}; {len(inputs)} input views, {len(targets)} target views; "
+        f"policy {sum(p.numel() for p in tr.policy.parameters()):,} params")
+    tr.fit(log=log, progress=progress)
+    return tr
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Train the shipped retouching agent on the default photo set")
+    ap.add_argument("--run", type=Path, default=Path("runs/base"))
+    ap.add_argument("--photos", type=Path, default=Path("data/photos"))
+    ap.add_argument("--resume", action="store_true")
+    for f in dataclasses.fields(Config):
+        ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None)
+    args = ap.parse_args(argv)
+    cfg = Config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+                    if getattr(args, f.name) is not None})
+    if args.resume and (args.run / "config.json").exists():  # keep the run's settings, overrides on top
+        old = json.loads((args.run / "config.json").read_text())
+        over = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
+        cfg = Config(**{**old, **over})
+    inputs, targets = default_data(args.photos, Path("data/cache"), cfg.views_per_photo)
+
+    def log(msg: str) -> None:
+        print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+    train(cfg, args.run, inputs=inputs, targets=targets, synthetic=True, resume=args.resume, log=log)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
