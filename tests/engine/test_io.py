@@ -1,0 +1,384 @@
+"""engine.io: decoding to the working space, previews, metadata, writes, and hostile files."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import piexif
+import pytest
+import tifffile
+from PIL import Image, ImageCms
+
+from engine.color import srgb_decode, srgb_encode
+from engine.io import (
+    SUPPORTED_EXTENSIONS,
+    ImageError,
+    is_supported,
+    load_photo,
+    load_preview,
+    read_metadata,
+    write_image,
+)
+from engine.io.image import srgb_icc
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "resources" / "samples" / "sample.dng"
+
+
+def psnr8(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse)) if mse else float("inf")
+
+
+def psnr_lin(a: np.ndarray, b: np.ndarray) -> float:
+    d = srgb_encode(a).astype(np.float64) - srgb_encode(b).astype(np.float64)
+    return float(10 * np.log10(1.0 / np.mean(d**2)))
+
+
+def test_supported_extensions() -> None:
+    for ext in (".nef", ".cr2", ".cr3", ".arw", ".raf", ".dng", ".orf", ".rw2", ".jpg", ".jpeg", ".png", ".tif"):
+        assert ext in SUPPORTED_EXTENSIONS
+    assert is_supported("a/B.NEF") and is_supported("x.TIFF")
+    assert not is_supported("notes.txt") and not is_supported("noext")
+
+
+# --- RAW -----------------------------------------------------------------------------------------
+
+def test_raw_preview_is_the_embedded_jpeg_in_milliseconds(dng_file: Path, photo_srgb8: np.ndarray) -> None:
+    load_preview(dng_file)  # warm the imports
+    t = time.perf_counter()
+    prev = load_preview(dng_file)
+    ms = (time.perf_counter() - t) * 1000
+    assert prev.dtype == np.uint8 and prev.shape == photo_srgb8.shape
+    assert psnr8(prev, photo_srgb8) > 30  # it is the source photo, JPEG-compressed (measured 37 dB)
+    assert ms < 200, f"preview took {ms:.0f} ms"
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="sample not built")
+def test_sample_preview_is_fast_and_small() -> None:
+    load_preview(SAMPLE)
+    t = time.perf_counter()
+    prev = load_preview(SAMPLE, max_size=512)
+    ms = (time.perf_counter() - t) * 1000
+    assert max(prev.shape[:2]) == 512 and prev.shape[2] == 3
+    assert ms < 250, f"preview of a 6 MP DNG took {ms:.0f} ms"
+
+
+def test_raw_preview_falls_back_to_the_thumbnail(dng_no_preview: Path) -> None:
+    prev = load_preview(dng_no_preview)
+    assert prev.shape == (160, 256, 3)
+
+
+def test_raw_preview_and_decode_are_upright(dng_rotated: Path, photo_srgb8: np.ndarray,
+                                            photo_linear: np.ndarray) -> None:
+    prev = load_preview(dng_rotated)
+    assert prev.shape == photo_srgb8.shape
+    assert psnr8(prev, photo_srgb8) > 30
+    # Control: the stored (unrotated) orientation would not match at all.
+    assert psnr8(np.rot90(prev, 1)[: 400, : 400], photo_srgb8[:400, :400]) < 20
+    photo = load_photo(dng_rotated)
+    assert photo.linear.shape == photo_linear.shape
+    assert psnr_lin(photo.linear, photo_linear) > 29.0
+    assert photo.meta.orientation == 6 and (photo.meta.width, photo.meta.height) == (640, 400)
+
+
+def test_raw_half_and_full(dng_file: Path, photo_linear: np.ndarray) -> None:
+    full = load_photo(dng_file)
+    half = load_photo(dng_file, half=True)
+    assert full.linear.shape == (400, 640, 3) and full.linear.dtype == np.float32
+    assert half.linear.shape == (200, 320, 3) and half.linear.dtype == np.float32
+    from engine.render import resize_linear
+
+    assert psnr_lin(half.linear, resize_linear(photo_linear, 320, 200)) > 28.0  # measured 29.4 dB
+    assert half.linear.mean() == pytest.approx(full.linear.mean(), rel=0.01)
+    assert full.meta.is_raw and full.meta == half.meta
+
+
+def test_raw_metadata(dng_file: Path) -> None:
+    m = read_metadata(dng_file)
+    assert (m.make, m.model, m.camera) == ("Retouch", "Synthetic DNG", "Retouch Synthetic DNG")
+    assert (m.width, m.height, m.orientation, m.is_raw) == (640, 400, 1, True)
+    assert m.iso == 400 and m.exposure_time == pytest.approx(1 / 125) and m.f_number == pytest.approx(5.6)
+    assert m.focal_length == pytest.approx(35.0)
+    assert m.captured == datetime(2024, 5, 17, 18, 30)
+    ex = piexif.load(m.exif)
+    assert ex["0th"][piexif.ImageIFD.Make] == b"Retouch"
+    assert ex["Exif"][piexif.ExifIFD.ISOSpeedRatings] == 400
+
+
+def test_truncated_dng_and_garbage_nef(dng_file: Path, tmp_path: Path) -> None:
+    data = dng_file.read_bytes()
+    cut = tmp_path / "cut.dng"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match=r"cut.dng: .*truncated"):
+        load_photo(cut)
+    stub = tmp_path / "stub.dng"
+    stub.write_bytes(data[:200])
+    for fn in (load_photo, load_preview, read_metadata):
+        with pytest.raises(ImageError, match=r"stub.dng"):
+            fn(stub)
+    nef = tmp_path / "holiday.NEF"
+    nef.write_bytes(b"This is a text file, not a Nikon RAW.\n" * 50)
+    for fn in (load_photo, load_preview, read_metadata):
+        with pytest.raises(ImageError, match=r"holiday.NEF: not a RAW file"):
+            fn(nef)
+    with pytest.raises(ImageError, match=r"file not found"):
+        load_photo(tmp_path / "missing.cr2")
+    with pytest.raises(ImageError, match=r"unsupported"):
+        load_photo(tmp_path / "notes.txt")
+
+
+# --- JPEG / PNG / TIFF ---------------------------------------------------------------------------
+
+def test_png_and_tiff16_are_linearised_exactly(png_file: Path, tiff16_file: Path, photo_srgb8: np.ndarray) -> None:
+    expected = srgb_decode(photo_srgb8.astype(np.float64) / 255.0)
+    for path in (png_file, tiff16_file):
+        lin = load_photo(path).linear
+        assert lin.dtype == np.float32 and lin.shape == photo_srgb8.shape
+        np.testing.assert_allclose(lin, expected, atol=2e-6)
+
+
+def test_tiff16_keeps_16_bits(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    fine = photo_srgb8.astype(np.uint16) * 257 + 100  # values between 8-bit steps
+    path = tmp_path / "fine.tif"
+    tifffile.imwrite(path, fine, photometric="rgb")
+    lin = load_photo(path).linear
+    np.testing.assert_allclose(lin, srgb_decode(fine / 65535.0), atol=2e-6)
+    png = tmp_path / "fine.png"
+    import imagecodecs
+
+    png.write_bytes(imagecodecs.png_encode(fine))
+    np.testing.assert_allclose(load_photo(png).linear, srgb_decode(fine / 65535.0), atol=2e-6)
+
+
+def test_jpeg_decode_and_metadata(photo_jpeg: Path) -> None:
+    photo = load_photo(photo_jpeg)
+    with Image.open(photo_jpeg) as im:
+        ref = srgb_decode(np.asarray(im.convert("RGB")) / 255.0)
+    np.testing.assert_allclose(photo.linear, ref, atol=2e-6)
+    m = photo.meta
+    assert (m.make, m.model, m.camera) == ("Canon", "Canon EOS DIGITAL REBEL", "Canon EOS DIGITAL REBEL")
+    assert (m.width, m.height, m.orientation, m.is_raw) == (960, 600, 1, False)
+    assert m.iso == 100 and m.exposure_time == pytest.approx(1 / 4000)
+    assert m.f_number is None  # the file says 0/1: a manual lens
+    assert m.captured == datetime(2007, 8, 6, 10, 29, 13)
+    assert m.exif and piexif.load(m.exif)["0th"][piexif.ImageIFD.Make] == b"Canon"
+
+
+def test_jpeg_exif_orientation(jpeg_rotated: Path, photo_srgb8: np.ndarray, photo_linear: np.ndarray) -> None:
+    m = read_metadata(jpeg_rotated)
+    assert (m.orientation, m.width, m.height) == (6, 640, 400)
+    lin = load_photo(jpeg_rotated).linear
+    assert lin.shape == photo_linear.shape
+    assert psnr_lin(lin, photo_linear) > 35
+    prev = load_preview(jpeg_rotated, max_size=320)
+    assert prev.shape == (200, 320, 3)
+
+
+def _adobe_rgb_icc() -> bytes:
+    """A minimal ICC v2 matrix/TRC display profile with Adobe RGB (1998) primaries, gamma 2.2."""
+    import struct
+
+    def s15(x: float) -> bytes:
+        return struct.pack(">i", round(x * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ " + bytes(4) + s15(x) + s15(y) + s15(z)
+
+    name = b"Adobe RGB test\0"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(name)) + name + bytes(4 + 4 + 2 + 1 + 67)
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(2.2 * 256)) + bytes(2)
+    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+            (b"rXYZ", xyz(0.6097, 0.3111, 0.0195)), (b"gXYZ", xyz(0.2053, 0.6257, 0.0609)),
+            (b"bXYZ", xyz(0.1492, 0.0632, 0.7446)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
+            (b"cprt", b"text" + bytes(4) + b"none\0" + bytes(3))]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for sig, data in tags:
+        data += bytes(-len(data) % 4)
+        table += sig + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + bytes(4) + bytes([2, 0x10, 0, 0]) + b"mntrRGB XYZ " + bytes(12) + b"acsp"
+              + bytes(24) + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(48))
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def test_icc_tagged_inputs(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    untagged = tmp_path / "untagged.jpg"
+    Image.fromarray(photo_srgb8).save(untagged, quality=95)
+    base = load_photo(untagged).linear
+    # sRGB-tagged: decoded exactly like untagged.
+    tagged = tmp_path / "srgb.jpg"
+    Image.fromarray(photo_srgb8).save(tagged, quality=95, icc_profile=srgb_icc())
+    np.testing.assert_array_equal(load_photo(tagged).linear, base)
+    # Adobe RGB-tagged: the same numbers mean more saturated colours, so they must be converted.
+    adobe = tmp_path / "adobe.jpg"
+    Image.fromarray(photo_srgb8).save(adobe, quality=95, icc_profile=_adobe_rgb_icc())
+    conv = load_photo(adobe).linear
+
+    def chroma(x: np.ndarray) -> float:
+        return float((x.max(-1) - x.min(-1)).mean())
+
+    assert chroma(conv) > 1.15 * chroma(base)
+    assert conv.mean() == pytest.approx(base.mean(), rel=0.1)  # same exposure, wider colours
+
+
+def test_decompression_bomb_is_refused(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.fromarray(photo_srgb8[:8, :8]).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = struct.pack(">II", 30000, 30000) + bytes(data[24:29])  # declare 900 MP, keep the rest
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(bytes(data))
+    t = time.perf_counter()
+    for fn in (load_photo, load_preview, read_metadata):
+        with pytest.raises(ImageError, match=r"bomb|limit|plausible"):
+            fn(bomb)
+    assert time.perf_counter() - t < 2.0  # refused from the header, nothing allocated
+
+
+def test_truncated_and_fake_jpeg(photo_jpeg: Path, tmp_path: Path) -> None:
+    data = photo_jpeg.read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ImageError, match=r"cut.jpg: .*truncated"):
+        load_photo(cut)
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"<html>not an image</html>")
+    with pytest.raises(ImageError, match=r"fake.png"):
+        load_photo(fake)
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+def _no_temp_files(folder: Path, expected: set[str]) -> None:
+    assert {p.name for p in folder.iterdir()} == expected
+
+
+def test_write_jpeg_png_carry_exif_and_icc(tmp_copy, photo_jpeg: Path, jpeg_rotated: Path) -> None:
+    src = tmp_copy(jpeg_rotated)
+    before = (src.read_bytes(), src.stat().st_mtime_ns)
+    photo = load_photo(src)
+    srgb = srgb_encode(photo.linear)
+    out_dir = src.parent
+    for name, fmt in (("out.jpg", "jpeg"), ("out.png", "png")):
+        path = write_image(out_dir / name, srgb, fmt=fmt, quality=95, meta=photo.meta)
+        with Image.open(path) as im:
+            assert im.size == (640, 400)  # written upright
+            assert im.info["icc_profile"] == srgb_icc()
+            desc = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"])))
+            assert "sRGB" in desc
+            back = np.asarray(im.convert("RGB"))
+        ex = piexif.load(str(path)) if fmt == "jpeg" else piexif.load(Image.open(path).info["exif"])
+        assert ex["0th"][piexif.ImageIFD.Orientation] == 1
+        assert ex["0th"][piexif.ImageIFD.Make] == b"Canon"
+        assert ex["Exif"][piexif.ExifIFD.DateTimeOriginal] == b"2007:08:06 10:29:13"
+        expected = (srgb * 255 + 0.5).astype(np.uint8)
+        assert psnr8(back, expected) > (40 if fmt == "jpeg" else 99)
+        m = read_metadata(path)
+        assert (m.orientation, m.width, m.height, m.iso) == (1, 640, 400, 100)
+    assert (src.read_bytes(), src.stat().st_mtime_ns) == before
+    _no_temp_files(out_dir, {src.name, "out.jpg", "out.png"})
+
+
+def test_write_tiff16(tmp_path: Path, dng_file: Path) -> None:
+    photo = load_photo(dng_file)
+    srgb = srgb_encode(photo.linear).astype(np.float32)
+    path = write_image(tmp_path / "out.tif", srgb, fmt="tiff16", meta=photo.meta)
+    with tifffile.TiffFile(path) as tf:
+        page = tf.pages.first
+        arr = page.asarray()
+        assert arr.dtype == np.uint16 and arr.shape == (400, 640, 3)
+        assert page.tags["InterColorProfile"].value == srgb_icc()
+        assert page.tags["Orientation"].value == 1
+        assert page.tags["Make"].value == "Retouch"
+    np.testing.assert_array_equal(arr, (np.clip(srgb, 0, 1) * 65535 + 0.5).astype(np.uint16))
+    assert len(np.unique(arr[..., 1])) > 256  # more than 8 bits of levels survive
+    m = read_metadata(path)
+    assert m.iso == 400 and m.exposure_time == pytest.approx(1 / 125)
+    _no_temp_files(tmp_path, {"out.tif"})
+
+
+def test_write_refuses_the_original_and_is_atomic(tmp_copy, dng_file: Path, photo_jpeg: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_copy(photo_jpeg)
+    before = (src.read_bytes(), src.stat().st_mtime_ns)
+    photo = load_photo(src)
+    srgb = srgb_encode(photo.linear)
+    with pytest.raises(ImageError, match=r"original"):
+        write_image(src, srgb, meta=photo.meta)
+    link = src.parent / "alias.jpg"
+    os.symlink(src, link)
+    with pytest.raises(ImageError, match=r"original"):
+        write_image(link, srgb, meta=photo.meta)
+    link.unlink()
+    assert (src.read_bytes(), src.stat().st_mtime_ns) == before
+
+    target = write_image(src.parent / "export.jpg", srgb, meta=photo.meta)
+    old = target.read_bytes()
+
+    def broken_save(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(ImageError, match=r"No space left"):
+        write_image(target, srgb * 0.5, meta=photo.meta)
+    assert target.read_bytes() == old  # the previous export is intact
+    _no_temp_files(src.parent, {src.name, "export.jpg"})
+    assert (src.read_bytes(), src.stat().st_mtime_ns) == before
+
+
+def test_write_without_meta_and_format_from_suffix(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    p = write_image(tmp_path / "x.png", photo_srgb8)
+    with Image.open(p) as im:
+        assert im.format == "PNG" and "exif" not in im.info
+        np.testing.assert_array_equal(np.asarray(im), photo_srgb8)
+    with pytest.raises(ValueError):
+        write_image(tmp_path / "x.bmp", photo_srgb8, fmt="bmp")
+
+
+# --- child-process decoding ----------------------------------------------------------------------
+
+def test_safe_load_matches_in_process(dng_file: Path) -> None:
+    a = load_photo(dng_file)
+    b = load_photo(dng_file, safe=True)
+    np.testing.assert_array_equal(a.linear, b.linear)
+    assert a.meta == b.meta
+
+
+def test_safe_load_reports_errors_from_the_child(tmp_path: Path) -> None:
+    nef = tmp_path / "holiday.nef"
+    nef.write_bytes(b"\0garbage" * 100)
+    with pytest.raises(ImageError, match=r"holiday.nef: not a RAW file"):
+        load_photo(nef, safe=True)
+
+
+def test_safe_load_survives_a_crashing_decoder(dng_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.io.safe import FAULT_ENV
+
+    monkeypatch.setenv(FAULT_ENV, "crash")
+    with pytest.raises(ImageError, match=r"crashed \(signal SIGSEGV\)"):
+        load_photo(dng_file, safe=True)
+    assert os.environ[FAULT_ENV] == "crash"  # we are still here, in the same process
+
+
+def test_safe_load_stops_a_hung_decoder(dng_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.io.safe import FAULT_ENV
+
+    monkeypatch.setenv(FAULT_ENV, "hang")
+    t = time.perf_counter()
+    with pytest.raises(ImageError, match=r"longer than 1.5 s"):
+        load_photo(dng_file, safe=True, timeout=1.5)
+    assert time.perf_counter() - t < 10
