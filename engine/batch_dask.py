@@ -27,7 +27,7 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
     except ImportError as e:  # pragma: no cover - depends on the install
         raise RuntimeError("--scheduler needs Dask: pip install 'retouch[cluster]'") from e
 
-    with Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False) as client:
+    with Client(scheduler, timeout=CONNECT_TIMEOUT_S) as client:
         client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
         batch = uuid.uuid4().hex[:8]
         by_key: dict[str, Job] = {}

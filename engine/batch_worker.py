@@ -185,7 +185,7 @@ def _decode(src: Path, s: ExportSettings) -> tuple[Any, Any]:
 
 
 def auto_recipe(linear: Any) -> Any:
-    """Auto: the learned agent's recipe (deterministic: fixed seed, same on every machine)."""
+    """Auto: the learned agent's recipe (deterministic, seed None: the same on every machine)."""
     global _AGENT
     try:
         from .runners.agent import Agent
@@ -195,7 +195,7 @@ def auto_recipe(linear: Any) -> Any:
         return _stand_in_auto(linear)
     if _AGENT is None:
         _AGENT = Agent()
-    return _AGENT.predict(linear, seed=0)
+    return _AGENT.predict(linear)
 
 
 def _stand_in_auto(linear: Any) -> Any:
