@@ -1,0 +1,263 @@
+"""Batch export of a whole folder: the GUI face of ``retouch batch`` (same options, same engine).
+
+The dialog only collects options, plans the jobs with :func:`engine.batch.plan_jobs` and shows
+the :class:`engine.batch.Progress` that :func:`engine.batch.export_all` yields on a superqt worker
+thread (the GUI thread never decodes or waits). Cancel sets the generator's event: queued photos
+are dropped, photos in progress finish as complete files, the pool shuts down.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+FORMATS = [("JPEG", "jpeg"), ("PNG (8-bit)", "png"), ("TIFF (16-bit)", "tiff16")]
+
+
+def _hms(s: float) -> str:
+    s = int(s + 0.5)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+class BatchDialog(QDialog):
+    """``BatchDialog(parent, in_dir)``: export every photo of a folder."""
+
+    def __init__(self, parent: QWidget | None = None, in_dir: Path | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Batch export")
+        self.setMinimumWidth(620)
+        self.cancel_event = threading.Event()
+        self.worker = None
+        self.results: list = []
+        self.total = 0
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+
+        self.in_dir = QLineEdit(str(in_dir) if in_dir else "")
+        form.addRow("Photos in", self._with_browse(self.in_dir, "Photos folder"))
+        self.recursive = QCheckBox("Include sub-folders")
+        form.addRow("", self.recursive)
+        self.out_dir = QLineEdit(str(Path(in_dir) / "export") if in_dir else "")
+        form.addRow("Export to", self._with_browse(self.out_dir, "Export folder"))
+
+        src_row = QHBoxLayout()
+        self.src_sidecar = QRadioButton("Sidecar, else Auto")
+        self.src_auto = QRadioButton("Auto")
+        self.src_recipe = QRadioButton("Recipe file:")
+        self.src_sidecar.setChecked(True)
+        self.source_group = QButtonGroup(self)
+        for b in (self.src_sidecar, self.src_auto, self.src_recipe):
+            self.source_group.addButton(b)
+            src_row.addWidget(b)
+        self.recipe_path = QLineEdit()
+        self.recipe_path.setPlaceholderText("recipe .json")
+        src_row.addWidget(self.recipe_path, 1)
+        form.addRow("Recipe", src_row)
+
+        self.fmt = QComboBox()
+        for label, key in FORMATS:
+            self.fmt.addItem(label, key)
+        form.addRow("Format", self.fmt)
+        self.quality = QSpinBox()
+        self.quality.setRange(1, 100)
+        self.quality.setValue(90)
+        form.addRow("JPEG quality", self.quality)
+        self.fmt.currentIndexChanged.connect(lambda: self.quality.setEnabled(self.fmt.currentData() == "jpeg"))
+        size_row = QHBoxLayout()
+        self.resize = QCheckBox("Fit long edge to")
+        self.long_edge = QSpinBox()
+        self.long_edge.setRange(16, 100000)
+        self.long_edge.setValue(2048)
+        self.long_edge.setSuffix(" px")
+        self.long_edge.setEnabled(False)
+        self.resize.toggled.connect(self.long_edge.setEnabled)
+        size_row.addWidget(self.resize)
+        size_row.addWidget(self.long_edge)
+        size_row.addStretch(1)
+        form.addRow("Size", size_row)
+        from engine.batch import FIELDS, default_workers
+
+        self.template = QLineEdit("{stem}")
+        self.template.setToolTip("Fields: " + "; ".join(f"{{{k}}} = {v}" for k, v in FIELDS.items()))
+        form.addRow("File name", self.template)
+        self.jobs_spin = QSpinBox()
+        self.jobs_spin.setRange(1, 256)
+        self.jobs_spin.setValue(default_workers())
+        form.addRow("Parallel photos", self.jobs_spin)
+        self.overwrite = QCheckBox("Replace existing files (otherwise they are skipped: a re-run resumes)")
+        form.addRow("", self.overwrite)
+        self.scheduler = QLineEdit()
+        self.scheduler.setPlaceholderText("optional Dask scheduler, tcp://host:8786 (shared storage)")
+        form.addRow("Cluster", self.scheduler)
+        lay.addLayout(form)
+
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m")
+        self.progress.setValue(0)
+        lay.addWidget(self.progress)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        self.failed_table = QTableWidget(0, 2)
+        self.failed_table.setHorizontalHeaderLabels(["Failed photo", "Reason"])
+        self.failed_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.failed_table.verticalHeader().setVisible(False)
+        self.failed_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.failed_table.hide()
+        lay.addWidget(self.failed_table)
+
+        self.buttons = QDialogButtonBox()
+        self.export_btn = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_btn = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.export_btn.clicked.connect(self.start)
+        self.cancel_btn.clicked.connect(self.cancel)
+        lay.addWidget(self.buttons)
+        self._inputs = [self.in_dir, self.recursive, self.out_dir, self.src_sidecar, self.src_auto, self.src_recipe,
+                        self.recipe_path, self.fmt, self.quality, self.resize, self.long_edge, self.template,
+                        self.jobs_spin, self.overwrite, self.scheduler, self.export_btn]
+
+    def _with_browse(self, edit: QLineEdit, title: str) -> QWidget:
+        w = QWidget()
+        row = QHBoxLayout(w)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit, 1)
+        b = QPushButton("Browse…")
+        b.clicked.connect(lambda: self._browse(edit, title))
+        row.addWidget(b)
+        return w
+
+    def _browse(self, edit: QLineEdit, title: str) -> None:
+        d = QFileDialog.getExistingDirectory(self, title, edit.text())
+        if d:
+            edit.setText(d)
+
+    # -- planning and running -------------------------------------------------------------
+    def plan(self) -> list:
+        """The jobs for the current options; raises ValueError/OSError with a message for the user."""
+        from engine.batch import ExportSettings, plan_jobs
+        from engine.recipe import Recipe
+
+        in_dir = Path(self.in_dir.text().strip()).expanduser()
+        out_dir = Path(self.out_dir.text().strip()).expanduser()
+        if not self.in_dir.text().strip() or not in_dir.is_dir():
+            raise ValueError("choose the folder of photos to export")
+        if not self.out_dir.text().strip():
+            raise ValueError("choose the folder to export to")
+        recipe = None
+        source = "auto" if self.src_auto.isChecked() else "sidecar"
+        if self.src_recipe.isChecked():
+            recipe, source = Recipe.load(self.recipe_path.text().strip()).to_json(), "recipe"
+        settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
+                                  long_edge=self.long_edge.value() if self.resize.isChecked() else None,
+                                  source=source, recipe=recipe, overwrite=self.overwrite.isChecked())
+        jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=self.template.text(),
+                         recursive=self.recursive.isChecked())
+        if not jobs:
+            raise ValueError(f"no photos in {in_dir}" + ("" if self.recursive.isChecked() else
+                                                         " (tick “Include sub-folders”?)"))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return jobs
+
+    def start(self) -> None:
+        from superqt.utils import create_worker
+
+        from engine.batch import export_all
+
+        try:
+            jobs = self.plan()
+        except (ValueError, OSError) as e:  # TemplateError and RecipeError are ValueErrors
+            self._say(str(e), error=True)
+            return
+        for w in self._inputs:
+            w.setEnabled(False)
+        self.total = len(jobs)
+        self.results = []
+        self.failed_table.setRowCount(0)
+        self.failed_table.hide()
+        self.progress.setRange(0, self.total)
+        self.progress.setValue(0)
+        self._say(f"Exporting {self.total} photos…")
+        self.cancel_event.clear()
+        self.worker = create_worker(export_all, jobs, workers=self.jobs_spin.value(), cancel=self.cancel_event,
+                                    scheduler=self.scheduler.text().strip() or None, _start_thread=False)
+        self.worker.yielded.connect(self._on_progress)
+        self.worker.errored.connect(lambda e: self._say(f"Export stopped: {e}", error=True))
+        self.worker.finished.connect(self._on_finished)
+        self.worker.start()
+
+    def _on_progress(self, p) -> None:
+        self.results.append(p.result)
+        self.progress.setValue(p.done)
+        eta = "" if p.eta is None else f", about {_hms(p.eta)} left"
+        rate = f"{p.rate * 60:.1f} photos/min" if p.rate else ""
+        self._say(f"{p.result.status.capitalize()}: {p.result.src.name}  ({rate}{eta})")
+        if p.result.status == "failed":
+            self._add_failed(p.result)
+
+    def _add_failed(self, r) -> None:
+        row = self.failed_table.rowCount()
+        self.failed_table.insertRow(row)
+        for col, text in enumerate((r.src.name, r.reason)):
+            item = QTableWidgetItem(text)
+            item.setToolTip(str(r.src) if col == 0 else text)
+            self.failed_table.setItem(row, col, item)
+        self.failed_table.show()
+
+    def summary(self) -> str:
+        counts = {s: sum(r.status == s for r in self.results) for s in ("done", "skipped", "failed")}
+        text = f"{counts['done']} exported, {counts['skipped']} skipped (already there), {counts['failed']} failed"
+        if len(self.results) < self.total:
+            text += f", {self.total - len(self.results)} not started"
+        return ("Cancelled: " if self.cancel_event.is_set() else "Finished: ") + text
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self._say(self.summary(), error=any(r.status == "failed" for r in self.results))
+        self.cancel_btn.setText("Close")
+        self.cancel_btn.setEnabled(True)
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.cancel_event.set()
+            self._say("Cancelling: photos in progress finish, the rest are not started…")
+            self.cancel_btn.setEnabled(False)
+        else:
+            self.reject()
+
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setStyleSheet("color: #ff8a80" if error else "")
+        self.status.setText(text)
+
+    def closeEvent(self, event) -> None:
+        if self.worker is not None:  # never leave a pool running behind a closed window
+            self.cancel()
+            event.ignore()
+        else:
+            super().closeEvent(event)
