@@ -1,8 +1,8 @@
 """The app's access to the learned agent, loaded lazily (onnxruntime) and cached per model.
 
-Until ``engine.runners.agent`` exists, :class:`StandInAgent` fills the same interface with a
-small deterministic recipe measured from the photo (grey-world balance, mid-grey exposure), so
-every screen works; the real agent replaces it as soon as it is importable.
+Until a trained model is shipped (``resources/models/retouch*.onnx``), :class:`StandInAgent`
+fills the same interface with a small recipe measured from the photo (grey-world balance,
+mid-grey exposure), so every screen works; the real agent replaces it as soon as a model exists.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def get_agent(model: str | Path | None = None) -> Any:
             try:
                 from engine.runners.agent import Agent
             except ImportError:
-                _cache[key] = StandInAgent()
+                Agent = None  # noqa: N806
+            if Agent is None or (model is None and not available_models()):
+                _cache[key] = StandInAgent()  # no trained model shipped yet
             else:
                 _cache[key] = Agent(model)
         return _cache[key]

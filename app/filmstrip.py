@@ -28,7 +28,7 @@ def load_thumbnail(path: Path) -> QImage:
 
 
 def _placeholder(text: str, colour: str) -> QIcon:
-    pix = QPixmap(THUMB, THUMB * 2 // 3)
+    pix = QPixmap(THUMB, THUMB * 3 // 4)
     pix.fill(QColor("#2a2a2a"))
     p = QPainter(pix)
     p.setPen(QColor(colour))
@@ -50,15 +50,16 @@ class Filmstrip(QListWidget):
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(False)
         self.setMovement(QListView.Movement.Static)
-        self.setIconSize(QSize(THUMB, THUMB))
-        self.setGridSize(QSize(THUMB + 16, THUMB + 28))
-        self.setFixedHeight(THUMB + 46)
+        self.setIconSize(QSize(THUMB, THUMB * 3 // 4))
+        self.setGridSize(QSize(THUMB + 16, THUMB * 3 // 4 + 28))
+        self.setFixedHeight(THUMB * 3 // 4 + 44)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setUniformItemSizes(True)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.pool = serial_pool(self)
         self.items: dict[Path, QListWidgetItem] = {}
+        self.thumbs_done: set[Path] = set()
         self._generation = 0
         self.currentItemChanged.connect(self._current)
 
@@ -68,6 +69,7 @@ class Filmstrip(QListWidget):
         self.blockSignals(True)
         self.clear()
         self.items = {}
+        self.thumbs_done = set()
         loading = _placeholder("…", theme.MUTED)
         for p in paths:
             item = QListWidgetItem(loading, p.name)
@@ -86,6 +88,7 @@ class Filmstrip(QListWidget):
         item = self.items.get(path)
         if gen == self._generation and item is not None and not item.data(Qt.ItemDataRole.UserRole + 1):
             item.setIcon(QIcon(QPixmap.fromImage(img)))
+            self.thumbs_done.add(path)
 
     def _thumb_failed(self, gen: int, path: Path, exc: BaseException) -> None:
         if gen == self._generation and path in self.items:

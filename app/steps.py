@@ -72,15 +72,7 @@ class StepCard(QFrame):
         title = QLabel(f"{index + 1}. {spec.label}")
         title.setObjectName("stepTitle")
         title.setToolTip(spec.description)
-        head.addWidget(title)
-        head.addStretch(1)
-        self.confidence = QLabel(self._confidence_text())
-        self.confidence.setObjectName("confidence")
-        if step.probs:
-            ranked = sorted(step.probs.items(), key=lambda kv: -kv[1])[:4]
-            self.confidence.setToolTip("Agent's choice for this step:\n" + "\n".join(
-                f"{REGISTRY[k].label}: {v:.0%}" for k, v in ranked))
-        head.addWidget(self.confidence)
+        head.addWidget(title, 1)
         menu_btn = QToolButton(text="⋯")
         menu_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(menu_btn)
@@ -97,6 +89,14 @@ class StepCard(QFrame):
         close.clicked.connect(self.delete)
         head.addWidget(close)
         lay.addLayout(head)
+        self.confidence = QLabel(self._confidence_text())
+        self.confidence.setObjectName("confidence")
+        self.confidence.setWordWrap(True)
+        if step.probs:
+            ranked = sorted(step.probs.items(), key=lambda kv: -kv[1])[:4]
+            self.confidence.setToolTip("The agent's choice for this step:\n" + "\n".join(
+                f"{REGISTRY[k].label}: {v:.0%}" for k, v in ranked))
+        lay.addWidget(self.confidence)
         self.controls: dict[str, ParamSlider | CurveEditor] = {}
         for p in spec.params:
             w = control_for(p, step.params[p.name])
@@ -108,12 +108,12 @@ class StepCard(QFrame):
     def _confidence_text(self) -> str:
         step = self.doc.recipe.steps[self.index]
         if not step.probs:
-            return "manual"
+            return "Added by hand"
         conf = step.probs.get(step.op, 0.0)
         ru = step.runner_up()
-        text = f"{conf:.0%}"
+        text = f"Agent confidence {conf:.0%}"
         if ru:
-            text += f" · then {REGISTRY[ru[0]].label} {ru[1]:.0%}"
+            text += f" · runner-up {REGISTRY[ru[0]].label} {ru[1]:.0%}"
         return text
 
     def _edit(self, name: str, value: object, gesture: int) -> None:

@@ -60,6 +60,13 @@ QMenu::item:selected {{ background: #3d4d60; }}
 QMenuBar {{ background: {BG}; color: {TEXT}; }}
 QMenuBar::item:selected {{ background: #3a3a3a; }}
 QSplitter::handle {{ background: #2c2c2c; }}
+QScrollBar:vertical {{ background: transparent; width: 10px; margin: 0; }}
+QScrollBar::handle:vertical {{ background: #4a4a4a; border-radius: 4px; min-height: 24px; margin: 1px; }}
+QScrollBar::handle:vertical:hover {{ background: #5a5a5a; }}
+QScrollBar:horizontal {{ background: transparent; height: 10px; margin: 0; }}
+QScrollBar::handle:horizontal {{ background: #4a4a4a; border-radius: 4px; min-width: 24px; margin: 1px; }}
+QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; }}
+QScrollBar::add-page, QScrollBar::sub-page {{ background: transparent; }}
 QGroupBox {{ color: {MUTED}; border: 1px solid #3a3a3a; border-radius: 4px; margin-top: 8px; padding-top: 6px; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 8px; padding: 0 3px; }}
 """

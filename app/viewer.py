@@ -241,8 +241,9 @@ class Viewer(QWidget):
             p.restore()
             p.setPen(QPen(QColor(255, 255, 255, 220), 1.5))
             p.drawLine(QPointF(sx, 0), QPointF(sx, self.height()))
-            self._label(p, "Before", QPointF(sx - 8, 8), right=True)
-            self._label(p, "After", QPointF(sx + 8, 8), right=False)
+            top = max(8.0, target.top() + 8)
+            self._label(p, "Before", QPointF(sx - 8, top), right=True)
+            self._label(p, "After", QPointF(sx + 8, top), right=False)
         else:
             self._draw_after(p, target)
 

@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.variations: list[Recipe] = []
         self._latest: dict[str, int] = {}
         self._rendered_once = False
+        self.shown_preview = -1  # id of the preview render on screen
         self.last_render_ms = 0.0
         self.undo_group = QUndoGroup(self)
         self.save_pool = serial_pool(self)
@@ -414,6 +415,7 @@ class MainWindow(QMainWindow):
                 self.viewer.set_detail(None)  # the crop shows an older edit
             self.histogram.set_counts(res.histogram)
             self.last_render_ms = res.ms
+            self.shown_preview = req.id
             self.render_label.setText(f"render {res.ms:.0f} ms")
             self.previewRendered.emit(req.id)
         elif req.kind == "crop" and req.rect is not None:
@@ -574,14 +576,11 @@ class MainWindow(QMainWindow):
         return dlg
 
     def batch_export(self) -> Any:
-        from .export_dialog import ExportDialog
+        """The whole folder through engine.batch (photos without edits get Auto)."""
+        from .batch_dialog import BatchDialog
 
-        paths = [p for p in self.filmstrip.paths() if not self.filmstrip.is_failed(p)]
-        if not paths:
-            return None
         self.flush_sidecars(wait=True)
-        dlg = ExportDialog([(p, self.docs[p].recipe if p in self.docs else None) for p in paths],
-                           self.settings, self, title="Batch export")
+        dlg = BatchDialog(self, self.folder)
         dlg.open()
         return dlg
 

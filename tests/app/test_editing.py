@@ -1,0 +1,143 @@
+"""Open the real photo, Auto, edit steps, undo: the preview on screen follows every change."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import TIMEOUT, auto_and_wait, open_and_wait, settle, shown
+
+from app.commands import MoveStep
+
+
+def test_open_shows_photo_then_auto_then_slider_changes_preview(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    assert win.doc.path.name == "a_dune.dng"
+    assert (win.viewer.full.width(), win.viewer.full.height()) == (640, 400)  # the fixture DNG
+    assert win.histogram.counts is not None and win.histogram.counts[3].sum() > 0
+    assert win.filmstrip.count() == 2
+    before = shown(win)
+    auto_and_wait(qtbot, win)
+    assert len(win.doc.recipe) == 5
+    cards = win.panel.steps.cards
+    assert len(cards) == 5 and all(c.doc is win.doc for c in cards)
+    assert all(s.probs for s in win.doc.recipe)  # confidences shown on the cards
+    assert "%" in cards[0].confidence.text()
+    after_auto = shown(win)
+    assert np.abs(after_auto.astype(int) - before).mean() > 1.0  # Auto changed the photo
+
+    # Add an exposure step after the agent's and push its slider up: the preview gets brighter.
+    win.panel.add_step("exposure")
+    settle(qtbot, win)
+    base = shown(win)
+    ctrl = win.panel.steps.cards[-1].controls["ev"]
+    ctrl.slider.setValue(ctrl.slider.value() + 150)  # +1.05 EV
+    settle(qtbot, win)
+    assert abs(win.doc.recipe.steps[-1].params["ev"] - 1.05) < 1e-6
+    assert ctrl.spin.value() == 1.05
+    assert shown(win).mean() > base.mean() + 3
+
+
+def test_undo_restores_render_and_redo_reapplies(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    ref = shown(win)
+    card = win.panel.steps.cards[2]
+    name, ctrl = next((n, c) for n, c in card.controls.items() if hasattr(c, "slider"))
+    old = win.doc.recipe.steps[2].params[name]
+    ctrl.slider.setValue(0 if ctrl.slider.value() > 500 else 1000)
+    settle(qtbot, win)
+    edited = shown(win)
+    assert not np.array_equal(edited, ref)
+    win.undo_group.undo()
+    settle(qtbot, win)
+    assert win.doc.recipe.steps[2].params[name] == old
+    assert ctrl.value() == ctrl.spin.value() and abs(ctrl.value() - old) < 1e-2  # the view follows
+    np.testing.assert_array_equal(shown(win), ref)
+    win.undo_group.redo()
+    settle(qtbot, win)
+    np.testing.assert_array_equal(shown(win), edited)
+
+
+def test_slider_drag_is_one_undo_step(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.panel.add_step("contrast")
+    settle(qtbot, win)
+    n = win.doc.undo.count()
+    s = win.panel.steps.cards[0].controls["amount"].slider
+    s.setSliderDown(True)
+    for v in range(500, 800, 30):
+        s.setValue(v)
+    s.setSliderDown(False)
+    assert win.doc.undo.count() == n + 1
+    assert abs(win.doc.recipe.steps[0].params["amount"] - s.value() / 1000 * 2 + 1) < 1e-6
+
+
+def test_disable_and_reorder_steps(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    plain = shown(win)
+    win.panel.add_step("exposure")
+    win.panel.add_step("saturation")
+    win.doc.undo.push(_set(win.doc, 0, "ev", 1.0))
+    settle(qtbot, win)
+    bright = shown(win)
+    assert bright.mean() > plain.mean() + 5
+    # disable through the card's toggle: the render goes back to the unedited photo
+    win.panel.steps.cards[0].enable.setChecked(False)
+    settle(qtbot, win)
+    assert win.doc.recipe.steps[0].enabled is False
+    assert np.abs(shown(win).astype(int) - plain).max() <= 1
+    win.undo_group.undo()
+    settle(qtbot, win)
+    assert win.doc.recipe.steps[0].enabled is True
+    # reorder through the card menu action, then by a drop-equivalent command
+    ops = [s.op for s in win.doc.recipe]
+    win.panel.steps.cards[0].move(+1)
+    assert [s.op for s in win.doc.recipe] == ops[::-1]
+    assert win.panel.steps.cards[0].doc.recipe.steps[0].op == "saturation"
+    win.doc.undo.push(MoveStep(win.doc, 1, 0))
+    assert [s.op for s in win.doc.recipe] == ops
+    win.panel.steps.cards[1].delete()
+    assert [s.op for s in win.doc.recipe] == ops[:1]
+    win.undo_group.undo()
+    assert [s.op for s in win.doc.recipe] == ops
+
+
+def test_curve_editor_drag_changes_tone_and_merges(qtbot, win, folder):
+    from PySide6.QtCore import QPoint, Qt
+
+    from app.controls import CurveEditor
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.panel.add_step("tone")
+    settle(qtbot, win)
+    before = shown(win)
+    ed = win.panel.steps.cards[0].controls["slopes"]
+    assert isinstance(ed, CurveEditor)
+    canvas = ed.canvas
+    n = win.doc.undo.count()
+    h0 = canvas.handle_pos(1).toPoint()
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=h0)
+    for dy in (10, 20, 40):
+        qtbot.mouseMove(canvas, QPoint(h0.x(), max(1, h0.y() - dy)))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(h0.x(), max(1, h0.y() - 40)))
+    slopes = win.doc.recipe.steps[0].params["slopes"]
+    assert slopes[1] > 1.1 and all(abs(v - 1.0) < 1e-9 for i, v in enumerate(slopes) if i != 1)
+    assert win.doc.undo.count() == n + 1  # one drag, one undo step
+    settle(qtbot, win)
+    assert not np.array_equal(shown(win), before)
+
+
+def _set(doc, i, name, v):
+    from app.commands import SetParam
+
+    return SetParam(doc, i, name, v)
+
+
+def test_variations_adopt_is_undoable(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.request_variations()
+    qtbot.waitUntil(lambda: win.panel.var_box.isVisible() and len(win.variations) == 4, timeout=TIMEOUT)
+    assert all(not b.icon().isNull() for b in win.panel.var_buttons)
+    win.panel.var_buttons[2].click()
+    assert win.doc.recipe.to_json() == win.variations[2].to_json()
+    win.undo_group.undo()
+    assert len(win.doc.recipe) == 0

@@ -1,0 +1,188 @@
+"""What reaches the disk: sidecars, pasted recipes, exports with EXIF; and bad files on the way in."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+
+import piexif
+from conftest import TIMEOUT, auto_and_wait, open_and_wait, settle
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from engine.recipe import Recipe, read_sidecar, sidecar_path
+
+
+def _error_boxes() -> list[QMessageBox]:
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+
+
+def _close_boxes() -> None:
+    for b in _error_boxes():
+        b.close()
+
+
+def test_sidecar_on_disk_matches_within_a_second(qtbot, win, folder):
+    photo = folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, photo)
+    auto_and_wait(qtbot, win)
+    win.panel.steps.cards[0].enable.setChecked(False)
+    t0 = time.perf_counter()
+    qtbot.waitUntil(lambda: sidecar_path(photo).exists()
+                    and Recipe.load(sidecar_path(photo)).to_json() == win.doc.recipe.to_json(), timeout=5000)
+    assert time.perf_counter() - t0 < 1.5  # autosave debounce is 0.4 s
+    assert read_sidecar(photo).steps[0].enabled is False
+    # A new window on the same folder reopens the saved edit.
+    win.close()
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    w2 = MainWindow(QSettings(str(folder.parent / "s2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    w2.show()
+    open_and_wait(qtbot, w2, photo)
+    assert w2.doc.recipe.to_json() == read_sidecar(photo).to_json()
+    assert len(w2.panel.steps.cards) == len(w2.doc.recipe)
+    w2.close()
+
+
+def test_copy_paste_between_two_photos(qtbot, win, folder):
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, a)
+    auto_and_wait(qtbot, win)
+    win.copy_recipe()
+    assert "retouch" in QApplication.clipboard().text()  # the recipe also goes out as JSON text
+    win.filmstrip.select_path(b)
+    settle(qtbot, win)
+    assert win.doc.path == b and len(win.doc.recipe) == 0
+    win.filmstrip.items[a].setSelected(True)
+    win.filmstrip.items[b].setSelected(True)
+    assert set(win.paste_targets()) == {a, b}
+    # selective: only the first two steps, appended
+    n = win.paste_recipe(steps=win.clipboard.steps[:2], append=True)
+    assert n == 2
+    src = win.docs[a].recipe
+    assert [s.op for s in win.docs[b].recipe] == [s.op for s in src.steps[:2]]
+    assert [s.op for s in win.docs[a].recipe] == [s.op for s in src.steps[:5]] + [s.op for s in src.steps[:2]]
+    assert win.panel.steps.cards and len(win.panel.steps.cards) == 2  # b is on screen
+    # undo works per photo; then a full replace-paste of all steps
+    win.undo_group.undo()
+    assert len(win.docs[b].recipe) == 0
+    win.paste_recipe()  # all steps, replace
+    assert win.docs[b].recipe.to_json() == win.clipboard.to_json()
+    win.flush_sidecars(wait=True)
+    assert read_sidecar(b).to_json() == win.clipboard.to_json()
+
+
+def test_paste_dialog_selects_steps(qtbot, win, folder):
+    from app.paste_dialog import PasteDialog
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    dlg = PasteDialog(win.doc.recipe, 3, win)
+    qtbot.addWidget(dlg)
+    wb = [i for i, s in enumerate(win.doc.recipe) if s.op == "white_balance"]
+    assert len(dlg.chosen()) == len(win.doc.recipe) - len(wb)  # white balance off by default
+    dlg.set_checked({0, 2})
+    dlg.append.setChecked(True)
+    assert [s.op for s in dlg.chosen()] == [win.doc.recipe.steps[0].op, win.doc.recipe.steps[2].op]
+    assert dlg.is_append()
+
+
+def test_export_writes_file_with_exif(qtbot, win, folder, tmp_path):
+    photo = folder / "b_dune.jpg"  # carries the camera's EXIF (Canon)
+    open_and_wait(qtbot, win, photo)
+    auto_and_wait(qtbot, win)
+    dlg = win.export_selection()
+    out = tmp_path / "out"
+    dlg.out_dir.setText(str(out))
+    dlg.template.setText("{stem}_edit")
+    dlg.resize.setChecked(True)
+    dlg.long_edge.setValue(480)
+    dlg.start()
+    assert dlg.running()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT * 2)
+    dst = out / "b_dune_edit.jpg"
+    assert dst.is_file(), dlg.message.text()
+    assert dlg.progress.value() == 1
+    exif = piexif.load(str(dst))
+    assert exif["0th"][piexif.ImageIFD.Make].startswith(b"Canon")
+    from PIL import Image
+
+    with Image.open(dst) as im:
+        assert max(im.size) == 480
+    dlg.close()
+
+
+def test_export_rejects_bad_template(qtbot, win, folder, tmp_path):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    dlg = win.export_selection()
+    dlg.out_dir.setText(str(tmp_path / "o"))
+    dlg.template.setText("../{stem}")
+    dlg.start()
+    assert not dlg.running() and dlg.message.text()
+    assert not (tmp_path / "b_dune.jpg").exists()
+    dlg.close()
+
+
+def test_corrupt_file_shows_message_and_app_stays_alive(qtbot, win, folder, dng_file):
+    bad = folder / "c_broken.dng"
+    data = dng_file.read_bytes()
+    bad.write_bytes(data[:4096] + bytes(range(256)) * 64)  # a DNG header with garbage after it
+    with qtbot.waitSignal(win.photoFailed, timeout=TIMEOUT) as sig:
+        win.open_path(bad)
+    assert sig.args[0].path == bad and sig.args[1]
+    assert win.filmstrip.is_failed(bad)
+    boxes = _error_boxes()
+    assert boxes and "Traceback" not in boxes[0].text()
+    assert not win.viewer.has_image() and "cannot be opened" in win.viewer.message
+    assert data[:4096] == bad.read_bytes()[:4096]  # the original is never written to
+    _close_boxes()
+    # the app keeps working on the other photos
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.select_path(folder / "b_dune.jpg")
+    assert win.viewer.has_image()
+
+
+def test_bad_sidecar_shows_message_and_keeps_a_copy(qtbot, win, folder):
+    photo = folder / "b_dune.jpg"
+    sidecar_path(photo).write_text('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": 99}}]}')
+    open_and_wait(qtbot, win, photo)
+    boxes = _error_boxes()
+    assert boxes and "set aside" in boxes[0].text() and "ev" in boxes[0].text()
+    kept = list(folder.glob("b_dune.jpg.retouch.json.bad-*"))
+    assert len(kept) == 1 and "99" in kept[0].read_text()
+    assert len(win.doc.recipe) == 0
+    _close_boxes()
+
+
+def test_excepthook_shows_actionable_message(qtbot, win):
+    from app.errors import install_excepthook
+
+    old = sys.excepthook
+    install_excepthook()
+    try:
+        try:
+            raise PermissionError(13, "Permission denied", "/photos/out.jpg")
+        except PermissionError:
+            sys.excepthook(*sys.exc_info())
+        boxes = _error_boxes()
+        assert boxes
+        box = boxes[-1]
+        assert "Permission denied" in box.text() and "folder you can write to" in box.informativeText()
+        assert "Traceback" not in box.text() and "Traceback" in box.detailedText()
+    finally:
+        sys.excepthook = old
+        _close_boxes()
+
+
+def test_open_folder_lists_photos_thumbnails_and_remembers_it(qtbot, win, folder):
+    (folder / "notes.txt").write_text("not a photo")
+    shutil.copy2(folder / "b_dune.jpg", folder / "c_copy.jpg")
+    open_and_wait(qtbot, win, folder)
+    assert [p.name for p in win.filmstrip.paths()] == ["a_dune.dng", "b_dune.jpg", "c_copy.jpg"]
+    assert win.recent()[0] == str(folder)
+    qtbot.waitUntil(lambda: len(win.filmstrip.thumbs_done) == 3, timeout=TIMEOUT)
+    assert win.filmstrip.items[folder / "a_dune.dng"].icon().actualSize(win.filmstrip.iconSize()).width() == 128
+    assert win.recent_menu.actions()[0].text() == str(folder)
