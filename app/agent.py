@@ -35,7 +35,7 @@ def get_agent(model: str | Path | None = None) -> Any:
             try:
                 from engine.runners.agent import Agent
             except ImportError:
-                Agent = None  # noqa: N806
+                Agent = None
             if Agent is None or (model is None and not available_models()):
                 _cache[key] = StandInAgent()  # no trained model shipped yet
             else:
