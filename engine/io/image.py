@@ -22,7 +22,7 @@ from ..atomic import atomic_path
 from ..color import srgb_decode
 from .errors import MAX_PIXELS, ImageError, check_dimensions
 from .metadata import EXIF_IFD, ORIENTATION, Metadata, exif_for_output, fill_from_tags
-from .orientation import apply_orientation, swaps_axes
+from .orientation import apply_orientation, fit_box, swaps_axes
 
 RASTER_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
@@ -96,7 +96,7 @@ def _load_pillow(im: Image.Image, path: Path, draft: int | None = None) -> Image
     """Decode, orient and convert to 8-bit sRGB; decoding errors become ImageErrors."""
     try:
         if draft and im.format == "JPEG":
-            im.draft("RGB", (draft, draft))
+            im.draft("RGB", fit_box(im.size, draft))
         im.load()
         return _to_srgb8(ImageOps.exif_transpose(im))
     except (OSError, ValueError, SyntaxError) as e:

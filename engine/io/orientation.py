@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # LibRaw ``sizes.flip``: 0 none, 3 rotate 180, 5 rotate 90 CCW, 6 rotate 90 CW (dcraw's convention).
@@ -34,3 +36,10 @@ def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
 
 def swaps_axes(orientation: int) -> bool:
     return int(orientation or 1) in (5, 6, 7, 8)
+
+
+def fit_box(size: tuple[int, int], max_size: int) -> tuple[int, int]:
+    """The (w, h) that ``size`` scales down to so its long edge is ``max_size`` (for JPEG draft)."""
+    w, h = size
+    s = min(1.0, max_size / max(w, h))
+    return max(1, math.ceil(w * s)), max(1, math.ceil(h * s))
