@@ -194,26 +194,31 @@ def default_workers(n_jobs: int | None = None) -> int:
     return max(1, n)
 
 
-def partials(dst: Path) -> list[Path]:
-    """Temp files that :func:`engine.atomic.atomic_path` may have left for ``dst`` (killed writer)."""
-    if not dst.parent.is_dir():
-        return []
-    return list(dst.parent.glob(f".{glob_escape(dst.name)}.*.part{glob_escape(dst.suffix)}"))
-
-
-def glob_escape(s: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[]" else c for c in s)
+def partial_target(name: str) -> str | None:
+    """The output a temp file of :func:`engine.atomic.atomic_path` was for: ``.{target}.{random}.part{suffix}``."""
+    if not name.startswith(".") or ".part" not in name:
+        return None
+    head = name[1:name.rfind(".part")]
+    return head.rsplit(".", 1)[0] if "." in head else None
 
 
 def cleanup_partials(jobs: Iterable[Job]) -> int:
-    """Remove temp files left by writers that died (SIGKILL, power loss). Complete outputs are
-    never touched: temp files are hidden names that only the atomic writer creates."""
-    n = 0
+    """Remove temp files left by writers that died (SIGKILL, power loss): one listing per folder.
+    Complete outputs are never touched: temp files are hidden names only the atomic writer makes."""
+    by_dir: dict[Path, set[str]] = {}
     for job in jobs:
-        for p in partials(job.dst):
-            with contextlib.suppress(OSError):
-                p.unlink()
-                n += 1
+        by_dir.setdefault(job.dst.parent, set()).add(job.dst.name)
+    n = 0
+    for folder, names in by_dir.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            if partial_target(e.name) in names and e.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(e.path)
+                    n += 1
     return n
 
 
