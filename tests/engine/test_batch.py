@@ -35,6 +35,8 @@ from engine.batch_worker import CRASH_ENV
 from engine.recipe import Recipe, Step, sidecar_path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+# A fixed look for tests about the machinery rather than the recipe source (no model needed).
+LOOK = Recipe([Step("exposure", {"ev": 0.4}), Step("saturation", {"amount": 0.3})])
 GOOD = ("dune_raw.DNG", "dune.jpg", "dune16.tif")
 BAD = ("truncated.DNG", "notes.NEF", "folder.CR2", "pipe.ARW", "gone.DNG")
 
@@ -202,7 +204,9 @@ def test_out_dir_inside_in_dir_is_not_rescanned(sources, tmp_path, capsys):
     (shoot / "day2").mkdir(parents=True)
     shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
     shutil.copy(sources / "dune.jpg", shoot / "day2" / "b.jpg")
-    rc, _ = run_cli(capsys, shoot, shoot / "export", "--recursive", "--long-edge", "300")
+    LOOK.save(tmp_path / "look.json")
+    rc, _ = run_cli(capsys, shoot, shoot / "export", "--recursive", "--long-edge", "300",
+                    "--recipe", tmp_path / "look.json")
     assert rc == 0
     got = sorted(str(p.relative_to(shoot / "export")) for p in (shoot / "export").rglob("*.jpg"))
     assert got == ["a.jpg", "day2/b.jpg"]
@@ -218,7 +222,7 @@ def test_worker_crash_is_reported_and_the_batch_goes_on(sources, tmp_path, monke
     for i in range(4):
         shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
     monkeypatch.setenv(CRASH_ENV, "p1.jpg")  # the worker that takes p1.jpg dies like a segfault
-    jobs = plan_jobs(shoot, tmp_path / "out", ExportSettings(long_edge=200))
+    jobs = plan_jobs(shoot, tmp_path / "out", ExportSettings(long_edge=200, source="recipe", recipe=LOOK.to_json()))
     results = {p.result.src.name: p.result for p in export_all(jobs, workers=2)}
     assert results["p1.jpg"].status == "failed" and "crashed" in results["p1.jpg"].reason
     assert {n for n, r in results.items() if r.status == "done"} == {"p0.jpg", "p2.jpg", "p3.jpg"}
@@ -231,7 +235,7 @@ def test_cancel_stops_cleanly(sources, tmp_path):
     shoot.mkdir()
     for i in range(12):
         shutil.copy(sources / "dune.jpg", shoot / f"p{i:02d}.jpg")
-    jobs = plan_jobs(shoot, tmp_path / "out")
+    jobs = plan_jobs(shoot, tmp_path / "out", ExportSettings(source="recipe", recipe=LOOK.to_json()))
     cancel = threading.Event()
     seen = []
     for p in export_all(jobs, workers=1, cancel=cancel):
