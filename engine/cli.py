@@ -1,0 +1,300 @@
+"""The engine's ``retouch`` subcommands: ``apply``, ``info``, ``export-lut`` (and ``batch``).
+
+Each subcommand is two small functions: ``add_<name>(subparsers)`` declares it and
+``cmd_<name>(args) -> int`` runs it. :func:`add_subcommands` registers everything listed in
+:data:`SUBCOMMANDS`, plus the optional ones in :data:`PLUGINS` (modules of ``engine`` exposing a
+registrar, e.g. ``batch_cli.add_batch_subcommand``; a new one such as ``auto`` is one more line).
+
+Failures the user can fix (missing file, bad recipe, unsupported format, refusing to overwrite
+the original) print one ``retouch <cmd>: error: ...`` line on stderr and return 1; nothing here
+prints a traceback for them. Heavy imports (numba, rawpy, PIL) happen inside the commands, so
+``retouch --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+FORMATS = {"jpeg": ".jpg", "png": ".png", "tiff16": ".tif"}
+_SUFFIX_FORMAT = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff16", ".tiff": "tiff16"}
+BAND_ROWS = 256  # rows rendered between progress updates
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+
+
+def _fail(args: argparse.Namespace, msg: str, code: int = 1) -> int:
+    print(f"retouch {getattr(args, 'command', '')}: error: {msg}".replace("  ", " "), file=sys.stderr)
+    return code
+
+
+def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn the errors a user can cause into one line on stderr and exit status 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        from .io import ImageError
+        from .recipe import RecipeError
+
+        try:
+            return fn(args)
+        except (CliError, ImageError, RecipeError) as e:
+            return _fail(args, str(e))
+        except OSError as e:
+            return _fail(args, f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
+        except KeyboardInterrupt:
+            return _fail(args, "cancelled", 130)
+
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    return run
+
+
+@contextmanager
+def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr (silent when stderr is not a terminal); yields ``advance(n)``."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                   disable=not console.is_terminal)
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_output(out: Path, *inputs: Path) -> None:
+    for src in inputs:
+        if _same_file(out, src) or out.absolute() == src.absolute():
+            raise CliError(f"refusing to overwrite the input {src}; choose another output name")
+    if out.is_dir():
+        raise CliError(f"{out} is a folder; give an output file name")
+    if not out.parent.is_dir():
+        raise CliError(f"folder {out.parent} does not exist")
+
+
+def _load_recipe(path: Path | None, photo: Path) -> Any:
+    from .recipe import Recipe, read_sidecar, sidecar_path
+
+    if path is not None:
+        if not path.is_file():
+            raise CliError(f"recipe {path} not found")
+        return Recipe.load(path)
+    recipe = read_sidecar(photo)
+    if recipe is None:
+        raise CliError(f"no --recipe given and {photo.name} has no sidecar ({sidecar_path(photo).name})")
+    return recipe
+
+
+def render_with_progress(recipe: Any, linear: Any, label: str = "rendering") -> Any:
+    """``engine.render.render`` in bands of rows, advancing a progress bar."""
+    import numpy as np
+
+    from . import render as er
+
+    if any(not s.spec.pointwise for s in recipe.active()):
+        return er.render(recipe, linear)
+    from .lut import apply_lut, bake_lut, size_for
+
+    lut = bake_lut(recipe, size_for(linear))
+    out = np.empty(linear.shape, np.float32)
+    h = linear.shape[0]
+    with progress(label, h) as advance:
+        for y in range(0, h, BAND_ROWS):
+            band = slice(y, min(h, y + BAND_ROWS))
+            apply_lut(lut, linear[band], out[band])
+            advance(band.stop - band.start)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# apply
+
+
+def add_apply(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("apply", help="render a photo with a recipe and write JPEG/PNG/16-bit TIFF",
+                       description="Render IN with a recipe (default: IN's own sidecar, IN.retouch.json) "
+                                   "and write OUT atomically, with EXIF (orientation reset) and an sRGB "
+                                   "ICC profile. The original is never modified.")
+    p.add_argument("input", type=Path, metavar="IN", help="photo: RAW (any LibRaw format), JPEG, PNG or TIFF")
+    p.add_argument("--recipe", "-r", type=Path, metavar="R.json", help="recipe to apply (default: IN's sidecar)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="file to write")
+    p.add_argument("--format", "-f", dest="fmt", choices=list(FORMATS),
+                   help="output format (default: from OUT's suffix, else jpeg)")
+    p.add_argument("--quality", "-q", type=int, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
+    p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
+    p.add_argument("--exact", action="store_true", help="run the exact per-filter math (slow) instead of the LUT")
+    p.set_defaults(func=guarded(cmd_apply))
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    """Render IN with a recipe and write OUT."""
+    if not 1 <= args.quality <= 100:
+        raise CliError("--quality must be between 1 and 100")
+    if args.long_edge is not None and args.long_edge < 16:
+        raise CliError("--long-edge must be at least 16")
+    fmt = args.fmt or _SUFFIX_FORMAT.get(args.output.suffix.lower())
+    if fmt is None:
+        raise CliError(f"cannot tell the format from {args.output.name!r}; add --format {'|'.join(FORMATS)}")
+    _check_output(args.output, args.input, *([args.recipe] if args.recipe else []))
+
+    from . import render as er
+    from .io import load_photo, write_image
+
+    t0 = time.perf_counter()
+    recipe = _load_recipe(args.recipe, args.input)
+    photo = load_photo(args.input)
+    linear = photo.linear if args.long_edge is None else er.fit_long_edge(photo.linear, args.long_edge)
+    srgb = er.render(recipe, linear, exact=True) if args.exact else render_with_progress(recipe, linear)
+    out = write_image(args.output, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)
+    h, w = srgb.shape[:2]
+    steps = ", ".join(s.op for s in recipe.active()) or "no edits"
+    print(f"{out}: {w}x{h} {fmt} ({steps}) in {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# info
+
+
+def add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="print camera, size and an EXIF summary of a photo",
+                       description="Print what Retouch reads from a photo's metadata (no full decode).")
+    p.add_argument("input", type=Path, metavar="IN", help="photo: RAW, JPEG, PNG or TIFF")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=guarded(cmd_info))
+
+
+def _fraction_seconds(t: float) -> str:
+    return f"1/{round(1 / t)} s" if 0 < t < 0.5 else f"{t:g} s"
+
+
+def info_fields(meta: Any) -> dict[str, Any]:
+    """The summary ``retouch info`` prints, as plain values."""
+    from .recipe import sidecar_path
+
+    return {
+        "file": str(meta.path),
+        "type": "RAW" if meta.is_raw else meta.path.suffix.lstrip(".").upper(),
+        "camera": meta.camera,
+        "size": f"{meta.width}x{meta.height}",
+        "megapixels": round(meta.width * meta.height / 1e6, 1),
+        "orientation": meta.orientation,
+        "captured": meta.captured.isoformat(sep=" ") if meta.captured else None,
+        "exposure": _fraction_seconds(meta.exposure_time) if meta.exposure_time else None,
+        "aperture": f"f/{meta.f_number:g}" if meta.f_number else None,
+        "iso": int(meta.iso) if meta.iso else None,
+        "focal_length": f"{meta.focal_length:g} mm" if meta.focal_length else None,
+        "exif_bytes": len(meta.exif) if meta.exif else 0,
+        "sidecar": sidecar_path(meta.path).name if sidecar_path(meta.path).exists() else None,
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print a photo's metadata summary."""
+    from .io import read_metadata
+
+    fields = info_fields(read_metadata(args.input))
+    if args.json:
+        print(json.dumps(fields, indent=1))
+        return 0
+    width = max(map(len, fields))
+    for k, v in fields.items():
+        print(f"{k.replace('_', ' '):<{width}}  {'-' if v is None else v}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# export-lut
+
+
+def _cube_size(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 2 <= n <= 129:
+        raise argparse.ArgumentTypeError("size must be between 2 and 129 (17, 33 and 65 are usual)")
+    return n
+
+
+def add_export_lut(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-lut", help="write a recipe as a .cube 3D LUT (Resolve, Photoshop, ffmpeg)",
+                       description="Write R.json as a standard .cube 3D LUT. The LUT is display-to-display: "
+                                   "it expects sRGB-encoded input in [0, 1], linearises it, applies the "
+                                   "recipe and re-encodes to sRGB (stated in the file's header).")
+    p.add_argument("recipe", type=Path, metavar="R.json", help="recipe or sidecar file")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="look.cube")
+    p.add_argument("--size", type=_cube_size, default=33, help="lattice points per axis (default 33)")
+    p.set_defaults(func=guarded(cmd_export_lut))
+
+
+def cmd_export_lut(args: argparse.Namespace) -> int:
+    """Write a recipe as a .cube file."""
+    from .lut import write_cube
+    from .recipe import Recipe
+
+    if not args.recipe.is_file():
+        raise CliError(f"recipe {args.recipe} not found")
+    _check_output(args.output, args.recipe)
+    recipe = Recipe.load(args.recipe)
+    write_cube(recipe, args.output, args.size)
+    print(f"{args.output}: {args.size}³ LUT of {len(recipe.active())} step(s), sRGB in -> sRGB out")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Registration
+
+#: The engine's own subcommands, in the order ``retouch --help`` lists them.
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], Any]] = [add_apply, add_info, add_export_lut]
+#: Subcommands that live in their own engine modules: (module, registrar). Missing ones are skipped.
+PLUGINS: list[tuple[str, str]] = [("engine.auto_cli", "add_auto_subcommand"),
+                                  ("engine.batch_cli", "add_batch_subcommand")]
+
+
+def add_subcommands(sub: argparse._SubParsersAction) -> None:
+    """Register every engine subcommand on an ``add_subparsers()`` object."""
+    for add in SUBCOMMANDS:
+        add(sub)
+    for module, name in PLUGINS:
+        try:
+            registrar = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        registrar(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.cli``: the engine subcommands alone (no GUI, no training)."""
+    ap = argparse.ArgumentParser(prog="retouch", description="Retouch engine commands")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_subcommands(sub)
+    args = ap.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

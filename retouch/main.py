@@ -1,0 +1,87 @@
+"""``retouch``: the one command line entry point (``[project.scripts]``).
+
+``retouch [PATH]`` opens the desktop app; ``retouch COMMAND ...`` runs a subcommand: the engine's
+(``apply``, ``info``, ``export-lut``, ``batch``, ... from :mod:`engine.cli`) and the training
+ones (``train-style``, ``fit`` from :mod:`models.cli`, which import torch only when they run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine import cli as engine_cli
+
+GUI_HELP = "open the desktop app on PATH (a photo or a folder); the default when no command is given"
+
+
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    """Training subcommands; without the models package (or torch) they explain what is missing."""
+    try:
+        from models.cli import add_subcommands
+    except ImportError as e:
+        for name, text in (("train-style", "learn a style model (needs the training extras)"),
+                           ("fit", "fit a recipe to a before/after pair (needs the training extras)")):
+            p = sub.add_parser(name, help=text, description=text)
+            p.set_defaults(func=lambda _a, n=name, err=e: _missing(n, err))
+        return
+    add_subcommands(sub)
+
+
+def _missing(name: str, err: Exception) -> int:
+    print(f"retouch {name}: error: the training components are not installed ({err}); "
+          "install them with: pip install 'retouch[train]'", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="retouch",
+        description="Retouch: a RAW photo retoucher whose learned agent suggests editable filter steps.",
+        epilog="Run 'retouch PATH' (or just 'retouch') for the desktop app, "
+               "'retouch COMMAND --help' for a command's options.")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    gui = sub.add_parser("open", help=GUI_HELP, description=GUI_HELP)
+    gui.add_argument("path", nargs="?", help="photo or folder to open")
+    gui.set_defaults(func=lambda a: open_gui([a.path] if a.path else []))
+    engine_cli.add_subcommands(sub)
+    _add_models(sub)
+    return ap
+
+
+def open_gui(argv: list[str]) -> int:
+    try:
+        from app.main import main as gui_main
+    except ImportError as e:
+        print(f"retouch: error: the desktop app is not available ({e}); install it with: "
+              "pip install 'retouch[app]'", file=sys.stderr)
+        return 1
+    return int(gui_main(argv) or 0)
+
+
+def _is_command(arg: str, parser: argparse.ArgumentParser) -> bool:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return arg in action.choices
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # `retouch` and `retouch PATH` open the app; anything starting with '-' or naming a command is CLI.
+    if not argv or (not argv[0].startswith("-") and not _is_command(argv[0], parser)):
+        return open_gui(argv)
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"retouch {args.command}: cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
