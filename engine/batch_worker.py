@@ -65,11 +65,13 @@ def init_worker(threads: int = 1, job_timeout: float | None = None) -> None:
     for var in _THREAD_VARS:
         os.environ[var] = str(max(1, threads))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    global _JOB_TIMEOUT
+    global _JOB_TIMEOUT, _THREADS
     _JOB_TIMEOUT = job_timeout
+    _THREADS = max(1, threads)
 
 
 _JOB_TIMEOUT: float | None = None
+_THREADS: int | None = None  # set in pool workers; ONNX Runtime would otherwise spin one thread per core
 _AGENT: Any = None
 
 
@@ -194,7 +196,7 @@ def auto_recipe(linear: Any) -> Any:
             raise
         return _stand_in_auto(linear)
     if _AGENT is None:
-        _AGENT = Agent()
+        _AGENT = Agent(threads=_THREADS)
     return _AGENT.predict(linear)
 
 
