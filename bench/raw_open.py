@@ -2,7 +2,7 @@
 
 A 24 MP (6000x4000) synthetic DNG is made in a temp folder from a real photo (the shipped sample's
 decode, else the test fixture, upscaled), then each way of opening it is timed (median of --repeat
-runs after one warm-up):
+runs after one warm-up, the cases taking turns):
 
 - embedded preview: ``engine.io.load_preview`` (1024 px JPEG like a Sony's; and a full-size JPEG
   like a Canon's/Nikon's) vs ``rawpy.extract_thumb`` alone;
@@ -52,14 +52,17 @@ def source_linear(width: int, height: int) -> tuple[np.ndarray, str]:
     return np.clip(np.stack(chans, -1), 0, None).astype(np.float32), name
 
 
-def timeit(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up: imports, page cache, numba/LibRaw first-use costs
-    times = []
+def timeit_round_robin(cases: list[tuple[str, Callable[[], object]]], repeat: int) -> list[tuple[str, float]]:
+    """Median ms per case; the cases take turns so that a change in machine load hits all alike."""
+    for _, fn in cases:
+        fn()  # warm-up: imports, page cache, LibRaw first-use costs
+    times: dict[str, list[float]] = {label: [] for label, _ in cases}
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
+        for label, fn in cases:
+            t = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - t)
+    return [(label, statistics.median(ts) * 1000) for label, ts in times.items()]
 
 
 def rawpy_thumb(path: Path) -> None:
@@ -87,17 +90,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{w}x{h} ({w * h / 1e6:.0f} MP) DNG from {name}: {dng.stat().st_size / 1e6:.1f} MB, "
               f"made in {time.perf_counter() - t:.1f} s; median of {args.repeat} after a warm-up\n")
         r = args.repeat
-        rows = [
-            ("preview  engine.io.load_preview (1024 px JPEG)", timeit(lambda: load_preview(dng), r)),
-            ("preview  rawpy extract_thumb only (1024 px)", timeit(lambda: rawpy_thumb(dng), r)),
-            ("preview  engine.io.load_preview (6000 px JPEG)", timeit(lambda: load_preview(dng_big), r)),
-            ("preview  load_preview(max_size=1024) (6000 px)", timeit(lambda: load_preview(dng_big, 1024), r)),
-            ("half     engine.io.load_photo(half=True)", timeit(lambda: load_photo(dng, half=True), r)),
-            ("half     rawpy postprocess(half_size=True)", timeit(lambda: rawpy_post(dng, half_size=True), r)),
-            ("full     engine.io.load_photo()", timeit(lambda: load_photo(dng), r)),
-            ("full     engine.io.load_photo(safe=True)", timeit(lambda: load_photo(dng, safe=True), r)),
-            ("full     rawpy postprocess() defaults", timeit(lambda: rawpy_post(dng), r)),
-        ]
+        rows = timeit_round_robin([
+            ("preview  engine.io.load_preview (1024 px JPEG)", lambda: load_preview(dng)),
+            ("preview  rawpy extract_thumb only (1024 px)", lambda: rawpy_thumb(dng)),
+            ("preview  engine.io.load_preview (6000 px JPEG)", lambda: load_preview(dng_big)),
+            ("preview  load_preview(max_size=1024) (6000 px)", lambda: load_preview(dng_big, 1024)),
+            ("half     engine.io.load_photo(half=True)", lambda: load_photo(dng, half=True)),
+            ("half     rawpy postprocess(half_size=True)", lambda: rawpy_post(dng, half_size=True)),
+            ("full     engine.io.load_photo()", lambda: load_photo(dng)),
+            ("full     engine.io.load_photo(safe=True)", lambda: load_photo(dng, safe=True)),
+            ("full     rawpy postprocess() defaults", lambda: rawpy_post(dng)),
+        ], r)
     ref = dict(rows)["full     rawpy postprocess() defaults"]
     half_ref = dict(rows)["half     rawpy postprocess(half_size=True)"]
     print(f"{'call':52s} {'ms':>8s} {'/ rawpy full':>13s} {'/ rawpy half':>13s}")
