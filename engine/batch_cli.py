@@ -112,6 +112,9 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
                 eta = "-" if p.eta is None else _hms(p.eta)
                 bar.update(task, completed=p.done, rate=f"{p.rate * 60:.1f} photos/min", eta=eta,
                            description=_short(p.result.src.name))
+        except RuntimeError as e:  # engine.batch_dask.ClusterError: nothing could run
+            console.print(f"[red]error:[/red] {e}")
+            return 1
         except KeyboardInterrupt:
             cancelled = True
             cancel.set()

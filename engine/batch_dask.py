@@ -20,6 +20,10 @@ from .batch_worker import Job, Result, export_one
 CONNECT_TIMEOUT_S = 30
 
 
+class ClusterError(RuntimeError):
+    """The cluster cannot run the batch at all (unreachable scheduler, no workers)."""
+
+
 def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event) -> Iterator[Result]:
     """Results in completion order; a photo whose task killed its workers repeatedly fails."""
     try:
@@ -27,8 +31,15 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
     except ImportError as e:  # pragma: no cover - depends on the install
         raise RuntimeError("--scheduler needs Dask: pip install 'retouch[cluster]'") from e
 
-    with Client(scheduler, timeout=CONNECT_TIMEOUT_S) as client:
-        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+    with client:
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as e:
+            raise ClusterError(f"the scheduler at {scheduler} has no workers ({e})") from None
         batch = uuid.uuid4().hex[:8]
         by_key: dict[str, Job] = {}
         futures = []

@@ -276,3 +276,20 @@ def test_workers_are_sized_to_memory(monkeypatch):
     assert default_workers(2) == 2
     monkeypatch.setattr(b, "available_memory", lambda: 100 * 2**20)
     assert default_workers() == 1
+
+
+def test_unreachable_scheduler_is_a_clear_error(sources, tmp_path, capsys, monkeypatch):
+    import socket
+
+    import engine.batch_dask
+
+    monkeypatch.setattr(engine.batch_dask, "CONNECT_TIMEOUT_S", 2)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
+    rc, err = run_cli(capsys, shoot, tmp_path / "out", "--scheduler", f"tcp://127.0.0.1:{port}")
+    assert rc == 1 and "cannot reach the Dask scheduler" in err
+    assert list((tmp_path / "out").iterdir()) == []
