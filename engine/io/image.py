@@ -21,7 +21,7 @@ from PIL import Image, ImageCms, ImageOps
 from ..atomic import atomic_path
 from ..color import srgb_decode
 from .errors import MAX_PIXELS, ImageError, check_dimensions
-from .metadata import EXIF_IFD, ORIENTATION, Metadata, exif_for_output, fill_from_tags
+from .metadata import EXIF_IFD, ORIENTATION, Metadata, exif_for_output, exif_from_fields, fill_from_tags, tiff_tags
 from .orientation import apply_orientation, fit_box, swaps_axes
 
 RASTER_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
@@ -202,16 +202,14 @@ def raster_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
 
 def read_raster_metadata(path: str | Path) -> Metadata:
     path = Path(path)
+    if path.suffix.lower() in TIFF_EXTENSIONS:
+        meta = _tiff_metadata(path)
+        if meta is not None:
+            return meta
     im = _open_pillow(path)
     with im:
         exif = im.getexif()
-        orientation = int(exif.get(ORIENTATION, 1) or 1)
-        if not 1 <= orientation <= 8:
-            orientation = 1
-        w, h = im.size
-        if swaps_axes(orientation):
-            w, h = h, w
-        meta = Metadata(path=path, width=w, height=h, orientation=orientation)
+        meta = _oriented_meta(path, im.size, exif.get(ORIENTATION, 1))
         try:
             sub = dict(exif.get_ifd(EXIF_IFD))
         except Exception:  # damaged Exif IFD pointer
@@ -221,6 +219,30 @@ def read_raster_metadata(path: str | Path) -> Metadata:
         if raw_exif is None and len(exif):
             raw_exif = exif.tobytes()
         meta.exif = bytes(raw_exif) if raw_exif else None
+    return meta
+
+
+def _oriented_meta(path: Path, size: tuple[int, int], orientation: object) -> Metadata:
+    try:
+        o = int(orientation or 1)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        o = 1
+    o = o if 1 <= o <= 8 else 1
+    w, h = size
+    if swaps_axes(o):
+        w, h = h, w
+    return Metadata(path=path, width=w, height=h, orientation=o)
+
+
+def _tiff_metadata(path: Path) -> Metadata | None:
+    """TIFF metadata through tifffile (Pillow cannot open float or many 16-bit TIFFs)."""
+    ifd0, exif = tiff_tags(path)
+    if 256 not in ifd0 or 257 not in ifd0:
+        return None
+    check_dimensions(int(ifd0[256]), int(ifd0[257]), path)
+    meta = _oriented_meta(path, (int(ifd0[256]), int(ifd0[257])), ifd0.get(ORIENTATION, 1))
+    fill_from_tags(meta, ifd0, exif)
+    meta.exif = exif_from_fields(meta)  # a JPEG-ready block rebuilt from the fields
     return meta
 
 

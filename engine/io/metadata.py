@@ -105,6 +105,27 @@ def fill_from_tags(meta: Metadata, ifd0: Mapping[int, Any], exif: Mapping[int, A
     return meta
 
 
+def tiff_tags(path: Path) -> tuple[dict[int, Any], dict[int, Any]]:
+    """IFD0 and Exif-IFD tags (number -> value) of a TIFF-based file (TIFF, DNG, NEF, CR2, ARW,
+    PEF...); two empty dicts for anything tifffile cannot parse (CR3, RAF, ORF, RW2...)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tf:
+            page = tf.pages.first
+            ifd0 = {t.code: t.value for t in page.tags.values() if t.code != EXIF_IFD}
+            exif_tag = page.tags.get(EXIF_IFD)
+            exif: dict[int, Any] = {}
+            if exif_tag is not None and isinstance(exif_tag.value, dict):
+                for k, v in exif_tag.value.items():  # tifffile keys the Exif IFD by tag name
+                    code = k if isinstance(k, int) else tifffile.TIFF.TAGS.get(k)
+                    if isinstance(code, int):
+                        exif[code] = v
+            return ifd0, exif
+    except Exception:  # tifffile raises many kinds on non-TIFF input
+        return {}, {}
+
+
 def _rational(x: float, limit: int = 1_000_000) -> tuple[int, int]:
     f = Fraction(x).limit_denominator(limit)
     return f.numerator, f.denominator

@@ -18,7 +18,7 @@ import rawpy
 from PIL import Image, ImageOps
 
 from .errors import ImageError, check_dimensions
-from .metadata import EXIF_IFD, Metadata, camera_name, exif_from_fields, fill_from_tags
+from .metadata import EXIF_IFD, Metadata, camera_name, exif_from_fields, fill_from_tags, tiff_tags
 from .orientation import apply_orientation, exif_from_flip, fit_box
 
 # Everything LibRaw opens (lower case, with dot).
@@ -117,25 +117,6 @@ def raw_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
             raise ImageError(f"no preview and the RAW data cannot be decoded ({type(e).__name__})", path) from e
 
 
-def _tiff_tags(path: Path) -> tuple[dict[int, object], dict[int, object]]:
-    """IFD0 and Exif-IFD tags of TIFF-based RAWs (DNG, NEF, CR2, ARW, PEF...); empty otherwise."""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tf:
-            page = tf.pages.first
-            ifd0 = {t.code: t.value for t in page.tags.values() if t.code != EXIF_IFD}
-            exif_tag = page.tags.get(EXIF_IFD)
-            exif = {}
-            if exif_tag is not None and isinstance(exif_tag.value, dict):
-                names = tifffile.TIFF.TAGS
-                exif = {names[k] if isinstance(k, str) and k in names else k: v for k, v in exif_tag.value.items()}
-                exif = {k: v for k, v in exif.items() if isinstance(k, int)}
-            return ifd0, exif
-    except Exception:  # not TIFF-based (CR3, RAF, ORF, RW2...) or odd: LibRaw's values suffice
-        return {}, {}
-
-
 def _metadata(raw: rawpy.RawPy, path: Path) -> Metadata:
     """Metadata from an open RawPy: the file's TIFF/EXIF tags first (cheap, local time), then
     LibRaw's ``other`` (rawpy unpacks the image to read it, so only when tags are missing)."""
@@ -143,7 +124,7 @@ def _metadata(raw: rawpy.RawPy, path: Path) -> Metadata:
     orientation = exif_from_flip(s.flip)
     w, h = (s.height, s.width) if orientation in (6, 8) else (s.width, s.height)
     meta = Metadata(path=path, width=int(w), height=int(h), orientation=orientation, is_raw=True)
-    ifd0, exif = _tiff_tags(path)
+    ifd0, exif = tiff_tags(path)
     fill_from_tags(meta, ifd0, exif)
     if meta.iso is None or meta.exposure_time is None or meta.captured is None:
         try:

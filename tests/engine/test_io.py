@@ -382,3 +382,25 @@ def test_safe_load_stops_a_hung_decoder(dng_file: Path, monkeypatch: pytest.Monk
     with pytest.raises(ImageError, match=r"longer than 1.5 s"):
         load_photo(dng_file, safe=True, timeout=1.5)
     assert time.perf_counter() - t < 10
+
+
+def test_tiff_variants(tmp_path: Path, photo_jpeg: Path, photo_srgb8: np.ndarray, photo_linear: np.ndarray) -> None:
+    # Float TIFF: already linear, passed through untouched (Pillow cannot even open it).
+    f32 = tmp_path / "linear.tif"
+    tifffile.imwrite(f32, photo_linear, photometric="rgb")
+    np.testing.assert_array_equal(load_photo(f32).linear, photo_linear)
+    assert (read_metadata(f32).width, read_metadata(f32).height) == (640, 400)
+    # Planar 16-bit with LZW.
+    planar = tmp_path / "planar.tif"
+    tifffile.imwrite(planar, np.moveaxis(photo_srgb8.astype(np.uint16) * 257, -1, 0).copy(), photometric="rgb",
+                     planarconfig="separate", compression="lzw")
+    np.testing.assert_allclose(load_photo(planar).linear, photo_linear, atol=2e-6)
+    # 8-bit TIFF with camera EXIF and Orientation 6: upright pixels, metadata from its Exif IFD.
+    d = piexif.load(str(photo_jpeg))
+    d["0th"][piexif.ImageIFD.Orientation] = 6
+    rotated = tmp_path / "rot.tif"
+    Image.fromarray(np.ascontiguousarray(np.rot90(photo_srgb8, 1))).save(rotated, exif=piexif.dump(d))
+    m = read_metadata(rotated)
+    assert (m.orientation, m.width, m.height, m.make, m.iso) == (6, 640, 400, "Canon", 100)
+    assert m.captured == datetime(2007, 8, 6, 10, 29, 13)  # DateTimeOriginal, not the 2008 DateTime
+    np.testing.assert_allclose(load_photo(rotated).linear, photo_linear, atol=2e-6)
