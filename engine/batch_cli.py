@@ -22,14 +22,16 @@ EPILOG = (
 
 def add_batch_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("batch", help="export a folder of photos (resumable, parallel, cluster-ready)",
-                              description=__doc__.splitlines()[0], epilog=EPILOG)
+                              description="Export every photo of a folder, locally or on a Dask cluster. "
+                              "Resumable (finished outputs are skipped), parallel, never writes to originals.",
+                              epilog=EPILOG)
     configure_parser(p)
     return p
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("in_dir", type=Path, metavar="IN_DIR")
-    p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    p.add_argument("in_dir", type=Path, metavar="IN_DIR", help="folder of photos (only read)")
+    p.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="where the exports go (created if needed)")
     p.add_argument("--recursive", action="store_true", help="include sub-folders (mirrored in OUT_DIR)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--recipe", type=Path, metavar="R.json", help="apply this recipe to every photo")

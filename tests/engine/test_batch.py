@@ -293,3 +293,26 @@ def test_unreachable_scheduler_is_a_clear_error(sources, tmp_path, capsys, monke
     rc, err = run_cli(capsys, shoot, tmp_path / "out", "--scheduler", f"tcp://127.0.0.1:{port}")
     assert rc == 1 and "cannot reach the Dask scheduler" in err
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_retouch_batch_entry_point(sources, tmp_path):
+    """The installed ``retouch batch`` command, as a user runs it."""
+    import subprocess
+    import sys
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune_raw.DNG", shoot / "a.DNG")
+    (shoot / "b.NEF").write_text("not a raw file\n" * 30)
+    LOOK.save(tmp_path / "look.json")
+    exe = Path(sys.executable).with_name("retouch")
+    cmd = [str(exe), "batch", str(shoot), str(tmp_path / "out"), "--recipe", str(tmp_path / "look.json"),
+           "--format", "tiff16", "--name", "{date}_{stem}"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, COLUMNS="200"), check=False)
+    assert p.returncode == 1, p.stderr
+    assert "b.NEF" in p.stderr and "Failed photos" in p.stderr
+    assert os.listdir(tmp_path / "out") == ["2024-05-17_a.tif"]
+    import tifffile
+
+    arr = tifffile.imread(tmp_path / "out" / "2024-05-17_a.tif")
+    assert arr.dtype == np.uint16 and arr.shape == (600, 960, 3)
