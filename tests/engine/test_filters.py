@@ -1,0 +1,213 @@
+"""Every registered filter gets the same checks for free (parametrized over REGISTRY), plus the
+paper's known values per filter (shared/research/exposure.md §1). Images are the real fixture photo."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine.filters import AGENT_FILTERS, LUMA, REGISTRY, FilterSpec
+
+SPECS = list(REGISTRY.values())
+ids = pytest.mark.parametrize("spec", SPECS, ids=[s.id for s in SPECS])
+
+
+def interior_params(spec: FilterSpec, rng: np.random.Generator, margin: float = 0.15) -> dict:
+    """Random parameters inside each declared range, away from the open ends of the mappings."""
+    out = {}
+    for p in spec.params:
+        lo, hi = p.min + margin * (p.max - p.min), p.max - margin * (p.max - p.min)
+        v = rng.uniform(lo, hi, p.shape)
+        out[p.name] = v.tolist() if p.shape else float(v)
+    return out
+
+
+@pytest.fixture(scope="module")
+def patch(photo_linear: np.ndarray) -> np.ndarray:
+    """A 48x64 crop of the real photo (linear), float64 for tight comparisons."""
+    return photo_linear[100:148, 200:264].astype(np.float64)
+
+
+def test_agent_filters_are_the_papers_eight() -> None:
+    # NB: the order is alphabetical since ruff sorted the registering imports; models store the
+    # order they were trained with in their metadata, so only the set and head widths are pinned.
+    paper = {"exposure": 1, "gamma": 1, "white_balance": 2, "saturation": 1, "tone": 8, "contrast": 1,
+             "black_white": 1, "color_curves": 24}
+    assert {f: REGISTRY[f].n_outputs for f in AGENT_FILTERS} == paper
+    assert len(AGENT_FILTERS) == 8
+
+
+@ids
+def test_declaration_is_complete(spec: FilterSpec) -> None:
+    assert spec.label and spec.description and spec.version >= 1 and spec.pointwise
+    for p in spec.params:
+        assert p.min < p.max and p.min <= p.default <= p.max, p
+        assert p.label and p.description
+
+
+@ids
+def test_defaults_are_identity(spec: FilterSpec, patch: np.ndarray) -> None:
+    patch = np.concatenate([patch, patch * 3e-3])  # plus a 8-stops-darker copy: deep shadows
+    out = np.asarray(spec.apply(patch, **spec.defaults()))
+    # gamma floors its input at 0.001 (the paper's guard against an infinite slope at 0), so
+    # values below the floor come back as 0.001 even at gamma 1; everything else is untouched.
+    expected = np.maximum(patch, 0.001) if spec.id == "gamma" else patch
+    # rtol: white balance divides by 1e-5 + luminance of the gains (the paper's epsilon) = 1.00001
+    np.testing.assert_allclose(out, expected, rtol=2e-5, atol=1e-9)
+    assert (patch < 0.001).mean() > 0.1  # the floor is exercised
+
+
+@ids
+def test_from_network_maps_any_raw_into_the_declared_range(spec: FilterSpec) -> None:
+    rng = np.random.default_rng(1)
+    raw = np.concatenate([rng.normal(0, 3, (64, spec.n_outputs)), np.full((1, spec.n_outputs), 40.0),
+                          np.full((1, spec.n_outputs), -40.0), np.zeros((1, spec.n_outputs))])
+    params = spec.from_network(raw)
+    assert set(params) == {p.name for p in spec.params}
+    for p in spec.params:
+        v = np.asarray(params[p.name])
+        assert v.shape == (raw.shape[0], *p.shape)
+        assert np.isfinite(v).all()
+        assert v.min() >= p.min - 1e-9 and v.max() <= p.max + 1e-9, p.name
+        # the extremes of raw reach the ends of the range
+        assert v[-3].min() > p.max - 0.05 * (p.max - p.min) and v[-2].max() < p.min + 0.05 * (p.max - p.min)
+
+
+@ids
+def test_to_network_round_trips(spec: FilterSpec) -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        params = interior_params(spec, rng)
+        back = spec.from_network(spec.to_network(params)[None])
+        for p in spec.params:
+            np.testing.assert_allclose(np.asarray(back[p.name])[0], params[p.name], rtol=1e-4, atol=1e-5)
+
+
+@ids
+def test_numpy_and_torch_agree(spec: FilterSpec, patch: np.ndarray) -> None:
+    torch = pytest.importorskip("torch")
+    params = interior_params(spec, np.random.default_rng(3))
+    ref = np.asarray(spec.apply(patch, **params))
+    out = spec.apply(torch.from_numpy(patch), **{k: torch.tensor(v, dtype=torch.float64) for k, v in params.items()})
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float64
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10, atol=1e-12)
+    f32 = spec.apply(torch.from_numpy(patch.astype(np.float32)), **params)
+    assert f32.dtype == torch.float32
+
+
+@ids
+def test_gradcheck(spec: FilterSpec, patch: np.ndarray) -> None:
+    torch = pytest.importorskip("torch")
+    img = torch.tensor(patch[:2, :3], dtype=torch.float64, requires_grad=True)
+    params = interior_params(spec, np.random.default_rng(4))
+    names = list(params)
+    tensors = [torch.tensor(params[n], dtype=torch.float64, requires_grad=True) for n in names]
+
+    def fn(x, *ps):
+        return spec.apply(x, **dict(zip(names, ps)))
+
+    assert torch.autograd.gradcheck(fn, (img, *tensors), eps=1e-6, atol=1e-5)
+
+
+@ids
+def test_batch_matches_single_images(spec: FilterSpec, patch: np.ndarray) -> None:
+    rng = np.random.default_rng(5)
+    imgs = np.stack([patch, patch[::-1, ::-1] * 0.7])
+    per = [interior_params(spec, rng) for _ in range(2)]
+    batched = {p.name: np.stack([np.asarray(q[p.name], np.float64) for q in per]) for p in spec.params}
+    out = np.asarray(spec.apply(imgs, **batched))
+    assert out.shape == imgs.shape
+    for i in range(2):
+        np.testing.assert_allclose(out[i], spec.apply(imgs[i], **per[i]), rtol=1e-12, atol=1e-12)
+    # one parameter set shared by the whole batch
+    shared = np.asarray(spec.apply(imgs, **per[0]))
+    np.testing.assert_allclose(shared[1], spec.apply(imgs[1], **per[0]), rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Known values from the paper's formulas
+
+
+def apply(op: str, img: np.ndarray, **params) -> np.ndarray:
+    return np.asarray(REGISTRY[op].apply(np.asarray(img, np.float64), **params))
+
+
+def test_exposure_plus_one_doubles(patch: np.ndarray) -> None:
+    np.testing.assert_allclose(apply("exposure", patch, ev=1.0), 2 * patch, rtol=1e-12)
+    np.testing.assert_allclose(apply("exposure", patch, ev=-3.5), patch * 2**-3.5, rtol=1e-12)
+
+
+def test_gamma_is_a_power_with_floor() -> None:
+    x = np.array([[[0.0, 0.0005, 0.25]]])
+    np.testing.assert_allclose(apply("gamma", x, gamma=0.5), [[[math.sqrt(0.001), math.sqrt(0.001), 0.5]]])
+    np.testing.assert_allclose(apply("gamma", x, gamma=3.0)[..., 2], 0.25**3)
+
+
+def test_white_balance_keeps_grey_luminance_and_scales_channels(patch: np.ndarray) -> None:
+    g, b = 1.3, 0.8
+    out = apply("white_balance", patch, green=g, blue=b)
+    norm = 1e-5 + LUMA[0] + LUMA[1] * g + LUMA[2] * b
+    np.testing.assert_allclose(out, patch * np.array([1, g, b]) / norm, rtol=1e-12)
+    grey = np.full((1, 1, 3), 0.5)
+    lum = (apply("white_balance", grey, green=g, blue=b) * LUMA).sum()
+    assert lum == pytest.approx(0.5, rel=1e-4)
+
+
+def test_saturation_keeps_greys_grey_and_raises_saturation(patch: np.ndarray) -> None:
+    greys = np.linspace(0, 1, 11)[None, :, None].repeat(3, axis=2)
+    np.testing.assert_allclose(apply("saturation", greys, amount=1.0), greys, atol=1e-9)
+
+    def hsv_s(x):
+        v = x.max(-1)
+        return (v - x.min(-1)) / np.maximum(v, 1e-9)
+
+    out = apply("saturation", patch, amount=1.0)
+    s_in, s_out = hsv_s(np.clip(patch, 0, 1)), hsv_s(out)
+    v = np.clip(patch, 0, 1).max(-1)
+    expected = s_in + (1 - s_in) * (0.5 - np.abs(0.5 - v)) * 0.8  # the paper's s'
+    colored = s_in > 1e-3
+    np.testing.assert_allclose(s_out[colored], expected[colored], rtol=1e-6, atol=1e-6)
+    assert (s_out[colored] >= s_in[colored] - 1e-12).all()
+    mid = colored & (v > 0.01) & (v < 0.99) & (s_in < 0.99)  # the boost vanishes at v = 0, v = 1, s = 1
+    assert mid.mean() > 0.5 and (s_out[mid] > s_in[mid]).all()
+    np.testing.assert_allclose(out.max(-1), v, rtol=1e-9)  # value (HSV V) is kept
+    half = apply("saturation", patch, amount=0.5)
+    np.testing.assert_allclose(half, 0.5 * np.clip(patch, 0, 1) + 0.5 * out, atol=1e-12)
+
+
+def test_tone_curve_maps_knots() -> None:
+    slopes = np.array([0.5, 2.0, 1.0, 1.5, 0.7, 1.2, 0.9, 1.1])
+    knots = np.arange(9) / 8
+    out = apply("tone", np.repeat(knots[None, :, None], 3, axis=2), slopes=slopes.tolist())
+    expected = np.concatenate([[0], np.cumsum(slopes)]) / slopes.sum()
+    np.testing.assert_allclose(out[0, :, 0], expected, atol=1e-12)
+    np.testing.assert_allclose(out[..., 0], out[..., 2])
+    # inputs above 1 saturate at 1
+    assert apply("tone", np.full((1, 1, 3), 1.7), slopes=slopes.tolist()).max() == pytest.approx(1.0)
+
+
+def test_contrast_curve_at_mid_grey_and_quarter() -> None:
+    mid = np.full((1, 1, 3), 0.5)
+    np.testing.assert_allclose(apply("contrast", mid, amount=1.0), mid, atol=1e-5)  # fixed point of the S-curve
+    q = np.full((1, 1, 3), 0.25)
+    curved = (1 - math.cos(math.pi * 0.25)) / 2
+    np.testing.assert_allclose(apply("contrast", q, amount=1.0), curved, rtol=1e-5)
+    np.testing.assert_allclose(apply("contrast", q, amount=-1.0), 2 * 0.25 - curved, rtol=1e-5)
+
+
+def test_black_white_gives_equal_channels(patch: np.ndarray) -> None:
+    out = apply("black_white", patch, amount=1.0)
+    np.testing.assert_allclose(out[..., 0], out[..., 1])
+    np.testing.assert_allclose(out[..., 0], out[..., 2])
+    np.testing.assert_allclose(out[..., 0], patch @ np.array(LUMA), rtol=1e-12)
+
+
+def test_color_curves_act_per_channel() -> None:
+    slopes = np.ones((3, 8))
+    slopes[0, :4] = 1.1  # red: steeper in the shadows -> lifted midtones
+    x = np.full((1, 1, 3), 0.5)
+    out = apply("color_curves", x, slopes=slopes.tolist())[0, 0]
+    assert out[0] == pytest.approx(4 * 1.1 / 8.4)
+    np.testing.assert_allclose(out[1:], 0.5)
