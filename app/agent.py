@@ -59,10 +59,13 @@ class StandInAgent:
 
         proxy = make_proxy(np.asarray(linear, np.float32), 64).reshape(-1, 3)
         lum = proxy @ np.array([0.27, 0.67, 0.06], np.float32)
-        ev = float(np.clip(np.log2(0.18 / max(float(np.exp(np.mean(np.log(lum + 1e-4)))), 1e-4)), -2, 2))
+        ev = float(np.log2(0.18 / max(float(np.exp(np.mean(np.log(lum + 1e-4)))), 1e-4)))
+        # never push the brightest 1 % past white, never more than a stop down
+        ev = float(np.clip(min(ev, np.log2(0.95 / max(float(np.percentile(lum, 99)), 1e-4))), -1.0, 2.0))
         mean = proxy.mean(0) + 1e-6
-        green = float(np.clip(mean[0] / mean[1], 0.61, 1.64))
-        blue = float(np.clip(mean[0] / mean[2], 0.61, 1.64))
+        # half-strength grey world: cast removed partly, a blue sky is not turned grey
+        green = float(np.clip(np.sqrt(mean[0] / mean[1]), 0.85, 1.2))
+        blue = float(np.clip(np.sqrt(mean[0] / mean[2]), 0.85, 1.2))
         jitter = 0.0 if seed is None else np.random.default_rng(seed).normal(0, 0.25)
         probs = {"exposure": 0.6, "gamma": 0.1, "white_balance": 0.1, "saturation": 0.1, "contrast": 0.1}
 

@@ -62,7 +62,7 @@ class ParamSlider(QWidget):
         if param.unit:
             self.spin.setSuffix(f" {param.unit}")
         self.spin.setFixedWidth(78)
-        self.spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+        self.spin.setObjectName("paramSpin")  # theme hides its arrows (NoButtons collapses the text box)
         self.spin.setAlignment(Qt.AlignmentFlag.AlignRight)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

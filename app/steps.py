@@ -184,6 +184,7 @@ class StepList(QScrollArea):
         lay = self.inner.lay
         for card in self.cards:
             lay.removeWidget(card)
+            card.hide()  # at once: deleteLater waits for the event loop
             card.deleteLater()
         self.cards = []
         self.inner.empty.setVisible(self.doc is None or len(self.doc.recipe) == 0)

@@ -46,6 +46,8 @@ QListWidget#filmstrip::item {{ color: {MUTED}; border-radius: 4px; padding: 2px;
 QListWidget#filmstrip::item:selected {{ background: #33475e; color: {TEXT}; }}
 QDoubleSpinBox, QSpinBox, QLineEdit, QComboBox {{ background: {RAISED}; color: {TEXT};
     border: 1px solid #444; border-radius: 3px; padding: 2px 4px; selection-background-color: {ACCENT}; }}
+QDoubleSpinBox#paramSpin::up-button, QDoubleSpinBox#paramSpin::down-button {{ width: 0px; border: none; }}
+QToolButton::menu-indicator {{ image: none; width: 0px; }}
 QSlider::groove:horizontal {{ height: 4px; background: #4a4a4a; border-radius: 2px; }}
 QSlider::sub-page:horizontal {{ background: #6f7f92; border-radius: 2px; }}
 QSlider::handle:horizontal {{ background: #d8d8d8; width: 12px; height: 12px; margin: -5px 0;

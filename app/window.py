@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None):
         super().__init__()
         self.settings = settings or QSettings()
+        self.setObjectName("main")
         self.setWindowTitle("Retouch")
         self.setAcceptDrops(True)
         self.docs: dict[Path, PhotoDoc] = {}
@@ -82,6 +83,18 @@ class MainWindow(QMainWindow):
         self._build()
         self._build_menus()
         self._restore_settings()
+        QTimer.singleShot(400, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Compile the fast render path (numba) off the GUI thread before the first photo needs it."""
+        import numpy as np
+
+        from engine.recipe import Step
+
+        tiny = np.full((8, 8, 3), 0.2, np.float32)
+        self.renderer.submit(RenderRequest(self.renderer.new_id(), "warmup",
+                                           Recipe([Step("exposure", {"ev": 0.5}), Step("contrast", {"amount": 0.2})]),
+                                           tiny))
 
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:

@@ -1,0 +1,130 @@
+"""Save PNGs of the app's main states into screenshots/ (offscreen Qt, or a real X server / Xvfb).
+
+Usage: ``QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [OUT_DIR] [--extra PHOTO.jpg]``
+(or under ``xvfb-run -a``). The photos are the real test photo (tests/fixtures/dune.jpg) as a JPEG
+and as synthetic DNGs built from it, plus a corrupt DNG. ``--extra`` adds a larger real photo
+(e.g. a Debian wallpaper), also converted to a DNG, and the shots are taken on that RAW.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_folder(extra: Path | None) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    from engine.io.dng import write_dng
+
+    d = Path(tempfile.mkdtemp(prefix="retouch-shots-")) / "Dunes"
+    d.mkdir()
+    src = ROOT / "tests" / "fixtures" / "dune.jpg"
+    shutil.copy2(src, d / "dune.jpg")
+    with Image.open(src) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    write_dng(d / "dune_raw.dng", rgb, seed=1)
+    # a darker, cooler frame so the strip is not three identical photos
+    dark = (rgb.astype(np.float32) * np.array([0.55, 0.6, 0.75])).clip(0, 255).astype(np.uint8)
+    write_dng(d / "dune_dusk.dng", dark, seed=2)
+    data = (d / "dune_raw.dng").read_bytes()
+    (d / "zz_corrupt.dng").write_bytes(data[:4096] + bytes(range(256)) * 64)
+    if extra is not None:
+        shutil.copy2(extra, d / extra.name)
+        with Image.open(extra) as im:
+            write_dng(d / f"{extra.stem}.dng", np.asarray(im.convert("RGB")), seed=3)
+    return d
+
+
+def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", nargs="?", type=Path, default=ROOT / "screenshots")
+    ap.add_argument("--extra", type=Path, help="a larger real photo to shoot (converted to DNG)")
+    args = ap.parse_args()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    from PySide6.QtCore import QPointF, QSettings
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    app = QApplication.instance() or QApplication([])
+    from app.theme import apply_theme
+    from app.window import MainWindow
+
+    apply_theme(app)
+    folder = make_folder(args.extra)
+    win = MainWindow(QSettings(str(folder.parent / "s.ini"), QSettings.Format.IniFormat))
+    win.resize(1440, 900)
+    win.show()
+
+    def spin(cond=lambda: True, timeout: float = 60.0, settle: float = 0.3) -> None:
+        t = time.perf_counter()
+        while not cond() and time.perf_counter() - t < timeout:
+            app.processEvents()
+            time.sleep(0.005)
+        t = time.perf_counter()
+        while time.perf_counter() - t < settle:
+            app.processEvents()
+            time.sleep(0.005)
+
+    def fresh() -> bool:
+        return win.shown_preview >= 0 and win._latest.get("preview") == win.shown_preview
+
+    def save(name: str, widget=None) -> None:
+        (widget or win).grab().save(str(out / f"{name}.png"))
+        print("saved", out / f"{name}.png")
+
+    main_photo = folder / (f"{args.extra.stem}.dng" if args.extra else "dune_dusk.dng")
+    win.open_path(main_photo)
+    spin(fresh)
+    spin(lambda: len(win.filmstrip.thumbs_done) >= 3 + 2 * bool(args.extra), settle=0.5)
+    save("01_opened")
+    n = win.doc.undo.count()
+    win.auto()
+    spin(lambda: win.doc.undo.count() > n and fresh())
+    save("02_after_auto")
+    win.request_variations()
+    spin(lambda: win.panel.var_box.isVisible() and bool(win.variations), settle=0.5)
+    save("03_variations")
+    win.viewer.set_split(True)
+    win.viewer.split_x = 0.45
+    spin()
+    save("04_before_after")
+    win.viewer.set_split(False)
+    win.viewer.set_zoom(1.0, win.viewer.rect().center().toPointF() + QPointF(200, 150))
+    spin(lambda: win.viewer.detail is not None, timeout=30)
+    save("05_zoom_100")
+    win.viewer.set_fit()
+    # tone curve card visible: scroll the step list to a curve if the recipe has one
+    win.panel.add_step("tone")
+    spin(fresh)
+    win.panel.steps.ensureWidgetVisible(win.panel.steps.cards[-1])
+    spin()
+    save("06_curve_editor")
+    dlg = win.export_selection()
+    spin()
+    save("07_export_dialog", dlg)
+    dlg.close()
+    win.filmstrip.select_path(folder / "zz_corrupt.dng")
+    spin(lambda: win.filmstrip.is_failed(folder / "zz_corrupt.dng"), settle=0.5)
+    box = next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()), None)
+    save("08_failed_file")
+    if box is not None:
+        save("09_failed_message", box)
+        box.close()
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
