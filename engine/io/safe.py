@@ -29,10 +29,18 @@ from .errors import ImageError
 FAULT_ENV = "RETOUCH_IO_FAULT"
 
 
-def _scratch_dir() -> Path:
+# tmpfs is used only with room for a 100 MP float32 image (Docker's default /dev/shm is 64 MB).
+_SHM_MIN_FREE = 2 << 30
+
+
+def _scratch_dir() -> tuple[Path, bool]:
+    """(private temp folder, whether it is on tmpfs)."""
     shm = Path("/dev/shm")
-    base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix="retouch-decode-", dir=base))
+    try:
+        on_shm = shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > _SHM_MIN_FREE
+    except OSError:
+        on_shm = False
+    return Path(tempfile.mkdtemp(prefix="retouch-decode-", dir=str(shm) if on_shm else None)), on_shm
 
 
 def _child(path: str, half: bool, out_dir: str) -> None:
@@ -86,7 +94,7 @@ def load_in_child(path: str | Path, *, half: bool = False, timeout: float = 120.
     from . import Photo
 
     path = Path(path)
-    out = _scratch_dir()
+    out, on_shm = _scratch_dir()
     try:
         code, stderr = _run_child(path, half, out, timeout)
         if code is None:
@@ -98,7 +106,11 @@ def load_in_child(path: str | Path, *, half: bool = False, timeout: float = 120.
             how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
             detail = f": {stderr.strip().splitlines()[-1]}" if stderr.strip() and code and code > 0 else ""
             raise ImageError(f"the decoder crashed ({how}){detail}; the file is probably corrupt", path)
-        linear = np.load(out / "pixels.npy", allow_pickle=False)
+        if on_shm and os.name == "posix":
+            # Zero-copy: a private (copy-on-write) map of the tmpfs file; the pages outlive the unlink.
+            linear = np.asarray(np.load(out / "pixels.npy", mmap_mode="c", allow_pickle=False))
+        else:
+            linear = np.load(out / "pixels.npy", allow_pickle=False)
         with open(out / "meta.pickle", "rb") as f:
             meta = pickle.load(f)
         return Photo(path=path, linear=linear, meta=meta)
