@@ -181,7 +181,8 @@ def write_sidecar(photo: str | os.PathLike, recipe: Recipe) -> Path:
 
 
 def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number")
+    # NaN/Infinity literals parse to floats here so that validation rejects them naming the field.
+    return float(name)
 
 
 def _plain(v: Any) -> Any:

@@ -1,0 +1,163 @@
+"""Recipes: JSON round trip, migrations, hostile sidecars, atomic saves."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.filters import REGISTRY, FilterSpec, Param, TanhRange
+from engine.recipe import Recipe, RecipeError, Step, read_sidecar, sidecar_path, write_sidecar
+
+
+def full_recipe(seed: int = 0) -> Recipe:
+    """One step of every filter with random in-range parameters, agent probabilities on some."""
+    rng = np.random.default_rng(seed)
+    steps = []
+    for i, (op, spec) in enumerate(REGISTRY.items()):
+        params = {p.name: (rng.uniform(p.min, p.max, p.shape).tolist() if p.shape else float(rng.uniform(p.min, p.max)))
+                  for p in spec.params}
+        probs = None
+        if i % 2 == 0:
+            raw = rng.random(len(REGISTRY))
+            probs = dict(zip(REGISTRY, (raw / raw.sum()).tolist()))
+        steps.append(Step(op, params, enabled=i != 3, probs=probs))
+    return Recipe(steps)
+
+
+def test_json_round_trip(tmp_path: Path) -> None:
+    rec = full_recipe()
+    back = Recipe.loads(rec.dumps())
+    assert back.to_json() == rec.to_json()
+    assert [s.enabled for s in back] == [s.enabled for s in rec]
+    path = tmp_path / "r.json"
+    rec.save(path)
+    assert Recipe.load(path).to_json() == rec.to_json()
+    doc = json.loads(path.read_text())
+    assert doc["format"] == 1 and all(s["version"] == REGISTRY[s["op"]].version for s in doc["steps"])
+
+
+def test_missing_params_take_defaults_and_identity_steps_are_inactive() -> None:
+    rec = Recipe.loads('{"format": 1, "steps": [{"op": "tone"}, {"op": "exposure", "params": {"ev": 0.5}}]}')
+    assert rec.steps[0].params == REGISTRY["tone"].defaults()
+    assert [s.op for s in rec.active()] == ["exposure"]
+
+
+@pytest.fixture
+def gain_filter(monkeypatch: pytest.MonkeyPatch) -> FilterSpec:
+    """A temporary v3 filter whose v1 stored a linear ``gain`` and whose v2 named it ``stops``."""
+    spec = FilterSpec(
+        id="test_gain", label="Gain", short="g", version=3, description="test filter",
+        params=(Param("ev", "EV", "EV", -4.0, 4.0, 0.0, "stops", TanhRange(-4, 4)),),
+        math=lambda img, *, ev: img * 2.0**ev)
+
+    @spec.migration(1)
+    def _v1(p: dict) -> dict:  # v1: {"gain": linear factor}
+        return {"stops": float(np.log2(p.pop("gain")))}
+
+    @spec.migration(2)
+    def _v2(p: dict) -> dict:  # v2: {"stops": ...}
+        return {"ev": p["stops"]}
+
+    monkeypatch.setitem(REGISTRY, spec.id, spec)
+    return spec
+
+
+def test_migrations_run_one_version_at_a_time(gain_filter: FilterSpec) -> None:
+    v1 = Recipe.loads('{"format": 1, "steps": [{"op": "test_gain", "version": 1, "params": {"gain": 4.0}}]}')
+    assert v1.steps[0].params == {"ev": pytest.approx(2.0)}
+    v2 = Recipe.loads('{"format": 1, "steps": [{"op": "test_gain", "version": 2, "params": {"stops": -1}}]}')
+    assert v2.steps[0].params == {"ev": -1.0}
+    assert json.loads(v1.dumps())["steps"][0]["version"] == 3  # saved in the current version
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.version.*newer"):
+        Recipe.loads('{"format": 1, "steps": [{"op": "test_gain", "version": 4, "params": {}}]}')
+
+
+HOSTILE = {
+    "huge number": ('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": 1e308}}]}', r"steps\[0\]\.params\.ev"),
+    "NaN literal": ('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": NaN}}]}', r"steps\[0\]\.params\.ev"),
+    "Infinity literal": ('{"format": 1, "steps": [{"op": "gamma", "params": {"gamma": -Infinity}}]}',
+                         r"steps\[0\]\.params\.gamma"),
+    "unknown filter": ('{"format": 1, "steps": [{"op": "rm -rf", "params": {}}]}', r"steps\[0\]\.op"),
+    "unknown param": ('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": 1, "x": 2}}]}',
+                      r"steps\[0\]\.params"),
+    "string number": ('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": "1.0"}}]}',
+                      r"steps\[0\]\.params\.ev"),
+    "bool number": ('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": true}}]}', r"steps\[0\]\.params\.ev"),
+    "enabled type": ('{"format": 1, "steps": [{"op": "exposure", "enabled": "yes"}]}', r"steps\[0\]\.enabled"),
+    "steps type": ('{"format": 1, "steps": {"op": "exposure"}}', r"steps"),
+    "ragged array": ('{"format": 1, "steps": [{"op": "tone", "params": {"slopes": [[1, 1], [1]]}}]}',
+                     r"steps\[0\]\.params\.slopes"),
+    "wrong shape": ('{"format": 1, "steps": [{"op": "color_curves", "params": {"slopes": [1, 1, 1]}}]}',
+                    r"steps\[0\]\.params\.slopes"),
+    "nested value": ('{"format": 1, "steps": [{"op": "tone", "params": {"slopes": [1,1,1,1,1,1,1,[1]]}}]}',
+                     r"steps\[0\]\.params\.slopes"),
+    "bad probability": ('{"format": 1, "steps": [{"op": "exposure", "agent": {"probs": {"gamma": 7}}}]}',
+                        r"steps\[0\]\.agent\.probs"),
+    "newer format": ('{"format": 99, "steps": []}', r"format"),
+    "no format": ('{"steps": []}', r"format"),
+    "not an object": ("[1, 2, 3]", r"JSON object"),
+    "not JSON": ("{'format': 1}", r"not valid JSON"),
+    "too many steps": (json.dumps({"format": 1, "steps": [{"op": "exposure"}] * 1000}), r"steps"),
+    "deep nesting": ('{"format": 1, "steps": ' + "[" * 100_000 + "]" * 100_000 + "}", r"nesting|steps"),
+}
+
+
+@pytest.mark.parametrize("text, field", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_recipe_raises_naming_file_and_field(tmp_path: Path, text: str, field: str) -> None:
+    path = tmp_path / "bad.retouch.json"
+    path.write_text(text)
+    with pytest.raises(RecipeError, match=field) as info:
+        Recipe.load(path)
+    assert str(path) in str(info.value) and info.value.path == path
+
+
+def test_oversized_file_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_bytes(b'{"format": 1, "steps": [' + b" " * 10_000_000 + b"]}")
+    with pytest.raises(RecipeError, match="bytes") as info:
+        Recipe.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_bad_sidecar_is_moved_aside_never_overwritten(photo_jpeg: Path, tmp_copy) -> None:
+    photo = tmp_copy(photo_jpeg)
+    sc = sidecar_path(photo)
+    assert sc.name == "dune.jpg.retouch.json"
+    hostile = '{"format": 1, "steps": [{"op": "exposure", "params": {"ev": NaN}}]}'
+    sc.write_text(hostile)
+    with pytest.raises(RecipeError, match=r"dune\.jpg\.retouch\.json.*steps\[0\]\.params\.ev"):
+        read_sidecar(photo)
+    kept = list(photo.parent.glob("dune.jpg.retouch.json.bad-*"))
+    assert not sc.exists() and len(kept) == 1 and kept[0].read_text() == hostile
+    assert read_sidecar(photo) is None  # the photo now opens without a recipe
+    write_sidecar(photo, full_recipe())
+    assert kept[0].read_text() == hostile  # the user's old file survives the next save
+    assert read_sidecar(photo).to_json() == full_recipe().to_json()
+
+
+def test_atomic_save_leaves_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "r.json"
+    full_recipe(1).save(path)
+    full_recipe(2).save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    before = path.read_bytes()
+
+    def crash(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        full_recipe(3).save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    assert path.read_bytes() == before
+
+
+def test_copy_is_deep() -> None:
+    rec = full_recipe()
+    dup = rec.copy()
+    next(s for s in dup.steps if s.op == "tone").params["slopes"][0] = 1.9
+    assert rec.to_json() != dup.to_json()
