@@ -404,3 +404,23 @@ def test_tiff_variants(tmp_path: Path, photo_jpeg: Path, photo_srgb8: np.ndarray
     assert (m.orientation, m.width, m.height, m.make, m.iso) == (6, 640, 400, "Canon", 100)
     assert m.captured == datetime(2007, 8, 6, 10, 29, 13)  # DateTimeOriginal, not the 2008 DateTime
     np.testing.assert_allclose(load_photo(rotated).linear, photo_linear, atol=2e-6)
+
+
+def test_raw_with_absurd_declared_size_is_refused(tmp_copy, dng_file: Path) -> None:
+    import struct
+
+    from tifffile import TiffFile, TiffPage
+
+    bomb = tmp_copy(dng_file, "bomb.dng")
+    with TiffFile(bomb) as tf:  # find the CFA sub-IFD's ImageWidth / ImageLength values
+        tf.filehandle.seek(tf.pages.first.subifds[0])
+        cfa = TiffPage(tf, index=0)
+        where = [cfa.tags[code].valueoffset for code in (256, 257)]
+        assert [cfa.tags[code].value for code in (256, 257)] == [640, 400]
+    with open(bomb, "r+b") as f:
+        for offset in where:
+            f.seek(offset)
+            f.write(struct.pack("<I", 60000))  # declare 60000 x 60000 = 3.6 GP
+    for fn in (load_photo, load_preview, read_metadata):
+        with pytest.raises(ImageError, match=r"bomb.dng: 60000x60000 .* above the 200 MP limit"):
+            fn(bomb)
