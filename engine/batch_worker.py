@@ -187,22 +187,25 @@ def _decode(src: Path, s: ExportSettings) -> tuple[Any, Any]:
 
 
 def auto_recipe(linear: Any) -> Any:
-    """Auto: the learned agent's recipe (deterministic, seed None: the same on every machine)."""
+    """Auto: the learned agent's recipe (deterministic, seed None: the same on every machine).
+
+    Until a trained model ships (resources/models/retouch*.onnx), a measured stand-in is used,
+    as the app does, so Auto works from a fresh clone; the agent replaces it once a model exists.
+    """
     global _AGENT
     try:
-        from .runners.agent import Agent
+        from .runners.agent import Agent, available_models
     except ModuleNotFoundError as e:
         if e.name not in ("engine.runners.agent", "engine.runners"):
             raise
         return _stand_in_auto(linear)
     if _AGENT is None:
-        _AGENT = Agent(threads=_THREADS)
-    return _AGENT.predict(linear)
+        _AGENT = Agent(threads=_THREADS) if available_models() else _stand_in_auto
+    return _AGENT(linear) if _AGENT is _stand_in_auto else _AGENT.predict(linear)
 
 
 def _stand_in_auto(linear: Any) -> Any:
-    """TEMPORARY stand-in until engine.runners.agent lands: exposure so the log-mean luminance
-    sits at 18 % grey. Replaced by the agent automatically once the module exists."""
+    """Stand-in while no model is shipped: exposure so the log-mean luminance sits at 18 % grey."""
     import numpy as np
 
     from .recipe import Recipe, Step
