@@ -156,8 +156,8 @@ def _decode_tiff(path: Path) -> tuple[np.ndarray, bool] | None:
     if got is None:
         return None
     arr, orientation = got
-    if arr.dtype.kind == "f":
-        arr = arr.astype(np.float32, copy=False)
+    if arr.dtype.kind == "f":  # linear light; NaN/inf from broken renders would poison every filter
+        arr = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     elif arr.dtype not in (np.uint8, np.uint16):
         info = np.iinfo(arr.dtype)
         arr = (np.clip(arr, 0, None).astype(np.float64) / info.max * 65535 + 0.5).astype(np.uint16)
@@ -172,11 +172,11 @@ def decode_raster(path: str | Path) -> np.ndarray:
         if got is not None:
             arr, is_linear = got
             return arr if is_linear else linearize(arr)
-    im = _open_pillow(path)
-    arr16 = _png16(path, im)
-    if arr16 is not None:
-        return linearize(np.ascontiguousarray(arr16))
-    return linearize(np.asarray(_load_pillow(im, path)))
+    with _open_pillow(path) as im:  # closes the file handle (Windows cannot rename open files)
+        arr16 = _png16(path, im)
+        if arr16 is not None:
+            return linearize(np.ascontiguousarray(arr16))
+        return linearize(np.asarray(_load_pillow(im, path)))
 
 
 def raster_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
@@ -193,11 +193,11 @@ def raster_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
                 scale = 65535.0 if arr.dtype == np.uint16 else 1.0
                 arr = (np.clip(arr / scale, 0, 1) * 255 + 0.5).astype(np.uint8)
             return arr
-    im = _open_pillow(path)
-    arr16 = _png16(path, im)
-    if arr16 is not None:
-        return np.ascontiguousarray((arr16 >> 8).astype(np.uint8))
-    return np.asarray(_load_pillow(im, path, draft=max_size))
+    with _open_pillow(path) as im:
+        arr16 = _png16(path, im)
+        if arr16 is not None:
+            return np.ascontiguousarray((arr16 >> 8).astype(np.uint8))
+        return np.asarray(_load_pillow(im, path, draft=max_size))
 
 
 def read_raster_metadata(path: str | Path) -> Metadata:

@@ -281,7 +281,8 @@ def test_write_jpeg_png_carry_exif_and_icc(tmp_copy, photo_jpeg: Path, jpeg_rota
             desc = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"])))
             assert "sRGB" in desc
             back = np.asarray(im.convert("RGB"))
-        ex = piexif.load(str(path)) if fmt == "jpeg" else piexif.load(Image.open(path).info["exif"])
+            exif_block = im.info["exif"]
+        ex = piexif.load(str(path) if fmt == "jpeg" else exif_block)
         assert ex["0th"][piexif.ImageIFD.Orientation] == 1
         assert ex["0th"][piexif.ImageIFD.Make] == b"Canon"
         assert ex["Exif"][piexif.ExifIFD.DateTimeOriginal] == b"2007:08:06 10:29:13"
