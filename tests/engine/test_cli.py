@@ -1,0 +1,176 @@
+"""The ``retouch`` command on the real fixtures: apply, info, export-lut, routing, clean errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.lut import read_cube
+from engine.recipe import Recipe, Step, sidecar_path
+from retouch.main import build_parser, main
+
+RECIPE = Recipe([Step("exposure", {"ev": 0.8}), Step("saturation", {"amount": 0.3}), Step("contrast", {"amount": 0.2})])
+
+
+@pytest.fixture
+def recipe_file(tmp_path: Path) -> Path:
+    path = tmp_path / "look.json"
+    RECIPE.save(path)
+    return path
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def commands() -> list[str]:
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    return list(sub.choices)
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture) -> None:
+    names = commands()
+    assert {"open", "apply", "info", "export-lut", "train-style", "fit"} <= set(names)
+    for argv in [["--help"], *([n, "--help"] for n in names)]:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0
+        assert "usage: retouch" in capsys.readouterr().out
+
+
+def test_apply_dng_to_jpeg(dng_file: Path, recipe_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out.jpg"
+    code, stdout, err = run(["apply", str(dng_file), "--recipe", str(recipe_file), "-o", str(out)], capsys)
+    assert code == 0, err
+    assert "640x400 jpeg" in stdout and "exposure" in stdout
+    with Image.open(out) as im:
+        assert im.format == "JPEG" and im.size == (640, 400) and im.info.get("icc_profile")
+        edited = np.asarray(im, np.float64)
+    plain = tmp_path / "plain.jpg"
+    Recipe([]).save(tmp_path / "empty.json")
+    assert run(["apply", str(dng_file), "-r", str(tmp_path / "empty.json"), "-o", str(plain)], capsys)[0] == 0
+    with Image.open(plain) as im:
+        assert edited.mean() > np.asarray(im, np.float64).mean() + 10  # +0.8 EV is visibly brighter
+
+
+@pytest.mark.parametrize(("fmt", "suffix", "mode"), [("png", ".png", "RGB"), ("tiff16", ".tif", None)])
+def test_apply_formats_and_long_edge(photo_jpeg: Path, recipe_file: Path, tmp_path: Path, fmt: str, suffix: str,
+                                     mode: str | None, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / f"out{suffix}"
+    code, _, err = run(["apply", str(photo_jpeg), "-r", str(recipe_file), "-o", str(out), "--format", fmt,
+                        "--long-edge", "480"], capsys)
+    assert code == 0, err
+    if fmt == "tiff16":
+        import tifffile
+
+        arr = tifffile.imread(out)
+        assert arr.dtype == np.uint16 and arr.shape == (300, 480, 3)
+    else:
+        with Image.open(out) as im:
+            assert im.size == (480, 300) and im.mode == mode
+
+
+def test_apply_uses_the_photos_sidecar(photo_jpeg: Path, tmp_copy, tmp_path: Path, capsys) -> None:
+    photo = tmp_copy(photo_jpeg)
+    out = tmp_path / "out.jpg"
+    code, _, err = run(["apply", str(photo), "-o", str(out)], capsys)
+    assert code == 1 and "no --recipe" in err and "Traceback" not in err
+    RECIPE.save(sidecar_path(photo))
+    code, stdout, err = run(["apply", str(photo), "-o", str(out)], capsys)
+    assert code == 0 and "saturation" in stdout, err
+
+
+def test_apply_refuses_to_overwrite_the_input(photo_jpeg: Path, tmp_copy, recipe_file: Path, capsys) -> None:
+    photo = tmp_copy(photo_jpeg)
+    before = photo.read_bytes()
+    code, _, err = run(["apply", str(photo), "-r", str(recipe_file), "-o", str(photo)], capsys)
+    assert code == 1 and "refusing to overwrite" in err
+    assert photo.read_bytes() == before
+    code, _, err = run(["export-lut", str(recipe_file), "-o", str(recipe_file)], capsys)
+    assert code == 1 and "refusing to overwrite" in err
+    assert Recipe.load(recipe_file).to_json() == RECIPE.to_json()
+
+
+def bad_cases(tmp: Path, photo: Path, recipe: Path) -> dict[str, tuple[list[str], str]]:
+    nan = tmp / "nan.json"
+    nan.write_text('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": NaN}}]}')
+    text = tmp / "notes.txt"
+    text.write_text("not a photo")
+    fake = tmp / "fake.jpg"
+    fake.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    out = str(tmp / "o.jpg")
+    return {
+        "missing photo": (["apply", str(tmp / "nope.jpg"), "-r", str(recipe), "-o", out], "not found"),
+        "missing recipe": (["apply", str(photo), "-r", str(tmp / "nope.json"), "-o", out], "not found"),
+        "bad recipe": (["apply", str(photo), "-r", str(nan), "-o", out], "steps[0].params.ev"),
+        "unsupported input": (["apply", str(text), "-r", str(recipe), "-o", out], "unsupported"),
+        "corrupt photo": (["apply", str(fake), "-r", str(recipe), "-o", out], "fake.jpg"),
+        "unknown output format": (["apply", str(photo), "-r", str(recipe), "-o", str(tmp / "o.bmp")], "format"),
+        "missing output folder": (["apply", str(photo), "-r", str(recipe), "-o", str(tmp / "no" / "o.jpg")], "folder"),
+        "info missing": (["info", str(tmp / "nope.dng")], "not found"),
+        "info unsupported": (["info", str(text)], "unsupported"),
+        "lut bad recipe": (["export-lut", str(nan), "-o", str(tmp / "x.cube")], "steps[0].params.ev"),
+    }
+
+
+def test_bad_input_gives_one_line_and_nonzero_exit(photo_jpeg: Path, recipe_file: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    for name, (argv, needle) in bad_cases(tmp_path, photo_jpeg, recipe_file).items():
+        code, _, err = run(argv, capsys)
+        assert code == 1, name
+        assert needle in err and err.count("\n") == 1 and err.startswith("retouch "), (name, err)
+    assert not (tmp_path / "o.jpg").exists()
+
+
+def test_errors_in_a_real_process_have_no_traceback(tmp_path: Path, recipe_file: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "retouch", "apply", str(tmp_path / "missing.nef"), "-r",
+                           str(recipe_file), "-o", str(tmp_path / "o.jpg")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "retouch apply: error: missing.nef: file not found"
+    bad_size = subprocess.run([sys.executable, "-m", "retouch", "export-lut", str(recipe_file), "-o",
+                               str(tmp_path / "x.cube"), "--size", "1000"], capture_output=True, text=True, timeout=120)
+    assert bad_size.returncode == 2 and "size must be" in bad_size.stderr and "Traceback" not in bad_size.stderr
+
+
+def test_info(photo_jpeg: Path, dng_file: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run(["info", str(photo_jpeg)], capsys)
+    assert code == 0 and "Canon EOS DIGITAL REBEL" in out and "960x600" in out and "2007-08-06" in out
+    code, out, _ = run(["info", str(dng_file), "--json"], capsys)
+    fields = json.loads(out)
+    assert code == 0 and fields["type"] == "RAW" and fields["size"] == "640x400"
+
+
+def test_export_lut(recipe_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "look.cube"
+    code, stdout, err = run(["export-lut", str(recipe_file), "-o", str(out), "--size", "17"], capsys)
+    assert "17³ LUT of 3 step(s)" in stdout
+    assert code == 0, err
+    table = read_cube(out)
+    assert table.shape == (17, 17, 17, 3)
+    assert table[8, 8, 8].mean() > 0.5  # mid grey brightened by +0.8 EV
+    assert "sRGB-encoded" in out.read_text()
+
+
+def test_no_command_or_a_path_opens_the_gui(monkeypatch: pytest.MonkeyPatch, photo_jpeg: Path) -> None:
+    calls: list = []
+    fake = types.ModuleType("app.main")
+    fake.main = lambda argv=None: calls.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "app.main", fake)
+    assert main([]) == 0 and main([str(photo_jpeg)]) == 0 and main(["open", str(photo_jpeg)]) == 0
+    assert calls == [[], [str(photo_jpeg)], [str(photo_jpeg)]]
+
+
+def test_gui_missing_is_a_clear_message(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "app.main", None)  # import raises ImportError
+    code, _, err = run([], capsys)
+    assert code == 1 and "desktop app is not available" in err
