@@ -140,6 +140,11 @@ def _summary(console, results: list, total: int, in_dir: Path, cancelled: bool) 
         t.add_column(col, justify="right")
     t.add_row(str(counts["done"]), str(counts["skipped"]), str(counts["failed"]), str(total - len(results)))
     console.print(t)
+    timed = [r for r in results if r.status == "done" and r.stages]
+    if timed:
+        names = [k for k in ("decode", "auto", "render", "write") if any(k in r.stages for r in timed)]
+        avg = ", ".join(f"{k} {sum(r.stages.get(k, 0.0) for r in timed) / len(timed):.2f} s" for k in names)
+        console.print(f"Per photo (one worker): {avg}")
     failed = [r for r in results if r.status == "failed"]
     if failed:
         ft = Table(title="Failed photos")

@@ -53,6 +53,7 @@ class Result:
     reason: str = ""
     seconds: float = 0.0
     recipe_source: str = ""  # which recipe was applied: sidecar, auto or recipe
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage: decode, auto, render, write
 
 
 class NotAPhotoError(Exception):
@@ -96,24 +97,37 @@ def export_one(job: Job) -> Result:
     if os.environ.get(CRASH_ENV) == job.src.name:
         os.kill(os.getpid(), signal.SIGKILL)
     source = ""
+    stages: dict[str, float] = {}
+    lap = time.perf_counter()
+
+    def mark(stage: str) -> None:
+        nonlocal lap
+        now = time.perf_counter()
+        stages[stage] = now - lap
+        lap = now
+
     try:
         recipe, source = _fixed_recipe(job)
         linear, meta = _decode(job.src, s)
+        mark("decode")
         if recipe is None:
             recipe, source = auto_recipe(linear), "auto"
+            mark("auto")
         from .render import fit_long_edge, render
 
         if s.long_edge:
             linear = fit_long_edge(linear, s.long_edge)
         srgb = render(recipe, linear)
         del linear
+        mark("render")
         from .io import write_image
 
         job.dst.parent.mkdir(parents=True, exist_ok=True)
         write_image(job.dst, srgb, fmt=s.fmt, quality=s.quality, meta=meta)
         if not job.dst.is_file() or job.dst.stat().st_size == 0:  # never report success unchecked
             raise OSError(f"{job.dst.name} is missing or empty after writing")
-        return Result(job.src, job.dst, "done", "", time.perf_counter() - t0, source)
+        mark("write")
+        return Result(job.src, job.dst, "done", "", time.perf_counter() - t0, source, stages)
     except MemoryError:
         return Result(job.src, job.dst, "failed", "out of memory", time.perf_counter() - t0, source)
     except Exception as e:  # one bad file never stops the batch
