@@ -122,7 +122,9 @@ class Viewer(QWidget):
         return self.after.width() / self.full.width()
 
     def needs_detail(self) -> bool:
-        return self.has_image() and self.scale > self.preview_scale() * 1.05
+        """Zoomed past the preview's resolution, and the preview is not already full resolution."""
+        ps = self.preview_scale()
+        return self.has_image() and ps < 0.999 and self.scale > ps * 1.05
 
     def set_fit(self) -> None:
         self.fit = True

@@ -1,0 +1,119 @@
+"""Window conventions: shortcuts, zoom/pan and the 100 % detail crop, drag and drop, settings, About."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import TIMEOUT, auto_and_wait, open_and_wait, qimage_array
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from app.window import MainWindow
+
+
+def test_shortcuts_undo_redo_and_split(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    assert len(win.doc.recipe) == 5
+    win.activateWindow()
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(win.doc.recipe) == 0
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert len(win.doc.recipe) == 5
+    assert not win.viewer.split
+    plain = qimage_array(win.viewer.grab().toImage())
+    qtbot.keyClick(win, Qt.Key.Key_Backslash)
+    assert win.viewer.split and win.a_split.isChecked()
+    split = qimage_array(win.viewer.grab().toImage())
+    # left of the line: the unedited photo (differs from the edit); right of it: the edit, unchanged
+    r = win.viewer.image_rect()
+    sx = int(win.viewer.split_x * win.viewer.width())
+    y0, y1 = int(r.top()) + 40, int(r.bottom()) - 5  # below the Before/After labels
+    left = np.s_[y0:y1, int(r.left()) + 5:sx - 5]
+    right = np.s_[y0:y1, sx + 5:int(r.right()) - 5]
+    assert np.abs(split[left].astype(int) - plain[left]).mean() > 2
+    assert np.abs(split[right].astype(int) - plain[right]).mean() < 0.5
+    qtbot.keyClick(win, Qt.Key.Key_Backslash)
+    assert not win.viewer.split
+
+
+def test_wheel_zoom_pan_and_full_resolution_detail(qtbot, win, folder, monkeypatch):
+    monkeypatch.setattr("app.loading.PREVIEW_EDGE", 320)  # the 640 px fixture then needs detail crops
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    v = win.viewer
+    assert v.fit and v.preview_scale() == 0.5
+    assert not v.needs_detail() or v.scale > 0.5
+    fit = v.scale
+    anchor = QPointF(v.width() * 0.3, v.height() * 0.4)
+    under = v.to_image(anchor)
+    v.wheelEvent(_wheel(anchor, 120 * 3))  # three notches: x1.25^3
+    assert abs(v.scale - fit * 1.25 ** 3) < 1e-9 and not v.fit
+    moved = v.to_image(anchor)
+    assert abs(moved.x() - under.x()) < 1 and abs(moved.y() - under.y()) < 1  # zoom about the cursor
+    # pan by dragging
+    c0 = QPointF(v.center)
+    qtbot.mousePress(v, Qt.MouseButton.LeftButton, pos=QPoint(200, 200))
+    qtbot.mouseMove(v, QPoint(150, 180))
+    qtbot.mouseRelease(v, Qt.MouseButton.LeftButton, pos=QPoint(150, 180))
+    assert v.center.x() > c0.x()
+    # beyond the preview's resolution a crop of the full-resolution image is rendered
+    v.set_zoom(4.0)
+    assert v.needs_detail()
+    qtbot.waitUntil(lambda: v.detail is not None, timeout=TIMEOUT)
+    pix, rect = v.detail
+    vis = v.visible_rect()
+    assert rect.contains(vis.adjusted(2, 2, -2, -2))
+    assert pix.width() == round(rect.width())  # 1 image pixel per crop pixel: full resolution
+    v.set_zoom(0.4)
+    qtbot.waitUntil(lambda: v.detail is None, timeout=TIMEOUT)
+
+
+def _wheel(pos: QPointF, delta: int):
+    from PySide6.QtGui import QWheelEvent
+
+    return QWheelEvent(pos, pos, QPoint(0, 0), QPoint(0, delta), Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+
+
+def test_drop_folder_opens_it(qtbot, win, folder):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    ev = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                    Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.dropEvent(ev)
+    assert win.folder == folder and win.filmstrip.count() == 2
+
+
+def test_settings_restore_geometry_and_recent(qtbot, win, folder, tmp_path):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.resize(731, 555)  # within the offscreen screen (800x600): restoreGeometry clamps to it
+    win.close()
+    s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    assert s.value("recent/folders") in ([str(folder)], str(folder))
+    w2 = MainWindow(s)
+    qtbot.addWidget(w2)
+    assert (w2.width(), w2.height()) == (731, 555)
+    assert [a.text() for a in w2.recent_menu.actions()] == [str(folder)]
+    w2.close()
+
+
+def test_about_lists_models_and_device(qtbot, win, folder):
+    from app import agent as agent_mod
+
+    text = win.about_text()
+    assert "Models" in text and "Device" in text
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    text = win.about_text()
+    device = next(iter(agent_mod.loaded_agents().values())).device
+    assert device in ("CPU", "CUDA") and f"<b>Device</b>: {device}" in text
+    for m in agent_mod.available_models():
+        assert str(m) in text
+
+
+def test_disabled_panels_say_coming(win):
+    names = [win.tabs.tabText(i) for i in range(win.tabs.count())]
+    assert names == ["Retouch", "Low light", "Complete", "Restore"]
+    assert win.tabs.isTabEnabled(0)
+    for i in (1, 2, 3):
+        assert not win.tabs.isTabEnabled(i) and "coming" in win.tabs.tabToolTip(i)
