@@ -48,6 +48,7 @@ class PhotoDoc(QObject):
         # Pixels (only while on screen): full linear, screen-size linear cache, metadata.
         self.linear: Any = None
         self.preview_linear: Any = None
+        self.draft_linear: Any = None
         self.meta: Any = None
 
     @property
@@ -59,4 +60,4 @@ class PhotoDoc(QObject):
         self.changed.emit(change)
 
     def drop_pixels(self) -> None:
-        self.linear = self.preview_linear = None
+        self.linear = self.preview_linear = self.draft_linear = None

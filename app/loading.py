@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 PREVIEW_EDGE = 2048  # the screen-resolution linear cache every interactive render uses
+DRAFT_EDGE = 1024    # while a slider or curve is being dragged: 4x fewer pixels, then the full preview
 DECODE_TIMEOUT_S = 120.0
 
 
@@ -18,6 +19,7 @@ class Decoded:
     path: Path
     linear: np.ndarray          # full resolution, working space
     preview_linear: np.ndarray  # long edge <= PREVIEW_EDGE
+    draft_linear: np.ndarray    # long edge <= DRAFT_EDGE
     meta: Any
 
 
@@ -50,7 +52,9 @@ def decode(path: Path) -> Decoded:
     linear.setflags(write=False)  # shared with render threads: nobody may mutate it
     preview = np.ascontiguousarray(fit_long_edge(linear, PREVIEW_EDGE), dtype=np.float32)
     preview.setflags(write=False)
-    return Decoded(path, linear, preview, photo.meta)
+    draft = np.ascontiguousarray(fit_long_edge(preview, DRAFT_EDGE), dtype=np.float32)
+    draft.setflags(write=False)
+    return Decoded(path, linear, preview, draft, photo.meta)
 
 
 def small(linear: np.ndarray, edge: int) -> np.ndarray:

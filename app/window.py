@@ -80,6 +80,8 @@ class MainWindow(QMainWindow):
         self.renderer.failed.connect(lambda e, tb: log.error("render failed\n%s", tb))
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
         self._autosave.timeout.connect(self.flush_sidecars)
+        self._settle = QTimer(self, singleShot=True, interval=120)
+        self._settle.timeout.connect(self._settled)
         self._build()
         self._build_menus()
         self._restore_settings()
@@ -346,7 +348,8 @@ class MainWindow(QMainWindow):
     def _decoded(self, doc: PhotoDoc, res: Decoded) -> None:
         if doc is not self.doc:
             return  # the user moved on; pixels are dropped
-        doc.linear, doc.preview_linear, doc.meta = res.linear, res.preview_linear, res.meta
+        doc.linear, doc.preview_linear, doc.draft_linear, doc.meta = (
+            res.linear, res.preview_linear, res.draft_linear, res.meta)
         h, w = res.linear.shape[:2]
         m = res.meta
         bits = [doc.name, f"{w} × {h}"]
@@ -381,15 +384,33 @@ class MainWindow(QMainWindow):
         self.renderer.submit(RenderRequest(rid, kind, recipe.copy(), image, tag=self.doc, **kw))
         return rid
 
+    @staticmethod
+    def pointer_down() -> bool:
+        """A slider or curve handle is being dragged: render drafts until it is let go."""
+        return QApplication.mouseButtons() != Qt.MouseButton.NoButton
+
     def schedule_render(self) -> int | None:
-        """Ask for a fresh preview (latest wins) and, when zoomed in, a full-resolution crop."""
+        """Ask for a fresh preview (latest wins) and, when zoomed in, a full-resolution crop.
+
+        During a drag the draft cache (a quarter of the pixels) keeps the preview following the
+        pointer; the full preview follows once the pointer is released.
+        """
         doc = self.doc
         if doc is None or doc.preview_linear is None:
             return None
+        if self.pointer_down() and doc.draft_linear is not None:
+            self._settle.start()
+            return self._submit("preview", doc.recipe, doc.draft_linear)
         rid = self._submit("preview", doc.recipe, doc.preview_linear)
         if self.viewer.needs_detail():
             self._request_detail()
         return rid
+
+    def _settled(self) -> None:
+        if self.pointer_down():
+            self._settle.start()
+        else:
+            self.schedule_render()
 
     def _request_detail(self) -> None:
         doc = self.doc
