@@ -1,0 +1,190 @@
+"""Evaluate the agent on held-out photos: ``python -m models.retouch.evaluate [--model M.onnx]``.
+
+Protocol (exposure.md §5, plus a PSNR check the paper could not do without originals):
+
+* Each held-out photo (never seen in training) is "unedited" ``--per-photo`` times by
+  :mod:`models.data.degrade` with a fixed seed, written as a synthetic DNG
+  (``engine.io.dng.write_dng``: mosaic, camera WB, sensor noise) and decoded by the app's own
+  RAW path (``engine.io.load_photo``): exactly what the app feeds the agent.
+* Methods: **agent** (``Agent.predict`` + ``engine.render.render``), **(a)** the decoded linear
+  input as is (sRGB-encoded), **(b)** LibRaw's default rendering of the same DNG,
+  ``rawpy.postprocess(use_camera_wb=True)`` (auto-bright + sRGB gamma), **(c)** percentile
+  stretch + grey-world.
+* **PSNR** (dB) of each output against the original photo (sRGB, 8-bit scale), mean over images.
+* **Histogram intersection** (HI) against the *target* set: per image 4 random square crops
+  (side = shorter edge) -> 80x80 (area) -> 4 random 64x64 sub-crops = 16 patches; per patch
+  luminance mean, ``2 std(luminance)`` ("contrast"), mean HLS saturation, after clipping to
+  [0, 1]; each statistic histogrammed over all patches (32 bins on [0, 1], normalised by the
+  patch count); HI = sum of bin-wise minima (1 = identical distributions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import rawpy
+
+from engine.color import srgb_decode, srgb_encode
+from engine.io import load_photo
+from engine.io.dng import write_dng
+from engine.render import render, resize_linear
+from engine.runners.agent import Agent
+
+from ..data import degrade
+from ..data.assemble import assemble, list_images, load_srgb
+
+BINS = 32
+LUMA = (0.27, 0.67, 0.06)
+
+
+# ---------------------------------------------------------------------------------------------
+# Histogram intersection (the paper's protocol)
+
+
+def patches(srgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """16 patches (64x64) of one image, as in ``histogram_intersection.py``."""
+    h, w = srgb.shape[:2]
+    side = min(h, w)
+    out = []
+    for _ in range(4):
+        y = int(rng.integers(0, h - side + 1))
+        x = int(rng.integers(0, w - side + 1))
+        sq = resize_linear(np.ascontiguousarray(srgb[y:y + side, x:x + side], np.float32), 80, 80)
+        for _ in range(4):
+            dy, dx = int(rng.integers(0, 16)), int(rng.integers(0, 16))
+            out.append(sq[dy:dy + 64, dx:dx + 64])
+    return np.stack(out)
+
+
+def patch_stats(p: np.ndarray) -> np.ndarray:
+    """``(N, 64, 64, 3)`` sRGB patches -> ``(N, 3)``: lum mean, 2 lum std, mean HLS saturation."""
+    p = np.clip(p, 0.0, 1.0)
+    lum = p @ np.asarray(LUMA, np.float32)
+    mx, mn = p.max(-1), p.min(-1)
+    light = (mx + mn) / 2
+    den = np.where(light < 0.5, mx + mn, 2.0 - mx - mn)
+    sat = np.where(mx - mn > 1e-6, (mx - mn) / np.maximum(den, 1e-6), 0.0)
+    return np.stack([lum.mean((1, 2)), 2 * lum.std((1, 2)), sat.mean((1, 2))], 1)
+
+
+def histograms(stats: np.ndarray) -> np.ndarray:
+    return np.stack([np.histogram(np.clip(stats[:, k], 0, 1), BINS, (0.0, 1.0))[0] / len(stats)
+                     for k in range(stats.shape[1])])
+
+
+def intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-statistic HI of two sets of patch statistics."""
+    return np.minimum(histograms(a), histograms(b)).sum(1)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    mse = float(np.mean((np.clip(a[:h, :w], 0, 1) - np.clip(b[:h, :w], 0, 1)) ** 2))
+    return 10 * math.log10(1.0 / max(mse, 1e-10))
+
+
+# ---------------------------------------------------------------------------------------------
+# Baselines
+
+
+def libraw_default(dng: Path) -> np.ndarray:
+    """(b): what any converter shows without editing."""
+    with rawpy.imread(str(dng)) as raw:
+        return raw.postprocess(use_camera_wb=True).astype(np.float32) / 255.0
+
+
+def stretch_greyworld(linear: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> np.ndarray:
+    """(c): grey-world white balance, then stretch luminance percentiles ``lo..hi`` to 0..1."""
+    x = np.clip(linear, 0, None)
+    means = x.reshape(-1, 3).mean(0) + 1e-6
+    x = x * (means.mean() / means)
+    lum = x @ np.asarray(LUMA, np.float32)
+    p_lo, p_hi = np.percentile(lum, [lo, hi])
+    return srgb_encode((x - p_lo) / max(p_hi - p_lo, 1e-6)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, per_photo: int = 4,
+             seed: int = 0, long_edge: int = 768, log=print) -> dict:
+    agent = Agent(model)
+    rng = np.random.default_rng(seed)
+    hi_rng = np.random.default_rng(seed + 1)
+    methods = ["agent", "(a) input as is", "(b) LibRaw default", "(c) stretch + grey-world"]
+    scores: dict[str, list[float]] = {m: [] for m in methods}
+    stats: dict[str, list[np.ndarray]] = {m: [] for m in [*methods, "original"]}
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in heldout:
+            orig = load_srgb(path)
+            h, w = orig.shape[:2]
+            if max(h, w) > long_edge:
+                s = long_edge / max(h, w)
+                orig = srgb_encode(resize_linear(srgb_decode(orig), round(w * s), round(h * s)))
+            orig = orig[: orig.shape[0] // 2 * 2, : orig.shape[1] // 2 * 2]
+            stats["original"].append(patch_stats(patches(orig, hi_rng)))
+            for k in range(per_photo):
+                d = degrade.sample(rng)
+                lin = degrade.degrade(orig, d).astype(np.float32)
+                dng = write_dng(Path(tmp) / f"{path.stem}-{k}.dng", lin, linear=True, seed=k, preview=False)
+                linear = load_photo(dng).linear
+                t = time.perf_counter()
+                recipe = agent.predict(linear)
+                times.append(time.perf_counter() - t)
+                outs = {"agent": render(recipe, linear), "(a) input as is": srgb_encode(linear),
+                        "(b) LibRaw default": libraw_default(dng),
+                        "(c) stretch + grey-world": stretch_greyworld(linear)}
+                for m, o in outs.items():
+                    scores[m].append(psnr(o, orig))
+                    stats[m].append(patch_stats(patches(np.asarray(o, np.float32), hi_rng)))
+                log(f"{path.stem}#{k}: " + "  ".join(f"{m.split()[0]} {scores[m][-1]:.2f}" for m in methods)
+                    + "  recipe " + " > ".join(s.op for s in recipe))
+    tgt = np.concatenate([patch_stats(patches(load_srgb(p), hi_rng)) for p in targets])
+    table = {}
+    for m in [*methods, "original"]:
+        hi = intersection(np.concatenate(stats[m]), tgt)
+        table[m] = {"psnr": float(np.mean(scores[m])) if m in scores else float("nan"),
+                    "hi": hi.tolist(), "hi_mean": float(hi.mean())}
+    return {"table": table, "n_images": len(heldout) * per_photo, "n_photos": len(heldout),
+            "agent_ms": 1000 * float(np.median(times)), "model": str(agent.path), "device": agent.device}
+
+
+def markdown(res: dict) -> str:
+    rows = ["| method | PSNR to original (dB) | HI luminance | HI contrast | HI saturation | HI mean |",
+            "|---|---|---|---|---|---|"]
+    for m, r in res["table"].items():
+        p = "–" if math.isnan(r["psnr"]) else f"{r['psnr']:.2f}"
+        name = "original photos (reference)" if m == "original" else m
+        rows.append(f"| {name} | {p} | " + " | ".join(f"{100 * v:.1f} %" for v in r["hi"])
+                    + f" | {100 * r['hi_mean']:.1f} % |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Held-out evaluation of a retouching model against baselines")
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--photos", type=Path, default=Path("data/photos"))
+    ap.add_argument("--heldout", type=Path, default=None, help="folder of held-out photos (default: the split's)")
+    ap.add_argument("--per-photo", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    sets = assemble(args.photos)
+    held = list_images(args.heldout) if args.heldout else sorted(sets["heldout"])
+    res = evaluate(args.model, held, sorted(sets["targets"]), per_photo=args.per_photo, seed=args.seed)
+    print()
+    print(f"{res['n_images']} degraded images from {res['n_photos']} held-out photos; "
+          f"agent {res['agent_ms']:.1f} ms per photo (median, {res['device']}); model {res['model']}")
+    print()
+    print(markdown(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

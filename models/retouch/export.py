@@ -1,0 +1,103 @@
+"""Export a trained policy to ONNX: ``python -m models.retouch.export CHECKPOINT -o model.onnx``.
+
+Graph (dynamic batch ``N``)::
+
+    proxy    (N, 64, 64, 3) float32   linear proxy (engine.render.make_proxy)
+    state    (N, 9)         float32   step count, 8 "filter used" flags
+    mask_sel (N, F)         float32   dropout mask of the selector features (1 = deterministic)
+    mask_par (N, F)         float32   dropout mask of the parameter features
+ -> pdf      (N, 8)                   filter probabilities (paper's 5 % exploration mixed in)
+    raw      (N, sum n_outputs)       raw head outputs; params = spec.from_network(slice)
+
+Dropout is an explicit input, so variations are reproducible from a seed (masks of 0 and
+1/keep) and the deterministic mode is masks of ones (the usual eval-mode scaling). The model's
+metadata (filter order, head widths, training summary) is stored in the ONNX file itself under
+the key ``retouch``, so a user's style model is one self-contained file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+from engine.atomic import atomic_write_bytes
+from engine.filters import AGENT_FILTERS, REGISTRY
+
+from .nets import HEAD_WIDTHS, KEEP, N_STATE, N_STEPS, Policy
+
+OPSET = 17
+
+
+def load_policy(checkpoint: Path) -> tuple[Policy, dict]:
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    policy = Policy(ck["config"]["width"])
+    policy.load_state_dict(ck["policy"])
+    policy.eval()
+    return policy, ck
+
+
+class _Graph(torch.nn.Module):
+    def __init__(self, policy: Policy):
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, proxy, state, mask_sel, mask_par):
+        return self.policy(proxy, state, (mask_sel, mask_par))
+
+
+def metadata(policy: Policy, extra: dict | None = None) -> dict:
+    return {"format": 1, "filters": list(AGENT_FILTERS), "head_widths": HEAD_WIDTHS,
+            "filter_versions": {f: REGISTRY[f].version for f in AGENT_FILTERS},
+            "state": ["step", *(f"used_{f}" for f in AGENT_FILTERS)], "steps": N_STEPS,
+            "proxy": 64, "feature_dim": policy.feat_dim, "keep": KEEP, "width": policy.width,
+            **(extra or {})}
+
+
+def export(policy: Policy, out: Path, extra: dict | None = None) -> Path:
+    import onnx
+
+    policy = policy.eval()
+    n, f = 2, policy.feat_dim
+    args = (torch.rand(n, 64, 64, 3), torch.zeros(n, N_STATE), torch.ones(n, f), torch.ones(n, f))
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Graph(policy), args, buf, dynamo=False, opset_version=OPSET,
+                          input_names=["proxy", "state", "mask_sel", "mask_par"], output_names=["pdf", "raw"],
+                          dynamic_axes={k: {0: "N"} for k in ("proxy", "state", "mask_sel", "mask_par", "pdf", "raw")})
+    model = onnx.load_from_string(buf.getvalue())
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "retouch", json.dumps(metadata(policy, extra))
+    onnx.checker.check_model(model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, model.SerializeToString())
+    return out
+
+
+def summary(ck: dict) -> dict:
+    cfg = ck["config"]
+    return {"iterations": ck["it"], "train_seconds": round(ck["elapsed"]),
+            "config": {k: cfg[k] for k in ("width", "batch", "lr", "citers", "recon_weight") if k in cfg}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Export a policy checkpoint to ONNX")
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("-o", "--out", type=Path, default=Path("resources/models/retouch.onnx"))
+    ap.add_argument("--name", default=None, help="style name stored in the model")
+    args = ap.parse_args(argv)
+    policy, ck = load_policy(args.checkpoint)
+    extra = {"name": args.name or args.out.stem, **summary(ck)}
+    out = export(policy, args.out, extra)
+    print(f"{out} ({out.stat().st_size / 1e6:.1f} MB), iteration {ck['it']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
