@@ -67,6 +67,9 @@ def _postprocess(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
         return raw.postprocess(
             output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True, use_camera_wb=True,
             output_bps=16, adjust_maximum_thr=0.0, half_size=half,
+            # PPG (darktable's long-time default): same PSNR as AHD on our DNG round trip
+            # (43.9 dB both) at less than half the time (1.5 vs 3.6 s for 24 MP, one core).
+            demosaic_algorithm=rawpy.DemosaicAlgorithm.PPG,
         )
     except rawpy.LibRawIOError as e:
         raise ImageError("the RAW data is truncated or corrupt", path) from e
