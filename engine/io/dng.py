@@ -29,6 +29,7 @@ from PIL import Image
 
 from ..atomic import atomic_path
 from ..color import srgb_decode, srgb_encode
+from .image import linearize
 
 BLACK = 512
 WHITE = 16383
@@ -58,22 +59,32 @@ def _rational(x: float, den: int = 10000) -> tuple[int, int]:
     return round(x * den), den
 
 
-def _to_linear(image: np.ndarray, linear: bool | None) -> tuple[np.ndarray, np.ndarray]:
-    """Return (linear float32, display sRGB uint8) from either kind of input."""
+def _to_linear(image: np.ndarray, linear: bool | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(linear float32, the sRGB uint8 input itself if that is what was given)."""
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) image, got shape {img.shape}")
     if linear is None:
         linear = img.dtype.kind == "f"
     if linear:
-        lin = img.astype(np.float32, copy=False)
-        disp = (srgb_encode(lin) * 255.0 + 0.5).astype(np.uint8)
-    else:
-        scale = 65535.0 if img.dtype == np.uint16 else 255.0 if img.dtype == np.uint8 else 1.0
-        enc = img.astype(np.float32) / np.float32(scale)
-        lin = srgb_decode(enc).astype(np.float32, copy=False)
-        disp = img if img.dtype == np.uint8 else (np.clip(enc, 0, 1) * 255.0 + 0.5).astype(np.uint8)
-    return lin, disp
+        return img.astype(np.float32, copy=False), None
+    if img.dtype in (np.uint8, np.uint16):
+        return linearize(img), (img if img.dtype == np.uint8 else None)
+    return np.asarray(srgb_decode(img.astype(np.float32)), np.float32), None
+
+
+def _display(lin: np.ndarray, src8: np.ndarray | None, long_edge: int) -> np.ndarray:
+    """What the camera's JPEG would show, fitted to ``long_edge``: the sRGB input itself, or the
+    linear image area-averaged first (encoding 24 MP to show 1 MP would waste seconds)."""
+    if src8 is not None:
+        return np.ascontiguousarray(_fit(src8, long_edge))
+    h, w = lin.shape[:2]
+    s = min(1.0, long_edge / max(h, w))
+    if s < 1.0:
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        lin = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(lin[..., c]), "F")
+                                   .resize(size, Image.Resampling.BOX)) for c in range(3)], -1)
+    return np.ascontiguousarray((srgb_encode(lin) * 255.0 + 0.5).astype(np.uint8))
 
 
 def mosaic(linear: np.ndarray, wb: Sequence[float], *, noise: bool | float = True, seed: int = 0) -> np.ndarray:
@@ -141,17 +152,18 @@ def write_dng(
     if not 1 <= orientation <= 8:
         raise ValueError(f"orientation must be 1..8, got {orientation}")
     shot = shot or Shot()
-    lin, disp = _to_linear(image, linear)
+    lin, src8 = _to_linear(image, linear)
     if exposure:
-        lin = lin * np.float32(2.0**exposure)
-        disp = (srgb_encode(lin) * 255.0 + 0.5).astype(np.uint8)
+        lin, src8 = lin * np.float32(2.0**exposure), None
     cfa = mosaic(lin, wb, noise=noise, seed=seed)
-    disp = disp[: cfa.shape[0], : cfa.shape[1]]
+    h, w = cfa.shape
+    lin = lin[:h, :w]
+    src8 = None if src8 is None else src8[:h, :w]
 
     wb_arr = np.asarray(wb, dtype=np.float64)
     color_matrix = np.diag(1.0 / wb_arr) @ XYZ_TO_SRGB
     neutral = 1.0 / wb_arr
-    thumb = np.ascontiguousarray(_fit(disp, 256))
+    thumb = _display(lin, src8, 256)
     ifd0_tags = [
         (271, "s", 0, shot.make, True),
         (272, "s", 0, shot.model, True),
@@ -181,7 +193,7 @@ def write_dng(
                   extratags=ifd0_tags, metadata=None)
         tif.write(cfa, photometric="cfa", subfiletype=0, extratags=cfa_tags, metadata=None)
         if preview:
-            prev = np.ascontiguousarray(_fit(disp, preview_size))
+            prev = _display(lin, src8, preview_size)
             buf = io.BytesIO()
             Image.fromarray(prev).save(buf, "JPEG", quality=90)
             tif.write(iter([buf.getvalue()]), shape=prev.shape, dtype=np.uint8, photometric="ycbcr",

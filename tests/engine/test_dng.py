@@ -71,6 +71,10 @@ def test_linear_float_input_and_exposure(tmp_path: Path, photo_srgb8: np.ndarray
     with rawpy.imread(str(a)) as ra, rawpy.imread(str(b)) as rb:
         diff = np.abs(ra.raw_image_visible.astype(int) - rb.raw_image_visible.astype(int))
         assert diff.max() <= 1
+    from engine.io import load_preview
+
+    mse = np.mean((load_preview(b).astype(float) - photo_srgb8) ** 2)  # preview rendered from linear
+    assert 10 * np.log10(255.0**2 / mse) > 30
     dark = load_photo(write_dng(tmp_path / "dark.dng", photo_linear, exposure=-1.0, noise=False)).linear
     ratio = dark.mean() / load_photo(b).linear.mean()
     assert ratio == pytest.approx(0.5, abs=0.01)
