@@ -114,6 +114,9 @@ def plan_jobs(
         raise ValueError(f"unknown format {settings.fmt!r} (choose from {', '.join(FORMAT_SUFFIX)})")
     if not in_dir.is_dir():
         raise FileNotFoundError(f"{in_dir} is not a folder")
+    if sources is None and out_dir.resolve() == in_dir.resolve():
+        # The next run would take the exports for photos; a sub-folder is fine (never scanned).
+        raise ValueError("OUT_DIR must not be IN_DIR itself; use a sub-folder such as IN_DIR/export")
     srcs = sorted(sources) if sources is not None else scan_folder(in_dir, recursive=recursive, exclude=out_dir)
     suffix = FORMAT_SUFFIX[settings.fmt]
     needs_meta = "date" in fields or "camera" in fields

@@ -192,11 +192,16 @@ def test_colliding_names_are_distinct_and_never_hit_an_original(sources, tmp_pat
     shutil.copy(sources / "dune.jpg", shoot / "IMG_1.jpg")
     shutil.copy(sources / "dune_raw.DNG", shoot / "IMG_1.DNG")
     shutil.copy(sources / "dune16.tif", shoot / "img_1.tif")
-    jobs = plan_jobs(shoot, shoot)  # OUT_DIR == IN_DIR: outputs must not replace IMG_1.jpg
+    jobs = plan_jobs(shoot, tmp_path / "out")
     dsts = [j.dst.name for j in jobs]
-    assert len({d.lower() for d in dsts}) == 3
+    assert len({d.lower() for d in dsts}) == 3  # distinct even on a case-insensitive share
     assert dsts == ["IMG_1_DNG.jpg", "IMG_1_jpg.jpg", "img_1_tif.jpg"]
-    assert plan_jobs(shoot, shoot) == jobs  # deterministic
+    assert plan_jobs(shoot, tmp_path / "out") == jobs  # deterministic
+    # Exporting a chosen photo next to its original (the GUI's case) never lands on the original.
+    (job,) = plan_jobs(shoot, shoot, sources=[shoot / "IMG_1.jpg"])
+    assert job.dst == shoot / "IMG_1_jpg.jpg"
+    with pytest.raises(ValueError, match="must not be IN_DIR"):
+        plan_jobs(shoot, shoot)  # the next run would take the exports for photos
 
 
 def test_out_dir_inside_in_dir_is_not_rescanned(sources, tmp_path, capsys):
