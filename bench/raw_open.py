@@ -7,7 +7,7 @@ runs after one warm-up, the cases taking turns):
 - embedded preview: ``engine.io.load_preview`` (1024 px JPEG like a Sony's; and a full-size JPEG
   like a Canon's/Nikon's) vs ``rawpy.extract_thumb`` alone;
 - half size: ``load_photo(half=True)`` (linear float32, 16 bit) vs ``postprocess(half_size=True)``;
-- full: ``load_photo()`` (AHD, linear float32) and ``load_photo(safe=True)`` (child process)
+- full: ``load_photo()`` (PPG demosaic, linear float32) and ``load_photo(safe=True)`` (child process)
   vs ``postprocess()`` with rawpy's defaults (AHD, 8 bit, gamma, auto-bright).
 
     .venv/bin/python bench/raw_open.py [--repeat 3]
