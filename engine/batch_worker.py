@@ -22,6 +22,7 @@ RecipeSource = Literal["sidecar", "auto", "recipe"]
 
 # Test hook: a worker processing a photo of this file name kills itself (like a decoder segfault).
 CRASH_ENV = "RETOUCH_BATCH_CRASH_ON"
+HANG_ENV = "RETOUCH_BATCH_HANG_ON"  # ... or hangs in C code (time.sleep ignores nothing but the watchdog)
 _THREAD_VARS = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -96,6 +97,8 @@ def export_one(job: Job) -> Result:
         faulthandler.dump_traceback_later(_JOB_TIMEOUT, exit=True, file=_devnull())
     if os.environ.get(CRASH_ENV) == job.src.name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(HANG_ENV) == job.src.name:
+        time.sleep(3600)
     source = ""
     stages: dict[str, float] = {}
     lap = time.perf_counter()

@@ -31,7 +31,7 @@ from engine.batch import (
     export_all,
     plan_jobs,
 )
-from engine.batch_worker import CRASH_ENV
+from engine.batch_worker import CRASH_ENV, HANG_ENV
 from engine.recipe import Recipe, Step, sidecar_path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -321,3 +321,16 @@ def test_retouch_batch_entry_point(sources, tmp_path):
 
     arr = tifffile.imread(tmp_path / "out" / "2024-05-17_a.tif")
     assert arr.dtype == np.uint16 and arr.shape == (600, 960, 3)
+
+
+def test_hung_photo_is_stopped_by_the_watchdog(sources, tmp_path, monkeypatch):
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(3):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
+    monkeypatch.setenv(HANG_ENV, "p0.jpg")
+    jobs = plan_jobs(shoot, tmp_path / "out", ExportSettings(long_edge=200, source="recipe", recipe=LOOK.to_json()))
+    results = {p.result.src.name: p.result for p in export_all(jobs, workers=1, job_timeout=3)}
+    assert results["p0.jpg"].status == "failed" and "hung" in results["p0.jpg"].reason
+    assert results["p1.jpg"].status == results["p2.jpg"].status == "done"
+    assert not multiprocessing.active_children()
