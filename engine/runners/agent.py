@@ -107,16 +107,28 @@ class Agent:
                 state[i, 1 + a] = 1
         return [Recipe(s) for s in steps]
 
+    def proxy(self, linear: np.ndarray) -> np.ndarray:
+        """The whole frame squeezed to the model's proxy size (``engine.render.make_proxy``).
+
+        A large photo is first subsampled by an integer stride to at least 4x the proxy size:
+        the 64x64 area average of 256+ evenly spread samples per side differs from the full one
+        by far less than the policy can see, and it costs ~1 ms instead of ~100 ms at 24 MP.
+        """
+        lin = np.asarray(linear, np.float32)
+        stride = max(1, min(lin.shape[:2]) // (4 * self.size))
+        if stride > 1:
+            lin = lin[stride // 2 :: stride, stride // 2 :: stride]
+        return make_proxy(lin, self.size)
+
     def predict(self, linear: np.ndarray, *, seed: int | None = None) -> Recipe:
         """The agent's recipe for a linear photo; ``seed`` None = deterministic (no dropout)."""
-        proxy = make_proxy(np.asarray(linear, np.float32), self.size)[None]
+        proxy = self.proxy(linear)[None]
         rng = None if seed is None else np.random.default_rng(seed)
         return self.run_proxy(proxy, self._masks(1, rng))[0]
 
     def variations(self, linear: np.ndarray, n: int, *, seed: int = 0) -> list[Recipe]:
         """``n`` alternative recipes from the policy's dropout, reproducible by ``seed``."""
-        proxy = make_proxy(np.asarray(linear, np.float32), self.size)
-        batch = np.repeat(proxy[None], n, axis=0)
+        batch = np.repeat(self.proxy(linear)[None], n, axis=0)
         return self.run_proxy(batch, self._masks(n, np.random.default_rng(seed)))
 
 

@@ -1,0 +1,72 @@
+"""The agent runner: the shipped model on a real photo gives an editable, explained 5-step recipe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.filters import AGENT_FILTERS, REGISTRY
+from engine.recipe import Recipe
+from engine.render import render
+from engine.runners import agent as agent_mod
+from engine.runners.agent import DEFAULT_MODEL, Agent, available_models
+from engine.runners.onnx import session
+
+pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
+
+
+@pytest.fixture(scope="module")
+def agent() -> Agent:
+    return Agent(prefer_gpu=False)
+
+
+def test_predict_gives_five_explained_steps(agent, photo_linear):
+    recipe = agent.predict(photo_linear)
+    assert len(recipe) == 5
+    for step in recipe:
+        assert step.op in AGENT_FILTERS
+        assert set(step.probs) == set(AGENT_FILTERS)
+        assert abs(sum(step.probs.values()) - 1) < 1e-4
+        assert step.probs[step.op] == max(step.probs.values())  # test-time argmax
+        for p in REGISTRY[step.op].params:  # every value inside its declared range
+            v = np.asarray(step.params[p.name])
+            assert v.shape == p.shape and np.all(v >= p.min - 1e-9) and np.all(v <= p.max + 1e-9)
+    # editable: survives the sidecar round trip and renders
+    again = Recipe.loads(recipe.dumps())
+    assert again.dumps() == recipe.dumps()
+    out = render(again, photo_linear[:64, :96])
+    assert out.shape == (64, 96, 3) and np.isfinite(out).all()
+
+
+def test_deterministic_and_seeded_variations(agent, photo_linear):
+    assert agent.predict(photo_linear).dumps() == agent.predict(photo_linear).dumps()
+    v1 = agent.variations(photo_linear, 4, seed=3)
+    v2 = agent.variations(photo_linear, 4, seed=3)
+    assert len(v1) == 4 and [r.dumps() for r in v1] == [r.dumps() for r in v2]
+    assert len({r.dumps() for r in v1}) > 1  # dropout gives genuinely different recipes
+    assert agent.predict(photo_linear, seed=5).dumps() == agent.predict(photo_linear, seed=5).dumps()
+
+
+def test_available_models_lists_shipped_and_user_styles(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    styles = tmp_path / "retouch" / "styles"
+    styles.mkdir(parents=True)
+    (styles / "mine.onnx").write_bytes(DEFAULT_MODEL.read_bytes())
+    models = available_models()
+    assert models[0] == DEFAULT_MODEL and models[-1] == styles / "mine.onnx"
+    assert Agent("mine", prefer_gpu=False).path == styles / "mine.onnx"
+    with pytest.raises(FileNotFoundError):
+        Agent("no-such-style")
+
+
+def test_session_is_silent_and_reports_device(capfd):
+    s, device = session(DEFAULT_MODEL)
+    assert device in ("CPU", "CUDA")
+    assert s.get_providers()[0] == ("CUDAExecutionProvider" if device == "CUDA" else "CPUExecutionProvider")
+    err = capfd.readouterr().err
+    assert "rror" not in err and "Failed" not in err
+
+
+def test_user_dir_follows_xdg(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert agent_mod.user_styles_dir() == tmp_path / "retouch" / "styles"

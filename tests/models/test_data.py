@@ -1,0 +1,44 @@
+"""The default photo set split and the inverse rendering."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.color import srgb_decode
+from models.data import degrade
+from models.data.assemble import read_list, split_of
+
+
+def test_split_is_disjoint_deterministic_and_covers_the_list():
+    entries = read_list()
+    assert len(entries) >= 20
+    split = split_of(entries)
+    assert split == split_of(list(reversed(entries)))  # order of the list does not matter
+    assert set(split) == {e.name for e in entries}
+    counts = {s: sum(v == s for v in split.values()) for s in ("targets", "inputs", "heldout")}
+    assert counts["heldout"] == 5 and abs(counts["targets"] - counts["inputs"]) <= 1
+
+
+def test_degrade_identity_and_direction(heldout_srgb):
+    srgb = heldout_srgb[0]
+    ident = degrade.degrade(srgb, degrade.Degradation())
+    np.testing.assert_allclose(ident, np.clip(srgb_decode(srgb), 0, 1), atol=1e-5)
+    dark = degrade.degrade(srgb, degrade.Degradation(ev=-1.0))
+    np.testing.assert_allclose(dark, ident * 0.5, atol=1e-5)
+    warm = degrade.degrade(srgb, degrade.Degradation(wb_r=0.3, wb_b=-0.3))
+    assert warm[..., 0].mean() > ident[..., 0].mean() and warm[..., 2].mean() < ident[..., 2].mean()
+    grey = degrade.degrade(srgb, degrade.Degradation(saturation=0.0))
+    chroma = lambda x: np.abs(x - x.mean(-1, keepdims=True)).mean()  # noqa: E731
+    assert chroma(grey) < 0.2 * chroma(ident)
+
+
+def test_degrade_batch_matches_single_and_is_seeded(heldout_srgb):
+    rng = np.random.default_rng(1)
+    imgs = np.stack([p[:64, :64] for p in heldout_srgb[:3]])
+    d = degrade.sample(rng, 3)
+    batch = degrade.degrade(imgs, d)
+    for i in range(3):
+        one = degrade.Degradation(**{k: float(v[i]) for k, v in d.as_dict().items()})
+        np.testing.assert_allclose(batch[i], degrade.degrade(imgs[i], one), atol=1e-5)
+    assert degrade.sample(np.random.default_rng(5)) == degrade.sample(np.random.default_rng(5))
+    assert 0 <= batch.min() and batch.max() <= 1
