@@ -291,6 +291,9 @@ def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
                 except BrokenProcessPool:
                     broken = True
                     continue
+                except Exception as e:  # e.g. a result that cannot be sent back: still one photo
+                    job = inflight[fut]
+                    r = Result(job.src, job.dst, "failed", f"{type(e).__name__}: {e}")
                 del inflight[fut]
                 yield r
             if broken:
