@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     install_excepthook()
     apply_theme(app)
+    icon = Path(__file__).resolve().parents[1] / "resources" / "icons" / "retouch.svg"
+    if icon.exists():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     from .window import MainWindow
 
     win = MainWindow()

@@ -8,6 +8,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -64,18 +65,18 @@ class RetouchPanel(QWidget):
         lay.addWidget(self.status)
         # variations strip (hidden until asked for)
         self.var_box = QWidget()
-        vlay = QHBoxLayout(self.var_box)
+        vlay = QGridLayout(self.var_box)  # 2 x 2: big enough to judge colour and contrast
         vlay.setContentsMargins(0, 0, 0, 0)
         vlay.setSpacing(4)
         self.var_buttons: list[QToolButton] = []
         for i in range(N_VARIATIONS):
             b = QToolButton()
-            b.setIconSize(QSize(72, 54))
+            b.setIconSize(QSize(150, 100))
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             b.setText(f"#{i + 1}")
             b.setToolTip("Click to adopt this variation (undoable)")
             b.clicked.connect(lambda _=False, i=i: self.variationChosen.emit(i))
-            vlay.addWidget(b)
+            vlay.addWidget(b, i // 2, i % 2)
             self.var_buttons.append(b)
         self.var_box.hide()
         lay.addWidget(self.var_box)
@@ -104,7 +105,9 @@ class RetouchPanel(QWidget):
         if not models:
             self.style_box.addItem("Built-in", None)
         for m in models:
-            self.style_box.addItem(m.stem.replace("_", " "), m)
+            label = "Default" if m.stem == "retouch" else m.stem.removeprefix("retouch_").replace("_", " ")
+            self.style_box.addItem(label, m)
+            self.style_box.setItemData(self.style_box.count() - 1, str(m), Qt.ItemDataRole.ToolTipRole)
             if current is not None and Path(current) == m:
                 self.style_box.setCurrentIndex(self.style_box.count() - 1)
         self.style_box.setEnabled(len(models) > 1)

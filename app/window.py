@@ -537,7 +537,7 @@ class MainWindow(QMainWindow):
 
         def job(linear: Any) -> list[tuple[Recipe, QImage]]:
             recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=len(self.variations) + 1)
-            thumb = small(linear, 160)
+            thumb = small(linear, 300)
             return [(r, to_qimage(to_display(r, thumb))) for r in recipes]
 
         run_in_pool(job, doc.preview_linear,

@@ -1,8 +1,9 @@
 """Save PNGs of the app's main states into screenshots/ (offscreen Qt, or a real X server / Xvfb).
 
 Usage: ``QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [OUT_DIR] [--extra PHOTO.jpg]``
-(or under ``xvfb-run -a``). The photos are the real test photo (tests/fixtures/dune.jpg) as a JPEG
-and as synthetic DNGs built from it, plus a corrupt DNG. ``--extra`` adds a larger real photo
+(or under ``xvfb-run -a``). The photos are the bundled sample RAW (resources/samples/sample.dng, shot
+by default), the real test photo (tests/fixtures/dune.jpg) as a JPEG and as synthetic DNGs built
+from it, and a corrupt DNG. ``--extra`` adds a larger real photo
 (e.g. a Debian wallpaper), also converted to a DNG, and the shots are taken on that RAW.
 """
 
@@ -38,6 +39,9 @@ def make_folder(extra: Path | None) -> Path:
     write_dng(d / "dune_dusk.dng", dark, seed=2)
     data = (d / "dune_raw.dng").read_bytes()
     (d / "zz_corrupt.dng").write_bytes(data[:4096] + bytes(range(256)) * 64)
+    sample = ROOT / "resources" / "samples" / "sample.dng"
+    if sample.exists():
+        shutil.copy2(sample, d / "aitzgorri_sample.dng")
     if extra is not None:
         shutil.copy2(extra, d / extra.name)
         with Image.open(extra) as im:
@@ -84,10 +88,12 @@ def main() -> int:
         (widget or win).grab().save(str(out / f"{name}.png"))
         print("saved", out / f"{name}.png")
 
-    main_photo = folder / (f"{args.extra.stem}.dng" if args.extra else "dune_dusk.dng")
+    main_photo = folder / (f"{args.extra.stem}.dng" if args.extra else "aitzgorri_sample.dng")
+    if not main_photo.exists():
+        main_photo = folder / "dune_dusk.dng"
     win.open_path(main_photo)
     spin(fresh)
-    spin(lambda: len(win.filmstrip.thumbs_done) >= 3 + 2 * bool(args.extra), settle=0.5)
+    spin(lambda: len(win.filmstrip.thumbs_done) >= win.filmstrip.count() - 1, settle=0.5)
     save("01_opened")
     n = win.doc.undo.count()
     win.auto()

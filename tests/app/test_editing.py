@@ -141,3 +141,27 @@ def test_variations_adopt_is_undoable(qtbot, win, folder):
     assert win.doc.recipe.to_json() == win.variations[2].to_json()
     win.undo_group.undo()
     assert len(win.doc.recipe) == 0
+
+
+def test_drag_card_onto_list_reorders(qtbot, win, folder):
+    from PySide6.QtCore import QMimeData, QPointF, Qt
+    from PySide6.QtGui import QDropEvent
+
+    from app.steps import MIME
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    for op in ("exposure", "saturation", "contrast"):
+        win.panel.add_step(op)
+    area = win.panel.steps.inner
+    cards = win.panel.steps.cards
+    qtbot.waitUntil(lambda: cards[-1].geometry().height() > 0)
+    mime = QMimeData()
+    mime.setData(MIME, b"0")  # drag the first card ...
+    below_last = QPointF(10, cards[-1].geometry().bottom() + 2)  # ... below the last one
+    ev = QDropEvent(below_last, Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    area.dropEvent(ev)
+    assert [s.op for s in win.doc.recipe] == ["saturation", "contrast", "exposure"]
+    assert [c.doc.recipe.steps[c.index].op for c in win.panel.steps.cards] == ["saturation", "contrast", "exposure"]
+    win.undo_group.undo()
+    assert [s.op for s in win.doc.recipe] == ["exposure", "saturation", "contrast"]
