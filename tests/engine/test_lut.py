@@ -171,3 +171,12 @@ def test_cube_rows_run_red_fastest(tmp_path: Path) -> None:
     identity = read_cube(write_cube(Recipe([]), tmp_path / "id.cube", 9))
     axis = np.linspace(0, 1, 9)
     np.testing.assert_allclose(identity, np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1), atol=2e-6)
+
+
+def test_exact_math_near_grey_fixes_saturation(photo_linear: np.ndarray) -> None:
+    lut = bake_lut(WITH_SATURATION, 65)
+    assert lut.grey_jump and not bake_lut(MIXED, 65).grey_jump
+    exact = render_exact(WITH_SATURATION, photo_linear)
+    plain = errors_8bit(apply_lut(lut, photo_linear), exact)
+    fixed = errors_8bit(apply_lut(lut, photo_linear, exact_near_grey=True), exact)
+    assert fixed[0] <= 1.5 and fixed[1] <= 1.0 and plain[0] > 3 * fixed[0], (plain, fixed)
