@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         self.decode_pool.setMaxThreadCount(1)
         self.renderer = Renderer(self)
         self.renderer.finished.connect(self._on_rendered)
-        self.renderer.failed.connect(lambda e, tb: log.error("render failed\n%s", tb))
+        self.renderer.failed.connect(self._render_failed)
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
         self._autosave.timeout.connect(self.flush_sidecars)
         self._settle = QTimer(self, singleShot=True, interval=120)
@@ -454,6 +454,11 @@ class MainWindow(QMainWindow):
             self.previewRendered.emit(req.id)
         elif req.kind == "crop" and req.rect is not None:
             self.viewer.set_detail(res.image, QRectF(*req.rect))
+
+    def _render_failed(self, exc: BaseException, tb: str) -> None:
+        log.error("render failed\n%s", tb)
+        self.statusBar().showMessage(f"Could not render the preview: {exc}. Your edit is kept; "
+                                     "try undoing the last change.", 8000)
 
     def _doc_changed(self, doc: PhotoDoc, change: Any) -> None:
         self._autosave.start()

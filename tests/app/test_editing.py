@@ -165,3 +165,28 @@ def test_drag_card_onto_list_reorders(qtbot, win, folder):
     assert [c.doc.recipe.steps[c.index].op for c in win.panel.steps.cards] == ["saturation", "contrast", "exposure"]
     win.undo_group.undo()
     assert [s.op for s in win.doc.recipe] == ["exposure", "saturation", "contrast"]
+
+
+def test_embedded_preview_shows_before_the_decode_finishes(qtbot, win, folder, monkeypatch):
+    import threading
+
+    import app.window as window_mod
+
+    gate = threading.Event()
+    real = window_mod.decode
+
+    def slow_decode(path):
+        gate.wait(30)
+        return real(path)
+
+    monkeypatch.setattr(window_mod, "decode", slow_decode)
+    win.open_path(folder / "a_dune.dng")
+    qtbot.waitUntil(win.viewer.has_image, timeout=TIMEOUT)  # the DNG's embedded JPEG
+    assert win.doc.preview_linear is None and win.shown_preview == -1
+    assert win.render_label.text() == "embedded preview"
+    embedded_key = win.viewer.after.cacheKey()
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        gate.set()
+    settle(qtbot, win)
+    assert win.viewer.after.cacheKey() != embedded_key  # replaced by the real render
+    assert shown(win).shape[:2] == (400, 640) and win.render_label.text().startswith("render")

@@ -186,3 +186,22 @@ def test_open_folder_lists_photos_thumbnails_and_remembers_it(qtbot, win, folder
     qtbot.waitUntil(lambda: len(win.filmstrip.thumbs_done) == 3, timeout=TIMEOUT)
     assert win.filmstrip.items[folder / "a_dune.dng"].icon().actualSize(win.filmstrip.iconSize()).width() == 128
     assert win.recent_menu.actions()[0].text() == str(folder)
+
+
+def test_export_cancel_stops_and_leaves_no_partial_files(qtbot, win, folder, tmp_path):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.filmstrip.selectAll()
+    dlg = win.export_selection()
+    assert "2 photos" in dlg.findChild(type(dlg.message)).text()
+    out = tmp_path / "out"
+    dlg.out_dir.setText(str(out))
+    dlg.fmt.setCurrentIndex(dlg.fmt.findData("tiff16"))
+    assert not dlg.quality.isEnabled()  # quality is for JPEG only
+    dlg.start()
+    dlg.cancel()
+    assert dlg.cancel_event.is_set()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT)
+    assert dlg.result() == dlg.DialogCode.Rejected
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    for p in out.iterdir():  # whatever finished is complete
+        assert p.suffix == ".tif" and p.stat().st_size > 100_000

@@ -1,0 +1,123 @@
+"""The app's parts on their own: control mappings, the curve editor, commands, the render queue."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from app.controls import CurveEditor, ParamSlider, curve_points
+from app.renderer import Renderer, RenderRequest, to_display
+from engine.filters import REGISTRY
+from engine.recipe import Recipe, Step
+
+
+def test_log_slider_is_geometric_and_round_trips(qtbot):
+    p = REGISTRY["white_balance"].param("green")
+    assert p.log_scale
+    w = ParamSlider(p, 1.0)
+    qtbot.addWidget(w)
+    assert w.slider.value() == 500  # 1.0 is the geometric middle of exp(-0.5)..exp(0.5)
+    assert w.spin.suffix() == " ×"
+    for v in (p.min, 0.8, 1.0, 1.3, p.max):
+        assert abs(w.from_pos(w.to_pos(v)) - v) < (p.max - p.min) / 500
+    lin = ParamSlider(REGISTRY["exposure"].param("ev"), 0.0)
+    qtbot.addWidget(lin)
+    assert lin.slider.value() == 500 and lin.spin.suffix() == " EV"
+    got = []
+    lin.edited.connect(lambda v, g: got.append(v))
+    lin.spin.setValue(1.5)  # typing a number moves the slider too
+    assert got == [1.5] and lin.slider.value() == lin.to_pos(1.5)
+
+
+def test_curve_points_match_the_filter():
+    slopes = np.array([0.5, 1, 2, 1, 1, 1.5, 1, 0.7])
+    pts = curve_points(slopes)
+    x = pts[:, 0].astype(np.float32)
+    img = np.repeat(x[None, :, None], 3, axis=2)
+    out = REGISTRY["tone"].apply(img, slopes=slopes)[0, :, 0]
+    np.testing.assert_allclose(out, pts[:, 1], atol=1e-6)
+    assert pts[0, 1] == 0 and abs(pts[-1, 1] - 1) < 1e-12
+
+
+def test_colour_curve_editor_edits_the_chosen_channel(qtbot):
+    p = REGISTRY["color_curves"].param("slopes")
+    ed = CurveEditor(p, p.default_value())
+    qtbot.addWidget(ed)
+    ed.resize(300, 200)
+    ed.show()
+    qtbot.waitExposed(ed)
+    got = []
+    ed.edited.connect(lambda v, g: got.append((v, g)))
+    ed.buttons.button(2).click()  # blue
+    h = ed.canvas.handle_pos(6).toPoint()
+    qtbot.mousePress(ed.canvas, Qt.MouseButton.LeftButton, pos=h)
+    qtbot.mouseMove(ed.canvas, QPoint(h.x(), 2))
+    qtbot.mouseRelease(ed.canvas, Qt.MouseButton.LeftButton, pos=QPoint(h.x(), 2))
+    v = np.array(got[-1][0])
+    assert v.shape == (3, 8)
+    assert v[2, 6] > 1.08 and np.all(v[:2] == 1.0) and np.all(np.delete(v[2], 6) == 1.0)
+    assert len({g for _, g in got}) == 1  # one gesture for the whole drag
+    qtbot.mouseDClick(ed.canvas, Qt.MouseButton.LeftButton, pos=ed.canvas.handle_pos(6).toPoint())
+    assert np.array(got[-1][0])[2, 6] == 1.0
+
+
+def test_commands_merge_per_gesture_and_paste(qtbot, tmp_path):
+    from app.commands import SetParam, pasted
+    from app.document import PhotoDoc
+
+    doc = PhotoDoc(tmp_path / "x.jpg")
+    doc.recipe = Recipe([Step.default("exposure"), Step.default("contrast")])
+    for v in (0.1, 0.2, 0.3):
+        doc.undo.push(SetParam(doc, 0, "ev", v, gesture=7))
+    doc.undo.push(SetParam(doc, 0, "ev", 0.9, gesture=8))
+    assert doc.undo.count() == 2 and doc.recipe.steps[0].params["ev"] == 0.9
+    doc.undo.undo()
+    assert doc.recipe.steps[0].params["ev"] == 0.3
+    doc.undo.undo()
+    assert doc.recipe.steps[0].params["ev"] == 0.0
+    src = [Step("saturation", {"amount": 0.4})]
+    assert [s.op for s in pasted(doc.recipe, src, append=True).steps] == ["exposure", "contrast", "saturation"]
+    assert [s.op for s in pasted(doc.recipe, src, append=False).steps] == ["saturation"]
+    assert doc.recipe.steps[-1].op == "contrast"  # the target itself is not modified
+
+
+@pytest.fixture
+def renderer(qtbot):
+    r = Renderer()
+    yield r
+    r.shutdown()
+
+
+def test_render_queue_keeps_only_the_newest_request(qtbot, renderer, photo_linear):
+    results = []
+    renderer.finished.connect(results.append)
+    recipes = [Recipe([Step("exposure", {"ev": ev})]) for ev in np.linspace(-1, 1, 12)]
+    for i, r in enumerate(recipes):
+        renderer.submit(RenderRequest(i, "preview", r, photo_linear))
+    qtbot.waitUntil(lambda: renderer.idle() and results and results[-1].request.id == 11, timeout=30000)
+    ids = [res.request.id for res in results]
+    assert ids[-1] == 11 and len(ids) < 12  # stale requests were never started
+    assert ids == sorted(ids)
+    want = to_display(recipes[-1], photo_linear)
+    img = results[-1].image.convertToFormat(results[-1].image.Format.Format_RGB888)
+    h, w = want.shape[:2]
+    got = np.frombuffer(img.constBits(), np.uint8, count=img.sizeInBytes()).reshape(h, img.bytesPerLine())
+    np.testing.assert_array_equal(got[:, : w * 3].reshape(h, w, 3), want)
+    hist = results[-1].histogram
+    assert hist.shape == (4, 256) and hist[3].sum() == math.ceil(h / 3) * math.ceil(w / 3)
+
+
+def test_render_queue_reports_failures_and_keeps_serving(qtbot, renderer, photo_linear):
+    errors, ok = [], []
+    renderer.failed.connect(lambda e, tb: errors.append(e))
+    renderer.finished.connect(ok.append)
+    renderer.submit(RenderRequest(1, "preview", Recipe(), np.zeros((4, 4), np.float32)))  # not an image
+    qtbot.waitUntil(lambda: bool(errors), timeout=10000)
+    time.sleep(0.05)
+    renderer.submit(RenderRequest(2, "preview", Recipe(), photo_linear))
+    qtbot.waitUntil(lambda: bool(ok), timeout=30000)
+    assert ok[0].request.id == 2
