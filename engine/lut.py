@@ -209,13 +209,20 @@ def _apply_1d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, out: np.ndarr
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
-def _apply_3d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, cube: np.ndarray, post: np.ndarray,
+def _apply_3d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, flat: np.ndarray, n: int, post: np.ndarray,
               out: np.ndarray, near_grey: np.ndarray) -> None:
-    """``near_grey`` (H, W) uint8, or (0, 0) to skip: set to 1 where the pixel's cell touches the
-    grey diagonal of the cube (see :func:`apply_lut`)."""
-    n1 = cube.shape[0] - 1
+    """Pre table -> tetrahedral lookup in the cube (``flat`` = cube.reshape(-1), ``n`` per axis)
+    -> post table. ``near_grey`` (H, W) uint8, or (0, 0) to skip: set to 1 where the pixel's cell
+    lies within _GREY_CELLS of the cube's grey diagonal (see :func:`apply_lut`).
+
+    The tetrahedron is picked without branches (max/min of the fractions and selects): twice as
+    fast as nested ifs on a photo, where the branch predictor cannot guess the hue's sextant.
+    """
+    n1 = n - 1
     top = np.uint32(n1 - 1)
     fn1 = np.float32(n1)
+    sb, sg, sr = np.uint32(3), np.uint32(3 * n), np.uint32(3 * n * n)
+    s111 = sr + sg + sb
     has_post = post.shape[1] > 1
     flag = near_grey.shape[0] > 0
     for y in prange(img.shape[0]):
@@ -226,40 +233,32 @@ def _apply_3d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, cube: np.ndar
             i = min(np.uint32(r), top)
             j = min(np.uint32(g), top)
             k = min(np.uint32(b), top)
-            fr, fg, fb = r - np.float32(i), g - np.float32(j), b - np.float32(k)
             if flag:
                 near_grey[y, x] = max(i, j, k) <= min(i, j, k) + _GREY_CELLS
-            # Tetrahedral: walk from corner 000 to 111 along the axes in decreasing fraction order.
-            if fr >= fg:
-                if fg >= fb:  # r g b
-                    a0, a1, a2 = fr, fg, fb
-                    i1, j1, k1, i2, j2, k2 = i + _U1, j, k, i + _U1, j + _U1, k
-                elif fr >= fb:  # r b g
-                    a0, a1, a2 = fr, fb, fg
-                    i1, j1, k1, i2, j2, k2 = i + _U1, j, k, i + _U1, j, k + _U1
-                else:  # b r g
-                    a0, a1, a2 = fb, fr, fg
-                    i1, j1, k1, i2, j2, k2 = i, j, k + _U1, i + _U1, j, k + _U1
-            elif fb >= fg:  # b g r
-                a0, a1, a2 = fb, fg, fr
-                i1, j1, k1, i2, j2, k2 = i, j, k + _U1, i, j + _U1, k + _U1
-            elif fb >= fr:  # g b r
-                a0, a1, a2 = fg, fb, fr
-                i1, j1, k1, i2, j2, k2 = i, j + _U1, k, i, j + _U1, k + _U1
-            else:  # g r b
-                a0, a1, a2 = fg, fr, fb
-                i1, j1, k1, i2, j2, k2 = i, j + _U1, k, i + _U1, j + _U1, k
+            fr, fg, fb = r - np.float32(i), g - np.float32(j), b - np.float32(k)
+            # Tetrahedral: walk 000 -> (+ axis of the largest fraction) -> 111 - (axis of the smallest) -> 111.
+            hi = max(fr, max(fg, fb))
+            lo = min(fr, min(fg, fb))
+            mid = fr + fg + fb - hi - lo
+            r_max = (fr >= fg) & (fr >= fb)
+            g_max = (not r_max) & (fg >= fb)
+            off1 = sr if r_max else (sg if g_max else sb)
+            b_min = (fb <= fr) & (fb <= fg)  # ties break so that the max and min axes differ
+            g_min = (not b_min) & (fg <= fr)
+            off2 = s111 - (sb if b_min else (sg if g_min else sr))
+            base = i * sr + j * sg + k * sb
             for c in range(3):
-                c0 = cube[i, j, k, c]
-                c1 = cube[i1, j1, k1, c]
-                c2 = cube[i2, j2, k2, c]
-                c3 = cube[i + _U1, j + _U1, k + _U1, c]
-                v = c0 + a0 * (c1 - c0) + a1 * (c2 - c1) + a2 * (c3 - c2)
+                c0 = flat[base + c]
+                c1 = flat[base + off1 + c]
+                c2 = flat[base + off2 + c]
+                c3 = flat[base + s111 + c]
+                v = c0 + hi * (c1 - c0) + mid * (c2 - c1) + lo * (c3 - c2)
                 out[y, x, c] = _lerp1(post, c, v) if has_post else v
 
 
 _NO_POST = np.zeros((3, 1), np.float32)
 _NO_FLAGS = np.zeros((0, 0), np.uint8)
+
 
 # numba's default (OpenMP/workqueue) pools are not re-entrant across Python threads; the app
 # renders from a worker thread and batch may call from several, so launches are serialised.
@@ -287,7 +286,7 @@ def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None, *,
             _apply_1d(img, lut.pre, np.float32(1.0 / IN_MAX), out)
         else:
             post = _NO_POST if lut.post is None else lut.post
-            _apply_3d(img, lut.pre, np.float32(1.0 / IN_MAX), lut.cube, post, out, flags)
+            _apply_3d(img, lut.pre, np.float32(1.0 / IN_MAX), lut.cube.reshape(-1), lut.size, post, out, flags)
     if fallback:
         idx = np.flatnonzero(flags)
         if idx.size:
