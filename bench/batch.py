@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         secs, rc, tail = timed(cmd)
         got = len(list((work / "retouch").glob("*.jpg")))
         print(f"  {secs:.1f} s, rc={rc}, {got}/{n} JPEGs" + ("" if rc == 0 else f"\n{tail}"), flush=True)
+        stages = [line.strip() for line in tail.splitlines() if line.startswith("Per photo")]
+        if stages:
+            print(f"  {stages[0]}", flush=True)
         if got == n:
             rows["retouch batch --auto"] = secs
         for name, fn in (("rawtherapee-cli -j90 -Y -c", run_rawtherapee), ("darktable-cli", run_darktable)):
