@@ -124,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         dngs = make_dngs(find_photos(args.photos), max(4, args.count), work / "in")
         n = len(dngs)
         rows: dict[str, float] = {}
+        try:
+            from engine.runners.agent import available_models
+
+            models = available_models()
+        except ImportError:
+            models = []
+        print("Auto:", f"agent {models[0].name}" if models else "stand-in (no model shipped)", flush=True)
         cmd = retouch_cmd(work / "in", work / "retouch", args.jobs)
         print("retouch:", " ".join(cmd[:4]), "…", flush=True)
         secs, rc, tail = timed(cmd)
