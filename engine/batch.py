@@ -36,7 +36,8 @@ __all__ = [
 ]
 
 # A worker holds the decoded float image (~300 MB at 24 MP), LibRaw's buffers while decoding,
-# the rendered copy and the encoder's 8/16-bit copy: about four such images at its peak.
+# the rendered copy and the encoder's 8/16-bit copy; measured peak RSS 815 MB for a 24 MP DNG with
+# Auto. Four images' worth leaves room for ~30 MP cameras.
 IMAGE_COST_24MP = 300 * 2**20
 WORKER_COST = 4 * IMAGE_COST_24MP
 JOB_TIMEOUT_S = 600.0
