@@ -245,7 +245,7 @@ class BatchDialog(QDialog):
             self._say("Cancelling: photos in progress finish, the rest are not started…")
             self.cancel_btn.setEnabled(False)
         else:
-            self.reject()
+            super().reject()
 
     def running(self) -> bool:
         return self.worker is not None
@@ -254,6 +254,12 @@ class BatchDialog(QDialog):
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setStyleSheet("color: #ff8a80" if error else "")
         self.status.setText(text)
+
+    def reject(self) -> None:
+        if self.worker is not None:  # Esc while exporting: cancel, keep the window for the summary
+            self.cancel()
+            return
+        super().reject()
 
     def closeEvent(self, event) -> None:
         if self.worker is not None:  # never leave a pool running behind a closed window
