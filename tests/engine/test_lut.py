@@ -181,3 +181,15 @@ def test_exact_math_near_grey_fixes_saturation(photo_linear: np.ndarray) -> None
     fixed = errors_8bit(apply_lut(lut, photo_linear, exact_near_grey=True), exact)
     # measured on this photo: 12.5 / 1.17 levels (max / 99.9th pct) without, 1.3 / 1.06 with
     assert fixed[0] <= 1.5 and fixed[1] <= 1.25 and plain[0] > 3 * fixed[0], (plain, fixed)
+
+
+def test_moving_a_per_channel_slider_reuses_the_cube(photo_linear: np.ndarray) -> None:
+    a = bake_lut(WITH_SATURATION, 33)
+    moved = WITH_SATURATION.copy()
+    moved.steps[0].params["ev"] = -0.4  # exposure comes before the mixing steps
+    b = bake_lut(moved, 33)
+    assert b.cube is a.cube and not np.array_equal(a.pre, b.pre)
+    mx, _ = errors_8bit(apply_lut(b, photo_linear, exact_near_grey=True), render_exact(moved, photo_linear))
+    assert mx < 3
+    moved.steps[2].params["amount"] = 0.5  # saturation is one of them
+    assert bake_lut(moved, 33).cube is not a.cube
