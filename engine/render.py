@@ -33,7 +33,12 @@ def render_exact(recipe: Recipe, linear: np.ndarray) -> np.ndarray:
 
 
 def render(recipe: Recipe, linear: np.ndarray, *, exact: bool = False) -> np.ndarray:
-    """Recipe + output transform -> display sRGB float32 in [0, 1], same shape as ``linear``."""
+    """Recipe + output transform -> display sRGB float32 in [0, 1], same shape as ``linear``.
+
+    Fast path (:mod:`engine.lut`): up to 4 MP (previews) a 33³ cube; above (exports) 65³ plus the
+    exact math for near-grey pixels when saturation+ is in the cube. ``exact=True`` runs the
+    per-filter chain (:func:`render_exact`).
+    """
     if exact or any(not s.spec.pointwise for s in recipe.active()):
         return render_exact(recipe, linear)
     from .lut import apply_recipe_lut  # numba JIT: imported on first render, not at app start
