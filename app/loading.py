@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,18 @@ def embedded_preview(path: Path) -> QImage:
     return to_qimage(np.asarray(load_preview(path, max_size=PREVIEW_EDGE), np.uint8))
 
 
-def decode(path: Path) -> Decoded:
-    """Full decode in a child process (a LibRaw crash or hang cannot take the app down)."""
+class Skipped(Exception):
+    """The user moved on before this decode started."""
+
+
+def decode(path: Path, wanted: Callable[[], bool] | None = None) -> Decoded:
+    """Full decode in a child process (a LibRaw crash or hang cannot take the app down).
+
+    ``wanted`` is checked when the job starts: flicking through a folder queues decodes that
+    are no longer needed, and each costs a process and a second of CPU.
+    """
+    if wanted is not None and not wanted():
+        raise Skipped(path)
     from engine.io import load_photo
     from engine.render import fit_long_edge
 

@@ -33,7 +33,7 @@ from .document import PhotoDoc
 from .errors import show_error
 from .filmstrip import Filmstrip
 from .histogram import Histogram
-from .loading import Decoded, decode, embedded_preview, list_photos, small
+from .loading import Decoded, Skipped, decode, embedded_preview, list_photos, small
 from .paste_dialog import PasteDialog
 from .renderer import Renderer, RenderRequest, RenderResult, to_display, to_qimage
 from .retouch_panel import N_VARIATIONS, RetouchPanel
@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.clipboard: Recipe | None = None
         self.model: Path | None = None
         self.variations: list[Recipe] = []
+        self._variation_seed = 0
         self._latest: dict[str, int] = {}
         self._rendered_once = False
         self.shown_preview = -1  # id of the preview render on screen
@@ -336,7 +337,7 @@ class MainWindow(QMainWindow):
         run_in_pool(embedded_preview, path, pool=self.decode_pool,
                     on_done=lambda img, d=doc: self._embedded(d, img),
                     on_error=lambda e, tb: log.info("no embedded preview for %s: %s", path, e))
-        run_in_pool(decode, path, pool=QThreadPool.globalInstance(),
+        run_in_pool(decode, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
                     on_done=lambda res, d=doc: self._decoded(d, res),
                     on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
 
@@ -364,6 +365,8 @@ class MainWindow(QMainWindow):
         self._warm_agent()
 
     def _decode_failed(self, doc: PhotoDoc, exc: BaseException, tb: str) -> None:
+        if isinstance(exc, Skipped):
+            return
         log.warning("cannot open %s\n%s", doc.path, tb)
         doc.failed = str(exc) or type(exc).__name__
         self.filmstrip.mark_failed(doc.path, doc.failed)
@@ -539,9 +542,11 @@ class MainWindow(QMainWindow):
         self.panel.set_busy("Variations: rendering alternatives…")
         self.panel.vary.setEnabled(False)
         model = self.model
+        self._variation_seed += 1
+        seed = self._variation_seed  # each press gives new alternatives
 
         def job(linear: Any) -> list[tuple[Recipe, QImage]]:
-            recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=len(self.variations) + 1)
+            recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=seed)
             thumb = small(linear, 300)
             return [(r, to_qimage(to_display(r, thumb))) for r in recipes]
 
@@ -560,6 +565,7 @@ class MainWindow(QMainWindow):
     def adopt_variation(self, i: int) -> None:
         if self.doc is not None and 0 <= i < len(self.variations):
             self.doc.undo.push(ReplaceRecipe(self.doc, self.variations[i], f"Variation {i + 1}"))
+            self.panel.var_box.hide()  # adopted: give the room back to the steps
 
     # ---------------------------------------------------------------- copy / paste / reset
     def copy_recipe(self) -> None:

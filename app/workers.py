@@ -32,9 +32,16 @@ class Task(QRunnable):
         try:
             result = self.fn(*self.args, **self.kwargs)
         except BaseException as e:  # reported to the GUI, never lost in a thread
-            self.signals.failed.emit(e, traceback.format_exc())
+            self._emit(self.signals.failed, e, traceback.format_exc())
         else:
-            self.signals.done.emit(result)
+            self._emit(self.signals.done, result)
+
+    @staticmethod
+    def _emit(signal: Any, *args: Any) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the app is shutting down: nobody is left to tell
+            log.debug("result dropped at shutdown")
 
 
 _live: set[Task] = set()  # keeps tasks (and their signal objects) alive until they report

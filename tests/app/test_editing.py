@@ -137,8 +137,10 @@ def test_variations_adopt_is_undoable(qtbot, win, folder):
     win.request_variations()
     qtbot.waitUntil(lambda: win.panel.var_box.isVisible() and len(win.variations) == 4, timeout=TIMEOUT)
     assert all(not b.icon().isNull() for b in win.panel.var_buttons)
+    assert len({r.dumps() for r in win.variations}) == 4  # four different alternatives
     win.panel.var_buttons[2].click()
     assert win.doc.recipe.to_json() == win.variations[2].to_json()
+    assert not win.panel.var_box.isVisible()
     win.undo_group.undo()
     assert len(win.doc.recipe) == 0
 
@@ -175,9 +177,9 @@ def test_embedded_preview_shows_before_the_decode_finishes(qtbot, win, folder, m
     gate = threading.Event()
     real = window_mod.decode
 
-    def slow_decode(path):
+    def slow_decode(path, wanted=None):
         gate.wait(30)
-        return real(path)
+        return real(path, wanted)
 
     monkeypatch.setattr(window_mod, "decode", slow_decode)
     win.open_path(folder / "a_dune.dng")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import TIMEOUT, auto_and_wait, open_and_wait, qimage_array
+from conftest import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
@@ -117,3 +117,36 @@ def test_disabled_panels_say_coming(win):
     assert win.tabs.isTabEnabled(0)
     for i in (1, 2, 3):
         assert not win.tabs.isTabEnabled(i) and "coming" in win.tabs.tabToolTip(i)
+
+
+def test_flicking_through_photos_skips_stale_decodes(qtbot, win, folder):
+    from app import loading
+
+    outcomes = []
+    real = loading.decode
+
+    def spy(path, wanted=None):
+        try:
+            res = real(path, wanted)
+        except loading.Skipped:
+            outcomes.append("skipped")
+            raise
+        outcomes.append("decoded")
+        return res
+
+    import app.window as window_mod
+
+    window_mod.decode = spy
+    try:
+        win.open_path(folder)
+        with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+            for _ in range(3):
+                win.filmstrip.step(+1)
+                win.filmstrip.step(-1)
+            win.filmstrip.step(+1)
+        assert win.doc.path.name == "b_dune.jpg"
+        settle(qtbot, win)
+    finally:
+        window_mod.decode = real
+    qtbot.waitUntil(lambda: len(outcomes) == 8, timeout=TIMEOUT)  # open + 7 switches
+    assert "skipped" in outcomes and outcomes.count("decoded") < 8
