@@ -284,7 +284,11 @@ def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
             while pending and len(inflight) < 2 * workers:  # a short queue keeps cancel responsive
                 job = pending.popleft()
                 inflight[pool.submit(export_one, job)] = job
-            finished, _ = wait(inflight, timeout=0.2, return_when=FIRST_COMPLETED)
+            try:
+                finished, _ = wait(inflight, timeout=0.2, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:  # Ctrl-C: a clean cancel that still reports the running photos
+                cancel.set()
+                break
             broken = False
             for fut in finished:
                 try:

@@ -125,6 +125,7 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
                 results.append(p.result)
         finally:
             gen.close()
+    cancelled = cancelled or cancel.is_set()
     _summary(console, results, len(jobs), in_dir, cancelled)
     if cancelled:
         return 130

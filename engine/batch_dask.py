@@ -56,7 +56,10 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
                     return
                 finished = ac.next_batch(block=False)
                 if not finished:
-                    time.sleep(0.1)
+                    try:
+                        time.sleep(0.1)
+                    except KeyboardInterrupt:  # Ctrl-C: cancel the queued tasks, report what finished
+                        cancel.set()
                     continue
                 for fut in finished:
                     job = by_key[fut.key]

@@ -334,3 +334,34 @@ def test_hung_photo_is_stopped_by_the_watchdog(sources, tmp_path, monkeypatch):
     assert results["p0.jpg"].status == "failed" and "hung" in results["p0.jpg"].reason
     assert results["p1.jpg"].status == results["p2.jpg"].status == "done"
     assert not multiprocessing.active_children()
+
+
+def test_ctrl_c_cancels_cleanly_and_reports_exactly_what_was_written(sources, tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(60):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i:02d}.jpg")
+    LOOK.save(tmp_path / "look.json")
+    out = tmp_path / "out"
+    exe = Path(sys.executable).with_name("retouch")
+    proc = subprocess.Popen([str(exe), "batch", str(shoot), str(out), "--jobs", "1", "--recipe",
+                             str(tmp_path / "look.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env=dict(os.environ, COLUMNS="200"))
+    deadline = time.monotonic() + 60
+    while not (out.is_dir() and any(p.suffix == ".jpg" for p in out.iterdir())):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    done, skipped, failed, not_started = map(int, re.search(r"│\s*(\d+) │\s*(\d+) │\s*(\d+) │\s*(\d+) │", err).groups())
+    files = sorted(os.listdir(out))
+    assert 1 <= done < 60 and not_started == 60 - done and failed == skipped == 0
+    assert len(files) == done and not [f for f in files if f.startswith(".")]  # no half files
