@@ -31,6 +31,7 @@ class Viewer(QWidget):
         self.after: QPixmap | None = None
         self.before: QPixmap | None = None
         self.detail: tuple[QPixmap, QRectF] | None = None
+        self.finest_preview: float | None = None  # finest preview level, in its pixels per image pixel
         self.message = "Open a photo or a folder (Ctrl+O), or drop one here"
         self.fit = True
         self.scale = 1.0
@@ -47,6 +48,7 @@ class Viewer(QWidget):
         """A new photo: reset to fit. ``after``/``before`` may be the embedded preview."""
         self.full = QSize(full)
         self.detail = None
+        self.finest_preview = None
         self.after = QPixmap.fromImage(after) if after is not None else None
         self.before = QPixmap.fromImage(before) if before is not None else self.after
         self.message = ""
@@ -122,8 +124,8 @@ class Viewer(QWidget):
         return self.after.width() / self.full.width()
 
     def needs_detail(self) -> bool:
-        """Zoomed past the preview's resolution, and the preview is not already full resolution."""
-        ps = self.preview_scale()
+        """Zoomed past the finest preview's resolution, and that is not already full resolution."""
+        ps = self.finest_preview or self.preview_scale()
         return self.has_image() and ps < 0.999 and self.scale > ps * 1.05
 
     def set_fit(self) -> None:

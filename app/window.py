@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self._latest: dict[str, int] = {}
         self._rendered_once = False
         self.shown_preview = -1  # id of the preview render on screen
+        self._shown_source: Any = None  # the linear cache it was rendered from
         self.last_render_ms = 0.0
         self.undo_group = QUndoGroup(self)
         self.save_pool = serial_pool(self)
@@ -102,7 +103,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:
         self.viewer = Viewer()
-        self.viewer.viewChanged.connect(self._request_detail)
+        self.viewer.viewChanged.connect(self._view_changed)
         self.viewer.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f} %"))
         self.histogram = Histogram()
         self.panel = RetouchPanel()
@@ -360,6 +361,7 @@ class MainWindow(QMainWindow):
             bits.append(f"ISO {m.iso:g}")
         self.info_label.setText("   ·   ".join(bits))
         self.viewer.set_full(QSize(w, h))
+        self.viewer.finest_preview = res.preview_linear.shape[1] / w
         self._submit("before", Recipe(), doc.preview_linear)
         self.schedule_render()
         self._warm_agent()
@@ -392,6 +394,22 @@ class MainWindow(QMainWindow):
         """A slider or curve handle is being dragged: render drafts until it is let go."""
         return QApplication.mouseButtons() != Qt.MouseButton.NoButton
 
+    def preview_source(self, doc: PhotoDoc) -> Any:
+        """The linear cache to render the preview from: screen resolution, never more.
+
+        The draft level (1024 px) while something is dragged or when the photo is shown no
+        larger than that on screen (fit in a normal window); the 2048 px level otherwise;
+        beyond that, full-resolution crops of the visible region (``_request_detail``).
+        """
+        if doc.draft_linear is None:
+            return doc.preview_linear
+        if self.pointer_down():
+            return doc.draft_linear
+        full = max(self.viewer.full.width(), self.viewer.full.height(), 1)
+        on_screen = full * self.viewer.scale * self.viewer.devicePixelRatioF()
+        draft = max(doc.draft_linear.shape[:2])
+        return doc.draft_linear if on_screen <= draft * 1.02 else doc.preview_linear
+
     def schedule_render(self) -> int | None:
         """Ask for a fresh preview (latest wins) and, when zoomed in, a full-resolution crop.
 
@@ -401,13 +419,22 @@ class MainWindow(QMainWindow):
         doc = self.doc
         if doc is None or doc.preview_linear is None:
             return None
-        if self.pointer_down() and doc.draft_linear is not None:
+        src = self.preview_source(doc)
+        if src is doc.draft_linear and self.pointer_down():
             self._settle.start()
-            return self._submit("preview", doc.recipe, doc.draft_linear)
-        rid = self._submit("preview", doc.recipe, doc.preview_linear)
+            return self._submit("preview", doc.recipe, src)
+        rid = self._submit("preview", doc.recipe, src)
         if self.viewer.needs_detail():
             self._request_detail()
         return rid
+
+    def _view_changed(self) -> None:
+        """Zoomed or panned: a finer preview level or a detail crop may be needed now."""
+        doc = self.doc
+        if doc is not None and doc.preview_linear is not None and self._shown_source is not self.preview_source(doc):
+            self.schedule_render()
+        else:
+            self._request_detail()
 
     def _settled(self) -> None:
         if self.pointer_down():
@@ -440,8 +467,10 @@ class MainWindow(QMainWindow):
             if not self._rendered_once:
                 v = self.viewer
                 keep = v.before if v.before is not None and v.before is not v.after else None
+                finest = self.viewer.finest_preview
                 self.viewer.set_photo(self.viewer.full if not self.viewer.full.isEmpty() else res.image.size(),
                                       res.image)
+                self.viewer.finest_preview = finest
                 if keep is not None:
                     self.viewer.before = keep
                 self._rendered_once = True
@@ -453,6 +482,7 @@ class MainWindow(QMainWindow):
             self.histogram.set_counts(res.histogram)
             self.last_render_ms = res.ms
             self.shown_preview = req.id
+            self._shown_source = req.image
             self.render_label.setText(f"render {res.ms:.0f} ms")
             self.previewRendered.emit(req.id)
         elif req.kind == "crop" and req.rect is not None:

@@ -150,3 +150,25 @@ def test_flicking_through_photos_skips_stale_decodes(qtbot, win, folder):
         window_mod.decode = real
     qtbot.waitUntil(lambda: len(outcomes) == 8, timeout=TIMEOUT)  # open + 7 switches
     assert "skipped" in outcomes and outcomes.count("decoded") < 8
+
+
+def test_preview_level_follows_screen_resolution(qtbot, win, tmp_path, photo_jpeg):
+    from PIL import Image
+
+    big = tmp_path / "big" / "dune_big.jpg"
+    big.parent.mkdir()
+    with Image.open(photo_jpeg) as im:
+        im.convert("RGB").resize((2400, 1500), Image.Resampling.LANCZOS).save(big, quality=92)
+    open_and_wait(qtbot, win, big)
+    v = win.viewer
+    assert v.fit and 2400 * v.scale <= 1024  # fit in this window: shown smaller than the draft level
+    assert v.after.width() == 1024  # so the preview is rendered from the 1024 px cache
+    assert v.finest_preview == 2048 / 2400
+    v.set_zoom(0.7)  # 1680 px on screen: the 2048 px level
+    qtbot.waitUntil(lambda: v.after.width() == 2048, timeout=TIMEOUT)
+    assert v.detail is None and not v.needs_detail()
+    v.set_zoom(1.0)  # past the 2048 level: full-resolution crops of the visible region
+    qtbot.waitUntil(lambda: v.detail is not None, timeout=TIMEOUT)
+    assert v.detail[0].width() == round(v.detail[1].width())
+    v.set_fit()
+    qtbot.waitUntil(lambda: v.after.width() == 1024 and v.detail is None, timeout=TIMEOUT)
