@@ -32,3 +32,8 @@ def tiny_views(heldout_srgb) -> np.ndarray:
 
     rng = np.random.default_rng(0)
     return np.concatenate([views(srgb_decode(p), 4, rng) for p in heldout_srgb])
+
+
+@pytest.fixture(scope="session")
+def heldout_files() -> list[Path]:
+    return heldout_paths()

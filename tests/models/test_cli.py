@@ -1,0 +1,68 @@
+"""``retouch train-style`` (trains, is interruptible, resumes, writes a usable style) and ``retouch fit``."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from engine.color import srgb_decode, srgb_encode
+from engine.recipe import Recipe, Step
+from engine.render import replay
+from engine.runners.agent import Agent
+from models.cli import add_subcommands
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser()
+    add_subcommands(ap.add_subparsers(dest="command"))
+    return ap.parse_args(argv)
+
+
+def test_train_style_trains_and_resumes(tmp_path, monkeypatch, capsys, heldout_files, heldout_srgb):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    ins, tgt = tmp_path / "before", tmp_path / "after"
+    ins.mkdir()
+    tgt.mkdir()
+    paths = heldout_files
+    for p in paths[:3]:
+        shutil.copy(p, ins / p.name)
+    for p in paths[3:]:
+        shutil.copy(p, tgt / p.name)
+    run = tmp_path / "run"
+    common = ["train-style", "--inputs", str(ins), "--targets", str(tgt), "--run", str(run),
+              "--width", "4", "--batch", "4", "--views", "4"]
+    args = _parse([*common, "--iterations", "2"])
+    assert args.func(args) == 0
+    style = tmp_path / "xdg" / "retouch" / "styles" / "after.onnx"
+    assert style.exists() and "after.onnx" in capsys.readouterr().out
+    args = _parse([*common, "--iterations", "4", "--resume"])
+    assert args.func(args) == 0
+    log = (run / "train.log").read_text()
+    assert "resumed" in log and "iteration 2" in log and "it 4/4" in log
+    agent = Agent("after", prefer_gpu=False)
+    assert agent.meta["iterations"] == 4
+    assert len(agent.predict(srgb_decode(heldout_srgb[0]))) == 5
+
+
+def test_fit_command_writes_recipe(tmp_path, capsys, heldout_srgb):
+    from engine.io import write_image
+
+    before = heldout_srgb[3]  # colourful: saturation matters there
+    known = Recipe([Step("exposure", {"ev": -0.5}), Step("saturation", {"amount": 0.6})])
+    after = srgb_encode(replay(known, srgb_decode(before)))
+    write_image(tmp_path / "before.png", before, fmt="png")
+    write_image(tmp_path / "after.png", after, fmt="png")
+    out = tmp_path / "r.json"
+    args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(out)])
+    assert args.func(args) == 0
+    text = capsys.readouterr().out
+    assert "remaining error" in text and "dB" in text
+    got = Recipe.load(out)
+    assert [s.op for s in got] == ["exposure", "saturation"]
+    assert abs(got.steps[0].params["ev"] + 0.5) < 0.05
+    assert np.isfinite(got.steps[1].params["amount"])
