@@ -78,6 +78,19 @@ def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
         yield lambda n=1: bar.advance(task, n)
 
 
+@contextmanager
+def status(text: str) -> Iterator[None]:
+    """A spinner on stderr for one long call (decode, encode); silent when not a terminal."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(text):
+        yield
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.exists() and b.exists() and os.path.samefile(a, b)
@@ -165,10 +178,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     recipe = _load_recipe(args.recipe, args.input)
-    photo = load_photo(args.input)
+    with status(f"decoding {args.input.name}"):
+        photo = load_photo(args.input)
     linear = photo.linear if args.long_edge is None else er.fit_long_edge(photo.linear, args.long_edge)
     srgb = er.render(recipe, linear, exact=True) if args.exact else render_with_progress(recipe, linear)
-    out = write_image(args.output, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)
+    with status(f"writing {args.output.name}"):
+        out = write_image(args.output, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)
     h, w = srgb.shape[:2]
     steps = ", ".join(s.op for s in recipe.active()) or "no edits"
     print(f"{out}: {w}x{h} {fmt} ({steps}) in {time.perf_counter() - t0:.2f} s")
