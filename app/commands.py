@@ -21,7 +21,8 @@ MERGE_PARAM = 1001
 class SetParam(QUndoCommand):
     def __init__(self, doc: PhotoDoc, index: int, name: str, value: Any, gesture: int = -1):
         step = doc.recipe.steps[index]
-        super().__init__(f"Change {step.spec.label} {step.spec.param(name).label}")
+        label = step.spec.param(name).label
+        super().__init__(f"Change {step.spec.label}" + ("" if label == step.spec.label else f" {label}"))
         self.doc, self.index, self.name, self.gesture = doc, index, name, gesture
         self.old = copy.deepcopy(step.params[name])
         self.new = copy.deepcopy(value)

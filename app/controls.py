@@ -197,34 +197,48 @@ class CurveEditor(QWidget):
 
 
 class _CurveCanvas(QWidget):
+    """Top: the resulting curve (input tone -> output tone). Bottom: a strip with one handle per
+    zone, its height the zone's steepness (the declared range, default on the dashed line)."""
+
+    STRIP = 52
+
     def __init__(self, editor: CurveEditor):
         super().__init__(editor)
         self.ed = editor
-        self.setMinimumHeight(130)
+        self.setMinimumHeight(200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setCursor(Qt.CursorShape.SizeVerCursor)
 
     def sizeHint(self) -> QSize:
-        return QSize(240, 150)
+        return QSize(240, 200)
 
     def plot(self) -> QRectF:
-        return QRectF(self.rect()).adjusted(8, 8, -8, -8)
+        """Where the curve is drawn (square-ish, above the strip)."""
+        r = QRectF(self.rect()).adjusted(8, 6, -8, -(self.STRIP + 26))  # room for the strip labels
+        return r
+
+    def strip(self) -> QRectF:
+        r = QRectF(self.rect()).adjusted(8, 0, -8, -6)
+        return QRectF(r.left(), r.bottom() - self.STRIP, r.width(), self.STRIP)
 
     def handle_pos(self, zone: int) -> QPointF:
-        r, p = self.plot(), self.ed.param
+        r, p = self.strip().adjusted(0, 6, 0, -6), self.ed.param
         v = self.ed.rows()[self.ed.channel, zone]
         t = (v - p.min) / (p.max - p.min)
         n = self.ed.param.shape[-1]
         return QPointF(r.left() + r.width() * (zone + 0.5) / n, r.bottom() - t * r.height())
 
     def _slope_at(self, y: float) -> float:
-        r, p = self.plot(), self.ed.param
+        r, p = self.strip().adjusted(0, 6, 0, -6), self.ed.param
         t = min(max((r.bottom() - y) / r.height(), 0.0), 1.0)
         return p.min + t * (p.max - p.min)
 
     def _hit(self, pos: QPointF) -> int | None:
+        r = self.strip()
+        if not r.left() <= pos.x() <= r.right():
+            return None
         n = self.ed.param.shape[-1]
-        best = min(range(n), key=lambda k: abs(self.handle_pos(k).x() - pos.x()))
-        return best if abs(self.handle_pos(best).x() - pos.x()) < self.plot().width() / n / 2 + 1 else None
+        return min(n - 1, max(0, int((pos.x() - r.left()) / r.width() * n)))
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         zone = self._hit(event.position())
@@ -239,6 +253,7 @@ class _CurveCanvas(QWidget):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self.ed._drag = None
+        self.update()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         zone = self._hit(event.position())
@@ -248,19 +263,20 @@ class _CurveCanvas(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        r = self.plot()
         p.fillRect(self.rect(), QColor("#1b1b1b"))
+        r, st = self.plot(), self.strip()
         n = self.ed.param.shape[-1]
         p.setPen(QPen(QColor("#2f2f2f"), 1))
         for k in range(1, n):
             x = r.left() + r.width() * k / n
-            p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
-        # default slope level and the identity diagonal
-        prm = self.ed.param
-        mid = r.bottom() - (prm.default - prm.min) / (prm.max - prm.min) * r.height()
-        p.setPen(QPen(QColor("#3c3c3c"), 1, Qt.PenStyle.DashLine))
-        p.drawLine(QPointF(r.left(), mid), QPointF(r.right(), mid))
-        p.drawLine(r.bottomLeft(), r.topRight())
+            p.drawLine(QPointF(x, r.top()), QPointF(x, st.bottom()))
+        for k in range(1, 4):
+            y = r.top() + r.height() * k / 4
+            p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
+        p.setPen(QPen(QColor("#3a3a3a"), 1))
+        p.drawRect(r)
+        p.setPen(QPen(QColor("#4a4a4a"), 1, Qt.PenStyle.DashLine))
+        p.drawLine(r.bottomLeft(), r.topRight())  # identity
         rows = self.ed.rows()
         colours = CurveEditor.CHANNEL_COLOURS if self.ed.multi else ("#f0f0f0",)
         for ch in range(len(rows)):
@@ -273,22 +289,34 @@ class _CurveCanvas(QWidget):
                 col.setAlpha(110)
             p.setPen(QPen(col, 2 if ch == self.ed.channel else 1.2))
             p.drawPath(path)
-        # zone handles of the active channel, joined by a faint line
+        # the zone strip: default level dashed, one handle per zone
+        p.fillRect(st, QColor("#222"))
+        inner = st.adjusted(0, 6, 0, -6)
+        prm = self.ed.param
+        mid = inner.bottom() - (prm.default - prm.min) / (prm.max - prm.min) * inner.height()
+        p.setPen(QPen(QColor("#555"), 1, Qt.PenStyle.DashLine))
+        p.drawLine(QPointF(st.left(), mid), QPointF(st.right(), mid))
         hcol = QColor(colours[self.ed.channel] if self.ed.multi else "#ffd36b")
         pts = [self.handle_pos(k) for k in range(n)]
-        faint = QColor(hcol)
-        faint.setAlpha(90)
-        p.setPen(QPen(faint, 1))
-        for a, b in itertools.pairwise(pts):
-            p.drawLine(a, b)
+        stem = QColor(hcol)
+        stem.setAlpha(120)
+        p.setPen(QPen(stem, 3))
+        for pt in pts:
+            p.drawLine(QPointF(pt.x(), mid), pt)
         p.setPen(QPen(QColor("#111"), 1))
         p.setBrush(hcol)
         for k, pt in enumerate(pts):
-            rad = 5.5 if k == self.ed._drag else 4.5
+            rad = 6.0 if k == self.ed._drag else 5.0
             p.drawEllipse(pt, rad, rad)
         p.setPen(QColor("#8a8a8a"))
-        p.drawText(r.adjusted(2, 0, 0, -2), Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, "shadows")
-        p.drawText(r.adjusted(0, 0, -2, -2), Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight, "highlights")
+        f = p.font()
+        f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))
+        p.setFont(f)
+        p.drawText(r.adjusted(4, 2, 0, 0), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, "curve")
+        label = QRectF(st.left(), st.top() - 13, st.width(), 12)
+        p.drawText(label, Qt.AlignmentFlag.AlignLeft, "shadows")
+        p.drawText(label, Qt.AlignmentFlag.AlignHCenter, "zone steepness")
+        p.drawText(label, Qt.AlignmentFlag.AlignRight, "highlights")
 
 
 def control_for(param: Param, value: Any) -> ParamSlider | CurveEditor:

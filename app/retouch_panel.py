@@ -65,9 +65,21 @@ class RetouchPanel(QWidget):
         lay.addWidget(self.status)
         # variations strip (hidden until asked for)
         self.var_box = QWidget()
-        vlay = QGridLayout(self.var_box)  # 2 x 2: big enough to judge colour and contrast
-        vlay.setContentsMargins(0, 0, 0, 0)
+        outer = QVBoxLayout(self.var_box)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(2)
+        vhead = QHBoxLayout()
+        vnote = QLabel("Variations: click one to adopt it")
+        vnote.setObjectName("muted")
+        vhead.addWidget(vnote, 1)
+        hide = QToolButton(text="Hide")
+        hide.setToolTip("Hide the variations")
+        hide.clicked.connect(lambda: self.var_box.hide())
+        vhead.addWidget(hide)
+        outer.addLayout(vhead)
+        vlay = QGridLayout()  # 2 x 2: big enough to judge colour and contrast
         vlay.setSpacing(4)
+        outer.addLayout(vlay)
         self.var_buttons: list[QToolButton] = []
         for i in range(N_VARIATIONS):
             b = QToolButton()

@@ -112,6 +112,7 @@ def main() -> int:
     save("05_zoom_100")
     win.viewer.set_fit()
     # tone curve card visible: scroll the step list to a curve if the recipe has one
+    win.panel.var_box.hide()
     win.panel.add_step("tone")
     spin(fresh)
     win.panel.steps.ensureWidgetVisible(win.panel.steps.cards[-1])
