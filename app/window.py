@@ -605,6 +605,20 @@ class MainWindow(QMainWindow):
         QApplication.clipboard().setText(self.clipboard.dumps())
         self.statusBar().showMessage(f"Copied {len(self.clipboard)} steps from {self.doc.name}", 3000)
 
+    @staticmethod
+    def _recipe_from_system_clipboard() -> Recipe | None:
+        """A recipe copied as text (from another Retouch window, or a sidecar opened in an editor)."""
+        from engine.recipe import RecipeError
+
+        text = QApplication.clipboard().text()
+        if '"retouch"' not in text:
+            return None
+        try:
+            return Recipe.loads(text)
+        except RecipeError as e:
+            log.info("clipboard text is not a usable recipe: %s", e)
+            return None
+
     def paste_targets(self) -> list[Path]:
         sel = self.filmstrip.selected_paths()
         if not sel and self.doc is not None:
@@ -613,6 +627,8 @@ class MainWindow(QMainWindow):
 
     def paste_recipe(self, selective: bool = False, *, steps: list | None = None, append: bool = False) -> int:
         """Paste the copied recipe onto the selected photos; returns how many photos changed."""
+        if self.clipboard is None:
+            self.clipboard = self._recipe_from_system_clipboard()
         if self.clipboard is None:
             self.statusBar().showMessage("Nothing copied yet: Edit ▸ Copy Recipe first", 3000)
             return 0
@@ -673,13 +689,17 @@ class MainWindow(QMainWindow):
     def about_text(self) -> str:
         models = agent_mod.available_models()
         agents = agent_mod.loaded_agents()
+        in_use = {str(getattr(a, "path", "")) for a in agents.values()}
         device = next((getattr(a, "device", "CPU") for a in agents.values()), None)
         stand_in = any(isinstance(a, agent_mod.StandInAgent) for a in agents.values())
         lines = ["<h3>Retouch</h3>",
                  "<p>A RAW photo retoucher whose learned agent predicts ordinary, editable filters "
                  "(Hu et al., <i>Exposure</i>, TOG 2018).</p>",
                  "<p><b>Models</b><br>"]
-        lines.append("<br>".join(str(m) for m in models) if models else "none installed (Auto uses a simple stand-in)")
+        if models:
+            lines.append("<br>".join(f"{m}{' <i>(in use)</i>' if str(m) in in_use else ''}" for m in models))
+        else:
+            lines.append("none installed (Auto uses a simple measured stand-in)")
         lines.append("</p><p><b>Device</b>: ")
         if device is None:
             lines.append("not loaded yet (the agent loads on first use)")

@@ -10,7 +10,7 @@ import piexif
 from conftest import TIMEOUT, auto_and_wait, open_and_wait, settle
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from engine.recipe import Recipe, read_sidecar, sidecar_path
+from engine.recipe import Recipe, Step, read_sidecar, sidecar_path
 
 
 def _error_boxes() -> list[QMessageBox]:
@@ -73,6 +73,18 @@ def test_copy_paste_between_two_photos(qtbot, win, folder):
     assert win.docs[b].recipe.to_json() == win.clipboard.to_json()
     win.flush_sidecars(wait=True)
     assert read_sidecar(b).to_json() == win.clipboard.to_json()
+
+
+def test_paste_from_system_clipboard_text(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    r = Recipe([Step("exposure", {"ev": 0.7}), Step("saturation", {"amount": 0.3})])
+    QApplication.clipboard().setText(r.dumps())  # e.g. copied in another Retouch window
+    assert win.clipboard is None
+    assert win.paste_recipe() == 1
+    assert win.doc.recipe.to_json() == r.to_json()
+    QApplication.clipboard().setText("not a recipe")
+    win.clipboard = None
+    assert win.paste_recipe() == 0
 
 
 def test_paste_dialog_selects_steps(qtbot, win, folder):

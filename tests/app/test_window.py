@@ -109,6 +109,8 @@ def test_about_lists_models_and_device(qtbot, win, folder):
     assert device in ("CPU", "CUDA") and f"<b>Device</b>: {device}" in text
     for m in agent_mod.available_models():
         assert str(m) in text
+    if agent_mod.available_models():
+        assert "(in use)" in text
 
 
 def test_disabled_panels_say_coming(win):
