@@ -1,0 +1,106 @@
+"""``retouch auto``: the learned agent's recipe for a photo, printed step by step, optionally rendered.
+
+``retouch auto IN [-o OUT] [--recipe-out R.json] [--model M.onnx] [--variations N] [--seed S]``.
+Registered by :mod:`engine.cli` through its ``PLUGINS`` list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from .cli import _SUFFIX_FORMAT, CliError, _check_output, guarded, render_with_progress, status
+
+
+def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("auto", help="let the learned agent retouch a photo (prints its editable recipe)",
+                       description="Predict 5 editable filter steps for IN from a 64x64 view of the whole "
+                                   "frame, print them with the agent's confidence, and optionally render "
+                                   "OUT and save the recipe. The original is never modified.")
+    p.add_argument("input", type=Path, metavar="IN", help="photo: RAW (any LibRaw format), JPEG, PNG or TIFF")
+    p.add_argument("-o", "--output", type=Path, metavar="OUT", help="render the result to this file")
+    p.add_argument("--recipe-out", type=Path, metavar="R.json", help="save the recipe (JSON, like a sidecar)")
+    p.add_argument("--model", metavar="M.onnx", help="model file or style name (default: the shipped model)")
+    p.add_argument("--variations", type=int, default=0, metavar="N",
+                   help="N alternative recipes from the agent's dropout (OUT and R.json get -1..-N)")
+    p.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="seed of the dropout sample (default: deterministic; variations use 0)")
+    p.add_argument("--quality", "-q", type=int, default=92, metavar="Q", help="JPEG quality (default 92)")
+    p.set_defaults(func=guarded(cmd_auto))
+
+
+def describe(recipe) -> str:
+    """One line per step: filter, parameters, confidence and the runner-up."""
+    lines = []
+    for i, s in enumerate(recipe, 1):
+        params = ", ".join(f"{k} {_fmt(v, s.spec.param(k).min < 0)}" for k, v in s.params.items())
+        conf = ""
+        if s.probs:
+            conf = f"  ({100 * s.probs[s.op]:.0f} %"
+            ru = s.runner_up()
+            conf += f"; next {ru[0]} {100 * ru[1]:.0f} %)" if ru else ")"
+        lines.append(f"  {i}. {s.spec.label}: {params}{conf}")
+    return "\n".join(lines)
+
+
+def _fmt(v, signed: bool) -> str:
+    if isinstance(v, list):
+        flat = [x for row in v for x in (row if isinstance(row, list) else [row])]
+        return "[" + " ".join(f"{x:.2f}" for x in flat) + "]"
+    return f"{v:+.2f}" if signed else f"{v:.2f}"
+
+
+def _numbered(path: Path | None, i: int, n: int) -> Path | None:
+    if path is None or n <= 1:
+        return path
+    return path.with_name(f"{path.stem}-{i}{path.suffix}")
+
+
+def cmd_auto(args: argparse.Namespace) -> int:
+    """Run the agent on IN."""
+    if args.variations < 0:
+        raise CliError("--variations must be 0 or more")
+    fmt = None
+    if args.output is not None:
+        fmt = _SUFFIX_FORMAT.get(args.output.suffix.lower())
+        if fmt is None:
+            raise CliError(f"cannot tell the format from {args.output.name!r}; use .jpg, .png or .tif")
+        _check_output(args.output, args.input)
+    if args.recipe_out is not None:
+        _check_output(args.recipe_out, args.input)
+
+    from .io import load_photo, write_image
+    from .runners.agent import Agent
+
+    try:
+        agent = Agent(args.model)
+    except FileNotFoundError as e:
+        raise CliError(str(e)) from None
+    t0 = time.perf_counter()
+    with status(f"decoding {args.input.name}"):
+        photo = load_photo(args.input)
+    t1 = time.perf_counter()
+    n = args.variations
+    if n:
+        recipes = agent.variations(photo.linear, n, seed=args.seed or 0)
+    else:
+        recipes = [agent.predict(photo.linear, seed=args.seed)]
+    t2 = time.perf_counter()
+    print(f"{args.input.name}: model {agent.name} on {agent.device}, {1000 * (t2 - t1):.0f} ms")
+    for i, recipe in enumerate(recipes, 1):
+        if len(recipes) > 1:
+            print(f"variation {i}:")
+        print(describe(recipe))
+        rpath = _numbered(args.recipe_out, i, len(recipes))
+        if rpath is not None:
+            recipe.save(rpath)
+            print(f"  recipe -> {rpath}")
+        opath = _numbered(args.output, i, len(recipes))
+        if opath is not None:
+            srgb = render_with_progress(recipe, photo.linear)
+            with status(f"writing {opath.name}"):
+                write_image(opath, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)
+            print(f"  image -> {opath}")
+    print(f"done in {time.perf_counter() - t0:.2f} s")
+    return 0

@@ -1,0 +1,48 @@
+"""``retouch auto`` on a real DNG: readable steps on stdout, a rendered image and an editable recipe."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from engine.cli import add_subcommands
+from engine.recipe import Recipe
+from engine.runners.agent import DEFAULT_MODEL
+
+pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
+
+
+def _run(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser()
+    add_subcommands(ap.add_subparsers(dest="command"))
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+def test_auto_writes_image_and_recipe(dng_file, tmp_path, capsys):
+    from engine.io import load_photo
+
+    out, rec = tmp_path / "out.jpg", tmp_path / "r.json"
+    assert _run(["auto", str(dng_file), "-o", str(out), "--recipe-out", str(rec)]) == 0
+    text = capsys.readouterr().out
+    assert text.count("%") >= 5 and "1. " in text and "5. " in text
+    recipe = Recipe.load(rec)
+    assert len(recipe) == 5 and all(s.probs for s in recipe)
+    img = load_photo(out).linear
+    assert img.shape[:2] == load_photo(dng_file).linear.shape[:2] and np.isfinite(img).all()
+
+
+def test_auto_variations_are_numbered_and_reproducible(dng_file, tmp_path, capsys):
+    rec = tmp_path / "r.json"
+    assert _run(["auto", str(dng_file), "--variations", "2", "--seed", "4", "--recipe-out", str(rec)]) == 0
+    first = [(tmp_path / f"r-{i}.json").read_text() for i in (1, 2)]
+    assert _run(["auto", str(dng_file), "--variations", "2", "--seed", "4", "--recipe-out", str(rec)]) == 0
+    assert first == [(tmp_path / f"r-{i}.json").read_text() for i in (1, 2)]
+
+
+def test_auto_refuses_to_overwrite_input_and_unknown_model(dng_file, capsys):
+    assert _run(["auto", str(dng_file), "--recipe-out", str(dng_file)]) == 1
+    assert _run(["auto", str(dng_file), "--model", "no-such-style"]) == 1
+    assert "no model" in capsys.readouterr().err
