@@ -14,10 +14,12 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from typing import Any
 
 from .batch_worker import Job, Result, export_one
 
 CONNECT_TIMEOUT_S = 30
+MAX_RESUBMITS = 3  # per photo, for results lost with their worker (Dask itself retries deaths mid-task)
 
 
 class ClusterError(RuntimeError):
@@ -41,18 +43,21 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
         except (OSError, TimeoutError) as e:
             raise ClusterError(f"the scheduler at {scheduler} has no workers ({e})") from None
         batch = uuid.uuid4().hex[:8]
-        by_key: dict[str, Job] = {}
-        futures = []
-        for i, job in enumerate(jobs):
-            remote = replace(job, src=job.src.absolute(), dst=job.dst.absolute())
-            key = f"retouch-export-{batch}-{i}"
-            by_key[key] = job
-            futures.append(client.submit(export_one, remote, key=key, pure=False))
-        ac = as_completed(futures)
+        remotes = [replace(job, src=job.src.absolute(), dst=job.dst.absolute()) for job in jobs]
+        by_key: dict[str, int] = {}
+        attempts = [0] * len(jobs)
+        live: dict[str, Any] = {}
+
+        def submit(i: int) -> Any:
+            key = f"retouch-export-{batch}-{i}" + (f"-again{attempts[i]}" if attempts[i] else "")
+            by_key[key] = i
+            live[key] = client.submit(export_one, remotes[i], key=key, pure=False)
+            return live[key]
+
+        ac = as_completed([submit(i) for i in range(len(jobs))])
         try:
             while not ac.is_empty():
                 if cancel.is_set():
-                    client.cancel(futures)
                     return
                 finished = ac.next_batch(block=False)
                 if not finished:
@@ -62,15 +67,31 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
                         cancel.set()
                     continue
                 for fut in finished:
-                    job = by_key[fut.key]
-                    if fut.status == "finished":
-                        r = fut.result()
-                        yield replace(r, src=job.src, dst=job.dst)
+                    i = by_key[fut.key]
+                    live.pop(fut.key, None)
+                    job = jobs[i]
+                    result, status, error = None, fut.status, None
+                    if status == "finished":
+                        try:
+                            result = fut.result()
+                        except Exception:  # the worker holding it died before we fetched it
+                            status = "lost"
+                    elif status == "error":
+                        error = _describe(fut.exception())
+                    fut.release()
+                    if result is not None:
+                        yield replace(result, src=job.src, dst=job.dst)
+                    elif error is not None:
+                        yield Result(job.src, job.dst, "failed", f"cluster task failed: {error}")
+                    elif attempts[i] < MAX_RESUBMITS and not cancel.is_set():
+                        # "lost": the result died with its worker (the output may well be written).
+                        # Tasks are idempotent, so run it again: it writes or finds the output.
+                        attempts[i] += 1
+                        ac.add(submit(i))
                     else:
-                        exc = fut.exception() if fut.status == "error" else fut.status
-                        yield Result(job.src, job.dst, "failed", f"cluster task failed: {_describe(exc)}")
+                        yield Result(job.src, job.dst, "failed", f"cluster task {status} {attempts[i] + 1} times")
         finally:
-            client.cancel([f for f in futures if not f.done()])
+            client.cancel(list(live.values()))
 
 
 def _describe(exc: object) -> str:

@@ -66,7 +66,7 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(cluster, tmp_path)
             victim.wait(10)
     assert victim.returncode == -signal.SIGKILL
     assert sorted(r.src.name for r in results) == sorted(j.src.name for j in jobs)  # each reported once
-    assert all(r.status == "done" for r in results), [r for r in results if r.status != "done"]
+    assert all(r.status == "done" for r in results), [(r.src.name, r.reason) for r in results if r.status != "done"]
     names = sorted(os.listdir(out))
     assert names == sorted(j.dst.name for j in jobs)  # exactly the expected files: none lost, none doubled
     for name in names:  # and every one complete
