@@ -19,7 +19,7 @@ import time
 import numpy as np
 from _photo import errors_8bit, load, resized
 
-from engine.lut import LARGE_SIZE, apply_lut, bake_lut
+from engine.lut import LARGE_SIZE, apply_lut, bake_lut, clear_cache
 from engine.recipe import Recipe, Step
 from engine.render import render_exact
 
@@ -63,6 +63,7 @@ def main() -> None:
         for _ in range(args.repeat):
             exact, t = timed(render_exact, recipe, img)
             naive.append(t)
+            clear_cache()
             t0 = time.perf_counter()
             lut = bake_lut(recipe, args.size)  # uncached: what a new recipe costs
             bakes.append(time.perf_counter() - t0)

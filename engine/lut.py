@@ -358,6 +358,13 @@ def _cached_bake(recipe: Recipe, size: int) -> Lut3D:
     return lut
 
 
+def clear_cache() -> None:
+    """Forget every baked table (benchmarks time cold bakes with it)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+        _CUBES.clear()
+
+
 def size_for(linear: np.ndarray) -> int:
     """Cube size for an image: 33³ bakes in a few ms (previews); above 4 MP the ~0.1 s bake of
     65³ is small next to the pass itself and halves the interpolation error (exports)."""
