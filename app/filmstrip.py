@@ -70,6 +70,8 @@ class Filmstrip(QListWidget):
         self.clear()
         self.items = {}
         self.thumbs_done = set()
+        from engine.recipe import sidecar_path
+
         loading = _placeholder("…", theme.MUTED)
         for p in paths:
             item = QListWidgetItem(loading, p.name)
@@ -77,6 +79,7 @@ class Filmstrip(QListWidget):
             item.setToolTip(str(p))
             self.addItem(item)
             self.items[p] = item
+            self.set_edited(p, sidecar_path(p).exists())
         self.blockSignals(False)
         gen = self._generation
         for p in paths:
@@ -102,6 +105,16 @@ class Filmstrip(QListWidget):
         item.setIcon(_placeholder("⚠ cannot open", "#ff8a80"))
         item.setForeground(QColor("#ff8a80"))
         item.setToolTip(f"{path}\n{message}")
+
+    def set_edited(self, path: Path, edited: bool) -> None:
+        """A dot before the name marks photos that carry edits (a sidecar)."""
+        item = self.items.get(path)
+        if item is not None:
+            item.setText(f"● {path.name}" if edited else path.name)
+
+    def is_edited(self, path: Path) -> bool:
+        item = self.items.get(path)
+        return bool(item and item.text().startswith("● "))
 
     def is_failed(self, path: Path) -> bool:
         item = self.items.get(path)

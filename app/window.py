@@ -503,6 +503,7 @@ class MainWindow(QMainWindow):
         for doc in self.docs.values():
             if doc.dirty and not doc.failed:
                 doc.dirty = False
+                self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)
                 run_in_pool(write_sidecar, doc.path, doc.recipe.copy(), pool=self.save_pool,
                             on_error=lambda e, tb, d=doc: self._save_failed(d, e))
         if wait:

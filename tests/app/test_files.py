@@ -32,6 +32,7 @@ def test_sidecar_on_disk_matches_within_a_second(qtbot, win, folder):
                     and Recipe.load(sidecar_path(photo)).to_json() == win.doc.recipe.to_json(), timeout=5000)
     assert time.perf_counter() - t0 < 1.5  # autosave debounce is 0.4 s
     assert read_sidecar(photo).steps[0].enabled is False
+    assert win.filmstrip.is_edited(photo) and not win.filmstrip.is_edited(folder / "a_dune.dng")
     # A new window on the same folder reopens the saved edit.
     win.close()
     from PySide6.QtCore import QSettings
@@ -43,6 +44,7 @@ def test_sidecar_on_disk_matches_within_a_second(qtbot, win, folder):
     w2.show()
     open_and_wait(qtbot, w2, photo)
     assert w2.doc.recipe.to_json() == read_sidecar(photo).to_json()
+    assert w2.filmstrip.is_edited(photo)  # the dot is there on reopening
     assert len(w2.panel.steps.cards) == len(w2.doc.recipe)
     w2.close()
 
