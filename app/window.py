@@ -331,6 +331,8 @@ class MainWindow(QMainWindow):
         self.histogram.set_counts(None)
         self.setWindowTitle(f"{path.name} — Retouch")
         self.info_label.setText(path.name)
+        self.render_label.setText("")
+        self.zoom_label.setText("")
         if doc.failed:
             self._show_failed(doc)
             return
