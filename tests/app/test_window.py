@@ -174,3 +174,18 @@ def test_preview_level_follows_screen_resolution(qtbot, win, tmp_path, photo_jpe
     assert v.detail[0].width() == round(v.detail[1].width())
     v.set_fit()
     qtbot.waitUntil(lambda: v.after.width() == 1024 and v.detail is None, timeout=TIMEOUT)
+
+
+def test_reset_is_undoable_and_batch_dialog_opens_on_the_folder(qtbot, win, folder):
+    from app.batch_dialog import BatchDialog
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    edited = win.doc.recipe.to_json()
+    win.reset()
+    assert len(win.doc.recipe) == 0 and win.panel.steps.inner.empty.isVisible()
+    win.undo_group.undo()
+    assert win.doc.recipe.to_json() == edited
+    dlg = win.batch_export()
+    assert isinstance(dlg, BatchDialog) and dlg.in_dir.text() == str(folder)
+    dlg.close()
