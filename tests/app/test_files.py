@@ -30,7 +30,10 @@ def test_sidecar_on_disk_matches_within_a_second(qtbot, win, folder):
     t0 = time.perf_counter()
     qtbot.waitUntil(lambda: sidecar_path(photo).exists()
                     and Recipe.load(sidecar_path(photo)).to_json() == win.doc.recipe.to_json(), timeout=5000)
-    assert time.perf_counter() - t0 < 1.5  # autosave debounce is 0.4 s
+    from app.window import AUTOSAVE_MS
+
+    assert AUTOSAVE_MS <= 1000  # a crash loses at most the last second
+    assert time.perf_counter() - t0 < 2.0  # debounce + the write, with slack for a loaded machine
     assert read_sidecar(photo).steps[0].enabled is False
     assert win.filmstrip.is_edited(photo) and not win.filmstrip.is_edited(folder / "a_dune.dng")
     # A new window on the same folder reopens the saved edit.
