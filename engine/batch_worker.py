@@ -120,7 +120,7 @@ def export_one(job: Job) -> Result:
 
         if s.long_edge:
             linear = fit_long_edge(linear, s.long_edge)
-        srgb = render(recipe, linear)
+        srgb = _quantize(render(recipe, linear), s.fmt)
         del linear
         mark("render")
         from .io import write_image
@@ -138,6 +138,18 @@ def export_one(job: Job) -> Result:
     finally:
         if _JOB_TIMEOUT:
             faulthandler.cancel_dump_traceback_later()
+
+
+def _quantize(srgb: Any, fmt: str) -> Any:
+    """Display float -> the file's integers, in place: one new array instead of three 24 MP
+    temporaries (each costs ~0.1 s in page faults). Same rounding as engine.io's writer."""
+    import numpy as np
+
+    top = 65535.0 if fmt == "tiff16" else 255.0
+    np.clip(srgb, 0.0, 1.0, out=srgb)
+    srgb *= np.float32(top)
+    srgb += np.float32(0.5)
+    return srgb.astype(np.uint16 if fmt == "tiff16" else np.uint8)
 
 
 def describe_error(e: BaseException) -> str:
