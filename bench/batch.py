@@ -47,7 +47,7 @@ def _pixels(p: Path) -> int:
         return im.size[0] * im.size[1]
 
 
-def make_dngs(photos: list[Path], count: int, out: Path) -> list[Path]:
+def make_dngs(photos: list[Path], count: int, out: Path, size: tuple[int, int] = SIZE) -> list[Path]:
     """``count`` 24 MP DNGs, cycling through the photos (centre-cropped to 3:2, then resized)."""
     from engine.io.dng import write_dng
 
@@ -63,7 +63,7 @@ def make_dngs(photos: list[Path], count: int, out: Path) -> list[Path]:
                 w, h = h, w
             cw, ch = (w, round(w * 2 / 3)) if w * 2 / 3 <= h else (round(h * 3 / 2), h)
             left, top = (w - cw) // 2, (h - ch) // 2
-            rgb = np.asarray(im.crop((left, top, left + cw, top + ch)).resize(SIZE, Image.Resampling.BICUBIC))
+            rgb = np.asarray(im.crop((left, top, left + cw, top + ch)).resize(size, Image.Resampling.BICUBIC))
         dst = out / f"IMG_{i + 1:04d}.DNG"
         write_dng(dst, rgb, seed=i)
         made.append(dst)
@@ -116,12 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="work folder (default: a temp folder, removed unless --keep)")
     ap.add_argument("--jobs", type=int, help="retouch worker processes (default: by cores and memory)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--size", default="6000x4000", help="DNG size WxH (default 6000x4000 = 24 MP)")
     args = ap.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="retouch-bench-batch-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        print(f"Building {args.count} DNGs of {SIZE[0]}x{SIZE[1]} in {work}/in", flush=True)
-        dngs = make_dngs(find_photos(args.photos), max(4, args.count), work / "in")
+        size = tuple(int(v) for v in args.size.lower().split("x"))
+        print(f"Building {args.count} DNGs of {size[0]}x{size[1]} in {work}/in", flush=True)
+        dngs = make_dngs(find_photos(args.photos), max(4, args.count), work / "in", size)
         n = len(dngs)
         rows: dict[str, float] = {}
         try:
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {secs:.1f} s, rc={rc}, {got}/{n} JPEGs" + ("" if got == n else f"\n{tail}"), flush=True)
             if got == n:
                 rows[name] = secs
-        print(f"\n{n} x 24 MP DNG -> JPEG q90, {os.cpu_count()} CPU(s)")
+        print(f"\n{n} x {size[0] * size[1] / 1e6:.0f} MP DNG -> JPEG q90, {os.cpu_count()} CPU(s)")
         print(f"{'tool':30s} {'seconds':>8s} {'s/photo':>8s} {'photos/min':>11s}")
         for name, secs in rows.items():
             print(f"{name:30s} {secs:8.1f} {secs / n:8.2f} {60 * n / secs:11.1f}")
