@@ -75,6 +75,10 @@ class BatchDialog(QDialog):
         self.recipe_path = QLineEdit()
         self.recipe_path.setPlaceholderText("recipe .json")
         src_row.addWidget(self.recipe_path, 1)
+        pick = QPushButton("…")
+        pick.setToolTip("Choose a recipe file")
+        pick.clicked.connect(self._pick_recipe)
+        src_row.addWidget(pick)
         form.addRow("Recipe", src_row)
 
         self.fmt = QComboBox()
@@ -87,14 +91,14 @@ class BatchDialog(QDialog):
         form.addRow("JPEG quality", self.quality)
         self.fmt.currentIndexChanged.connect(lambda: self.quality.setEnabled(self.fmt.currentData() == "jpeg"))
         size_row = QHBoxLayout()
-        self.resize = QCheckBox("Fit long edge to")
+        self.fit_box = QCheckBox("Fit long edge to")
         self.long_edge = QSpinBox()
         self.long_edge.setRange(16, 100000)
         self.long_edge.setValue(2048)
         self.long_edge.setSuffix(" px")
         self.long_edge.setEnabled(False)
-        self.resize.toggled.connect(self.long_edge.setEnabled)
-        size_row.addWidget(self.resize)
+        self.fit_box.toggled.connect(self.long_edge.setEnabled)
+        size_row.addWidget(self.fit_box)
         size_row.addWidget(self.long_edge)
         size_row.addStretch(1)
         form.addRow("Size", size_row)
@@ -136,7 +140,7 @@ class BatchDialog(QDialog):
         self.cancel_btn.clicked.connect(self.cancel)
         lay.addWidget(self.buttons)
         self._inputs = [self.in_dir, self.recursive, self.out_dir, self.src_sidecar, self.src_auto, self.src_recipe,
-                        self.recipe_path, self.fmt, self.quality, self.resize, self.long_edge, self.template,
+                        self.recipe_path, self.fmt, self.quality, self.fit_box, self.long_edge, self.template,
                         self.jobs_spin, self.overwrite, self.scheduler, self.export_btn]
 
     def _with_browse(self, edit: QLineEdit, title: str) -> QWidget:
@@ -153,6 +157,12 @@ class BatchDialog(QDialog):
         d = QFileDialog.getExistingDirectory(self, title, edit.text())
         if d:
             edit.setText(d)
+
+    def _pick_recipe(self) -> None:
+        f, _ = QFileDialog.getOpenFileName(self, "Recipe", self.recipe_path.text(), "Recipes (*.json)")
+        if f:
+            self.recipe_path.setText(f)
+            self.src_recipe.setChecked(True)
 
     # -- planning and running -------------------------------------------------------------
     def plan(self) -> list:
@@ -171,7 +181,7 @@ class BatchDialog(QDialog):
         if self.src_recipe.isChecked():
             recipe, source = Recipe.load(self.recipe_path.text().strip()).to_json(), "recipe"
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
-                                  long_edge=self.long_edge.value() if self.resize.isChecked() else None,
+                                  long_edge=self.long_edge.value() if self.fit_box.isChecked() else None,
                                   source=source, recipe=recipe, overwrite=self.overwrite.isChecked())
         jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=self.template.text(),
                          recursive=self.recursive.isChecked())
