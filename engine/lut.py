@@ -66,7 +66,6 @@ LARGE_SIZE = 65  # ... for images above LARGE_IMAGE pixels
 LARGE_IMAGE = 4_000_000
 
 
-
 @functools.lru_cache(maxsize=16)
 def _mid_scale(size: int) -> float:
     """Linear value that maps to shaped 1.0: chosen so that linear 1.0 sits exactly on a node."""
@@ -172,7 +171,7 @@ def bake_lut(recipe: Recipe, size: int = DEFAULT_SIZE) -> Lut3D:
     """Evaluate the recipe's declared math on the lattices (see the module docstring)."""
     if size < 2:
         raise ValueError("LUT size must be at least 2")
-    steps = recipe.active()
+    steps = Recipe(recipe.active()).copy().steps  # a snapshot: the app edits its steps in place
     if any(not s.spec.pointwise for s in steps):
         raise ValueError("only pointwise steps can be baked into a LUT")
     flags = [is_channelwise(s) for s in steps]
