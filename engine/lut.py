@@ -357,6 +357,15 @@ def _cached_bake(recipe: Recipe, size: int) -> Lut3D:
     return lut
 
 
+def warm_up() -> None:
+    """Load (or, on a fresh install, compile: ~4 s) both kernels; call it from a background
+    thread at app start so that the first preview does not wait for numba."""
+    img = np.full((2, 2, 3), 0.3, np.float32)
+    apply_lut(bake_lut(Recipe([Step("exposure", {"ev": 0.5})])), img)
+    apply_lut(bake_lut(Recipe([Step("black_white", {"amount": 0.5}), Step("exposure", {"ev": 0.5})]), 3), img,
+              exact_near_grey=True)
+
+
 def clear_cache() -> None:
     """Forget every baked table (benchmarks time cold bakes with it)."""
     with _CACHE_LOCK:

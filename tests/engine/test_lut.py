@@ -193,3 +193,10 @@ def test_moving_a_per_channel_slider_reuses_the_cube(photo_linear: np.ndarray) -
     assert mx < 3
     moved.steps[2].params["amount"] = 0.5  # saturation is one of them
     assert bake_lut(moved, 33).cube is not a.cube
+
+
+def test_warm_up_compiles_both_kernels() -> None:
+    from engine.lut import _apply_1d, _apply_3d, warm_up
+
+    warm_up()
+    assert _apply_1d.signatures and _apply_3d.signatures
