@@ -1,11 +1,13 @@
 """2 MP preview refresh per slider move: bake the recipe's tables + one pass (target <= 16 ms).
 
 A real photo (the shipped sample DNG, or PATH) at 1732x1155 (2 MP). Each "move" changes one
-parameter, so nothing is cached: ``engine.render.render`` bakes the LUT (33³ cube) and applies
-it. Printed side by side: the exact per-filter chain on the same frame, the bake and apply
-parts, the CPU time the move took over all threads (on a busy shared machine wall time mostly
-measures the other processes; CPU time / cores is what an idle machine would show), and a 17³
-"while dragging" variant.
+parameter: ``engine.render.render_uint8`` bakes the LUT (33³ cube; the cube of the mixing steps
+is reused while a slider of a per-channel step before or after them moves) and writes the 8-bit
+display values a QImage takes. Printed side by side: the exact per-filter chain on the same
+frame, the bake and apply parts, the CPU time the move took over all threads (on a busy shared
+machine wall time mostly measures the other processes; CPU time / cores is what an idle machine
+would show), a 17³ "while dragging" variant and the "settled" refresh (``settled=True``: exact
+math for the near-grey pixels saturation+ jumps at).
 
     .venv/bin/python bench/preview.py [PATH] [--moves 40]
 """
@@ -22,7 +24,7 @@ from _photo import errors_8bit, load, resized
 
 from engine.lut import apply_lut, bake_lut
 from engine.recipe import Recipe, Step
-from engine.render import render, render_exact  # render() = cached bake_lut + apply_lut
+from engine.render import render, render_exact, render_uint8  # = cached bake_lut + apply_lut
 
 TONE = [0.8, 1.1, 1.3, 1.2, 1.0, 0.9, 0.8, 0.9]
 
@@ -61,27 +63,32 @@ def main() -> None:
     for case in CASES:
         render(recipe(0.1, case), img)  # JIT load, not timed
     evs = np.linspace(-1.0, 1.0, args.moves)
+    out8 = np.empty(img.shape, np.uint8)
     for case, label in CASES.items():
-        total, bake, apply_, drag, exact, cpu = [], [], [], [], [], []
+        total, bake, apply_, drag, exact, cpu, settled = [], [], [], [], [], [], []
         for ev in evs:
             r = recipe(float(ev), case)
             c0 = time.process_time()
             t0 = time.perf_counter()
             lut = bake_lut(r, 33)  # as render() does: the exposure case reuses the cached cube
             t1 = time.perf_counter()
-            out = apply_lut(lut, img)
+            apply_lut(lut, img, out8)  # 8-bit display values, what a QImage takes (render_uint8)
             t2 = time.perf_counter()
             cpu.append(time.process_time() - c0)
             bake.append(t1 - t0)
             apply_.append(t2 - t1)
             total.append(t2 - t0)
             t0 = time.perf_counter()
-            apply_lut(bake_lut(r, 17), img)
+            apply_lut(bake_lut(r, 17), img, out8)
             drag.append(time.perf_counter() - t0)
         for ev in evs[:: max(1, len(evs) // 4)]:
             t0 = time.perf_counter()
             ref = render_exact(recipe(float(ev), case), img)
             exact.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            fixed = render_uint8(recipe(float(ev), case), img, settled=True)
+            settled.append(time.perf_counter() - t0)
+        out = out8.astype(np.float32) / 255.0
         mx, p999 = errors_8bit(out, ref if ev == evs[-1] else render_exact(recipe(float(evs[-1]), case), img))
         print(f"{label}")
         print(f"  bake + apply        {ms(total)}   (bake {1e3 * statistics.median(bake):.1f} ms + apply "
@@ -90,6 +97,8 @@ def main() -> None:
         print(f"  17³ while dragging  {ms(drag)}")
         print(f"  exact chain         {ms(exact)}   -> {statistics.median(exact) / statistics.median(total):.1f}x")
         print(f"  error vs exact      max {mx:.2f}, p99.9 {p999:.2f} levels (8-bit sRGB)")
+        mx, p999 = errors_8bit(fixed.astype(np.float32) / 255.0, ref)
+        print(f"  settled refresh     {ms(settled)}   error max {mx:.2f}, p99.9 {p999:.2f} levels")
 
 
 if __name__ == "__main__":

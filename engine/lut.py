@@ -243,19 +243,22 @@ def _pre(img: np.ndarray, y: int, x: int, c: int, pre: np.ndarray, inv_in_max: f
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
-def _apply_1d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, out: np.ndarray) -> None:
+def _apply_1d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, out: np.ndarray, scale: float,
+              offset: float) -> None:
+    """``out = pre(img) * scale + offset``: (1, 0) for float output, (255, 0.5) for uint8 (rounds)."""
     for y in prange(img.shape[0]):
         for x in range(img.shape[1]):
             for c in range(3):
-                out[y, x, c] = _pre(img, y, x, c, pre, inv_in_max)
+                out[y, x, c] = _pre(img, y, x, c, pre, inv_in_max) * scale + offset
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def _apply_3d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, flat: np.ndarray, n: int, post: np.ndarray,
-              out: np.ndarray, near_grey: np.ndarray) -> None:
+              out: np.ndarray, scale: float, offset: float, near_grey: np.ndarray) -> None:
     """Pre table -> tetrahedral lookup in the cube (``flat`` = cube.reshape(-1), ``n`` per axis)
-    -> post table. ``near_grey`` (H, W) uint8, or (0, 0) to skip: set to 1 where the pixel's cell
-    lies within _GREY_CELLS of the cube's grey diagonal (see :func:`apply_lut`).
+    -> post table, written as ``value * scale + offset`` (see :func:`_apply_1d`). ``near_grey``
+    (H, W) uint8, or (0, 0) to skip: set to 1 where the pixel's cell lies within _GREY_CELLS of
+    the cube's grey diagonal (see :func:`apply_lut`).
 
     The tetrahedron is picked without branches (max/min of the fractions and selects): twice as
     fast as nested ifs on a photo, where the branch predictor cannot guess the hue's sextant.
@@ -295,7 +298,7 @@ def _apply_3d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, flat: np.ndar
                 c2 = flat[base + off2 + c]
                 c3 = flat[base + s111 + c]
                 v = c0 + hi * (c1 - c0) + mid * (c2 - c1) + lo * (c3 - c2)
-                out[y, x, c] = _lerp1(post, c, v) if has_post else v
+                out[y, x, c] = (_lerp1(post, c, v) if has_post else v) * scale + offset
 
 
 _NO_POST = np.zeros((3, 1), np.float32)
@@ -311,6 +314,9 @@ def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None, *,
               exact_near_grey: bool = False) -> np.ndarray:
     """Apply a baked LUT to a linear (H, W, 3) image -> display sRGB float32 in [0, 1].
 
+    ``out``: a float32 array to fill, or a **uint8** (H, W, 3) one, which then receives the 8-bit
+    display values directly (rounded), saving the preview a float -> uint8 pass.
+
     ``exact_near_grey``: when the cube's steps jump at the grey axis (saturation+), re-render the
     pixels whose lattice cell touches it with the exact math, so the result stays within about a
     level of :func:`engine.render.render_exact` everywhere. Costs the exact chain on that share
@@ -321,21 +327,26 @@ def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None, *,
     img = np.ascontiguousarray(linear, dtype=np.float32)
     if out is None:
         out = np.empty(img.shape, np.float32)
+    if out.shape != img.shape or out.dtype not in (np.float32, np.uint8) or not out.flags.c_contiguous:
+        raise ValueError("out must be a C-contiguous float32 or uint8 array shaped like the image")
+    eight = out.dtype == np.uint8
+    scale, offset = (np.float32(255.0), np.float32(0.5)) if eight else (_F1, _F0)
     fallback = exact_near_grey and lut.grey_jump
     flags = np.empty(img.shape[:2], np.uint8) if fallback else _NO_FLAGS
     with _LAUNCH:
         if lut.cube is None:
-            _apply_1d(img, lut.pre, np.float32(1.0 / IN_MAX), out)
+            _apply_1d(img, lut.pre, np.float32(1.0 / IN_MAX), out, scale, offset)
         else:
             post = _NO_POST if lut.post is None else lut.post
-            _apply_3d(img, lut.pre, np.float32(1.0 / IN_MAX), lut.cube.reshape(-1), lut.size, post, out, flags)
+            _apply_3d(img, lut.pre, np.float32(1.0 / IN_MAX), lut.cube.reshape(-1), lut.size, post, out,
+                      scale, offset, flags)
     if fallback:
         idx = np.flatnonzero(flags)
         if idx.size:
             from .render import render_exact
 
-            flat = out.reshape(-1, 3)
-            flat[idx] = render_exact(Recipe(list(lut.steps)), img.reshape(-1, 3)[idx][None])[0]
+            exact = render_exact(Recipe(list(lut.steps)), img.reshape(-1, 3)[idx][None])[0]
+            out.reshape(-1, 3)[idx] = exact * scale + offset if eight else exact
     return out
 
 
@@ -380,7 +391,7 @@ def size_for(linear: np.ndarray) -> int:
 
 
 def apply_recipe_lut(recipe: Recipe, linear: np.ndarray, size: int | None = None,
-                     exact_near_grey: bool | None = None) -> np.ndarray:
+                     exact_near_grey: bool | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """``render(recipe, linear)`` through the tables: display sRGB float32, same shape.
 
     Defaults follow the image size: up to 4 MP (previews) a 33³ cube and no exact fallback;
@@ -389,7 +400,7 @@ def apply_recipe_lut(recipe: Recipe, linear: np.ndarray, size: int | None = None
     large = linear.shape[0] * linear.shape[1] > LARGE_IMAGE
     size = size or (LARGE_SIZE if large else DEFAULT_SIZE)
     near = large if exact_near_grey is None else exact_near_grey
-    return apply_lut(_cached_bake(recipe, size), linear, exact_near_grey=near)
+    return apply_lut(_cached_bake(recipe, size), linear, out, exact_near_grey=near)
 
 
 # ---------------------------------------------------------------------------------------------

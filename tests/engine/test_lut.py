@@ -200,3 +200,15 @@ def test_warm_up_compiles_both_kernels() -> None:
 
     warm_up()
     assert _apply_1d.signatures and _apply_3d.signatures
+
+
+@pytest.mark.parametrize("recipe", [PER_CHANNEL, MIXED, WITH_SATURATION], ids=["1d", "cube", "cube+grey"])
+def test_uint8_output_is_the_rounded_float_output(photo_linear: np.ndarray, recipe: Recipe) -> None:
+    lut = bake_lut(recipe, 33)
+    f = apply_lut(lut, photo_linear, exact_near_grey=True)
+    u8 = apply_lut(lut, photo_linear, np.empty(photo_linear.shape, np.uint8), exact_near_grey=True)
+    assert u8.dtype == np.uint8
+    assert np.abs(u8.astype(int) - np.round(f * 255).astype(int)).max() <= 1
+    assert (u8 == np.round(f * 255)).mean() > 0.999
+    with pytest.raises(ValueError):
+        apply_lut(lut, photo_linear, np.empty(photo_linear.shape, np.uint16))

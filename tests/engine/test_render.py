@@ -47,3 +47,13 @@ def test_proxy_and_fit_long_edge(photo_linear: np.ndarray) -> None:
     fitted = fit_long_edge(photo_linear, 320)
     assert fitted.shape == (200, 320, 3)
     assert fit_long_edge(photo_linear, 4000) is photo_linear
+
+
+@pytest.mark.parametrize("exact", [False, True], ids=["lut", "exact"])
+def test_render_uint8(photo_linear: np.ndarray, exact: bool) -> None:
+    from engine.render import render_uint8
+
+    u8 = render_uint8(RECIPE, photo_linear, exact=exact)
+    assert u8.dtype == np.uint8 and u8.shape == photo_linear.shape
+    ref = np.round(render(RECIPE, photo_linear, exact=exact) * 255)
+    assert np.abs(u8 - ref).max() <= 1 and (u8 == ref).mean() > 0.999
