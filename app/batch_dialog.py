@@ -241,6 +241,9 @@ class BatchDialog(QDialog):
         text = f"{counts['done']} exported, {counts['skipped']} skipped (already there), {counts['failed']} failed"
         if len(self.results) < self.total:
             text += f", {self.total - len(self.results)} not started"
+        fatal = next((r for r in self.results if r.fatal), None)
+        if fatal is not None:
+            return f"Stopped ({fatal.reason}): " + text
         return ("Cancelled: " if self.cancel_event.is_set() else "Finished: ") + text
 
     def _on_finished(self) -> None:

@@ -260,6 +260,8 @@ def export_all(
         for r in results:
             if r.status == "skipped":  # absent when planned: a retried task found its own output
                 r = replace(r, status="done", reason="finished by an earlier attempt")
+            if r.fatal:  # disk full / read-only: stop instead of failing every remaining photo
+                cancel.set()
             done += 1
             processed += 1
             yield Progress(done, total, r, time.perf_counter() - t0, processed)

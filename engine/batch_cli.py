@@ -126,8 +126,11 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
         finally:
             gen.close()
     cancelled = cancelled or cancel.is_set()
+    fatal = next((r for r in results if r.fatal), None)
+    if fatal is not None:
+        console.print(f"[red]Stopped:[/red] {fatal.reason} (no later photo could be written)")
     _summary(console, results, len(jobs), in_dir, cancelled)
-    if cancelled:
+    if cancelled and fatal is None:
         return 130
     return 1 if any(r.status == "failed" for r in results) else 0
 

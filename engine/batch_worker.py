@@ -8,6 +8,7 @@ process (a decoder segfault, the timeout watchdog) escapes, and the parent handl
 
 from __future__ import annotations
 
+import errno
 import faulthandler
 import os
 import signal
@@ -55,6 +56,7 @@ class Result:
     seconds: float = 0.0
     recipe_source: str = ""  # which recipe was applied: sidecar, auto or recipe
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage: decode, auto, render, write
+    fatal: bool = False  # the output side is unusable (disk full, read-only): no later photo can succeed
 
 
 class NotAPhotoError(Exception):
@@ -134,7 +136,8 @@ def export_one(job: Job) -> Result:
     except MemoryError:
         return Result(job.src, job.dst, "failed", "out of memory", time.perf_counter() - t0, source)
     except Exception as e:  # one bad file never stops the batch
-        return Result(job.src, job.dst, "failed", describe_error(e), time.perf_counter() - t0, source)
+        return Result(job.src, job.dst, "failed", describe_error(e), time.perf_counter() - t0, source,
+                      fatal=is_fatal(e))
     finally:
         if _JOB_TIMEOUT:
             faulthandler.cancel_dump_traceback_later()
@@ -150,6 +153,14 @@ def _quantize(srgb: Any, fmt: str) -> Any:
     srgb *= np.float32(top)
     srgb += np.float32(0.5)
     return srgb.astype(np.uint16 if fmt == "tiff16" else np.uint8)
+
+
+_FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
+def is_fatal(e: BaseException) -> bool:
+    """A write error that every later photo would hit too (engine.io wraps the OSError)."""
+    return any(isinstance(x, OSError) and x.errno in _FATAL_ERRNOS for x in (e, e.__cause__))
 
 
 def describe_error(e: BaseException) -> str:

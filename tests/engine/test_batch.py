@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -338,7 +339,6 @@ def test_hung_photo_is_stopped_by_the_watchdog(sources, tmp_path, monkeypatch):
 
 def test_ctrl_c_cancels_cleanly_and_reports_exactly_what_was_written(sources, tmp_path):
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
-    import re
     import signal
     import subprocess
     import sys
@@ -365,3 +365,52 @@ def test_ctrl_c_cancels_cleanly_and_reports_exactly_what_was_written(sources, tm
     files = sorted(os.listdir(out))
     assert 1 <= done < 60 and not_started == 60 - done and failed == skipped == 0
     assert len(files) == done and not [f for f in files if f.startswith(".")]  # no half files
+
+
+def test_disk_full_is_fatal_other_errors_are_not(tmp_path):
+    """ENOSPC/EROFS stop the batch (every later photo would fail too); a bad photo does not."""
+    import errno
+
+    from engine.batch_worker import is_fatal
+    from engine.io import ImageError
+
+    def wrapped(code: int) -> ImageError:  # how engine.io reports a failed write
+        try:
+            try:
+                raise OSError(code, os.strerror(code))
+            except OSError as e:
+                raise ImageError(f"cannot write ({e.strerror})", tmp_path / "a.jpg") from e
+        except ImageError as e:
+            return e
+
+    assert is_fatal(wrapped(errno.ENOSPC)) and is_fatal(wrapped(errno.EROFS))
+    assert not is_fatal(wrapped(errno.EACCES))
+    assert not is_fatal(ImageError("the RAW data is truncated or corrupt", tmp_path / "a.DNG"))
+
+
+def test_disk_full_stops_the_batch_without_half_files(sources, tmp_path, capsys):
+    """A real full disk: a 600 kB tmpfs as OUT_DIR (needs root, as the tests run here)."""
+    import subprocess
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(small)],
+                      capture_output=True, check=False).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        shoot = tmp_path / "in"
+        shoot.mkdir()
+        for i in range(30):
+            shutil.copy(sources / "dune.jpg", shoot / f"p{i:02d}.jpg")
+        LOOK.save(tmp_path / "look.json")
+        rc, err = run_cli(capsys, shoot, small / "out", "--jobs", "1", "--recipe", tmp_path / "look.json")
+        assert rc == 1 and "Stopped:" in err and "No space left on device" in err
+        files = os.listdir(small / "out")
+        assert 1 <= len(files) < 30 and not [f for f in files if f.startswith(".")]  # no half files
+        done = int(re.search(r"│\s*(\d+) │", err).group(1))
+        assert done == len(files)
+        for f in files:  # every file that is there is complete
+            with Image.open(small / "out" / f) as im:
+                im.load()
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
