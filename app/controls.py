@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -31,10 +32,22 @@ from engine.filters import Param
 
 _gestures = itertools.count(1)
 SLIDER_STEPS = 1000
+_controls: weakref.WeakSet = weakref.WeakSet()  # every live control, to ask who is being dragged
 
 
 def new_gesture() -> int:
     return next(_gestures)
+
+
+def dragging() -> bool:
+    """True while any slider or curve handle is held: the preview renders drafts meanwhile."""
+    for w in list(_controls):
+        try:
+            if w.is_dragging():
+                return True
+        except RuntimeError:  # its C++ side is gone (card rebuilt mid-drag)
+            _controls.discard(w)
+    return False
 
 
 class ParamSlider(QWidget):
@@ -70,6 +83,7 @@ class ParamSlider(QWidget):
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.spin)
         self.set_value(value)
+        _controls.add(self)
         self.slider.sliderPressed.connect(self._start_gesture)
         self.slider.valueChanged.connect(self._from_slider)
         self.spin.valueChanged.connect(self._from_spin)
@@ -91,6 +105,9 @@ class ParamSlider(QWidget):
 
     def value(self) -> float:
         return float(self.spin.value())
+
+    def is_dragging(self) -> bool:
+        return self.slider.isSliderDown()
 
     def set_value(self, v: float) -> None:
         """Model -> view, without echoing an edit."""
@@ -151,6 +168,7 @@ class CurveEditor(QWidget):
         self._drag: int | None = None
         self._gesture = 0
         self.canvas = _CurveCanvas(self)
+        _controls.add(self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
@@ -181,6 +199,9 @@ class CurveEditor(QWidget):
 
     def value(self) -> list:
         return self.values.tolist()
+
+    def is_dragging(self) -> bool:
+        return self._drag is not None
 
     def set_value(self, v: Any) -> None:
         self.values = np.array(v, np.float64).reshape(self.param.shape)

@@ -394,7 +394,9 @@ class MainWindow(QMainWindow):
     @staticmethod
     def pointer_down() -> bool:
         """A slider or curve handle is being dragged: render drafts until it is let go."""
-        return QApplication.mouseButtons() != Qt.MouseButton.NoButton
+        from .controls import dragging
+
+        return dragging()
 
     def preview_source(self, doc: PhotoDoc) -> Any:
         """The linear cache to render the preview from: screen resolution, never more.

@@ -169,6 +169,17 @@ def test_preview_level_follows_screen_resolution(qtbot, win, tmp_path, photo_jpe
     v.set_zoom(0.7)  # 1680 px on screen: the 2048 px level
     qtbot.waitUntil(lambda: v.after.width() == 2048, timeout=TIMEOUT)
     assert v.detail is None and not v.needs_detail()
+    # while a slider is held the preview follows from the draft level, then the full level
+    win.panel.add_step("exposure")
+    settle(qtbot, win)
+    slider = win.panel.steps.cards[0].controls["ev"].slider
+    slider.setSliderDown(True)
+    slider.setValue(slider.value() + 100)
+    settle(qtbot, win)
+    assert v.after.width() == 1024
+    slider.setSliderDown(False)
+    qtbot.waitUntil(lambda: v.after.width() == 2048, timeout=TIMEOUT)
+    assert win.doc.undo.count() == 2  # add step + one drag
     v.set_zoom(1.0)  # past the 2048 level: full-resolution crops of the visible region
     qtbot.waitUntil(lambda: v.detail is not None, timeout=TIMEOUT)
     assert v.detail[0].width() == round(v.detail[1].width())
