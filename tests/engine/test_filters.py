@@ -168,13 +168,27 @@ def test_saturation_keeps_greys_grey_and_raises_saturation(patch: np.ndarray) ->
     v = np.clip(patch, 0, 1).max(-1)
     expected = s_in + (1 - s_in) * (0.5 - np.abs(0.5 - v)) * 0.8  # the paper's s'
     colored = s_in > 1e-3
-    np.testing.assert_allclose(s_out[colored], expected[colored], rtol=1e-6, atol=1e-6)
+    paper = s_in >= 0.25  # below, the boost fades in (continuity at grey, see saturation.RAMP)
+    assert paper.mean() > 0.3
+    np.testing.assert_allclose(s_out[paper], expected[paper], rtol=1e-6, atol=1e-6)
+    ramp = colored & ~paper
+    np.testing.assert_allclose(s_out[ramp], s_in[ramp] + (expected - s_in)[ramp] * s_in[ramp] / 0.25,
+                               rtol=1e-6, atol=1e-6)
     assert (s_out[colored] >= s_in[colored] - 1e-12).all()
     mid = colored & (v > 0.01) & (v < 0.99) & (s_in < 0.99)  # the boost vanishes at v = 0, v = 1, s = 1
     assert mid.mean() > 0.5 and (s_out[mid] > s_in[mid]).all()
     np.testing.assert_allclose(out.max(-1), v, rtol=1e-9)  # value (HSV V) is kept
     half = apply("saturation", patch, amount=0.5)
     np.testing.assert_allclose(half, 0.5 * np.clip(patch, 0, 1) + 0.5 * out, atol=1e-12)
+
+
+def test_saturation_is_continuous_at_grey() -> None:
+    """Noise on a neutral grey must not explode into colour (the paper's boost jumps there)."""
+    grey = np.full((1, 1, 3), 0.5)
+    noisy = grey + np.array([0.0, -0.005, -0.005])
+    out = apply("saturation", noisy, amount=1.0)
+    chroma_in, chroma_out = np.ptp(noisy), np.ptp(out)
+    assert chroma_in < chroma_out <= 2.7 * chroma_in
 
 
 def test_tone_curve_maps_knots() -> None:
