@@ -106,6 +106,14 @@ class Filmstrip(QListWidget):
         item.setForeground(QColor("#ff8a80"))
         item.setToolTip(f"{path}\n{message}")
 
+    def set_thumbnail(self, path: Path, pix: QPixmap) -> None:
+        """Show the edited render instead of the camera's preview (after an edit settles)."""
+        item = self.items.get(path)
+        if item is not None and not item.data(Qt.ItemDataRole.UserRole + 1):
+            item.setIcon(QIcon(pix.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.SmoothTransformation)))
+            self.thumbs_done.add(path)
+
     def set_edited(self, path: Path, edited: bool) -> None:
         """A dot before the name marks photos that carry edits (a sidecar)."""
         item = self.items.get(path)

@@ -82,6 +82,8 @@ class MainWindow(QMainWindow):
         self.renderer.failed.connect(self._render_failed)
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
         self._autosave.timeout.connect(self.flush_sidecars)
+        self._thumb_timer = QTimer(self, singleShot=True, interval=600)
+        self._thumb_timer.timeout.connect(self._refresh_thumbnail)
         self._settle = QTimer(self, singleShot=True, interval=120)
         self._settle.timeout.connect(self._settled)
         self._build()
@@ -487,10 +489,16 @@ class MainWindow(QMainWindow):
             self.last_render_ms = res.ms
             self.shown_preview = req.id
             self._shown_source = req.image
+            if self.doc is not None and self.doc.undo.count():
+                self._thumb_timer.start()
             self.render_label.setText(f"render {res.ms:.0f} ms")
             self.previewRendered.emit(req.id)
         elif req.kind == "crop" and req.rect is not None:
             self.viewer.set_detail(res.image, QRectF(*req.rect))
+
+    def _refresh_thumbnail(self) -> None:
+        if self.doc is not None and self.viewer.after is not None and self.shown_preview >= 0:
+            self.filmstrip.set_thumbnail(self.doc.path, self.viewer.after)
 
     def _render_failed(self, exc: BaseException, tb: str) -> None:
         log.error("render failed\n%s", tb)

@@ -15,6 +15,7 @@ def test_open_shows_photo_then_auto_then_slider_changes_preview(qtbot, win, fold
     assert win.histogram.counts is not None and win.histogram.counts[3].sum() > 0
     assert win.filmstrip.count() == 2
     before = shown(win)
+    qtbot.waitUntil(lambda: win.doc.path in win.filmstrip.thumbs_done, timeout=TIMEOUT)
     auto_and_wait(qtbot, win)
     assert len(win.doc.recipe) == 5
     cards = win.panel.steps.cards
@@ -23,6 +24,10 @@ def test_open_shows_photo_then_auto_then_slider_changes_preview(qtbot, win, fold
     assert "%" in cards[0].confidence.text()
     after_auto = shown(win)
     assert np.abs(after_auto.astype(int) - before).mean() > 1.0  # Auto changed the photo
+    # the filmstrip thumbnail follows the edit once it settles
+    item = win.filmstrip.items[win.doc.path]
+    assert _thumb_error(item, before) < _thumb_error(item, after_auto)  # still the camera's preview
+    qtbot.waitUntil(lambda: _thumb_error(item, after_auto) < _thumb_error(item, before) / 2, timeout=5000)
 
     # Add an exposure step after the agent's and push its slider up: the preview gets brighter.
     win.panel.add_step("exposure")
@@ -124,6 +129,16 @@ def test_curve_editor_drag_changes_tone_and_merges(qtbot, win, folder):
     assert win.doc.undo.count() == n + 1  # one drag, one undo step
     settle(qtbot, win)
     assert not np.array_equal(shown(win), before)
+
+
+def _thumb_error(item, full: np.ndarray) -> float:
+    """Mean abs difference between a filmstrip icon and a render scaled to the icon's size."""
+    from conftest import qimage_array
+    from PIL import Image
+
+    icon = qimage_array(item.icon().pixmap(128, 80).toImage()).astype(int)
+    ref = np.asarray(Image.fromarray(full).resize((icon.shape[1], icon.shape[0]), Image.Resampling.BOX))
+    return float(np.abs(icon - ref).mean())
 
 
 def _set(doc, i, name, v):
