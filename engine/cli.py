@@ -131,13 +131,13 @@ def render_with_progress(recipe: Any, linear: Any, label: str = "rendering") -> 
         return er.render(recipe, linear)
     from .lut import apply_lut, bake_lut, size_for
 
-    lut = bake_lut(recipe, size_for(linear))  # an export: exact math for near-grey pixels where needed
+    lut = bake_lut(recipe, size_for(linear))  # 65³ above 4 MP, as render() would
     out = np.empty(linear.shape, np.float32)
     h = linear.shape[0]
     with progress(label, h) as advance:
         for y in range(0, h, BAND_ROWS):
             band = slice(y, min(h, y + BAND_ROWS))
-            apply_lut(lut, linear[band], out[band], exact_near_grey=True)
+            apply_lut(lut, linear[band], out[band])
             advance(band.stop - band.start)
     return out
 

@@ -27,13 +27,10 @@ white); between the pre and cube stages values are held to about [0, :data:`MID_
 matters for highlights more than one stop over white that a *later* step pulls back down.
 
 Accuracy (8-bit sRGB levels against the exact math, real photos): per-channel recipes < 0.05;
-with contrast / black & white in the cube ~1-2 at 33³, ~0.5-1.2 at 65³ (worst where a clip,
-e.g. tone's at 1, falls between lattice planes). Saturation+ is *discontinuous* at grey (the
-paper's HSV boost gives any hue noise on a grey the full midtone saturation), which no
-interpolation follows: up to ~15 levels on near-neutral pixels. :func:`apply_lut` can
-re-render the pixels whose cell touches the grey axis with the exact math (``exact_near_grey``,
-~8 % of a photo at 65³), which brings it back to ~1.4 max / < 1 at the 99.9th percentile;
-``render()`` does that above 4 MP (exports), not for the 2 MP preview.
+with saturation / contrast / black & white in the cube ~1-3 at 33³, ~0.5-1.5 at 65³ (worst
+where a clip, e.g. tone's at 1, falls between lattice planes). Every filter is continuous (the
+saturation filter fades its boost in near grey instead of the paper's jump there), so plain
+interpolation suffices: no pixel needs the exact math.
 
 Speed: one numba pass (``parallel=True``, prange over rows, float32, cached JIT); the cube of
 the mixing steps is cached, so moving a slider of a per-channel step re-bakes only a 1-D table.
@@ -122,22 +119,6 @@ def _probe_channelwise(step: Step) -> bool:
                 and np.ptp(out[..., 2], axis=(0, 1)).max() <= tol)
 
 
-def jumps_at_grey(steps: list[Step]) -> bool:
-    """True when the steps turn a near-grey pixel into a clearly coloured one.
-
-    Saturation+ does (HSV: a grey with any hue noise gets the full midtone boost), and no
-    interpolation between lattice nodes can follow a jump, so :func:`apply_lut` can hand the
-    pixels next to the grey axis to the exact math. Probed: greys with 1e-4 of chroma added.
-    """
-    if not steps:
-        return False
-    v = np.array([0.05, 0.2, 0.5, 0.8], np.float32)
-    probe = np.stack([v, v - 1e-4, v - 1e-4], axis=-1)[None]
-    out = _run(steps, probe).astype(np.float64)
-    grey = _run(steps, np.repeat(v[None, :, None], 3, axis=2)).astype(np.float64)
-    return bool(np.abs(out - grey).max() > 0.01)
-
-
 def _run(steps: list[Step], x: np.ndarray) -> np.ndarray:
     for s in steps:
         x = s.spec.apply(x, **s.params)
@@ -158,8 +139,6 @@ class Lut3D:
     post: np.ndarray | None  # (3, PRE_SIZE) float32, indexed uniformly by the shaped value;
     #                          None when no per-channel step follows the cube (it then holds sRGB)
     size: int
-    steps: tuple[Step, ...] = ()  # the exact steps, kept when the cube cannot follow them near grey
-    grey_jump: bool = False  # the cube's steps jump at the grey axis (see jumps_at_grey)
 
 
 def _channels(values: np.ndarray) -> np.ndarray:
@@ -182,17 +161,17 @@ def bake_lut(recipe: Recipe, size: int = DEFAULT_SIZE) -> Lut3D:
         return Lut3D(np.ascontiguousarray(pre, np.float32), None, None, size)
     head, mid, tail = steps[: mixing[0]], steps[mixing[0] : mixing[-1] + 1], steps[mixing[-1] + 1 :]
     pre = np.ascontiguousarray(shape_mid(_run(head, _channels(ramp)), size)[0].T, np.float32)
-    cube, jump = _bake_cube(mid, size, display=not tail)
+    cube = _bake_cube(mid, size, display=not tail)
     if not tail:  # the cube holds display sRGB directly: one table lookup less per pixel
-        return Lut3D(pre, cube, None, size, tuple(steps), jump)
+        return Lut3D(pre, cube, None, size)
     post = srgb_encode(_run(tail, _channels(unshape_mid(np.linspace(0.0, 1.0, PRE_SIZE), size))))[0].T
-    return Lut3D(pre, cube, np.ascontiguousarray(post, np.float32), size, tuple(steps), jump)
+    return Lut3D(pre, cube, np.ascontiguousarray(post, np.float32), size)
 
 
-_CUBES: OrderedDict[tuple[str, int, bool], tuple[np.ndarray, bool]] = OrderedDict()
+_CUBES: OrderedDict[tuple[str, int, bool], np.ndarray] = OrderedDict()
 
 
-def _bake_cube(mid: list[Step], size: int, *, display: bool) -> tuple[np.ndarray, bool]:
+def _bake_cube(mid: list[Step], size: int, *, display: bool) -> np.ndarray:
     """The cube of the mixing steps, cached: dragging a slider of a step before or after them
     (exposure, tone, ...) then only re-bakes a 1-D table (~1 ms instead of ~10)."""
     key = (Recipe(mid).dumps(), size, display)
@@ -205,12 +184,11 @@ def _bake_cube(mid: list[Step], size: int, *, display: bool) -> tuple[np.ndarray
     out = _run(mid, grid)
     cube = np.ascontiguousarray(srgb_encode(out) if display else shape_mid(out, size), np.float32)
     cube.flags.writeable = False
-    entry = (cube, jumps_at_grey(mid))
     with _CACHE_LOCK:
-        _CUBES[key] = entry
+        _CUBES[key] = cube
         while len(_CUBES) > 4:
             _CUBES.popitem(last=False)
-    return entry
+    return cube
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,8 +197,6 @@ def _bake_cube(mid: list[Step], size: int, *, display: bool) -> tuple[np.ndarray
 
 _F0, _F1 = np.float32(0.0), np.float32(1.0)
 _U1 = np.uint32(1)
-_GREY_CELLS = np.uint32(1)  # cells within this many lattice steps of the grey axis are "near grey"
-# (1: ~8 % of a photo, max error 1.4 levels with saturation+; 2: ~25 %, 0.7 levels but 3x the cost)
 
 
 @numba.njit(cache=True, inline="always", fastmath=True)
@@ -254,11 +230,9 @@ def _apply_1d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, out: np.ndarr
 
 @numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def _apply_3d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, flat: np.ndarray, n: int, post: np.ndarray,
-              out: np.ndarray, scale: float, offset: float, near_grey: np.ndarray) -> None:
+              out: np.ndarray, scale: float, offset: float) -> None:
     """Pre table -> tetrahedral lookup in the cube (``flat`` = cube.reshape(-1), ``n`` per axis)
-    -> post table, written as ``value * scale + offset`` (see :func:`_apply_1d`). ``near_grey``
-    (H, W) uint8, or (0, 0) to skip: set to 1 where the pixel's cell lies within _GREY_CELLS of
-    the cube's grey diagonal (see :func:`apply_lut`).
+    -> post table, written as ``value * scale + offset`` (see :func:`_apply_1d`).
 
     The tetrahedron is picked without branches (max/min of the fractions and selects): twice as
     fast as nested ifs on a photo, where the branch predictor cannot guess the hue's sextant.
@@ -269,7 +243,6 @@ def _apply_3d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, flat: np.ndar
     sb, sg, sr = np.uint32(3), np.uint32(3 * n), np.uint32(3 * n * n)
     s111 = sr + sg + sb
     has_post = post.shape[1] > 1
-    flag = near_grey.shape[0] > 0
     for y in prange(img.shape[0]):
         for x in range(img.shape[1]):
             r = _pre(img, y, x, 0, pre, inv_in_max) * fn1
@@ -278,8 +251,6 @@ def _apply_3d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, flat: np.ndar
             i = min(np.uint32(r), top)
             j = min(np.uint32(g), top)
             k = min(np.uint32(b), top)
-            if flag:
-                near_grey[y, x] = max(i, j, k) <= min(i, j, k) + _GREY_CELLS
             fr, fg, fb = r - np.float32(i), g - np.float32(j), b - np.float32(k)
             # Tetrahedral: walk 000 -> (+ axis of the largest fraction) -> 111 - (axis of the smallest) -> 111.
             hi = max(fr, max(fg, fb))
@@ -302,7 +273,6 @@ def _apply_3d(img: np.ndarray, pre: np.ndarray, inv_in_max: float, flat: np.ndar
 
 
 _NO_POST = np.zeros((3, 1), np.float32)
-_NO_FLAGS = np.zeros((0, 0), np.uint8)
 
 
 # numba's default (OpenMP/workqueue) pools are not re-entrant across Python threads; the app
@@ -310,17 +280,11 @@ _NO_FLAGS = np.zeros((0, 0), np.uint8)
 _LAUNCH = threading.Lock()
 
 
-def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None, *,
-              exact_near_grey: bool = False) -> np.ndarray:
+def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Apply a baked LUT to a linear (H, W, 3) image -> display sRGB float32 in [0, 1].
 
     ``out``: a float32 array to fill, or a **uint8** (H, W, 3) one, which then receives the 8-bit
     display values directly (rounded), saving the preview a float -> uint8 pass.
-
-    ``exact_near_grey``: when the cube's steps jump at the grey axis (saturation+), re-render the
-    pixels whose lattice cell touches it with the exact math, so the result stays within about a
-    level of :func:`engine.render.render_exact` everywhere. Costs the exact chain on that share
-    of the pixels (~10-30 % of a photo at 65³); exports use it, the 2 MP preview does not.
     """
     if linear.ndim != 3 or linear.shape[-1] != 3:
         raise ValueError(f"expected an (H, W, 3) image, got shape {linear.shape}")
@@ -331,22 +295,13 @@ def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None, *,
         raise ValueError("out must be a C-contiguous float32 or uint8 array shaped like the image")
     eight = out.dtype == np.uint8
     scale, offset = (np.float32(255.0), np.float32(0.5)) if eight else (_F1, _F0)
-    fallback = exact_near_grey and lut.grey_jump
-    flags = np.empty(img.shape[:2], np.uint8) if fallback else _NO_FLAGS
     with _LAUNCH:
         if lut.cube is None:
             _apply_1d(img, lut.pre, np.float32(1.0 / IN_MAX), out, scale, offset)
         else:
             post = _NO_POST if lut.post is None else lut.post
             _apply_3d(img, lut.pre, np.float32(1.0 / IN_MAX), lut.cube.reshape(-1), lut.size, post, out,
-                      scale, offset, flags)
-    if fallback:
-        idx = np.flatnonzero(flags)
-        if idx.size:
-            from .render import render_exact
-
-            exact = render_exact(Recipe(list(lut.steps)), img.reshape(-1, 3)[idx][None])[0]
-            out.reshape(-1, 3)[idx] = exact * scale + offset if eight else exact
+                      scale, offset)
     return out
 
 
@@ -373,8 +328,7 @@ def warm_up() -> None:
     thread at app start so that the first preview does not wait for numba."""
     img = np.full((2, 2, 3), 0.3, np.float32)
     apply_lut(bake_lut(Recipe([Step("exposure", {"ev": 0.5})])), img)
-    apply_lut(bake_lut(Recipe([Step("black_white", {"amount": 0.5}), Step("exposure", {"ev": 0.5})]), 3), img,
-              exact_near_grey=True)
+    apply_lut(bake_lut(Recipe([Step("black_white", {"amount": 0.5}), Step("exposure", {"ev": 0.5})]), 3), img)
 
 
 def clear_cache() -> None:
@@ -391,16 +345,12 @@ def size_for(linear: np.ndarray) -> int:
 
 
 def apply_recipe_lut(recipe: Recipe, linear: np.ndarray, size: int | None = None,
-                     exact_near_grey: bool | None = None, out: np.ndarray | None = None) -> np.ndarray:
-    """``render(recipe, linear)`` through the tables: display sRGB float32, same shape.
+                     out: np.ndarray | None = None) -> np.ndarray:
+    """``render(recipe, linear)`` through the tables: display sRGB float32 (or ``out``), same shape.
 
-    Defaults follow the image size: up to 4 MP (previews) a 33³ cube and no exact fallback;
-    above, 65³ with the exact math for near-grey pixels when a step jumps there (exports).
+    The cube size follows the image (:func:`size_for`) unless ``size`` is given.
     """
-    large = linear.shape[0] * linear.shape[1] > LARGE_IMAGE
-    size = size or (LARGE_SIZE if large else DEFAULT_SIZE)
-    near = large if exact_near_grey is None else exact_near_grey
-    return apply_lut(_cached_bake(recipe, size), linear, out, exact_near_grey=near)
+    return apply_lut(_cached_bake(recipe, size or size_for(linear)), linear, out)
 
 
 # ---------------------------------------------------------------------------------------------

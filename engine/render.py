@@ -32,24 +32,21 @@ def render_exact(recipe: Recipe, linear: np.ndarray) -> np.ndarray:
     return srgb_encode(replay(recipe, linear)).astype(np.float32, copy=False)
 
 
-def render(recipe: Recipe, linear: np.ndarray, *, exact: bool = False, settled: bool | None = None) -> np.ndarray:
+def render(recipe: Recipe, linear: np.ndarray, *, exact: bool = False) -> np.ndarray:
     """Recipe + output transform -> display sRGB float32 in [0, 1], same shape as ``linear``.
 
-    Fast path (:mod:`engine.lut`): up to 4 MP (previews) a 33³ cube; above (exports) 65³ plus the
-    exact math for the near-grey pixels when saturation+ is in the cube (its jump at grey is
-    the one thing a LUT cannot follow). ``settled=True`` asks for that fix at any size (a
-    preview once the slider stops: ~8 % of the pixels through the exact chain), ``False``
-    never. ``exact=True`` runs the per-filter chain (:func:`render_exact`).
+    Fast path (:mod:`engine.lut`): up to 4 MP (previews) a 33³ cube, above (exports) 65³; within
+    a few 8-bit levels of the exact math. ``exact=True`` runs the per-filter chain
+    (:func:`render_exact`).
     """
     if exact or any(not s.spec.pointwise for s in recipe.active()):
         return render_exact(recipe, linear)
     from .lut import apply_recipe_lut  # numba JIT: imported on first render, not at app start
 
-    return apply_recipe_lut(recipe, linear, exact_near_grey=settled)
+    return apply_recipe_lut(recipe, linear)
 
 
-def render_uint8(recipe: Recipe, linear: np.ndarray, *, exact: bool = False,
-                 settled: bool | None = None) -> np.ndarray:
+def render_uint8(recipe: Recipe, linear: np.ndarray, *, exact: bool = False) -> np.ndarray:
     """:func:`render` straight to 8-bit display sRGB (H, W, 3) uint8, rounded: the fast path
     writes the bytes itself, so a preview needs no float -> uint8 pass of its own."""
     if exact or any(not s.spec.pointwise for s in recipe.active()):
@@ -57,7 +54,7 @@ def render_uint8(recipe: Recipe, linear: np.ndarray, *, exact: bool = False,
         return out.astype(np.uint8)
     from .lut import apply_recipe_lut
 
-    return apply_recipe_lut(recipe, linear, exact_near_grey=settled, out=np.empty(linear.shape, np.uint8))
+    return apply_recipe_lut(recipe, linear, out=np.empty(linear.shape, np.uint8))
 
 
 def resize_linear(linear: np.ndarray, width: int, height: int) -> np.ndarray:

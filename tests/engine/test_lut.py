@@ -80,19 +80,6 @@ def test_trailing_per_channel_steps_use_the_post_table(photo_linear: np.ndarray)
     assert mx <= 1.0 and p999 <= 0.5, (mx, p999)
 
 
-def test_saturation_error_stays_near_neutral_pixels(photo_linear: np.ndarray) -> None:
-    """Saturation+ is discontinuous at grey (HSV: any hue noise on a grey gets the full boost), so
-    interpolation is off next to the grey axis; elsewhere it stays within a level."""
-    ex = render_exact(WITH_SATURATION, photo_linear)
-    fast = apply_recipe_lut(WITH_SATURATION, photo_linear, 65)
-    e = np.abs(fast - ex).max(-1) * 255
-    x = np.clip(photo_linear, 0, 1)
-    chroma = (x.max(-1) - x.min(-1)) / np.maximum(x.max(-1), 1e-6)
-    assert np.quantile(e, 0.99) <= 1.0
-    assert e[chroma > 0.15].max() <= 1.5
-    assert e.max() < 0.35 * 0.4 * 255 / 2  # bounded by the boost itself (amount * 0.4 of the value)
-
-
 def test_empty_recipe_is_the_output_transform(photo_linear: np.ndarray) -> None:
     out = render(Recipe([Step.default("exposure")]), photo_linear)
     np.testing.assert_allclose(out, srgb_encode(photo_linear), atol=2e-4)
@@ -173,14 +160,42 @@ def test_cube_rows_run_red_fastest(tmp_path: Path) -> None:
     np.testing.assert_allclose(identity, np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1), atol=2e-6)
 
 
-def test_exact_math_near_grey_fixes_saturation(photo_linear: np.ndarray) -> None:
-    lut = bake_lut(WITH_SATURATION, 65)
-    assert lut.grey_jump and not bake_lut(MIXED, 65).grey_jump
-    exact = render_exact(WITH_SATURATION, photo_linear)
-    plain = errors_8bit(apply_lut(lut, photo_linear), exact)
-    fixed = errors_8bit(apply_lut(lut, photo_linear, exact_near_grey=True), exact)
-    # measured on this photo: 12.5 / 1.17 levels (max / 99.9th pct) without, 1.3 / 1.06 with
-    assert fixed[0] <= 1.5 and fixed[1] <= 1.25 and plain[0] > 3 * fixed[0], (plain, fixed)
+#: Saturation at full strength: its ramp near grey (s < 0.25) is the steepest math a cube follows.
+STRONG_SATURATION = Recipe([Step("exposure", {"ev": 0.3}), Step("saturation", {"amount": 1.0}),
+                            Step("contrast", {"amount": 0.3})])
+
+
+@pytest.fixture(scope="module")
+def dng_linear(dng_file: Path) -> np.ndarray:
+    """The noisy RGGB DNG of the photo, demosaiced by LibRaw: sensor noise on every pixel."""
+    from engine.io import load_photo
+
+    return load_photo(dng_file).linear
+
+
+# Measured (max / 99.9th pct, 8-bit levels; photo and DNG within 0.1 of each other):
+# WITH_SATURATION 33³ 2.39 / 2.27, 65³ 1.36 / 1.06; STRONG_SATURATION 33³ 4.74 / 2.09, 65³ 2.66 / 0.97.
+# (The paper's filter, discontinuous at grey, was 12.5 levels off at 65³ on this photo.)
+@pytest.mark.parametrize(("recipe", "size", "max_err", "p999_err"), [
+    (WITH_SATURATION, 33, 2.75, 2.5), (WITH_SATURATION, 65, 1.6, 1.25),
+    (STRONG_SATURATION, 33, 5.25, 2.5), (STRONG_SATURATION, 65, 3.0, 1.25),
+], ids=["sat-33", "sat-65", "strong-33", "strong-65"])
+@pytest.mark.parametrize("source", ["photo_linear", "dng_linear"])
+def test_saturation_recipe_close_to_exact(request: pytest.FixtureRequest, source: str, recipe: Recipe, size: int,
+                                          max_err: float, p999_err: float) -> None:
+    """Saturation is continuous at grey, so plain interpolation follows it everywhere, noisy
+    near-neutral pixels included: no exact fallback is needed."""
+    img = request.getfixturevalue(source)
+    exact = render_exact(recipe, img)
+    fast = apply_recipe_lut(recipe, img, size)
+    mx, p999 = errors_8bit(fast, exact)
+    assert mx <= max_err and p999 <= p999_err, (mx, p999)
+    x = np.clip(img, 0, 1)
+    neutral = (x.max(-1) - x.min(-1)) < 0.1 * x.max(-1)
+    # where the old jump was (~600 pixels here; measured <= 0.99 levels at 33³, 0.47 at 65³)
+    assert neutral.sum() > 100 and np.abs(fast - exact)[neutral].max() * 255 <= 1.25
+    # and the edit is real: far larger than the error
+    assert np.median(np.abs(exact - render_exact(Recipe([]), img))) * 255 > 5
 
 
 def test_moving_a_per_channel_slider_reuses_the_cube(photo_linear: np.ndarray) -> None:
@@ -189,7 +204,7 @@ def test_moving_a_per_channel_slider_reuses_the_cube(photo_linear: np.ndarray) -
     moved.steps[0].params["ev"] = -0.4  # exposure comes before the mixing steps
     b = bake_lut(moved, 33)
     assert b.cube is a.cube and not np.array_equal(a.pre, b.pre)
-    mx, _ = errors_8bit(apply_lut(b, photo_linear, exact_near_grey=True), render_exact(moved, photo_linear))
+    mx, _ = errors_8bit(apply_lut(b, photo_linear), render_exact(moved, photo_linear))
     assert mx < 3
     moved.steps[2].params["amount"] = 0.5  # saturation is one of them
     assert bake_lut(moved, 33).cube is not a.cube
@@ -202,11 +217,11 @@ def test_warm_up_compiles_both_kernels() -> None:
     assert _apply_1d.signatures and _apply_3d.signatures
 
 
-@pytest.mark.parametrize("recipe", [PER_CHANNEL, MIXED, WITH_SATURATION], ids=["1d", "cube", "cube+grey"])
+@pytest.mark.parametrize("recipe", [PER_CHANNEL, MIXED, WITH_SATURATION], ids=["1d", "cube", "cube+saturation"])
 def test_uint8_output_is_the_rounded_float_output(photo_linear: np.ndarray, recipe: Recipe) -> None:
     lut = bake_lut(recipe, 33)
-    f = apply_lut(lut, photo_linear, exact_near_grey=True)
-    u8 = apply_lut(lut, photo_linear, np.empty(photo_linear.shape, np.uint8), exact_near_grey=True)
+    f = apply_lut(lut, photo_linear)
+    u8 = apply_lut(lut, photo_linear, np.empty(photo_linear.shape, np.uint8))
     assert u8.dtype == np.uint8
     assert np.abs(u8.astype(int) - np.round(f * 255).astype(int)).max() <= 1
     assert (u8 == np.round(f * 255)).mean() > 0.999
