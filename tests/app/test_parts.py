@@ -108,7 +108,7 @@ def test_render_queue_keeps_only_the_newest_request(qtbot, renderer, photo_linea
     got = np.frombuffer(img.constBits(), np.uint8, count=img.sizeInBytes()).reshape(h, img.bytesPerLine())
     np.testing.assert_array_equal(got[:, : w * 3].reshape(h, w, 3), want)
     hist = results[-1].histogram
-    assert hist.shape == (4, 256) and hist[3].sum() == math.ceil(h / 3) * math.ceil(w / 3)
+    assert hist.shape == (4, 256) and hist[3].sum() == math.ceil(h / 4) * math.ceil(w / 4)
 
 
 def test_render_queue_reports_failures_and_keeps_serving(qtbot, renderer, photo_linear):
