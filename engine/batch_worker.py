@@ -118,11 +118,12 @@ def export_one(job: Job) -> Result:
         if recipe is None:
             recipe, source = auto_recipe(linear), "auto"
             mark("auto")
-        from .render import fit_long_edge, render
+        from .render import fit_long_edge, render, render_uint8
 
         if s.long_edge:
             linear = fit_long_edge(linear, s.long_edge)
-        srgb = _quantize(render(recipe, linear), s.fmt)
+        # 8-bit outputs: the LUT kernel writes the bytes itself (no float image, no quantise pass).
+        srgb = _quantize(render(recipe, linear), s.fmt) if s.fmt == "tiff16" else render_uint8(recipe, linear)
         del linear
         mark("render")
         from .io import write_image
