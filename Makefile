@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := resources/samples/sample.dng
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint bench data train clean
+.PHONY: setup run test lint bench bench-batch data train clean
 
 setup: $(STAMP)
 
@@ -26,14 +26,16 @@ lint: setup
 	$(BIN)/lint-imports
 
 bench: setup
-	$(BIN)/python bench/replay.py
-	$(BIN)/python bench/raw_open.py
+	for b in replay preview raw_open auto app_start slider; do QT_QPA_PLATFORM=offscreen $(BIN)/python bench/$$b.py || exit 1; done
+
+bench-batch: setup
+	$(BIN)/python bench/batch.py
 
 data: setup
 	$(BIN)/python -m models.data.assemble
 
-train: setup
-	$(BIN)/python -m models.retouch.train --help
+train: data
+	$(BIN)/python -m models.retouch.train --run runs/base --resume
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
