@@ -3,7 +3,7 @@
 ``onnxruntime-gpu`` lists ``CUDAExecutionProvider`` as available even on machines without a GPU
 or CUDA libraries; asking for it there logs an error and a warning before falling back to CPU.
 So CUDA is only tried when an NVIDIA device node exists, with the runtime's logger silenced for
-that one attempt, and the outcome is cached per process.
+that attempt, and a failure is remembered for the rest of the process.
 """
 
 from __future__ import annotations
@@ -34,42 +34,33 @@ def options(threads: int | None = None) -> ort.SessionOptions:
     return so
 
 
+_CUDA_FAILED = False
+
+
 @lru_cache(maxsize=1)
-def cuda_works() -> bool:
-    """True when a CUDA session can actually be created (checked once, silently)."""
+def cuda_possible() -> bool:
+    """CUDA is listed by the runtime and an NVIDIA device exists (cheap; no library loading)."""
     if os.environ.get("RETOUCH_NO_CUDA") or CUDA not in ort.get_available_providers():
         return False
-    if not _has_nvidia_device():
-        return False
-    import onnx
-    from onnx import TensorProto, helper
-
-    g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = min(model.ir_version, onnx.IR_VERSION)
-    so = options()
-    so.log_severity_level = 4
-    ort.set_default_logger_severity(4)
-    try:
-        s = ort.InferenceSession(model.SerializeToString(), so, providers=[CUDA, CPU])
-        return s.get_providers()[0] == CUDA
-    except Exception:
-        return False
-    finally:
-        ort.set_default_logger_severity(3)
+    return _has_nvidia_device()
 
 
 def session(model: str | Path | bytes, *, prefer_gpu: bool = True,
             threads: int | None = None) -> tuple[ort.InferenceSession, str]:
     """An inference session and the device it runs on (``"CUDA"`` or ``"CPU"``)."""
+    global _CUDA_FAILED
     src = model if isinstance(model, bytes) else str(model)
-    if prefer_gpu and cuda_works():
+    if prefer_gpu and cuda_possible() and not _CUDA_FAILED:
+        so = options(threads)
+        so.log_severity_level = 4  # the attempt itself must not print errors when CUDA libs are missing
+        ort.set_default_logger_severity(4)
         try:
-            s = ort.InferenceSession(src, options(threads), providers=[CUDA, CPU])
+            s = ort.InferenceSession(src, so, providers=[CUDA, CPU])
             if s.get_providers()[0] == CUDA:
                 return s, "CUDA"
-        except Exception:  # a model-specific CUDA failure: the CPU session below still works
+        except Exception:  # fall through to the CPU session
             pass
+        finally:
+            ort.set_default_logger_severity(3)
+        _CUDA_FAILED = True  # remembered: one silent attempt per process
     return ort.InferenceSession(src, options(threads), providers=[CPU]), "CPU"
