@@ -9,11 +9,19 @@ with the probabilities of all 8 filters. The Recipe is then replayed at full res
 
 Variations use the paper's dropout "one-to-many": each variation draws its own dropout masks
 from ``seed`` (keep 0.5), so the same seed gives the same recipes.
+
+Auto exposure (a departure from the paper, on by default): before the policy runs, a
+classical, deterministic exposure normalisation in the spirit of LibRaw's auto-bright puts the
+99th percentile of luminance at white (:func:`auto_exposure_ev`). It is recorded as an ordinary
+first ``exposure`` step (``probs=None``: not the policy's choice), applied to the proxy, and the
+policy's 5 steps refine the normalised proxy. The trained policy responds only weakly to a
+photo's overall brightness; this pre-step supplies exactly that.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -26,6 +34,25 @@ from .onnx import session
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "models"
 DEFAULT_MODEL = RESOURCES / "retouch.onnx"
+
+AUTO_PERCENTILE = 99.0  # like LibRaw's auto-bright (auto_bright_thr 0.01): ~1 % of values above the level
+AUTO_TARGET = 0.9  # chosen on the check set (degraded target photos) over 1.0; models/retouch/MODEL.md
+AUTO_MIN_EV = 0.05  # smaller corrections are not worth a step card
+
+
+def auto_exposure_ev(linear: np.ndarray, percentile: float = AUTO_PERCENTILE, target: float = AUTO_TARGET) -> float:
+    """EV that maps the brightest channel's ``percentile`` to ``target``, clamped to the exposure
+    filter's range; 0.0 when the correction is below ``AUTO_MIN_EV``.
+
+    As LibRaw's auto-bright: the white level is the largest per-channel percentile, so a
+    saturated colour is not pushed into clipping (a luminance percentile would be).
+    """
+    flat = np.asarray(linear, np.float32).reshape(-1, 3)
+    level = float(np.percentile(flat, percentile, axis=0).max())
+    ev_param = REGISTRY["exposure"].params[0]
+    ev = ev_param.max if level <= 1e-6 else math.log2(target / level)
+    ev = float(np.clip(ev, ev_param.min, ev_param.max))
+    return 0.0 if abs(ev) < AUTO_MIN_EV else round(ev, 4)
 
 
 def user_styles_dir() -> Path:
@@ -44,7 +71,11 @@ def available_models() -> list[Path]:
 class Agent:
     """Runs a policy model. ``model`` is a path, a name from :func:`available_models`, or None."""
 
-    def __init__(self, model: str | Path | None = None, *, prefer_gpu: bool = True, threads: int | None = None):
+    def __init__(self, model: str | Path | None = None, *, prefer_gpu: bool = True, threads: int | None = None,
+                 auto_exposure: bool = True):
+        """``auto_exposure``: start every recipe with the deterministic exposure normalisation
+        (:func:`auto_exposure_ev`) and let the policy refine the normalised proxy."""
+        self.auto_exposure = auto_exposure
         self.path = self._resolve(model)
         self.session, self.device = session(self.path, prefer_gpu=prefer_gpu, threads=threads)
         meta = self.session.get_modelmeta().custom_metadata_map.get("retouch")
@@ -85,11 +116,18 @@ class Agent:
         draw = lambda: (rng.random((n, self.feat_dim)) < self.keep).astype(np.float32) / self.keep  # noqa: E731
         return draw(), draw()
 
-    def run_proxy(self, proxy: np.ndarray, masks: tuple[np.ndarray, np.ndarray]) -> list[Recipe]:
-        """Episodes for a batch of proxies ``(N, 64, 64, 3)``, one dropout mask pair per episode."""
+    def run_proxy(self, proxy: np.ndarray, masks: tuple[np.ndarray, np.ndarray],
+                  used: tuple[str, ...] = ()) -> list[Recipe]:
+        """Episodes for a batch of proxies ``(N, 64, 64, 3)``, one dropout mask pair per episode.
+
+        ``used``: filters already applied before the policy (their state flag starts set).
+        """
         img = np.ascontiguousarray(proxy, np.float32)
         n = len(img)
         state = np.zeros((n, 1 + len(self.filters)), np.float32)
+        for f in used:
+            if f in self.filters:
+                state[:, 1 + self.filters.index(f)] = 1
         steps: list[list[Step]] = [[] for _ in range(n)]
         for _ in range(self.steps):
             pdf, raw = self.session.run(None, {"proxy": img, "state": state,
@@ -107,29 +145,44 @@ class Agent:
                 state[i, 1 + a] = 1
         return [Recipe(s) for s in steps]
 
-    def proxy(self, linear: np.ndarray) -> np.ndarray:
-        """The whole frame squeezed to the model's proxy size (``engine.render.make_proxy``).
+    def sample(self, linear: np.ndarray) -> np.ndarray:
+        """The photo subsampled by an integer stride to at least 4x the proxy size.
 
-        A large photo is first subsampled by an integer stride to at least 4x the proxy size:
-        the 64x64 area average of 256+ evenly spread samples per side differs from the full one
-        by far less than the policy can see, and it costs ~1 ms instead of ~100 ms at 24 MP.
+        The 64x64 area average of 256+ evenly spread samples per side differs from the full one
+        by far less than the policy can see, and it costs ~1 ms instead of ~100 ms at 24 MP; the
+        same samples give the auto-exposure percentile.
         """
         lin = np.asarray(linear, np.float32)
         stride = max(1, min(lin.shape[:2]) // (4 * self.size))
-        if stride > 1:
-            lin = lin[stride // 2 :: stride, stride // 2 :: stride]
-        return make_proxy(lin, self.size)
+        return lin[stride // 2 :: stride, stride // 2 :: stride] if stride > 1 else lin
+
+    def proxy(self, linear: np.ndarray) -> np.ndarray:
+        """The whole frame squeezed to the model's proxy size (``engine.render.make_proxy``)."""
+        return make_proxy(self.sample(linear), self.size)
+
+    def start(self, linear: np.ndarray) -> tuple[np.ndarray, list[Step]]:
+        """The proxy the policy sees and the steps before it: the auto-exposure step, if on."""
+        sample = self.sample(linear)
+        proxy = make_proxy(sample, self.size)
+        ev = auto_exposure_ev(sample) if self.auto_exposure else 0.0
+        if ev == 0.0:
+            return proxy, []
+        spec = REGISTRY["exposure"]
+        return spec.apply(proxy, ev=ev).astype(np.float32), [Step(spec.id, {"ev": ev})]
 
     def predict(self, linear: np.ndarray, *, seed: int | None = None) -> Recipe:
         """The agent's recipe for a linear photo; ``seed`` None = deterministic (no dropout)."""
-        proxy = self.proxy(linear)[None]
+        proxy, pre = self.start(linear)
         rng = None if seed is None else np.random.default_rng(seed)
-        return self.run_proxy(proxy, self._masks(1, rng))[0]
+        used = tuple(s.op for s in pre)
+        return Recipe(pre + self.run_proxy(proxy[None], self._masks(1, rng), used)[0].steps)
 
     def variations(self, linear: np.ndarray, n: int, *, seed: int = 0) -> list[Recipe]:
         """``n`` alternative recipes from the policy's dropout, reproducible by ``seed``."""
-        batch = np.repeat(self.proxy(linear)[None], n, axis=0)
-        return self.run_proxy(batch, self._masks(n, np.random.default_rng(seed)))
+        proxy, pre = self.start(linear)
+        batch = np.repeat(proxy[None], n, axis=0)
+        recipes = self.run_proxy(batch, self._masks(n, np.random.default_rng(seed)), tuple(s.op for s in pre))
+        return [Recipe(pre + r.steps) for r in recipes]
 
 
 def _plain(v: np.ndarray) -> float | list:

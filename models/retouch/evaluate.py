@@ -6,7 +6,9 @@ Protocol (exposure.md §5, plus a PSNR check the paper could not do without orig
   :mod:`models.data.degrade` with a fixed seed, written as a synthetic DNG
   (``engine.io.dng.write_dng``: mosaic, camera WB, sensor noise) and decoded by the app's own
   RAW path (``engine.io.load_photo``): exactly what the app feeds the agent.
-* Methods: **agent** (``Agent.predict`` + ``engine.render.render``), **(a)** the decoded linear
+* Methods: **agent** (``Agent.predict`` + ``engine.render.render``: exactly the app's Auto,
+  including its default auto-exposure pre-step), **agent, no pre-step** (``auto_exposure=False``,
+  the policy alone, for comparison), **(a)** the decoded linear
   input as is (sRGB-encoded), **(b)** LibRaw's default rendering of the same DNG,
   ``rawpy.postprocess(use_camera_wb=True)`` (auto-bright + sRGB gamma), **(c)** percentile
   stretch + grey-world.
@@ -115,9 +117,10 @@ def stretch_greyworld(linear: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> 
 def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, per_photo: int = 4,
              seed: int = 0, long_edge: int = 768, log=print) -> dict:
     agent = Agent(model)
+    bare = Agent(model, auto_exposure=False)
     rng = np.random.default_rng(seed)
     hi_rng = np.random.default_rng(seed + 1)
-    methods = ["agent", "(a) input as is", "(b) LibRaw default", "(c) stretch + grey-world"]
+    methods = ["agent", "agent, no pre-step", "(a) input as is", "(b) LibRaw default", "(c) stretch + grey-world"]
     scores: dict[str, list[float]] = {m: [] for m in methods}
     stats: dict[str, list[np.ndarray]] = {m: [] for m in [*methods, "original"]}
     times = []
@@ -138,13 +141,15 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                 t = time.perf_counter()
                 recipe = agent.predict(linear)
                 times.append(time.perf_counter() - t)
-                outs = {"agent": render(recipe, linear), "(a) input as is": srgb_encode(linear),
+                outs = {"agent": render(recipe, linear),
+                        "agent, no pre-step": render(bare.predict(linear), linear),
+                        "(a) input as is": srgb_encode(linear),
                         "(b) LibRaw default": libraw_default(dng),
                         "(c) stretch + grey-world": stretch_greyworld(linear)}
                 for m, o in outs.items():
                     scores[m].append(psnr(o, orig))
                     stats[m].append(patch_stats(patches(np.asarray(o, np.float32), hi_rng)))
-                log(f"{path.stem}#{k}: " + "  ".join(f"{m.split()[0]} {scores[m][-1]:.2f}" for m in methods)
+                log(f"{path.stem}#{k}: " + "  ".join(f"{m.split()[0].rstrip(',')} {scores[m][-1]:.2f}" for m in methods)
                     + "  recipe " + " > ".join(s.op for s in recipe))
     tgt = np.concatenate([patch_stats(patches(load_srgb(p), hi_rng)) for p in targets])
     table = {}
@@ -172,14 +177,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--photos", type=Path, default=Path("data/photos"))
     ap.add_argument("--heldout", type=Path, default=None, help="folder of held-out photos (default: the split's)")
+    ap.add_argument("--set", choices=("heldout", "check"), default="heldout",
+                    help="check: the target photos, degraded the same way (the validation set for "
+                         "choices; HI against the targets is then not meaningful)")
     ap.add_argument("--per-photo", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     sets = assemble(args.photos)
-    held = list_images(args.heldout) if args.heldout else sorted(sets["heldout"])
+    held = list_images(args.heldout) if args.heldout else sorted(sets["targets" if args.set == "check" else "heldout"])
     res = evaluate(args.model, held, sorted(sets["targets"]), per_photo=args.per_photo, seed=args.seed)
     print()
-    print(f"{res['n_images']} degraded images from {res['n_photos']} held-out photos; "
+    print(f"{res['n_images']} degraded images from {res['n_photos']} {args.set} photos; "
           f"agent {res['agent_ms']:.1f} ms per photo (median, {res['device']}); model {res['model']}")
     print()
     print(markdown(res))

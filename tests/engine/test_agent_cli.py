@@ -29,7 +29,10 @@ def test_auto_writes_image_and_recipe(dng_file, tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.count("%") >= 5 and "1. " in text and "5. " in text
     recipe = Recipe.load(rec)
-    assert len(recipe) == 5 and all(s.probs for s in recipe)
+    # the deterministic auto-exposure step (no probs) when the photo needs one, then the policy's 5
+    pre = [s for s in recipe if not s.probs]
+    assert len(recipe) == 5 + len(pre) and all(s.probs for s in recipe.steps[len(pre):])
+    assert [s.op for s in pre] in ([], ["exposure"])
     img = load_photo(out).linear
     assert img.shape[:2] == load_photo(dng_file).linear.shape[:2] and np.isfinite(img).all()
 
