@@ -10,15 +10,11 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QImage
 
 from app.theme import apply_theme
 from app.window import MainWindow
-
-TIMEOUT = 60_000  # ms; the machine is shared with a training job
 
 
 @pytest.fixture
@@ -39,34 +35,3 @@ def win(qtbot, qapp, tmp_path: Path) -> Iterator[MainWindow]:
     w.show()
     yield w
     w.close()
-
-
-def qimage_array(img: QImage) -> np.ndarray:
-    img = img.convertToFormat(QImage.Format.Format_RGB888)
-    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
-    buf = np.frombuffer(img.constBits(), np.uint8, count=img.sizeInBytes()).reshape(h, bpl)
-    return buf[:, : w * 3].reshape(h, w, 3).copy()
-
-
-def shown(win: MainWindow) -> np.ndarray:
-    assert win.viewer.after is not None
-    return qimage_array(win.viewer.after.toImage())
-
-
-def settle(qtbot, win: MainWindow) -> None:
-    """Wait until the newest preview request is the one on screen."""
-    qtbot.waitUntil(lambda: win._latest.get("preview", -2) == win.shown_preview, timeout=TIMEOUT)
-
-
-def open_and_wait(qtbot, win: MainWindow, path: Path) -> None:
-    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
-        win.open_path(path)
-    settle(qtbot, win)
-
-
-def auto_and_wait(qtbot, win: MainWindow) -> None:
-    doc = win.doc
-    n = doc.undo.count()
-    win.auto()
-    qtbot.waitUntil(lambda: doc.undo.count() == n + 1, timeout=TIMEOUT)
-    settle(qtbot, win)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import TIMEOUT, auto_and_wait, open_and_wait, settle, shown
+from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, settle, shown
 
 from app.commands import MoveStep
 
@@ -133,8 +133,8 @@ def test_curve_editor_drag_changes_tone_and_merges(qtbot, win, folder):
 
 def _thumb_error(item, full: np.ndarray) -> float:
     """Mean abs difference between a filmstrip icon and a render scaled to the icon's size."""
-    from conftest import qimage_array
     from PIL import Image
+    from qt_helpers import qimage_array
 
     icon = qimage_array(item.icon().pixmap(128, 80).toImage()).astype(int)
     ref = np.asarray(Image.fromarray(full).resize((icon.shape[1], icon.shape[0]), Image.Resampling.BOX))

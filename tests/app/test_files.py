@@ -7,8 +7,8 @@ import sys
 import time
 
 import piexif
-from conftest import TIMEOUT, auto_and_wait, open_and_wait, settle
 from PySide6.QtWidgets import QApplication, QMessageBox
+from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, settle
 
 from engine.recipe import Recipe, Step, read_sidecar, sidecar_path
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle
 
 from app.window import MainWindow
 
