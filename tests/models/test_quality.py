@@ -4,9 +4,11 @@ Each held-out photo is "unedited" (models.data.degrade, fixed seeds), written as
 and decoded by the app's RAW path; PSNR to the original photo, mean over 10 images.
 
 The goal is to beat LibRaw's default rendering (``rawpy.postprocess(use_camera_wb=True)``) by a
-margin. The shipped model does NOT yet (about 20.0 vs 21.7 dB here; see models/retouch/MODEL.md):
-that test is a strict xfail, so it turns into a failure the day a better model ships and must
-then become a plain assertion. What the model does achieve is asserted plainly.
+margin. The shipped Auto (auto-exposure pre-step + policy) does NOT yet (20.8 vs 21.7 dB here
+when measured; see models/retouch/MODEL.md): that test is a strict xfail, so it turns into a
+failure the day a better model ships and must then become a plain assertion. What Auto does
+achieve is asserted plainly, with margins below the measured ones: +5.2 dB over the raw input,
++0.8 dB over the policy without the pre-step.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def scores(heldout_srgb, tmp_path_factory) -> dict[str, float]:
     tmp = tmp_path_factory.mktemp("quality")
     agent = Agent(prefer_gpu=False)
     rng = np.random.default_rng(2024)
-    out: dict[str, list[float]] = {"agent": [], "libraw": [], "as_is": []}
+    bare = Agent(prefer_gpu=False, auto_exposure=False)
+    out: dict[str, list[float]] = {"agent": [], "bare": [], "libraw": [], "as_is": []}
     for i, orig in enumerate(heldout_srgb):
         orig = orig[: orig.shape[0] // 2 * 2, : orig.shape[1] // 2 * 2]
         for k in range(2):
@@ -40,15 +43,20 @@ def scores(heldout_srgb, tmp_path_factory) -> dict[str, float]:
             dng = write_dng(tmp / f"{i}-{k}.dng", lin, linear=True, seed=k, preview=False)
             linear = load_photo(dng).linear
             out["agent"].append(psnr(render(agent.predict(linear), linear), orig))
+            out["bare"].append(psnr(render(bare.predict(linear), linear), orig))
             out["libraw"].append(psnr(libraw_default(dng), orig))
             out["as_is"].append(psnr(srgb_encode(linear), orig))
     return {k: float(np.mean(v)) for k, v in out.items()}
 
 
 def test_shipped_model_improves_the_raw_input(scores):
-    assert scores["agent"] > scores["as_is"] + 2.0, scores
+    assert scores["agent"] > scores["as_is"] + 4.0, scores
 
 
-@pytest.mark.xfail(strict=True, reason="shipped model is ~1.7 dB below LibRaw's default rendering (MODEL.md)")
+def test_auto_exposure_pre_step_helps_the_policy(scores):
+    assert scores["agent"] > scores["bare"] + 0.4, scores
+
+
+@pytest.mark.xfail(strict=True, reason="shipped Auto is ~0.9 dB below LibRaw's default rendering here (MODEL.md)")
 def test_shipped_model_beats_libraw_default(scores):
     assert scores["agent"] > scores["libraw"] + MARGIN_DB, scores
