@@ -17,11 +17,12 @@ def test_open_shows_photo_then_auto_then_slider_changes_preview(qtbot, win, fold
     before = shown(win)
     qtbot.waitUntil(lambda: win.doc.path in win.filmstrip.thumbs_done, timeout=TIMEOUT)
     auto_and_wait(qtbot, win)
-    assert len(win.doc.recipe) == 5
+    n_pre = sum(1 for s in win.doc.recipe if not s.probs)  # the agent's auto-exposure pre-step
+    assert n_pre <= 1 and len(win.doc.recipe) == 5 + n_pre
     cards = win.panel.steps.cards
-    assert len(cards) == 5 and all(c.doc is win.doc for c in cards)
-    assert all(s.probs for s in win.doc.recipe)  # confidences shown on the cards
-    assert "%" in cards[0].confidence.text()
+    assert len(cards) == len(win.doc.recipe) and all(c.doc is win.doc for c in cards)
+    assert all(s.probs for s in win.doc.recipe.steps[n_pre:])  # confidences shown on the cards
+    assert "%" in cards[-1].confidence.text()
     after_auto = shown(win)
     assert np.abs(after_auto.astype(int) - before).mean() > 1.0  # Auto changed the photo
     # the filmstrip thumbnail follows the edit once it settles
