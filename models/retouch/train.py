@@ -45,6 +45,8 @@ import torch
 
 from engine.atomic import atomic_path
 from engine.color import srgb_encode
+from engine.filters import AGENT_FILTERS
+from engine.runners.agent import auto_exposure_ev
 
 from ..data import crops, degrade
 from .nets import MAX_ENTROPY, N_FILTERS, N_STATE, N_STEPS, Critic, Policy, apply_all, display, entropy
@@ -72,6 +74,10 @@ class Config:
     checkpoint_every: int = 200
     seed: int = 0
     views_per_photo: int = 160
+    auto_exposure: bool = False  # normalise inputs as the app's Auto does (engine.runners.agent)
+
+
+EXPOSURE = 1 + AGENT_FILTERS.index("exposure")  # its "used" flag in the state
 
 
 def lr_at(cfg: Config, it: int) -> float:
@@ -81,14 +87,18 @@ def lr_at(cfg: Config, it: int) -> float:
 class Inputs:
     """Source of fresh episodes: linear views, degraded on the fly when ``synthetic``."""
 
-    def __init__(self, views: np.ndarray, synthetic: bool, rng: np.random.Generator):
-        self.views, self.synthetic, self.rng = views, synthetic, rng
+    def __init__(self, views: np.ndarray, synthetic: bool, rng: np.random.Generator, auto_exposure: bool = False):
+        self.views, self.synthetic, self.rng, self.auto_exposure = views, synthetic, rng, auto_exposure
 
-    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Inputs, their originals (or None) and whether the auto-exposure pre-step was applied."""
         clean = crops.random_crops(self.views, self.rng.integers(0, len(self.views), n), self.rng)
-        if not self.synthetic:
-            return clean, None
-        return degrade.degrade_linear(clean, degrade.sample(self.rng, n)).astype(np.float32), clean
+        img = clean
+        if self.synthetic:
+            img = degrade.degrade_linear(clean, degrade.sample(self.rng, n)).astype(np.float32)
+        evs = np.array([auto_exposure_ev(v) for v in img] if self.auto_exposure else np.zeros(n), np.float32)
+        img = (img * np.exp2(evs)[:, None, None, None]).astype(np.float32)  # the exposure filter's math
+        return img, (clean if self.synthetic else None), evs != 0
 
 
 class Pool:
@@ -96,17 +106,19 @@ class Pool:
 
     def __init__(self, inputs: Inputs, size: int, device: torch.device):
         self.inputs, self.device = inputs, device
-        img, clean = inputs.draw(size)
+        img, clean, pre = inputs.draw(size)
         self.img = torch.from_numpy(img).to(device)
         self.clean = None if clean is None else torch.from_numpy(clean).to(device)
         self.state = torch.zeros(size, N_STATE, device=device)
+        self.state[:, EXPOSURE] = torch.from_numpy(pre).to(device, torch.float32)  # as Agent.run_proxy(used=)
 
     def refill(self, idx: torch.Tensor) -> None:
-        img, clean = self.inputs.draw(len(idx))
+        img, clean, pre = self.inputs.draw(len(idx))
         self.img[idx] = torch.from_numpy(img).to(self.device)
         if self.clean is not None:
             self.clean[idx] = torch.from_numpy(clean).to(self.device)
         self.state[idx] = 0
+        self.state[idx, EXPOSURE] = torch.from_numpy(pre).to(self.device, torch.float32)
 
 
 def recon_error(linear: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -136,7 +148,7 @@ class Trainer:
         self.opt_v = torch.optim.Adam(self.value.parameters(), cfg.lr * cfg.v_lr_mul, betas=betas)
         self.opt_c = torch.optim.Adam(self.critic.parameters(), cfg.lr, betas=betas)
         self.synthetic = synthetic and cfg.recon_weight >= 0
-        self.inputs = Inputs(inputs, synthetic, self.rng)
+        self.inputs = Inputs(inputs, synthetic, self.rng, cfg.auto_exposure)
         self.targets = targets
         self.pool = Pool(self.inputs, cfg.pool_mul * cfg.batch, self.device)
         self.fake = torch.zeros(0, 3, 64, 64, device=self.device)  # finished outputs (sRGB NCHW)
@@ -349,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos", type=Path, default=Path("data/photos"))
     ap.add_argument("--resume", action="store_true")
     for f in dataclasses.fields(Config):
-        ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None)
+        kind = (lambda v: v.lower() in ("1", "true", "yes")) if isinstance(f.default, bool) else type(f.default)
+        ap.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None)
     args = ap.parse_args(argv)
     cfg = Config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
                     if getattr(args, f.name) is not None})

@@ -70,3 +70,30 @@ def test_session_is_silent_and_reports_device(capfd):
 def test_user_dir_follows_xdg(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert agent_mod.user_styles_dir() == tmp_path / "retouch" / "styles"
+
+
+def test_auto_exposure_pre_step_normalises_brightness(agent, photo_linear):
+    """A photo 2 EV too dark and one 1 EV too bright both start with a deterministic exposure step
+    that brings the brightest channel's 99th percentile to ``AUTO_TARGET``; the policy's 5 steps follow."""
+    base_ev = agent_mod.auto_exposure_ev(photo_linear)
+    for shift in (-2.0, 1.0):
+        lin = (photo_linear * 2.0**shift).astype(np.float32)
+        recipe = agent.predict(lin)
+        pre = recipe.steps[0]
+        assert pre.op == "exposure" and pre.probs is None and len(recipe) == 6
+        assert abs(pre.params["ev"] - (base_ev - shift)) < 0.1  # measured on the strided sample
+        assert all(s.probs for s in recipe.steps[1:])
+        level = np.percentile(REGISTRY["exposure"].apply(lin, ev=pre.params["ev"]).reshape(-1, 3), 99, axis=0).max()
+        assert abs(level - agent_mod.AUTO_TARGET) < 0.05
+        assert [r.steps[0] for r in agent.variations(lin, 2, seed=3)] == [pre, pre]  # variations share it
+    bare = Agent(prefer_gpu=False, auto_exposure=False).predict((photo_linear * 0.25).astype(np.float32))
+    assert len(bare) == 5 and all(s.probs for s in bare)
+
+
+def test_auto_exposure_ev_is_clamped_and_skips_tiny_corrections(photo_linear):
+    img = np.asarray(photo_linear, np.float32)
+    level = np.percentile(img.reshape(-1, 3), 99, axis=0).max()
+    assert agent_mod.auto_exposure_ev(img * (agent_mod.AUTO_TARGET / level)) == 0.0
+    assert agent_mod.auto_exposure_ev(img * 1e-4) == REGISTRY["exposure"].params[0].max
+    assert agent_mod.auto_exposure_ev(np.zeros((8, 8, 3), np.float32)) == REGISTRY["exposure"].params[0].max
+    assert agent_mod.auto_exposure_ev(img * 100) == REGISTRY["exposure"].params[0].min
