@@ -107,6 +107,8 @@ class StepCard(QFrame):
 
     def _confidence_text(self) -> str:
         step = self.doc.recipe.steps[self.index]
+        if step.source == "auto-exposure":
+            return "Auto exposure: measured from the photo (brightest channel's 99th percentile)"
         if not step.probs:
             return "Added by hand"
         conf = step.probs.get(step.op, 0.0)

@@ -32,6 +32,7 @@ FORMAT = 1
 SIDECAR_SUFFIX = ".retouch.json"
 MAX_SIDECAR_BYTES = 1 << 20  # a recipe is a few kB; anything this big is not ours
 MAX_STEPS = 256
+SOURCES = frozenset({"auto-exposure"})  # Step.source values a sidecar may carry
 
 # format N -> N+1 migrations of the whole document (filter params migrate per filter).
 _FORMAT_MIGRATIONS: dict[int, Any] = {}
@@ -55,6 +56,8 @@ class Step:
     params: dict[str, Any]
     enabled: bool = True
     probs: dict[str, float] | None = None
+    source: str | None = None  # who made a step without probs: "auto-exposure"; None = the user
+
 
     @property
     def spec(self) -> FilterSpec:
@@ -82,6 +85,8 @@ class Step:
                              "params": {k: _plain(v) for k, v in self.params.items()}}
         if self.probs is not None:
             d["agent"] = {"probs": {k: round(float(v), 6) for k, v in self.probs.items()}}
+        if self.source is not None:
+            d["source"] = self.source
         return d
 
 
@@ -255,7 +260,10 @@ def _parse_step(d: Any, where: str, err: Any) -> Step:
             if k not in REGISTRY or not _is_number(v) or not 0.0 <= v <= 1.0:
                 raise err(f"bad probability {k!r}: {v!r}", f"{where}.agent.probs")
             probs[k] = float(v)
-    return Step(op, params, enabled, probs)
+    source = d.get("source")
+    if source is not None and source not in SOURCES:
+        raise err(f"unknown source {str(source)[:40]!r}", f"{where}.source")
+    return Step(op, params, enabled, probs, source)
 
 
 def _is_number(v: Any) -> bool:

@@ -169,7 +169,7 @@ class Agent:
         if ev == 0.0:
             return proxy, []
         spec = REGISTRY["exposure"]
-        return spec.apply(proxy, ev=ev).astype(np.float32), [Step(spec.id, {"ev": ev})]
+        return spec.apply(proxy, ev=ev).astype(np.float32), [Step(spec.id, {"ev": ev}, source="auto-exposure")]
 
     def predict(self, linear: np.ndarray, *, seed: int | None = None) -> Recipe:
         """The agent's recipe for a linear photo; ``seed`` None = deterministic (no dropout)."""

@@ -161,3 +161,15 @@ def test_copy_is_deep() -> None:
     dup = rec.copy()
     next(s for s in dup.steps if s.op == "tone").params["slopes"][0] = 1.9
     assert rec.to_json() != dup.to_json()
+
+
+def test_step_source_round_trips_and_unknown_sources_are_refused(tmp_path) -> None:
+    from engine.recipe import Recipe, RecipeError, Step
+
+    r = Recipe([Step("exposure", {"ev": 1.0}, source="auto-exposure"), Step.default("gamma")])
+    back = Recipe.loads(r.dumps())
+    assert [s.source for s in back] == ["auto-exposure", None]
+    doc = r.to_json()
+    doc["steps"][0]["source"] = "evil" * 100
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.source"):
+        Recipe.from_json(doc, path=tmp_path / "x.retouch.json")
