@@ -10,7 +10,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .cli import _SUFFIX_FORMAT, CliError, _check_output, guarded, render_with_progress, status
+from .cli import CliError, _check_output, _output_format, guarded, render_with_progress, status
 
 
 def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
@@ -63,9 +63,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
         raise CliError("--variations must be 0 or more")
     fmt = None
     if args.output is not None:
-        fmt = _SUFFIX_FORMAT.get(args.output.suffix.lower())
-        if fmt is None:
-            raise CliError(f"cannot tell the format from {args.output.name!r}; use .jpg, .png or .tif")
+        fmt = _output_format(args.output, "use .jpg, .png or .tif")
         _check_output(args.output, args.input)
     if args.recipe_out is not None:
         _check_output(args.recipe_out, args.input)

@@ -108,6 +108,14 @@ def _check_output(out: Path, *inputs: Path) -> None:
         raise CliError(f"folder {out.parent} does not exist")
 
 
+def _output_format(out: Path, hint: str) -> str:
+    """The format key OUT's suffix names; ``hint`` tells the user how to fix an unknown suffix."""
+    fmt = _SUFFIX_FORMAT.get(out.suffix.lower())
+    if fmt is None:
+        raise CliError(f"cannot tell the format from {out.name!r}; {hint}")
+    return fmt
+
+
 def _load_recipe(path: Path | None, photo: Path) -> Any:
     from .recipe import Recipe, read_sidecar, sidecar_path
 
@@ -168,9 +176,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise CliError("--quality must be between 1 and 100")
     if args.long_edge is not None and args.long_edge < 16:
         raise CliError("--long-edge must be at least 16")
-    fmt = args.fmt or _SUFFIX_FORMAT.get(args.output.suffix.lower())
-    if fmt is None:
-        raise CliError(f"cannot tell the format from {args.output.name!r}; add --format {'|'.join(FORMATS)}")
+    fmt = args.fmt or _output_format(args.output, f"add --format {'|'.join(FORMATS)}")
     _check_output(args.output, args.input, *([args.recipe] if args.recipe else []))
 
     from . import render as er
