@@ -10,7 +10,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .cli import CliError, _check_output, _output_format, guarded, render_with_progress, status
+from .cli import CliError, _check_output, _output_format, guarded, quality, render_with_progress, status
 
 
 def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
                    help="N alternative recipes from the agent's dropout (OUT and R.json get -1..-N)")
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="seed of the dropout sample (default: deterministic; variations use 0)")
-    p.add_argument("--quality", "-q", type=int, default=92, metavar="Q", help="JPEG quality (default 92)")
+    p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
     p.set_defaults(func=guarded(cmd_auto))
 
 

@@ -29,6 +29,17 @@ _SUFFIX_FORMAT = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff1
 BAND_ROWS = 256  # rows rendered between progress updates
 
 
+def quality(text: str) -> int:
+    """argparse type for --quality: an integer in 1-100."""
+    try:
+        q = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= q <= 100:
+        raise argparse.ArgumentTypeError("must be between 1 and 100")
+    return q
+
+
 class CliError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
 
@@ -164,7 +175,7 @@ def add_apply(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="file to write")
     p.add_argument("--format", "-f", dest="fmt", choices=list(FORMATS),
                    help="output format (default: from OUT's suffix, else jpeg)")
-    p.add_argument("--quality", "-q", type=int, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
+    p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
     p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
     p.add_argument("--exact", action="store_true", help="run the exact per-filter math (slow) instead of the LUT")
     p.set_defaults(func=guarded(cmd_apply))
@@ -172,8 +183,6 @@ def add_apply(sub: argparse._SubParsersAction) -> None:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     """Render IN with a recipe and write OUT."""
-    if not 1 <= args.quality <= 100:
-        raise CliError("--quality must be between 1 and 100")
     if args.long_edge is not None and args.long_edge < 16:
         raise CliError("--long-edge must be at least 16")
     fmt = args.fmt or _output_format(args.output, f"add --format {'|'.join(FORMATS)}")

@@ -174,3 +174,16 @@ def test_gui_missing_is_a_clear_message(monkeypatch: pytest.MonkeyPatch, capsys:
     monkeypatch.setitem(sys.modules, "app.main", None)  # import raises ImportError
     code, _, err = run([], capsys)
     assert code == 1 and "desktop app is not available" in err
+
+
+@pytest.mark.parametrize("cmd", ["apply", "auto"])
+@pytest.mark.parametrize("q", ["0", "101", "500", "high"])
+def test_quality_out_of_range_is_refused(cmd: str, q: str, photo_jpeg: Path, recipe_file: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture) -> None:
+    extra = ["--recipe", str(recipe_file)] if cmd == "apply" else []
+    out = tmp_path / "out.jpg"
+    with pytest.raises(SystemExit) as exc:
+        main([cmd, str(photo_jpeg), *extra, "-o", str(out), "-q", q])
+    assert exc.value.code == 2
+    assert "--quality" in capsys.readouterr().err
+    assert not out.exists()
