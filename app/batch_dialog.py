@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-FORMATS = [("JPEG", "jpeg"), ("PNG (8-bit)", "png"), ("TIFF (16-bit)", "tiff16")]
+from engine.formats import FORMAT_LABELS
 
 
 def _hms(s: float) -> str:
@@ -82,7 +82,7 @@ class BatchDialog(QDialog):
         form.addRow("Recipe", src_row)
 
         self.fmt = QComboBox()
-        for label, key in FORMATS:
+        for label, key in FORMAT_LABELS:
             self.fmt.addItem(label, key)
         form.addRow("Format", self.fmt)
         self.quality = QSpinBox()

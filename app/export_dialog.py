@@ -29,9 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.formats import FORMAT_LABELS
 from engine.recipe import Recipe
-
-FORMATS = [("JPEG", "jpeg"), ("PNG (8-bit)", "png"), ("TIFF (16-bit)", "tiff16")]
 
 
 class ExportDialog(QDialog):
@@ -53,7 +52,7 @@ class ExportDialog(QDialog):
         lay.addWidget(head)
         form = QFormLayout()
         self.fmt = QComboBox()
-        for label, key in FORMATS:
+        for label, key in FORMAT_LABELS:
             self.fmt.addItem(label, key)
         self.fmt.setCurrentIndex(max(0, self.fmt.findData(settings.value("export/fmt", "jpeg"))))
         form.addRow("Format", self.fmt)

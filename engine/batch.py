@@ -27,8 +27,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .batch_names import FIELDS, FORMAT_SUFFIX, TemplateError, check_template, field_values, inside, render_name
+from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
 from .batch_worker import ExportSettings, Job, Result, export_one, init_worker, output_exists
+from .formats import FORMATS
 
 __all__ = [
     "FIELDS", "ExportSettings", "Job", "Progress", "Result", "TemplateError", "check_template",
@@ -111,15 +112,15 @@ def plan_jobs(
     settings = settings or ExportSettings()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     fields = check_template(template)
-    if settings.fmt not in FORMAT_SUFFIX:
-        raise ValueError(f"unknown format {settings.fmt!r} (choose from {', '.join(FORMAT_SUFFIX)})")
+    if settings.fmt not in FORMATS:
+        raise ValueError(f"unknown format {settings.fmt!r} (choose from {', '.join(FORMATS)})")
     if not in_dir.is_dir():
         raise FileNotFoundError(f"{in_dir} is not a folder")
     if sources is None and out_dir.resolve() == in_dir.resolve():
         # The next run would take the exports for photos; a sub-folder is fine (never scanned).
         raise ValueError("OUT_DIR must not be IN_DIR itself; use a sub-folder such as IN_DIR/export")
     srcs = sorted(sources) if sources is not None else scan_folder(in_dir, recursive=recursive, exclude=out_dir)
-    suffix = FORMAT_SUFFIX[settings.fmt]
+    suffix = FORMATS[settings.fmt]
     needs_meta = "date" in fields or "camera" in fields
 
     names: list[Path] = []

@@ -12,7 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
-from .batch_names import FIELDS, FORMAT_SUFFIX
+from .batch_names import FIELDS
+from .formats import FORMATS
 
 EPILOG = (
     "name template fields: " + "; ".join(f"{{{k}}} = {v}" for k, v in FIELDS.items())
@@ -38,7 +39,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     src.add_argument("--auto", action="store_true", help="the learned Auto recipe for every photo")
     src.add_argument("--sidecar", action="store_true",
                      help="each photo's own sidecar, Auto where there is none (the default)")
-    p.add_argument("--format", dest="fmt", choices=list(FORMAT_SUFFIX), default="jpeg")
+    p.add_argument("--format", dest="fmt", choices=list(FORMATS), default="jpeg")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
     p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
     p.add_argument("--name", default="{stem}", metavar="TEMPLATE", help="output name (default '{stem}')")

@@ -21,7 +21,6 @@ FIELDS: dict[str, str] = {
     "date": "capture date from EXIF, YYYY-MM-DD (undated if unknown)",
     "camera": "camera make and model from EXIF (unknown-camera if unknown)",
 }
-FORMAT_SUFFIX = {"jpeg": ".jpg", "png": ".png", "tiff16": ".tif"}
 MAX_COMPONENT_BYTES = 240  # below the usual 255-byte limit, leaving room for "-12" and the suffix
 
 _FORBIDDEN_LITERAL = re.compile(r"[\\:\x00-\x1f\x7f]")

@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-FORMATS = {"jpeg": ".jpg", "png": ".png", "tiff16": ".tif"}
-_SUFFIX_FORMAT = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff16", ".tiff": "tiff16"}
+from .formats import FORMATS, SUFFIX_FORMAT
+
 BAND_ROWS = 256  # rows rendered between progress updates
 
 
@@ -121,7 +121,7 @@ def _check_output(out: Path, *inputs: Path) -> None:
 
 def _output_format(out: Path, hint: str) -> str:
     """The format key OUT's suffix names; ``hint`` tells the user how to fix an unknown suffix."""
-    fmt = _SUFFIX_FORMAT.get(out.suffix.lower())
+    fmt = SUFFIX_FORMAT.get(out.suffix.lower())
     if fmt is None:
         raise CliError(f"cannot tell the format from {out.name!r}; {hint}")
     return fmt

@@ -20,13 +20,13 @@ from PIL import Image, ImageCms, ImageOps
 
 from ..atomic import atomic_path
 from ..color import srgb_decode
+from ..formats import FORMATS, SUFFIX_FORMAT
 from .errors import MAX_PIXELS, ImageError, check_dimensions
 from .metadata import EXIF_IFD, ORIENTATION, Metadata, exif_for_output, exif_from_fields, fill_from_tags, tiff_tags
 from .orientation import apply_orientation, fit_box, swaps_axes
 
 RASTER_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
-FORMATS = {"jpeg": ".jpg", "png": ".png", "tiff16": ".tif"}
 
 # Pillow's own bomb guard: warn above the limit, error at twice it. Ours (check_dimensions) is stricter.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -281,7 +281,7 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
     """
     path = Path(path)
     if fmt is None:
-        fmt = {".png": "png", ".tif": "tiff16", ".tiff": "tiff16"}.get(path.suffix.lower(), "jpeg")
+        fmt = SUFFIX_FORMAT.get(path.suffix.lower(), "jpeg")
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {sorted(FORMATS)}, got {fmt!r}")
     if meta is not None and _same_file(path, meta.path):

@@ -1,0 +1,13 @@
+"""The output formats Retouch writes: one table for the CLI, batch, the writers and the dialogs.
+
+Kept free of heavy imports so ``retouch --help`` and the app's dialogs can read it cheaply.
+"""
+
+from __future__ import annotations
+
+#: format key -> the suffix an output gets
+FORMATS: dict[str, str] = {"jpeg": ".jpg", "png": ".png", "tiff16": ".tif"}
+#: file suffix (lower case) -> format key
+SUFFIX_FORMAT: dict[str, str] = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff16", ".tiff": "tiff16"}
+#: (label, key) pairs, in menu order, for export dialogs
+FORMAT_LABELS: tuple[tuple[str, str], ...] = (("JPEG", "jpeg"), ("PNG (8-bit)", "png"), ("TIFF (16-bit)", "tiff16"))
