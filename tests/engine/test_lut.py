@@ -210,11 +210,11 @@ def test_moving_a_per_channel_slider_reuses_the_cube(photo_linear: np.ndarray) -
     assert bake_lut(moved, 33).cube is not a.cube
 
 
-def test_warm_up_compiles_both_kernels() -> None:
-    from engine.lut import _apply_1d, _apply_3d, warm_up
+def test_warm_up_compiles_the_kernels() -> None:
+    from engine.lut import _apply, _histogram, warm_up
 
     warm_up()
-    assert _apply_1d.signatures and _apply_3d.signatures
+    assert _apply.signatures and _histogram.signatures
 
 
 @pytest.mark.parametrize("recipe", [PER_CHANNEL, MIXED, WITH_SATURATION], ids=["1d", "cube", "cube+saturation"])
