@@ -30,6 +30,7 @@ class RenderRequest:
     image: np.ndarray                               # linear float32 (H, W, 3), never mutated
     rect: tuple[int, int, int, int] | None = None   # crop: (x, y, w, h) in full-image pixels
     tag: Any = None                                 # e.g. the doc or variation index
+    cube: int | None = None                         # 3-D table size (None: the engine's); drafts: smaller
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,11 +71,25 @@ def to_qimage(rgb8: np.ndarray) -> QImage:
     return QImage(rgb8.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+def render_qimage(recipe: Recipe, linear: np.ndarray, *, histogram: bool = False,
+                  cube: int | None = None) -> tuple[QImage, np.ndarray | None]:
+    """Recipe -> a Format_RGB32 QImage the engine wrote in place (no uint8 array, no format
+    conversion, no copy: QPixmap.fromImage shares it) and, optionally, its histogram."""
+    from engine.render import render_rgb32
+
+    h, w = linear.shape[:2]
+    img = QImage(w, h, QImage.Format.Format_RGB32)
+    if img.bytesPerLine() != 4 * w:  # never for RGB32 (rows are 32-bit aligned); a guard for the view below
+        raise RuntimeError("unexpected QImage stride")
+    words = np.frombuffer(img.bits(), np.uint32).reshape(h, w)
+    _, hist = render_rgb32(recipe, linear, out=words, histogram=histogram, cube_size=cube)
+    return img, hist
+
+
 def execute(req: RenderRequest) -> RenderResult:
     t0 = time.perf_counter()
-    rgb8 = to_display(req.recipe, req.image)
-    hist = histogram(rgb8) if req.kind == "preview" else None
-    return RenderResult(req, to_qimage(rgb8), hist, (time.perf_counter() - t0) * 1e3)
+    img, hist = render_qimage(req.recipe, req.image, histogram=req.kind == "preview", cube=req.cube)
+    return RenderResult(req, img, hist, (time.perf_counter() - t0) * 1e3)
 
 
 class Renderer(QObject):

@@ -57,6 +57,33 @@ def render_uint8(recipe: Recipe, linear: np.ndarray, *, exact: bool = False) -> 
     return apply_recipe_lut(recipe, linear, out=np.empty(linear.shape, np.uint8))
 
 
+def render_rgb32(recipe: Recipe, linear: np.ndarray, *, out: np.ndarray | None = None, histogram: bool = False,
+                 cube_size: int | None = None, exact: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`render` as packed ``0xFFRRGGBB`` words, (H, W) uint32 (native-endian: the layout
+    of Qt's ``QImage.Format_RGB32``, so a preview is shown without any conversion), plus,
+    with ``histogram``, the (4, 256) int64 counts of R, G, B and Rec.709 luma over every 4th
+    pixel of every 4th row.
+
+    ``out``: a C-contiguous (H, W) uint32 array to fill (e.g. a view of a QImage's buffer).
+    ``cube_size``: the 3-D table's lattice (default: :func:`engine.lut.size_for`); a smaller one
+    bakes faster for drafts while a slider is held.
+    """
+    from .lut import apply_recipe_lut, count_histogram  # numba: imported on first render
+
+    h, w = linear.shape[:2]
+    if out is None:
+        out = np.empty((h, w), np.uint32)
+    hist = np.zeros((4, 256), np.int64) if histogram else None
+    if exact or any(not s.spec.pointwise for s in recipe.active()):
+        rgb8 = render_uint8(recipe, linear, exact=True).astype(np.uint32)
+        out[...] = 0xFF000000 | (rgb8[..., 0] << 16) | (rgb8[..., 1] << 8) | rgb8[..., 2]
+        if hist is not None:
+            count_histogram(out, hist)
+        return out, hist
+    apply_recipe_lut(recipe, linear, cube_size, out, hist)
+    return out, hist
+
+
 def resize_linear(linear: np.ndarray, width: int, height: int) -> np.ndarray:
     """Area-average resize of a float image (box filter, i.e. correct in linear light)."""
     chans = [

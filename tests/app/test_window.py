@@ -164,10 +164,10 @@ def test_preview_level_follows_screen_resolution(qtbot, win, tmp_path, photo_jpe
     open_and_wait(qtbot, win, big)
     v = win.viewer
     assert v.fit and 2400 * v.scale <= 1024  # fit in this window: shown smaller than the draft level
-    assert v.after.width() == 1024  # so the preview is rendered from the 1024 px cache
+    assert v.after.width() == win.on_screen()[0] < 1024  # so the preview is rendered at the size shown
     assert v.finest_preview == 2048 / 2400
-    v.set_zoom(0.7)  # 1680 px on screen: the 2048 px level
-    qtbot.waitUntil(lambda: v.after.width() == 2048, timeout=TIMEOUT)
+    v.set_zoom(0.7)  # 1680 px on screen: a 1680 px copy of the 2048 px level
+    qtbot.waitUntil(lambda: v.after.width() == 1680, timeout=TIMEOUT)
     assert v.detail is None and not v.needs_detail()
     # while a slider is held the preview follows from the draft level, then the full level
     win.panel.add_step("exposure")
@@ -178,13 +178,13 @@ def test_preview_level_follows_screen_resolution(qtbot, win, tmp_path, photo_jpe
     settle(qtbot, win)
     assert v.after.width() == 1024
     slider.setSliderDown(False)
-    qtbot.waitUntil(lambda: v.after.width() == 2048, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: v.after.width() == 1680, timeout=TIMEOUT)
     assert win.doc.undo.count() == 2  # add step + one drag
-    v.set_zoom(1.0)  # past the 2048 level: full-resolution crops of the visible region
-    qtbot.waitUntil(lambda: v.detail is not None, timeout=TIMEOUT)
+    v.set_zoom(1.0)  # past the 2048 level: that level, plus full-resolution crops of the visible region
+    qtbot.waitUntil(lambda: v.detail is not None and v.after.width() == 2048, timeout=TIMEOUT)
     assert v.detail[0].width() == round(v.detail[1].width())
     v.set_fit()
-    qtbot.waitUntil(lambda: v.after.width() == 1024 and v.detail is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: v.after.width() == win.on_screen()[0] and v.detail is None, timeout=TIMEOUT)
 
 
 def test_reset_is_undoable_and_batch_dialog_opens_on_the_folder(qtbot, win, folder):
