@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self._screen: tuple[Any, tuple[int, int], Any] | None = None  # (doc, size, level): preview at screen size
         self._screen_wanted: tuple[Any, tuple[int, int]] | None = None
         self._screen_busy = False
+        self._quitting = False  # closing was asked for while exports ran: close when they stop
         self.last_render_ms = 0.0
         self.undo_group = QUndoGroup(self)
         self.save_pool = serial_pool(self)
@@ -259,7 +260,41 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(r, lambda r=r: self.open_path(Path(r)))
         self.recent_menu.setEnabled(bool(self.recent()))
 
+    def running_exports(self) -> list[Any]:
+        """The export and batch dialogs whose export is still running."""
+        from PySide6.QtWidgets import QDialog
+
+        return [d for d in self.findChildren(QDialog) if callable(getattr(d, "running", None)) and d.running()]
+
+    def _ask_cancel_exports(self, n: int) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, "Export running",
+                          ("An export is" if n == 1 else f"{n} exports are") + " still running.", parent=self)
+        box.setObjectName("quit-during-export")
+        box.setInformativeText("Cancel it and quit? Photos being written now are finished as complete "
+                               "files; the others are not exported. Nothing half-written is left behind.")
+        quit_btn = box.addButton("Cancel Export and Quit", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep Exporting", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        return box.clickedButton() is quit_btn
+
+    def _close_after_exports(self) -> None:
+        if not self.running_exports():
+            QTimer.singleShot(0, self.close)
+
     def closeEvent(self, event) -> None:
+        exports = self.running_exports()
+        if exports:  # never quit under a running export: its pool and thread would be killed mid-write
+            event.ignore()
+            if self._quitting or not self._ask_cancel_exports(len(exports)):
+                return  # already cancelling (the window closes when they stop), or keep exporting
+            self._quitting = True
+            for d in exports:
+                d.worker.finished.connect(self._close_after_exports)
+                d.cancel()
+            self.statusBar().showMessage("Cancelling the export; Retouch quits once the photos in progress "
+                                         "are written…")
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/split", self.split.saveState())
         self.flush_sidecars(wait=True)
