@@ -1,0 +1,68 @@
+"""The preview path a slider move takes: render straight into an RGB32 QImage at the photo's
+on-screen size, drafts with a small cube while a slider is held, the full render on release."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage
+from qt_helpers import TIMEOUT, open_and_wait, qimage_array, settle, shown
+
+from app.renderer import histogram, render_qimage, to_display
+from app.window import DRAFT_CUBE
+from engine.recipe import Recipe, Step
+
+TONE = [0.8, 1.1, 1.3, 1.2, 1.0, 0.9, 0.8, 0.9]
+RECIPE = Recipe([Step("exposure", {"ev": 0.4}), Step("saturation", {"amount": 0.4}), Step("tone", {"slopes": TONE}),
+                 Step("exposure", {"ev": -0.2})])
+
+
+def test_render_qimage_is_the_uint8_render_without_conversion(qapp, photo_linear):
+    img, hist = render_qimage(RECIPE, photo_linear, histogram=True)
+    assert img.format() == QImage.Format.Format_RGB32  # what the raster paint engine blits as is
+    assert (img.width(), img.height()) == (photo_linear.shape[1], photo_linear.shape[0])
+    rgb8 = to_display(RECIPE, photo_linear)
+    np.testing.assert_array_equal(qimage_array(img), rgb8)
+    np.testing.assert_array_equal(hist, histogram(rgb8))
+    again, none = render_qimage(RECIPE, photo_linear)  # a new buffer each time: the shown one is never rewritten
+
+    def address(i: QImage) -> int:
+        return np.frombuffer(i.constBits(), np.uint8).__array_interface__["data"][0]
+
+    assert none is None and address(again) != address(img)
+    np.testing.assert_array_equal(qimage_array(again), rgb8)
+
+
+def test_slider_held_renders_drafts_then_the_full_preview(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.panel.add_step("saturation")
+    settle(qtbot, win)
+    full = shown(win)
+    sent = []
+    submit = win.renderer.submit
+    win.renderer.submit = lambda req: (sent.append(req), submit(req))[1]
+    slider = win.panel.steps.cards[0].controls["amount"].slider
+    slider.setSliderDown(True)
+    for v in range(520, 700, 60):
+        slider.setValue(v)
+        settle(qtbot, win)
+    previews = [r for r in sent if r.kind == "preview"]
+    assert previews and all(r.cube == DRAFT_CUBE for r in previews)  # drafts: a 17³ cube, quick to bake
+    drafted = shown(win)
+    assert drafted.shape != full.shape or not np.array_equal(drafted, full)
+    sent.clear()
+    slider.setSliderDown(False)
+    qtbot.waitUntil(lambda: any(r.kind == "preview" and r.cube is None for r in sent), timeout=TIMEOUT)
+    settle(qtbot, win)
+    assert shown(win).shape == full.shape  # the full preview follows on release
+    assert win._shown_source is win.preview_source(win.doc) and win.viewer.after.width() == win.on_screen()[0]
+
+
+def test_preview_follows_the_window_size(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    v = win.viewer
+    first = win.on_screen()
+    assert v.after.width() == first[0]  # rendered at the size it is shown
+    win.resize(900, 640)
+    qtbot.waitUntil(lambda: win.on_screen() != first, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: v.after.width() == win.on_screen()[0], timeout=TIMEOUT)
+    assert v.after.width() < first[0] and win._shown_source.shape[1] == v.after.width()
