@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 MAX_RECENT = 8
 AUTOSAVE_MS = 400  # sidecars are written at most this long after the last change
 DRAFT_CUBE = 17  # 3-D table size while a slider is held (the release render uses the engine's 33³)
+DRAFT_GAIN = 2.0  # drafts from the 1024 px level only when the preview has more than this many times its pixels
 COMING = {
     "Low light": "Low-light enhancement: coming in a later release.",
     "Complete": "Completion (remove objects, extend the frame): coming in a later release.",
@@ -458,9 +459,9 @@ class MainWindow(QMainWindow):
         - Otherwise a copy of that level resized to exactly the on-screen size (made once per
           view size, in the background): the render costs only the pixels shown and the paint
           is a 1:1 blit. Until it is ready, the smallest level at least as large as the screen.
-        - While a slider or curve handle is dragged, the 1024 px draft level when the screen
-          size is larger than that (a quarter of the pixels at most; the full preview follows
-          once the pointer is released).
+        - While a slider or curve handle is dragged, the 1024 px draft level when that saves
+          more than half the pixels (below, its upscaled paint costs what it saves); the full
+          preview follows once the pointer is released.
         """
         if doc.draft_linear is None:
             return doc.preview_linear
@@ -472,7 +473,7 @@ class MainWindow(QMainWindow):
             fine = self._screen_level(doc, w, h)
             if fine is None:
                 fine = doc.draft_linear if max(w, h) <= draft * 1.02 else doc.preview_linear
-        if self.pointer_down() and max(fine.shape[:2]) > draft:
+        if self.pointer_down() and fine.shape[0] * fine.shape[1] > DRAFT_GAIN * doc.draft_linear[..., 0].size:
             return doc.draft_linear
         return fine
 

@@ -14,10 +14,13 @@ Two window sizes, because the preview renders at the photo's size on screen:
 
 For each: the slider moved by the keyboard or a click (the full preview) and held down while
 moving (``QSlider.setSliderDown``: the app renders drafts, the full preview follows on
-release). The exposure step is the last step (its slider re-bakes a 1-D table); the saturation
-step mixes channels (its slider re-bakes the 3-D cube every move). Also printed: the load
-average and the CPU time of the whole process per move (on a busy machine wall time mostly
-measures the other processes). Run: ``.venv/bin/python bench/slider.py [N]``.
+release). Three sliders, three paths through the engine: Auto's first (measured exposure)
+step comes before the 3-D cube, so every move re-bakes the pre table and runs the whole pass;
+the saturation step mixes channels, so every move re-bakes the cube too; the exposure step
+added last comes after the cube, so from the third move on only the post stage runs (the tail
+cache, see engine.lut.apply_lut). Also printed: the load average and the CPU time of the
+whole process per move (on a busy machine wall time mostly measures the other processes).
+Run: ``.venv/bin/python bench/slider.py [N]``.
 """
 
 from __future__ import annotations
@@ -52,11 +55,19 @@ def main() -> None:
     win.resize(1600, 1000)
     win.show()
 
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    tick = QTimer()  # bounds each wait below: some event arrives at least every 20 ms
+    tick.start(20)
+
     def wait(cond, timeout=120.0):
+        """Run the event loop as the app does: sleep until an event (the render worker's result)
+        arrives, handle it, check ``cond``. (Polling with sleeps instead adds up to a timer tick
+        of wake-up latency per check on a loaded machine.)"""
         t = time.perf_counter()
+        app.processEvents()
         while not cond():
-            app.processEvents()
-            time.sleep(0.0005)
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
             if time.perf_counter() - t > timeout:
                 raise SystemExit("timed out")
 
@@ -72,8 +83,11 @@ def main() -> None:
     win.panel.add_step("exposure")
     wait(settled)
     cards = win.panel.steps.cards
-    sliders = {"exposure (last step, 1-D table)": cards[-1].controls["ev"].slider,
-               "saturation (mixing: cube re-baked)": cards[-2].controls["amount"].slider}
+    sliders = {}
+    if doc.recipe.steps[0].op == "exposure":  # Auto's measured exposure: before the cube
+        sliders["exposure, 1st step (pre: full pass)"] = cards[0].controls["ev"].slider
+    sliders["saturation (mixing: cube re-baked)"] = cards[-2].controls["amount"].slider
+    sliders["exposure, last step (tail cache)"] = cards[-1].controls["ev"].slider
 
     def measure(slider, held: bool) -> tuple[list[float], list[float], list[float], tuple[int, ...]]:
         total, worker, cpu = [], [], []
@@ -116,7 +130,7 @@ def main() -> None:
                 total, worker, cpu, shape = measure(slider, held)
                 mp = shape[0] * shape[1] / 1e6
                 what = "held, draft" if held else "released   "
-                print(f"  {name:36s} {what} {shape[1]}x{shape[0]} ({mp:.2f} MP): "
+                print(f"  {name:35s} {what} {shape[1]}x{shape[0]} ({mp:.2f} MP): "
                       f"median {statistics.median(total):5.1f} ms  p90 {p90(total):5.1f}   "
                       f"worker {statistics.median(worker):5.1f}   "
                       f"CPU {statistics.median(cpu):5.1f} ms/move")

@@ -575,14 +575,10 @@ _LAST: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # [(image, pre, pac
 
 
 def _frozen(a: np.ndarray) -> bool:
-    """The array and everything it views are read-only (so its pixels cannot change under the cache)."""
-    while isinstance(a, np.ndarray):
-        if a.flags.writeable:
-            return False
-        if a.base is None:
-            return True
-        a = a.base
-    return isinstance(a, bytes)
+    """A read-only array is taken to be immutable: numpy's flag is the caller's promise (the app's
+    preview levels set it; their base may be a writable memmap from the decoding process, which
+    nobody writes to). Pass a writable array when its pixels may change between renders."""
+    return not a.flags.writeable
 
 
 def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None,
@@ -594,6 +590,9 @@ def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None,
     which receives ``0xFFRRGGBB`` words (native-endian, Qt's ``QImage.Format_RGB32``).
     ``hist``: an int64 (4, 256) array to which the R, G, B and luma counts of the 8-bit output
     over every 4th pixel of every 4th row are added (a quick second pass, ~0.3 ms at 2 MP).
+
+    A **read-only** ``linear`` is taken to be immutable and may be served from the tail cache
+    below; pass a writable array if its pixels can change between calls.
     """
     if linear.ndim != 3 or linear.shape[-1] != 3:
         raise ValueError(f"expected an (H, W, 3) image, got shape {linear.shape}")
