@@ -46,6 +46,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -570,8 +571,13 @@ def _blocks(h: int, w: int) -> int:
     return max(1, min(h // 8, (h * w) // 131072))
 
 
-_MID: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # [(image, pre, packed, cube output)]
-_LAST: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # [(image, pre, packed)] of the last tail render
+# The tail cache's entries hold the image weakly: a photo the app has let go of is not kept alive.
+_MID: list[tuple[weakref.ref, np.ndarray, np.ndarray, np.ndarray]] = []  # [(image, pre, packed, cube output)]
+_LAST: list[tuple[weakref.ref, np.ndarray, np.ndarray]] = []  # [(image, pre, packed)] of the last tail render
+
+
+def _same(entry: tuple, key: tuple) -> bool:
+    return entry[0]() is key[0] and entry[1] is key[1] and entry[2] is key[2]
 
 
 def _frozen(a: np.ndarray) -> bool:
@@ -621,10 +627,10 @@ def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None,
     key = (linear, lut.pre, lut.packed)
     with _CACHE_LOCK:  # the entry is taken out while in use (a concurrent render computes everything)
         have = _MID.pop() if keep and _MID else None
-        repeat = keep and bool(_LAST) and all(a is b for a, b in zip(_LAST[0], key))
+        repeat = keep and bool(_LAST) and _same(_LAST[0], key)
         if keep:
-            _LAST[:] = [key]
-    hit = have is not None and all(a is b for a, b in zip(have[:3], key))
+            _LAST[:] = [(weakref.ref(linear), lut.pre, lut.packed)]
+    hit = have is not None and _same(have, key)
     if hit:
         mid = have[3]
 
@@ -646,7 +652,7 @@ def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None,
     _rows_pool().run(block, n_blocks)
     if hit or repeat:
         with _CACHE_LOCK:
-            _MID[:] = [(*key, mid)]
+            _MID[:] = [(weakref.ref(linear), lut.pre, lut.packed, mid)]
     elif have is not None:
         with _CACHE_LOCK:
             _MID[:] = _MID or [have]  # kept for its buffer

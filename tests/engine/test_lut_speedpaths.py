@@ -165,3 +165,18 @@ def test_kernel_errors_reach_the_caller(photo_linear: np.ndarray, monkeypatch) -
     monkeypatch.setattr(lut_mod, "_apply", broken)
     with pytest.raises(RuntimeError, match="kernel failed"):
         apply_lut(bake_lut(MIXED), np.ascontiguousarray(np.tile(photo_linear, (2, 1, 1))))
+
+
+def test_tail_cache_does_not_keep_a_photo_alive(photo_linear: np.ndarray) -> None:
+    import gc
+    import weakref
+
+    img = photo_linear.copy()
+    img.setflags(write=False)
+    for ev in (0.1, 0.2, 0.3):
+        apply_recipe_lut(with_tail(ev), img, 33, np.empty(img.shape[:2], np.uint32))
+    assert lut_mod._MID and lut_mod._MID[0][0]() is img  # cached ...
+    gone = weakref.ref(img)
+    del img
+    gc.collect()
+    assert gone() is None  # ... but only weakly: closing the photo frees its pixels
