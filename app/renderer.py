@@ -88,6 +88,10 @@ def render_qimage(recipe: Recipe, linear: np.ndarray, *, histogram: bool = False
 
 def execute(req: RenderRequest) -> RenderResult:
     t0 = time.perf_counter()
+    if req.kind == "warmup":  # every kernel, the tail and histogram ones too (a fresh install compiles them once)
+        from engine.lut import warm_up
+
+        warm_up()
     img, hist = render_qimage(req.recipe, req.image, histogram=req.kind == "preview", cube=req.cube)
     return RenderResult(req, img, hist, (time.perf_counter() - t0) * 1e3)
 
