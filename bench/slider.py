@@ -20,7 +20,7 @@ the saturation step mixes channels, so every move re-bakes the cube too; the exp
 added last comes after the cube, so from the third move on only the post stage runs (the tail
 cache, see engine.lut.apply_lut). Also printed: the load average and the CPU time of the
 whole process per move (on a busy machine wall time mostly measures the other processes).
-Run: ``.venv/bin/python bench/slider.py [N]``.
+Run: ``.venv/bin/python bench/slider.py [N] [--poll]``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 40
+    poll = "--poll" in sys.argv
     from PIL import Image
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -62,12 +64,16 @@ def main() -> None:
 
     def wait(cond, timeout=120.0):
         """Run the event loop as the app does: sleep until an event (the render worker's result)
-        arrives, handle it, check ``cond``. (Polling with sleeps instead adds up to a timer tick
-        of wake-up latency per check on a loaded machine.)"""
+        arrives, handle it, check ``cond``. (``--poll``: the earlier bench's loop, processEvents
+        and 0.5 ms sleeps, which adds wake-up latency on a loaded machine; for comparisons.)"""
         t = time.perf_counter()
         app.processEvents()
         while not cond():
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+            if poll:
+                app.processEvents()
+                time.sleep(0.0005)
+            else:
+                app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
             if time.perf_counter() - t > timeout:
                 raise SystemExit("timed out")
 
@@ -111,7 +117,7 @@ def main() -> None:
         return sorted(v)[int(0.9 * (len(v) - 1))]
 
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; recipe of {len(doc.recipe)} steps "
-          f"(Auto + saturation + exposure); {n} moves per line")
+          f"(Auto + saturation + exposure); {n} moves per line; waiting by {'polling' if poll else 'event loop'}")
     for label, size in (("2 MP on screen", None), ("1600x1000 window", (1600, 1000))):
         if size is None:  # a window whose viewer holds the 1800x1125 preview at 100 %
             win.resize(2300, 1500)
