@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self._screen: tuple[Any, tuple[int, int], Any] | None = None  # (doc, size, level): preview at screen size
         self._screen_wanted: tuple[Any, tuple[int, int]] | None = None
         self._screen_busy = False
+        self._screen_broken: tuple[Any, tuple[int, int]] | None = None
         self._quitting = False  # closing was asked for while exports ran: close when they stop
         self.last_render_ms = 0.0
         self.undo_group = QUndoGroup(self)
@@ -409,7 +410,8 @@ class MainWindow(QMainWindow):
         self.viewer.finest_preview = res.preview_linear.shape[1] / w
         self._submit("before", Recipe(), doc.preview_linear)
         self.preview_source(doc)  # asks for the screen-size level when the view needs one
-        if not self._screen_busy:
+        wanted = self._screen_wanted
+        if not (self._screen_busy and wanted is not None and wanted[0] is doc):
             self.schedule_render()
         # else the first render waits the ~20 ms for that level (_screen_ready), so that every
         # render of this view has the same size; the embedded preview is on screen meanwhile
@@ -483,7 +485,7 @@ class MainWindow(QMainWindow):
         if have is not None and have[0] is doc and have[1] == (w, h):
             return have[2]
         self._screen_wanted = (doc, (w, h))
-        if not self._screen_busy:
+        if not self._screen_busy and self._screen_broken != (doc, (w, h)):
             self._screen_busy = True
             from engine.render import resize_linear
 
@@ -494,22 +496,25 @@ class MainWindow(QMainWindow):
 
             run_in_pool(make, doc.preview_linear, (w, h),
                         on_done=lambda res, d=doc: self._screen_ready(d, *res),
-                        on_error=lambda e, tb: self._screen_failed(e, tb))
+                        on_error=lambda e, tb, d=doc, size=(w, h): self._screen_failed(d, size, tb))
         return None
 
     def _screen_ready(self, doc: PhotoDoc, size: tuple[int, int], level: Any) -> None:
         self._screen_busy = False
-        if not isValid(self.viewer) or doc is not self.doc or doc.preview_linear is None:
-            return  # the window was closed meanwhile, or the user moved on
-        self._screen = (doc, size, level)
-        wanted = self._screen_wanted
-        if wanted is not None and wanted[0] is doc and wanted[1] != size:
-            self._screen_level(doc, *wanted[1])  # the view changed meanwhile: the newest size
-        elif self._shown_source is not self.preview_source(doc):
-            self.schedule_render()
+        if not isValid(self.viewer):
+            return  # the window was closed meanwhile
+        cur = self.doc
+        if doc is cur and cur.preview_linear is not None:
+            self._screen = (doc, size, level)
+        wanted, have = self._screen_wanted, self._screen
+        if wanted is not None and wanted[0] is cur and not (have and have[0] is cur and have[1] == wanted[1]):
+            self._screen_level(cur, *wanted[1])  # the view or the photo changed meanwhile: the newest
+        elif cur is not None and cur.preview_linear is not None and self._shown_source is not self.preview_source(cur):
+            self.schedule_render()  # also the first render of a photo, which waits for its level
 
-    def _screen_failed(self, exc: BaseException, tb: str) -> None:
+    def _screen_failed(self, doc: PhotoDoc, size: tuple[int, int], tb: str) -> None:
         self._screen_busy = False
+        self._screen_broken = (doc, size)  # not retried for this view
         log.warning("screen-size preview level failed (the cached levels are used)\n%s", tb)
         if isValid(self.viewer) and self._latest.get("preview") is None:
             self.schedule_render()  # the first render was waiting for it

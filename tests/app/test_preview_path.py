@@ -66,3 +66,31 @@ def test_preview_follows_the_window_size(qtbot, win, folder):
     qtbot.waitUntil(lambda: win.on_screen() != first, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: v.after.width() == win.on_screen()[0], timeout=TIMEOUT)
     assert v.after.width() < first[0] and win._shown_source.shape[1] == v.after.width()
+
+
+def test_a_photo_opened_while_the_last_ones_level_is_made_still_renders(qtbot, win, folder, monkeypatch):
+    import threading
+
+    import engine.render as er
+
+    real, gate = er.resize_linear, threading.Event()
+
+    def held(*args, **kwargs):  # the screen-size levels wait here (the photos are too small for
+        gate.wait(30)           # the decode to call it)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(er, "resize_linear", held)
+    win.open_path(folder / "b_dune.jpg")
+    qtbot.waitUntil(lambda: win.doc.preview_linear is not None and win._screen_busy, timeout=TIMEOUT)
+    second = folder / "a_dune.dng"
+    win.filmstrip.select_path(second)
+    win.show_photo(second)
+    qtbot.waitUntil(lambda: win.doc.path == second and win.doc.preview_linear is not None, timeout=TIMEOUT)
+    # the second photo (640 px, shown larger) renders from its own level at once
+    qtbot.waitUntil(lambda: win.shown_preview >= 0, timeout=TIMEOUT)
+    assert win._shown_source is win.doc.preview_linear
+    win.resize(760, 600)  # now it is shown smaller: it waits for a level while the first one's is still held
+    qtbot.waitUntil(lambda: win._screen_wanted is not None and win._screen_wanted[0] is win.doc, timeout=TIMEOUT)
+    gate.set()  # the first photo's level arrives late and is dropped; the second's is made and shown
+    qtbot.waitUntil(lambda: win.viewer.after.width() == win.on_screen()[0] < 640, timeout=TIMEOUT)
+    assert win.doc.path == second and win._shown_source is win.preview_source(win.doc)
