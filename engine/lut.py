@@ -488,6 +488,7 @@ class _Rows:
         self._next = self._n = self._busy = 0
         self._error: BaseException | None = None
         self._busy_lock = threading.Lock()  # one job at a time; a second caller works alone
+        self._helpers = helpers
         for i in range(helpers):
             threading.Thread(target=self._helper, name=f"retouch-rows-{i}", daemon=True).start()
 
@@ -524,8 +525,8 @@ class _Rows:
 
     def run(self, fn, n_blocks: int) -> None:
         """Call ``fn(i)`` for every i in range(n_blocks), from this thread and the helpers."""
-        if n_blocks <= 1 or not self._busy_lock.acquire(blocking=False):
-            with _ALONE:  # another render holds the helpers: this one runs in its own thread
+        if n_blocks <= 1 or not self._helpers or not self._busy_lock.acquire(blocking=False):
+            with _ALONE:  # another render holds the helpers (or there are none): this thread alone
                 threads = numba.get_num_threads()
                 numba.set_num_threads(1)
                 try:
