@@ -12,6 +12,10 @@ function of the file names (a hash), so every machine gets the same sets:
 * ``targets``: the "finished photos" the critic learns from;
 * ``inputs``: photos that get "unedited" by :mod:`models.data.degrade`.
 
+``models/data/extra_inputs.tsv`` lists more photos (with an explicit ``name`` column, as their
+file names collide) that always go to ``inputs``: they add training scenes without moving a
+single photo of the hashed split, so the held-out set stays the one every table was made on.
+
 The three sets are disjoint by construction. The full-size photos are never committed.
 """
 
@@ -33,6 +37,7 @@ from PIL import Image
 from engine.atomic import atomic_path
 
 TSV = Path(__file__).with_name("photos.tsv")
+EXTRA_INPUTS = Path(__file__).with_name("extra_inputs.tsv")
 SPLITS = ("targets", "inputs", "heldout")
 LONG_EDGE = 1024
 N_HELDOUT = 5
@@ -44,16 +49,17 @@ class PhotoEntry:
     version: str
     path: str
     licence: str
+    alias: str = ""  # explicit name where the file's own stem is not unique
 
     @property
     def name(self) -> str:
-        return Path(self.path).stem
+        return self.alias or Path(self.path).stem
 
 
 def read_list(tsv: Path = TSV) -> list[PhotoEntry]:
     with open(tsv, newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    return [PhotoEntry(r["package"], r["version"], r["path"], r["licence"]) for r in rows]
+    return [PhotoEntry(r["package"], r["version"], r["path"], r["licence"], r.get("name") or "") for r in rows]
 
 
 def split_of(entries: list[PhotoEntry], n_heldout: int = N_HELDOUT) -> dict[str, str]:
@@ -66,6 +72,20 @@ def split_of(entries: list[PhotoEntry], n_heldout: int = N_HELDOUT) -> dict[str,
         else:
             out[e.name] = SPLITS[(i - n_heldout) % 2]
     return out
+
+
+def plan(tsv: Path = TSV, extra_inputs: Path | None = EXTRA_INPUTS) -> tuple[list[PhotoEntry], dict[str, str]]:
+    """Every listed photo and its set: the hashed split of ``tsv``, plus the extra inputs."""
+    entries = read_list(tsv)
+    split = split_of(entries)
+    if extra_inputs is not None and extra_inputs.exists():
+        extra = read_list(extra_inputs)
+        clash = {e.name for e in extra} & set(split)
+        if clash:
+            raise ValueError(f"{extra_inputs}: names already in {tsv}: {sorted(clash)}")
+        entries += extra
+        split.update({e.name: "inputs" for e in extra})
+    return entries, split
 
 
 def fetch_package(package: str, cache: Path) -> Path:
@@ -100,10 +120,10 @@ def downscale(src: Path, long_edge: int = LONG_EDGE) -> Image.Image:
     return im
 
 
-def assemble(out: Path, cache: Path | None = None, tsv: Path = TSV, long_edge: int = LONG_EDGE) -> dict[str, list[Path]]:
+def assemble(out: Path, cache: Path | None = None, tsv: Path = TSV, long_edge: int = LONG_EDGE,
+             extra_inputs: Path | None = EXTRA_INPUTS) -> dict[str, list[Path]]:
     cache = cache or out.parent / "apt-cache"
-    entries = read_list(tsv)
-    split = split_of(entries)
+    entries, split = plan(tsv, extra_inputs)
     result: dict[str, list[Path]] = {s: [] for s in SPLITS}
     for e in entries:
         dst = out / split[e.name] / f"{e.name}.png"

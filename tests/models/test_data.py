@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.color import srgb_decode
 from models.data import degrade
-from models.data.assemble import read_list, split_of
+from models.data.assemble import plan, read_list, split_of
 
 
 def test_split_is_disjoint_deterministic_and_covers_the_list():
@@ -17,6 +17,15 @@ def test_split_is_disjoint_deterministic_and_covers_the_list():
     assert set(split) == {e.name for e in entries}
     counts = {s: sum(v == s for v in split.values()) for s in ("targets", "inputs", "heldout")}
     assert counts["heldout"] == 5 and abs(counts["targets"] - counts["inputs"]) <= 1
+
+
+def test_extra_inputs_only_add_inputs():
+    base = split_of(read_list())
+    entries, split = plan()
+    extra = {e.name for e in entries} - set(base)
+    assert len(extra) >= 10 and len({e.name for e in entries}) == len(entries)  # names stay unique
+    assert {split[n] for n in extra} == {"inputs"}
+    assert {n: split[n] for n in base} == base  # the held-out photos (and every table) are unmoved
 
 
 def test_degrade_identity_and_direction(heldout_srgb):

@@ -14,8 +14,9 @@ TINY = dict(width=4, batch=4, iterations=4, citers=1, critic_init=2, critic_init
             checkpoint_every=2, recon_weight=1.0)
 
 
-def test_iterations_are_finite_and_learn(tiny_views, tmp_path):
-    cfg = Config(**TINY)
+@pytest.mark.parametrize("all_actions", [False, True])
+def test_iterations_are_finite_and_learn(tiny_views, tmp_path, all_actions):
+    cfg = Config(**TINY, all_actions=all_actions)
     tr = Trainer(cfg, tiny_views, tiny_views[::-1].copy(), synthetic=True, run=tmp_path)
     before = {k: v.clone() for k, v in tr.policy.state_dict().items()}
     c_before = [p.clone() for p in tr.critic.parameters()]
@@ -30,6 +31,9 @@ def test_iterations_are_finite_and_learn(tiny_views, tmp_path):
     assert any(k.startswith("sel_") for k in moved) and any(k.startswith("heads.") for k in moved)
     assert any(k.startswith("par_extractor") for k in moved)
     assert any(not torch.equal(a, b) for a, b in zip(c_before, tr.critic.parameters()))
+    if all_actions:  # every filter's head is scored at every step, drawn or not
+        heads = {k.split(".")[1] for k in moved if k.startswith("heads.")}
+        assert heads == {str(i) for i in range(8)}
 
 
 def test_checkpoint_resumes(tiny_views, tmp_path):
