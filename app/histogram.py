@@ -9,7 +9,7 @@ building the paths point by point in Python.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QSize, Qt
+from PySide6.QtCore import QPointF, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -47,11 +47,18 @@ def raster(tops: np.ndarray, height: int) -> np.ndarray:
     return np.minimum(img, 255.0, out=img).astype(np.uint8)
 
 
+#: The histogram repaints this long after new counts arrive (coalesced): the preview's frame goes
+#: out first, and while a slider is dragged the histogram follows at up to ~30 fps.
+PAINT_DELAY_MS = 30
+
+
 class Histogram(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.counts: np.ndarray | None = None
         self._image: tuple[QImage, QPolygonF] | None = None
+        self._paint_timer = QTimer(self, singleShot=True, interval=PAINT_DELAY_MS)
+        self._paint_timer.timeout.connect(self.update)
         self.setMinimumHeight(90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Histogram of the edited photo (R, G, B and luminance). "
@@ -61,9 +68,11 @@ class Histogram(QWidget):
         return QSize(280, 100)
 
     def set_counts(self, counts: np.ndarray | None) -> None:
+        """New counts (read at once by :meth:`clipped`); the repaint follows ``PAINT_DELAY_MS`` later."""
         self.counts = counts
         self._image = None
-        self.update()
+        if not self._paint_timer.isActive():
+            self._paint_timer.start()
 
     def clipped(self) -> tuple[float, float]:
         """Fraction of pixels at 0 and at 255 in luminance."""

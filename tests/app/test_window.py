@@ -164,7 +164,9 @@ def test_preview_level_follows_screen_resolution(qtbot, win, tmp_path, photo_jpe
     open_and_wait(qtbot, win, big)
     v = win.viewer
     assert v.fit and 2400 * v.scale <= 1024  # fit in this window: shown smaller than the draft level
-    assert v.after.width() == win.on_screen()[0] < 1024  # so the preview is rendered at the size shown
+    # so the preview is rendered at the size shown (once that copy is made; until then, a cached level)
+    qtbot.waitUntil(lambda: v.after.width() == win.on_screen()[0], timeout=TIMEOUT)
+    assert win.on_screen()[0] < 1024
     assert v.finest_preview == 2048 / 2400
     v.set_zoom(0.7)  # 1680 px on screen: a 1680 px copy of the 2048 px level
     qtbot.waitUntil(lambda: v.after.width() == 1680, timeout=TIMEOUT)
