@@ -99,7 +99,7 @@ def test_render_queue_keeps_only_the_newest_request(qtbot, renderer, photo_linea
     with renderer._cond:  # the worker cannot take a request while we hold its lock: a burst of edits
         for i, r in enumerate(recipes):
             renderer.submit(RenderRequest(i, "preview", r, photo_linear))
-    qtbot.waitUntil(lambda: renderer.idle() and results and results[-1].request.id == 11, timeout=30000)
+    qtbot.waitUntil(lambda: bool(renderer.idle() and results and results[-1].request.id == 11), timeout=30000)
     ids = [res.request.id for res in results]
     assert ids == [11]  # the eleven stale requests were never started
     want = to_display(recipes[-1], photo_linear)
