@@ -148,6 +148,25 @@ def _run(steps: list[Step], x: np.ndarray) -> np.ndarray:
 _FINE = 8193  # points of the ramp a per-channel step inside the cube is evaluated on
 
 
+def _interp_uniform(x: np.ndarray, lo: float, hi: float, table: np.ndarray) -> np.ndarray:
+    """Per channel, linear interpolation of ``table (N, 3)`` sampled uniformly on [lo, hi]: what
+    ``np.interp`` gives, ~3x faster as the nodes are evenly spaced (no search, float32)."""
+    n = table.shape[0]
+    u = (x - np.float32(lo)) * np.float32((n - 1) / (hi - lo))
+    np.clip(u, 0.0, n - 1.0, out=u)
+    i = np.minimum(u.astype(np.int32), n - 2)
+    u -= i  # the fraction
+    idx = i * 3
+    idx += np.arange(3, dtype=np.int32)  # flat (node, channel) index: take() beats 2-D fancy indexing
+    flat = np.ascontiguousarray(table).ravel()
+    a = flat.take(idx)
+    b = flat.take(idx + 3)
+    b -= a
+    b *= u
+    b += a
+    return b
+
+
 def _run_lattice(steps: list[Step], x: np.ndarray) -> np.ndarray:
     """:func:`_run` over the cube's lattice, with each per-channel step (a tone curve between
     saturation and contrast, say) evaluated on a fine ramp over the values it receives and
@@ -161,7 +180,7 @@ def _run_lattice(steps: list[Step], x: np.ndarray) -> np.ndarray:
         lo, hi = float(x.min()), float(x.max())
         ramp = np.linspace(lo, hi if hi > lo else lo + 1.0, _FINE, dtype=np.float32)
         table = np.asarray(s.spec.apply(_channels(ramp), **s.params), np.float32)[0]  # (N, 3)
-        x = np.stack([np.interp(x[..., c], ramp, table[:, c]) for c in range(3)], axis=-1).astype(np.float32)
+        x = _interp_uniform(x, float(ramp[0]), float(ramp[-1]), table)
     return x
 
 
