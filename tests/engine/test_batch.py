@@ -354,7 +354,10 @@ def test_ctrl_c_cancels_cleanly_and_reports_exactly_what_was_written(sources, tm
     exe = Path(sys.executable).with_name("retouch")
     proc = subprocess.Popen([str(exe), "batch", str(shoot), str(out), "--jobs", "1", "--recipe",
                              str(tmp_path / "look.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, env=dict(os.environ, COLUMNS="200"))
+                            text=True, start_new_session=True, env=dict(os.environ, COLUMNS="200"),
+                            # a terminal's default: pytest-xdist workers ignore SIGINT, and a child
+                            # would inherit that (Python then never raises KeyboardInterrupt)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not (out.is_dir() and any(p.suffix == ".jpg" for p in out.iterdir())):
         assert time.monotonic() < deadline and proc.poll() is None
