@@ -76,6 +76,7 @@ class Config:
     views_per_photo: int = 160
     auto_exposure: bool = False  # normalise inputs as the app's Auto does (engine.runners.agent)
     all_actions: bool = False  # score every filter at every step ("mean actor-critic"), below
+    permute_channels: float = 0.0  # share of inputs whose original gets its RGB channels shuffled
 
 
 EXPOSURE = 1 + AGENT_FILTERS.index("exposure")  # its "used" flag in the state
@@ -88,12 +89,18 @@ def lr_at(cfg: Config, it: int) -> float:
 class Inputs:
     """Source of fresh episodes: linear views, degraded on the fly when ``synthetic``."""
 
-    def __init__(self, views: np.ndarray, synthetic: bool, rng: np.random.Generator, auto_exposure: bool = False):
+    def __init__(self, views: np.ndarray, synthetic: bool, rng: np.random.Generator, auto_exposure: bool = False,
+                 permute: float = 0.0):
         self.views, self.synthetic, self.rng, self.auto_exposure = views, synthetic, rng, auto_exposure
+        self.permute = permute if synthetic else 0.0
 
     def draw(self, n: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Inputs, their originals (or None) and whether the auto-exposure pre-step was applied."""
         clean = crops.random_crops(self.views, self.rng.integers(0, len(self.views), n), self.rng)
+        if self.permute:  # a scene's colours can no longer be recalled from its content
+            which = self.rng.random(n) < self.permute
+            perms = np.argsort(self.rng.random((n, 3)), axis=1)  # uniform over the 6 orders
+            clean = np.where(which[:, None, None, None], np.take_along_axis(clean, perms[:, None, None, :], 3), clean)
         img = clean
         if self.synthetic:
             img = degrade.degrade_linear(clean, degrade.sample(self.rng, n)).astype(np.float32)
@@ -149,7 +156,7 @@ class Trainer:
         self.opt_v = torch.optim.Adam(self.value.parameters(), cfg.lr * cfg.v_lr_mul, betas=betas)
         self.opt_c = torch.optim.Adam(self.critic.parameters(), cfg.lr, betas=betas)
         self.synthetic = synthetic and cfg.recon_weight >= 0
-        self.inputs = Inputs(inputs, synthetic, self.rng, cfg.auto_exposure)
+        self.inputs = Inputs(inputs, synthetic, self.rng, cfg.auto_exposure, cfg.permute_channels)
         self.targets = targets
         self.pool = Pool(self.inputs, cfg.pool_mul * cfg.batch, self.device)
         self.fake = torch.zeros(0, 3, 64, 64, device=self.device)  # finished outputs (sRGB NCHW)

@@ -68,3 +68,17 @@ def test_checkpoint_resumes(tiny_views, tmp_path):
     # the resumed run started from the saved weights, then kept training
     w = "heads.0.2.weight"
     assert not torch.equal(torch.load(ck, weights_only=False)["policy"][w], saved["policy"][w])
+
+
+def test_permuted_originals_keep_each_pixel_and_change_the_colours(tiny_views):
+    import numpy as np
+
+    from models.retouch.train import Inputs
+
+    plain = Inputs(tiny_views, True, np.random.default_rng(3))
+    shuffled = Inputs(tiny_views, True, np.random.default_rng(3), permute=1.0)
+    _, a, _ = plain.draw(16)
+    _, b, _ = shuffled.draw(16)  # the same crops (same seed), then every one's channels shuffled
+    np.testing.assert_array_equal(np.sort(a, -1), np.sort(b, -1))
+    changed = [not np.array_equal(x, y) for x, y in zip(a, b)]
+    assert 8 <= sum(changed) < 16  # 5 of the 6 permutations change a photo
