@@ -133,6 +133,11 @@ def recon_error(linear: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     return ((srgb_encode(linear) - srgb_encode(clean)) ** 2).mean(dim=(1, 2, 3))
 
 
+def recon_gain(e_in: torch.Tensor, e_out: torch.Tensor) -> torch.Tensor:
+    """``log e(in) - log e(out)``: telescopes over an episode to the PSNR gained (in nepers)."""
+    return torch.log(e_in + 1e-5) - torch.log(e_out + 1e-5)
+
+
 def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     a = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
     x = (a * real + (1 - a) * fake).requires_grad_(True)
@@ -225,6 +230,21 @@ class Trainer:
             pool.refill(done)
         return info
 
+    def _entropy_penalty(self, pdf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The selector's entropy and its penalty, annealed to 0 over the run."""
+        progress = min(1.0, self.it / max(1, self.cfg.iterations))
+        ent = entropy(pdf)
+        return ent, (1 - progress) * self.cfg.entropy_penalty * (MAX_ENTROPY - ent)
+
+    def _update(self, g_loss: torch.Tensor, v_loss: torch.Tensor) -> None:
+        """One step of the policy on ``g_loss`` and of the value net on ``v_loss`` (shared graph)."""
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_v.zero_grad(set_to_none=True)
+        g_loss.backward(inputs=list(self.policy.parameters()), retain_graph=True)
+        v_loss.backward(inputs=list(self.value.parameters()))
+        self.opt_g.step()
+        self.opt_v.step()
+
     def _learn(self, x, st, y, new_st, stopped, pdf, a, onehot, used, clean) -> dict:
         cfg = self.cfg
         din, dout = display(x), display(y)
@@ -232,15 +252,12 @@ class Trainer:
         d_out = self.critic(dout)
         r_gan = cfg.critic_logit_mul * (d_out - d_in)
         over = (torch.relu(y - 1) ** 2).mean(dim=(1, 2, 3))
-        progress = min(1.0, self.it / max(1, cfg.iterations))
-        ent = entropy(pdf)
-        ent_pen = (1 - progress) * cfg.entropy_penalty * (MAX_ENTROPY - ent)
+        ent, ent_pen = self._entropy_penalty(pdf)
         reuse = cfg.reuse_penalty * (used * onehot).sum(1)
         reward = r_gan - over - ent_pen - reuse
         gain = torch.zeros_like(reward)
         if clean is not None and cfg.recon_weight > 0:
-            e_in, e_out = recon_error(x, clean), recon_error(y, clean)
-            gain = torch.log(e_in + 1e-5) - torch.log(e_out + 1e-5)
+            gain = recon_gain(recon_error(x, clean), recon_error(y, clean))
             reward = reward + cfg.recon_weight * gain
         q = reward + (1 - stopped) * self.value(dout, new_st)
         v_in = self.value(din, st)
@@ -248,12 +265,7 @@ class Trainer:
         v_loss = (adv ** 2).mean()
         logp = torch.log(pdf.gather(1, a[:, None])[:, 0])
         g_loss = (-q + logp * (-adv).detach()).mean()
-        self.opt_g.zero_grad(set_to_none=True)
-        self.opt_v.zero_grad(set_to_none=True)
-        g_loss.backward(inputs=list(self.policy.parameters()), retain_graph=True)
-        v_loss.backward(inputs=list(self.value.parameters()))
-        self.opt_g.step()
-        self.opt_v.step()
+        self._update(g_loss, v_loss)
         return {"g_loss": g_loss.item(), "v_loss": v_loss.item(), "r_gan": r_gan.mean().item(),
                 "reward": reward.mean().item(), "entropy": ent.mean().item(),
                 "reuse": (used * onehot).sum(1).mean().item(), "over": over.mean().item(),
@@ -281,28 +293,20 @@ class Trainer:
         reward = r_gan - over - reuse
         gain = torch.zeros_like(reward)
         if clean is not None and cfg.recon_weight > 0:
-            e_in = recon_error(x, clean)
             e_out = recon_error(flat, clean.repeat_interleave(f, 0)).view(b, f)
-            gain = torch.log(e_in[:, None] + 1e-5) - torch.log(e_out + 1e-5)
+            gain = recon_gain(recon_error(x, clean)[:, None], e_out)
             reward = reward + cfg.recon_weight * gain
         eye = torch.eye(f, dtype=x.dtype, device=x.device)
         new_used = torch.maximum(used[:, None, :], eye[None])  # (b, f, f)
         new_st = torch.cat([(st[:, :1] + 1)[:, None].expand(b, f, 1), new_used], 2).flatten(0, 1)
         q = reward + (1 - stopped)[:, None] * self.value(dout, new_st).view(b, f)
-        progress = min(1.0, self.it / max(1, cfg.iterations))
-        ent = entropy(pdf)
-        ent_pen = (1 - progress) * cfg.entropy_penalty * (MAX_ENTROPY - ent)
+        ent, ent_pen = self._entropy_penalty(pdf)
         v_in = self.value(din, st)
         v_target = (pdf.detach() * q.detach()).sum(1) - ent_pen.detach()
         v_loss = ((v_target - v_in) ** 2).mean()
         sel_loss = (-(pdf * q.detach()).sum(1) + ent_pen).mean()
         par_loss = -q.mean()
-        self.opt_g.zero_grad(set_to_none=True)
-        self.opt_v.zero_grad(set_to_none=True)
-        (sel_loss + par_loss).backward(inputs=list(self.policy.parameters()), retain_graph=True)
-        v_loss.backward(inputs=list(self.value.parameters()))
-        self.opt_g.step()
-        self.opt_v.step()
+        self._update(sel_loss + par_loss, v_loss)
         w = pdf.detach()
         return {"g_loss": (sel_loss + par_loss).item(), "v_loss": v_loss.item(),
                 "r_gan": (w * r_gan).sum(1).mean().item(), "reward": (w * reward).sum(1).mean().item(),
