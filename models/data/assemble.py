@@ -10,11 +10,15 @@ function of the file names (a hash), so every machine gets the same sets:
 
 * ``heldout``: evaluation only, never seen in training;
 * ``targets``: the "finished photos" the critic learns from;
-* ``inputs``: photos that get "unedited" by :mod:`models.data.degrade`.
+* ``inputs``: photos that get "unedited" by :mod:`models.data.degrade`;
+* ``val`` (extra photos only): validation, never trained on.
 
-``models/data/extra_inputs.tsv`` lists more photos (with an explicit ``name`` column, as their
-file names collide) that always go to ``inputs``: they add training scenes without moving a
+``models/data/extra_photos.tsv`` lists more photos (with an explicit ``name`` column, as their
+file names collide) and the set each goes to: ``inputs``, or ``val`` (a validation set of unseen scenes that
+checkpoints and settings are chosen on, never trained on). They add scenes without moving a
 single photo of the hashed split, so the held-out set stays the one every table was made on.
+A path of the form ``bundle.rcc:/inner/path`` names a file inside a Qt resource bundle
+(GCompris ships its photos that way), read by :mod:`models.data.rcc`.
 
 The three sets are disjoint by construction. The full-size photos are never committed.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import io
 import shutil
 import subprocess
 import sys
@@ -36,9 +41,11 @@ from PIL import Image
 
 from engine.atomic import atomic_path
 
+from .rcc import Rcc
+
 TSV = Path(__file__).with_name("photos.tsv")
-EXTRA_INPUTS = Path(__file__).with_name("extra_inputs.tsv")
-SPLITS = ("targets", "inputs", "heldout")
+EXTRA = Path(__file__).with_name("extra_photos.tsv")
+SPLITS = ("targets", "inputs", "heldout", "val")
 LONG_EDGE = 1024
 N_HELDOUT = 5
 
@@ -50,6 +57,7 @@ class PhotoEntry:
     path: str
     licence: str
     alias: str = ""  # explicit name where the file's own stem is not unique
+    set: str = ""  # extra photos only: "inputs" or "val"
 
     @property
     def name(self) -> str:
@@ -59,7 +67,8 @@ class PhotoEntry:
 def read_list(tsv: Path = TSV) -> list[PhotoEntry]:
     with open(tsv, newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    return [PhotoEntry(r["package"], r["version"], r["path"], r["licence"], r.get("name") or "") for r in rows]
+    return [PhotoEntry(r["package"], r["version"], r["path"], r["licence"], r.get("name") or "",
+                       r.get("set") or "") for r in rows]
 
 
 def split_of(entries: list[PhotoEntry], n_heldout: int = N_HELDOUT) -> dict[str, str]:
@@ -70,21 +79,24 @@ def split_of(entries: list[PhotoEntry], n_heldout: int = N_HELDOUT) -> dict[str,
         if i < n_heldout:
             out[e.name] = "heldout"
         else:
-            out[e.name] = SPLITS[(i - n_heldout) % 2]
+            out[e.name] = ("targets", "inputs")[(i - n_heldout) % 2]
     return out
 
 
-def plan(tsv: Path = TSV, extra_inputs: Path | None = EXTRA_INPUTS) -> tuple[list[PhotoEntry], dict[str, str]]:
-    """Every listed photo and its set: the hashed split of ``tsv``, plus the extra inputs."""
+def plan(tsv: Path = TSV, extra: Path | None = EXTRA) -> tuple[list[PhotoEntry], dict[str, str]]:
+    """Every listed photo and its set: the hashed split of ``tsv``, plus the extra photos."""
     entries = read_list(tsv)
     split = split_of(entries)
-    if extra_inputs is not None and extra_inputs.exists():
-        extra = read_list(extra_inputs)
-        clash = {e.name for e in extra} & set(split)
+    if extra is not None and extra.exists():
+        more = read_list(extra)
+        clash = {e.name for e in more} & set(split)
         if clash:
-            raise ValueError(f"{extra_inputs}: names already in {tsv}: {sorted(clash)}")
-        entries += extra
-        split.update({e.name: "inputs" for e in extra})
+            raise ValueError(f"{extra}: names already in {tsv}: {sorted(clash)}")
+        bad = sorted(e.name for e in more if e.set not in ("inputs", "val"))
+        if bad:
+            raise ValueError(f"{extra}: set must be inputs or val: {bad}")
+        entries += more
+        split.update({e.name: e.set for e in more})
     return entries, split
 
 
@@ -109,8 +121,15 @@ def fetch_package(package: str, cache: Path) -> Path:
     return root
 
 
-def downscale(src: Path, long_edge: int = LONG_EDGE) -> Image.Image:
-    im = Image.open(src)
+def open_source(root: Path, path: str) -> Image.Image:
+    """A listed photo inside an unpacked package; ``bundle.rcc:/inner`` reads from a Qt bundle."""
+    if ".rcc:" in path:
+        bundle, inner = path.split(".rcc:", 1)
+        return Image.open(io.BytesIO(Rcc.open(root / (bundle.lstrip("/") + ".rcc")).read(inner)))
+    return Image.open(root / path.lstrip("/"))
+
+
+def downscale(im: Image.Image, long_edge: int = LONG_EDGE) -> Image.Image:
     im.draft("RGB", (long_edge, long_edge))  # JPEG DCT scaling: fast, and still area-like
     im = im.convert("RGB")
     scale = long_edge / max(im.size)
@@ -121,18 +140,17 @@ def downscale(src: Path, long_edge: int = LONG_EDGE) -> Image.Image:
 
 
 def assemble(out: Path, cache: Path | None = None, tsv: Path = TSV, long_edge: int = LONG_EDGE,
-             extra_inputs: Path | None = EXTRA_INPUTS) -> dict[str, list[Path]]:
+             extra: Path | None = EXTRA) -> dict[str, list[Path]]:
     cache = cache or out.parent / "apt-cache"
-    entries, split = plan(tsv, extra_inputs)
+    entries, split = plan(tsv, extra)
     result: dict[str, list[Path]] = {s: [] for s in SPLITS}
     for e in entries:
         dst = out / split[e.name] / f"{e.name}.png"
         if not dst.exists():
             root = fetch_package(e.package, cache)
-            src = root / e.path.lstrip("/")
             dst.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(dst) as tmp:
-                downscale(src, long_edge).save(tmp, format="PNG")
+                downscale(open_source(root, e.path), long_edge).save(tmp, format="PNG")
         result[split[e.name]].append(dst)
     return result
 
@@ -155,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     res = assemble(args.out, args.cache)
     for s in SPLITS:
-        print(f"{s:8s} {len(res[s]):3d}  " + ", ".join(p.stem for p in res[s]))
+        names = [p.stem for p in res[s]]
+        print(f"{s:8s} {len(names):3d}  " + ", ".join(names[:12]) + (", ..." if len(names) > 12 else ""))
     if args.clean_cache:
         shutil.rmtree((args.cache or args.out.parent / "apt-cache") / "unpacked", ignore_errors=True)
     return 0

@@ -25,6 +25,7 @@ from .assemble import list_images, load_srgb
 
 VIEW = 80
 CROP = 64
+MAX_VIEWS = 12_000  # ~920 MB of float32 views: many photos get fewer views each, not more memory
 
 
 def views(linear: np.ndarray, n: int, rng: np.random.Generator, size: int = VIEW) -> np.ndarray:
@@ -49,8 +50,14 @@ def load_linear(path: Path) -> np.ndarray:
     return np.asarray(load_photo(path, half=True).linear, np.float32)
 
 
-def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0) -> np.ndarray:
-    """Linear views ``(len(paths) * per_photo, 80, 80, 3)``, cached on disk."""
+def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0,
+          max_views: int = MAX_VIEWS) -> np.ndarray:
+    """Linear views ``(len(paths) * n, 80, 80, 3)``, cached on disk.
+
+    ``n`` is ``per_photo``, lowered (to at least 8) so that the set stays within ``max_views``:
+    a folder of 300 photos gets 40 views of each rather than 4 GB of arrays.
+    """
+    per_photo = max(8, min(per_photo, max_views // max(1, len(paths))))
     key = hashlib.sha1(repr(([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths],
                              per_photo, seed)).encode()).hexdigest()[:16]
     f = cache_dir / f"views-{key}.npy"

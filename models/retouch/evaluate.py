@@ -177,14 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--photos", type=Path, default=Path("data/photos"))
     ap.add_argument("--heldout", type=Path, default=None, help="folder of held-out photos (default: the split's)")
-    ap.add_argument("--set", choices=("heldout", "check"), default="heldout",
-                    help="check: the target photos, degraded the same way (the validation set for "
-                         "choices; HI against the targets is then not meaningful)")
+    ap.add_argument("--set", choices=("heldout", "check", "val"), default="heldout",
+                    help="check: the target photos, degraded the same way; val: the validation photos "
+                         "(unseen scenes). Choices are made on these two, never on heldout. HI against "
+                         "the targets is not meaningful for check")
     ap.add_argument("--per-photo", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     sets = assemble(args.photos)
-    held = list_images(args.heldout) if args.heldout else sorted(sets["targets" if args.set == "check" else "heldout"])
+    held = list_images(args.heldout) if args.heldout else sorted(
+        sets[{"check": "targets"}.get(args.set, args.set)])
     res = evaluate(args.model, held, sorted(sets["targets"]), per_photo=args.per_photo, seed=args.seed)
     print()
     print(f"{res['n_images']} degraded images from {res['n_photos']} {args.set} photos; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engine.color import srgb_decode
 from models.data import degrade
@@ -19,13 +20,21 @@ def test_split_is_disjoint_deterministic_and_covers_the_list():
     assert counts["heldout"] == 5 and abs(counts["targets"] - counts["inputs"]) <= 1
 
 
-def test_extra_inputs_only_add_inputs():
+def test_extra_photos_only_add_inputs_and_validation():
     base = split_of(read_list())
     entries, split = plan()
     extra = {e.name for e in entries} - set(base)
-    assert len(extra) >= 10 and len({e.name for e in entries}) == len(entries)  # names stay unique
-    assert {split[n] for n in extra} == {"inputs"}
+    assert len(extra) >= 250 and len({e.name for e in entries}) == len(entries)  # names stay unique
+    assert {split[n] for n in extra} == {"inputs", "val"}
+    assert 20 <= sum(split[n] == "val" for n in extra) <= 50
     assert {n: split[n] for n in base} == base  # the held-out photos (and every table) are unmoved
+
+
+def test_extra_photos_with_a_bad_set_are_refused(tmp_path):
+    bad = tmp_path / "extra.tsv"
+    bad.write_text("package\tversion\tpath\tlicence\tname\tset\npkg\t1\t/a.jpg\tCC0\tx\theldout\n")
+    with pytest.raises(ValueError, match="inputs or val"):
+        plan(extra=bad)
 
 
 def test_degrade_identity_and_direction(heldout_srgb):
