@@ -171,18 +171,22 @@ class Agent:
         spec = REGISTRY["exposure"]
         return spec.apply(proxy, ev=ev).astype(np.float32), [Step(spec.id, {"ev": ev}, source="auto-exposure")]
 
+    def _used(self, pre: list[Step]) -> tuple[str, ...]:
+        """The state flags the pre-step sets: as the policy was trained (``pre_step_used`` in its
+        metadata; models that predate the key were trained with the flag set, or never saw it)."""
+        return tuple(s.op for s in pre) if self.meta.get("pre_step_used", True) else ()
+
     def predict(self, linear: np.ndarray, *, seed: int | None = None) -> Recipe:
         """The agent's recipe for a linear photo; ``seed`` None = deterministic (no dropout)."""
         proxy, pre = self.start(linear)
         rng = None if seed is None else np.random.default_rng(seed)
-        used = tuple(s.op for s in pre)
-        return Recipe(pre + self.run_proxy(proxy[None], self._masks(1, rng), used)[0].steps)
+        return Recipe(pre + self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre))[0].steps)
 
     def variations(self, linear: np.ndarray, n: int, *, seed: int = 0) -> list[Recipe]:
         """``n`` alternative recipes from the policy's dropout, reproducible by ``seed``."""
         proxy, pre = self.start(linear)
         batch = np.repeat(proxy[None], n, axis=0)
-        recipes = self.run_proxy(batch, self._masks(n, np.random.default_rng(seed)), tuple(s.op for s in pre))
+        recipes = self.run_proxy(batch, self._masks(n, np.random.default_rng(seed)), self._used(pre))
         return [Recipe(pre + r.steps) for r in recipes]
 
 

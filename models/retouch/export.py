@@ -83,7 +83,9 @@ def export(policy: Policy, out: Path, extra: dict | None = None) -> Path:
 def summary(ck: dict) -> dict:
     cfg = ck["config"]
     return {"iterations": ck["it"], "train_seconds": round(ck["elapsed"]),
-            "config": {k: cfg[k] for k in ("width", "batch", "lr", "citers", "recon_weight") if k in cfg}}
+            "config": {k: cfg[k] for k in ("width", "batch", "lr", "citers", "recon_weight") if k in cfg},
+            # how the policy was trained to follow Auto's exposure pre-step (engine.runners.agent)
+            "pre_step_used": bool(cfg.get("flag_pre_step", True))}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,6 +75,7 @@ class Config:
     seed: int = 0
     views_per_photo: int = 160
     auto_exposure: bool = False  # normalise inputs as the app's Auto does (engine.runners.agent)
+    flag_pre_step: bool = True  # mark exposure "used" after that step; False lets the policy refine it
     all_actions: bool = False  # score every filter at every step ("mean actor-critic"), below
     permute_channels: float = 0.0  # share of inputs whose original gets its RGB channels shuffled
 
@@ -90,12 +91,13 @@ class Inputs:
     """Source of fresh episodes: linear views, degraded on the fly when ``synthetic``."""
 
     def __init__(self, views: np.ndarray, synthetic: bool, rng: np.random.Generator, auto_exposure: bool = False,
-                 permute: float = 0.0):
+                 permute: float = 0.0, *, flag_pre_step: bool = True):
         self.views, self.synthetic, self.rng, self.auto_exposure = views, synthetic, rng, auto_exposure
+        self.flag_pre_step = flag_pre_step
         self.permute = permute if synthetic else 0.0
 
     def draw(self, n: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Inputs, their originals (or None) and whether the auto-exposure pre-step was applied."""
+        """Inputs, their originals (or None) and whether to flag exposure as used (the pre-step ran)."""
         clean = crops.random_crops(self.views, self.rng.integers(0, len(self.views), n), self.rng)
         if self.permute:  # a scene's colours can no longer be recalled from its content
             which = self.rng.random(n) < self.permute
@@ -106,7 +108,7 @@ class Inputs:
             img = degrade.degrade_linear(clean, degrade.sample(self.rng, n)).astype(np.float32)
         evs = np.array([auto_exposure_ev(v) for v in img] if self.auto_exposure else np.zeros(n), np.float32)
         img = (img * np.exp2(evs)[:, None, None, None]).astype(np.float32)  # the exposure filter's math
-        return img, (clean if self.synthetic else None), evs != 0
+        return img, (clean if self.synthetic else None), (evs != 0) & self.flag_pre_step
 
 
 class Pool:
@@ -161,7 +163,8 @@ class Trainer:
         self.opt_v = torch.optim.Adam(self.value.parameters(), cfg.lr * cfg.v_lr_mul, betas=betas)
         self.opt_c = torch.optim.Adam(self.critic.parameters(), cfg.lr, betas=betas)
         self.synthetic = synthetic and cfg.recon_weight >= 0
-        self.inputs = Inputs(inputs, synthetic, self.rng, cfg.auto_exposure, cfg.permute_channels)
+        self.inputs = Inputs(inputs, synthetic, self.rng, cfg.auto_exposure, cfg.permute_channels,
+                             flag_pre_step=cfg.flag_pre_step)
         self.targets = targets
         self.pool = Pool(self.inputs, cfg.pool_mul * cfg.batch, self.device)
         self.fake = torch.zeros(0, 3, 64, 64, device=self.device)  # finished outputs (sRGB NCHW)

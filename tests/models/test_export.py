@@ -50,3 +50,24 @@ def test_variations_reproducible_by_seed(exported, heldout_srgb):
     assert [r.dumps() for r in a] == [r.dumps() for r in b]
     assert [r.dumps() for r in a] != [r.dumps() for r in c]
     assert agent.predict(lin).dumps() == agent.predict(lin).dumps()
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_the_pre_step_flag_travels_from_training_to_the_agent(tiny_views, tmp_path, flag):
+    """A policy trained to refine Auto's exposure (flag off) must not see exposure as used at
+    inference, and one trained with the flag must; the trainer's pool follows the same setting."""
+    from models.retouch.export import summary
+    from models.retouch.train import EXPOSURE, Config, Trainer
+
+    cfg = Config(width=4, batch=4, iterations=1, auto_exposure=True, flag_pre_step=flag)
+    tr = Trainer(cfg, tiny_views, tiny_views, synthetic=True, run=tmp_path)
+    assert bool(tr.pool.state[:, EXPOSURE].any()) == flag  # degraded inputs always need a pre-step
+    path = export(tr.policy.eval(), tmp_path / "p.onnx", summary(tr.state_dict()))
+    agent = Agent(path)
+    seen: list[tuple[str, ...]] = []
+    run_proxy = agent.run_proxy
+    agent.run_proxy = lambda proxy, masks, used=(): seen.append(used) or run_proxy(proxy, masks, used)
+    photo = tiny_views[0] * 0.25  # dark: Auto measures a pre-step
+    recipe = agent.predict(photo)
+    assert recipe.steps[0].source == "auto-exposure"
+    assert seen == [("exposure",) if flag else ()]
