@@ -12,7 +12,8 @@ Protocol (exposure.md §5, plus a PSNR check the paper could not do without orig
   input as is (sRGB-encoded), **(b)** LibRaw's default rendering of the same DNG,
   ``rawpy.postprocess(use_camera_wb=True)`` (auto-bright + sRGB gamma), **(c)** percentile
   stretch + grey-world.
-* **PSNR** (dB) of each output against the original photo (sRGB, 8-bit scale), mean over images.
+* **PSNR** (dB) of each output against the original photo (sRGB, 8-bit scale), mean over images;
+  also for the agent's recipe cut after 0, 1, ... steps (``per_step``: where its gain comes from).
 * **Histogram intersection** (HI) against the *target* set: per image 4 random square crops
   (side = shorter edge) -> 80x80 (area) -> 4 random 64x64 sub-crops = 16 patches; per patch
   luminance mean, ``2 std(luminance)`` ("contrast"), mean HLS saturation, after clipping to
@@ -35,6 +36,7 @@ import rawpy
 from engine.color import srgb_decode, srgb_encode
 from engine.io import load_photo
 from engine.io.dng import write_dng
+from engine.recipe import Recipe
 from engine.render import render, resize_linear
 from engine.runners.agent import Agent
 
@@ -124,6 +126,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
     scores: dict[str, list[float]] = {m: [] for m in methods}
     stats: dict[str, list[np.ndarray]] = {m: [] for m in [*methods, "original"]}
     times = []
+    prefixes: list[list[float]] = []  # PSNR of the agent's recipe cut after 0, 1, ... steps
     with tempfile.TemporaryDirectory() as tmp:
         for path in heldout:
             orig = load_srgb(path)
@@ -146,6 +149,8 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                         "(a) input as is": srgb_encode(linear),
                         "(b) LibRaw default": libraw_default(dng),
                         "(c) stretch + grey-world": stretch_greyworld(linear)}
+                prefixes.append([psnr(render(Recipe(recipe.steps[:n]), linear), orig)
+                                 for n in range(len(recipe.steps))] + [psnr(outs["agent"], orig)])
                 for m, o in outs.items():
                     scores[m].append(psnr(o, orig))
                     stats[m].append(patch_stats(patches(np.asarray(o, np.float32), hi_rng)))
@@ -157,7 +162,9 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
         hi = intersection(np.concatenate(stats[m]), tgt)
         table[m] = {"psnr": float(np.mean(scores[m])) if m in scores else float("nan"),
                     "hi": hi.tolist(), "hi_mean": float(hi.mean())}
-    return {"table": table, "n_images": len(heldout) * per_photo, "n_photos": len(heldout),
+    longest = max(map(len, prefixes))
+    per_step = [float(np.mean([p[min(n, len(p) - 1)] for p in prefixes])) for n in range(longest)]
+    return {"table": table, "per_step": per_step, "n_images": len(heldout) * per_photo, "n_photos": len(heldout),
             "agent_ms": 1000 * float(np.median(times)), "model": str(agent.path), "device": agent.device}
 
 
@@ -193,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
           f"agent {res['agent_ms']:.1f} ms per photo (median, {res['device']}); model {res['model']}")
     print()
     print(markdown(res))
+    print()
+    print("agent, PSNR after the first n steps of its recipe (a shorter recipe counts as complete): "
+          + "  ".join(f"{n}: {v:.2f}" for n, v in enumerate(res["per_step"])))
     return 0
 
 
