@@ -1,4 +1,8 @@
-"""Export a trained policy to ONNX: ``python -m models.retouch.export CHECKPOINT -o model.onnx``.
+"""Export a trained policy to ONNX: ``python -m models.retouch.export CHECKPOINT [...] -o model.onnx``.
+
+Several checkpoints of one run are averaged weight by weight before export (stochastic weight
+averaging, Izmailov et al. 2018): a policy trained on a noisy RL signal wanders between
+checkpoints, and the average of late checkpoints is usually steadier than any one of them.
 
 Graph (dynamic batch ``N``)::
 
@@ -32,6 +36,20 @@ from engine.filters import AGENT_FILTERS, REGISTRY
 from .nets import HEAD_WIDTHS, KEEP, N_STATE, N_STEPS, Policy
 
 OPSET = 17
+
+
+def average_policies(checkpoints: list[Path]) -> tuple[Policy, dict]:
+    """The weight average of several checkpoints' policies; the last checkpoint's metadata."""
+    cks = [torch.load(c, map_location="cpu", weights_only=False) for c in checkpoints]
+    widths = {ck["config"]["width"] for ck in cks}
+    if len(widths) != 1:
+        raise ValueError(f"cannot average policies of different widths {sorted(widths)}")
+    policy = Policy(widths.pop())
+    states = [ck["policy"] for ck in cks]
+    policy.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype)
+                            if v.is_floating_point() else v for k, v in states[-1].items()})
+    policy.eval()
+    return policy, {**cks[-1], "averaged": [ck["it"] for ck in cks]}
 
 
 def load_policy(checkpoint: Path) -> tuple[Policy, dict]:
@@ -85,19 +103,22 @@ def summary(ck: dict) -> dict:
     return {"iterations": ck["it"], "train_seconds": round(ck["elapsed"]),
             "config": {k: cfg[k] for k in ("width", "batch", "lr", "citers", "recon_weight") if k in cfg},
             # how the policy was trained to follow Auto's exposure pre-step (engine.runners.agent)
-            "pre_step_used": bool(cfg.get("flag_pre_step", True))}
+            "pre_step_used": bool(cfg.get("flag_pre_step", True)),
+            **({"averaged_iterations": ck["averaged"]} if "averaged" in ck else {})}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Export a policy checkpoint to ONNX")
-    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("checkpoint", type=Path, nargs="+", help="one checkpoint, or several to average")
     ap.add_argument("-o", "--out", type=Path, default=Path("resources/models/retouch.onnx"))
     ap.add_argument("--name", default=None, help="style name stored in the model")
     args = ap.parse_args(argv)
-    policy, ck = load_policy(args.checkpoint)
+    policy, ck = (load_policy(args.checkpoint[0]) if len(args.checkpoint) == 1
+                  else average_policies(args.checkpoint))
     extra = {"name": args.name or args.out.stem, **summary(ck)}
     out = export(policy, args.out, extra)
-    print(f"{out} ({out.stat().st_size / 1e6:.1f} MB), iteration {ck['it']}")
+    its = ", ".join(map(str, ck.get("averaged", [ck["it"]])))
+    print(f"{out} ({out.stat().st_size / 1e6:.1f} MB), iteration {its}")
     return 0
 
 

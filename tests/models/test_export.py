@@ -71,3 +71,22 @@ def test_the_pre_step_flag_travels_from_training_to_the_agent(tiny_views, tmp_pa
     recipe = agent.predict(photo)
     assert recipe.steps[0].source == "auto-exposure"
     assert seen == [("exposure",) if flag else ()]
+
+
+def test_checkpoints_average_weight_by_weight(tmp_path):
+    from models.retouch.export import average_policies
+
+    paths = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        p = Policy(width=4)
+        paths.append(tmp_path / f"ck{seed}.pt")
+        torch.save({"policy": p.state_dict(), "config": {"width": 4}, "it": 10 * seed}, paths[-1])
+    avg, ck = average_policies(paths)
+    a, b = (torch.load(p, weights_only=False)["policy"] for p in paths)
+    for k, v in avg.state_dict().items():
+        torch.testing.assert_close(v, (a[k] + b[k]) / 2)
+    assert ck["averaged"] == [10, 20] and ck["it"] == 20
+    torch.save({"policy": Policy(width=8).state_dict(), "config": {"width": 8}, "it": 1}, tmp_path / "w8.pt")
+    with pytest.raises(ValueError, match="widths"):
+        average_policies([paths[0], tmp_path / "w8.pt"])
