@@ -34,8 +34,15 @@ bench-batch: setup
 data: setup
 	$(BIN)/python -m models.data.assemble
 
+# The best recipe on the check + val sets (models/retouch/MODEL.md, "Third session"), in two phases
+# on one lr schedule, then the average of its last three kept checkpoints. Re-running resumes.
+TRAIN := $(BIN)/python -m models.retouch.train --run runs/ship --resume
 train: data
-	$(BIN)/python -m models.retouch.train --run runs/base --resume
+	$(TRAIN) --width 8 --iterations 8000 --stop-at 2000 --keep-every 500 --auto-exposure true \
+		--all-actions true --recon-weight 5 --lr 3e-4 --g-lr-mul 1.0
+	$(TRAIN) --stop-at 4000 --flag-pre-step false
+	$(BIN)/python -m models.retouch.export runs/ship/checkpoint-it3000.pt runs/ship/checkpoint-it3500.pt \
+		runs/ship/checkpoint-it4000.pt -o runs/ship/retouch.onnx
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

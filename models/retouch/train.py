@@ -33,6 +33,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import signal
 import sys
 import time
@@ -72,6 +73,8 @@ class Config:
     recon_weight: float = 0.0
     pool_mul: int = 2  # pool = pool_mul * batch (paper 128 = 2 x 64)
     checkpoint_every: int = 200
+    keep_every: int = 0  # also keep checkpoint-it{N}.pt at every multiple (to average them at export)
+    stop_at: int = 0  # stop at this iteration but keep the lr schedule of ``iterations`` (0: run to the end)
     seed: int = 0
     views_per_photo: int = 160
     auto_exposure: bool = False  # normalise inputs as the app's Auto does (engine.runners.agent)
@@ -360,7 +363,8 @@ class Trainer:
         t_last, it_last = time.time(), self.it
         acc: list[dict] = []
         try:
-            while self.it < cfg.iterations and not self.stop:
+            end = min(cfg.iterations, cfg.stop_at or cfg.iterations)
+            while self.it < end and not self.stop:
                 t0 = time.time()
                 info = self.iteration()
                 self.elapsed += time.time() - t0
@@ -378,13 +382,16 @@ class Trainer:
                         f"W {mean['wdist']:+.3f} r {mean['reward']:+.3f} gan {mean['r_gan']:+.4f} "
                         f"dB {mean['db_gain']:+.2f} H {mean['entropy']:.2f} reuse {mean['reuse']:.2f} "
                         f"v {mean['v_loss']:.4f}")
-                if self.it % cfg.checkpoint_every == 0:
-                    self.save()
+                if self.it % cfg.checkpoint_every == 0 or (cfg.keep_every and self.it % cfg.keep_every == 0):
+                    path = self.save()
+                    if cfg.keep_every and self.it % cfg.keep_every == 0:
+                        shutil.copyfile(path, path.with_name(f"checkpoint-it{self.it}.pt"))
         finally:
             path = self.save()
             for s, h in old.items():
                 signal.signal(s, h)
-        log(f"saved {path} at iteration {self.it} ({'interrupted' if self.stop else 'done'})")
+        state = "interrupted" if self.stop else "done" if self.it >= cfg.iterations else f"stopped at {cfg.stop_at}"
+        log(f"saved {path} at iteration {self.it} ({state})")
         return path
 
 

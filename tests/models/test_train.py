@@ -82,3 +82,22 @@ def test_permuted_originals_keep_each_pixel_and_change_the_colours(tiny_views):
     np.testing.assert_array_equal(np.sort(a, -1), np.sort(b, -1))
     changed = [not np.array_equal(x, y) for x, y in zip(a, b)]
     assert 8 <= sum(changed) < 16  # 5 of the 6 permutations change a photo
+
+
+def test_stop_at_keeps_the_schedule_and_keep_every_keeps_copies(tiny_views, tmp_path):
+    """The shipped recipe trains in phases (``make train``): stop early, resume with other settings."""
+    cfg = Config(**{**TINY, "iterations": 6, "checkpoint_every": 100}, stop_at=2, keep_every=2)
+    logs: list[str] = []
+    tr = train(cfg, tmp_path, inputs=tiny_views, targets=tiny_views, synthetic=True, log=logs.append)
+    assert tr.it == 2 and not tr.stop and "stopped at 2" in logs[-1]
+    # the learning rate decays on the schedule of 6 iterations, not of 2
+    assert tr._set_lr() == pytest.approx(cfg.lr * 0.1 ** (cfg.decay * 2 / 6))
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-it*.pt")) == ["checkpoint-it2.pt"]
+    cfg2 = Config(**{**TINY, "iterations": 6, "checkpoint_every": 100}, stop_at=4, keep_every=2,
+                  flag_pre_step=False)
+    tr2 = train(cfg2, tmp_path, inputs=tiny_views, targets=tiny_views, synthetic=True, resume=True,
+                log=logs.append)
+    assert tr2.it == 4
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-it*.pt")) == ["checkpoint-it2.pt", "checkpoint-it4.pt"]
+    its = [torch.load(tmp_path / f"checkpoint-it{i}.pt", weights_only=False)["it"] for i in (2, 4)]
+    assert its == [2, 4]
