@@ -54,7 +54,7 @@ class StandInAgent:
     device = "CPU"
     model_path = None
 
-    def predict(self, linear: np.ndarray, *, seed: int | None = None) -> Recipe:
+    def predict(self, linear: np.ndarray, *, seed: int | None = None, strength: float | None = None) -> Recipe:
         from engine.render import make_proxy
 
         proxy = make_proxy(np.asarray(linear, np.float32), 64).reshape(-1, 3)
@@ -80,7 +80,7 @@ class StandInAgent:
             Step("contrast", {"amount": 0.15 + jitter / 4}, probs=p("contrast")),
             Step("saturation", {"amount": float(np.clip(0.2 + jitter / 2, 0, 1))}, probs=p("saturation")),
             Step("tone", {"slopes": [1.1, 1.05, 1.0, 1.0, 1.0, 0.95, 0.95, 0.9]}, probs=p("gamma")),
-        ])
+        ]).with_strength(1.0 if strength is None else strength)
 
-    def variations(self, linear: np.ndarray, n: int, *, seed: int = 0) -> list[Recipe]:
-        return [self.predict(linear, seed=seed + i + 1) for i in range(n)]
+    def variations(self, linear: np.ndarray, n: int, *, seed: int = 0, strength: float | None = None) -> list[Recipe]:
+        return [self.predict(linear, seed=seed + i + 1, strength=strength) for i in range(n)]

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
+    QSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -33,6 +34,7 @@ class RetouchPanel(QWidget):
     variationsRequested = Signal()
     variationChosen = Signal(int)
     styleChanged = Signal(object)  # Path | None
+    strengthChanged = Signal(float)  # 0..1.5, on release (or a key press)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -59,6 +61,22 @@ class RetouchPanel(QWidget):
         self.style_box.currentIndexChanged.connect(lambda i: self.styleChanged.emit(self.style_box.itemData(i)))
         srow.addWidget(self.style_box, 1)
         lay.addLayout(srow)
+        krow = QHBoxLayout()
+        krow.addWidget(QLabel("Strength"))
+        self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength.setRange(0, 150)
+        self.strength.setSingleStep(5)
+        self.strength.setPageStep(10)
+        self.strength.setToolTip("How far Auto's learned steps go: 100 % is what the agent predicted, 0 % keeps "
+                                 "only the measured exposure. Changes the current Auto result and the next ones.")
+        self.strength_label = QLabel()
+        self.strength_label.setMinimumWidth(40)
+        self.strength_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.strength.valueChanged.connect(self._strength_moved)
+        self.strength.sliderReleased.connect(lambda: self.strengthChanged.emit(self.strength.value() / 100))
+        krow.addWidget(self.strength, 1)
+        krow.addWidget(self.strength_label)
+        lay.addLayout(krow)
         self.status = QLabel("")
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
@@ -124,6 +142,17 @@ class RetouchPanel(QWidget):
                 self.style_box.setCurrentIndex(self.style_box.count() - 1)
         self.style_box.setEnabled(len(models) > 1)
         self.style_box.blockSignals(False)
+
+    def set_strength(self, amount: float) -> None:
+        self.strength.blockSignals(True)
+        self.strength.setValue(round(100 * amount))
+        self.strength.blockSignals(False)
+        self.strength_label.setText(f"{self.strength.value()} %")
+
+    def _strength_moved(self, value: int) -> None:
+        self.strength_label.setText(f"{value} %")
+        if not self.strength.isSliderDown():  # keyboard, wheel or a click on the groove
+            self.strengthChanged.emit(value / 100)
 
     def set_doc(self, doc: PhotoDoc | None) -> None:
         self.doc = doc

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from engine.recipe import Recipe, write_sidecar
+from engine.runners.agent import AUTO_STRENGTH
 
 from . import agent as agent_mod
 from .commands import ReplaceRecipe, pasted
@@ -72,6 +73,9 @@ class MainWindow(QMainWindow):
         self.model: Path | None = None
         self.variations: list[Recipe] = []
         self._variation_seed = 0
+        self.strength = AUTO_STRENGTH
+        # the last Auto: (doc, its recipe at strength 1, the JSON of every strength applied to it)
+        self._auto: tuple[PhotoDoc, Recipe, set[str]] | None = None
         self._latest: dict[str, int] = {}
         self._rendered_once = False
         self.shown_preview = -1  # id of the preview render on screen
@@ -119,6 +123,7 @@ class MainWindow(QMainWindow):
         self.panel.autoRequested.connect(self.auto)
         self.panel.variationsRequested.connect(self.request_variations)
         self.panel.variationChosen.connect(self.adopt_variation)
+        self.panel.strengthChanged.connect(self.set_strength)
         self.panel.styleChanged.connect(self._style_changed)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.panel, "Retouch")
@@ -246,6 +251,11 @@ class MainWindow(QMainWindow):
             self.split.restoreState(state)
         model = self.settings.value("agent/model")
         self.model = Path(model) if model else None
+        try:
+            self.strength = min(max(float(self.settings.value("agent/strength", AUTO_STRENGTH)), 0.0), 1.5)
+        except (TypeError, ValueError):
+            self.strength = AUTO_STRENGTH
+        self.panel.set_strength(self.strength)
 
     def recent(self) -> list[str]:
         v = self.settings.value("recent/folders", [])
@@ -664,7 +674,7 @@ class MainWindow(QMainWindow):
         model = self.model
 
         def predict(linear: Any) -> Recipe:
-            return agent_mod.get_agent(model).predict(linear)
+            return agent_mod.get_agent(model).predict(linear, strength=1.0)  # scaled on arrival
 
         run_in_pool(predict, doc.preview_linear,
                     on_done=lambda r, d=doc: self._auto_done(d, r),
@@ -673,7 +683,24 @@ class MainWindow(QMainWindow):
     def _auto_done(self, doc: PhotoDoc, recipe: Recipe) -> None:
         self.panel.auto.setEnabled(True)
         self.panel.set_busy("")
-        doc.undo.push(ReplaceRecipe(doc, recipe, "Auto"))
+        applied = recipe.with_strength(self.strength)
+        self._auto = (doc, recipe, {applied.dumps()})
+        doc.undo.push(ReplaceRecipe(doc, applied, "Auto"))
+
+    def set_strength(self, amount: float) -> None:
+        """Auto's strength: re-applies the last Auto result while it is still on screen unedited."""
+        self.strength = amount
+        self.settings.setValue("agent/strength", amount)
+        if self._auto is None or self._auto[0] is not self.doc:
+            return
+        doc, base, applied = self._auto
+        if doc.recipe.dumps() not in applied:  # edited since: never throw the photographer's edits away
+            self.panel.set_busy("The steps were edited after Auto: the strength applies to the next Auto.")
+            return
+        new = base.with_strength(amount)
+        applied.add(new.dumps())
+        self.panel.set_busy("")
+        doc.undo.push(ReplaceRecipe(doc, new, f"Auto strength {round(100 * amount)} %"))
 
     def _agent_failed(self, exc: BaseException, tb: str) -> None:
         log.error("agent failed\n%s", tb)
@@ -691,9 +718,10 @@ class MainWindow(QMainWindow):
         model = self.model
         self._variation_seed += 1
         seed = self._variation_seed  # each press gives new alternatives
+        strength = self.strength
 
         def job(linear: Any) -> list[tuple[Recipe, QImage]]:
-            recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=seed)
+            recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=seed, strength=strength)
             thumb = small(linear, 300)
             return [(r, to_qimage(to_display(r, thumb))) for r in recipes]
 

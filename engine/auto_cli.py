@@ -1,6 +1,7 @@
 """``retouch auto``: the learned agent's recipe for a photo, printed step by step, optionally rendered.
 
-``retouch auto IN [-o OUT] [--recipe-out R.json] [--model M.onnx] [--variations N] [--seed S]``.
+``retouch auto IN [-o OUT] [--recipe-out R.json] [--model M.onnx] [--variations N] [--seed S]
+[--strength A]``.
 Registered by :mod:`engine.cli` through its ``PLUGINS`` list.
 """
 
@@ -26,8 +27,21 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
                    help="N alternative recipes from the agent's dropout (OUT and R.json get -1..-N)")
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="seed of the dropout sample (default: deterministic; variations use 0)")
+    p.add_argument("--strength", type=_strength, default=None, metavar="A",
+                   help="how far the agent's steps go, 0-2: 1 = as predicted, 0 = only the measured exposure "
+                        "(default: the model's recommended 0.7)")
     p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
     p.set_defaults(func=guarded(cmd_auto))
+
+
+def _strength(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= v <= 2.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2, got {v:g}")
+    return v
 
 
 def describe(recipe) -> str:
@@ -81,11 +95,12 @@ def cmd_auto(args: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     n = args.variations
     if n:
-        recipes = agent.variations(photo.linear, n, seed=args.seed or 0)
+        recipes = agent.variations(photo.linear, n, seed=args.seed or 0, strength=args.strength)
     else:
-        recipes = [agent.predict(photo.linear, seed=args.seed)]
+        recipes = [agent.predict(photo.linear, seed=args.seed, strength=args.strength)]
     t2 = time.perf_counter()
-    print(f"{args.input.name}: model {agent.name} on {agent.device}, {1000 * (t2 - t1):.0f} ms")
+    amount = agent.strength if args.strength is None else args.strength
+    print(f"{args.input.name}: model {agent.name} on {agent.device}, strength {amount:g}, {1000 * (t2 - t1):.0f} ms")
     for i, recipe in enumerate(recipes, 1):
         if len(recipes) > 1:
             print(f"variation {i}:")

@@ -73,6 +73,11 @@ class Step:
             return True
         return all(np.allclose(self.params[p.name], p.default, atol=1e-9) for p in self.spec.params)
 
+    def scaled(self, amount: float) -> Step:
+        """This step at ``amount`` of its strength (``FilterSpec.toward_default``); the rest is kept."""
+        return replace(self, params=self.spec.toward_default(self.params, amount),
+                       probs=None if self.probs is None else dict(self.probs))
+
     def runner_up(self) -> tuple[str, float] | None:
         """The agent's second choice for this step, for display next to its confidence."""
         if not self.probs:
@@ -103,9 +108,20 @@ class Recipe:
     def active(self) -> list[Step]:
         return [s for s in self.steps if not s.is_identity()]
 
+    def with_strength(self, amount: float) -> Recipe:
+        """The agent's steps (those with ``probs``) at ``amount`` of their strength; measured and
+        user steps unchanged. Auto's "Strength": 1 is what the policy predicted."""
+        if amount == 1.0:
+            return self.copy()
+        return Recipe([s.scaled(amount) if s.probs is not None else self.copy_step(s) for s in self.steps])
+
+    @staticmethod
+    def copy_step(s: Step) -> Step:
+        return replace(s, params={k: _plain(v) for k, v in s.params.items()},
+                       probs=None if s.probs is None else dict(s.probs))
+
     def copy(self) -> Recipe:
-        return Recipe([replace(s, params={k: _plain(v) for k, v in s.params.items()},
-                               probs=None if s.probs is None else dict(s.probs)) for s in self.steps])
+        return Recipe([self.copy_step(s) for s in self.steps])
 
     # -- JSON ----------------------------------------------------------------------------
     def to_json(self) -> dict:

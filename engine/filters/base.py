@@ -142,6 +142,23 @@ class FilterSpec:
     def defaults(self) -> dict[str, float | list]:
         return {p.name: p.default_value() for p in self.params}
 
+    def toward_default(self, params: Mapping[str, Any], amount: float) -> dict[str, float | list]:
+        """``params`` moved ``amount`` of the way from the defaults (0: the defaults, 1: unchanged,
+        above 1: exaggerated), geometrically for log-scale parameters, clipped to each range.
+
+        Every default is the identity, so this is the strength of a step (Auto's "Strength").
+        """
+        out: dict[str, float | list] = {}
+        for p in self.params:
+            v = np.asarray(params.get(p.name, p.default_value()), np.float64)
+            if p.log_scale:
+                scaled = p.default * (np.maximum(v, 1e-12) / p.default) ** amount
+            else:
+                scaled = p.default + amount * (v - p.default)
+            scaled = np.clip(scaled, p.min, p.max)
+            out[p.name] = float(scaled) if scaled.ndim == 0 else scaled.tolist()
+        return out
+
     @property
     def n_outputs(self) -> int:
         """Width of this filter's head in a network: one raw output per parameter value."""

@@ -11,11 +11,17 @@ Variations use the paper's dropout "one-to-many": each variation draws its own d
 from ``seed`` (keep 0.5), so the same seed gives the same recipes.
 
 Auto exposure (a departure from the paper, on by default): before the policy runs, a
-classical, deterministic exposure normalisation in the spirit of LibRaw's auto-bright puts the
-99th percentile of luminance at white (:func:`auto_exposure_ev`). It is recorded as an ordinary
+classical, deterministic exposure normalisation in the spirit of LibRaw's auto-bright maps the
+99th percentile of the brightest channel to 0.9 (:func:`auto_exposure_ev`). It is recorded as an ordinary
 first ``exposure`` step (``probs=None``: not the policy's choice), applied to the proxy, and the
 policy's 5 steps refine the normalised proxy. The trained policy responds only weakly to a
 photo's overall brightness; this pre-step supplies exactly that.
+
+Strength (also a departure): the policy's steps are returned at ``AUTO_STRENGTH`` of what it
+predicted, each parameter moved that far from its default (``Recipe.with_strength``). On photos
+it has not seen, the policy's guesses are often right and sometimes far off; a shorter step
+keeps most of the gain and loses less when it is wrong (measured in models/retouch/MODEL.md).
+The app's Strength slider and ``retouch auto --strength`` change it.
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ import numpy as np
 from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
 from ..render import make_proxy
-from .onnx import session
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "models"
 DEFAULT_MODEL = RESOURCES / "retouch.onnx"
@@ -38,6 +43,7 @@ DEFAULT_MODEL = RESOURCES / "retouch.onnx"
 AUTO_PERCENTILE = 99.0  # like LibRaw's auto-bright (auto_bright_thr 0.01): ~1 % of values above the level
 AUTO_TARGET = 0.9  # chosen on the check set (degraded target photos) over 1.0; models/retouch/MODEL.md
 AUTO_MIN_EV = 0.05  # smaller corrections are not worth a step card
+AUTO_STRENGTH = 0.7  # chosen on the check + val sets (flat from 0.5 to 0.8); models/retouch/MODEL.md
 
 
 def auto_exposure_ev(linear: np.ndarray, percentile: float = AUTO_PERCENTILE, target: float = AUTO_TARGET) -> float:
@@ -73,10 +79,14 @@ class Agent:
     """Runs a policy model. ``model`` is a path, a name from :func:`available_models`, or None."""
 
     def __init__(self, model: str | Path | None = None, *, prefer_gpu: bool = True, threads: int | None = None,
-                 auto_exposure: bool = True):
+                 auto_exposure: bool = True, strength: float = AUTO_STRENGTH):
         """``auto_exposure``: start every recipe with the deterministic exposure normalisation
-        (:func:`auto_exposure_ev`) and let the policy refine the normalised proxy."""
+        (:func:`auto_exposure_ev`) and let the policy refine the normalised proxy.
+        ``strength``: how far the policy's steps go (1: as predicted; see the module docstring)."""
         self.auto_exposure = auto_exposure
+        self.strength = float(strength)
+        from .onnx import session  # onnxruntime loads here, not when the app imports this module
+
         self.path = self._resolve(model)
         self.session, self.device = session(self.path, prefer_gpu=prefer_gpu, threads=threads)
         meta = self.session.get_modelmeta().custom_metadata_map.get("retouch")
@@ -176,18 +186,21 @@ class Agent:
         metadata; models that predate the key were trained with the flag set, or never saw it)."""
         return tuple(s.op for s in pre) if self.meta.get("pre_step_used", True) else ()
 
-    def predict(self, linear: np.ndarray, *, seed: int | None = None) -> Recipe:
-        """The agent's recipe for a linear photo; ``seed`` None = deterministic (no dropout)."""
+    def predict(self, linear: np.ndarray, *, seed: int | None = None, strength: float | None = None) -> Recipe:
+        """The agent's recipe for a linear photo; ``seed`` None = deterministic (no dropout);
+        ``strength`` None = the agent's ``strength``."""
         proxy, pre = self.start(linear)
         rng = None if seed is None else np.random.default_rng(seed)
-        return Recipe(pre + self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre))[0].steps)
+        recipe = Recipe(pre + self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre))[0].steps)
+        return recipe.with_strength(self.strength if strength is None else strength)
 
-    def variations(self, linear: np.ndarray, n: int, *, seed: int = 0) -> list[Recipe]:
+    def variations(self, linear: np.ndarray, n: int, *, seed: int = 0, strength: float | None = None) -> list[Recipe]:
         """``n`` alternative recipes from the policy's dropout, reproducible by ``seed``."""
         proxy, pre = self.start(linear)
         batch = np.repeat(proxy[None], n, axis=0)
         recipes = self.run_proxy(batch, self._masks(n, np.random.default_rng(seed)), self._used(pre))
-        return [Recipe(pre + r.steps) for r in recipes]
+        amount = self.strength if strength is None else strength
+        return [Recipe(pre + r.steps).with_strength(amount) for r in recipes]
 
 
 def _plain(v: np.ndarray) -> float | list:

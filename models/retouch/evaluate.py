@@ -7,8 +7,9 @@ Protocol (exposure.md §5, plus a PSNR check the paper could not do without orig
   (``engine.io.dng.write_dng``: mosaic, camera WB, sensor noise) and decoded by the app's own
   RAW path (``engine.io.load_photo``): exactly what the app feeds the agent.
 * Methods: **agent** (``Agent.predict`` + ``engine.render.render``: exactly the app's Auto,
-  including its default auto-exposure pre-step), **agent, no pre-step** (``auto_exposure=False``,
-  the policy alone, for comparison), **(a)** the decoded linear
+  including its default auto-exposure pre-step and strength), **agent, strength 1** (the policy's
+  steps as predicted), **agent, no pre-step** (``auto_exposure=False``, the policy alone, for
+  comparison), **(a)** the decoded linear
   input as is (sRGB-encoded), **(b)** LibRaw's default rendering of the same DNG,
   ``rawpy.postprocess(use_camera_wb=True)`` (auto-bright + sRGB gamma), **(c)** percentile
   stretch + grey-world.
@@ -117,12 +118,13 @@ def stretch_greyworld(linear: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> 
 
 
 def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, per_photo: int = 4,
-             seed: int = 0, long_edge: int = 768, log=print) -> dict:
-    agent = Agent(model)
-    bare = Agent(model, auto_exposure=False)
+             seed: int = 0, long_edge: int = 768, strength: float | None = None, log=print) -> dict:
+    agent = Agent(model) if strength is None else Agent(model, strength=strength)
+    bare = Agent(model, auto_exposure=False, strength=agent.strength)
     rng = np.random.default_rng(seed)
     hi_rng = np.random.default_rng(seed + 1)
-    methods = ["agent", "agent, no pre-step", "(a) input as is", "(b) LibRaw default", "(c) stretch + grey-world"]
+    methods = ["agent", "agent, strength 1", "agent, no pre-step", "(a) input as is", "(b) LibRaw default",
+               "(c) stretch + grey-world"]
     scores: dict[str, list[float]] = {m: [] for m in methods}
     stats: dict[str, list[np.ndarray]] = {m: [] for m in [*methods, "original"]}
     times = []
@@ -145,6 +147,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                 recipe = agent.predict(linear)
                 times.append(time.perf_counter() - t)
                 outs = {"agent": render(recipe, linear),
+                        "agent, strength 1": render(agent.predict(linear, strength=1.0), linear),
                         "agent, no pre-step": render(bare.predict(linear), linear),
                         "(a) input as is": srgb_encode(linear),
                         "(b) LibRaw default": libraw_default(dng),
@@ -154,7 +157,8 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                 for m, o in outs.items():
                     scores[m].append(psnr(o, orig))
                     stats[m].append(patch_stats(patches(np.asarray(o, np.float32), hi_rng)))
-                log(f"{path.stem}#{k}: " + "  ".join(f"{m.split()[0].rstrip(',')} {scores[m][-1]:.2f}" for m in methods)
+                short = [m.split(maxsplit=1)[-1] if m.startswith("agent,") else m.split()[0] for m in methods]
+                log(f"{path.stem}#{k}: " + "  ".join(f"{s} {scores[m][-1]:.2f}" for s, m in zip(short, methods))
                     + "  recipe " + " > ".join(s.op for s in recipe))
     tgt = np.concatenate([patch_stats(patches(load_srgb(p), hi_rng)) for p in targets])
     table = {}
@@ -165,7 +169,8 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
     longest = max(map(len, prefixes))
     per_step = [float(np.mean([p[min(n, len(p) - 1)] for p in prefixes])) for n in range(longest)]
     return {"table": table, "per_step": per_step, "n_images": len(heldout) * per_photo, "n_photos": len(heldout),
-            "agent_ms": 1000 * float(np.median(times)), "model": str(agent.path), "device": agent.device}
+            "agent_ms": 1000 * float(np.median(times)), "model": str(agent.path), "device": agent.device,
+            "strength": agent.strength}
 
 
 def markdown(res: dict) -> str:
@@ -190,14 +195,17 @@ def main(argv: list[str] | None = None) -> int:
                          "the targets is not meaningful for check")
     ap.add_argument("--per-photo", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strength", type=float, default=None, help="Auto's strength (default: the app's)")
     args = ap.parse_args(argv)
     sets = assemble(args.photos)
     held = list_images(args.heldout) if args.heldout else sorted(
         sets[{"check": "targets"}.get(args.set, args.set)])
-    res = evaluate(args.model, held, sorted(sets["targets"]), per_photo=args.per_photo, seed=args.seed)
+    res = evaluate(args.model, held, sorted(sets["targets"]), per_photo=args.per_photo, seed=args.seed,
+                   strength=args.strength)
     print()
     print(f"{res['n_images']} degraded images from {res['n_photos']} {args.set} photos; "
-          f"agent {res['agent_ms']:.1f} ms per photo (median, {res['device']}); model {res['model']}")
+          f"agent {res['agent_ms']:.1f} ms per photo (median, {res['device']}); model {res['model']}, "
+          f"strength {res['strength']:g}")
     print()
     print(markdown(res))
     print()

@@ -208,3 +208,30 @@ def test_embedded_preview_shows_before_the_decode_finishes(qtbot, win, folder, m
     settle(qtbot, win)
     assert win.viewer.after.cacheKey() != embedded_key  # replaced by the real render
     assert shown(win).shape[:2] == (400, 640) and win.render_label.text().startswith("render")
+
+
+def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    assert win.panel.strength.value() == 70 and win.panel.strength_label.text() == "70 %"
+    auto_and_wait(qtbot, win)
+    base = win._auto[1]
+    assert win.doc.recipe.dumps() == base.with_strength(0.7).dumps()
+    at_70 = shown(win)
+    win.panel.strength.setValue(0)  # as a key press would: applied at once, one undo step
+    settle(qtbot, win)
+    assert win.doc.recipe.dumps() == base.with_strength(0.0).dumps()
+    assert all(s.is_identity() for s in win.doc.recipe if s.probs)
+    assert np.abs(shown(win).astype(int) - at_70).mean() > 0.5  # the preview follows
+    assert float(win.settings.value("agent/strength")) == 0.0
+    win.doc.undo.undo()
+    assert win.doc.recipe.dumps() == base.with_strength(0.7).dumps()
+    win.panel.strength.setValue(120)  # after an undo it still rescales
+    assert win.doc.recipe.dumps() == base.with_strength(1.2).dumps()
+    # once a step is edited by hand, the slider leaves the recipe alone
+    ctrl = win.panel.steps.cards[-1].controls
+    c = next(iter(ctrl.values()))
+    c.slider.setValue(c.slider.value() + 40)
+    edited = win.doc.recipe.dumps()
+    win.panel.strength.setValue(50)
+    assert win.doc.recipe.dumps() == edited
+    assert "next Auto" in win.panel.status.text()

@@ -97,3 +97,15 @@ def test_auto_exposure_ev_is_clamped_and_skips_tiny_corrections(photo_linear):
     assert agent_mod.auto_exposure_ev(img * 1e-4) == REGISTRY["exposure"].params[0].max
     assert agent_mod.auto_exposure_ev(np.zeros((8, 8, 3), np.float32)) == REGISTRY["exposure"].params[0].max
     assert agent_mod.auto_exposure_ev(img * 100) == REGISTRY["exposure"].params[0].min
+
+
+def test_strength_is_applied_to_the_policys_steps_only(agent, photo_linear):
+    lin = (photo_linear * 0.25).astype(np.float32)  # needs the measured exposure step
+    full = agent.predict(lin, strength=1.0)
+    assert agent.strength == agent_mod.AUTO_STRENGTH
+    assert agent.predict(lin).dumps() == full.with_strength(agent_mod.AUTO_STRENGTH).dumps()
+    none = agent.predict(lin, strength=0.0)
+    assert none.steps[0] == full.steps[0]  # the measured exposure stays
+    assert all(s.is_identity() for s in none.steps[1:])
+    v = agent.variations(lin, 2, seed=3, strength=0.0)
+    assert all(s.is_identity() for r in v for s in r.steps[1:])

@@ -49,3 +49,19 @@ def test_auto_refuses_to_overwrite_input_and_unknown_model(dng_file, capsys):
     assert _run(["auto", str(dng_file), "--recipe-out", str(dng_file)]) == 1
     assert _run(["auto", str(dng_file), "--model", "no-such-style"]) == 1
     assert "no model" in capsys.readouterr().err
+
+
+def test_auto_strength_scales_the_agents_steps(dng_file, tmp_path, capsys):
+    full, half = tmp_path / "full.json", tmp_path / "half.json"
+    assert _run(["auto", str(dng_file), "--strength", "1", "--recipe-out", str(full)]) == 0
+    assert _run(["auto", str(dng_file), "--strength", "0.5", "--recipe-out", str(half)]) == 0
+    assert "strength 0.5" in capsys.readouterr().out
+    a, b = Recipe.load(full), Recipe.load(half)
+    assert [s.op for s in a] == [s.op for s in b]
+    for sa, sb in zip(a, b):
+        if not sa.probs:  # the measured exposure is not the agent's guess: unchanged
+            assert sa.params == sb.params
+    assert any(sa.params != sb.params for sa, sb in zip(a, b) if sa.probs)
+    with pytest.raises(SystemExit):
+        _run(["auto", str(dng_file), "--strength", "3"])
+    assert "between 0 and 2" in capsys.readouterr().err

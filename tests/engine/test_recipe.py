@@ -173,3 +173,26 @@ def test_step_source_round_trips_and_unknown_sources_are_refused(tmp_path) -> No
     doc["steps"][0]["source"] = "evil" * 100
     with pytest.raises(RecipeError, match=r"steps\[0\]\.source"):
         Recipe.from_json(doc, path=tmp_path / "x.retouch.json")
+
+
+def test_strength_moves_parameters_from_their_defaults():
+    from engine.filters import REGISTRY
+
+    wb = REGISTRY["white_balance"]
+    assert wb.toward_default({"green": 1.21, "blue": 0.64}, 0.0) == {"green": 1.0, "blue": 1.0}
+    half = wb.toward_default({"green": 1.21, "blue": 0.64}, 0.5)  # gains move geometrically
+    assert half["green"] == pytest.approx(1.1) and half["blue"] == pytest.approx(0.8)
+    tone = REGISTRY["tone"].toward_default({"slopes": [2.0] * 8}, 0.25)
+    assert tone["slopes"] == pytest.approx([1.25] * 8)
+    ev = REGISTRY["exposure"].param("ev")
+    assert REGISTRY["exposure"].toward_default({"ev": 3.0}, 2.0)["ev"] == ev.max  # exaggerated, clipped
+
+    probs = {"contrast": 0.8, "exposure": 0.2}
+    r = Recipe([Step("exposure", {"ev": 1.0}, source="auto-exposure"),
+                Step("contrast", {"amount": 0.4}, probs=probs),
+                Step("saturation", {"amount": 0.6})])  # a user's step
+    s = r.with_strength(0.5)
+    assert [x.params for x in s] == [{"ev": 1.0}, {"amount": pytest.approx(0.2)}, {"amount": 0.6}]
+    assert s.steps[1].probs == probs and s.steps[0].source == "auto-exposure"
+    assert r.steps[1].params == {"amount": 0.4}  # the original is untouched
+    assert r.with_strength(0.0).steps[1].is_identity()

@@ -23,3 +23,16 @@ def test_table_and_per_step_curve_agree(heldout_files):
     assert steps[-1] == pytest.approx(t["agent"]["psnr"], abs=1e-6)
     for row in t.values():
         assert all(0 < h <= 1 for h in row["hi"]) and (math.isnan(row["psnr"]) or 5 < row["psnr"] < 60)
+
+
+def test_strength_row_is_the_policy_as_predicted(heldout_files):
+    from engine.runners.agent import AUTO_STRENGTH
+
+    kw = dict(per_photo=1, long_edge=192, log=lambda _: None)
+    res = evaluate(None, heldout_files[:1], heldout_files[2:3], **kw)
+    assert res["strength"] == AUTO_STRENGTH
+    t = res["table"]
+    assert t["agent"]["psnr"] != pytest.approx(t["agent, strength 1"]["psnr"], abs=1e-4)
+    full = evaluate(None, heldout_files[:1], heldout_files[2:3], strength=1.0, **kw)["table"]
+    assert full["agent"]["psnr"] == pytest.approx(full["agent, strength 1"]["psnr"], abs=1e-9)
+    assert full["agent"]["psnr"] == pytest.approx(t["agent, strength 1"]["psnr"], abs=1e-9)
