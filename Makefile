@@ -34,7 +34,7 @@ bench-batch: setup
 data: setup
 	$(BIN)/python -m models.data.assemble
 
-# The best recipe on the check + val sets (models/retouch/MODEL.md, "Third session"), in two phases
+# The shipped weights (models/retouch/MODEL.md): the third session's recipe, in two phases
 # on one lr schedule, then the average of its last three kept checkpoints. Re-running resumes.
 TRAIN := $(BIN)/python -m models.retouch.train --run runs/ship --resume
 train: data

@@ -377,7 +377,7 @@ class Trainer:
                     mean = {k: float(np.mean([a[k] for a in acc])) for k in acc[0]}
                     acc = []
                     self.history.append({"it": self.it, **mean})
-                    eta = rate * (cfg.iterations - self.it)
+                    eta = rate * (end - self.it)  # to where this invocation stops
                     log(f"it {self.it}/{cfg.iterations} {rate:.2f}s/it eta {_hms(eta)} lr {mean['lr']:.2e} "
                         f"W {mean['wdist']:+.3f} r {mean['reward']:+.3f} gan {mean['r_gan']:+.4f} "
                         f"dB {mean['db_gain']:+.2f} H {mean['entropy']:.2f} reuse {mean['reuse']:.2f} "
@@ -448,8 +448,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg = Config(**{**old, **over})
     inputs, targets = default_data(args.photos, Path("data/cache"), cfg.views_per_photo)
 
+    args.run.mkdir(parents=True, exist_ok=True)
+    logfile = args.run / "train.log"  # appended across resumes: the run's whole history
+
     def log(msg: str) -> None:
-        print(time.strftime("%H:%M:%S"), msg, flush=True)
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
+        print(line, flush=True)
+        with logfile.open("a") as f:
+            f.write(line + "\n")
 
     train(cfg, args.run, inputs=inputs, targets=targets, synthetic=True, resume=args.resume, log=log)
     return 0

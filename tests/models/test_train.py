@@ -101,3 +101,17 @@ def test_stop_at_keeps_the_schedule_and_keep_every_keeps_copies(tiny_views, tmp_
     assert sorted(p.name for p in tmp_path.glob("checkpoint-it*.pt")) == ["checkpoint-it2.pt", "checkpoint-it4.pt"]
     its = [torch.load(tmp_path / f"checkpoint-it{i}.pt", weights_only=False)["it"] for i in (2, 4)]
     assert its == [2, 4]
+
+
+def test_command_line_run_keeps_a_log_across_resumes(tiny_views, tmp_path, monkeypatch):
+    from models.retouch import train as train_mod
+
+    monkeypatch.setattr(train_mod, "default_data", lambda *a: (tiny_views, tiny_views))
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    run = tmp_path / "run"
+    assert train_mod.main(["--run", str(run), *flags, "--stop-at", "2"]) == 0
+    assert train_mod.main(["--run", str(run), "--resume", "--stop-at", "0"]) == 0  # 0: to the end
+    lines = (run / "train.log").read_text().splitlines()
+    assert "stopped at 2" in lines[next(i for i, x in enumerate(lines) if "resumed" in x) - 1]
+    assert "at iteration 2" in next(x for x in lines if "resumed" in x)
+    assert lines[-1].endswith("(done)") and "iteration 4" in lines[-1]
