@@ -228,8 +228,7 @@ def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, fo
     win.panel.strength.setValue(120)  # after an undo it still rescales
     assert win.doc.recipe.dumps() == base.with_strength(1.2).dumps()
     # once a step is edited by hand, the slider leaves the recipe alone
-    ctrl = win.panel.steps.cards[-1].controls
-    c = next(iter(ctrl.values()))
+    c = next(c for card in win.panel.steps.cards[1:] for c in card.controls.values() if hasattr(c, "slider"))
     c.slider.setValue(c.slider.value() + 40)
     edited = win.doc.recipe.dumps()
     win.panel.strength.setValue(50)

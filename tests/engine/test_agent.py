@@ -44,6 +44,8 @@ def test_deterministic_and_seeded_variations(agent, photo_linear):
     v2 = agent.variations(photo_linear, 4, seed=3)
     assert len(v1) == 4 and [r.dumps() for r in v1] == [r.dumps() for r in v2]
     assert len({r.dumps() for r in v1}) > 1  # dropout gives genuinely different recipes
+    # the filter choice is sampled too: not only the parameters differ, the steps do
+    assert len({tuple(s.op for s in r) for r in agent.variations(photo_linear, 8, seed=3)}) > 1
     assert agent.predict(photo_linear, seed=5).dumps() == agent.predict(photo_linear, seed=5).dumps()
 
 

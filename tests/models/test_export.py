@@ -66,7 +66,7 @@ def test_the_pre_step_flag_travels_from_training_to_the_agent(tiny_views, tmp_pa
     agent = Agent(path)
     seen: list[tuple[str, ...]] = []
     run_proxy = agent.run_proxy
-    agent.run_proxy = lambda proxy, masks, used=(): seen.append(used) or run_proxy(proxy, masks, used)
+    agent.run_proxy = lambda proxy, masks, used=(), rng=None: seen.append(used) or run_proxy(proxy, masks, used, rng)
     photo = tiny_views[0] * 0.25  # dark: Auto measures a pre-step
     recipe = agent.predict(photo)
     assert recipe.steps[0].source == "auto-exposure"
