@@ -81,6 +81,7 @@ class Config:
     flag_pre_step: bool = True  # mark exposure "used" after that step; False lets the policy refine it
     all_actions: bool = False  # score every filter at every step ("mean actor-critic"), below
     permute_channels: float = 0.0  # share of inputs whose original gets its RGB channels shuffled
+    target_share: float = 0.0  # share of the input photos (by a hash of the name) moved to the critic's targets
 
 
 EXPOSURE = 1 + AGENT_FILTERS.index("exposure")  # its "used" flag in the state
@@ -406,12 +407,21 @@ def _hms(s: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def default_data(photos: Path, cache: Path, per_photo: int) -> tuple[np.ndarray, np.ndarray]:
+def split_targets(inputs: list[Path], targets: list[Path], share: float) -> tuple[list[Path], list[Path]]:
+    """Move ``share`` of the input photos, chosen by a hash of the name, to the targets: the
+    critic then learns "finished" from many scenes, and the two sets stay disjoint."""
+    import hashlib
+
+    moved = [p for p in inputs if int(hashlib.sha1(p.stem.encode()).hexdigest()[:8], 16) / 16 ** 8 < share]
+    return [p for p in inputs if p not in moved], sorted([*targets, *moved])
+
+
+def default_data(photos: Path, cache: Path, per_photo: int, target_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     from ..data.assemble import assemble
 
     sets = assemble(photos)
-    return (crops.build(sorted(sets["inputs"]), per_photo, cache, seed=1),
-            crops.build(sorted(sets["targets"]), per_photo, cache, seed=2))
+    inputs, targets = split_targets(sorted(sets["inputs"]), sorted(sets["targets"]), target_share)
+    return (crops.build(inputs, per_photo, cache, seed=1), crops.build(targets, per_photo, cache, seed=2))
 
 
 def train(cfg: Config, run: Path, *, inputs: np.ndarray, targets: np.ndarray, synthetic: bool,
@@ -446,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads((args.run / "config.json").read_text())
         over = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
         cfg = Config(**{**old, **over})
-    inputs, targets = default_data(args.photos, Path("data/cache"), cfg.views_per_photo)
+    inputs, targets = default_data(args.photos, Path("data/cache"), cfg.views_per_photo, cfg.target_share)
 
     args.run.mkdir(parents=True, exist_ok=True)
     logfile = args.run / "train.log"  # appended across resumes: the run's whole history

@@ -23,7 +23,7 @@ from engine.io.dng import write_dng
 from engine.render import render
 from engine.runners.agent import DEFAULT_MODEL, Agent
 from models.data import degrade
-from models.retouch.evaluate import libraw_default, psnr
+from models.retouch.evaluate import libraw_default, psnr, stretch_greyworld
 
 MARGIN_DB = 0.5
 
@@ -36,7 +36,7 @@ def scores(heldout_srgb, tmp_path_factory) -> dict[str, float]:
     agent = Agent(prefer_gpu=False)
     rng = np.random.default_rng(2024)
     bare = Agent(prefer_gpu=False, auto_exposure=False)
-    out: dict[str, list[float]] = {"agent": [], "bare": [], "libraw": [], "as_is": []}
+    out: dict[str, list[float]] = {"agent": [], "bare": [], "libraw": [], "as_is": [], "stretch": []}
     for i, orig in enumerate(heldout_srgb):
         orig = orig[: orig.shape[0] // 2 * 2, : orig.shape[1] // 2 * 2]
         for k in range(2):
@@ -47,11 +47,16 @@ def scores(heldout_srgb, tmp_path_factory) -> dict[str, float]:
             out["bare"].append(psnr(render(bare.predict(linear), linear), orig))
             out["libraw"].append(psnr(libraw_default(dng), orig))
             out["as_is"].append(psnr(srgb_encode(linear), orig))
+            out["stretch"].append(psnr(stretch_greyworld(linear), orig))
     return {k: float(np.mean(v)) for k, v in out.items()}
 
 
 def test_shipped_model_improves_the_raw_input(scores):
     assert scores["agent"] > scores["as_is"] + 4.0, scores
+
+
+def test_shipped_model_beats_the_classical_stretch_grey_world_auto(scores):
+    assert scores["agent"] > scores["stretch"] + 2.0, scores
 
 
 def test_auto_exposure_pre_step_helps_the_policy(scores):
