@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..color import srgb_encode
 from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
 from ..render import make_proxy
@@ -46,6 +47,9 @@ AUTO_PERCENTILE = 99.0  # like LibRaw's auto-bright (auto_bright_thr 0.01): ~1 %
 AUTO_TARGET = 0.9  # chosen on the check set (degraded target photos) over 1.0; models/retouch/MODEL.md
 AUTO_MIN_EV = 0.05  # smaller corrections are not worth a step card
 AUTO_STRENGTH = 0.7  # chosen on the check + val sets (flat from 0.5 to 0.8); models/retouch/MODEL.md
+#: A policy step that moves no proxy pixel by this much (display scale) is a "pass" and gets no card:
+#: the shipped policy spends a step on a saturation of ~0.000 on nearly every photo.
+NOOP_LEVEL = 0.5 / 255
 
 
 def auto_exposure_ev(linear: np.ndarray, percentile: float = AUTO_PERCENTILE, target: float = AUTO_TARGET) -> float:
@@ -130,13 +134,16 @@ class Agent:
         return draw(), draw()
 
     def run_proxy(self, proxy: np.ndarray, masks: tuple[np.ndarray, np.ndarray],
-                  used: tuple[str, ...] = (), rng: np.random.Generator | None = None) -> list[Recipe]:
+                  used: tuple[str, ...] = (), rng: np.random.Generator | None = None,
+                  keep_noops: bool = False) -> list[Recipe]:
         """Episodes for a batch of proxies ``(N, 64, 64, 3)``, one dropout mask pair per episode.
 
         ``used``: filters already applied before the policy (their state flag starts set).
         ``rng``: sample each step's filter from the policy's pdf; None = the most likely one.
+        ``keep_noops``: also return the steps that change no pixel by ``NOOP_LEVEL`` (by default
+        they are left out of the recipe; the policy's state still counts them, as in training).
         """
-        img = np.ascontiguousarray(proxy, np.float32)
+        img = np.array(proxy, np.float32)  # a copy: the episode writes into it
         n = len(img)
         state = np.zeros((n, 1 + len(self.filters)), np.float32)
         for f in used:
@@ -156,9 +163,12 @@ class Agent:
                 spec = REGISTRY[self.filters[a]]
                 params = spec.from_network(heads[a][i].astype(np.float64))
                 params = {p.name: np.clip(params[p.name], p.min, p.max) for p in spec.params}
-                img[i] = spec.apply(img[i], **params)
-                probs = {f: float(pdf[i, k]) for k, f in enumerate(self.filters)}
-                steps[i].append(Step(spec.id, {k: _plain(v) for k, v in params.items()}, probs=probs))
+                new = spec.apply(img[i], **params)
+                change = float(np.abs(srgb_encode(np.clip(new, 0, 1)) - srgb_encode(np.clip(img[i], 0, 1))).max())
+                img[i] = new
+                if keep_noops or change >= NOOP_LEVEL:
+                    probs = {f: float(pdf[i, k]) for k, f in enumerate(self.filters)}
+                    steps[i].append(Step(spec.id, {k: _plain(v) for k, v in params.items()}, probs=probs))
                 state[i, 0] += 1
                 state[i, 1 + a] = 1
         return [Recipe(s) for s in steps]

@@ -27,11 +27,13 @@ def test_auto_writes_image_and_recipe(dng_file, tmp_path, capsys):
     out, rec = tmp_path / "out.jpg", tmp_path / "r.json"
     assert _run(["auto", str(dng_file), "-o", str(out), "--recipe-out", str(rec)]) == 0
     text = capsys.readouterr().out
-    assert text.count("%") >= 5 and "1. " in text and "5. " in text
+    assert "1. " in text and "%" in text
     recipe = Recipe.load(rec)
-    # the deterministic auto-exposure step (no probs) when the photo needs one, then the policy's 5
+    # the deterministic auto-exposure step (no probs) when the photo needs one, then the policy's
+    # 5 steps less those that change nothing
     pre = [s for s in recipe if not s.probs]
-    assert len(recipe) == 5 + len(pre) and all(s.probs for s in recipe.steps[len(pre):])
+    assert 1 <= len(recipe) - len(pre) <= 5 and all(s.probs for s in recipe.steps[len(pre):])
+    assert f"{len(recipe)}. " in text and f"{len(recipe) + 1}. " not in text
     assert [s.op for s in pre] in ([], ["exposure"])
     img = load_photo(out).linear
     assert img.shape[:2] == load_photo(dng_file).linear.shape[:2] and np.isfinite(img).all()
