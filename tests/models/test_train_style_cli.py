@@ -46,7 +46,13 @@ def test_train_style_trains_and_resumes(tmp_path, monkeypatch, capsys, heldout_f
     assert "resumed" in log and "iteration 2" in log and "it 4/4" in log
     agent = Agent("after", prefer_gpu=False)
     assert agent.meta["iterations"] == 4
-    assert sum(1 for s in agent.predict(srgb_decode(heldout_srgb[0])) if s.probs) == 5  # + auto-exposure
+    linear = srgb_decode(heldout_srgb[0])
+    proxy, pre = agent.start(linear)
+    episode = agent.run_proxy(proxy[None], agent._masks(1, None), agent._used(pre), keep_noops=True)[0]
+    assert len(episode) == 5 and all(s.probs for s in episode)  # the style runs the 5-step loop
+    # after 4 iterations from a near-identity start, Auto keeps those of the same steps that change a pixel
+    kept = [s for s in agent.predict(linear, strength=1.0) if s.probs]
+    assert kept == [s for s in episode if s in kept]
 
 
 def test_fit_command_writes_recipe(tmp_path, capsys, heldout_srgb):
