@@ -10,7 +10,8 @@ with the probabilities of all 8 filters. The Recipe is then replayed at full res
 Variations use the paper's dropout "one-to-many": each variation draws its own dropout masks
 from ``seed`` (keep 0.5) and samples each step's filter from the policy's probabilities, as in
 training: on the five held-out fixtures, dropout alone moved the picture by ~1/255 on average
-from Auto, too little to tell apart; with sampling, ~1.7/255. The same seed gives the same recipes.
+from Auto, too little to tell apart; with sampling, ~1.7/255. So 4 candidates are drawn per
+variation shown and the most distinct kept (:func:`spread`). The same seed gives the same recipes.
 
 Auto exposure (a departure from the paper, on by default): before the policy runs, a
 classical, deterministic exposure normalisation in the spirit of LibRaw's auto-bright maps the
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..color import srgb_encode
 from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
 from ..render import make_proxy
@@ -50,6 +52,7 @@ AUTO_STRENGTH = 0.7  # chosen on the check + val sets (flat from 0.5 to 0.8); mo
 #: the shipped policy spends a step on a saturation of ~0.000 on nearly every photo.
 NOOP_LEVEL = 0.5 / 255
 SRGB_MAX_SLOPE = 12.92
+VARIATION_POOL = 4  # variations: candidates drawn per variation shown (the most distinct are kept)
 
 
 def auto_exposure_ev(linear: np.ndarray, percentile: float = AUTO_PERCENTILE, target: float = AUTO_TARGET) -> float:
@@ -213,14 +216,45 @@ class Agent:
         recipe = Recipe(pre + self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre), rng)[0].steps)
         return recipe.with_strength(self.strength if strength is None else strength)
 
-    def variations(self, linear: np.ndarray, n: int, *, seed: int = 0, strength: float | None = None) -> list[Recipe]:
-        """``n`` alternative recipes from the policy's dropout, reproducible by ``seed``."""
+    def variations(self, linear: np.ndarray, n: int, *, seed: int = 0, strength: float | None = None,
+                   pool: int = VARIATION_POOL) -> list[Recipe]:
+        """``n`` alternative recipes from the policy's dropout and sampled choices, reproducible by ``seed``.
+
+        Single draws differ by ~1-2/255 on average, too little to tell apart as thumbnails, so
+        ``pool * n`` episodes are drawn and ``n`` kept by farthest-point selection on their proxy
+        renders: first the most typical one (nearest the mean of all), then each time the one
+        farthest from those already kept.
+        """
         proxy, pre = self.start(linear)
-        batch = np.repeat(proxy[None], n, axis=0)
+        m = max(n, n * pool)
         rng = np.random.default_rng(seed)
-        recipes = self.run_proxy(batch, self._masks(n, rng), self._used(pre), rng)
+        drawn = self.run_proxy(np.repeat(proxy[None], m, axis=0), self._masks(m, rng), self._used(pre), rng)
         amount = self.strength if strength is None else strength
-        return [Recipe(pre + r.steps).with_strength(amount) for r in recipes]
+        recipes = [Recipe(pre + r.steps).with_strength(amount) for r in drawn]
+        return [recipes[i] for i in spread(recipes, proxy, len(pre), n)]
+
+
+def proxy_render(recipe: Recipe, proxy: np.ndarray, skip: int = 0) -> np.ndarray:
+    """Display sRGB of ``recipe``'s steps after the first ``skip`` (already in ``proxy``)."""
+    x = proxy
+    for step in recipe.steps[skip:]:
+        if not step.is_identity():
+            x = step.spec.apply(x, **step.params)
+    return np.asarray(srgb_encode(np.clip(x, 0.0, 1.0)), np.float32)
+
+
+def spread(recipes: list[Recipe], proxy: np.ndarray, skip: int, n: int) -> list[int]:
+    """Indices of ``n`` of ``recipes`` chosen by farthest-point selection on their proxy renders
+    (mean absolute difference), starting from the one nearest the mean render."""
+    shots = np.stack([proxy_render(r, proxy, skip).reshape(-1) for r in recipes])
+    chosen = [int(np.argmin(np.abs(shots - shots.mean(0)).mean(1)))]
+    nearest = np.abs(shots - shots[chosen[0]]).mean(1)
+    while len(chosen) < min(n, len(recipes)):
+        nearest[chosen] = -1.0  # never twice, even among identical candidates
+        nxt = int(np.argmax(nearest))
+        chosen.append(nxt)
+        nearest = np.minimum(nearest, np.abs(shots - shots[nxt]).mean(1))
+    return chosen
 
 
 def _plain(v: np.ndarray) -> float | list:

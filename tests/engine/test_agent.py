@@ -135,3 +135,19 @@ def test_strength_is_applied_to_the_policys_steps_only(agent, photo_linear):
     assert all(s.is_identity() for s in none.steps[1:])
     v = agent.variations(lin, 2, seed=3, strength=0.0)
     assert all(s.is_identity() for r in v for s in r.steps[1:])
+
+
+def test_variations_are_the_most_distinct_of_a_larger_draw(agent, photo_linear):
+    """Single dropout draws differ by ~1-2/255; keeping the most distinct of 4x as many spreads
+    the shown variations further apart, and they stay reproducible."""
+    import itertools
+
+    def spread_of(recipes):
+        imgs = [render(r, photo_linear) for r in recipes]
+        return np.mean([np.abs(x - y).mean() for x, y in itertools.combinations(imgs, 2)])
+
+    plain = agent.variations(photo_linear, 4, seed=7, pool=1)  # the first 4 draws, as they come
+    chosen = agent.variations(photo_linear, 4, seed=7)
+    assert [r.dumps() for r in chosen] == [r.dumps() for r in agent.variations(photo_linear, 4, seed=7)]
+    assert len({r.dumps() for r in chosen}) == 4
+    assert spread_of(chosen) > 1.2 * spread_of(plain)
