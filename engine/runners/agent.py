@@ -36,10 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..color import srgb_encode
 from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
-from ..render import make_proxy
+from ..render import make_proxy, render_exact
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "models"
 DEFAULT_MODEL = RESOURCES / "retouch.onnx"
@@ -234,19 +233,11 @@ class Agent:
         return [recipes[i] for i in spread(recipes, proxy, len(pre), n)]
 
 
-def proxy_render(recipe: Recipe, proxy: np.ndarray, skip: int = 0) -> np.ndarray:
-    """Display sRGB of ``recipe``'s steps after the first ``skip`` (already in ``proxy``)."""
-    x = proxy
-    for step in recipe.steps[skip:]:
-        if not step.is_identity():
-            x = step.spec.apply(x, **step.params)
-    return np.asarray(srgb_encode(np.clip(x, 0.0, 1.0)), np.float32)
-
-
 def spread(recipes: list[Recipe], proxy: np.ndarray, skip: int, n: int) -> list[int]:
     """Indices of ``n`` of ``recipes`` chosen by farthest-point selection on their proxy renders
-    (mean absolute difference), starting from the one nearest the mean render."""
-    shots = np.stack([proxy_render(r, proxy, skip).reshape(-1) for r in recipes])
+    (mean absolute difference), starting from the one nearest the mean render. The first ``skip``
+    steps of each recipe are already in ``proxy``."""
+    shots = np.stack([render_exact(Recipe(r.steps[skip:]), proxy).reshape(-1) for r in recipes])
     chosen = [int(np.argmin(np.abs(shots - shots.mean(0)).mean(1)))]
     nearest = np.abs(shots - shots[chosen[0]]).mean(1)
     while len(chosen) < min(n, len(recipes)):
