@@ -109,6 +109,8 @@ class StepCard(QFrame):
         step = self.doc.recipe.steps[self.index]
         if step.source == "auto-exposure":
             return "Auto exposure: measured from the photo (brightest channel's 99th percentile)"
+        if step.source == "auto-white-balance":
+            return "Auto white balance: measured from the photo (shades of grey), half the cast removed"
         if not step.probs:
             return "Added by hand"
         conf = step.probs.get(step.op, 0.0)

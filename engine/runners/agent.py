@@ -25,6 +25,13 @@ predicted, each parameter moved that far from its default (``Recipe.with_strengt
 it has not seen, the policy's guesses are often right and sometimes far off; a shorter step
 keeps most of the gain and loses less when it is wrong (measured in models/retouch/MODEL.md).
 The app's Strength slider and ``retouch auto --strength`` change it.
+
+Auto white balance (a departure too, on by default, after the exposure step): the classical
+shades-of-grey colour constancy of Finlayson & Trezzi (2004), the illuminant as the Minkowski
+``p``-norm of each channel over the unclipped pixels, taken halfway (``AUTO_WB_SHARE``): a cast
+the photographer meant (a sunset) keeps half its warmth, a camera's wrong guess loses half its
+error. The shipped policy rarely fixes a cast itself (one step in three on the check set);
+measured in models/retouch/MODEL.md.
 """
 
 from __future__ import annotations
@@ -51,6 +58,9 @@ AUTO_STRENGTH = 0.7  # chosen on the check + val sets (flat from 0.5 to 0.8); mo
 #: the shipped policy spends a step on a saturation of ~0.000 on nearly every photo.
 NOOP_LEVEL = 0.5 / 255
 SRGB_MAX_SLOPE = 12.92
+AUTO_WB_NORM = 8  # shades of grey: 1 = grey world, inf = max-RGB; chosen on check + val (flat from 6 to 12)
+AUTO_WB_SHARE = 0.5  # how much of the measured cast is removed (flat from 0.4 to 0.6 on check + val)
+AUTO_WB_MIN = 0.01  # smaller gain changes (1 %) are not worth a step card
 VARIATION_POOL = 4  # variations: candidates drawn per variation shown (the most distinct are kept)
 
 
@@ -70,6 +80,31 @@ def auto_exposure_ev(linear: np.ndarray, percentile: float = AUTO_PERCENTILE, ta
     return 0.0 if abs(ev) < AUTO_MIN_EV else round(ev, 4)
 
 
+def auto_white_balance(linear: np.ndarray, norm: float = AUTO_WB_NORM,
+                       share: float = AUTO_WB_SHARE) -> dict[str, float] | None:
+    """The white balance filter's ``green`` and ``blue`` gains that remove ``share`` of the
+    colour cast measured by shades of grey (the ``norm``-mean of each channel), or None when
+    they are within ``AUTO_WB_MIN`` of neutral or the photo has too little to measure.
+
+    Pixels near the brightest value are left out: clipped highlights are white whatever the light.
+    """
+    x = np.asarray(linear, np.float32).reshape(-1, 3).astype(np.float64)
+    top = x.max(1)
+    keep = (top < 0.95 * top.max()) & (top > 1e-4) if len(x) else top > 0
+    if keep.sum() < 64:
+        return None
+    e = np.power(np.mean(np.power(x[keep], norm), axis=0), 1.0 / norm)
+    if np.any(e <= 1e-8):
+        return None
+    wb = REGISTRY["white_balance"]
+    gains = {}
+    for p, c in zip(wb.params, (1, 2)):  # green, blue relative to red
+        gains[p.name] = float(np.clip(round((e[0] / e[c]) ** share, 4), p.min, p.max))  # in range
+    if all(abs(math.log(g)) < AUTO_WB_MIN for g in gains.values()):
+        return None
+    return gains
+
+
 def user_styles_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "retouch" / "styles"
@@ -87,11 +122,13 @@ class Agent:
     """Runs a policy model. ``model`` is a path, a name from :func:`available_models`, or None."""
 
     def __init__(self, model: str | Path | None = None, *, prefer_gpu: bool = True, threads: int | None = None,
-                 auto_exposure: bool = True, strength: float = AUTO_STRENGTH):
+                 auto_exposure: bool = True, auto_white_balance: bool = True, strength: float = AUTO_STRENGTH):
         """``auto_exposure``: start every recipe with the deterministic exposure normalisation
         (:func:`auto_exposure_ev`) and let the policy refine the normalised proxy.
+        ``auto_white_balance``: then the measured white balance (:func:`auto_white_balance`).
         ``strength``: how far the policy's steps go (1: as predicted; see the module docstring)."""
         self.auto_exposure = auto_exposure
+        self.auto_white_balance = auto_white_balance
         self.strength = float(strength)
         from .onnx import session  # onnxruntime loads here, not when the app imports this module
 
@@ -193,14 +230,20 @@ class Agent:
         return make_proxy(self.sample(linear), self.size)
 
     def start(self, linear: np.ndarray) -> tuple[np.ndarray, list[Step]]:
-        """The proxy the policy sees and the steps before it: the auto-exposure step, if on."""
+        """The proxy the policy sees and the steps before it: the measured exposure and white
+        balance steps, each if on and needed."""
         sample = self.sample(linear)
         proxy = make_proxy(sample, self.size)
+        pre: list[Step] = []
         ev = auto_exposure_ev(sample) if self.auto_exposure else 0.0
-        if ev == 0.0:
-            return proxy, []
-        spec = REGISTRY["exposure"]
-        return spec.apply(proxy, ev=ev).astype(np.float32), [Step(spec.id, {"ev": ev}, source="auto-exposure")]
+        if ev != 0.0:
+            pre.append(Step("exposure", {"ev": ev}, source="auto-exposure"))
+        gains = auto_white_balance(sample) if self.auto_white_balance else None
+        if gains is not None:  # gains are scale-free: measured on the sample as decoded
+            pre.append(Step("white_balance", gains, source="auto-white-balance"))
+        for s in pre:
+            proxy = REGISTRY[s.op].apply(proxy, **s.params).astype(np.float32)
+        return proxy, pre
 
     def _used(self, pre: list[Step]) -> tuple[str, ...]:
         """The state flags the pre-step sets: as the policy was trained (``pre_step_used`` in its

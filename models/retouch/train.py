@@ -46,8 +46,8 @@ import torch
 
 from engine.atomic import atomic_path
 from engine.color import srgb_encode
-from engine.filters import AGENT_FILTERS
-from engine.runners.agent import auto_exposure_ev
+from engine.filters import AGENT_FILTERS, REGISTRY
+from engine.runners.agent import auto_exposure_ev, auto_white_balance
 
 from ..data import crops, degrade
 from .nets import MAX_ENTROPY, N_FILTERS, N_STATE, N_STEPS, Critic, Policy, apply_all, display, entropy
@@ -78,6 +78,7 @@ class Config:
     seed: int = 0
     views_per_photo: int = 160
     auto_exposure: bool = False  # normalise inputs as the app's Auto does (engine.runners.agent)
+    auto_white_balance: bool = False  # then the app's measured white balance too (with auto_exposure)
     flag_pre_step: bool = True  # mark exposure "used" after that step; False lets the policy refine it
     all_actions: bool = False  # score every filter at every step ("mean actor-critic"), below
     permute_channels: float = 0.0  # share of inputs whose original gets its RGB channels shuffled
@@ -85,6 +86,7 @@ class Config:
 
 
 EXPOSURE = 1 + AGENT_FILTERS.index("exposure")  # its "used" flag in the state
+WHITE_BALANCE = 1 + AGENT_FILTERS.index("white_balance")
 
 
 def lr_at(cfg: Config, it: int) -> float:
@@ -95,13 +97,14 @@ class Inputs:
     """Source of fresh episodes: linear views, degraded on the fly when ``synthetic``."""
 
     def __init__(self, views: np.ndarray, synthetic: bool, rng: np.random.Generator, auto_exposure: bool = False,
-                 permute: float = 0.0, *, flag_pre_step: bool = True):
+                 permute: float = 0.0, *, flag_pre_step: bool = True, auto_white_balance: bool = False):
         self.views, self.synthetic, self.rng, self.auto_exposure = views, synthetic, rng, auto_exposure
-        self.flag_pre_step = flag_pre_step
+        self.flag_pre_step, self.auto_white_balance = flag_pre_step, auto_white_balance and auto_exposure
         self.permute = permute if synthetic else 0.0
 
     def draw(self, n: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Inputs, their originals (or None) and whether to flag exposure as used (the pre-step ran)."""
+        """Inputs, their originals (or None) and ``(n, 2)``: whether to flag exposure and white
+        balance as used (their pre-step ran), as the app's ``Agent.start`` does."""
         clean = crops.random_crops(self.views, self.rng.integers(0, len(self.views), n), self.rng)
         if self.permute:  # a scene's colours can no longer be recalled from its content
             which = self.rng.random(n) < self.permute
@@ -112,7 +115,15 @@ class Inputs:
             img = degrade.degrade_linear(clean, degrade.sample(self.rng, n)).astype(np.float32)
         evs = np.array([auto_exposure_ev(v) for v in img] if self.auto_exposure else np.zeros(n), np.float32)
         img = (img * np.exp2(evs)[:, None, None, None]).astype(np.float32)  # the exposure filter's math
-        return img, (clean if self.synthetic else None), (evs != 0) & self.flag_pre_step
+        balanced = np.zeros(n, bool)
+        if self.auto_white_balance:
+            for i in range(n):
+                gains = auto_white_balance(img[i])
+                if gains is not None:
+                    img[i] = REGISTRY["white_balance"].apply(img[i], **gains)
+                    balanced[i] = True
+        flags = np.stack([evs != 0, balanced], 1) & self.flag_pre_step
+        return img, (clean if self.synthetic else None), flags
 
 
 class Pool:
@@ -124,7 +135,7 @@ class Pool:
         self.img = torch.from_numpy(img).to(device)
         self.clean = None if clean is None else torch.from_numpy(clean).to(device)
         self.state = torch.zeros(size, N_STATE, device=device)
-        self.state[:, EXPOSURE] = torch.from_numpy(pre).to(device, torch.float32)  # as Agent.run_proxy(used=)
+        self.state[:, [EXPOSURE, WHITE_BALANCE]] = torch.from_numpy(pre).to(device, torch.float32)  # as Agent._used
 
     def refill(self, idx: torch.Tensor) -> None:
         img, clean, pre = self.inputs.draw(len(idx))
@@ -132,7 +143,8 @@ class Pool:
         if self.clean is not None:
             self.clean[idx] = torch.from_numpy(clean).to(self.device)
         self.state[idx] = 0
-        self.state[idx, EXPOSURE] = torch.from_numpy(pre).to(self.device, torch.float32)
+        self.state[idx[:, None], torch.tensor([EXPOSURE, WHITE_BALANCE], device=self.device)] = \
+            torch.from_numpy(pre).to(self.device, torch.float32)
 
 
 def recon_error(linear: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -168,7 +180,7 @@ class Trainer:
         self.opt_c = torch.optim.Adam(self.critic.parameters(), cfg.lr, betas=betas)
         self.synthetic = synthetic and cfg.recon_weight >= 0
         self.inputs = Inputs(inputs, synthetic, self.rng, cfg.auto_exposure, cfg.permute_channels,
-                             flag_pre_step=cfg.flag_pre_step)
+                             flag_pre_step=cfg.flag_pre_step, auto_white_balance=cfg.auto_white_balance)
         self.targets = targets
         self.pool = Pool(self.inputs, cfg.pool_mul * cfg.batch, self.device)
         self.fake = torch.zeros(0, 3, 64, 64, device=self.device)  # finished outputs (sRGB NCHW)

@@ -20,10 +20,19 @@ def agent() -> Agent:
     return Agent(prefer_gpu=False)
 
 
+def measured(recipe: Recipe) -> list:
+    """The measured pre-steps at the start of an Auto recipe (no probs: not the policy's)."""
+    n = next((i for i, s in enumerate(recipe.steps) if s.probs), len(recipe))
+    assert all(s.probs for s in recipe.steps[n:])
+    return recipe.steps[:n]
+
+
 def test_predict_gives_explained_steps(agent, photo_linear):
     recipe = agent.predict(photo_linear)
-    assert 2 <= len(recipe) <= 5  # no pre-step on this photo; the policy's 5, less the no-ops
-    for step in recipe:
+    pre = measured(recipe)
+    assert [s.source for s in pre] in ([], ["auto-white-balance"])  # this photo needs no exposure step
+    assert 2 <= len(recipe) - len(pre) <= 5  # the policy's 5, less the no-ops
+    for step in recipe.steps[len(pre):]:
         assert step.op in AGENT_FILTERS
         assert set(step.probs) == set(AGENT_FILTERS)
         assert abs(sum(step.probs.values()) - 1) < 1e-4
@@ -82,13 +91,13 @@ def test_auto_exposure_pre_step_normalises_brightness(agent, photo_linear):
         lin = (photo_linear * 2.0**shift).astype(np.float32)
         recipe = agent.predict(lin)
         pre = recipe.steps[0]
-        assert pre.op == "exposure" and pre.probs is None and 2 <= len(recipe) <= 6
+        assert pre.op == "exposure" and pre.probs is None and 2 <= len(recipe) - len(measured(recipe)) <= 5
         assert abs(pre.params["ev"] - (base_ev - shift)) < 0.1  # measured on the strided sample
-        assert all(s.probs for s in recipe.steps[1:])
         level = np.percentile(REGISTRY["exposure"].apply(lin, ev=pre.params["ev"]).reshape(-1, 3), 99, axis=0).max()
         assert abs(level - agent_mod.AUTO_TARGET) < 0.05
         assert [r.steps[0] for r in agent.variations(lin, 2, seed=3)] == [pre, pre]  # variations share it
-    bare = Agent(prefer_gpu=False, auto_exposure=False).predict((photo_linear * 0.25).astype(np.float32))
+    bare = Agent(prefer_gpu=False, auto_exposure=False, auto_white_balance=False).predict(
+        (photo_linear * 0.25).astype(np.float32))
     assert 1 <= len(bare) <= 5 and all(s.probs for s in bare)
 
 
@@ -131,10 +140,11 @@ def test_strength_is_applied_to_the_policys_steps_only(agent, photo_linear):
     assert agent.strength == agent_mod.AUTO_STRENGTH
     assert agent.predict(lin).dumps() == full.with_strength(agent_mod.AUTO_STRENGTH).dumps()
     none = agent.predict(lin, strength=0.0)
-    assert none.steps[0] == full.steps[0]  # the measured exposure stays
-    assert all(s.is_identity() for s in none.steps[1:])
+    n = len(measured(full))
+    assert n >= 1 and none.steps[:n] == full.steps[:n]  # the measured steps stay
+    assert all(s.is_identity() for s in none.steps[n:])
     v = agent.variations(lin, 2, seed=3, strength=0.0)
-    assert all(s.is_identity() for r in v for s in r.steps[1:])
+    assert all(s.is_identity() for r in v for s in r.steps[n:])
 
 
 def test_variations_are_the_most_distinct_of_a_larger_draw(agent, photo_linear):
@@ -151,3 +161,38 @@ def test_variations_are_the_most_distinct_of_a_larger_draw(agent, photo_linear):
     assert [r.dumps() for r in chosen] == [r.dumps() for r in agent.variations(photo_linear, 4, seed=7)]
     assert len({r.dumps() for r in chosen}) == 4
     assert spread_of(chosen) > 1.2 * spread_of(plain)
+
+
+def test_auto_white_balance_removes_half_of_a_cast(agent, photo_linear):
+    """A cast put on a real photo (red x1.3, blue x0.75) is measured by shades of grey and half
+    of it is removed: the gains move by the cast's inverse square root against the photo's own."""
+    img = np.asarray(photo_linear, np.float32) * 0.5  # nothing clipped, so the cast is the only change
+    cast = np.asarray([1.3, 1.0, 0.75], np.float32)
+    own = agent_mod.auto_white_balance(img) or {"green": 1.0, "blue": 1.0}
+    gains = agent_mod.auto_white_balance(img * cast)
+    assert gains is not None
+    assert gains["green"] / own["green"] == pytest.approx(1.3**0.5, rel=0.02)  # green relative to red
+    assert gains["blue"] / own["blue"] == pytest.approx((1.3 / 0.75) ** 0.5, rel=0.02)
+    # the recipe carries it as a measured step after the exposure, and the proxy the policy sees has it
+    recipe = agent.predict(img * cast)
+    pre = measured(recipe)
+    assert [s.source for s in pre] == ["auto-exposure", "auto-white-balance"]
+    assert pre[1].op == "white_balance" and pre[1].params == gains
+    proxy, start = agent.start(img * cast)
+    assert start == pre
+    bare = Agent(prefer_gpu=False, auto_white_balance=False).start(img * cast)
+    assert [s.op for s in bare[1]] == ["exposure"]
+    r, _, b = proxy.reshape(-1, 3).mean(0)
+    r0, _, b0 = bare[0].reshape(-1, 3).mean(0)
+    assert abs(np.log(b / r)) < abs(np.log(b0 / r0))  # the cast the policy sees is smaller
+
+
+def test_auto_white_balance_leaves_neutral_and_unmeasurable_photos_alone():
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.uniform(0.05, 0.8, (64, 64, 1)), 3, axis=2).astype(np.float32)
+    assert agent_mod.auto_white_balance(grey) is None  # already neutral: no card
+    assert agent_mod.auto_white_balance(np.zeros((64, 64, 3), np.float32)) is None  # black: nothing to measure
+    assert agent_mod.auto_white_balance(np.ones((4, 4, 3), np.float32)) is None  # too few unclipped pixels
+    wb = REGISTRY["white_balance"]
+    strong = agent_mod.auto_white_balance(grey * np.asarray([1.0, 0.01, 0.01], np.float32))
+    assert strong == {"green": wb.params[0].max, "blue": wb.params[1].max}  # clamped to the filter's range

@@ -54,23 +54,25 @@ def test_variations_reproducible_by_seed(exported, heldout_srgb):
 
 @pytest.mark.parametrize("flag", [True, False])
 def test_the_pre_step_flag_travels_from_training_to_the_agent(tiny_views, tmp_path, flag):
-    """A policy trained to refine Auto's exposure (flag off) must not see exposure as used at
-    inference, and one trained with the flag must; the trainer's pool follows the same setting."""
+    """A policy trained to refine Auto's measured exposure and white balance (flag off) must not
+    see them as used at inference, and one trained with the flag must; the trainer's pool follows
+    the same setting."""
     from models.retouch.export import summary
-    from models.retouch.train import EXPOSURE, Config, Trainer
+    from models.retouch.train import EXPOSURE, WHITE_BALANCE, Config, Trainer
 
-    cfg = Config(width=4, batch=4, iterations=1, auto_exposure=True, flag_pre_step=flag)
+    cfg = Config(width=4, batch=4, iterations=1, auto_exposure=True, auto_white_balance=True, flag_pre_step=flag)
     tr = Trainer(cfg, tiny_views, tiny_views, synthetic=True, run=tmp_path)
     assert bool(tr.pool.state[:, EXPOSURE].any()) == flag  # degraded inputs always need a pre-step
+    assert bool(tr.pool.state[:, WHITE_BALANCE].any()) == flag  # ... and nearly always a white balance
     path = export(tr.policy.eval(), tmp_path / "p.onnx", summary(tr.state_dict()))
     agent = Agent(path)
     seen: list[tuple[str, ...]] = []
     run_proxy = agent.run_proxy
     agent.run_proxy = lambda proxy, masks, used=(), rng=None: seen.append(used) or run_proxy(proxy, masks, used, rng)
-    photo = tiny_views[0] * 0.25  # dark: Auto measures a pre-step
+    photo = tiny_views[0] * 0.25 * np.asarray([1.3, 1.0, 0.8], np.float32)  # dark and warm: both pre-steps
     recipe = agent.predict(photo)
-    assert recipe.steps[0].source == "auto-exposure"
-    assert seen == [("exposure",) if flag else ()]
+    assert [s.source for s in recipe.steps[:2]] == ["auto-exposure", "auto-white-balance"]
+    assert seen == [("exposure", "white_balance") if flag else ()]
 
 
 def test_checkpoints_average_weight_by_weight(tmp_path):
