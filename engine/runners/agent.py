@@ -88,12 +88,21 @@ def auto_white_balance(linear: np.ndarray, norm: float = AUTO_WB_NORM,
 
     Pixels near the brightest value are left out: clipped highlights are white whatever the light.
     """
-    x = np.asarray(linear, np.float32).reshape(-1, 3).astype(np.float64)
-    top = x.max(1)
-    keep = (top < 0.95 * top.max()) & (top > 1e-4) if len(x) else top > 0
-    if keep.sum() < 64:
+    x = np.asarray(linear, np.float32).reshape(-1, 3)
+    top = np.maximum(np.maximum(x[:, 0], x[:, 1]), x[:, 2])  # ~10x faster than x.max(1)
+    peak = float(top.max()) if len(x) else 0.0
+    keep = ((top < 0.95 * peak) & (top > 1e-4)).astype(np.float32)
+    count = float(keep.sum())
+    if count < 64:
         return None
-    e = np.power(np.mean(np.power(x[keep], norm), axis=0), 1.0 / norm)
+    y = x * np.float32(1.0 / peak)  # in [0, 1]: no overflow in float32
+    if norm == 8:  # the default: three squarings, much faster than a float power
+        y = y * y
+        y = y * y
+        y = y * y
+    else:
+        y = np.power(y, np.float32(norm))
+    e = (keep @ y / count).astype(np.float64) ** (1.0 / norm)  # the masked mean as one product
     if np.any(e <= 1e-8):
         return None
     wb = REGISTRY["white_balance"]
