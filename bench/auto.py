@@ -58,6 +58,13 @@ def main() -> int:
         print(f"{f'{w}x{h}':>12} {p_med:8.2f} ({p_min:.2f}) {l_med:8.2f} ({l_min:.2f}) {t_med:10.2f} ({t_min:.2f})"
               f"  {'ok' if t_med <= TARGET_MS else 'over'}")
     print(f"worst median {worst:.2f} ms = {worst / TARGET_MS:.2f}x the {TARGET_MS:.0f} ms target")
+    # the measured white balance step, side by side at the largest size
+    plain = Agent(args.model, prefer_gpu=False, threads=1, auto_white_balance=False)
+    plain.predict(linear)
+    w_med, _ = timed(lambda lin=linear: agent.predict(lin), args.repeat)
+    n_med, _ = timed(lambda lin=linear: plain.predict(lin), args.repeat)
+    print(f"{w}x{h}: Auto {w_med:.2f} ms with the measured white balance, {n_med:.2f} ms without "
+          f"({w_med / n_med:.2f}x)")
     return 0
 
 

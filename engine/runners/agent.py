@@ -232,7 +232,9 @@ class Agent:
         """
         lin = np.asarray(linear, np.float32)
         stride = max(1, min(lin.shape[:2]) // (4 * self.size))
-        return lin[stride // 2 :: stride, stride // 2 :: stride] if stride > 1 else lin
+        # one gather into a compact copy: the exposure percentile, the white balance and the proxy
+        # each read it, ~5x faster than from the strided view of a large photo
+        return np.ascontiguousarray(lin[stride // 2 :: stride, stride // 2 :: stride]) if stride > 1 else lin
 
     def proxy(self, linear: np.ndarray) -> np.ndarray:
         """The whole frame squeezed to the model's proxy size (``engine.render.make_proxy``)."""
