@@ -54,6 +54,8 @@ def describe(recipe) -> str:
             conf = f"  ({100 * s.probs[s.op]:.0f} %"
             ru = s.runner_up()
             conf += f"; next {ru[0]} {100 * ru[1]:.0f} %)" if ru else ")"
+        elif s.source:
+            conf = "  (measured)"  # the classical steps Auto starts with, not the policy's
         lines.append(f"  {i}. {s.spec.label}: {params}{conf}")
     return "\n".join(lines)
 

@@ -35,6 +35,7 @@ def test_auto_writes_image_and_recipe(dng_file, tmp_path, capsys):
     assert 1 <= len(recipe) - len(pre) <= 5 and all(s.probs for s in recipe.steps[len(pre):])
     assert f"{len(recipe)}. " in text and f"{len(recipe) + 1}. " not in text
     assert [s.op for s in pre] in ([], ["exposure"], ["white_balance"], ["exposure", "white_balance"])
+    assert text.count("(measured)") == len(pre)  # told apart from the policy's steps
     img = load_photo(out).linear
     assert img.shape[:2] == load_photo(dng_file).linear.shape[:2] and np.isfinite(img).all()
 
