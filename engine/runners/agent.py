@@ -61,6 +61,9 @@ SRGB_MAX_SLOPE = 12.92
 AUTO_WB_NORM = 8  # shades of grey: 1 = grey world, inf = max-RGB; chosen on check + val (flat from 6 to 12)
 AUTO_WB_SHARE = 0.5  # how much of the measured cast is removed (flat from 0.4 to 0.6 on check + val)
 AUTO_WB_MIN = 0.01  # smaller gain changes (1 %) are not worth a step card
+#: The measured gains stay within exp(+-0.3) (the filter allows 0.5): a frame filled by one colour
+#: (an orange flower) otherwise reaches the filter's limit. Chosen on check + val; MODEL.md.
+AUTO_WB_MAX = 0.3
 VARIATION_POOL = 4  # variations: candidates drawn per variation shown (the most distinct are kept)
 
 
@@ -84,7 +87,8 @@ def auto_white_balance(linear: np.ndarray, norm: float = AUTO_WB_NORM,
                        share: float = AUTO_WB_SHARE) -> dict[str, float] | None:
     """The white balance filter's ``green`` and ``blue`` gains that remove ``share`` of the
     colour cast measured by shades of grey (the ``norm``-mean of each channel), or None when
-    they are within ``AUTO_WB_MIN`` of neutral or the photo has too little to measure.
+    they are within ``AUTO_WB_MIN`` of neutral or the photo has too little to measure. Each gain
+    stays within ``exp(+-AUTO_WB_MAX)``.
 
     Pixels near the brightest value are left out: clipped highlights are white whatever the light.
     """
@@ -108,7 +112,8 @@ def auto_white_balance(linear: np.ndarray, norm: float = AUTO_WB_NORM,
     wb = REGISTRY["white_balance"]
     gains = {}
     for p, c in zip(wb.params, (1, 2)):  # green, blue relative to red
-        gains[p.name] = float(np.clip(round((e[0] / e[c]) ** share, 4), p.min, p.max))  # in range
+        lo, hi = max(p.min, math.exp(-AUTO_WB_MAX)), min(p.max, math.exp(AUTO_WB_MAX))
+        gains[p.name] = float(np.clip(round((e[0] / e[c]) ** share, 4), lo, hi))
     if all(abs(math.log(g)) < AUTO_WB_MIN for g in gains.values()):
         return None
     return gains

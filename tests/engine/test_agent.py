@@ -193,6 +193,8 @@ def test_auto_white_balance_leaves_neutral_and_unmeasurable_photos_alone():
     assert agent_mod.auto_white_balance(grey) is None  # already neutral: no card
     assert agent_mod.auto_white_balance(np.zeros((64, 64, 3), np.float32)) is None  # black: nothing to measure
     assert agent_mod.auto_white_balance(np.ones((4, 4, 3), np.float32)) is None  # too few unclipped pixels
-    wb = REGISTRY["white_balance"]
     strong = agent_mod.auto_white_balance(grey * np.asarray([1.0, 0.01, 0.01], np.float32))
-    assert strong == {"green": wb.params[0].max, "blue": wb.params[1].max}  # clamped to the filter's range
+    cap = float(np.exp(agent_mod.AUTO_WB_MAX))  # a one-colour frame: capped, well inside the filter's range
+    assert strong == {"green": cap, "blue": cap} and cap < REGISTRY["white_balance"].params[0].max
+    weak = agent_mod.auto_white_balance(grey * np.asarray([1.0, 100.0, 100.0], np.float32))
+    assert weak == {"green": 1 / cap, "blue": 1 / cap}
