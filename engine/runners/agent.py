@@ -119,6 +119,27 @@ def auto_white_balance(linear: np.ndarray, norm: float = AUTO_WB_NORM,
     return gains
 
 
+def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: bool = True) -> list[Step]:
+    """The classical steps Auto starts with, each measured on ``sample`` (the photo as decoded)
+    and left out when off or not needed: :func:`auto_exposure_ev`, then :func:`auto_white_balance`
+    (its gains are scale-free, so the exposure before it does not change them)."""
+    steps = []
+    ev = auto_exposure_ev(sample) if exposure else 0.0
+    if ev != 0.0:
+        steps.append(Step("exposure", {"ev": ev}, source="auto-exposure"))
+    gains = auto_white_balance(sample) if white_balance else None
+    if gains is not None:
+        steps.append(Step("white_balance", gains, source="auto-white-balance"))
+    return steps
+
+
+def apply_steps(img: np.ndarray, steps: list[Step]) -> np.ndarray:
+    """``img`` through each step's filter math, in order (float32)."""
+    for s in steps:
+        img = REGISTRY[s.op].apply(img, **s.params).astype(np.float32)
+    return img
+
+
 def user_styles_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "retouch" / "styles"
@@ -249,17 +270,8 @@ class Agent:
         """The proxy the policy sees and the steps before it: the measured exposure and white
         balance steps, each if on and needed."""
         sample = self.sample(linear)
-        proxy = make_proxy(sample, self.size)
-        pre: list[Step] = []
-        ev = auto_exposure_ev(sample) if self.auto_exposure else 0.0
-        if ev != 0.0:
-            pre.append(Step("exposure", {"ev": ev}, source="auto-exposure"))
-        gains = auto_white_balance(sample) if self.auto_white_balance else None
-        if gains is not None:  # gains are scale-free: measured on the sample as decoded
-            pre.append(Step("white_balance", gains, source="auto-white-balance"))
-        for s in pre:
-            proxy = REGISTRY[s.op].apply(proxy, **s.params).astype(np.float32)
-        return proxy, pre
+        pre = measured_steps(sample, exposure=self.auto_exposure, white_balance=self.auto_white_balance)
+        return apply_steps(make_proxy(sample, self.size), pre), pre
 
     def _used(self, pre: list[Step]) -> tuple[str, ...]:
         """The state flags the pre-step sets: as the policy was trained (``pre_step_used`` in its

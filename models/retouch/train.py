@@ -46,8 +46,8 @@ import torch
 
 from engine.atomic import atomic_path
 from engine.color import srgb_encode
-from engine.filters import AGENT_FILTERS, REGISTRY
-from engine.runners.agent import auto_exposure_ev, auto_white_balance
+from engine.filters import AGENT_FILTERS
+from engine.runners.agent import apply_steps, measured_steps
 
 from ..data import crops, degrade
 from .nets import MAX_ENTROPY, N_FILTERS, N_STATE, N_STEPS, Critic, Policy, apply_all, display, entropy
@@ -87,6 +87,7 @@ class Config:
 
 EXPOSURE = 1 + AGENT_FILTERS.index("exposure")  # its "used" flag in the state
 WHITE_BALANCE = 1 + AGENT_FILTERS.index("white_balance")
+PRE_STEP_FLAGS = [EXPOSURE, WHITE_BALANCE]  # the state flags of the measured steps, in Inputs.draw's order
 
 
 def lr_at(cfg: Config, it: int) -> float:
@@ -113,17 +114,15 @@ class Inputs:
         img = clean
         if self.synthetic:
             img = degrade.degrade_linear(clean, degrade.sample(self.rng, n)).astype(np.float32)
-        evs = np.array([auto_exposure_ev(v) for v in img] if self.auto_exposure else np.zeros(n), np.float32)
-        img = (img * np.exp2(evs)[:, None, None, None]).astype(np.float32)  # the exposure filter's math
-        balanced = np.zeros(n, bool)
-        if self.auto_white_balance:
-            for i in range(n):
-                gains = auto_white_balance(img[i])
-                if gains is not None:
-                    img[i] = REGISTRY["white_balance"].apply(img[i], **gains)
-                    balanced[i] = True
-        flags = np.stack([evs != 0, balanced], 1) & self.flag_pre_step
-        return img, (clean if self.synthetic else None), flags
+        img = np.array(img, np.float32)
+        flags = np.zeros((n, 2), bool)
+        if self.auto_exposure:
+            for i in range(n):  # measured and applied as the app's Agent.start does
+                steps = measured_steps(img[i], white_balance=self.auto_white_balance)
+                img[i] = apply_steps(img[i], steps)
+                ops = {s.op for s in steps}
+                flags[i] = ["exposure" in ops, "white_balance" in ops]
+        return img, (clean if self.synthetic else None), flags & self.flag_pre_step
 
 
 class Pool:
@@ -135,16 +134,16 @@ class Pool:
         self.img = torch.from_numpy(img).to(device)
         self.clean = None if clean is None else torch.from_numpy(clean).to(device)
         self.state = torch.zeros(size, N_STATE, device=device)
-        self.state[:, [EXPOSURE, WHITE_BALANCE]] = torch.from_numpy(pre).to(device, torch.float32)  # as Agent._used
+        self.state[:, PRE_STEP_FLAGS] = torch.from_numpy(pre).to(device, torch.float32)  # as Agent._used
 
     def refill(self, idx: torch.Tensor) -> None:
         img, clean, pre = self.inputs.draw(len(idx))
         self.img[idx] = torch.from_numpy(img).to(self.device)
         if self.clean is not None:
             self.clean[idx] = torch.from_numpy(clean).to(self.device)
-        self.state[idx] = 0
-        self.state[idx[:, None], torch.tensor([EXPOSURE, WHITE_BALANCE], device=self.device)] = \
-            torch.from_numpy(pre).to(self.device, torch.float32)
+        state = torch.zeros(len(idx), N_STATE, device=self.device)
+        state[:, PRE_STEP_FLAGS] = torch.from_numpy(pre).to(self.device, torch.float32)
+        self.state[idx] = state
 
 
 def recon_error(linear: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
