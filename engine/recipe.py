@@ -32,7 +32,7 @@ FORMAT = 1
 SIDECAR_SUFFIX = ".retouch.json"
 MAX_SIDECAR_BYTES = 1 << 20  # a recipe is a few kB; anything this big is not ours
 MAX_STEPS = 256
-SOURCES = frozenset({"auto-exposure", "auto-white-balance"})  # Step.source values a sidecar may carry
+SOURCES = frozenset({"auto-exposure", "auto-white-balance", "auto-contrast"})  # Step.source values a sidecar may carry
 
 # format N -> N+1 migrations of the whole document (filter params migrate per filter).
 _FORMAT_MIGRATIONS: dict[int, Any] = {}

@@ -46,6 +46,8 @@ import numpy as np
 from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
 from ..render import make_proxy, render_exact
+from .meter import DEFAULT_METER, Meter
+from .meter import load as load_meter
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "models"
 DEFAULT_MODEL = RESOURCES / "retouch.onnx"
@@ -64,6 +66,13 @@ AUTO_WB_MIN = 0.01  # smaller gain changes (1 %) are not worth a step card
 #: The measured gains stay within exp(+-0.3) (the filter allows 0.5): a frame filled by one colour
 #: (an orange flower) otherwise reaches the filter's limit. Chosen on check + val; MODEL.md.
 AUTO_WB_MAX = 0.3
+#: The learned meter (engine.runners.meter) takes this share of the exposure (the rest is the
+#: percentile rule's) and removes this share of the contrast it measures; MODEL.md, eighth session.
+METER_EV_SHARE = 0.3
+AUTO_CONTRAST_SHARE = 0.5
+AUTO_CONTRAST_MIN = 0.01  # |log gamma| below this is not worth a step card
+AUTO_CONTRAST_MAX = 0.3  # the gamma stays within exp(+-0.3), beyond any contrast the meter saw
+MID_GREY = 0.18  # the contrast step pivots here: mid grey keeps its brightness
 VARIATION_POOL = 4  # variations: candidates drawn per variation shown (the most distinct are kept)
 
 
@@ -119,17 +128,42 @@ def auto_white_balance(linear: np.ndarray, norm: float = AUTO_WB_NORM,
     return gains
 
 
-def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: bool = True) -> list[Step]:
-    """The classical steps Auto starts with, each measured on ``sample`` (the photo as decoded)
-    and left out when off or not needed: :func:`auto_exposure_ev`, then :func:`auto_white_balance`
-    (its gains are scale-free, so the exposure before it does not change them)."""
+def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE) -> float | None:
+    """The ``gamma`` filter's value that removes ``share`` of a measured log contrast (> 0: the
+    photo is harsher than a finished rendering), or None when too small to be worth a step."""
+    g = float(np.clip(-share * log_contrast, -AUTO_CONTRAST_MAX, AUTO_CONTRAST_MAX))
+    return None if abs(g) < AUTO_CONTRAST_MIN else round(math.exp(g), 4)
+
+
+def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: bool = True,
+                   contrast: bool = True, meter: Meter | None = None) -> list[Step]:
+    """The measured steps Auto starts with, each from ``sample`` (the photo as decoded) and left
+    out when off or not needed:
+
+    1. exposure: :func:`auto_exposure_ev`, blended with the learned ``meter``'s (when given) by
+       ``METER_EV_SHARE``, plus the contrast step's pivot (below);
+    2. white balance: :func:`auto_white_balance` (scale-free: the exposure does not change it);
+    3. contrast (with a meter): a ``gamma`` step removing ``AUTO_CONTRAST_SHARE`` of the contrast
+       the meter measures, pivoting at mid grey, i.e. ``x -> 0.18 (x / 0.18)^gamma``; its
+       ``0.18^(1 - gamma)`` is folded into step 1's exposure (applied before the power).
+    """
     steps = []
+    pred = meter.predict(sample) if meter is not None and (exposure or contrast) else None
     ev = auto_exposure_ev(sample) if exposure else 0.0
-    if ev != 0.0:
-        steps.append(Step("exposure", {"ev": ev}, source="auto-exposure"))
+    if pred is not None and exposure:
+        ev = (1 - METER_EV_SHARE) * ev + METER_EV_SHARE * pred["ev"]
+    gamma = auto_contrast_gamma(pred["log_contrast"]) if pred is not None and contrast else None
+    if gamma is not None:
+        ev += math.log2(MID_GREY) * (1 - gamma) / gamma
+    ev_param = REGISTRY["exposure"].params[0]
+    ev = float(np.clip(ev, ev_param.min, ev_param.max))
+    if abs(ev) >= AUTO_MIN_EV or (gamma is not None and ev != 0.0):
+        steps.append(Step("exposure", {"ev": round(ev, 4)}, source="auto-exposure"))
     gains = auto_white_balance(sample) if white_balance else None
     if gains is not None:
         steps.append(Step("white_balance", gains, source="auto-white-balance"))
+    if gamma is not None:
+        steps.append(Step("gamma", {"gamma": gamma}, source="auto-contrast"))
     return steps
 
 
@@ -157,13 +191,17 @@ class Agent:
     """Runs a policy model. ``model`` is a path, a name from :func:`available_models`, or None."""
 
     def __init__(self, model: str | Path | None = None, *, prefer_gpu: bool = True, threads: int | None = None,
-                 auto_exposure: bool = True, auto_white_balance: bool = True, strength: float = AUTO_STRENGTH):
-        """``auto_exposure``: start every recipe with the deterministic exposure normalisation
-        (:func:`auto_exposure_ev`) and let the policy refine the normalised proxy.
+                 auto_exposure: bool = True, auto_white_balance: bool = True, strength: float = AUTO_STRENGTH,
+                 meter: bool | str | Path = True):
+        """``auto_exposure``: start every recipe with the measured exposure (:func:`auto_exposure_ev`)
+        and let the policy refine the normalised proxy.
         ``auto_white_balance``: then the measured white balance (:func:`auto_white_balance`).
+        ``meter``: the learned meter (True: the shipped one; or a path) refines the exposure and
+        adds a measured contrast step (:func:`measured_steps`); False: the classical rules only.
         ``strength``: how far the policy's steps go (1: as predicted; see the module docstring)."""
         self.auto_exposure = auto_exposure
         self.auto_white_balance = auto_white_balance
+        self.meter: Meter | None = None if meter is False else load_meter(DEFAULT_METER if meter is True else meter)
         self.strength = float(strength)
         from .onnx import session  # onnxruntime loads here, not when the app imports this module
 
@@ -270,7 +308,8 @@ class Agent:
         """The proxy the policy sees and the steps before it: the measured exposure and white
         balance steps, each if on and needed."""
         sample = self.sample(linear)
-        pre = measured_steps(sample, exposure=self.auto_exposure, white_balance=self.auto_white_balance)
+        pre = measured_steps(sample, exposure=self.auto_exposure, white_balance=self.auto_white_balance,
+                             contrast=self.auto_exposure, meter=self.meter)
         return apply_steps(make_proxy(sample, self.size), pre), pre
 
     def _used(self, pre: list[Step]) -> tuple[str, ...]:

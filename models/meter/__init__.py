@@ -1,0 +1,1 @@
+"""The learned meter (``engine.runners.meter``): data, fit, ONNX export and evaluation."""
