@@ -108,9 +108,11 @@ class StepCard(QFrame):
     def _confidence_text(self) -> str:
         step = self.doc.recipe.steps[self.index]
         if step.source == "auto-exposure":
-            return "Auto exposure: measured from the photo (brightest channel's 99th percentile)"
+            return "Auto exposure: measured from the photo (learned meter + brightest channel's 99th percentile)"
         if step.source == "auto-white-balance":
             return "Auto white balance: measured from the photo (shades of grey), half the cast removed"
+        if step.source == "auto-contrast":
+            return "Auto contrast: measured by the learned meter, half of it undone about mid grey"
         if not step.probs:
             return "Added by hand"
         conf = step.probs.get(step.op, 0.0)

@@ -28,7 +28,7 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="seed of the dropout sample (default: deterministic; variations use 0)")
     p.add_argument("--strength", type=_strength, default=None, metavar="A",
-                   help="how far the agent's steps go, 0-2: 1 = as predicted, 0 = only the measured exposure "
+                   help="how far the agent's steps go, 0-2: 1 = as predicted, 0 = only the measured steps "
                         "(default: the model's recommended 0.7)")
     p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
     p.set_defaults(func=guarded(cmd_auto))

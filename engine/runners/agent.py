@@ -315,7 +315,8 @@ class Agent:
     def _used(self, pre: list[Step]) -> tuple[str, ...]:
         """The state flags the pre-step sets: as the policy was trained (``pre_step_used`` in its
         metadata; models that predate the key were trained with the flag set, or never saw it)."""
-        return tuple(s.op for s in pre) if self.meta.get("pre_step_used", True) else ()
+        flagged = ("exposure", "white_balance")  # as training's Inputs.draw flags them (not the contrast)
+        return tuple(s.op for s in pre if s.op in flagged) if self.meta.get("pre_step_used", True) else ()
 
     def predict(self, linear: np.ndarray, *, seed: int | None = None, strength: float | None = None) -> Recipe:
         """The agent's recipe for a linear photo; ``seed`` None = deterministic (no dropout);

@@ -147,15 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     x, y, group = cached
     build_s = time.perf_counter() - t0
     print(f"{len(x)} samples from {len(paths)} photos ({build_s:.0f} s)")
-    print("offsets' spread (the error of predicting none):", dict(zip(OUTPUTS, y.std(0).round(3))))
+    table = lambda v: "  ".join(f"{k} {x:.3f}" for k, x in zip(OUTPUTS, v))  # noqa: E731
+    print("offsets' spread (the error of predicting none):", table(y.std(0)))
     scores = {lam: cross_validate(x, y, group, lam) for lam in LAMBDAS}
     for lam, rmse in scores.items():
-        print(f"  lambda {lam:g}: cross-validated RMSE", dict(zip(OUTPUTS, rmse.round(3))))
+        print(f"  lambda {lam:g}: cross-validated RMSE", table(rmse))
     lam = min(scores, key=lambda k: scores[k][0] + scores[k][3])  # the two outputs Auto uses
     a, b = ridge(x, y, lam)
     meta = {"features": list(FEATURES), "outputs": list(OUTPUTS), "lambda": lam, "samples": len(x),
             "photos": len(paths), "per_photo": args.per_photo, "seed": args.seed, "source": str(args.photos),
-            "cv_rmse": dict(zip(OUTPUTS, scores[lam].round(4).tolist())), "spread": dict(zip(OUTPUTS, y.std(0).round(4).tolist())),
+            "cv_rmse": dict(zip(OUTPUTS, scores[lam].round(4).tolist())),
+            "spread": dict(zip(OUTPUTS, y.std(0).round(4).tolist())),
             "build_s": round(build_s, 1)}
     export(a, b, args.out, meta)
     print(f"lambda {lam:g} -> {args.out} ({args.out.stat().st_size} bytes)")

@@ -185,7 +185,8 @@ class Trainer:
         self.opt_c = torch.optim.Adam(self.critic.parameters(), cfg.lr, betas=betas)
         self.synthetic = synthetic and cfg.recon_weight >= 0
         self.inputs = Inputs(inputs, synthetic, self.rng, cfg.auto_exposure, cfg.permute_channels,
-                             flag_pre_step=cfg.flag_pre_step, auto_white_balance=cfg.auto_white_balance, meter=cfg.meter)
+                             flag_pre_step=cfg.flag_pre_step, auto_white_balance=cfg.auto_white_balance,
+                             meter=cfg.meter)
         self.targets = targets
         self.pool = Pool(self.inputs, cfg.pool_mul * cfg.batch, self.device)
         self.fake = torch.zeros(0, 3, 64, 64, device=self.device)  # finished outputs (sRGB NCHW)

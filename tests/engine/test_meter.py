@@ -1,0 +1,95 @@
+"""The learned meter (engine.runners.meter) and the measured steps it feeds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine.filters import REGISTRY
+from engine.recipe import Recipe
+from engine.render import render
+from engine.runners import agent as agent_mod
+from engine.runners.agent import Agent, measured_steps
+from engine.runners.meter import DEFAULT_METER, FEATURES, OUTPUTS, Meter, features, load
+
+pytestmark = pytest.mark.skipif(not DEFAULT_METER.exists(), reason="no shipped meter")
+
+
+def test_features_follow_exposure_and_ignore_it_for_colour(photo_linear):
+    """Darkening a real photo by 2 EV (nothing clips) moves every log2 brightness feature by -2
+    and leaves the clipped share alone; the colour statistics move a little (which pixels count as
+    well exposed changes)."""
+    img = np.asarray(photo_linear, np.float32) * 0.5
+    a, b = features(img), features(img * 0.25)
+    assert a.shape == b.shape == (len(FEATURES),) and np.isfinite(a).all()
+    log2 = [i for i, n in enumerate(FEATURES) if n.startswith(("log2", "mean log2"))]
+    dark = np.asarray([a[i] > -14 for i in log2])  # above the 1e-5 floor
+    assert np.allclose((b - a)[log2][dark], -2.0, atol=1e-3)
+    rest = [i for i in range(len(FEATURES)) if i not in log2]
+    assert np.allclose(a[rest], b[rest], atol=0.15) and a[FEATURES.index("clipped share")] == 0
+    with pytest.raises(ValueError, match="too few pixels"):
+        features(np.zeros((2, 2, 3), np.float32))
+
+
+def test_shipped_meter_loads_and_is_affine_in_its_features(photo_linear):
+    m = load()
+    assert m is not None and m is load()  # shared
+    assert set(m.meta) >= {"lambda", "samples", "photos", "cv_rmse"} and m.meta["samples"] > 1000
+    p = m.predict(photo_linear)
+    assert list(p) == list(OUTPUTS) and all(math.isfinite(v) for v in p.values())
+    # a 2 EV darker photo gets more exposure, though less than 2 EV: a ridge fit shrinks toward the
+    # exposures it saw, as a photo that dark was more likely metered dark on purpose
+    img = np.asarray(photo_linear, np.float32) * 0.5
+    assert 1.4 < m.predict(img * 0.25)["ev"] - m.predict(img)["ev"] < 2.05
+    assert load(DEFAULT_METER.with_name("no-such-meter.onnx")) is None
+
+
+def test_a_model_that_is_not_a_meter_is_refused():
+    with pytest.raises(ValueError, match="not a meter"):
+        Meter(agent_mod.DEFAULT_MODEL)
+
+
+def test_contrast_gamma_sign_cap_and_threshold():
+    assert agent_mod.auto_contrast_gamma(0.0) is None
+    assert agent_mod.auto_contrast_gamma(0.01) is None  # half of it is below AUTO_CONTRAST_MIN
+    assert agent_mod.auto_contrast_gamma(0.2) == pytest.approx(math.exp(-0.1), abs=1e-4)  # harsh: gamma < 1
+    assert agent_mod.auto_contrast_gamma(-0.2) == pytest.approx(math.exp(0.1), abs=1e-4)  # flat: gamma > 1
+    cap = math.exp(agent_mod.AUTO_CONTRAST_MAX)
+    assert agent_mod.auto_contrast_gamma(-5.0) == pytest.approx(cap, abs=1e-4)
+    assert REGISTRY["gamma"].params[0].min < 1 / cap and cap < REGISTRY["gamma"].params[0].max
+
+
+def test_measured_steps_with_the_meter(photo_linear):
+    """The exposure is the blend of the two meters, plus the contrast step's pivot: mid grey of the
+    blended exposure stays mid grey through the gamma."""
+    m = load()
+    img = np.asarray(photo_linear, np.float32) * 0.3
+    p = m.predict(img)
+    steps = measured_steps(img, meter=m)
+    ops = [s.op for s in steps]
+    assert [s.source for s in steps] == [{"exposure": "auto-exposure", "white_balance": "auto-white-balance",
+                                          "gamma": "auto-contrast"}[o] for o in ops]
+    blend = (1 - agent_mod.METER_EV_SHARE) * agent_mod.auto_exposure_ev(img) + agent_mod.METER_EV_SHARE * p["ev"]
+    gamma = agent_mod.auto_contrast_gamma(p["log_contrast"])
+    if gamma is None:
+        assert "gamma" not in ops and steps[0].params["ev"] == pytest.approx(blend, abs=1e-3)
+    else:
+        assert ops[0] == "exposure" and ops[-1] == "gamma" and steps[-1].params["gamma"] == gamma
+        grey = np.full((1, 1, 3), 0.18 * 2.0 ** -blend, np.float32)
+        only = Recipe([s for s in steps if s.op != "white_balance"])
+        assert render(only, grey, exact=True) == pytest.approx(render(Recipe(), np.full_like(grey, 0.18), exact=True),
+                                                               abs=2e-3)
+    # without the meter: the classical steps only, as before
+    assert [s.op for s in measured_steps(img)] == [o for o in ops if o != "gamma"]
+    assert "gamma" not in [s.op for s in Agent(prefer_gpu=False, meter=False).predict(img).steps if s.source]
+
+
+def test_a_harsh_photo_gets_a_softening_contrast_step(photo_linear):
+    """The same photo with its contrast raised (a power 1.3 about mid grey) measures harsher than
+    with it lowered (0.7), so the first gets the smaller gamma."""
+    m = load()
+    lum = np.maximum(np.asarray(photo_linear, np.float32) @ np.asarray([0.27, 0.67, 0.06], np.float32), 1e-6)
+    harsh, flat = (np.clip(photo_linear * (0.18 * (lum / 0.18) ** c / lum)[..., None], 0, 1) for c in (1.3, 0.7))
+    assert m.predict(harsh)["log_contrast"] > m.predict(flat)["log_contrast"] + 0.1
