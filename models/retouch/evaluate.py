@@ -7,8 +7,9 @@ Protocol (exposure.md §5, plus a PSNR check the paper could not do without orig
   (``engine.io.dng.write_dng``: mosaic, camera WB, sensor noise) and decoded by the app's own
   RAW path (``engine.io.load_photo``): exactly what the app feeds the agent.
 * Methods: **agent** (``Agent.predict`` + ``engine.render.render``: exactly the app's Auto,
-  including its measured exposure and white balance pre-steps and strength), **agent, strength 1**
-  (the policy's steps as predicted), **agent, no pre-steps** (``auto_exposure=False,
+  including its measured exposure, white balance and contrast steps and strength), **agent, strength 1**
+  (the policy's steps as predicted), **agent, no meter** (``meter=False``: the classical measured
+  exposure and white balance only, Auto before the eighth session), **agent, no pre-steps** (``auto_exposure=False,
   auto_white_balance=False``, the policy alone, for comparison), **(a)** the decoded linear
   input as is (sRGB-encoded), **(b)** LibRaw's default rendering of the same DNG,
   ``rawpy.postprocess(use_camera_wb=True)`` (auto-bright + sRGB gamma), **(c)** percentile
@@ -121,10 +122,11 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
              seed: int = 0, long_edge: int = 768, strength: float | None = None, log=print) -> dict:
     agent = Agent(model) if strength is None else Agent(model, strength=strength)
     bare = Agent(model, auto_exposure=False, auto_white_balance=False, strength=agent.strength)
+    classical = Agent(model, meter=False, strength=agent.strength)
     rng = np.random.default_rng(seed)
     hi_rng = np.random.default_rng(seed + 1)
-    methods = ["agent", "agent, strength 1", "agent, no pre-steps", "(a) input as is", "(b) LibRaw default",
-               "(c) stretch + grey-world"]
+    methods = ["agent", "agent, strength 1", "agent, no meter", "agent, no pre-steps", "(a) input as is",
+               "(b) LibRaw default", "(c) stretch + grey-world"]
     scores: dict[str, list[float]] = {m: [] for m in methods}
     stats: dict[str, list[np.ndarray]] = {m: [] for m in [*methods, "original"]}
     times = []
@@ -148,6 +150,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                 times.append(time.perf_counter() - t)
                 outs = {"agent": render(recipe, linear),
                         "agent, strength 1": render(agent.predict(linear, strength=1.0), linear),
+                        "agent, no meter": render(classical.predict(linear), linear),
                         "agent, no pre-steps": render(bare.predict(linear), linear),
                         "(a) input as is": srgb_encode(linear),
                         "(b) LibRaw default": libraw_default(dng),

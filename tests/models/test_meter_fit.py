@@ -82,3 +82,15 @@ def test_shipped_meter_on_held_out_photos(heldout_srgb, tmp_path):
     assert rmse < 0.7 * float(np.std(spread)), (rmse, np.std(spread))
     assert np.mean(with_meter) > np.mean(classical) + 0.2, (np.mean(with_meter), np.mean(classical))
     assert np.isfinite(features(lin)).all()
+
+
+@pytest.mark.skipif(not DEFAULT_METER.exists(), reason="no shipped meter")
+def test_evaluate_table(tmp_path):
+    from models.meter.evaluate import evaluate, markdown
+
+    res = evaluate(load(), FIXTURES, per_photo=2, long_edge=256, log=lambda _: None)
+    assert res["n_images"] == 2 * len(FIXTURES)
+    assert res["ev"]["meter"] < res["ev"]["none"] and res["contrast"]["meter"] < res["contrast"]["none"]
+    assert set(res["psnr"]) == {"classical steps", "Auto's steps (meter)", "(b) LibRaw"}
+    table = markdown(res)
+    assert "**learned meter**" in table and f"{res['psnr']['(b) LibRaw']:.2f}" in table
