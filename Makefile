@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := resources/samples/sample.dng
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint bench bench-batch data train clean
+.PHONY: setup run test lint bench bench-batch data train meter clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,10 @@ train: data
 	$(TRAIN) --stop-at 4000 --flag-pre-step false
 	$(BIN)/python -m models.retouch.export runs/ship/checkpoint-it3000.pt runs/ship/checkpoint-it3500.pt \
 		runs/ship/checkpoint-it4000.pt -o runs/ship/retouch.onnx
+
+# The shipped learned meter (models/meter/MODEL.md): ridge on the input photos, a few minutes.
+meter: data
+	$(BIN)/python -m models.meter.train -o runs/meter/meter.onnx
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

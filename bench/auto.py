@@ -65,6 +65,15 @@ def main() -> int:
     n_med, _ = timed(lambda lin=linear: plain.predict(lin), args.repeat)
     print(f"{w}x{h}: Auto {w_med:.2f} ms with the measured white balance, {n_med:.2f} ms without "
           f"({w_med / n_med:.2f}x)")
+    # the learned meter (blended exposure + measured contrast), side by side
+    classical = Agent(args.model, prefer_gpu=False, threads=1, meter=False)
+    classical.predict(linear)
+    m_med, _ = timed(lambda lin=linear: agent.predict(lin), args.repeat)
+    c_med, _ = timed(lambda lin=linear: classical.predict(lin), args.repeat)
+    sample = agent.sample(linear)
+    f_med, _ = timed(lambda s=sample: agent.meter.predict(s), args.repeat)
+    print(f"{w}x{h}: Auto {m_med:.2f} ms with the learned meter, {c_med:.2f} ms without ({m_med / c_med:.2f}x); "
+          f"the meter alone {f_med:.2f} ms")
     return 0
 
 
