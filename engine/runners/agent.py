@@ -32,6 +32,11 @@ shades-of-grey colour constancy of Finlayson & Trezzi (2004), the illuminant as 
 the photographer meant (a sunset) keeps half its warmth, a camera's wrong guess loses half its
 error. The shipped policy rarely fixes a cast itself (one step in three on the check set);
 measured in models/retouch/MODEL.md.
+
+The learned meter (eighth session, :mod:`engine.runners.meter`): a linear model of 24 photo
+statistics, fitted to degraded photos whose offsets are known. Auto's exposure takes
+``METER_EV_SHARE`` of its EV (the rest is the percentile rule's), and a ``gamma`` step about mid
+grey undoes ``AUTO_CONTRAST_SHARE`` of the contrast it measures. ``Agent(meter=False)``: without.
 """
 
 from __future__ import annotations
