@@ -51,17 +51,17 @@ def features(sample: np.ndarray) -> np.ndarray:
     """The meter's inputs (``FEATURES``, float32) for a linear photo or its sample ``(H, W, 3)``."""
     img = np.asarray(sample, np.float32)
     stride = max(1, min(img.shape[:2]) // MAX_SIDE)
-    x = img[::stride, ::stride].reshape(-1, 3)
+    x = np.ascontiguousarray(img[::stride, ::stride]).reshape(-1, 3)  # one compact copy: ~2x faster below
     if len(x) < 16:
         raise ValueError(f"too few pixels to meter ({len(x)})")
     lum = np.maximum(x @ LUMA, np.float32(1e-5))
     top = np.maximum(np.maximum(x[:, 0], x[:, 1]), x[:, 2])
-    log_lum = np.log2(lum)
     clip = float(np.mean(top >= CLIP_LEVEL))
-    f = [*_ranks(log_lum, LUM_PERCENTILES), *np.log2(np.maximum(_ranks(top, TOP_PERCENTILES), 1e-5)),
-         float(log_lum.mean()), clip, clip ** 0.5]
+    # log2 is monotonic: the percentiles of log2(lum) are log2 of lum's (12 logs instead of all)
+    f = [*np.log2(_ranks(lum, LUM_PERCENTILES)), *np.log2(np.maximum(_ranks(top, TOP_PERCENTILES), 1e-5)),
+         float(np.log2(lum).mean()), clip, clip ** 0.5]
     ok = (top > 0.01) & (top < 0.95)  # well exposed: colour is measurable
-    xo = np.maximum(x[ok] if ok.sum() >= 16 else x, np.float32(1e-5))
+    xo = np.maximum(np.compress(ok, x, axis=0) if ok.sum() >= 16 else x, np.float32(1e-5))
     top_o = np.maximum(np.maximum(xo[:, 0], xo[:, 1]), xo[:, 2])
     low_o = np.minimum(np.minimum(xo[:, 0], xo[:, 1]), xo[:, 2])
     u, v = np.log(xo[:, 0] / xo[:, 1]), np.log(xo[:, 2] / xo[:, 1])
