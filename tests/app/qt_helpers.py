@@ -31,8 +31,12 @@ def settle(qtbot, win: MainWindow) -> None:
 
 
 def open_and_wait(qtbot, win: MainWindow, path: Path) -> None:
+    """Open ``path`` and wait until it is shown, the filmstrip's thumbnails are in (their arrival
+    can resize the viewer, and so the preview, after the first render under load) and the newest
+    preview is on screen."""
     with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
         win.open_path(path)
+    qtbot.waitUntil(lambda: len(win.filmstrip.thumbs_done) >= win.filmstrip.count(), timeout=TIMEOUT)
     settle(qtbot, win)
 
 
