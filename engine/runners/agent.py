@@ -140,6 +140,11 @@ def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE)
     return None if abs(g) < AUTO_CONTRAST_MIN else round(math.exp(g), 4)
 
 
+def blend_ev(percentile_ev: float, meter_ev: float) -> float:
+    """Auto's exposure: ``METER_EV_SHARE`` of the learned meter's, the rest the percentile rule's."""
+    return (1 - METER_EV_SHARE) * percentile_ev + METER_EV_SHARE * meter_ev
+
+
 def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: bool = True,
                    contrast: bool = True, meter: Meter | None = None) -> list[Step]:
     """The measured steps Auto starts with, each from ``sample`` (the photo as decoded) and left
@@ -156,7 +161,7 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
     pred = meter.predict(sample) if meter is not None and (exposure or contrast) else None
     ev = auto_exposure_ev(sample) if exposure else 0.0
     if pred is not None and exposure:
-        ev = (1 - METER_EV_SHARE) * ev + METER_EV_SHARE * pred["ev"]
+        ev = blend_ev(ev, pred["ev"])
     gamma = auto_contrast_gamma(pred["log_contrast"]) if pred is not None and contrast else None
     if gamma is not None:
         ev += math.log2(MID_GREY) * (1 - gamma) / gamma

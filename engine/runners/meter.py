@@ -24,10 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..filters.base import LUMA as FILTER_LUMA
+
 RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "models"
 DEFAULT_METER = RESOURCES / "meter.onnx"
 
-LUMA = np.asarray([0.27, 0.67, 0.06], np.float32)  # the paper's luminance, as the filters use
+LUMA = np.asarray(FILTER_LUMA, np.float32)  # the paper's luminance, as the filters use
 LUM_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 98, 99, 99.5, 99.9)
 TOP_PERCENTILES = (50, 90, 99, 99.9)
 CLIP_LEVEL = 0.98

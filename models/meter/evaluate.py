@@ -23,13 +23,13 @@ import numpy as np
 from engine.color import srgb_encode
 from engine.io import load_photo
 from engine.io.dng import write_dng
-from engine.runners.agent import METER_EV_SHARE, apply_steps, auto_exposure_ev, measured_steps
+from engine.runners.agent import apply_steps, auto_exposure_ev, blend_ev, measured_steps
 from engine.runners.meter import DEFAULT_METER, Meter
 
 from ..data import degrade
 from ..data.assemble import assemble, list_images, load_srgb
-from ..retouch.evaluate import libraw_default, psnr
-from .train import offsets, shrink
+from ..retouch.evaluate import libraw_default, psnr, shrink
+from .train import offsets
 
 
 def evaluate(meter: Meter, photos: list[Path], *, per_photo: int = 4, seed: int = 0, long_edge: int = 768,
@@ -50,7 +50,7 @@ def evaluate(meter: Meter, photos: list[Path], *, per_photo: int = 4, seed: int 
                 p = meter.predict(lin)
                 classical = auto_exposure_ev(lin)
                 for name, v in (("none", 0.0), ("classical", classical), ("meter", p["ev"]),
-                                ("Auto (blend)", (1 - METER_EV_SHARE) * classical + METER_EV_SHARE * p["ev"])):
+                                ("Auto (blend)", blend_ev(classical, p["ev"]))):
                     ev[name].append(v - truth[0])
                 contrast["none"].append(-truth[3])
                 contrast["meter"].append(p["log_contrast"] - truth[3])

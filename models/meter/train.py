@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from engine.atomic import atomic_path
-from engine.color import srgb_decode, srgb_encode
+from engine.filters.base import LUMA
 from engine.io import load_photo
 from engine.io.dng import write_dng
-from engine.render import resize_linear
 from engine.runners.meter import DEFAULT_METER, FEATURES, OUTPUTS, features
 
 from ..data import degrade
 from ..data.assemble import list_images, load_srgb
+from ..retouch.evaluate import shrink
 
 LAMBDAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 FOLDS = 5
@@ -40,17 +40,9 @@ def offsets(d: degrade.Degradation) -> np.ndarray:
     gains) that restore the photo's grey, and the log contrast and saturation it was given."""
     r, b = float(d.wb_r), float(d.wb_b)
     # white balance (1, e^r, e^(r-b)) / n restores the hue; it leaves e^r / n of the exposure to undo
-    n = 0.27 + 0.67 * math.exp(r) + 0.06 * math.exp(r - b)
+    n = LUMA[0] + LUMA[1] * math.exp(r) + LUMA[2] * math.exp(r - b)
     ev = -float(d.ev) - (r - math.log(n)) / math.log(2.0)
     return np.array([ev, r, r - b, math.log(float(d.contrast)), math.log(float(d.saturation))])
-
-
-def shrink(srgb: np.ndarray, long_edge: int) -> np.ndarray:
-    h, w = srgb.shape[:2]
-    if max(h, w) > long_edge:
-        s = long_edge / max(h, w)
-        srgb = srgb_encode(resize_linear(srgb_decode(srgb), round(w * s), round(h * s)))
-    return srgb[: srgb.shape[0] // 2 * 2, : srgb.shape[1] // 2 * 2]
 
 
 def build(paths: list[Path], per_photo: int, seed: int, long_edge: int = 512,

@@ -115,6 +115,16 @@ def stretch_greyworld(linear: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> 
     return srgb_encode((x - p_lo) / max(p_hi - p_lo, 1e-6)).astype(np.float32)
 
 
+def shrink(srgb: np.ndarray, long_edge: int) -> np.ndarray:
+    """An original at the protocol's size: long edge at most ``long_edge`` (area-resized in linear
+    light), both sides even (a whole RGGB mosaic)."""
+    h, w = srgb.shape[:2]
+    if max(h, w) > long_edge:
+        s = long_edge / max(h, w)
+        srgb = srgb_encode(resize_linear(srgb_decode(srgb), round(w * s), round(h * s)))
+    return srgb[: srgb.shape[0] // 2 * 2, : srgb.shape[1] // 2 * 2]
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -133,12 +143,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
     prefixes: list[list[float]] = []  # PSNR of the agent's recipe cut after 0, 1, ... steps
     with tempfile.TemporaryDirectory() as tmp:
         for path in heldout:
-            orig = load_srgb(path)
-            h, w = orig.shape[:2]
-            if max(h, w) > long_edge:
-                s = long_edge / max(h, w)
-                orig = srgb_encode(resize_linear(srgb_decode(orig), round(w * s), round(h * s)))
-            orig = orig[: orig.shape[0] // 2 * 2, : orig.shape[1] // 2 * 2]
+            orig = shrink(load_srgb(path), long_edge)
             stats["original"].append(patch_stats(patches(orig, hi_rng)))
             for k in range(per_photo):
                 d = degrade.sample(rng)
