@@ -51,10 +51,10 @@ import numpy as np
 from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
 from ..render import make_proxy, render_exact
+from . import RESOURCES
 from .meter import DEFAULT_METER, Meter
 from .meter import load as load_meter
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "models"
 DEFAULT_MODEL = RESOURCES / "retouch.onnx"
 
 AUTO_PERCENTILE = 99.0  # like LibRaw's auto-bright (auto_bright_thr 0.01): ~1 % of values above the level

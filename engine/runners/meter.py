@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..filters.base import LUMA as FILTER_LUMA
+from . import RESOURCES
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "models"
 DEFAULT_METER = RESOURCES / "meter.onnx"
 
 LUMA = np.asarray(FILTER_LUMA, np.float32)  # the paper's luminance, as the filters use
