@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .cli import CliError, _check_output, _output_format, guarded, quality, render_with_progress, status
+from .runners.agent import AUTO_STRENGTH
 
 
 def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +30,7 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
                    help="seed of the dropout sample (default: deterministic; variations use 0)")
     p.add_argument("--strength", type=_strength, default=None, metavar="A",
                    help="how far the agent's steps go, 0-2: 1 = as predicted, 0 = only the measured steps "
-                        "(default: the model's recommended 0.7)")
+                        f"(default: Auto's {AUTO_STRENGTH})")
     p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
     p.set_defaults(func=guarded(cmd_auto))
 

@@ -166,16 +166,21 @@ def test_variations_are_the_most_distinct_of_a_larger_draw(agent, photo_linear):
     assert spread_of(chosen) > 1.2 * spread_of(plain)
 
 
-def test_auto_white_balance_removes_half_of_a_cast(agent, photo_linear):
-    """A cast put on a real photo (red x1.3, blue x0.75) is measured by shades of grey and half
-    of it is removed: the gains move by the cast's inverse square root against the photo's own."""
+def test_auto_white_balance_removes_its_share_of_a_cast(agent, photo_linear):
+    """A cast put on a real photo (red x1.2, blue x0.85) is measured by max-RGB and
+    ``AUTO_WB_SHARE`` of it is removed: the gains move by that power of the cast against the
+    photo's own."""
     img = np.asarray(photo_linear, np.float32) * 0.5  # nothing clipped, so the cast is the only change
-    cast = np.asarray([1.3, 1.0, 0.75], np.float32)
+    # the dune is warm beyond the gains' cap: balance it first (by its own whites), then cast it
+    img = (img / np.percentile(img.reshape(-1, 3), 99.5, axis=0) * 0.3).astype(np.float32)
+    cast = np.asarray([1.2, 1.0, 0.85], np.float32)  # within the gains' cap at the share
     own = agent_mod.auto_white_balance(img) or {"green": 1.0, "blue": 1.0}
     gains = agent_mod.auto_white_balance(img * cast)
     assert gains is not None
-    assert gains["green"] / own["green"] == pytest.approx(1.3**0.5, rel=0.02)  # green relative to red
-    assert gains["blue"] / own["blue"] == pytest.approx((1.3 / 0.75) ** 0.5, rel=0.02)
+    share = agent_mod.AUTO_WB_SHARE
+    assert 0.3 <= share < 1  # part of the cast, never all of it (a sunset keeps some warmth)
+    assert gains["green"] / own["green"] == pytest.approx(1.2**share, rel=0.02)  # green relative to red
+    assert gains["blue"] / own["blue"] == pytest.approx((1.2 / 0.85) ** share, rel=0.02)
     # the recipe carries it as a measured step after the exposure, and the proxy the policy sees has it
     recipe = agent.predict(img * cast)
     pre = measured(recipe)
