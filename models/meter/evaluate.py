@@ -23,7 +23,7 @@ import numpy as np
 from engine.color import srgb_encode
 from engine.io import load_photo
 from engine.io.dng import write_dng
-from engine.runners.agent import apply_steps, auto_exposure_ev, blend_ev, measured_steps
+from engine.runners.agent import METER_EV_SHARE, apply_steps, auto_exposure_ev, blend_ev, measured_steps
 from engine.runners.meter import DEFAULT_METER, Meter
 
 from ..data import degrade
@@ -70,7 +70,8 @@ def markdown(res: dict) -> str:
     rows.append(f"| none (no correction) | {res['ev']['none']:.3f} | {res['contrast']['none']:.3f} |")
     rows.append(f"| classical: brightest channel p99 -> 0.9 | {res['ev']['classical']:.3f} | – |")
     rows.append(f"| **learned meter** | **{res['ev']['meter']:.3f}** | **{res['contrast']['meter']:.3f}** |")
-    rows.append(f"| Auto's blend (0.7 classical + 0.3 meter) | {res['ev']['Auto (blend)']:.3f} | – |")
+    share = f"{1 - METER_EV_SHARE:g} classical + {METER_EV_SHARE:g} meter"
+    rows.append(f"| Auto's blend ({share}) | {res['ev']['Auto (blend)']:.3f} | – |")
     rows += ["", "| measured steps alone (no policy) | PSNR to original (dB) |", "|---|---|"]
     rows += [f"| {k} | {v:.2f} |" for k, v in res["psnr"].items()]
     return "\n".join(rows)
