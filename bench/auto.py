@@ -74,6 +74,13 @@ def main() -> int:
     f_med, _ = timed(lambda s=sample: agent.meter.predict(s), args.repeat)
     print(f"{w}x{h}: Auto {m_med:.2f} ms with the learned meter, {c_med:.2f} ms without ({m_med / c_med:.2f}x); "
           f"the meter alone {f_med:.2f} ms")
+    # the app's agent: onnxruntime's default thread count (all cores), side by side
+    app_agent = Agent(args.model, prefer_gpu=False)
+    app_agent.predict(linear)
+    one_med, _ = timed(lambda lin=linear: agent.predict(lin), args.repeat)
+    all_med, _ = timed(lambda lin=linear: app_agent.predict(lin), args.repeat)
+    print(f"{w}x{h}: Auto {one_med:.2f} ms on 1 thread, {all_med:.2f} ms with onnxruntime's default threads "
+          f"(the app's; {one_med / all_med:.2f}x)")
     return 0
 
 
