@@ -6,6 +6,7 @@ import numpy as np
 from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, settle, shown
 
 from app.commands import MoveStep
+from engine.runners.agent import AUTO_STRENGTH
 
 
 def test_open_shows_photo_then_auto_then_slider_changes_preview(qtbot, win, folder):
@@ -215,19 +216,20 @@ def test_embedded_preview_shows_before_the_decode_finishes(qtbot, win, folder, m
 
 def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, folder):
     open_and_wait(qtbot, win, folder / "a_dune.dng")
-    assert win.panel.strength.value() == 70 and win.panel.strength_label.text() == "70 %"
+    default = round(100 * AUTO_STRENGTH)  # the shipped default
+    assert win.panel.strength.value() == default and win.panel.strength_label.text() == f"{default} %"
     auto_and_wait(qtbot, win)
     base = win._auto[1]
-    assert win.doc.recipe.dumps() == base.with_strength(0.7).dumps()
-    at_70 = shown(win)
+    assert win.doc.recipe.dumps() == base.with_strength(AUTO_STRENGTH).dumps()
+    at_default = shown(win)
     win.panel.strength.setValue(0)  # as a key press would: applied at once, one undo step
     settle(qtbot, win)
     assert win.doc.recipe.dumps() == base.with_strength(0.0).dumps()
     assert all(s.is_identity() for s in win.doc.recipe if s.probs)
-    assert np.abs(shown(win).astype(int) - at_70).mean() > 0.5  # the preview follows
+    assert np.abs(shown(win).astype(int) - at_default).mean() > 0.5  # the preview follows
     assert float(win.settings.value("agent/strength")) == 0.0
     win.doc.undo.undo()
-    assert win.doc.recipe.dumps() == base.with_strength(0.7).dumps()
+    assert win.doc.recipe.dumps() == base.with_strength(AUTO_STRENGTH).dumps()
     win.panel.strength.setValue(120)  # after an undo it still rescales
     assert win.doc.recipe.dumps() == base.with_strength(1.2).dumps()
     # once a step is edited by hand, the slider leaves the recipe alone
