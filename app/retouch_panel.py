@@ -87,7 +87,7 @@ class RetouchPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(2)
         vhead = QHBoxLayout()
-        vnote = QLabel("Variations: click one to adopt it")
+        vnote = QLabel("Variations, at full strength: click one to adopt it")
         vnote.setObjectName("muted")
         vhead.addWidget(vnote, 1)
         hide = QToolButton(text="Hide")

@@ -718,10 +718,10 @@ class MainWindow(QMainWindow):
         model = self.model
         self._variation_seed += 1
         seed = self._variation_seed  # each press gives new alternatives
-        strength = self.strength
 
         def job(linear: Any) -> list[tuple[Recipe, QImage]]:
-            recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=seed, strength=strength)
+            # at the policy's full strength, not Auto's: shortened, the alternatives look alike
+            recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=seed)
             thumb = small(linear, 300)
             return [(r, to_qimage(to_display(r, thumb))) for r in recipes]
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .cli import CliError, _check_output, _output_format, guarded, quality, render_with_progress, status
-from .runners.agent import AUTO_STRENGTH
+from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH
 
 
 def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
                    help="seed of the dropout sample (default: deterministic; variations use 0)")
     p.add_argument("--strength", type=_strength, default=None, metavar="A",
                    help="how far the agent's steps go, 0-2: 1 = as predicted, 0 = only the measured steps "
-                        f"(default: Auto's {AUTO_STRENGTH})")
+                        f"(default: Auto's {AUTO_STRENGTH}; variations {VARIATION_STRENGTH:g}, as predicted)")
     p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
     p.set_defaults(func=guarded(cmd_auto))
 
@@ -102,7 +102,8 @@ def cmd_auto(args: argparse.Namespace) -> int:
     else:
         recipes = [agent.predict(photo.linear, seed=args.seed, strength=args.strength)]
     t2 = time.perf_counter()
-    amount = agent.strength if args.strength is None else args.strength
+    default = VARIATION_STRENGTH if n else agent.strength
+    amount = default if args.strength is None else args.strength
     print(f"{args.input.name}: model {agent.name} on {agent.device}, strength {amount:g}, {1000 * (t2 - t1):.0f} ms")
     for i, recipe in enumerate(recipes, 1):
         if len(recipes) > 1:

@@ -83,6 +83,9 @@ AUTO_CONTRAST_MIN = 0.01  # |log gamma| below this is not worth a step card
 AUTO_CONTRAST_MAX = 0.3  # the gamma stays within exp(+-0.3), beyond any contrast the meter saw
 MID_GREY = 0.18  # the contrast step pivots here: mid grey keeps its brightness
 VARIATION_POOL = 4  # variations: candidates drawn per variation shown (the most distinct are kept)
+#: Variations show the policy's alternatives as it predicted them: at Auto's strength 0.3 four of
+#: them differ by 0.8/255 on average, which no one can see in a thumbnail (2.7/255 at 1; MODEL.md).
+VARIATION_STRENGTH = 1.0
 
 
 def auto_exposure_ev(linear: np.ndarray, percentile: float = AUTO_PERCENTILE, target: float = AUTO_TARGET) -> float:
@@ -341,13 +344,13 @@ class Agent:
         Single draws differ by ~1-2/255 on average, too little to tell apart as thumbnails, so
         ``pool * n`` episodes are drawn and ``n`` kept by farthest-point selection on their proxy
         renders: first the most typical one (nearest the mean of all), then each time the one
-        farthest from those already kept.
+        farthest from those already kept. ``strength`` None = ``VARIATION_STRENGTH`` (not Auto's).
         """
         proxy, pre = self.start(linear)
         m = max(n, n * pool)
         rng = np.random.default_rng(seed)
         drawn = self.run_proxy(np.repeat(proxy[None], m, axis=0), self._masks(m, rng), self._used(pre), rng)
-        amount = self.strength if strength is None else strength
+        amount = VARIATION_STRENGTH if strength is None else strength
         recipes = [Recipe(pre + r.steps).with_strength(amount) for r in drawn]
         return [recipes[i] for i in spread(recipes, proxy, len(pre), n)]
 

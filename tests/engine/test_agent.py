@@ -57,6 +57,10 @@ def test_deterministic_and_seeded_variations(agent, photo_linear):
     # the filter choice is sampled too: not only the parameters differ, the steps do
     assert len({tuple(s.op for s in r) for r in agent.variations(photo_linear, 8, seed=3)}) > 1
     assert agent.predict(photo_linear, seed=5).dumps() == agent.predict(photo_linear, seed=5).dumps()
+    # variations come at the policy's full strength, not Auto's (shortened, they look alike)
+    full = agent.variations(photo_linear, 4, seed=3, strength=agent_mod.VARIATION_STRENGTH)
+    assert [r.dumps() for r in v1] == [r.dumps() for r in full]
+    assert agent_mod.VARIATION_STRENGTH > agent_mod.AUTO_STRENGTH
 
 
 def test_available_models_lists_shipped_and_user_styles(tmp_path, monkeypatch):
