@@ -43,7 +43,7 @@ OUTPUTS = ("ev", "log_green", "log_blue", "log_contrast", "log_saturation")
 MAX_SIDE = 128  # features read at most ~128 rows: statistics, not detail (~4x faster than 256)
 
 
-def _ranks(values: np.ndarray, percentiles: tuple[float, ...]) -> np.ndarray:
+def ranks(values: np.ndarray, percentiles: tuple[float, ...]) -> np.ndarray:
     """Nearest-rank percentiles by one partition (several times faster than np.percentile)."""
     k = np.round(np.asarray(percentiles) / 100 * (len(values) - 1)).astype(int)
     return np.partition(values, k)[k]
@@ -60,7 +60,7 @@ def features(sample: np.ndarray) -> np.ndarray:
     top = np.maximum(np.maximum(x[:, 0], x[:, 1]), x[:, 2])
     clip = float(np.mean(top >= CLIP_LEVEL))
     # log2 is monotonic: the percentiles of log2(lum) are log2 of lum's (12 logs instead of all)
-    f = [*np.log2(_ranks(lum, LUM_PERCENTILES)), *np.log2(np.maximum(_ranks(top, TOP_PERCENTILES), 1e-5)),
+    f = [*np.log2(ranks(lum, LUM_PERCENTILES)), *np.log2(np.maximum(ranks(top, TOP_PERCENTILES), 1e-5)),
          float(np.log2(lum).mean()), clip, clip ** 0.5]
     ok = (top > 0.01) & (top < 0.95)  # well exposed: colour is measurable
     xo = np.maximum(np.compress(ok, x, axis=0) if ok.sum() >= 16 else x, np.float32(1e-5))
@@ -70,7 +70,7 @@ def features(sample: np.ndarray) -> np.ndarray:
     s = (top_o - low_o) / top_o
     su, sv = float(u.std()), float(v.std())
     corr = float(np.mean((u - u.mean()) * (v - v.mean())) / (su * sv)) if su > 1e-6 and sv > 1e-6 else 0.0
-    f += [su, sv, float(s.mean()), float(_ranks(s, (90,))[0]), corr]
+    f += [su, sv, float(s.mean()), float(ranks(s, (90,))[0]), corr]
     return np.asarray(f, np.float32)
 
 
