@@ -34,11 +34,13 @@ bench-batch: setup
 data: setup
 	$(BIN)/python -m models.data.assemble
 
-# The shipped weights (models/retouch/MODEL.md): the third session's recipe, in two phases
-# on one lr schedule, then the average of its last three kept checkpoints. Re-running resumes.
+# The shipped weights (models/retouch/MODEL.md): the third session's recipe on the measured steps
+# Auto starts with (the shipped meter's included), in two phases on one lr schedule, then the
+# average of its last three kept checkpoints. Re-running resumes.
 TRAIN := $(BIN)/python -m models.retouch.train --run runs/ship --resume
 train: data
 	$(TRAIN) --width 8 --iterations 8000 --stop-at 2000 --keep-every 500 --auto-exposure true \
+		--auto-white-balance true --meter true --seed 1 \
 		--all-actions true --recon-weight 5 --lr 3e-4 --g-lr-mul 1.0
 	$(TRAIN) --stop-at 4000 --flag-pre-step false
 	$(BIN)/python -m models.retouch.export runs/ship/checkpoint-it3000.pt runs/ship/checkpoint-it3500.pt \

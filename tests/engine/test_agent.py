@@ -155,19 +155,22 @@ def test_strength_is_applied_to_the_policys_steps_only(agent, photo_linear):
 
 
 def test_variations_are_the_most_distinct_of_a_larger_draw(agent, photo_linear):
-    """Single dropout draws differ by ~1-2/255; keeping the most distinct of 4x as many spreads
-    the shown variations further apart, and they stay reproducible."""
+    """Four draws as they come differ by ~2-4/255; keeping the most distinct of 8x as many spreads
+    the shown variations further apart (~1.6x, measured), and they stay reproducible. Averaged over
+    four seeds: one set of four plain draws can hold an outlier by luck (seed 7 does, with the
+    shipped weights)."""
     import itertools
 
     def spread_of(recipes):
         imgs = [render(r, photo_linear) for r in recipes]
         return np.mean([np.abs(x - y).mean() for x, y in itertools.combinations(imgs, 2)])
 
-    plain = agent.variations(photo_linear, 4, seed=7, pool=1)  # the first 4 draws, as they come
-    chosen = agent.variations(photo_linear, 4, seed=7)
-    assert [r.dumps() for r in chosen] == [r.dumps() for r in agent.variations(photo_linear, 4, seed=7)]
+    chosen = agent.variations(photo_linear, 4, seed=0)
+    assert [r.dumps() for r in chosen] == [r.dumps() for r in agent.variations(photo_linear, 4, seed=0)]
     assert len({r.dumps() for r in chosen}) == 4
-    assert spread_of(chosen) > 1.2 * spread_of(plain)
+    plain = [spread_of(agent.variations(photo_linear, 4, seed=s, pool=1)) for s in range(4)]  # first 4 draws
+    kept = [spread_of(agent.variations(photo_linear, 4, seed=s)) for s in range(4)]
+    assert np.mean(kept) > 1.2 * np.mean(plain), (kept, plain)
 
 
 def test_auto_white_balance_removes_its_share_of_a_cast(agent, photo_linear):
