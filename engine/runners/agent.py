@@ -10,7 +10,8 @@ with the probabilities of all 8 filters. The Recipe is then replayed at full res
 Variations use the paper's dropout "one-to-many": each variation draws its own dropout masks
 from ``seed`` (keep 0.5) and samples each step's filter from the policy's probabilities, as in
 training: on the five held-out fixtures, dropout alone moved the picture by ~1/255 on average
-from Auto, too little to tell apart; with sampling, ~1.7/255. So 8 candidates are drawn per
+from Auto, too little to tell apart; with sampling, ~1.7/255. So the pdf is flattened
+(``VARIATION_TEMPERATURE``: less likely filters get more of a chance), 8 candidates are drawn per
 variation shown and the most distinct kept (:func:`spread`). The same seed gives the same recipes.
 
 Auto exposure (a departure from the paper, on by default): before the policy runs, a
@@ -84,9 +85,14 @@ AUTO_CONTRAST_MAX = 0.3  # the gamma stays within exp(+-0.3), beyond any contras
 MID_GREY = 0.18  # the contrast step pivots here: mid grey keeps its brightness
 SAMPLE_FACTOR = 2  # the sample has at least this many times the proxy size per side (see sample)
 #: Variations: candidates drawn per variation shown (the most distinct are kept). Four variations
-#: of 19 val photos differ by 1.2 / 2.7 / 3.3 / 3.9 (/255) with 1 / 8 / 16 / 32, in ~0.06 / 0.37 /
-#: 0.8 / 1.5 s (the shipped weights, tenth session; the ninth's were ~1/255 more spread).
+#: of 19 val photos (proxy renders, 8-bit sRGB) differ by 1.5 / 3.6 (/255) with 1 / 8 at
+#: temperature 1, in ~0.06 / 0.35 s; 16 draws take twice as long for ~1/255 more (MODEL.md).
 VARIATION_POOL = 8
+#: Variations sample each step's filter from the policy's pdf raised to 1 / T and renormalised:
+#: at T = 2 four variations differ by 6.1/255 instead of 3.6 (19 val photos), and each is on
+#: average 0.5 dB further from the original than at T = 1 (23.05 vs 23.54 dB; Auto 23.67, LibRaw's
+#: default 22.14). Steps record the policy's own pdf, not the tempered one.
+VARIATION_TEMPERATURE = 2.0
 #: Variations show the policy's alternatives as it predicted them: shortened (at 0.3) four of them
 #: differed by 0.8/255 on average, which no one can see in a thumbnail (2.7/255 at 1; MODEL.md).
 VARIATION_STRENGTH = 1.0
@@ -260,11 +266,12 @@ class Agent:
 
     def run_proxy(self, proxy: np.ndarray, masks: tuple[np.ndarray, np.ndarray],
                   used: tuple[str, ...] = (), rng: np.random.Generator | None = None,
-                  keep_noops: bool = False) -> list[Recipe]:
+                  keep_noops: bool = False, temperature: float = 1.0) -> list[Recipe]:
         """Episodes for a batch of proxies ``(N, 64, 64, 3)``, one dropout mask pair per episode.
 
         ``used``: filters already applied before the policy (their state flag starts set).
-        ``rng``: sample each step's filter from the policy's pdf; None = the most likely one.
+        ``rng``: sample each step's filter from the policy's pdf (sharpened or flattened by
+        ``temperature``: ``pdf ** (1 / temperature)``); None = the most likely one.
         ``keep_noops``: also return the steps that change no pixel by ``NOOP_LEVEL`` (by default
         they are left out of the recipe; the policy's state still counts them, as in training).
         """
@@ -284,6 +291,8 @@ class Agent:
                     a = int(np.argmax(pdf[i]))
                 else:
                     p = pdf[i].astype(np.float64)
+                    if temperature != 1.0:
+                        p = np.power(p, 1.0 / temperature)
                     a = int(rng.choice(len(p), p=p / p.sum()))
                 spec = REGISTRY[self.filters[a]]
                 params = spec.from_network(heads[a][i].astype(np.float64))
@@ -341,10 +350,11 @@ class Agent:
         return recipe.with_strength(self.strength if strength is None else strength)
 
     def variations(self, linear: np.ndarray, n: int, *, seed: int = 0, strength: float | None = None,
-                   pool: int = VARIATION_POOL) -> list[Recipe]:
+                   pool: int = VARIATION_POOL, temperature: float = VARIATION_TEMPERATURE) -> list[Recipe]:
         """``n`` alternative recipes from the policy's dropout and sampled choices, reproducible by ``seed``.
 
-        Single draws differ by ~1-2/255 on average, too little to tell apart as thumbnails, so
+        Single draws differ by ~1-2/255 on average, too little to tell apart as thumbnails, so each
+        step's filter is drawn from the pdf at ``temperature`` (1: as the policy gives it), and
         ``pool * n`` episodes are drawn and ``n`` kept by farthest-point selection on their proxy
         renders: first the most typical one (nearest the mean of all), then each time the one
         farthest from those already kept. ``strength`` None = ``VARIATION_STRENGTH`` (not Auto's).
@@ -352,7 +362,8 @@ class Agent:
         proxy, pre = self.start(linear)
         m = max(n, n * pool)
         rng = np.random.default_rng(seed)
-        drawn = self.run_proxy(np.repeat(proxy[None], m, axis=0), self._masks(m, rng), self._used(pre), rng)
+        drawn = self.run_proxy(np.repeat(proxy[None], m, axis=0), self._masks(m, rng), self._used(pre), rng,
+                               temperature=temperature)
         amount = VARIATION_STRENGTH if strength is None else strength
         recipes = [Recipe(pre + r.steps).with_strength(amount) for r in drawn]
         return [recipes[i] for i in spread(recipes, proxy, len(pre), n)]
