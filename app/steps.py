@@ -118,8 +118,8 @@ class StepCard(QFrame):
         conf = step.probs.get(step.op, 0.0)
         ru = step.runner_up()
         text = f"Agent confidence {conf:.0%}"
-        if ru:
-            text += f" · runner-up {REGISTRY[ru[0]].label} {ru[1]:.0%}"
+        if ru:  # a variation may have drawn a filter the agent did not rank first
+            text += f" · {'runner-up' if ru[1] <= conf else 'its first choice'} {REGISTRY[ru[0]].label} {ru[1]:.0%}"
         return text
 
     def _edit(self, name: str, value: object, gesture: int) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .cli import CliError, _check_output, _output_format, guarded, quality, render_with_progress, status
+from .filters import REGISTRY
 from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH
 
 
@@ -52,9 +53,12 @@ def describe(recipe) -> str:
         params = ", ".join(f"{k} {_fmt(v, s.spec.param(k).min < 0)}" for k, v in s.params.items())
         conf = ""
         if s.probs:
-            conf = f"  ({100 * s.probs[s.op]:.0f} %"
+            p = s.probs.get(s.op, 0.0)
+            conf = f"  ({100 * p:.0f} %"
             ru = s.runner_up()
-            conf += f"; next {ru[0]} {100 * ru[1]:.0f} %)" if ru else ")"
+            if ru:  # a variation may have drawn a filter the agent did not rank first
+                conf += f"; {'next' if ru[1] <= p else 'first choice'} {REGISTRY[ru[0]].label} {100 * ru[1]:.0f} %"
+            conf += ")"
         elif s.source:
             conf = "  (measured)"  # the classical steps Auto starts with, not the policy's
         lines.append(f"  {i}. {s.spec.label}: {params}{conf}")

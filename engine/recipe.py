@@ -79,11 +79,13 @@ class Step:
                        probs=None if self.probs is None else dict(self.probs))
 
     def runner_up(self) -> tuple[str, float] | None:
-        """The agent's second choice for this step, for display next to its confidence."""
-        if not self.probs:
+        """The agent's likeliest other filter for this step, for display next to its confidence.
+        A variation samples its filters, so it may be likelier than the one taken."""
+        others = {k: v for k, v in (self.probs or {}).items() if k != self.op}
+        if not others:
             return None
-        ranked = sorted(self.probs.items(), key=lambda kv: -kv[1])
-        return ranked[1] if len(ranked) > 1 else None
+        best = max(others, key=others.__getitem__)
+        return best, others[best]
 
     def to_json(self) -> dict:
         d: dict[str, Any] = {"op": self.op, "version": self.spec.version, "enabled": self.enabled,

@@ -196,3 +196,19 @@ def test_strength_moves_parameters_from_their_defaults():
     assert s.steps[1].probs == probs and s.steps[0].source == "auto-exposure"
     assert r.steps[1].params == {"amount": 0.4}  # the original is untouched
     assert r.with_strength(0.0).steps[1].is_identity()
+
+
+def test_runner_up_is_the_likeliest_other_filter():
+    """A step's runner-up is the agent's likeliest filter besides the one taken, also when a
+    variation drew a less likely filter (the runner-up is then the agent's first choice)."""
+    from engine.auto_cli import describe
+
+    probs = {"gamma": 0.6, "contrast": 0.3, "saturation": 0.1}
+    top, drawn = Step("gamma", {"gamma": 1.1}, probs=probs), Step("saturation", {"amount": 0.2}, probs=probs)
+    assert top.runner_up() == ("contrast", 0.3)
+    assert drawn.runner_up() == ("gamma", 0.6)
+    assert Step("gamma", {"gamma": 1.1}, probs={"gamma": 1.0}).runner_up() is None
+    assert Step("gamma", {"gamma": 1.1}).runner_up() is None
+    lines = describe(Recipe([top, drawn])).splitlines()
+    assert lines[0].endswith("(60 %; next Contrast 30 %)")
+    assert lines[1].endswith("(10 %; first choice Gamma 60 %)")
