@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..color import srgb_encode
 from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
 from ..render import make_proxy, render_exact
@@ -68,6 +69,10 @@ AUTO_STRENGTH = 0.6
 #: the shipped policy spends a step on a saturation of ~0.000 on nearly every photo.
 NOOP_LEVEL = 0.5 / 255
 SRGB_MAX_SLOPE = 12.92
+#: Below this bound a step's display change is measured exactly: the bound is loose (a gamma of
+#: 0.998 bounds at 2.2/255 and changes the sample's proxy by 0.18/255), and such "pass" steps
+#: would otherwise show as cards that do nothing.
+EXACT_NOOP_BELOW = 8 / 255
 #: max-RGB: the white is each channel's 99.5th percentile over the unclipped pixels; with the share,
 #: picked among 7 estimators on the training inputs (MODEL.md, ninth session; shades of grey before).
 AUTO_WB_PERCENTILE = 99.5
@@ -301,6 +306,8 @@ class Agent:
                 # the sRGB curve is steepest (12.92) at black: a bound on the display change, ~10x
                 # cheaper than encoding both; a step is only dropped if it surely changes nothing
                 change = SRGB_MAX_SLOPE * float(np.abs(np.clip(new, 0, 1) - np.clip(img[i], 0, 1)).max())
+                if NOOP_LEVEL <= change < EXACT_NOOP_BELOW:
+                    change = float(np.abs(srgb_encode(np.clip(new, 0, 1)) - srgb_encode(np.clip(img[i], 0, 1))).max())
                 img[i] = new
                 if keep_noops or change >= NOOP_LEVEL:
                     probs = {f: float(pdf[i, k]) for k, f in enumerate(self.filters)}
