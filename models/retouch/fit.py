@@ -100,9 +100,13 @@ def _mse(ops: list[str], raws: dict[str, torch.Tensor], before: torch.Tensor, af
         return float(((srgb_encode(_chain(ops, raws, before)) - after) ** 2).mean())
 
 
-def fit(before_linear: np.ndarray, after_srgb: np.ndarray, *, size: int = 96, iters: int = 300,
+def fit(before_linear: np.ndarray, after_srgb: np.ndarray, *, size: int = 64, iters: int = 300,
         lr: float = 0.05, tol_db: float = 0.5, ops: tuple[str, ...] = ORDER) -> FitResult:
-    """Recipe turning ``before_linear`` (working space) into ``after_srgb`` (display, [0, 1])."""
+    """Recipe turning ``before_linear`` (working space) into ``after_srgb`` (display, [0, 1]).
+
+    ``size``² pixels are fitted: 64² fits as well as 96² (the same steps and PSNR within 0.3 dB
+    on three real pairs) in ~2/3 of the time; the per-iteration cost is mostly overhead, and
+    stopping the searches early picks the wrong steps (a 5-step recipe came back as 4, 44 dB)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread avoids sync overhead on a busy machine
     try:
