@@ -115,7 +115,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     t = time.perf_counter()
-    res = fit(before, after, iters=args.iterations)
+    try:
+        res = fit(before, after, iters=args.iterations,
+                  log=lambda line: print(f"  {time.perf_counter() - t:5.1f} s  {line}", file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print("cancelled: nothing written", file=sys.stderr)
+        return 130
     res.recipe.save(args.output)
     print(f"{len(res.recipe)} steps: " + ", ".join(s.op for s in res.recipe))
     print(f"remaining error: RMSE {res.rmse:.4f} ({res.psnr:.1f} dB PSNR; before fitting {res.start_psnr:.1f} dB) "

@@ -14,6 +14,7 @@ error invisible, above 50 dB) is dropped. Short, readable recipes in seconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,16 +102,19 @@ def _mse(ops: list[str], raws: dict[str, torch.Tensor], before: torch.Tensor, af
 
 
 def fit(before_linear: np.ndarray, after_srgb: np.ndarray, *, size: int = 64, iters: int = 300,
-        lr: float = 0.05, tol_db: float = 0.5, ops: tuple[str, ...] = ORDER) -> FitResult:
+        lr: float = 0.05, tol_db: float = 0.5, ops: tuple[str, ...] = ORDER,
+        log: Callable[[str], None] | None = None) -> FitResult:
     """Recipe turning ``before_linear`` (working space) into ``after_srgb`` (display, [0, 1]).
 
     ``size``² pixels are fitted: 64² fits as well as 96² (the same steps and PSNR within 0.3 dB
     on three real pairs) in ~2/3 of the time; the per-iteration cost is mostly overhead, and
-    stopping the searches early picks the wrong steps (a 5-step recipe came back as 4, 44 dB)."""
+    stopping the searches early picks the wrong steps (a 5-step recipe came back as 4, 44 dB).
+    ``log`` gets a line per search stage (the fit takes tens of seconds)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread avoids sync overhead on a busy machine
     try:
-        return _fit(before_linear, after_srgb, size=size, iters=iters, lr=lr, tol_db=tol_db, ops=ops)
+        return _fit(before_linear, after_srgb, size=size, iters=iters, lr=lr, tol_db=tol_db, ops=ops,
+                    log=log or (lambda _: None))
     finally:
         torch.set_num_threads(threads)
 
@@ -143,8 +147,12 @@ def _prune(active: list[str], raws: dict[str, torch.Tensor], before: torch.Tenso
     return err
 
 
+def _db(mse: float) -> str:
+    return f"{-10 * math.log10(max(mse, 1e-16)):.1f} dB"
+
+
 def _greedy(before: torch.Tensor, after: torch.Tensor, ops: tuple[str, ...], iters: int, lr: float,
-            tol_db: float, start: float) -> tuple[list[str], dict[str, torch.Tensor], float]:
+            tol_db: float, start: float, log: Callable[[str], None]) -> tuple[list[str], dict, float]:
     """Forward selection: add the filter that helps most (re-tuning the chain), while it helps."""
     raws = {o: _init_raw(o) for o in ops}
     active: list[str] = []
@@ -162,6 +170,7 @@ def _greedy(before: torch.Tensor, after: torch.Tensor, ops: tuple[str, ...], ite
             break
         active, err = chain, best_err
         raws.update({x: v.detach() for x, v in trial.items()})
+        log(f"forward search: {', '.join(active)} ({_db(err)})")
     if active:
         err = min(err, _optimise(active, raws, before, after, iters, lr / 2))
         err = _prune(active, raws, before, after, err, tol_db)
@@ -169,30 +178,34 @@ def _greedy(before: torch.Tensor, after: torch.Tensor, ops: tuple[str, ...], ite
 
 
 def _joint(before: torch.Tensor, after: torch.Tensor, ops: tuple[str, ...], iters: int, lr: float,
-           tol_db: float) -> tuple[list[str], dict[str, torch.Tensor], float]:
+           tol_db: float, log: Callable[[str], None]) -> tuple[list[str], dict[str, torch.Tensor], float]:
     """Backward elimination: tune the whole chain (a group-sparsity term pulls unneeded steps to
     identity), then prune and re-tune while that removes something."""
     raws = {o: _init_raw(o) for o in ops}
     active = list(ops)
     err = _optimise(active, raws, before, after, iters, lr, SPARSITY)
+    log(f"joint search: all {len(active)} filters ({_db(err)})")
     for _ in range(3):
         n = len(active)
         err = _prune(active, raws, before, after, err, tol_db)
         err = min(err, _optimise(active, raws, before, after, iters, lr / 2))
+        log(f"joint search: {', '.join(active)} ({_db(err)})")
         if len(active) == n:
             break
     return active, raws, err
 
 
 def _fit(before_linear: np.ndarray, after_srgb: np.ndarray, *, size: int, iters: int, lr: float,
-         tol_db: float, ops: tuple[str, ...]) -> FitResult:
+         tol_db: float, ops: tuple[str, ...], log: Callable[[str], None]) -> FitResult:
     torch.manual_seed(0)
     before, after = _samples(np.asarray(before_linear, np.float32), np.asarray(after_srgb, np.float32), size)
     start = float(((srgb_encode(before) - after) ** 2).mean())
     # Two searches, because each has its trap: greedy picks a flexible curve first when several
     # simple edits were combined; the joint fit can let a curve absorb a weak edit. Keep the better
     # (fewer steps when they are within tol_db).
-    results = [_greedy(before, after, ops, iters, lr, tol_db, start), _joint(before, after, ops, iters, lr, tol_db)]
+    log(f"before fitting: {_db(start)}")
+    results = [_greedy(before, after, ops, iters, lr, tol_db, start, log),
+               _joint(before, after, ops, iters, lr, tol_db, log)]
     best = min(results, key=lambda r: r[2])
     close = [r for r in results if r[2] <= max(best[2] * 10 ** (tol_db / 10), INVISIBLE_MSE)]
     active, raws, err = min(close, key=lambda r: (len(r[0]), r[2]))

@@ -66,9 +66,30 @@ def test_fit_command_writes_recipe(tmp_path, capsys, heldout_srgb):
     out = tmp_path / "r.json"
     args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(out)])
     assert args.func(args) == 0
-    text = capsys.readouterr().out
-    assert "remaining error" in text and "dB" in text
+    captured = capsys.readouterr()
+    assert "remaining error" in captured.out and "dB" in captured.out
+    assert "forward search: exposure" in captured.err and "joint search" in captured.err  # progress
     got = Recipe.load(out)
     assert [s.op for s in got] == ["exposure", "saturation"]
     assert abs(got.steps[0].params["ev"] + 0.5) < 0.05
     assert np.isfinite(got.steps[1].params["amount"])
+
+
+def test_fit_command_cancelled_writes_nothing(tmp_path, monkeypatch, capsys, heldout_srgb):
+    """Ctrl-C during the fit (tens of seconds) ends with a message and exit 130, and no recipe."""
+    from engine.io import write_image
+    from models.retouch import fit as fit_mod
+
+    write_image(tmp_path / "before.png", heldout_srgb[0], fmt="png")
+    write_image(tmp_path / "after.png", heldout_srgb[0], fmt="png")
+
+    def interrupted(*args, **kwargs):
+        kwargs["log"]("forward search: exposure (30.0 dB)")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit_mod, "fit", interrupted)
+    out = tmp_path / "r.json"
+    args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(out)])
+    assert args.func(args) == 130
+    assert "cancelled" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["after.png", "before.png"]  # no recipe, no temp file
