@@ -164,8 +164,11 @@ class RetouchPanel(QWidget):
     def set_busy(self, text: str) -> None:
         self.status.setText(text)
 
-    def show_variations(self, images: list[QImage | None]) -> None:
-        for b, img in zip(self.var_buttons, images):
+    def show_variations(self, images: list[QImage | None], words: list[str] | None = None) -> None:
+        """The thumbnails, each captioned with how it differs from the others (``engine.looks``)."""
+        words = words or [""] * len(images)
+        for i, (b, img, w) in enumerate(zip(self.var_buttons, images, words)):
+            b.setText(f"#{i + 1}\n{w}" if w else f"#{i + 1}")
             if img is None:
                 b.setIcon(QIcon())
                 b.setEnabled(False)

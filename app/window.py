@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from engine.looks import differences
 from engine.recipe import Recipe, write_sidecar
 from engine.runners.agent import AUTO_STRENGTH
 
@@ -719,23 +720,25 @@ class MainWindow(QMainWindow):
         self._variation_seed += 1
         seed = self._variation_seed  # each press gives new alternatives
 
-        def job(linear: Any) -> list[tuple[Recipe, QImage]]:
+        def job(linear: Any) -> list[tuple[Recipe, QImage, str]]:
             # at the policy's full strength, not Auto's: shortened, the alternatives look alike
             recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=seed)
             thumb = small(linear, 300)
-            return [(r, to_qimage(to_display(r, thumb))) for r in recipes]
+            shots = [to_display(r, thumb) for r in recipes]
+            words = differences([s.astype(np.float32) / 255 for s in shots])
+            return [(r, to_qimage(s), w) for r, s, w in zip(recipes, shots, words)]
 
         run_in_pool(job, doc.preview_linear,
                     on_done=lambda res, d=doc: self._variations_done(d, res),
                     on_error=lambda e, tb: self._agent_failed(e, tb))
 
-    def _variations_done(self, doc: PhotoDoc, res: list[tuple[Recipe, QImage]]) -> None:
+    def _variations_done(self, doc: PhotoDoc, res: list[tuple[Recipe, QImage, str]]) -> None:
         self.panel.vary.setEnabled(True)
         self.panel.set_busy("")
         if doc is not self.doc:
             return
-        self.variations = [r for r, _ in res]
-        self.panel.show_variations([img for _, img in res])
+        self.variations = [r for r, _, _ in res]
+        self.panel.show_variations([img for _, img, _ in res], [w for _, _, w in res])
 
     def adopt_variation(self, i: int) -> None:
         if self.doc is not None and 0 <= i < len(self.variations):

@@ -11,6 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .cli import CliError, _check_output, _output_format, guarded, quality, render_with_progress, status
 from .filters import REGISTRY
 from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH
@@ -109,9 +111,16 @@ def cmd_auto(args: argparse.Namespace) -> int:
     default = VARIATION_STRENGTH if n else agent.strength
     amount = default if args.strength is None else args.strength
     print(f"{args.input.name}: model {agent.name} on {agent.device}, strength {amount:g}, {1000 * (t2 - t1):.0f} ms")
+    words = []
+    if len(recipes) > 1:  # how each differs from the others, judged on a small rendering
+        from .looks import differences
+        from .render import fit_long_edge, render
+
+        thumb = np.ascontiguousarray(fit_long_edge(photo.linear, 300), dtype=np.float32)
+        words = differences([render(r, thumb) for r in recipes])
     for i, recipe in enumerate(recipes, 1):
-        if len(recipes) > 1:
-            print(f"variation {i}:")
+        if words:
+            print(f"variation {i} ({words[i - 1]}):")
         print(describe(recipe))
         rpath = _numbered(args.recipe_out, i, len(recipes))
         if rpath is not None:

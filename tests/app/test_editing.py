@@ -158,6 +158,9 @@ def test_variations_adopt_is_undoable(qtbot, win, folder):
     qtbot.waitUntil(lambda: win.panel.var_box.isVisible() and len(win.variations) == 4, timeout=TIMEOUT)
     assert all(not b.icon().isNull() for b in win.panel.var_buttons)
     assert len({r.dumps() for r in win.variations}) == 4  # four different alternatives
+    # each captioned with how it differs from the others (engine.looks), under its number
+    assert [b.text().split("\n")[0] for b in win.panel.var_buttons] == ["#1", "#2", "#3", "#4"]
+    assert all(len(b.text().split("\n")) == 2 for b in win.panel.var_buttons)
     win.panel.var_buttons[2].click()
     assert win.doc.recipe.to_json() == win.variations[2].to_json()
     assert not win.panel.var_box.isVisible()

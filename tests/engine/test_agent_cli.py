@@ -47,6 +47,8 @@ def test_auto_variations_are_numbered_and_reproducible(dng_file, tmp_path, capsy
     first = [(tmp_path / f"r-{i}.json").read_text() for i in (1, 2)]
     assert _run(["auto", str(dng_file), "--variations", "2", "--seed", "4", "--recipe-out", str(rec)]) == 0
     assert first == [(tmp_path / f"r-{i}.json").read_text() for i in (1, 2)]
+    heads = [line for line in capsys.readouterr().out.splitlines() if line.startswith("variation ")]
+    assert len(heads) == 4 and heads[0].startswith("variation 1 (") and heads[0].endswith("):")  # how it differs
 
 
 def test_auto_refuses_to_overwrite_input_and_unknown_model(dng_file, capsys):

@@ -1,0 +1,52 @@
+"""Words for how alternative renderings of one photo differ: "brighter, warmer".
+
+Variations (:meth:`engine.runners.agent.Agent.variations`) differ by a few levels, which is hard to
+judge from four thumbnails. Each is compared here with the mean of the others on five display
+statistics, and the one or two differences well past what one can see are named, so the
+photographer knows what each alternative offers before clicking it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .filters.base import LUMA
+
+#: (name, word when higher, word when lower, the step that counts as one visible unit).
+#: Units are display sRGB in [0, 1]: 4/255 of brightness is plainly visible side by side, and
+#: the others were set to read alike on the sample photo's variations.
+STATS = (
+    ("brightness", "brighter", "darker", 4 / 255),
+    ("contrast", "more contrast", "softer", 3 / 255),
+    ("warmth", "warmer", "cooler", 3 / 255),
+    ("saturation", "more colourful", "more muted", 3 / 255),
+    ("tint", "greener", "more magenta", 2 / 255),
+)
+MIN_UNITS = 0.75  # smaller differences are not named (3/255 of brightness still is)
+
+
+def stats(srgb: np.ndarray) -> np.ndarray:
+    """The five ``STATS`` of a display image ``(H, W, 3)`` in [0, 1]."""
+    x = np.asarray(srgb, np.float32).reshape(-1, 3)
+    luma = x @ np.asarray(LUMA, np.float32)
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    return np.array([luma.mean(), luma.std(), (r - b).mean(), (x.max(1) - x.min(1)).mean(),
+                     (g - (r + b) / 2).mean()], np.float64)
+
+
+def differences(images: list[np.ndarray], most: int = 2) -> list[str]:
+    """For each of ``images`` (renderings of one photo), up to ``most`` words for how it differs
+    from the mean of the others, the largest first; "like the others" when nothing is visible."""
+    s = np.stack([stats(im) for im in images])
+    units = np.array([u for *_, u in STATS])
+    out = []
+    for i in range(len(images)):
+        others = np.delete(s, i, axis=0)
+        if not len(others):
+            out.append("")
+            continue
+        d = (s[i] - others.mean(0)) / units
+        order = [k for k in np.argsort(-np.abs(d)) if abs(d[k]) >= MIN_UNITS][:most]
+        words = [STATS[k][1] if d[k] > 0 else STATS[k][2] for k in order]
+        out.append(", ".join(words) if words else "like the others")
+    return out
