@@ -43,6 +43,12 @@ def get_agent(model: str | Path | None = None) -> Any:
         return _cache[key]
 
 
+def forget(model: str | Path) -> None:
+    """Drop the cached agent of ``model`` (its file was rewritten: a style trained further)."""
+    with _lock:
+        _cache.pop(str(model), None)
+
+
 def loaded_agents() -> dict[str, Any]:
     with _lock:
         return dict(_cache)

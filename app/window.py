@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.model: Path | None = None
         self.variations: list[Recipe] = []
         self._variation_seed = 0
+        self.style_dialog = None  # Learn my style, made when first asked for
         self.strength = AUTO_STRENGTH
         # the last Auto: (doc, its recipe at strength 1, the JSON of every strength applied to it)
         self._auto: tuple[PhotoDoc, Recipe, set[str]] | None = None
@@ -229,6 +230,7 @@ class MainWindow(QMainWindow):
         p = mb.addMenu("&Photo")
         act(p, "&Auto", self.auto, "Ctrl+Shift+A", "The agent predicts an edit")
         act(p, "&Variations", self.request_variations, "Ctrl+Shift+R")
+        act(p, "&Learn My Style…", self.learn_style, tip="Train a style from your own before and after photos")
         p.addMenu(self.panel.add_menu).setText("Add &Step")
         p.addSeparator()
         act(p, "&Next Photo", lambda: self.filmstrip.step(+1), "Ctrl+Right")
@@ -642,6 +644,22 @@ class MainWindow(QMainWindow):
         show_error(self, "Edits not saved", exc)
 
     # ---------------------------------------------------------------- agent
+    def learn_style(self) -> None:
+        """The Learn my style dialog (non-modal: editing goes on while it trains)."""
+        from .style_dialog import StyleDialog
+
+        if self.style_dialog is None:
+            self.style_dialog = StyleDialog(self)
+            self.style_dialog.styleTrained.connect(self._style_trained)
+        self.style_dialog.show()
+        self.style_dialog.raise_()
+
+    def _style_trained(self, path: Path) -> None:
+        """A new (or continued) style: the agent is reloaded from it and it becomes the current one."""
+        agent_mod.forget(path)
+        self._style_changed(path)
+        self.panel.set_models(agent_mod.available_models(), self.model)
+
     def _style_changed(self, model: Path | None) -> None:
         self.model = model
         self.settings.setValue("agent/model", str(model) if model else "")

@@ -122,6 +122,24 @@ def main() -> int:
     spin()
     save("07_export_dialog", dlg)
     dlg.close()
+    # Learn my style, training a tiny model on the shoot's own photos (the real child process)
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("torch") is not None:
+        os.environ["XDG_DATA_HOME"] = str(folder.parent / "xdg")  # never the user's own styles
+        win.learn_style()
+        sd = win.style_dialog
+        sd.extra_args = ("--width", "4", "--batch", "4", "--views", "4")
+        sd.inputs.setText(str(folder))
+        sd.targets.setText(str(folder))
+        sd.name.setText("My look")
+        sd.iterations.setValue(400)
+        sd.start()
+        spin(lambda: sd.bar.maximum() == 400 and sd.bar.value() >= 40, timeout=180, settle=0.2)
+        save("10_learn_my_style", sd)
+        sd.close()  # stops the training: a usable style and a checkpoint
+        spin(lambda: not sd.running(), timeout=60)
     win.filmstrip.select_path(folder / "zz_corrupt.dng")
     spin(lambda: win.filmstrip.is_failed(folder / "zz_corrupt.dng"), settle=0.5)
     box = next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()), None)

@@ -1,0 +1,229 @@
+"""Learn my style: the GUI face of ``retouch train-style`` (the same command, in a child process).
+
+Training needs torch, which the app never imports (it starts fast and bundles small), so the
+dialog runs ``python -m retouch train-style …`` as a :class:`QProcess` and reads the progress
+lines it prints when its stderr is not a terminal (``[###…] it/total pct% elapsed H:MM:SS eta
+H:MM:SS``). Stop sends SIGTERM: the trainer saves a checkpoint and writes the style model as it
+is, and "Continue the last training" resumes from there. The GUI thread never waits on it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.runners.agent import user_styles_dir
+
+PROGRESS = re.compile(r"\] (\d+)/(\d+) +[\d.]+% elapsed (\S+) eta (\S+)")
+WRITTEN = re.compile(r"style model written to (.+)$")
+
+
+def training_available() -> bool:
+    """Whether the training components (the ``models`` package and torch) are installed; looked
+    up without importing them."""
+    return all(importlib.util.find_spec(m) is not None for m in ("models", "torch"))
+
+
+def run_dir(name: str) -> Path:
+    """Where a style's checkpoints live: beside the styles, not in whatever folder the app started in."""
+    return user_styles_dir().parent / "runs" / f"style-{name}"
+
+
+class StyleDialog(QDialog):
+    """``StyleDialog(parent, extra_args=())``: train a style from two folders. ``extra_args`` go to
+    ``retouch train-style`` as they are (the tests use them for a tiny model)."""
+
+    styleTrained = Signal(Path)  # the style model written (also after Stop)
+
+    def __init__(self, parent: QWidget | None = None, extra_args: tuple[str, ...] = ()):
+        super().__init__(parent)
+        self.setWindowTitle("Learn my style")
+        self.setMinimumWidth(560)
+        self.extra_args = tuple(extra_args)
+        self.proc: QProcess | None = None
+        self.written: Path | None = None
+        self._close_when_done = False
+        self._err = ""
+        self._tail: list[str] = []
+        lay = QVBoxLayout(self)
+        intro = QLabel("Retouch learns to edit photos like those in <b>Before</b> into the look of those in "
+                       "<b>After</b>. The folders need not hold the same photos. The new style appears in "
+                       "the Style list.")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
+        form = QFormLayout()
+        self.inputs = QLineEdit()
+        self.inputs.setPlaceholderText("unedited photos (RAW or JPEG)")
+        form.addRow("Before", self._with_browse(self.inputs, "Unedited photos"))
+        self.targets = QLineEdit()
+        self.targets.setPlaceholderText("finished photos in the look to learn")
+        self.targets.textChanged.connect(self._targets_changed)
+        form.addRow("After", self._with_browse(self.targets, "Finished photos"))
+        self.name = QLineEdit()
+        self.name.textChanged.connect(self._update)
+        form.addRow("Style name", self.name)
+        self.iterations = QSpinBox()
+        self.iterations.setRange(10, 100_000)
+        self.iterations.setSingleStep(500)
+        self.iterations.setValue(2000)
+        self.iterations.setToolTip("About 0.5 s each on two CPU cores; more learn the look better")
+        form.addRow("Iterations", self.iterations)
+        self.resume = QCheckBox("Continue the last training of this style")
+        form.addRow("", self.resume)
+        lay.addLayout(form)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        lay.addWidget(self.bar)
+        self.status = QLabel("")
+        self.status.setObjectName("muted")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.start_btn = QPushButton("Start")
+        self.start_btn.setDefault(True)
+        self.start_btn.clicked.connect(self.start)
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setToolTip("Stop and keep what was learnt so far (it can be continued)")
+        self.stop_btn.clicked.connect(self.stop)
+        self.close_btn = QPushButton("Close")
+        self.close_btn.clicked.connect(self.close)
+        for b in (self.start_btn, self.stop_btn, self.close_btn):
+            buttons.addWidget(b)
+        lay.addLayout(buttons)
+        if not training_available():
+            self.status.setText("Training needs the training components (torch), which this installation "
+                                "lacks: install them with pip install 'retouch[train]'.")
+        self._update()
+
+    def _with_browse(self, edit: QLineEdit, title: str) -> QWidget:
+        w = QWidget()
+        row = QHBoxLayout(w)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit, 1)
+        b = QPushButton("Browse…")
+        b.clicked.connect(lambda: edit.setText(QFileDialog.getExistingDirectory(self, title, edit.text())
+                                               or edit.text()))
+        row.addWidget(b)
+        edit.textChanged.connect(self._update)
+        return w
+
+    def _targets_changed(self, text: str) -> None:
+        if text and not self.name.isModified():
+            self.name.setText(Path(text).name)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
+
+    def _update(self) -> None:
+        ok = training_available() and all(Path(e.text()).is_dir() for e in (self.inputs, self.targets)) \
+            and bool(self.name.text().strip())
+        busy = self.running()
+        self.start_btn.setEnabled(ok and not busy)
+        self.stop_btn.setEnabled(busy)
+        has_run = bool(self.name.text().strip()) and (run_dir(self.name.text().strip()) / "checkpoint.pt").exists()
+        self.resume.setEnabled(has_run and not busy)
+        if not has_run:
+            self.resume.setChecked(False)
+
+    def command(self) -> list[str]:
+        """The ``retouch train-style`` arguments for the current fields."""
+        name = self.name.text().strip()
+        args = ["-m", "retouch", "train-style", "--inputs", self.inputs.text(), "--targets", self.targets.text(),
+                "-o", str(user_styles_dir() / f"{name}.onnx"), "--run", str(run_dir(name)),
+                "--iterations", str(self.iterations.value())]
+        if self.resume.isChecked():
+            args.append("--resume")
+        return [*args, *self.extra_args]
+
+    def start(self) -> None:
+        if self.running():
+            return
+        self.written, self._err, self._tail = None, "", []
+        self.proc = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("PYTHONUNBUFFERED", "1")
+        self.proc.setProcessEnvironment(env)
+        self.proc.readyReadStandardError.connect(self._read_err)
+        self.proc.readyReadStandardOutput.connect(self._read_out)
+        self.proc.finished.connect(self._finished)
+        self.proc.errorOccurred.connect(self._failed)
+        self.bar.setRange(0, 0)  # busy until the first progress line: reading the photos
+        self.status.setText("Reading the photos…")
+        self.proc.start(sys.executable, self.command())
+        self._update()
+
+    def stop(self) -> None:
+        if self.running():
+            self.status.setText("Stopping: saving what was learnt so far…")
+            self.proc.terminate()  # SIGTERM: the trainer checkpoints and writes the model
+
+    def _read_err(self) -> None:
+        self._err += bytes(self.proc.readAllStandardError()).decode(errors="replace")
+        *lines, self._err = self._err.replace("\r", "\n").split("\n")
+        for line in lines:
+            m = PROGRESS.search(line)
+            if m:
+                it, total, elapsed, eta = int(m[1]), int(m[2]), m[3], m[4]
+                self.bar.setRange(0, total)
+                self.bar.setValue(it)
+                self.status.setText(f"Iteration {it} of {total} · {elapsed} elapsed · about {eta} left")
+            elif line.strip():
+                self._tail = [*self._tail, line.strip()][-3:]
+
+    def _read_out(self) -> None:
+        for line in bytes(self.proc.readAllStandardOutput()).decode(errors="replace").splitlines():
+            m = WRITTEN.search(line)
+            if m:
+                self.written = Path(m[1].strip())
+
+    def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
+        self._read_out()
+        self.bar.setRange(0, max(1, self.bar.maximum()))
+        if self.written is not None and self.written.exists():
+            if self.bar.value() < self.bar.maximum():
+                self.status.setText(f"Stopped: the style so far is saved as “{self.written.stem}”; tick "
+                                    "“Continue” and Start to go on.")
+            else:
+                self.bar.setValue(self.bar.maximum())
+                self.status.setText(f"Done: the style “{self.written.stem}” is in the Style list.")
+            self.styleTrained.emit(self.written)
+        else:
+            detail = self._tail[-1] if self._tail else f"exit status {code}"
+            self.status.setText(f"Training failed: {detail}")
+        self._update()
+        if self._close_when_done:
+            self.close()
+
+    def _failed(self, err: QProcess.ProcessError) -> None:
+        if err == QProcess.ProcessError.FailedToStart:
+            self.bar.setRange(0, 1)
+            self.status.setText("Training could not start (Python was not found).")
+            self._update()
+
+    def closeEvent(self, event) -> None:
+        if self.running():  # stop first (a second or two to checkpoint), then close, without waiting here
+            self._close_when_done = True
+            self.stop()
+            event.ignore()
+            return
+        super().closeEvent(event)

@@ -1,0 +1,77 @@
+"""Learn my style in the app: the real ``retouch train-style`` in a child process, with progress,
+Stop (a usable style and a checkpoint) and Continue, and the style lands in the Style list."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from app.style_dialog import PROGRESS, StyleDialog, run_dir
+
+FIXTURES = Path(__file__).parents[1] / "models" / "fixtures"
+TINY = ("--width", "4", "--batch", "4", "--views", "4")  # a model small enough for a test
+LONG = 180_000  # ms: the child imports torch and reads the photos before its first iteration
+
+
+@pytest.fixture
+def folders(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the child inherits it
+    ins, tgt = tmp_path / "before", tmp_path / "warm look"
+    ins.mkdir()
+    tgt.mkdir()
+    photos = sorted(FIXTURES.glob("*.jpg"))
+    for p in photos[:3]:
+        shutil.copy(p, ins / p.name)
+    for p in photos[3:]:
+        shutil.copy(p, tgt / p.name)
+    return ins, tgt
+
+
+def test_progress_lines_of_train_style_are_read():
+    m = PROGRESS.search("[#########                     ] 30/100  30.0% elapsed 0:00:12 eta 0:00:28")
+    assert m and (m[1], m[2], m[3], m[4]) == ("30", "100", "0:00:12", "0:00:28")
+
+
+def test_learn_my_style_trains_stops_and_continues(qtbot, win, folders):
+    ins, tgt = folders
+    win.learn_style()
+    dlg: StyleDialog = win.style_dialog
+    dlg.extra_args = TINY
+    assert not dlg.start_btn.isEnabled()  # no folders yet
+    dlg.inputs.setText(str(ins))
+    dlg.targets.setText(str(tgt))
+    assert dlg.name.text() == "warm look" and dlg.start_btn.isEnabled() and not dlg.resume.isEnabled()
+
+    # a long run, stopped once it is training: the style so far is written, a checkpoint kept
+    dlg.iterations.setValue(5000)
+    with qtbot.waitSignal(dlg.styleTrained, timeout=LONG) as stopped:
+        dlg.start()
+        assert dlg.stop_btn.isEnabled() and not dlg.start_btn.isEnabled()
+        qtbot.waitUntil(lambda: dlg.bar.maximum() == 5000 and dlg.bar.value() >= 1, timeout=LONG)
+        dlg.stop()
+    style = stopped.args[0]
+    assert style.name == "warm look.onnx" and style.exists()
+    assert (run_dir("warm look") / "checkpoint.pt").exists()
+    assert dlg.status.text().startswith("Stopped") and dlg.resume.isEnabled()
+    assert win.model == style and win.panel.style_box.currentData() == style  # chosen for Auto
+
+    log = (run_dir("warm look") / "train.log").read_text()
+    stopped_at = int(re.search(r"at iteration (\d+) \(interrupted\)", log)[1])
+    assert 1 <= stopped_at < 5000
+
+    # continued to a short end: it resumes from the checkpoint, not from scratch
+    done_at = max(dlg.iterations.minimum(), stopped_at + 5)
+    dlg.iterations.setValue(done_at)
+    dlg.resume.setChecked(True)
+    assert "--resume" in dlg.command()
+    with qtbot.waitSignal(dlg.styleTrained, timeout=LONG):
+        dlg.start()
+    assert dlg.status.text().startswith("Done"), dlg.status.text()
+    log = (run_dir("warm look") / "train.log").read_text()
+    assert f"resumed {run_dir('warm look') / 'checkpoint.pt'} at iteration {stopped_at}" in log
+    assert f"it {done_at}/{done_at}" in log
