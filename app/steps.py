@@ -111,6 +111,8 @@ class StepCard(QFrame):
             return "Auto exposure: measured from the photo (learned meter + brightest channel's 99th percentile)"
         if step.source == "auto-white-balance":
             return "Auto white balance: measured from the photo's whites (max-RGB), 70 % of the cast removed"
+        if step.source == "match-look":
+            return "Fitted to match a finished version of this photo (Photo ▸ Match a Look)"
         if step.source == "auto-contrast":
             return "Auto contrast: measured by the learned meter, half of it undone about mid grey"
         if not step.probs:

@@ -8,6 +8,7 @@ pixel work itself.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.variations: list[Recipe] = []
         self._variation_seed = 0
         self.style_dialog = None  # Learn my style, made when first asked for
+        self.matcher = None  # Match a look, one fit at a time
         self.strength = AUTO_STRENGTH
         # the last Auto: (doc, its recipe at strength 1, the JSON of every strength applied to it)
         self._auto: tuple[PhotoDoc, Recipe, set[str]] | None = None
@@ -230,6 +232,8 @@ class MainWindow(QMainWindow):
         p = mb.addMenu("&Photo")
         act(p, "&Auto", self.auto, "Ctrl+Shift+A", "The agent predicts an edit")
         act(p, "&Variations", self.request_variations, "Ctrl+Shift+R")
+        act(p, "&Match a Look…", self.match_look_dialog,
+            tip="Find the steps that turn this photo into a finished version of it (e.g. another tool's export)")
         act(p, "&Learn My Style…", self.learn_style, tip="Train a style from your own before and after photos")
         p.addMenu(self.panel.add_menu).setText("Add &Step")
         p.addSeparator()
@@ -644,6 +648,42 @@ class MainWindow(QMainWindow):
         show_error(self, "Edits not saved", exc)
 
     # ---------------------------------------------------------------- agent
+    def match_look_dialog(self) -> None:
+        if self.doc is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Match the look of", str(self.doc.path.parent),
+                                              "Images (*.jpg *.jpeg *.png *.tif *.tiff);;All files (*)")
+        if path:
+            self.match_look(Path(path))
+
+    def match_look(self, after: Path) -> None:
+        """Replace the open photo's steps by those that turn it into ``after`` (``retouch fit``)."""
+        from .match_look import LookMatcher
+        from .style_dialog import training_available
+
+        doc = self.doc
+        if doc is None:
+            return
+        if not training_available():
+            self.panel.set_busy("Match a look needs the training components (torch), which this "
+                                "installation lacks.")
+            return
+        if self.matcher is not None and self.matcher.running():
+            self.panel.set_busy("A look is already being matched.")
+            return
+
+        def done(recipe: Recipe, summary: str) -> None:
+            if doc is not self.doc:
+                self.panel.set_busy(f"Matched the look of {after.name}, but another photo is open now: "
+                                    "nothing was changed.")
+                return
+            fitted = Recipe([replace(s, source="match-look") for s in recipe.steps])
+            doc.undo.push(ReplaceRecipe(doc, fitted, f"Match look of {after.name}"))
+            self.panel.set_busy(f"Matched the look of {after.name}: {summary}.")
+
+        self.matcher = LookMatcher(self, done, self.panel.set_busy)
+        self.matcher.start(doc.path, after)
+
     def learn_style(self) -> None:
         """The Learn my style dialog (non-modal: editing goes on while it trains)."""
         from .style_dialog import StyleDialog

@@ -61,6 +61,8 @@ def describe(recipe) -> str:
             if ru:  # a variation may have drawn a filter the agent did not rank first
                 conf += f"; {'next' if ru[1] <= p else 'first choice'} {REGISTRY[ru[0]].label} {100 * ru[1]:.0f} %"
             conf += ")"
+        elif s.source == "match-look":
+            conf = "  (fitted)"
         elif s.source:
             conf = "  (measured)"  # the classical steps Auto starts with, not the policy's
         lines.append(f"  {i}. {s.spec.label}: {params}{conf}")

@@ -32,7 +32,8 @@ FORMAT = 1
 SIDECAR_SUFFIX = ".retouch.json"
 MAX_SIDECAR_BYTES = 1 << 20  # a recipe is a few kB; anything this big is not ours
 MAX_STEPS = 256
-SOURCES = frozenset({"auto-exposure", "auto-white-balance", "auto-contrast"})  # Step.source values a sidecar may carry
+#: Step.source values a sidecar may carry: Auto's measured steps, and steps fitted by Match a look
+SOURCES = frozenset({"auto-exposure", "auto-white-balance", "auto-contrast", "match-look"})
 
 # format N -> N+1 migrations of the whole document (filter params migrate per filter).
 _FORMAT_MIGRATIONS: dict[int, Any] = {}
@@ -56,7 +57,7 @@ class Step:
     params: dict[str, Any]
     enabled: bool = True
     probs: dict[str, float] | None = None
-    source: str | None = None  # who made a step without probs: "auto-exposure", "auto-white-balance"; None = the user
+    source: str | None = None  # who made a step without probs: one of SOURCES; None = the user
 
 
     @property

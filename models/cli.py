@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -114,6 +115,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         after = srgb_encode(load_photo(args.after).linear)
     except ImageError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    (hb, wb), (ha, wa) = before.shape[:2], after.shape[:2]
+    if abs(math.log((wb / hb) / (wa / ha))) > 0.01:  # pixel i of one must be pixel i of the other
+        print(f"error: {args.after.name} is not framed like {args.before.name} ({wa}x{ha} against {wb}x{hb}): "
+              "fit needs the same photo, uncropped (any size)", file=sys.stderr)
         return 2
     t = time.perf_counter()
     try:

@@ -140,6 +140,23 @@ def main() -> int:
         save("10_learn_my_style", sd)
         sd.close()  # stops the training: a usable style and a checkpoint
         spin(lambda: not sd.running(), timeout=60)
+        # Match a look: a finished version of the open photo, as another tool would export it
+        import numpy as np
+
+        from engine.io import load_photo, write_image
+        from engine.recipe import Recipe, Step
+        from engine.render import render
+
+        look = Recipe([Step("white_balance", {"green": 1.0, "blue": 0.8}), Step("contrast", {"amount": 0.3}),
+                       Step("saturation", {"amount": -0.3})])
+        after = folder.parent / "finished_by_another_tool.jpg"
+        write_image(after, np.clip(render(look, load_photo(win.doc.path).linear), 0, 1), fmt="jpeg", quality=92)
+        win.match_look(after)
+        spin(lambda: "search" in win.matcher.dialog.labelText(), timeout=120, settle=0.2)
+        save("11_match_look_progress", win.matcher.dialog)
+        spin(lambda: not win.matcher.running(), timeout=180)
+        spin(fresh)
+        save("12_match_look_done")
     win.filmstrip.select_path(folder / "zz_corrupt.dng")
     spin(lambda: win.filmstrip.is_failed(folder / "zz_corrupt.dng"), settle=0.5)
     box = next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()), None)

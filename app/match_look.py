@@ -1,0 +1,107 @@
+"""Match a look: the GUI face of ``retouch fit`` (the same command, in a child process).
+
+The photographer picks a finished version of the open photo (a JPEG exported by another tool,
+say); ``retouch fit PHOTO AFTER -o R.json`` finds the filter steps that turn one into the other
+and the recipe replaces the photo's steps (undoable). Fitting needs torch, which the app never
+imports, so it runs as a :class:`QProcess`; its stage lines ("forward search: exposure, tone
+(31.2 dB)") show in a progress dialog whose Cancel stops it, and nothing changes then.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+from engine.recipe import Recipe
+
+STAGE = re.compile(r"^\s*[\d.]+ s\s+(.+)$")
+RESULT = re.compile(r"remaining error: .*\(([\d.]+) dB PSNR")
+
+
+class LookMatcher(QObject):
+    """One fit at a time: ``start(photo, after)``; ``done(recipe, summary)`` on success,
+    ``failed(message)`` otherwise (also on Cancel, with ``cancelled`` True)."""
+
+    def __init__(self, parent: QWidget, done: Callable[[Recipe, str], None], failed: Callable[[str], None]):
+        super().__init__(parent)
+        self._done, self._failed = done, failed
+        self.proc: QProcess | None = None
+        self.cancelled = False
+        self._tmp = tempfile.TemporaryDirectory(prefix="retouch-fit-")
+        self.out = Path(self._tmp.name) / "recipe.json"
+        self._err, self._tail, self._stdout = "", "", ""
+        self.dialog = QProgressDialog("", "Cancel", 0, 0, parent)
+        self.dialog.setWindowTitle("Match a look")
+        self.dialog.setWindowModality(Qt.WindowModality.NonModal)
+        self.dialog.setMinimumDuration(0)
+        self.dialog.setMinimumWidth(460)
+        self.dialog.canceled.connect(self.cancel)
+        self.dialog.reset()
+        self.dialog.hide()
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
+
+    def start(self, photo: Path, after: Path) -> None:
+        if self.running():
+            return
+        self.cancelled = False
+        self._err, self._tail, self._stdout = "", "", ""
+        self.out.unlink(missing_ok=True)
+        self.proc = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("PYTHONUNBUFFERED", "1")
+        self.proc.setProcessEnvironment(env)
+        self.proc.readyReadStandardError.connect(self._read_err)
+        self.proc.readyReadStandardOutput.connect(self._read_out)
+        self.proc.finished.connect(self._finished)
+        self.proc.errorOccurred.connect(self._error)
+        self.dialog.setRange(0, 0)
+        self.dialog.setLabelText(f"Finding the steps from {photo.name} to {after.name}…\n"
+                                 "(reading the photos; this takes about half a minute)")
+        self.dialog.show()
+        self.proc.start(sys.executable, ["-m", "retouch", "fit", str(photo), str(after), "-o", str(self.out)])
+
+    def cancel(self) -> None:
+        if self.running():
+            self.cancelled = True
+            self.proc.kill()  # the recipe is written only at the end: there is nothing to save
+
+    def _read_err(self) -> None:
+        self._err += bytes(self.proc.readAllStandardError()).decode(errors="replace")
+        *lines, self._err = self._err.split("\n")
+        for line in lines:
+            m = STAGE.match(line)
+            if m:
+                self.dialog.setLabelText(f"Finding the steps…\n{m[1]}")
+            elif line.strip():
+                self._tail = line.strip()
+
+    def _read_out(self) -> None:
+        self._stdout += bytes(self.proc.readAllStandardOutput()).decode(errors="replace")
+
+    def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
+        self._read_out()
+        self.dialog.reset()
+        self.dialog.hide()
+        if self.cancelled:
+            self._failed("Match a look: cancelled; the steps are unchanged.")
+        elif code == 0 and self.out.exists():
+            recipe = Recipe.load(self.out)
+            m = RESULT.search(self._stdout)
+            fit = f", {m[1]} dB from the target" if m else ""
+            self._done(recipe, f"{len(recipe)} step{'s' if len(recipe) != 1 else ''}{fit}")
+        else:
+            self._failed(f"Match a look failed: {self._tail or f'exit status {code}'}")
+
+    def _error(self, err: QProcess.ProcessError) -> None:
+        if err == QProcess.ProcessError.FailedToStart:
+            self.dialog.reset()
+            self.dialog.hide()
+            self._failed("Match a look could not start (Python was not found).")

@@ -1,0 +1,68 @@
+"""Match a look in the app: the real ``retouch fit`` in a child process finds the steps from the
+open photo to a finished version of it; the recipe replaces the photo's (undoable); Cancel changes
+nothing; a differently framed "after" is refused with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QPushButton
+from qt_helpers import TIMEOUT, open_and_wait
+
+pytest.importorskip("torch")
+
+from engine.io import load_photo, write_image
+from engine.recipe import Recipe, Step
+from engine.render import render
+
+LONG = 180_000  # ms: the child imports torch, decodes both photos and searches (~30 s here)
+
+
+def _after(folder: Path, tmp_path: Path, recipe: Recipe, crop: bool = False) -> Path:
+    """A finished version of the folder's JPEG, as another tool would export it."""
+    srgb = render(recipe, load_photo(folder / "b_dune.jpg").linear)
+    if crop:
+        srgb = srgb[: srgb.shape[0] // 2]
+    out = tmp_path / ("cropped.png" if crop else "finished.png")
+    write_image(out, np.clip(srgb, 0, 1), fmt="png")
+    return out
+
+
+def test_match_a_look_finds_the_steps_and_is_undoable(qtbot, win, folder, tmp_path):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    known = Recipe([Step("exposure", {"ev": -0.5}), Step("saturation", {"amount": 0.6})])
+    after = _after(folder, tmp_path, known)
+    win.match_look(after)
+    assert win.matcher.dialog.isVisible()
+    qtbot.waitUntil(lambda: len(win.doc.recipe) > 0, timeout=LONG)
+    got = win.doc.recipe
+    assert [s.op for s in got] == ["exposure", "saturation"], got.dumps()
+    assert abs(got.steps[0].params["ev"] + 0.5) < 0.05
+    assert all(s.source == "match-look" for s in got)  # the cards say where the steps came from
+    card = win.panel.steps.cards[0]
+    assert card.confidence.text().startswith("Fitted to match a finished version")
+    assert win.panel.status.text().startswith("Matched the look of finished.png: 2 steps")
+    assert not win.matcher.dialog.isVisible()
+    win.undo_group.undo()
+    assert len(win.doc.recipe) == 0
+
+
+def test_match_a_look_cancelled_changes_nothing(qtbot, win, folder, tmp_path):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    after = _after(folder, tmp_path, Recipe([Step("exposure", {"ev": 0.4})]))
+    win.match_look(after)
+    qtbot.waitUntil(lambda: "search" in win.matcher.dialog.labelText(), timeout=LONG)  # it is fitting
+    win.matcher.dialog.findChild(QPushButton).click()  # the dialog's Cancel
+    qtbot.waitUntil(lambda: not win.matcher.running(), timeout=TIMEOUT)
+    assert "cancelled" in win.panel.status.text() and len(win.doc.recipe) == 0
+
+
+def test_match_a_look_refuses_another_framing(qtbot, win, folder, tmp_path):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    after = _after(folder, tmp_path, Recipe([]), crop=True)
+    win.match_look(after)
+    qtbot.waitUntil(lambda: not win.matcher.running(), timeout=LONG)
+    assert "is not framed like b_dune.jpg" in win.panel.status.text(), win.panel.status.text()
+    assert len(win.doc.recipe) == 0
