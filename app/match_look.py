@@ -71,7 +71,10 @@ class LookMatcher(QObject):
     def cancel(self) -> None:
         if self.running():
             self.cancelled = True
-            self.proc.kill()  # the recipe is written only at the end: there is nothing to save
+            if self.proc.state() == QProcess.ProcessState.Starting:  # not yet a process to signal
+                self.proc.started.connect(self.proc.kill)
+            else:
+                self.proc.kill()  # the recipe is written only at the end: there is nothing to save
 
     def _read_err(self) -> None:
         self._err += bytes(self.proc.readAllStandardError()).decode(errors="replace")

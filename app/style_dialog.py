@@ -61,6 +61,7 @@ class StyleDialog(QDialog):
         self.proc: QProcess | None = None
         self.written: Path | None = None
         self._close_when_done = False
+        self._stopping = False
         self._err = ""
         self._tail: list[str] = []
         lay = QVBoxLayout(self)
@@ -174,8 +175,12 @@ class StyleDialog(QDialog):
 
     def stop(self) -> None:
         if self.running():
+            self._stopping = True
             self.status.setText("Stopping: saving what was learnt so far…")
-            self.proc.terminate()  # SIGTERM: the trainer checkpoints and writes the model
+            if self.proc.state() == QProcess.ProcessState.Starting:  # not yet a process to signal
+                self.proc.started.connect(self.proc.terminate)
+            else:
+                self.proc.terminate()  # SIGTERM: the trainer checkpoints and writes the model
 
     def _read_err(self) -> None:
         self._err += bytes(self.proc.readAllStandardError()).decode(errors="replace")
@@ -207,9 +212,12 @@ class StyleDialog(QDialog):
                 self.bar.setValue(self.bar.maximum())
                 self.status.setText(f"Done: the style “{self.written.stem}” is in the Style list.")
             self.styleTrained.emit(self.written)
+        elif self._stopping:
+            self.status.setText("Stopped before the training began: nothing was saved.")
         else:
             detail = self._tail[-1] if self._tail else f"exit status {code}"
             self.status.setText(f"Training failed: {detail}")
+        self._stopping = False
         self._update()
         if self._close_when_done:
             self.close()

@@ -75,3 +75,17 @@ def test_learn_my_style_trains_stops_and_continues(qtbot, win, folders):
     log = (run_dir("warm look") / "train.log").read_text()
     assert f"resumed {run_dir('warm look') / 'checkpoint.pt'} at iteration {stopped_at}" in log
     assert f"it {done_at}/{done_at}" in log
+
+
+def test_stop_while_reading_the_photos_saves_nothing_and_says_so(qtbot, win, folders):
+    ins, tgt = folders
+    win.learn_style()
+    dlg: StyleDialog = win.style_dialog
+    dlg.extra_args = TINY
+    dlg.inputs.setText(str(ins))
+    dlg.targets.setText(str(tgt))
+    dlg.start()
+    dlg.stop()  # at once: the child is still importing torch or reading the photos
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=LONG)
+    assert dlg.status.text() == "Stopped before the training began: nothing was saved."
+    assert not (run_dir("warm look") / "checkpoint.pt").exists() and dlg.start_btn.isEnabled()
