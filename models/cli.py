@@ -80,8 +80,12 @@ def cmd_train_style(args: argparse.Namespace) -> int:
     run = args.run or Path("runs") / f"style-{name}"
     cache = run / "cache"
     print(f"preparing views of {args.inputs} and {args.targets} ...", file=sys.stderr)
-    inputs = crops.folder_views(args.inputs, args.views, cache, seed=1)
-    targets = crops.folder_views(args.targets, args.views, cache, seed=2)
+    try:
+        inputs = crops.folder_views(args.inputs, args.views, cache, seed=1)
+        targets = crops.folder_views(args.targets, args.views, cache, seed=2)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     cfg = Config(iterations=args.iterations, batch=args.batch, width=args.width,
                  checkpoint_every=max(10, min(200, args.iterations // 10)))
     bar = _Bar()

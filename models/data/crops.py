@@ -13,15 +13,18 @@ second run starts in a second.
 from __future__ import annotations
 
 import hashlib
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from engine.atomic import atomic_path
 from engine.color import srgb_decode
+from engine.io import SUPPORTED_EXTENSIONS, ImageError
 from engine.render import resize_linear
 
-from .assemble import list_images, load_srgb
+from .assemble import load_srgb
 
 VIEW = 80
 CROP = 64
@@ -50,12 +53,17 @@ def load_linear(path: Path) -> np.ndarray:
     return np.asarray(load_photo(path, half=True).linear, np.float32)
 
 
+def _warn(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
 def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0,
-          max_views: int = MAX_VIEWS) -> np.ndarray:
+          max_views: int = MAX_VIEWS, log: Callable[[str], None] = _warn) -> np.ndarray:
     """Linear views ``(len(paths) * n, 80, 80, 3)``, cached on disk.
 
     ``n`` is ``per_photo``, lowered (to at least 8) so that the set stays within ``max_views``:
-    a folder of 300 photos gets 40 views of each rather than 4 GB of arrays.
+    a folder of 300 photos gets 40 views of each rather than 4 GB of arrays. A file that cannot
+    be read is skipped and reported through ``log``; none readable is a ``FileNotFoundError``.
     """
     per_photo = max(8, min(per_photo, max_views // max(1, len(paths))))
     key = hashlib.sha1(repr(([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths],
@@ -64,18 +72,34 @@ def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0,
     if f.exists():
         return np.load(f)
     rng = np.random.default_rng(seed)
-    arr = np.concatenate([views(load_linear(p), per_photo, rng) for p in paths])
+    parts = []
+    for p in paths:
+        try:
+            parts.append(views(load_linear(p), per_photo, rng))
+        except (ImageError, OSError, ValueError) as e:  # a user's folder may hold anything
+            log(f"skipped {e}" if p.name in str(e) else f"skipped {p.name}: {e}")
+    if not parts:
+        raise FileNotFoundError(f"none of the {len(paths)} photos in {paths[0].parent} could be read")
+    arr = np.concatenate(parts)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(f) as tmp, open(tmp, "wb") as fh:
         np.save(fh, arr)
     return arr
 
 
-def folder_views(folder: Path, per_photo: int, cache_dir: Path, seed: int = 0) -> np.ndarray:
-    paths = list_images(folder)
+def list_photos(folder: Path) -> list[Path]:
+    """Every photo Retouch opens in ``folder``: RAW of any LibRaw format and 8/16-bit files."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS and not p.name.startswith("."))
+
+
+def folder_views(folder: Path, per_photo: int, cache_dir: Path, seed: int = 0,
+                 log: Callable[[str], None] = _warn) -> np.ndarray:
+    """Views of every photo in a user's folder (:func:`list_photos`), unreadable ones skipped."""
+    paths = list_photos(folder)
     if not paths:
         raise FileNotFoundError(f"no photos in {folder}")
-    return build(paths, per_photo, cache_dir, seed)
+    return build(paths, per_photo, cache_dir, seed, log=log)
 
 
 def random_crops(arr: np.ndarray, idx: np.ndarray, rng: np.random.Generator, crop: int = CROP) -> np.ndarray:

@@ -93,3 +93,30 @@ def test_fit_command_cancelled_writes_nothing(tmp_path, monkeypatch, capsys, hel
     assert args.func(args) == 130
     assert "cancelled" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["after.png", "before.png"]  # no recipe, no temp file
+
+
+def test_train_style_reads_raw_skips_broken_files_and_refuses_empty_folders(tmp_path, monkeypatch, capsys,
+                                                                            heldout_files, dng_file):
+    """A photographer's folders hold RAW files and the odd broken one: the RAW is trained on (its
+    views count), the broken file is named and skipped, and an empty folder is a clear error."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    ins, tgt, empty = tmp_path / "before", tmp_path / "after", tmp_path / "empty"
+    for d in (ins, tgt, empty):
+        d.mkdir()
+    for p in heldout_files[:3]:
+        shutil.copy(p, ins / p.name)
+    shutil.copy(dng_file, ins / "IMG_0001.dng")
+    (ins / "broken.nef").write_bytes(b"not a raw file" * 100)
+    for p in heldout_files[3:]:
+        shutil.copy(p, tgt / p.name)
+    run = tmp_path / "run"
+    common = ["--width", "4", "--batch", "4", "--views", "4", "--run", str(run), "--iterations", "2"]
+    args = _parse(["train-style", "--inputs", str(ins), "--targets", str(tgt), *common])
+    assert args.func(args) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped broken.nef") == 1, err
+    assert "32 input views" in (run / "train.log").read_text()  # 4 photos x 8 views: the DNG is in
+
+    args = _parse(["train-style", "--inputs", str(empty), "--targets", str(tgt), *common])
+    assert args.func(args) == 2
+    assert f"error: no photos in {empty}" in capsys.readouterr().err
