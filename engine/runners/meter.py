@@ -40,6 +40,7 @@ FEATURES = (
     "std log(R/G)", "std log(B/G)", "mean saturation", "saturation p90", "corr(log R/G, log B/G)",
 )
 OUTPUTS = ("ev", "log_green", "log_blue", "log_contrast", "log_saturation")
+MIN_PIXELS = 16  # fewer say nothing about a photo (a thumbnail of a few pixels): no meter reading
 MAX_SIDE = 128  # features read at most ~128 rows: statistics, not detail (~4x faster than 256)
 
 
@@ -54,7 +55,7 @@ def features(sample: np.ndarray) -> np.ndarray:
     img = np.asarray(sample, np.float32)
     stride = max(1, min(img.shape[:2]) // MAX_SIDE)
     x = np.ascontiguousarray(img[::stride, ::stride]).reshape(-1, 3)  # one compact copy: ~2x faster below
-    if len(x) < 16:
+    if len(x) < MIN_PIXELS:
         raise ValueError(f"too few pixels to meter ({len(x)})")
     lum = np.maximum(x @ LUMA, np.float32(1e-5))
     top = np.maximum(np.maximum(x[:, 0], x[:, 1]), x[:, 2])

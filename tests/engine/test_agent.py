@@ -271,3 +271,15 @@ def test_the_sample_auto_reads_stands_for_the_whole_photo(agent, photo_srgb8):
     wb_full, wb_fast = agent_mod.auto_white_balance(linear), agent_mod.auto_white_balance(sample)
     assert wb_full is not None and wb_fast is not None
     assert all(abs(np.log(wb_fast[k] / wb_full[k])) < 0.02 for k in wb_full)
+
+
+def test_a_photo_of_a_few_pixels_gets_a_recipe(agent, photo_linear):
+    """Too few pixels to meter (3x2, a thumbnail someone opened): Auto falls back to the classical
+    measured steps instead of failing."""
+    from engine.render import fit_long_edge
+
+    tiny = np.ascontiguousarray(fit_long_edge(photo_linear, 3), np.float32)
+    assert tiny.shape[0] * tiny.shape[1] < agent_mod.MIN_PIXELS
+    recipe = agent.predict(tiny)
+    assert len(recipe) >= 1 and np.isfinite(render(recipe, tiny)).all()
+    assert [r.dumps() for r in agent.variations(tiny, 2, seed=1)]  # and variations too
