@@ -81,6 +81,10 @@ class StyleDialog(QDialog):
         self.name = QLineEdit()
         self.name.textChanged.connect(self._update)
         form.addRow("Style name", self.name)
+        self.name_note = QLabel("")  # when the name is taken
+        self.name_note.setObjectName("muted")
+        self.name_note.setWordWrap(True)
+        form.addRow("", self.name_note)
         self.iterations = QSpinBox()
         self.iterations.setRange(10, 100_000)
         self.iterations.setSingleStep(500)
@@ -88,6 +92,7 @@ class StyleDialog(QDialog):
         self.iterations.setToolTip("About 0.5 s each on two CPU cores; more learn the look better")
         form.addRow("Iterations", self.iterations)
         self.resume = QCheckBox("Continue the last training of this style")
+        self.resume.toggled.connect(self._update)
         form.addRow("", self.resume)
         lay.addLayout(form)
         self.bar = QProgressBar()
@@ -141,10 +146,15 @@ class StyleDialog(QDialog):
         busy = self.running()
         self.start_btn.setEnabled(ok and not busy)
         self.stop_btn.setEnabled(busy)
-        has_run = bool(self.name.text().strip()) and (run_dir(self.name.text().strip()) / "checkpoint.pt").exists()
+        name = self.name.text().strip()
+        has_run = bool(name) and (run_dir(name) / "checkpoint.pt").exists()
         self.resume.setEnabled(has_run and not busy)
         if not has_run:
             self.resume.setChecked(False)
+        exists = bool(name) and (user_styles_dir() / f"{name}.onnx").exists()
+        self.name_note.setText(f"A style “{name}” exists: Start replaces it"
+                               + (", or tick Continue to train it further." if has_run else ".")
+                               if exists and not self.resume.isChecked() and not busy else "")
 
     def command(self) -> list[str]:
         """The ``retouch train-style`` arguments for the current fields."""

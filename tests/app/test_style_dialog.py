@@ -58,6 +58,9 @@ def test_learn_my_style_trains_stops_and_continues(qtbot, win, folders):
     assert style.name == "warm look.onnx" and style.exists()
     assert (run_dir("warm look") / "checkpoint.pt").exists()
     assert dlg.status.text().startswith("Stopped") and dlg.resume.isEnabled()
+    assert dlg.name_note.text().startswith("A style “warm look” exists: Start replaces it")  # never silently
+    dlg.resume.setChecked(True)
+    assert dlg.name_note.text() == ""
     assert win.model == style and win.panel.style_box.currentData() == style  # chosen for Auto
 
     log = (run_dir("warm look") / "train.log").read_text()
