@@ -33,7 +33,7 @@ class LookMatcher(QObject):
         self._done, self._failed = done, failed
         self.proc: QProcess | None = None
         self.cancelled = False
-        self._tmp = tempfile.TemporaryDirectory(prefix="retouch-fit-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="retouch-fit-")  # removed when this object goes
         self.out = Path(self._tmp.name) / "recipe.json"
         self._err, self._tail, self._stdout = "", "", ""
         self.dialog = QProgressDialog("", "Cancel", 0, 0, parent)

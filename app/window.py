@@ -681,6 +681,9 @@ class MainWindow(QMainWindow):
             doc.undo.push(ReplaceRecipe(doc, fitted, f"Match look of {after.name}"))
             self.panel.set_busy(f"Matched the look of {after.name}: {summary}.")
 
+        if self.matcher is not None:  # the last one is done: let its dialog and temp folder go
+            self.matcher.dialog.deleteLater()
+            self.matcher.deleteLater()
         self.matcher = LookMatcher(self, done, self.panel.set_busy)
         self.matcher.start(doc.path, after)
 
