@@ -137,13 +137,13 @@ class StyleDialog(QDialog):
         if text and not self.name.isModified():
             self.name.setText(Path(text).name)
 
-    def running(self) -> bool:
+    def is_training(self) -> bool:
         return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
 
     def _update(self) -> None:
         ok = training_available() and all(Path(e.text()).is_dir() for e in (self.inputs, self.targets)) \
             and bool(self.name.text().strip())
-        busy = self.running()
+        busy = self.is_training()
         self.start_btn.setEnabled(ok and not busy)
         self.stop_btn.setEnabled(busy)
         name = self.name.text().strip()
@@ -167,7 +167,7 @@ class StyleDialog(QDialog):
         return [*args, *self.extra_args]
 
     def start(self) -> None:
-        if self.running():
+        if self.is_training():
             return
         self.written, self._err, self._tail = None, "", []
         self.proc = QProcess(self)
@@ -184,7 +184,7 @@ class StyleDialog(QDialog):
         self._update()
 
     def stop(self) -> None:
-        if self.running():
+        if self.is_training():
             self._stopping = True
             self.status.setText("Stopping: saving what was learnt so far…")
             if self.proc.state() == QProcess.ProcessState.Starting:  # not yet a process to signal
@@ -239,7 +239,7 @@ class StyleDialog(QDialog):
             self._update()
 
     def closeEvent(self, event) -> None:
-        if self.running():  # stop first (a second or two to checkpoint), then close, without waiting here
+        if self.is_training():  # stop first (a second or two to checkpoint), then close, without waiting here
             self._close_when_done = True
             self.stop()
             event.ignore()

@@ -283,7 +283,10 @@ class MainWindow(QMainWindow):
         """The export and batch dialogs whose export is still running."""
         from PySide6.QtWidgets import QDialog
 
-        return [d for d in self.findChildren(QDialog) if callable(getattr(d, "running", None)) and d.running()]
+        from .batch_dialog import BatchDialog
+        from .export_dialog import ExportDialog
+
+        return [d for d in self.findChildren(QDialog) if isinstance(d, (ExportDialog, BatchDialog)) and d.running()]
 
     def _ask_cancel_exports(self, n: int) -> bool:
         box = QMessageBox(QMessageBox.Icon.Question, "Export running",
@@ -314,6 +317,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelling the export; Retouch quits once the photos in progress "
                                          "are written…")
             return
+        if self.style_dialog is not None and self.style_dialog.is_training():
+            # quitting mid-training keeps what was learnt: the trainer checkpoints on SIGTERM (a second or two)
+            self.style_dialog.stop()
+            self.style_dialog.proc.waitForFinished(30_000)
+        if self.matcher is not None:
+            self.matcher.cancel()  # a fit writes nothing until it ends
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/split", self.split.saveState())
         self.flush_sidecars(wait=True)

@@ -139,7 +139,7 @@ def main() -> int:
         spin(lambda: sd.bar.maximum() == 400 and sd.bar.value() >= 40, timeout=180, settle=0.2)
         save("10_learn_my_style", sd)
         sd.close()  # stops the training: a usable style and a checkpoint
-        spin(lambda: not sd.running(), timeout=60)
+        spin(lambda: not sd.is_training(), timeout=60)
         # Match a look: a finished version of the open photo, as another tool would export it
         import numpy as np
 

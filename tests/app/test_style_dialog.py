@@ -89,6 +89,22 @@ def test_stop_while_reading_the_photos_saves_nothing_and_says_so(qtbot, win, fol
     dlg.targets.setText(str(tgt))
     dlg.start()
     dlg.stop()  # at once: the child is still importing torch or reading the photos
-    qtbot.waitUntil(lambda: not dlg.running(), timeout=LONG)
+    qtbot.waitUntil(lambda: not dlg.is_training(), timeout=LONG)
     assert dlg.status.text() == "Stopped before the training began: nothing was saved."
     assert not (run_dir("warm look") / "checkpoint.pt").exists() and dlg.start_btn.isEnabled()
+
+
+def test_quitting_mid_training_keeps_a_checkpoint(qtbot, win, folders):
+    ins, tgt = folders
+    win.learn_style()
+    dlg: StyleDialog = win.style_dialog
+    dlg.extra_args = TINY
+    dlg.inputs.setText(str(ins))
+    dlg.targets.setText(str(tgt))
+    dlg.iterations.setValue(5000)
+    dlg.start()
+    qtbot.waitUntil(lambda: dlg.bar.maximum() == 5000 and dlg.bar.value() >= 1, timeout=LONG)
+    win.close()  # the photographer quits: the trainer is stopped cleanly, not killed
+    assert not dlg.is_training()
+    assert "(interrupted)" in (run_dir("warm look") / "train.log").read_text()
+    assert (run_dir("warm look") / "checkpoint.pt").exists()
