@@ -36,6 +36,8 @@ from PySide6.QtWidgets import (
 
 from engine.formats import FORMAT_LABELS
 
+from .fields import folder_field
+
 
 def _hms(s: float) -> str:
     s = int(s + 0.5)
@@ -57,11 +59,11 @@ class BatchDialog(QDialog):
         form = QFormLayout()
 
         self.in_dir = QLineEdit(str(in_dir) if in_dir else "")
-        form.addRow("Photos in", self._with_browse(self.in_dir, "Photos folder"))
+        form.addRow("Photos in", folder_field(self, self.in_dir, "Photos folder"))
         self.recursive = QCheckBox("Include sub-folders")
         form.addRow("", self.recursive)
         self.out_dir = QLineEdit(str(Path(in_dir) / "export") if in_dir else "")
-        form.addRow("Export to", self._with_browse(self.out_dir, "Export folder"))
+        form.addRow("Export to", folder_field(self, self.out_dir, "Export folder"))
 
         src_row = QHBoxLayout()
         self.src_sidecar = QRadioButton("Sidecar, else Auto")
@@ -142,21 +144,6 @@ class BatchDialog(QDialog):
         self._inputs = [self.in_dir, self.recursive, self.out_dir, self.src_sidecar, self.src_auto, self.src_recipe,
                         self.recipe_path, self.fmt, self.quality, self.fit_box, self.long_edge, self.template,
                         self.jobs_spin, self.overwrite, self.scheduler, self.export_btn]
-
-    def _with_browse(self, edit: QLineEdit, title: str) -> QWidget:
-        w = QWidget()
-        row = QHBoxLayout(w)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(edit, 1)
-        b = QPushButton("Browse…")
-        b.clicked.connect(lambda: self._browse(edit, title))
-        row.addWidget(b)
-        return w
-
-    def _browse(self, edit: QLineEdit, title: str) -> None:
-        d = QFileDialog.getExistingDirectory(self, title, edit.text())
-        if d:
-            edit.setText(d)
 
     def _pick_recipe(self) -> None:
         f, _ = QFileDialog.getOpenFileName(self, "Recipe", self.recipe_path.text(), "Recipes (*.json)")

@@ -10,15 +10,16 @@ imports, so it runs as a :class:`QProcess`; its stage lines ("forward search: ex
 from __future__ import annotations
 
 import re
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt
+from PySide6.QtCore import QObject, QProcess, Qt
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from engine.recipe import Recipe
+
+from .workers import retouch_child, signal_child
 
 STAGE = re.compile(r"^\s*[\d.]+ s\s+(.+)$")
 RESULT = re.compile(r"remaining error: .*\(([\d.]+) dB PSNR")
@@ -54,27 +55,17 @@ class LookMatcher(QObject):
         self.cancelled = False
         self._err, self._tail, self._stdout = "", "", ""
         self.out.unlink(missing_ok=True)
-        self.proc = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        self.proc.setProcessEnvironment(env)
-        self.proc.readyReadStandardError.connect(self._read_err)
-        self.proc.readyReadStandardOutput.connect(self._read_out)
-        self.proc.finished.connect(self._finished)
-        self.proc.errorOccurred.connect(self._error)
         self.dialog.setRange(0, 0)
         self.dialog.setLabelText(f"Finding the steps from {photo.name} to {after.name}…\n"
                                  "(reading the photos; this takes about half a minute)")
         self.dialog.show()
-        self.proc.start(sys.executable, ["-m", "retouch", "fit", str(photo), str(after), "-o", str(self.out)])
+        self.proc = retouch_child(self, ["fit", str(photo), str(after), "-o", str(self.out)], stderr=self._read_err,
+                                  stdout=self._read_out, finished=self._finished, error=self._error)
 
     def cancel(self) -> None:
         if self.running():
             self.cancelled = True
-            if self.proc.state() == QProcess.ProcessState.Starting:  # not yet a process to signal
-                self.proc.started.connect(self.proc.kill)
-            else:
-                self.proc.kill()  # the recipe is written only at the end: there is nothing to save
+            signal_child(self.proc, kill=True)  # the recipe is written only at the end: nothing to save
 
     def _read_err(self) -> None:
         self._err += bytes(self.proc.readAllStandardError()).decode(errors="replace")

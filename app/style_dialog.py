@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import sys
 from pathlib import Path
 
-from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QProcess, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -31,6 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.runners.agent import user_styles_dir
+
+from .fields import folder_field
+from .workers import retouch_child, signal_child
 
 PROGRESS = re.compile(r"\] (\d+)/(\d+) +[\d.]+% elapsed (\S+) eta (\S+)")
 WRITTEN = re.compile(r"style model written to (.+)$")
@@ -73,11 +74,13 @@ class StyleDialog(QDialog):
         form = QFormLayout()
         self.inputs = QLineEdit()
         self.inputs.setPlaceholderText("unedited photos (RAW or JPEG)")
-        form.addRow("Before", self._with_browse(self.inputs, "Unedited photos"))
+        self.inputs.textChanged.connect(self._update)
+        form.addRow("Before", folder_field(self, self.inputs, "Unedited photos"))
         self.targets = QLineEdit()
         self.targets.setPlaceholderText("finished photos in the look to learn")
         self.targets.textChanged.connect(self._targets_changed)
-        form.addRow("After", self._with_browse(self.targets, "Finished photos"))
+        self.targets.textChanged.connect(self._update)
+        form.addRow("After", folder_field(self, self.targets, "Finished photos"))
         self.name = QLineEdit()
         self.name.textChanged.connect(self._update)
         form.addRow("Style name", self.name)
@@ -121,18 +124,6 @@ class StyleDialog(QDialog):
                                 "lacks: install them with pip install 'retouch[train]'.")
         self._update()
 
-    def _with_browse(self, edit: QLineEdit, title: str) -> QWidget:
-        w = QWidget()
-        row = QHBoxLayout(w)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(edit, 1)
-        b = QPushButton("Browse…")
-        b.clicked.connect(lambda: edit.setText(QFileDialog.getExistingDirectory(self, title, edit.text())
-                                               or edit.text()))
-        row.addWidget(b)
-        edit.textChanged.connect(self._update)
-        return w
-
     def _targets_changed(self, text: str) -> None:
         if text and not self.name.isModified():
             self.name.setText(Path(text).name)
@@ -159,7 +150,7 @@ class StyleDialog(QDialog):
     def command(self) -> list[str]:
         """The ``retouch train-style`` arguments for the current fields."""
         name = self.name.text().strip()
-        args = ["-m", "retouch", "train-style", "--inputs", self.inputs.text(), "--targets", self.targets.text(),
+        args = ["train-style", "--inputs", self.inputs.text(), "--targets", self.targets.text(),
                 "-o", str(user_styles_dir() / f"{name}.onnx"), "--run", str(run_dir(name)),
                 "--iterations", str(self.iterations.value())]
         if self.resume.isChecked():
@@ -170,27 +161,17 @@ class StyleDialog(QDialog):
         if self.is_training():
             return
         self.written, self._err, self._tail = None, "", []
-        self.proc = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        self.proc.setProcessEnvironment(env)
-        self.proc.readyReadStandardError.connect(self._read_err)
-        self.proc.readyReadStandardOutput.connect(self._read_out)
-        self.proc.finished.connect(self._finished)
-        self.proc.errorOccurred.connect(self._failed)
         self.bar.setRange(0, 0)  # busy until the first progress line: reading the photos
         self.status.setText("Reading the photos…")
-        self.proc.start(sys.executable, self.command())
+        self.proc = retouch_child(self, self.command(), stderr=self._read_err, stdout=self._read_out,
+                                  finished=self._finished, error=self._failed)
         self._update()
 
     def stop(self) -> None:
         if self.is_training():
             self._stopping = True
             self.status.setText("Stopping: saving what was learnt so far…")
-            if self.proc.state() == QProcess.ProcessState.Starting:  # not yet a process to signal
-                self.proc.started.connect(self.proc.terminate)
-            else:
-                self.proc.terminate()  # SIGTERM: the trainer checkpoints and writes the model
+            signal_child(self.proc)  # SIGTERM: the trainer checkpoints and writes the model
 
     def _read_err(self) -> None:
         self._err += bytes(self.proc.readAllStandardError()).decode(errors="replace")

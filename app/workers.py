@@ -7,11 +7,12 @@ the GUI thread only builds requests and shows results.
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +77,29 @@ def serial_pool(parent: QObject | None = None) -> QThreadPool:
     pool = QThreadPool(parent)
     pool.setMaxThreadCount(1)
     return pool
+
+
+def retouch_child(parent: QObject, args: list[str], *, stderr: Callable[[], None], stdout: Callable[[], None],
+                  finished: Callable[[int, QProcess.ExitStatus], None],
+                  error: Callable[[QProcess.ProcessError], None]) -> QProcess:
+    """``python -m retouch ARGS`` started as a child process: the commands that need torch, which
+    the app never imports. Unbuffered, so its progress lines arrive as they are printed."""
+    proc = QProcess(parent)
+    env = QProcessEnvironment.systemEnvironment()
+    env.insert("PYTHONUNBUFFERED", "1")
+    proc.setProcessEnvironment(env)
+    proc.readyReadStandardError.connect(stderr)
+    proc.readyReadStandardOutput.connect(stdout)
+    proc.finished.connect(finished)
+    proc.errorOccurred.connect(error)
+    proc.start(sys.executable, ["-m", "retouch", *args])
+    return proc
+
+
+def signal_child(proc: QProcess, *, kill: bool = False) -> None:
+    """SIGTERM (or SIGKILL) ``proc``; one still starting is signalled as soon as it has started."""
+    send = proc.kill if kill else proc.terminate
+    if proc.state() == QProcess.ProcessState.Starting:  # not yet a process to signal
+        proc.started.connect(send)
+    else:
+        send()

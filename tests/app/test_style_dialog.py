@@ -32,6 +32,16 @@ def folders(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
     return ins, tgt
 
 
+def _filled(win, folders: tuple[Path, Path]) -> StyleDialog:
+    """The app's Learn my style dialog with the two folders filled in, for a tiny model."""
+    win.learn_style()
+    dlg: StyleDialog = win.style_dialog
+    dlg.extra_args = TINY
+    dlg.inputs.setText(str(folders[0]))
+    dlg.targets.setText(str(folders[1]))
+    return dlg
+
+
 def test_progress_lines_of_train_style_are_read():
     m = PROGRESS.search("[#########                     ] 30/100  30.0% elapsed 0:00:12 eta 0:00:28")
     assert m and (m[1], m[2], m[3], m[4]) == ("30", "100", "0:00:12", "0:00:28")
@@ -81,12 +91,7 @@ def test_learn_my_style_trains_stops_and_continues(qtbot, win, folders):
 
 
 def test_stop_while_reading_the_photos_saves_nothing_and_says_so(qtbot, win, folders):
-    ins, tgt = folders
-    win.learn_style()
-    dlg: StyleDialog = win.style_dialog
-    dlg.extra_args = TINY
-    dlg.inputs.setText(str(ins))
-    dlg.targets.setText(str(tgt))
+    dlg = _filled(win, folders)
     dlg.start()
     dlg.stop()  # at once: the child is still importing torch or reading the photos
     qtbot.waitUntil(lambda: not dlg.is_training(), timeout=LONG)
@@ -95,12 +100,7 @@ def test_stop_while_reading_the_photos_saves_nothing_and_says_so(qtbot, win, fol
 
 
 def test_quitting_mid_training_keeps_a_checkpoint(qtbot, win, folders):
-    ins, tgt = folders
-    win.learn_style()
-    dlg: StyleDialog = win.style_dialog
-    dlg.extra_args = TINY
-    dlg.inputs.setText(str(ins))
-    dlg.targets.setText(str(tgt))
+    dlg = _filled(win, folders)
     dlg.iterations.setValue(5000)
     dlg.start()
     qtbot.waitUntil(lambda: dlg.bar.maximum() == 5000 and dlg.bar.value() >= 1, timeout=LONG)
