@@ -54,7 +54,7 @@ from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
 from ..render import make_proxy, render_exact
 from . import RESOURCES
-from .meter import DEFAULT_METER, MIN_PIXELS, Meter, ranks
+from .meter import DEFAULT_METER, Meter, ranks
 from .meter import load as load_meter
 
 DEFAULT_MODEL = RESOURCES / "retouch.onnx"
@@ -172,8 +172,7 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
        ``0.18^(1 - gamma)`` is folded into step 1's exposure (applied before the power).
     """
     steps = []
-    readable = sample.shape[0] * sample.shape[1] >= MIN_PIXELS  # a photo of a few pixels has no meter reading
-    pred = meter.predict(sample) if meter is not None and (exposure or contrast) and readable else None
+    pred = meter.predict(sample) if meter is not None and (exposure or contrast) else None
     ev = auto_exposure_ev(sample) if exposure else 0.0
     if pred is not None and exposure:
         ev = blend_ev(ev, pred["ev"])

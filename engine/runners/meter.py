@@ -88,8 +88,11 @@ class Meter:
         if tuple(self.meta.get("features", ())) != FEATURES or tuple(self.meta.get("outputs", ())) != OUTPUTS:
             raise ValueError(f"{self.path.name}: not a meter for this Retouch's features")
 
-    def predict(self, sample: np.ndarray) -> dict[str, float]:
-        """The meter's ``OUTPUTS`` for one photo (linear, as decoded)."""
+    def predict(self, sample: np.ndarray) -> dict[str, float] | None:
+        """The meter's ``OUTPUTS`` for one photo (linear, as decoded); None for a photo of fewer than
+        ``MIN_PIXELS`` pixels (a thumbnail of a few pixels says nothing about exposure)."""
+        if sample.shape[0] * sample.shape[1] < MIN_PIXELS:
+            return None
         out = self.session.run(None, {"features": features(sample)[None]})[0][0]
         return {k: float(v) for k, v in zip(OUTPUTS, out)}
 

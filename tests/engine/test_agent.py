@@ -277,9 +277,10 @@ def test_a_photo_of_a_few_pixels_gets_a_recipe(agent, photo_linear):
     """Too few pixels to meter (3x2, a thumbnail someone opened): Auto falls back to the classical
     measured steps instead of failing."""
     from engine.render import fit_long_edge
+    from engine.runners import meter as meter_mod
 
     tiny = np.ascontiguousarray(fit_long_edge(photo_linear, 3), np.float32)
-    assert tiny.shape[0] * tiny.shape[1] < agent_mod.MIN_PIXELS
+    assert tiny.shape[0] * tiny.shape[1] < meter_mod.MIN_PIXELS
     recipe = agent.predict(tiny)
     assert len(recipe) >= 1 and np.isfinite(render(recipe, tiny)).all()
     assert [r.dumps() for r in agent.variations(tiny, 2, seed=1)]  # and variations too
