@@ -146,6 +146,7 @@ class StyleDialog(QDialog):
         self.name_note.setText(f"A style “{name}” exists: Start replaces it"
                                + (", or tick Continue to train it further." if has_run else ".")
                                if exists and not self.resume.isChecked() and not busy else "")
+        self.name_note.setVisible(bool(self.name_note.text()))  # no empty row in the form
 
     def command(self) -> list[str]:
         """The ``retouch train-style`` arguments for the current fields."""
