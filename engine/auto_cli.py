@@ -48,11 +48,16 @@ def _strength(text: str) -> float:
     return v
 
 
+# sRGB levels at which a curve step is described: what a photographer reads off a curve
+ZONES = {"shadows": 0.25, "midtones": 0.5, "highlights": 0.75}
+
+
 def describe(recipe) -> str:
     """One line per step: filter, parameters, confidence and the runner-up."""
     lines = []
     for i, s in enumerate(recipe, 1):
-        params = ", ".join(f"{k} {_fmt(v, s.spec.param(k).min < 0)}" for k, v in s.params.items())
+        params = ", ".join(_zones(s) if isinstance(v, list) else f"{k} {_fmt(v, s.spec.param(k).min < 0)}"
+                           for k, v in s.params.items())
         conf = ""
         if s.probs:
             p = s.probs.get(s.op, 0.0)
@@ -69,11 +74,33 @@ def describe(recipe) -> str:
     return "\n".join(lines)
 
 
-def _fmt(v, signed: bool) -> str:
-    if isinstance(v, list):
-        flat = [x for row in v for x in (row if isinstance(row, list) else [row])]
-        return "[" + " ".join(f"{x:.2f}" for x in flat) + "]"
+def _points(n: int) -> str:
+    return f"{n:+d}" if n else "0"
+
+
+def _fmt(v: float, signed: bool) -> str:
     return f"{v:+.2f}" if signed else f"{v:.2f}"
+
+
+def _zones(step) -> str:
+    """A curve step as what it does to grey at three sRGB levels, in points of 100, through the
+    filter's own math: ``shadows +4, midtones +6, highlights +3`` (per channel where they differ).
+    The recipe file keeps every slope."""
+    from .color import srgb_decode, srgb_encode
+
+    levels = np.array(list(ZONES.values()), np.float32)
+    grey = np.repeat(srgb_decode(levels)[:, None], 3, axis=1)[None]  # (1, zones, RGB)
+    moved = 100 * (srgb_encode(np.asarray(step.spec.apply(grey, **step.params), np.float32))[0] - levels[:, None])
+    pts = np.rint(moved).astype(int)
+    if not pts.any():
+        return "about flat (under half a point at every zone)"
+    parts = []
+    for zone, d in zip(ZONES, pts):
+        if (d == d[0]).all():  # the channels move alike (always, for the tone curve)
+            parts.append(f"{zone} {_points(d[0])}")
+        else:
+            parts.append(f"{zone} " + " ".join(f"{c}{_points(x)}" for c, x in zip("RGB", d)))
+    return ", ".join(parts)
 
 
 def _numbered(path: Path | None, i: int, n: int) -> Path | None:

@@ -17,6 +17,12 @@ Dropout is an explicit input, so variations are reproducible from a seed (masks 
 1/keep) and the deterministic mode is masks of ones (the usual eval-mode scaling). The model's
 metadata (filter order, head widths, training summary) is stored in the ONNX file itself under
 the key ``retouch``, so a user's style model is one self-contained file.
+
+``--ensemble`` adds further members, each one checkpoint or several averaged: independently trained
+policies (other seeds) cannot be weight-averaged, so the graph runs them all on the same inputs and
+outputs the mean of their ``pdf`` and ``raw``. Its inputs and outputs are those of one policy, so
+the engine runs an ensemble like any model; the dropout masks are shared, each member applying them
+to its own features.
 """
 
 from __future__ import annotations
@@ -69,7 +75,22 @@ class _Graph(torch.nn.Module):
         return self.policy(proxy, state, (mask_sel, mask_par))
 
 
-def metadata(policy: Policy, extra: dict | None = None) -> dict:
+class Ensemble(torch.nn.Module):
+    """Several policies of one width behind one policy's interface: the mean of their outputs."""
+
+    def __init__(self, members: list[Policy]):
+        super().__init__()
+        if len({m.width for m in members}) != 1:
+            raise ValueError(f"ensemble members differ in width: {sorted({m.width for m in members})}")
+        self.members = torch.nn.ModuleList(members)
+        self.width, self.feat_dim = members[0].width, members[0].feat_dim
+
+    def forward(self, linear, state, masks=None):
+        outs = [m(linear, state, masks) for m in self.members]
+        return (torch.stack([o[0] for o in outs]).mean(0), torch.stack([o[1] for o in outs]).mean(0))
+
+
+def metadata(policy: Policy | Ensemble, extra: dict | None = None) -> dict:
     return {"format": 1, "filters": list(AGENT_FILTERS), "head_widths": HEAD_WIDTHS,
             "filter_versions": {f: REGISTRY[f].version for f in AGENT_FILTERS},
             "state": ["step", *(f"used_{f}" for f in AGENT_FILTERS)], "steps": N_STEPS,
@@ -77,7 +98,7 @@ def metadata(policy: Policy, extra: dict | None = None) -> dict:
             **(extra or {})}
 
 
-def export(policy: Policy, out: Path, extra: dict | None = None) -> Path:
+def export(policy: Policy | Ensemble, out: Path, extra: dict | None = None) -> Path:
     import onnx
 
     policy = policy.eval()
@@ -111,14 +132,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Export a policy checkpoint to ONNX")
     ap.add_argument("checkpoint", type=Path, nargs="+", help="one checkpoint, or several to average")
     ap.add_argument("-o", "--out", type=Path, default=Path("resources/models/retouch.onnx"))
+    ap.add_argument("--ensemble", type=Path, nargs="+", action="append", default=[], metavar="CHECKPOINT",
+                    help="another member (one checkpoint, or several to average); repeat for more")
     ap.add_argument("--name", default=None, help="style name stored in the model")
     args = ap.parse_args(argv)
-    policy, ck = (load_policy(args.checkpoint[0]) if len(args.checkpoint) == 1
-                  else average_policies(args.checkpoint))
+    members = [load_policy(cks[0]) if len(cks) == 1 else average_policies(cks)
+               for cks in [args.checkpoint, *args.ensemble]]
+    policy, ck = members[0]
     extra = {"name": args.name or args.out.stem, **summary(ck)}
+    if len(members) > 1:
+        policy = Ensemble([p for p, _ in members])
+        extra["ensemble"] = [summary(c) for _, c in members]
     out = export(policy, args.out, extra)
-    its = ", ".join(map(str, ck.get("averaged", [ck["it"]])))
-    print(f"{out} ({out.stat().st_size / 1e6:.1f} MB), iteration {its}")
+    for _, c in members:
+        print(f"iteration {', '.join(map(str, c.get('averaged', [c['it']])))} of seed {c['config'].get('seed')}")
+    print(f"{out} ({out.stat().st_size / 1e6:.1f} MB), {len(members)} member(s)")
     return 0
 
 

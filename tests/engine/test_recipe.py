@@ -212,3 +212,18 @@ def test_runner_up_is_the_likeliest_other_filter():
     lines = describe(Recipe([top, drawn])).splitlines()
     assert lines[0].endswith("(60 %; next Contrast 30 %)")
     assert lines[1].endswith("(10 %; first choice Gamma 60 %)")
+
+
+def test_curve_steps_are_described_by_what_they_do_to_grey():
+    """``retouch auto`` prints a curve as its effect at sRGB 25 / 50 / 75 %, not 8 or 24 slopes.
+
+    Worked by hand: slopes (2, 2, 1, ...) scale the first quarter of the linear range by 1.6, so
+    sRGB 25 % (linear 0.051) becomes linear 0.081, sRGB 31.6 %: +7 points; sRGB 75 % (linear 0.522)
+    becomes 0.4 + 0.272 × 0.8 = 0.618, sRGB 80.8 %: +6."""
+    from engine.auto_cli import _zones, describe
+
+    assert _zones(Step("tone", {"slopes": [2, 2, 1, 1, 1, 1, 1, 1]})) == "shadows +7, midtones +12, highlights +6"
+    assert _zones(Step("tone", {"slopes": [1.3] * 8})).startswith("about flat")  # equal slopes: identity
+    blue = [1.1] * 4 + [0.9] * 4  # the blue curve lifted below linear 0.5, flatter above
+    line = describe(Recipe([Step("color_curves", {"slopes": [[1] * 8, [1] * 8, blue]})]))
+    assert line == "  1. Colour curves: shadows R0 G0 B+1, midtones R0 G0 B+2, highlights R0 G0 B+3"
