@@ -85,6 +85,7 @@ class Config:
     all_actions: bool = False  # score every filter at every step ("mean actor-critic"), below
     permute_channels: float = 0.0  # share of inputs whose original gets its RGB channels shuffled
     target_share: float = 0.0  # share of the input photos (by a hash of the name) moved to the critic's targets
+    source_balance: float = 0.0  # default data: 0 = every view alike, 1 = every source package alike (below)
 
 
 EXPOSURE = 1 + AGENT_FILTERS.index("exposure")  # its "used" flag in the state
@@ -101,8 +102,9 @@ class Inputs:
 
     def __init__(self, views: np.ndarray, synthetic: bool, rng: np.random.Generator, auto_exposure: bool = False,
                  permute: float = 0.0, *, flag_pre_step: bool = True, auto_white_balance: bool = False,
-                 meter: bool = False):
+                 meter: bool = False, weights: np.ndarray | None = None):
         self.views, self.synthetic, self.rng, self.auto_exposure = views, synthetic, rng, auto_exposure
+        self.weights = weights  # each view's chance of starting an episode (None: uniform)
         self.flag_pre_step, self.auto_white_balance = flag_pre_step, auto_white_balance and auto_exposure
         self.meter = load_meter() if meter and auto_exposure else None
         if meter and auto_exposure and self.meter is None:
@@ -112,7 +114,9 @@ class Inputs:
     def draw(self, n: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Inputs, their originals (or None) and ``(n, 2)``: whether to flag exposure and white
         balance as used (their pre-step ran), as the app's ``Agent.start`` does."""
-        clean = crops.random_crops(self.views, self.rng.integers(0, len(self.views), n), self.rng)
+        idx = (self.rng.integers(0, len(self.views), n) if self.weights is None
+               else self.rng.choice(len(self.views), n, p=self.weights))
+        clean = crops.random_crops(self.views, idx, self.rng)
         if self.permute:  # a scene's colours can no longer be recalled from its content
             which = self.rng.random(n) < self.permute
             perms = np.argsort(self.rng.random((n, 3)), axis=1)  # uniform over the 6 orders
@@ -171,7 +175,7 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> 
 
 class Trainer:
     def __init__(self, cfg: Config, inputs: np.ndarray, targets: np.ndarray, *, synthetic: bool,
-                 run: Path, device: str | None = None):
+                 run: Path, device: str | None = None, weights: np.ndarray | None = None):
         self.cfg, self.run = cfg, run
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         torch.manual_seed(cfg.seed)
@@ -186,7 +190,7 @@ class Trainer:
         self.synthetic = synthetic and cfg.recon_weight >= 0
         self.inputs = Inputs(inputs, synthetic, self.rng, cfg.auto_exposure, cfg.permute_channels,
                              flag_pre_step=cfg.flag_pre_step, auto_white_balance=cfg.auto_white_balance,
-                             meter=cfg.meter)
+                             meter=cfg.meter, weights=weights)
         self.targets = targets
         self.pool = Pool(self.inputs, cfg.pool_mul * cfg.batch, self.device)
         self.fake = torch.zeros(0, 3, 64, 64, device=self.device)  # finished outputs (sRGB NCHW)
@@ -434,19 +438,43 @@ def split_targets(inputs: list[Path], targets: list[Path], share: float) -> tupl
     return [p for p in inputs if p not in moved], sorted([*targets, *moved])
 
 
-def default_data(photos: Path, cache: Path, per_photo: int, target_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    from ..data.assemble import assemble
+def default_data(photos: Path, cache: Path, per_photo: int, target_share: float = 0.0,
+                 source_balance: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Input views, target views, and each input view's sampling weight (None: uniform)."""
+    from ..data.assemble import assemble, plan
 
     sets = assemble(photos)
     inputs, targets = split_targets(sorted(sets["inputs"]), sorted(sets["targets"]), target_share)
-    return (crops.build(inputs, per_photo, cache, seed=1), crops.build(targets, per_photo, cache, seed=2))
+    views = crops.build(inputs, per_photo, cache, seed=1)
+    weights = None
+    if source_balance:
+        package = {e.name: e.package for e in plan()[0]}
+        weights = source_weights([package.get(p.stem, "") for p in inputs], len(views), source_balance)
+    return views, crops.build(targets, per_photo, cache, seed=2), weights
+
+
+def source_weights(sources: list[str], n_views: int, balance: float) -> np.ndarray:
+    """Each view's sampling weight: ``1 - balance`` of the draws uniform over the views, ``balance``
+    uniform over the sources (a source's views share its part equally).
+
+    The default inputs are 238 GCompris object photos and 21 wallpapers from four packages, while
+    the check and held-out photos are wallpapers; ``balance`` lets the few wallpapers count for
+    more without dropping the many objects. Views are ``crops.build``'s: the same count per photo,
+    in the photos' order.
+    """
+    if n_views % len(sources):
+        raise ValueError(f"{n_views} views do not split evenly over {len(sources)} photos (an unreadable photo?)")
+    per_view = np.repeat(np.asarray(sources), n_views // len(sources))
+    names, inverse, counts = np.unique(per_view, return_inverse=True, return_counts=True)
+    w = (1 - balance) / n_views + balance / (len(names) * counts[inverse])
+    return w / w.sum()
 
 
 def train(cfg: Config, run: Path, *, inputs: np.ndarray, targets: np.ndarray, synthetic: bool,
-          resume: bool = False, log: Callable[[str], None] = print,
+          weights: np.ndarray | None = None, resume: bool = False, log: Callable[[str], None] = print,
           progress: Callable[[int, int, float], None] | None = None, device: str | None = None) -> Trainer:
     torch.set_num_threads(int(os.environ.get("RETOUCH_THREADS", "2")))
-    tr = Trainer(cfg, inputs, targets, synthetic=synthetic, run=run, device=device)
+    tr = Trainer(cfg, inputs, targets, synthetic=synthetic, run=run, device=device, weights=weights)
     ck = run / "checkpoint.pt"
     if resume and ck.exists():
         tr.load(ck)
@@ -474,7 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads((args.run / "config.json").read_text())
         over = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
         cfg = Config(**{**old, **over})
-    inputs, targets = default_data(args.photos, Path("data/cache"), cfg.views_per_photo, cfg.target_share)
+    inputs, targets, weights = default_data(args.photos, Path("data/cache"), cfg.views_per_photo, cfg.target_share,
+                                            cfg.source_balance)
 
     args.run.mkdir(parents=True, exist_ok=True)
     logfile = args.run / "train.log"  # appended across resumes: the run's whole history
@@ -485,7 +514,9 @@ def main(argv: list[str] | None = None) -> int:
         with logfile.open("a") as f:
             f.write(line + "\n")
 
-    train(cfg, args.run, inputs=inputs, targets=targets, synthetic=True, resume=args.resume, log=log)
+    if weights is not None:
+        log(f"source balance {cfg.source_balance}: views drawn with weights {weights.min():.2e}-{weights.max():.2e}")
+    train(cfg, args.run, inputs=inputs, targets=targets, synthetic=True, weights=weights, resume=args.resume, log=log)
     return 0
 
 

@@ -106,7 +106,7 @@ def test_stop_at_keeps_the_schedule_and_keep_every_keeps_copies(tiny_views, tmp_
 def test_command_line_run_keeps_a_log_across_resumes(tiny_views, tmp_path, monkeypatch):
     from models.retouch import train as train_mod
 
-    monkeypatch.setattr(train_mod, "default_data", lambda *a: (tiny_views, tiny_views))
+    monkeypatch.setattr(train_mod, "default_data", lambda *a: (tiny_views, tiny_views, None))
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
     run = tmp_path / "run"
     assert train_mod.main(["--run", str(run), *flags, "--stop-at", "2"]) == 0
@@ -115,3 +115,26 @@ def test_command_line_run_keeps_a_log_across_resumes(tiny_views, tmp_path, monke
     assert "stopped at 2" in lines[next(i for i, x in enumerate(lines) if "resumed" in x) - 1]
     assert "at iteration 2" in next(x for x in lines if "resumed" in x)
     assert lines[-1].endswith("(done)") and "iteration 4" in lines[-1]
+
+
+def test_source_balance_draws_the_few_wallpapers_more_often(tiny_views):
+    """``--source-balance``: half the draws uniform over the views, half over the sources, so a
+    source of 2 photos among 8 goes from 25 % of the episodes to 25 / 2 + 50 / 2 = 37.5 %."""
+    import numpy as np
+
+    from models.retouch.train import Inputs, source_weights
+
+    sources = ["objects"] * 6 + ["wallpapers"] * 2
+    w = source_weights(sources, 8 * 3, 0.5)  # 3 views per photo, in the photos' order
+    few = np.repeat(np.array(sources), 3) == "wallpapers"
+    assert w.sum() == pytest.approx(1) and w[few].sum() == pytest.approx(0.375)
+    np.testing.assert_allclose(source_weights(sources, 24, 0.0), 1 / 24)  # 0: every view alike
+    with pytest.raises(ValueError, match="do not split evenly"):
+        source_weights(sources, 25, 0.5)
+
+    # the draws follow the weights: four flat views told apart by their level
+    views = np.broadcast_to(np.array([0.1, 0.2, 0.3, 0.4], np.float32)[:, None, None, None], (4, 80, 80, 3))
+    inputs = Inputs(np.ascontiguousarray(views), False, np.random.default_rng(0), weights=np.array([0.5, 0, 0, 0.5]))
+    img, _, _ = inputs.draw(64)
+    levels = np.unique(np.round(img.reshape(64, -1).mean(1), 3))
+    np.testing.assert_allclose(levels, [0.1, 0.4])
