@@ -109,6 +109,7 @@ def cmd_train_style(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from engine.auto_cli import describe
     from engine.color import srgb_encode
     from engine.io import ImageError, load_photo
 
@@ -133,7 +134,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print("cancelled: nothing written", file=sys.stderr)
         return 130
     res.recipe.save(args.output)
-    print(f"{len(res.recipe)} steps: " + ", ".join(s.op for s in res.recipe))
+    print(f"{len(res.recipe)} steps:\n{describe(res.recipe)}")
     print(f"remaining error: RMSE {res.rmse:.4f} ({res.psnr:.1f} dB PSNR; before fitting {res.start_psnr:.1f} dB) "
           f"in {time.perf_counter() - t:.1f} s -> {args.output}")
     return 0

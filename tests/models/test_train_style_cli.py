@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 
 import numpy as np
@@ -68,6 +69,7 @@ def test_fit_command_writes_recipe(tmp_path, capsys, heldout_srgb):
     assert args.func(args) == 0
     captured = capsys.readouterr()
     assert "remaining error" in captured.out and "dB" in captured.out
+    assert re.search(r"1\. Exposure: ev -0\.\d\d\n  2\. Saturation: amount \d", captured.out)  # readable steps
     assert "forward search: exposure" in captured.err and "joint search" in captured.err  # progress
     got = Recipe.load(out)
     assert [s.op for s in got] == ["exposure", "saturation"]
