@@ -21,7 +21,8 @@ import numpy as np
 
 from engine.atomic import atomic_path
 from engine.color import srgb_decode
-from engine.io import SUPPORTED_EXTENSIONS, ImageError
+from engine.batch import scan_folder
+from engine.io import ImageError
 from engine.render import resize_linear
 
 from .assemble import load_srgb
@@ -87,16 +88,11 @@ def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0,
     return arr
 
 
-def list_photos(folder: Path) -> list[Path]:
-    """Every photo Retouch opens in ``folder``: RAW of any LibRaw format and 8/16-bit files."""
-    return sorted(p for p in Path(folder).iterdir()
-                  if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS and not p.name.startswith("."))
-
-
 def folder_views(folder: Path, per_photo: int, cache_dir: Path, seed: int = 0,
                  log: Callable[[str], None] = _warn) -> np.ndarray:
-    """Views of every photo in a user's folder (:func:`list_photos`), unreadable ones skipped."""
-    paths = list_photos(folder)
+    """Views of every photo in a user's folder (what a batch export there would read:
+    :func:`engine.batch.scan_folder`), unreadable ones skipped and reported."""
+    paths = scan_folder(Path(folder))
     if not paths:
         raise FileNotFoundError(f"no photos in {folder}")
     return build(paths, per_photo, cache_dir, seed, log=log)
