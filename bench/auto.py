@@ -65,6 +65,18 @@ def main() -> int:
     n_med, _ = timed(lambda lin=linear: plain.predict(lin), args.repeat)
     print(f"{w}x{h}: Auto {w_med:.2f} ms with the measured white balance, {n_med:.2f} ms without "
           f"({w_med / n_med:.2f}x)")
+    # the learned colour constancy against max-RGB, side by side
+    learned = Agent(args.model, prefer_gpu=False, threads=1, constancy=True)
+    maxrgb = Agent(args.model, prefer_gpu=False, threads=1, constancy=False)
+    if learned.constancy is not None:
+        learned.predict(linear)
+        maxrgb.predict(linear)
+        l_med, _ = timed(lambda lin=linear: learned.predict(lin), args.repeat)
+        x_med, _ = timed(lambda lin=linear: maxrgb.predict(lin), args.repeat)
+        sample = agent.sample(linear)
+        s_med, _ = timed(lambda s=sample: learned.constancy.predict(s), args.repeat)
+        print(f"{w}x{h}: Auto {l_med:.2f} ms with the learned colour constancy, {x_med:.2f} ms with max-RGB "
+              f"({l_med / x_med:.2f}x); the model alone {s_med:.2f} ms")
     # the learned meter (blended exposure + measured contrast), side by side
     classical = Agent(args.model, prefer_gpu=False, threads=1, meter=False)
     classical.predict(linear)

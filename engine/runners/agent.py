@@ -54,6 +54,8 @@ from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
 from ..render import make_proxy, render_exact
 from . import RESOURCES
+from .constancy import DEFAULT_WB, ColourConstancy
+from .constancy import load as load_constancy
 from .meter import DEFAULT_METER, Meter, ranks
 from .meter import load as load_meter
 
@@ -85,6 +87,11 @@ AUTO_WB_MAX = 0.3
 #: percentile rule's) and removes this share of the contrast it measures; MODEL.md, eighth session.
 METER_EV_SHARE = 0.5  # 0.3 at the policy's old strength 0.7 (eighth session)
 AUTO_CONTRAST_SHARE = 0.5
+#: The learned colour constancy (engine.runners.constancy), Auto's white balance since the thirteenth
+#: session: the share of the cast it measures that is removed, and each gain's limit (exp(+-limit)),
+#: as max-RGB's; chosen on check + val among 0.7 / 1 and 0.3 / 0.5 (models/retouch/MODEL.md).
+CONSTANCY_SHARE = 0.7
+CONSTANCY_MAX = 0.3
 AUTO_CONTRAST_MIN = 0.01  # |log gamma| below this is not worth a step card
 AUTO_CONTRAST_MAX = 0.3  # the gamma stays within exp(+-0.3), beyond any contrast the meter saw
 MID_GREY = 0.18  # the contrast step pivots here: mid grey keeps its brightness
@@ -119,15 +126,20 @@ def auto_exposure_ev(linear: np.ndarray, percentile: float = AUTO_PERCENTILE, ta
 
 
 def auto_white_balance(linear: np.ndarray, percentile: float = AUTO_WB_PERCENTILE,
-                       share: float = AUTO_WB_SHARE) -> dict[str, float] | None:
+                       share: float = AUTO_WB_SHARE, constancy: ColourConstancy | None = None,
+                       limit: float = AUTO_WB_MAX) -> dict[str, float] | None:
     """The white balance filter's ``green`` and ``blue`` gains that remove ``share`` of the
-    colour cast measured by max-RGB (each channel's ``percentile`` is the white), or None when
-    they are within ``AUTO_WB_MIN`` of neutral or the photo has too little to measure. Each gain
-    stays within ``exp(+-AUTO_WB_MAX)``.
+    colour cast measured by max-RGB (each channel's ``percentile`` is the white), or by the
+    learned ``constancy`` model when given, or None when they are within ``AUTO_WB_MIN`` of
+    neutral or the photo has too little to measure. Each gain stays within ``exp(+-limit)``.
 
     Pixels near the brightest value are left out: clipped highlights are white whatever the light.
     A high percentile rather than the maximum: a few hot or saturated pixels do not decide it.
     """
+    wb = REGISTRY["white_balance"]
+    if constancy is not None:
+        pred = constancy.predict(linear)
+        return None if pred is None else _gains(wb, np.exp(np.asarray(pred)), share, limit)
     x = np.asarray(linear, np.float32).reshape(-1, 3)
     top = np.maximum(np.maximum(x[:, 0], x[:, 1]), x[:, 2])  # ~10x faster than x.max(1)
     peak = float(top.max()) if len(x) else 0.0
@@ -137,11 +149,15 @@ def auto_white_balance(linear: np.ndarray, percentile: float = AUTO_WB_PERCENTIL
     e = np.array([float(ranks(kept[:, c], (percentile,))[0]) for c in range(3)])
     if np.any(e <= 1e-8):
         return None
-    wb = REGISTRY["white_balance"]
+    return _gains(wb, np.array([e[0] / e[1], e[0] / e[2]]), share, limit)
+
+
+def _gains(wb, full: np.ndarray, share: float, limit: float) -> dict[str, float] | None:
+    """``share`` of the full-strength gains ``full`` (green, blue), within the filter and ``limit``."""
     gains = {}
-    for p, c in zip(wb.params, (1, 2)):  # green, blue relative to red
-        lo, hi = max(p.min, math.exp(-AUTO_WB_MAX)), min(p.max, math.exp(AUTO_WB_MAX))
-        gains[p.name] = float(np.clip(round((e[0] / e[c]) ** share, 4), lo, hi))
+    for p, g in zip(wb.params, full):  # green, blue relative to red
+        lo, hi = max(p.min, math.exp(-limit)), min(p.max, math.exp(limit))
+        gains[p.name] = float(np.clip(round(float(g) ** share, 4), lo, hi))
     if all(abs(math.log(g)) < AUTO_WB_MIN for g in gains.values()):
         return None
     return gains
@@ -160,13 +176,15 @@ def blend_ev(percentile_ev: float, meter_ev: float) -> float:
 
 
 def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: bool = True,
-                   contrast: bool = True, meter: Meter | None = None) -> list[Step]:
+                   contrast: bool = True, meter: Meter | None = None,
+                   constancy: ColourConstancy | None = None) -> list[Step]:
     """The measured steps Auto starts with, each from ``sample`` (the photo as decoded) and left
     out when off or not needed:
 
     1. exposure: :func:`auto_exposure_ev`, blended with the learned ``meter``'s (when given) by
        ``METER_EV_SHARE``, plus the contrast step's pivot (below);
-    2. white balance: :func:`auto_white_balance` (scale-free: the exposure does not change it);
+    2. white balance: :func:`auto_white_balance`, by the learned ``constancy`` model when given
+       (scale-free: the exposure does not change it);
     3. contrast (with a meter): a ``gamma`` step removing ``AUTO_CONTRAST_SHARE`` of the contrast
        the meter measures, pivoting at mid grey, i.e. ``x -> 0.18 (x / 0.18)^gamma``; its
        ``0.18^(1 - gamma)`` is folded into step 1's exposure (applied before the power).
@@ -183,7 +201,12 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
     ev = float(np.clip(ev, ev_param.min, ev_param.max))
     if abs(ev) >= AUTO_MIN_EV or (gamma is not None and ev != 0.0):
         steps.append(Step("exposure", {"ev": round(ev, 4)}, source="auto-exposure"))
-    gains = auto_white_balance(sample) if white_balance else None
+    if not white_balance:
+        gains = None
+    elif constancy is not None:
+        gains = auto_white_balance(sample, share=CONSTANCY_SHARE, constancy=constancy, limit=CONSTANCY_MAX)
+    else:
+        gains = auto_white_balance(sample)
     if gains is not None:
         steps.append(Step("white_balance", gains, source="auto-white-balance"))
     if gamma is not None:
@@ -216,16 +239,20 @@ class Agent:
 
     def __init__(self, model: str | Path | None = None, *, prefer_gpu: bool = True, threads: int | None = None,
                  auto_exposure: bool = True, auto_white_balance: bool = True, strength: float = AUTO_STRENGTH,
-                 meter: bool | str | Path = True):
+                 meter: bool | str | Path = True, constancy: bool | str | Path = True):
         """``auto_exposure``: start every recipe with the measured exposure (:func:`auto_exposure_ev`)
         and let the policy refine the normalised proxy.
         ``auto_white_balance``: then the measured white balance (:func:`auto_white_balance`).
         ``meter``: the learned meter (True: the shipped one; or a path) refines the exposure and
         adds a measured contrast step (:func:`measured_steps`); False: the classical rules only.
+        ``constancy``: the learned colour constancy (True: the shipped one; or a path) measures the
+        white balance; False: max-RGB (:func:`auto_white_balance`).
         ``strength``: how far the policy's steps go (1: as predicted; see the module docstring)."""
         self.auto_exposure = auto_exposure
         self.auto_white_balance = auto_white_balance
         self.meter: Meter | None = None if meter is False else load_meter(DEFAULT_METER if meter is True else meter)
+        self.constancy: ColourConstancy | None = (
+            None if constancy is False else load_constancy(DEFAULT_WB if constancy is True else constancy))
         self.strength = float(strength)
         from .onnx import session  # onnxruntime loads here, not when the app imports this module
 
@@ -339,7 +366,7 @@ class Agent:
         balance steps, each if on and needed."""
         sample = self.sample(linear)
         pre = measured_steps(sample, exposure=self.auto_exposure, white_balance=self.auto_white_balance,
-                             contrast=self.auto_exposure, meter=self.meter)
+                             contrast=self.auto_exposure, meter=self.meter, constancy=self.constancy)
         return apply_steps(make_proxy(sample, self.size), pre), pre
 
     def _used(self, pre: list[Step]) -> tuple[str, ...]:

@@ -46,8 +46,9 @@ def offsets(d: degrade.Degradation) -> np.ndarray:
 
 
 def build(paths: list[Path], per_photo: int, seed: int, long_edge: int = 512,
-          log=print) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, offsets and photo index of ``per_photo`` degradations of each photo."""
+          log=print, featurize=features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``featurize`` of each of ``per_photo`` degradations of each photo (as the app decodes
+    them), their offsets and photo index; a sample ``featurize`` returns None for is left out."""
     rng = np.random.default_rng(seed)
     feats, targets, group = [], [], []
     t0 = time.perf_counter()
@@ -58,13 +59,16 @@ def build(paths: list[Path], per_photo: int, seed: int, long_edge: int = 512,
                 d = degrade.sample(rng)
                 lin = degrade.degrade(orig, d).astype(np.float32)
                 dng = write_dng(Path(tmp) / "m.dng", lin, linear=True, seed=k, preview=False)
-                feats.append(features(load_photo(dng).linear))
+                f = featurize(load_photo(dng).linear)
+                if f is None:
+                    continue
+                feats.append(f)
                 targets.append(offsets(d))
                 group.append(i)
             if (i + 1) % 20 == 0 or i + 1 == len(paths):
                 el = time.perf_counter() - t0
                 log(f"  {i + 1}/{len(paths)} photos, {el:.0f} s, ETA {el / (i + 1) * (len(paths) - i - 1):.0f} s")
-    return np.asarray(feats, np.float64), np.asarray(targets, np.float64), np.asarray(group)
+    return np.asarray(feats), np.asarray(targets, np.float64), np.asarray(group)
 
 
 def ridge(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             with open(tmp, "wb") as fh:
                 np.savez(fh, x=cached[0], y=cached[1], group=cached[2], key=json.dumps(key))
     x, y, group = cached
+    x = np.asarray(x, np.float64)
     build_s = time.perf_counter() - t0
     print(f"{len(x)} samples from {len(paths)} photos ({build_s:.0f} s)")
     table = lambda v: "  ".join(f"{k} {x:.3f}" for k, x in zip(OUTPUTS, v))  # noqa: E731

@@ -133,10 +133,13 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
     agent = Agent(model) if strength is None else Agent(model, strength=strength)
     bare = Agent(model, auto_exposure=False, auto_white_balance=False, strength=agent.strength)
     classical = Agent(model, meter=False, strength=agent.strength)
+    max_rgb = Agent(model, constancy=False, strength=agent.strength)
     rng = np.random.default_rng(seed)
     hi_rng = np.random.default_rng(seed + 1)
     methods = ["agent", "agent, strength 1", "agent, no meter", "agent, no pre-steps", "(a) input as is",
-               "(b) LibRaw default", "(c) stretch + grey-world"]
+               "(b) LibRaw default", "(c) stretch + grey-world", "agent, max-RGB white balance"]
+    # the last row draws its own patches, so the others' stay those of the runs before it
+    patch_rng = {m: hi_rng for m in methods} | {methods[-1]: np.random.default_rng(seed + 2)}
     scores: dict[str, list[float]] = {m: [] for m in methods}
     stats: dict[str, list[np.ndarray]] = {m: [] for m in [*methods, "original"]}
     times = []
@@ -159,12 +162,13 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                         "agent, no pre-steps": render(bare.predict(linear), linear),
                         "(a) input as is": srgb_encode(linear),
                         "(b) LibRaw default": libraw_default(dng),
-                        "(c) stretch + grey-world": stretch_greyworld(linear)}
+                        "(c) stretch + grey-world": stretch_greyworld(linear),
+                        "agent, max-RGB white balance": render(max_rgb.predict(linear), linear)}
                 prefixes.append([psnr(render(Recipe(recipe.steps[:n]), linear), orig)
                                  for n in range(len(recipe.steps))] + [psnr(outs["agent"], orig)])
                 for m, o in outs.items():
                     scores[m].append(psnr(o, orig))
-                    stats[m].append(patch_stats(patches(np.asarray(o, np.float32), hi_rng)))
+                    stats[m].append(patch_stats(patches(np.asarray(o, np.float32), patch_rng[m])))
                 short = [m.split(maxsplit=1)[-1] if m.startswith("agent,") else m.split()[0] for m in methods]
                 log(f"{path.stem}#{k}: " + "  ".join(f"{s} {scores[m][-1]:.2f}" for s, m in zip(short, methods))
                     + "  recipe " + " > ".join(s.op for s in recipe))

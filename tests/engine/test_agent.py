@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -18,6 +20,18 @@ pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped m
 @pytest.fixture(scope="module")
 def agent() -> Agent:
     return Agent(prefer_gpu=False)
+
+
+@pytest.fixture(scope="module")
+def heldout_linear() -> np.ndarray:
+    """A held-out photo of many colours (never trained on), linear, nothing clipped."""
+    from PIL import Image
+
+    from engine.color import srgb_decode
+
+    path = Path(__file__).parents[1] / "models" / "fixtures" / "Picture_0B_by_freespace.jpg"
+    srgb = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
+    return (srgb_decode(srgb) * 0.7).astype(np.float32)
 
 
 def measured(recipe: Recipe) -> list:
@@ -207,10 +221,12 @@ def test_variations_sample_a_flattened_pdf_but_record_the_policys(agent, photo_l
     assert abs(sum(first[0].values()) - 1) < 1e-4
 
 
-def test_auto_white_balance_removes_its_share_of_a_cast(agent, photo_linear):
+def test_auto_white_balance_removes_its_share_of_a_cast(photo_linear):
     """A cast put on a real photo (red x1.2, blue x0.85) is measured by max-RGB and
     ``AUTO_WB_SHARE`` of it is removed: the gains move by that power of the cast against the
-    photo's own."""
+    photo's own. (The learned colour constancy leaves this warm one-colour frame of sand nearly
+    alone; tests/engine/test_constancy.py.)"""
+    agent = Agent(prefer_gpu=False, constancy=False)
     img = np.asarray(photo_linear, np.float32) * 0.5  # nothing clipped, so the cast is the only change
     # the dune is warm beyond the gains' cap: balance it first (by its own whites), then cast it
     img = (img / np.percentile(img.reshape(-1, 3), 99.5, axis=0) * 0.3).astype(np.float32)
@@ -234,6 +250,20 @@ def test_auto_white_balance_removes_its_share_of_a_cast(agent, photo_linear):
     r, _, b = proxy.reshape(-1, 3).mean(0)
     r0, _, b0 = bare[0].reshape(-1, 3).mean(0)
     assert abs(np.log(b / r)) < abs(np.log(b0 / r0))  # the cast the policy sees is smaller
+
+
+def test_auto_white_balance_by_the_learned_model_is_a_measured_step(agent, heldout_linear):
+    """Auto's default white balance is the learned colour constancy's: on a held-out photo with a
+    cast, the recipe's second measured step is its gains at Auto's share and limit."""
+    cast = np.asarray([1.2, 1.0, 0.85], np.float32)
+    img = (heldout_linear * cast).astype(np.float32)
+    assert agent.constancy is not None
+    pre = measured(agent.predict(img))
+    want = agent_mod.auto_white_balance(agent.sample(img), share=agent_mod.CONSTANCY_SHARE,
+                                        constancy=agent.constancy, limit=agent_mod.CONSTANCY_MAX)
+    assert want is not None and want != agent_mod.auto_white_balance(agent.sample(img))  # not max-RGB's
+    assert [s.source for s in pre][:2] == ["auto-exposure", "auto-white-balance"] and pre[1].params == want
+    assert want["green"] > 1 and want["blue"] > 1  # it takes red down against green and blue
 
 
 def test_auto_white_balance_leaves_neutral_and_unmeasurable_photos_alone():
