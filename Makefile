@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := resources/samples/sample.dng
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint bench bench-batch data train meter clean
+.PHONY: setup run test lint bench bench-batch data train meter wb clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,10 @@ train: data
 # The shipped learned meter (models/meter/MODEL.md): ridge on the input photos, a few minutes.
 meter: data
 	$(BIN)/python -m models.meter.train -o runs/meter/meter.onnx
+
+# The shipped colour constancy (models/wb/MODEL.md): the meter's samples, a few minutes each way.
+wb: data
+	$(BIN)/python -m models.wb.train -o runs/wb/wb.onnx
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -110,7 +110,8 @@ class StepCard(QFrame):
         if step.source == "auto-exposure":
             return "Auto exposure: measured from the photo (learned meter + brightest channel's 99th percentile)"
         if step.source == "auto-white-balance":
-            return "Auto white balance: measured from the photo's whites (max-RGB), 70 % of the cast removed"
+            return ("Auto white balance: measured from the photo's colours (learned colour constancy), "
+                    "70 % of the cast removed")
         if step.source == "match-look":
             return "Fitted to match a finished version of this photo (Photo ▸ Match a Look)"
         if step.source == "auto-contrast":

@@ -27,12 +27,15 @@ it has not seen, the policy's guesses are often right and sometimes far off; a s
 keeps most of the gain and loses less when it is wrong (measured in models/retouch/MODEL.md).
 The app's Strength slider and ``retouch auto --strength`` change it.
 
-Auto white balance (a departure too, on by default, after the exposure step): classical
-max-RGB colour constancy (the white is each channel's 99.5th percentile over the unclipped
-pixels), taken 70 % of the way (``AUTO_WB_SHARE``): a cast the photographer meant (a sunset) keeps
-some of its warmth, a camera's wrong guess loses most of its error. Until the ninth session it was
-shades of grey (Finlayson & Trezzi 2004) at half. The shipped policy rarely fixes a cast itself
-(one step in three on the check set); measured in models/retouch/MODEL.md.
+Auto white balance (a departure too, on by default, after the exposure step): the learned colour
+constancy (:mod:`engine.runners.constancy`, thirteenth session), taken 70 % of the way
+(``CONSTANCY_SHARE``): a cast the photographer meant (a sunset) keeps some of its warmth, a camera's
+wrong guess loses most of its error. Where the photo's colours cannot tell the light from the
+subject, the model answers about neutral and the colours stay. Without the model (or with
+``constancy=False``) it is classical max-RGB (each channel's 99.5th percentile over the unclipped
+pixels is the white) at ``AUTO_WB_SHARE``; shades of grey (Finlayson & Trezzi 2004) until the ninth
+session. The shipped policy rarely fixes a cast itself (one step in three on the check set);
+measured in models/retouch/MODEL.md.
 
 The learned meter (eighth session, :mod:`engine.runners.meter`): a linear model of 24 photo
 statistics, fitted to degraded photos whose offsets are known. Auto's exposure takes

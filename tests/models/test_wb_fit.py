@@ -75,3 +75,16 @@ def test_shipped_model_beats_max_rgb_on_held_out_photos(heldout_srgb, tmp_path):
             classical.append(log_gains(auto_white_balance(lin)) - want)
     rmse = lambda e: float(np.sqrt(np.mean(np.square(e), 0)).sum())  # noqa: E731
     assert rmse(learned) < 0.9 * rmse(classical), (rmse(learned), rmse(classical))
+
+
+@pytest.mark.skipif(not DEFAULT_WB.exists(), reason="no shipped colour constancy model")
+def test_evaluate_table():
+    from models.wb.evaluate import evaluate, markdown
+
+    res = evaluate(load_constancy(), FIXTURES, per_photo=2, long_edge=256, log=lambda _: None)
+    assert res["n_images"] == 2 * len(FIXTURES)
+    none, learned = np.sum(res["rmse"]["none"]), np.sum(res["rmse"]["learned as Auto applies it"])
+    assert learned < none and learned < np.sum(res["rmse"]["max-RGB as Auto applied it"])
+    assert set(res["psnr"]) == {"measured steps with max-RGB", "measured steps with the learned model", "(b) LibRaw"}
+    table = markdown(res)
+    assert "**learned as Auto applies it**" in table and f"{res['psnr']['(b) LibRaw']:.2f}" in table
