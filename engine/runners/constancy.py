@@ -57,11 +57,10 @@ def _bins(x: np.ndarray) -> np.ndarray:
     return np.where((i >= 0) & (i < BINS) & (j >= 0) & (j < BINS), i * BINS + j, -1)
 
 
-def _hist(bins: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """The normalised histogram of the pixels where ``ok``; those outside it count in the total."""
-    b = np.compress(ok, bins)
-    h = np.bincount(b[b >= 0], minlength=BINS * BINS).astype(np.float32)
-    return h.reshape(BINS, BINS) / max(len(b), 1)
+def _hist(bins: np.ndarray, total: int) -> np.ndarray:
+    """The histogram of ``bins`` over ``total`` pixels (those outside it count in the total)."""
+    h = np.bincount(bins[bins >= 0], minlength=BINS * BINS).astype(np.float32)
+    return h.reshape(BINS, BINS) / max(total, 1)
 
 
 def histograms(sample: np.ndarray) -> np.ndarray | None:
@@ -82,12 +81,14 @@ def histograms(sample: np.ndarray) -> np.ndarray | None:
     pad = np.pad(img, ((1, 1), (1, 1), (0, 0)), mode="edge")
     mean = sum(pad[dy : dy + img.shape[0], dx : dx + img.shape[1]] for dy in range(3) for dx in range(3)) / 9
     edge = np.abs(img - mean)
-    ok_e = ok & (np.minimum(np.minimum(edge[..., 0], edge[..., 1]), edge[..., 2]) > DARK * 0.1)
+    ok_e = (ok & (np.minimum(np.minimum(edge[..., 0], edge[..., 1]), edge[..., 2]) > DARK * 0.1)).ravel()
+    ok = ok.ravel()
+    pix = _bins(np.compress(ok, img.reshape(-1, 3), axis=0))  # only the usable pixels: ~2x faster
+    top_ok = np.compress(ok, top.ravel())
     k = int(BRIGHT * (n - 1))
-    bright = ok & (top >= np.partition(top[ok], k)[k])
-    pix = _bins(img.reshape(-1, 3))
-    return np.stack([_hist(pix, ok.ravel()), _hist(_bins(edge.reshape(-1, 3)), ok_e.ravel()),
-                     _hist(pix, bright.ravel())])
+    bright = top_ok >= np.partition(top_ok, k)[k]
+    return np.stack([_hist(pix, n), _hist(_bins(np.compress(ok_e, edge.reshape(-1, 3), axis=0)), int(ok_e.sum())),
+                     _hist(pix[bright], int(bright.sum()))])
 
 
 class ColourConstancy:
