@@ -49,12 +49,13 @@ def grid() -> np.ndarray:
 
 
 def _bins(x: np.ndarray) -> np.ndarray:
-    """Each pixel's flat histogram bin ``(N,)``, or -1 outside the histogram."""
-    lg = np.log(np.maximum(x, np.float32(1e-6)))
-    half = (BINS - 1) / 2
-    i = np.rint((lg[:, 0] - lg[:, 1]) * (1 / BIN) + half).astype(np.int64)
-    j = np.rint((lg[:, 0] - lg[:, 2]) * (1 / BIN) + half).astype(np.int64)
-    return np.where((i >= 0) & (i < BINS) & (j >= 0) & (j < BINS), i * BINS + j, -1)
+    """Each pixel's flat histogram bin ``(N,)`` for pixels ``(N, 3)``, or -1 outside the histogram."""
+    lg = np.log(np.maximum(np.ascontiguousarray(x.T), np.float32(1e-6)))  # planar: ~2x faster below
+    half = np.float32((BINS - 1) / 2)
+    i = np.rint((lg[0] - lg[1]) * np.float32(1 / BIN) + half)
+    j = np.rint((lg[0] - lg[2]) * np.float32(1 / BIN) + half)
+    inside = (i >= 0) & (i < BINS) & (j >= 0) & (j < BINS)
+    return np.where(inside, i * BINS + j, -1).astype(np.int32)
 
 
 def _hist(bins: np.ndarray, total: int) -> np.ndarray:
