@@ -48,6 +48,7 @@ from engine.atomic import atomic_path
 from engine.color import srgb_encode
 from engine.filters import AGENT_FILTERS
 from engine.runners.agent import apply_steps, measured_steps
+from engine.runners.constancy import load as load_constancy
 from engine.runners.meter import load as load_meter
 
 from ..data import crops, degrade
@@ -81,6 +82,7 @@ class Config:
     auto_exposure: bool = False  # normalise inputs as the app's Auto does (engine.runners.agent)
     auto_white_balance: bool = False  # then the app's measured white balance too (with auto_exposure)
     meter: bool = False  # and the shipped learned meter's exposure + contrast (with auto_exposure), as the app
+    constancy: bool = False  # the white balance by the shipped learned colour constancy, as the app (else max-RGB)
     flag_pre_step: bool = True  # mark exposure "used" after that step; False lets the policy refine it
     all_actions: bool = False  # score every filter at every step ("mean actor-critic"), below
     permute_channels: float = 0.0  # share of inputs whose original gets its RGB channels shuffled
@@ -102,13 +104,17 @@ class Inputs:
 
     def __init__(self, views: np.ndarray, synthetic: bool, rng: np.random.Generator, auto_exposure: bool = False,
                  permute: float = 0.0, *, flag_pre_step: bool = True, auto_white_balance: bool = False,
-                 meter: bool = False, weights: np.ndarray | None = None):
+                 meter: bool = False, constancy: bool = False, weights: np.ndarray | None = None):
         self.views, self.synthetic, self.rng, self.auto_exposure = views, synthetic, rng, auto_exposure
         self.weights = weights  # each view's chance of starting an episode (None: uniform)
         self.flag_pre_step, self.auto_white_balance = flag_pre_step, auto_white_balance and auto_exposure
         self.meter = load_meter() if meter and auto_exposure else None
         if meter and auto_exposure and self.meter is None:
             raise FileNotFoundError("--meter true: no learned meter in resources/models (python -m models.meter.train)")
+        self.constancy = load_constancy() if constancy and self.auto_white_balance else None
+        if constancy and self.auto_white_balance and self.constancy is None:
+            raise FileNotFoundError("--constancy true: no colour constancy model in resources/models "
+                                    "(python -m models.wb.train)")
         self.permute = permute if synthetic else 0.0
 
     def draw(self, n: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -128,7 +134,8 @@ class Inputs:
         flags = np.zeros((n, 2), bool)
         if self.auto_exposure:
             for i in range(n):  # measured and applied as the app's Agent.start does
-                steps = measured_steps(img[i], white_balance=self.auto_white_balance, meter=self.meter)
+                steps = measured_steps(img[i], white_balance=self.auto_white_balance, meter=self.meter,
+                                       constancy=self.constancy)
                 img[i] = apply_steps(img[i], steps)
                 ops = {s.op for s in steps}
                 flags[i] = ["exposure" in ops, "white_balance" in ops]
@@ -190,7 +197,7 @@ class Trainer:
         self.synthetic = synthetic and cfg.recon_weight >= 0
         self.inputs = Inputs(inputs, synthetic, self.rng, cfg.auto_exposure, cfg.permute_channels,
                              flag_pre_step=cfg.flag_pre_step, auto_white_balance=cfg.auto_white_balance,
-                             meter=cfg.meter, weights=weights)
+                             meter=cfg.meter, constancy=cfg.constancy, weights=weights)
         self.targets = targets
         self.pool = Pool(self.inputs, cfg.pool_mul * cfg.batch, self.device)
         self.fake = torch.zeros(0, 3, 64, 64, device=self.device)  # finished outputs (sRGB NCHW)

@@ -138,3 +138,24 @@ def test_source_balance_draws_the_few_wallpapers_more_often(tiny_views):
     img, _, _ = inputs.draw(64)
     levels = np.unique(np.round(img.reshape(64, -1).mean(1), 3))
     np.testing.assert_allclose(levels, [0.1, 0.4])
+
+
+def test_constancy_gives_the_training_inputs_the_apps_learned_white_balance(tiny_views):
+    """``--constancy true``: each input's white balance step is the learned model's, as Auto's."""
+    import numpy as np
+
+    from engine.runners.agent import apply_steps, measured_steps
+    from engine.runners.constancy import load as load_constancy
+    from engine.runners.meter import load as load_meter
+    from models.retouch.train import Inputs
+
+    kw = dict(auto_exposure=True, auto_white_balance=True, meter=True)
+    learned = Inputs(tiny_views, False, np.random.default_rng(4), constancy=True, **kw)
+    classical = Inputs(tiny_views, False, np.random.default_rng(4), **kw)
+    a, _, _ = learned.draw(6)
+    b, _, _ = classical.draw(6)  # the same crops (same seed), balanced by max-RGB instead
+    clean = Inputs(tiny_views, False, np.random.default_rng(4)).draw(6)[0]
+    for x, y, c in zip(a, b, clean):
+        want = apply_steps(c, measured_steps(c, meter=load_meter(), constancy=load_constancy()))
+        np.testing.assert_allclose(x, want, atol=1e-6)
+    assert not np.allclose(a, b)  # and that is not max-RGB's
