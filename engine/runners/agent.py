@@ -132,17 +132,18 @@ def auto_white_balance(linear: np.ndarray, percentile: float = AUTO_WB_PERCENTIL
                        share: float = AUTO_WB_SHARE, constancy: ColourConstancy | None = None,
                        limit: float = AUTO_WB_MAX) -> dict[str, float] | None:
     """The white balance filter's ``green`` and ``blue`` gains that remove ``share`` of the
-    colour cast measured by max-RGB (each channel's ``percentile`` is the white), or by the
-    learned ``constancy`` model when given, or None when they are within ``AUTO_WB_MIN`` of
+    colour cast measured by the learned ``constancy`` model when given and able to, else by max-RGB
+    (each channel's ``percentile`` is the white), or None when they are within ``AUTO_WB_MIN`` of
     neutral or the photo has too little to measure. Each gain stays within ``exp(+-limit)``.
 
     Pixels near the brightest value are left out: clipped highlights are white whatever the light.
     A high percentile rather than the maximum: a few hot or saturated pixels do not decide it.
     """
     wb = REGISTRY["white_balance"]
-    if constancy is not None:
-        pred = constancy.predict(linear)
-        return None if pred is None else _gains(wb, np.exp(np.asarray(pred)), share, limit)
+    pred = constancy.predict(linear) if constancy is not None else None
+    if pred is not None:
+        return _gains(wb, np.exp(np.asarray(pred)), share, limit)
+    # no model, or too few pixels for its histograms (no channel may be near black there): max-RGB
     x = np.asarray(linear, np.float32).reshape(-1, 3)
     top = np.maximum(np.maximum(x[:, 0], x[:, 1]), x[:, 2])  # ~10x faster than x.max(1)
     peak = float(top.max()) if len(x) else 0.0

@@ -29,7 +29,7 @@ from . import RESOURCES
 
 DEFAULT_WB = RESOURCES / "wb.onnx"
 
-BIN = 1 / 16  # histogram and grid step, in log units (6.25 % of a gain)
+BIN = 1 / 16  # histogram and grid step, in log units (about 6.4 % of a gain)
 OUT = 25  # candidate corrections per axis: -0.75 .. +0.75 (the filter allows +-0.5)
 KERNEL = 33  # the filter reads the histogram +-1.0 around each candidate
 BINS = OUT + KERNEL - 1  # 57: the histogram spans +-1.75
@@ -39,6 +39,9 @@ DARK = 2e-3  # darker pixels are mostly noise in their chroma
 MIN_PIXELS = 64
 BRIGHT = 0.97  # the third histogram: the brightest 3 % of the usable pixels (max-RGB's white)
 CHANNELS = 3
+#: Everything that shapes the histograms: a trainer's cache and a model are only valid for these.
+HISTOGRAMS = {"bin": BIN, "bins": BINS, "channels": CHANNELS, "max_side": MAX_SIDE, "clip": CLIP, "dark": DARK,
+              "bright": BRIGHT, "min_pixels": MIN_PIXELS}
 
 
 def grid() -> np.ndarray:
@@ -102,7 +105,7 @@ class ColourConstancy:
         self.session, _ = session(self.path, prefer_gpu=False, threads=1)  # one small conv: CPU beats a transfer
         meta = self.session.get_modelmeta().custom_metadata_map.get("retouch-wb")
         self.meta: dict = json.loads(meta) if meta else {}
-        if (self.meta.get("bin"), self.meta.get("bins"), self.meta.get("out")) != (BIN, BINS, OUT):
+        if self.meta.get("histograms") != HISTOGRAMS or self.meta.get("out") != OUT:
             raise ValueError(f"{self.path.name}: not a colour constancy model for this Retouch's histograms")
 
     def predict(self, sample: np.ndarray) -> tuple[float, float] | None:

@@ -22,9 +22,10 @@ import torch
 
 from engine.atomic import atomic_path
 from engine.runners.agent import AUTO_WB_PERCENTILE
-from engine.runners.constancy import BIN, BINS, CHANNELS, DEFAULT_WB, KERNEL, OUT, grid, histograms
+from engine.runners.constancy import BINS, CHANNELS, DEFAULT_WB, HISTOGRAMS, KERNEL, OUT, grid, histograms
 from engine.runners.meter import ranks
 
+from ..data import degrade
 from ..data.assemble import list_images
 from ..meter.train import FOLDS, build
 
@@ -147,8 +148,8 @@ def export(m: Model, out: Path, meta: dict) -> Path:
 def samples(paths: list[Path], per_photo: int, seed: int,
             cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """The training samples (:func:`featurize`), their offsets and photo index, cached in ``cache``."""
-    key = {"photos": [p.name for p in paths], "per_photo": per_photo, "seed": seed,
-           "bin": BIN, "bins": BINS, "channels": CHANNELS}
+    key = {"photos": [p.name for p in paths], "per_photo": per_photo, "seed": seed, "histograms": HISTOGRAMS,
+           "ranges": degrade.RANGES, "max_rgb_percentile": AUTO_WB_PERCENTILE}
     t0 = time.perf_counter()
     if cache.exists():
         z = np.load(cache, allow_pickle=False)
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  lambda {lam:g}: cross-validated", fmt(scores[lam]), f"({time.perf_counter() - t1:.0f} s)", flush=True)
     lam = min(scores, key=lambda k: scores[k].sum())
     m = fit(hf, t, lam)
-    meta = {"bin": BIN, "bins": BINS, "out": OUT, "kernel": KERNEL, "lambda": lam, "samples": len(x),
+    meta = {"histograms": HISTOGRAMS, "out": OUT, "kernel": KERNEL, "lambda": lam, "samples": len(x),
             "photos": len(paths), "per_photo": args.per_photo, "seed": args.seed, "source": str(args.photos),
             "iterations": ITERATIONS, "batch": BATCH, "cv_rmse": scores[lam].round(4).tolist(),
             "spread": rmse(t).round(4).tolist(),

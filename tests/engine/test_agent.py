@@ -224,8 +224,8 @@ def test_variations_sample_a_flattened_pdf_but_record_the_policys(agent, photo_l
 def test_auto_white_balance_removes_its_share_of_a_cast(photo_linear):
     """A cast put on a real photo (red x1.2, blue x0.85) is measured by max-RGB and
     ``AUTO_WB_SHARE`` of it is removed: the gains move by that power of the cast against the
-    photo's own. (The learned colour constancy leaves this warm one-colour frame of sand nearly
-    alone; tests/engine/test_constancy.py.)"""
+    photo's own. (The learned colour constancy follows a cast on this warm frame of sand by only
+    5-50 %, as on the one-colour frames of tests/engine/test_constancy.py; models/wb/MODEL.md.)"""
     agent = Agent(prefer_gpu=False, constancy=False)
     img = np.asarray(photo_linear, np.float32) * 0.5  # nothing clipped, so the cast is the only change
     # the dune is warm beyond the gains' cap: balance it first (by its own whites), then cast it

@@ -54,3 +54,17 @@ def test_shipped_model_follows_a_cast_where_the_colours_tell_and_abstains_where_
             cast = np.clip(img * np.exp(np.array([0.0, -g, -b], np.float32)), 0, 1)
             followed = (np.array(m.predict(cast)) - base) / (g, b)
             assert np.all((low < followed) & (followed < high)), (name, followed)
+
+
+@pytest.mark.skipif(not DEFAULT_WB.exists(), reason="no shipped colour constancy model")
+def test_auto_white_balance_falls_back_to_max_rgb_where_the_model_cannot_measure(photo_linear):
+    """A frame whose every pixel has a channel near black gives the model no histogram; Auto's
+    white balance is then max-RGB's, not none."""
+    from engine.runners import agent
+
+    img = np.asarray(photo_linear, np.float32).copy()
+    img[..., 2] = 0.001  # no blue anywhere: below the histograms' dark floor, above max-RGB's
+    assert histograms(img) is None
+    got = agent.auto_white_balance(img, share=agent.CONSTANCY_SHARE, constancy=load(), limit=agent.CONSTANCY_MAX)
+    assert got is not None and got == agent.auto_white_balance(img, share=agent.CONSTANCY_SHARE,
+                                                               limit=agent.CONSTANCY_MAX)

@@ -155,7 +155,7 @@ def test_constancy_gives_the_training_inputs_the_apps_learned_white_balance(tiny
     a, _, _ = learned.draw(6)
     b, _, _ = classical.draw(6)  # the same crops (same seed), balanced by max-RGB instead
     clean = Inputs(tiny_views, False, np.random.default_rng(4)).draw(6)[0]
-    for x, y, c in zip(a, b, clean):
+    for x, c in zip(a, clean):
         want = apply_steps(c, measured_steps(c, meter=load_meter(), constancy=load_constancy()))
         np.testing.assert_allclose(x, want, atol=1e-6)
     assert not np.allclose(a, b)  # and that is not max-RGB's
