@@ -31,6 +31,8 @@ from shiboken6 import isValid
 from engine.looks import differences
 from engine.recipe import Recipe, write_sidecar
 from engine.runners.agent import AUTO_STRENGTH
+from engine.runners.constancy import DEFAULT_WB
+from engine.runners.meter import DEFAULT_METER
 
 from . import agent as agent_mod
 from .commands import ReplaceRecipe, pasted
@@ -918,6 +920,10 @@ class MainWindow(QMainWindow):
             lines.append("<br>".join(f"{m}{' <i>(in use)</i>' if str(m) in in_use else ''}" for m in models))
         else:
             lines.append("none installed (Auto uses a simple measured stand-in)")
+        meter = f"learned meter ({DEFAULT_METER.name})" if DEFAULT_METER.exists() else "classical (no meter installed)"
+        wb = (f"learned colour constancy ({DEFAULT_WB.name})" if DEFAULT_WB.exists()
+              else "max-RGB (no colour constancy model installed)")
+        lines.append(f"</p><p><b>Auto's measured steps</b><br>exposure and contrast: {meter}<br>white balance: {wb}")
         lines.append("</p><p><b>Device</b>: ")
         if device is None:
             lines.append("not loaded yet (the agent loads on first use)")

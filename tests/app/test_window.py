@@ -105,6 +105,8 @@ def test_about_lists_models_and_device(qtbot, win, folder):
 
     text = win.about_text()
     assert "Models" in text and "Device" in text
+    assert "white balance: learned colour constancy (wb.onnx)" in text  # Auto's measured steps, as shipped
+    assert "exposure and contrast: learned meter (meter.onnx)" in text
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
     auto_and_wait(qtbot, win)
     text = win.about_text()
