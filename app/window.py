@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from engine.looks import differences
-from engine.recipe import Recipe, write_sidecar
-from engine.runners.agent import AUTO_STRENGTH
+from engine.recipe import Recipe, Step, write_sidecar
+from engine.runners.agent import AUTO_STRENGTH, white_balance_step
 from engine.runners.constancy import DEFAULT_WB
 from engine.runners.meter import DEFAULT_METER
 
@@ -234,6 +234,8 @@ class MainWindow(QMainWindow):
         p = mb.addMenu("&Photo")
         act(p, "&Auto", self.auto, "Ctrl+Shift+A", "The agent predicts an edit")
         act(p, "&Variations", self.request_variations, "Ctrl+Shift+R")
+        act(p, "Auto &White Balance", self.auto_white_balance, "Ctrl+Shift+W",
+            "Measure the white balance (the learned colour constancy) and set it as a step, leaving the others")
         act(p, "&Match a Look…", self.match_look_dialog,
             tip="Find the steps that turn this photo into a finished version of it (e.g. another tool's export)")
         act(p, "&Learn My Style…", self.learn_style, tip="Train a style from your own before and after photos")
@@ -752,6 +754,31 @@ class MainWindow(QMainWindow):
         run_in_pool(predict, doc.preview_linear,
                     on_done=lambda r, d=doc: self._auto_done(d, r),
                     on_error=lambda e, tb: self._agent_failed(e, tb))
+
+    def auto_white_balance(self) -> None:
+        """Auto's measured white balance alone: it replaces the recipe's measured white balance
+        step, or goes first (it was measured on the photo as decoded); the other steps stay."""
+        doc = self._need_pixels()
+        if doc is None:
+            return
+        self.panel.set_busy("Auto white balance: measuring…")
+        run_in_pool(white_balance_step, doc.preview_linear,
+                    on_done=lambda s, d=doc: self._white_balance_done(d, s),
+                    on_error=lambda e, tb: self._agent_failed(e, tb))
+
+    def _white_balance_done(self, doc: PhotoDoc, step: Step | None) -> None:
+        steps = list(doc.recipe.steps)
+        at = next((i for i, s in enumerate(steps) if s.source == "auto-white-balance"), None)
+        self.panel.set_busy("Auto white balance: the photo is already about neutral." if step is None else "")
+        if step is None:
+            if at is None:
+                return
+            del steps[at]  # a measured step from before would now be wrong
+        elif at is None:
+            steps.insert(0, step)
+        else:
+            steps[at] = step
+        doc.undo.push(ReplaceRecipe(doc, Recipe(steps), "Auto white balance"))
 
     def _auto_done(self, doc: PhotoDoc, recipe: Recipe) -> None:
         self.panel.auto.setEnabled(True)

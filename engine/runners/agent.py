@@ -218,6 +218,20 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
     return steps
 
 
+def white_balance_step(linear: np.ndarray, constancy: bool | str | Path = True) -> Step | None:
+    """Auto's measured white balance alone, as a step (Photo > Auto White Balance), measured on the
+    photo as decoded, sampled as Auto samples it; None when the photo is already about neutral or
+    has too little to measure. ``constancy``: the learned model (True: the shipped one; or a path),
+    False: max-RGB."""
+    lin = np.asarray(linear, np.float32)
+    stride = max(1, min(lin.shape[:2]) // (SAMPLE_FACTOR * 64))
+    sample = np.ascontiguousarray(lin[stride // 2 :: stride, stride // 2 :: stride])
+    model = None if constancy is False else load_constancy(DEFAULT_WB if constancy is True else constancy)
+    gains = (auto_white_balance(sample, share=CONSTANCY_SHARE, constancy=model, limit=CONSTANCY_MAX)
+             if model is not None else auto_white_balance(sample))
+    return None if gains is None else Step("white_balance", gains, source="auto-white-balance")
+
+
 def apply_steps(img: np.ndarray, steps: list[Step]) -> np.ndarray:
     """``img`` through each step's filter math, in order (float32)."""
     for s in steps:

@@ -242,3 +242,43 @@ def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, fo
     win.panel.strength.setValue(50)
     assert win.doc.recipe.dumps() == edited
     assert "next Auto" in win.panel.status.text()
+
+
+def test_auto_white_balance_sets_one_measured_step_and_keeps_the_others(qtbot, win, folder):
+    """Photo > Auto White Balance: the learned model's white balance goes first in a hand-made
+    recipe, replaces Auto's own measured step in place after Auto, never stacks, and undoes."""
+    import copy
+
+    from engine.runners.agent import white_balance_step
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    doc = win.doc
+    want = white_balance_step(doc.preview_linear)
+    assert want is not None and want.source == "auto-white-balance"
+    win.panel.add_step("exposure")
+    settle(qtbot, win)
+
+    def measure() -> None:
+        n = doc.undo.count()
+        win.auto_white_balance()
+        qtbot.waitUntil(lambda: doc.undo.count() == n + 1, timeout=TIMEOUT)
+        settle(qtbot, win)
+
+    measure()
+    assert [(s.op, s.source) for s in doc.recipe] == [("white_balance", "auto-white-balance"), ("exposure", None)]
+    assert doc.recipe.steps[0].params == want.params
+    auto_and_wait(qtbot, win)  # a fresh recipe, with Auto's own measured white balance
+    at = [s.source for s in doc.recipe].index("auto-white-balance")
+    assert doc.recipe.steps[at].params == want.params  # the same measurement as Auto's
+    ctrl = win.panel.steps.cards[at].controls["green"]
+    ctrl.slider.setValue(ctrl.slider.value() + 100)  # the photographer moves it
+    settle(qtbot, win)
+    edited, edited_steps = doc.recipe.dumps(), copy.deepcopy(doc.recipe.steps)
+    assert doc.recipe.steps[at].params != want.params
+    measure()  # measured again, in place; every other step as it was
+    assert doc.recipe.steps[at].params == want.params
+    assert [s.source for s in doc.recipe].count("auto-white-balance") == 1
+    assert [s for i, s in enumerate(doc.recipe.steps) if i != at] == edited_steps[:at] + edited_steps[at + 1:]
+    win.undo_group.undo()
+    settle(qtbot, win)
+    assert doc.recipe.dumps() == edited
