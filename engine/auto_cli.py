@@ -34,8 +34,14 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strength", type=_strength, default=None, metavar="A",
                    help="how far the agent's steps go, 0-2: 1 = as predicted, 0 = only the measured steps "
                         f"(default: Auto's {AUTO_STRENGTH}; variations {VARIATION_STRENGTH:g}, as predicted)")
+    p.add_argument("--white-balance", choices=WHITE_BALANCES, default="learned",
+                   help="Auto's measured white balance: learned (the learned colour constancy, default), "
+                        "max-rgb (the classical estimate), or off (the camera's, as shot)")
     p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
     p.set_defaults(func=guarded(cmd_auto))
+
+
+WHITE_BALANCES = ("learned", "max-rgb", "off")
 
 
 def _strength(text: str) -> float:
@@ -124,7 +130,8 @@ def cmd_auto(args: argparse.Namespace) -> int:
     from .runners.agent import Agent
 
     try:
-        agent = Agent(args.model)
+        wb = args.white_balance
+        agent = Agent(args.model, auto_white_balance=wb != "off", constancy=wb == "learned")
     except FileNotFoundError as e:
         raise CliError(str(e)) from None
     t0 = time.perf_counter()

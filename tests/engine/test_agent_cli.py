@@ -71,3 +71,25 @@ def test_auto_strength_scales_the_agents_steps(dng_file, tmp_path, capsys):
     with pytest.raises(SystemExit):
         _run(["auto", str(dng_file), "--strength", "3"])
     assert "between 0 and 2" in capsys.readouterr().err
+
+
+def test_auto_white_balance_choice(dng_file, tmp_path):
+    """--white-balance off keeps the camera's (no measured white balance step); max-rgb measures it
+    the classical way; the default is the learned model's."""
+    from engine.io import load_photo
+    from engine.runners.agent import Agent
+
+    got = {}
+    for wb in ("learned", "max-rgb", "off"):
+        rec = tmp_path / f"{wb}.json"
+        assert _run(["auto", str(dng_file), "--white-balance", wb, "--recipe-out", str(rec)]) == 0
+        got[wb] = [s for s in Recipe.load(rec) if s.source == "auto-white-balance"]
+    assert got["off"] == []
+    linear = load_photo(dng_file).linear
+    for wb, constancy in (("learned", True), ("max-rgb", False)):
+        want = [s for s in Agent(constancy=constancy).predict(linear) if s.source == "auto-white-balance"]
+        assert [s.params for s in got[wb]] == [s.params for s in want]
+    assert got["learned"] != got["max-rgb"]
+    default = tmp_path / "default.json"
+    assert _run(["auto", str(dng_file), "--recipe-out", str(default)]) == 0
+    assert [s for s in Recipe.load(default) if s.source == "auto-white-balance"] == got["learned"]
