@@ -118,7 +118,11 @@ class ColourConstancy:
         return float(g), float(b)
 
 
-@lru_cache(maxsize=4)
 def load(path: str | Path = DEFAULT_WB) -> ColourConstancy | None:
-    """The model at ``path`` (shared), or None when it is not installed."""
-    return ColourConstancy(path) if Path(path).exists() else None
+    """The model at ``path`` (one shared session per file), or None when it is not installed."""
+    return _load(Path(path).resolve())
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> ColourConstancy | None:
+    return ColourConstancy(path) if path.exists() else None
