@@ -165,6 +165,14 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in exts)
 
 
+
+def photo_set(name: str, root: Path = Path("data/photos")) -> list[Path]:
+    """The photos of an evaluation set: a folder, or ``heldout``, ``val`` or ``check`` (the
+    targets) of the default split under ``root``."""
+    if Path(name).is_dir():
+        return list_images(Path(name))
+    return sorted(assemble(root)[{"check": "targets"}.get(name, name)])
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("data/photos"))

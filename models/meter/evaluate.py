@@ -27,7 +27,7 @@ from engine.runners.agent import METER_EV_SHARE, apply_steps, auto_exposure_ev, 
 from engine.runners.meter import DEFAULT_METER, Meter
 
 from ..data import degrade
-from ..data.assemble import assemble, list_images, load_srgb
+from ..data.assemble import load_srgb, photo_set
 from ..retouch.evaluate import libraw_default, psnr, shrink
 from .train import offsets
 
@@ -86,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-photo", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    if Path(args.set).is_dir():
-        photos = list_images(Path(args.set))
-    else:
-        photos = sorted(assemble(args.photos)[{"check": "targets"}.get(args.set, args.set)])
+    photos = photo_set(args.set, args.photos)
     res = evaluate(Meter(args.meter), photos, per_photo=args.per_photo, seed=args.seed)
     print(f"\n{res['n_images']} degraded images from {res['n_photos']} photos ({args.set}); meter {args.meter}\n")
     print(markdown(res))

@@ -93,7 +93,6 @@ def cross_validate(x: np.ndarray, y: np.ndarray, group: np.ndarray, lam: float) 
 
 def export(a: np.ndarray, b: np.ndarray, out: Path, meta: dict) -> Path:
     """The affine map as ONNX: ``features (N, F) -> params (N, len(OUTPUTS))``."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     graph = helper.make_graph(
@@ -103,9 +102,17 @@ def export(a: np.ndarray, b: np.ndarray, out: Path, meta: dict) -> Path:
         [helper.make_tensor_value_info("params", TensorProto.FLOAT, ["N", len(OUTPUTS)])],
         [numpy_helper.from_array(a.astype(np.float32), "A"), numpy_helper.from_array(b.astype(np.float32)[None], "B")],
     )
+    return save_graph(graph, out, "retouch-meter", meta)
+
+
+def save_graph(graph, out: Path, key: str, meta: dict) -> Path:
+    """A hand-built ONNX ``graph`` with ``meta`` (JSON) under ``key``, checked, saved atomically."""
+    import onnx
+    from onnx import helper
+
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="retouch")
     model.ir_version = 8  # readable by onnxruntime >= 1.10
-    helper.set_model_props(model, {"retouch-meter": json.dumps(meta)})
+    helper.set_model_props(model, {key: json.dumps(meta)})
     onnx.checker.check_model(model)
     with atomic_path(out) as tmp:
         onnx.save(model, str(tmp))

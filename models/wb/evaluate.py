@@ -29,7 +29,7 @@ from engine.runners.constancy import DEFAULT_WB, ColourConstancy
 from engine.runners.meter import load as load_meter
 
 from ..data import degrade
-from ..data.assemble import assemble, list_images, load_srgb
+from ..data.assemble import load_srgb, photo_set
 from ..meter.train import offsets
 from ..retouch.evaluate import libraw_default, psnr, shrink
 from .train import max_rgb
@@ -92,10 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-photo", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    if Path(args.set).is_dir():
-        photos = list_images(Path(args.set))
-    else:
-        photos = sorted(assemble(args.photos)[{"check": "targets"}.get(args.set, args.set)])
+    photos = photo_set(args.set, args.photos)
     res = evaluate(ColourConstancy(args.model), photos, per_photo=args.per_photo, seed=args.seed)
     print(f"\n{res['n_images']} degraded images from {res['n_photos']} photos ({args.set}); model {args.model}\n")
     print(markdown(res))

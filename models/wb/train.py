@@ -27,7 +27,7 @@ from engine.runners.meter import ranks
 
 from ..data import degrade
 from ..data.assemble import list_images
-from ..meter.train import FOLDS, build
+from ..meter.train import FOLDS, build, save_graph
 
 LAMBDAS = (1e-3, 1e-2, 1e-1)  # the smoothness penalty's weight
 SCALE = 100.0  # histograms sum to 1; scaled so that a filter of order 1 gives a peaked softmax
@@ -117,7 +117,6 @@ def rmse(err: np.ndarray) -> np.ndarray:
 
 def export(m: Model, out: Path, meta: dict) -> Path:
     """``histograms (N, CHANNELS, BINS, BINS) -> log_gains (N, 2)``: Conv, the prior, softmax, the grid's mean."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w = (m.filt.detach().numpy() * SCALE)[None].astype(np.float32)  # (1, CHANNELS, K, K): cross-correlation, as torch's
@@ -136,13 +135,7 @@ def export(m: Model, out: Path, meta: dict) -> Path:
         nodes, "retouch-wb",
         [helper.make_tensor_value_info("histograms", TensorProto.FLOAT, ["N", CHANNELS, BINS, BINS])],
         [helper.make_tensor_value_info("log_gains", TensorProto.FLOAT, ["N", 2])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="retouch")
-    model.ir_version = 8  # readable by onnxruntime >= 1.10
-    helper.set_model_props(model, {"retouch-wb": json.dumps(meta)})
-    onnx.checker.check_model(model)
-    with atomic_path(out) as tmp:
-        onnx.save(model, str(tmp))
-    return out
+    return save_graph(graph, out, "retouch-wb", meta)
 
 
 def samples(paths: list[Path], per_photo: int, seed: int,
