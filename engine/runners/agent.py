@@ -223,13 +223,19 @@ def white_balance_step(linear: np.ndarray, constancy: bool | str | Path = True) 
     photo as decoded, sampled as Auto samples it; None when the photo is already about neutral or
     has too little to measure. ``constancy``: the learned model (True: the shipped one; or a path),
     False: max-RGB."""
-    lin = np.asarray(linear, np.float32)
-    stride = max(1, min(lin.shape[:2]) // (SAMPLE_FACTOR * 64))
-    sample = np.ascontiguousarray(lin[stride // 2 :: stride, stride // 2 :: stride])
     model = None if constancy is False else load_constancy(DEFAULT_WB if constancy is True else constancy)
-    gains = (auto_white_balance(sample, share=CONSTANCY_SHARE, constancy=model, limit=CONSTANCY_MAX)
-             if model is not None else auto_white_balance(sample))
-    return None if gains is None else Step("white_balance", gains, source="auto-white-balance")
+    steps = measured_steps(sample_of(linear), exposure=False, contrast=False, constancy=model)
+    return steps[0] if steps else None
+
+
+def sample_of(linear: np.ndarray, size: int = 64) -> np.ndarray:
+    """The photo subsampled by an integer stride to at least ``SAMPLE_FACTOR`` x ``size`` per side
+    (see :meth:`Agent.sample`)."""
+    lin = np.asarray(linear, np.float32)
+    stride = max(1, min(lin.shape[:2]) // (SAMPLE_FACTOR * size))
+    # one gather into a compact copy: the exposure percentile, the white balance and the proxy
+    # each read it, ~5x faster than from the strided view of a large photo
+    return np.ascontiguousarray(lin[stride // 2 :: stride, stride // 2 :: stride]) if stride > 1 else lin
 
 
 def apply_steps(img: np.ndarray, steps: list[Step]) -> np.ndarray:
@@ -369,11 +375,7 @@ class Agent:
         samples (also at 24 MP); it costs ~0.6 ms instead of ~100 ms at 24 MP, and the same samples
         give the measured steps. (256+ per side until the ninth session: 4-6 ms at 24 MP.)
         """
-        lin = np.asarray(linear, np.float32)
-        stride = max(1, min(lin.shape[:2]) // (SAMPLE_FACTOR * self.size))
-        # one gather into a compact copy: the exposure percentile, the white balance and the proxy
-        # each read it, ~5x faster than from the strided view of a large photo
-        return np.ascontiguousarray(lin[stride // 2 :: stride, stride // 2 :: stride]) if stride > 1 else lin
+        return sample_of(linear, self.size)
 
     def proxy(self, linear: np.ndarray) -> np.ndarray:
         """The whole frame squeezed to the model's proxy size (``engine.render.make_proxy``)."""
