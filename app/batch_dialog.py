@@ -45,10 +45,14 @@ def _hms(s: float) -> str:
 
 
 class BatchDialog(QDialog):
-    """``BatchDialog(parent, in_dir)``: export every photo of a folder."""
+    """``BatchDialog(parent, in_dir, model=, strength=)``: export every photo of a folder. Auto
+    (where a photo has no sidecar, or for all) uses the window's style ``model`` and ``strength``,
+    so the batch gives what Auto gives in the window."""
 
-    def __init__(self, parent: QWidget | None = None, in_dir: Path | None = None):
+    def __init__(self, parent: QWidget | None = None, in_dir: Path | None = None, *,
+                 model: Path | None = None, strength: float | None = None):
         super().__init__(parent)
+        self.model, self.strength = model, strength
         self.setWindowTitle("Batch export")
         self.setMinimumWidth(620)
         self.cancel_event = threading.Event()
@@ -82,6 +86,11 @@ class BatchDialog(QDialog):
         pick.clicked.connect(self._pick_recipe)
         src_row.addWidget(pick)
         form.addRow("Recipe", src_row)
+        style = self.model.stem if self.model else "the shipped model"
+        amount = "" if strength is None else f", strength {strength:g}"
+        self.auto_label = QLabel(f"Auto uses {style}{amount}, as in the window")
+        self.auto_label.setToolTip("Choose the style and strength in the Auto panel")
+        form.addRow("", self.auto_label)
 
         self.fmt = QComboBox()
         for label, key in FORMAT_LABELS:
@@ -169,7 +178,8 @@ class BatchDialog(QDialog):
             recipe, source = Recipe.load(self.recipe_path.text().strip()).to_json(), "recipe"
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
                                   long_edge=self.long_edge.value() if self.fit_box.isChecked() else None,
-                                  source=source, recipe=recipe, overwrite=self.overwrite.isChecked())
+                                  source=source, recipe=recipe, overwrite=self.overwrite.isChecked(),
+                                  model=str(self.model) if self.model else None, strength=self.strength)
         jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=self.template.text(),
                          recursive=self.recursive.isChecked())
         if not jobs:

@@ -918,7 +918,7 @@ class MainWindow(QMainWindow):
         from .batch_dialog import BatchDialog
 
         self.flush_sidecars(wait=True)
-        dlg = BatchDialog(self, self.folder)
+        dlg = BatchDialog(self, self.folder, model=self.model, strength=self.strength)
         dlg.open()
         return dlg
 

@@ -39,6 +39,13 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     src.add_argument("--auto", action="store_true", help="the learned Auto recipe for every photo")
     src.add_argument("--sidecar", action="store_true",
                      help="each photo's own sidecar, Auto where there is none (the default)")
+    from .auto_cli import WHITE_BALANCES, _strength
+
+    p.add_argument("--model", metavar="M.onnx", help="Auto's model file or style name (default: the shipped model)")
+    p.add_argument("--strength", type=_strength, metavar="A",
+                   help="how far Auto's learned steps go, 0-2 (default: Auto's, as in the app)")
+    p.add_argument("--white-balance", choices=WHITE_BALANCES, default="learned",
+                   help="Auto's measured white balance: learned (default), max-rgb, or off (as shot)")
     p.add_argument("--format", dest="fmt", choices=list(FORMATS), default="jpeg")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
     p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
@@ -76,8 +83,17 @@ def run_batch(args: argparse.Namespace) -> int:
         except RecipeError as e:
             return _usage_error(str(e))
     source = "recipe" if recipe else "auto" if args.auto else "sidecar"
+    model = None
+    if args.model:
+        from .runners.agent import Agent
+
+        try:
+            model = str(Agent.resolve(args.model).absolute())  # checked now, not once per photo
+        except FileNotFoundError as e:
+            return _usage_error(str(e))
     settings = ExportSettings(fmt=args.fmt, quality=args.quality, long_edge=args.long_edge, source=source,
-                              recipe=recipe, overwrite=args.overwrite)
+                              recipe=recipe, overwrite=args.overwrite, model=model, strength=args.strength,
+                              white_balance=args.white_balance)
     in_dir, out_dir = args.in_dir.absolute(), args.out_dir.absolute()
     try:
         jobs = plan_jobs(in_dir, out_dir, settings, template=args.name, recursive=args.recursive)
@@ -101,6 +117,11 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     workers = args.jobs or default_workers(len(jobs))
     where = f"cluster {args.scheduler}" if args.scheduler else f"{workers} worker process(es)"
     console.print(f"Exporting {len(jobs)} photo(s) from {in_dir} to {out_dir} on {where}")
+    s = jobs[0].settings
+    if s.source != "recipe" and (s.model or s.strength is not None or s.white_balance != "learned"):
+        model = Path(s.model).stem if s.model else "the shipped model"
+        strength = "Auto's strength" if s.strength is None else f"strength {s.strength:g}"
+        console.print(f"Auto: {model}, {strength}, white balance {s.white_balance}")
     cancel = threading.Event()
     results = []
     cancelled = False

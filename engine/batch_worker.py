@@ -38,6 +38,11 @@ class ExportSettings:
     recipe: dict | None = None  # the recipe's JSON document when source == "recipe"
     overwrite: bool = False
     isolate_decode: bool = False  # decode in a child process (Dask workers, where a crash is costly)
+    # Auto (source auto, or sidecar where a photo has none): the style model, its strength and the
+    # measured white balance, as ``retouch auto`` takes them (None: the shipped model, Auto's strength)
+    model: str | None = None
+    strength: float | None = None
+    white_balance: str = "learned"  # learned | max-rgb | off
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def init_worker(threads: int = 1, job_timeout: float | None = None) -> None:
 
 _JOB_TIMEOUT: float | None = None
 _THREADS: int | None = None  # set in pool workers; ONNX Runtime would otherwise spin one thread per core
-_AGENT: Any = None
+_AGENTS: dict[tuple, Any] = {}  # per worker process: one agent per (model, white balance)
 
 
 def output_exists(dst: Path) -> bool:
@@ -116,7 +121,7 @@ def export_one(job: Job) -> Result:
         linear, meta = _decode(job.src, s)
         mark("decode")
         if recipe is None:
-            recipe, source = auto_recipe(linear), "auto"
+            recipe, source = auto_recipe(linear, s), "auto"
             mark("auto")
         from .render import fit_long_edge, render, render_uint8
 
@@ -227,22 +232,27 @@ def _decode(src: Path, s: ExportSettings) -> tuple[Any, Any]:
     return photo.linear, photo.meta
 
 
-def auto_recipe(linear: Any) -> Any:
-    """Auto: the learned agent's recipe (deterministic, seed None: the same on every machine).
+def auto_recipe(linear: Any, s: ExportSettings | None = None) -> Any:
+    """Auto: the agent's recipe with the batch's model, strength and white balance (deterministic,
+    seed None: the same on every machine).
 
     Until a trained model ships (resources/models/retouch*.onnx), a measured stand-in is used,
     as the app does, so Auto works from a fresh clone; the agent replaces it once a model exists.
     """
-    global _AGENT
+    s = s or ExportSettings()
     try:
         from .runners.agent import Agent, available_models
     except ModuleNotFoundError as e:
         if e.name not in ("engine.runners.agent", "engine.runners"):
             raise
         return _stand_in_auto(linear)
-    if _AGENT is None:
-        _AGENT = Agent(threads=_THREADS) if available_models() else _stand_in_auto
-    return _AGENT(linear) if _AGENT is _stand_in_auto else _AGENT.predict(linear)
+    key = (s.model, s.white_balance)
+    if key not in _AGENTS:
+        wb = s.white_balance
+        _AGENTS[key] = (Agent(s.model, threads=_THREADS, auto_white_balance=wb != "off", constancy=wb == "learned")
+                        if s.model or available_models() else _stand_in_auto)
+    agent = _AGENTS[key]
+    return agent(linear) if agent is _stand_in_auto else agent.predict(linear, strength=s.strength)
 
 
 def _stand_in_auto(linear: Any) -> Any:

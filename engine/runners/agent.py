@@ -280,7 +280,7 @@ class Agent:
         self.strength = float(strength)
         from .onnx import session  # onnxruntime loads here, not when the app imports this module
 
-        self.path = self._resolve(model)
+        self.path = self.resolve(model)
         self.session, self.device = session(self.path, prefer_gpu=prefer_gpu, threads=threads)
         meta = self.session.get_modelmeta().custom_metadata_map.get("retouch")
         self.meta: dict = json.loads(meta) if meta else {}
@@ -297,7 +297,8 @@ class Agent:
         self.feat_dim = int(self.session.get_inputs()[2].shape[1])
 
     @staticmethod
-    def _resolve(model: str | Path | None) -> Path:
+    def resolve(model: str | Path | None) -> Path:
+        """A model file, or a model's name (its file's stem: a shipped model or a style)."""
         if model is None:
             return DEFAULT_MODEL
         p = Path(model).expanduser()

@@ -419,3 +419,33 @@ def test_disk_full_stops_the_batch_without_half_files(sources, tmp_path, capsys)
                 im.load()
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def test_auto_takes_the_model_strength_and_white_balance_of_retouch_auto(sources, tmp_path, capsys):
+    """``--model/--strength/--white-balance`` reach every photo's Auto: a batch at strength 0 with
+    no white balance writes exactly what the recipe ``Agent.predict`` gives for those settings."""
+    from engine.io import load_photo
+    from engine.runners.agent import DEFAULT_MODEL, Agent
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "dune.jpg")
+    style = tmp_path / "my-style.onnx"  # a style file outside the styles folder, by path
+    shutil.copy(DEFAULT_MODEL, style)
+    linear = load_photo(shoot / "dune.jpg").linear
+    expected = Agent(style, auto_white_balance=False).predict(linear, strength=0.0)
+    assert expected.steps and all(s.op != "white_balance" for s in expected.steps)
+    expected.save(tmp_path / "r.json")
+
+    common = ("--format", "png")
+    assert run_cli(capsys, shoot, tmp_path / "ref", "--recipe", tmp_path / "r.json", *common)[0] == 0
+    rc, err = run_cli(capsys, shoot, tmp_path / "a", "--auto", "--model", style, "--strength", "0",
+                      "--white-balance", "off", *common)
+    assert rc == 0 and "Auto: my-style, strength 0, white balance off" in err
+    assert run_cli(capsys, shoot, tmp_path / "b", "--auto", *common)[0] == 0
+    ref, a, b = (np.asarray(Image.open(tmp_path / x / "dune.png")) for x in ("ref", "a", "b"))
+    assert np.array_equal(a, ref)
+    assert np.abs(a.astype(int) - b).mean() > 1  # the default Auto (learned WB, strength 0.6) differs
+
+    rc, err = run_cli(capsys, shoot, tmp_path / "c", "--auto", "--model", "no-such-style")
+    assert rc == 2 and "no model 'no-such-style'" in err and not (tmp_path / "c").exists()
