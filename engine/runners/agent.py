@@ -144,6 +144,13 @@ def auto_white_balance(linear: np.ndarray, percentile: float = AUTO_WB_PERCENTIL
     if pred is not None:
         return _gains(wb, np.exp(np.asarray(pred)), share, limit)
     # no model, or too few pixels for its histograms (no channel may be near black there): max-RGB
+    e = max_rgb_white(linear, percentile)
+    return None if e is None else _gains(wb, np.array([e[0] / e[1], e[0] / e[2]]), share, limit)
+
+
+def max_rgb_white(linear: np.ndarray, percentile: float = AUTO_WB_PERCENTILE) -> np.ndarray | None:
+    """Max-RGB's white: each channel's ``percentile`` over the pixels below 95 % of the brightest
+    (clipped highlights are white whatever the light), or None with too little to measure."""
     x = np.asarray(linear, np.float32).reshape(-1, 3)
     top = np.maximum(np.maximum(x[:, 0], x[:, 1]), x[:, 2])  # ~10x faster than x.max(1)
     peak = float(top.max()) if len(x) else 0.0
@@ -151,9 +158,7 @@ def auto_white_balance(linear: np.ndarray, percentile: float = AUTO_WB_PERCENTIL
     if len(kept) < 64:
         return None
     e = np.array([float(ranks(kept[:, c], (percentile,))[0]) for c in range(3)])
-    if np.any(e <= 1e-8):
-        return None
-    return _gains(wb, np.array([e[0] / e[1], e[0] / e[2]]), share, limit)
+    return None if np.any(e <= 1e-8) else e
 
 
 def _gains(wb, full: np.ndarray, share: float, limit: float) -> dict[str, float] | None:

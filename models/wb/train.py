@@ -21,9 +21,8 @@ import numpy as np
 import torch
 
 from engine.atomic import atomic_path
-from engine.runners.agent import AUTO_WB_PERCENTILE
+from engine.runners.agent import AUTO_WB_PERCENTILE, max_rgb_white
 from engine.runners.constancy import BINS, CHANNELS, DEFAULT_WB, HISTOGRAMS, KERNEL, OUT, grid, histograms
-from engine.runners.meter import ranks
 
 from ..data import degrade
 from ..data.assemble import list_images
@@ -37,14 +36,10 @@ BATCH = 512
 
 
 def max_rgb(sample: np.ndarray) -> np.ndarray:
-    """Max-RGB's log gains (green, blue) at full strength, as Auto measured them before."""
-    x = np.asarray(sample, np.float32).reshape(-1, 3)
-    top = x.max(1)
-    kept = x[(top < 0.95 * top.max()) & (top > 1e-4)]
-    if len(kept) < 64:
-        return np.zeros(2)
-    e = np.array([max(float(ranks(kept[:, c], (AUTO_WB_PERCENTILE,))[0]), 1e-8) for c in range(3)])
-    return np.log([e[0] / e[1], e[0] / e[2]])
+    """Max-RGB's log gains (green, blue) at full strength, as Auto measured them before (zero where
+    it cannot measure)."""
+    e = max_rgb_white(sample)
+    return np.zeros(2) if e is None else np.log([e[0] / e[1], e[0] / e[2]])
 
 
 def featurize(linear: np.ndarray) -> np.ndarray | None:
