@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from engine.runners.agent import DEFAULT_MODEL
@@ -36,3 +37,19 @@ def test_strength_row_is_the_policy_as_predicted(heldout_files):
     full = evaluate(None, heldout_files[:1], heldout_files[2:3], strength=1.0, **kw)["table"]
     assert full["agent"]["psnr"] == pytest.approx(full["agent, strength 1"]["psnr"], abs=1e-9)
     assert full["agent"]["psnr"] == pytest.approx(t["agent, strength 1"]["psnr"], abs=1e-9)
+
+
+def test_hi_is_averaged_over_independent_patch_draws(heldout_files):
+    """HI is the mean over draws; each method's patches are its own (rerunning with fewer draws
+    gives the same first draws), and the draws differ from one another."""
+    kw = dict(per_photo=1, long_edge=192, log=lambda _: None)
+    three = evaluate(None, heldout_files[:2], heldout_files[2:4], draws=3, **kw)
+    one = evaluate(None, heldout_files[:2], heldout_files[2:4], draws=1, **kw)
+    for m, row in three["table"].items():
+        draws = np.asarray(row["hi_draws"])
+        assert draws.shape == (3, 3)
+        assert np.allclose(draws.mean(0), row["hi"]) and np.allclose(draws.std(0), row["hi_sd"])
+        assert np.allclose(draws[0], one["table"][m]["hi_draws"][0])
+        assert 0 <= min(row["vs_b"]) and max(row["vs_b"]) <= 1
+    assert not np.allclose(three["table"]["agent"]["hi_draws"][0], three["table"]["agent"]["hi_draws"][1])
+    assert three["table"]["(b) LibRaw default"]["vs_b"] == [1.0, 1.0, 1.0]
