@@ -21,6 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.filters import REGISTRY
+from engine.runners.agent import AUTO_WB_SHARE
+from engine.runners.constancy import DEFAULT_WB
+from engine.runners.meter import DEFAULT_METER
 
 from . import theme
 from .commands import MoveStep, RemoveStep, SetEnabled, SetParam
@@ -108,10 +111,12 @@ class StepCard(QFrame):
     def _confidence_text(self) -> str:
         step = self.doc.recipe.steps[self.index]
         if step.source == "auto-exposure":
-            return "Auto exposure: measured from the photo (learned meter + brightest channel's 99th percentile)"
+            how = "learned meter + " if DEFAULT_METER.exists() else ""
+            return f"Auto exposure: measured from the photo ({how}brightest channel's 99th percentile)"
         if step.source == "auto-white-balance":
-            return ("Auto white balance: measured from the photo's colours (learned colour constancy), "
-                    "70 % of the cast removed")
+            how = "learned colour constancy" if DEFAULT_WB.exists() else "max-RGB"
+            return (f"Auto white balance: measured from the photo's colours ({how}), "
+                    f"{round(100 * AUTO_WB_SHARE)} % of the cast removed")
         if step.source == "match-look":
             return "Fitted to match a finished version of this photo (Photo ▸ Match a Look)"
         if step.source == "auto-contrast":

@@ -213,3 +213,20 @@ def test_reset_is_undoable_and_batch_dialog_opens_on_the_folder(qtbot, win, fold
     settings = dlg.plan()[0].settings
     assert (settings.source, settings.model, settings.strength) == ("auto", None, 0.35)
     dlg.close()
+
+
+def test_measured_step_cards_name_the_estimator_in_use(qtbot, win, folder, monkeypatch, tmp_path):
+    """The measured white balance card says which estimator made it: the learned colour constancy
+    as shipped, max-RGB when no model is installed (Auto falls back to it then)."""
+    import app.steps as steps_mod
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    cards = win.panel.steps.cards
+    wb = next(c for c in cards if c.doc.recipe.steps[c.index].source == "auto-white-balance")
+    assert "(learned colour constancy), 70 % of the cast removed" in wb.confidence.text()
+    monkeypatch.setattr(steps_mod, "DEFAULT_WB", tmp_path / "none.onnx")
+    monkeypatch.setattr(steps_mod, "DEFAULT_METER", tmp_path / "none.onnx")
+    assert "(max-RGB)" in wb._confidence_text()
+    ev = next(c for c in cards if c.doc.recipe.steps[c.index].source == "auto-exposure")
+    assert "learned meter" not in ev._confidence_text()
