@@ -87,7 +87,7 @@ class BatchDialog(QDialog):
         src_row.addWidget(pick)
         form.addRow("Recipe", src_row)
         style = self.model.stem if self.model else "the shipped model"
-        amount = "" if strength is None else f", strength {strength:g}"
+        amount = "" if strength is None else f", strength {round(100 * strength)} %"
         self.auto_label = QLabel(f"Auto uses {style}{amount}, as in the window")
         self.auto_label.setToolTip("Choose the style and strength in the Auto panel")
         form.addRow("", self.auto_label)

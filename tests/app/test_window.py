@@ -208,7 +208,7 @@ def test_reset_is_undoable_and_batch_dialog_opens_on_the_folder(qtbot, win, fold
     dlg = win.batch_export()
     assert isinstance(dlg, BatchDialog) and dlg.in_dir.text() == str(folder)
     # the batch's Auto is the window's: its style and strength, said in the dialog
-    assert "shipped model, strength 0.35" in dlg.auto_label.text()
+    assert "shipped model, strength 35 %" in dlg.auto_label.text()
     dlg.src_auto.setChecked(True)
     settings = dlg.plan()[0].settings
     assert (settings.source, settings.model, settings.strength) == ("auto", None, 0.35)
