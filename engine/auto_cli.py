@@ -15,7 +15,7 @@ import numpy as np
 
 from .cli import CliError, _check_output, _output_format, guarded, quality, render_with_progress, status
 from .filters import REGISTRY
-from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH
+from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH, WHITE_BALANCES
 
 
 def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
                    help="N alternative recipes from the agent's dropout (OUT and R.json get -1..-N)")
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="seed of the dropout sample (default: deterministic; variations use 0)")
-    p.add_argument("--strength", type=_strength, default=None, metavar="A",
+    p.add_argument("--strength", type=strength_arg, default=None, metavar="A",
                    help="how far the agent's steps go, 0-2: 1 = as predicted, 0 = only the measured steps "
                         f"(default: Auto's {AUTO_STRENGTH}; variations {VARIATION_STRENGTH:g}, as predicted)")
     p.add_argument("--white-balance", choices=WHITE_BALANCES, default="learned",
@@ -41,10 +41,8 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=guarded(cmd_auto))
 
 
-WHITE_BALANCES = ("learned", "max-rgb", "off")
-
-
-def _strength(text: str) -> float:
+def strength_arg(text: str) -> float:
+    """``--strength``: a number from 0 to 2."""
     try:
         v = float(text)
     except ValueError:
@@ -127,11 +125,10 @@ def cmd_auto(args: argparse.Namespace) -> int:
         _check_output(args.recipe_out, args.input)
 
     from .io import load_photo, write_image
-    from .runners.agent import Agent
+    from .runners.agent import Agent, white_balance_options
 
     try:
-        wb = args.white_balance
-        agent = Agent(args.model, auto_white_balance=wb != "off", constancy=wb == "learned")
+        agent = Agent(args.model, **white_balance_options(args.white_balance))
     except FileNotFoundError as e:
         raise CliError(str(e)) from None
     t0 = time.perf_counter()

@@ -39,10 +39,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     src.add_argument("--auto", action="store_true", help="the learned Auto recipe for every photo")
     src.add_argument("--sidecar", action="store_true",
                      help="each photo's own sidecar, Auto where there is none (the default)")
-    from .auto_cli import WHITE_BALANCES, _strength
+    from .auto_cli import strength_arg
+    from .runners.agent import WHITE_BALANCES
 
     p.add_argument("--model", metavar="M.onnx", help="Auto's model file or style name (default: the shipped model)")
-    p.add_argument("--strength", type=_strength, metavar="A",
+    p.add_argument("--strength", type=strength_arg, metavar="A",
                    help="how far Auto's learned steps go, 0-2 (default: Auto's, as in the app)")
     p.add_argument("--white-balance", choices=WHITE_BALANCES, default="learned",
                    help="Auto's measured white balance: learned (default), max-rgb, or off (as shot)")

@@ -241,15 +241,14 @@ def auto_recipe(linear: Any, s: ExportSettings | None = None) -> Any:
     """
     s = s or ExportSettings()
     try:
-        from .runners.agent import Agent, available_models
+        from .runners.agent import Agent, available_models, white_balance_options
     except ModuleNotFoundError as e:
         if e.name not in ("engine.runners.agent", "engine.runners"):
             raise
         return _stand_in_auto(linear)
     key = (s.model, s.white_balance)
     if key not in _AGENTS:
-        wb = s.white_balance
-        _AGENTS[key] = (Agent(s.model, threads=_THREADS, auto_white_balance=wb != "off", constancy=wb == "learned")
+        _AGENTS[key] = (Agent(s.model, threads=_THREADS, **white_balance_options(s.white_balance))
                         if s.model or available_models() else _stand_in_auto)
     agent = _AGENTS[key]
     return agent(linear) if agent is _stand_in_auto else agent.predict(linear, strength=s.strength)

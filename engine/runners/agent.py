@@ -82,6 +82,18 @@ EXACT_NOOP_BELOW = 8 / 255
 #: picked among 7 estimators on the training inputs (MODEL.md, ninth session; shades of grey before).
 AUTO_WB_PERCENTILE = 99.5
 AUTO_WB_SHARE = 0.7  # how much of the measured cast is removed
+#: Auto's measured white balance, as ``retouch auto`` and ``retouch batch`` offer it: the learned
+#: colour constancy, max-RGB, or none (the camera's, as shot).
+WHITE_BALANCES = ("learned", "max-rgb", "off")
+
+
+def white_balance_options(choice: str) -> dict[str, bool]:
+    """The :class:`Agent` options for one of ``WHITE_BALANCES``."""
+    if choice not in WHITE_BALANCES:
+        raise ValueError(f"white balance {choice!r}: not one of {', '.join(WHITE_BALANCES)}")
+    return {"auto_white_balance": choice != "off", "constancy": choice == "learned"}
+
+
 AUTO_WB_MIN = 0.01  # smaller gain changes (1 %) are not worth a step card
 #: The measured gains stay within exp(+-0.3) (the filter allows 0.5): a frame filled by one colour
 #: (an orange flower) otherwise reaches the filter's limit. Chosen on check + val; MODEL.md.
