@@ -110,31 +110,35 @@ def cmd_train_style(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from engine.auto_cli import describe
+    from engine.cli import CliError, _check_output, guarded
     from engine.color import srgb_encode
-    from engine.io import ImageError, load_photo
+    from engine.io import load_photo
 
     from .retouch.fit import fit
 
-    try:
+    @guarded
+    def run(args: argparse.Namespace) -> int:
+        _check_output(args.output, args.before, args.after)  # before the fit: it takes seconds
+        if args.iterations < 1:
+            raise CliError(f"--iterations must be at least 1 (got {args.iterations})")
         before = load_photo(args.before).linear
         after = srgb_encode(load_photo(args.after).linear)
-    except ImageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    (hb, wb), (ha, wa) = before.shape[:2], after.shape[:2]
-    if abs(math.log((wb / hb) / (wa / ha))) > 0.01:  # pixel i of one must be pixel i of the other
-        print(f"error: {args.after.name} is not framed like {args.before.name} ({wa}x{ha} against {wb}x{hb}): "
-              "fit needs the same photo, uncropped (any size)", file=sys.stderr)
-        return 2
-    t = time.perf_counter()
-    try:
-        res = fit(before, after, iters=args.iterations,
-                  log=lambda line: print(f"  {time.perf_counter() - t:5.1f} s  {line}", file=sys.stderr, flush=True))
-    except KeyboardInterrupt:
-        print("cancelled: nothing written", file=sys.stderr)
-        return 130
-    res.recipe.save(args.output)
-    print(f"{len(res.recipe)} steps:\n{describe(res.recipe)}")
-    print(f"remaining error: RMSE {res.rmse:.4f} ({res.psnr:.1f} dB PSNR; before fitting {res.start_psnr:.1f} dB) "
-          f"in {time.perf_counter() - t:.1f} s -> {args.output}")
-    return 0
+        (hb, wb), (ha, wa) = before.shape[:2], after.shape[:2]
+        if abs(math.log((wb / hb) / (wa / ha))) > 0.01:  # pixel i of one must be pixel i of the other
+            raise CliError(f"{args.after.name} is not framed like {args.before.name} ({wa}x{ha} against "
+                           f"{wb}x{hb}): fit needs the same photo, uncropped (any size)")
+        t = time.perf_counter()
+        try:
+            res = fit(before, after, iters=args.iterations,
+                      log=lambda line: print(f"  {time.perf_counter() - t:5.1f} s  {line}", file=sys.stderr,
+                                             flush=True))
+        except KeyboardInterrupt:
+            print("retouch fit: cancelled: nothing written", file=sys.stderr)
+            return 130
+        res.recipe.save(args.output)
+        print(f"{len(res.recipe)} steps:\n{describe(res.recipe)}")
+        print(f"remaining error: RMSE {res.rmse:.4f} ({res.psnr:.1f} dB PSNR; before fitting "
+              f"{res.start_psnr:.1f} dB) in {time.perf_counter() - t:.1f} s -> {args.output}")
+        return 0
+
+    return run(args)

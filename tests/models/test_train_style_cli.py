@@ -97,6 +97,26 @@ def test_fit_command_cancelled_writes_nothing(tmp_path, monkeypatch, capsys, hel
     assert sorted(p.name for p in tmp_path.iterdir()) == ["after.png", "before.png"]  # no recipe, no temp file
 
 
+def test_fit_command_refuses_to_overwrite_its_inputs_before_fitting(tmp_path, monkeypatch, capsys, heldout_srgb):
+    """-o naming BEFORE or AFTER, or a missing folder, is refused up front: the photo is intact."""
+    from engine.io import write_image
+    from models.retouch import fit as fit_mod
+
+    write_image(tmp_path / "before.png", heldout_srgb[0], fmt="png")
+    write_image(tmp_path / "after.png", heldout_srgb[0], fmt="png")
+    original = (tmp_path / "before.png").read_bytes()
+    monkeypatch.setattr(fit_mod, "fit", lambda *a, **k: pytest.fail("fit ran"))
+    for out, why in ((tmp_path / "before.png", "refusing to overwrite the input"),
+                     (tmp_path / "after.png", "refusing to overwrite the input"),
+                     (tmp_path / "nodir" / "r.json", "does not exist")):
+        args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(out)])
+        assert args.func(args) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("retouch fit: error: ") and why in err
+    assert (tmp_path / "before.png").read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["after.png", "before.png"]
+
+
 def test_train_style_reads_raw_skips_broken_files_and_refuses_empty_folders(tmp_path, monkeypatch, capsys,
                                                                             heldout_files, dng_file):
     """A photographer's folders hold RAW files and the odd broken one: the RAW is trained on (its
