@@ -75,7 +75,7 @@ class LookMatcher(QObject):
             if m:
                 self.dialog.setLabelText(f"Finding the steps…\n{m[1]}")
             elif line.strip():
-                self._tail = line.strip()
+                self._tail = line.strip().removeprefix("retouch fit: error: ")
 
     def _read_out(self) -> None:
         self._stdout += bytes(self.proc.readAllStandardOutput()).decode(errors="replace")
