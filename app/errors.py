@@ -51,6 +51,8 @@ def friendly(exc: BaseException) -> tuple[str, str]:
         return (f"A disk or file error occurred: {text}", "Check free disk space and that the drive is connected.")
     if name in ("ImageError", "RecipeError"):
         return (text, "The photo's original file is untouched.")
+    if name == "ModelError":
+        return (text, "Choose another style, or the Default one; your steps are unchanged.")
     return (f"An unexpected error occurred ({name}: {text}).",
             "Your edits are saved automatically. If it happens again, please report it with the log file.")
 

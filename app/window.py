@@ -30,7 +30,7 @@ from shiboken6 import isValid
 
 from engine.looks import differences
 from engine.recipe import Recipe, Step, write_sidecar
-from engine.runners.agent import AUTO_STRENGTH, white_balance_step
+from engine.runners.agent import AUTO_STRENGTH, at_strength, white_balance_step
 from engine.runners.constancy import DEFAULT_WB
 from engine.runners.meter import DEFAULT_METER
 
@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
         self.matcher = None  # Match a look, one fit at a time
         self.strength = AUTO_STRENGTH
         # the last Auto: (doc, its recipe at strength 1, the JSON of every strength applied to it)
-        self._auto: tuple[PhotoDoc, Recipe, set[str]] | None = None
+        self._auto: tuple[PhotoDoc, Recipe, np.ndarray, set[str]] | None = None  # doc, full, proxy, shown
         self._latest: dict[str, int] = {}
         self._rendered_once = False
         self.shown_preview = -1  # id of the preview render on screen
@@ -748,11 +748,12 @@ class MainWindow(QMainWindow):
         self.panel.auto.setEnabled(False)
         model = self.model
 
-        def predict(linear: Any) -> Recipe:
-            return agent_mod.get_agent(model).predict(linear, strength=1.0)  # scaled on arrival
+        def predict(linear: Any) -> tuple[Recipe, np.ndarray]:
+            agent = agent_mod.get_agent(model)  # at full strength: scaled on arrival, and by the slider
+            return agent.predict(linear, strength=1.0), agent.proxy(linear)
 
         run_in_pool(predict, doc.preview_linear,
-                    on_done=lambda r, d=doc: self._auto_done(d, r),
+                    on_done=lambda r, d=doc: self._auto_done(d, *r),
                     on_error=lambda e, tb: self._agent_failed(e, tb))
 
     def auto_white_balance(self) -> None:
@@ -780,11 +781,11 @@ class MainWindow(QMainWindow):
             steps[at] = step
         doc.undo.push(ReplaceRecipe(doc, Recipe(steps), "Auto white balance"))
 
-    def _auto_done(self, doc: PhotoDoc, recipe: Recipe) -> None:
+    def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray) -> None:
         self.panel.auto.setEnabled(True)
         self.panel.set_busy("")
-        applied = recipe.with_strength(self.strength)
-        self._auto = (doc, recipe, {applied.dumps()})
+        applied = at_strength(recipe, proxy, self.strength)
+        self._auto = (doc, recipe, proxy, {applied.dumps()})
         doc.undo.push(ReplaceRecipe(doc, applied, "Auto"))
 
     def set_strength(self, amount: float) -> None:
@@ -793,11 +794,11 @@ class MainWindow(QMainWindow):
         self.settings.setValue("agent/strength", amount)
         if self._auto is None or self._auto[0] is not self.doc:
             return
-        doc, base, applied = self._auto
+        doc, base, proxy, applied = self._auto
         if doc.recipe.dumps() not in applied:  # edited since: never throw the photographer's edits away
             self.panel.set_busy("The steps were edited after Auto: the strength applies to the next Auto.")
             return
-        new = base.with_strength(amount)
+        new = at_strength(base, proxy, amount)
         applied.add(new.dumps())
         self.panel.set_busy("")
         doc.undo.push(ReplaceRecipe(doc, new, f"Auto strength {round(100 * amount)} %"))
@@ -938,7 +939,6 @@ class MainWindow(QMainWindow):
         agents = agent_mod.loaded_agents()
         in_use = {str(getattr(a, "path", "")) for a in agents.values()}
         device = next((getattr(a, "device", "CPU") for a in agents.values()), None)
-        stand_in = any(isinstance(a, agent_mod.StandInAgent) for a in agents.values())
         lines = ["<h3>Retouch</h3>",
                  "<p>A RAW photo retoucher whose learned agent predicts ordinary, editable filters "
                  "(Hu et al., <i>Exposure</i>, TOG 2018).</p>",
@@ -946,7 +946,7 @@ class MainWindow(QMainWindow):
         if models:
             lines.append("<br>".join(f"{m}{' <i>(in use)</i>' if str(m) in in_use else ''}" for m in models))
         else:
-            lines.append("none installed (Auto uses a simple measured stand-in)")
+            lines.append("none installed: Auto and Variations are unavailable")
         meter = f"learned meter ({DEFAULT_METER.name})" if DEFAULT_METER.exists() else "classical (no meter installed)"
         wb = (f"learned colour constancy ({DEFAULT_WB.name})" if DEFAULT_WB.exists()
               else "max-RGB (no colour constancy model installed)")
@@ -955,7 +955,7 @@ class MainWindow(QMainWindow):
         if device is None:
             lines.append("not loaded yet (the agent loads on first use)")
         else:
-            lines.append(f"{device}" + (" (stand-in agent)" if stand_in else ""))
+            lines.append(device)
         lines.append("</p>")
         return "".join(lines)
 

@@ -86,11 +86,12 @@ def run_batch(args: argparse.Namespace) -> int:
     source = "recipe" if recipe else "auto" if args.auto else "sidecar"
     model = None
     if args.model:
+        from .runners import ModelError
         from .runners.agent import Agent
 
-        try:
-            model = str(Agent.resolve(args.model).absolute())  # checked now, not once per photo
-        except FileNotFoundError as e:
+        try:  # checked now, not once per photo: the file is there and is a policy the agent can run
+            model = str(Agent(Agent.resolve(args.model), meter=False, constancy=False).path.absolute())
+        except (FileNotFoundError, ModelError) as e:
             return _usage_error(str(e))
     settings = ExportSettings(fmt=args.fmt, quality=args.quality, long_edge=args.long_edge, source=source,
                               recipe=recipe, overwrite=args.overwrite, model=model, strength=args.strength,

@@ -59,10 +59,11 @@ def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
     def run(args: argparse.Namespace) -> int:
         from .io import ImageError
         from .recipe import RecipeError
+        from .runners import ModelError
 
         try:
             return fn(args)
-        except (CliError, ImageError, RecipeError) as e:
+        except (CliError, ImageError, RecipeError, ModelError) as e:
             return _fail(args, str(e))
         except OSError as e:
             return _fail(args, f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))

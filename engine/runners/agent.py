@@ -56,7 +56,7 @@ from ..color import srgb_encode
 from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
 from ..render import make_proxy, render_exact
-from . import RESOURCES
+from . import RESOURCES, ModelError
 from .constancy import DEFAULT_WB, ColourConstancy
 from .constancy import load as load_constancy
 from .meter import DEFAULT_METER, Meter, ranks
@@ -81,6 +81,8 @@ EXACT_NOOP_BELOW = 8 / 255
 #: max-RGB: the white is each channel's 99.5th percentile over the unclipped pixels; with the share,
 #: picked among 7 estimators on the training inputs (MODEL.md, ninth session; shades of grey before).
 AUTO_WB_PERCENTILE = 99.5
+#: The policy's ONNX inputs, in order (``models.retouch.export`` writes them).
+POLICY_INPUTS = ("proxy", "state", "mask_sel", "mask_par")
 AUTO_WB_SHARE = 0.7  # how much of the measured cast is removed
 #: Auto's measured white balance, as ``retouch auto`` and ``retouch batch`` offer it: the learned
 #: colour constancy, max-RGB, or none (the camera's, as shot).
@@ -245,6 +247,37 @@ def white_balance_step(linear: np.ndarray, constancy: bool | str | Path = True) 
     return steps[0] if steps else None
 
 
+def display_change(before: np.ndarray, after: np.ndarray) -> float:
+    """The largest change of a pixel on the display (sRGB, 0-1) between two linear images: exact
+    when it matters for ``NOOP_LEVEL``, else a bound (the sRGB curve is steepest, 12.92, at black),
+    ~10x cheaper than encoding both; a step is only dropped if it surely changes nothing."""
+    a, b = np.clip(before, 0, 1), np.clip(after, 0, 1)
+    change = SRGB_MAX_SLOPE * float(np.abs(b - a).max())
+    if NOOP_LEVEL <= change < EXACT_NOOP_BELOW:
+        change = float(np.abs(srgb_encode(b) - srgb_encode(a)).max())
+    return change
+
+
+def at_strength(recipe: Recipe, proxy: np.ndarray, amount: float) -> Recipe:
+    """``recipe.with_strength(amount)`` without the agent's steps that, so shortened, no longer
+    move any pixel of ``proxy`` (the image before the recipe's first step) by ``NOOP_LEVEL``:
+    a card that does nothing is left out, as the policy's own passes are. Other steps all stay."""
+    scaled = recipe.with_strength(amount)
+    if amount == 1.0:  # as predicted: the policy's passes are already out
+        return scaled
+    img, kept = np.asarray(proxy, np.float32), []
+    for step in scaled.steps:
+        if step.is_identity():  # off, or at its defaults: rendering skips it (a gamma of 1 floors black)
+            if step.probs is None:
+                kept.append(step)
+            continue
+        new = apply_steps(img, [step])
+        if step.probs is None or display_change(img, new) >= NOOP_LEVEL:
+            kept.append(step)
+            img = new
+    return Recipe(kept)
+
+
 def sample_of(linear: np.ndarray, size: int = 64) -> np.ndarray:
     """The photo subsampled by an integer stride to at least ``SAMPLE_FACTOR`` x ``size`` per side
     (see :meth:`Agent.sample`)."""
@@ -299,15 +332,22 @@ class Agent:
 
         self.path = self.resolve(model)
         self.session, self.device = session(self.path, prefer_gpu=prefer_gpu, threads=threads)
-        meta = self.session.get_modelmeta().custom_metadata_map.get("retouch")
-        self.meta: dict = json.loads(meta) if meta else {}
+        inputs = [i.name for i in self.session.get_inputs()]
+        if inputs != list(POLICY_INPUTS):
+            raise ModelError(f"{self.path.name}: not a Retouch style model (its inputs are {', '.join(inputs)}; "
+                             f"a policy's are {', '.join(POLICY_INPUTS)})")
+        try:
+            meta = json.loads(self.session.get_modelmeta().custom_metadata_map.get("retouch") or "{}")
+        except json.JSONDecodeError:
+            raise ModelError(f"{self.path.name}: its 'retouch' metadata is not JSON") from None
+        self.meta: dict = meta if isinstance(meta, dict) else {}
         self.filters: tuple[str, ...] = tuple(self.meta.get("filters", AGENT_FILTERS))
         unknown = [f for f in self.filters if f not in REGISTRY]
         if unknown:
-            raise ValueError(f"{self.path.name}: model uses unknown filters {unknown}")
+            raise ModelError(f"{self.path.name}: model uses unknown filters {unknown}")
         self.widths = [REGISTRY[f].n_outputs for f in self.filters]
         if self.meta.get("head_widths", self.widths) != self.widths:
-            raise ValueError(f"{self.path.name}: model heads do not match this Retouch's filters")
+            raise ModelError(f"{self.path.name}: model heads do not match this Retouch's filters")
         self.steps = int(self.meta.get("steps", 5))
         self.size = int(self.meta.get("proxy", 64))
         self.keep = float(self.meta.get("keep", 0.5))
@@ -372,11 +412,7 @@ class Agent:
                 params = spec.from_network(heads[a][i].astype(np.float64))
                 params = {p.name: np.clip(params[p.name], p.min, p.max) for p in spec.params}
                 new = spec.apply(img[i], **params)
-                # the sRGB curve is steepest (12.92) at black: a bound on the display change, ~10x
-                # cheaper than encoding both; a step is only dropped if it surely changes nothing
-                change = SRGB_MAX_SLOPE * float(np.abs(np.clip(new, 0, 1) - np.clip(img[i], 0, 1)).max())
-                if NOOP_LEVEL <= change < EXACT_NOOP_BELOW:
-                    change = float(np.abs(srgb_encode(np.clip(new, 0, 1)) - srgb_encode(np.clip(img[i], 0, 1))).max())
+                change = display_change(img[i], new)
                 img[i] = new
                 if keep_noops or change >= NOOP_LEVEL:
                     probs = {f: float(pdf[i, k]) for k, f in enumerate(self.filters)}
@@ -418,8 +454,8 @@ class Agent:
         ``strength`` None = the agent's ``strength``."""
         proxy, pre = self.start(linear)
         rng = None if seed is None else np.random.default_rng(seed)
-        recipe = Recipe(pre + self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre), rng)[0].steps)
-        return recipe.with_strength(self.strength if strength is None else strength)
+        steps = self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre), rng)[0]
+        return Recipe(pre + at_strength(steps, proxy, self.strength if strength is None else strength).steps)
 
     def variations(self, linear: np.ndarray, n: int, *, seed: int = 0, strength: float | None = None,
                    pool: int = VARIATION_POOL, temperature: float = VARIATION_TEMPERATURE) -> list[Recipe]:
@@ -437,7 +473,7 @@ class Agent:
         drawn = self.run_proxy(np.repeat(proxy[None], m, axis=0), self._masks(m, rng), self._used(pre), rng,
                                temperature=temperature)
         amount = VARIATION_STRENGTH if strength is None else strength
-        recipes = [Recipe(pre + r.steps).with_strength(amount) for r in drawn]
+        recipes = [Recipe(pre + at_strength(r, proxy, amount).steps) for r in drawn]
         return [recipes[i] for i in spread(recipes, proxy, len(pre), n)]
 
 

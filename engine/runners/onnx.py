@@ -15,6 +15,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from . import ModelError
+
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 
@@ -63,4 +65,9 @@ def session(model: str | Path | bytes, *, prefer_gpu: bool = True,
         finally:
             ort.set_default_logger_severity(3)
         _CUDA_FAILED = True  # remembered: one silent attempt per process
-    return ort.InferenceSession(src, options(threads), providers=[CPU]), "CPU"
+    try:
+        return ort.InferenceSession(src, options(threads), providers=[CPU]), "CPU"
+    except Exception as e:  # onnxruntime's own types (InvalidProtobuf, InvalidArgument, Fail, ...)
+        name = "the model" if isinstance(model, bytes) else Path(model).name
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise ModelError(f"{name}: not a model onnxruntime can load ({reason[:160]})") from None

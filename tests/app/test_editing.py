@@ -6,7 +6,7 @@ import numpy as np
 from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, settle, shown
 
 from app.commands import MoveStep
-from engine.runners.agent import AUTO_STRENGTH
+from engine.runners.agent import AUTO_STRENGTH, at_strength
 
 
 def test_open_shows_photo_then_auto_then_slider_changes_preview(qtbot, win, folder):
@@ -222,19 +222,20 @@ def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, fo
     default = round(100 * AUTO_STRENGTH)  # the shipped default
     assert win.panel.strength.value() == default and win.panel.strength_label.text() == f"{default} %"
     auto_and_wait(qtbot, win)
-    base = win._auto[1]
-    assert win.doc.recipe.dumps() == base.with_strength(AUTO_STRENGTH).dumps()
+    base, proxy = win._auto[1], win._auto[2]
+    at = lambda a: at_strength(base, proxy, a).dumps()  # noqa: E731
+    assert win.doc.recipe.dumps() == at(AUTO_STRENGTH)
     at_default = shown(win)
     win.panel.strength.setValue(0)  # as a key press would: applied at once, one undo step
     settle(qtbot, win)
-    assert win.doc.recipe.dumps() == base.with_strength(0.0).dumps()
-    assert all(s.is_identity() for s in win.doc.recipe if s.probs)
+    assert win.doc.recipe.dumps() == at(0.0)
+    assert not any(s.probs for s in win.doc.recipe)  # only the measured steps: no card that does nothing
     assert np.abs(shown(win).astype(int) - at_default).mean() > 0.5  # the preview follows
     assert float(win.settings.value("agent/strength")) == 0.0
     win.doc.undo.undo()
-    assert win.doc.recipe.dumps() == base.with_strength(AUTO_STRENGTH).dumps()
+    assert win.doc.recipe.dumps() == at(AUTO_STRENGTH)
     win.panel.strength.setValue(120)  # after an undo it still rescales
-    assert win.doc.recipe.dumps() == base.with_strength(1.2).dumps()
+    assert win.doc.recipe.dumps() == at(1.2)
     # once a step is edited by hand, the slider leaves the recipe alone
     c = next(c for card in win.panel.steps.cards[1:] for c in card.controls.values() if hasattr(c, "slider"))
     c.slider.setValue(c.slider.value() + 40)

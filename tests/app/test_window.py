@@ -118,6 +118,24 @@ def test_about_lists_models_and_device(qtbot, win, folder):
         assert "(in use)" in text
 
 
+def test_without_a_model_auto_says_so_instead_of_a_stand_in(qtbot, win, folder, monkeypatch):
+    """No made-up recipe: Auto fails with a message naming what is missing; the steps stay."""
+    from app import agent as agent_mod
+    from app.errors import friendly
+    from engine.runners import ModelError
+
+    monkeypatch.setattr(agent_mod, "available_models", lambda: [])
+    monkeypatch.setattr(agent_mod, "_cache", {})
+    try:
+        agent_mod.get_agent(None)
+    except ModelError as e:
+        what, todo = friendly(e)
+        assert "no agent model is installed" in what and "Default" in todo
+    else:
+        raise AssertionError("an agent without a model")
+    assert "none installed: Auto and Variations are unavailable" in win.about_text()
+
+
 def test_disabled_panels_say_coming(win):
     names = [win.tabs.tabText(i) for i in range(win.tabs.count())]
     assert names == ["Retouch", "Low light", "Complete", "Restore"]

@@ -314,3 +314,35 @@ def test_a_photo_of_a_few_pixels_gets_a_recipe(agent, photo_linear):
     recipe = agent.predict(tiny)
     assert len(recipe) >= 1 and np.isfinite(render(recipe, tiny)).all()
     assert [r.dumps() for r in agent.variations(tiny, 2, seed=1)]  # and variations too
+
+
+def test_shortened_steps_that_do_nothing_get_no_card(agent, heldout_linear):
+    """At strength 0 only the measured steps remain; at any strength each of the agent's steps
+    still moves the proxy on the display by NOOP_LEVEL (a card that does nothing is left out)."""
+    full = agent.predict(heldout_linear, strength=1.0)
+    assert all(s.probs is None for s in agent.predict(heldout_linear, strength=0.0))
+    assert [s for s in agent.predict(heldout_linear, strength=0.0)] == measured(full)
+    proxy = agent.proxy(heldout_linear)
+    for amount in (0.05, 0.3, 0.6):
+        got = agent.predict(heldout_linear, strength=amount)
+        assert got.dumps() == agent_mod.at_strength(full, proxy, amount).dumps()  # the app's slider agrees
+        img = agent_mod.apply_steps(proxy, measured(got))
+        for step in got.steps[len(measured(got)):]:
+            new = agent_mod.apply_steps(img, [step])
+            assert agent_mod.display_change(img, new) >= agent_mod.NOOP_LEVEL, (amount, step)
+            img = new
+    # the steps left out are exactly those too small to see: 5 % keeps fewer than 60 %
+    assert len(agent.predict(heldout_linear, strength=0.05)) <= len(agent.predict(heldout_linear, strength=0.6))
+
+
+def test_a_file_that_is_not_a_policy_is_a_model_error(tmp_path):
+    from engine.runners import ModelError
+    from engine.runners.meter import DEFAULT_METER
+
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x08\x01garbage")
+    with pytest.raises(ModelError, match=r"junk\.onnx: not a model onnxruntime can load"):
+        Agent(junk, prefer_gpu=False)
+    if DEFAULT_METER.exists():
+        with pytest.raises(ModelError, match="not a Retouch style model"):
+            Agent(DEFAULT_METER, prefer_gpu=False)
