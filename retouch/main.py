@@ -8,7 +8,9 @@ ones (``train-style``, ``fit`` from :mod:`models.cli`, which import torch only w
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
+from pathlib import Path
 
 from engine import cli as engine_cli
 
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Retouch: a RAW photo retoucher whose learned agent suggests editable filter steps.",
         epilog="Run 'retouch PATH' (or just 'retouch') for the desktop app, "
                "'retouch COMMAND --help' for a command's options.")
+    ap.add_argument("--version", action="version", version=f"retouch {_version()}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("open", help=GUI_HELP, description=GUI_HELP)
     gui.add_argument("path", nargs="?", help="photo or folder to open")
@@ -59,18 +62,33 @@ def open_gui(argv: list[str]) -> int:
     return int(gui_main(argv) or 0)
 
 
-def _is_command(arg: str, parser: argparse.ArgumentParser) -> bool:
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return arg in action.choices
-    return False
+            return list(action.choices)
+    return []
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("retouch")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     # `retouch` and `retouch PATH` open the app; anything starting with '-' or naming a command is CLI.
-    if not argv or (not argv[0].startswith("-") and not _is_command(argv[0], parser)):
+    commands = _commands(parser)
+    if not argv or (not argv[0].startswith("-") and argv[0] not in commands):
+        if argv and not Path(argv[0]).exists():  # a mistyped command must not open the app on nothing
+            close = difflib.get_close_matches(argv[0], commands, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f" (commands: {', '.join(commands)})"
+            print(f"retouch: error: {argv[0]!r} is neither a command nor a file or folder{hint}", file=sys.stderr)
+            return 2
         return open_gui(argv)
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:

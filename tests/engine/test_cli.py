@@ -170,6 +170,18 @@ def test_no_command_or_a_path_opens_the_gui(monkeypatch: pytest.MonkeyPatch, pho
     assert calls == [[], [str(photo_jpeg)], [str(photo_jpeg)]]
 
 
+def test_a_mistyped_command_is_an_error_not_the_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "app.main", None)  # the app must not be opened
+    code, _, err = run(["fti", "a.jpg", "b.jpg"], capsys)
+    assert code == 2 and "'fti' is neither a command nor a file or folder; did you mean 'fit'?" in err
+    code, _, err = run([str(tmp_path / "missing.dng")], capsys)
+    assert code == 2 and "missing.dng" in err and "commands: " in err
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("retouch ")
+
+
 def test_gui_missing_is_a_clear_message(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setitem(sys.modules, "app.main", None)  # import raises ImportError
     code, _, err = run([], capsys)
