@@ -21,8 +21,13 @@ from PySide6.QtWidgets import (
 )
 
 from engine.filters import REGISTRY
-from engine.runners.agent import AUTO_WB_SHARE
-from engine.runners.constancy import DEFAULT_WB
+from engine.runners.agent import (
+    AUTO_CONTRAST_SHARE,
+    AUTO_PERCENTILE,
+    AUTO_WB_SHARE,
+    CONSTANCY_SHARE,
+    WB_SOURCES,
+)
 from engine.runners.meter import DEFAULT_METER
 
 from . import theme
@@ -112,15 +117,18 @@ class StepCard(QFrame):
         step = self.doc.recipe.steps[self.index]
         if step.source == "auto-exposure":
             how = "learned meter + " if DEFAULT_METER.exists() else ""
-            return f"Auto exposure: measured from the photo ({how}brightest channel's 99th percentile)"
-        if step.source == "auto-white-balance":
-            how = "learned colour constancy" if DEFAULT_WB.exists() else "max-RGB"
+            return (f"Auto exposure: measured from the photo ({how}brightest channel's "
+                    f"{AUTO_PERCENTILE:g}th percentile)")
+        if step.source in WB_SOURCES.values():  # the step says which estimator measured it
+            learned = step.source == WB_SOURCES["learned"]
+            how, share = ("learned colour constancy", CONSTANCY_SHARE) if learned else ("max-RGB", AUTO_WB_SHARE)
             return (f"Auto white balance: measured from the photo's colours ({how}), "
-                    f"{round(100 * AUTO_WB_SHARE)} % of the cast removed")
+                    f"{round(100 * share)} % of the cast removed")
         if step.source == "match-look":
             return "Fitted to match a finished version of this photo (Photo ▸ Match a Look)"
         if step.source == "auto-contrast":
-            return "Auto contrast: measured by the learned meter, half of it undone about mid grey"
+            return (f"Auto contrast: measured by the learned meter, {round(100 * AUTO_CONTRAST_SHARE)} % of it "
+                    "undone about mid grey")
         if not step.probs:
             return "Added by hand"
         conf = step.probs.get(step.op, 0.0)

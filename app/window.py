@@ -30,7 +30,7 @@ from shiboken6 import isValid
 
 from engine.looks import differences
 from engine.recipe import Recipe, Step, write_sidecar
-from engine.runners.agent import AUTO_STRENGTH, at_strength, white_balance_step
+from engine.runners.agent import AUTO_STRENGTH, WB_SOURCES, at_strength, white_balance_step
 from engine.runners.constancy import DEFAULT_WB
 from engine.runners.meter import DEFAULT_METER
 
@@ -235,7 +235,8 @@ class MainWindow(QMainWindow):
         act(p, "&Auto", self.auto, "Ctrl+Shift+A", "The agent predicts an edit")
         act(p, "&Variations", self.request_variations, "Ctrl+Shift+R")
         act(p, "Auto &White Balance", self.auto_white_balance, "Ctrl+Shift+W",
-            "Measure the white balance (the learned colour constancy) and set it as a step, leaving the others")
+            "Measure the white balance (the learned colour constancy, max-RGB without it) and set it as a step, "
+            "leaving the others")
         act(p, "&Match a Look…", self.match_look_dialog,
             tip="Find the steps that turn this photo into a finished version of it (e.g. another tool's export)")
         act(p, "&Learn My Style…", self.learn_style, tip="Train a style from your own before and after photos")
@@ -769,7 +770,7 @@ class MainWindow(QMainWindow):
 
     def _white_balance_done(self, doc: PhotoDoc, step: Step | None) -> None:
         steps = list(doc.recipe.steps)
-        at = next((i for i, s in enumerate(steps) if s.source == "auto-white-balance"), None)
+        at = next((i for i, s in enumerate(steps) if s.source in WB_SOURCES.values()), None)
         self.panel.set_busy("Auto white balance: the photo is already about neutral." if step is None else "")
         if step is None:
             if at is None:

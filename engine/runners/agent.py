@@ -146,20 +146,32 @@ def auto_white_balance(linear: np.ndarray, percentile: float = AUTO_WB_PERCENTIL
                        share: float = AUTO_WB_SHARE, constancy: ColourConstancy | None = None,
                        limit: float = AUTO_WB_MAX) -> dict[str, float] | None:
     """The white balance filter's ``green`` and ``blue`` gains that remove ``share`` of the
-    colour cast measured by the learned ``constancy`` model when given and able to, else by max-RGB
-    (each channel's ``percentile`` is the white), or None when they are within ``AUTO_WB_MIN`` of
-    neutral or the photo has too little to measure. Each gain stays within ``exp(+-limit)``.
+    colour cast measured by :func:`measured_white`, or None when they are within ``AUTO_WB_MIN``
+    of neutral or the photo has too little to measure. Each gain stays within ``exp(+-limit)``."""
+    full, _ = measured_white(linear, constancy, percentile)
+    return None if full is None else _gains(REGISTRY["white_balance"], full, share, limit)
+
+
+#: The measured white balance step's ``source``, by the estimator that measured it.
+WB_SOURCES = {"learned": "auto-white-balance", "max-RGB": "auto-white-balance-max-rgb"}
+
+
+def measured_white(linear: np.ndarray, constancy: ColourConstancy | None = None,
+                   percentile: float = AUTO_WB_PERCENTILE) -> tuple[np.ndarray | None, str]:
+    """The full-strength (green, blue) gains relative to red that neutralise the photo's cast
+    (None: too little to measure), and the estimator that measured them (a key of ``WB_SOURCES``):
+    the learned ``constancy`` model when given and able to, else max-RGB (each channel's
+    ``percentile`` is the white).
 
     Pixels near the brightest value are left out: clipped highlights are white whatever the light.
     A high percentile rather than the maximum: a few hot or saturated pixels do not decide it.
     """
-    wb = REGISTRY["white_balance"]
     pred = constancy.predict(linear) if constancy is not None else None
     if pred is not None:
-        return _gains(wb, np.exp(np.asarray(pred)), share, limit)
+        return np.exp(np.asarray(pred)), "learned"
     # no model, or too few pixels for its histograms (no channel may be near black there): max-RGB
     e = max_rgb_white(linear, percentile)
-    return None if e is None else _gains(wb, np.array([e[0] / e[1], e[0] / e[2]]), share, limit)
+    return (None if e is None else np.array([e[0] / e[1], e[0] / e[2]])), "max-RGB"
 
 
 def max_rgb_white(linear: np.ndarray, percentile: float = AUTO_WB_PERCENTILE) -> np.ndarray | None:
@@ -224,14 +236,12 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
     ev = float(np.clip(ev, ev_param.min, ev_param.max))
     if abs(ev) >= AUTO_MIN_EV or (gamma is not None and ev != 0.0):
         steps.append(Step("exposure", {"ev": round(ev, 4)}, source="auto-exposure"))
-    if not white_balance:
-        gains = None
-    elif constancy is not None:
-        gains = auto_white_balance(sample, share=CONSTANCY_SHARE, constancy=constancy, limit=CONSTANCY_MAX)
-    else:
-        gains = auto_white_balance(sample)
-    if gains is not None:
-        steps.append(Step("white_balance", gains, source="auto-white-balance"))
+    if white_balance:
+        full, how = measured_white(sample, constancy)
+        share, limit = (CONSTANCY_SHARE, CONSTANCY_MAX) if constancy is not None else (AUTO_WB_SHARE, AUTO_WB_MAX)
+        gains = None if full is None else _gains(REGISTRY["white_balance"], full, share, limit)
+        if gains is not None:
+            steps.append(Step("white_balance", gains, source=WB_SOURCES[how]))
     if gamma is not None:
         steps.append(Step("gamma", {"gamma": gamma}, source="auto-contrast"))
     return steps

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle
 
+from app.commands import ReplaceRecipe
 from app.window import MainWindow
 
 
@@ -234,17 +237,24 @@ def test_reset_is_undoable_and_batch_dialog_opens_on_the_folder(qtbot, win, fold
 
 
 def test_measured_step_cards_name_the_estimator_in_use(qtbot, win, folder, monkeypatch, tmp_path):
-    """The measured white balance card says which estimator made it: the learned colour constancy
-    as shipped, max-RGB when no model is installed (Auto falls back to it then)."""
+    """The measured white balance card says which estimator made it, as its step records: the
+    learned colour constancy as shipped, max-RGB when Auto fell back to it (a sidecar of
+    ``retouch auto --white-balance max-rgb``, or no model installed)."""
     import app.steps as steps_mod
+    from engine.recipe import Recipe
 
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
     auto_and_wait(qtbot, win)
     cards = win.panel.steps.cards
     wb = next(c for c in cards if c.doc.recipe.steps[c.index].source == "auto-white-balance")
     assert "(learned colour constancy), 70 % of the cast removed" in wb.confidence.text()
-    monkeypatch.setattr(steps_mod, "DEFAULT_WB", tmp_path / "none.onnx")
+    steps = [replace(s, source="auto-white-balance-max-rgb") if s.source == "auto-white-balance" else s
+             for s in win.doc.recipe]
+    win.doc.undo.push(ReplaceRecipe(win.doc, Recipe(steps), "max-RGB"))
+    settle(qtbot, win)
+    cards = win.panel.steps.cards
+    wb = next(c for c in cards if c.doc.recipe.steps[c.index].source == "auto-white-balance-max-rgb")
+    assert "(max-RGB), 70 % of the cast removed" in wb.confidence.text()
     monkeypatch.setattr(steps_mod, "DEFAULT_METER", tmp_path / "none.onnx")
-    assert "(max-RGB)" in wb._confidence_text()
     ev = next(c for c in cards if c.doc.recipe.steps[c.index].source == "auto-exposure")
     assert "learned meter" not in ev._confidence_text()

@@ -241,7 +241,7 @@ def test_auto_white_balance_removes_its_share_of_a_cast(photo_linear):
     # the recipe carries it as a measured step after the exposure, and the proxy the policy sees has it
     recipe = agent.predict(img * cast)
     pre = measured(recipe)
-    assert [s.source for s in pre][:2] == ["auto-exposure", "auto-white-balance"]
+    assert [s.source for s in pre][:2] == ["auto-exposure", "auto-white-balance-max-rgb"]  # says how
     assert pre[1].op == "white_balance" and pre[1].params == agent_mod.auto_white_balance(agent.sample(img * cast))
     proxy, start = agent.start(img * cast)
     assert start == pre

@@ -106,13 +106,15 @@ def test_auto_white_balance_choice(dng_file, tmp_path):
     for wb in ("learned", "max-rgb", "off"):
         rec = tmp_path / f"{wb}.json"
         assert _run(["auto", str(dng_file), "--white-balance", wb, "--recipe-out", str(rec)]) == 0
-        got[wb] = [s for s in Recipe.load(rec) if s.source == "auto-white-balance"]
+        got[wb] = [s for s in Recipe.load(rec) if s.op == "white_balance" and not s.probs]
     assert got["off"] == []
     linear = load_photo(dng_file).linear
-    for wb, constancy in (("learned", True), ("max-rgb", False)):
-        want = [s for s in Agent(constancy=constancy).predict(linear) if s.source == "auto-white-balance"]
-        assert [s.params for s in got[wb]] == [s.params for s in want]
-    assert got["learned"] != got["max-rgb"]
+    for wb, constancy, source in (("learned", True, "auto-white-balance"),
+                                  ("max-rgb", False, "auto-white-balance-max-rgb")):
+        want = [s for s in Agent(constancy=constancy).predict(linear) if s.op == "white_balance" and not s.probs]
+        assert want and [s.params for s in got[wb]] == [s.params for s in want]
+        assert [s.source for s in got[wb]] == [source]  # the recipe says which estimator measured it
+    assert got["learned"][0].params != got["max-rgb"][0].params
     default = tmp_path / "default.json"
     assert _run(["auto", str(dng_file), "--recipe-out", str(default)]) == 0
-    assert [s for s in Recipe.load(default) if s.source == "auto-white-balance"] == got["learned"]
+    assert [s for s in Recipe.load(default) if s.op == "white_balance" and not s.probs] == got["learned"]

@@ -69,7 +69,7 @@ def test_measured_steps_with_the_meter(photo_linear):
     p = m.predict(img)
     steps = measured_steps(img, meter=m)
     ops = [s.op for s in steps]
-    assert [s.source for s in steps] == [{"exposure": "auto-exposure", "white_balance": "auto-white-balance",
+    assert [s.source for s in steps] == [{"exposure": "auto-exposure", "white_balance": "auto-white-balance-max-rgb",
                                           "gamma": "auto-contrast"}[o] for o in ops]
     blend = (1 - agent_mod.METER_EV_SHARE) * agent_mod.auto_exposure_ev(img) + agent_mod.METER_EV_SHARE * p["ev"]
     gamma = agent_mod.auto_contrast_gamma(p["log_contrast"])
