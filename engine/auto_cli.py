@@ -30,7 +30,8 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variations", type=int, default=0, metavar="N",
                    help="N alternative recipes from the agent's dropout (OUT and R.json get -1..-N)")
     p.add_argument("--seed", type=int, default=None, metavar="S",
-                   help="seed of the dropout sample (default: deterministic; variations use 0)")
+                   help="sample the agent: its dropout and each step's filter drawn by seed S "
+                        "(default: deterministic, the likeliest filters; variations use 0)")
     p.add_argument("--strength", type=strength_arg, default=None, metavar="A",
                    help="how far the agent's steps go, 0-2: 1 = as predicted, 0 = only the measured steps "
                         f"(default: Auto's {AUTO_STRENGTH}; variations {VARIATION_STRENGTH:g}, as predicted)")

@@ -81,6 +81,7 @@ EXACT_NOOP_BELOW = 8 / 255
 #: max-RGB: the white is each channel's 99.5th percentile over the unclipped pixels; with the share,
 #: picked among 7 estimators on the training inputs (MODEL.md, ninth session; shades of grey before).
 AUTO_WB_PERCENTILE = 99.5
+PARAM_DECIMALS = 4  # the agent's parameters in a recipe (a 1e-4 step changes no pixel)
 #: The policy's ONNX inputs, in order (``models.retouch.export`` writes them).
 POLICY_INPUTS = ("proxy", "state", "mask_sel", "mask_par")
 AUTO_WB_SHARE = 0.7  # how much of the measured cast is removed
@@ -275,6 +276,9 @@ def at_strength(recipe: Recipe, proxy: np.ndarray, amount: float) -> Recipe:
     scaled = recipe.with_strength(amount)
     if amount == 1.0:  # as predicted: the policy's passes are already out
         return scaled
+    for step in scaled.steps:
+        if step.probs is not None:
+            step.params = {k: _plain(np.round(v, PARAM_DECIMALS)) for k, v in step.params.items()}
     img, kept = np.asarray(proxy, np.float32), []
     for step in scaled.steps:
         if step.is_identity():  # off, or at its defaults: rendering skips it (a gamma of 1 floors black)
@@ -420,7 +424,8 @@ class Agent:
                     a = int(rng.choice(len(p), p=p / p.sum()))
                 spec = REGISTRY[self.filters[a]]
                 params = spec.from_network(heads[a][i].astype(np.float64))
-                params = {p.name: np.clip(params[p.name], p.min, p.max) for p in spec.params}
+                # 4 decimals, as the measured steps: a readable recipe, and the one the episode ran
+                params = {p.name: np.round(np.clip(params[p.name], p.min, p.max), PARAM_DECIMALS) for p in spec.params}
                 new = spec.apply(img[i], **params)
                 change = display_change(img[i], new)
                 img[i] = new

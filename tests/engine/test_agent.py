@@ -166,13 +166,19 @@ def test_strength_is_applied_to_the_policys_steps_only(agent, photo_linear):
     lin = (photo_linear * 0.25).astype(np.float32)  # needs the measured exposure step
     full = agent.predict(lin, strength=1.0)
     assert agent.strength == agent_mod.AUTO_STRENGTH
-    assert agent.predict(lin).dumps() == full.with_strength(agent_mod.AUTO_STRENGTH).dumps()
-    none = agent.predict(lin, strength=0.0)
+    scaled = full.with_strength(agent_mod.AUTO_STRENGTH)
+    got = agent.predict(lin)
     n = len(measured(full))
-    assert n >= 1 and none.steps[:n] == full.steps[:n]  # the measured steps stay
-    assert all(s.is_identity() for s in none.steps[n:])
+    assert got.steps[:n] == scaled.steps[:n]  # the measured steps are not scaled
+    kept = iter(scaled.steps[n:])  # the agent's are, rounded to PARAM_DECIMALS, less those now doing nothing
+    for step in got.steps[n:]:
+        want = next(s for s in kept if s.op == step.op)
+        for k, v in step.params.items():
+            np.testing.assert_allclose(v, want.params[k], atol=0.5 * 10.0 ** -agent_mod.PARAM_DECIMALS + 1e-12)
+    none = agent.predict(lin, strength=0.0)
+    assert n >= 1 and none.steps == full.steps[:n]  # only the measured steps stay
     v = agent.variations(lin, 2, seed=3, strength=0.0)
-    assert all(s.is_identity() for r in v for s in r.steps[n:])
+    assert all(r.steps == v[0].steps[:n] for r in v) and all(not s.probs for r in v for s in r)
 
 
 def test_variations_are_the_most_distinct_of_a_larger_draw(agent, photo_linear):
