@@ -38,10 +38,14 @@ def is_supported(path: str | Path) -> bool:
 
 def _check(path: str | Path) -> Path:
     path = Path(path)
+    if path.is_dir():
+        raise ImageError("a folder, not a photo", path)
     if not is_supported(path):
         raise ImageError(f"unsupported file type {path.suffix or '(none)'!r}", path)
     if not path.is_file():
         raise ImageError("file not found" if not path.exists() else "not a file", path)
+    if path.stat().st_size == 0:  # as the batch says it
+        raise ImageError("empty file", path)
     return path
 
 

@@ -86,6 +86,8 @@ def _open_pillow(path: Path) -> Image.Image:
         raise ImageError("file not found", path) from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError(f"refused as a possible decompression bomb ({e})", path) from e
+    except Image.UnidentifiedImageError as e:  # its message repeats the path the error already names
+        raise ImageError("not an image Pillow can read (unrecognised or damaged data)", path) from e
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"not an image Pillow can read ({e})", path) from e
     check_dimensions(*im.size, path)

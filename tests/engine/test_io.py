@@ -257,8 +257,15 @@ def test_truncated_and_fake_jpeg(photo_jpeg: Path, tmp_path: Path) -> None:
         load_photo(cut)
     fake = tmp_path / "fake.png"
     fake.write_bytes(b"<html>not an image</html>")
-    with pytest.raises(ImageError, match=r"fake.png"):
+    with pytest.raises(ImageError) as e:
         load_photo(fake)
+    assert str(e.value) == "fake.png: not an image Pillow can read (unrecognised or damaged data)"  # named once
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageError, match=r"^empty.jpg: empty file$"):  # the same words as the batch's
+        load_photo(empty)
+    with pytest.raises(ImageError, match=r": a folder, not a photo$"):
+        load_photo(tmp_path)
 
 
 # --- writing -------------------------------------------------------------------------------------
