@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,10 +36,47 @@ def is_raw(path: str | Path) -> bool:
     return Path(path).suffix.lower() in RAW_EXTENSIONS
 
 
+_quiet_lock = threading.Lock()
+_quiet = {"depth": 0, "saved": -1}
+
+
+@contextlib.contextmanager
+def _libraw_quiet() -> Iterator[None]:
+    """LibRaw prints its data errors ("x.dng: Unexpected end of file") on the C stderr, where they
+    land between a CLI's or a batch's lines; the ImageError says it in one line instead. So fd 2
+    goes to /dev/null while any decode of the process runs (shared: decodes in threads nest)."""
+    if os.name != "posix":
+        yield
+        return
+    with _quiet_lock:
+        if _quiet["depth"] == 0:
+            sys.stderr.flush()
+            _quiet["saved"] = os.dup(2)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.close(null)
+        _quiet["depth"] += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0:
+                os.dup2(_quiet["saved"], 2)
+                os.close(_quiet["saved"])
+
+
 @contextlib.contextmanager
 def open_raw(path: str | Path) -> Iterator[rawpy.RawPy]:
-    """rawpy.imread with LibRaw's errors turned into clear ImageErrors and the size checked."""
-    path = Path(path)
+    """rawpy.imread with LibRaw's errors turned into clear ImageErrors and the size checked;
+    LibRaw's own messages are kept off the terminal while the file is open (:func:`_libraw_quiet`)."""
+    with _libraw_quiet():
+        with _open_raw(Path(path)) as raw:
+            yield raw
+
+
+@contextlib.contextmanager
+def _open_raw(path: Path) -> Iterator[rawpy.RawPy]:
     try:
         raw = rawpy.imread(str(path))
     except FileNotFoundError as e:

@@ -142,6 +142,20 @@ def test_errors_in_a_real_process_have_no_traceback(tmp_path: Path, recipe_file:
     assert bad_size.returncode == 2 and "size must be" in bad_size.stderr and "Traceback" not in bad_size.stderr
 
 
+def test_a_truncated_raw_is_one_line_without_libraws_own(tmp_path: Path, dng_file: Path, recipe_file: Path) -> None:
+    """LibRaw prints "...: Unexpected end of file" on the C stderr; only Retouch's line may show."""
+    cut = tmp_path / "cut.dng"
+    cut.write_bytes(dng_file.read_bytes()[: dng_file.stat().st_size // 2])
+    proc = subprocess.run([sys.executable, "-m", "retouch", "apply", str(cut), "-r", str(recipe_file), "-o",
+                           str(tmp_path / "o.jpg")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "retouch apply: error: cut.dng: the RAW data is truncated or corrupt"
+    ok = subprocess.run([sys.executable, "-c", "import sys; from engine.io import load_photo; "
+                         f"load_photo({str(dng_file)!r}); print('after', file=sys.stderr)"],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stderr == "after\n"  # stderr is back once the decode is done
+
+
 def test_info(photo_jpeg: Path, dng_file: Path, capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run(["info", str(photo_jpeg)], capsys)
     assert code == 0 and "Canon EOS DIGITAL REBEL" in out and "960x600" in out and "2007-08-06" in out
