@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.runners.agent import user_styles_dir
+from engine.runners.agent import style_run_dir, user_styles_dir
 
 from .fields import folder_field
 from .workers import retouch_child, signal_child
@@ -41,11 +41,6 @@ def training_available() -> bool:
     """Whether the training components (the ``models`` package and torch) are installed; looked
     up without importing them."""
     return all(importlib.util.find_spec(m) is not None for m in ("models", "torch"))
-
-
-def run_dir(name: str) -> Path:
-    """Where a style's checkpoints live: beside the styles, not in whatever folder the app started in."""
-    return user_styles_dir().parent / "runs" / f"style-{name}"
 
 
 class StyleDialog(QDialog):
@@ -138,7 +133,7 @@ class StyleDialog(QDialog):
         self.start_btn.setEnabled(ok and not busy)
         self.stop_btn.setEnabled(busy)
         name = self.name.text().strip()
-        has_run = bool(name) and (run_dir(name) / "checkpoint.pt").exists()
+        has_run = bool(name) and (style_run_dir(name) / "checkpoint.pt").exists()
         self.resume.setEnabled(has_run and not busy)
         if not has_run:
             self.resume.setChecked(False)
@@ -152,7 +147,7 @@ class StyleDialog(QDialog):
         """The ``retouch train-style`` arguments for the current fields."""
         name = self.name.text().strip()
         args = ["train-style", "--inputs", self.inputs.text(), "--targets", self.targets.text(),
-                "-o", str(user_styles_dir() / f"{name}.onnx"), "--run", str(run_dir(name)),
+                "-o", str(user_styles_dir() / f"{name}.onnx"), "--run", str(style_run_dir(name)),
                 "--iterations", str(self.iterations.value())]
         if self.resume.isChecked():
             args.append("--resume")

@@ -314,6 +314,12 @@ def user_styles_dir() -> Path:
     return Path(base) / "retouch" / "styles"
 
 
+def style_run_dir(name: str) -> Path:
+    """Where ``retouch train-style`` keeps a style's training run (checkpoint, views, log), for the
+    command and the app's Learn my style alike: beside the styles, not in the folder it started in."""
+    return user_styles_dir().parent / "runs" / f"style-{name}"
+
+
 def available_models() -> list[Path]:
     """Shipped models (``resources/models/retouch*.onnx``) first, then the user's styles."""
     shipped = sorted(RESOURCES.glob("retouch*.onnx"))

@@ -11,10 +11,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from app.style_dialog import PROGRESS, StyleDialog, run_dir
+from app.style_dialog import PROGRESS, StyleDialog
+from engine.runners.agent import style_run_dir
 
 FIXTURES = Path(__file__).parents[1] / "models" / "fixtures"
-TINY = ("--width", "4", "--batch", "4", "--views", "4")  # a model small enough for a test
+TINY = ("--width", "4", "--batch", "4", "--views", "8")  # a model small enough for a test
 LONG = 180_000  # ms: the child imports torch and reads the photos before its first iteration
 
 
@@ -66,14 +67,14 @@ def test_learn_my_style_trains_stops_and_continues(qtbot, win, folders):
         dlg.stop()
     style = stopped.args[0]
     assert style.name == "warm look.onnx" and style.exists()
-    assert (run_dir("warm look") / "checkpoint.pt").exists()
+    assert (style_run_dir("warm look") / "checkpoint.pt").exists()
     assert dlg.status.text().startswith("Stopped") and dlg.resume.isEnabled()
     assert dlg.name_note.text().startswith("A style “warm look” exists: Start replaces it")  # never silently
     dlg.resume.setChecked(True)
     assert dlg.name_note.text() == ""
     assert win.model == style and win.panel.style_box.currentData() == style  # chosen for Auto
 
-    log = (run_dir("warm look") / "train.log").read_text()
+    log = (style_run_dir("warm look") / "train.log").read_text()
     stopped_at = int(re.search(r"at iteration (\d+) \(interrupted\)", log)[1])
     assert 1 <= stopped_at < 5000
 
@@ -85,8 +86,8 @@ def test_learn_my_style_trains_stops_and_continues(qtbot, win, folders):
     with qtbot.waitSignal(dlg.styleTrained, timeout=LONG):
         dlg.start()
     assert dlg.status.text().startswith("Done"), dlg.status.text()
-    log = (run_dir("warm look") / "train.log").read_text()
-    assert f"resumed {run_dir('warm look') / 'checkpoint.pt'} at iteration {stopped_at}" in log
+    log = (style_run_dir("warm look") / "train.log").read_text()
+    assert f"resumed {style_run_dir('warm look') / 'checkpoint.pt'} at iteration {stopped_at}" in log
     assert f"it {done_at}/{done_at}" in log
 
 
@@ -96,7 +97,7 @@ def test_stop_while_reading_the_photos_saves_nothing_and_says_so(qtbot, win, fol
     dlg.stop()  # at once: the child is still importing torch or reading the photos
     qtbot.waitUntil(lambda: not dlg.is_training(), timeout=LONG)
     assert dlg.status.text() == "Stopped before the training began: nothing was saved."
-    assert not (run_dir("warm look") / "checkpoint.pt").exists() and dlg.start_btn.isEnabled()
+    assert not (style_run_dir("warm look") / "checkpoint.pt").exists() and dlg.start_btn.isEnabled()
 
 
 def test_quitting_mid_training_keeps_a_checkpoint(qtbot, win, folders):
@@ -106,5 +107,5 @@ def test_quitting_mid_training_keeps_a_checkpoint(qtbot, win, folders):
     qtbot.waitUntil(lambda: dlg.bar.maximum() == 5000 and dlg.bar.value() >= 1, timeout=LONG)
     win.close()  # the photographer quits: the trainer is stopped cleanly, not killed
     assert not dlg.is_training()
-    assert "(interrupted)" in (run_dir("warm look") / "train.log").read_text()
-    assert (run_dir("warm look") / "checkpoint.pt").exists()
+    assert "(interrupted)" in (style_run_dir("warm look") / "train.log").read_text()
+    assert (style_run_dir("warm look") / "checkpoint.pt").exists()
