@@ -7,26 +7,44 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .retouch.train import Config
 
 
 def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-style", help="learn a style model from your own before/after folders (unpaired)",
                        description="Train a retouching agent that edits photos like INPUTS into the look "
-                                   "of TARGETS. The folders need not be pairs. Ctrl-C stops and keeps a "
+                                   "of TARGETS. The folders need not be pairs. It trains on the photos "
+                                   "after the measured steps Auto starts with (exposure, white balance, "
+                                   "contrast), as the style will run. Ctrl-C stops and keeps a "
                                    "checkpoint; --resume continues.")
     p.add_argument("--inputs", type=Path, required=True, help="unedited photos (RAW or 8-bit)")
     p.add_argument("--targets", type=Path, required=True, help="finished photos in the look to learn")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="style model to write (default ~/.local/share/retouch/styles/<targets name>.onnx)")
-    p.add_argument("--iterations", type=int, default=2000)
-    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-    p.add_argument("--run", type=Path, default=None, help="working folder (default runs/style-<name>)")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--width", type=int, default=16)
-    p.add_argument("--views", type=int, default=64, help="training views per photo")
+    p.add_argument("--iterations", type=int, default=None,
+                   help=f"training iterations in all, resumed ones included (default {ITERATIONS}; "
+                        "about 0.5 s each on two CPU cores); with --resume, the run's own unless given")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run folder's checkpoint with its own --width, --batch and --views")
+    p.add_argument("--run", type=Path, default=None,
+                   help="working folder: checkpoint, log, views cache "
+                        "(default ~/.local/share/retouch/runs/style-<name>)")
+    p.add_argument("--batch", type=int, default=None, help=f"episodes per iteration (default {BATCH})")
+    p.add_argument("--width", type=int, default=None,
+                   help="channels of the networks' first layer: the model's size "
+                        "(default 8, the shipped model's: 5 MB)")
+    p.add_argument("--views", type=int, default=None,
+                   help=f"training views per photo, at least 8 (default {VIEWS}; fewer for large folders, "
+                        "at most 12000 in all)")
     p.set_defaults(func=cmd_train_style)
 
     f = sub.add_parser("fit", help="find the recipe that turns BEFORE into AFTER",
@@ -41,22 +59,38 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
 
 class _Bar:
     """One-line progress with ETA on a terminal, a line every 1 % otherwise (the app's Learn my
-    style dialog reads those)."""
+    style dialog reads those).
 
-    def __init__(self) -> None:
+    The ETA extrapolates the recent seconds per unit of ``work(start, end)`` (the cost of those
+    iterations; default: one each) to the iterations left: the first iterations train the critic
+    many more times (``train.critic_steps``), and a rate from the start would overestimate the
+    rest several fold. The first call only sets the start."""
+
+    def __init__(self, work: Callable[[int, int], float] = lambda start, end: end - start, window: int = 50):
         self.tty = sys.stderr.isatty()
         self.last = -1
+        self.work = work
+        self.recent: deque[tuple[float, float]] = deque(maxlen=window)  # (seconds, work) of each call's iterations
+        self.prev: tuple[int, float] | None = None
 
     def __call__(self, it: int, total: int, elapsed: float) -> None:
+        if self.prev is not None and it > self.prev[0]:
+            self.recent.append((elapsed - self.prev[1], self.work(self.prev[0], it)))
+        self.prev = (it, elapsed)
+        if not self.recent:
+            return
         frac = it / max(1, total)
-        eta = elapsed / max(1e-9, it) * (total - it) if it else 0
         line = (f"[{'#' * int(30 * frac):<30}] {it}/{total} {100 * frac:5.1f}% "
-                f"elapsed {_hms(elapsed)} eta {_hms(eta)}")
+                f"elapsed {_hms(elapsed)} eta {_hms(self.eta(it, total))}")
         if self.tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
         elif int(100 * frac) != self.last:
             self.last = int(100 * frac)
             print(line, file=sys.stderr, flush=True)
+
+    def eta(self, it: int, total: int) -> float:
+        seconds, work = (sum(x) for x in zip(*self.recent))
+        return seconds / max(1e-9, work) * self.work(it, total)
 
 
 def _hms(s: float) -> str:
@@ -65,30 +99,36 @@ def _hms(s: float) -> str:
 
 
 def cmd_train_style(args: argparse.Namespace) -> int:
-    from engine.runners.agent import user_styles_dir
+    from engine.cli import guarded
+
+    return guarded(_train_style)(args)
+
+
+def _train_style(args: argparse.Namespace) -> int:
+    from engine.cli import CliError
+    from engine.runners.agent import style_run_dir, user_styles_dir
 
     from .data import crops
     from .retouch.export import export, summary
-    from .retouch.train import Config, train
+    from .retouch.train import train, work
 
+    _check_counts(args, crops.MIN_VIEWS)
     for d in (args.inputs, args.targets):
         if not d.is_dir():
-            print(f"error: {d} is not a folder", file=sys.stderr)
-            return 2
+            raise CliError(f"{d} is not a folder")
+    if args.output is not None and args.output.is_dir():
+        raise CliError(f"{args.output} is a folder; give the style model's file name")
     name = args.output.stem if args.output else args.targets.name
     out = args.output or user_styles_dir() / f"{name}.onnx"
-    run = args.run or Path("runs") / f"style-{name}"
-    cache = run / "cache"
+    run = args.run or style_run_dir(name)
+    cfg = _resumed_config(args, run) if args.resume else _fresh_config(args)  # all checked before the views
     print(f"preparing views of {args.inputs} and {args.targets} ...", file=sys.stderr)
     try:
-        inputs = crops.folder_views(args.inputs, args.views, cache, seed=1)
-        targets = crops.folder_views(args.targets, args.views, cache, seed=2)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    cfg = Config(iterations=args.iterations, batch=args.batch, width=args.width,
-                 checkpoint_every=max(10, min(200, args.iterations // 10)))
-    bar = _Bar()
+        inputs = crops.folder_views(args.inputs, cfg.views_per_photo, run / "cache", seed=1)
+        targets = crops.folder_views(args.targets, cfg.views_per_photo, run / "cache", seed=2)
+    except FileNotFoundError as e:  # no photos, or none readable
+        raise CliError(str(e)) from None
+    bar = _Bar(lambda start, end: work(cfg, start, end))
     log_file = run / "train.log"
     run.mkdir(parents=True, exist_ok=True)
 
@@ -102,10 +142,81 @@ def cmd_train_style(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     export(tr.policy.cpu(), out, {"name": name, **summary(tr.state_dict())})
     state = "interrupted" if tr.stop else "finished"
-    print(f"{state} at iteration {tr.it}/{cfg.iterations}; style model written to {out}"
-          + (f"\ncontinue with: retouch train-style --inputs {args.inputs} --targets {args.targets} "
-             f"-o {out} --iterations {cfg.iterations} --resume" if tr.stop else ""))
+    print(f"{state} at iteration {tr.it}/{cfg.iterations}; style model written to {out}")
+    if tr.stop:
+        print(f"continue with: {_continue_command(args, out, run, cfg)}")
     return 130 if tr.stop else 0
+
+
+ITERATIONS, BATCH, VIEWS = 2000, 32, 64  # train-style's defaults (the width: train.SHIPPED_WIDTH)
+
+
+def _check_counts(args: argparse.Namespace, min_views: int) -> None:
+    from engine.cli import CliError
+
+    for opt, least in (("iterations", 1), ("batch", 1), ("width", 1), ("views", min_views)):
+        value = getattr(args, opt)
+        if value is not None and value < least:
+            raise CliError(f"--{opt} must be at least {least} (got {value})")
+
+
+def _checkpoint_every(iterations: int) -> int:
+    return max(10, min(200, iterations // 10))
+
+
+def _fresh_config(args: argparse.Namespace) -> Config:
+    """A new style: the shipped width, on the measured steps the app's Agent starts with."""
+    from .retouch.train import SHIPPED_WIDTH, Config, agent_pre_steps
+
+    iterations = args.iterations or ITERATIONS
+    return Config(iterations=iterations, batch=args.batch or BATCH, width=args.width or SHIPPED_WIDTH,
+                  views_per_photo=args.views or VIEWS, checkpoint_every=_checkpoint_every(iterations),
+                  **agent_pre_steps())
+
+
+def _resumed_config(args: argparse.Namespace, run: Path) -> Config:
+    """The checkpoint's own configuration (its weights' width, its batch, views and measured steps;
+    ``config.json`` mirrors it), with only ``--iterations`` extending it."""
+    import dataclasses
+    import pickle
+
+    import torch
+
+    from engine.cli import CliError
+
+    from .retouch.train import Config
+
+    path = run / "checkpoint.pt"
+    if not path.is_file():
+        raise CliError(f"--resume: no checkpoint in {run}; start without --resume")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        saved, it = ck["config"], int(ck["it"])
+    except (RuntimeError, EOFError, pickle.UnpicklingError, KeyError, TypeError) as e:
+        raise CliError(f"--resume: {path} is not a readable checkpoint ({e})") from None
+    known = {f.name for f in dataclasses.fields(Config)}
+    cfg = Config(**{k: v for k, v in saved.items() if k in known})
+    iterations = args.iterations or cfg.iterations
+    if it >= iterations:
+        raise CliError(f"--resume: the run in {run} is already at iteration {it}"
+                       + (f", past --iterations {iterations}" if it > iterations else "")
+                       + f"; give --iterations above {it} to train it further")
+    ignored = [f"--{opt} {given} (the run's is {kept})"
+               for opt, given, kept in (("width", args.width, cfg.width), ("batch", args.batch, cfg.batch),
+                                        ("views", args.views, cfg.views_per_photo))
+               if given is not None and given != kept]
+    if ignored:
+        print(f"retouch train-style: note: resuming with the run's own settings: ignoring {', '.join(ignored)}",
+              file=sys.stderr)
+    return dataclasses.replace(cfg, iterations=iterations, checkpoint_every=_checkpoint_every(iterations))
+
+
+def _continue_command(args: argparse.Namespace, out: Path, run: Path, cfg: Config) -> str:
+    """The command that resumes this run where it stopped, as typed in a shell."""
+    return shlex.join(["retouch", "train-style", "--inputs", str(args.inputs), "--targets", str(args.targets),
+                       "-o", str(out), "--run", str(run), "--iterations", str(cfg.iterations),
+                       "--width", str(cfg.width), "--batch", str(cfg.batch), "--views", str(cfg.views_per_photo),
+                       "--resume"])
 
 
 def cmd_fit(args: argparse.Namespace) -> int:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.atomic import atomic_path
-from engine.color import srgb_decode
 from engine.batch import scan_folder
+from engine.color import srgb_decode
 from engine.io import ImageError
 from engine.render import resize_linear
 
@@ -30,6 +30,7 @@ from .assemble import load_srgb
 VIEW = 80
 CROP = 64
 MAX_VIEWS = 12_000  # ~920 MB of float32 views: many photos get fewer views each, not more memory
+MIN_VIEWS = 8  # per photo, however many photos: the whole frame and 7 crops
 
 
 def views(linear: np.ndarray, n: int, rng: np.random.Generator, size: int = VIEW) -> np.ndarray:
@@ -62,11 +63,15 @@ def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0,
           max_views: int = MAX_VIEWS, log: Callable[[str], None] = _warn) -> np.ndarray:
     """Linear views ``(len(paths) * n, 80, 80, 3)``, cached on disk.
 
-    ``n`` is ``per_photo``, lowered (to at least 8) so that the set stays within ``max_views``:
-    a folder of 300 photos gets 40 views of each rather than 4 GB of arrays. A file that cannot
-    be read is skipped and reported through ``log``; none readable is a ``FileNotFoundError``.
+    ``n`` is ``per_photo``, lowered (to at least ``MIN_VIEWS``) so that the set stays within
+    ``max_views``: a folder of 300 photos gets 40 views of each rather than 4 GB of arrays; a
+    changed count is reported through ``log``. A file that cannot be read is skipped and reported
+    too; none readable is a ``FileNotFoundError``.
     """
-    per_photo = max(8, min(per_photo, max_views // max(1, len(paths))))
+    asked, per_photo = per_photo, max(MIN_VIEWS, min(per_photo, max_views // max(1, len(paths))))
+    if per_photo != asked:
+        log(f"{per_photo} views of each of {len(paths)} photos rather than {asked} "
+            f"(at least {MIN_VIEWS}, at most {max_views} in all)")
     key = hashlib.sha1(repr(([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths],
                              per_photo, seed)).encode()).hexdigest()[:16]
     f = cache_dir / f"views-{key}.npy"

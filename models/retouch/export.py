@@ -119,12 +119,22 @@ def export(policy: Policy | Ensemble, out: Path, extra: dict | None = None) -> P
     return out
 
 
+def pre_steps(cfg: dict) -> dict[str, bool]:
+    """The measured steps a policy's training inputs went through (``train.Inputs``: each one only
+    with the exposure step, the colour constancy only with the white balance)."""
+    exposure = bool(cfg.get("auto_exposure", False))
+    wb = exposure and bool(cfg.get("auto_white_balance", False))
+    return {"auto_exposure": exposure, "auto_white_balance": wb, "meter": exposure and bool(cfg.get("meter", False)),
+            "constancy": wb and bool(cfg.get("constancy", False))}
+
+
 def summary(ck: dict) -> dict:
     cfg = ck["config"]
     return {"iterations": ck["it"], "train_seconds": round(ck["elapsed"]),
             "config": {k: cfg[k] for k in ("width", "batch", "lr", "citers", "recon_weight") if k in cfg},
-            # how the policy was trained to follow Auto's exposure pre-step (engine.runners.agent)
-            "pre_step_used": bool(cfg.get("flag_pre_step", True)),
+            "pre_steps": pre_steps(cfg),
+            # whether their state flags were set, which the Agent then does too: only if they ran
+            "pre_step_used": bool(cfg.get("flag_pre_step", True) and cfg.get("auto_exposure", False)),
             **({"averaged_iterations": ck["averaged"]} if "averaged" in ck else {})}
 
 

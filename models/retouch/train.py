@@ -95,6 +95,42 @@ WHITE_BALANCE = 1 + AGENT_FILTERS.index("white_balance")
 PRE_STEP_FLAGS = [EXPOSURE, WHITE_BALANCE]  # the state flags of the measured steps, in Inputs.draw's order
 
 
+#: The shipped policy's width (``make train``): 16 scored no better on check + val (MODEL.md, third session).
+SHIPPED_WIDTH = 8
+
+
+def agent_pre_steps() -> dict:
+    """The Config fields that put training inputs through the measured steps the app's ``Agent``
+    starts every recipe with by default: the exposure (with the learned meter's exposure and
+    contrast) and the white balance (by the learned colour constancy), each model where installed,
+    as the Agent falls back without it. ``retouch train-style`` trains on these."""
+    return {"auto_exposure": True, "auto_white_balance": True, "meter": load_meter() is not None,
+            "constancy": load_constancy() is not None}
+
+
+#: An iteration's policy part (pool step, policy and value updates, fresh inputs) costs about 2.5
+#: critic updates: 3.2 s per iteration with 30 of them, 0.44 s with 2 (width 8, batch 32, a style's
+#: measured steps, one torch thread).
+POLICY_COST = 2.5
+
+
+def critic_steps(cfg: Config, it: int) -> int:
+    """Critic updates in iteration ``it``: many in the first ones and every ``critic_boost_every``."""
+    boost = it < cfg.critic_init_iters or it % cfg.critic_boost_every == 0
+    return cfg.critic_init if boost else cfg.citers
+
+
+def work(cfg: Config, start: int, end: int) -> float:
+    """The cost of iterations ``start`` to ``end - 1`` in critic updates, each iteration's policy
+    part counted as ``POLICY_COST`` of them: what an ETA extrapolates, so that the iterations that
+    train the critic more do not skew it."""
+    if end <= start:
+        return 0.0
+    k, lo = cfg.critic_boost_every, max(start, cfg.critic_init_iters)
+    boosts = max(0, min(end, cfg.critic_init_iters) - start) + max(0, (end - 1) // k - (lo - 1) // k)
+    return (end - start) * (POLICY_COST + cfg.citers) + boosts * (cfg.critic_init - cfg.citers)
+
+
 def lr_at(cfg: Config, it: int) -> float:
     return cfg.lr * 0.1 ** (cfg.decay * it / max(1, cfg.iterations))
 
@@ -372,9 +408,7 @@ class Trainer:
         cfg = self.cfg
         lr = self._set_lr()
         info = self._step_pool(learn=True)
-        boost = self.it < cfg.critic_init_iters or (self.it % cfg.critic_boost_every == 0)
-        n_c = cfg.critic_init if boost else cfg.citers
-        info["wdist"] = float(np.mean([self._critic_step() for _ in range(n_c)]))
+        info["wdist"] = float(np.mean([self._critic_step() for _ in range(critic_steps(cfg, self.it))]))
         info["lr"] = lr
         self.it += 1
         return info
@@ -392,6 +426,8 @@ class Trainer:
             if _main_thread() else {}
         t_last, it_last = time.time(), self.it
         acc: list[dict] = []
+        if progress:  # the start: a progress bar then times the first iteration too
+            progress(self.it, cfg.iterations, self.elapsed)
         try:
             end = min(cfg.iterations, cfg.stop_at or cfg.iterations)
             while self.it < end and not self.stop:
@@ -403,11 +439,12 @@ class Trainer:
                     progress(self.it, cfg.iterations, self.elapsed)
                 if self.it % 20 == 0 or self.it == cfg.iterations:
                     rate = (time.time() - t_last) / max(1, self.it - it_last)
+                    # to where this invocation stops, at the recent cost per critic update
+                    eta = (time.time() - t_last) / work(cfg, it_last, self.it) * work(cfg, self.it, end)
                     t_last, it_last = time.time(), self.it
                     mean = {k: float(np.mean([a[k] for a in acc])) for k in acc[0]}
                     acc = []
                     self.history.append({"it": self.it, **mean})
-                    eta = rate * (end - self.it)  # to where this invocation stops
                     log(f"it {self.it}/{cfg.iterations} {rate:.2f}s/it eta {_hms(eta)} lr {mean['lr']:.2e} "
                         f"W {mean['wdist']:+.3f} r {mean['reward']:+.3f} gan {mean['r_gan']:+.4f} "
                         f"dB {mean['db_gain']:+.2f} H {mean['entropy']:.2f} reuse {mean['reuse']:.2f} "
@@ -487,7 +524,8 @@ def train(cfg: Config, run: Path, *, inputs: np.ndarray, targets: np.ndarray, sy
         tr.load(ck)
         log(f"resumed {ck} at iteration {tr.it}")
     run.mkdir(parents=True, exist_ok=True)
-    (run / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+    with atomic_path(run / "config.json") as tmp:  # as the checkpoints: never half a file
+        tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
     log(f"device {tr.device}; {len(inputs)} input views, {len(targets)} target views; "
         f"policy {sum(p.numel() for p in tr.policy.parameters()):,} params")
     tr.fit(log=log, progress=progress)

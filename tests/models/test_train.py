@@ -159,3 +159,58 @@ def test_constancy_gives_the_training_inputs_the_apps_learned_white_balance(tiny
         want = apply_steps(c, measured_steps(c, meter=load_meter(), constancy=load_constancy()))
         np.testing.assert_allclose(x, want, atol=1e-6)
     assert not np.allclose(a, b)  # and that is not max-RGB's
+
+
+def test_work_counts_each_iterations_critic_updates():
+    """The ETA's cost of a span of iterations, from any start (a resumed run too), is the sum of
+    each iteration's: the first ones and every ``critic_boost_every``-th train the critic 15 x more."""
+    from models.retouch.train import POLICY_COST, critic_steps, work
+
+    for cfg in (Config(), Config(critic_init_iters=0, critic_boost_every=7), Config(**TINY)):
+        for start, end in ((0, 1), (0, 5), (3, 12), (0, 1200), (499, 501), (500, 1001), (7, 7), (9, 4)):
+            brute = sum(POLICY_COST + critic_steps(cfg, i) for i in range(start, end))
+            assert work(cfg, start, end) == pytest.approx(brute), (cfg.critic_boost_every, start, end)
+    cfg = Config()
+    assert [critic_steps(cfg, i) for i in (0, 4, 5, 499, 500, 501)] == [30, 30, 2, 2, 30, 2]
+
+
+def test_config_json_is_written_atomically(tiny_views, tmp_path, monkeypatch):
+    """A failure while writing config.json (a full disk) leaves the run's previous one whole."""
+    import pathlib
+
+    old = '{"width": 4}'
+    (tmp_path / "config.json").write_text(old)
+    write_text = pathlib.Path.write_text
+
+    def half_then_fail(self, data, *args, **kwargs):
+        write_text(self, data[:10], *args, **kwargs)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", half_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        train(Config(**TINY), tmp_path, inputs=tiny_views, targets=tiny_views, synthetic=True, log=lambda m: None)
+    monkeypatch.undo()
+    assert (tmp_path / "config.json").read_text() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temp file left behind
+
+
+def test_exported_summary_tells_which_measured_steps_the_policy_trained_on():
+    """``pre_step_used`` (the Agent then flags exposure and white balance as used) only where the
+    training inputs did go through the measured steps; ``pre_steps`` says which."""
+    import dataclasses
+
+    from models.retouch.export import summary
+    from models.retouch.train import agent_pre_steps
+
+    def meta(**kw) -> dict:
+        return summary({"it": 1, "elapsed": 0.0, "config": dataclasses.asdict(Config(**kw))})
+
+    none = meta()  # train-style's Config before: no measured step, yet pre_step_used was true
+    assert none["pre_step_used"] is False and not any(none["pre_steps"].values())
+    style = meta(**agent_pre_steps())
+    assert style["pre_step_used"] is True
+    assert style["pre_steps"] == {"auto_exposure": True, "auto_white_balance": True, "meter": True,
+                                  "constancy": True}  # the shipped meter and colour constancy are installed
+    shipped = meta(auto_exposure=True, auto_white_balance=True, meter=True, flag_pre_step=False)  # make train
+    assert shipped["pre_step_used"] is False and shipped["pre_steps"]["constancy"] is False
+    assert meta(meter=True, constancy=True)["pre_steps"]["meter"] is False  # only with the exposure step

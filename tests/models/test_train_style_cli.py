@@ -36,7 +36,7 @@ def test_train_style_trains_and_resumes(tmp_path, monkeypatch, capsys, heldout_f
         shutil.copy(p, tgt / p.name)
     run = tmp_path / "run"
     common = ["train-style", "--inputs", str(ins), "--targets", str(tgt), "--run", str(run),
-              "--width", "4", "--batch", "4", "--views", "4"]
+              "--width", "4", "--batch", "4", "--views", "8"]
     args = _parse([*common, "--iterations", "2"])
     assert args.func(args) == 0
     style = tmp_path / "xdg" / "retouch" / "styles" / "after.onnx"
@@ -132,7 +132,7 @@ def test_train_style_reads_raw_skips_broken_files_and_refuses_empty_folders(tmp_
     for p in heldout_files[3:]:
         shutil.copy(p, tgt / p.name)
     run = tmp_path / "run"
-    common = ["--width", "4", "--batch", "4", "--views", "4", "--run", str(run), "--iterations", "2"]
+    common = ["--width", "4", "--batch", "4", "--views", "8", "--run", str(run), "--iterations", "2"]
     args = _parse(["train-style", "--inputs", str(ins), "--targets", str(tgt), *common])
     assert args.func(args) == 0
     err = capsys.readouterr().err
@@ -140,5 +140,172 @@ def test_train_style_reads_raw_skips_broken_files_and_refuses_empty_folders(tmp_
     assert "32 input views" in (run / "train.log").read_text()  # 4 photos x 8 views: the DNG is in
 
     args = _parse(["train-style", "--inputs", str(empty), "--targets", str(tgt), *common])
-    assert args.func(args) == 2
-    assert f"error: no photos in {empty}" in capsys.readouterr().err
+    assert args.func(args) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"retouch train-style: error: no photos in {empty}"
+
+
+@pytest.fixture
+def folders(tmp_path, monkeypatch, heldout_files) -> tuple:
+    """BEFORE and AFTER folders of fixture photos; styles and runs under a private XDG_DATA_HOME."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    ins, tgt = tmp_path / "before", tmp_path / "after"
+    for d, photos in ((ins, heldout_files[:3]), (tgt, heldout_files[3:])):
+        d.mkdir()
+        for p in photos:
+            shutil.copy(p, d / p.name)
+    return ins, tgt
+
+
+TINY_STYLE = ["--width", "4", "--batch", "4", "--views", "8"]
+
+
+def _train_style(folders, *argv: str) -> int:
+    args = _parse(["train-style", "--inputs", str(folders[0]), "--targets", str(folders[1]), *argv])
+    return args.func(args)
+
+
+def test_train_style_trains_as_the_agent_runs_it_at_the_shipped_width(folders, tmp_path, monkeypatch):
+    """The style's inputs go through the measured steps the Agent starts with (its learned meter
+    and colour constancy), at the shipped model's width, with the run beside the styles (not in
+    the current folder), and the model says so."""
+    import json
+
+    from engine.runners.agent import style_run_dir
+    from models.retouch.train import SHIPPED_WIDTH
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert _train_style(folders, "--iterations", "1", "--batch", "2", "--views", "8") == 0
+    assert list(cwd.iterdir()) == []  # no ./runs/style-after
+    run = style_run_dir("after")
+    assert run == tmp_path / "xdg" / "retouch" / "runs" / "style-after" and (run / "checkpoint.pt").exists()
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["width"] == SHIPPED_WIDTH == 8
+    assert cfg["views_per_photo"] == 8  # what was asked, not the trainer's default 160
+    assert (cfg["auto_exposure"], cfg["auto_white_balance"], cfg["meter"], cfg["constancy"]) == (True,) * 4
+    agent = Agent("after", prefer_gpu=False)
+    assert agent.meta["width"] == 8 and agent.meta["pre_step_used"] is True
+    assert agent.meta["pre_steps"] == {"auto_exposure": True, "auto_white_balance": True, "meter": True,
+                                       "constancy": True}
+    assert agent.meter is not None and agent.constancy is not None  # what it was trained on is what runs
+
+
+def test_resume_keeps_the_runs_settings_and_refuses_what_it_cannot_continue(folders, tmp_path, capsys):
+    """--resume: no checkpoint is an error (not a fresh start); the checkpoint's width wins over a
+    different --width (no size mismatch); --iterations at or below where it is writes nothing."""
+    import json
+
+    run = tmp_path / "run"
+    style = tmp_path / "xdg" / "retouch" / "styles" / "after.onnx"
+    assert _train_style(folders, "--run", str(run), "--resume", "--iterations", "2", *TINY_STYLE) == 1
+    err = capsys.readouterr().err
+    assert err == f"retouch train-style: error: --resume: no checkpoint in {run}; start without --resume\n"
+    assert not style.exists() and not (run / "checkpoint.pt").exists()
+
+    assert _train_style(folders, "--run", str(run), "--iterations", "2", *TINY_STYLE) == 0
+    capsys.readouterr()
+    ck, model = (run / "checkpoint.pt").read_bytes(), style.read_bytes()
+    for its, past in (("2", ""), ("1", ", past --iterations 1")):
+        assert _train_style(folders, "--run", str(run), "--resume", "--iterations", its) == 1
+        err = capsys.readouterr().err
+        assert err == (f"retouch train-style: error: --resume: the run in {run} is already at iteration 2{past}; "
+                       "give --iterations above 2 to train it further\n")
+        assert (run / "checkpoint.pt").read_bytes() == ck and style.read_bytes() == model  # nothing rewritten
+
+    assert _train_style(folders, "--run", str(run), "--resume", "--iterations", "3", "--width", "8",
+                        "--views", "8") == 0
+    err = capsys.readouterr().err
+    assert "ignoring --width 8 (the run's is 4)" in err and "--views" not in err.split("note:")[1]
+    assert json.loads((run / "config.json").read_text())["width"] == 4
+    agent = Agent("after", prefer_gpu=False)
+    assert agent.meta["width"] == 4 and agent.meta["iterations"] == 3
+
+
+def test_interrupted_run_prints_a_command_that_continues_it(folders, tmp_path, monkeypatch, capsys):
+    """Ctrl-C at iteration 1 of a run in a non-default folder with non-default settings: the
+    printed command, run as it is, resumes that run at iteration 1."""
+    import shlex
+    import signal
+
+    from models import cli
+
+    run = tmp_path / "my run"  # a space: the command must quote it
+    bar_call = cli._Bar.__call__
+
+    def ctrl_c_at_1(self, it, total, elapsed):
+        bar_call(self, it, total, elapsed)
+        if it == 1:
+            signal.raise_signal(signal.SIGINT)  # the trainer's handler: finish the iteration, save
+
+    monkeypatch.setattr(cli._Bar, "__call__", ctrl_c_at_1)
+    assert _train_style(folders, "--run", str(run), "--iterations", "3", *TINY_STYLE) == 130
+    out = capsys.readouterr().out
+    assert "interrupted at iteration 1/3" in out
+    command = shlex.split(out.split("continue with: ")[1])
+    assert command[:2] == ["retouch", "train-style"] and "--resume" in command
+    monkeypatch.setattr(cli._Bar, "__call__", bar_call)
+    args = _parse(command[1:])
+    assert (args.run, args.width, args.batch, args.views, args.iterations) == (run, 4, 4, 8, 3)
+    assert args.func(args) == 0
+    log = (run / "train.log").read_text()
+    assert f"resumed {run / 'checkpoint.pt'} at iteration 1" in log and "it 3/3" in log
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--iterations", "0"], "--iterations must be at least 1 (got 0)"),
+    (["--iterations", "-5"], "--iterations must be at least 1 (got -5)"),
+    (["--batch", "0"], "--batch must be at least 1 (got 0)"),
+    (["--width", "0"], "--width must be at least 1 (got 0)"),
+    (["--views", "7"], "--views must be at least 8 (got 7)"),
+    (["--inputs", "nowhere"], "nowhere is not a folder"),
+])
+def test_bad_options_are_one_error_line_and_write_nothing(folders, tmp_path, capsys, argv, message):
+    """As the engine's commands: ``retouch train-style: error: ...`` on stderr, exit status 1,
+    before any view is prepared (no model, no run folder)."""
+    run = tmp_path / "run"
+    assert _train_style(folders, "--run", str(run), *argv) == 1
+    assert capsys.readouterr().err == f"retouch train-style: error: {message}\n"
+    assert not run.exists() and not (tmp_path / "xdg").exists()
+
+
+def test_eta_extrapolates_the_recent_rate_not_the_warm_up(capsys):
+    """The first 5 iterations train the critic 30 times (~3.2 s each), the rest twice (~0.45 s):
+    at 1/200 a rate from the start said 10 minutes for a run of about 1.5. The ETA must be near
+    the truth from the first line on, and its lines must stay the dialog's format."""
+    from models.cli import _Bar
+    from models.retouch.train import Config, critic_steps, work
+
+    cfg, total = Config(iterations=200), 200
+    seconds = [0.24 + 0.1 * critic_steps(cfg, i) for i in range(total)]  # as measured, one torch thread
+    bar = _Bar(lambda start, end: work(cfg, start, end))
+    assert not bar.tty  # captured: a line per 1 %
+    elapsed = 0.0
+    bar(0, total, elapsed)
+    for it in range(1, total + 1):
+        elapsed += seconds[it - 1]
+        bar(it, total, elapsed)
+    lines = capsys.readouterr().err.splitlines()
+    pattern = re.compile(r"\] (\d+)/(\d+) +[\d.]+% elapsed (\S+) eta (\d+):(\d\d):(\d\d)$")  # the dialog's PROGRESS
+    assert len(lines) == 101 and all(pattern.search(line) for line in lines)
+    for line in lines:
+        m = pattern.search(line)
+        it, eta = int(m[1]), 3600 * int(m[4]) + 60 * int(m[5]) + int(m[6])
+        truth = sum(seconds[it:])
+        assert abs(eta - truth) <= 0.15 * truth + 1, line  # 1 s: the display's resolution
+
+
+def test_train_style_help_documents_every_training_option(capsys):
+    """--iterations, --batch, --width, --views each say what they are and their real default and limits."""
+    from models.data.crops import MAX_VIEWS, MIN_VIEWS
+    from models.retouch.train import SHIPPED_WIDTH
+
+    with pytest.raises(SystemExit):
+        _parse(["train-style", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for part in ("--iterations ITERATIONS training iterations in all", "(default 2000;",
+                 "--batch BATCH episodes per iteration (default 32)",
+                 f"--width WIDTH channels of the networks' first layer: the model's size (default {SHIPPED_WIDTH},",
+                 f"--views VIEWS training views per photo, at least {MIN_VIEWS} (default 64;",
+                 f"at most {MAX_VIEWS} in all)", "~/.local/share/retouch/runs/style-<name>"):
+        assert part in text, part
