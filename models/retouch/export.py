@@ -38,6 +38,7 @@ import torch
 
 from engine.atomic import atomic_write_bytes
 from engine.filters import AGENT_FILTERS, REGISTRY
+from engine.runners.agent import POLICY_INPUTS
 
 from .nets import HEAD_WIDTHS, KEEP, N_STATE, N_STEPS, Policy
 
@@ -108,8 +109,8 @@ def export(policy: Policy | Ensemble, out: Path, extra: dict | None = None) -> P
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(_Graph(policy), args, buf, dynamo=False, opset_version=OPSET,
-                          input_names=["proxy", "state", "mask_sel", "mask_par"], output_names=["pdf", "raw"],
-                          dynamic_axes={k: {0: "N"} for k in ("proxy", "state", "mask_sel", "mask_par", "pdf", "raw")})
+                          input_names=list(POLICY_INPUTS), output_names=["pdf", "raw"],
+                          dynamic_axes={k: {0: "N"} for k in (*POLICY_INPUTS, "pdf", "raw")})
     model = onnx.load_from_string(buf.getvalue())
     entry = model.metadata_props.add()
     entry.key, entry.value = "retouch", json.dumps(metadata(policy, extra))
