@@ -408,7 +408,12 @@ class Trainer:
         cfg = self.cfg
         lr = self._set_lr()
         info = self._step_pool(learn=True)
-        info["wdist"] = float(np.mean([self._critic_step() for _ in range(critic_steps(cfg, self.it))]))
+        wdist = []
+        for _ in range(critic_steps(cfg, self.it)):
+            wdist.append(self._critic_step())
+            if self.stop:  # Ctrl-C / SIGTERM: save now, not after up to 30 critic updates (~3 s each loaded)
+                break
+        info["wdist"] = float(np.mean(wdist))
         info["lr"] = lr
         self.it += 1
         return info
@@ -419,7 +424,7 @@ class Trainer:
         cfg = self.cfg
         self.warm_up()
 
-        def _sig(signum, frame):  # finish the current iteration, then save and return
+        def _sig(signum, frame):  # end the current iteration (its critic updates cut short), save, return
             self.stop = True
 
         old = {s: signal.signal(s, _sig) for s in (signal.SIGINT, signal.SIGTERM)} \
