@@ -48,7 +48,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train_style)
 
     f = sub.add_parser("fit", help="find the recipe that turns BEFORE into AFTER",
-                       description="Gradient descent through the differentiable filters on small proxies; "
+                       description="Gradient descent through the differentiable filters on a pixel sample "
+                                   "at the smaller image's size; "
                                    "prints the remaining error. Use it to reverse-engineer a look.")
     f.add_argument("before", type=Path)
     f.add_argument("after", type=Path)
