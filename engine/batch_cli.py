@@ -90,7 +90,7 @@ def run_batch(args: argparse.Namespace) -> int:
         from .runners.agent import Agent
 
         try:  # checked now, not once per photo: the file is there and is a policy the agent can run
-            model = str(Agent(Agent.resolve(args.model), meter=False, constancy=False).path.absolute())
+            model = str(Agent(args.model, meter=False, constancy=False).path.absolute())
         except (FileNotFoundError, ModelError) as e:
             return _usage_error(str(e))
     settings = ExportSettings(fmt=args.fmt, quality=args.quality, long_edge=args.long_edge, source=source,
