@@ -130,7 +130,7 @@ def main() -> int:
         os.environ["XDG_DATA_HOME"] = str(folder.parent / "xdg")  # never the user's own styles
         win.learn_style()
         sd = win.style_dialog
-        sd.extra_args = ("--width", "4", "--batch", "4", "--views", "4")
+        sd.extra_args = ("--width", "4", "--batch", "4", "--views", "8")  # the minimum
         sd.inputs.setText(str(folder))
         sd.targets.setText(str(folder))
         sd.name.setText("My look")
