@@ -123,12 +123,12 @@ def test_auto_exposure_pre_step_normalises_brightness(photo_linear):
 
 
 def test_steps_that_change_nothing_get_no_card(agent, photo_linear):
-    """The policy always takes 5 steps; those that move no proxy pixel by ``NOOP_LEVEL`` (a
-    saturation of ~0.000 or a gamma of ~0.998, the policy's ways to "pass") are left out, and that
-    changes nothing. The cheap bound decides, and small steps under it are measured exactly."""
+    """The policy always takes 5 steps; those that move fewer than 1 % of the proxy's pixels by a
+    level on the display (a saturation of ~0.000 or a gamma of ~0.998, the policy's ways to "pass")
+    are left out, and that changes nothing visible. The cheap bound only ever drops a step."""
     from engine.color import srgb_encode
 
-    exact = 0  # steps the bound alone would have kept
+    exact = 0  # steps dropped that the bound alone would have kept
     for lin in (photo_linear, (photo_linear * 0.3).astype(np.float32)):
         proxy, pre = agent.start(lin)
         args = (proxy[None], agent._masks(1, None), agent._used(pre))
@@ -138,19 +138,17 @@ def test_steps_that_change_nothing_get_no_card(agent, photo_linear):
         x = proxy
         for s in full:
             y = s.spec.apply(x, **s.params)
-            shown = np.abs(srgb_encode(np.clip(y, 0, 1)) - srgb_encode(np.clip(x, 0, 1))).max()
+            moved = np.abs(srgb_encode(np.clip(y, 0, 1)) - srgb_encode(np.clip(x, 0, 1))).max(-1)
+            shown = np.percentile(moved, 100 * (1 - agent_mod.NOOP_SHARE), method="higher")
             bound = agent_mod.SRGB_MAX_SLOPE * np.abs(np.clip(y, 0, 1) - np.clip(x, 0, 1)).max()
-            assert shown <= bound + 1e-7  # the cheap bound the agent uses holds
-            if s in kept:
-                assert bound >= agent_mod.EXACT_NOOP_BELOW or shown >= agent_mod.NOOP_LEVEL
-            else:
-                assert shown < agent_mod.NOOP_LEVEL
-                exact += bound >= agent_mod.NOOP_LEVEL
+            assert moved.max() <= bound + 1e-7  # the cheap bound the agent uses holds
+            assert (s in kept) == (shown >= agent_mod.NOOP_LEVEL), (s, shown * 255)
+            exact += s not in kept and bound >= agent_mod.NOOP_LEVEL
             x = y
         a = render(Recipe(pre + full), lin, exact=True)
         b = render(Recipe(pre + kept), lin, exact=True)
-        assert np.abs(a - b).max() * 255 <= 1.0
-    assert exact >= 1  # the shipped policy's gamma ~0.998 on the test photo (bound 3.9/255)
+        assert np.abs(a - b).mean() * 255 <= 1.0 and np.percentile(np.abs(a - b), 99) * 255 <= 2.0
+    assert exact >= 1  # measured, not bounded: the shipped policy's gamma ~0.998 (bound 3.9/255)
 
 
 def test_auto_exposure_ev_is_clamped_and_skips_tiny_corrections(photo_linear):
