@@ -60,9 +60,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_batch, overwrite=False)
 
 
-def _usage_error(msg: str) -> int:
+def _error(msg: str, status: int = 2) -> int:
+    """One line on stderr. As every command: 2 for an option that cannot work, 1 for a file,
+    folder or model that cannot be used (``engine.cli``)."""
     print(f"retouch batch: error: {msg}", file=sys.stderr)
-    return 2
+    return status
 
 
 def run_batch(args: argparse.Namespace) -> int:
@@ -70,19 +72,19 @@ def run_batch(args: argparse.Namespace) -> int:
     from .recipe import Recipe, RecipeError
 
     if not 1 <= args.quality <= 100:
-        return _usage_error("--quality must be between 1 and 100")
+        return _error("--quality must be between 1 and 100")
     if args.long_edge is not None and args.long_edge < 16:
-        return _usage_error("--long-edge must be at least 16")
+        return _error("--long-edge must be at least 16")
     if args.jobs is not None and args.jobs < 1:
-        return _usage_error("--jobs must be at least 1")
+        return _error("--jobs must be at least 1")
     if not args.in_dir.is_dir():
-        return _usage_error(f"{args.in_dir} is not a folder")
+        return _error(f"{args.in_dir} is not a folder", 1)
     recipe = None
     if args.recipe:
         try:
             recipe = Recipe.load(args.recipe).to_json()
         except RecipeError as e:
-            return _usage_error(str(e))
+            return _error(str(e), 1)
     source = "recipe" if recipe else "auto" if args.auto else "sidecar"
     model = None
     if args.model:
@@ -92,15 +94,17 @@ def run_batch(args: argparse.Namespace) -> int:
         try:  # checked now, not once per photo: the file is there and is a policy the agent can run
             model = str(Agent(args.model, meter=False, constancy=False).path.absolute())
         except (FileNotFoundError, ModelError) as e:
-            return _usage_error(str(e))
+            return _error(str(e), 1)
     settings = ExportSettings(fmt=args.fmt, quality=args.quality, long_edge=args.long_edge, source=source,
                               recipe=recipe, overwrite=args.overwrite, model=model, strength=args.strength,
                               white_balance=args.white_balance)
     in_dir, out_dir = args.in_dir.absolute(), args.out_dir.absolute()
     try:
         jobs = plan_jobs(in_dir, out_dir, settings, template=args.name, recursive=args.recursive)
-    except (TemplateError, ValueError, OSError) as e:
-        return _usage_error(str(e))
+    except (TemplateError, ValueError) as e:
+        return _error(str(e))
+    except OSError as e:
+        return _error(str(e), 1)
     if not jobs:
         print(f"No photos found in {in_dir}" + ("" if args.recursive else " (use --recursive for sub-folders)"),
               file=sys.stderr)

@@ -6,8 +6,9 @@ Each subcommand is two small functions: ``add_<name>(subparsers)`` declares it a
 registrar, e.g. ``batch_cli.add_batch_subcommand``; a new one such as ``auto`` is one more line).
 
 Failures the user can fix (missing file, bad recipe, unsupported format, refusing to overwrite
-the original) print one ``retouch <cmd>: error: ...`` line on stderr and return 1; nothing here
-prints a traceback for them. Heavy imports (numba, rawpy, PIL) happen inside the commands, so
+the original) print one ``retouch <cmd>: error: ...`` line on stderr and return 1; an option
+value that cannot work exits 2, as argparse's own refusals do. Nothing here prints a traceback
+for them. Heavy imports (numba, rawpy, PIL) happen inside the commands, so
 ``retouch --help`` stays instant.
 """
 

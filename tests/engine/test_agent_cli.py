@@ -74,7 +74,7 @@ def test_auto_refuses_a_file_that_is_not_a_policy_model(dng_file, tmp_path, caps
         assert err.count("\n") == 1 and "Traceback" not in err
     # batch refuses it before decoding a single photo
     out = tmp_path / "out"
-    assert _run(["batch", str(dng_file.parent), str(out), "--auto", "--model", str(junk)]) == 2
+    assert _run(["batch", str(dng_file.parent), str(out), "--auto", "--model", str(junk)]) == 1
     assert "not a model onnxruntime can load" in capsys.readouterr().err and not out.exists()
 
 

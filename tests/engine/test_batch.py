@@ -162,6 +162,26 @@ def test_bad_sidecar_fails_that_photo_and_is_left_alone(sources, tmp_path, capsy
     assert not (tmp_path / "out" / "dune.jpg").exists()
 
 
+def test_refusals_before_any_photo_follow_the_cli_s_exit_statuses(shoot, tmp_path, capsys):
+    """As every command: 2 for an option that cannot work, 1 for a folder, recipe or model that
+    cannot be used; one line each, and OUT_DIR is not created."""
+    (tmp_path / "bad.json").write_text('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": 99}}]}')
+    cases = [
+        (("--quality", "0"), 2, "--quality must be between 1 and 100"),
+        (("--long-edge", "8"), 2, "--long-edge must be at least 16"),
+        (("--name", "../{stem}"), 2, "would escape"),
+        (("--recipe", tmp_path / "bad.json"), 1, "outside"),
+        (("--recipe", tmp_path / "missing.json"), 1, "missing.json"),
+        (("--auto", "--model", tmp_path / "missing.onnx"), 1, "missing.onnx"),
+    ]
+    for args, status, message in cases:
+        rc, err = run_cli(capsys, shoot, tmp_path / "out", *args)
+        assert (rc, err.count("\n")) == (status, 1) and message in err and err.startswith("retouch batch: error: "), err
+    rc, err = run_cli(capsys, tmp_path / "nowhere", tmp_path / "out")
+    assert rc == 1 and err == f"retouch batch: error: {tmp_path / 'nowhere'} is not a folder\n"
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("template", [
     "", "   ", "/etc/{stem}", "../{stem}", "{stem}/../../x", "a/../{stem}", "{stem}/", "{stem}\\..\\x",
     "{unknown}", "{stem!r}", "{stem:>300}", "{stem.__class__}", "{0}", "{}", "plain", ".{stem}",
@@ -448,4 +468,4 @@ def test_auto_takes_the_model_strength_and_white_balance_of_retouch_auto(sources
     assert np.abs(a.astype(int) - b).mean() > 1  # the default Auto (learned WB, strength 0.6) differs
 
     rc, err = run_cli(capsys, shoot, tmp_path / "c", "--auto", "--model", "no-such-style")
-    assert rc == 2 and "no model 'no-such-style'" in err and not (tmp_path / "c").exists()
+    assert rc == 1 and "no model 'no-such-style'" in err and not (tmp_path / "c").exists()
