@@ -99,3 +99,16 @@ def test_fit_recovers_a_look_made_in_another_order(photo_jpeg):
     assert abs(got["white_balance"]["green"] - 1.0) < 0.03
     assert abs(got["white_balance"]["blue"] - 0.8) < 0.03
     assert 0.38 < got["saturation"]["amount"] < 0.55
+
+
+def test_a_step_the_look_can_be_matched_without_is_left_out(photo_jpeg):
+    """A known 5-step look, exported losslessly, comes back as its 5 steps: the search's short
+    tuning had left colour curves pinned at their limits as a 6th step (56.8 dB before the last
+    tuning), which the recipe matches the look invisibly without."""
+    before = load_photo(photo_jpeg).linear
+    known = Recipe([Step("exposure", {"ev": -0.4}), Step("gamma", {"gamma": 1.2}),
+                    Step("tone", {"slopes": [0.6, 0.8, 1.0, 1.2, 1.4, 1.3, 1.0, 0.8]}),
+                    Step("saturation", {"amount": 0.4}), Step("black_white", {"amount": 0.2})])
+    res = fit(before, srgb_encode(replay(known, before)))
+    assert [s.op for s in res.recipe] == [s.op for s in known], res.recipe.dumps()
+    assert res.psnr > 55
