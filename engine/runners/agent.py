@@ -77,7 +77,10 @@ AUTO_STRENGTH = 0.6
 #: sixteenth session; any pixel by half a level before: the same PSNR, 1.2 fewer cards per photo).
 NOOP_LEVEL = 1 / 255
 NOOP_SHARE = 0.01
-SRGB_MAX_SLOPE = 12.92  # the sRGB curve's steepest slope (at black): a cheap bound on a display change
+#: The sRGB curve's steepest and flattest slopes (at black and at white): the bounds of a display
+#: change, cheap to take from the linear one.
+SRGB_MAX_SLOPE = 12.92
+SRGB_MIN_SLOPE = 1.055 / 2.4
 #: max-RGB: the white is each channel's 99.5th percentile over the unclipped pixels; with the share,
 #: picked among 7 estimators on the training inputs (MODEL.md, ninth session; shades of grey before).
 AUTO_WB_PERCENTILE = 99.5
@@ -260,15 +263,23 @@ def white_balance_step(linear: np.ndarray, constancy: bool | str | Path = True) 
 
 def display_change(before: np.ndarray, after: np.ndarray) -> float:
     """How far a step moves the display (sRGB, 0-1) between two linear images: the change that
-    ``NOOP_SHARE`` of the pixels reach (each pixel's largest channel change). Below ``NOOP_LEVEL``
-    a cheap bound (the largest change times the sRGB curve's steepest slope) decides; a step is
-    only dropped if it changes too little, and above the bound it is measured exactly."""
-    a, b = np.clip(before, 0, 1), np.clip(after, 0, 1)
-    bound = SRGB_MAX_SLOPE * float(np.abs(b - a).max())
-    if bound < NOOP_LEVEL:
-        return bound
-    moved = np.abs(srgb_encode(b) - srgb_encode(a)).max(-1).ravel()
-    k = min(moved.size - 1, int(moved.size * (1 - NOOP_SHARE)))
+    ``NOOP_SHARE`` of the pixels reach (each pixel's largest channel change). Exact where it
+    decides; far from ``NOOP_LEVEL`` a bound on the same side of it, as the sRGB curve's slope
+    lies between ``SRGB_MIN_SLOPE`` and ``SRGB_MAX_SLOPE`` (encoding both images costs ~10x more,
+    and a step that moves nearly every pixel would pay it twice per Auto)."""
+    d = np.abs(np.clip(after, 0, 1) - np.clip(before, 0, 1))
+    k = min(d[..., 0].size - 1, int(d[..., 0].size * (1 - NOOP_SHARE)))
+    linear = _share_reached(d, k)
+    if SRGB_MAX_SLOPE * linear < NOOP_LEVEL:  # surely nothing visible
+        return SRGB_MAX_SLOPE * linear
+    if SRGB_MIN_SLOPE * linear >= NOOP_LEVEL:  # surely visible
+        return SRGB_MIN_SLOPE * linear
+    return _share_reached(np.abs(srgb_encode(after) - srgb_encode(before)), k)
+
+
+def _share_reached(d: np.ndarray, k: int) -> float:
+    """The ``k``-th smallest of the pixels' largest channel ``d`` (np.maximum: ~10x .max(-1))."""
+    moved = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]).ravel()
     return float(np.partition(moved, k)[k])
 
 

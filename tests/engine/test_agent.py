@@ -140,8 +140,11 @@ def test_steps_that_change_nothing_get_no_card(agent, photo_linear):
             y = s.spec.apply(x, **s.params)
             moved = np.abs(srgb_encode(np.clip(y, 0, 1)) - srgb_encode(np.clip(x, 0, 1))).max(-1)
             shown = np.percentile(moved, 100 * (1 - agent_mod.NOOP_SHARE), method="higher")
-            bound = agent_mod.SRGB_MAX_SLOPE * np.abs(np.clip(y, 0, 1) - np.clip(x, 0, 1)).max()
-            assert moved.max() <= bound + 1e-7  # the cheap bound the agent uses holds
+            dlin = np.abs(np.clip(y, 0, 1) - np.clip(x, 0, 1)).max(-1)
+            bound = agent_mod.SRGB_MAX_SLOPE * dlin.max()
+            assert moved.max() <= bound + 1e-7  # the cheap bounds the agent uses hold
+            lin_share = np.percentile(dlin, 100 * (1 - agent_mod.NOOP_SHARE), method="higher")
+            assert agent_mod.SRGB_MIN_SLOPE * lin_share - 1e-7 <= shown <= agent_mod.SRGB_MAX_SLOPE * lin_share + 1e-7
             assert (s in kept) == (shown >= agent_mod.NOOP_LEVEL), (s, shown * 255)
             exact += s not in kept and bound >= agent_mod.NOOP_LEVEL
             x = y
@@ -149,6 +152,26 @@ def test_steps_that_change_nothing_get_no_card(agent, photo_linear):
         b = render(Recipe(pre + kept), lin, exact=True)
         assert np.abs(a - b).mean() * 255 <= 1.0 and np.percentile(np.abs(a - b), 99) * 255 <= 2.0
     assert exact >= 1  # measured, not bounded: the shipped policy's gamma ~0.998 (bound 3.9/255)
+
+
+def test_display_change_is_exact_where_it_decides(photo_linear):
+    """``display_change`` skips the sRGB encoding far from ``NOOP_LEVEL``: whatever it returns lies
+    on the same side of it as the exact figure, and near it the figure is the exact one."""
+    from engine.color import srgb_encode
+
+    x = photo_linear[::10, ::10]
+    near = 0
+    for gain in 1 + np.geomspace(1e-5, 0.2, 40):
+        y = np.clip(x * gain, 0, 1)
+        moved = np.abs(srgb_encode(y) - srgb_encode(x)).max(-1)
+        exact = np.percentile(moved, 100 * (1 - agent_mod.NOOP_SHARE), method="higher")
+        got = agent_mod.display_change(x, y)
+        assert (got >= agent_mod.NOOP_LEVEL) == (exact >= agent_mod.NOOP_LEVEL), (gain, got, exact)
+        # a bound, between the figure and the level, or the figure itself
+        level = agent_mod.NOOP_LEVEL
+        assert min(exact, level) - 1e-9 <= got if got < exact else got <= max(exact, level) + 1e-9
+        near += got == pytest.approx(exact, rel=1e-6)
+    assert near >= 3  # measured exactly where neither bound decides
 
 
 def test_auto_exposure_ev_is_clamped_and_skips_tiny_corrections(photo_linear):
