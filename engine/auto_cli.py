@@ -97,8 +97,8 @@ def _zones(step) -> str:
     grey = np.repeat(srgb_decode(levels)[:, None], 3, axis=1)[None]  # (1, zones, RGB)
     moved = 100 * (srgb_encode(np.asarray(step.spec.apply(grey, **step.params), np.float32))[0] - levels[:, None])
     pts = np.rint(moved).astype(int)
-    if not pts.any():
-        return "about flat (under half a point at every zone)"
+    if not pts.any():  # where it does act, then: the darkest shadows or the last highlights
+        return _slight(step)
     parts = []
     for zone, d in zip(ZONES, pts):
         if (d == d[0]).all():  # the channels move alike (always, for the tone curve)
@@ -106,6 +106,20 @@ def _zones(step) -> str:
         else:
             parts.append(f"{zone} " + " ".join(f"{c}{_points(x)}" for c, x in zip("RGB", d)))
     return ", ".join(parts)
+
+
+def _slight(step) -> str:
+    """A curve under half a point at the three zones: its largest move over every 1 % of sRGB."""
+    from .color import srgb_decode, srgb_encode
+
+    levels = np.linspace(0, 1, 101, dtype=np.float32)
+    grey = np.repeat(srgb_decode(levels)[:, None], 3, axis=1)[None]
+    moved = 100 * (srgb_encode(np.asarray(step.spec.apply(grey, **step.params), np.float32))[0] - levels[:, None])
+    at, channel = np.unravel_index(np.abs(moved).argmax(), moved.shape)
+    if abs(moved[at, channel]) < 0.05:
+        return "flat"
+    where = next((z for z, v in zip(ZONES, (1 / 3, 2 / 3, 1.0)) if levels[at] <= v), "highlights")
+    return f"nearly flat (at most {moved[at, channel]:+.1f} points, at sRGB {at} %, in the {where})"
 
 
 def _numbered(path: Path | None, i: int, n: int) -> Path | None:

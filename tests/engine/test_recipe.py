@@ -223,7 +223,12 @@ def test_curve_steps_are_described_by_what_they_do_to_grey():
     from engine.auto_cli import _zones, describe
 
     assert _zones(Step("tone", {"slopes": [2, 2, 1, 1, 1, 1, 1, 1]})) == "shadows +7, midtones +12, highlights +6"
-    assert _zones(Step("tone", {"slopes": [1.3] * 8})).startswith("about flat")  # equal slopes: identity
+    assert _zones(Step("tone", {"slopes": [1.3] * 8})) == "flat"  # equal slopes: identity
+    # Under half a point at the three zones, it says where it acts: the last slope 1.05 (the slopes
+    # share the range by their sum, 8.05) pulls linear 7/8 down to 0.875 / 1.00625 = 0.8696, sRGB
+    # 94.2 % down by 0.0054 x the curve's slope there (0.475): 0.26 points.
+    tail = Step("tone", {"slopes": [1] * 7 + [1.05]})
+    assert _zones(tail) == "nearly flat (at most -0.3 points, at sRGB 94 %, in the highlights)"
     blue = [1.1] * 4 + [0.9] * 4  # the blue curve lifted below linear 0.5, flatter above
     line = describe(Recipe([Step("color_curves", {"slopes": [[1] * 8, [1] * 8, blue]})]))
     assert line == "  1. Colour curves: shadows R0 G0 B+1, midtones R0 G0 B+2, highlights R0 G0 B+3"
