@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import CliError, _check_output, _output_format, guarded, quality, render_with_progress, status
+from .cli import CliError, UsageError, _check_output, _output_format, guarded, quality, render_with_progress, status
 from .filters import REGISTRY
 from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH, WHITE_BALANCES
 
@@ -28,7 +28,7 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe-out", type=Path, metavar="R.json", help="save the recipe (JSON, like a sidecar)")
     p.add_argument("--model", metavar="M.onnx", help="model file or style name (default: the shipped model)")
     p.add_argument("--variations", type=int, default=0, metavar="N",
-                   help="N alternative recipes from the agent's dropout (OUT and R.json get -1..-N)")
+                   help="N alternative recipes from the agent's dropout (OUT and R.json get -1..-N when N > 1)")
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="sample the agent: its dropout and each step's filter drawn by seed S "
                         "(default: deterministic, the likeliest filters; variations use 0)")
@@ -131,7 +131,7 @@ def _numbered(path: Path | None, i: int, n: int) -> Path | None:
 def cmd_auto(args: argparse.Namespace) -> int:
     """Run the agent on IN."""
     if args.variations < 0:
-        raise CliError("--variations must be 0 or more")
+        raise UsageError("--variations must be 0 or more")
     fmt = None
     if args.output is not None:
         fmt = _output_format(args.output, "use .jpg, .png or .tif")

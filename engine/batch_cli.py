@@ -109,8 +109,14 @@ def run_batch(args: argparse.Namespace) -> int:
         print(f"No photos found in {in_dir}" + ("" if args.recursive else " (use --recursive for sub-folders)"),
               file=sys.stderr)
         return 0
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    return _run(jobs, in_dir, out_dir, args)
+    try:
+        return _run(jobs, in_dir, out_dir, args)
+    except RuntimeError as e:  # engine.batch_dask.ClusterError: nothing could run
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        return _error(str(e), 1)
 
 
 def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> int:
@@ -142,9 +148,6 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
                 eta = "-" if p.eta is None else _hms(p.eta)
                 bar.update(task, completed=p.done, rate=f"{p.rate * 60:.1f} photos/min", eta=eta,
                            description=_short(p.result.src.name))
-        except RuntimeError as e:  # engine.batch_dask.ClusterError: nothing could run
-            console.print(f"[red]error:[/red] {e}")
-            return 1
         except KeyboardInterrupt:
             cancelled = True
             cancel.set()

@@ -7,7 +7,7 @@ registrar, e.g. ``batch_cli.add_batch_subcommand``; a new one such as ``auto`` i
 
 Failures the user can fix (missing file, bad recipe, unsupported format, refusing to overwrite
 the original) print one ``retouch <cmd>: error: ...`` line on stderr and return 1; an option
-value that cannot work exits 2, as argparse's own refusals do. Nothing here prints a traceback
+value that cannot work (:class:`UsageError`) exits 2, as argparse's own refusals do. Nothing here prints a traceback
 for them. Heavy imports (numba, rawpy, PIL) happen inside the commands, so
 ``retouch --help`` stays instant.
 """
@@ -45,6 +45,10 @@ class CliError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
+class UsageError(CliError):
+    """An option value that cannot work: printed as one line, exit status 2 (as argparse's own)."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Shared helpers
 
@@ -55,7 +59,8 @@ def _fail(args: argparse.Namespace, msg: str, code: int = 1) -> int:
 
 
 def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn the errors a user can cause into one line on stderr and exit status 1."""
+    """Turn the errors a user can cause into one line on stderr and exit status 1 (2 for an
+    option that cannot work)."""
 
     def run(args: argparse.Namespace) -> int:
         from .io import ImageError
@@ -64,6 +69,8 @@ def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
 
         try:
             return fn(args)
+        except UsageError as e:
+            return _fail(args, str(e), 2)
         except (CliError, ImageError, RecipeError, ModelError) as e:
             return _fail(args, str(e))
         except OSError as e:
@@ -186,7 +193,7 @@ def add_apply(sub: argparse._SubParsersAction) -> None:
 def cmd_apply(args: argparse.Namespace) -> int:
     """Render IN with a recipe and write OUT."""
     if args.long_edge is not None and args.long_edge < 16:
-        raise CliError("--long-edge must be at least 16")
+        raise UsageError("--long-edge must be at least 16")
     fmt = args.fmt or _output_format(args.output, f"add --format {'|'.join(FORMATS)}")
     _check_output(args.output, args.input, *([args.recipe] if args.recipe else []))
 

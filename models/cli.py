@@ -32,7 +32,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="style model to write (default ~/.local/share/retouch/styles/<targets name>.onnx)")
     p.add_argument("--iterations", type=int, default=None,
                    help=f"training iterations in all, resumed ones included (default {ITERATIONS}; "
-                        "about 0.5 s each on two CPU cores); with --resume, the run's own unless given")
+                        "about 0.3 s each on two idle CPU cores, more for the first few); "
+                        "with --resume, the run's own unless given")
     p.add_argument("--resume", action="store_true",
                    help="continue the run folder's checkpoint with its own --width, --batch and --views")
     p.add_argument("--run", type=Path, default=None,
@@ -51,10 +52,11 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                        description="Gradient descent through the differentiable filters on a pixel sample "
                                    "at the smaller image's size; "
                                    "prints the remaining error. Use it to reverse-engineer a look.")
-    f.add_argument("before", type=Path)
-    f.add_argument("after", type=Path)
-    f.add_argument("-o", "--output", type=Path, required=True, help="recipe JSON to write")
-    f.add_argument("--iterations", type=int, default=300)
+    f.add_argument("before", type=Path, metavar="BEFORE", help="the photo as shot (RAW, JPEG, PNG or TIFF)")
+    f.add_argument("after", type=Path, metavar="AFTER", help="a finished version of it, the same framing, any size")
+    f.add_argument("-o", "--output", type=Path, required=True, metavar="R.json", help="recipe JSON to write")
+    f.add_argument("--iterations", type=int, default=300, metavar="N",
+                   help="L-BFGS iterations of the final tuning (default 300; each candidate chain gets a fifth)")
     f.set_defaults(func=cmd_fit)
 
 
@@ -153,12 +155,12 @@ ITERATIONS, BATCH, VIEWS = 2000, 32, 64  # train-style's defaults (the width: tr
 
 
 def _check_counts(args: argparse.Namespace, min_views: int) -> None:
-    from engine.cli import CliError
+    from engine.cli import UsageError
 
     for opt, least in (("iterations", 1), ("batch", 1), ("width", 1), ("views", min_views)):
         value = getattr(args, opt)
         if value is not None and value < least:
-            raise CliError(f"--{opt} must be at least {least} (got {value})")
+            raise UsageError(f"--{opt} must be at least {least} (got {value})")
 
 
 def _checkpoint_every(iterations: int) -> int:
@@ -222,7 +224,7 @@ def _continue_command(args: argparse.Namespace, out: Path, run: Path, cfg: Confi
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from engine.auto_cli import describe
-    from engine.cli import CliError, _check_output, guarded
+    from engine.cli import CliError, UsageError, _check_output, guarded
     from engine.color import srgb_encode
     from engine.io import load_photo
 
@@ -230,9 +232,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     @guarded
     def run(args: argparse.Namespace) -> int:
-        _check_output(args.output, args.before, args.after)  # before the fit: it takes seconds
         if args.iterations < 1:
-            raise CliError(f"--iterations must be at least 1 (got {args.iterations})")
+            raise UsageError(f"--iterations must be at least 1 (got {args.iterations})")
+        _check_output(args.output, args.before, args.after)  # before the fit: it takes seconds
         before = load_photo(args.before).linear
         after = srgb_encode(load_photo(args.after).linear)
         (hb, wb), (ha, wa) = before.shape[:2], after.shape[:2]

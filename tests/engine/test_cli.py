@@ -213,3 +213,24 @@ def test_quality_out_of_range_is_refused(cmd: str, q: str, photo_jpeg: Path, rec
     assert exc.value.code == 2
     assert "--quality" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_exit_status_2_is_an_option_1_a_file(photo_jpeg: Path, recipe_file: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    """Every command: an option value that cannot work exits 2, a photo that cannot be read 1;
+    one ``retouch <cmd>: error:`` line each, and nothing is written."""
+    out = str(tmp_path / "o.jpg")
+    missing = str(tmp_path / "missing.jpg")
+    cases = [
+        (["apply", str(photo_jpeg), "-r", str(recipe_file), "-o", out, "--long-edge", "0"], 2, "--long-edge"),
+        (["auto", str(photo_jpeg), "-o", out, "--variations", "-1"], 2, "--variations"),
+        (["fit", str(photo_jpeg), missing, "-o", str(tmp_path / "r.json"), "--iterations", "0"], 2, "--iterations"),
+        (["apply", missing, "-r", str(recipe_file), "-o", out], 1, "missing.jpg: file not found"),
+        (["auto", missing, "-o", out], 1, "missing.jpg: file not found"),
+        (["fit", str(photo_jpeg), missing, "-o", str(tmp_path / "r.json")], 1, "missing.jpg: file not found"),
+    ]
+    for argv, status, message in cases:
+        code, _, err = run(argv, capsys)
+        assert (code, err.count("\n")) == (status, 1), (argv, err)
+        assert err.startswith(f"retouch {argv[0]}: error: ") and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["look.json"]

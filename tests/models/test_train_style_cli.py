@@ -252,19 +252,20 @@ def test_interrupted_run_prints_a_command_that_continues_it(folders, tmp_path, m
     assert f"resumed {run / 'checkpoint.pt'} at iteration 1" in log and "it 3/3" in log
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--iterations", "0"], "--iterations must be at least 1 (got 0)"),
-    (["--iterations", "-5"], "--iterations must be at least 1 (got -5)"),
-    (["--batch", "0"], "--batch must be at least 1 (got 0)"),
-    (["--width", "0"], "--width must be at least 1 (got 0)"),
-    (["--views", "7"], "--views must be at least 8 (got 7)"),
-    (["--inputs", "nowhere"], "nowhere is not a folder"),
+@pytest.mark.parametrize("argv, status, message", [
+    (["--iterations", "0"], 2, "--iterations must be at least 1 (got 0)"),
+    (["--iterations", "-5"], 2, "--iterations must be at least 1 (got -5)"),
+    (["--batch", "0"], 2, "--batch must be at least 1 (got 0)"),
+    (["--width", "0"], 2, "--width must be at least 1 (got 0)"),
+    (["--views", "7"], 2, "--views must be at least 8 (got 7)"),
+    (["--inputs", "nowhere"], 1, "nowhere is not a folder"),
 ])
-def test_bad_options_are_one_error_line_and_write_nothing(folders, tmp_path, capsys, argv, message):
-    """As the engine's commands: ``retouch train-style: error: ...`` on stderr, exit status 1,
-    before any view is prepared (no model, no run folder)."""
+def test_bad_options_are_one_error_line_and_write_nothing(folders, tmp_path, capsys, argv, status, message):
+    """As the engine's commands: ``retouch train-style: error: ...`` on stderr, exit status 2 for
+    an option that cannot work and 1 for a folder that cannot be used, before any view is
+    prepared (no model, no run folder)."""
     run = tmp_path / "run"
-    assert _train_style(folders, "--run", str(run), *argv) == 1
+    assert _train_style(folders, "--run", str(run), *argv) == status
     assert capsys.readouterr().err == f"retouch train-style: error: {message}\n"
     assert not run.exists() and not (tmp_path / "xdg").exists()
 
