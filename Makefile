@@ -36,7 +36,7 @@ data: setup
 
 # The shipped weights (models/retouch/MODEL.md): the third session's recipe on the measured steps
 # Auto starts with (the shipped meter's included), in two phases on one lr schedule, then the
-# average of its last three kept checkpoints. Re-running resumes.
+# average of its last three kept checkpoints, stored in fp16 (computed in fp32). Re-running resumes.
 TRAIN := $(BIN)/python -m models.retouch.train --run runs/ship --resume
 train: data
 	$(TRAIN) --width 8 --iterations 8000 --stop-at 2000 --keep-every 500 --auto-exposure true \
@@ -44,7 +44,8 @@ train: data
 		--all-actions true --recon-weight 5 --lr 3e-4 --g-lr-mul 1.0
 	$(TRAIN) --stop-at 4000 --flag-pre-step false
 	$(BIN)/python -m models.retouch.export runs/ship/checkpoint-it3000.pt runs/ship/checkpoint-it3500.pt \
-		runs/ship/checkpoint-it4000.pt -o runs/ship/retouch.onnx
+		runs/ship/checkpoint-it4000.pt -o runs/ship/retouch-fp32.onnx
+	$(BIN)/python -m models.onnx_fp16 runs/ship/retouch-fp32.onnx -o runs/ship/retouch.onnx
 
 # The shipped learned meter (models/meter/MODEL.md): ridge on the input photos, a few minutes.
 meter: data

@@ -38,6 +38,30 @@ def test_torch_onnx_parity(exported, tiny_views):
     assert agent.name == "test"
 
 
+def test_fp16_storage_halves_the_file_and_keeps_the_policy(exported, tiny_views, tmp_path):
+    """``models.onnx_fp16``: the weights stored in fp16 and cast back, the inputs, outputs and
+    metadata as they were; the outputs move by the weights' rounding only (~1e-3 at most)."""
+    import onnx
+
+    from models.onnx_fp16 import main as to_fp16
+
+    _, path = exported
+    small = tmp_path / "p16.onnx"
+    assert to_fp16([str(path), "-o", str(small)]) == 0
+    assert small.stat().st_size < 0.55 * path.stat().st_size
+    graph = onnx.load(str(small)).graph
+    assert {i.name for i in graph.input} == {i.name for i in onnx.load(str(path)).graph.input}
+    assert sum(i.data_type == onnx.TensorProto.FLOAT16 for i in graph.initializer) >= 5
+    a, b = Agent(path, prefer_gpu=False), Agent(small, prefer_gpu=False)
+    assert a.meta == b.meta and b.name == "test"
+    x = tiny_views[:6, :64, :64].copy()
+    feeds = {"proxy": x, "state": np.zeros((6, N_STATE), np.float32),
+             "mask_sel": np.ones((6, a.feat_dim), np.float32), "mask_par": np.ones((6, a.feat_dim), np.float32)}
+    (pdf_a, raw_a), (pdf_b, raw_b) = a.session.run(None, feeds), b.session.run(None, feeds)
+    assert 0 < np.abs(raw_a - raw_b).max() < 1e-2
+    np.testing.assert_allclose(pdf_b, pdf_a, atol=1e-3)
+
+
 def test_variations_reproducible_by_seed(exported, heldout_srgb):
     from engine.color import srgb_decode
 
