@@ -26,7 +26,7 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, metavar="IN", help="photo: RAW (any LibRaw format), JPEG, PNG or TIFF")
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help="render the result to this file")
     p.add_argument("--recipe-out", type=Path, metavar="R.json", help="save the recipe (JSON, like a sidecar)")
-    p.add_argument("--model", metavar="M.onnx", help="model file or style name (default: the shipped model)")
+    p.add_argument("--model", metavar="M.onnx|STYLE", help="model file or style name (default: the shipped model)")
     p.add_argument("--variations", type=int, default=0, metavar="N",
                    help="N alternative recipes from the agent's dropout (OUT and R.json get -1..-N when N > 1)")
     p.add_argument("--seed", type=int, default=None, metavar="S",

@@ -42,7 +42,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     from .auto_cli import strength_arg
     from .runners.agent import WHITE_BALANCES
 
-    p.add_argument("--model", metavar="M.onnx", help="Auto's model file or style name (default: the shipped model)")
+    p.add_argument("--model", metavar="M.onnx|STYLE",
+                   help="Auto's model file or style name (default: the shipped model)")
     p.add_argument("--strength", type=strength_arg, metavar="A",
                    help="how far Auto's learned steps go, 0-2 (default: Auto's, as in the app)")
     p.add_argument("--white-balance", choices=WHITE_BALANCES, default="learned",
