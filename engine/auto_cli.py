@@ -87,16 +87,20 @@ def _fmt(v: float, signed: bool) -> str:
     return f"{v:+.2f}" if signed else f"{v:.2f}"
 
 
+def _grey_moved(step, levels: np.ndarray) -> np.ndarray:
+    """How far ``step`` moves grey at each sRGB level, per channel, in points of 100 (levels, RGB),
+    through the filter's own math."""
+    from .color import srgb_decode, srgb_encode
+
+    grey = np.repeat(srgb_decode(levels)[:, None], 3, axis=1)[None]  # (1, levels, RGB)
+    return 100 * (srgb_encode(np.asarray(step.spec.apply(grey, **step.params), np.float32))[0] - levels[:, None])
+
+
 def _zones(step) -> str:
     """A curve step as what it does to grey at three sRGB levels, in points of 100, through the
     filter's own math: ``shadows +4, midtones +6, highlights +3`` (per channel where they differ).
     The recipe file keeps every slope."""
-    from .color import srgb_decode, srgb_encode
-
-    levels = np.array(list(ZONES.values()), np.float32)
-    grey = np.repeat(srgb_decode(levels)[:, None], 3, axis=1)[None]  # (1, zones, RGB)
-    moved = 100 * (srgb_encode(np.asarray(step.spec.apply(grey, **step.params), np.float32))[0] - levels[:, None])
-    pts = np.rint(moved).astype(int)
+    pts = np.rint(_grey_moved(step, np.array(list(ZONES.values()), np.float32))).astype(int)
     if not pts.any():  # where it does act, then: the darkest shadows or the last highlights
         return _slight(step)
     parts = []
@@ -110,11 +114,8 @@ def _zones(step) -> str:
 
 def _slight(step) -> str:
     """A curve under half a point at the three zones: its largest move over every 1 % of sRGB."""
-    from .color import srgb_decode, srgb_encode
-
     levels = np.linspace(0, 1, 101, dtype=np.float32)
-    grey = np.repeat(srgb_decode(levels)[:, None], 3, axis=1)[None]
-    moved = 100 * (srgb_encode(np.asarray(step.spec.apply(grey, **step.params), np.float32))[0] - levels[:, None])
+    moved = _grey_moved(step, levels)
     at, channel = np.unravel_index(np.abs(moved).argmax(), moved.shape)
     if abs(moved[at, channel]) < 0.05:
         return "flat"

@@ -7,9 +7,9 @@ registrar, e.g. ``batch_cli.add_batch_subcommand``; a new one such as ``auto`` i
 
 Failures the user can fix (missing file, bad recipe, unsupported format, refusing to overwrite
 the original) print one ``retouch <cmd>: error: ...`` line on stderr and return 1; an option
-value that cannot work (:class:`UsageError`) exits 2, as argparse's own refusals do. Nothing here prints a traceback
-for them. Heavy imports (numba, rawpy, PIL) happen inside the commands, so
-``retouch --help`` stays instant.
+value that cannot work (:class:`UsageError`) exits 2, as argparse's own refusals do. Nothing
+here prints a traceback for them. Heavy imports (numba, rawpy, PIL) happen inside the commands,
+so ``retouch --help`` stays instant.
 """
 
 from __future__ import annotations
