@@ -143,7 +143,7 @@ def _train_style(args: argparse.Namespace) -> int:
                log=log, progress=bar)
     if bar.tty:
         print(file=sys.stderr)
-    export(tr.policy.cpu(), out, {"name": name, **summary(tr.state_dict())})
+    export(tr.policy.cpu(), out, {"name": name, **summary(tr.state_dict())}, fp16=True)
     state = "interrupted" if tr.stop else "finished"
     print(f"{state} at iteration {tr.it}/{cfg.iterations}; style model written to {out}")
     if tr.stop:

@@ -99,8 +99,12 @@ def metadata(policy: Policy | Ensemble, extra: dict | None = None) -> dict:
             **(extra or {})}
 
 
-def export(policy: Policy | Ensemble, out: Path, extra: dict | None = None) -> Path:
+def export(policy: Policy | Ensemble, out: Path, extra: dict | None = None, *, fp16: bool = False) -> Path:
+    """Write ``policy`` as ONNX; ``fp16``: its weights stored in fp16 and computed in fp32
+    (:mod:`models.onnx_fp16`, half the file), unless a weight is beyond fp16's range."""
     import onnx
+
+    from ..onnx_fp16 import store_fp16
 
     policy = policy.eval()
     n, f = 2, policy.feat_dim
@@ -115,6 +119,11 @@ def export(policy: Policy | Ensemble, out: Path, extra: dict | None = None) -> P
     entry = model.metadata_props.add()
     entry.key, entry.value = "retouch", json.dumps(metadata(policy, extra))
     onnx.checker.check_model(model)
+    if fp16:
+        try:
+            model = store_fp16(model)
+        except ValueError:  # a weight fp16 cannot hold: the fp32 file is still right
+            pass
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, model.SerializeToString())
     return out

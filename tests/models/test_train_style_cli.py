@@ -41,6 +41,10 @@ def test_train_style_trains_and_resumes(tmp_path, monkeypatch, capsys, heldout_f
     assert args.func(args) == 0
     style = tmp_path / "xdg" / "retouch" / "styles" / "after.onnx"
     assert style.exists() and "after.onnx" in capsys.readouterr().out
+    import onnx
+
+    stored = {i.data_type for i in onnx.load(str(style)).graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in stored  # the weights stored in fp16, as the shipped model's
     args = _parse([*common, "--iterations", "4", "--resume"])
     assert args.func(args) == 0
     log = (run / "train.log").read_text()
