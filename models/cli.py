@@ -121,6 +121,8 @@ def _train_style(args: argparse.Namespace) -> int:
             raise CliError(f"{d} is not a folder")
     if args.output is not None and args.output.is_dir():
         raise CliError(f"{args.output} is a folder; give the style model's file name")
+    if args.output is not None and not args.output.parent.is_dir():  # as auto, apply and fit
+        raise CliError(f"folder {args.output.parent} does not exist")
     name = args.output.stem if args.output else args.targets.name
     out = args.output or user_styles_dir() / f"{name}.onnx"
     run = args.run or style_run_dir(name)

@@ -263,6 +263,7 @@ def test_interrupted_run_prints_a_command_that_continues_it(folders, tmp_path, m
     (["--width", "0"], 2, "--width must be at least 1 (got 0)"),
     (["--views", "7"], 2, "--views must be at least 8 (got 7)"),
     (["--inputs", "nowhere"], 1, "nowhere is not a folder"),
+    (["-o", "/nonexistent-retouch/style.onnx"], 1, "folder /nonexistent-retouch does not exist"),
 ])
 def test_bad_options_are_one_error_line_and_write_nothing(folders, tmp_path, capsys, argv, status, message):
     """As the engine's commands: ``retouch train-style: error: ...`` on stderr, exit status 2 for
