@@ -157,6 +157,7 @@ class StyleDialog(QDialog):
         if self.is_training():
             return
         self.written, self._err, self._tail = None, "", []
+        user_styles_dir().mkdir(parents=True, exist_ok=True)  # train-style -o wants an existing folder
         self.bar.setRange(0, 0)  # busy until the first progress line: reading the photos
         self.status.setText("Reading the photos…")
         self.proc = retouch_child(self, self.command(), stderr=self._read_err, stdout=self._read_out,
