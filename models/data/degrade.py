@@ -55,9 +55,18 @@ class Degradation:
         return asdict(self)
 
 
-def sample(rng: np.random.Generator, n: int | None = None) -> Degradation:
-    """Random shifts; scalars when ``n`` is None, else arrays of shape ``(n,)``."""
-    draw = {k: rng.uniform(lo, hi, size=n) for k, (lo, hi) in RANGES.items()}
+def scaled_ranges(scale: float) -> dict[str, tuple[float, float]]:
+    """:data:`RANGES` shrunk (``scale`` < 1) or widened about the identity: milder or harsher
+    degradations, for evaluation (``evaluate --degradation-scale``)."""
+    ident = Degradation().as_dict()
+    return {k: (ident[k] + scale * (lo - ident[k]), ident[k] + scale * (hi - ident[k])) for k, (lo, hi) in RANGES.items()}
+
+
+def sample(rng: np.random.Generator, n: int | None = None, ranges: dict[str, tuple[float, float]] | None = None
+           ) -> Degradation:
+    """Random shifts (uniform in ``ranges``, default :data:`RANGES`); scalars when ``n`` is None,
+    else arrays of shape ``(n,)``."""
+    draw = {k: rng.uniform(lo, hi, size=n) for k, (lo, hi) in (ranges or RANGES).items()}
     if n is None:
         draw = {k: float(v) for k, v in draw.items()}
     else:

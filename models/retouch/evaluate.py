@@ -3,7 +3,8 @@
 Protocol (exposure.md §5, plus a PSNR check the paper could not do without originals):
 
 * Each held-out photo (never seen in training) is "unedited" ``--per-photo`` times by
-  :mod:`models.data.degrade` with a fixed seed, written as a synthetic DNG
+  :mod:`models.data.degrade` with a fixed seed (``--degradation-scale 0.5``: every range halved
+  about the identity, milder degradations), written as a synthetic DNG
   (``engine.io.dng.write_dng``: mosaic, camera WB, sensor noise) and decoded by the app's own
   RAW path (``engine.io.load_photo``): exactly what the app feeds the agent.
 * Methods: **agent** (``Agent.predict`` + ``engine.render.render``: exactly the app's Auto,
@@ -141,7 +142,7 @@ def patch_rng(seed: int, draw: int, image: int, method: int) -> np.random.Genera
 
 def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, per_photo: int = 4,
              seed: int = 0, long_edge: int = 768, strength: float | None = None, draws: int = DRAWS,
-             log=print) -> dict:
+             degradation_scale: float = 1.0, log=print) -> dict:
     """The table (PSNR, and HI as the mean and sd over ``draws`` independent patch draws), the
     agent's PSNR per recipe prefix, and the run's facts."""
     agent = Agent(model) if strength is None else Agent(model, strength=strength)
@@ -149,6 +150,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
     classical = Agent(model, meter=False, strength=agent.strength)
     max_rgb = Agent(model, constancy=False, strength=agent.strength)
     rng = np.random.default_rng(seed)
+    ranges = degrade.scaled_ranges(degradation_scale)
     methods = ["agent", "agent, strength 1", "agent, no meter", "agent, no pre-steps", "(a) input as is",
                "(b) LibRaw default", "(c) stretch + grey-world", "agent, max-RGB white balance"]
     rows = [*methods, "original"]
@@ -166,7 +168,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
         for path in heldout:
             orig = shrink(load_srgb(path), long_edge)
             for k in range(per_photo):
-                d = degrade.sample(rng)
+                d = degrade.sample(rng, ranges=ranges)
                 lin = degrade.degrade(orig, d).astype(np.float32)
                 dng = write_dng(Path(tmp) / f"{path.stem}-{k}.dng", lin, linear=True, seed=k, preview=False)
                 linear = load_photo(dng).linear
@@ -245,14 +247,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strength", type=float, default=None, help="Auto's strength (default: the app's)")
     ap.add_argument("--draws", type=int, default=DRAWS, help=f"patch draws HI is averaged over (default {DRAWS})")
+    ap.add_argument("--degradation-scale", type=float, default=1.0, metavar="S",
+                    help="every degradation range scaled by S about the identity (0.5: milder; default 1)")
     args = ap.parse_args(argv)
+    if args.degradation_scale < 0:
+        ap.error(f"--degradation-scale must be at least 0 (got {args.degradation_scale:g})")
     sets = assemble(args.photos)
     held = list_images(args.heldout) if args.heldout else sorted(
         sets[{"check": "targets"}.get(args.set, args.set)])
     res = evaluate(args.model, held, sorted(sets["targets"]), per_photo=args.per_photo, seed=args.seed,
-                   strength=args.strength, draws=args.draws)
+                   strength=args.strength, draws=args.draws, degradation_scale=args.degradation_scale)
     print()
-    print(f"{res['n_images']} degraded images from {res['n_photos']} {args.set} photos; "
+    mild = f" (degradation ranges x{args.degradation_scale:g})" if args.degradation_scale != 1.0 else ""
+    print(f"{res['n_images']} degraded images from {res['n_photos']} {args.set} photos{mild}; "
           f"agent {res['agent_ms']:.1f} ms per photo (median, {res['device']}); model {res['model']}, "
           f"strength {res['strength']:g}")
     print()

@@ -60,3 +60,19 @@ def test_degrade_batch_matches_single_and_is_seeded(heldout_srgb):
         np.testing.assert_allclose(batch[i], degrade.degrade(imgs[i], one), atol=1e-5)
     assert degrade.sample(np.random.default_rng(5)) == degrade.sample(np.random.default_rng(5))
     assert 0 <= batch.min() and batch.max() <= 1
+
+
+def test_scaled_ranges_shrink_the_degradation_about_the_identity(heldout_srgb):
+    """``evaluate --degradation-scale``: 1 is the training ranges, 0 no degradation at all, 0.5
+    each shift half as far from the identity (the same draw, halved)."""
+    for k, r in degrade.scaled_ranges(1.0).items():
+        assert r == pytest.approx(degrade.RANGES[k])
+    none = degrade.sample(np.random.default_rng(3), ranges=degrade.scaled_ranges(0.0))
+    assert none == degrade.Degradation()
+    img = heldout_srgb[0][:64, :64]
+    np.testing.assert_allclose(degrade.degrade(img, none), srgb_decode(img), atol=1e-5)
+    full = degrade.sample(np.random.default_rng(3)).as_dict()
+    half = degrade.sample(np.random.default_rng(3), ranges=degrade.scaled_ranges(0.5)).as_dict()
+    ident = degrade.Degradation().as_dict()
+    for k in full:
+        assert half[k] - ident[k] == pytest.approx(0.5 * (full[k] - ident[k]))
