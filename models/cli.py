@@ -108,7 +108,7 @@ def cmd_train_style(args: argparse.Namespace) -> int:
 
 
 def _train_style(args: argparse.Namespace) -> int:
-    from engine.cli import CliError
+    from engine.cli import CliError, _check_output
     from engine.runners.agent import style_run_dir, user_styles_dir
 
     from .data import crops
@@ -121,8 +121,8 @@ def _train_style(args: argparse.Namespace) -> int:
             raise CliError(f"{d} is not a folder")
     if args.output is not None and args.output.is_dir():
         raise CliError(f"{args.output} is a folder; give the style model's file name")
-    if args.output is not None and not args.output.parent.is_dir():  # as auto, apply and fit
-        raise CliError(f"folder {args.output.parent} does not exist")
+    if args.output is not None:
+        _check_output(args.output)  # a folder that exists, as for auto, apply and fit
     name = args.output.stem if args.output else args.targets.name
     out = args.output or user_styles_dir() / f"{name}.onnx"
     run = args.run or style_run_dir(name)

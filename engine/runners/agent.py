@@ -209,6 +209,12 @@ def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE)
     return None if abs(g) < AUTO_CONTRAST_MIN else round(math.exp(g), 4)
 
 
+def pivot_ev(gamma: float) -> float:
+    """The exposure (EV) that, applied before a ``gamma`` step, keeps mid grey where it is: the
+    pair is ``x -> 0.18 (x / 0.18)^gamma``, Auto's contrast step."""
+    return math.log2(MID_GREY) * (1 - gamma) / gamma
+
+
 def blend_ev(percentile_ev: float, meter_ev: float) -> float:
     """Auto's exposure: ``METER_EV_SHARE`` of the learned meter's, the rest the percentile rule's."""
     return (1 - METER_EV_SHARE) * percentile_ev + METER_EV_SHARE * meter_ev
@@ -235,7 +241,7 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
         ev = blend_ev(ev, pred["ev"])
     gamma = auto_contrast_gamma(pred["log_contrast"]) if pred is not None and contrast else None
     if gamma is not None:
-        ev += math.log2(MID_GREY) * (1 - gamma) / gamma
+        ev += pivot_ev(gamma)
     ev_param = REGISTRY["exposure"].params[0]
     ev = float(np.clip(ev, ev_param.min, ev_param.max))
     if abs(ev) >= AUTO_MIN_EV or (gamma is not None and ev != 0.0):

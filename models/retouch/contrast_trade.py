@@ -12,7 +12,6 @@ Auto, (b) and the originals reproduce its table. Nothing here is shipped: a meas
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 from multiprocessing import Pool
@@ -20,15 +19,24 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io import load_photo
-from engine.io.dng import write_dng
 from engine.recipe import Recipe, Step
 from engine.render import render
-from engine.runners.agent import MID_GREY, Agent
+from engine.runners.agent import Agent, pivot_ev
 
 from ..data import degrade
 from ..data.assemble import assemble, load_srgb
-from .evaluate import DRAWS, TARGET_STREAM, intersection, libraw_default, patch_rng, patch_stats, patches, psnr, shrink
+from .evaluate import (
+    DRAWS,
+    degraded_photo,
+    intersection,
+    libraw_default,
+    patch_rng,
+    patch_stats,
+    patches,
+    psnr,
+    shrink,
+    target_stats,
+)
 
 GAMMAS = (1.05, 1.1, 1.15, 1.2, 1.3)
 CONTRASTS = (0.05, 0.1, 0.2, 0.3)
@@ -41,7 +49,7 @@ _agent: Agent | None = None
 def looks() -> dict[str, list[Step]]:
     """Each variant's steps appended to Auto's recipe."""
     def gamma(g: float) -> list[Step]:
-        return [Step("exposure", {"ev": math.log2(MID_GREY) * (1 - g) / g}), Step("gamma", {"gamma": g})]
+        return [Step("exposure", {"ev": pivot_ev(g)}), Step("gamma", {"gamma": g})]
 
     out: dict[str, list[Step]] = {"Auto": []}
     out |= {f"+ gamma {g}": gamma(g) for g in GAMMAS}
@@ -64,9 +72,8 @@ def _score(job: tuple[int, str, int, degrade.Degradation, int, int]) -> dict[str
     image, path, k, d, seed, long_edge = job
     orig = shrink(load_srgb(Path(path)), long_edge)
     with tempfile.TemporaryDirectory() as tmp:
-        dng = write_dng(Path(tmp) / "x.dng", degrade.degrade(orig, d).astype(np.float32), linear=True, seed=k,
-                        preview=False)
-        linear = load_photo(dng).linear
+        dng = Path(tmp) / "x.dng"
+        linear = degraded_photo(orig, d, k, dng)
         outs = {"(b) LibRaw default": libraw_default(dng), "original": orig}
     recipe = _agent.predict(linear)
     outs |= {n: render(Recipe([*recipe.steps, *extra]), linear) for n, extra in looks().items()}
@@ -91,8 +98,7 @@ def trade(photos: list[Path], targets: list[Path], *, per_photo: int = 4, seed: 
             res = pool.map(_score, work, chunksize=1)
     else:
         res = [_score(w) for w in work]
-    tgt = [np.concatenate([patch_stats(patches(load_srgb(t), patch_rng(seed, dr, TARGET_STREAM + i, 0)))
-                           for i, t in enumerate(targets)]) for dr in range(DRAWS)]
+    tgt = target_stats(targets, seed, DRAWS)
     out = {}
     for n in res[0]:
         hi = np.stack([intersection(np.concatenate([r[n][1][dr] for r in res]), tgt[dr]) for dr in range(DRAWS)])

@@ -140,6 +140,21 @@ def patch_rng(seed: int, draw: int, image: int, method: int) -> np.random.Genera
     return np.random.default_rng([seed, draw, image, method])
 
 
+def degraded_photo(orig: np.ndarray, d: degrade.Degradation, k: int, dng: Path) -> np.ndarray:
+    """One degraded original as the app sees it: written as the synthetic DNG ``dng`` (seed
+    ``k``) and decoded by the app's RAW path."""
+    lin = degrade.degrade(orig, d).astype(np.float32)
+    write_dng(dng, lin, linear=True, seed=k, preview=False)
+    return load_photo(dng).linear
+
+
+def target_stats(targets: list[Path], seed: int, draws: int) -> list[np.ndarray]:
+    """The targets' patch statistics in each draw (their own patch streams)."""
+    target_srgb = [load_srgb(p) for p in targets]
+    return [np.concatenate([patch_stats(patches(t, patch_rng(seed, d, TARGET_STREAM + i, 0)))
+                            for i, t in enumerate(target_srgb)]) for d in range(draws)]
+
+
 def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, per_photo: int = 4,
              seed: int = 0, long_edge: int = 768, strength: float | None = None, draws: int = DRAWS,
              degradation_scale: float = 1.0, log=print) -> dict:
@@ -168,10 +183,8 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
         for path in heldout:
             orig = shrink(load_srgb(path), long_edge)
             for k in range(per_photo):
-                d = degrade.sample(rng, ranges=ranges)
-                lin = degrade.degrade(orig, d).astype(np.float32)
-                dng = write_dng(Path(tmp) / f"{path.stem}-{k}.dng", lin, linear=True, seed=k, preview=False)
-                linear = load_photo(dng).linear
+                dng = Path(tmp) / f"{path.stem}-{k}.dng"
+                linear = degraded_photo(orig, degrade.sample(rng, ranges=ranges), k, dng)
                 t = time.perf_counter()
                 recipe = agent.predict(linear)
                 times.append(time.perf_counter() - t)
@@ -193,9 +206,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                 short = [m.split(maxsplit=1)[-1] if m.startswith("agent,") else m.split()[0] for m in methods]
                 log(f"{path.stem}#{k}: " + "  ".join(f"{s} {scores[m][-1]:.2f}" for s, m in zip(short, methods))
                     + "  recipe " + " > ".join(s.op for s in recipe))
-    target_srgb = [load_srgb(p) for p in targets]
-    tgt = [np.concatenate([patch_stats(patches(t, patch_rng(seed, d, TARGET_STREAM + i, 0)))
-                           for i, t in enumerate(target_srgb)]) for d in range(draws)]
+    tgt = target_stats(targets, seed, draws)
     table = {}
     for m in rows:
         hi = np.stack([intersection(np.concatenate(stats[m][d]), tgt[d]) for d in range(draws)])  # (draws, 3)
