@@ -35,7 +35,7 @@ subject, the model answers about neutral and the colours stay. Without the model
 ``constancy=False``) it is classical max-RGB (each channel's 99.5th percentile over the unclipped
 pixels is the white) at ``AUTO_WB_SHARE``; shades of grey (Finlayson & Trezzi 2004) until the ninth
 session. The shipped policy rarely fixes a cast itself (one step in three on the check set);
-measured in models/retouch/MODEL.md.
+measured in models/retouch/HISTORY.md (sixth session).
 
 The learned meter (eighth session, :mod:`engine.runners.meter`): a linear model of 24 photo
 statistics, fitted to degraded photos whose offsets are known. Auto's exposure takes
@@ -68,12 +68,12 @@ AUTO_PERCENTILE = 99.0  # like LibRaw's auto-bright (auto_bright_thr 0.01): ~1 %
 AUTO_TARGET = 0.9  # chosen on the check set (degraded target photos) over 1.0; models/retouch/MODEL.md
 AUTO_MIN_EV = 0.05  # smaller corrections are not worth a step card
 #: Chosen on the check + val sets for the shipped policy, retrained on the meter's steps (0.3 for
-#: the weights before it, 0.7 before the meter); models/retouch/MODEL.md, tenth session.
+#: the weights before it, 0.7 before the meter); models/retouch/HISTORY.md, tenth session.
 AUTO_STRENGTH = 0.6
 #: A policy step that moves fewer than ``NOOP_SHARE`` of the proxy's pixels by this much on the
 #: display is a "pass" and gets no card: the shipped policy spends a step on a saturation of ~0.000
 #: on nearly every photo, and at Auto's strength leaves cards such as "Black & white: amount 0.01"
-#: that change a few saturated pixels by a level and nothing visible (models/retouch/MODEL.md,
+#: that change a few saturated pixels by a level and nothing visible (models/retouch/HISTORY.md,
 #: sixteenth session; any pixel by half a level before: the same PSNR, 1.2 fewer cards per photo).
 NOOP_LEVEL = 1 / 255
 NOOP_SHARE = 0.01
@@ -82,7 +82,7 @@ NOOP_SHARE = 0.01
 SRGB_MAX_SLOPE = 12.92
 SRGB_MIN_SLOPE = 1.055 / 2.4
 #: max-RGB: the white is each channel's 99.5th percentile over the unclipped pixels; with the share,
-#: picked among 7 estimators on the training inputs (MODEL.md, ninth session; shades of grey before).
+#: picked among 7 estimators on the training inputs (models/retouch/HISTORY.md, ninth session; shades of grey before).
 AUTO_WB_PERCENTILE = 99.5
 PARAM_DECIMALS = 4  # the agent's parameters in a recipe (a 1e-4 step changes no pixel)
 #: The policy's ONNX inputs, in order (``models.retouch.export`` writes them).
@@ -105,7 +105,7 @@ AUTO_WB_MIN = 0.01  # smaller gain changes (1 %) are not worth a step card
 #: (an orange flower) otherwise reaches the filter's limit. Chosen on check + val; MODEL.md.
 AUTO_WB_MAX = 0.3
 #: The learned meter (engine.runners.meter) takes this share of the exposure (the rest is the
-#: percentile rule's) and removes this share of the contrast it measures; MODEL.md, eighth session.
+#: percentile rule's) and removes this share of the contrast it measures; models/retouch/HISTORY.md, eighth session.
 METER_EV_SHARE = 0.5  # 0.3 at the policy's old strength 0.7 (eighth session)
 AUTO_CONTRAST_SHARE = 0.5
 #: The learned colour constancy (engine.runners.constancy), Auto's white balance since the thirteenth

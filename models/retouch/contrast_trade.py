@@ -1,6 +1,6 @@
 """What more contrast would cost: ``python -m models.retouch.contrast_trade [--set val]``.
 
-The goal's two halves pull apart on HI contrast (MODEL.md, "Eighteenth session"): this measures
+The goal's two halves pull apart on HI contrast (HISTORY.md, "Eighteenth session"): this measures
 how far. Auto's recipe (exactly the app's) gets one more look appended, and each variant is scored
 as ``evaluate`` scores Auto: PSNR to the original, and HI against the targets over the same patch
 draws. The looks: a gamma about mid grey (``x -> 0.18 (x / 0.18)^g``, g > 1 adds contrast, as

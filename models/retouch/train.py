@@ -95,7 +95,7 @@ WHITE_BALANCE = 1 + AGENT_FILTERS.index("white_balance")
 PRE_STEP_FLAGS = [EXPOSURE, WHITE_BALANCE]  # the state flags of the measured steps, in Inputs.draw's order
 
 
-#: The shipped policy's width (``make train``): 16 scored no better on check + val (MODEL.md, third session).
+#: The shipped policy's width (``make train``): 16 scored no better on check + val (HISTORY.md, third session).
 SHIPPED_WIDTH = 8
 
 

@@ -321,7 +321,7 @@ def test_the_sample_auto_reads_stands_for_the_whole_photo(agent, photo_srgb8):
     full = srgb_encode(np.clip(make_proxy(linear, agent.size), 0, 1))
     fast = srgb_encode(np.clip(agent.proxy(linear), 0, 1))
     # measured: 2.35/255 on average at SAMPLE_FACTOR 2 (0.84 at 4, 7.2 at 1); Auto's recipes score
-    # the same at 2, 4 and 8 on 24 MP views of check + val photos (MODEL.md, ninth session)
+    # the same at 2, 4 and 8 on 24 MP views of check + val photos (models/retouch/HISTORY.md, ninth session)
     assert np.abs(fast - full).mean() < 3.5 / 255
     ev_full, ev_fast = agent_mod.auto_exposure_ev(linear), agent_mod.auto_exposure_ev(sample)
     assert abs(ev_fast - ev_full) < 0.03

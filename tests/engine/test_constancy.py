@@ -44,7 +44,7 @@ def test_shipped_model_follows_a_cast_where_the_colours_tell_and_abstains_where_
     """Real held-out photos with a known cast added. On a scene of many colours the model's answer
     moves with the cast (measured 91-97 % of it); on a frame filled by one orange flower, where no
     colour can be told from the light's, it barely moves (measured 0-3 %) instead of "correcting"
-    the subject, which is where max-RGB went wrong (models/retouch/MODEL.md, seventh session)."""
+    the subject, which is where max-RGB went wrong (models/retouch/HISTORY.md, seventh session)."""
     m = load()
     for name, low, high in (("Picture_0B_by_freespace", 0.75, 1.25), ("FreshFlower", -0.15, 0.15)):
         srgb = np.asarray(Image.open(FIXTURES / f"{name}.jpg").convert("RGB"), np.float32) / 255

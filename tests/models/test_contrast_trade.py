@@ -1,4 +1,4 @@
-"""The contrast trade-off measurement (MODEL.md, eighteenth session) scores as evaluate does."""
+"""The contrast trade-off measurement (models/retouch/HISTORY.md, eighteenth session) scores as evaluate does."""
 
 from __future__ import annotations
 
