@@ -159,7 +159,9 @@ def cmd_auto(args: argparse.Namespace) -> int:
     t2 = time.perf_counter()
     default = VARIATION_STRENGTH if n else agent.strength
     amount = default if args.strength is None else args.strength
-    print(f"{args.input.name}: model {agent.name} on {agent.device}, strength {amount:g}, {1000 * (t2 - t1):.0f} ms")
+    # a first call: the models' sessions start in it (bench/auto.py measures Auto warm, ~20 ms)
+    print(f"{args.input.name}: model {agent.name} on {agent.device}, strength {amount:g}, "
+          f"{1000 * (t2 - t1):.0f} ms with the models' start-up")
     words = []
     if len(recipes) > 1:  # how each differs from the others, judged on a small rendering
         from .looks import differences

@@ -49,24 +49,21 @@ def test_supported_extensions() -> None:
 
 # --- RAW -----------------------------------------------------------------------------------------
 
-def test_raw_preview_is_the_embedded_jpeg_in_milliseconds(dng_file: Path, photo_srgb8: np.ndarray) -> None:
-    load_preview(dng_file)  # warm the imports
-    t = time.perf_counter()
+def test_raw_preview_is_the_embedded_jpeg(dng_file: Path, photo_srgb8: np.ndarray) -> None:
+    # its speed is measured side by side with rawpy's in bench/raw_open.py, not timed here
     prev = load_preview(dng_file)
-    ms = (time.perf_counter() - t) * 1000
     assert prev.dtype == np.uint8 and prev.shape == photo_srgb8.shape
     assert psnr8(prev, photo_srgb8) > 30  # it is the source photo, JPEG-compressed (measured 37 dB)
-    assert ms < 200, f"preview took {ms:.0f} ms"
 
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="sample not built")
-def test_sample_preview_is_fast_and_small() -> None:
-    load_preview(SAMPLE)
-    t = time.perf_counter()
+def test_sample_preview_is_the_embedded_jpeg_at_the_size_asked() -> None:
     prev = load_preview(SAMPLE, max_size=512)
-    ms = (time.perf_counter() - t) * 1000
     assert max(prev.shape[:2]) == 512 and prev.shape[2] == 3
-    assert ms < 250, f"preview of a 6 MP DNG took {ms:.0f} ms"
+    # the same scene as the RAW data (the preview shows the photo, not some other picture)
+    raw = (np.clip(srgb_encode(load_photo(SAMPLE, half=True).linear), 0, 1) * 255).astype(np.uint8)
+    ref = np.asarray(Image.fromarray(raw).resize(prev.shape[1::-1], Image.Resampling.BOX), np.float64)
+    assert np.corrcoef(prev.reshape(-1), ref.reshape(-1))[0, 1] > 0.95  # measured 0.998; shifted by half: 0.83
 
 
 def test_raw_preview_falls_back_to_the_thumbnail(dng_no_preview: Path) -> None:
