@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.batch import MIN_PAIRS, pair_by_name, scan_folder
 from engine.runners.agent import style_run_dir, user_styles_dir
 
 from .fields import folder_field
@@ -62,8 +63,9 @@ class StyleDialog(QDialog):
         self._tail: list[str] = []
         lay = QVBoxLayout(self)
         intro = QLabel("Retouch learns to edit photos like those in <b>Before</b> into the look of those in "
-                       "<b>After</b>. The folders need not hold the same photos. The new style appears in "
-                       "the Style list.")
+                       "<b>After</b>. If both folders hold the same photos under the same names (your RAWs "
+                       "and your exports of them), it learns your edit of each; otherwise the folders need "
+                       "not hold the same photos. The new style appears in the Style list.")
         intro.setWordWrap(True)
         lay.addWidget(intro)
         form = QFormLayout()
@@ -76,6 +78,12 @@ class StyleDialog(QDialog):
         self.targets.textChanged.connect(self._targets_changed)
         self.targets.textChanged.connect(self._update)
         form.addRow("After", folder_field(self, self.targets, "Finished photos"))
+        self.pairs_note = QLabel("")  # how the folders pair up
+        self.pairs_note.setObjectName("muted")
+        self.pairs_note.setWordWrap(True)
+        form.addRow("", self.pairs_note)
+        for field in (self.inputs, self.targets):
+            field.textChanged.connect(self._pairs_changed)
         self.name = QLineEdit()
         self.name.textChanged.connect(self._update)
         form.addRow("Style name", self.name)
@@ -117,11 +125,26 @@ class StyleDialog(QDialog):
         if not training_available():
             self.status.setText("Training needs the training components (torch), which this installation "
                                 "lacks: install them with pip install 'retouch[train]'.")
+        self._pairs_changed()
         self._update()
 
     def _targets_changed(self, text: str) -> None:
         if text and not self.name.isModified():
             self.name.setText(Path(text).name)
+
+    def _pairs_changed(self) -> None:
+        """Say whether train-style will learn from pairs (it pairs the folders the same way)."""
+        a, b = Path(self.inputs.text()), Path(self.targets.text())
+        text = ""
+        if self.inputs.text() and self.targets.text() and a.is_dir() and b.is_dir():
+            try:
+                n = len(pair_by_name(scan_folder(a), scan_folder(b)))
+            except OSError:  # unreadable: train-style will say so
+                n = 0
+            text = (f"{n} photos pair up by name: Retouch learns your edit of each." if n >= MIN_PAIRS else
+                    "The folders do not hold the same photos by name: Retouch learns the After photos' look.")
+        self.pairs_note.setText(text)
+        self.pairs_note.setVisible(bool(text))
 
     def is_training(self) -> bool:
         return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning

@@ -32,8 +32,8 @@ from .batch_worker import ExportSettings, Job, Result, export_one, init_worker, 
 from .formats import FORMATS
 
 __all__ = [
-    "FIELDS", "ExportSettings", "Job", "Progress", "Result", "TemplateError", "check_template",
-    "cleanup_partials", "default_workers", "export_all", "plan_jobs", "scan_folder",
+    "FIELDS", "MIN_PAIRS", "ExportSettings", "Job", "Progress", "Result", "TemplateError", "check_template",
+    "cleanup_partials", "default_workers", "export_all", "pair_by_name", "plan_jobs", "scan_folder",
 ]
 
 # A worker holds the decoded float image (~300 MB at 24 MP), LibRaw's buffers while decoding,
@@ -92,6 +92,24 @@ def scan_folder(in_dir: Path, *, recursive: bool = False, exclude: Path | None =
             if is_supported(p):
                 found.append(p)
     return sorted(found)
+
+
+MIN_PAIRS = 4  # fewer photos paired by name: a style's folders are taken as unpaired
+
+
+def pair_by_name(inputs: list[Path], targets: list[Path]) -> list[tuple[Path, Path]]:
+    """The (input, target) pairs of two folders' photos: the same file name, its extension and
+    case aside (``IMG_0042.CR2`` and ``img_0042.jpg``: a RAW and its export), each name at most
+    once on either side. ``retouch train-style`` learns from each pair when there are at least
+    ``MIN_PAIRS``."""
+    def by_stem(paths: list[Path]) -> dict[str, Path]:
+        stems: dict[str, list[Path]] = {}
+        for q in paths:
+            stems.setdefault(q.stem.casefold(), []).append(q)
+        return {k: v[0] for k, v in stems.items() if len(v) == 1}  # IMG_1.CR2 + IMG_1.jpg: ambiguous
+
+    ins, outs = by_stem(inputs), by_stem(targets)
+    return [(ins[k], outs[k]) for k in sorted(ins.keys() & outs.keys())]
 
 
 def plan_jobs(

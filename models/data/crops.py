@@ -13,6 +13,7 @@ second run starts in a second.
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -93,6 +94,45 @@ def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0,
     return arr
 
 
+#: |log| of the aspect ratios' quotient beyond which two versions of a photo were cropped apart: their
+#: pixels do not line up (``retouch fit`` and paired styles refuse them).
+ASPECT_TOLERANCE = 0.01
+
+
+def paired_views(pairs: list[tuple[Path, Path]], per_photo: int, cache_dir: Path, seed: int = 0,
+                 max_views: int = MAX_VIEWS, log: Callable[[str], None] = _warn) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned views ``(N, 80, 80, 3)`` of each pair's input and target: the same rectangles of
+    both, the target resized to the input's size. A pair that cannot be read or whose framing
+    differs (a crop) is skipped and reported; none left is a ``FileNotFoundError``."""
+    per_photo = max(MIN_VIEWS, min(per_photo, max_views // max(1, len(pairs))))
+    key = hashlib.sha1(repr(([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for pair in pairs for p in pair],
+                             per_photo, seed)).encode()).hexdigest()[:16]
+    f = cache_dir / f"pairs-{key}.npy"
+    if f.exists():
+        both = np.load(f)
+        return both[..., :3], both[..., 3:]
+    rng = np.random.default_rng(seed)
+    parts = []
+    for a, b in pairs:
+        try:
+            x, y = load_linear(a), load_linear(b)
+        except (ImageError, OSError, ValueError) as e:
+            log(f"skipped the pair {a.name} / {b.name}: {e}")
+            continue
+        (h, w), (hb, wb) = x.shape[:2], y.shape[:2]
+        if abs(math.log((w / h) / (wb / hb))) > ASPECT_TOLERANCE:
+            log(f"skipped the pair {a.name} / {b.name}: {w}x{h} against {wb}x{hb}, not the same framing")
+            continue
+        parts.append(views(np.concatenate([x, resize_linear(y, w, h)], -1), per_photo, rng))
+    if not parts:
+        raise FileNotFoundError(f"none of the {len(pairs)} pairs could be used")
+    both = np.concatenate(parts)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(f) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, both)
+    return both[..., :3], both[..., 3:]
+
+
 def folder_views(folder: Path, per_photo: int, cache_dir: Path, seed: int = 0,
                  log: Callable[[str], None] = _warn) -> np.ndarray:
     """Views of every photo in a user's folder (what a batch export there would read:
@@ -104,11 +144,12 @@ def folder_views(folder: Path, per_photo: int, cache_dir: Path, seed: int = 0,
 
 
 def random_crops(arr: np.ndarray, idx: np.ndarray, rng: np.random.Generator, crop: int = CROP) -> np.ndarray:
-    """Batch of random ``crop``² crops with random horizontal flips from views ``arr[idx]``."""
+    """Batch of random ``crop``² crops with random horizontal flips from views ``arr[idx]`` (any
+    channels: a pair's two photos stacked crop alike)."""
     n, s = len(idx), arr.shape[1]
     ys = rng.integers(0, s - crop + 1, n)
     xs = rng.integers(0, s - crop + 1, n)
-    out = np.empty((n, crop, crop, 3), np.float32)
+    out = np.empty((n, crop, crop, arr.shape[-1]), np.float32)
     for k, (i, y, x) in enumerate(zip(idx, ys, xs)):
         v = arr[i, y:y + crop, x:x + crop]
         out[k] = v[:, ::-1] if rng.random() < 0.5 else v

@@ -22,8 +22,10 @@ Reconstruction reward (a documented departure, ``recon_weight``): our default in
 from finished photos by :mod:`models.data.degrade`, so each comes with its original. The reward
 then also gets ``w (log e(in) - log e(out))`` with ``e`` the sRGB mean squared error to the
 original; it telescopes over the episode to ``w log(e_0 / e_5)``, i.e. PSNR gained. The critic
-still learns from the disjoint target set. With user folders (no originals) it is 0 and the
-training is the paper's, unpaired.
+still learns from the disjoint target set. With user folders it is 0 and the training is the
+paper's, unpaired, unless the folders hold the same photos (``paired``: ``retouch train-style``
+pairs them by file name): then each input's original is its own finished version, and the reward
+is the PSNR gained towards the photographer's edit.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class Config:
     entropy_penalty: float = 0.05
     reuse_penalty: float = 1.0
     recon_weight: float = 0.0
+    paired: bool = False  # user folders of the same photos: each input view comes with its edit's (train-style)
     pool_mul: int = 2  # pool = pool_mul * batch (paper 128 = 2 x 64)
     checkpoint_every: int = 200
     keep_every: int = 0  # also keep checkpoint-it{N}.pt at every multiple (to average them at export)
@@ -136,11 +139,16 @@ def lr_at(cfg: Config, it: int) -> float:
 
 
 class Inputs:
-    """Source of fresh episodes: linear views, degraded on the fly when ``synthetic``."""
+    """Source of fresh episodes: linear views, degraded on the fly when ``synthetic``, or each with
+    its finished version (``originals``, the same rectangles: a user's pairs)."""
 
     def __init__(self, views: np.ndarray, synthetic: bool, rng: np.random.Generator, auto_exposure: bool = False,
                  permute: float = 0.0, *, flag_pre_step: bool = True, auto_white_balance: bool = False,
-                 meter: bool = False, constancy: bool = False, weights: np.ndarray | None = None):
+                 meter: bool = False, constancy: bool = False, weights: np.ndarray | None = None,
+                 originals: np.ndarray | None = None):
+        self.paired = originals is not None and not synthetic
+        if self.paired:  # one array, so that a crop and a flip take the same pixels of both
+            views = np.concatenate([views, originals], -1)
         self.views, self.synthetic, self.rng, self.auto_exposure = views, synthetic, rng, auto_exposure
         self.weights = weights  # each view's chance of starting an episode (None: uniform)
         self.flag_pre_step, self.auto_white_balance = flag_pre_step, auto_white_balance and auto_exposure
@@ -159,13 +167,16 @@ class Inputs:
         idx = (self.rng.integers(0, len(self.views), n) if self.weights is None
                else self.rng.choice(len(self.views), n, p=self.weights))
         clean = crops.random_crops(self.views, idx, self.rng)
+        if self.paired:
+            img, clean = clean[..., :3], clean[..., 3:]
         if self.permute:  # a scene's colours can no longer be recalled from its content
             which = self.rng.random(n) < self.permute
             perms = np.argsort(self.rng.random((n, 3)), axis=1)  # uniform over the 6 orders
             clean = np.where(which[:, None, None, None], np.take_along_axis(clean, perms[:, None, None, :], 3), clean)
-        img = clean
         if self.synthetic:
             img = degrade.degrade_linear(clean, degrade.sample(self.rng, n)).astype(np.float32)
+        elif not self.paired:
+            img = clean
         img = np.array(img, np.float32)
         flags = np.zeros((n, 2), bool)
         if self.auto_exposure:
@@ -175,7 +186,7 @@ class Inputs:
                 img[i] = apply_steps(img[i], steps)
                 ops = {s.op for s in steps}
                 flags[i] = ["exposure" in ops, "white_balance" in ops]
-        return img, (clean if self.synthetic else None), flags & self.flag_pre_step
+        return img, (clean if self.synthetic or self.paired else None), flags & self.flag_pre_step
 
 
 class Pool:
@@ -218,7 +229,8 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> 
 
 class Trainer:
     def __init__(self, cfg: Config, inputs: np.ndarray, targets: np.ndarray, *, synthetic: bool,
-                 run: Path, device: str | None = None, weights: np.ndarray | None = None):
+                 run: Path, device: str | None = None, weights: np.ndarray | None = None,
+                 originals: np.ndarray | None = None):
         self.cfg, self.run = cfg, run
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         torch.manual_seed(cfg.seed)
@@ -233,7 +245,7 @@ class Trainer:
         self.synthetic = synthetic and cfg.recon_weight >= 0
         self.inputs = Inputs(inputs, synthetic, self.rng, cfg.auto_exposure, cfg.permute_channels,
                              flag_pre_step=cfg.flag_pre_step, auto_white_balance=cfg.auto_white_balance,
-                             meter=cfg.meter, constancy=cfg.constancy, weights=weights)
+                             meter=cfg.meter, constancy=cfg.constancy, weights=weights, originals=originals)
         self.targets = targets
         self.pool = Pool(self.inputs, cfg.pool_mul * cfg.batch, self.device)
         self.fake = torch.zeros(0, 3, 64, 64, device=self.device)  # finished outputs (sRGB NCHW)
@@ -521,9 +533,12 @@ def source_weights(sources: list[str], n_views: int, balance: float) -> np.ndarr
 
 def train(cfg: Config, run: Path, *, inputs: np.ndarray, targets: np.ndarray, synthetic: bool,
           weights: np.ndarray | None = None, resume: bool = False, log: Callable[[str], None] = print,
-          progress: Callable[[int, int, float], None] | None = None, device: str | None = None) -> Trainer:
+          progress: Callable[[int, int, float], None] | None = None, device: str | None = None,
+          originals: np.ndarray | None = None) -> Trainer:
+    """``originals``: each input view's finished version (a user's pairs; ``cfg.paired``)."""
     torch.set_num_threads(int(os.environ.get("RETOUCH_THREADS", "2")))
-    tr = Trainer(cfg, inputs, targets, synthetic=synthetic, run=run, device=device, weights=weights)
+    tr = Trainer(cfg, inputs, targets, synthetic=synthetic, run=run, device=device, weights=weights,
+                 originals=originals)
     ck = run / "checkpoint.pt"
     if resume and ck.exists():
         tr.load(ck)

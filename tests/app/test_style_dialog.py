@@ -109,3 +109,19 @@ def test_quitting_mid_training_keeps_a_checkpoint(qtbot, win, folders):
     assert not dlg.is_training()
     assert "(interrupted)" in (style_run_dir("warm look") / "train.log").read_text()
     assert (style_run_dir("warm look") / "checkpoint.pt").exists()
+
+
+def test_the_dialog_says_whether_the_folders_pair_up(qtbot, win, folders):
+    """Folders of different photos: the look is learnt; the same photos by name (a RAW folder and
+    its exports, here the JPEGs as PNG "exports"): each edit is learnt, as train-style will."""
+    dlg = _filled(win, folders)
+    assert dlg.pairs_note.isVisibleTo(dlg) and "do not hold the same photos" in dlg.pairs_note.text()
+    exports = folders[1].parent / "exports"
+    exports.mkdir()
+    for p in sorted(FIXTURES.glob("*.jpg"))[:4]:
+        shutil.copy(p, exports / f"{p.stem}.png")  # the name pairs them; the content is not read
+        shutil.copy(p, folders[0] / p.name)
+    dlg.targets.setText(str(exports))
+    assert dlg.pairs_note.text() == "4 photos pair up by name: Retouch learns your edit of each."
+    dlg.targets.setText("")
+    assert not dlg.pairs_note.isVisibleTo(dlg)

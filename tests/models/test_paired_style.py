@@ -1,0 +1,115 @@
+"""Styles from pairs: folders of the same photos (a photographer's RAWs and their finished exports)
+pair up by file name, their views line up pixel for pixel, and ``retouch train-style`` trains on
+each edit with the reconstruction reward."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("torch")
+
+from engine.batch import pair_by_name
+from engine.color import srgb_decode, srgb_encode
+from models.data import crops
+from tests.models.test_train_style_cli import TINY_STYLE, _parse
+
+
+def _save(path, srgb: np.ndarray) -> None:
+    Image.fromarray((np.clip(srgb, 0, 1) * 255 + 0.5).astype(np.uint8)).save(path)
+
+
+def test_pair_up_matches_names_not_extensions_and_skips_ambiguous_ones(tmp_path):
+    names_in = ["IMG_0001.CR2", "IMG_0002.dng", "IMG_0003.jpg", "IMG_0003.dng", "lonely.nef"]
+    names_out = ["img_0001.jpg", "IMG_0002.tif", "IMG_0003.jpg", "other.jpg"]
+    ins = [tmp_path / "in" / n for n in names_in]
+    outs = [tmp_path / "out" / n for n in names_out]
+    pairs = pair_by_name(ins, outs)
+    assert [(a.name, b.name) for a, b in pairs] == [("IMG_0001.CR2", "img_0001.jpg"), ("IMG_0002.dng", "IMG_0002.tif")]
+
+
+def test_paired_views_line_up_and_a_cropped_edit_is_skipped(tmp_path, heldout_files, heldout_srgb):
+    """The edit is the photo darkened 1 EV and saved at half size: every view of it is half its
+    input's view (within the 8-bit file's rounding), which no misaligned rectangle would be. An
+    edit cropped to another framing is reported and left out."""
+    ins, outs = tmp_path / "in", tmp_path / "out"
+    ins.mkdir()
+    outs.mkdir()
+    pairs = []
+    for path, srgb in zip(heldout_files[:2], heldout_srgb[:2]):
+        shutil.copy(path, ins / path.name)
+        h, w = srgb.shape[:2]
+        edit = Image.fromarray((srgb_encode(srgb_decode(srgb) / 2) * 255 + 0.5).astype(np.uint8))
+        edit.resize((w // 2, h // 2)).save(outs / f"{path.stem}.png")
+        pairs.append((ins / path.name, outs / f"{path.stem}.png"))
+    cropped = heldout_srgb[2][:, : heldout_srgb[2].shape[1] * 3 // 4]
+    shutil.copy(heldout_files[2], ins / heldout_files[2].name)
+    _save(outs / f"{heldout_files[2].stem}.png", cropped)
+    pairs.append((ins / heldout_files[2].name, outs / f"{heldout_files[2].stem}.png"))
+    said = []
+    x, y = crops.paired_views(pairs, 8, tmp_path / "cache", seed=1, log=said.append)
+    assert x.shape == y.shape == (16, crops.VIEW, crops.VIEW, 3)  # 2 pairs x 8 views: the cropped one left out
+    assert len(said) == 1 and heldout_files[2].name in said[0] and "framing" in said[0]
+    bright = x > 0.02  # where the 8-bit rounding is small against the value (the half-size edit blurs edges)
+    ratio = y[bright] / x[bright]
+    assert abs(float(np.median(ratio)) - 0.5) < 0.01 and np.percentile(np.abs(ratio - 0.5), 90) < 0.1
+    shifted = y[:, :, 4:][bright[:, :, :-4]] / x[:, :, :-4][bright[:, :, :-4]]  # 4 view pixels off
+    assert np.percentile(np.abs(shifted - 0.5), 90) > 2 * np.percentile(np.abs(ratio - 0.5), 90)
+    again = crops.paired_views(pairs, 8, tmp_path / "cache", seed=1, log=said.append)  # from the cache
+    assert np.array_equal(again[0], x) and np.array_equal(again[1], y) and len(said) == 1
+
+
+def test_paired_inputs_draw_each_crop_with_its_edits_pixels(tiny_views):
+    """A pair's crop and flip take the same pixels of both: the episode's original is exactly
+    the edit of what the policy sees."""
+    from models.retouch.train import Inputs
+
+    edits = np.sqrt(tiny_views)
+    inputs = Inputs(tiny_views, False, np.random.default_rng(0), originals=edits)
+    img, clean, _ = inputs.draw(16)
+    assert clean is not None and img.shape == clean.shape == (16, 64, 64, 3)
+    np.testing.assert_allclose(clean, np.sqrt(img), rtol=1e-6)
+    assert Inputs(tiny_views, False, np.random.default_rng(0)).draw(4)[1] is None  # unpaired: no originals
+
+
+def _pair_folders(tmp_path, heldout_files, heldout_srgb, n: int) -> tuple:
+    ins, tgt = tmp_path / "before", tmp_path / "after"
+    ins.mkdir()
+    tgt.mkdir()
+    for path, srgb in zip(heldout_files[:n], heldout_srgb[:n]):
+        shutil.copy(path, ins / path.name)
+        _save(tgt / f"{path.stem}.png", srgb ** 1.2)  # "the edit": darker, more contrast
+    for path in heldout_files[n:]:
+        shutil.copy(path, tgt / path.name)  # finished photos without a before
+    return ins, tgt
+
+
+@pytest.mark.parametrize("n, extra, paired", [(4, [], True), (4, ["--unpaired"], False), (3, [], False)])
+def test_train_style_learns_from_pairs_when_the_names_pair(tmp_path, monkeypatch, capsys, heldout_files,
+                                                          heldout_srgb, n, extra, paired):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    ins, tgt = _pair_folders(tmp_path, heldout_files, heldout_srgb, n)
+    run = tmp_path / "run"
+    args = _parse(["train-style", "--inputs", str(ins), "--targets", str(tgt), "--run", str(run),
+                   "--iterations", "2", *TINY_STYLE, *extra])
+    assert args.func(args) == 0
+    err = capsys.readouterr().err
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["paired"] is paired and (cfg["recon_weight"] > 0) is paired
+    assert (f"{n} photos pair up by file name" in err) is paired
+    log = (run / "train.log").read_text()
+    views = (n if paired else len(list(ins.iterdir()))) * 8
+    assert f"{views} input views, {5 * 8} target views" in log  # the critic still sees every finished photo
+    gained = [float(line.split(" dB ")[1].split()[0]) for line in log.splitlines() if " dB " in line]
+    assert gained and all(np.isfinite(gained))
+    if paired:  # a resumed paired run needs its pairs
+        for p in list(ins.iterdir())[1:]:
+            p.unlink()
+        args = _parse(["train-style", "--inputs", str(ins), "--targets", str(tgt), "--run", str(run),
+                       "--iterations", "3", "--resume"])
+        assert args.func(args) == 1
+        assert "learnt from pairs" in capsys.readouterr().err
