@@ -69,29 +69,9 @@ def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0,
     changed count is reported through ``log``. A file that cannot be read is skipped and reported
     too; none readable is a ``FileNotFoundError``.
     """
-    asked, per_photo = per_photo, max(MIN_VIEWS, min(per_photo, max_views // max(1, len(paths))))
-    if per_photo != asked:
-        log(f"{per_photo} views of each of {len(paths)} photos rather than {asked} "
-            f"(at least {MIN_VIEWS}, at most {max_views} in all)")
-    key = hashlib.sha1(repr(([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths],
-                             per_photo, seed)).encode()).hexdigest()[:16]
-    f = cache_dir / f"views-{key}.npy"
-    if f.exists():
-        return np.load(f)
-    rng = np.random.default_rng(seed)
-    parts = []
-    for p in paths:
-        try:
-            parts.append(views(load_linear(p), per_photo, rng))
-        except (ImageError, OSError, ValueError) as e:  # a user's folder may hold anything
-            log(f"skipped {e}" if p.name in str(e) else f"skipped {p.name}: {e}")
-    if not parts:
-        raise FileNotFoundError(f"none of the {len(paths)} photos in {paths[0].parent} could be read")
-    arr = np.concatenate(parts)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(f) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, arr)
-    return arr
+    return _cached_views(paths, paths, load_linear, per_photo, cache_dir, seed, max_views, log, "views",
+                         lambda p, e: f"skipped {e}" if p.name in str(e) else f"skipped {p.name}: {e}",
+                         f"none of the {len(paths)} photos in {paths[0].parent} could be read")
 
 
 #: |log| of the aspect ratios' quotient beyond which two versions of a photo were cropped apart: their
@@ -101,36 +81,52 @@ ASPECT_TOLERANCE = 0.01
 
 def paired_views(pairs: list[tuple[Path, Path]], per_photo: int, cache_dir: Path, seed: int = 0,
                  max_views: int = MAX_VIEWS, log: Callable[[str], None] = _warn) -> tuple[np.ndarray, np.ndarray]:
-    """Aligned views ``(N, 80, 80, 3)`` of each pair's input and target: the same rectangles of
-    both, the target resized to the input's size. A pair that cannot be read or whose framing
-    differs (a crop) is skipped and reported; none left is a ``FileNotFoundError``."""
-    per_photo = max(MIN_VIEWS, min(per_photo, max_views // max(1, len(pairs))))
-    key = hashlib.sha1(repr(([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for pair in pairs for p in pair],
-                             per_photo, seed)).encode()).hexdigest()[:16]
-    f = cache_dir / f"pairs-{key}.npy"
-    if f.exists():
-        both = np.load(f)
-        return both[..., :3], both[..., 3:]
-    rng = np.random.default_rng(seed)
-    parts = []
-    for a, b in pairs:
-        try:
-            x, y = load_linear(a), load_linear(b)
-        except (ImageError, OSError, ValueError) as e:
-            log(f"skipped the pair {a.name} / {b.name}: {e}")
-            continue
+    """Aligned views ``(N, 80, 80, 3)`` of each pair's input and target, as :func:`build` makes
+    them: the same rectangles of both, the target resized to the input's size. A pair that cannot
+    be read or whose framing differs (a crop) is skipped and reported; none left is a
+    ``FileNotFoundError``."""
+    def stacked(pair: tuple[Path, Path]) -> np.ndarray:
+        x, y = load_linear(pair[0]), load_linear(pair[1])
         (h, w), (hb, wb) = x.shape[:2], y.shape[:2]
         if abs(math.log((w / h) / (wb / hb))) > ASPECT_TOLERANCE:
-            log(f"skipped the pair {a.name} / {b.name}: {w}x{h} against {wb}x{hb}, not the same framing")
-            continue
-        parts.append(views(np.concatenate([x, resize_linear(y, w, h)], -1), per_photo, rng))
+            raise ValueError(f"{w}x{h} against {wb}x{hb}, not the same framing")
+        return np.concatenate([x, resize_linear(y, w, h)], -1)
+
+    both = _cached_views(pairs, [p for pair in pairs for p in pair], stacked, per_photo, cache_dir, seed,
+                         max_views, log, "pairs",
+                         lambda pair, e: f"skipped the pair {pair[0].name} / {pair[1].name}: {e}",
+                         f"none of the {len(pairs)} pairs could be used")
+    return both[..., :3], both[..., 3:]
+
+
+def _cached_views(items: list, files: list[Path], load: Callable, per_photo: int, cache_dir: Path, seed: int,
+                  max_views: int, log: Callable[[str], None], kind: str, skipped: Callable[..., str],
+                  none: str) -> np.ndarray:
+    """:func:`views` of each of ``items`` as ``load`` reads it, cached on disk under ``kind`` and
+    the ``files``' names, sizes and times; what cannot be read is reported by ``skipped``."""
+    asked, per_photo = per_photo, max(MIN_VIEWS, min(per_photo, max_views // max(1, len(items))))
+    if per_photo != asked:
+        log(f"{per_photo} views of each of {len(items)} photos rather than {asked} "
+            f"(at least {MIN_VIEWS}, at most {max_views} in all)")
+    key = hashlib.sha1(repr(([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files],
+                             per_photo, seed)).encode()).hexdigest()[:16]
+    f = cache_dir / f"{kind}-{key}.npy"
+    if f.exists():
+        return np.load(f)
+    rng = np.random.default_rng(seed)
+    parts = []
+    for item in items:
+        try:
+            parts.append(views(load(item), per_photo, rng))
+        except (ImageError, OSError, ValueError) as e:  # a user's folder may hold anything
+            log(skipped(item, e))
     if not parts:
-        raise FileNotFoundError(f"none of the {len(pairs)} pairs could be used")
-    both = np.concatenate(parts)
+        raise FileNotFoundError(none)
+    arr = np.concatenate(parts)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(f) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, both)
-    return both[..., :3], both[..., 3:]
+        np.save(fh, arr)
+    return arr
 
 
 def folder_views(folder: Path, per_photo: int, cache_dir: Path, seed: int = 0,
