@@ -100,8 +100,8 @@ MIN_PAIRS = 4  # fewer photos paired by name: a style's folders are taken as unp
 def pair_by_name(inputs: list[Path], targets: list[Path]) -> list[tuple[Path, Path]]:
     """The (input, target) pairs of two folders' photos: the same file name, its extension and
     case aside (``IMG_0042.CR2`` and ``img_0042.jpg``: a RAW and its export), each name at most
-    once on either side. ``retouch train-style`` learns from each pair when there are at least
-    ``MIN_PAIRS``."""
+    once on either side, and never a file with itself (the same folder twice pairs nothing).
+    ``retouch train-style`` learns from each pair when there are at least ``MIN_PAIRS``."""
     def by_stem(paths: list[Path]) -> dict[str, Path]:
         stems: dict[str, list[Path]] = {}
         for q in paths:
@@ -109,7 +109,7 @@ def pair_by_name(inputs: list[Path], targets: list[Path]) -> list[tuple[Path, Pa
         return {k: v[0] for k, v in stems.items() if len(v) == 1}  # IMG_1.CR2 + IMG_1.jpg: ambiguous
 
     ins, outs = by_stem(inputs), by_stem(targets)
-    return [(ins[k], outs[k]) for k in sorted(ins.keys() & outs.keys())]
+    return [(ins[k], outs[k]) for k in sorted(ins.keys() & outs.keys()) if ins[k].resolve() != outs[k].resolve()]
 
 
 def plan_jobs(

@@ -49,6 +49,23 @@ def make_folder(extra: Path | None) -> Path:
     return d
 
 
+def pair_folders(parent: Path) -> tuple[Path, Path]:
+    """A shoot and its edits under the same names (four real photos, their edits darker and
+    harder as PNG exports): Learn my style learns each edit."""
+    import numpy as np
+    from PIL import Image
+
+    shoot, edits = parent / "Shoot", parent / "Shoot edits"
+    for d in (shoot, edits):
+        d.mkdir(exist_ok=True)
+    for p in sorted((ROOT / "tests" / "models" / "fixtures").glob("*.jpg"))[:4]:
+        shutil.copy2(p, shoot / p.name)
+        with Image.open(p) as im:
+            rgb = np.asarray(im.convert("RGB"), np.float32) / 255
+        Image.fromarray((rgb ** 1.3 * 255 + 0.5).astype(np.uint8)).save(edits / f"{p.stem}.png")
+    return shoot, edits
+
+
 def main() -> int:
     import argparse
 
@@ -131,8 +148,9 @@ def main() -> int:
         win.learn_style()
         sd = win.style_dialog
         sd.extra_args = ("--width", "4", "--batch", "4", "--views", "8")  # the minimum
-        sd.inputs.setText(str(folder))
-        sd.targets.setText(str(folder))
+        shoot, edits = pair_folders(folder.parent)
+        sd.inputs.setText(str(shoot))
+        sd.targets.setText(str(edits))
         sd.name.setText("My look")
         sd.iterations.setValue(400)
         sd.start()

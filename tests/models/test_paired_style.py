@@ -30,6 +30,7 @@ def test_pair_up_matches_names_not_extensions_and_skips_ambiguous_ones(tmp_path)
     outs = [tmp_path / "out" / n for n in names_out]
     pairs = pair_by_name(ins, outs)
     assert [(a.name, b.name) for a, b in pairs] == [("IMG_0001.CR2", "img_0001.jpg"), ("IMG_0002.dng", "IMG_0002.tif")]
+    assert pair_by_name(ins, ins) == []  # one folder given twice: no photo is its own edit
 
 
 def test_paired_views_line_up_and_a_cropped_edit_is_skipped(tmp_path, heldout_files, heldout_srgb):
