@@ -30,7 +30,7 @@ from shiboken6 import isValid
 
 from engine.looks import differences
 from engine.recipe import Recipe, Step, write_sidecar
-from engine.runners.agent import AUTO_STRENGTH, WB_SOURCES, at_strength, white_balance_step
+from engine.runners.agent import AUTO_STRENGTH, DEFAULT_MODEL, WB_SOURCES, at_strength, white_balance_step
 from engine.runners.constancy import DEFAULT_WB
 from engine.runners.meter import DEFAULT_METER
 
@@ -263,11 +263,19 @@ class MainWindow(QMainWindow):
             self.split.restoreState(state)
         model = self.settings.value("agent/model")
         self.model = Path(model) if model else None
-        try:
-            self.strength = min(max(float(self.settings.value("agent/strength", AUTO_STRENGTH)), 0.0), 1.5)
-        except (TypeError, ValueError):
-            self.strength = AUTO_STRENGTH
+        self.strength = self._saved_strength(AUTO_STRENGTH)  # a style's own comes when it loads
         self.panel.set_strength(self.strength)
+
+    def _strength_key(self) -> str:
+        """Each style keeps its own strength (the shipped model's under the old key)."""
+        shipped = self.model is None or Path(self.model) == DEFAULT_MODEL
+        return "agent/strength" if shipped else f"agent/strength/{Path(self.model).stem}"
+
+    def _saved_strength(self, default: float) -> float:
+        try:
+            return min(max(float(self.settings.value(self._strength_key(), default)), 0.0), 1.5)
+        except (TypeError, ValueError):
+            return default
 
     def recent(self) -> list[str]:
         v = self.settings.value("recent/folders", [])
@@ -720,17 +728,27 @@ class MainWindow(QMainWindow):
     def _style_changed(self, model: Path | None) -> None:
         self.model = model
         self.settings.setValue("agent/model", str(model) if model else "")
+        self._load_agent()
 
     def _warm_agent(self) -> None:
         if not agent_mod.loaded_agents():
-            run_in_pool(agent_mod.get_agent, self.model,
-                        on_done=lambda a: self._agent_ready(),
-                        on_error=lambda e, tb: self.panel.set_busy(f"The agent is unavailable: {e}"))
+            self._load_agent()
         self.panel.set_models(agent_mod.available_models(), self.model)
 
-    def _agent_ready(self) -> None:
+    def _load_agent(self) -> None:
+        model = self.model
+        run_in_pool(agent_mod.get_agent, model,
+                    on_done=lambda a: self._agent_ready(model, a),
+                    on_error=lambda e, tb: self.panel.set_busy(f"The agent is unavailable: {e}"))
+
+    def _agent_ready(self, model: Path | None, agent: Any) -> None:
+        """The style's strength: the photographer's last for it, else the model's own (a style
+        learnt from pairs is applied in full)."""
         if self.panel.status.text().startswith("The agent"):
             self.panel.set_busy("")
+        if model == self.model:
+            self.strength = self._saved_strength(agent.strength)
+            self.panel.set_strength(self.strength)
 
     def _need_pixels(self) -> PhotoDoc | None:
         doc = self.doc
@@ -792,7 +810,7 @@ class MainWindow(QMainWindow):
     def set_strength(self, amount: float) -> None:
         """Auto's strength: re-applies the last Auto result while it is still on screen unedited."""
         self.strength = amount
-        self.settings.setValue("agent/strength", amount)
+        self.settings.setValue(self._strength_key(), amount)
         if self._auto is None or self._auto[0] is not self.doc:
             return
         doc, base, proxy, applied = self._auto

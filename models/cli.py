@@ -165,7 +165,9 @@ def _train_style(args: argparse.Namespace) -> int:
                log=log, progress=bar, originals=originals)
     if bar.tty:
         print(file=sys.stderr)
-    export(tr.policy.cpu(), out, {"name": name, **summary(tr.state_dict())}, fp16=True)
+    # a style learnt from pairs is meant in full; an unpaired one keeps Auto's hedge (HISTORY.md, twentieth session)
+    strength = {"strength": PAIRED_STRENGTH} if cfg.paired else {}
+    export(tr.policy.cpu(), out, {"name": name, **summary(tr.state_dict()), **strength}, fp16=True)
     state = "interrupted" if tr.stop else "finished"
     print(f"{state} at iteration {tr.it}/{cfg.iterations}; style model written to {out}")
     if tr.stop:
@@ -178,6 +180,7 @@ ITERATIONS, BATCH, VIEWS = 2000, 32, 64  # train-style's defaults (the width: tr
 #: gained towards each edit rewarded 5x, the policy's learning rate as the critic's, and the policy
 #: free to change the measured exposure (a style has its own brightness). Its all-action update is
 #: left out: it costs ~3x the time per iteration.
+PAIRED_STRENGTH = 1.0  # the Agent's default strength for a style learnt from pairs
 PAIRED = {"paired": True, "recon_weight": 5.0, "lr": 3e-4, "g_lr_mul": 1.0, "flag_pre_step": False}
 
 

@@ -353,7 +353,7 @@ class Agent:
     """Runs a policy model. ``model`` is a path, a name from :func:`available_models`, or None."""
 
     def __init__(self, model: str | Path | None = None, *, prefer_gpu: bool = True, threads: int | None = None,
-                 auto_exposure: bool = True, auto_white_balance: bool = True, strength: float = AUTO_STRENGTH,
+                 auto_exposure: bool = True, auto_white_balance: bool = True, strength: float | None = None,
                  meter: bool | str | Path = True, constancy: bool | str | Path = True):
         """``auto_exposure``: start every recipe with the measured exposure (:func:`auto_exposure_ev`)
         and let the policy refine the normalised proxy.
@@ -362,13 +362,14 @@ class Agent:
         adds a measured contrast step (:func:`measured_steps`); False: the classical rules only.
         ``constancy``: the learned colour constancy (True: the shipped one; or a path) measures the
         white balance; False: max-RGB (:func:`auto_white_balance`).
-        ``strength``: how far the policy's steps go (1: as predicted; see the module docstring)."""
+        ``strength``: how far the policy's steps go (1: as predicted; see the module docstring);
+        None: the model's own (``strength`` in its metadata: a style learnt from pairs says 1), else
+        ``AUTO_STRENGTH``."""
         self.auto_exposure = auto_exposure
         self.auto_white_balance = auto_white_balance
         self.meter: Meter | None = None if meter is False else load_meter(DEFAULT_METER if meter is True else meter)
         self.constancy: ColourConstancy | None = (
             None if constancy is False else load_constancy(DEFAULT_WB if constancy is True else constancy))
-        self.strength = float(strength)
         from .onnx import session  # onnxruntime loads here, not when the app imports this module
 
         self.path = self.resolve(model)
@@ -393,6 +394,7 @@ class Agent:
         self.size = int(self.meta.get("proxy", 64))
         self.keep = float(self.meta.get("keep", 0.5))
         self.feat_dim = int(self.session.get_inputs()[2].shape[1])
+        self.strength = float(self.meta.get("strength", AUTO_STRENGTH) if strength is None else strength)
 
     @staticmethod
     def resolve(model: str | Path | None) -> Path:

@@ -373,3 +373,18 @@ def test_a_file_that_is_not_a_policy_is_a_model_error(tmp_path):
     if DEFAULT_METER.exists():
         with pytest.raises(ModelError, match="not a Retouch style model"):
             Agent(DEFAULT_METER, prefer_gpu=False)
+
+
+def test_a_models_own_strength_is_its_default(tmp_path):
+    """A style's metadata may carry its strength (a style learnt from pairs says 1): the Agent
+    uses it unless told otherwise; without one, Auto's."""
+    onnx = pytest.importorskip("onnx")
+    import json
+
+    model = onnx.load(str(DEFAULT_MODEL))
+    prop = next(p for p in model.metadata_props if p.key == "retouch")
+    prop.value = json.dumps({**json.loads(prop.value), "strength": 1.0})
+    onnx.save(model, str(tmp_path / "full.onnx"))
+    assert Agent(prefer_gpu=False).strength == agent_mod.AUTO_STRENGTH
+    assert Agent(tmp_path / "full.onnx", prefer_gpu=False).strength == 1.0
+    assert Agent(tmp_path / "full.onnx", prefer_gpu=False, strength=0.3).strength == 0.3

@@ -107,6 +107,9 @@ def test_train_style_learns_from_pairs_when_the_names_pair(tmp_path, monkeypatch
     assert f"{views} input views, {5 * 8} target views" in log  # the critic still sees every finished photo
     gained = [float(line.split(" dB ")[1].split()[0]) for line in log.splitlines() if " dB " in line]
     assert gained and all(np.isfinite(gained))
+    from engine.runners.agent import AUTO_STRENGTH, Agent
+
+    assert Agent("after", prefer_gpu=False).strength == (1.0 if paired else AUTO_STRENGTH)  # a paired style in full
     if paired:  # a resumed paired run needs its pairs
         for p in list(ins.iterdir())[1:]:
             p.unlink()

@@ -1,0 +1,42 @@
+"""Each style keeps its own Auto strength: a style learnt from pairs says 1 in its metadata and
+the slider follows it; the photographer's own setting for a style is remembered per style."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.runners.agent import AUTO_STRENGTH, DEFAULT_MODEL
+
+onnx = pytest.importorskip("onnx")
+
+
+def _style(path, **meta) -> None:
+    """The shipped policy with ``meta`` added to its ``retouch`` metadata, as a style file."""
+    model = onnx.load(str(DEFAULT_MODEL))
+    prop = next(p for p in model.metadata_props if p.key == "retouch")
+    prop.value = json.dumps({**json.loads(prop.value), **meta})
+    onnx.save(model, str(path))
+
+
+def test_the_slider_follows_each_styles_own_strength(qtbot, win, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    styles = tmp_path / "xdg" / "retouch" / "styles"
+    styles.mkdir(parents=True)
+    _style(styles / "paired.onnx", strength=1.0)
+    _style(styles / "plain.onnx")
+    default = round(100 * AUTO_STRENGTH)
+    assert win.panel.strength.value() == default
+    win._style_changed(styles / "paired.onnx")
+    qtbot.waitUntil(lambda: win.panel.strength.value() == 100, timeout=20_000)
+    assert win.strength == 1.0 and win.panel.strength_label.text() == "100 %"
+    win.panel.strength.setValue(80)  # the photographer's choice for this style
+    assert float(win.settings.value("agent/strength/paired")) == 0.8
+    win._style_changed(styles / "plain.onnx")  # no strength of its own: Auto's
+    qtbot.waitUntil(lambda: win.panel.strength.value() == default, timeout=20_000)
+    win._style_changed(DEFAULT_MODEL)
+    qtbot.waitUntil(lambda: win.strength == AUTO_STRENGTH, timeout=20_000)
+    assert win.settings.value("agent/strength") is None  # the shipped model's untouched by the styles'
+    win._style_changed(styles / "paired.onnx")
+    qtbot.waitUntil(lambda: win.panel.strength.value() == 80, timeout=20_000)  # remembered
