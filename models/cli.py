@@ -180,8 +180,8 @@ ITERATIONS, BATCH, VIEWS = 2000, 32, 64  # train-style's defaults (the width: tr
 #: gained towards each edit rewarded 5x, the policy's learning rate as the critic's, and the policy
 #: free to change the measured exposure (a style has its own brightness). Its all-action update is
 #: left out: it costs ~3x the time per iteration.
-PAIRED_STRENGTH = 1.0  # the Agent's default strength for a style learnt from pairs
 PAIRED = {"paired": True, "recon_weight": 5.0, "lr": 3e-4, "g_lr_mul": 1.0, "flag_pre_step": False}
+PAIRED_STRENGTH = 1.0  # the Agent's default strength for a style learnt from pairs
 
 
 def _check_counts(args: argparse.Namespace, min_views: int) -> None:

@@ -140,12 +140,11 @@ def folder_views(folder: Path, per_photo: int, cache_dir: Path, seed: int = 0,
 
 
 def random_crops(arr: np.ndarray, idx: np.ndarray, rng: np.random.Generator, crop: int = CROP) -> np.ndarray:
-    """Batch of random ``crop``² crops with random horizontal flips from views ``arr[idx]`` (any
-    channels: a pair's two photos stacked crop alike)."""
+    """Batch of random ``crop``² crops with random horizontal flips from views ``arr[idx]``."""
     n, s = len(idx), arr.shape[1]
     ys = rng.integers(0, s - crop + 1, n)
     xs = rng.integers(0, s - crop + 1, n)
-    out = np.empty((n, crop, crop, arr.shape[-1]), np.float32)
+    out = np.empty((n, crop, crop, 3), np.float32)
     for k, (i, y, x) in enumerate(zip(idx, ys, xs)):
         v = arr[i, y:y + crop, x:x + crop]
         out[k] = v[:, ::-1] if rng.random() < 0.5 else v

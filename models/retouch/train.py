@@ -147,8 +147,7 @@ class Inputs:
                  meter: bool = False, constancy: bool = False, weights: np.ndarray | None = None,
                  originals: np.ndarray | None = None):
         self.paired = originals is not None and not synthetic
-        if self.paired:  # one array, so that a crop and a flip take the same pixels of both
-            views = np.concatenate([views, originals], -1)
+        self.originals = originals if self.paired else None
         self.views, self.synthetic, self.rng, self.auto_exposure = views, synthetic, rng, auto_exposure
         self.weights = weights  # each view's chance of starting an episode (None: uniform)
         self.flag_pre_step, self.auto_white_balance = flag_pre_step, auto_white_balance and auto_exposure
@@ -166,9 +165,12 @@ class Inputs:
         balance as used (their pre-step ran), as the app's ``Agent.start`` does."""
         idx = (self.rng.integers(0, len(self.views), n) if self.weights is None
                else self.rng.choice(len(self.views), n, p=self.weights))
-        clean = crops.random_crops(self.views, idx, self.rng)
-        if self.paired:
-            img, clean = clean[..., :3], clean[..., 3:]
+        if self.originals is not None:  # one seed for both: a crop and a flip take the same pixels of each
+            seed = int(self.rng.integers(2**63))
+            img = crops.random_crops(self.views, idx, np.random.default_rng(seed))
+            clean = crops.random_crops(self.originals, idx, np.random.default_rng(seed))
+        else:
+            clean = crops.random_crops(self.views, idx, self.rng)
         if self.permute:  # a scene's colours can no longer be recalled from its content
             which = self.rng.random(n) < self.permute
             perms = np.argsort(self.rng.random((n, 3)), axis=1)  # uniform over the 6 orders
