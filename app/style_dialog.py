@@ -13,7 +13,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QProcess, Signal
+from PySide6.QtCore import QProcess, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -32,10 +32,23 @@ from engine.batch import MIN_PAIRS, pair_by_name, scan_folder
 from engine.runners.agent import style_run_dir, user_styles_dir
 
 from .fields import folder_field
-from .workers import retouch_child, signal_child
+from .workers import retouch_child, run_in_pool, signal_child
 
 PROGRESS = re.compile(r"\] (\d+)/(\d+) +[\d.]+% elapsed (\S+) eta (\S+)")
 WRITTEN = re.compile(r"style model written to (.+)$")
+PAIRS_DELAY_MS = 250  # the folders are scanned once typing pauses, not at every keystroke
+
+
+def count_pairs(inputs: Path, targets: Path) -> int | None:
+    """How many photos of the two folders pair up by name, as train-style pairs them; None when
+    either is not a readable folder (train-style will say why). Runs off the GUI thread: a folder
+    of thousands of RAWs, or one on a network share, can take seconds to list."""
+    try:
+        if not (inputs.is_dir() and targets.is_dir()):
+            return None
+        return len(pair_by_name(scan_folder(inputs), scan_folder(targets)))
+    except OSError:
+        return None
 
 
 def training_available() -> bool:
@@ -82,6 +95,9 @@ class StyleDialog(QDialog):
         self.pairs_note.setObjectName("muted")
         self.pairs_note.setWordWrap(True)
         form.addRow("", self.pairs_note)
+        self._pairs_timer = QTimer(self, singleShot=True, interval=PAIRS_DELAY_MS)
+        self._pairs_timer.timeout.connect(self._scan_pairs)
+        self._pairs_asked = 0  # generation of the latest scan: an older one's answer is dropped
         for field in (self.inputs, self.targets):
             field.textChanged.connect(self._pairs_changed)
         self.name = QLineEdit()
@@ -133,16 +149,28 @@ class StyleDialog(QDialog):
             self.name.setText(Path(text).name)
 
     def _pairs_changed(self) -> None:
-        """Say whether train-style will learn from pairs (it pairs the folders the same way)."""
-        a, b = Path(self.inputs.text()), Path(self.targets.text())
-        text = ""
-        if self.inputs.text() and self.targets.text() and a.is_dir() and b.is_dir():
-            try:
-                n = len(pair_by_name(scan_folder(a), scan_folder(b)))
-            except OSError:  # unreadable: train-style will say so
-                n = 0
-            text = (f"{n} photos pair up by name: Retouch learns your edit of each." if n >= MIN_PAIRS else
-                    "The folders do not hold the same photos by name: Retouch learns the After photos' look.")
+        """Say whether train-style will learn from pairs (it pairs the folders the same way): the
+        note is cleared at once and filled by a background scan once typing pauses."""
+        self._pairs_asked += 1
+        self._show_pairs(None)
+        if self.inputs.text() and self.targets.text():
+            self._pairs_timer.start()
+        else:
+            self._pairs_timer.stop()
+
+    def _scan_pairs(self) -> None:
+        asked = self._pairs_asked
+        run_in_pool(count_pairs, Path(self.inputs.text()), Path(self.targets.text()),
+                    on_done=lambda n: self._pairs_counted(asked, n))
+
+    def _pairs_counted(self, asked: int, n: int | None) -> None:
+        if asked == self._pairs_asked:  # the fields have not changed since the scan began
+            self._show_pairs(n)
+
+    def _show_pairs(self, n: int | None) -> None:
+        text = "" if n is None else (
+            f"{n} photos pair up by name: Retouch learns your edit of each." if n >= MIN_PAIRS else
+            "The folders do not hold the same photos by name: Retouch learns the After photos' look.")
         self.pairs_note.setText(text)
         self.pairs_note.setVisible(bool(text))
 

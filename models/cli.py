@@ -135,7 +135,8 @@ def _train_style(args: argparse.Namespace) -> int:
     name = args.output.stem if args.output else args.targets.name
     out = args.output or user_styles_dir() / f"{name}.onnx"
     run = args.run or style_run_dir(name)
-    pairs = [] if args.unpaired else pair_by_name(scan_folder(args.inputs), scan_folder(args.targets))
+    listed = {d: scan_folder(d) for d in (args.inputs, args.targets)}  # once: pairs and views read the same lists
+    pairs = [] if args.unpaired else pair_by_name(listed[args.inputs], listed[args.targets])
     # all checked before the views; a resumed run keeps its own kind
     cfg = _resumed_config(args, run) if args.resume else _fresh_config(args, paired=len(pairs) >= MIN_PAIRS)
     if cfg.paired and len(pairs) < MIN_PAIRS:
@@ -149,8 +150,10 @@ def _train_style(args: argparse.Namespace) -> int:
         if cfg.paired:
             inputs, originals = crops.paired_views(pairs, cfg.views_per_photo, run / "cache", seed=1)
         else:
-            inputs = crops.folder_views(args.inputs, cfg.views_per_photo, run / "cache", seed=1)
-        targets = crops.folder_views(args.targets, cfg.views_per_photo, run / "cache", seed=2)
+            inputs = crops.folder_views(args.inputs, cfg.views_per_photo, run / "cache", seed=1,
+                                        paths=listed[args.inputs])
+        targets = crops.folder_views(args.targets, cfg.views_per_photo, run / "cache", seed=2,
+                                     paths=listed[args.targets])
     except FileNotFoundError as e:  # no photos, or none readable
         raise CliError(str(e)) from None
     bar = _Bar(lambda start, end: work(cfg, start, end))

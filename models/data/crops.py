@@ -130,10 +130,11 @@ def _cached_views(items: list, files: list[Path], load: Callable, per_photo: int
 
 
 def folder_views(folder: Path, per_photo: int, cache_dir: Path, seed: int = 0,
-                 log: Callable[[str], None] = _warn) -> np.ndarray:
+                 log: Callable[[str], None] = _warn, paths: list[Path] | None = None) -> np.ndarray:
     """Views of every photo in a user's folder (what a batch export there would read:
-    :func:`engine.batch.scan_folder`), unreadable ones skipped and reported."""
-    paths = scan_folder(Path(folder))
+    :func:`engine.batch.scan_folder`, or ``paths`` when the caller has listed it already),
+    unreadable ones skipped and reported."""
+    paths = scan_folder(Path(folder)) if paths is None else paths
     if not paths:
         raise FileNotFoundError(f"no photos in {folder}")
     return build(paths, per_photo, cache_dir, seed, log=log)

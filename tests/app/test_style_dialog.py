@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from app.style_dialog import PROGRESS, StyleDialog
+from app.style_dialog import PROGRESS, StyleDialog, count_pairs
 from engine.runners.agent import style_run_dir
 
 FIXTURES = Path(__file__).parents[1] / "models" / "fixtures"
@@ -115,13 +115,28 @@ def test_the_dialog_says_whether_the_folders_pair_up(qtbot, win, folders):
     """Folders of different photos: the look is learnt; the same photos by name (a RAW folder and
     its exports, here the JPEGs as PNG "exports"): each edit is learnt, as train-style will."""
     dlg = _filled(win, folders)
-    assert dlg.pairs_note.isVisibleTo(dlg) and "do not hold the same photos" in dlg.pairs_note.text()
+    qtbot.waitUntil(lambda: "do not hold the same photos" in dlg.pairs_note.text())
+    assert dlg.pairs_note.isVisibleTo(dlg)
     exports = folders[1].parent / "exports"
     exports.mkdir()
     for p in sorted(FIXTURES.glob("*.jpg"))[:4]:
         shutil.copy(p, exports / f"{p.stem}.png")  # the name pairs them; the content is not read
         shutil.copy(p, folders[0] / p.name)
     dlg.targets.setText(str(exports))
-    assert dlg.pairs_note.text() == "4 photos pair up by name: Retouch learns your edit of each."
+    assert not dlg.pairs_note.isVisibleTo(dlg)  # the old answer is gone while the folders are scanned
+    qtbot.waitUntil(lambda: dlg.pairs_note.text() == "4 photos pair up by name: Retouch learns your edit of each.")
     dlg.targets.setText("")
     assert not dlg.pairs_note.isVisibleTo(dlg)
+
+
+def test_a_scan_of_folders_since_changed_is_not_shown(qtbot, win, folders):
+    """The folders are scanned in the background: an answer about fields that have changed since
+    (the photographer kept typing) is dropped, and only the newest scan speaks."""
+    dlg = _filled(win, folders)
+    asked = dlg._pairs_asked
+    dlg.inputs.setText(str(folders[0]) + "x")  # no such folder
+    dlg._pairs_counted(asked, 12)  # the scan of the old fields comes back late
+    assert not dlg.pairs_note.isVisibleTo(dlg)
+    dlg.inputs.setText(str(folders[0]))
+    qtbot.waitUntil(lambda: "do not hold the same photos" in dlg.pairs_note.text())
+    assert count_pairs(folders[0], folders[1]) == 0 and count_pairs(folders[0] / "nope", folders[1]) is None
