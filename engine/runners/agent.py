@@ -519,26 +519,13 @@ class Agent:
                                temperature=temperature)
         amount = VARIATION_STRENGTH if strength is None else strength
         recipes = [Recipe(pre + at_strength(r, proxy, amount).steps) for r in drawn]
-        return [recipes[i] for i in spread(recipes, proxy, len(pre), n, prefer=_repeat_free(recipes) if REPEAT_FREE else None)]
+        return [recipes[i] for i in spread(recipes, proxy, len(pre), n)]
 
 
-REPEAT_FREE = True
-
-
-def _repeat_free(recipes: list[Recipe]) -> list[bool]:
-    """Whether each recipe shows every filter on one card only."""
-    return [len({s.op for s in r.steps}) == len(r.steps) for r in recipes]
-
-
-def spread(recipes: list[Recipe], proxy: np.ndarray, skip: int, n: int,
-           prefer: list[bool] | None = None) -> list[int]:
+def spread(recipes: list[Recipe], proxy: np.ndarray, skip: int, n: int) -> list[int]:
     """Indices of ``n`` of ``recipes`` chosen by farthest-point selection on their proxy renders
     (mean absolute difference), starting from the one nearest the mean render. The first ``skip``
-    steps of each recipe are already in ``proxy``. ``prefer``: when at least ``n`` recipes are
-    marked, the choice is made among those only."""
-    if prefer is not None and sum(prefer) >= n:
-        keep = [i for i, ok in enumerate(prefer) if ok]
-        return [keep[i] for i in spread([recipes[i] for i in keep], proxy, skip, n)]
+    steps of each recipe are already in ``proxy``."""
     shots = np.stack([render_exact(Recipe(r.steps[skip:]), proxy).reshape(-1) for r in recipes])
     chosen = [int(np.argmin(np.abs(shots - shots.mean(0)).mean(1)))]
     nearest = np.abs(shots - shots[chosen[0]]).mean(1)
