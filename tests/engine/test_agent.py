@@ -123,9 +123,10 @@ def test_auto_exposure_pre_step_normalises_brightness(photo_linear):
 
 
 def test_steps_that_change_nothing_get_no_card(agent, photo_linear):
-    """The policy always takes 5 steps; those that move fewer than 1 % of the proxy's pixels by a
-    level on the display (a saturation of ~0.000 or a gamma of ~0.998, the policy's ways to "pass")
-    are left out, and that changes nothing visible. The cheap bound only ever drops a step."""
+    """The policy always takes 5 steps; those that move fewer than 1 % of the proxy's pixels by
+    ``NOOP_LEVEL`` (2 levels) on the display (a saturation of ~0.000 or a gamma of ~0.998, the
+    policy's ways to "pass") are left out, and that changes nothing visible. The cheap bound only
+    ever drops a step."""
     from engine.color import srgb_encode
 
     exact = 0  # steps dropped that the bound alone would have kept
