@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from engine.filters import REGISTRY
 from engine.recipe import Step
+from engine.styles import is_user_style
 
 from .commands import InsertStep
 from .document import PhotoDoc
@@ -34,6 +35,7 @@ class RetouchPanel(QWidget):
     variationsRequested = Signal()
     variationChosen = Signal(int)
     styleChanged = Signal(object)  # Path | None
+    styleAction = Signal(str)  # "learn", "rename", "delete", "import" or "folder", from the style menu
     strengthChanged = Signal(float)  # 0..1.5, on release (or a key press)
 
     def __init__(self, parent: QWidget | None = None):
@@ -59,7 +61,21 @@ class RetouchPanel(QWidget):
         self.style_box = QComboBox()
         self.style_box.setToolTip("The model Auto uses: the shipped one or a style trained with `retouch train-style`")
         self.style_box.currentIndexChanged.connect(lambda i: self.styleChanged.emit(self.style_box.itemData(i)))
+        self.style_box.currentIndexChanged.connect(self._style_menu_state)
         srow.addWidget(self.style_box, 1)
+        self.style_btn = QToolButton()  # the photographer's styles: like Lightroom's preset menu
+        self.style_btn.setText("⋯")
+        self.style_btn.setToolTip("Learn, rename, delete or import styles")
+        self.style_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.style_btn)
+        self.style_acts = {}
+        for key, text in (("learn", "Learn My Style…"), ("rename", "Rename Style…"), ("delete", "Delete Style…"),
+                          ("import", "Import a Style…"), ("folder", "Open the Styles Folder")):
+            if key in ("rename", "import"):
+                menu.addSeparator()
+            self.style_acts[key] = menu.addAction(text, lambda key=key: self.styleAction.emit(key))
+        self.style_btn.setMenu(menu)
+        srow.addWidget(self.style_btn)
         lay.addLayout(srow)
         krow = QHBoxLayout()
         krow.addWidget(QLabel("Strength"))
@@ -142,6 +158,17 @@ class RetouchPanel(QWidget):
                 self.style_box.setCurrentIndex(self.style_box.count() - 1)
         self.style_box.setEnabled(len(models) > 1)
         self.style_box.blockSignals(False)
+        self._style_menu_state()
+
+    def current_style(self) -> Path | None:
+        return self.style_box.currentData()
+
+    def _style_menu_state(self, *_: object) -> None:
+        """Rename and Delete act on the style shown, and only on the photographer's own."""
+        model = self.current_style()
+        mine = model is not None and is_user_style(model)
+        for key in ("rename", "delete"):
+            self.style_acts[key].setEnabled(mine)
 
     def set_strength(self, amount: float) -> None:
         self.strength.blockSignals(True)

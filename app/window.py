@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QImage, QKeySequence, QUndoGroup
+from PySide6.QtCore import QRectF, QSettings, QSize, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QImage, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -28,9 +29,17 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from engine import styles
 from engine.looks import differences
 from engine.recipe import Recipe, Step, write_sidecar
-from engine.runners.agent import AUTO_STRENGTH, DEFAULT_MODEL, WB_SOURCES, at_strength, white_balance_step
+from engine.runners.agent import (
+    AUTO_STRENGTH,
+    DEFAULT_MODEL,
+    WB_SOURCES,
+    at_strength,
+    user_styles_dir,
+    white_balance_step,
+)
 from engine.runners.constancy import DEFAULT_WB
 from engine.runners.meter import DEFAULT_METER
 
@@ -131,6 +140,7 @@ class MainWindow(QMainWindow):
         self.panel.variationChosen.connect(self.adopt_variation)
         self.panel.strengthChanged.connect(self.set_strength)
         self.panel.styleChanged.connect(self._style_changed)
+        self.panel.styleAction.connect(self._style_action)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.panel, "Retouch")
         for name, note in COMING.items():
@@ -724,6 +734,93 @@ class MainWindow(QMainWindow):
         agent_mod.forget(path)
         self._style_changed(path)
         self.panel.set_models(agent_mod.available_models(), self.model)
+
+    # ---------------------------------------------------------------- the photographer's styles
+    def _style_action(self, key: str) -> None:
+        {"learn": self.learn_style, "rename": self.rename_style, "delete": self.delete_style,
+         "import": self.import_style, "folder": self.open_styles_folder}[key]()
+
+    def _refuse_in_training(self, model: Path) -> bool:
+        d = self.style_dialog
+        if d is not None and d.is_training() and d.name.text().strip() == model.stem:
+            self.panel.set_busy(f"“{model.stem}” is being trained: change it once the training stops.")
+            return True
+        return False
+
+    def _is_current(self, model: Path) -> bool:
+        return self.model is not None and Path(self.model) == model
+
+    def _styles_changed(self, current: Path | None) -> None:
+        """The Style list again, showing ``current`` (the agent for it is reloaded if it changed)."""
+        if current != self.model:
+            self._style_changed(current)
+        self.panel.set_models(agent_mod.available_models(), self.model)
+
+    def rename_style(self, new_name: str | None = None) -> None:
+        """Rename the style shown (and its training run, and its remembered strength)."""
+        model = self.panel.current_style()
+        if model is None or not styles.is_user_style(model) or self._refuse_in_training(model):
+            return
+        if new_name is None:
+            new_name, ok = QInputDialog.getText(self, "Rename Style", "New name:", text=model.stem)
+            if not ok or new_name.strip() == model.stem:
+                return
+        try:
+            new = styles.rename_style(model, new_name)
+        except (styles.StyleError, OSError) as e:
+            self.panel.set_busy(f"The style was not renamed: {e}")
+            return
+        old_key = f"agent/strength/{model.stem}"
+        if self.settings.contains(old_key):
+            self.settings.setValue(f"agent/strength/{new.stem}", self.settings.value(old_key))
+            self.settings.remove(old_key)
+        agent_mod.forget(model)
+        self._styles_changed(new if self._is_current(model) else self.model)
+        self.panel.set_busy(f"Renamed the style “{model.stem}” to “{new.stem}”.")
+
+    def delete_style(self, confirm: bool | None = None) -> None:
+        """Delete the style shown and its training files, after asking; Auto falls back to Default."""
+        model = self.panel.current_style()
+        if model is None or not styles.is_user_style(model) or self._refuse_in_training(model):
+            return
+        if confirm is None:
+            confirm = QMessageBox.question(
+                self, "Delete Style", f"Delete the style “{model.stem}” and its training files? Recipes "
+                "already made with it stay as they are.") == QMessageBox.StandardButton.Yes
+        if not confirm:
+            return
+        try:
+            styles.delete_style(model)
+        except (styles.StyleError, OSError) as e:
+            self.panel.set_busy(f"The style was not deleted: {e}")
+            return
+        self.settings.remove(f"agent/strength/{model.stem}")
+        agent_mod.forget(model)
+        self._styles_changed(None if self._is_current(model) else self.model)
+        self.panel.set_busy(f"Deleted the style “{model.stem}”.")
+
+    def import_style(self, path: Path | None = None) -> None:
+        """Copy a style model into the styles folder (checked off the GUI thread) and use it."""
+        if path is None:
+            f, _ = QFileDialog.getOpenFileName(self, "Import a Style", str(Path.home()), "Style models (*.onnx)")
+            if not f:
+                return
+            path = Path(f)
+        self.panel.set_busy(f"Importing {path.name}…")
+
+        def failed(e: BaseException, _tb: str) -> None:
+            self.panel.set_busy(f"{path.name} was not imported: {e}")
+
+        def done(new: Path) -> None:
+            self._styles_changed(new)
+            self.panel.set_busy(f"Imported the style “{new.stem}”.")
+
+        run_in_pool(styles.import_style, path, on_done=done, on_error=failed)
+
+    def open_styles_folder(self) -> None:
+        folder = user_styles_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def _style_changed(self, model: Path | None) -> None:
         self.model = model

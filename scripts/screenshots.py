@@ -175,6 +175,24 @@ def main() -> int:
         spin(lambda: not win.matcher.running(), timeout=180)
         spin(fresh)
         save("12_match_look_done")
+        # the Style menu beside the Style list, on the style just learnt: rename, delete, import
+        from PySide6.QtCore import QPoint
+        from PySide6.QtGui import QPainter
+
+        box = win.panel.style_box
+        spin(lambda: box.findText("My look") >= 0, timeout=30)
+        box.setCurrentIndex(box.findText("My look"))
+        menu = win.panel.style_btn.menu()
+        btn = win.panel.style_btn
+        menu.popup(btn.mapToGlobal(QPoint(btn.width() - menu.sizeHint().width(), btn.height())))
+        spin(menu.isVisible, timeout=5)
+        shot = win.grab()
+        painter = QPainter(shot)
+        painter.drawPixmap(btn.mapTo(win, QPoint(btn.width() - menu.width(), btn.height())), menu.grab())
+        painter.end()
+        shot.save(str(out / "13_style_menu.png"))
+        print("saved", out / "13_style_menu.png")
+        menu.hide()
     win.filmstrip.select_path(folder / "zz_corrupt.dng")
     spin(lambda: win.filmstrip.is_failed(folder / "zz_corrupt.dng"), settle=0.5)
     box = next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()), None)

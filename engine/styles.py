@@ -1,0 +1,105 @@
+"""A photographer's styles: the models Learn my style writes, renamed, deleted and imported.
+
+A style is ``<name>.onnx`` in :func:`~engine.runners.agent.user_styles_dir`, with its training
+run (checkpoint, cached views, log) in :func:`~engine.runners.agent.style_run_dir`; the two move
+and go together, so a renamed style can still be trained further and a deleted one leaves no
+cached views behind (they can take gigabytes). The shipped models are never touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .atomic import atomic_path
+
+MAX_NAME = 80
+RESERVED = ("retouch",)  # the shipped model's name: the Style list shows it as "Default"
+
+
+class StyleError(ValueError):
+    """A style operation that cannot be done; the message says why, for a dialog or the CLI."""
+
+
+def _dirs():
+    from .runners.agent import style_run_dir, user_styles_dir
+
+    return user_styles_dir(), style_run_dir
+
+
+def is_user_style(path: str | Path) -> bool:
+    """Whether ``path`` is one of the photographer's styles (not a shipped model)."""
+    styles, _ = _dirs()
+    p = Path(path)
+    return p.suffix == ".onnx" and p.parent.resolve() == styles.resolve()
+
+
+def check_name(name: str) -> str:
+    """``name`` stripped, or a :class:`StyleError` saying why it cannot name a style file."""
+    name = name.strip()
+    if not name:
+        raise StyleError("a style needs a name")
+    if len(name) > MAX_NAME:
+        raise StyleError(f"a style's name has at most {MAX_NAME} characters")
+    if any(c in name for c in '/\\:\0') or name.startswith("."):
+        raise StyleError(f"“{name}” cannot name a file: leave out / \\ : and a leading dot")
+    if name.lower() in RESERVED:
+        raise StyleError(f"“{name}” is the built-in model's name")
+    return name
+
+
+def _user_style(path: str | Path) -> Path:
+    p = Path(path)
+    if not is_user_style(p):
+        raise StyleError(f"{p.name} is not one of your styles (built-in models cannot be changed)")
+    if not p.is_file():
+        raise StyleError(f"the style “{p.stem}” is gone ({p})")
+    return p
+
+
+def rename_style(path: str | Path, new_name: str) -> Path:
+    """Rename a style and its training run; returns the new model path. Refuses a name in use."""
+    src = _user_style(path)
+    name = check_name(new_name)
+    styles, run_dir = _dirs()
+    dst = styles / f"{name}.onnx"
+    if dst == src:
+        return src
+    if dst.exists() and not dst.samefile(src):  # (same file: a change of case on a case-blind disk)
+        raise StyleError(f"a style “{name}” exists already")
+    old_run, new_run = run_dir(src.stem), run_dir(name)
+    if old_run.exists() and new_run.exists():
+        raise StyleError(f"the training files of a former style “{name}” are in the way ({new_run})")
+    src.rename(dst)
+    if old_run.exists():
+        old_run.rename(new_run)
+    return dst
+
+
+def delete_style(path: str | Path) -> None:
+    """Delete a style and its training run (checkpoint, cached views, log)."""
+    src = _user_style(path)
+    _, run_dir = _dirs()
+    src.unlink()
+    shutil.rmtree(run_dir(src.stem), ignore_errors=True)
+
+
+def import_style(src: str | Path, name: str | None = None) -> Path:
+    """Copy a style model (a colleague's, or one from another machine) into the styles folder,
+    after checking that it is a Retouch policy; returns its new path. ``name`` defaults to the
+    file's. The copy is atomic: a failed import leaves nothing half written."""
+    from .runners.agent import Agent
+
+    src = Path(src)
+    if not src.is_file():
+        raise StyleError(f"{src} is not a file")
+    name = check_name(src.stem if name is None else name)
+    styles, _ = _dirs()
+    dst = styles / f"{name}.onnx"
+    if dst.exists():
+        raise StyleError(f"a style “{name}” exists already")
+    Agent(src, prefer_gpu=False, threads=1)  # a ModelError (a ValueError) unless it is a policy
+    styles.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+    return dst

@@ -1,0 +1,76 @@
+"""The photographer's styles as files: renamed and deleted with their training runs, imported only
+when they are Retouch policies, and the built-in models never touched."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine import styles
+from engine.runners import ModelError
+from engine.runners.agent import DEFAULT_MODEL, RESOURCES, Agent, available_models, style_run_dir, user_styles_dir
+
+
+@pytest.fixture
+def style(tmp_path, monkeypatch) -> Path:
+    """A style "warm" (the shipped policy under a user's name) with a training run beside it."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    user_styles_dir().mkdir(parents=True)
+    path = user_styles_dir() / "warm.onnx"
+    shutil.copyfile(DEFAULT_MODEL, path)
+    run = style_run_dir("warm")
+    (run / "cache").mkdir(parents=True)
+    (run / "checkpoint.pt").write_bytes(b"checkpoint")
+    (run / "cache" / "views.npy").write_bytes(b"views")
+    return path
+
+
+def test_a_renamed_style_keeps_its_training_run(style):
+    new = styles.rename_style(style, "  warm evening ")
+    assert new == user_styles_dir() / "warm evening.onnx" and new.read_bytes() == DEFAULT_MODEL.read_bytes()
+    assert not style.exists() and not style_run_dir("warm").exists()
+    assert (style_run_dir("warm evening") / "checkpoint.pt").read_bytes() == b"checkpoint"  # still continues
+    assert new in available_models() and Agent(new, prefer_gpu=False).path == new
+
+
+@pytest.mark.parametrize("name, why", [("", "needs a name"), ("a/b", "cannot name a file"), (".hidden", "cannot name"),
+                                       ("x" * 81, "at most 80"), ("Retouch", "built-in"), ("cold", "exists already")])
+def test_a_rename_that_cannot_be_done_says_why_and_changes_nothing(style, name, why):
+    shutil.copyfile(style, user_styles_dir() / "cold.onnx")
+    before = sorted(p.name for p in user_styles_dir().parent.rglob("*"))
+    with pytest.raises(styles.StyleError, match=why):
+        styles.rename_style(style, name)
+    assert sorted(p.name for p in user_styles_dir().parent.rglob("*")) == before
+
+
+def test_a_deleted_style_leaves_no_training_files(style):
+    styles.delete_style(style)
+    assert not style.exists() and not style_run_dir("warm").exists()
+    assert available_models() == sorted(RESOURCES.glob("retouch*.onnx"))
+    with pytest.raises(styles.StyleError, match="gone"):
+        styles.delete_style(style)
+
+
+def test_built_in_models_are_never_renamed_or_deleted(style):
+    for op in (lambda: styles.rename_style(DEFAULT_MODEL, "mine"), lambda: styles.delete_style(DEFAULT_MODEL)):
+        with pytest.raises(styles.StyleError, match="not one of your styles"):
+            op()
+    assert DEFAULT_MODEL.is_file() and not styles.is_user_style(DEFAULT_MODEL) and styles.is_user_style(style)
+
+
+def test_an_imported_style_is_checked_then_copied(style, tmp_path):
+    colleague = tmp_path / "Film look.onnx"
+    shutil.copyfile(DEFAULT_MODEL, colleague)
+    new = styles.import_style(colleague)
+    assert new == user_styles_dir() / "Film look.onnx" and new.read_bytes() == colleague.read_bytes()
+    with pytest.raises(styles.StyleError, match="exists already"):
+        styles.import_style(colleague)
+    assert styles.import_style(colleague, name="Film look 2").exists()
+    # not a policy: the white balance model, and a file that is not ONNX at all; nothing is left behind
+    (tmp_path / "notes.onnx").write_text("not a model")
+    for bad in (RESOURCES / "wb.onnx", tmp_path / "notes.onnx"):
+        with pytest.raises(ModelError):
+            styles.import_style(bad)
+    assert sorted(p.name for p in user_styles_dir().iterdir()) == ["Film look 2.onnx", "Film look.onnx", "warm.onnx"]
