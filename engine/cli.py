@@ -311,7 +311,8 @@ def cmd_export_lut(args: argparse.Namespace) -> int:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], Any]] = [add_apply, add_info, add_export_lut]
 #: Subcommands that live in their own engine modules: (module, registrar). Missing ones are skipped.
 PLUGINS: list[tuple[str, str]] = [("engine.auto_cli", "add_auto_subcommand"),
-                                  ("engine.batch_cli", "add_batch_subcommand")]
+                                  ("engine.batch_cli", "add_batch_subcommand"),
+                                  ("engine.styles_cli", "add_styles_subcommand")]
 
 
 def add_subcommands(sub: argparse._SubParsersAction) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import shutil
 
-from engine.runners.agent import DEFAULT_MODEL, user_styles_dir
-
 from app import agent as agent_mod
+from engine.runners.agent import DEFAULT_MODEL, user_styles_dir
 
 
 def _labels(win) -> list[str]:

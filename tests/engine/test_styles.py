@@ -74,3 +74,21 @@ def test_an_imported_style_is_checked_then_copied(style, tmp_path):
         with pytest.raises(ModelError):
             styles.import_style(bad)
     assert sorted(p.name for p in user_styles_dir().iterdir()) == ["Film look 2.onnx", "Film look.onnx", "warm.onnx"]
+
+
+def test_retouch_styles_lists_renames_imports_and_deletes(style, tmp_path, capsys):
+    from engine.cli import main
+
+    assert main(["styles"]) == 0 and "warm  2.6 MB" in capsys.readouterr().out
+    assert main(["styles", "rename", "warm", "evening"]) == 0 and "renamed" in capsys.readouterr().out
+    assert main(["styles"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 1 and listed[0].startswith("evening  2.6 MB") and "(can be trained further)" in listed[0]
+    assert main(["styles", "delete", "warm"]) == 1 and "no style 'warm' (yours: evening)" in capsys.readouterr().err
+    assert main(["styles", "rename", "evening", "a/b"]) == 1 and "cannot name a file" in capsys.readouterr().err
+    assert main(["styles", "import", str(DEFAULT_MODEL), "--name", "mine"]) == 0
+    assert main(["styles", "import", str(RESOURCES / "meter.onnx")]) == 1
+    assert "not a Retouch style model" in capsys.readouterr().err
+    assert main(["styles", "delete", "evening"]) == 0
+    assert sorted(p.stem for p in user_styles_dir().glob("*.onnx")) == ["mine"]
+    assert not style_run_dir("evening").exists()

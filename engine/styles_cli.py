@@ -1,0 +1,65 @@
+"""``retouch styles``: list, rename, delete and import the photographer's styles (engine.styles)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from .cli import CliError, guarded
+
+
+def add_styles_subcommand(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("styles", help="list, rename, delete or import your styles (Learn my style's models)",
+                       description="Your styles, as `retouch train-style` and the app's Learn my style write "
+                                   "them. With no action: list them. A style's training run (checkpoint, "
+                                   "cached views) is renamed and deleted with it.")
+    acts = p.add_subparsers(dest="action", metavar="ACTION")
+    r = acts.add_parser("rename", help="rename a style (it can still be trained further)")
+    r.add_argument("name", metavar="NAME")
+    r.add_argument("new_name", metavar="NEW_NAME")
+    d = acts.add_parser("delete", help="delete a style and its training files")
+    d.add_argument("name", metavar="NAME")
+    i = acts.add_parser("import", help="copy a style file (someone else's) into your styles")
+    i.add_argument("file", type=Path, metavar="STYLE.onnx")
+    i.add_argument("--name", default=None, help="its name here (default: the file's)")
+    p.set_defaults(func=guarded(cmd_styles))
+
+
+def _style(name: str) -> Path:
+    from .runners.agent import user_styles_dir
+
+    path = user_styles_dir() / f"{name}.onnx"
+    if not path.is_file():
+        mine = sorted(p.stem for p in user_styles_dir().glob("*.onnx")) if user_styles_dir().is_dir() else []
+        raise CliError(f"no style {name!r} (yours: {', '.join(mine) or 'none yet'})")
+    return path
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    from . import styles
+    from .runners.agent import style_run_dir, user_styles_dir
+
+    try:
+        if args.action == "rename":
+            new = styles.rename_style(_style(args.name), args.new_name)
+            print(f"renamed {args.name!r} to {new.stem!r}")
+        elif args.action == "delete":
+            styles.delete_style(_style(args.name))
+            print(f"deleted {args.name!r} and its training files")
+        elif args.action == "import":
+            new = styles.import_style(args.file, args.name)
+            print(f"imported {args.file.name} as {new.stem!r}: use it with retouch auto --model {new.stem!r}")
+        else:
+            found = sorted(user_styles_dir().glob("*.onnx")) if user_styles_dir().is_dir() else []
+            if not found:
+                print(f"no styles yet in {user_styles_dir()} (make one with retouch train-style)")
+            for p in found:
+                st = p.stat()
+                run = style_run_dir(p.stem)
+                more = "  (can be trained further)" if (run / "checkpoint.pt").exists() else ""
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
+                print(f"{p.stem}  {st.st_size / 1e6:.1f} MB  {when}{more}")
+    except styles.StyleError as e:
+        raise CliError(str(e)) from None
+    return 0
