@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from engine.batch import MIN_PAIRS, pair_by_name, scan_folder
 from engine.runners.agent import style_run_dir, user_styles_dir
@@ -164,7 +165,8 @@ class StyleDialog(QDialog):
                     on_done=lambda n: self._pairs_counted(asked, n))
 
     def _pairs_counted(self, asked: int, n: int | None) -> None:
-        if asked == self._pairs_asked:  # the fields have not changed since the scan began
+        # the fields have not changed since the scan began, and the dialog is still there
+        if isValid(self) and isValid(self.pairs_note) and asked == self._pairs_asked:
             self._show_pairs(n)
 
     def _show_pairs(self, n: int | None) -> None:

@@ -8,6 +8,7 @@ Registered by :mod:`engine.cli` through :func:`add_batch_subcommand`; :func:`mai
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -140,6 +141,17 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     cancelled = False
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn())
+    def on_ctrl_c(_signum: int, _frame: object) -> None:
+        """The first Ctrl-C only asks to cancel, whatever the main thread was doing (a
+        KeyboardInterrupt raised inside the export loop would lose the running photos' results
+        while their files still appear); a second one stops at once."""
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        console.print("Cancelling: letting running photos finish, dropping the rest…")
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_ctrl_c) if in_main else None
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("export", total=len(jobs), rate="", eta="-")
         gen = export_all(jobs, workers=workers, cancel=cancel, scheduler=args.scheduler)
@@ -157,6 +169,8 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
                 results.append(p.result)
         finally:
             gen.close()
+            if in_main and previous is not None:
+                signal.signal(signal.SIGINT, previous)
     cancelled = cancelled or cancel.is_set()
     fatal = next((r for r in results if r.fatal), None)
     if fatal is not None:
