@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import shlex
 import sys
 import time
@@ -61,7 +60,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                                    "at the smaller image's size; "
                                    "prints the remaining error. Use it to reverse-engineer a look.")
     f.add_argument("before", type=Path, metavar="BEFORE", help="the photo as shot (RAW, JPEG, PNG or TIFF)")
-    f.add_argument("after", type=Path, metavar="AFTER", help="a finished version of it, the same framing, any size")
+    f.add_argument("after", type=Path, metavar="AFTER", help="a finished version of it, any size, cropped or not")
     f.add_argument("-o", "--output", type=Path, required=True, metavar="R.json", help="recipe JSON to write")
     f.add_argument("--iterations", type=int, default=300, metavar="N",
                    help="L-BFGS iterations of the final tuning (default 300; each candidate chain gets a fifth)")
@@ -257,12 +256,12 @@ def _continue_command(args: argparse.Namespace, out: Path, run: Path, cfg: Confi
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from engine.align import find_crop
     from engine.auto_cli import describe
     from engine.cli import CliError, UsageError, _check_output, guarded
     from engine.color import srgb_encode
     from engine.io import load_photo
 
-    from .data.crops import ASPECT_TOLERANCE
     from .retouch.fit import fit
 
     @guarded
@@ -271,11 +270,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
             raise UsageError(f"--iterations must be at least 1 (got {args.iterations})")
         _check_output(args.output, args.before, args.after)  # before the fit: it takes seconds
         before = load_photo(args.before).linear
-        after = srgb_encode(load_photo(args.after).linear)
-        (hb, wb), (ha, wa) = before.shape[:2], after.shape[:2]
-        if abs(math.log((wb / hb) / (wa / ha))) > ASPECT_TOLERANCE:  # pixel i of one must be pixel i of the other
-            raise CliError(f"{args.after.name} is not framed like {args.before.name} ({wa}x{ha} against "
-                           f"{wb}x{hb}): fit needs the same photo, uncropped (any size)")
+        after_linear = load_photo(args.after).linear
+        crop = find_crop(before, after_linear)  # pixel i of one must be pixel i of the other
+        if crop is None:
+            raise CliError(f"{args.after.name} does not show {args.before.name}: fit needs a finished version "
+                           "of the same photo (any size, cropped or not, not rotated)")
+        if not crop.whole(before.shape[1], before.shape[0]):
+            print(f"{args.after.name} is a crop of {args.before.name} (x {crop.left}-{crop.right}, "
+                  f"y {crop.top}-{crop.bottom}): fitting on that part", file=sys.stderr, flush=True)
+            before = crop.of(before)
+        after = srgb_encode(after_linear)
         t = time.perf_counter()
         try:
             res = fit(before, after, iters=args.iterations,

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.atomic import atomic_path
+from engine.align import find_crop
 from engine.batch import scan_folder
 from engine.color import srgb_decode
 from engine.io import ImageError
@@ -74,23 +75,21 @@ def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0,
                          f"none of the {len(paths)} photos in {paths[0].parent} could be read")
 
 
-#: |log| of the aspect ratios' quotient beyond which two versions of a photo were cropped apart: their
-#: pixels do not line up (``retouch fit`` and paired styles refuse them).
-ASPECT_TOLERANCE = 0.01
-
-
 def paired_views(pairs: list[tuple[Path, Path]], per_photo: int, cache_dir: Path, seed: int = 0,
                  max_views: int = MAX_VIEWS, log: Callable[[str], None] = _warn) -> tuple[np.ndarray, np.ndarray]:
     """Aligned views ``(N, 80, 80, 3)`` of each pair's input and target, as :func:`build` makes
-    them: the same rectangles of both, the target resized to the input's size. A pair that cannot
-    be read or whose framing differs (a crop) is skipped and reported; none left is a
+    them: the same rectangles of both. A cropped edit (another aspect ratio, or zoomed in) is
+    matched to the part of the input it shows (:func:`engine.align.find_crop`), which is then
+    the input; the target is resized to it. A pair that cannot be read or does not line up
+    (another photo under the same name, or rotated) is skipped and reported; none left is a
     ``FileNotFoundError``."""
     def stacked(pair: tuple[Path, Path]) -> np.ndarray:
         x, y = load_linear(pair[0]), load_linear(pair[1])
-        (h, w), (hb, wb) = x.shape[:2], y.shape[:2]
-        if abs(math.log((w / h) / (wb / hb))) > ASPECT_TOLERANCE:
-            raise ValueError(f"{w}x{h} against {wb}x{hb}, not the same framing")
-        return np.concatenate([x, resize_linear(y, w, h)], -1)
+        crop = find_crop(x, y)
+        if crop is None:
+            raise ValueError("the edit does not line up with the photo (another photo, or rotated)")
+        x = crop.of(x)
+        return np.concatenate([x, resize_linear(y, x.shape[1], x.shape[0])], -1)
 
     both = _cached_views(pairs, [p for pair in pairs for p in pair], stacked, per_photo, cache_dir, seed,
                          max_views, log, "pairs",

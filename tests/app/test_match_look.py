@@ -20,12 +20,12 @@ from engine.render import render
 LONG = 180_000  # ms: the child imports torch, decodes both photos and searches (~30 s here)
 
 
-def _after(folder: Path, tmp_path: Path, recipe: Recipe, crop: bool = False) -> Path:
-    """A finished version of the folder's JPEG, as another tool would export it."""
+def _after(folder: Path, tmp_path: Path, recipe: Recipe, turn: bool = False) -> Path:
+    """A finished version of the folder's JPEG, as another tool would export it (``turn``: upside down)."""
     srgb = render(recipe, load_photo(folder / "b_dune.jpg").linear)
-    if crop:
-        srgb = srgb[: srgb.shape[0] // 2]
-    out = tmp_path / ("cropped.png" if crop else "finished.png")
+    if turn:
+        srgb = srgb[::-1, ::-1]
+    out = tmp_path / ("turned.png" if turn else "finished.png")
     write_image(out, np.clip(srgb, 0, 1), fmt="png")
     return out
 
@@ -59,10 +59,12 @@ def test_match_a_look_cancelled_changes_nothing(qtbot, win, folder, tmp_path):
     assert "cancelled" in win.panel.status.text() and len(win.doc.recipe) == 0
 
 
-def test_match_a_look_refuses_another_framing(qtbot, win, folder, tmp_path):
+def test_match_a_look_refuses_another_photo(qtbot, win, folder, tmp_path):
+    """A finished version must show the open photo (cropped or not): the photo upside down does
+    not, and is refused with the reason before any search."""
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
-    after = _after(folder, tmp_path, Recipe([]), crop=True)
+    after = _after(folder, tmp_path, Recipe([]), turn=True)
     win.match_look(after)
     qtbot.waitUntil(lambda: not win.matcher.running(), timeout=LONG)
-    assert "is not framed like b_dune.jpg" in win.panel.status.text(), win.panel.status.text()
+    assert "does not show b_dune.jpg" in win.panel.status.text(), win.panel.status.text()
     assert len(win.doc.recipe) == 0

@@ -33,31 +33,35 @@ def test_pair_up_matches_names_not_extensions_and_skips_ambiguous_ones(tmp_path)
     assert pair_by_name(ins, ins) == []  # one folder given twice: no photo is its own edit
 
 
-def test_paired_views_line_up_and_a_cropped_edit_is_skipped(tmp_path, heldout_files, heldout_srgb):
-    """The edit is the photo darkened 1 EV and saved at half size: every view of it is half its
-    input's view (within the 8-bit file's rounding), which no misaligned rectangle would be. An
-    edit cropped to another framing is reported and left out."""
+def test_paired_views_line_up_even_for_a_cropped_edit(tmp_path, heldout_files, heldout_srgb):
+    """Each edit is its photo darkened 1 EV: every view of it is half its input's view (within the
+    8-bit file's rounding), which no misaligned rectangle would be. The first two are exported at
+    half size, the third cropped to a square first (found in its photo); a fourth "edit" is
+    another photo under the photo's name, reported and left out."""
     ins, outs = tmp_path / "in", tmp_path / "out"
     ins.mkdir()
     outs.mkdir()
     pairs = []
-    for path, srgb in zip(heldout_files[:2], heldout_srgb[:2]):
+    for k, (path, srgb) in enumerate(zip(heldout_files[:4], heldout_srgb[:4])):
         shutil.copy(path, ins / path.name)
         h, w = srgb.shape[:2]
+        if k == 2:  # cropped: a square from the right of the frame
+            srgb = srgb[h // 10: h // 10 + h * 3 // 4, w - h * 3 // 4 - 4: w - 4]
+        if k == 3:  # not this photo at all
+            srgb = heldout_srgb[4][:h, :w]
         edit = Image.fromarray((srgb_encode(srgb_decode(srgb) / 2) * 255 + 0.5).astype(np.uint8))
-        edit.resize((w // 2, h // 2)).save(outs / f"{path.stem}.png")
+        edit.resize((edit.width // 2, edit.height // 2) if k < 2 else edit.size).save(outs / f"{path.stem}.png")
         pairs.append((ins / path.name, outs / f"{path.stem}.png"))
-    cropped = heldout_srgb[2][:, : heldout_srgb[2].shape[1] * 3 // 4]
-    shutil.copy(heldout_files[2], ins / heldout_files[2].name)
-    _save(outs / f"{heldout_files[2].stem}.png", cropped)
-    pairs.append((ins / heldout_files[2].name, outs / f"{heldout_files[2].stem}.png"))
     said = []
     x, y = crops.paired_views(pairs, 8, tmp_path / "cache", seed=1, log=said.append)
-    assert x.shape == y.shape == (16, crops.VIEW, crops.VIEW, 3)  # 2 pairs x 8 views: the cropped one left out
-    assert len(said) == 1 and heldout_files[2].name in said[0] and "framing" in said[0]
+    assert x.shape == y.shape == (24, crops.VIEW, crops.VIEW, 3)  # 3 pairs x 8 views: the other photo left out
+    assert len(said) == 1 and heldout_files[3].name in said[0] and "does not line up" in said[0], said
     bright = x > 0.02  # where the 8-bit rounding is small against the value (the half-size edit blurs edges)
     ratio = y[bright] / x[bright]
     assert abs(float(np.median(ratio)) - 0.5) < 0.01 and np.percentile(np.abs(ratio - 0.5), 90) < 0.1
+    cropped = slice(16, 24)  # the third pair's views: the square found in its photo
+    sq = bright[cropped]
+    assert np.percentile(np.abs(y[cropped][sq] / x[cropped][sq] - 0.5), 90) < 0.1
     shifted = y[:, :, 4:][bright[:, :, :-4]] / x[:, :, :-4][bright[:, :, :-4]]  # 4 view pixels off
     assert np.percentile(np.abs(shifted - 0.5), 90) > 2 * np.percentile(np.abs(ratio - 0.5), 90)
     again = crops.paired_views(pairs, 8, tmp_path / "cache", seed=1, log=said.append)  # from the cache

@@ -66,12 +66,15 @@ def test_fit_command_writes_recipe(tmp_path, capsys, heldout_srgb):
     before = heldout_srgb[3]  # colourful: saturation matters there
     known = Recipe([Step("exposure", {"ev": -0.5}), Step("saturation", {"amount": 0.6})])
     after = srgb_encode(replay(known, srgb_decode(before)))
+    h, w = after.shape[:2]
+    after = after[h // 8: h // 8 + h * 2 // 3, w // 3: w // 3 + h * 2 // 3]  # the export was cropped square
     write_image(tmp_path / "before.png", before, fmt="png")
     write_image(tmp_path / "after.png", after, fmt="png")
     out = tmp_path / "r.json"
     args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(out)])
     assert args.func(args) == 0
     captured = capsys.readouterr()
+    assert "after.png is a crop of before.png" in captured.err and "fitting on that part" in captured.err
     assert "remaining error" in captured.out and "dB" in captured.out
     assert re.search(r"1\. Exposure: ev -0\.\d\d\n  2\. Saturation: amount \d", captured.out)  # readable steps
     assert "forward search: exposure" in captured.err and "joint search" in captured.err  # progress
@@ -79,6 +82,21 @@ def test_fit_command_writes_recipe(tmp_path, capsys, heldout_srgb):
     assert [s.op for s in got] == ["exposure", "saturation"]
     assert abs(got.steps[0].params["ev"] + 0.5) < 0.05
     assert np.isfinite(got.steps[1].params["amount"])
+
+
+def test_fit_command_refuses_another_photo(tmp_path, capsys, heldout_srgb):
+    """AFTER must show BEFORE (any size, cropped or not): another photo, or BEFORE turned upside
+    down, is one clear error before any fitting, and nothing is written."""
+    from engine.io import write_image
+
+    write_image(tmp_path / "before.png", heldout_srgb[0], fmt="png")
+    write_image(tmp_path / "other.png", heldout_srgb[1], fmt="png")
+    write_image(tmp_path / "turned.png", heldout_srgb[0][::-1, ::-1], fmt="png")
+    for after in ("other.png", "turned.png"):
+        args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / after), "-o", str(tmp_path / "r.json")])
+        assert args.func(args) == 1
+        assert f"{after} does not show before.png" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
 
 
 def test_fit_command_cancelled_writes_nothing(tmp_path, monkeypatch, capsys, heldout_srgb):

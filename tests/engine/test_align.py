@@ -1,0 +1,60 @@
+"""Finding the crop a photographer made: an edited export located in its original to a pixel or
+two, whatever its look and size; another photo, or a rotated one, does not match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.align import MATCH, find_crop
+from engine.color import srgb_decode
+from engine.recipe import Recipe, Step
+from engine.render import render, resize_linear
+
+PHOTOS = sorted((Path(__file__).parents[1] / "models" / "fixtures").glob("*.jpg"))
+LOOKS = [Recipe([Step("white_balance", {"green": 1.0, "blue": 0.8}), Step("contrast", {"amount": 0.3}),
+                 Step("saturation", {"amount": -0.3}), Step("exposure", {"ev": 0.4})]),
+         Recipe([Step("black_white", {"amount": 1.0}), Step("contrast", {"amount": 0.6}),
+                 Step("gamma", {"gamma": 1.4})])]
+
+
+def _photo(i: int) -> np.ndarray:
+    return srgb_decode(np.asarray(Image.open(PHOTOS[i]).convert("RGB"), np.float32) / 255)
+
+
+def _export(linear: np.ndarray, look: Recipe, box: tuple[int, int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """The part ``box`` of the photo in ``look``, at 2/3 size with 8-bit noise, as an export reads back."""
+    left, top, right, bottom = box
+    out = np.clip(render(look, linear[top:bottom, left:right]), 0, 1)
+    out = resize_linear(out, out.shape[1] * 2 // 3, out.shape[0] * 2 // 3)
+    return srgb_decode(np.clip(out + rng.normal(0, 1 / 255, out.shape).astype(np.float32), 0, 1))
+
+
+@pytest.mark.parametrize("i", range(len(PHOTOS)))
+def test_crops_are_found_to_a_pixel_or_two(i):
+    rng = np.random.default_rng(i)
+    lin = _photo(i)
+    h, w = lin.shape[:2]
+    side = int(min(h, w) * 0.7)
+    boxes = {"whole": (0, 0, w, h),
+             "zoomed in, same aspect": (w // 10, h // 8, w // 10 + int(w * 0.6), h // 8 + int(h * 0.6)),
+             "square": (w - side - 5, 3, w - 5, 3 + side)}
+    for (name, box), look in zip(boxes.items(), LOOKS * 2):
+        crop = find_crop(lin, _export(lin, look, box, rng))
+        assert crop is not None and crop.score > MATCH + 0.2, (name, crop)
+        got = (crop.left, crop.top, crop.right, crop.bottom)
+        assert max(abs(g - b) for g, b in zip(got, box)) <= 2, (name, got, box)
+        assert crop.whole(w, h) == (name == "whole")
+        assert crop.of(lin).shape[:2] == (crop.bottom - crop.top, crop.right - crop.left)
+
+
+def test_another_photo_or_a_rotated_one_does_not_match():
+    rng = np.random.default_rng(0)
+    for i in range(len(PHOTOS)):
+        lin, other = _photo(i), _photo((i + 1) % len(PHOTOS))
+        assert find_crop(lin, _export(other, LOOKS[0], (0, 0, other.shape[1], other.shape[0]), rng)) is None
+        turned = np.ascontiguousarray(np.rot90(lin))  # a portrait export of a landscape photo, not a crop
+        assert find_crop(lin, turned) is None
