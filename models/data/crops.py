@@ -92,7 +92,7 @@ def paired_views(pairs: list[tuple[Path, Path]], per_photo: int, cache_dir: Path
         return np.concatenate([x, resize_linear(y, x.shape[1], x.shape[0])], -1)
 
     both = _cached_views(pairs, [p for pair in pairs for p in pair], stacked, per_photo, cache_dir, seed,
-                         max_views, log, "pairs",
+                         max_views, log, "pairs-aligned",  # not the views cached before crops were found
                          lambda pair, e: f"skipped the pair {pair[0].name} / {pair[1].name}: {e}",
                          f"none of the {len(pairs)} pairs could be used")
     return both[..., :3], both[..., 3:]
