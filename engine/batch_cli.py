@@ -141,6 +141,7 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     cancelled = False
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn())
+
     def on_ctrl_c(_signum: int, _frame: object) -> None:
         """The first Ctrl-C only asks to cancel, whatever the main thread was doing (a
         KeyboardInterrupt raised inside the export loop would lose the running photos' results
