@@ -30,12 +30,24 @@ from .steps import StepList
 N_VARIATIONS = 4
 
 
+class StyleBox(QComboBox):
+    """The Style list; it asks to be refilled each time it opens (styles made, renamed or deleted
+    by ``retouch train-style`` or ``retouch styles`` while the app runs appear)."""
+
+    aboutToPopup = Signal()
+
+    def showPopup(self) -> None:
+        self.aboutToPopup.emit()
+        super().showPopup()
+
+
 class RetouchPanel(QWidget):
     autoRequested = Signal()
     variationsRequested = Signal()
     variationChosen = Signal(int)
     styleChanged = Signal(object)  # Path | None
     styleAction = Signal(str)  # "learn", "rename", "delete", "import" or "folder", from the style menu
+    stylesWanted = Signal()  # the Style list or its menu opens: refill it from the folders
     strengthChanged = Signal(float)  # 0..1.5, on release (or a key press)
 
     def __init__(self, parent: QWidget | None = None):
@@ -58,7 +70,8 @@ class RetouchPanel(QWidget):
         lay.addLayout(row)
         srow = QHBoxLayout()
         srow.addWidget(QLabel("Style"))
-        self.style_box = QComboBox()
+        self.style_box = StyleBox()
+        self.style_box.aboutToPopup.connect(self.stylesWanted)
         self.style_box.setToolTip("The model Auto uses: the shipped one or a style trained with `retouch train-style`")
         self.style_box.currentIndexChanged.connect(lambda i: self.styleChanged.emit(self.style_box.itemData(i)))
         self.style_box.currentIndexChanged.connect(self._style_menu_state)
@@ -68,6 +81,7 @@ class RetouchPanel(QWidget):
         self.style_btn.setToolTip("Learn, rename, delete or import styles")
         self.style_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.style_btn)
+        menu.aboutToShow.connect(self.stylesWanted)
         self.style_acts = {}
         for key, text in (("learn", "Learn My Style…"), ("rename", "Rename Style…"), ("delete", "Delete Style…"),
                           ("import", "Import a Style…"), ("folder", "Open the Styles Folder")):

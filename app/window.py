@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         self.panel.strengthChanged.connect(self.set_strength)
         self.panel.styleChanged.connect(self._style_changed)
         self.panel.styleAction.connect(self._style_action)
+        self.panel.stylesWanted.connect(self.refresh_styles)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.panel, "Retouch")
         for name, note in COMING.items():
@@ -739,6 +740,14 @@ class MainWindow(QMainWindow):
     def _style_action(self, key: str) -> None:
         {"learn": self.learn_style, "rename": self.rename_style, "delete": self.delete_style,
          "import": self.import_style, "folder": self.open_styles_folder}[key]()
+
+    def refresh_styles(self) -> None:
+        """The Style list from the folders as they are now; a current style deleted elsewhere gives
+        way to Default (Auto would otherwise fail on the missing file)."""
+        models = agent_mod.available_models()
+        if self.model is not None and Path(self.model) not in models:
+            self._style_changed(None)
+        self.panel.set_models(models, self.model)
 
     def _refuse_in_training(self, model: Path) -> bool:
         d = self.style_dialog

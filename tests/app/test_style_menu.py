@@ -60,3 +60,22 @@ def test_rename_delete_and_import_styles(qtbot, win, tmp_path, monkeypatch):
     win.import_style(not_a_style)
     qtbot.waitUntil(lambda: "was not imported" in win.panel.status.text(), timeout=20_000)
     assert _labels(win) == ["Default", "Film look"]
+
+
+def test_the_style_list_follows_the_folder_while_the_app_runs(qtbot, win, tmp_path, monkeypatch):
+    """Styles made or deleted outside the app (``retouch train-style``, ``retouch styles``) show
+    when the list or its menu opens; a current style deleted elsewhere gives way to Default."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    user_styles_dir().mkdir(parents=True)
+    shutil.copyfile(DEFAULT_MODEL, user_styles_dir() / "warm.onnx")
+    win.panel.set_models(agent_mod.available_models(), win.model)
+    _choose(win, "warm")
+    shutil.copyfile(DEFAULT_MODEL, user_styles_dir() / "new look.onnx")  # trained in a terminal meanwhile
+    (user_styles_dir() / "warm.onnx").unlink()  # and the current one deleted there
+    assert _labels(win) == ["Default", "warm"]  # nothing rescans while the list is closed
+    win.panel.style_btn.menu().aboutToShow.emit()  # the ⋯ menu opens
+    assert _labels(win) == ["Default", "new look"] and win.model is None
+    shutil.copyfile(DEFAULT_MODEL, user_styles_dir() / "third.onnx")
+    win.panel.style_box.showPopup()  # the list itself opens
+    assert _labels(win) == ["Default", "new look", "third"]
+    win.panel.style_box.hidePopup()
