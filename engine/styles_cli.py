@@ -36,6 +36,20 @@ def _style(name: str) -> Path:
     return path
 
 
+def _about(path: Path) -> str:
+    """What a style's own metadata says: how long it trained and the strength Auto applies it at;
+    or why it cannot be used."""
+    from .runners import ModelError
+    from .runners.agent import Agent
+
+    try:
+        agent = Agent(path, prefer_gpu=False, threads=1)
+    except (ModelError, OSError) as e:
+        return f"unusable: {e}"
+    its = agent.meta.get("iterations")
+    return (f"{its} iterations, " if its is not None else "") + f"strength {agent.strength:g}"
+
+
 def cmd_styles(args: argparse.Namespace) -> int:
     from . import styles
     from .runners.agent import style_run_dir, user_styles_dir
@@ -59,7 +73,7 @@ def cmd_styles(args: argparse.Namespace) -> int:
                 run = style_run_dir(p.stem)
                 more = "  (can be trained further)" if (run / "checkpoint.pt").exists() else ""
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
-                print(f"{p.stem}  {st.st_size / 1e6:.1f} MB  {when}{more}")
+                print(f"{p.stem}  {st.st_size / 1e6:.1f} MB  {when}  {_about(p)}{more}")
     except styles.StyleError as e:
         raise CliError(str(e)) from None
     return 0

@@ -3,6 +3,7 @@ when they are Retouch policies, and the built-in models never touched."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -84,6 +85,12 @@ def test_retouch_styles_lists_renames_imports_and_deletes(style, tmp_path, capsy
     assert main(["styles"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert len(listed) == 1 and listed[0].startswith("evening  2.6 MB") and "(can be trained further)" in listed[0]
+    assert re.search(r"  \d+ iterations, strength 0\.6  ", listed[0])  # what the model's own metadata says
+    (user_styles_dir() / "broken.onnx").write_bytes(b"half a download")
+    assert main(["styles"]) == 0
+    broken = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("broken"))
+    assert "unusable: broken.onnx: not a model" in broken
+    (user_styles_dir() / "broken.onnx").unlink()
     assert main(["styles", "delete", "warm"]) == 1 and "no style 'warm' (yours: evening)" in capsys.readouterr().err
     assert main(["styles", "rename", "evening", "a/b"]) == 1 and "cannot name a file" in capsys.readouterr().err
     assert main(["styles", "import", str(DEFAULT_MODEL), "--name", "mine"]) == 0
