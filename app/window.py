@@ -760,10 +760,13 @@ class MainWindow(QMainWindow):
         return self.model is not None and Path(self.model) == model
 
     def _styles_changed(self, current: Path | None) -> None:
-        """The Style list again, showing ``current`` (the agent for it is reloaded if it changed)."""
+        """The Style list again, showing ``current`` (the agent for it is reloaded if it changed);
+        an open Learn my style dialog re-reads which names are taken."""
         if current != self.model:
             self._style_changed(current)
         self.panel.set_models(agent_mod.available_models(), self.model)
+        if self.style_dialog is not None and isValid(self.style_dialog):
+            self.style_dialog._update()
 
     def rename_style(self, new_name: str | None = None) -> None:
         """Rename the style shown (and its training run, and its remembered strength)."""

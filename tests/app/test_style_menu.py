@@ -45,7 +45,12 @@ def test_rename_delete_and_import_styles(qtbot, win, tmp_path, monkeypatch):
 
     win.delete_style(confirm=False)
     assert (user_styles_dir() / "warm evening.onnx").exists()
+    win.learn_style()  # open, with the name of the style about to go
+    win.style_dialog.name.setText("warm evening")
+    assert "exists" in win.style_dialog.name_note.text()
     win.delete_style(confirm=True)
+    assert win.style_dialog.name_note.text() == ""  # the dialog knows the name is free again
+    win.style_dialog.close()
     assert not (user_styles_dir() / "warm evening.onnx").exists() and _labels(win) == ["Default"]
     assert win.model is None and win.panel.current_style() == DEFAULT_MODEL
     assert win.settings.value("agent/strength/warm evening") is None
