@@ -83,11 +83,15 @@ def paired_views(pairs: list[tuple[Path, Path]], per_photo: int, cache_dir: Path
     the input; the target is resized to it. A pair that cannot be read or does not line up
     (another photo under the same name, or rotated) is skipped and reported; none left is a
     ``FileNotFoundError``."""
+    cropped: list[str] = []
+
     def stacked(pair: tuple[Path, Path]) -> np.ndarray:
         x, y = load_linear(pair[0]), load_linear(pair[1])
         crop = find_crop(x, y)
         if crop is None:
             raise ValueError("the edit does not line up with the photo (another photo, or rotated)")
+        if not crop.whole(x.shape[1], x.shape[0]):
+            cropped.append(pair[1].name)
         x = crop.of(x)
         return np.concatenate([x, resize_linear(y, x.shape[1], x.shape[0])], -1)
 
@@ -95,6 +99,9 @@ def paired_views(pairs: list[tuple[Path, Path]], per_photo: int, cache_dir: Path
                          max_views, log, "pairs-aligned",  # not the views cached before crops were found
                          lambda pair, e: f"skipped the pair {pair[0].name} / {pair[1].name}: {e}",
                          f"none of the {len(pairs)} pairs could be used")
+    if cropped:  # said once, when the views are made (not from the cache)
+        log(f"{len(cropped)} of the edits {'is' if len(cropped) == 1 else 'are'} cropped ({', '.join(cropped[:3])}{', …' if len(cropped) > 3 else ''}): "
+            "each is learnt from the part of its photo it shows")
     return both[..., :3], both[..., 3:]
 
 
