@@ -100,8 +100,9 @@ def paired_views(pairs: list[tuple[Path, Path]], per_photo: int, cache_dir: Path
                          lambda pair, e: f"skipped the pair {pair[0].name} / {pair[1].name}: {e}",
                          f"none of the {len(pairs)} pairs could be used")
     if cropped:  # said once, when the views are made (not from the cache)
-        log(f"{len(cropped)} of the edits {'is' if len(cropped) == 1 else 'are'} cropped ({', '.join(cropped[:3])}{', …' if len(cropped) > 3 else ''}): "
-            "each is learnt from the part of its photo it shows")
+        names = ", ".join(cropped[:3]) + (", …" if len(cropped) > 3 else "")
+        verb = "is" if len(cropped) == 1 else "are"
+        log(f"{len(cropped)} of the edits {verb} cropped ({names}): each is learnt from the part of its photo it shows")
     return both[..., :3], both[..., 3:]
 
 
