@@ -13,15 +13,14 @@ second run starts in a second.
 from __future__ import annotations
 
 import hashlib
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from engine.atomic import atomic_path
 from engine.align import find_crop
+from engine.atomic import atomic_path
 from engine.batch import scan_folder
 from engine.color import srgb_decode
 from engine.io import ImageError

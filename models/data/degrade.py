@@ -59,7 +59,8 @@ def scaled_ranges(scale: float) -> dict[str, tuple[float, float]]:
     """:data:`RANGES` shrunk (``scale`` < 1) or widened about the identity: milder or harsher
     degradations, for evaluation (``evaluate --degradation-scale``)."""
     ident = Degradation().as_dict()
-    return {k: (ident[k] + scale * (lo - ident[k]), ident[k] + scale * (hi - ident[k])) for k, (lo, hi) in RANGES.items()}
+    return {k: (ident[k] + scale * (lo - ident[k]), ident[k] + scale * (hi - ident[k]))
+            for k, (lo, hi) in RANGES.items()}
 
 
 def sample(rng: np.random.Generator, n: int | None = None, ranges: dict[str, tuple[float, float]] | None = None
