@@ -63,12 +63,15 @@ def _shrink(img: np.ndarray, long_edge: int) -> np.ndarray:
     return resize_linear(np.asarray(img, np.float32), max(8, round(w * k)), max(8, round(h * k)))
 
 
+def _window_sums(a: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The sum over every ``h`` x ``w`` window inside ``a`` (from its integral image)."""
+    c = np.pad(np.cumsum(np.cumsum(a, 0), 1), ((1, 0), (1, 0)))
+    return c[h:, w:] - c[:-h, w:] - c[h:, :-w] + c[:-h, :-w]
+
+
 def _box_blur(a: np.ndarray, r: int) -> np.ndarray:
-    p = np.pad(a, r, mode="edge")
-    c = np.cumsum(np.cumsum(p, 0), 1)
-    c = np.pad(c, ((1, 0), (1, 0)))
     n = 2 * r + 1
-    return (c[n:, n:] - c[:-n, n:] - c[n:, :-n] + c[:-n, :-n]) / (n * n)
+    return _window_sums(np.pad(a, r, mode="edge"), n, n) / (n * n)
 
 
 def _ncc(image: np.ndarray, template: np.ndarray) -> np.ndarray:
@@ -79,10 +82,7 @@ def _ncc(image: np.ndarray, template: np.ndarray) -> np.ndarray:
     tn = np.sqrt((t * t).sum())
     shape = (H, W)
     corr = np.fft.irfft2(np.fft.rfft2(image, shape) * np.conj(np.fft.rfft2(t, shape)), shape)[: H - h + 1, : W - w + 1]
-    c1 = np.pad(np.cumsum(np.cumsum(image, 0), 1), ((1, 0), (1, 0)))
-    c2 = np.pad(np.cumsum(np.cumsum(image * image, 0), 1), ((1, 0), (1, 0)))
-    s1 = c1[h:, w:] - c1[:-h, w:] - c1[h:, :-w] + c1[:-h, :-w]
-    s2 = c2[h:, w:] - c2[:-h, w:] - c2[h:, :-w] + c2[:-h, :-w]
+    s1, s2 = _window_sums(image, h, w), _window_sums(image * image, h, w)
     var = np.maximum(s2 - s1 * s1 / (h * w), 1e-12)
     return corr / (np.sqrt(var) * tn + 1e-12)
 
