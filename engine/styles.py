@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from .atomic import atomic_path
+from .runners.agent import Agent, style_run_dir, user_styles_dir
 
 MAX_NAME = 80
 RESERVED = ("retouch",)  # the shipped model's name: the Style list shows it as "Default"
@@ -21,17 +22,10 @@ class StyleError(ValueError):
     """A style operation that cannot be done; the message says why, for a dialog or the CLI."""
 
 
-def _dirs():
-    from .runners.agent import style_run_dir, user_styles_dir
-
-    return user_styles_dir(), style_run_dir
-
-
 def is_user_style(path: str | Path) -> bool:
     """Whether ``path`` is one of the photographer's styles (not a shipped model)."""
-    styles, _ = _dirs()
     p = Path(path)
-    return p.suffix == ".onnx" and p.parent.resolve() == styles.resolve()
+    return p.suffix == ".onnx" and p.parent.resolve() == user_styles_dir().resolve()
 
 
 def check_name(name: str) -> str:
@@ -61,13 +55,12 @@ def rename_style(path: str | Path, new_name: str) -> Path:
     """Rename a style and its training run; returns the new model path. Refuses a name in use."""
     src = _user_style(path)
     name = check_name(new_name)
-    styles, run_dir = _dirs()
-    dst = styles / f"{name}.onnx"
+    dst = user_styles_dir() / f"{name}.onnx"
     if dst == src:
         return src
     if dst.exists() and not dst.samefile(src):  # (same file: a change of case on a case-blind disk)
         raise StyleError(f"a style “{name}” exists already")
-    old_run, new_run = run_dir(src.stem), run_dir(name)
+    old_run, new_run = style_run_dir(src.stem), style_run_dir(name)
     if old_run.exists() and new_run.exists():
         raise StyleError(f"the training files of a former style “{name}” are in the way ({new_run})")
     src.rename(dst)
@@ -79,22 +72,19 @@ def rename_style(path: str | Path, new_name: str) -> Path:
 def delete_style(path: str | Path) -> None:
     """Delete a style and its training run (checkpoint, cached views, log)."""
     src = _user_style(path)
-    _, run_dir = _dirs()
     src.unlink()
-    shutil.rmtree(run_dir(src.stem), ignore_errors=True)
+    shutil.rmtree(style_run_dir(src.stem), ignore_errors=True)
 
 
 def import_style(src: str | Path, name: str | None = None) -> Path:
     """Copy a style model (a colleague's, or one from another machine) into the styles folder,
     after checking that it is a Retouch policy; returns its new path. ``name`` defaults to the
     file's. The copy is atomic: a failed import leaves nothing half written."""
-    from .runners.agent import Agent
-
     src = Path(src)
     if not src.is_file():
         raise StyleError(f"{src} is not a file")
     name = check_name(src.stem if name is None else name)
-    styles, _ = _dirs()
+    styles = user_styles_dir()
     dst = styles / f"{name}.onnx"
     if dst.exists():
         raise StyleError(f"a style “{name}” exists already")
