@@ -277,10 +277,12 @@ class MainWindow(QMainWindow):
         self.strength = self._saved_strength(AUTO_STRENGTH)  # a style's own comes when it loads
         self.panel.set_strength(self.strength)
 
-    def _strength_key(self) -> str:
-        """Each style keeps its own strength (the shipped model's under the old key)."""
-        shipped = self.model is None or Path(self.model) == DEFAULT_MODEL
-        return "agent/strength" if shipped else f"agent/strength/{Path(self.model).stem}"
+    def _strength_key(self, model: Path | None = None) -> str:
+        """Each style keeps its own strength (the shipped model's under the old key); ``model``
+        None: the current one."""
+        model = self.model if model is None else model
+        shipped = model is None or Path(model) == DEFAULT_MODEL
+        return "agent/strength" if shipped else f"agent/strength/{Path(model).stem}"
 
     def _saved_strength(self, default: float) -> float:
         try:
@@ -782,9 +784,9 @@ class MainWindow(QMainWindow):
         except (styles.StyleError, OSError) as e:
             self.panel.set_busy(f"The style was not renamed: {e}")
             return
-        old_key = f"agent/strength/{model.stem}"
+        old_key = self._strength_key(model)
         if self.settings.contains(old_key):
-            self.settings.setValue(f"agent/strength/{new.stem}", self.settings.value(old_key))
+            self.settings.setValue(self._strength_key(new), self.settings.value(old_key))
             self.settings.remove(old_key)
         agent_mod.forget(model)
         self._styles_changed(new if self._is_current(model) else self.model)
@@ -806,7 +808,7 @@ class MainWindow(QMainWindow):
         except (styles.StyleError, OSError) as e:
             self.panel.set_busy(f"The style was not deleted: {e}")
             return
-        self.settings.remove(f"agent/strength/{model.stem}")
+        self.settings.remove(self._strength_key(model))
         agent_mod.forget(model)
         self._styles_changed(None if self._is_current(model) else self.model)
         self.panel.set_busy(f"Deleted the style “{model.stem}”.")
