@@ -145,7 +145,8 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     def on_ctrl_c(_signum: int, _frame: object) -> None:
         """The first Ctrl-C only asks to cancel, whatever the main thread was doing (a
         KeyboardInterrupt raised inside the export loop would lose the running photos' results
-        while their files still appear); a second one stops at once."""
+        while their files still appear); a second one raises KeyboardInterrupt, as every Ctrl-C
+        did before."""
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
@@ -164,8 +165,9 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
                            description=_short(p.result.src.name))
         except KeyboardInterrupt:
             cancelled = True
-            cancel.set()
-            console.print("Cancelling: letting running photos finish, dropping the rest…")
+            if not cancel.is_set():  # not said yet: the handler is only installed on the main thread
+                cancel.set()
+                console.print("Cancelling: letting running photos finish, dropping the rest…")
             for p in gen:
                 results.append(p.result)
         finally:
