@@ -8,15 +8,17 @@ photographs shipped in Debian wallpaper packages. Each package is fetched with
 downscaled (long edge 1024, area filter) into ``OUT/<split>/<name>.png``. The split is a pure
 function of the file names (a hash), so every machine gets the same sets:
 
-* ``heldout``: evaluation only, never seen in training;
+* ``heldout``: evaluation only, never seen in training, nor used to choose anything;
 * ``targets``: the "finished photos" the critic learns from;
 * ``inputs``: photos that get "unedited" by :mod:`models.data.degrade`;
 * ``val`` (extra photos only): validation, never trained on.
 
 ``models/data/extra_photos.tsv`` lists more photos (with an explicit ``name`` column, as their
-file names collide) and the set each goes to: ``inputs``, or ``val`` (a validation set of unseen scenes that
-checkpoints and settings are chosen on, never trained on). They add scenes without moving a
-single photo of the hashed split, so the held-out set stays the one every table was made on.
+file names collide) and the set each goes to: ``inputs``, ``val`` (a validation set of unseen scenes that
+checkpoints and settings are chosen on, never trained on), or ``heldout``. They add scenes without
+moving a single photo of the hashed split. The held-out set was the hashed split's five close-ups
+until the twenty-second session, which added six everyday photos from ``python3-skimage`` and
+``python-matplotlib-data`` (a portrait, a pet, food, a street, a launch; models/retouch/HISTORY.md).
 A path of the form ``bundle.rcc:/inner/path`` names a file inside a Qt resource bundle
 (GCompris ships its photos that way), read by :mod:`models.data.rcc`.
 
@@ -47,7 +49,9 @@ TSV = Path(__file__).with_name("photos.tsv")
 EXTRA = Path(__file__).with_name("extra_photos.tsv")
 SPLITS = ("targets", "inputs", "heldout", "val")
 LONG_EDGE = 1024
-N_HELDOUT = 5
+N_HELDOUT = 5  # of the hashed split; extra_photos.tsv adds more
+#: The sets an extra photo may go to (never ``targets``: the critic's set stays the hashed split's).
+EXTRA_SETS = ("inputs", "val", "heldout")
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class PhotoEntry:
     path: str
     licence: str
     alias: str = ""  # explicit name where the file's own stem is not unique
-    set: str = ""  # extra photos only: "inputs" or "val"
+    set: str = ""  # extra photos only: one of EXTRA_SETS
 
     @property
     def name(self) -> str:
@@ -92,9 +96,9 @@ def plan(tsv: Path = TSV, extra: Path | None = EXTRA) -> tuple[list[PhotoEntry],
         clash = {e.name for e in more} & set(split)
         if clash:
             raise ValueError(f"{extra}: names already in {tsv}: {sorted(clash)}")
-        bad = sorted(e.name for e in more if e.set not in ("inputs", "val"))
+        bad = sorted(e.name for e in more if e.set not in EXTRA_SETS)
         if bad:
-            raise ValueError(f"{extra}: set must be inputs or val: {bad}")
+            raise ValueError(f"{extra}: set must be one of {', '.join(EXTRA_SETS)}: {bad}")
         entries += more
         split.update({e.name: e.set for e in more})
     return entries, split

@@ -20,20 +20,22 @@ def test_split_is_disjoint_deterministic_and_covers_the_list():
     assert counts["heldout"] == 5 and abs(counts["targets"] - counts["inputs"]) <= 1
 
 
-def test_extra_photos_only_add_inputs_and_validation():
+def test_extra_photos_add_inputs_validation_and_held_out_photos():
     base = split_of(read_list())
     entries, split = plan()
     extra = {e.name for e in entries} - set(base)
     assert len(extra) >= 250 and len({e.name for e in entries}) == len(entries)  # names stay unique
-    assert {split[n] for n in extra} == {"inputs", "val"}
+    assert {split[n] for n in extra} == {"inputs", "val", "heldout"}
     assert 20 <= sum(split[n] == "val" for n in extra) <= 50
-    assert {n: split[n] for n in base} == base  # the held-out photos (and every table) are unmoved
+    assert sum(split[n] == "heldout" for n in extra) == 6  # the everyday photos of the 22nd session
+    assert {n: split[n] for n in base} == base  # the hashed split is unmoved
+    assert "targets" not in {split[n] for n in extra}  # the critic's set is the hashed split's alone
 
 
 def test_extra_photos_with_a_bad_set_are_refused(tmp_path):
     bad = tmp_path / "extra.tsv"
-    bad.write_text("package\tversion\tpath\tlicence\tname\tset\npkg\t1\t/a.jpg\tCC0\tx\theldout\n")
-    with pytest.raises(ValueError, match="inputs or val"):
+    bad.write_text("package\tversion\tpath\tlicence\tname\tset\npkg\t1\t/a.jpg\tCC0\tx\ttargets\n")
+    with pytest.raises(ValueError, match="set must be one of inputs, val, heldout"):
         plan(extra=bad)
 
 
