@@ -25,6 +25,12 @@ def heldout_srgb() -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="session")
+def everyday_srgb() -> list[np.ndarray]:
+    """The held-out set's everyday photos (``fixtures/everyday``): a portrait, a pet, food, a launch."""
+    return [load(p) for p in sorted((FIXTURES / "everyday").glob("*.jpg"))]
+
+
+@pytest.fixture(scope="session")
 def tiny_views(heldout_srgb) -> np.ndarray:
     """A few 80x80 linear views of real photos (whole frames squeezed + crops)."""
     from engine.color import srgb_decode

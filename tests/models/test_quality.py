@@ -32,30 +32,38 @@ MARGIN_DB = 0.5
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
 
 
-@pytest.fixture(scope="module")
-def scores(heldout_srgb, tmp_path_factory) -> dict[str, float]:
-    tmp = tmp_path_factory.mktemp("quality")
-    agent = Agent(prefer_gpu=False)
+def shown(method: str, agents: dict[str, Agent], linear: np.ndarray, dng) -> np.ndarray:
+    """What ``method`` shows of a decoded photo (sRGB)."""
+    if method in agents:
+        return render(agents[method].predict(linear), linear)
+    if method == "libraw":
+        return libraw_default(dng)
+    return srgb_encode(linear) if method == "as_is" else stretch_greyworld(linear)
+
+
+def measure(photos: list[np.ndarray], tmp, methods: tuple[str, ...]) -> dict[str, float]:
+    """Mean PSNR to the originals of each of ``methods`` over two degradations of each photo."""
+    agents = {"agent": Agent(prefer_gpu=False),
+              "bare": Agent(prefer_gpu=False, auto_exposure=False, auto_white_balance=False),
+              "classical": Agent(prefer_gpu=False, meter=False),
+              "max_rgb": Agent(prefer_gpu=False, constancy=False)}
     rng = np.random.default_rng(2024)
-    bare = Agent(prefer_gpu=False, auto_exposure=False, auto_white_balance=False)
-    classical = Agent(prefer_gpu=False, meter=False)
-    max_rgb = Agent(prefer_gpu=False, constancy=False)
-    out: dict[str, list[float]] = {"agent": [], "bare": [], "classical": [], "libraw": [], "as_is": [],
-                                   "stretch": [], "max_rgb": []}
-    for i, orig in enumerate(heldout_srgb):
+    out: dict[str, list[float]] = {m: [] for m in methods}
+    for i, orig in enumerate(photos):
         orig = orig[: orig.shape[0] // 2 * 2, : orig.shape[1] // 2 * 2]
         for k in range(2):
             lin = degrade.degrade(orig, degrade.sample(rng)).astype(np.float32)
             dng = write_dng(tmp / f"{i}-{k}.dng", lin, linear=True, seed=k, preview=False)
             linear = load_photo(dng).linear
-            out["agent"].append(psnr(render(agent.predict(linear), linear), orig))
-            out["bare"].append(psnr(render(bare.predict(linear), linear), orig))
-            out["classical"].append(psnr(render(classical.predict(linear), linear), orig))
-            out["max_rgb"].append(psnr(render(max_rgb.predict(linear), linear), orig))
-            out["libraw"].append(psnr(libraw_default(dng), orig))
-            out["as_is"].append(psnr(srgb_encode(linear), orig))
-            out["stretch"].append(psnr(stretch_greyworld(linear), orig))
+            for m in methods:
+                out[m].append(psnr(shown(m, agents, linear, dng), orig))
     return {k: float(np.mean(v)) for k, v in out.items()}
+
+
+@pytest.fixture(scope="module")
+def scores(heldout_srgb, tmp_path_factory) -> dict[str, float]:
+    return measure(heldout_srgb, tmp_path_factory.mktemp("quality"),
+                   ("agent", "bare", "classical", "libraw", "as_is", "stretch", "max_rgb"))
 
 
 def test_shipped_model_improves_the_raw_input(scores):
@@ -80,3 +88,10 @@ def test_the_learned_white_balance_helps_auto(scores):
 
 def test_shipped_model_beats_libraw_default(scores):
     assert scores["agent"] > scores["libraw"] + MARGIN_DB, scores
+
+
+def test_shipped_model_beats_libraw_default_on_everyday_photos(everyday_srgb, tmp_path):
+    """The held-out set's everyday photos (a portrait, a cat, coffee, a launch, Grace Hopper), unlike
+    the close-ups above: Auto 23.70 against LibRaw's default 22.34 dB here when measured."""
+    got = measure(everyday_srgb, tmp_path, ("agent", "libraw"))
+    assert got["agent"] > got["libraw"] + MARGIN_DB, got
