@@ -53,6 +53,8 @@ BINS = 32
 DRAWS = 10  # independent patch draws HI is averaged over: one draw moves by a few points (sd ~4)
 TARGET_STREAM = 10**6  # the targets' patch streams: image numbers no evaluated set reaches
 LUMA = (0.27, 0.67, 0.06)
+#: The methods of the per-photo table.
+PHOTO_COLUMNS = ("agent", "(a) input as is", "(b) LibRaw default", "(c) stretch + grey-world")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,6 +174,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
     scores: dict[str, list[float]] = {m: [] for m in methods}
     stats: dict[str, list[list[np.ndarray]]] = {m: [[] for _ in range(draws)] for m in rows}  # [draw][image]
     times = []
+    photo_of: list[str] = []  # each degraded image's photo (file stem)
     prefixes: list[list[float]] = []  # PSNR of the agent's recipe cut after 0, 1, ... steps
 
     def add_stats(m: str, image: int, srgb: np.ndarray) -> None:
@@ -202,6 +205,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                     scores[m].append(psnr(o, orig))
                     add_stats(m, image, np.asarray(o, np.float32))
                 add_stats("original", image, orig)  # once per degraded image: weighted as the outputs are
+                photo_of.append(path.stem)
                 image += 1
                 short = [m.split(maxsplit=1)[-1] if m.startswith("agent,") else m.split()[0] for m in methods]
                 log(f"{path.stem}#{k}: " + "  ".join(f"{s} {scores[m][-1]:.2f}" for s, m in zip(short, methods))
@@ -219,7 +223,10 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
         table[m]["vs_b"] = (np.asarray(table[m]["hi_draws"]) >= b).mean(0).tolist()
     longest = max(map(len, prefixes))
     per_step = [float(np.mean([p[min(n, len(p) - 1)] for p in prefixes])) for n in range(longest)]
-    return {"table": table, "per_step": per_step, "n_images": len(heldout) * per_photo, "n_photos": len(heldout),
+    by_photo = {stem: {m: float(np.mean([v for v, p in zip(scores[m], photo_of) if p == stem]))
+                       for m in PHOTO_COLUMNS} for stem in dict.fromkeys(photo_of)}
+    return {"table": table, "per_step": per_step, "by_photo": by_photo,
+            "n_images": len(heldout) * per_photo, "n_photos": len(heldout),
             "draws": draws,
             "agent_ms": 1000 * float(np.median(times)), "model": str(agent.path), "device": agent.device,
             "strength": agent.strength}
@@ -235,6 +242,15 @@ def markdown(res: dict) -> str:
         rows.append(f"| {name} | {p} | " + " | ".join(f"{100 * v:.1f} ± {100 * sd:.1f} %"
                                                       for v, sd in zip(r["hi"], r["hi_sd"]))
                     + f" | {100 * r['hi_mean']:.1f} % |")
+    return "\n".join(rows)
+
+
+def photo_table(res: dict) -> str:
+    """Mean PSNR per photo over its degradations: where Auto wins and loses against (b)."""
+    rows = ["| photo | " + " | ".join(PHOTO_COLUMNS) + " | agent − (b) |", "|---|" + "---|" * (len(PHOTO_COLUMNS) + 1)]
+    for stem, r in res["by_photo"].items():
+        gap = r["agent"] - r["(b) LibRaw default"]
+        rows.append(f"| {stem} | " + " | ".join(f"{r[m]:.2f}" for m in PHOTO_COLUMNS) + f" | {gap:+.2f} |")
     return "\n".join(rows)
 
 
@@ -280,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("agent, PSNR after the first n steps of its recipe (a shorter recipe counts as complete): "
           + "  ".join(f"{n}: {v:.2f}" for n, v in enumerate(res["per_step"])))
+    print()
+    print(f"PSNR per photo (dB), mean over its {args.per_photo} degradations:")
+    print()
+    print(photo_table(res))
     return 0
 
 

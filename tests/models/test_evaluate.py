@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.runners.agent import DEFAULT_MODEL
-from models.retouch.evaluate import evaluate
+from models.retouch.evaluate import evaluate, photo_table
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
 
@@ -24,6 +24,13 @@ def test_table_and_per_step_curve_agree(heldout_files):
     assert steps[-1] == pytest.approx(t["agent"]["psnr"], abs=1e-6)
     for row in t.values():
         assert all(0 < h <= 1 for h in row["hi"]) and (math.isnan(row["psnr"]) or 5 < row["psnr"] < 60)
+    # the per-photo table: one row per photo, in order, whose means are the table's
+    by_photo = res["by_photo"]
+    assert list(by_photo) == [p.stem for p in heldout_files[:2]]
+    for m in ("agent", "(b) LibRaw default"):
+        assert np.mean([r[m] for r in by_photo.values()]) == pytest.approx(t[m]["psnr"], abs=1e-9)
+    assert by_photo[heldout_files[0].stem]["agent"] != by_photo[heldout_files[1].stem]["agent"]
+    assert photo_table(res).count("\n") == 3 and heldout_files[1].stem in photo_table(res)
 
 
 def test_strength_row_is_the_policy_as_predicted(heldout_files):
