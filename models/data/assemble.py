@@ -18,7 +18,7 @@ file names collide) and the set each goes to: ``inputs``, ``val`` (a validation 
 checkpoints and settings are chosen on, never trained on), or ``heldout``. They add scenes without
 moving a single photo of the hashed split. The held-out set was the hashed split's five close-ups
 until the twenty-second session, which added six everyday photos from ``python3-skimage`` and
-``python-matplotlib-data`` (a portrait, a pet, food, a street, a launch; models/retouch/HISTORY.md).
+``python-matplotlib-data`` (portraits, a pet, food, a street, a launch; models/retouch/HISTORY.md).
 A path of the form ``bundle.rcc:/inner/path`` names a file inside a Qt resource bundle
 (GCompris ships its photos that way), read by :mod:`models.data.rcc`.
 

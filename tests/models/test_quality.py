@@ -32,6 +32,11 @@ MARGIN_DB = 0.5
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
 
 
+#: The Auto variants the tests compare, by the options that make them.
+AGENTS: dict[str, dict] = {"agent": {}, "bare": {"auto_exposure": False, "auto_white_balance": False},
+                           "classical": {"meter": False}, "max_rgb": {"constancy": False}}
+
+
 def shown(method: str, agents: dict[str, Agent], linear: np.ndarray, dng) -> np.ndarray:
     """What ``method`` shows of a decoded photo (sRGB)."""
     if method in agents:
@@ -43,10 +48,7 @@ def shown(method: str, agents: dict[str, Agent], linear: np.ndarray, dng) -> np.
 
 def measure(photos: list[np.ndarray], tmp, methods: tuple[str, ...]) -> dict[str, float]:
     """Mean PSNR to the originals of each of ``methods`` over two degradations of each photo."""
-    agents = {"agent": Agent(prefer_gpu=False),
-              "bare": Agent(prefer_gpu=False, auto_exposure=False, auto_white_balance=False),
-              "classical": Agent(prefer_gpu=False, meter=False),
-              "max_rgb": Agent(prefer_gpu=False, constancy=False)}
+    agents = {m: Agent(prefer_gpu=False, **AGENTS[m]) for m in methods if m in AGENTS}
     rng = np.random.default_rng(2024)
     out: dict[str, list[float]] = {m: [] for m in methods}
     for i, orig in enumerate(photos):
