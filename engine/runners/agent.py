@@ -118,6 +118,11 @@ CONSTANCY_MAX = 0.3
 AUTO_CONTRAST_MIN = 0.01  # |log gamma| below this is not worth a step card
 AUTO_CONTRAST_MAX = 0.3  # the gamma stays within exp(+-0.3), beyond any contrast the meter saw
 MID_GREY = 0.18  # the contrast step pivots here: mid grey keeps its brightness
+#: The finished look: the measured contrast step's gamma is multiplied by ``AUTO_LOOK_CONTRAST``
+#: (1 = restore the measured contrast only), and a saturation step of ``AUTO_LOOK_SATURATION``
+#: follows the policy's steps (0 = none). Chosen on val (models/retouch/HISTORY.md, 23rd session).
+AUTO_LOOK_CONTRAST = 1.05
+AUTO_LOOK_SATURATION = 0.3
 SAMPLE_FACTOR = 2  # the sample has at least this many times the proxy size per side (see sample)
 #: Variations: candidates drawn per variation shown (the most distinct are kept). Four variations
 #: of 19 val photos (proxy renders, 8-bit sRGB) differ by 1.5 / 3.6 (/255) with 1 / 8 at
@@ -204,10 +209,12 @@ def _gains(wb, full: np.ndarray, share: float, limit: float) -> dict[str, float]
     return gains
 
 
-def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE) -> float | None:
+def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE,
+                        look: float = 1.0) -> float | None:
     """The ``gamma`` filter's value that removes ``share`` of a measured log contrast (> 0: the
-    photo is harsher than a finished rendering), or None when too small to be worth a step."""
-    g = float(np.clip(-share * log_contrast, -AUTO_CONTRAST_MAX, AUTO_CONTRAST_MAX))
+    photo is harsher than a finished rendering), times a ``look``'s gamma (Auto's:
+    ``AUTO_LOOK_CONTRAST``), or None when too small to be worth a step."""
+    g = float(np.clip(math.log(look) - share * log_contrast, -AUTO_CONTRAST_MAX, AUTO_CONTRAST_MAX))
     return None if abs(g) < AUTO_CONTRAST_MIN else round(math.exp(g), 4)
 
 
@@ -224,7 +231,7 @@ def blend_ev(percentile_ev: float, meter_ev: float) -> float:
 
 def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: bool = True,
                    contrast: bool = True, meter: Meter | None = None,
-                   constancy: ColourConstancy | None = None) -> list[Step]:
+                   constancy: ColourConstancy | None = None, look: float = 1.0) -> list[Step]:
     """The measured steps Auto starts with, each from ``sample`` (the photo as decoded) and left
     out when off or not needed:
 
@@ -234,14 +241,16 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
        (scale-free: the exposure does not change it);
     3. contrast (with a meter): a ``gamma`` step removing ``AUTO_CONTRAST_SHARE`` of the contrast
        the meter measures, pivoting at mid grey, i.e. ``x -> 0.18 (x / 0.18)^gamma``; its
-       ``0.18^(1 - gamma)`` is folded into step 1's exposure (applied before the power).
+       ``0.18^(1 - gamma)`` is folded into step 1's exposure (applied before the power); the
+       ``look`` (a gamma factor, :data:`AUTO_LOOK_CONTRAST` for Auto) is folded into it too.
     """
     steps = []
     pred = meter.predict(sample) if meter is not None and (exposure or contrast) else None
     ev = auto_exposure_ev(sample) if exposure else 0.0
     if pred is not None and exposure:
         ev = blend_ev(ev, pred["ev"])
-    gamma = auto_contrast_gamma(pred["log_contrast"]) if pred is not None and contrast else None
+    measured = pred["log_contrast"] if pred is not None else 0.0
+    gamma = auto_contrast_gamma(measured, look=look) if contrast and (pred is not None or look != 1.0) else None
     if gamma is not None:
         ev += pivot_ev(gamma)
     ev_param = REGISTRY["exposure"].params[0]
@@ -295,24 +304,34 @@ def at_strength(recipe: Recipe, proxy: np.ndarray, amount: float) -> Recipe:
     """``recipe.with_strength(amount)`` without the agent's steps that, so shortened, no longer
     move ``NOOP_SHARE`` of the pixels of ``proxy`` (the image before the recipe's first step) by
     ``NOOP_LEVEL`` on the display: a card that does nothing visible is left out, as the policy's
-    own passes are. Other steps all stay."""
+    own passes are (:func:`is_noop`). Other steps all stay."""
     scaled = recipe.with_strength(amount)
     if amount == 1.0:  # as predicted: the policy's passes are already out
         return scaled
     for step in scaled.steps:
         if step.probs is not None:
             step.params = {k: _plain(np.round(v, PARAM_DECIMALS)) for k, v in step.params.items()}
-    img, kept = np.asarray(proxy, np.float32), []
+    img = ref = np.asarray(proxy, np.float32)
+    kept = []
     for step in scaled.steps:
         if step.is_identity():  # off, or at its defaults: rendering skips it (a gamma of 1 floors black)
             if step.probs is None:
                 kept.append(step)
             continue
         new = apply_steps(img, [step])
-        if step.probs is None or display_change(img, new) >= NOOP_LEVEL:
+        if step.probs is None or not is_noop(img, new, ref):
             kept.append(step)
-            img = new
+            ref = apply_steps(ref, [step])
+        img = new
     return Recipe(kept)
+
+
+def is_noop(before: np.ndarray, after: np.ndarray, kept: np.ndarray) -> bool:
+    """Whether a step that takes the episode's image ``before`` to ``after`` may be left out of the
+    recipe: it moves the display by less than ``NOOP_LEVEL`` (see :func:`display_change`), and so
+    does everything left out so far with it (``kept``: the image with the steps kept so far only),
+    so that small steps left out never add up to a visible change."""
+    return display_change(before, after) < NOOP_LEVEL and display_change(kept, after) < NOOP_LEVEL
 
 
 def sample_of(linear: np.ndarray, size: int = 64) -> np.ndarray:
@@ -356,7 +375,7 @@ class Agent:
 
     def __init__(self, model: str | Path | None = None, *, prefer_gpu: bool = True, threads: int | None = None,
                  auto_exposure: bool = True, auto_white_balance: bool = True, strength: float | None = None,
-                 meter: bool | str | Path = True, constancy: bool | str | Path = True):
+                 meter: bool | str | Path = True, constancy: bool | str | Path = True, look: bool | None = None):
         """``auto_exposure``: start every recipe with the measured exposure (:func:`auto_exposure_ev`)
         and let the policy refine the normalised proxy.
         ``auto_white_balance``: then the measured white balance (:func:`auto_white_balance`).
@@ -366,7 +385,10 @@ class Agent:
         white balance; False: max-RGB (:func:`auto_white_balance`).
         ``strength``: how far the policy's steps go (1: as predicted; see the module docstring);
         None: the model's own (``strength`` in its metadata: a style learnt from pairs says 1), else
-        ``AUTO_STRENGTH``."""
+        ``AUTO_STRENGTH``.
+        ``look``: finish Auto with the shipped look (``AUTO_LOOK_CONTRAST``, ``AUTO_LOOK_SATURATION``);
+        None: with the measured exposure and a shipped model (a user's style brings its own finish
+        from its targets)."""
         self.auto_exposure = auto_exposure
         self.auto_white_balance = auto_white_balance
         self.meter: Meter | None = None if meter is False else load_meter(DEFAULT_METER if meter is True else meter)
@@ -397,6 +419,7 @@ class Agent:
         self.keep = float(self.meta.get("keep", 0.5))
         self.feat_dim = int(self.session.get_inputs()[2].shape[1])
         self.strength = float(self.meta.get("strength", AUTO_STRENGTH) if strength is None else strength)
+        self.look = (auto_exposure and self.path.parent.resolve() == RESOURCES.resolve()) if look is None else look
 
     @staticmethod
     def resolve(model: str | Path | None) -> Path:
@@ -436,6 +459,7 @@ class Agent:
         training).
         """
         img = np.array(proxy, np.float32)  # a copy: the episode writes into it
+        kept = img.copy()  # each episode's image with only the steps it records
         n = len(img)
         state = np.zeros((n, 1 + len(self.filters)), np.float32)
         for f in used:
@@ -459,9 +483,10 @@ class Agent:
                 # 4 decimals, as the measured steps: a readable recipe, and the one the episode ran
                 params = {p.name: np.round(np.clip(params[p.name], p.min, p.max), PARAM_DECIMALS) for p in spec.params}
                 new = spec.apply(img[i], **params)
-                change = display_change(img[i], new)
+                record = keep_noops or not is_noop(img[i], new, kept[i])
                 img[i] = new
-                if keep_noops or change >= NOOP_LEVEL:
+                if record:
+                    kept[i] = spec.apply(kept[i], **params)
                     probs = {f: float(pdf[i, k]) for k, f in enumerate(self.filters)}
                     steps[i].append(Step(spec.id, {k: _plain(v) for k, v in params.items()}, probs=probs))
                 state[i, 0] += 1
@@ -487,7 +512,8 @@ class Agent:
         balance steps, each if on and needed."""
         sample = self.sample(linear)
         pre = measured_steps(sample, exposure=self.auto_exposure, white_balance=self.auto_white_balance,
-                             contrast=self.auto_exposure, meter=self.meter, constancy=self.constancy)
+                             contrast=self.auto_exposure, meter=self.meter, constancy=self.constancy,
+                             look=AUTO_LOOK_CONTRAST if self.look else 1.0)
         return apply_steps(make_proxy(sample, self.size), pre), pre
 
     def _used(self, pre: list[Step]) -> tuple[str, ...]:
@@ -502,7 +528,14 @@ class Agent:
         proxy, pre = self.start(linear)
         rng = None if seed is None else np.random.default_rng(seed)
         steps = self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre), rng)[0]
-        return Recipe(pre + at_strength(steps, proxy, self.strength if strength is None else strength).steps)
+        return Recipe(pre + at_strength(steps, proxy, self.strength if strength is None else strength).steps
+                      + self.finish())
+
+    def finish(self) -> list[Step]:
+        """The steps after the policy's: the look's saturation, when on and not zero."""
+        if not self.look or AUTO_LOOK_SATURATION <= 0:
+            return []
+        return [Step("saturation", {"amount": AUTO_LOOK_SATURATION}, source="auto-look")]
 
     def variations(self, linear: np.ndarray, n: int, *, seed: int = 0, strength: float | None = None,
                    pool: int = VARIATION_POOL, temperature: float = VARIATION_TEMPERATURE) -> list[Recipe]:
@@ -520,7 +553,7 @@ class Agent:
         drawn = self.run_proxy(np.repeat(proxy[None], m, axis=0), self._masks(m, rng), self._used(pre), rng,
                                temperature=temperature)
         amount = VARIATION_STRENGTH if strength is None else strength
-        recipes = [Recipe(pre + at_strength(r, proxy, amount).steps) for r in drawn]
+        recipes = [Recipe(pre + at_strength(r, proxy, amount).steps + self.finish()) for r in drawn]
         return [recipes[i] for i in spread(recipes, proxy, len(pre), n)]
 
 

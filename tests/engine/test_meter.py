@@ -61,18 +61,21 @@ def test_contrast_gamma_sign_cap_and_threshold():
     assert REGISTRY["gamma"].params[0].min < 1 / cap and cap < REGISTRY["gamma"].params[0].max
 
 
-def test_measured_steps_with_the_meter(photo_linear):
+@pytest.mark.parametrize("look", [1.0, agent_mod.AUTO_LOOK_CONTRAST, 0.9])
+def test_measured_steps_with_the_meter(photo_linear, look):
     """The exposure is the blend of the two meters, plus the contrast step's pivot: mid grey of the
-    blended exposure stays mid grey through the gamma."""
+    blended exposure stays mid grey through the gamma, which carries the look's factor too."""
     m = load()
     img = np.asarray(photo_linear, np.float32) * 0.3
     p = m.predict(img)
-    steps = measured_steps(img, meter=m)
+    steps = measured_steps(img, meter=m, look=look)
     ops = [s.op for s in steps]
     assert [s.source for s in steps] == [{"exposure": "auto-exposure", "white_balance": "auto-white-balance-max-rgb",
                                           "gamma": "auto-contrast"}[o] for o in ops]
     blend = (1 - agent_mod.METER_EV_SHARE) * agent_mod.auto_exposure_ev(img) + agent_mod.METER_EV_SHARE * p["ev"]
-    gamma = agent_mod.auto_contrast_gamma(p["log_contrast"])
+    gamma = agent_mod.auto_contrast_gamma(p["log_contrast"], look=look)
+    if look != 1.0:  # the look multiplies the measured gamma
+        assert gamma == pytest.approx(look * math.exp(-agent_mod.AUTO_CONTRAST_SHARE * p["log_contrast"]), abs=1e-4)
     if gamma is None:
         assert "gamma" not in ops and steps[0].params["ev"] == pytest.approx(blend, abs=1e-3)
     else:
@@ -83,7 +86,7 @@ def test_measured_steps_with_the_meter(photo_linear):
                                                                abs=2e-3)
     # without the meter: the classical steps only, as before
     assert [s.op for s in measured_steps(img)] == [o for o in ops if o != "gamma"]
-    assert "gamma" not in [s.op for s in Agent(prefer_gpu=False, meter=False).predict(img).steps if s.source]
+    assert "gamma" not in [s.op for s in Agent(prefer_gpu=False, meter=False, look=False).predict(img).steps if s.source]
 
 
 def test_a_harsh_photo_gets_a_softening_contrast_step(photo_linear):
