@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.filters import AGENT_FILTERS, REGISTRY
-from engine.recipe import Recipe
+from engine.recipe import Recipe, Step
 from engine.render import render
 from engine.runners import agent as agent_mod
 from engine.runners.agent import DEFAULT_MODEL, Agent, available_models
@@ -167,7 +167,8 @@ def test_steps_that_change_nothing_get_no_card(agent, photo_linear):
             assert moved.max() <= bound + 1e-7  # the cheap bounds the agent uses hold
             lin_share = np.percentile(dlin, 100 * (1 - agent_mod.NOOP_SHARE), method="higher")
             assert agent_mod.SRGB_MIN_SLOPE * lin_share - 1e-7 <= shown <= agent_mod.SRGB_MAX_SLOPE * lin_share + 1e-7
-            assert (s in kept) == (shown >= agent_mod.NOOP_LEVEL or level(ref, y) >= agent_mod.NOOP_LEVEL), (s, shown * 255)
+            visible = shown >= agent_mod.NOOP_LEVEL or level(ref, y) >= agent_mod.NOOP_LEVEL
+            assert (s in kept) == visible, (s, shown * 255)
             exact += s not in kept and bound >= agent_mod.NOOP_LEVEL
             added_up += s in kept and shown < agent_mod.NOOP_LEVEL
             ref = s.spec.apply(ref, **s.params) if s in kept else ref
@@ -421,3 +422,22 @@ def test_a_models_own_strength_is_its_default(tmp_path):
     assert Agent(prefer_gpu=False).strength == agent_mod.AUTO_STRENGTH
     assert Agent(tmp_path / "full.onnx", prefer_gpu=False).strength == 1.0
     assert Agent(tmp_path / "full.onnx", prefer_gpu=False, strength=0.3).strength == 0.3
+
+
+def test_the_finished_look_is_autos_not_a_styles(agent, photo_linear, tmp_path):
+    """Auto with the shipped policy ends with the finished look (its saturation card, and its
+    contrast folded into the measured contrast step); the same policy as a user's style, or
+    without the measured steps, keeps its own finish."""
+    import shutil
+
+    assert agent.look and agent_mod.AUTO_LOOK_SATURATION > 0 and agent_mod.AUTO_LOOK_CONTRAST > 1
+    recipe = agent.predict(photo_linear)
+    assert recipe.steps[-1] == Step("saturation", {"amount": agent_mod.AUTO_LOOK_SATURATION}, source="auto-look")
+    plain = Agent(prefer_gpu=False, look=False).predict(photo_linear)
+    assert all(s.source != "auto-look" for s in plain)
+    gammas = [s.params["gamma"] for r in (recipe, plain) for s in r if s.source == "auto-contrast"]
+    assert len(gammas) == 2 and gammas[0] == pytest.approx(gammas[1] * agent_mod.AUTO_LOOK_CONTRAST, rel=1e-3)
+    style = tmp_path / "mine.onnx"
+    shutil.copy(agent_mod.DEFAULT_MODEL, style)
+    assert not Agent(style, prefer_gpu=False).look
+    assert not Agent(prefer_gpu=False, auto_exposure=False, auto_white_balance=False).look

@@ -86,7 +86,8 @@ def test_measured_steps_with_the_meter(photo_linear, look):
                                                                abs=2e-3)
     # without the meter: the classical steps only, as before
     assert [s.op for s in measured_steps(img)] == [o for o in ops if o != "gamma"]
-    assert "gamma" not in [s.op for s in Agent(prefer_gpu=False, meter=False, look=False).predict(img).steps if s.source]
+    classical = Agent(prefer_gpu=False, meter=False, look=False)
+    assert "gamma" not in [s.op for s in classical.predict(img).steps if s.source]
 
 
 def test_a_harsh_photo_gets_a_softening_contrast_step(photo_linear):
