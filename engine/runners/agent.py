@@ -304,34 +304,24 @@ def at_strength(recipe: Recipe, proxy: np.ndarray, amount: float) -> Recipe:
     """``recipe.with_strength(amount)`` without the agent's steps that, so shortened, no longer
     move ``NOOP_SHARE`` of the pixels of ``proxy`` (the image before the recipe's first step) by
     ``NOOP_LEVEL`` on the display: a card that does nothing visible is left out, as the policy's
-    own passes are (:func:`is_noop`). Other steps all stay."""
+    own passes are. Other steps all stay."""
     scaled = recipe.with_strength(amount)
     if amount == 1.0:  # as predicted: the policy's passes are already out
         return scaled
     for step in scaled.steps:
         if step.probs is not None:
             step.params = {k: _plain(np.round(v, PARAM_DECIMALS)) for k, v in step.params.items()}
-    img = ref = np.asarray(proxy, np.float32)
-    kept = []
+    img, kept = np.asarray(proxy, np.float32), []
     for step in scaled.steps:
         if step.is_identity():  # off, or at its defaults: rendering skips it (a gamma of 1 floors black)
             if step.probs is None:
                 kept.append(step)
             continue
         new = apply_steps(img, [step])
-        if step.probs is None or not is_noop(img, new, ref):
+        if step.probs is None or display_change(img, new) >= NOOP_LEVEL:
             kept.append(step)
-            ref = apply_steps(ref, [step])
-        img = new
+            img = new
     return Recipe(kept)
-
-
-def is_noop(before: np.ndarray, after: np.ndarray, kept: np.ndarray) -> bool:
-    """Whether a step that takes the episode's image ``before`` to ``after`` may be left out of the
-    recipe: it moves the display by less than ``NOOP_LEVEL`` (see :func:`display_change`), and so
-    does everything left out so far with it (``kept``: the image with the steps kept so far only),
-    so that small steps left out never add up to a visible change."""
-    return display_change(before, after) < NOOP_LEVEL and display_change(kept, after) < NOOP_LEVEL
 
 
 def sample_of(linear: np.ndarray, size: int = 64) -> np.ndarray:
@@ -459,7 +449,6 @@ class Agent:
         training).
         """
         img = np.array(proxy, np.float32)  # a copy: the episode writes into it
-        kept = img.copy()  # each episode's image with only the steps it records
         n = len(img)
         state = np.zeros((n, 1 + len(self.filters)), np.float32)
         for f in used:
@@ -483,10 +472,9 @@ class Agent:
                 # 4 decimals, as the measured steps: a readable recipe, and the one the episode ran
                 params = {p.name: np.round(np.clip(params[p.name], p.min, p.max), PARAM_DECIMALS) for p in spec.params}
                 new = spec.apply(img[i], **params)
-                record = keep_noops or not is_noop(img[i], new, kept[i])
+                change = display_change(img[i], new)
                 img[i] = new
-                if record:
-                    kept[i] = spec.apply(kept[i], **params)
+                if keep_noops or change >= NOOP_LEVEL:
                     probs = {f: float(pdf[i, k]) for k, f in enumerate(self.filters)}
                     steps[i].append(Step(spec.id, {k: _plain(v) for k, v in params.items()}, probs=probs))
                 state[i, 0] += 1
