@@ -123,6 +123,9 @@ MID_GREY = 0.18  # the contrast step pivots here: mid grey keeps its brightness
 #: follows the policy's steps (0 = none). Chosen on val (models/retouch/HISTORY.md, 23rd session).
 AUTO_LOOK_CONTRAST = 1.05
 AUTO_LOOK_SATURATION = 0.3
+#: The contrast step never pushes the highlights the exposure kept (the brightest channel's
+#: ``AUTO_PERCENTILE``) past white: see :func:`highlight_cap`.
+AUTO_CONTRAST_CAP = True
 SAMPLE_FACTOR = 2  # the sample has at least this many times the proxy size per side (see sample)
 #: Variations: candidates drawn per variation shown (the most distinct are kept). Four variations
 #: of 19 val photos (proxy renders, 8-bit sRGB) differ by 1.5 / 3.6 (/255) with 1 / 8 at
@@ -145,8 +148,7 @@ def auto_exposure_ev(linear: np.ndarray, percentile: float = AUTO_PERCENTILE, ta
     As LibRaw's auto-bright: the white level is the largest per-channel percentile, so a
     saturated colour is not pushed into clipping (a luminance percentile would be).
     """
-    flat = np.asarray(linear, np.float32).reshape(-1, 3)
-    level = max(float(ranks(flat[:, c], (percentile,))[0]) for c in range(3))  # ~15x np.percentile's speed
+    level = white_level(linear, percentile)
     ev_param = REGISTRY["exposure"].params[0]
     ev = ev_param.max if level <= 1e-6 else math.log2(target / level)
     ev = float(np.clip(ev, ev_param.min, ev_param.max))
@@ -218,6 +220,23 @@ def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE,
     return None if abs(g) < AUTO_CONTRAST_MIN else round(math.exp(g), 4)
 
 
+def highlight_cap(level: float) -> float:
+    """The largest gamma about mid grey that keeps ``level`` (a linear value, the highlights) at or
+    below white: ``0.18 (level / 0.18)^g <= 1``; 1 once ``level`` is at white already (then a
+    steeper curve would only clip more), and no cap (inf) for highlights at or below mid grey."""
+    if level <= MID_GREY:
+        return math.inf
+    if level >= 1.0:
+        return 1.0
+    return math.log(1.0 / MID_GREY) / math.log(level / MID_GREY)
+
+
+def white_level(linear: np.ndarray, percentile: float = AUTO_PERCENTILE) -> float:
+    """The brightest channel's ``percentile``: the white :func:`auto_exposure_ev` meters."""
+    flat = np.asarray(linear, np.float32).reshape(-1, 3)
+    return max(float(ranks(flat[:, c], (percentile,))[0]) for c in range(3))  # ~15x np.percentile's speed
+
+
 def pivot_ev(gamma: float) -> float:
     """The exposure (EV) that, applied before a ``gamma`` step, keeps mid grey where it is: the
     pair is ``x -> 0.18 (x / 0.18)^gamma``, Auto's contrast step."""
@@ -242,7 +261,9 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
     3. contrast (with a meter): a ``gamma`` step removing ``AUTO_CONTRAST_SHARE`` of the contrast
        the meter measures, pivoting at mid grey, i.e. ``x -> 0.18 (x / 0.18)^gamma``; its
        ``0.18^(1 - gamma)`` is folded into step 1's exposure (applied before the power); the
-       ``look`` (a gamma factor, :data:`AUTO_LOOK_CONTRAST` for Auto) is folded into it too.
+       ``look`` (a gamma factor, :data:`AUTO_LOOK_CONTRAST` for Auto) is folded into it too, and
+       a steepening gamma is capped so as not to push the exposure's white past 1
+       (:func:`highlight_cap`).
     """
     steps = []
     pred = meter.predict(sample) if meter is not None and (exposure or contrast) else None
@@ -251,6 +272,9 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
         ev = blend_ev(ev, pred["ev"])
     measured = pred["log_contrast"] if pred is not None else 0.0
     gamma = auto_contrast_gamma(measured, look=look) if contrast and (pred is not None or look != 1.0) else None
+    if gamma is not None and gamma > 1.0 and AUTO_CONTRAST_CAP:  # keep the exposure's highlights
+        gamma = min(gamma, math.floor(highlight_cap(white_level(sample) * 2.0**ev) * 1e4) / 1e4)
+        gamma = None if abs(math.log(gamma)) < AUTO_CONTRAST_MIN else gamma
     if gamma is not None:
         ev += pivot_ev(gamma)
     ev_param = REGISTRY["exposure"].params[0]

@@ -97,3 +97,34 @@ def test_a_harsh_photo_gets_a_softening_contrast_step(photo_linear):
     lum = np.maximum(np.asarray(photo_linear, np.float32) @ np.asarray([0.27, 0.67, 0.06], np.float32), 1e-6)
     harsh, flat = (np.clip(photo_linear * (0.18 * (lum / 0.18) ** c / lum)[..., None], 0, 1) for c in (1.3, 0.7))
     assert m.predict(harsh)["log_contrast"] > m.predict(flat)["log_contrast"] + 0.1
+
+
+def test_highlight_cap_keeps_the_exposures_white_below_one():
+    cap = agent_mod.highlight_cap
+    assert cap(0.18) == math.inf and cap(0.1) == math.inf  # highlights at mid grey: nothing to clip
+    assert cap(1.0) == 1.0 and cap(3.0) == 1.0  # already at white: no steeper curve
+    for level in (0.3, 0.6, 0.9):
+        g = cap(level)
+        assert g > 1 and 0.18 * (level / 0.18) ** g == pytest.approx(1.0)
+    assert cap(0.9) == pytest.approx(1.0655, abs=1e-4)  # the percentile rule's white: a gamma of ~1.07 at most
+
+
+@pytest.mark.parametrize("flatten", [0.6, 0.8])
+def test_a_flat_photo_gets_contrast_without_blown_highlights(photo_linear, flatten, monkeypatch):
+    """A flattened photo (a power < 1 about mid grey) gets a steepening contrast step, capped so that
+    Auto's exposure and contrast together leave the brightest channel's 99th percentile at most at
+    white: in no channel do more than the exposure's 1 % of the pixels reach it."""
+    img = np.asarray(photo_linear, np.float32)
+    lum = np.maximum(img @ np.asarray([0.27, 0.67, 0.06], np.float32), 1e-6)
+    flat = np.clip(img * (0.18 * (lum / 0.18) ** flatten / lum)[..., None], 0, 1).astype(np.float32)
+    steps = measured_steps(flat, meter=load(), white_balance=False, look=agent_mod.AUTO_LOOK_CONTRAST)
+    gamma = [s.params["gamma"] for s in steps if s.op == "gamma"]
+    assert gamma and gamma[0] > 1  # flatter than a finished rendering: more contrast
+    out = agent_mod.apply_steps(flat, steps)
+    assert agent_mod.white_level(out) <= 1.0 + 1e-3
+    assert ((out >= 1.0).reshape(-1, 3).mean(0) <= 0.0101).all()  # in each channel, 1 % at most
+    monkeypatch.setattr(agent_mod, "AUTO_CONTRAST_CAP", False)  # without the cap it would clip more
+    free = measured_steps(flat, meter=load(), white_balance=False, look=agent_mod.AUTO_LOOK_CONTRAST)
+    uncapped = next(s.params["gamma"] for s in free if s.op == "gamma")
+    assert uncapped > gamma[0]  # the cap binds here (1.09 against 1.15 at 0.6)
+    assert agent_mod.white_level(agent_mod.apply_steps(flat, free)) > 1.05
