@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 from engine.filters import REGISTRY
 from engine.runners.agent import (
     AUTO_CONTRAST_SHARE,
-    AUTO_LOOK_CONTRAST,
     AUTO_PERCENTILE,
     AUTO_WB_SHARE,
     CONSTANCY_SHARE,
@@ -128,11 +127,8 @@ class StepCard(QFrame):
         if step.source == "match-look":
             return "Fitted to match a finished version of this photo (Photo ▸ Match a Look)"
         if step.source == "auto-contrast":
-            look = f", then ×{AUTO_LOOK_CONTRAST:g} for a finished look" if AUTO_LOOK_CONTRAST != 1 else ""
             return (f"Auto contrast: measured by the learned meter, {round(100 * AUTO_CONTRAST_SHARE)} % of it "
-                    f"undone about mid grey{look}")
-        if step.source == "auto-look":
-            return "Auto look: the colour of a finished photo, added after the agent's steps"
+                    "undone about mid grey, never pushing the highlights past white")
         if not step.probs:
             return "Added by hand"
         conf = step.probs.get(step.op, 0.0)

@@ -73,8 +73,6 @@ def describe(recipe) -> str:
             conf += ")"
         elif s.source == "match-look":
             conf = "  (fitted)"
-        elif s.source == "auto-look":
-            conf = "  (finished look)"
         elif s.source:
             conf = "  (measured)"  # the classical steps Auto starts with, not the policy's
         lines.append(f"  {i}. {s.spec.label}: {params}{conf}")

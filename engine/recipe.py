@@ -33,9 +33,9 @@ SIDECAR_SUFFIX = ".retouch.json"
 MAX_SIDECAR_BYTES = 1 << 20  # a recipe is a few kB; anything this big is not ours
 MAX_STEPS = 256
 #: Step.source values a sidecar may carry: Auto's measured steps (the white balance by the learned
-#: colour constancy, or by max-RGB without it), the finished look's, and steps fitted by Match a look
+#: colour constancy, or by max-RGB without it), and steps fitted by Match a look
 SOURCES = frozenset({"auto-exposure", "auto-white-balance", "auto-white-balance-max-rgb", "auto-contrast",
-                     "auto-look", "match-look"})
+                     "match-look"})
 
 # format N -> N+1 migrations of the whole document (filter params migrate per filter).
 _FORMAT_MIGRATIONS: dict[int, Any] = {}

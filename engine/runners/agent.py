@@ -118,13 +118,8 @@ CONSTANCY_MAX = 0.3
 AUTO_CONTRAST_MIN = 0.01  # |log gamma| below this is not worth a step card
 AUTO_CONTRAST_MAX = 0.3  # the gamma stays within exp(+-0.3), beyond any contrast the meter saw
 MID_GREY = 0.18  # the contrast step pivots here: mid grey keeps its brightness
-#: The finished look: the measured contrast step's gamma is multiplied by ``AUTO_LOOK_CONTRAST``
-#: (1 = restore the measured contrast only), and a saturation step of ``AUTO_LOOK_SATURATION``
-#: follows the policy's steps (0 = none). Chosen on val (models/retouch/HISTORY.md, 23rd session).
-AUTO_LOOK_CONTRAST = 1.05
-AUTO_LOOK_SATURATION = 0.3
-#: The contrast step never pushes the highlights the exposure kept (the brightest channel's
-#: ``AUTO_PERCENTILE``) past white: see :func:`highlight_cap`.
+#: A steepening contrast step never pushes the exposure's white (the brightest channel's
+#: ``AUTO_PERCENTILE``) past 1: see :func:`highlight_cap` (twenty-third session, HISTORY.md).
 AUTO_CONTRAST_CAP = True
 SAMPLE_FACTOR = 2  # the sample has at least this many times the proxy size per side (see sample)
 #: Variations: candidates drawn per variation shown (the most distinct are kept). Four variations
@@ -211,19 +206,17 @@ def _gains(wb, full: np.ndarray, share: float, limit: float) -> dict[str, float]
     return gains
 
 
-def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE,
-                        look: float = 1.0) -> float | None:
+def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE) -> float | None:
     """The ``gamma`` filter's value that removes ``share`` of a measured log contrast (> 0: the
-    photo is harsher than a finished rendering), times a ``look``'s gamma (Auto's:
-    ``AUTO_LOOK_CONTRAST``), or None when too small to be worth a step."""
-    g = float(np.clip(math.log(look) - share * log_contrast, -AUTO_CONTRAST_MAX, AUTO_CONTRAST_MAX))
+    photo is harsher than a finished rendering), or None when too small to be worth a step."""
+    g = float(np.clip(-share * log_contrast, -AUTO_CONTRAST_MAX, AUTO_CONTRAST_MAX))
     return None if abs(g) < AUTO_CONTRAST_MIN else round(math.exp(g), 4)
 
 
 def highlight_cap(level: float) -> float:
     """The largest gamma about mid grey that keeps ``level`` (a linear value, the highlights) at or
-    below white: ``0.18 (level / 0.18)^g <= 1``; 1 once ``level`` is at white already (then a
-    steeper curve would only clip more), and no cap (inf) for highlights at or below mid grey."""
+    below white: ``0.18 (level / 0.18)^g <= 1``; 1 once ``level`` is at white already (a steeper
+    curve would only clip more), and no cap (inf) for highlights at or below mid grey."""
     if level <= MID_GREY:
         return math.inf
     if level >= 1.0:
@@ -250,7 +243,7 @@ def blend_ev(percentile_ev: float, meter_ev: float) -> float:
 
 def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: bool = True,
                    contrast: bool = True, meter: Meter | None = None,
-                   constancy: ColourConstancy | None = None, look: float = 1.0) -> list[Step]:
+                   constancy: ColourConstancy | None = None) -> list[Step]:
     """The measured steps Auto starts with, each from ``sample`` (the photo as decoded) and left
     out when off or not needed:
 
@@ -260,18 +253,16 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
        (scale-free: the exposure does not change it);
     3. contrast (with a meter): a ``gamma`` step removing ``AUTO_CONTRAST_SHARE`` of the contrast
        the meter measures, pivoting at mid grey, i.e. ``x -> 0.18 (x / 0.18)^gamma``; its
-       ``0.18^(1 - gamma)`` is folded into step 1's exposure (applied before the power); the
-       ``look`` (a gamma factor, :data:`AUTO_LOOK_CONTRAST` for Auto) is folded into it too, and
-       a steepening gamma is capped so as not to push the exposure's white past 1
-       (:func:`highlight_cap`).
+       ``0.18^(1 - gamma)`` is folded into step 1's exposure (applied before the power). A
+       steepening gamma is capped so that the exposure's white (measured before the white
+       balance) stays at or below 1 (:func:`highlight_cap`).
     """
     steps = []
     pred = meter.predict(sample) if meter is not None and (exposure or contrast) else None
     ev = auto_exposure_ev(sample) if exposure else 0.0
     if pred is not None and exposure:
         ev = blend_ev(ev, pred["ev"])
-    measured = pred["log_contrast"] if pred is not None else 0.0
-    gamma = auto_contrast_gamma(measured, look=look) if contrast and (pred is not None or look != 1.0) else None
+    gamma = auto_contrast_gamma(pred["log_contrast"]) if pred is not None and contrast else None
     if gamma is not None and gamma > 1.0 and AUTO_CONTRAST_CAP:  # keep the exposure's highlights
         gamma = min(gamma, math.floor(highlight_cap(white_level(sample) * 2.0**ev) * 1e4) / 1e4)
         gamma = None if abs(math.log(gamma)) < AUTO_CONTRAST_MIN else gamma
@@ -389,7 +380,7 @@ class Agent:
 
     def __init__(self, model: str | Path | None = None, *, prefer_gpu: bool = True, threads: int | None = None,
                  auto_exposure: bool = True, auto_white_balance: bool = True, strength: float | None = None,
-                 meter: bool | str | Path = True, constancy: bool | str | Path = True, look: bool | None = None):
+                 meter: bool | str | Path = True, constancy: bool | str | Path = True):
         """``auto_exposure``: start every recipe with the measured exposure (:func:`auto_exposure_ev`)
         and let the policy refine the normalised proxy.
         ``auto_white_balance``: then the measured white balance (:func:`auto_white_balance`).
@@ -399,10 +390,7 @@ class Agent:
         white balance; False: max-RGB (:func:`auto_white_balance`).
         ``strength``: how far the policy's steps go (1: as predicted; see the module docstring);
         None: the model's own (``strength`` in its metadata: a style learnt from pairs says 1), else
-        ``AUTO_STRENGTH``.
-        ``look``: finish Auto with the shipped look (``AUTO_LOOK_CONTRAST``, ``AUTO_LOOK_SATURATION``);
-        None: with the measured exposure and a shipped model (a user's style brings its own finish
-        from its targets)."""
+        ``AUTO_STRENGTH``."""
         self.auto_exposure = auto_exposure
         self.auto_white_balance = auto_white_balance
         self.meter: Meter | None = None if meter is False else load_meter(DEFAULT_METER if meter is True else meter)
@@ -433,7 +421,6 @@ class Agent:
         self.keep = float(self.meta.get("keep", 0.5))
         self.feat_dim = int(self.session.get_inputs()[2].shape[1])
         self.strength = float(self.meta.get("strength", AUTO_STRENGTH) if strength is None else strength)
-        self.look = (auto_exposure and self.path.parent.resolve() == RESOURCES.resolve()) if look is None else look
 
     @staticmethod
     def resolve(model: str | Path | None) -> Path:
@@ -524,8 +511,7 @@ class Agent:
         balance steps, each if on and needed."""
         sample = self.sample(linear)
         pre = measured_steps(sample, exposure=self.auto_exposure, white_balance=self.auto_white_balance,
-                             contrast=self.auto_exposure, meter=self.meter, constancy=self.constancy,
-                             look=AUTO_LOOK_CONTRAST if self.look else 1.0)
+                             contrast=self.auto_exposure, meter=self.meter, constancy=self.constancy)
         return apply_steps(make_proxy(sample, self.size), pre), pre
 
     def _used(self, pre: list[Step]) -> tuple[str, ...]:
@@ -540,14 +526,7 @@ class Agent:
         proxy, pre = self.start(linear)
         rng = None if seed is None else np.random.default_rng(seed)
         steps = self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre), rng)[0]
-        return Recipe(pre + at_strength(steps, proxy, self.strength if strength is None else strength).steps
-                      + self.finish())
-
-    def finish(self) -> list[Step]:
-        """The steps after the policy's: the look's saturation, when on and not zero."""
-        if not self.look or AUTO_LOOK_SATURATION <= 0:
-            return []
-        return [Step("saturation", {"amount": AUTO_LOOK_SATURATION}, source="auto-look")]
+        return Recipe(pre + at_strength(steps, proxy, self.strength if strength is None else strength).steps)
 
     def variations(self, linear: np.ndarray, n: int, *, seed: int = 0, strength: float | None = None,
                    pool: int = VARIATION_POOL, temperature: float = VARIATION_TEMPERATURE) -> list[Recipe]:
@@ -565,7 +544,7 @@ class Agent:
         drawn = self.run_proxy(np.repeat(proxy[None], m, axis=0), self._masks(m, rng), self._used(pre), rng,
                                temperature=temperature)
         amount = VARIATION_STRENGTH if strength is None else strength
-        recipes = [Recipe(pre + at_strength(r, proxy, amount).steps + self.finish()) for r in drawn]
+        recipes = [Recipe(pre + at_strength(r, proxy, amount).steps) for r in drawn]
         return [recipes[i] for i in spread(recipes, proxy, len(pre), n)]
 
 
