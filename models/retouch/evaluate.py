@@ -103,6 +103,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-10))
 
 
+def clipped(srgb: np.ndarray) -> float:
+    """The share of an image's pixels with a channel at 255 on the display: blown highlights, which
+    PSNR and HI weigh little (a look chosen on them once blew a sky; HISTORY.md, 23rd session)."""
+    return float((np.asarray(srgb, np.float32).max(-1) >= 254.5 / 255).mean())
+
+
 # ---------------------------------------------------------------------------------------------
 # Baselines
 
@@ -172,6 +178,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                "(b) LibRaw default", "(c) stretch + grey-world", "agent, max-RGB white balance"]
     rows = [*methods, "original"]
     scores: dict[str, list[float]] = {m: [] for m in methods}
+    clips: dict[str, list[float]] = {m: [] for m in rows}
     stats: dict[str, list[list[np.ndarray]]] = {m: [[] for _ in range(draws)] for m in rows}  # [draw][image]
     times = []
     photo_of: list[str] = []  # each degraded image's photo (file stem)
@@ -203,8 +210,10 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                                  for n in range(len(recipe.steps))] + [psnr(outs["agent"], orig)])
                 for m, o in outs.items():
                     scores[m].append(psnr(o, orig))
+                    clips[m].append(clipped(o))
                     add_stats(m, image, np.asarray(o, np.float32))
-                add_stats("original", image, orig)  # once per degraded image: weighted as the outputs are
+                add_stats("original", image, orig)
+                clips["original"].append(clipped(orig))  # once per degraded image: weighted as the outputs are
                 photo_of.append(path.stem)
                 image += 1
                 short = [m.split(maxsplit=1)[-1] if m.startswith("agent,") else m.split()[0] for m in methods]
@@ -216,7 +225,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
         hi = np.stack([intersection(np.concatenate(stats[m][d]), tgt[d]) for d in range(draws)])  # (draws, 3)
         table[m] = {"psnr": float(np.mean(scores[m])) if m in scores else float("nan"),
                     "hi": hi.mean(0).tolist(), "hi_sd": hi.std(0).tolist(), "hi_mean": float(hi.mean()),
-                    "hi_draws": hi.tolist()}
+                    "hi_draws": hi.tolist(), "clipped": float(np.mean(clips[m]))}
     # how often a method's HI reaches (b)'s in the same draw (same patches of the targets)
     b = np.asarray(table["(b) LibRaw default"]["hi_draws"])
     for m in rows:
@@ -261,6 +270,12 @@ def versus_b(res: dict) -> str:
             + ", ".join(f"{k} {100 * v:.0f} %" for k, v in zip(("luminance", "contrast", "saturation"), share)))
 
 
+def clipping(res: dict) -> str:
+    """Per method, the mean share of pixels with a channel at 255 (see :func:`clipped`)."""
+    return "pixels with a channel at 255 (mean per image): " + ", ".join(
+        f"{'original photos' if m == 'original' else m} {100 * r['clipped']:.2f} %" for m, r in res["table"].items())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Held-out evaluation of a retouching model against baselines")
     ap.add_argument("--model", type=Path, default=None)
@@ -293,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(res))
     print()
     print(versus_b(res))
+    print()
+    print(clipping(res))
     print()
     print("agent, PSNR after the first n steps of its recipe (a shorter recipe counts as complete): "
           + "  ".join(f"{n}: {v:.2f}" for n, v in enumerate(res["per_step"])))

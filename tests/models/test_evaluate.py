@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.runners.agent import DEFAULT_MODEL
-from models.retouch.evaluate import evaluate, photo_table
+from models.retouch.evaluate import clipped, clipping, evaluate, photo_table
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
 
@@ -31,6 +31,19 @@ def test_table_and_per_step_curve_agree(heldout_files):
         assert np.mean([r[m] for r in by_photo.values()]) == pytest.approx(t[m]["psnr"], abs=1e-9)
     assert by_photo[heldout_files[0].stem]["agent"] != by_photo[heldout_files[1].stem]["agent"]
     assert photo_table(res).count("\n") == 3 and heldout_files[1].stem in photo_table(res)
+    # blown highlights per method, a share of the pixels
+    assert all(0 <= row["clipped"] <= 1 for row in t.values()) and "original photos" in clipping(res)
+
+
+def test_clipped_counts_blown_pixels_of_a_real_photo(heldout_srgb):
+    photo = np.asarray(heldout_srgb[0], np.float32)
+    base = clipped(photo)
+    brighter = clipped(np.clip(photo * 1.6, 0, 1))  # overexposed: its highlights blow
+    assert brighter > base + 0.01
+    assert clipped(photo * 0.5) == 0.0
+    white = photo.copy()
+    white[: white.shape[0] // 4] = 1.0  # a quarter of the frame blown
+    assert clipped(white) == pytest.approx(0.25 + 0.75 * clipped(photo[white.shape[0] // 4:]), abs=0.01)
 
 
 def test_strength_row_is_the_policy_as_predicted(heldout_files):
