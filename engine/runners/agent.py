@@ -263,8 +263,9 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
     if pred is not None and exposure:
         ev = blend_ev(ev, pred["ev"])
     gamma = auto_contrast_gamma(pred["log_contrast"]) if pred is not None and contrast else None
-    if gamma is not None and gamma > 1.0 and AUTO_CONTRAST_CAP:  # keep the exposure's highlights
-        gamma = min(gamma, math.floor(highlight_cap(white_level(sample) * 2.0**ev) * 1e4) / 1e4)
+    cap = highlight_cap(white_level(sample) * 2.0**ev) if gamma is not None and gamma > 1.0 else math.inf
+    if AUTO_CONTRAST_CAP and gamma is not None and gamma > cap:  # keep the exposure's highlights
+        gamma = math.floor(cap * 1e4) / 1e4  # rounded down: at or below white
         gamma = None if abs(math.log(gamma)) < AUTO_CONTRAST_MIN else gamma
     if gamma is not None:
         ev += pivot_ev(gamma)
