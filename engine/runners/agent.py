@@ -143,7 +143,11 @@ def auto_exposure_ev(linear: np.ndarray, percentile: float = AUTO_PERCENTILE, ta
     As LibRaw's auto-bright: the white level is the largest per-channel percentile, so a
     saturated colour is not pushed into clipping (a luminance percentile would be).
     """
-    level = white_level(linear, percentile)
+    return exposure_ev(white_level(linear, percentile), target)
+
+
+def exposure_ev(level: float, target: float = AUTO_TARGET) -> float:
+    """:func:`auto_exposure_ev` for a white ``level`` already measured (:func:`white_level`)."""
     ev_param = REGISTRY["exposure"].params[0]
     ev = ev_param.max if level <= 1e-6 else math.log2(target / level)
     ev = float(np.clip(ev, ev_param.min, ev_param.max))
@@ -206,10 +210,14 @@ def _gains(wb, full: np.ndarray, share: float, limit: float) -> dict[str, float]
     return gains
 
 
-def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE) -> float | None:
+def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE,
+                        cap: float = math.inf) -> float | None:
     """The ``gamma`` filter's value that removes ``share`` of a measured log contrast (> 0: the
-    photo is harsher than a finished rendering), or None when too small to be worth a step."""
+    photo is harsher than a finished rendering), at most ``cap`` (:func:`highlight_cap`), or None
+    when too small to be worth a step."""
     g = float(np.clip(-share * log_contrast, -AUTO_CONTRAST_MAX, AUTO_CONTRAST_MAX))
+    if cap < math.inf:  # the cap rounded down, as the gamma is to 4 decimals: at or below white
+        g = min(g, math.log(math.floor(cap * 1e4) / 1e4))
     return None if abs(g) < AUTO_CONTRAST_MIN else round(math.exp(g), 4)
 
 
@@ -259,14 +267,12 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
     """
     steps = []
     pred = meter.predict(sample) if meter is not None and (exposure or contrast) else None
-    ev = auto_exposure_ev(sample) if exposure else 0.0
+    level = white_level(sample) if exposure or pred is not None else 0.0  # the exposure's white, measured once
+    ev = exposure_ev(level) if exposure else 0.0
     if pred is not None and exposure:
         ev = blend_ev(ev, pred["ev"])
-    gamma = auto_contrast_gamma(pred["log_contrast"]) if pred is not None and contrast else None
-    cap = highlight_cap(white_level(sample) * 2.0**ev) if gamma is not None and gamma > 1.0 else math.inf
-    if AUTO_CONTRAST_CAP and gamma is not None and gamma > cap:  # keep the exposure's highlights
-        gamma = math.floor(cap * 1e4) / 1e4  # rounded down: at or below white
-        gamma = None if abs(math.log(gamma)) < AUTO_CONTRAST_MIN else gamma
+    cap = highlight_cap(level * 2.0**ev) if AUTO_CONTRAST_CAP else math.inf  # keep the exposure's highlights
+    gamma = auto_contrast_gamma(pred["log_contrast"], cap=cap) if pred is not None and contrast else None
     if gamma is not None:
         ev += pivot_ev(gamma)
     ev_param = REGISTRY["exposure"].params[0]
