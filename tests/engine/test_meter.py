@@ -126,13 +126,14 @@ def test_a_flat_photo_gets_contrast_without_blown_highlights(photo_linear, monke
     assert agent_mod.white_level(agent_mod.apply_steps(flat, free)) > 1.02
 
 
-def test_contrast_cap_on_photos_without_highlights(photo_linear):
+def test_contrast_cap_on_photos_without_highlights(photo_linear, monkeypatch):
     """A photo whose brightest tones stay at or below mid grey after the exposure has nothing to
     clip, so its contrast step is left as measured (no cap), and a black frame gets no error."""
     img = np.asarray(photo_linear, np.float32) * 1e-3  # beyond the exposure's range: stays dark
     m = load()
     measure = m.predict
-    m.predict = lambda x: {**measure(x), "log_contrast": -0.4}  # a flat photo: a gamma of exp(0.2)
+    # a flat photo: a gamma of exp(0.2); on the shared (cached) meter, so undone after the test
+    monkeypatch.setattr(m, "predict", lambda x: {**measure(x), "log_contrast": -0.4})
     steps = measured_steps(img, meter=m, white_balance=False)
     assert agent_mod.white_level(img) * 2.0 ** steps[0].params["ev"] < agent_mod.MID_GREY * 2  # still dark
     assert [s.params["gamma"] for s in steps if s.op == "gamma"] == [round(math.exp(0.2), 4)]
