@@ -32,15 +32,20 @@ VIEW = 80
 CROP = 64
 MAX_VIEWS = 12_000  # ~920 MB of float32 views: many photos get fewer views each, not more memory
 MIN_VIEWS = 8  # per photo, however many photos: the whole frame and 7 crops
+MIN_SIDE = 32  # a smaller file (an icon, a thumbnail) has nothing to teach at the 64x64 proxy
 
 
 def views(linear: np.ndarray, n: int, rng: np.random.Generator, size: int = VIEW) -> np.ndarray:
-    """The whole frame plus ``n - 1`` random sub-rectangles, each area-resized to ``size``²."""
+    """The whole frame plus ``n - 1`` random sub-rectangles, each area-resized to ``size``²
+    (a side under ``size`` pixels is cropped no further); a ``ValueError`` for a photo under
+    ``MIN_SIDE`` pixels on a side."""
     h, w = linear.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ValueError(f"too small to learn from ({w} x {h} pixels; at least {MIN_SIDE} on each side)")
     out = [resize_linear(linear, size, size)]
     for _ in range(n - 1):
-        ch = max(size, int(h * rng.uniform(0.4, 1.0)))
-        cw = max(size, int(w * rng.uniform(0.4, 1.0)))
+        ch = min(h, max(size, int(h * rng.uniform(0.4, 1.0))))
+        cw = min(w, max(size, int(w * rng.uniform(0.4, 1.0))))
         y = int(rng.integers(0, h - ch + 1))
         x = int(rng.integers(0, w - cw + 1))
         out.append(resize_linear(linear[y:y + ch, x:x + cw], size, size))

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("torch")
 
@@ -142,7 +143,8 @@ def test_fit_command_refuses_to_overwrite_its_inputs_before_fitting(tmp_path, mo
 def test_train_style_reads_raw_skips_broken_files_and_refuses_empty_folders(tmp_path, monkeypatch, capsys,
                                                                             heldout_files, dng_file):
     """A photographer's folders hold RAW files and the odd broken one: the RAW is trained on (its
-    views count), the broken file is named and skipped, and an empty folder is a clear error."""
+    views count), the broken file and a thumbnail are named and skipped, a small photo (under the
+    80-pixel views) is used, and an empty folder is a clear error."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     ins, tgt, empty = tmp_path / "before", tmp_path / "after", tmp_path / "empty"
     for d in (ins, tgt, empty):
@@ -151,6 +153,9 @@ def test_train_style_reads_raw_skips_broken_files_and_refuses_empty_folders(tmp_
         shutil.copy(p, ins / p.name)
     shutil.copy(dng_file, ins / "IMG_0001.dng")
     (ins / "broken.nef").write_bytes(b"not a raw file" * 100)
+    photo = np.asarray(Image.open(heldout_files[0]).convert("RGB"))
+    Image.fromarray(photo[::16, ::16][:20, :20]).save(ins / "thumb.png")
+    Image.fromarray(photo[:60, :70]).save(ins / "small.png")
     for p in heldout_files[3:]:
         shutil.copy(p, tgt / p.name)
     run = tmp_path / "run"
@@ -159,7 +164,9 @@ def test_train_style_reads_raw_skips_broken_files_and_refuses_empty_folders(tmp_
     assert args.func(args) == 0
     err = capsys.readouterr().err
     assert err.count("skipped broken.nef") == 1, err
-    assert "32 input views" in (run / "train.log").read_text()  # 4 photos x 8 views: the DNG is in
+    assert "skipped thumb.png: too small to learn from (20 x " in err, err
+    assert "small.png" not in err, err
+    assert "40 input views" in (run / "train.log").read_text()  # 5 photos x 8 views: the DNG is in
 
     args = _parse(["train-style", "--inputs", str(empty), "--targets", str(tgt), *common])
     assert args.func(args) == 1
