@@ -25,6 +25,10 @@ Protocol (exposure.md §5, plus a PSNR check the paper could not do without orig
   One draw of patches moves HI by a few points, so HI is the mean (and sd) over ``--draws``
   independent draws, each method's patches from a stream of its own; the command also says in how
   many draws the agent's HI reaches (b)'s, statistic by statistic.
+* **Agent − (b) over the photos**: a paired bootstrap that resamples the photos with replacement
+  (each with all its degradations) gives a 90 % interval of the agent's lead over (b) in PSNR and in
+  each HI statistic: how far the verdict could move on other photos of the same kind, which the
+  patch draws' sd does not say.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from ..data.assemble import assemble, list_images, load_srgb
 
 BINS = 32
 DRAWS = 10  # independent patch draws HI is averaged over: one draw moves by a few points (sd ~4)
+BOOTSTRAP = 2000  # photo resamples of the agent-vs-(b) interval
 TARGET_STREAM = 10**6  # the targets' patch streams: image numbers no evaluated set reaches
 LUMA = (0.27, 0.67, 0.06)
 #: The methods of the per-photo table.
@@ -163,6 +168,42 @@ def target_stats(targets: list[Path], seed: int, draws: int) -> list[np.ndarray]
                             for i, t in enumerate(target_srgb)]) for d in range(draws)]
 
 
+def photo_bootstrap(a_stats: list[list[np.ndarray]], b_stats: list[list[np.ndarray]], tgt: list[np.ndarray],
+                    photo_of: list[str], a_psnr: list[float], b_psnr: list[float], *, resamples: int = BOOTSTRAP,
+                    seed: int = 0, level: float = 0.9) -> dict:
+    """Method a − method b, paired, over photo resamples (with replacement; a photo's degraded
+    images travel together). ``*_stats[draw][image]`` are patch statistics, ``tgt[draw]`` the
+    targets'. Per quantity (``"psnr"``, then ``"hi"``: luminance, contrast, saturation) the lead on
+    the photos as they are, the ``level`` interval and the share of resamples where a ≥ b; HI is
+    averaged over the draws, as in the table."""
+    groups = [[i for i, p in enumerate(photo_of) if p == ph] for ph in dict.fromkeys(photo_of)]
+    draws, n = len(tgt), len(groups)
+
+    def counts(stats: list[list[np.ndarray]]) -> np.ndarray:  # (photos, draws * 3 * BINS) patch counts
+        per_image = np.stack([[histograms(s) * len(s) for s in stats[d]] for d in range(draws)])
+        return np.stack([per_image[:, g].sum(1).ravel() for g in groups])
+
+    ca, cb = counts(a_stats), counts(b_stats)
+    patches_of = np.asarray([sum(len(a_stats[0][i]) for i in g) for g in groups], np.float64)
+    images_of = np.asarray([len(g) for g in groups], np.float64)
+    gap_of = np.asarray([sum(a_psnr[i] - b_psnr[i] for i in g) for g in groups])
+    target = np.stack([histograms(t) for t in tgt])  # (draws, 3, BINS)
+    rng = np.random.default_rng([seed, 2])
+    weights = np.vstack([np.ones(n), np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
+                                               for _ in range(resamples)])])  # row 0: the photos as they are
+
+    def hi(c: np.ndarray) -> np.ndarray:  # (1 + resamples, 3)
+        h = (weights @ c / (weights @ patches_of)[:, None]).reshape(-1, draws, 3, BINS)
+        return np.minimum(h, target).sum(-1).mean(1)
+
+    leads = np.column_stack([weights @ gap_of / (weights @ images_of), hi(ca) - hi(cb)])
+    tail = 50 * (1 - level)
+    lo, up = np.percentile(leads[1:], [tail, 100 - tail], axis=0)
+    out = [{"lead": float(leads[0, k]), "interval": (float(lo[k]), float(up[k])),
+            "share_ge": float((leads[1:, k] >= 0).mean())} for k in range(4)]
+    return {"psnr": out[0], "hi": out[1:], "resamples": resamples, "level": level, "photos": n}
+
+
 def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, per_photo: int = 4,
              seed: int = 0, long_edge: int = 768, strength: float | None = None, draws: int = DRAWS,
              degradation_scale: float = 1.0, log=print) -> dict:
@@ -226,6 +267,8 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
         table[m] = {"psnr": float(np.mean(scores[m])) if m in scores else float("nan"),
                     "hi": hi.mean(0).tolist(), "hi_sd": hi.std(0).tolist(), "hi_mean": float(hi.mean()),
                     "hi_draws": hi.tolist(), "clipped": float(np.mean(clips[m]))}
+    boot = photo_bootstrap(stats["agent"], stats["(b) LibRaw default"], tgt, photo_of, scores["agent"],
+                           scores["(b) LibRaw default"], seed=seed)
     # how often a method's HI reaches (b)'s in the same draw (same patches of the targets)
     b = np.asarray(table["(b) LibRaw default"]["hi_draws"])
     for m in rows:
@@ -234,7 +277,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
     per_step = [float(np.mean([p[min(n, len(p) - 1)] for p in prefixes])) for n in range(longest)]
     by_photo = {stem: {m: float(np.mean([v for v, p in zip(scores[m], photo_of) if p == stem]))
                        for m in PHOTO_COLUMNS} for stem in dict.fromkeys(photo_of)}
-    return {"table": table, "per_step": per_step, "by_photo": by_photo,
+    return {"table": table, "per_step": per_step, "by_photo": by_photo, "bootstrap": boot,
             "n_images": len(heldout) * per_photo, "n_photos": len(heldout),
             "draws": draws,
             "agent_ms": 1000 * float(np.median(times)), "model": str(agent.path), "device": agent.device,
@@ -268,6 +311,20 @@ def versus_b(res: dict) -> str:
     share = res["table"]["agent"]["vs_b"]
     return (f"agent's HI ≥ (b)'s in {res['draws']} patch draws: "
             + ", ".join(f"{k} {100 * v:.0f} %" for k, v in zip(("luminance", "contrast", "saturation"), share)))
+
+
+def bootstrap_line(res: dict) -> str:
+    """The agent's lead over (b) with its interval over photo resamples (see :func:`photo_bootstrap`)."""
+    b = res["bootstrap"]
+
+    def one(name: str, r: dict, scale: float, unit: str) -> str:
+        lo, up = (scale * v for v in r["interval"])
+        return f"{name} {scale * r['lead']:+.2f}{unit} [{lo:+.2f}, {up:+.2f}], ≥ 0 in {100 * r['share_ge']:.0f} %"
+
+    parts = [one("PSNR", b["psnr"], 1, " dB")] + [one(f"HI {k}", r, 100, " points") for k, r in
+                                                   zip(("luminance", "contrast", "saturation"), b["hi"])]
+    return (f"agent − (b), {100 * b['level']:.0f} % interval over the photos ({b['resamples']} resamples of the "
+            f"{b['photos']} photos, each with all its degradations): " + "; ".join(parts))
 
 
 def clipping(res: dict) -> str:
@@ -308,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(res))
     print()
     print(versus_b(res))
+    print()
+    print(bootstrap_line(res))
     print()
     print(clipping(res))
     print()

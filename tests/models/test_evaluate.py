@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 
 from engine.runners.agent import DEFAULT_MODEL
-from models.retouch.evaluate import clipped, clipping, evaluate, photo_table
+from models.retouch.evaluate import (
+    bootstrap_line,
+    clipped,
+    clipping,
+    evaluate,
+    intersection,
+    patch_stats,
+    patches,
+    photo_bootstrap,
+    photo_table,
+)
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
 
@@ -33,6 +43,12 @@ def test_table_and_per_step_curve_agree(heldout_files):
     assert photo_table(res).count("\n") == 3 and heldout_files[1].stem in photo_table(res)
     # blown highlights per method, a share of the pixels
     assert all(0 <= row["clipped"] <= 1 for row in t.values()) and "original photos" in clipping(res)
+    # the lead over (b) over photo resamples starts from the table's own differences
+    boot, b = res["bootstrap"], t["(b) LibRaw default"]
+    assert boot["psnr"]["lead"] == pytest.approx(t["agent"]["psnr"] - b["psnr"], abs=1e-9)
+    for k in range(3):
+        assert boot["hi"][k]["lead"] == pytest.approx(t["agent"]["hi"][k] - b["hi"][k], abs=1e-9)
+    assert boot["photos"] == 2 and bootstrap_line(res).count("≥ 0 in") == 4
 
 
 def test_clipped_counts_blown_pixels_of_a_real_photo(heldout_srgb):
@@ -73,3 +89,42 @@ def test_hi_is_averaged_over_independent_patch_draws(heldout_files):
         assert 0 <= min(row["vs_b"]) and max(row["vs_b"]) <= 1
     assert not np.allclose(three["table"]["agent"]["hi_draws"][0], three["table"]["agent"]["hi_draws"][1])
     assert three["table"]["(b) LibRaw default"]["vs_b"] == [1.0, 1.0, 1.0]
+
+
+def _stats(photos: list[np.ndarray], draws: int, stream: int) -> list[list[np.ndarray]]:
+    return [[patch_stats(patches(p, np.random.default_rng([stream, d, i]))) for i, p in enumerate(photos)]
+            for d in range(draws)]
+
+
+def test_photo_bootstrap_resamples_whole_photos(heldout_srgb):
+    """The interval comes from which photos are drawn: a photo's degradations travel together, a
+    method against itself leads by exactly nothing, and photos that all score alike leave no spread."""
+    photos = [np.asarray(p, np.float32) for p in heldout_srgb[:3]]
+    images = [p for p in photos for _ in range(2)]  # 3 photos x 2 "degradations"
+    photo_of = [f"p{i // 2}" for i in range(6)]
+    a = _stats(images, 2, 1)
+    b = _stats([np.clip(p * 0.6, 0, 1) for p in images], 2, 2)  # a darker rendering of the same photos
+    tgt = [np.concatenate(d) for d in _stats([np.asarray(p, np.float32) for p in heldout_srgb[3:]], 2, 3)]
+    gaps = [1.0, 3.0, 5.0]  # each photo's PSNR lead, the same on both of its images
+    b_psnr = [20.0] * 6
+    a_psnr = [20.0 + gaps[i // 2] for i in range(6)]
+    boot = photo_bootstrap(a, b, tgt, photo_of, a_psnr, b_psnr, resamples=500)
+    p = boot["psnr"]
+    assert p["lead"] == pytest.approx(3.0) and 1.0 <= p["interval"][0] < 3.0 < p["interval"][1] <= 5.0
+    assert p["share_ge"] == 1.0
+    for k, r in enumerate(boot["hi"]):
+        direct = np.mean([intersection(np.concatenate(a[d]), tgt[d])[k] - intersection(np.concatenate(b[d]), tgt[d])[k]
+                          for d in range(2)])
+        assert r["lead"] == pytest.approx(direct, abs=1e-12)
+        assert r["interval"][0] <= r["interval"][1]
+    assert boot["hi"][0]["interval"][1] - boot["hi"][0]["interval"][0] > 0.01  # three different photos
+
+    same = photo_bootstrap(a, a, tgt, photo_of, a_psnr, a_psnr, resamples=200)
+    assert all(r["interval"] == (0.0, 0.0) and r["share_ge"] == 1.0 for r in [same["psnr"], *same["hi"]])
+    alike = [[d[0]] * 6 for d in a]  # every image the first one: any resample is the same set of patches
+    flat = photo_bootstrap(alike, b, tgt, photo_of, b_psnr, b_psnr, resamples=200)
+    assert flat["hi"][1]["interval"][0] < flat["hi"][1]["interval"][1]  # (b)'s photos still differ
+    darker = [[d[0]] * 6 for d in b]
+    flat = photo_bootstrap(alike, darker, tgt, photo_of, b_psnr, b_psnr, resamples=200)
+    assert abs(flat["hi"][0]["lead"]) > 0.01  # a lead, but the same one in every resample
+    assert all(r["interval"][1] - r["interval"][0] < 1e-12 for r in flat["hi"])
