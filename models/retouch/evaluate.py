@@ -269,6 +269,10 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                     "hi_draws": hi.tolist(), "clipped": float(np.mean(clips[m]))}
     boot = photo_bootstrap(stats["agent"], stats["(b) LibRaw default"], tgt, photo_of, scores["agent"],
                            scores["(b) LibRaw default"], seed=seed)
+    # the same for the undegraded originals (HI only): what a perfect restoration would score against (b)
+    zeros = [0.0] * len(photo_of)
+    boot["original"] = photo_bootstrap(stats["original"], stats["(b) LibRaw default"], tgt, photo_of, zeros, zeros,
+                                       seed=seed)["hi"]
     # how often a method's HI reaches (b)'s in the same draw (same patches of the targets)
     b = np.asarray(table["(b) LibRaw default"]["hi_draws"])
     for m in rows:
@@ -321,10 +325,12 @@ def bootstrap_line(res: dict) -> str:
         lo, up = (scale * v for v in r["interval"])
         return f"{name} {scale * r['lead']:+.2f}{unit} [{lo:+.2f}, {up:+.2f}], ≥ 0 in {100 * r['share_ge']:.0f} %"
 
-    parts = [one("PSNR", b["psnr"], 1, " dB")] + [one(f"HI {k}", r, 100, " points") for k, r in
-                                                   zip(("luminance", "contrast", "saturation"), b["hi"])]
+    names = ("luminance", "contrast", "saturation")
+    parts = [one("PSNR", b["psnr"], 1, " dB")] + [one(f"HI {k}", r, 100, " points") for k, r in zip(names, b["hi"])]
+    ref = [one(f"HI {k}", r, 100, " points") for k, r in zip(names, b["original"])]
     return (f"agent − (b), {100 * b['level']:.0f} % interval over the photos ({b['resamples']} resamples of the "
-            f"{b['photos']} photos, each with all its degradations): " + "; ".join(parts))
+            f"{b['photos']} photos, each with all its degradations): " + "; ".join(parts)
+            + "\noriginal photos − (b), the same way (what restoring them exactly would score): " + "; ".join(ref))
 
 
 def clipping(res: dict) -> str:

@@ -48,7 +48,9 @@ def test_table_and_per_step_curve_agree(heldout_files):
     assert boot["psnr"]["lead"] == pytest.approx(t["agent"]["psnr"] - b["psnr"], abs=1e-9)
     for k in range(3):
         assert boot["hi"][k]["lead"] == pytest.approx(t["agent"]["hi"][k] - b["hi"][k], abs=1e-9)
-    assert boot["photos"] == 2 and bootstrap_line(res).count("≥ 0 in") == 4
+    assert boot["photos"] == 2 and bootstrap_line(res).count("≥ 0 in") == 7
+    for k in range(3):
+        assert boot["original"][k]["lead"] == pytest.approx(t["original"]["hi"][k] - b["hi"][k], abs=1e-9)
 
 
 def test_clipped_counts_blown_pixels_of_a_real_photo(heldout_srgb):
