@@ -36,10 +36,12 @@ def stats(srgb: np.ndarray) -> np.ndarray:
 
 def differences(images: list[np.ndarray], most: int = 2) -> list[str]:
     """For each of ``images`` (renderings of one photo), up to ``most`` words for how it differs
-    from the mean of the others, the largest first; "like the others" when nothing is visible."""
+    from the mean of the others, the largest first; "like the others" ("like the other" for a pair)
+    when nothing is visible."""
     s = np.stack([stats(im) for im in images])
     units = np.array([u for *_, u in STATS])
     out = []
+    alike = "like the other" if len(images) == 2 else "like the others"
     for i in range(len(images)):
         others = np.delete(s, i, axis=0)
         if not len(others):
@@ -48,5 +50,5 @@ def differences(images: list[np.ndarray], most: int = 2) -> list[str]:
         d = (s[i] - others.mean(0)) / units
         order = [k for k in np.argsort(-np.abs(d)) if abs(d[k]) >= MIN_UNITS][:most]
         words = [STATS[k][1] if d[k] > 0 else STATS[k][2] for k in order]
-        out.append(", ".join(words) if words else "like the others")
+        out.append(", ".join(words) if words else alike)
     return out

@@ -27,4 +27,5 @@ def test_differences_name_the_edit_that_made_a_rendering(photo_linear, step, fir
 def test_identical_renderings_are_alike(photo_linear):
     img = render(Recipe([]), photo_linear)
     assert differences([img, img, img]) == ["like the others"] * 3
+    assert differences([img, img]) == ["like the other"] * 2  # `retouch auto --variations 2`
     assert differences([img]) == [""]
