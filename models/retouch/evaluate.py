@@ -168,15 +168,24 @@ def target_stats(targets: list[Path], seed: int, draws: int) -> list[np.ndarray]
                             for i, t in enumerate(target_srgb)]) for d in range(draws)]
 
 
+def photo_groups(photo_of: list[str]) -> dict[str, list[int]]:
+    """Each photo's degraded images (their indices), photos in the order first seen."""
+    groups: dict[str, list[int]] = {}
+    for i, stem in enumerate(photo_of):
+        groups.setdefault(stem, []).append(i)
+    return groups
+
+
 def photo_bootstrap(a_stats: list[list[np.ndarray]], b_stats: list[list[np.ndarray]], tgt: list[np.ndarray],
-                    photo_of: list[str], a_psnr: list[float], b_psnr: list[float], *, resamples: int = BOOTSTRAP,
-                    seed: int = 0, level: float = 0.9) -> dict:
+                    photo_of: list[str], a_psnr: list[float] | None = None, b_psnr: list[float] | None = None, *,
+                    resamples: int = BOOTSTRAP, seed: int = 0, level: float = 0.9) -> dict:
     """Method a − method b, paired, over photo resamples (with replacement; a photo's degraded
     images travel together). ``*_stats[draw][image]`` are patch statistics, ``tgt[draw]`` the
-    targets'. Per quantity (``"psnr"``, then ``"hi"``: luminance, contrast, saturation) the lead on
-    the photos as they are, the ``level`` interval and the share of resamples where a ≥ b; HI is
-    averaged over the draws, as in the table."""
-    groups = [[i for i, p in enumerate(photo_of) if p == ph] for ph in dict.fromkeys(photo_of)]
+    targets'. Per quantity (``"psnr"``, None without PSNRs, then ``"hi"``: luminance, contrast,
+    saturation) the lead on the photos as they are, the ``level`` interval and the share of
+    resamples where a ≥ b; HI is averaged over the draws, as in the table. The resamples depend
+    on ``seed`` and the photos only, so two calls compare methods on the same draws."""
+    groups = list(photo_groups(photo_of).values())
     draws, n = len(tgt), len(groups)
 
     def counts(stats: list[list[np.ndarray]]) -> np.ndarray:  # (photos, draws * 3 * BINS) patch counts
@@ -186,7 +195,8 @@ def photo_bootstrap(a_stats: list[list[np.ndarray]], b_stats: list[list[np.ndarr
     ca, cb = counts(a_stats), counts(b_stats)
     patches_of = np.asarray([sum(len(a_stats[0][i]) for i in g) for g in groups], np.float64)
     images_of = np.asarray([len(g) for g in groups], np.float64)
-    gap_of = np.asarray([sum(a_psnr[i] - b_psnr[i] for i in g) for g in groups])
+    with_psnr = a_psnr is not None and b_psnr is not None
+    gap_of = np.asarray([sum(a_psnr[i] - b_psnr[i] for i in g) for g in groups]) if with_psnr else np.zeros(n)
     target = np.stack([histograms(t) for t in tgt])  # (draws, 3, BINS)
     rng = np.random.default_rng([seed, 2])
     weights = np.vstack([np.ones(n), np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
@@ -201,7 +211,8 @@ def photo_bootstrap(a_stats: list[list[np.ndarray]], b_stats: list[list[np.ndarr
     lo, up = np.percentile(leads[1:], [tail, 100 - tail], axis=0)
     out = [{"lead": float(leads[0, k]), "interval": (float(lo[k]), float(up[k])),
             "share_ge": float((leads[1:, k] >= 0).mean())} for k in range(4)]
-    return {"psnr": out[0], "hi": out[1:], "resamples": resamples, "level": level, "photos": n}
+    return {"psnr": out[0] if with_psnr else None, "hi": out[1:], "resamples": resamples, "level": level,
+            "photos": n}
 
 
 def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, per_photo: int = 4,
@@ -270,17 +281,15 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
     boot = photo_bootstrap(stats["agent"], stats["(b) LibRaw default"], tgt, photo_of, scores["agent"],
                            scores["(b) LibRaw default"], seed=seed)
     # the same for the undegraded originals (HI only): what a perfect restoration would score against (b)
-    zeros = [0.0] * len(photo_of)
-    boot["original"] = photo_bootstrap(stats["original"], stats["(b) LibRaw default"], tgt, photo_of, zeros, zeros,
-                                       seed=seed)["hi"]
+    boot["original"] = photo_bootstrap(stats["original"], stats["(b) LibRaw default"], tgt, photo_of, seed=seed)["hi"]
     # how often a method's HI reaches (b)'s in the same draw (same patches of the targets)
     b = np.asarray(table["(b) LibRaw default"]["hi_draws"])
     for m in rows:
         table[m]["vs_b"] = (np.asarray(table[m]["hi_draws"]) >= b).mean(0).tolist()
     longest = max(map(len, prefixes))
     per_step = [float(np.mean([p[min(n, len(p) - 1)] for p in prefixes])) for n in range(longest)]
-    by_photo = {stem: {m: float(np.mean([v for v, p in zip(scores[m], photo_of) if p == stem]))
-                       for m in PHOTO_COLUMNS} for stem in dict.fromkeys(photo_of)}
+    by_photo = {stem: {m: float(np.mean([scores[m][i] for i in images])) for m in PHOTO_COLUMNS}
+                for stem, images in photo_groups(photo_of).items()}
     return {"table": table, "per_step": per_step, "by_photo": by_photo, "bootstrap": boot,
             "n_images": len(heldout) * per_photo, "n_photos": len(heldout),
             "draws": draws,

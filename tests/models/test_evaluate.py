@@ -126,6 +126,8 @@ def test_photo_bootstrap_resamples_whole_photos(heldout_srgb):
     alike = [[d[0]] * 6 for d in a]  # every image the first one: any resample is the same set of patches
     flat = photo_bootstrap(alike, b, tgt, photo_of, b_psnr, b_psnr, resamples=200)
     assert flat["hi"][1]["interval"][0] < flat["hi"][1]["interval"][1]  # (b)'s photos still differ
+    hi_only = photo_bootstrap(a, b, tgt, photo_of, resamples=500)  # the originals' line: no PSNR
+    assert hi_only["psnr"] is None and hi_only["hi"] == boot["hi"]  # the same resamples
     darker = [[d[0]] * 6 for d in b]
     flat = photo_bootstrap(alike, darker, tgt, photo_of, b_psnr, b_psnr, resamples=200)
     assert abs(flat["hi"][0]["lead"]) > 0.01  # a lead, but the same one in every resample
