@@ -12,6 +12,11 @@ over the raw input (asserted: 4), +4.9 dB over the classical stretch + grey worl
 +6.6 dB over the policy without the measured steps (asserted: 0.4; this policy was trained on
 pre-stepped inputs), +1.0 dB over Auto without the learned meter (asserted: 0.3), and over Auto
 with max-RGB's white balance by 0.41 dB (asserted: 0.2).
+
+The policy's own share is small, and measured against the measured steps alone (``strength`` 0, the
+policy's steps dropped), so that a policy that does nothing cannot pass: on the everyday photos Auto
+leads them by 0.17 dB (asserted: 0.1); on the close-ups the policy costs 0.17 dB (22.36 against
+22.53), a known weakness (MODEL.md) kept as a strict xfail so that a model that mends it is noticed.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped m
 
 #: The Auto variants the tests compare, by the options that make them.
 AGENTS: dict[str, dict] = {"agent": {}, "bare": {"auto_exposure": False, "auto_white_balance": False},
-                           "classical": {"meter": False}, "max_rgb": {"constancy": False}}
+                           "classical": {"meter": False}, "max_rgb": {"constancy": False},
+                           "measured": {"strength": 0.0}}
 
 
 def shown(method: str, agents: dict[str, Agent], linear: np.ndarray, dng) -> np.ndarray:
@@ -65,7 +71,7 @@ def measure(photos: list[np.ndarray], tmp, methods: tuple[str, ...]) -> dict[str
 @pytest.fixture(scope="module")
 def scores(heldout_srgb, tmp_path_factory) -> dict[str, float]:
     return measure(heldout_srgb, tmp_path_factory.mktemp("quality"),
-                   ("agent", "bare", "classical", "libraw", "as_is", "stretch", "max_rgb"))
+                   ("agent", "bare", "classical", "libraw", "as_is", "stretch", "max_rgb", "measured"))
 
 
 def test_shipped_model_improves_the_raw_input(scores):
@@ -88,6 +94,11 @@ def test_the_learned_white_balance_helps_auto(scores):
     assert scores["agent"] > scores["max_rgb"] + 0.2, scores
 
 
+@pytest.mark.xfail(strict=True, reason="on close-ups the policy's steps cost 0.17 dB (MODEL.md)")
+def test_the_policy_adds_to_the_measured_steps_on_close_ups(scores):
+    assert scores["agent"] > scores["measured"], scores
+
+
 def test_shipped_model_beats_libraw_default(scores):
     assert scores["agent"] > scores["libraw"] + MARGIN_DB, scores
 
@@ -95,5 +106,7 @@ def test_shipped_model_beats_libraw_default(scores):
 def test_shipped_model_beats_libraw_default_on_everyday_photos(everyday_srgb, tmp_path):
     """The held-out set's everyday photos (a portrait, a cat, coffee, a launch, Grace Hopper), unlike
     the close-ups above: Auto 23.70 against LibRaw's default 22.34 dB here when measured."""
-    got = measure(everyday_srgb, tmp_path, ("agent", "libraw"))
+    got = measure(everyday_srgb, tmp_path, ("agent", "libraw", "measured"))
     assert got["agent"] > got["libraw"] + MARGIN_DB, got
+    # the policy's own steps earn their place: 23.70 against 23.53 dB for the measured steps alone
+    assert got["agent"] > got["measured"] + 0.1, got

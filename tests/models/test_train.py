@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from models.retouch.train import Config, Trainer, critic_steps, train  # noqa: E402
+from models.retouch.train import Config, Trainer, critic_steps, recon_error, recon_gain, train  # noqa: E402
 
 TINY = dict(width=4, batch=4, iterations=4, citers=1, critic_init=2, critic_init_iters=1,
             checkpoint_every=2, recon_weight=1.0)
@@ -34,6 +34,39 @@ def test_iterations_are_finite_and_learn(tiny_views, tmp_path, all_actions):
     if all_actions:  # every filter's head is scored at every step, drawn or not
         heads = {k.split(".")[1] for k in moved if k.startswith("heads.")}
         assert heads == {str(i) for i in range(8)}
+
+
+def test_the_reconstruction_reward_pays_for_steps_towards_the_original(tiny_views):
+    """Paired styles and the shipped recipe learn from it: a step towards the clean photo earns,
+    one away from it costs, and over an episode the gains add up to the PSNR gained (in nepers)."""
+    clean = torch.from_numpy(tiny_views)
+    dark, darker, closer = clean * 0.5, clean * 0.3, clean * 0.8
+    assert (recon_gain(recon_error(dark, clean), recon_error(closer, clean)) > 0).all()
+    assert (recon_gain(recon_error(dark, clean), recon_error(darker, clean)) < 0).all()
+    assert (recon_gain(recon_error(dark, clean), recon_error(dark, clean)) == 0).all()
+
+    def db(x):  # PSNR, with the reward's floor of 1e-5 on the squared error
+        return -10 * torch.log10(recon_error(x, clean) + 1e-5)
+
+    episode = recon_gain(recon_error(darker, clean), recon_error(dark, clean)) \
+        + recon_gain(recon_error(dark, clean), recon_error(closer, clean))
+    torch.testing.assert_close(episode * 10 / math.log(10), db(closer) - db(darker), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("all_actions", [False, True])
+def test_the_trainer_adds_the_reconstruction_reward_with_its_weight(tiny_views, tmp_path, all_actions):
+    """Same seeds, same first iteration: the reward with weight 2 is the reward without it plus
+    twice the gain the trainer reports, so the policy is paid for PSNR gained, not lost."""
+    infos = []
+    for w in (0.0, 2.0):
+        torch.manual_seed(0)
+        cfg = Config(**{**TINY, "recon_weight": w}, all_actions=all_actions)
+        tr = Trainer(cfg, tiny_views, tiny_views[::-1].copy(), synthetic=True, run=tmp_path / str(w))
+        tr.warm_up()
+        infos.append(tr.iteration())
+    gain = infos[1]["db_gain"] * math.log(10) / 10
+    assert infos[0]["db_gain"] == 0 and gain != 0
+    assert infos[1]["reward"] - infos[0]["reward"] == pytest.approx(2 * gain, rel=1e-3, abs=1e-5)
 
 
 def test_a_stop_cuts_the_critic_updates_short(tiny_views, tmp_path, monkeypatch):
