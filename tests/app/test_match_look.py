@@ -40,6 +40,7 @@ def test_match_a_look_finds_the_steps_and_is_undoable(qtbot, win, folder, tmp_pa
     got = win.doc.recipe
     assert [s.op for s in got] == ["exposure", "saturation"], got.dumps()
     assert abs(got.steps[0].params["ev"] + 0.5) < 0.05
+    assert abs(got.steps[1].params["amount"] - 0.6) < 0.05, got.dumps()
     assert all(s.source == "match-look" for s in got)  # the cards say where the steps came from
     card = win.panel.steps.cards[0]
     assert card.confidence.text().startswith("Fitted to match a finished version")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.filters import AGENT_FILTERS, REGISTRY
+from engine.filters import AGENT_FILTERS, LUMA, REGISTRY
 from engine.recipe import Recipe
 from engine.render import render
 from engine.runners import agent as agent_mod
@@ -70,7 +70,11 @@ def test_deterministic_and_seeded_variations(agent, photo_linear):
     assert len({r.dumps() for r in v1}) > 1  # dropout gives genuinely different recipes
     # the filter choice is sampled too: not only the parameters differ, the steps do
     assert len({tuple(s.op for s in r) for r in agent.variations(photo_linear, 8, seed=3)}) > 1
-    assert agent.predict(photo_linear, seed=5).dumps() == agent.predict(photo_linear, seed=5).dumps()
+    seeded = agent.predict(photo_linear, seed=5).dumps()
+    assert seeded == agent.predict(photo_linear, seed=5).dumps()
+    # the seed samples the policy: not the deterministic recipe, and other seeds give others
+    assert seeded != agent.predict(photo_linear).dumps()
+    assert len({agent.predict(photo_linear, seed=s).dumps() for s in range(4)}) > 1
     # variations come at the policy's full strength, not Auto's (shortened, they look alike)
     full = agent.variations(photo_linear, 4, seed=3, strength=agent_mod.VARIATION_STRENGTH)
     assert [r.dumps() for r in v1] == [r.dumps() for r in full]
@@ -294,9 +298,9 @@ def test_auto_white_balance_by_the_learned_model_is_a_measured_step(agent, heldo
     assert want["green"] > 1 and want["blue"] > 1  # it takes red down against green and blue
 
 
-def test_auto_white_balance_leaves_neutral_and_unmeasurable_photos_alone():
-    rng = np.random.default_rng(0)
-    grey = np.repeat(rng.uniform(0.05, 0.8, (64, 64, 1)), 3, axis=2).astype(np.float32)
+def test_auto_white_balance_leaves_neutral_and_unmeasurable_photos_alone(photo_linear):
+    # the real photo's luminance in all three channels: neutral, with a photo's tones (not noise's)
+    grey = np.repeat((photo_linear @ np.asarray(LUMA, np.float32))[..., None], 3, axis=2)
     assert agent_mod.auto_white_balance(grey) is None  # already neutral: no card
     assert agent_mod.auto_white_balance(np.zeros((64, 64, 3), np.float32)) is None  # black: nothing to measure
     assert agent_mod.auto_white_balance(np.ones((4, 4, 3), np.float32)) is None  # too few unclipped pixels

@@ -6,9 +6,11 @@ import argparse
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from engine.cli import add_subcommands
 from engine.recipe import Recipe
+from engine.render import render
 from engine.runners.agent import DEFAULT_MODEL
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
@@ -24,7 +26,7 @@ def _run(argv: list[str]) -> int:
 def test_auto_writes_image_and_recipe(dng_file, tmp_path, capsys):
     from engine.io import load_photo
 
-    out, rec = tmp_path / "out.jpg", tmp_path / "r.json"
+    out, rec = tmp_path / "out.png", tmp_path / "r.json"
     assert _run(["auto", str(dng_file), "-o", str(out), "--recipe-out", str(rec)]) == 0
     text = capsys.readouterr().out
     assert "1. " in text and "%" in text
@@ -37,18 +39,26 @@ def test_auto_writes_image_and_recipe(dng_file, tmp_path, capsys):
     ops = [s.op for s in pre]
     assert ops == [o for o in ("exposure", "white_balance", "gamma") if o in ops]
     assert text.count("(measured)") == len(pre)  # told apart from the policy's steps
-    img = load_photo(out).linear
-    assert img.shape[:2] == load_photo(dng_file).linear.shape[:2] and np.isfinite(img).all()
+    # the image is the recipe rendered, not the photo as decoded (Auto at its strength moves this
+    # one by ~4/255 on average: a PNG, as JPEG's own loss here is as large)
+    linear = load_photo(dng_file).linear
+    got = np.asarray(Image.open(out), np.float32)
+    want, plain = (np.rint(render(r, linear) * 255) for r in (recipe, Recipe([])))
+    assert got.shape == want.shape and np.abs(got - want).mean() < 0.5, np.abs(got - want).mean()
+    assert np.abs(got - plain).mean() > 2.5, np.abs(got - plain).mean()
 
 
 def test_auto_variations_are_numbered_and_reproducible(dng_file, tmp_path, capsys):
     rec = tmp_path / "r.json"
     assert _run(["auto", str(dng_file), "--variations", "2", "--seed", "4", "--recipe-out", str(rec)]) == 0
     first = [(tmp_path / f"r-{i}.json").read_text() for i in (1, 2)]
+    a, b = (Recipe.loads(t) for t in first)
+    assert [s for s in a if s.probs] != [s for s in b if s.probs]  # alternatives: the agent's steps differ
     assert _run(["auto", str(dng_file), "--variations", "2", "--seed", "4", "--recipe-out", str(rec)]) == 0
     assert first == [(tmp_path / f"r-{i}.json").read_text() for i in (1, 2)]
     heads = [line for line in capsys.readouterr().out.splitlines() if line.startswith("variation ")]
     assert len(heads) == 4 and heads[0].startswith("variation 1 (") and heads[0].endswith("):")  # how it differs
+    assert heads[0].partition(" (")[2] != heads[1].partition(" (")[2]  # visibly so: not both "like the other"
 
 
 def test_auto_refuses_to_overwrite_input_and_unknown_model(dng_file, capsys):

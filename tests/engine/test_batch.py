@@ -442,8 +442,13 @@ def test_disk_full_stops_the_batch_without_half_files(sources, tmp_path, capsys)
 
 
 def test_auto_takes_the_model_strength_and_white_balance_of_retouch_auto(sources, tmp_path, capsys):
-    """``--model/--strength/--white-balance`` reach every photo's Auto: a batch at strength 0 with
-    no white balance writes exactly what the recipe ``Agent.predict`` gives for those settings."""
+    """``--model/--strength/--white-balance`` reach every photo's Auto: each batch writes exactly
+    what the recipe ``Agent.predict`` gives for those settings. The style is the shipped policy
+    with strength 0 in its metadata, so only a batch that reads the style's file (not the shipped
+    one under its name) writes the strength-0 recipe without ``--strength``."""
+    import json
+
+    onnx = pytest.importorskip("onnx")
     from engine.io import load_photo
     from engine.runners.agent import DEFAULT_MODEL, Agent
 
@@ -451,21 +456,27 @@ def test_auto_takes_the_model_strength_and_white_balance_of_retouch_auto(sources
     shoot.mkdir()
     shutil.copy(sources / "dune.jpg", shoot / "dune.jpg")
     style = tmp_path / "my-style.onnx"  # a style file outside the styles folder, by path
-    shutil.copy(DEFAULT_MODEL, style)
+    model = onnx.load(str(DEFAULT_MODEL))
+    prop = next(p for p in model.metadata_props if p.key == "retouch")
+    prop.value = json.dumps({**json.loads(prop.value), "strength": 0.0})
+    onnx.save(model, str(style))
     linear = load_photo(shoot / "dune.jpg").linear
-    expected = Agent(style, auto_white_balance=False).predict(linear, strength=0.0)
+    expected = Agent(auto_white_balance=False).predict(linear, strength=0.0)
     assert expected.steps and all(s.op != "white_balance" for s in expected.steps)
+    assert Agent(style, auto_white_balance=False).predict(linear).dumps() == expected.dumps()
     expected.save(tmp_path / "r.json")
 
     common = ("--format", "png")
     assert run_cli(capsys, shoot, tmp_path / "ref", "--recipe", tmp_path / "r.json", *common)[0] == 0
-    rc, err = run_cli(capsys, shoot, tmp_path / "a", "--auto", "--model", style, "--strength", "0",
-                      "--white-balance", "off", *common)
-    assert rc == 0 and "Auto: my-style, strength 0, white balance off" in err
-    assert run_cli(capsys, shoot, tmp_path / "b", "--auto", *common)[0] == 0
-    ref, a, b = (np.asarray(Image.open(tmp_path / x / "dune.png")) for x in ("ref", "a", "b"))
-    assert np.array_equal(a, ref)
-    assert np.abs(a.astype(int) - b).mean() > 1  # the default Auto (learned WB, strength 0.6) differs
+    rc, err = run_cli(capsys, shoot, tmp_path / "a", "--auto", "--model", style, "--white-balance", "off", *common)
+    assert rc == 0 and "Auto: my-style, " in err and "white balance off" in err
+    rc, err = run_cli(capsys, shoot, tmp_path / "s", "--auto", "--strength", "0", "--white-balance", "off", *common)
+    assert rc == 0 and "Auto: the shipped model, strength 0, white balance off" in err
+    # the shipped model at Auto's strength (0.6): what --model would give if only its name arrived
+    assert run_cli(capsys, shoot, tmp_path / "b", "--auto", "--white-balance", "off", *common)[0] == 0
+    ref, a, s, b = (np.asarray(Image.open(tmp_path / x / "dune.png")) for x in ("ref", "a", "s", "b"))
+    assert np.array_equal(a, ref) and np.array_equal(s, ref)
+    assert np.abs(b.astype(int) - ref).mean() > 1  # so a and s equal ref only as the style and --strength 0 arrived
 
     rc, err = run_cli(capsys, shoot, tmp_path / "c", "--auto", "--model", "no-such-style")
     assert rc == 1 and "no model 'no-such-style'" in err and not (tmp_path / "c").exists()

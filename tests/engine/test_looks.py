@@ -9,19 +9,25 @@ from engine.recipe import Recipe, Step
 from engine.render import render
 
 
-@pytest.mark.parametrize(("step", "first"), [
-    (Step("exposure", {"ev": 0.3}), "brighter"),
-    (Step("exposure", {"ev": -0.3}), "darker"),
-    (Step("white_balance", {"green": 1.0, "blue": 0.85}), "warmer"),  # less blue
-    (Step("white_balance", {"green": 1.0, "blue": 1.15}), "cooler"),
-    (Step("saturation", {"amount": 0.5}), "more colourful"),
+@pytest.mark.parametrize(("step", "first", "opposite"), [
+    (Step("exposure", {"ev": 0.3}), "brighter", "darker"),
+    (Step("exposure", {"ev": -0.3}), "darker", "brighter"),
+    (Step("white_balance", {"green": 1.0, "blue": 0.85}), "warmer", "cooler"),  # less blue
+    (Step("white_balance", {"green": 1.0, "blue": 1.15}), "cooler", "warmer"),
+    (Step("saturation", {"amount": 0.5}), "more colourful", "more muted"),
+    # on this bright dune the S-curve darkens and mutes more than it spreads luma (measured: -2.5,
+    # -2.6 units against +1.8 of contrast), so those are the words it gets
+    (Step("contrast", {"amount": 0.5}), "more muted", "more colourful"),
+    # 0.57 units of brightness (0.07 EV makes 0.81): under MIN_UNITS, nothing is named
+    (Step("exposure", {"ev": 0.05}), "like the others", "like the others"),
 ])
-def test_differences_name_the_edit_that_made_a_rendering(photo_linear, step, first):
+def test_differences_name_the_edit_that_made_a_rendering(photo_linear, step, first, opposite):
     base = render(Recipe([]), photo_linear)
     words = differences([base, base, render(Recipe([step]), photo_linear)])
     assert words[2].split(", ")[0] == first, words
     assert len(words[2].split(", ")) <= 2
-    assert words[0] == words[1]  # the two alike, each against the mean of the other two
+    # each unedited one, against the mean of the other unedited and the edit, is half as far the other way
+    assert words[0].split(", ")[0] == opposite and words[0] == words[1], words
 
 
 def test_identical_renderings_are_alike(photo_linear):
