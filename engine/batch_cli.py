@@ -134,7 +134,9 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     s = jobs[0].settings
     if s.source != "recipe" and (s.model or s.strength is not None or s.white_balance != "learned"):
         model = Path(s.model).stem if s.model else "the shipped model"
-        strength = "Auto's strength" if s.strength is None else f"strength {s.strength:g}"
+        # a style may carry its own strength (one learnt from pairs says 1), which the workers use
+        own = "the style's own strength" if s.model else "Auto's strength"
+        strength = own if s.strength is None else f"strength {s.strength:g}"
         console.print(f"Auto: {model}, {strength}, white balance {s.white_balance}")
     cancel = threading.Event()
     results = []
