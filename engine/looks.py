@@ -3,7 +3,8 @@
 Variations (:meth:`engine.runners.agent.Agent.variations`) differ by a few levels, which is hard to
 judge from four thumbnails. Each is compared here with the mean of the others on five display
 statistics, and the one or two differences well past what one can see are named, so the
-photographer knows what each alternative offers before clicking it.
+photographer knows what each alternative offers before clicking it. Contrast and colour are
+compared at equal brightness, so an exposure change reads "brighter", not "brighter, more colourful".
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def differences(images: list[np.ndarray], most: int = 2) -> list[str]:
     from the mean of the others, the largest first; "like the others" ("like the other" for a pair)
     when nothing is visible."""
     s = np.stack([stats(im) for im in images])
+    # contrast and colour read relative to brightness: a brighter rendering has more of both in
+    # absolute terms, and an S-curve that darkens would otherwise read "more muted" (it is not).
+    # Each is taken at the set's mean brightness, so the units keep their meaning.
+    bright = np.maximum(s[:, :1], 1e-3)
+    s[:, 1:] *= bright.mean() / bright
     units = np.array([u for *_, u in STATS])
     out = []
     alike = "like the other" if len(images) == 2 else "like the others"

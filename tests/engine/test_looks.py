@@ -15,9 +15,10 @@ from engine.render import render
     (Step("white_balance", {"green": 1.0, "blue": 0.85}), "warmer", "cooler"),  # less blue
     (Step("white_balance", {"green": 1.0, "blue": 1.15}), "cooler", "warmer"),
     (Step("saturation", {"amount": 0.5}), "more colourful", "more muted"),
-    # on this bright dune the S-curve darkens and mutes more than it spreads luma (measured: -2.5,
-    # -2.6 units against +1.8 of contrast), so those are the words it gets
-    (Step("contrast", {"amount": 0.5}), "more muted", "more colourful"),
+    # the S-curve also darkens this bright dune (2.5 units), but its contrast, at equal brightness,
+    # leads; before contrast and colour were compared at equal brightness it read "more muted, darker"
+    (Step("contrast", {"amount": 0.5}), "more contrast", "softer"),
+    (Step("contrast", {"amount": -0.5}), "brighter", "darker"),
     # 0.57 units of brightness (0.07 EV makes 0.81): under MIN_UNITS, nothing is named
     (Step("exposure", {"ev": 0.05}), "like the others", "like the others"),
 ])
@@ -28,6 +29,15 @@ def test_differences_name_the_edit_that_made_a_rendering(photo_linear, step, fir
     assert len(words[2].split(", ")) <= 2
     # each unedited one, against the mean of the other unedited and the edit, is half as far the other way
     assert words[0].split(", ")[0] == opposite and words[0] == words[1], words
+
+
+@pytest.mark.parametrize("ev", [0.3, -0.3])
+def test_an_exposure_change_reads_as_brightness_alone(photo_linear, ev):
+    """Brighter pixels carry more colour and spread in absolute terms; a photographer who moved the
+    exposure sees it brighter or darker, not more colourful or more contrasty."""
+    base = render(Recipe([]), photo_linear)
+    words = differences([base, render(Recipe([Step("exposure", {"ev": ev})]), photo_linear)])
+    assert words == (["darker", "brighter"] if ev > 0 else ["brighter", "darker"]), words
 
 
 def test_identical_renderings_are_alike(photo_linear):
