@@ -11,7 +11,8 @@ Protocol (exposure.md §5, plus a PSNR check the paper could not do without orig
   including its measured exposure, white balance and contrast steps and strength), **agent, strength 1**
   (the policy's steps as predicted), **agent, no meter** (``meter=False``: the classical measured
   exposure and white balance only, Auto before the eighth session), **agent, no pre-steps** (``auto_exposure=False,
-  auto_white_balance=False``, the policy alone, for comparison), **(a)** the decoded linear
+  auto_white_balance=False``, the policy alone, for comparison), **agent, strength 0** (the
+  measured steps alone: what the policy's steps add is the agent's row minus this one), **(a)** the decoded linear
   input as is (sRGB-encoded), **(b)** LibRaw's default rendering of the same DNG,
   ``rawpy.postprocess(use_camera_wb=True)`` (auto-bright + sRGB gamma), **(c)** percentile
   stretch + grey-world.
@@ -227,8 +228,11 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
     rng = np.random.default_rng(seed)
     ranges = degrade.scaled_ranges(degradation_scale)
     methods = ["agent", "agent, strength 1", "agent, no meter", "agent, no pre-steps", "(a) input as is",
-               "(b) LibRaw default", "(c) stretch + grey-world", "agent, max-RGB white balance"]
+               "(b) LibRaw default", "(c) stretch + grey-world", "agent, max-RGB white balance",
+               "agent, strength 0 (measured steps alone)"]
     rows = [*methods, "original"]
+    # each row's patch stream; rows added later take new streams, so earlier tables reproduce exactly
+    stream = {m: i for i, m in enumerate([*methods[:8], "original", *methods[8:]])}
     scores: dict[str, list[float]] = {m: [] for m in methods}
     clips: dict[str, list[float]] = {m: [] for m in rows}
     stats: dict[str, list[list[np.ndarray]]] = {m: [[] for _ in range(draws)] for m in rows}  # [draw][image]
@@ -238,7 +242,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
 
     def add_stats(m: str, image: int, srgb: np.ndarray) -> None:
         for d in range(draws):
-            stats[m][d].append(patch_stats(patches(srgb, patch_rng(seed, d, image, rows.index(m)))))
+            stats[m][d].append(patch_stats(patches(srgb, patch_rng(seed, d, image, stream[m]))))
 
     image = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,7 +261,9 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                         "(a) input as is": srgb_encode(linear),
                         "(b) LibRaw default": libraw_default(dng),
                         "(c) stretch + grey-world": stretch_greyworld(linear),
-                        "agent, max-RGB white balance": render(max_rgb.predict(linear), linear)}
+                        "agent, max-RGB white balance": render(max_rgb.predict(linear), linear),
+                        "agent, strength 0 (measured steps alone)": render(agent.predict(linear, strength=0.0),
+                                                                           linear)}
                 prefixes.append([psnr(render(Recipe(recipe.steps[:n]), linear), orig)
                                  for n in range(len(recipe.steps))] + [psnr(outs["agent"], orig)])
                 for m, o in outs.items():
@@ -268,7 +274,8 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                 clips["original"].append(clipped(orig))  # once per degraded image: weighted as the outputs are
                 photo_of.append(path.stem)
                 image += 1
-                short = [m.split(maxsplit=1)[-1] if m.startswith("agent,") else m.split()[0] for m in methods]
+                short = [m.split(" (")[0].split(maxsplit=1)[-1] if m.startswith("agent,") else m.split()[0]
+                         for m in methods]
                 log(f"{path.stem}#{k}: " + "  ".join(f"{s} {scores[m][-1]:.2f}" for s, m in zip(short, methods))
                     + "  recipe " + " > ".join(s.op for s in recipe))
     tgt = target_stats(targets, seed, draws)

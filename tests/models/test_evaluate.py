@@ -75,6 +75,11 @@ def test_strength_row_is_the_policy_as_predicted(heldout_files):
     full = evaluate(None, heldout_files[:1], heldout_files[2:3], strength=1.0, **kw)["table"]
     assert full["agent"]["psnr"] == pytest.approx(full["agent, strength 1"]["psnr"], abs=1e-9)
     assert full["agent"]["psnr"] == pytest.approx(t["agent, strength 1"]["psnr"], abs=1e-9)
+    # the measured steps alone: Auto at strength 0, the policy's steps all left out
+    measured = "agent, strength 0 (measured steps alone)"
+    zero = evaluate(None, heldout_files[:1], heldout_files[2:3], strength=0.0, **kw)["table"]
+    assert zero["agent"]["psnr"] == pytest.approx(t[measured]["psnr"], abs=1e-9)
+    assert t[measured]["psnr"] != pytest.approx(t["agent"]["psnr"], abs=1e-4)
 
 
 def test_hi_is_averaged_over_independent_patch_draws(heldout_files):
