@@ -133,12 +133,21 @@ def cmd_auto(args: argparse.Namespace) -> int:
     """Run the agent on IN."""
     if args.variations < 0:
         raise UsageError("--variations must be 0 or more")
-    fmt = None
-    if args.output is not None:
-        fmt = _output_format(args.output, "use .jpg, .png or .tif")
-        _check_output(args.output, args.input)
-    if args.recipe_out is not None:
-        _check_output(args.recipe_out, args.input)
+    if args.variations > 1 and args.strength == 0:
+        raise UsageError("--variations needs a --strength above 0: at 0 the policy's steps are all left out, "
+                         "so every variation would be the same")
+    fmt = None if args.output is None else _output_format(args.output, "use .jpg, .png or .tif")
+    # every file this run will write, numbered as the variations are, checked before any work:
+    # none may be the input (the original is never written) and no image may land on a recipe
+    count = max(1, args.variations)
+    outputs = {kind: [_numbered(path, i, count) for i in range(1, count + 1)]
+               for kind, path in (("image", args.output), ("recipe", args.recipe_out)) if path is not None}
+    for paths in outputs.values():
+        for path in paths:
+            _check_output(path, args.input)
+    clash = {p.absolute() for p in outputs.get("image", ())} & {p.absolute() for p in outputs.get("recipe", ())}
+    if clash:
+        raise CliError(f"-o and --recipe-out would both write {min(clash)}; give them different names")
 
     from .io import load_photo, write_image
     from .runners.agent import Agent, white_balance_options

@@ -67,6 +67,26 @@ def test_auto_refuses_to_overwrite_input_and_unknown_model(dng_file, capsys):
     assert "no model" in capsys.readouterr().err
 
 
+def test_auto_never_writes_the_original_under_a_numbered_name(dng_file, tmp_path, capsys):
+    """Variations number their files (``r.dng`` -> ``r-1.dng``): a numbered name that is the input,
+    or an image landing on a recipe, is refused before anything is written."""
+    import shutil
+
+    src = tmp_path / "orig-1.dng"  # what "--recipe-out orig.dng" numbers the first variation
+    shutil.copy(dng_file, src)
+    before = src.read_bytes()
+    assert _run(["auto", str(src), "--variations", "2", "--recipe-out", str(tmp_path / "orig.dng")]) == 1
+    assert "refusing to overwrite the input" in capsys.readouterr().err and src.read_bytes() == before
+    both = tmp_path / "both.png"
+    for extra in ([], ["--variations", "2"]):
+        assert _run(["auto", str(src), "-o", str(both), "--recipe-out", str(both), *extra]) == 1
+        assert "-o and --recipe-out would both write" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orig-1.dng"]  # nothing written
+    # at strength 0 every variation would be the same recipe: an option that cannot work (status 2)
+    assert _run(["auto", str(src), "--variations", "3", "--strength", "0"]) == 2
+    assert "--variations needs a --strength above 0" in capsys.readouterr().err
+
+
 def test_auto_refuses_a_file_that_is_not_a_policy_model(dng_file, tmp_path, capsys):
     """Garbage, an empty file and another of Retouch's models (the meter) each give one line."""
     from engine.runners.meter import DEFAULT_METER
