@@ -211,14 +211,25 @@ def _gains(wb, full: np.ndarray, share: float, limit: float) -> dict[str, float]
 
 
 def auto_contrast_gamma(log_contrast: float, share: float = AUTO_CONTRAST_SHARE,
-                        cap: float = math.inf) -> float | None:
+                        cap: float = math.inf, floor: float = 0.0) -> float | None:
     """The ``gamma`` filter's value that removes ``share`` of a measured log contrast (> 0: the
-    photo is harsher than a finished rendering), at most ``cap`` (:func:`highlight_cap`), or None
-    when too small to be worth a step."""
+    photo is harsher than a finished rendering), within ``floor`` and ``cap`` (:func:`highlight_cap`,
+    :func:`pivot_room`), or None when too small to be worth a step."""
     g = float(np.clip(-share * log_contrast, -AUTO_CONTRAST_MAX, AUTO_CONTRAST_MAX))
     if cap < math.inf:  # the cap rounded down, as the gamma is to 4 decimals: at or below white
         g = min(g, math.log(math.floor(cap * 1e4) / 1e4))
+    if floor > 0.0:  # and the floor rounded up
+        g = max(g, math.log(math.ceil(floor * 1e4) / 1e4))
     return None if abs(g) < AUTO_CONTRAST_MIN else round(math.exp(g), 4)
+
+
+def pivot_room(up: float, down: float) -> tuple[float, float]:
+    """The gammas (floor, cap) whose :func:`pivot_ev` fits in the exposure range left: ``up`` EV
+    above the exposure, ``down`` EV below it. A photo metered at the exposure's limit keeps mid
+    grey where it is only with a gentler contrast step (none at all, at the limit itself)."""
+    a = math.log2(MID_GREY)  # < 0: pivot_ev(g) = a / g - a, increasing in g
+    cap = a / (up + a) if up < -a else math.inf
+    return a / (a - down), cap
 
 
 def highlight_cap(level: float) -> float:
@@ -271,12 +282,14 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
     ev = exposure_ev(level) if exposure else 0.0
     if pred is not None and exposure:
         ev = blend_ev(ev, pred["ev"])
-    cap = highlight_cap(level * 2.0**ev) if AUTO_CONTRAST_CAP else math.inf  # keep the exposure's highlights
-    gamma = auto_contrast_gamma(pred["log_contrast"], cap=cap) if pred is not None and contrast else None
-    if gamma is not None:
-        ev += pivot_ev(gamma)
     ev_param = REGISTRY["exposure"].params[0]
-    ev = float(np.clip(ev, ev_param.min, ev_param.max))
+    ev = float(np.clip(ev, ev_param.min, ev_param.max))  # before the pivot, so the pivot is never clipped away
+    cap = highlight_cap(level * 2.0**ev) if AUTO_CONTRAST_CAP else math.inf  # keep the exposure's highlights
+    floor, room = pivot_room(ev_param.max - ev, ev - ev_param.min)
+    gamma = (auto_contrast_gamma(pred["log_contrast"], cap=min(cap, room), floor=floor)
+             if pred is not None and contrast else None)
+    if gamma is not None:
+        ev = float(np.clip(ev + pivot_ev(gamma), ev_param.min, ev_param.max))  # the clip: rounding only
     if abs(ev) >= AUTO_MIN_EV or (gamma is not None and ev != 0.0):
         steps.append(Step("exposure", {"ev": round(ev, 4)}, source="auto-exposure"))
     if white_balance:

@@ -127,15 +127,36 @@ def test_a_flat_photo_gets_contrast_without_blown_highlights(photo_linear, monke
 
 
 def test_contrast_cap_on_photos_without_highlights(photo_linear, monkeypatch):
-    """A photo whose brightest tones stay at or below mid grey after the exposure has nothing to
-    clip, so its contrast step is left as measured (no cap), and a black frame gets no error."""
-    img = np.asarray(photo_linear, np.float32) * 1e-3  # beyond the exposure's range: stays dark
+    """A photo whose brightest tones stay at or below mid grey has nothing to clip, so its contrast
+    step is left as measured (no highlight cap, and no overflow from an infinite one); a black
+    frame gets no error."""
+    img = np.asarray(photo_linear, np.float32) * 1e-3
     m = load()
     measure = m.predict
     # a flat photo: a gamma of exp(0.2); on the shared (cached) meter, so undone after the test
     monkeypatch.setattr(m, "predict", lambda x: {**measure(x), "log_contrast": -0.4})
-    steps = measured_steps(img, meter=m, white_balance=False)
-    assert agent_mod.white_level(img) * 2.0 ** steps[0].params["ev"] < agent_mod.MID_GREY * 2  # still dark
+    steps = measured_steps(img, meter=m, exposure=False, white_balance=False)
+    assert agent_mod.white_level(img) < agent_mod.MID_GREY  # the highlights: under mid grey
     assert [s.params["gamma"] for s in steps if s.op == "gamma"] == [round(math.exp(0.2), 4)]
     assert [s.op for s in measured_steps(np.zeros((64, 64, 3), np.float32), meter=load())] in (
-        [], ["exposure"], ["exposure", "gamma"])
+        [], ["exposure"])  # nothing to keep at mid grey: no contrast step
+
+
+@pytest.mark.parametrize("log_contrast", [-0.4, 0.4])
+def test_a_photo_metered_at_the_exposures_limit_keeps_mid_grey(photo_linear, monkeypatch, log_contrast):
+    """Far too dark to reach by the exposure's +3.5 EV: the contrast step's pivot exposure cannot
+    be added, so a steepening step (which would darken what the exposure lifted) is left out, and
+    a flattening one (whose pivot lowers the exposure) stays as measured. Either way the pixel the
+    exposure puts at mid grey stays there, where it used to land 0.5-1 EV darker."""
+    img = np.asarray(photo_linear, np.float32) * 2.0**-7
+    m = load()
+    measure = m.predict
+    monkeypatch.setattr(m, "predict", lambda x: {**measure(x), "log_contrast": log_contrast})
+    steps = measured_steps(img, meter=m, white_balance=False)
+    top = REGISTRY["exposure"].params[0].max
+    gamma = [s.params["gamma"] for s in steps if s.op == "gamma"]
+    assert gamma == ([] if log_contrast < 0 else [round(math.exp(-0.2), 4)])
+    ev = steps[0].params["ev"]
+    assert ev == (top if not gamma else pytest.approx(top + agent_mod.pivot_ev(gamma[0]), abs=1e-4))
+    grey = np.full((1, 1, 3), agent_mod.MID_GREY / 2.0**top, np.float32)  # what +3.5 EV puts at mid grey
+    assert agent_mod.apply_steps(grey, steps)[0, 0] == pytest.approx(agent_mod.MID_GREY, rel=1e-3)
