@@ -84,11 +84,13 @@ def render_rgb32(recipe: Recipe, linear: np.ndarray, *, out: np.ndarray | None =
     return out, hist
 
 
-def resize_linear(linear: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Area-average resize of a float image (box filter, i.e. correct in linear light)."""
+def resize_linear(linear: np.ndarray, width: int, height: int,
+                  box: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """Area-average resize of a float image (box filter, i.e. correct in linear light); ``box``
+    (left, top, right, bottom, in pixels, fractions allowed): only that part of it."""
     chans = [
         np.asarray(Image.fromarray(np.ascontiguousarray(linear[..., c], dtype=np.float32), mode="F")
-                   .resize((width, height), Image.Resampling.BOX, reducing_gap=None))
+                   .resize((width, height), Image.Resampling.BOX, box=box, reducing_gap=None))
         for c in range(linear.shape[-1])
     ]
     return np.stack(chans, axis=-1)

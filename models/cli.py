@@ -256,11 +256,12 @@ def _continue_command(args: argparse.Namespace, out: Path, run: Path, cfg: Confi
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from engine.align import find_crop
+    from engine.align import find_crop, fit_grid
     from engine.auto_cli import describe
     from engine.cli import CliError, UsageError, _check_output, guarded
     from engine.color import srgb_encode
     from engine.io import load_photo
+    from engine.render import resize_linear
 
     from .retouch.fit import fit
 
@@ -278,7 +279,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if not crop.whole(before.shape[1], before.shape[0]):
             print(f"{args.after.name} is a crop of {args.before.name} (x {crop.left}-{crop.right}, "
                   f"y {crop.top}-{crop.bottom}): fitting on that part", file=sys.stderr, flush=True)
-            before = crop.of(before)
+            # the crop to a fraction of a pixel (whole pixels leave an edge error larger than a
+            # saturation step), on the grid it was aligned on
+            box = crop.box or (crop.left, crop.top, crop.right, crop.bottom)
+            before = resize_linear(before, *fit_grid(box, before.shape, after_linear.shape), box=box)
         after = srgb_encode(after_linear)
         t = time.perf_counter()
         try:
