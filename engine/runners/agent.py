@@ -204,6 +204,7 @@ def _gains(wb, full: np.ndarray, share: float, limit: float) -> dict[str, float]
     gains = {}
     for p, g in zip(wb.params, full):  # green, blue relative to red
         lo, hi = max(p.min, math.exp(-limit)), min(p.max, math.exp(limit))
+        lo, hi = math.ceil(lo * 1e4) / 1e4, math.floor(hi * 1e4) / 1e4  # to 4 decimals, inside the limits
         gains[p.name] = float(np.clip(round(float(g) ** share, 4), lo, hi))
     if all(abs(math.log(g)) < AUTO_WB_MIN for g in gains.values()):
         return None
@@ -448,11 +449,13 @@ class Agent:
         if model is None:
             return DEFAULT_MODEL
         p = Path(model).expanduser()
-        if p.exists():
+        if p.is_file() and (p.suffix.lower() == ".onnx" or p.name != str(model)):  # plainly a path
             return p
-        for cand in available_models():
-            if cand.stem == str(model):
+        for cand in available_models():  # a name, before a stray file or folder of that name here
+            if str(model) in (cand.stem, cand.name):
                 return cand
+        if p.is_file():
+            return p
         raise FileNotFoundError(f"no model {model!r} (available: {', '.join(m.stem for m in available_models())})")
 
     @property
@@ -558,6 +561,10 @@ class Agent:
         renders: first the most typical one (nearest the mean of all), then each time the one
         farthest from those already kept. ``strength`` None = ``VARIATION_STRENGTH`` (not Auto's).
         """
+        if n <= 0:
+            return []
+        if temperature <= 0:
+            raise ValueError(f"temperature must be above 0 (got {temperature:g})")
         proxy, pre = self.start(linear)
         m = max(n, n * pool)
         rng = np.random.default_rng(seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -305,10 +306,12 @@ def test_auto_white_balance_leaves_neutral_and_unmeasurable_photos_alone(photo_l
     assert agent_mod.auto_white_balance(np.zeros((64, 64, 3), np.float32)) is None  # black: nothing to measure
     assert agent_mod.auto_white_balance(np.ones((4, 4, 3), np.float32)) is None  # too few unclipped pixels
     strong = agent_mod.auto_white_balance(grey * np.asarray([1.0, 0.01, 0.01], np.float32))
-    cap = float(np.exp(agent_mod.AUTO_WB_MAX))  # a one-colour frame: capped, well inside the filter's range
+    # a one-colour frame: capped (to the 4 decimals gains are written with), well inside the filter's range
+    cap = math.floor(math.exp(agent_mod.AUTO_WB_MAX) * 1e4) / 1e4
     assert strong == {"green": cap, "blue": cap} and cap < REGISTRY["white_balance"].params[0].max
     weak = agent_mod.auto_white_balance(grey * np.asarray([1.0, 100.0, 100.0], np.float32))
-    assert weak == {"green": 1 / cap, "blue": 1 / cap}
+    low = math.ceil(math.exp(-agent_mod.AUTO_WB_MAX) * 1e4) / 1e4
+    assert weak == {"green": low, "blue": low}
 
 
 def test_the_sample_auto_reads_stands_for_the_whole_photo(agent, photo_srgb8):
@@ -393,3 +396,30 @@ def test_a_models_own_strength_is_its_default(tmp_path):
     assert Agent(prefer_gpu=False).strength == agent_mod.AUTO_STRENGTH
     assert Agent(tmp_path / "full.onnx", prefer_gpu=False).strength == 1.0
     assert Agent(tmp_path / "full.onnx", prefer_gpu=False, strength=0.3).strength == 0.3
+
+
+def test_a_model_is_named_by_its_name_or_its_file(tmp_path, monkeypatch):
+    """``--model retouch`` means the shipped model even beside a folder or stray file called
+    "retouch" (it used to try loading that and failed with a protobuf error); its file name works
+    too, and a path to a .onnx file is that file."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / DEFAULT_MODEL.stem).mkdir()
+    assert Agent.resolve(DEFAULT_MODEL.stem) == DEFAULT_MODEL
+    assert Agent.resolve(DEFAULT_MODEL.name) == DEFAULT_MODEL
+    mine = shutil.copy(DEFAULT_MODEL, tmp_path / "mine.onnx")
+    assert Agent.resolve("mine.onnx") == Path("mine.onnx") and Agent.resolve(str(mine)) == Path(mine)
+    with pytest.raises(FileNotFoundError, match="no model 'mine'"):
+        Agent.resolve("mine")  # not a style: a bare name is not looked up as a file in the folder
+
+
+def test_variations_of_none_and_white_balance_at_its_limit(agent, photo_linear):
+    """No variations asked, none given; a temperature of 0 is refused, not a ZeroDivisionError."""
+    assert agent.variations(photo_linear, 0) == []
+    with pytest.raises(ValueError, match="temperature"):
+        agent.variations(photo_linear, 2, temperature=0.0)
+    # a strong cast: the gains stop at the limit, written to 4 decimals like every other gain
+    # (clipped after rounding, they read 1.3498588075760032)
+    gains = agent_mod._gains(REGISTRY["white_balance"], np.array([5.0, 0.1]), 1.0, 0.3)
+    assert gains == {"green": math.floor(math.exp(0.3) * 1e4) / 1e4, "blue": math.ceil(math.exp(-0.3) * 1e4) / 1e4}
