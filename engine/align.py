@@ -210,9 +210,9 @@ def _polish(before: np.ndarray, after: np.ndarray, box: tuple[float, float, floa
     limits = (W, H, W, H)
     best, top = box, score(box)
     for step in steps:
-        moved = True
-        while moved:
-            moved = False
+        moved, budget = True, 16  # a few pixels at most: the levels before found it to about one
+        while moved and budget:
+            moved, budget = False, budget - 1
             for edge in range(4):
                 for sign in (-1.0, 1.0):
                     b = list(best)
