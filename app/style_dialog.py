@@ -31,6 +31,7 @@ from shiboken6 import isValid
 
 from engine.batch import MIN_PAIRS, pair_by_name, scan_folder
 from engine.runners.agent import style_run_dir, user_styles_dir
+from engine.styles import StyleError, check_name
 
 from .fields import folder_field
 from .workers import retouch_child, run_in_pool, signal_child
@@ -73,6 +74,7 @@ class StyleDialog(QDialog):
         self.written: Path | None = None
         self._close_when_done = False
         self._stopping = False
+        self.training_name: str | None = None  # the style being trained: its name field may change
         self._err = ""
         self._tail: list[str] = []
         lay = QVBoxLayout(self)
@@ -180,20 +182,27 @@ class StyleDialog(QDialog):
         return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
 
     def _update(self) -> None:
+        name, bad = self.name.text().strip(), ""
+        try:
+            if name:
+                check_name(name)
+        except StyleError as e:  # the names Rename refuses ("retouch": the built-in model's), refused here too
+            bad = f"{str(e)[0].upper()}{str(e)[1:]}."
         ok = training_available() and all(Path(e.text()).is_dir() for e in (self.inputs, self.targets)) \
-            and bool(self.name.text().strip())
+            and bool(name) and not bad
         busy = self.is_training()
         self.start_btn.setEnabled(ok and not busy)
-        self.stop_btn.setEnabled(busy)
-        name = self.name.text().strip()
+        self.stop_btn.setEnabled(busy and not self._stopping)  # a second signal would kill the export
+        for field in (self.inputs.parentWidget(), self.targets.parentWidget(), self.name, self.iterations):
+            field.setEnabled(not busy)  # what is being trained stays what the fields say
         has_run = bool(name) and (style_run_dir(name) / "checkpoint.pt").exists()
         self.resume.setEnabled(has_run and not busy)
         if not has_run:
             self.resume.setChecked(False)
         exists = bool(name) and (user_styles_dir() / f"{name}.onnx").exists()
-        self.name_note.setText(f"A style “{name}” exists: Start replaces it"
-                               + (", or tick Continue to train it further." if has_run else ".")
-                               if exists and not self.resume.isChecked() and not busy else "")
+        self.name_note.setText(bad or (f"A style “{name}” exists: Start replaces it"
+                                      + (", or tick Continue to train it further." if has_run else ".")
+                                      if exists and not self.resume.isChecked() and not busy else ""))
         self.name_note.setVisible(bool(self.name_note.text()))  # no empty row in the form
 
     def command(self) -> list[str]:
@@ -210,6 +219,8 @@ class StyleDialog(QDialog):
         if self.is_training():
             return
         self.written, self._err, self._tail = None, "", []
+        self._close_when_done, self._stopping = False, False  # a close or stop of an earlier run is over
+        self.training_name = self.name.text().strip()
         user_styles_dir().mkdir(parents=True, exist_ok=True)  # train-style -o wants an existing folder
         self.bar.setRange(0, 0)  # busy until the first progress line: reading the photos
         self.status.setText("Reading the photos…")
@@ -218,10 +229,11 @@ class StyleDialog(QDialog):
         self._update()
 
     def stop(self) -> None:
-        if self.is_training():
+        if self.is_training() and not self._stopping:  # once: a second SIGTERM would end the export
             self._stopping = True
             self.status.setText("Stopping: saving what was learnt so far…")
             signal_child(self.proc)  # SIGTERM: the trainer checkpoints and writes the model
+            self._update()
 
     def _read_err(self) -> None:
         self._err += bytes(self.proc.readAllStandardError()).decode(errors="replace")
@@ -258,9 +270,10 @@ class StyleDialog(QDialog):
         else:
             detail = self._tail[-1] if self._tail else f"exit status {code}"
             self.status.setText(f"Training failed: {detail}")
-        self._stopping = False
+        self._stopping, self.training_name = False, None
         self._update()
         if self._close_when_done:
+            self._close_when_done = False
             self.close()
 
     def _failed(self, err: QProcess.ProcessError) -> None:

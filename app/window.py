@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
         self.model: Path | None = None
         self.variations: list[Recipe] = []
         self._variation_seed = 0
+        #: the agent's jobs in flight, (kind, id of the photo's doc): one of each kind per photo
+        self._running: set[tuple[str, int]] = set()
         self.style_dialog = None  # Learn my style, made when first asked for
         self.matcher = None  # Match a look, one fit at a time
         self.strength = AUTO_STRENGTH
@@ -273,7 +275,8 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.split.restoreState(state)
         model = self.settings.value("agent/model")
-        self.model = Path(model) if model else None
+        # a remembered style deleted since (outside the app) gives way to Default, as the list shows
+        self.model = Path(model) if model and Path(model).is_file() else None
         self.strength = self._saved_strength(AUTO_STRENGTH)  # a style's own comes when it loads
         self.panel.set_strength(self.strength)
 
@@ -424,6 +427,9 @@ class MainWindow(QMainWindow):
         self.renderer.cancel("crop")
         self.undo_group.setActiveStack(doc.undo)
         self.panel.set_doc(doc)
+        for kind, button in (("auto", self.panel.auto), ("variations", self.panel.vary)):
+            if (kind, id(doc)) in self._running:  # back on a photo whose job still runs
+                button.setEnabled(False)
         self.histogram.set_counts(None)
         self.setWindowTitle(f"{path.name} — Retouch")
         self.info_label.setText(path.name)
@@ -753,7 +759,7 @@ class MainWindow(QMainWindow):
 
     def _refuse_in_training(self, model: Path) -> bool:
         d = self.style_dialog
-        if d is not None and d.is_training() and d.name.text().strip() == model.stem:
+        if d is not None and d.is_training() and d.training_name == model.stem:
             self.panel.set_busy(f"“{model.stem}” is being trained: change it once the training stops.")
             return True
         return False
@@ -865,6 +871,9 @@ class MainWindow(QMainWindow):
         doc = self.doc
         if doc is None:
             return None
+        if doc.failed:
+            self.panel.set_busy(f"{doc.name} could not be opened: there is nothing to edit.")
+            return None
         if doc.preview_linear is None:
             self.panel.set_busy("Still opening the photo; try again in a moment.")
             return None
@@ -872,8 +881,9 @@ class MainWindow(QMainWindow):
 
     def auto(self) -> None:
         doc = self._need_pixels()
-        if doc is None:
+        if doc is None or ("auto", id(doc)) in self._running:  # a second press (the shortcut) while it runs
             return
+        self._running.add(("auto", id(doc)))
         self.panel.set_busy("Auto: the agent is looking at the photo…")
         self.panel.auto.setEnabled(False)
         model = self.model
@@ -884,7 +894,7 @@ class MainWindow(QMainWindow):
 
         run_in_pool(predict, doc.preview_linear,
                     on_done=lambda r, d=doc: self._auto_done(d, *r),
-                    on_error=lambda e, tb: self._agent_failed(e, tb))
+                    on_error=lambda e, tb, d=doc: self._agent_failed(e, tb, "auto", d))
 
     def auto_white_balance(self) -> None:
         """Auto's measured white balance alone: it replaces the recipe's measured white balance
@@ -911,12 +921,23 @@ class MainWindow(QMainWindow):
             steps[at] = step
         doc.undo.push(ReplaceRecipe(doc, Recipe(steps), "Auto white balance"))
 
+    def _agent_idle(self, kind: str, doc: PhotoDoc | None) -> None:
+        """``kind``'s job on ``doc`` is over: its button comes back where the photo shown can be
+        edited and runs no such job itself; the status clears with the shown photo's last job."""
+        self._running.discard((kind, id(doc)))
+        shown = self.doc
+        button = {"auto": self.panel.auto, "variations": self.panel.vary}.get(kind)
+        if button is not None:
+            button.setEnabled(shown is not None and not shown.failed and (kind, id(shown)) not in self._running)
+        if not any(d == id(shown) for _, d in self._running):
+            self.panel.set_busy("")
+
     def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray) -> None:
-        self.panel.auto.setEnabled(True)
-        self.panel.set_busy("")
+        self._agent_idle("auto", doc)
         applied = at_strength(recipe, proxy, self.strength)
         self._auto = (doc, recipe, proxy, {applied.dumps()})
-        doc.undo.push(ReplaceRecipe(doc, applied, "Auto"))
+        if applied.dumps() != doc.recipe.dumps():  # Auto again on its own result: no empty undo step
+            doc.undo.push(ReplaceRecipe(doc, applied, "Auto"))
 
     def set_strength(self, amount: float) -> None:
         """Auto's strength: re-applies the last Auto result while it is still on screen unedited."""
@@ -933,17 +954,16 @@ class MainWindow(QMainWindow):
         self.panel.set_busy("")
         doc.undo.push(ReplaceRecipe(doc, new, f"Auto strength {round(100 * amount)} %"))
 
-    def _agent_failed(self, exc: BaseException, tb: str) -> None:
+    def _agent_failed(self, exc: BaseException, tb: str, kind: str = "", doc: PhotoDoc | None = None) -> None:
         log.error("agent failed\n%s", tb)
-        self.panel.auto.setEnabled(True)
-        self.panel.vary.setEnabled(True)
-        self.panel.set_busy("")
+        self._agent_idle(kind, doc)
         show_error(self, "Auto", exc)
 
     def request_variations(self) -> None:
         doc = self._need_pixels()
-        if doc is None:
+        if doc is None or ("variations", id(doc)) in self._running:
             return
+        self._running.add(("variations", id(doc)))
         self.panel.set_busy("Variations: rendering alternatives…")
         self.panel.vary.setEnabled(False)
         model = self.model
@@ -960,11 +980,10 @@ class MainWindow(QMainWindow):
 
         run_in_pool(job, doc.preview_linear,
                     on_done=lambda res, d=doc: self._variations_done(d, res),
-                    on_error=lambda e, tb: self._agent_failed(e, tb))
+                    on_error=lambda e, tb, d=doc: self._agent_failed(e, tb, "variations", d))
 
     def _variations_done(self, doc: PhotoDoc, res: list[tuple[Recipe, QImage, str]]) -> None:
-        self.panel.vary.setEnabled(True)
-        self.panel.set_busy("")
+        self._agent_idle("variations", doc)
         if doc is not self.doc:
             return
         self.variations = [r for r, _, _ in res]

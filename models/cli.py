@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -169,12 +172,27 @@ def _train_style(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     # a style learnt from pairs is meant in full; an unpaired one keeps Auto's hedge (HISTORY.md, twentieth session)
     strength = {"strength": PAIRED_STRENGTH} if cfg.paired else {}
-    export(tr.policy.cpu(), out, {"name": name, **summary(tr.state_dict()), **strength}, fp16=True)
+    with _shielded():  # a second Ctrl-C or SIGTERM while the style is written would lose it
+        export(tr.policy.cpu(), out, {"name": name, **summary(tr.state_dict()), **strength}, fp16=True)
     state = "interrupted" if tr.stop else "finished"
     print(f"{state} at iteration {tr.it}/{cfg.iterations}; style model written to {out}")
     if tr.stop:
         print(f"continue with: {_continue_command(args, out, run, cfg)}")
     return 130 if tr.stop else 0
+
+
+@contextmanager
+def _shielded() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored inside (in the main thread): the export takes a second or two."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 ITERATIONS, BATCH, VIEWS = 2000, 32, 64  # train-style's defaults (the width: train.SHIPPED_WIDTH)

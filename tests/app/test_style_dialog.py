@@ -140,3 +140,34 @@ def test_a_scan_of_folders_since_changed_is_not_shown(qtbot, win, folders):
     dlg.inputs.setText(str(folders[0]))
     qtbot.waitUntil(lambda: "do not hold the same photos" in dlg.pairs_note.text())
     assert count_pairs(folders[0], folders[1]) == 0 and count_pairs(folders[0] / "nope", folders[1]) is None
+
+
+def test_stop_then_close_at_once_still_saves_the_style_and_the_next_run_is_shown(qtbot, win, folders):
+    """Stop, then Close straight away (a second SIGTERM used to kill the trainer while it wrote the
+    style: "nothing was saved" after 8 iterations). The fields are locked while it trains, a name
+    Rename would refuse is refused here too, and a later run's outcome stays on screen (the dialog
+    used to close itself at the end of every run after one close mid-training)."""
+    dlg = _filled(win, folders)
+    dlg.name.setText("Retouch")  # the built-in model's name
+    assert not dlg.start_btn.isEnabled() and "built-in model" in dlg.name_note.text()
+    dlg.name.setText("warm look")
+    dlg.iterations.setValue(5000)
+    with qtbot.waitSignal(dlg.styleTrained, timeout=LONG) as saved:
+        dlg.start()
+        assert not dlg.name.isEnabled() and not dlg.iterations.isEnabled()  # what trains is what they say
+        qtbot.waitUntil(lambda: dlg.bar.maximum() == 5000 and dlg.bar.value() >= 1, timeout=LONG)
+        dlg.stop()
+        assert not dlg.stop_btn.isEnabled()  # one signal: the trainer is saving
+        dlg.close()  # at once: closes when the trainer is done, without signalling it again
+    assert saved.args[0].exists() and dlg.status.text().startswith("Stopped: the style so far is saved")
+    qtbot.waitUntil(lambda: not dlg.isVisible(), timeout=5000)
+    assert dlg.name.isEnabled()
+
+    win.learn_style()  # opened again: a run that fails says why, and the dialog stays open
+    assert win.style_dialog is dlg and dlg.isVisible()
+    empty = folders[0].parent / "empty"
+    empty.mkdir()
+    dlg.inputs.setText(str(empty))
+    dlg.start()
+    qtbot.waitUntil(lambda: not dlg.is_training(), timeout=LONG)
+    assert dlg.isVisible() and dlg.status.text().startswith("Training failed"), dlg.status.text()

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
 from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle
 
 from app.commands import ReplaceRecipe
@@ -258,3 +259,40 @@ def test_measured_step_cards_name_the_estimator_in_use(qtbot, win, folder, monke
     monkeypatch.setattr(steps_mod, "DEFAULT_METER", tmp_path / "none.onnx")
     ev = next(c for c in cards if c.doc.recipe.steps[c.index].source == "auto-exposure")
     assert "learned meter" not in ev._confidence_text()
+
+
+def test_auto_pressed_twice_runs_once_and_a_failed_photo_gets_no_auto(qtbot, win, folder, dng_file):
+    """The shortcut pressed twice while Auto runs adds one undo entry, not two (the first Undo
+    seemed to do nothing); on a photo that could not be opened, Auto says so instead of "still
+    opening", and its buttons stay off when another photo's job ends."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    doc = win.doc
+    win.auto()
+    win.auto()  # at once, as a double tap of Ctrl+Shift+A would
+    qtbot.waitUntil(lambda: not win._running, timeout=TIMEOUT)
+    assert doc.undo.count() == 1 and win.panel.auto.isEnabled()
+    win.auto()  # again on its own result: nothing new to undo
+    qtbot.waitUntil(lambda: not win._running, timeout=TIMEOUT)
+    assert doc.undo.count() == 1
+
+    bad = folder / "c_broken.dng"
+    bad.write_bytes(dng_file.read_bytes()[:4096] + bytes(range(256)) * 64)
+    win.request_variations()  # a job on this photo that ends after the switch
+    with qtbot.waitSignal(win.photoFailed, timeout=TIMEOUT):
+        win.open_path(bad)
+    qtbot.waitUntil(lambda: not win._running, timeout=TIMEOUT)
+    for box in QApplication.topLevelWidgets():
+        if isinstance(box, QMessageBox):
+            box.close()
+    assert not win.panel.auto.isEnabled() and not win.panel.vary.isEnabled()
+    win.auto()
+    assert "could not be opened" in win.panel.status.text() and not win._running
+
+
+def test_a_remembered_style_deleted_since_gives_way_to_default(qtbot, qapp, tmp_path):
+    s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    s.setValue("agent/model", str(tmp_path / "gone.onnx"))  # deleted outside the app
+    w = MainWindow(s)
+    qtbot.addWidget(w)
+    assert w.model is None  # Auto uses the shipped model, as the Style list shows
+    w.close()
