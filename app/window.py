@@ -92,7 +92,9 @@ class MainWindow(QMainWindow):
         self.matcher = None  # Match a look, one fit at a time
         self.strength = AUTO_STRENGTH
         # the last Auto: (doc, its recipe at strength 1, the JSON of every strength applied to it)
-        self._auto: tuple[PhotoDoc, Recipe, np.ndarray, set[str]] | None = None  # doc, full, proxy, shown
+        #: each photo's last Auto: the doc, its full-strength recipe, the proxy it was measured on,
+        #: and every recipe the strength slider made of it (as JSON) with that strength
+        self._autos: dict[int, tuple[PhotoDoc, Recipe, np.ndarray, dict[str, float]]] = {}
         self._latest: dict[str, int] = {}
         self._rendered_once = False
         self.shown_preview = -1  # id of the preview render on screen
@@ -671,6 +673,15 @@ class MainWindow(QMainWindow):
         self._autosave.start()
         if doc is self.doc:
             self.schedule_render()
+            self._follow_auto_strength(doc)
+
+    def _follow_auto_strength(self, doc: PhotoDoc) -> None:
+        """An undo or redo back to one of Auto's strengths moves the slider there too."""
+        amount = self._autos.get(id(doc), (None, None, None, {}))[3].get(doc.recipe.dumps())
+        if amount is not None and amount != self.strength:
+            self.strength = amount
+            self.settings.setValue(self._strength_key(), amount)
+            self.panel.set_strength(amount)
 
     # ---------------------------------------------------------------- sidecars
     def flush_sidecars(self, wait: bool = False) -> None:
@@ -935,22 +946,22 @@ class MainWindow(QMainWindow):
     def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray) -> None:
         self._agent_idle("auto", doc)
         applied = at_strength(recipe, proxy, self.strength)
-        self._auto = (doc, recipe, proxy, {applied.dumps()})
+        self._autos[id(doc)] = (doc, recipe, proxy, {applied.dumps(): self.strength})
         if applied.dumps() != doc.recipe.dumps():  # Auto again on its own result: no empty undo step
             doc.undo.push(ReplaceRecipe(doc, applied, "Auto"))
 
     def set_strength(self, amount: float) -> None:
-        """Auto's strength: re-applies the last Auto result while it is still on screen unedited."""
+        """Auto's strength: re-applies the photo's last Auto result while it is still on screen unedited."""
         self.strength = amount
         self.settings.setValue(self._strength_key(), amount)
-        if self._auto is None or self._auto[0] is not self.doc:
+        if self.doc is None:
             return
-        doc, base, proxy, applied = self._auto
+        doc, base, proxy, applied = self._autos.get(id(self.doc), (self.doc, None, None, {}))
         if doc.recipe.dumps() not in applied:  # edited since: never throw the photographer's edits away
-            self.panel.set_busy("The steps were edited after Auto: the strength applies to the next Auto.")
+            self.panel.set_busy("The steps are not Auto's as it left them: the strength applies to the next Auto.")
             return
         new = at_strength(base, proxy, amount)
-        applied.add(new.dumps())
+        applied[new.dumps()] = amount
         self.panel.set_busy("")
         doc.undo.push(ReplaceRecipe(doc, new, f"Auto strength {round(100 * amount)} %"))
 

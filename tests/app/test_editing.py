@@ -222,7 +222,7 @@ def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, fo
     default = round(100 * AUTO_STRENGTH)  # the shipped default
     assert win.panel.strength.value() == default and win.panel.strength_label.text() == f"{default} %"
     auto_and_wait(qtbot, win)
-    base, proxy = win._auto[1], win._auto[2]
+    base, proxy = win._autos[id(win.doc)][1:3]
     at = lambda a: at_strength(base, proxy, a).dumps()  # noqa: E731
     assert win.doc.recipe.dumps() == at(AUTO_STRENGTH)
     at_default = shown(win)
@@ -234,6 +234,7 @@ def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, fo
     assert float(win.settings.value("agent/strength")) == 0.0
     win.doc.undo.undo()
     assert win.doc.recipe.dumps() == at(AUTO_STRENGTH)
+    assert win.panel.strength.value() == default and win.strength == AUTO_STRENGTH  # the slider follows
     win.panel.strength.setValue(120)  # after an undo it still rescales
     assert win.doc.recipe.dumps() == at(1.2)
     # once a step is edited by hand, the slider leaves the recipe alone
@@ -243,6 +244,15 @@ def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, fo
     win.panel.strength.setValue(50)
     assert win.doc.recipe.dumps() == edited
     assert "next Auto" in win.panel.status.text()
+
+    # each photo keeps its own Auto: after Auto on another photo, the slider still rescales this one's
+    a = win.doc
+    a.undo.undo()  # back to the Auto result at 120 %
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    win.panel.strength.setValue(30)
+    assert a.recipe.dumps() == at(0.3)
 
 
 def test_auto_white_balance_sets_one_measured_step_and_keeps_the_others(qtbot, win, folder):
