@@ -100,15 +100,27 @@ MIN_PAIRS = 4  # fewer photos paired by name: a style's folders are taken as unp
 def pair_by_name(inputs: list[Path], targets: list[Path]) -> list[tuple[Path, Path]]:
     """The (input, target) pairs of two folders' photos: the same file name, its extension and
     case aside (``IMG_0042.CR2`` and ``img_0042.jpg``: a RAW and its export), each name at most
-    once on either side, and never a file with itself (the same folder twice pairs nothing).
-    ``retouch train-style`` learns from each pair when there are at least ``MIN_PAIRS``."""
-    def by_stem(paths: list[Path]) -> dict[str, Path]:
+    once on either side, and never a file with itself (the same folder twice pairs nothing). A
+    camera's RAW + JPEG of one shot among the inputs pairs by its RAW (the unedited one), a RAW and
+    an export among the targets by the export. ``retouch train-style`` learns from each pair when
+    there are at least ``MIN_PAIRS``."""
+    from .io import is_raw
+
+    def by_stem(paths: list[Path], raw: bool) -> dict[str, Path]:
         stems: dict[str, list[Path]] = {}
         for q in paths:
             stems.setdefault(q.stem.casefold(), []).append(q)
-        return {k: v[0] for k, v in stems.items() if len(v) == 1}  # IMG_1.CR2 + IMG_1.jpg: ambiguous
+        out = {}
+        for k, v in stems.items():
+            if len(v) > 1:  # IMG_1.CR2 + IMG_1.jpg: the side's own kind, if that leaves one
+                v = [q for q in v if is_raw(q) == raw]
+            if len(v) == 1:
+                out[k] = v[0]
+        return out
 
-    ins, outs = by_stem(inputs), by_stem(targets)
+    if {q.resolve() for q in inputs} == {q.resolve() for q in targets}:
+        return []  # one folder given twice: its camera JPEGs are not edits of its RAWs
+    ins, outs = by_stem(inputs, raw=True), by_stem(targets, raw=False)
     return [(ins[k], outs[k]) for k in sorted(ins.keys() & outs.keys()) if ins[k].resolve() != outs[k].resolve()]
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
@@ -121,6 +122,7 @@ def _train_style(args: argparse.Namespace) -> int:
     from engine.batch import MIN_PAIRS, pair_by_name, scan_folder
     from engine.cli import CliError, _check_output
     from engine.runners.agent import style_run_dir, user_styles_dir
+    from engine.styles import StyleError, check_name
 
     from .data import crops
     from .retouch.export import export, summary
@@ -132,15 +134,26 @@ def _train_style(args: argparse.Namespace) -> int:
             raise CliError(f"{d} is not a folder")
     if args.output is not None and args.output.is_dir():
         raise CliError(f"{args.output} is a folder; give the style model's file name")
-    if args.output is not None:
-        _check_output(args.output)  # a folder that exists, as for auto, apply and fit
-    name = args.output.stem if args.output else args.targets.name
-    out = args.output or user_styles_dir() / f"{name}.onnx"
-    run = args.run or style_run_dir(name)
     listed = {d: scan_folder(d) for d in (args.inputs, args.targets)}  # once: pairs and views read the same lists
+    if args.output is not None:
+        _check_output(args.output, *listed[args.inputs], *listed[args.targets])  # never over a photo
+        if args.output.suffix.lower() != ".onnx":
+            raise CliError(f"{args.output.name}: a style model's file name ends in .onnx")
+    # named after the targets' folder as the shell resolves it ("." is that folder, not a hidden ".onnx")
+    try:
+        name = check_name(args.output.stem if args.output else args.targets.resolve().name)
+    except StyleError as e:
+        raise CliError(f"{e}; give the style a name with -o NAME.onnx") from None
+    out = args.output or user_styles_dir() / f"{name}.onnx"
+    there = next(d for d in (out.parent, *out.parent.parents) if d.exists())  # styles/ is made when written
+    if not os.access(there, os.W_OK):
+        raise CliError(f"cannot write to {out.parent}: choose another -o")  # found now, not after the training
+    run = args.run or style_run_dir(name)
     pairs = [] if args.unpaired else pair_by_name(listed[args.inputs], listed[args.targets])
     # all checked before the views; a resumed run keeps its own kind
     cfg = _resumed_config(args, run) if args.resume else _fresh_config(args, paired=len(pairs) >= MIN_PAIRS)
+    if cfg.paired and args.unpaired:
+        raise CliError(f"--unpaired: the run in {run} learnt from pairs; leave --unpaired out to continue it")
     if cfg.paired and len(pairs) < MIN_PAIRS:
         raise CliError(f"--resume: the run in {run} learnt from pairs, and the folders now pair "
                        f"{len(pairs)} photos by file name (at least {MIN_PAIRS})")

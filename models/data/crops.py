@@ -22,11 +22,8 @@ import numpy as np
 from engine.align import find_crop
 from engine.atomic import atomic_path
 from engine.batch import scan_folder
-from engine.color import srgb_decode
-from engine.io import ImageError
+from engine.io import ImageError, load_photo
 from engine.render import resize_linear
-
-from .assemble import load_srgb
 
 VIEW = 80
 CROP = 64
@@ -53,12 +50,10 @@ def views(linear: np.ndarray, n: int, rng: np.random.Generator, size: int = VIEW
 
 
 def load_linear(path: Path) -> np.ndarray:
-    """Linear RGB of any photo: RAW through the engine's decoder, 8-bit files through sRGB decode."""
-    if path.suffix.lower() in {".png", ".jpg", ".jpeg"}:
-        return srgb_decode(load_srgb(path)).astype(np.float32)
-    from engine.io import load_photo  # RAW / TIFF: the app's own decode
-
-    return np.asarray(load_photo(path, half=True).linear, np.float32)
+    """Linear RGB of any photo, read as the app reads it (EXIF orientation, ICC profiles, 16-bit
+    and greyscale files, a decompression bomb refused); RAW at half size, which the views need."""
+    raw = path.suffix.lower() not in {".png", ".jpg", ".jpeg"}
+    return np.asarray(load_photo(path, half=raw).linear, np.float32)
 
 
 def _warn(msg: str) -> None:
@@ -110,6 +105,16 @@ def paired_views(pairs: list[tuple[Path, Path]], per_photo: int, cache_dir: Path
     return both[..., :3], both[..., 3:]
 
 
+def _stamp(p: Path) -> tuple[int, int] | tuple[()]:
+    """Size and time of a file for the cache key; none for one that cannot be read (a dangling
+    link), which the loading then skips and reports."""
+    try:
+        st = p.stat()
+    except OSError:
+        return ()
+    return st.st_size, st.st_mtime_ns
+
+
 def _cached_views(items: list, files: list[Path], load: Callable, per_photo: int, cache_dir: Path, seed: int,
                   max_views: int, log: Callable[[str], None], kind: str, skipped: Callable[..., str],
                   none: str) -> np.ndarray:
@@ -119,8 +124,7 @@ def _cached_views(items: list, files: list[Path], load: Callable, per_photo: int
     if per_photo != asked:
         log(f"{per_photo} views of each of {len(items)} photos rather than {asked} "
             f"(at least {MIN_VIEWS}, at most {max_views} in all)")
-    key = hashlib.sha1(repr(([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files],
-                             per_photo, seed)).encode()).hexdigest()[:16]
+    key = hashlib.sha1(repr(([(str(p), *_stamp(p)) for p in files], per_photo, seed)).encode()).hexdigest()[:16]
     f = cache_dir / f"{kind}-{key}.npy"
     if f.exists():
         return np.load(f)

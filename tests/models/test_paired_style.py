@@ -24,12 +24,16 @@ def _save(path, srgb: np.ndarray) -> None:
 
 
 def test_pair_up_matches_names_not_extensions_and_skips_ambiguous_ones(tmp_path):
-    names_in = ["IMG_0001.CR2", "IMG_0002.dng", "IMG_0003.jpg", "IMG_0003.dng", "lonely.nef"]
-    names_out = ["img_0001.jpg", "IMG_0002.tif", "IMG_0003.jpg", "other.jpg"]
+    """A camera's RAW + JPEG of one shot pairs by the RAW (it used to pair nothing, and a folder of
+    them trained unpaired without a word); two files of one kind under one name pair nothing."""
+    names_in = ["IMG_0001.CR2", "IMG_0002.dng", "IMG_0003.jpg", "IMG_0003.dng", "IMG_0004.jpg", "IMG_0004.png",
+                "lonely.nef"]
+    names_out = ["img_0001.jpg", "IMG_0002.tif", "IMG_0003.jpg", "IMG_0004.jpg", "other.jpg"]
     ins = [tmp_path / "in" / n for n in names_in]
     outs = [tmp_path / "out" / n for n in names_out]
     pairs = pair_by_name(ins, outs)
-    assert [(a.name, b.name) for a, b in pairs] == [("IMG_0001.CR2", "img_0001.jpg"), ("IMG_0002.dng", "IMG_0002.tif")]
+    assert [(a.name, b.name) for a, b in pairs] == [("IMG_0001.CR2", "img_0001.jpg"), ("IMG_0002.dng", "IMG_0002.tif"),
+                                                    ("IMG_0003.dng", "IMG_0003.jpg")]
     assert pair_by_name(ins, ins) == []  # one folder given twice: no photo is its own edit
 
 

@@ -354,3 +354,47 @@ def test_train_style_help_documents_every_training_option(capsys):
                  f"--views VIEWS training views per photo, at least {MIN_VIEWS} (default 64;",
                  f"at most {MAX_VIEWS} in all)", "~/.local/share/retouch/runs/style-<name>"):
         assert part in text, part
+
+
+def test_train_style_never_writes_over_a_photo_and_names_a_style_after_the_folder(folders, tmp_path, monkeypatch,
+                                                                                  capsys):
+    """-o onto one of the photos is refused before any work (it used to write the model over it);
+    -o must name a .onnx file; ``--targets .`` names the style after that folder (it wrote a
+    hidden ".onnx"); a dangling link in a folder is skipped (it stopped the run)."""
+    ins, tgt = folders
+    photo = next(tgt.iterdir())
+    before = photo.read_bytes()
+    for out, why in ((photo, "refusing to overwrite the input"), (tmp_path / "my-style", "ends in .onnx")):
+        args = _parse(["train-style", "--inputs", str(ins), "--targets", str(tgt), "-o", str(out), *TINY_STYLE])
+        assert args.func(args) == 1
+        assert why in capsys.readouterr().err
+    assert photo.read_bytes() == before and not (tmp_path / "my-style").exists()
+
+    (ins / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    monkeypatch.chdir(tgt)
+    args = _parse(["train-style", "--inputs", str(ins), "--targets", ".", "--iterations", "2", *TINY_STYLE])
+    assert args.func(args) == 0
+    err = capsys.readouterr().err
+    assert "skipped gone.jpg" in err, err
+    assert (tmp_path / "xdg" / "retouch" / "styles" / f"{tgt.name}.onnx").exists()
+
+
+def test_views_read_a_photo_as_the_app_does(tmp_path, heldout_srgb):
+    """A camera JPEG stored sideways with EXIF orientation 6 is read upright (its edit, exported
+    upright, used not to line up), and a 16-bit greyscale PNG is read as its tones, not white."""
+    import piexif
+
+    from engine.io import load_photo
+    from models.data.crops import load_linear
+
+    rgb = (np.asarray(heldout_srgb[0]) * 255).round().astype(np.uint8)
+    sideways = np.ascontiguousarray(np.rot90(rgb, 1))  # the sensor's rows, as a camera stores them
+    exif = piexif.dump({"0th": {piexif.ImageIFD.Orientation: 6}})
+    Image.fromarray(sideways).save(tmp_path / "cam.jpg", quality=95, exif=exif)
+    got = load_linear(tmp_path / "cam.jpg")
+    assert got.shape[:2] == rgb.shape[:2]  # upright
+    np.testing.assert_array_equal(got, load_photo(tmp_path / "cam.jpg").linear)
+    grey = (rgb.mean(-1) * 257).astype(np.uint16)
+    Image.fromarray(grey).save(tmp_path / "grey16.png")
+    g = load_linear(tmp_path / "grey16.png")
+    assert 0.05 < float(g.mean()) < 0.6, float(g.mean())
