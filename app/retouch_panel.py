@@ -165,7 +165,9 @@ class RetouchPanel(QWidget):
         if not models:
             self.style_box.addItem("Built-in", None)
         for m in models:
-            label = "Default" if m.stem == "retouch" else m.stem.removeprefix("retouch_").replace("_", " ")
+            # a style of yours by its own name (what Rename shows and --model takes); shipped ones prettified
+            label = m.stem if is_user_style(m) else (
+                "Default" if m.stem == "retouch" else m.stem.removeprefix("retouch_").replace("_", " "))
             self.style_box.addItem(label, m)
             self.style_box.setItemData(self.style_box.count() - 1, str(m), Qt.ItemDataRole.ToolTipRole)
             if current is not None and Path(current) == m:

@@ -22,8 +22,12 @@ def test_rename_delete_and_import_styles(qtbot, win, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     user_styles_dir().mkdir(parents=True)
     shutil.copyfile(DEFAULT_MODEL, user_styles_dir() / "warm.onnx")
+    shutil.copyfile(DEFAULT_MODEL, user_styles_dir() / "retouch_film_v2.onnx")  # listed by its own name
     win.panel.set_models(agent_mod.available_models(), win.model)
     acts = win.panel.style_acts
+    assert _labels(win) == ["Default", "retouch_film_v2", "warm"]  # it read "film v2"
+    (user_styles_dir() / "retouch_film_v2.onnx").unlink()
+    win.panel.set_models(agent_mod.available_models(), win.model)
     assert _labels(win) == ["Default", "warm"]
     assert not acts["rename"].isEnabled() and not acts["delete"].isEnabled() and acts["import"].isEnabled()
     win.rename_style("cold")  # nothing happens to the built-in model
