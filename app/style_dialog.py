@@ -211,8 +211,8 @@ class StyleDialog(QDialog):
         args = ["train-style", "--inputs", self.inputs.text(), "--targets", self.targets.text(),
                 "-o", str(user_styles_dir() / f"{name}.onnx"), "--run", str(style_run_dir(name)),
                 "--iterations", str(self.iterations.value())]
-        if self.resume.isChecked():
-            args.append("--resume")
+        # Start replaces a style of that name, as the dialog says beside the name; Continue resumes it
+        args.append("--resume" if self.resume.isChecked() else "--replace")
         return [*args, *self.extra_args]
 
     def start(self) -> None:

@@ -47,6 +47,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="learn only the targets' look, even where file names pair the folders")
     p.add_argument("--resume", action="store_true",
                    help="continue the run folder's checkpoint with its own --width, --batch and --views")
+    p.add_argument("--replace", action="store_true",
+                   help="start again where a style or a run of that name exists (without it, that is refused)")
     p.add_argument("--run", type=Path, default=None,
                    help="working folder: checkpoint, log, views cache "
                         "(default ~/.local/share/retouch/runs/style-<name>)")
@@ -149,6 +151,9 @@ def _train_style(args: argparse.Namespace) -> int:
     if not os.access(there, os.W_OK):
         raise CliError(f"cannot write to {out.parent}: choose another -o")  # found now, not after the training
     run = args.run or style_run_dir(name)
+    if not args.resume and not args.replace and (out.exists() or (run / "checkpoint.pt").exists()):
+        what = out if out.exists() else run / "checkpoint.pt"
+        raise CliError(f"{what} exists (hours of training, perhaps): --resume continues it, --replace starts again")
     pairs = [] if args.unpaired else pair_by_name(listed[args.inputs], listed[args.targets])
     # all checked before the views; a resumed run keeps its own kind
     cfg = _resumed_config(args, run) if args.resume else _fresh_config(args, paired=len(pairs) >= MIN_PAIRS)

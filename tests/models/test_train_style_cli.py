@@ -182,7 +182,7 @@ def test_train_style_reads_raw_skips_broken_files_and_refuses_empty_folders(tmp_
     assert "small.png" not in err, err
     assert "40 input views" in (run / "train.log").read_text()  # 5 photos x 8 views: the DNG is in
 
-    args = _parse(["train-style", "--inputs", str(empty), "--targets", str(tgt), *common])
+    args = _parse(["train-style", "--inputs", str(empty), "--targets", str(tgt), "--replace", *common])
     assert args.func(args) == 1
     assert capsys.readouterr().err.splitlines()[-1] == f"retouch train-style: error: no photos in {empty}"
 
@@ -376,7 +376,16 @@ def test_train_style_never_writes_over_a_photo_and_names_a_style_after_the_folde
     assert args.func(args) == 0
     err = capsys.readouterr().err
     assert "skipped gone.jpg" in err, err
-    assert (tmp_path / "xdg" / "retouch" / "styles" / f"{tgt.name}.onnx").exists()
+    style = tmp_path / "xdg" / "retouch" / "styles" / f"{tgt.name}.onnx"
+    assert style.exists()
+    # the same command again would silently start the style over: refused, unless asked
+    kept = style.read_bytes()
+    assert args.func(args) == 1
+    assert "--resume continues it, --replace starts again" in capsys.readouterr().err
+    assert style.read_bytes() == kept
+    args = _parse(["train-style", "--inputs", str(ins), "--targets", ".", "--iterations", "2", "--replace",
+                   *TINY_STYLE])
+    assert args.func(args) == 0
 
 
 def test_views_read_a_photo_as_the_app_does(tmp_path, heldout_srgb):
