@@ -86,15 +86,15 @@ class MainWindow(QMainWindow):
         self.model: Path | None = None
         self.variations: list[Recipe] = []
         self._variation_seed = 0
-        #: the agent's jobs in flight, (kind, id of the photo's doc): one of each kind per photo
-        self._running: set[tuple[str, int]] = set()
+        #: the agent's jobs in flight, (kind, the photo's doc): one of each kind per photo
+        self._running: set[tuple[str, PhotoDoc]] = set()
         self.style_dialog = None  # Learn my style, made when first asked for
         self.matcher = None  # Match a look, one fit at a time
         self.strength = AUTO_STRENGTH
         # the last Auto: (doc, its recipe at strength 1, the JSON of every strength applied to it)
-        #: each photo's last Auto: the doc, its full-strength recipe, the proxy it was measured on,
-        #: and every recipe the strength slider made of it (as JSON) with that strength
-        self._autos: dict[int, tuple[PhotoDoc, Recipe, np.ndarray, dict[str, float]]] = {}
+        #: each photo's last Auto: its full-strength recipe, the proxy it was measured on, and every
+        #: recipe the strength slider made of it (as JSON) with that strength
+        self._autos: dict[PhotoDoc, tuple[Recipe, np.ndarray, dict[str, float]]] = {}
         self._latest: dict[str, int] = {}
         self._rendered_once = False
         self.shown_preview = -1  # id of the preview render on screen
@@ -430,7 +430,7 @@ class MainWindow(QMainWindow):
         self.undo_group.setActiveStack(doc.undo)
         self.panel.set_doc(doc)
         for kind, button in (("auto", self.panel.auto), ("variations", self.panel.vary)):
-            if (kind, id(doc)) in self._running:  # back on a photo whose job still runs
+            if (kind, doc) in self._running:  # back on a photo whose job still runs
                 button.setEnabled(False)
         self.histogram.set_counts(None)
         self.setWindowTitle(f"{path.name} — Retouch")
@@ -677,7 +677,7 @@ class MainWindow(QMainWindow):
 
     def _follow_auto_strength(self, doc: PhotoDoc) -> None:
         """An undo or redo back to one of Auto's strengths moves the slider there too."""
-        amount = self._autos.get(id(doc), (None, None, None, {}))[3].get(doc.recipe.dumps())
+        amount = self._autos[doc][2].get(doc.recipe.dumps()) if doc in self._autos else None
         if amount is not None and amount != self.strength:
             self.strength = amount
             self.settings.setValue(self._strength_key(), amount)
@@ -892,9 +892,9 @@ class MainWindow(QMainWindow):
 
     def auto(self) -> None:
         doc = self._need_pixels()
-        if doc is None or ("auto", id(doc)) in self._running:  # a second press (the shortcut) while it runs
+        if doc is None or ("auto", doc) in self._running:  # a second press (the shortcut) while it runs
             return
-        self._running.add(("auto", id(doc)))
+        self._running.add(("auto", doc))
         self.panel.set_busy("Auto: the agent is looking at the photo…")
         self.panel.auto.setEnabled(False)
         model = self.model
@@ -935,18 +935,18 @@ class MainWindow(QMainWindow):
     def _agent_idle(self, kind: str, doc: PhotoDoc | None) -> None:
         """``kind``'s job on ``doc`` is over: its button comes back where the photo shown can be
         edited and runs no such job itself; the status clears with the shown photo's last job."""
-        self._running.discard((kind, id(doc)))
+        self._running.discard((kind, doc))
         shown = self.doc
         button = {"auto": self.panel.auto, "variations": self.panel.vary}.get(kind)
         if button is not None:
-            button.setEnabled(shown is not None and not shown.failed and (kind, id(shown)) not in self._running)
-        if not any(d == id(shown) for _, d in self._running):
+            button.setEnabled(shown is not None and not shown.failed and (kind, shown) not in self._running)
+        if not any(d is shown for _, d in self._running):
             self.panel.set_busy("")
 
     def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray) -> None:
         self._agent_idle("auto", doc)
         applied = at_strength(recipe, proxy, self.strength)
-        self._autos[id(doc)] = (doc, recipe, proxy, {applied.dumps(): self.strength})
+        self._autos[doc] = (recipe, proxy, {applied.dumps(): self.strength})
         if applied.dumps() != doc.recipe.dumps():  # Auto again on its own result: no empty undo step
             doc.undo.push(ReplaceRecipe(doc, applied, "Auto"))
 
@@ -954,9 +954,10 @@ class MainWindow(QMainWindow):
         """Auto's strength: re-applies the photo's last Auto result while it is still on screen unedited."""
         self.strength = amount
         self.settings.setValue(self._strength_key(), amount)
-        if self.doc is None:
+        doc = self.doc
+        if doc is None:
             return
-        doc, base, proxy, applied = self._autos.get(id(self.doc), (self.doc, None, None, {}))
+        base, proxy, applied = self._autos.get(doc, (None, None, {}))
         if doc.recipe.dumps() not in applied:  # edited since: never throw the photographer's edits away
             self.panel.set_busy("The steps are not Auto's as it left them: the strength applies to the next Auto.")
             return
@@ -972,9 +973,9 @@ class MainWindow(QMainWindow):
 
     def request_variations(self) -> None:
         doc = self._need_pixels()
-        if doc is None or ("variations", id(doc)) in self._running:
+        if doc is None or ("variations", doc) in self._running:
             return
-        self._running.add(("variations", id(doc)))
+        self._running.add(("variations", doc))
         self.panel.set_busy("Variations: rendering alternatives…")
         self.panel.vary.setEnabled(False)
         model = self.model

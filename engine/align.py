@@ -30,6 +30,7 @@ MIN_SHARE = 0.35  # the smallest crop searched, as a share of the largest that f
 STEP = 0.96  # ratio between neighbouring crop widths in the coarse search
 MATCH = 0.5  # correlation above which the export is taken to show that rectangle
 LUMA = (0.2126, 0.7152, 0.0722)
+POLISH_STEPS = (1.0, 0.5, 0.25, 0.125)  # the last level's edge moves, in pixels of the original
 
 
 @dataclass(frozen=True)
@@ -173,13 +174,13 @@ def find_crop(before: np.ndarray, after: np.ndarray) -> Crop | None:
             (score, cw, x, y), kf = last, ks
     s = 1 / kf  # back to the original's pixels
     box = (max(0.0, x * s), max(0.0, y * s), min(float(W), (x + cw) * s), min(float(H), (y + cw / aspect) * s))
-    box = _polish(before, after, box, steps := (1.0, 0.5, 0.25, 0.125))
+    box = _polish(before, after, box)
     left, top, right, bottom = (round(v) for v in box)
     if left <= 0 and top <= 0 and right >= W and bottom >= H:
         return Crop(0, 0, W, H, score)  # the same framing: not a crop at all
     # within the polish's last step of whole pixels: a crop made on the pixel grid, as most are
     # (the fractional box, 0.05 px off, left 52 dB where the whole pixels leave 67: bench/align.py)
-    on_grid = max(abs(v - round(v)) for v in box) <= steps[-1]
+    on_grid = max(abs(v - round(v)) for v in box) <= POLISH_STEPS[-1]
     return Crop(left, top, right, bottom, score, None if on_grid else box)
 
 
@@ -192,9 +193,9 @@ def fit_grid(box: tuple[float, float, float, float], shape: tuple[int, ...], aft
     return max(8, round((box[2] - box[0]) * k)), max(8, round((box[3] - box[1]) * k))
 
 
-def _polish(before: np.ndarray, after: np.ndarray, box: tuple[float, float, float, float],
-            steps: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)) -> tuple[float, float, float, float]:
-    """``box`` moved edge by edge, by each of ``steps`` pixels of the original in turn, while the
+def _polish(before: np.ndarray, after: np.ndarray, box: tuple[float, float, float, float]
+            ) -> tuple[float, float, float, float]:
+    """``box`` moved edge by edge, by each of ``POLISH_STEPS`` pixels of the original in turn, while the
     export's detail correlates better with the part of ``before`` it then covers, resampled to
     :func:`fit_grid` exactly (a fractional box): unbiased where a correlation peak's vertex is not,
     to ~1/8 pixel. A fit compares pixel by pixel, and a third of a pixel off already costs the
@@ -212,7 +213,7 @@ def _polish(before: np.ndarray, after: np.ndarray, box: tuple[float, float, floa
 
     limits = (W, H, W, H)
     best, top = box, score(box)
-    for step in steps:
+    for step in POLISH_STEPS:
         moved, budget = True, 16  # a few pixels at most: the levels before found it to about one
         while moved and budget:
             moved, budget = False, budget - 1

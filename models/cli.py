@@ -10,7 +10,6 @@ import os
 import shlex
 import signal
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -202,7 +201,9 @@ def _train_style(args: argparse.Namespace) -> int:
 @contextmanager
 def _shielded() -> Iterator[None]:
     """SIGINT and SIGTERM ignored inside (in the main thread): the export takes a second or two."""
-    if threading.current_thread() is not threading.main_thread():
+    from .retouch.train import _main_thread  # signal handlers belong to the main thread
+
+    if not _main_thread():
         yield
         return
     old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -222,7 +222,7 @@ def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, fo
     default = round(100 * AUTO_STRENGTH)  # the shipped default
     assert win.panel.strength.value() == default and win.panel.strength_label.text() == f"{default} %"
     auto_and_wait(qtbot, win)
-    base, proxy = win._autos[id(win.doc)][1:3]
+    base, proxy = win._autos[win.doc][:2]
     at = lambda a: at_strength(base, proxy, a).dumps()  # noqa: E731
     assert win.doc.recipe.dumps() == at(AUTO_STRENGTH)
     at_default = shown(win)
