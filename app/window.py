@@ -898,13 +898,14 @@ class MainWindow(QMainWindow):
         self.panel.set_busy("Auto: the agent is looking at the photo…")
         self.panel.auto.setEnabled(False)
         model = self.model
+        started = doc.recipe.dumps()  # what Auto replaces: an edit made while it runs is kept instead
 
         def predict(linear: Any) -> tuple[Recipe, np.ndarray]:
             agent = agent_mod.get_agent(model)  # at full strength: scaled on arrival, and by the slider
             return agent.predict(linear, strength=1.0), agent.proxy(linear)
 
         run_in_pool(predict, doc.preview_linear,
-                    on_done=lambda r, d=doc: self._auto_done(d, *r),
+                    on_done=lambda r, d=doc, s=started: self._auto_done(d, *r, started=s),
                     on_error=lambda e, tb, d=doc: self._agent_failed(e, tb, "auto", d))
 
     def auto_white_balance(self) -> None:
@@ -943,8 +944,14 @@ class MainWindow(QMainWindow):
         if not any(d is shown for _, d in self._running):
             self.panel.set_busy("")
 
-    def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray) -> None:
+    def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray, started: str) -> None:
         self._agent_idle("auto", doc)
+        if doc.recipe.dumps() != started:
+            # the photographer adopted a variation or moved a slider meanwhile: never overwrite that
+            if doc is self.doc:
+                self.panel.set_busy("Auto finished after the steps were edited: your edit is kept; "
+                                    "press Auto again to replace it.")
+            return
         applied = at_strength(recipe, proxy, self.strength)
         self._autos[doc] = (recipe, proxy, {applied.dumps(): self.strength})
         if applied.dumps() != doc.recipe.dumps():  # Auto again on its own result: no empty undo step

@@ -289,6 +289,24 @@ def test_auto_pressed_twice_runs_once_and_a_failed_photo_gets_no_auto(qtbot, win
     assert "could not be opened" in win.panel.status.text() and not win._running
 
 
+def test_an_auto_that_lands_after_an_edit_keeps_the_edit(qtbot, win, folder):
+    """A variation adopted (or any edit) while Auto still runs is what the photographer chose
+    last: Auto's late result must not replace it, and the status says why nothing changed."""
+    from engine.recipe import Recipe, Step
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    doc = win.doc
+    win.auto()  # its result arrives through the event loop, after the edit below
+    chosen = Recipe([Step("exposure", {"ev": 0.7})])
+    doc.undo.push(ReplaceRecipe(doc, chosen, "Variation 2"))
+    qtbot.waitUntil(lambda: not win._running, timeout=TIMEOUT)
+    assert doc.recipe.dumps() == chosen.dumps() and doc.undo.count() == 1
+    assert "your edit is kept" in win.panel.status.text()
+    win.auto()  # pressed again on purpose: it replaces the edit, as one undo step
+    qtbot.waitUntil(lambda: not win._running, timeout=TIMEOUT)
+    assert doc.recipe.dumps() != chosen.dumps() and doc.undo.count() == 2
+
+
 def test_a_remembered_style_deleted_since_gives_way_to_default(qtbot, qapp, tmp_path):
     s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     s.setValue("agent/model", str(tmp_path / "gone.onnx"))  # deleted outside the app
