@@ -153,50 +153,77 @@ def _train_style(args: argparse.Namespace) -> int:
     if not args.resume and not args.replace and (out.exists() or (run / "checkpoint.pt").exists()):
         what = out if out.exists() else run / "checkpoint.pt"
         raise CliError(f"{what} exists (hours of training, perhaps): --resume continues it, --replace starts again")
-    pairs = [] if args.unpaired else pair_by_name(listed[args.inputs], listed[args.targets])
-    # all checked before the views; a resumed run keeps its own kind
-    cfg = _resumed_config(args, run) if args.resume else _fresh_config(args, paired=len(pairs) >= MIN_PAIRS)
-    if cfg.paired and args.unpaired:
-        raise CliError(f"--unpaired: the run in {run} learnt from pairs; leave --unpaired out to continue it")
-    if cfg.paired and len(pairs) < MIN_PAIRS:
-        raise CliError(f"--resume: the run in {run} learnt from pairs, and the folders now pair "
-                       f"{len(pairs)} photos by file name (at least {MIN_PAIRS})")
-    if cfg.paired:
-        print(f"{len(pairs)} photos pair up by file name: learning from each pair", file=sys.stderr)
-    print(f"preparing views of {args.inputs} and {args.targets} ...", file=sys.stderr)
-    originals = None
-    try:
+    with _run_lock(run):  # one training per run folder: two would overwrite each other's checkpoints
+        pairs = [] if args.unpaired else pair_by_name(listed[args.inputs], listed[args.targets])
+        # all checked before the views; a resumed run keeps its own kind
+        cfg = _resumed_config(args, run) if args.resume else _fresh_config(args, paired=len(pairs) >= MIN_PAIRS)
+        if cfg.paired and args.unpaired:
+            raise CliError(f"--unpaired: the run in {run} learnt from pairs; leave --unpaired out to continue it")
+        if cfg.paired and len(pairs) < MIN_PAIRS:
+            raise CliError(f"--resume: the run in {run} learnt from pairs, and the folders now pair "
+                           f"{len(pairs)} photos by file name (at least {MIN_PAIRS})")
         if cfg.paired:
-            inputs, originals = crops.paired_views(pairs, cfg.views_per_photo, run / "cache", seed=1)
-        else:
-            inputs = crops.folder_views(args.inputs, cfg.views_per_photo, run / "cache", seed=1,
-                                        paths=listed[args.inputs])
-        targets = crops.folder_views(args.targets, cfg.views_per_photo, run / "cache", seed=2,
-                                     paths=listed[args.targets])
-    except FileNotFoundError as e:  # no photos, or none readable
-        raise CliError(str(e)) from None
-    bar = _Bar(lambda start, end: work(cfg, start, end))
-    log_file = run / "train.log"
+            print(f"{len(pairs)} photos pair up by file name: learning from each pair", file=sys.stderr)
+        print(f"preparing views of {args.inputs} and {args.targets} ...", file=sys.stderr)
+        originals = None
+        if cfg.paired:
+            try:  # the bar pairing was chosen by must hold for the pairs read, not for the names alone
+                inputs, originals = crops.paired_views(pairs, cfg.views_per_photo, run / "cache", seed=1,
+                                                       least=MIN_PAIRS)
+            except FileNotFoundError as e:
+                way_out = "" if args.resume else ", or give --unpaired to learn the targets' look alone"
+                raise CliError(f"{e} (at least {MIN_PAIRS} to learn from pairs): mend or remove the pairs "
+                               f"skipped above{way_out}") from None
+        try:
+            if not cfg.paired:
+                inputs = crops.folder_views(args.inputs, cfg.views_per_photo, run / "cache", seed=1,
+                                            paths=listed[args.inputs])
+            targets = crops.folder_views(args.targets, cfg.views_per_photo, run / "cache", seed=2,
+                                         paths=listed[args.targets])
+        except FileNotFoundError as e:  # no photos, or none readable
+            raise CliError(str(e)) from None
+        bar = _Bar(lambda start, end: work(cfg, start, end))
+        log_file = run / "train.log"
+        run.mkdir(parents=True, exist_ok=True)
+
+        def log(msg: str) -> None:
+            with open(log_file, "a") as fh:
+                fh.write(f"{time.strftime('%H:%M:%S')} {msg}\n")
+
+        tr = train(cfg, run, inputs=inputs, targets=targets, synthetic=False, resume=args.resume,
+                   log=log, progress=bar, originals=originals)
+        if bar.tty:
+            print(file=sys.stderr)
+        # a style learnt from pairs is meant in full; an unpaired one keeps Auto's hedge (HISTORY.md, twentieth session)
+        strength = {"strength": PAIRED_STRENGTH} if cfg.paired else {}
+        with _shielded():  # a second Ctrl-C or SIGTERM while the style is written would lose it
+            export(tr.policy.cpu(), out, {"name": name, **summary(tr.state_dict()), **strength}, fp16=True)
+        state = "interrupted" if tr.stop else "finished"
+        print(f"{state} at iteration {tr.it}/{cfg.iterations}; style model written to {out}")
+        if tr.stop:
+            print(f"continue with: {_continue_command(args, out, run, cfg)}")
+        return 130 if tr.stop else 0
+
+
+@contextmanager
+def _run_lock(run: Path) -> Iterator[None]:
+    """The run folder to this process alone while it trains (the lock goes with the process, even
+    when it is killed); another train-style in the same folder is refused at once."""
+    from filelock import FileLock, Timeout
+
+    from engine.cli import CliError
+
     run.mkdir(parents=True, exist_ok=True)
-
-    def log(msg: str) -> None:
-        with open(log_file, "a") as fh:
-            fh.write(f"{time.strftime('%H:%M:%S')} {msg}\n")
-
-    tr = train(cfg, run, inputs=inputs, targets=targets, synthetic=False, resume=args.resume,
-               log=log, progress=bar, originals=originals)
-    if bar.tty:
-        print(file=sys.stderr)
-    # a style learnt from pairs is meant in full; an unpaired one keeps Auto's hedge (HISTORY.md, twentieth session)
-    strength = {"strength": PAIRED_STRENGTH} if cfg.paired else {}
-    with _shielded():  # a second Ctrl-C or SIGTERM while the style is written would lose it
-        export(tr.policy.cpu(), out, {"name": name, **summary(tr.state_dict()), **strength}, fp16=True)
-    state = "interrupted" if tr.stop else "finished"
-    print(f"{state} at iteration {tr.it}/{cfg.iterations}; style model written to {out}")
-    if tr.stop:
-        print(f"continue with: {_continue_command(args, out, run, cfg)}")
-    return 130 if tr.stop else 0
-
+    lock = FileLock(run / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise CliError(f"another retouch train-style is training in {run}: wait for it to finish, "
+                       "or give this one another --run") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 @contextmanager
 def _shielded() -> Iterator[None]:

@@ -71,17 +71,18 @@ def build(paths: list[Path], per_photo: int, cache_dir: Path, seed: int = 0,
     """
     return _cached_views(paths, paths, load_linear, per_photo, cache_dir, seed, max_views, log, "views",
                          lambda p, e: f"skipped {e}" if p.name in str(e) else f"skipped {p.name}: {e}",
-                         f"none of the {len(paths)} photos in {paths[0].parent} could be read")
+                         lambda _: f"none of the {len(paths)} photos in {paths[0].parent} could be read")
 
 
 def paired_views(pairs: list[tuple[Path, Path]], per_photo: int, cache_dir: Path, seed: int = 0,
-                 max_views: int = MAX_VIEWS, log: Callable[[str], None] = _warn) -> tuple[np.ndarray, np.ndarray]:
+                 max_views: int = MAX_VIEWS, log: Callable[[str], None] = _warn,
+                 least: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Aligned views ``(N, 80, 80, 3)`` of each pair's input and target, as :func:`build` makes
     them: the same rectangles of both. A cropped edit (another aspect ratio, or zoomed in) is
     matched to the part of the input it shows (:func:`engine.align.find_crop`), which is then
     the input; the target is resized to it. A pair that cannot be read or does not line up
-    (another photo under the same name, or rotated) is skipped and reported; none left is a
-    ``FileNotFoundError``."""
+    (another photo under the same name, or rotated) is skipped and reported; fewer than ``least``
+    left is a ``FileNotFoundError``."""
     cropped: list[str] = []
 
     def stacked(pair: tuple[Path, Path]) -> np.ndarray:
@@ -97,7 +98,8 @@ def paired_views(pairs: list[tuple[Path, Path]], per_photo: int, cache_dir: Path
     both = _cached_views(pairs, [p for pair in pairs for p in pair], stacked, per_photo, cache_dir, seed,
                          max_views, log, "pairs-aligned",  # not the views cached before crops were found
                          lambda pair, e: f"skipped the pair {pair[0].name} / {pair[1].name}: {e}",
-                         f"none of the {len(pairs)} pairs could be used")
+                         lambda used: f"only {used} of the {len(pairs)} pairs could be used" if used else
+                         f"none of the {len(pairs)} pairs could be used", least)
     if cropped:  # said once, when the views are made (not from the cache)
         names = ", ".join(cropped[:3]) + (", …" if len(cropped) > 3 else "")
         verb = "is" if len(cropped) == 1 else "are"
@@ -117,9 +119,10 @@ def _stamp(p: Path) -> tuple[int, int] | tuple[()]:
 
 def _cached_views(items: list, files: list[Path], load: Callable, per_photo: int, cache_dir: Path, seed: int,
                   max_views: int, log: Callable[[str], None], kind: str, skipped: Callable[..., str],
-                  none: str) -> np.ndarray:
+                  too_few: Callable[[int], str], least: int = 1) -> np.ndarray:
     """:func:`views` of each of ``items`` as ``load`` reads it, cached on disk under ``kind`` and
-    the ``files``' names, sizes and times; what cannot be read is reported by ``skipped``."""
+    the ``files``' names, sizes and times; what cannot be read is reported by ``skipped``, and
+    fewer than ``least`` items read is a ``FileNotFoundError`` saying ``too_few(read)``."""
     asked, per_photo = per_photo, max(MIN_VIEWS, min(per_photo, max_views // max(1, len(items))))
     if per_photo != asked:
         log(f"{per_photo} views of each of {len(items)} photos rather than {asked} "
@@ -127,7 +130,10 @@ def _cached_views(items: list, files: list[Path], load: Callable, per_photo: int
     key = hashlib.sha1(repr(([(str(p), *_stamp(p)) for p in files], per_photo, seed)).encode()).hexdigest()[:16]
     f = cache_dir / f"{kind}-{key}.npy"
     if f.exists():
-        return np.load(f)
+        arr = np.load(f)
+        if len(arr) // per_photo < least:  # the same files, read before for a lower bar
+            raise FileNotFoundError(too_few(len(arr) // per_photo))
+        return arr
     rng = np.random.default_rng(seed)
     parts = []
     for item in items:
@@ -135,8 +141,8 @@ def _cached_views(items: list, files: list[Path], load: Callable, per_photo: int
             parts.append(views(load(item), per_photo, rng))
         except (ImageError, OSError, ValueError) as e:  # a user's folder may hold anything
             log(skipped(item, e))
-    if not parts:
-        raise FileNotFoundError(none)
+    if len(parts) < max(1, least):
+        raise FileNotFoundError(too_few(len(parts)))
     arr = np.concatenate(parts)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(f) as tmp, open(tmp, "wb") as fh:

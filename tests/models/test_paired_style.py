@@ -126,3 +126,24 @@ def test_train_style_learns_from_pairs_when_the_names_pair(tmp_path, monkeypatch
                        "--iterations", "3", "--resume"])
         assert args.func(args) == 1
         assert "learnt from pairs" in capsys.readouterr().err
+
+
+def test_train_style_refuses_pairs_that_the_skips_leave_too_few(tmp_path, monkeypatch, capsys, heldout_files,
+                                                                heldout_srgb):
+    """Four names pair, so the run is paired; one photo is broken, so three pairs are left, under
+    the bar pairing was chosen by: refused with the reason and both ways out, before any training."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    ins, tgt = _pair_folders(tmp_path, heldout_files, heldout_srgb, 4)
+    broken = sorted(ins.iterdir())[0]
+    broken.write_bytes(broken.read_bytes()[:2000])  # a truncated copy
+    run = tmp_path / "run"
+    args = _parse(["train-style", "--inputs", str(ins), "--targets", str(tgt), "--run", str(run),
+                   "--iterations", "2", *TINY_STYLE])
+    assert args.func(args) == 1
+    err = capsys.readouterr().err
+    assert f"skipped the pair {broken.name}" in err
+    assert "only 3 of the 4 pairs could be used (at least 4 to learn from pairs)" in err and "--unpaired" in err
+    assert not (run / "checkpoint.pt").exists() and not (run / "config.json").exists()
+    args = _parse(["train-style", "--inputs", str(ins), "--targets", str(tgt), "--run", str(run),
+                   "--iterations", "2", "--unpaired", *TINY_STYLE])
+    assert args.func(args) == 0  # the way out it names works

@@ -407,3 +407,29 @@ def test_views_read_a_photo_as_the_app_does(tmp_path, heldout_srgb):
     Image.fromarray(grey).save(tmp_path / "grey16.png")
     g = load_linear(tmp_path / "grey16.png")
     assert 0.05 < float(g.mean()) < 0.6, float(g.mean())
+
+
+def test_a_second_training_in_the_same_run_folder_is_refused(folders, tmp_path, capsys):
+    """Two train-style runs in one folder would write over each other's checkpoints (the last
+    save won). While another process trains there, a start is refused at once and writes nothing;
+    once it has gone (killed, even), the folder is free again."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen(  # another train-style, as far as the lock can tell
+        [sys.executable, "-c", "import sys, time; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
+         "lock.acquire(); print('held', flush=True); time.sleep(60)", str(run / ".lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert _train_style(folders, "--run", str(run), "--iterations", "1", *TINY_STYLE) == 1
+        err = capsys.readouterr().err
+        assert f"another retouch train-style is training in {run}" in err
+        assert sorted(p.name for p in run.iterdir()) == [".lock"]  # no views, no checkpoint
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _train_style(folders, "--run", str(run), "--iterations", "1", *TINY_STYLE) == 0
+    assert (run / "checkpoint.pt").exists()
