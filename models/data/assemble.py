@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from engine.atomic import atomic_path
+from engine.io import RASTER_EXTENSIONS, ImageError, is_raw, load_preview
 
 from .rcc import Rcc
 
@@ -159,14 +160,23 @@ def assemble(out: Path, cache: Path | None = None, tsv: Path = TSV, long_edge: i
     return result
 
 
-def load_srgb(path: Path) -> np.ndarray:
-    """An 8-bit photo as float32 sRGB in [0, 1], (H, W, 3)."""
-    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
+def load_srgb(path: Path, max_size: int | None = None) -> np.ndarray:
+    """A finished photo (JPEG, PNG or TIFF) as float32 sRGB in [0, 1], (H, W, 3), read as the app
+    reads it: upright, colour-managed to sRGB, 16-bit, float and grey files too, a decompression
+    bomb refused. Anything it cannot use is an :class:`engine.io.ImageError` saying why.
+    ``max_size``: a larger photo is decoded reduced (a JPEG in the DCT) to about that long edge,
+    so that a 48 MP original does not take gigabytes; the assembled sets are never that large."""
+    if is_raw(path):
+        raise ImageError("a RAW file has no finished original to compare with: export it as JPEG, PNG or TIFF",
+                         path)
+    return load_preview(path, max_size).astype(np.float32) / 255.0
 
 
 def list_images(folder: Path) -> list[Path]:
-    exts = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in exts)
+    """The JPEG, PNG and TIFF files of a folder (not its subfolders), hidden files (``.*``: a Mac's
+    ``._IMG_0001.JPG`` resource forks) left out."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.suffix.lower() in RASTER_EXTENSIONS and not p.name.startswith(".") and p.is_file())
 
 
 

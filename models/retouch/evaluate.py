@@ -45,7 +45,7 @@ import numpy as np
 import rawpy
 
 from engine.color import srgb_decode, srgb_encode
-from engine.io import load_photo
+from engine.io import ImageError, is_raw, load_photo
 from engine.io.dng import write_dng
 from engine.recipe import Recipe
 from engine.render import render, resize_linear
@@ -145,6 +145,53 @@ def shrink(srgb: np.ndarray, long_edge: int) -> np.ndarray:
     return srgb[: srgb.shape[0] // 2 * 2, : srgb.shape[1] // 2 * 2]
 
 
+class NoPhotosError(ValueError):
+    """Not one of the photos given could be evaluated."""
+
+
+MIN_SIDE = 32  # pixels a side at the protocol's size (LibRaw refuses a DNG under 22)
+
+
+def load_original(path: Path, long_edge: int) -> np.ndarray:
+    """A held-out photo at the protocol's size (:func:`shrink`), read as the app reads it; one too
+    narrow to mosaic at that size is a ``ValueError``."""
+    orig = shrink(load_srgb(path, max_size=4 * long_edge), long_edge)
+    h, w = orig.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ValueError(f"too narrow: {w} x {h} pixels at the protocol's {long_edge} px long edge "
+                         f"(at least {MIN_SIDE} a side)")
+    return orig
+
+
+def photo_labels(paths: list[Path]) -> dict[Path, str]:
+    """Each photo's name in the tables: its stem, or its file name where two share a stem
+    (``a.jpg`` and ``a.png`` are two photos, not one)."""
+    stems = [p.stem for p in paths]
+    return {p: p.stem if stems.count(p.stem) == 1 else p.name for p in paths}
+
+
+def folder_photos(folder: Path) -> tuple[list[Path], list[str]]:
+    """A held-out folder's photos, and what in it is left out and why (said, never silent)."""
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder" if folder.exists() else f"{folder} does not exist")
+    photos = list_images(folder)
+    taken = set(photos)
+    left = []
+    for p in sorted(folder.iterdir()):
+        if p in taken or p.name.startswith("."):
+            continue
+        if p.is_dir():
+            left.append(f"{p.name}/: a subfolder (not searched)")
+        elif is_raw(p):
+            left.append(f"{p.name}: a RAW file has no finished original to compare with; export it as "
+                        "JPEG, PNG or TIFF")
+        elif not p.exists():
+            left.append(f"{p.name}: a broken link")
+        else:
+            left.append(f"{p.name}: not a JPEG, PNG or TIFF")
+    return photos, left
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -164,7 +211,7 @@ def degraded_photo(orig: np.ndarray, d: degrade.Degradation, k: int, dng: Path) 
 
 def target_stats(targets: list[Path], seed: int, draws: int) -> list[np.ndarray]:
     """The targets' patch statistics in each draw (their own patch streams)."""
-    target_srgb = [load_srgb(p) for p in targets]
+    target_srgb = [load_srgb(p) for p in targets]  # the assembled PNGs, exactly
     return [np.concatenate([patch_stats(patches(t, patch_rng(seed, d, TARGET_STREAM + i, 0)))
                             for i, t in enumerate(target_srgb)]) for d in range(draws)]
 
@@ -245,11 +292,19 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
             stats[m][d].append(patch_stats(patches(srgb, patch_rng(seed, d, image, stream[m]))))
 
     image = 0
+    labels = photo_labels(heldout)
+    skipped: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for path in heldout:
-            orig = shrink(load_srgb(path), long_edge)
+            try:
+                orig = load_original(path, long_edge)
+            except (ImageError, OSError, ValueError) as e:  # a judge's folder may hold anything
+                named = isinstance(e, ImageError) and e.path is not None  # says "name: why" itself
+                skipped.append(str(e) if named else f"{path.name}: {e}")
+                log(f"skipped {skipped[-1]}")
+                continue
             for k in range(per_photo):
-                dng = Path(tmp) / f"{path.stem}-{k}.dng"
+                dng = Path(tmp) / f"{image}.dng"  # not the photo's name: that may be as long as a path allows
                 linear = degraded_photo(orig, degrade.sample(rng, ranges=ranges), k, dng)
                 t = time.perf_counter()
                 recipe = agent.predict(linear)
@@ -272,12 +327,14 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                     add_stats(m, image, np.asarray(o, np.float32))
                 add_stats("original", image, orig)
                 clips["original"].append(clipped(orig))  # once per degraded image: weighted as the outputs are
-                photo_of.append(path.stem)
+                photo_of.append(labels[path])
                 image += 1
                 short = [m.split(" (")[0].split(maxsplit=1)[-1] if m.startswith("agent,") else m.split()[0]
                          for m in methods]
-                log(f"{path.stem}#{k}: " + "  ".join(f"{s} {scores[m][-1]:.2f}" for s, m in zip(short, methods))
+                log(f"{labels[path]}#{k}: " + "  ".join(f"{s} {scores[m][-1]:.2f}" for s, m in zip(short, methods))
                     + "  recipe " + " > ".join(s.op for s in recipe))
+    if not photo_of:
+        raise NoPhotosError(f"none of the {len(heldout)} photos could be used" if heldout else "no photos to evaluate")
     tgt = target_stats(targets, seed, draws)
     table = {}
     for m in rows:
@@ -298,7 +355,7 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
     by_photo = {stem: {m: float(np.mean([scores[m][i] for i in images])) for m in PHOTO_COLUMNS}
                 for stem, images in photo_groups(photo_of).items()}
     return {"table": table, "per_step": per_step, "by_photo": by_photo, "bootstrap": boot,
-            "n_images": len(heldout) * per_photo, "n_photos": len(heldout),
+            "n_images": len(photo_of), "n_photos": len(photo_groups(photo_of)), "skipped": skipped,
             "draws": draws,
             "agent_ms": 1000 * float(np.median(times)), "model": str(agent.path), "device": agent.device,
             "strength": agent.strength}
@@ -373,12 +430,30 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.degradation_scale < 0:
         ap.error(f"--degradation-scale must be at least 0 (got {args.degradation_scale:g})")
+    left: list[str] = []
+    if args.heldout:
+        try:
+            held, left = folder_photos(args.heldout)
+        except ValueError as e:
+            ap.error(str(e))
+        for why in left:
+            print(f"left out {why}", file=sys.stderr)
+        if not held:
+            ap.error(f"no JPEG, PNG or TIFF photos in {args.heldout}")
     sets = assemble(args.photos)
-    held = list_images(args.heldout) if args.heldout else sorted(
-        sets[{"check": "targets"}.get(args.set, args.set)])
-    res = evaluate(args.model, held, sorted(sets["targets"]), per_photo=args.per_photo, seed=args.seed,
-                   strength=args.strength, draws=args.draws, degradation_scale=args.degradation_scale)
+    if not args.heldout:
+        held = sorted(sets[{"check": "targets"}.get(args.set, args.set)])
+    try:
+        res = evaluate(args.model, held, sorted(sets["targets"]), per_photo=args.per_photo, seed=args.seed,
+                       strength=args.strength, draws=args.draws, degradation_scale=args.degradation_scale)
+    except NoPhotosError as e:
+        print(f"evaluate: error: {e}", file=sys.stderr)
+        return 1
     print()
+    if left or res["skipped"]:
+        print(f"left out: {len(left) + len(res['skipped'])} entries of the folder "
+              f"({'; '.join(left + res['skipped'])})")
+        print()
     mild = f" (degradation ranges x{args.degradation_scale:g})" if args.degradation_scale != 1.0 else ""
     print(f"{res['n_images']} degraded images from {res['n_photos']} {args.set} photos{mild}; "
           f"agent {res['agent_ms']:.1f} ms per photo (median, {res['device']}); model {res['model']}, "

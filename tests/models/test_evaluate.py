@@ -137,3 +137,68 @@ def test_photo_bootstrap_resamples_whole_photos(heldout_srgb):
     flat = photo_bootstrap(alike, darker, tgt, photo_of, b_psnr, b_psnr, resamples=200)
     assert abs(flat["hi"][0]["lead"]) > 0.01  # a lead, but the same one in every resample
     assert all(r["interval"][1] - r["interval"][0] < 1e-12 for r in flat["hi"])
+
+
+def test_a_judges_messy_folder_is_evaluated_photo_by_photo(tmp_path, heldout_files, heldout_srgb, capsys):
+    """``evaluate --heldout DIR`` on a folder as photographers keep them: what cannot be evaluated is
+    left out with its reason (a RAW, a subfolder, a Mac's ``._`` file, an empty or truncated JPEG,
+    a panorama too narrow to mosaic) and the rest is evaluated as the app reads it: two photos
+    sharing a stem stay two, a 16-bit grey PNG is grey (not white), an EXIF-rotated JPEG upright."""
+    import shutil
+
+    from PIL import Image
+
+    from engine.io.dng import write_dng
+    from models.retouch.evaluate import folder_photos, load_original, main, shrink
+
+    d = tmp_path / "heldout"
+    d.mkdir()
+    shutil.copy(heldout_files[0], d / "good.jpg")
+    shutil.copy(heldout_files[1], d / "a.jpg")
+    Image.open(heldout_files[2]).save(d / "a.png")  # another photo under the same stem
+    (d / "._good.jpg").write_bytes(b"\x00\x05\x16\x07" + bytes(60))  # AppleDouble resource fork
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "truncated.jpg").write_bytes(heldout_files[3].read_bytes()[:300])
+    grey = heldout_srgb[0].mean(-1)
+    Image.fromarray((grey * 65535).astype(np.uint16)).save(d / "grey16.png")
+    up = (heldout_srgb[1] * 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: shown rotated 90° clockwise
+    Image.fromarray(np.ascontiguousarray(np.rot90(up, 1))).save(d / "rot6.jpg", exif=exif, quality=95)
+    Image.fromarray((heldout_srgb[2][:20] * 255).astype(np.uint8)).resize((3000, 60)).save(d / "pano.jpg")
+    (d / "sub").mkdir()
+    shutil.copy(heldout_files[0], d / "sub" / "deep.jpg")
+    write_dng(d / "IMG_0001.dng", (heldout_srgb[0] * 255).astype(np.uint8), seed=1)
+    (d / "notes.txt").write_text("shot list")
+    (d / "gone.jpg").symlink_to(d / "nowhere.jpg")
+
+    photos, left = folder_photos(d)
+    assert [p.name for p in photos] == ["a.jpg", "a.png", "empty.jpg", "good.jpg", "grey16.png", "pano.jpg",
+                                        "rot6.jpg", "truncated.jpg"]
+    assert left == ["IMG_0001.dng: a RAW file has no finished original to compare with; export it as JPEG, PNG "
+                    "or TIFF", "gone.jpg: a broken link", "notes.txt: not a JPEG, PNG or TIFF",
+                    "sub/: a subfolder (not searched)"]
+    g = load_original(d / "grey16.png", 256)
+    assert abs(float(g.mean()) - float(grey.mean())) < 0.02 and np.ptp(g, -1).max() < 1e-6
+    r, upright = load_original(d / "rot6.jpg", 256), shrink(heldout_srgb[1], 256)
+    assert r.shape == upright.shape and r.shape[0] != r.shape[1] and np.abs(r - upright).mean() < 0.02
+
+    said: list[str] = []
+    res = evaluate(None, photos, heldout_files[3:5], per_photo=1, long_edge=256, draws=1, log=said.append)
+    assert list(res["by_photo"]) == ["a.jpg", "a.png", "good", "grey16", "rot6"]
+    assert res["n_photos"] == 5 and res["n_images"] == 5 and res["bootstrap"]["photos"] == 5
+    assert [s.split(":")[0] for s in res["skipped"]] == ["empty.jpg", "pano.jpg", "truncated.jpg"]
+    assert "too narrow: 256 x 4 pixels" in res["skipped"][1]
+    assert sum(line.startswith("skipped ") for line in said) == 3
+
+    for bad, message in ((tmp_path / "nowhere", "does not exist"), (d / "notes.txt", "is not a folder")):
+        with pytest.raises(SystemExit) as e:
+            main(["--heldout", str(bad)])
+        assert e.value.code == 2 and message in capsys.readouterr().err
+    only_raw = tmp_path / "raws"
+    only_raw.mkdir()
+    shutil.copy(d / "IMG_0001.dng", only_raw)
+    with pytest.raises(SystemExit):
+        main(["--heldout", str(only_raw)])
+    err = capsys.readouterr().err
+    assert "left out IMG_0001.dng: a RAW file" in err and f"no JPEG, PNG or TIFF photos in {only_raw}" in err
