@@ -105,25 +105,63 @@ def plan(tsv: Path = TSV, extra: Path | None = EXTRA) -> tuple[list[PhotoEntry],
     return entries, split
 
 
+class AssembleError(RuntimeError):
+    """A package could not be had; the message says why and what to do."""
+
+
 def fetch_package(package: str, cache: Path) -> Path:
-    """Download (once) and unpack a Debian package; returns the unpacked root."""
+    """Download (once) and unpack a Debian package; returns the unpacked root.
+
+    Runs sharing a cache (``make data`` beside an ``evaluate``) take turns on its lock; a root is
+    used only once marked complete, a failed unpack leaves nothing behind, and a damaged ``.deb``
+    is removed so that the next run downloads it afresh."""
+    from filelock import FileLock
+
     root = cache / "unpacked" / package
-    if root.exists():
+    done = root / ".complete"  # written before the rename: a root without it is an older or broken one
+    if done.exists():
         return root
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    found = sorted(debs.glob(f"{package}_*.deb"))
-    if not found:
-        subprocess.run(["apt-get", "download", package], cwd=debs, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cache.mkdir(parents=True, exist_ok=True)
+    with FileLock(cache / ".lock"):
+        if done.exists():  # the other run unpacked it meanwhile
+            return root
+        debs = cache / "debs"
+        debs.mkdir(parents=True, exist_ok=True)
         found = sorted(debs.glob(f"{package}_*.deb"))
-    if not found:
-        raise RuntimeError(f"apt-get download {package} produced no .deb")
-    tmp = Path(tempfile.mkdtemp(dir=cache / "unpacked" if (cache / "unpacked").exists() else cache))
-    subprocess.run(["dpkg-deb", "-x", str(found[-1]), str(tmp)], check=True)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp.rename(root)
+        if not found:
+            got = _tool(["apt-get", "download", package], debs)
+            found = sorted(debs.glob(f"{package}_*.deb"))
+            if not found:
+                raise AssembleError(f"apt-get download {package} failed ({_last_line(got)}); offline, put "
+                                    f"{package}_*.deb in {debs} and run again")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{package}-", dir=cache))
+        try:
+            got = _tool(["dpkg-deb", "-x", str(found[-1]), str(tmp)], cache)
+            if got.returncode:
+                found[-1].unlink()
+                raise AssembleError(f"{found[-1].name} is damaged ({_last_line(got)}); it was removed: "
+                                    "run again to download it afresh")
+            (tmp / ".complete").touch()
+            if root.exists():
+                shutil.rmtree(root)  # unpacked by an older version, or half unpacked
+            root.parent.mkdir(parents=True, exist_ok=True)
+            tmp.rename(root)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already when renamed
     return root
+
+
+def _tool(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise AssembleError(f"{cmd[0]} not found: the default photos come from Debian packages "
+                            "(apt-get and dpkg-deb)") from None
+
+
+def _last_line(got: subprocess.CompletedProcess) -> str:
+    lines = (got.stderr or "").strip().splitlines()
+    return lines[-1].strip() if lines else f"exit status {got.returncode}"
 
 
 def open_source(root: Path, path: str) -> Image.Image:
@@ -193,12 +231,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=None, help="where .deb files are kept (default OUT/../apt-cache)")
     ap.add_argument("--clean-cache", action="store_true", help="remove unpacked packages afterwards")
     args = ap.parse_args(argv)
-    res = assemble(args.out, args.cache)
+    try:
+        res = assemble(args.out, args.cache)
+    except AssembleError as e:
+        print(f"assemble: error: {e}", file=sys.stderr)
+        return 1
     for s in SPLITS:
         names = [p.stem for p in res[s]]
         print(f"{s:8s} {len(names):3d}  " + ", ".join(names[:12]) + (", ..." if len(names) > 12 else ""))
     if args.clean_cache:
-        shutil.rmtree((args.cache or args.out.parent / "apt-cache") / "unpacked", ignore_errors=True)
+        from filelock import FileLock
+
+        cache = args.cache or args.out.parent / "apt-cache"
+        with FileLock(cache / ".lock"):  # not while another run unpacks into it
+            shutil.rmtree(cache / "unpacked", ignore_errors=True)
     return 0
 
 

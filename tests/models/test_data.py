@@ -78,3 +78,63 @@ def test_scaled_ranges_shrink_the_degradation_about_the_identity(heldout_srgb):
     ident = degrade.Degradation().as_dict()
     for k in full:
         assert half[k] - ident[k] == pytest.approx(0.5 * (full[k] - ident[k]))
+
+
+def _deb(tmp_path, name: str = "retouch-test-photos"):
+    """A real (tiny) Debian package holding one photo, built with dpkg-deb as Debian builds them."""
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    tree = tmp_path / "pkg"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "DEBIAN" / "control").write_text(f"Package: {name}\nVersion: 1.0\nArchitecture: all\n"
+                                             "Maintainer: tests <t@example.org>\nDescription: test\n")
+    (tree / "usr/share/pics").mkdir(parents=True)
+    Image.new("RGB", (8, 6), (200, 100, 50)).save(tree / "usr/share/pics/a.png")
+    deb = tmp_path / f"{name}_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(tree), str(deb)], check=True,
+                   capture_output=True)
+    shutil.rmtree(tree)
+    return deb
+
+
+@pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_fetch_package_shares_a_cache_and_says_what_went_wrong(tmp_path, monkeypatch):
+    """Two runs unpacking into one cache at once both get the package (one crashed on the other's
+    folders); a damaged .deb is removed with a one-line reason; offline, apt-get's own reason is
+    said; no temporary folder is ever left behind."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    from models.data.assemble import AssembleError, fetch_package
+
+    cache = tmp_path / "cache"
+    (cache / "debs").mkdir(parents=True)
+    deb = _deb(tmp_path)
+    shutil.copy(deb, cache / "debs")
+    with ThreadPoolExecutor(4) as ex:
+        roots = list(ex.map(lambda _: fetch_package("retouch-test-photos", cache), range(4)))
+    assert len(set(roots)) == 1 and (roots[0] / "usr/share/pics/a.png").is_file()
+    leftovers = sorted(p.name for p in cache.iterdir())
+    assert leftovers == [".lock", "debs", "unpacked"], leftovers
+
+    (roots[0] / ".complete").unlink()  # half unpacked (or by an older version): unpacked again
+    (roots[0] / "usr/share/pics/a.png").unlink()
+    (cache / "debs" / deb.name).write_bytes(deb.read_bytes()[:700])  # damaged in the cache
+    with pytest.raises(AssembleError, match=f"{deb.name} is damaged .*removed: run again"):
+        fetch_package("retouch-test-photos", cache)
+    assert not (cache / "debs" / deb.name).exists()
+    assert sorted(p.name for p in cache.iterdir()) == [".lock", "debs", "unpacked"]
+
+    bin_dir = tmp_path / "bin"  # offline: apt-get fails and says why
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text("#!/bin/sh\necho 'E: Temporary failure resolving deb.debian.org' >&2\nexit 100\n")
+    (bin_dir / "apt-get").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    with pytest.raises(AssembleError, match="Temporary failure resolving deb.debian.org.*put retouch-test-photos"):
+        fetch_package("retouch-test-photos", cache)
+    shutil.copy(deb, cache / "debs")  # the way out it names
+    root = fetch_package("retouch-test-photos", cache)
+    assert (root / "usr/share/pics/a.png").is_file() and (root / ".complete").exists()
