@@ -133,7 +133,7 @@ def test_fetch_package_shares_a_cache_and_says_what_went_wrong(tmp_path, monkeyp
     (bin_dir / "apt-get").write_text("#!/bin/sh\necho 'E: Temporary failure resolving deb.debian.org' >&2\nexit 100\n")
     (bin_dir / "apt-get").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
-    with pytest.raises(AssembleError, match="Temporary failure resolving deb.debian.org.*put retouch-test-photos"):
+    with pytest.raises(AssembleError, match=r"Temporary failure resolving deb\.debian\.org.*put retouch-test-photos"):
         fetch_package("retouch-test-photos", cache)
     shutil.copy(deb, cache / "debs")  # the way out it names
     root = fetch_package("retouch-test-photos", cache)
