@@ -153,7 +153,7 @@ def _train_style(args: argparse.Namespace) -> int:
     if not args.resume and not args.replace and (out.exists() or (run / "checkpoint.pt").exists()):
         what = out if out.exists() else run / "checkpoint.pt"
         raise CliError(f"{what} exists (hours of training, perhaps): --resume continues it, --replace starts again")
-    with _run_lock(run):  # one training per run folder: two would overwrite each other's checkpoints
+    with _run_lock(run):
         pairs = [] if args.unpaired else pair_by_name(listed[args.inputs], listed[args.targets])
         # all checked before the views; a resumed run keeps its own kind
         cfg = _resumed_config(args, run) if args.resume else _fresh_config(args, paired=len(pairs) >= MIN_PAIRS)
@@ -207,23 +207,18 @@ def _train_style(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _run_lock(run: Path) -> Iterator[None]:
-    """The run folder to this process alone while it trains (the lock goes with the process, even
-    when it is killed); another train-style in the same folder is refused at once."""
-    from filelock import FileLock, Timeout
-
+    """:func:`train.run_lock`, refusing as the CLI refuses."""
     from engine.cli import CliError
 
-    run.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(run / ".lock")
+    from .retouch.train import RunBusy, run_lock
+
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise CliError(f"another retouch train-style is training in {run}: wait for it to finish, "
-                       "or give this one another --run") from None
-    try:
-        yield
-    finally:
-        lock.release()
+        with run_lock(run):
+            yield
+    except RunBusy as e:
+        raise CliError(str(e).replace("another training", "another retouch train-style")
+                       .replace("another run folder", "another --run")) from None
+
 
 @contextmanager
 def _shielded() -> Iterator[None]:
@@ -278,24 +273,18 @@ def _resumed_config(args: argparse.Namespace, run: Path) -> Config:
     """The checkpoint's own configuration (its weights' width, its batch, views and measured steps;
     ``config.json`` mirrors it), with only ``--iterations`` extending it."""
     import dataclasses
-    import pickle
-
-    import torch
 
     from engine.cli import CliError
 
-    from .retouch.train import Config
+    from .retouch.train import read_checkpoint_config
 
     path = run / "checkpoint.pt"
     if not path.is_file():
         raise CliError(f"--resume: no checkpoint in {run}; start without --resume")
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-        saved, it = ck["config"], int(ck["it"])
-    except (RuntimeError, EOFError, pickle.UnpicklingError, KeyError, TypeError) as e:
-        raise CliError(f"--resume: {path} is not a readable checkpoint ({e})") from None
-    known = {f.name for f in dataclasses.fields(Config)}
-    cfg = Config(**{k: v for k, v in saved.items() if k in known})
+        cfg, it = read_checkpoint_config(path)
+    except ValueError as e:
+        raise CliError(f"--resume: {e}") from None
     iterations = args.iterations or cfg.iterations
     if it >= iterations:
         raise CliError(f"--resume: the run in {run} is already at iteration {it}"

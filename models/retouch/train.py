@@ -39,7 +39,8 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -554,25 +555,95 @@ def train(cfg: Config, run: Path, *, inputs: np.ndarray, targets: np.ndarray, sy
     return tr
 
 
+class RunBusy(RuntimeError):
+    """Another training holds the run folder."""
+
+
+@contextmanager
+def run_lock(run: Path) -> Iterator[None]:
+    """The run folder to this process alone while it trains (the lock goes with the process, even
+    when it is killed): two trainings in one folder would write over each other's checkpoints."""
+    from filelock import FileLock, Timeout
+
+    run.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(run / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunBusy(f"another training is running in {run}: wait for it to finish, or give this one "
+                      "another run folder") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def read_checkpoint_config(path: Path) -> tuple[Config, int]:
+    """A checkpoint's own configuration (unknown keys of older versions dropped) and iteration; a
+    ``ValueError`` saying why for a file that is not a readable checkpoint."""
+    import pickle
+
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        saved, it = ck["config"], int(ck["it"])
+    except (RuntimeError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError, AttributeError,
+            ImportError) as e:
+        raise ValueError(f"{path} is not a readable checkpoint ({e})") from None
+    known = {f.name for f in dataclasses.fields(Config)}
+    return Config(**{k: v for k, v in saved.items() if k in known}), it
+
+
+def _flag(text: str) -> bool:
+    v = text.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+AT_LEAST_ONE = ("width", "batch", "iterations", "checkpoint_every", "citers", "pool_mul", "views_per_photo")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Train the shipped retouching agent on the default photo set")
-    ap.add_argument("--run", type=Path, default=Path("runs/base"))
-    ap.add_argument("--photos", type=Path, default=Path("data/photos"))
-    ap.add_argument("--resume", action="store_true")
+    from ..data.assemble import SPLITS, list_images
+
+    ap = argparse.ArgumentParser(description="Train the shipped retouching agent on the default photo set "
+                                             "(your own photos: retouch train-style --inputs DIR --targets DIR)")
+    ap.add_argument("--run", type=Path, default=Path("runs/base"), help="working folder: checkpoints, log, config")
+    ap.add_argument("--photos", type=Path, default=Path("data/photos"),
+                    help="the default sets' folder, as `python -m models.data.assemble --out` makes it")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run's checkpoint with its settings (a run without one starts afresh)")
+    ap.add_argument("--replace", action="store_true", help="start again where the run has a checkpoint")
     for f in dataclasses.fields(Config):
-        kind = (lambda v: v.lower() in ("1", "true", "yes")) if isinstance(f.default, bool) else type(f.default)
+        kind = _flag if isinstance(f.default, bool) else type(f.default)
         ap.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None)
     args = ap.parse_args(argv)
-    cfg = Config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-                    if getattr(args, f.name) is not None})
-    if args.resume and (args.run / "config.json").exists():  # keep the run's settings, overrides on top
-        old = json.loads((args.run / "config.json").read_text())
-        over = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
-        cfg = Config(**{**old, **over})
-    inputs, targets, weights = default_data(args.photos, Path("data/cache"), cfg.views_per_photo, cfg.target_share,
-                                            cfg.source_balance)
+    over = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
+    for name in AT_LEAST_ONE:
+        if name in over and over[name] < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1 (got {over[name]})")
+    if list_images(args.photos) if args.photos.is_dir() else False:
+        if not any((args.photos / s).is_dir() for s in SPLITS):
+            ap.error(f"{args.photos} holds photos, not the default sets' folders ({', '.join(SPLITS)}): "
+                     "to learn from your own photos, use retouch train-style --inputs DIR --targets DIR")
+    ck = args.run / "checkpoint.pt"
+    if ck.exists() and not (args.resume or args.replace):
+        ap.error(f"{ck} exists: --resume continues it, --replace starts again")
+    try:
+        with run_lock(args.run):
+            return _train_main(args, over, ck)
+    except (RunBusy, ValueError) as e:
+        print(f"train: error: {e}", file=sys.stderr)
+        return 1
 
-    args.run.mkdir(parents=True, exist_ok=True)
+
+def _train_main(args: argparse.Namespace, over: dict, ck: Path) -> int:
+    cfg = Config(**over)
+    if args.resume and ck.exists():  # the run's settings (the checkpoint's own), the options given on top
+        saved, _ = read_checkpoint_config(ck)
+        cfg = dataclasses.replace(saved, **over)
     logfile = args.run / "train.log"  # appended across resumes: the run's whole history
 
     def log(msg: str) -> None:
@@ -581,10 +652,17 @@ def main(argv: list[str] | None = None) -> int:
         with logfile.open("a") as f:
             f.write(line + "\n")
 
+    if args.resume and not ck.exists():
+        log(f"--resume: no checkpoint in {args.run} yet: starting afresh")
+    if over and args.resume and ck.exists():
+        log("resumed with " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in over.items()))
+    inputs, targets, weights = default_data(args.photos, Path("data/cache"), cfg.views_per_photo, cfg.target_share,
+                                            cfg.source_balance)
     if weights is not None:
         log(f"source balance {cfg.source_balance}: views drawn with weights {weights.min():.2e}-{weights.max():.2e}")
-    train(cfg, args.run, inputs=inputs, targets=targets, synthetic=True, weights=weights, resume=args.resume, log=log)
-    return 0
+    tr = train(cfg, args.run, inputs=inputs, targets=targets, synthetic=True, weights=weights,
+               resume=args.resume, log=log)
+    return 130 if tr.stop else 0  # interrupted: a Makefile must not go on to export it
 
 
 if __name__ == "__main__":

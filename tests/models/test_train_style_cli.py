@@ -426,7 +426,7 @@ def test_a_second_training_in_the_same_run_folder_is_refused(folders, tmp_path, 
         assert holder.stdout.readline().strip() == "held"
         assert _train_style(folders, "--run", str(run), "--iterations", "1", *TINY_STYLE) == 1
         err = capsys.readouterr().err
-        assert f"another retouch train-style is training in {run}" in err
+        assert f"another retouch train-style is running in {run}" in err
         assert sorted(p.name for p in run.iterdir()) == [".lock"]  # no views, no checkpoint
     finally:
         holder.kill()
