@@ -52,7 +52,7 @@ def _about(path: Path) -> str:
 
 def cmd_styles(args: argparse.Namespace) -> int:
     from . import styles
-    from .runners.agent import style_run_dir, user_styles_dir
+    from .runners.agent import available_models, style_run_dir, user_styles_dir
 
     try:
         if args.action == "rename":
@@ -65,11 +65,15 @@ def cmd_styles(args: argparse.Namespace) -> int:
             new = styles.import_style(args.file, args.name)
             print(f"imported {args.file.name} as {new.stem!r}: use it with retouch auto --model {new.stem!r}")
         else:
-            found = sorted(user_styles_dir().glob("*.onnx")) if user_styles_dir().is_dir() else []
+            found = [p for p in available_models() if p.parent == user_styles_dir()]
             if not found:
                 print(f"no styles yet in {user_styles_dir()} (make one with retouch train-style)")
             for p in found:
-                st = p.stat()
+                try:
+                    st = p.stat()
+                except OSError as e:  # gone meanwhile: the others are still listed
+                    print(f"{p.stem}  unusable: {e.strerror}")
+                    continue
                 run = style_run_dir(p.stem)
                 more = "  (can be trained further)" if (run / "checkpoint.pt").exists() else ""
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))

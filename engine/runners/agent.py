@@ -393,7 +393,7 @@ def available_models() -> list[Path]:
     shipped = sorted(RESOURCES.glob("retouch*.onnx"))
     styles = user_styles_dir()
     users = sorted(styles.glob("*.onnx")) if styles.is_dir() else []
-    return shipped + users
+    return [p for p in shipped + users if p.is_file()]  # not a folder, a pipe or a dangling link
 
 
 class Agent:
@@ -430,7 +430,20 @@ class Agent:
         except json.JSONDecodeError:
             raise ModelError(f"{self.path.name}: its 'retouch' metadata is not JSON") from None
         self.meta: dict = meta if isinstance(meta, dict) else {}
-        self.filters: tuple[str, ...] = tuple(self.meta.get("filters", AGENT_FILTERS))
+        try:
+            self._read_meta(strength)
+        except ModelError:
+            raise
+        except (TypeError, ValueError) as e:  # a hand-made or damaged style: one line, never a traceback
+            raise ModelError(f"{self.path.name}: not a usable Retouch style ({e})") from None
+
+    def _read_meta(self, strength: float | None) -> None:
+        """The policy's settings from its metadata, checked against its graph (a style that would
+        fail at every photo, or loop for ever, is refused when loaded)."""
+        filters = self.meta.get("filters", AGENT_FILTERS)
+        if not isinstance(filters, list | tuple) or not filters or not all(isinstance(f, str) for f in filters):
+            raise ValueError(f"its filters are {filters!r}")
+        self.filters: tuple[str, ...] = tuple(filters)
         unknown = [f for f in self.filters if f not in REGISTRY]
         if unknown:
             raise ModelError(f"{self.path.name}: model uses unknown filters {unknown}")
@@ -440,8 +453,21 @@ class Agent:
         self.steps = int(self.meta.get("steps", 5))
         self.size = int(self.meta.get("proxy", 64))
         self.keep = float(self.meta.get("keep", 0.5))
-        self.feat_dim = int(self.session.get_inputs()[2].shape[1])
         self.strength = float(self.meta.get("strength", AUTO_STRENGTH) if strength is None else strength)
+        if not 1 <= self.steps <= 20 or not 0 < self.keep <= 1 or not (math.isfinite(self.strength)
+                                                                        and self.strength >= 0):
+            raise ValueError(f"steps {self.steps}, keep {self.keep:g}, strength {self.strength:g}")
+        ins, outs = self.session.get_inputs(), {o.name: o.shape for o in self.session.get_outputs()}
+        self.feat_dim = int(ins[2].shape[1])
+        if int(ins[3].shape[1]) != self.feat_dim:
+            raise ValueError("its two dropout masks differ in size")
+        expected = {"proxy size": (ins[0].shape[1], self.size), "state": (ins[1].shape[1], 1 + len(self.filters)),
+                    "filter choice": ((outs.get("pdf") or [None, None])[1], len(self.filters)),
+                    "parameters": ((outs.get("raw") or [None, None])[1], sum(self.widths))}
+        wrong = [f"{what} {got} where its metadata needs {want}" for what, (got, want) in expected.items()
+                 if got is not None and not isinstance(got, str) and got != want]
+        if wrong or set(outs) != {"pdf", "raw"}:
+            raise ValueError("; ".join(wrong) or f"its outputs are {', '.join(outs)}")
 
     @staticmethod
     def resolve(model: str | Path | None) -> Path:
@@ -460,7 +486,8 @@ class Agent:
 
     @property
     def name(self) -> str:
-        return str(self.meta.get("name", self.path.stem))
+        name = self.meta.get("name")
+        return name if isinstance(name, str) and name else self.path.stem
 
     # ------------------------------------------------------------------------------------
     def _masks(self, n: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:

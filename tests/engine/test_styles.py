@@ -99,3 +99,53 @@ def test_retouch_styles_lists_renames_imports_and_deletes(style, tmp_path, capsy
     assert main(["styles", "delete", "evening"]) == 0
     assert sorted(p.stem for p in user_styles_dir().glob("*.onnx")) == ["mine"]
     assert not style_run_dir("evening").exists()
+
+
+def _with_meta(tmp_path: Path, file: str, **changes) -> Path:
+    """The shipped policy with its metadata changed as a hand edit or a damaged copy would."""
+    import json
+
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load(str(DEFAULT_MODEL))
+    prop = next(p for p in model.metadata_props if p.key == "retouch")
+    meta = json.loads(prop.value)
+    meta.update(changes)
+    prop.value = json.dumps(meta)
+    path = tmp_path / f"{file}.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({"steps": 10_000_000}, "steps 10000000"),  # looped for ever at the first photo
+    ({"steps": "five"}, "invalid literal for int()"),
+    ({"keep": 0}, "keep 0"),  # NaN probabilities in variations
+    ({"proxy": 0}, "proxy size 64 where its metadata needs 0"),  # a division by zero
+    ({"filters": ["exposure", "gamma"], "head_widths": [1, 1]}, "state 9 where its metadata needs 3"),
+    ({"filters": 5}, "its filters are 5"),
+    ({"strength": "strong"}, "could not convert string to float"),
+])
+def test_a_style_whose_metadata_cannot_work_is_refused_when_loaded(tmp_path, changes, why):
+    """Each of these crashed or hung at the first photo, in Auto, the batch and the listing."""
+    path = _with_meta(tmp_path, "bad", **changes)
+    with pytest.raises(ModelError) as e:
+        Agent(path, prefer_gpu=False)
+    assert str(e.value).startswith("bad.onnx: not a usable Retouch style (") and why in str(e.value)
+
+
+def test_the_listing_goes_past_what_is_not_a_style(style, tmp_path, capsys):
+    """A dangling link, a folder named like a style and a style with impossible metadata are said
+    or skipped, and every other style is still listed (the listing stopped at the first)."""
+    from engine.cli import main
+
+    d = user_styles_dir()
+    (d / "gone.onnx").symlink_to(tmp_path / "nowhere.onnx")
+    (d / "adir.onnx").mkdir()
+    shutil.copyfile(_with_meta(tmp_path, "loops", steps=10_000_000), d / "loops.onnx")
+    shutil.copyfile(_with_meta(tmp_path, "untitled", name=None), d / "untitled.onnx")
+    assert main(["styles"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == ["loops", "untitled", "warm"]
+    assert "unusable: loops.onnx: not a usable Retouch style (steps 10000000" in out[0]
+    assert [p.stem for p in available_models() if p.parent == d] == ["loops", "untitled", "warm"]
+    assert Agent("untitled", prefer_gpu=False).name == "untitled"  # not "None"
