@@ -482,7 +482,7 @@ class Agent:
                 return cand
         if p.is_file():
             return p
-        raise FileNotFoundError(f"no model {model!r} (available: {', '.join(m.stem for m in available_models())})")
+        raise FileNotFoundError(f"no model {str(model)!r} (available: {', '.join(m.stem for m in available_models())})")
 
     @property
     def name(self) -> str:

@@ -70,4 +70,10 @@ def session(model: str | Path | bytes, *, prefer_gpu: bool = True,
     except Exception as e:  # onnxruntime's own types (InvalidProtobuf, InvalidArgument, Fail, ...)
         name = "the model" if isinstance(model, bytes) else Path(model).name
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise ModelError(f"{name}: not a model onnxruntime can load ({reason[:160]})") from None
+        if not isinstance(model, bytes):  # its path says nothing the name does not: keep the cause
+            reason = reason.replace(str(model), name)
+            if not Path(model).is_file():
+                reason = "not a file"  # a pipe or a folder: onnxruntime's words are about protobufs
+            elif not os.access(model, os.R_OK):
+                reason = "permission denied"
+        raise ModelError(f"{name}: not a model onnxruntime can load ({reason[-200:]})") from None

@@ -149,3 +149,18 @@ def test_the_listing_goes_past_what_is_not_a_style(style, tmp_path, capsys):
     assert "unusable: loops.onnx: not a usable Retouch style (steps 10000000" in out[0]
     assert [p.stem for p in available_models() if p.parent == d] == ["loops", "untitled", "warm"]
     assert Agent("untitled", prefer_gpu=False).name == "untitled"  # not "None"
+
+
+def test_an_unloadable_model_says_onnxruntimes_reason_not_its_path(tmp_path):
+    """The reason came after the model's full path and was cut to 160 characters: in a deep
+    folder only the path was left."""
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 8)
+    deep.mkdir(parents=True)
+    (deep / "half.onnx").write_bytes(b"half a download")
+    with pytest.raises(ModelError) as e:
+        Agent(deep / "half.onnx", prefer_gpu=False)
+    assert str(e.value).startswith("half.onnx: not a model onnxruntime can load (")
+    assert "Protobuf parsing failed" in str(e.value) and str(deep) not in str(e.value)
+    (tmp_path / "adir.onnx").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"^no model '/.*adir\.onnx' \(available: retouch"):
+        Agent(tmp_path / "adir.onnx", prefer_gpu=False)  # not "PosixPath(...)"
