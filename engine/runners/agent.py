@@ -378,7 +378,9 @@ def apply_steps(img: np.ndarray, steps: list[Step]) -> np.ndarray:
 
 
 def user_styles_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    base = os.environ.get("XDG_DATA_HOME", "")
+    if not os.path.isabs(base):  # unset, or relative: the XDG spec says to ignore it (styles would follow the cwd)
+        base = str(Path.home() / ".local" / "share")
     return Path(base) / "retouch" / "styles"
 
 

@@ -164,3 +164,11 @@ def test_an_unloadable_model_says_onnxruntimes_reason_not_its_path(tmp_path):
     (tmp_path / "adir.onnx").mkdir()
     with pytest.raises(FileNotFoundError, match=r"^no model '/.*adir\.onnx' \(available: retouch"):
         Agent(tmp_path / "adir.onnx", prefer_gpu=False)  # not "PosixPath(...)"
+
+
+def test_a_relative_xdg_data_home_is_ignored_as_the_spec_says(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", "relxdg")  # styles would have followed the current folder
+    assert user_styles_dir() == tmp_path / ".local" / "share" / "retouch" / "styles"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert user_styles_dir() == tmp_path / "xdg" / "retouch" / "styles"
