@@ -109,8 +109,10 @@ class AssembleError(RuntimeError):
     """A package could not be had; the message says why and what to do."""
 
 
-def fetch_package(package: str, cache: Path) -> Path:
-    """Download (once) and unpack a Debian package; returns the unpacked root.
+def fetch_package(package: str, cache: Path, version: str | None = None) -> Path:
+    """Download (once) and unpack a Debian package, at the listed ``version`` where the archive
+    still has it (else its current one, said on stderr: the photos may differ); returns the
+    unpacked root.
 
     Runs sharing a cache (``make data`` beside an ``evaluate``) take turns on its lock; a root is
     used only once marked complete, a failed unpack leaves nothing behind, and a damaged ``.deb``
@@ -127,10 +129,15 @@ def fetch_package(package: str, cache: Path) -> Path:
             return root
         debs = cache / "debs"
         debs.mkdir(parents=True, exist_ok=True)
-        found = sorted(debs.glob(f"{package}_*.deb"))
+        found = _debs(debs, package, version)
         if not found:
-            got = _tool(["apt-get", "download", package], debs)
-            found = sorted(debs.glob(f"{package}_*.deb"))
+            got = _tool(["apt-get", "download", f"{package}={version}" if version else package], debs)
+            if got.returncode and version:  # another release: its own version of the package
+                got = _tool(["apt-get", "download", package], debs)
+                if not got.returncode:
+                    print(f"assemble: {package} {version} is not in this system's archive; using its current "
+                          "version (the photos may differ from the model card's)", file=sys.stderr)
+            found = _debs(debs, package, version)
             if not found:
                 raise AssembleError(f"apt-get download {package} failed ({_last_line(got)}); offline, put "
                                     f"{package}_*.deb in {debs} and run again")
@@ -149,6 +156,13 @@ def fetch_package(package: str, cache: Path) -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already when renamed
     return root
+
+
+def _debs(debs: Path, package: str, version: str | None) -> list[Path]:
+    """The package's .deb files in the cache, the listed version's last (the one used)."""
+    found = sorted(debs.glob(f"{package}_*.deb"))
+    listed = f"{package}_{version.replace(':', '%3a')}_" if version else None  # apt's file name of an epoch
+    return sorted(found, key=lambda d: listed is not None and d.name.startswith(listed))
 
 
 def _tool(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -190,7 +204,7 @@ def assemble(out: Path, cache: Path | None = None, tsv: Path = TSV, long_edge: i
     for e in entries:
         dst = out / split[e.name] / f"{e.name}.png"
         if not dst.exists():
-            root = fetch_package(e.package, cache)
+            root = fetch_package(e.package, cache, e.version or None)
             dst.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(dst) as tmp:
                 downscale(open_source(root, e.path), long_edge).save(tmp, format="PNG")

@@ -138,3 +138,39 @@ def test_fetch_package_shares_a_cache_and_says_what_went_wrong(tmp_path, monkeyp
     shutil.copy(deb, cache / "debs")  # the way out it names
     root = fetch_package("retouch-test-photos", cache)
     assert (root / "usr/share/pics/a.png").is_file() and (root / ".complete").exists()
+
+
+@pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_fetch_package_takes_the_listed_version_and_says_when_it_cannot(tmp_path, monkeypatch, capsys):
+    """photos.tsv names each package's version: that one is downloaded and used where the archive
+    has it (another release has its own, which is taken and said), and among cached versions the
+    listed one is used, not the last by name (5.27.10 sorts before 5.27.5)."""
+    import os
+    import shutil
+
+    from models.data.assemble import _debs, fetch_package
+
+    deb = _deb(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "apt.log"
+    # an archive that has the package only at its current version, 1.0
+    (bin_dir / "apt-get").write_text(f'#!/bin/sh\necho "$@" >> {log}\ncase "$2" in *=*) '
+                                     "echo \"E: Version '0.9' was not found\" >&2; exit 100;; esac\n"
+                                     f"cp {deb} .\n")
+    (bin_dir / "apt-get").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    cache = tmp_path / "cache"
+    root = fetch_package("retouch-test-photos", cache, "0.9")
+    assert (root / "usr/share/pics/a.png").is_file()
+    assert log.read_text().splitlines() == ["download retouch-test-photos=0.9", "download retouch-test-photos"]
+    said = capsys.readouterr().err
+    assert "retouch-test-photos 0.9 is not in this system's archive; using its current version" in said
+
+    debs = tmp_path / "debs"
+    debs.mkdir()
+    for v in ("4%3a5.27.10-1", "4%3a5.27.5-2"):
+        shutil.copy(deb, debs / f"retouch-test-photos_{v}_all.deb")
+    for listed in ("4:5.27.10-1", "4:5.27.5-2"):  # by name alone, 5.27.5 would always win
+        used = _debs(debs, "retouch-test-photos", listed)[-1]
+        assert used.name == f"retouch-test-photos_{listed.replace(':', '%3a')}_all.deb"
