@@ -52,7 +52,7 @@ from engine.render import render, resize_linear
 from engine.runners.agent import Agent
 
 from ..data import degrade
-from ..data.assemble import assemble, list_images, load_srgb
+from ..data.assemble import AssembleError, assemble, list_images, load_srgb
 
 BINS = 32
 DRAWS = 10  # independent patch draws HI is averaged over: one draw moves by a few points (sd ~4)
@@ -440,7 +440,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"left out {why}", file=sys.stderr)
         if not held:
             ap.error(f"no JPEG, PNG or TIFF photos in {args.heldout}")
-    sets = assemble(args.photos)
+    try:
+        sets = assemble(args.photos)  # the targets HI is measured against, fetched once
+    except AssembleError as e:
+        print(f"evaluate: error: the target photos: {e}", file=sys.stderr)
+        return 1
     if not args.heldout:
         held = sorted(sets[{"check": "targets"}.get(args.set, args.set)])
     try:
