@@ -654,8 +654,6 @@ def _train_main(args: argparse.Namespace, over: dict, ck: Path) -> int:
 
     if args.resume and not ck.exists():
         log(f"--resume: no checkpoint in {args.run} yet: starting afresh")
-    if over and args.resume and ck.exists():
-        log("resumed with " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in over.items()))
     inputs, targets, weights = default_data(args.photos, Path("data/cache"), cfg.views_per_photo, cfg.target_share,
                                             cfg.source_balance)
     if weights is not None:
