@@ -201,14 +201,24 @@ def assemble(out: Path, cache: Path | None = None, tsv: Path = TSV, long_edge: i
     cache = cache or out.parent / "apt-cache"
     entries, split = plan(tsv, extra)
     result: dict[str, list[Path]] = {s: [] for s in SPLITS}
+    failed: dict[str, str] = {}  # package -> why: the other packages' photos are still made
     for e in entries:
         dst = out / split[e.name] / f"{e.name}.png"
         if not dst.exists():
-            root = fetch_package(e.package, cache, e.version or None)
+            if e.package in failed:
+                continue
+            try:
+                root = fetch_package(e.package, cache, e.version or None)
+            except AssembleError as err:
+                failed[e.package] = str(err)
+                continue
             dst.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(dst) as tmp:
                 downscale(open_source(root, e.path), long_edge).save(tmp, format="PNG")
         result[split[e.name]].append(dst)
+    if failed:
+        raise AssembleError(f"{len(failed)} package(s) could not be had, the others' photos are made: "
+                            + "; ".join(failed.values()))
     return result
 
 

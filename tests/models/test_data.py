@@ -174,3 +174,36 @@ def test_fetch_package_takes_the_listed_version_and_says_when_it_cannot(tmp_path
     for listed in ("4:5.27.10-1", "4:5.27.5-2"):  # by name alone, 5.27.5 would always win
         used = _debs(debs, "retouch-test-photos", listed)[-1]
         assert used.name == f"retouch-test-photos_{listed.replace(':', '%3a')}_all.deb"
+
+
+@pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_assemble_offline_makes_what_it_can_and_names_every_package_missing(tmp_path, monkeypatch):
+    """Offline with part of the cache: the cached package's photo is made, and the error names each
+    package that could not be had (it stopped at the first, making nothing after it)."""
+    import os
+    import shutil
+
+    from models.data.assemble import AssembleError, assemble
+
+    deb = _deb(tmp_path)
+    cache = tmp_path / "apt-cache"
+    (cache / "debs").mkdir(parents=True)
+    shutil.copy(deb, cache / "debs")
+    tsv = tmp_path / "photos.tsv"
+    tsv.write_text("package\tversion\tpath\tlicence\n"
+                   "gone-a\t1\t/usr/share/x/a1.jpg\tCC0\n"
+                   "retouch-test-photos\t1.0\t/usr/share/pics/a.png\tCC0\n"
+                   "gone-b\t1\t/usr/share/y/b1.jpg\tCC0\n"
+                   "gone-a\t1\t/usr/share/x/a2.jpg\tCC0\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text("#!/bin/sh\necho 'E: Temporary failure resolving deb.debian.org' >&2\nexit 100\n")
+    (bin_dir / "apt-get").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    with pytest.raises(AssembleError) as e:
+        assemble(tmp_path / "photos", cache, tsv=tsv, extra=None)
+    said = str(e.value)
+    assert said.startswith("2 package(s) could not be had") and "gone-a" in said and "gone-b" in said
+    assert said.count("apt-get download gone-a") == 1  # asked once, not once per photo
+    made = list((tmp_path / "photos").rglob("*.png"))
+    assert [p.name for p in made] == ["a.png"]
