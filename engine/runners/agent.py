@@ -455,10 +455,10 @@ class Agent:
         self.steps = int(self.meta.get("steps", 5))
         self.size = int(self.meta.get("proxy", 64))
         self.keep = float(self.meta.get("keep", 0.5))
-        self.strength = float(self.meta.get("strength", AUTO_STRENGTH) if strength is None else strength)
-        if not 1 <= self.steps <= 20 or not 0 < self.keep <= 1 or not (math.isfinite(self.strength)
-                                                                        and self.strength >= 0):
-            raise ValueError(f"steps {self.steps}, keep {self.keep:g}, strength {self.strength:g}")
+        own = float(self.meta.get("strength", AUTO_STRENGTH))  # the caller's strength is the caller's to check
+        if not 1 <= self.steps <= 20 or not 0 < self.keep <= 1 or not (math.isfinite(own) and own >= 0):
+            raise ValueError(f"steps {self.steps}, keep {self.keep:g}, strength {own:g}")
+        self.strength = own if strength is None else float(strength)
         ins, outs = self.session.get_inputs(), {o.name: o.shape for o in self.session.get_outputs()}
         self.feat_dim = int(ins[2].shape[1])
         if int(ins[3].shape[1]) != self.feat_dim:

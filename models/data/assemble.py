@@ -145,6 +145,9 @@ def fetch_package(package: str, cache: Path, version: str | None = None) -> Path
         try:
             got = _tool(["dpkg-deb", "-x", str(found[-1]), str(tmp)], cache)
             if got.returncode:
+                if _reads_whole(found[-1]):
+                    # the archive reads to its end: the unpacking failed here (a full disk), keep it
+                    raise AssembleError(f"could not unpack {found[-1].name} ({_last_line(got)})")
                 found[-1].unlink()
                 raise AssembleError(f"{found[-1].name} is damaged ({_last_line(got)}); it was removed: "
                                     "run again to download it afresh")
@@ -163,6 +166,12 @@ def _debs(debs: Path, package: str, version: str | None) -> list[Path]:
     found = sorted(debs.glob(f"{package}_*.deb"))
     listed = f"{package}_{version.replace(':', '%3a')}_" if version else None  # apt's file name of an epoch
     return sorted(found, key=lambda d: listed is not None and d.name.startswith(listed))
+
+
+def _reads_whole(deb: Path) -> bool:
+    """Whether a package's files read to their end (a truncated download does not)."""
+    return subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, check=False).returncode == 0
 
 
 def _tool(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:

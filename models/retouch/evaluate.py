@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import rawpy
 
+from engine.auto_cli import strength_arg
 from engine.color import srgb_decode, srgb_encode
 from engine.io import ImageError, is_raw, load_photo
 from engine.io.dng import write_dng
@@ -423,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
                          "the targets is not meaningful for check")
     ap.add_argument("--per-photo", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--strength", type=float, default=None, help="Auto's strength (default: the app's)")
+    ap.add_argument("--strength", type=strength_arg, default=None, help="Auto's strength, 0 to 2 (default: the app's)")
     ap.add_argument("--draws", type=int, default=DRAWS, help=f"patch draws HI is averaged over (default {DRAWS})")
     ap.add_argument("--degradation-scale", type=float, default=1.0, metavar="S",
                     help="every degradation range scaled by S about the identity (0.5: milder; default 1)")

@@ -559,12 +559,17 @@ class RunBusy(RuntimeError):
     """Another training holds the run folder."""
 
 
+class CheckpointError(ValueError):
+    """A file that is not a readable checkpoint."""
+
+
 @contextmanager
 def run_lock(run: Path) -> Iterator[None]:
     """The run folder to this process alone while it trains (the lock goes with the process, even
     when it is killed): two trainings in one folder would write over each other's checkpoints."""
     from filelock import FileLock, Timeout
 
+    made = not run.exists()
     run.mkdir(parents=True, exist_ok=True)
     lock = FileLock(run / ".lock")
     try:
@@ -575,12 +580,17 @@ def run_lock(run: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        lock.release()
+        if made and [p.name for p in run.iterdir()] == [".lock"]:  # refused before any work: leave no folder
+            (run / ".lock").unlink()  # (a run folder is "a former style's training files" to a rename)
+            lock.release()
+            run.rmdir()
+        else:
+            lock.release()
 
 
 def read_checkpoint_config(path: Path) -> tuple[Config, int]:
     """A checkpoint's own configuration (unknown keys of older versions dropped) and iteration; a
-    ``ValueError`` saying why for a file that is not a readable checkpoint."""
+    :class:`CheckpointError` saying why for a file that is not a readable checkpoint."""
     import pickle
 
     try:
@@ -588,7 +598,7 @@ def read_checkpoint_config(path: Path) -> tuple[Config, int]:
         saved, it = ck["config"], int(ck["it"])
     except (RuntimeError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError, AttributeError,
             ImportError) as e:
-        raise ValueError(f"{path} is not a readable checkpoint ({e})") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint ({e})") from None
     known = {f.name for f in dataclasses.fields(Config)}
     return Config(**{k: v for k, v in saved.items() if k in known}), it
 
@@ -606,7 +616,9 @@ AT_LEAST_ONE = ("width", "batch", "iterations", "checkpoint_every", "citers", "p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..data.assemble import SPLITS, list_images
+    from engine.io import is_supported
+
+    from ..data.assemble import SPLITS
 
     ap = argparse.ArgumentParser(description="Train the shipped retouching agent on the default photo set "
                                              "(your own photos: retouch train-style --inputs DIR --targets DIR)")
@@ -624,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in AT_LEAST_ONE:
         if name in over and over[name] < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1 (got {over[name]})")
-    if list_images(args.photos) if args.photos.is_dir() else False:
+    if args.photos.is_dir() and any(is_supported(p) for p in args.photos.iterdir()):
         if not any((args.photos / s).is_dir() for s in SPLITS):
             ap.error(f"{args.photos} holds photos, not the default sets' folders ({', '.join(SPLITS)}): "
                      "to learn from your own photos, use retouch train-style --inputs DIR --targets DIR")
@@ -634,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with run_lock(args.run):
             return _train_main(args, over, ck)
-    except (RunBusy, ValueError) as e:
+    except (RunBusy, CheckpointError) as e:  # not any ValueError of hours of training: those keep their traceback
         print(f"train: error: {e}", file=sys.stderr)
         return 1
 

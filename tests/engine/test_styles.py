@@ -172,3 +172,10 @@ def test_a_relative_xdg_data_home_is_ignored_as_the_spec_says(monkeypatch, tmp_p
     assert user_styles_dir() == tmp_path / ".local" / "share" / "retouch" / "styles"
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert user_styles_dir() == tmp_path / "xdg" / "retouch" / "styles"
+
+
+def test_a_callers_strength_is_not_blamed_on_the_model():
+    """The strength given is the caller's to check (``evaluate --strength`` checks its own): a
+    shipped model is not "unusable" for it."""
+    assert Agent(None, prefer_gpu=False, strength=1.5).strength == 1.5
+    assert Agent(None, prefer_gpu=False, strength=-0.5).strength == -0.5

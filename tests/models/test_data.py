@@ -207,3 +207,27 @@ def test_assemble_offline_makes_what_it_can_and_names_every_package_missing(tmp_
     assert said.count("apt-get download gone-a") == 1  # asked once, not once per photo
     made = list((tmp_path / "photos").rglob("*.png"))
     assert [p.name for p in made] == ["a.png"]
+
+
+@pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_a_package_that_could_not_be_unpacked_here_is_kept(tmp_path, monkeypatch):
+    """A full disk is not a damaged download: the .deb stays (offline, it could not be had again)."""
+    import os
+    import shutil
+
+    from models.data.assemble import AssembleError, fetch_package
+
+    deb = _deb(tmp_path)
+    cache = tmp_path / "cache"
+    (cache / "debs").mkdir(parents=True)
+    shutil.copy(deb, cache / "debs")
+    real = shutil.which("dpkg-deb")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dpkg-deb").write_text(f'#!/bin/sh\nif [ "$1" = "-x" ]; then echo "tar: No space left on device" >&2; '
+                                      f'exit 2; fi\nexec {real} "$@"\n')
+    (bin_dir / "dpkg-deb").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    with pytest.raises(AssembleError, match=f"could not unpack {deb.name} .*No space left on device"):
+        fetch_package("retouch-test-photos", cache)
+    assert (cache / "debs" / deb.name).exists()

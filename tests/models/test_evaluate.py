@@ -202,3 +202,11 @@ def test_a_judges_messy_folder_is_evaluated_photo_by_photo(tmp_path, heldout_fil
         main(["--heldout", str(only_raw)])
     err = capsys.readouterr().err
     assert "left out IMG_0001.dng: a RAW file" in err and f"no JPEG, PNG or TIFF photos in {only_raw}" in err
+
+
+def test_a_strength_out_of_range_is_the_commands_error(capsys):
+    from models.retouch.evaluate import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--strength", "-0.5"])
+    assert e.value.code == 2 and "must be between 0 and 2, got -0.5" in capsys.readouterr().err

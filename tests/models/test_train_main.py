@@ -41,6 +41,11 @@ def test_train_refuses_what_would_lose_a_run_or_train_on_the_wrong_photos(tmp_pa
     err = _refused(capsys, ["--run", str(tmp_path / "r2"), "--photos", str(mine)])
     assert "holds photos, not the default sets' folders" in err and "retouch train-style --inputs DIR" in err
     assert not (mine / "apt-cache").exists() and not (tmp_path / "apt-cache").exists()
+    raws = tmp_path / "raws"  # a camera's folder: RAW files only
+    raws.mkdir()
+    (raws / "IMG_0001.NEF").write_bytes(b"raw")
+    assert "holds photos, not the default sets' folders" in _refused(capsys, ["--run", str(tmp_path / "r2"),
+                                                                              "--photos", str(raws)])
     # a typo in a flag is an error, not False; counts that cannot work are refused
     assert "expected true or false, got 'treu'" in _refused(capsys, ["--run", str(tmp_path / "r3"),
                                                                      "--auto-exposure", "treu"])
@@ -76,3 +81,19 @@ def test_an_interrupted_training_exits_130_so_make_does_not_export_it(tmp_path, 
     monkeypatch.setattr(train_mod, "default_data", lambda *a: (np.zeros((1, 8, 8, 3)), np.zeros((1, 8, 8, 3)), None))
     monkeypatch.setattr(train_mod, "train", lambda *a, **k: types.SimpleNamespace(stop=stopped))
     assert main(["--run", str(tmp_path / "run"), "--photos", str(tmp_path / "none")]) == code
+
+
+def test_an_error_inside_training_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only the refusals are one line: a ValueError hours into training is a bug to be seen whole."""
+    import numpy as np
+
+    import models.retouch.train as train_mod
+
+    def broken(*a, **k):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(train_mod, "default_data", lambda *a: (np.zeros((1, 8, 8, 3)), np.zeros((1, 8, 8, 3)), None))
+    monkeypatch.setattr(train_mod, "train", broken)
+    with pytest.raises(ValueError, match="broadcast"):
+        main(["--run", str(tmp_path / "run"), "--photos", str(tmp_path / "none")])
+    assert not (tmp_path / "run").exists()  # the lock's folder goes with a run that did nothing
