@@ -168,11 +168,15 @@ def photo_labels(paths: list[Path]) -> dict[Path, str]:
     """Each photo's name in the tables: its stem, or its file name where two share a stem
     (``a.jpg`` and ``a.png`` are two photos, not one)."""
     stems = [p.stem for p in paths]
-    return {p: p.stem if stems.count(p.stem) == 1 else p.name for p in paths}
+    labels = {p: p.stem if stems.count(p.stem) == 1 else p.name for p in paths}
+    if len(set(labels.values())) < len(labels):  # a stem that is another's name (x.jpg.tif beside x.jpg)
+        return {p: p.name for p in paths}
+    return labels
 
 
 def folder_photos(folder: Path) -> tuple[list[Path], list[str]]:
-    """A held-out folder's photos, and what in it is left out and why (said, never silent)."""
+    """A held-out folder's photos, and what else in it is left out and why (said, never silent;
+    hidden files, a Mac's ``._`` forks among them, are passed over as the batch passes them)."""
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder" if folder.exists() else f"{folder} does not exist")
     photos = list_images(folder)
@@ -456,8 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print()
     if left or res["skipped"]:
-        print(f"left out: {len(left) + len(res['skipped'])} entries of the folder "
-              f"({'; '.join(left + res['skipped'])})")
+        print(f"left out ({len(left) + len(res['skipped'])}): {'; '.join(left + res['skipped'])}")
         print()
     mild = f" (degradation ranges x{args.degradation_scale:g})" if args.degradation_scale != 1.0 else ""
     print(f"{res['n_images']} degraded images from {res['n_photos']} {args.set} photos{mild}; "

@@ -210,3 +210,13 @@ def test_a_strength_out_of_range_is_the_commands_error(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--strength", "-0.5"])
     assert e.value.code == 2 and "must be between 0 and 2, got -0.5" in capsys.readouterr().err
+
+
+def test_photo_labels_stay_distinct():
+    from pathlib import Path
+
+    from models.retouch.evaluate import photo_labels
+
+    assert list(photo_labels([Path("d/a.jpg"), Path("d/b.png")]).values()) == ["a", "b"]
+    assert list(photo_labels([Path("d/x.jpg"), Path("d/x.png"), Path("d/x.jpg.tif")]).values()) == [
+        "x.jpg", "x.png", "x.jpg.tif"]
