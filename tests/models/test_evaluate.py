@@ -141,8 +141,8 @@ def test_photo_bootstrap_resamples_whole_photos(heldout_srgb):
 
 def test_a_judges_messy_folder_is_evaluated_photo_by_photo(tmp_path, heldout_files, heldout_srgb, capsys):
     """``evaluate --heldout DIR`` on a folder as photographers keep them: what cannot be evaluated is
-    left out with its reason (a RAW, a subfolder, a Mac's ``._`` file, an empty or truncated JPEG,
-    a panorama too narrow to mosaic) and the rest is evaluated as the app reads it: two photos
+    left out with its reason (a RAW, a subfolder, an empty or truncated JPEG, a panorama too narrow
+    to mosaic; a Mac's ``._`` file is passed over) and the rest is evaluated as the app reads it: two photos
     sharing a stem stay two, a 16-bit grey PNG is grey (not white), an EXIF-rotated JPEG upright."""
     import shutil
 
