@@ -41,6 +41,20 @@ WRITTEN = re.compile(r"style model written to (.+)$")
 PAIRS_DELAY_MS = 250  # the folders are scanned once typing pauses, not at every keystroke
 
 
+TAIL = 8  # the trainer's last lines kept: the error, and the photos it skipped before it
+ERROR_PREFIX = "retouch train-style: error: "
+
+
+def failure(tail: list[str], code: int) -> str:
+    """Why a training failed, from the trainer's last lines: its error, after the photos it said
+    it skipped (an error such as "only 3 of the 4 pairs could be used" refers to them)."""
+    if not tail:
+        return f"exit status {code}"
+    error = tail[-1].removeprefix(ERROR_PREFIX)
+    skipped = [line for line in tail[:-1] if line.startswith("skipped ")]
+    return "\n".join([error, *skipped])
+
+
 def count_pairs(inputs: Path, targets: Path) -> int | None:
     """How many photos of the two folders pair up by name, as train-style pairs them; None when
     either is not a readable folder (train-style will say why). Runs off the GUI thread: a folder
@@ -246,7 +260,7 @@ class StyleDialog(QDialog):
                 self.bar.setValue(it)
                 self.status.setText(f"Iteration {it} of {total} · {elapsed} elapsed · about {eta} left")
             elif line.strip():
-                self._tail = [*self._tail, line.strip()][-3:]
+                self._tail = [*self._tail, line.strip()][-TAIL:]
 
     def _read_out(self) -> None:
         for line in bytes(self.proc.readAllStandardOutput()).decode(errors="replace").splitlines():
@@ -268,8 +282,7 @@ class StyleDialog(QDialog):
         elif self._stopping:
             self.status.setText("Stopped before the training began: nothing was saved.")
         else:
-            detail = self._tail[-1] if self._tail else f"exit status {code}"
-            self.status.setText(f"Training failed: {detail}")
+            self.status.setText(f"Training failed: {failure(self._tail, code)}")
         self._stopping, self.training_name = False, None
         self._update()
         if self._close_when_done:

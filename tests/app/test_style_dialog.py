@@ -171,3 +171,16 @@ def test_stop_then_close_at_once_still_saves_the_style_and_the_next_run_is_shown
     dlg.start()
     qtbot.waitUntil(lambda: not dlg.is_training(), timeout=LONG)
     assert dlg.isVisible() and dlg.status.text().startswith("Training failed"), dlg.status.text()
+
+
+def test_a_failed_training_says_its_error_and_the_photos_it_skipped():
+    """The error comes first, without the command's prefix; the photos skipped before it follow
+    (the error "only 3 of the 4 pairs could be used" is about them); other lines are left out."""
+    from app.style_dialog import failure
+
+    tail = ["4 photos pair up by file name: learning from each pair", "preparing views of a and b ...",
+            "skipped the pair IMG_1.dng / IMG_1.png: IMG_1.dng: not a RAW file LibRaw can read",
+            "retouch train-style: error: only 3 of the 4 pairs could be used (at least 4 to learn from pairs)"]
+    assert failure(tail, 1) == ("only 3 of the 4 pairs could be used (at least 4 to learn from pairs)\n"
+                                "skipped the pair IMG_1.dng / IMG_1.png: IMG_1.dng: not a RAW file LibRaw can read")
+    assert failure([], 1) == "exit status 1"
