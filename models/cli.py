@@ -172,8 +172,8 @@ def _train_style(args: argparse.Namespace) -> int:
                                                        least=MIN_PAIRS)
             except FileNotFoundError as e:
                 way_out = "" if args.resume else ", or give --unpaired to learn the targets' look alone"
-                raise CliError(f"{e} (at least {MIN_PAIRS} to learn from pairs): mend or remove the pairs "
-                               f"skipped above{way_out}") from None
+                raise CliError(f"{e} (at least {MIN_PAIRS} to learn from pairs): mend or remove the pairs it "
+                               f"skipped{way_out}") from None
         try:
             if not cfg.paired:
                 inputs = crops.folder_views(args.inputs, cfg.views_per_photo, run / "cache", seed=1,
