@@ -50,7 +50,8 @@ def failure(tail: list[str], code: int) -> str:
     it skipped (an error such as "only 3 of the 4 pairs could be used" refers to them)."""
     if not tail:
         return f"exit status {code}"
-    error = tail[-1].removeprefix(ERROR_PREFIX)
+    # the command's own options are not the dialog's ways out (removing a broken pair is one here)
+    error = re.sub(r", or give --[\w-]+[^,;]*", "", tail[-1].removeprefix(ERROR_PREFIX))
     skipped = [line for line in tail[:-1] if line.startswith("skipped ")]
     return "\n".join([error, *skipped])
 

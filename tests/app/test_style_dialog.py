@@ -180,7 +180,9 @@ def test_a_failed_training_says_its_error_and_the_photos_it_skipped():
 
     tail = ["4 photos pair up by file name: learning from each pair", "preparing views of a and b ...",
             "skipped the pair IMG_1.dng / IMG_1.png: IMG_1.dng: not a RAW file LibRaw can read",
-            "retouch train-style: error: only 3 of the 4 pairs could be used (at least 4 to learn from pairs)"]
-    assert failure(tail, 1) == ("only 3 of the 4 pairs could be used (at least 4 to learn from pairs)\n"
+            "retouch train-style: error: only 3 of the 4 pairs could be used (at least 4 to learn from pairs): "
+            "mend or remove the pairs it skipped, or give --unpaired to learn the targets' look alone"]
+    assert failure(tail, 1) == ("only 3 of the 4 pairs could be used (at least 4 to learn from pairs): mend or "
+                                "remove the pairs it skipped\n"
                                 "skipped the pair IMG_1.dng / IMG_1.png: IMG_1.dng: not a RAW file LibRaw can read")
     assert failure([], 1) == "exit status 1"
