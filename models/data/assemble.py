@@ -119,6 +119,7 @@ def fetch_package(package: str, cache: Path, version: str | None = None) -> Path
     is removed so that the next run downloads it afresh."""
     from filelock import FileLock
 
+    cache = cache.resolve()  # the tools run inside it: a relative path (make data's) would be read twice over
     root = cache / "unpacked" / package
     done = root / ".complete"  # written before the rename: a root without it is an older or broken one
     if done.exists():

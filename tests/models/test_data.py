@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -110,13 +112,15 @@ def test_fetch_package_shares_a_cache_and_says_what_went_wrong(tmp_path, monkeyp
 
     from models.data.assemble import AssembleError, fetch_package
 
-    cache = tmp_path / "cache"
+    monkeypatch.chdir(tmp_path)
+    cache = Path("cache")  # relative, as make data's data/apt-cache
     (cache / "debs").mkdir(parents=True)
     deb = _deb(tmp_path)
     shutil.copy(deb, cache / "debs")
     with ThreadPoolExecutor(4) as ex:
         roots = list(ex.map(lambda _: fetch_package("retouch-test-photos", cache), range(4)))
     assert len(set(roots)) == 1 and (roots[0] / "usr/share/pics/a.png").is_file()
+    cache = cache.resolve()
     leftovers = sorted(p.name for p in cache.iterdir())
     assert leftovers == [".lock", "debs", "unpacked"], leftovers
 
