@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from engine.atomic import atomic_path
+from engine.batch import scan_folder
 from engine.io import RASTER_EXTENSIONS, ImageError, is_raw, load_preview
 
 from .rcc import Rcc
@@ -246,9 +247,8 @@ def load_srgb(path: Path, max_size: int | None = None) -> np.ndarray:
 
 def list_images(folder: Path) -> list[Path]:
     """The JPEG, PNG and TIFF files of a folder (not its subfolders), hidden files (``.*``: a Mac's
-    ``._IMG_0001.JPG`` resource forks) left out."""
-    return sorted(p for p in Path(folder).iterdir()
-                  if p.suffix.lower() in RASTER_EXTENSIONS and not p.name.startswith(".") and p.is_file())
+    ``._IMG_0001.JPG`` resource forks) left out as the batch leaves them out."""
+    return [p for p in scan_folder(Path(folder)) if p.suffix.lower() in RASTER_EXTENSIONS and p.is_file()]
 
 
 

@@ -616,7 +616,7 @@ AT_LEAST_ONE = ("width", "batch", "iterations", "checkpoint_every", "citers", "p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.io import is_supported
+    from engine.batch import scan_folder
 
     from ..data.assemble import SPLITS
 
@@ -636,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in AT_LEAST_ONE:
         if name in over and over[name] < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1 (got {over[name]})")
-    if args.photos.is_dir() and any(is_supported(p) for p in args.photos.iterdir()):
+    if args.photos.is_dir() and scan_folder(args.photos):  # photos of one's own, RAW or not
         if not any((args.photos / s).is_dir() for s in SPLITS):
             ap.error(f"{args.photos} holds photos, not the default sets' folders ({', '.join(SPLITS)}): "
                      "to learn from your own photos, use retouch train-style --inputs DIR --targets DIR")
