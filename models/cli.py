@@ -216,8 +216,7 @@ def _run_lock(run: Path) -> Iterator[None]:
         with run_lock(run):
             yield
     except RunBusy as e:
-        raise CliError(str(e).replace("another training", "another retouch train-style")
-                       .replace("another run folder", "another --run")) from None
+        raise CliError(str(RunBusy(e.run, "retouch train-style", "--run"))) from None
 
 
 @contextmanager

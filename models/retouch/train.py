@@ -556,7 +556,12 @@ def train(cfg: Config, run: Path, *, inputs: np.ndarray, targets: np.ndarray, sy
 
 
 class RunBusy(RuntimeError):
-    """Another training holds the run folder."""
+    """Another training holds the run folder ``run``; each command says so in its own words."""
+
+    def __init__(self, run: Path, who: str = "training", folder: str = "run folder") -> None:
+        self.run = run
+        super().__init__(f"another {who} is running in {run}: wait for it to finish, or give this one "
+                         f"another {folder}")
 
 
 class CheckpointError(ValueError):
@@ -575,8 +580,7 @@ def run_lock(run: Path) -> Iterator[None]:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise RunBusy(f"another training is running in {run}: wait for it to finish, or give this one "
-                      "another run folder") from None
+        raise RunBusy(run) from None
     try:
         yield
     finally:
