@@ -194,6 +194,9 @@ def _train_style(args: argparse.Namespace) -> int:
                    log=log, progress=bar, originals=originals)
         if bar.tty:
             print(file=sys.stderr)
+        if tr.stop and tr.it == 0:  # Ctrl-C in the warm-up: an untrained policy is no style
+            print(f"interrupted before the first iteration: nothing saved (the views stay cached in {run})")
+            return 130
         # a style learnt from pairs is meant in full; an unpaired one keeps Auto's hedge (HISTORY.md, twentieth session)
         strength = {"strength": PAIRED_STRENGTH} if cfg.paired else {}
         with _shielded():  # a second Ctrl-C or SIGTERM while the style is written would lose it

@@ -415,8 +415,9 @@ class Trainer:
         return -c_loss.item()  # the Wasserstein estimate
 
     def warm_up(self) -> None:
-        """Fill the fake buffer with finished episodes (the paper's iteration 0, lr 0)."""
-        while len(self.fake) < self.cfg.batch:
+        """Fill the fake buffer with finished episodes (the paper's iteration 0, lr 0); a Ctrl-C
+        (``stop``) ends it early."""
+        while len(self.fake) < self.cfg.batch and not self.stop:
             self._step_pool(learn=False)
 
     def iteration(self) -> dict:
@@ -437,13 +438,22 @@ class Trainer:
             progress: Callable[[int, int, float], None] | None = None) -> Path:
         """Run to ``cfg.iterations``; checkpoints every ``checkpoint_every`` and on SIGINT/SIGTERM."""
         cfg = self.cfg
-        self.warm_up()
 
         def _sig(signum, frame):  # end the current iteration (its critic updates cut short), save, return
             self.stop = True
 
+        # from the warm-up on: a Ctrl-C there was a traceback (nothing trained, nothing to save)
         old = {s: signal.signal(s, _sig) for s in (signal.SIGINT, signal.SIGTERM)} \
             if _main_thread() else {}
+        try:
+            self.warm_up()
+        except BaseException:
+            self._restore(old)
+            raise
+        if self.stop:
+            self._restore(old)
+            log(f"interrupted before iteration {self.it + 1}: nothing new to save")
+            return self.run / "checkpoint.pt"
         t_last, it_last = time.time(), self.it
         acc: list[dict] = []
         if progress:  # the start: a progress bar then times the first iteration too
@@ -475,11 +485,15 @@ class Trainer:
                         shutil.copyfile(path, path.with_name(f"checkpoint-it{self.it}.pt"))
         finally:
             path = self.save()
-            for s, h in old.items():
-                signal.signal(s, h)
+            self._restore(old)
         state = "interrupted" if self.stop else "done" if self.it >= cfg.iterations else f"stopped at {cfg.stop_at}"
         log(f"saved {path} at iteration {self.it} ({state})")
         return path
+
+    @staticmethod
+    def _restore(handlers: dict) -> None:
+        for s, h in handlers.items():
+            signal.signal(s, h)
 
 
 def _main_thread() -> bool:
@@ -653,6 +667,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RunBusy, CheckpointError) as e:  # not any ValueError of hours of training: those keep their traceback
         print(f"train: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # before the trainer's own handler (reading photos, loading): nothing trained yet
+        print("train: cancelled before training began: nothing saved", file=sys.stderr)
+        return 130
 
 
 def _train_main(args: argparse.Namespace, over: dict, ck: Path) -> int:

@@ -89,6 +89,30 @@ def test_a_stop_cuts_the_critic_updates_short(tiny_views, tmp_path, monkeypatch)
     assert (tmp_path / "checkpoint.pt").exists()
 
 
+def test_ctrl_c_in_the_warm_up_stops_without_a_traceback_or_a_checkpoint(tiny_views, tmp_path, monkeypatch):
+    """The warm-up (seconds to fill the critic's fakes) is under the trainer's handler too: a
+    SIGINT there ends the run with nothing trained, so nothing is saved over a run's checkpoint."""
+    import signal
+
+    cfg = Config(**TINY)
+    orig = Trainer._step_pool
+    steps: list[bool] = []
+
+    def ctrl_c_in_warm_up(self, learn):
+        steps.append(learn)
+        if len(steps) == 1:
+            signal.raise_signal(signal.SIGINT)
+        return orig(self, learn)
+
+    monkeypatch.setattr(Trainer, "_step_pool", ctrl_c_in_warm_up)
+    logs: list[str] = []
+    tr = train(cfg, tmp_path, inputs=tiny_views, targets=tiny_views, synthetic=True, log=logs.append)
+    assert tr.stop and tr.it == 0 and steps == [False]  # the warm-up's first step, then no more
+    assert not (tmp_path / "checkpoint.pt").exists()
+    assert "interrupted before iteration 1: nothing new to save" in logs[-1]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler given back
+
+
 def test_checkpoint_resumes(tiny_views, tmp_path):
     cfg = Config(**TINY)
     logs: list[str] = []

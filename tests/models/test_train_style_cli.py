@@ -295,6 +295,28 @@ def test_interrupted_run_prints_a_command_that_continues_it(folders, tmp_path, m
     assert f"resumed {run / 'checkpoint.pt'} at iteration 1" in log and "it 3/3" in log
 
 
+def test_ctrl_c_before_the_first_iteration_writes_no_style(folders, tmp_path, monkeypatch, capsys):
+    """An untrained policy is no style: the warm-up's Ctrl-C leaves no .onnx and no checkpoint."""
+    import signal
+
+    from models.retouch.train import Trainer
+
+    orig = Trainer.warm_up
+
+    def ctrl_c(self):
+        signal.raise_signal(signal.SIGINT)
+        orig(self)
+
+    monkeypatch.setattr(Trainer, "warm_up", ctrl_c)
+    run, out = tmp_path / "run", tmp_path / "mine.onnx"
+    assert _train_style(folders, "--run", str(run), "-o", str(out), "--iterations", "3", *TINY_STYLE) == 130
+    assert "interrupted before the first iteration: nothing saved" in capsys.readouterr().out
+    assert not out.exists() and not (run / "checkpoint.pt").exists()
+    monkeypatch.setattr(Trainer, "warm_up", orig)  # the same command again starts afresh, unrefused
+    assert _train_style(folders, "--run", str(run), "-o", str(out), "--iterations", "1", *TINY_STYLE) == 0
+    assert out.exists()
+
+
 @pytest.mark.parametrize("argv, status, message", [
     (["--iterations", "0"], 2, "--iterations must be at least 1 (got 0)"),
     (["--iterations", "-5"], 2, "--iterations must be at least 1 (got -5)"),
