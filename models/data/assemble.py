@@ -35,6 +35,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +112,23 @@ class AssembleError(RuntimeError):
     """A package could not be had; the message says why and what to do."""
 
 
+@contextmanager
+def cache_lock(cache: Path) -> Iterator[None]:
+    """The cache's lock; a run that has to wait says so (the other may be downloading for minutes)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(cache / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"assemble: another run is using {cache}: waiting for it to finish ...", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def fetch_package(package: str, cache: Path, version: str | None = None) -> Path:
     """Download (once) and unpack a Debian package, at the listed ``version`` where the archive
     still has it (else its current one, said on stderr: the photos may differ); returns the
@@ -118,15 +137,13 @@ def fetch_package(package: str, cache: Path, version: str | None = None) -> Path
     Runs sharing a cache (``make data`` beside an ``evaluate``) take turns on its lock; a root is
     used only once marked complete, a failed unpack leaves nothing behind, and a damaged ``.deb``
     is removed so that the next run downloads it afresh."""
-    from filelock import FileLock
-
     cache = cache.resolve()  # the tools run inside it: a relative path (make data's) would be read twice over
     root = cache / "unpacked" / package
     done = root / ".complete"  # written before the rename: a root without it is an older or broken one
     if done.exists():
         return root
     cache.mkdir(parents=True, exist_ok=True)
-    with FileLock(cache / ".lock"):
+    with cache_lock(cache):
         if done.exists():  # the other run unpacked it meanwhile
             return root
         debs = cache / "debs"
@@ -274,10 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         names = [p.stem for p in res[s]]
         print(f"{s:8s} {len(names):3d}  " + ", ".join(names[:12]) + (", ..." if len(names) > 12 else ""))
     if args.clean_cache:
-        from filelock import FileLock
-
         cache = args.cache or args.out.parent / "apt-cache"
-        with FileLock(cache / ".lock"):  # not while another run unpacks into it
+        with cache_lock(cache):  # not while another run unpacks into it
             shutil.rmtree(cache / "unpacked", ignore_errors=True)
     return 0
 

@@ -145,6 +145,40 @@ def test_fetch_package_shares_a_cache_and_says_what_went_wrong(tmp_path, monkeyp
 
 
 @pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_a_run_waiting_on_another_says_so(tmp_path, capsys):
+    """A second make data (or an evaluate fetching the targets) waits for the first: said, not silent."""
+    import shutil
+    import subprocess
+    import sys
+    import threading
+
+    from models.data.assemble import fetch_package
+
+    cache = tmp_path / "cache"
+    (cache / "debs").mkdir(parents=True)
+    shutil.copy(_deb(tmp_path), cache / "debs")
+    holder = subprocess.Popen(  # another run, holding the cache
+        [sys.executable, "-c", "import sys; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
+         "lock.acquire(); print('held', flush=True); sys.stdin.readline()", str(cache / ".lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        got: list[Path] = []
+        waiting = threading.Thread(target=lambda: got.append(fetch_package("retouch-test-photos", cache)))
+        waiting.start()
+        waiting.join(1.0)
+        assert waiting.is_alive() and not got  # it waits ...
+        assert f"another run is using {cache}: waiting for it to finish" in capsys.readouterr().err  # ... and says so
+        holder.communicate("done\n", timeout=10)
+        waiting.join(30)
+        assert got and (got[0] / "usr/share/pics/a.png").is_file()
+    finally:
+        holder.kill()
+        holder.wait()
+    fetch_package("retouch-test-photos", cache)  # unhindered: silent
+    assert "waiting" not in capsys.readouterr().err
+
+
 def test_fetch_package_takes_the_listed_version_and_says_when_it_cannot(tmp_path, monkeypatch, capsys):
     """photos.tsv names each package's version: that one is downloaded and used where the archive
     has it (another release has its own, which is taken and said), and among cached versions the
