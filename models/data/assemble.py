@@ -149,6 +149,12 @@ def fetch_package(package: str, cache: Path, version: str | None = None) -> Path
         debs = cache / "debs"
         debs.mkdir(parents=True, exist_ok=True)
         found = _debs(debs, package, version)
+        if found and version and not _listed(found[-1], package, version):  # only another version cached
+            got = _tool(["apt-get", "download", f"{package}={version}"], debs)
+            found = _debs(debs, package, version)
+            if got.returncode:
+                print(f"assemble: {package} {version} could not be had ({_last_line(got)}); using the cached "
+                      f"{found[-1].name} (the photos may differ from the model card's)", file=sys.stderr)
         if not found:
             got = _tool(["apt-get", "download", f"{package}={version}" if version else package], debs)
             if got.returncode and version:  # another release: its own version of the package
@@ -182,9 +188,12 @@ def fetch_package(package: str, cache: Path, version: str | None = None) -> Path
 
 def _debs(debs: Path, package: str, version: str | None) -> list[Path]:
     """The package's .deb files in the cache, the listed version's last (the one used)."""
-    found = sorted(debs.glob(f"{package}_*.deb"))
-    listed = f"{package}_{version.replace(':', '%3a')}_" if version else None  # apt's file name of an epoch
-    return sorted(found, key=lambda d: listed is not None and d.name.startswith(listed))
+    return sorted(sorted(debs.glob(f"{package}_*.deb")), key=lambda d: _listed(d, package, version))
+
+
+def _listed(deb: Path, package: str, version: str | None) -> bool:
+    """Whether ``deb`` is the listed version of ``package`` (apt writes an epoch's colon as %3a)."""
+    return version is not None and deb.name.startswith(f"{package}_{version.replace(':', '%3a')}_")
 
 
 def _reads_whole(deb: Path) -> bool:

@@ -215,6 +215,40 @@ def test_fetch_package_takes_the_listed_version_and_says_when_it_cannot(tmp_path
 
 
 @pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+@pytest.mark.parametrize("online", [True, False])
+def test_a_cache_holding_another_version_first_tries_the_listed_one(tmp_path, monkeypatch, capsys, online):
+    """Only version 1.0 cached, 2.0 listed: 2.0 is downloaded where the archive has it; offline,
+    the cached 1.0 is used and said (it was used without a try or a word)."""
+    import os
+    import shutil
+
+    from models.data.assemble import _debs, fetch_package
+
+    deb = _deb(tmp_path)
+    cache = tmp_path / "cache"
+    (cache / "debs").mkdir(parents=True)
+    shutil.copy(deb, cache / "debs")
+    newer = tmp_path / "retouch-test-photos_2.0_all.deb"
+    shutil.copy(deb, newer)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "apt.log"
+    serve = f"cp {newer} .\n" if online else "echo 'E: Temporary failure resolving deb.debian.org' >&2\nexit 100\n"
+    (bin_dir / "apt-get").write_text(f'#!/bin/sh\necho "$@" >> {log}\n{serve}')
+    (bin_dir / "apt-get").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    root = fetch_package("retouch-test-photos", cache, "2.0")
+    assert (root / "usr/share/pics/a.png").is_file()
+    assert log.read_text().splitlines() == ["download retouch-test-photos=2.0"]
+    said = capsys.readouterr().err
+    if online:
+        assert _debs(cache / "debs", "retouch-test-photos", "2.0")[-1].name == newer.name and not said
+    else:
+        assert ("retouch-test-photos 2.0 could not be had (E: Temporary failure resolving deb.debian.org); "
+                "using the cached retouch-test-photos_1.0_all.deb") in said
+
+
+@pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
 def test_assemble_offline_makes_what_it_can_and_names_every_package_missing(tmp_path, monkeypatch):
     """Offline with part of the cache: the cached package's photo is made, and the error names each
     package that could not be had (it stopped at the first, making nothing after it)."""
