@@ -279,7 +279,7 @@ class Trainer:
             getattr(self, k).load_state_dict(ck[k])
         self.it, self.elapsed, self.history = ck["it"], ck["elapsed"], ck.get("history", [])
         self.rng.bit_generator.state = ck["rng"]
-        torch.set_rng_state(ck["torch_rng"])
+        torch.set_rng_state(ck["torch_rng"].cpu())  # mapped to the GPU with the rest; the generator is the CPU's
 
     # -- one iteration -------------------------------------------------------------------
     def _set_lr(self) -> float:
