@@ -429,6 +429,7 @@ class MainWindow(QMainWindow):
         self.renderer.cancel("crop")
         self.undo_group.setActiveStack(doc.undo)
         self.panel.set_doc(doc)
+        self._follow_auto_strength(doc)  # the slider shows this photo's Auto, not the last one's
         for kind, button in (("auto", self.panel.auto), ("variations", self.panel.vary)):
             if (kind, doc) in self._running:  # back on a photo whose job still runs
                 button.setEnabled(False)

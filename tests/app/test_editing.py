@@ -250,7 +250,9 @@ def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, fo
     a.undo.undo()  # back to the Auto result at 120 %
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
     auto_and_wait(qtbot, win)
+    win.panel.strength.setValue(80)  # rescales b's Auto
     open_and_wait(qtbot, win, folder / "a_dune.dng")
+    assert win.panel.strength.value() == 120  # the shown photo's own Auto, not the last one's
     win.panel.strength.setValue(30)
     assert a.recipe.dumps() == at(0.3)
 
