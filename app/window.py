@@ -31,7 +31,7 @@ from shiboken6 import isValid
 
 from engine import styles
 from engine.looks import differences
-from engine.recipe import Recipe, Step, write_sidecar
+from engine.recipe import Recipe, Step, sidecar_path, write_sidecar
 from engine.runners.agent import (
     AUTO_STRENGTH,
     DEFAULT_MODEL,
@@ -1078,10 +1078,17 @@ class MainWindow(QMainWindow):
         if not paths:
             return None
         self.flush_sidecars(wait=True)
-        dlg = ExportDialog([(p, self.docs[p].recipe if p in self.docs else None) for p in paths],
-                           self.settings, self)
+        dlg = ExportDialog([(p, self._shown_recipe(p)) for p in paths], self.settings, self)
         dlg.open()
         return dlg
+
+    def _shown_recipe(self, path: Path) -> Recipe | None:
+        """What Export applies to ``path``: its recipe as the window shows it. None: its sidecar, read
+        by the export. A photo never edited exports as it is, as its thumbnail shows it (not Auto,
+        which Batch Export Folder gives such photos, as its dialog says)."""
+        if path in self.docs:
+            return self.docs[path].recipe
+        return None if sidecar_path(path).exists() else Recipe()
 
     def batch_export(self) -> Any:
         """The whole folder through engine.batch (photos without edits get Auto)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 
+import numpy as np
 import piexif
 from PySide6.QtWidgets import QApplication, QMessageBox
 from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, settle
@@ -127,6 +128,35 @@ def test_export_writes_file_with_exif(qtbot, win, folder, tmp_path):
 
     with Image.open(dst) as im:
         assert max(im.size) == 480
+    dlg.close()
+
+
+def test_export_applies_each_photos_recipe_as_shown_never_auto(qtbot, win, folder, tmp_path):
+    """Export of a selection: opened or not, a photo never edited exports as it is (an unopened one
+    got Auto, at the shipped model's strength); an unopened photo's sidecar is applied."""
+    shutil.copy2(folder / "b_dune.jpg", folder / "c_dune.jpg")
+    Recipe([Step("exposure", {"ev": 1.0})]).save(sidecar_path(folder / "c_dune.jpg"))
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    win.filmstrip.selectAll()
+    dlg = win.export_selection()
+    jobs = {j.src.name: j.settings for j in dlg.jobs()}
+    assert sorted(jobs) == ["a_dune.dng", "b_dune.jpg", "c_dune.jpg"]
+    for name in ("a_dune.dng", "b_dune.jpg"):  # opened and not: unedited, as their thumbnails
+        assert jobs[name].source == "recipe" and jobs[name].recipe["steps"] == [], name
+    assert jobs["c_dune.jpg"].source == "sidecar"
+    out = tmp_path / "out"
+    dlg.out_dir.setText(str(out))
+    dlg.start()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT * 2)
+    from PIL import Image
+
+    def pixels(p):
+        with Image.open(p) as im:
+            return np.asarray(im.convert("RGB"), dtype=float)
+
+    b, c = pixels(out / "b_dune.jpg"), pixels(out / "c_dune.jpg")
+    assert np.abs(b - pixels(folder / "b_dune.jpg")).mean() < 2  # the photo as it is (JPEG again)
+    assert c.mean() > b.mean() + 20  # its sidecar's +1 EV
     dlg.close()
 
 
