@@ -44,6 +44,7 @@ class PhotoDoc(QObject):
             self.sidecar_error = str(e)
             self.recipe = Recipe()
         self.dirty = False
+        self.save_error: str | None = None  # why the last sidecar write failed (said once)
         self.failed: str | None = None
         # Pixels (only while on screen): full linear, screen-size linear cache, metadata.
         self.linear: Any = None

@@ -691,14 +691,27 @@ class MainWindow(QMainWindow):
                 doc.dirty = False
                 self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)
                 run_in_pool(write_sidecar, doc.path, doc.recipe.copy(), pool=self.save_pool,
+                            on_done=lambda _, d=doc: setattr(d, "save_error", None),
                             on_error=lambda e, tb, d=doc: self._save_failed(d, e))
         if wait:
             self.save_pool.waitForDone(10000)
             QApplication.processEvents()
 
     def _save_failed(self, doc: PhotoDoc, exc: BaseException) -> None:
+        """Said once per photo (an autosave follows every edit), naming the sidecar, not its temp file;
+        the next edit tries again."""
         doc.dirty = True
-        show_error(self, "Edits not saved", exc)
+        self.filmstrip.set_edited(doc.path, sidecar_path(doc.path).exists())  # no ● for edits not on disk
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        first = doc.save_error is None
+        doc.save_error = reason
+        if not first:
+            self.statusBar().showMessage(f"Edits of {doc.path.name} not saved: {reason}", 5000)
+            return
+        show_error(self, "Edits not saved",
+                   f"The edits of {doc.path.name} could not be saved to {sidecar_path(doc.path)}: {reason}.\n\n"
+                   "They stay in this window while it is open, and Export applies them. Retouch tries again "
+                   "after each edit; this message is not repeated for this photo.")
 
     # ---------------------------------------------------------------- agent
     def match_look_dialog(self) -> None:

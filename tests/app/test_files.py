@@ -50,6 +50,41 @@ def test_sidecar_on_disk_matches_within_a_second(qtbot, win, folder):
     w2.close()
 
 
+def test_a_folder_that_cannot_be_written_says_so_once_and_marks_nothing(qtbot, win, folder, monkeypatch):
+    """Each edit autosaves: a read-only folder gave an error box per edit, naming the hidden temp
+    file, and the filmstrip's ● claimed edits that were not on disk."""
+    import app.window as window_mod
+
+    photo = folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, photo)
+    real = window_mod.write_sidecar
+    calls: list = []
+
+    def denied(path, recipe):
+        calls.append(path)
+        raise PermissionError(13, "Permission denied", str(folder / ".b_dune.jpg.retouch.json.x1.part.json"))
+
+    monkeypatch.setattr(window_mod, "write_sidecar", denied)
+    win.panel.add_step("exposure")
+    slider = win.panel.steps.cards[0].controls["ev"].slider
+    for i in range(3):  # three edits, each autosaved
+        n = len(calls)
+        if i:
+            slider.setValue(slider.value() + 20)
+        qtbot.waitUntil(lambda n=n: len(calls) > n and win.doc.save_error is not None, timeout=TIMEOUT)
+        qtbot.wait(50)
+    boxes = _error_boxes()
+    assert len(boxes) == 1, [b.text() for b in boxes]
+    assert str(sidecar_path(photo)) in boxes[0].text() and "part.json" not in boxes[0].text()
+    assert "Permission denied" in boxes[0].text()
+    assert not win.filmstrip.is_edited(photo) and "not saved" in win.statusBar().currentMessage()
+    _close_boxes()
+    monkeypatch.setattr(window_mod, "write_sidecar", real)  # writable again: the next edit saves
+    slider.setValue(slider.value() + 20)
+    qtbot.waitUntil(lambda: sidecar_path(photo).exists() and win.doc.save_error is None, timeout=TIMEOUT)
+    assert read_sidecar(photo).to_json() == win.doc.recipe.to_json() and win.filmstrip.is_edited(photo)
+
+
 def test_copy_paste_between_two_photos(qtbot, win, folder):
     a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
     open_and_wait(qtbot, win, a)
