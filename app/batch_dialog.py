@@ -163,7 +163,7 @@ class BatchDialog(QDialog):
     # -- planning and running -------------------------------------------------------------
     def plan(self) -> list:
         """The jobs for the current options; raises ValueError/OSError with a message for the user."""
-        from engine.batch import ExportSettings, plan_jobs
+        from engine.batch import ExportSettings, plan_jobs, prepare_output
         from engine.recipe import Recipe
 
         in_dir = Path(self.in_dir.text().strip()).expanduser()
@@ -185,7 +185,7 @@ class BatchDialog(QDialog):
         if not jobs:
             raise ValueError(f"no photos in {in_dir}" + ("" if self.recursive.isChecked() else
                                                          " (tick “Include sub-folders”?)"))
-        out_dir.mkdir(parents=True, exist_ok=True)
+        prepare_output(out_dir)
         return jobs
 
     def start(self) -> None:

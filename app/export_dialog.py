@@ -141,11 +141,11 @@ class ExportDialog(QDialog):
     def start(self) -> None:
         from superqt.utils import create_worker
 
-        from engine.batch import TemplateError, export_all
+        from engine.batch import TemplateError, export_all, prepare_output
 
         try:
             jobs = self.jobs()
-            Path(self.out_dir.text()).expanduser().mkdir(parents=True, exist_ok=True)
+            prepare_output(Path(self.out_dir.text()).expanduser())
         except (TemplateError, ValueError, OSError) as e:
             self.message.setText(f"<span style='color:#ff8a80'>{e}</span>")
             return

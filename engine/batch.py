@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import tempfile
 import threading
 import time
 from collections import deque
@@ -219,6 +220,20 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+def prepare_output(out_dir: Path) -> bool:
+    """Create ``out_dir`` if needed and check that a file can be written in it: found now, not once
+    per photo after each has been decoded and rendered. Returns whether it was created; an
+    ``OSError`` says why it cannot be used."""
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as e:
+        raise OSError(f"cannot write to {out_dir} ({e.strerror or e})") from None
+    return created
 
 
 def default_workers(n_jobs: int | None = None) -> int:

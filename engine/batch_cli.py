@@ -70,7 +70,7 @@ def _error(msg: str, status: int = 2) -> int:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from .batch import ExportSettings, TemplateError, plan_jobs
+    from .batch import ExportSettings, TemplateError, plan_jobs, prepare_output
     from .recipe import Recipe, RecipeError
 
     if not 1 <= args.quality <= 100:
@@ -111,8 +111,10 @@ def run_batch(args: argparse.Namespace) -> int:
         print(f"No photos found in {in_dir}" + ("" if args.recursive else " (use --recursive for sub-folders)"),
               file=sys.stderr)
         return 0
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        created = prepare_output(out_dir)
+    except OSError as e:
+        return _error(str(e), 1)
     try:
         return _run(jobs, in_dir, out_dir, args)
     except RuntimeError as e:  # engine.batch_dask.ClusterError: nothing could run

@@ -413,6 +413,29 @@ def test_disk_full_is_fatal_other_errors_are_not(tmp_path):
     assert not is_fatal(ImageError("the RAW data is truncated or corrupt", tmp_path / "a.DNG"))
 
 
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_photo(sources, tmp_path, capsys,
+                                                                            monkeypatch):
+    """Permission denied on OUT_DIR: every photo was decoded and rendered, then failed alone at
+    its write. It is one line before any work now (root writes anywhere, so the denial is faked)."""
+    import engine.batch
+
+    real = engine.batch.tempfile.TemporaryFile
+
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(engine.batch.tempfile, "TemporaryFile", denied)
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, sources, out, "--jobs", "1")
+    assert rc == 1 and f"retouch batch: error: cannot write to {out} (Permission denied)" in err
+    assert "Exporting" not in err and list(out.iterdir()) == []
+    monkeypatch.setattr(engine.batch.tempfile, "TemporaryFile", real)
+    assert engine.batch.prepare_output(out) is False and list(out.iterdir()) == []  # nothing left behind
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OSError, match=f"cannot write to {tmp_path / 'file' / 'sub'}"):
+        engine.batch.prepare_output(tmp_path / "file" / "sub")
+
+
 def test_disk_full_stops_the_batch_without_half_files(sources, tmp_path, capsys):
     """A real full disk: a 600 kB tmpfs as OUT_DIR (needs root, as the tests run here)."""
     import subprocess
