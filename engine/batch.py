@@ -329,7 +329,9 @@ def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
     pool = _pool(workers, job_timeout)
     try:
         while (pending or inflight) and not cancel.is_set():
-            while pending and len(inflight) < 2 * workers:  # a short queue keeps cancel responsive
+            # one photo per worker: the pool hands a queued photo to its workers' queue at once, where
+            # it can no longer be cancelled (a cancel then still exported those, after the running ones)
+            while pending and len(inflight) < workers:
                 job = pending.popleft()
                 inflight[pool.submit(export_one, job)] = job
             try:

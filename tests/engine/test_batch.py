@@ -392,6 +392,28 @@ def test_ctrl_c_cancels_cleanly_and_reports_exactly_what_was_written(sources, tm
     assert len(files) == done and not [f for f in files if f.startswith(".")]  # no half files
 
 
+def test_a_cancel_exports_only_the_photos_already_running(sources, tmp_path):
+    """One worker, cancelled as the first photo comes back: nothing more is exported (with two
+    photos queued per worker, the second was already in the pool's hands and was written too)."""
+    import threading
+
+    from engine.batch import ExportSettings, plan_jobs, run_local
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(4):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    jobs = plan_jobs(shoot, out, ExportSettings(source="recipe", recipe=LOOK.to_json()))
+    cancel = threading.Event()
+    results = []
+    for r in run_local(jobs, 1, cancel):
+        results.append(r)
+        cancel.set()
+    assert [r.status for r in results] == ["done"] and sorted(os.listdir(out)) == ["p0.jpg"]
+
+
 def test_disk_full_is_fatal_other_errors_are_not(tmp_path):
     """ENOSPC/EROFS stop the batch (every later photo would fail too); a bad photo does not."""
     import errno
