@@ -3,7 +3,7 @@
 The photographer picks a finished version of the open photo (a JPEG exported by another tool,
 say); ``retouch fit PHOTO AFTER -o R.json`` finds the filter steps that turn one into the other
 and the recipe replaces the photo's steps (undoable). Fitting needs torch, which the app never
-imports, so it runs as a :class:`QProcess`; its stage lines ("forward search: exposure, tone
+imports, so it runs as a :class:`QProcess`; its stage lines ("forward search: Exposure, Tone curve
 (31.2 dB)") show in a progress dialog whose Cancel stops it, and nothing changes then.
 """
 
@@ -90,7 +90,8 @@ class LookMatcher(QObject):
             recipe = Recipe.load(self.out)
             m = RESULT.search(self._stdout)
             fit = f", {m[1]} dB from the target" if m else ""
-            self._done(recipe, f"{len(recipe)} step{'s' if len(recipe) != 1 else ''}{fit}")
+            self._done(recipe, f"{len(recipe)} step{'s' if len(recipe) != 1 else ''}{fit}" if len(recipe)
+                       else "no steps: the photo already matches it")
         else:
             self._failed(f"Match a look failed: {self._tail or f'exit status {code}'}")
 

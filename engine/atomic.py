@@ -38,3 +38,14 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
+
+
+def unwritable(folder: str | os.PathLike) -> str | None:
+    """Why no file can be written in ``folder`` (as an atomic write makes one there), or None:
+    checked before the work, not found at its end."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        return e.strerror or str(e)
+    return None

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import tempfile
 import threading
 import time
 from collections import deque
@@ -28,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .atomic import unwritable
 from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
 from .batch_worker import ExportSettings, Job, Result, export_one, init_worker, output_exists
 from .formats import FORMATS
@@ -229,10 +229,11 @@ def prepare_output(out_dir: Path) -> bool:
     created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
     except OSError as e:
         raise OSError(f"cannot write to {out_dir} ({e.strerror or e})") from None
+    why = unwritable(out_dir)
+    if why:
+        raise OSError(f"cannot write to {out_dir} ({why})")
     return created
 
 

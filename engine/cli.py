@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .atomic import unwritable
 from .formats import FORMATS, SUFFIX_FORMAT
 
 BAND_ROWS = 256  # rows rendered between progress updates
@@ -124,8 +125,13 @@ def _check_output(out: Path, *inputs: Path) -> None:
             raise CliError(f"refusing to overwrite the input {src}; choose another output name")
     if out.is_dir():
         raise CliError(f"{out} is a folder; give an output file name")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise CliError(f"{out.parent} is a file, not a folder")
     if not out.parent.is_dir():
         raise CliError(f"folder {out.parent} does not exist")
+    why = unwritable(out.parent)  # found now, not after seconds of work
+    if why:
+        raise CliError(f"cannot write to {out.parent} ({why}); choose another folder for {out.name}")
 
 
 def _output_format(out: Path, hint: str) -> str:

@@ -348,7 +348,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print("retouch fit: cancelled: nothing written", file=sys.stderr)
             return 130
         res.recipe.save(args.output)
-        print(f"{len(res.recipe)} steps:\n{describe(res.recipe)}")
+        if len(res.recipe):
+            print(f"{len(res.recipe)} step{'s' if len(res.recipe) > 1 else ''}:\n{describe(res.recipe)}")
+        else:
+            print("no steps: the two already match")
         print(f"remaining error: RMSE {res.rmse:.4f} ({res.psnr:.1f} dB PSNR; before fitting "
               f"{res.start_psnr:.1f} dB) in {time.perf_counter() - t:.1f} s -> {args.output}")
         return 0

@@ -197,6 +197,11 @@ def _trial(chain: Chain, raws: Raws, before: torch.Tensor, after: torch.Tensor, 
     return chain, trial, _optimise(chain, trial, before, after, iters)
 
 
+def _names(chain: Chain) -> str:
+    """The chain as the editor's cards name its steps (the progress dialog shows these lines)."""
+    return ", ".join(REGISTRY[o].label for o in chain)
+
+
 def _db(mse: float) -> str:
     return f"{-10 * math.log10(max(mse, 1e-16)):.1f} dB"
 
@@ -227,7 +232,7 @@ def _forward(before: torch.Tensor, after: torch.Tensor, ops: tuple[str, ...], it
         if cand is None or not _gains(cand[2], err, tol_db):
             break
         chain, raws, err = cand
-        log(f"forward search: {', '.join(chain)} ({_db(err)})")
+        log(f"forward search: {_names(chain)} ({_db(err)})")
     return chain, raws, err
 
 
@@ -245,7 +250,7 @@ def _joint(before: torch.Tensor, after: torch.Tensor, ops: tuple[str, ...], iter
             break
         chain.remove(victim)
     err = _optimise(chain, raws, before, after, iters)
-    log(f"joint search: {', '.join(chain)} ({_db(err)})")
+    log(f"joint search: {_names(chain)} ({_db(err)})")
     return chain, raws, err
 
 
@@ -269,7 +274,7 @@ def _refine(found: Found, before: torch.Tensor, after: torch.Tensor, ops: tuple[
             break
         what, (chain, raws, err) = change
         best = min(best, err)
-        log(f"refining search ({what}): {', '.join(chain)} ({_db(err)})")
+        log(f"refining search ({what}): {_names(chain)} ({_db(err)})")
         if tuple(chain) in seen:
             break
     return chain, raws, err
@@ -328,6 +333,8 @@ def _fit(before_linear: np.ndarray, after_srgb: np.ndarray, *, size: int, iters:
     before, after = _samples(np.asarray(before_linear, np.float32), np.asarray(after_srgb, np.float32), size)
     start = float(((srgb_encode(before) - after) ** 2).mean())
     log(f"before fitting: {_db(start)}")
+    if start <= INVISIBLE_MSE:  # already matched: the searches would keep a step that does nothing
+        return FitResult(Recipe(), math.sqrt(start), math.sqrt(start))
     trial_iters = max(1, iters // 5)
     # Two starts, because each has its trap: greedy picks a flexible curve first when several
     # simple edits were combined; the joint fit can let a curve absorb a weak edit. The stepwise
@@ -365,7 +372,7 @@ def _prune_invisible(chain: Chain, raws: Raws, err: float, before: torch.Tensor,
         if cand is None or cand[2] > INVISIBLE_MSE:
             break
         chain, raws, err = cand
-        log(f"pruned: {', '.join(chain)} ({_db(err)})")
+        log(f"pruned: {_names(chain)} ({_db(err)})")
     return chain, raws
 
 

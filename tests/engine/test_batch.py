@@ -439,19 +439,20 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_any_photo(sou
                                                                             monkeypatch):
     """Permission denied on OUT_DIR: every photo was decoded and rendered, then failed alone at
     its write. It is one line before any work now (root writes anywhere, so the denial is faked)."""
+    import engine.atomic
     import engine.batch
 
-    real = engine.batch.tempfile.TemporaryFile
+    real = engine.atomic.tempfile.TemporaryFile
 
     def denied(*a, **k):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(engine.batch.tempfile, "TemporaryFile", denied)
+    monkeypatch.setattr(engine.atomic.tempfile, "TemporaryFile", denied)
     out = tmp_path / "out"
     rc, err = run_cli(capsys, sources, out, "--jobs", "1")
     assert rc == 1 and f"retouch batch: error: cannot write to {out} (Permission denied)" in err
     assert "Exporting" not in err and list(out.iterdir()) == []
-    monkeypatch.setattr(engine.batch.tempfile, "TemporaryFile", real)
+    monkeypatch.setattr(engine.atomic.tempfile, "TemporaryFile", real)
     assert engine.batch.prepare_output(out) is False and list(out.iterdir()) == []  # nothing left behind
     (tmp_path / "file").write_text("x")
     with pytest.raises(OSError, match=f"cannot write to {tmp_path / 'file' / 'sub'}"):

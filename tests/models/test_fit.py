@@ -101,6 +101,14 @@ def test_fit_recovers_a_look_made_in_another_order(photo_jpeg):
     assert 0.38 < got["saturation"]["amount"] < 0.55
 
 
+def test_a_pair_that_already_matches_needs_no_step(photo_jpeg):
+    """The same photo as BEFORE and AFTER (a copy, or a crop of an unedited photo: 58 dB): no
+    step, where the searches came back with "Exposure -0.00" (ev -1.9e-07)."""
+    before = load_photo(photo_jpeg).linear
+    res = fit(before, _8bit(srgb_encode(before)))
+    assert len(res.recipe) == 0 and res.psnr == res.start_psnr > 55
+
+
 def test_a_step_the_look_can_be_matched_without_is_left_out(photo_jpeg):
     """A known 5-step look, exported losslessly, comes back as its 5 steps: the search's short
     tuning had left colour curves pinned at their limits as a 6th step (56.8 dB before the last

@@ -92,7 +92,7 @@ def test_fit_command_writes_recipe(tmp_path, capsys, heldout_srgb):
     psnr = re.search(r"remaining error: RMSE [\d.]+ \(([\d.]+) dB PSNR; before fitting [\d.]+ dB\)", captured.out)
     assert psnr and float(psnr[1]) > 50, captured.out  # measured 59.3 dB: the known recipe, found again
     assert re.search(r"1\. Exposure: ev -0\.\d\d\n  2\. Saturation: amount \d", captured.out)  # readable steps
-    assert "forward search: exposure" in captured.err and "joint search" in captured.err  # progress
+    assert "forward search: Exposure" in captured.err and "joint search" in captured.err  # progress, named as the cards
     got = Recipe.load(out)
     assert [s.op for s in got] == ["exposure", "saturation"]
     assert abs(got.steps[0].params["ev"] + 0.5) < 0.05
@@ -145,13 +145,34 @@ def test_fit_command_refuses_to_overwrite_its_inputs_before_fitting(tmp_path, mo
     monkeypatch.setattr(fit_mod, "fit", lambda *a, **k: pytest.fail("fit ran"))
     for out, why in ((tmp_path / "before.png", "refusing to overwrite the input"),
                      (tmp_path / "after.png", "refusing to overwrite the input"),
-                     (tmp_path / "nodir" / "r.json", "does not exist")):
+                     (tmp_path / "nodir" / "r.json", "does not exist"),
+                     (tmp_path / "before.png" / "r.json", f"{tmp_path / 'before.png'} is a file, not a folder")):
         args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(out)])
         assert args.func(args) == 1
         err = capsys.readouterr().err
         assert err.startswith("retouch fit: error: ") and why in err
+    # a folder that cannot be written: found before the fit, naming it (root writes anywhere: faked)
+    import engine.atomic
+
+    real = engine.atomic.tempfile.TemporaryFile
+
+    def denied(*a, **k):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(engine.atomic.tempfile, "TemporaryFile", denied)
+    args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(tmp_path / "r.json")])
+    assert args.func(args) == 1
+    assert (f"retouch fit: error: cannot write to {tmp_path} (Operation not permitted); choose another folder "
+            "for r.json") in capsys.readouterr().err
+    monkeypatch.setattr(engine.atomic.tempfile, "TemporaryFile", real)
     assert (tmp_path / "before.png").read_bytes() == original
     assert sorted(p.name for p in tmp_path.iterdir()) == ["after.png", "before.png"]
+    # the same photo twice: nothing to fit, said so
+    monkeypatch.undo()
+    args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(tmp_path / "r.json")])
+    assert args.func(args) == 0
+    assert "no steps: the two already match" in capsys.readouterr().out
+    assert len(Recipe.load(tmp_path / "r.json")) == 0
 
 
 def test_train_style_reads_raw_skips_broken_files_and_refuses_empty_folders(tmp_path, monkeypatch, capsys,
