@@ -310,12 +310,16 @@ def _continue_command(args: argparse.Namespace, out: Path, run: Path, cfg: Confi
                        "--resume"])
 
 
+MIN_OPAQUE = 0.05  # fit's AFTER: less of it opaque is no finished version of a photo
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from engine.align import find_crop, fit_grid
     from engine.auto_cli import describe
     from engine.cli import CliError, UsageError, _check_output, guarded
     from engine.color import srgb_encode
     from engine.io import load_photo
+    from engine.io.image import opacity
     from engine.render import resize_linear
 
     from .retouch.fit import fit
@@ -339,9 +343,19 @@ def cmd_fit(args: argparse.Namespace) -> int:
             box = crop.box or (crop.left, crop.top, crop.right, crop.bottom)
             before = resize_linear(before, *fit_grid(box, before.shape, after_linear.shape), box=box)
         after = srgb_encode(after_linear)
+        alpha = opacity(args.after)
+        if alpha is not None and alpha.shape != after.shape[:2]:
+            alpha = None  # not the grid the decoder gave (cannot happen for Pillow's files): as opaque
+        if alpha is not None:
+            opaque = float((alpha >= 1).mean())
+            if opaque < MIN_OPAQUE:
+                raise CliError(f"{args.after.name} is transparent almost everywhere ({opaque:.0%} of it is "
+                               "opaque): export the finished version without transparency")
+            print(f"{args.after.name}: its transparent pixels ({1 - opaque:.0%}) are left out of the fit",
+                  file=sys.stderr, flush=True)
         t = time.perf_counter()
         try:
-            res = fit(before, after, iters=args.iterations,
+            res = fit(before, after, iters=args.iterations, opacity=alpha,
                       log=lambda line: print(f"  {time.perf_counter() - t:5.1f} s  {line}", file=sys.stderr,
                                              flush=True))
         except KeyboardInterrupt:

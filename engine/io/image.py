@@ -105,6 +105,22 @@ def _load_pillow(im: Image.Image, path: Path, draft: int | None = None) -> Image
         raise ImageError(f"the image is truncated or corrupt ({e})", path) from e
 
 
+def opacity(path: str | Path) -> np.ndarray | None:
+    """A raster file's alpha in [0, 1], oriented as it decodes; None where it has none or every
+    pixel is opaque. The decoders drop alpha (a transparent pixel shows its stored colour)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("RGBA", "LA", "PA", "La", "RGBa") and "transparency" not in im.info:
+                return None
+            im.load()
+            alpha = ImageOps.exif_transpose(im).convert("RGBA").getchannel("A")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None  # not for Pillow (a RAW, a 16-bit TIFF's own reader): treated as opaque
+    a = np.asarray(alpha, np.float32) / 255
+    return None if a.min() >= 1 else a
+
+
 def _png16(path: Path, im: Image.Image) -> np.ndarray | None:
     """16-bit PNGs through imagecodecs (Pillow drops them to 8 bits); None for 8-bit ones."""
     if im.format != "PNG" or not _png_is_16bit(path):

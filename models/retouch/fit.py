@@ -67,7 +67,7 @@ class FitResult:
 
 
 def fit(before_linear: np.ndarray, after_srgb: np.ndarray, *, size: int = 64, iters: int = 300,
-        tol_db: float = 0.5, ops: tuple[str, ...] = ORDER,
+        tol_db: float = 0.5, ops: tuple[str, ...] = ORDER, opacity: np.ndarray | None = None,
         log: Callable[[str], None] | None = None) -> FitResult:
     """Recipe turning ``before_linear`` (working space) into ``after_srgb`` (display, [0, 1]).
 
@@ -75,12 +75,14 @@ def fit(before_linear: np.ndarray, after_srgb: np.ndarray, *, size: int = 64, it
     grid, and the error reported is the one there. ``size``² pixels are fitted: 64² fits as well
     as 96² (the same steps and PSNR within 0.3 dB on three real pairs). ``iters`` bounds the
     L-BFGS iterations of a final tuning; each candidate chain of the search gets a fifth.
+    ``opacity``: AFTER's alpha (its grid), where only fully opaque pixels are compared: a
+    transparent pixel's stored colour is no part of the look (a rotated crop's corners).
     ``log`` gets a line per search stage (the fit takes seconds to tens of seconds)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread avoids sync overhead on a busy machine
     try:
         return _fit(before_linear, after_srgb, size=size, iters=iters, tol_db=tol_db, ops=ops,
-                    log=log or (lambda _: None))
+                    opacity=opacity, log=log or (lambda _: None))
     finally:
         torch.set_num_threads(threads)
 
@@ -89,7 +91,8 @@ def fit(before_linear: np.ndarray, after_srgb: np.ndarray, *, size: int = 64, it
 # Pixels
 
 
-def _samples(before: np.ndarray, after: np.ndarray, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _samples(before: np.ndarray, after: np.ndarray, size: int,
+             opacity: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The same ``size``² random pixels of both images (on one grid), as ``(size, size, 3)`` float64
     tensors (in float32 an error near 60 dB changes by less than its rounding, and L-BFGS's line
     search breaks down there).
@@ -97,10 +100,19 @@ def _samples(before: np.ndarray, after: np.ndarray, size: int) -> tuple[torch.Te
     Every agent filter is pointwise, so fitting on a pixel sample is exact, where a squeezed
     proxy is not (averaging does not commute with the curves, nor with the sRGB encoding).
     """
+    if opacity is not None:  # carried through the resampling as a fourth channel
+        after = np.concatenate([after, opacity[..., None].astype(after.dtype)], -1)
     before, after = _one_grid(before, after)
     h, w = before.shape[:2]
     rng = np.random.default_rng(0)
-    idx = rng.choice(h * w, size * size, replace=h * w < size * size)
+    if opacity is None:
+        idx = rng.choice(h * w, size * size, replace=h * w < size * size)
+    else:
+        after, alpha = after[..., :3], after[..., 3].reshape(-1)
+        opaque = np.flatnonzero(alpha >= 1 - 1e-6)
+        if len(opaque) == 0:
+            raise ValueError("AFTER has no opaque pixel to compare with")
+        idx = rng.choice(opaque, size * size, replace=len(opaque) < size * size)
     pick = lambda img: torch.from_numpy(np.ascontiguousarray(  # noqa: E731
         img.reshape(-1, 3)[idx].reshape(size, size, 3), dtype=np.float64))
     return pick(before), pick(after).clamp(0, 1)
@@ -328,9 +340,10 @@ def _best(candidates: Candidates, before: torch.Tensor, after: torch.Tensor, ite
 
 
 def _fit(before_linear: np.ndarray, after_srgb: np.ndarray, *, size: int, iters: int, tol_db: float,
-         ops: tuple[str, ...], log: Callable[[str], None]) -> FitResult:
+         ops: tuple[str, ...], opacity: np.ndarray | None, log: Callable[[str], None]) -> FitResult:
     torch.manual_seed(0)
-    before, after = _samples(np.asarray(before_linear, np.float32), np.asarray(after_srgb, np.float32), size)
+    before, after = _samples(np.asarray(before_linear, np.float32), np.asarray(after_srgb, np.float32), size,
+                             opacity)
     start = float(((srgb_encode(before) - after) ** 2).mean())
     log(f"before fitting: {_db(start)}")
     if start <= INVISIBLE_MSE:  # already matched: the searches would keep a step that does nothing

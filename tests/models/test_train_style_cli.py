@@ -134,6 +134,33 @@ def test_fit_command_cancelled_writes_nothing(tmp_path, monkeypatch, capsys, hel
     assert sorted(p.name for p in tmp_path.iterdir()) == ["after.png", "before.png"]  # no recipe, no temp file
 
 
+def test_fit_leaves_the_transparent_pixels_of_an_export_out(tmp_path, capsys, heldout_srgb):
+    """A PNG whose top rows are transparent (black beneath): the look is found from the opaque
+    pixels. They were fitted as picture: Exposure -1.92 at 12.5 dB, for a look of -0.5 EV."""
+
+    from engine.io import write_image
+
+    before = heldout_srgb[3]
+    known = Recipe([Step("exposure", {"ev": -0.5}), Step("saturation", {"amount": 0.6})])
+    after = np.clip(srgb_encode(replay(known, srgb_decode(before))), 0, 1)
+    rgba = np.dstack([(after * 255 + 0.5).astype(np.uint8), np.full(after.shape[:2], 255, np.uint8)])
+    rows = after.shape[0] // 4
+    rgba[:rows] = 0  # transparent and black
+    write_image(tmp_path / "before.png", before, fmt="png")
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "after.png")
+    args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(tmp_path / "r.json")])
+    assert args.func(args) == 0
+    captured = capsys.readouterr()
+    assert "after.png: its transparent pixels (25%) are left out of the fit" in captured.err
+    got = Recipe.load(tmp_path / "r.json")
+    assert [s.op for s in got] == ["exposure", "saturation"], got.dumps()
+    assert abs(got.steps[0].params["ev"] + 0.5) < 0.05
+    rgba[:, :, 3] = 0  # nothing opaque: no finished photo
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "after.png")
+    assert args.func(args) == 1
+    assert "after.png is transparent almost everywhere (0% of it is opaque)" in capsys.readouterr().err
+
+
 def test_fit_command_refuses_to_overwrite_its_inputs_before_fitting(tmp_path, monkeypatch, capsys, heldout_srgb):
     """-o naming BEFORE or AFTER, or a missing folder, is refused up front: the photo is intact."""
     from engine.io import write_image
