@@ -51,6 +51,20 @@ def test_crops_are_found_to_a_pixel_or_two(i):
         assert crop.of(lin).shape[:2] == (crop.bottom - crop.top, crop.right - crop.left)
 
 
+@pytest.mark.parametrize("long_edge", [240, 120, 64])
+def test_a_small_export_of_the_whole_frame_is_found(long_edge):
+    """"Any size": a thumbnail of the whole photo was refused below ~200 px (compared at 480 px,
+    blown up, it had no detail left to match)."""
+    rng = np.random.default_rng(1)
+    for i in range(len(PHOTOS)):
+        lin = _photo(i)
+        h, w = lin.shape[:2]
+        small = resize_linear(_export(lin, LOOKS[i % 2], (0, 0, w, h), rng), long_edge, round(long_edge * h / w))
+        crop = find_crop(lin, small)
+        assert crop is not None and crop.whole(w, h) and crop.score > MATCH + 0.2, (i, crop)
+        assert find_crop(lin, resize_linear(_photo((i + 1) % len(PHOTOS)), *small.shape[1::-1])) is None
+
+
 def test_another_photo_or_a_rotated_one_does_not_match():
     rng = np.random.default_rng(0)
     for i in range(len(PHOTOS)):
