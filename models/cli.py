@@ -310,9 +310,6 @@ def _continue_command(args: argparse.Namespace, out: Path, run: Path, cfg: Confi
                        "--resume"])
 
 
-MIN_OPAQUE = 0.05  # fit's AFTER: less of it opaque is no finished version of a photo
-
-
 def cmd_fit(args: argparse.Namespace) -> int:
     from engine.align import find_crop, fit_grid
     from engine.auto_cli import describe
@@ -322,7 +319,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from engine.io.image import opacity
     from engine.render import resize_linear
 
-    from .retouch.fit import fit
+    from .retouch.fit import FitError, fit
 
     @guarded
     def run(args: argparse.Namespace) -> int:
@@ -345,14 +342,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         after = srgb_encode(after_linear)
         alpha = opacity(args.after)
         if alpha is not None and alpha.shape != after.shape[:2]:
-            alpha = None  # not the grid the decoder gave (cannot happen for Pillow's files): as opaque
+            alpha = None  # not the decoded grid (opacity reads as the decoder does; a bug if so): as opaque
         if alpha is not None:
-            opaque = float((alpha >= 1).mean())
-            if opaque < MIN_OPAQUE:
-                raise CliError(f"{args.after.name} is transparent almost everywhere ({opaque:.0%} of it is "
-                               "opaque): export the finished version without transparency")
-            print(f"{args.after.name}: its transparent pixels ({1 - opaque:.0%}) are left out of the fit",
-                  file=sys.stderr, flush=True)
+            print(f"{args.after.name}: its transparent pixels ({float((alpha < 1).mean()):.0%}) are left out of "
+                  "the fit", file=sys.stderr, flush=True)
         t = time.perf_counter()
         try:
             res = fit(before, after, iters=args.iterations, opacity=alpha,
@@ -361,6 +354,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("retouch fit: cancelled: nothing written", file=sys.stderr)
             return 130
+        except FitError as e:
+            raise CliError(f"{args.after.name} is {e}") from None
         res.recipe.save(args.output)
         if len(res.recipe):
             print(f"{len(res.recipe)} step{'s' if len(res.recipe) > 1 else ''}:\n{describe(res.recipe)}")

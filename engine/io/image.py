@@ -106,19 +106,50 @@ def _load_pillow(im: Image.Image, path: Path, draft: int | None = None) -> Image
 
 
 def opacity(path: str | Path) -> np.ndarray | None:
-    """A raster file's alpha in [0, 1], oriented as it decodes; None where it has none or every
-    pixel is opaque. The decoders drop alpha (a transparent pixel shows its stored colour)."""
+    """A raster file's alpha in [0, 1], read and turned upright as :func:`decode_raster` reads its
+    pixels (which drop it: a transparent pixel shows its stored colour); None where it has none or
+    every pixel is opaque. An alpha channel, or a PNG's transparent colour (8 or 16 bits)."""
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            if im.mode not in ("RGBA", "LA", "PA", "La", "RGBa") and "transparency" not in im.info:
+        if path.suffix.lower() in TIFF_EXTENSIONS:
+            got = _tiff_array(path, alpha=True)
+            if got is not None:
+                arr, orientation = got
+                if arr.shape[2] < 4:
+                    return None
+                return _visible(apply_orientation(_unit(arr[..., 3]), orientation))
+        with _open_pillow(path) as im:
+            key = im.info.get("transparency")
+            if im.format == "PNG" and _png_is_16bit(path):  # decoded by imagecodecs, as _png16 does
+                import imagecodecs
+
+                arr = imagecodecs.png_decode(path.read_bytes())
+                if arr.ndim == 3 and arr.shape[2] in (2, 4):
+                    a = _unit(arr[..., -1])
+                elif isinstance(key, (int, tuple)):  # tRNS: one colour, in the file's 16 bits
+                    match = arr == key if arr.ndim == 2 else (arr[..., :3] == np.asarray(key)).all(-1)
+                    a = np.where(match, 0.0, 1.0).astype(np.float32)
+                else:
+                    return None
+                return _visible(apply_orientation(a, im.getexif().get(ORIENTATION, 1)))
+            if im.mode not in ("RGBA", "LA", "PA", "La", "RGBa") and key is None:
                 return None
             im.load()
             alpha = ImageOps.exif_transpose(im).convert("RGBA").getchannel("A")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return None  # not for Pillow (a RAW, a 16-bit TIFF's own reader): treated as opaque
-    a = np.asarray(alpha, np.float32) / 255
-    return None if a.min() >= 1 else a
+    except Exception:  # unreadable here: the decoder says why, or reads it without alpha (opaque)
+        return None
+    return _visible(np.asarray(alpha, np.float32) / 255)
+
+
+def _unit(channel: np.ndarray) -> np.ndarray:
+    """Integer or float samples as floats in [0, 1]."""
+    if channel.dtype.kind == "f":
+        return np.clip(channel.astype(np.float32), 0, 1)
+    return channel.astype(np.float32) / np.iinfo(channel.dtype).max
+
+
+def _visible(alpha: np.ndarray) -> np.ndarray | None:
+    return None if alpha.min() >= 1 else np.ascontiguousarray(alpha, np.float32)
 
 
 def _png16(path: Path, im: Image.Image) -> np.ndarray | None:
@@ -142,8 +173,9 @@ def _png_is_16bit(path: Path) -> bool:
     return len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 16
 
 
-def _tiff_array(path: Path) -> tuple[np.ndarray, int] | None:
-    """(pixels, orientation) for RGB/grey TIFFs via tifffile; None lets Pillow try (palette, CMYK...)."""
+def _tiff_array(path: Path, alpha: bool = False) -> tuple[np.ndarray, int] | None:
+    """(pixels, orientation) for RGB/grey TIFFs via tifffile; None lets Pillow try (palette, CMYK...).
+    ``alpha``: with the extra samples (an alpha channel fourth), else RGB."""
     try:
         with tifffile.TiffFile(path) as tf:
             page = tf.pages.first
@@ -165,7 +197,7 @@ def _tiff_array(path: Path) -> tuple[np.ndarray, int] | None:
         arr = np.repeat(arr[..., None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] < 3:
         return None
-    return arr[..., :3], orientation
+    return (arr if alpha else arr[..., :3]), orientation
 
 
 def _decode_tiff(path: Path) -> tuple[np.ndarray, bool] | None:

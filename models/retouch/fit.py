@@ -42,6 +42,13 @@ ORDER = ("exposure", "white_balance", "gamma", "contrast", "tone", "color_curves
 
 
 SPARSITY = 1e-3  # weight of the group-sparsity term in the joint start
+MIN_OPAQUE = 0.05  # of AFTER's pixels: fewer opaque is no finished version of a photo
+
+
+class FitError(ValueError):
+    """The pair cannot be fitted; the message says why, about AFTER."""
+
+
 INVISIBLE_MSE = 10 ** -5.5  # 55 dB PSNR, under half an 8-bit level: differences below do not justify a step
 ROUNDS = 10  # refinement changes at most; the pairs measured needed up to 4
 SCREEN, KEEP = 10, 3  # every candidate chain is tuned SCREEN iterations; the best KEEP go on
@@ -109,9 +116,10 @@ def _samples(before: np.ndarray, after: np.ndarray, size: int,
         idx = rng.choice(h * w, size * size, replace=h * w < size * size)
     else:
         after, alpha = after[..., :3], after[..., 3].reshape(-1)
-        opaque = np.flatnonzero(alpha >= 1 - 1e-6)
-        if len(opaque) == 0:
-            raise ValueError("AFTER has no opaque pixel to compare with")
+        opaque = np.flatnonzero(alpha >= 1 - 1e-6)  # where the look shows whole, at this size
+        if len(opaque) < MIN_OPAQUE * len(alpha):
+            raise FitError(f"transparent almost everywhere ({len(opaque) / len(alpha):.0%} of it is opaque at "
+                           f"the size it is compared at, {w} x {h}): export it without transparency")
         idx = rng.choice(opaque, size * size, replace=len(opaque) < size * size)
     pick = lambda img: torch.from_numpy(np.ascontiguousarray(  # noqa: E731
         img.reshape(-1, 3)[idx].reshape(size, size, 3), dtype=np.float64))

@@ -429,3 +429,51 @@ def test_raw_with_absurd_declared_size_is_refused(tmp_copy, dng_file: Path) -> N
     for fn in (load_photo, load_preview, read_metadata):
         with pytest.raises(ImageError, match=r"bomb.dng: 60000x60000 .* above the 200 MP limit"):
             fn(bomb)
+
+
+def _with_trns(png: bytes, key: tuple[int, ...]) -> bytes:
+    """A PNG with a tRNS chunk (one transparent colour) after its header."""
+    import struct
+    import zlib
+
+    payload = struct.pack(f">{len(key)}H", *key)
+    chunk = struct.pack(">I", len(payload)) + b"tRNS" + payload
+    chunk += struct.pack(">I", zlib.crc32(b"tRNS" + payload) & 0xFFFFFFFF)
+    return png[:33] + chunk + png[33:]
+
+
+def test_opacity_is_read_where_the_pixels_are(tmp_path):
+    """``opacity`` (what ``retouch fit`` leaves out) lines up with the decoded pixels: an alpha
+    channel (8 and 16 bits, PNG and TIFF, turned upright by the TIFF's orientation as the pixels
+    are) and a 16-bit PNG's transparent colour (both were missed: all opaque, or the wrong way up)."""
+    import imagecodecs
+    import tifffile
+
+    from engine.io.image import opacity
+
+    h, w = 40, 60
+    rgba = np.full((h, w, 4), 190, np.uint8)
+    rgba[..., 3] = 255
+    rgba[: h // 2, : w // 3] = 0  # the top-left block: transparent, black beneath
+    files = {}
+    Image.fromarray(rgba, "RGBA").save(files.setdefault("rgba.png", tmp_path / "rgba.png"))
+    (tmp_path / "rgba16.png").write_bytes(imagecodecs.png_encode(rgba.astype(np.uint16) * 257))
+    files["rgba16.png"] = tmp_path / "rgba16.png"
+    for o in (6, 8):
+        files[f"o{o}.tif"] = tmp_path / f"o{o}.tif"
+        tifffile.imwrite(files[f"o{o}.tif"], rgba, photometric="rgb", extrasamples=["unassalpha"],
+                         extratags=[(274, 3, 1, o, True)])
+    rgb16 = np.where(rgba[..., 3:] == 0, np.uint16(1000), np.uint16(40000)) * np.ones(3, np.uint16)
+    (tmp_path / "trns16.png").write_bytes(_with_trns(imagecodecs.png_encode(rgb16), (1000, 1000, 1000)))
+    files["trns16.png"] = tmp_path / "trns16.png"
+    grey16 = np.where(rgba[..., 3] == 0, np.uint16(1234), np.uint16(40000))
+    (tmp_path / "grey16.png").write_bytes(_with_trns(imagecodecs.png_encode(grey16), (1234,)))
+    files["grey16.png"] = tmp_path / "grey16.png"
+    for name, path in files.items():
+        a = opacity(path)
+        black = load_photo(path).linear.max(-1) < 0.02  # where the transparent block decodes
+        assert a is not None and a.shape == black.shape, name
+        assert np.array_equal(a < 1, black) and black.mean() == pytest.approx(1 / 6, abs=0.01), name
+    Image.fromarray(rgba[..., :3]).save(tmp_path / "opaque.png")
+    Image.fromarray(np.dstack([rgba[..., :3], np.full((h, w), 255, np.uint8)]), "RGBA").save(tmp_path / "full.png")
+    assert opacity(tmp_path / "opaque.png") is None and opacity(tmp_path / "full.png") is None

@@ -158,7 +158,16 @@ def test_fit_leaves_the_transparent_pixels_of_an_export_out(tmp_path, capsys, he
     rgba[:, :, 3] = 0  # nothing opaque: no finished photo
     Image.fromarray(rgba, "RGBA").save(tmp_path / "after.png")
     assert args.func(args) == 1
-    assert "after.png is transparent almost everywhere (0% of it is opaque)" in capsys.readouterr().err
+    assert "after.png is transparent almost everywhere (0% of it is opaque" in capsys.readouterr().err
+    # a fine pattern: half opaque in the file, none where it is compared (half size): one line, no traceback
+    big = np.repeat(np.repeat(rgba, 2, 0), 2, 1)
+    big[..., 3] = np.where((np.indices(big.shape[:2]).sum(0) % 2) == 0, 255, 0)
+    Image.fromarray(big, "RGBA").save(tmp_path / "after.png")
+    assert args.func(args) == 1
+    err = capsys.readouterr().err
+    assert "its transparent pixels (50%) are left out" in err
+    assert f"after.png is transparent almost everywhere (0% of it is opaque at the size it is compared at, " \
+           f"{after.shape[1]} x {after.shape[0]})" in err
 
 
 def test_fit_command_refuses_to_overwrite_its_inputs_before_fitting(tmp_path, monkeypatch, capsys, heldout_srgb):
