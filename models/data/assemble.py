@@ -150,10 +150,14 @@ def fetch_package(package: str, cache: Path, version: str | None = None) -> Path
         debs.mkdir(parents=True, exist_ok=True)
         found = _debs(debs, package, version)
         if found and version and not _listed(found[-1], package, version):  # only another version cached
-            got = _tool(["apt-get", "download", f"{package}={version}"], debs)
+            try:
+                got = _tool(["apt-get", "download", f"{package}={version}"], debs)
+                why = _last_line(got) if got.returncode else None
+            except AssembleError as e:  # no apt-get here: the cached one is what there is
+                why = str(e).split(":")[0]
             found = _debs(debs, package, version)
-            if got.returncode:
-                print(f"assemble: {package} {version} could not be had ({_last_line(got)}); using the cached "
+            if why:
+                print(f"assemble: {package} {version} could not be had ({why}); using the cached "
                       f"{found[-1].name} (the photos may differ from the model card's)", file=sys.stderr)
         if not found:
             got = _tool(["apt-get", "download", f"{package}={version}" if version else package], debs)

@@ -215,7 +215,7 @@ def test_fetch_package_takes_the_listed_version_and_says_when_it_cannot(tmp_path
 
 
 @pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
-@pytest.mark.parametrize("online", [True, False])
+@pytest.mark.parametrize("online", [True, False, None])
 def test_a_cache_holding_another_version_first_tries_the_listed_one(tmp_path, monkeypatch, capsys, online):
     """Only version 1.0 cached, 2.0 listed: 2.0 is downloaded where the archive has it; offline,
     the cached 1.0 is used and said (it was used without a try or a word)."""
@@ -234,17 +234,26 @@ def test_a_cache_holding_another_version_first_tries_the_listed_one(tmp_path, mo
     bin_dir.mkdir()
     log = tmp_path / "apt.log"
     serve = f"cp {newer} .\n" if online else "echo 'E: Temporary failure resolving deb.debian.org' >&2\nexit 100\n"
-    (bin_dir / "apt-get").write_text(f'#!/bin/sh\necho "$@" >> {log}\n{serve}')
-    (bin_dir / "apt-get").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    if online is None:  # no apt-get at all (another distribution; the .deb put there by hand)
+        import models.data.assemble as assemble_mod
+
+        tool = assemble_mod._tool
+        monkeypatch.setattr(assemble_mod, "_tool", lambda cmd, cwd: tool(
+            ["retouch-no-such-tool-apt-get", *cmd[1:]] if cmd[0] == "apt-get" else cmd, cwd))
+    else:
+        (bin_dir / "apt-get").write_text(f'#!/bin/sh\necho "$@" >> {log}\n{serve}')
+        (bin_dir / "apt-get").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     root = fetch_package("retouch-test-photos", cache, "2.0")
     assert (root / "usr/share/pics/a.png").is_file()
-    assert log.read_text().splitlines() == ["download retouch-test-photos=2.0"]
     said = capsys.readouterr().err
     if online:
+        assert log.read_text().splitlines() == ["download retouch-test-photos=2.0"]
         assert _debs(cache / "debs", "retouch-test-photos", "2.0")[-1].name == newer.name and not said
     else:
-        assert ("retouch-test-photos 2.0 could not be had (E: Temporary failure resolving deb.debian.org); "
+        why = "retouch-no-such-tool-apt-get not found" if online is None else \
+            "E: Temporary failure resolving deb.debian.org"
+        assert (f"retouch-test-photos 2.0 could not be had ({why}); "
                 "using the cached retouch-test-photos_1.0_all.deb") in said
 
 
