@@ -139,6 +139,7 @@ def write_dng(
     orientation: int = 1,
     preview_size: int = 1024,
     shot: Shot | None = None,
+    default_crop: tuple[int, int, int, int] | None = None,
 ) -> Path:
     """Write ``image`` as a 14-bit RGGB DNG at ``path`` (atomically) and return the path.
 
@@ -148,6 +149,8 @@ def write_dng(
     ``exposure`` (EV) scales the linear light before the mosaic (e.g. -1 for an underexposed shot);
     the previews show the exposed image as a camera JPEG would. Odd sizes are cropped to even.
     ``orientation`` is the EXIF/TIFF Orientation (1..8) stored in IFD0; pixels stay as given.
+    ``default_crop`` (x, y, width, height of the stored pixels) is the DNG DefaultCrop: the part a
+    camera's JPEG shows (the previews show only it), the rest masked sensor border.
     """
     if not 1 <= orientation <= 8:
         raise ValueError(f"orientation must be 1..8, got {orientation}")
@@ -163,7 +166,11 @@ def write_dng(
     wb_arr = np.asarray(wb, dtype=np.float64)
     color_matrix = np.diag(1.0 / wb_arr) @ XYZ_TO_SRGB
     neutral = 1.0 / wb_arr
-    thumb = _display(lin, src8, 256)
+    shown, shown8 = lin, src8  # what the previews show
+    if default_crop is not None:
+        x, y, cw, ch = default_crop
+        shown, shown8 = lin[y:y + ch, x:x + cw], None if src8 is None else src8[y:y + ch, x:x + cw]
+    thumb = _display(shown, shown8, 256)
     ifd0_tags = [
         (271, "s", 0, shot.make, True),
         (272, "s", 0, shot.model, True),
@@ -187,13 +194,17 @@ def write_dng(
         (50714, "H", 1, BLACK, True),  # BlackLevel
         (50717, "H", 1, WHITE, True),  # WhiteLevel
     ]
+    if default_crop is not None:
+        x, y, cw, ch = default_crop
+        cfa_tags += [(50719, "2I", 2, (x, 1, y, 1), True),  # DefaultCropOrigin
+                     (50720, "2I", 2, (cw, 1, ch, 1), True)]  # DefaultCropSize
     path = Path(path)
     with atomic_path(path) as tmp, tifffile.TiffWriter(tmp) as tif:
         tif.write(thumb, photometric="rgb", subfiletype=1, subifds=2 if preview else 1,
                   extratags=ifd0_tags, metadata=None)
         tif.write(cfa, photometric="cfa", subfiletype=0, extratags=cfa_tags, metadata=None)
         if preview:
-            prev = _display(lin, src8, preview_size)
+            prev = _display(shown, shown8, preview_size)
             buf = io.BytesIO()
             Image.fromarray(prev).save(buf, "JPEG", quality=90)
             tif.write(iter([buf.getvalue()]), shape=prev.shape, dtype=np.uint8, photometric="ycbcr",

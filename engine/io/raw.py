@@ -13,7 +13,7 @@ import io
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +102,43 @@ def decode_raw(path: str | Path, *, half: bool = False) -> np.ndarray:
     return _to_float(rgb)
 
 
+def _inset_crop(raw: rawpy.RawPy) -> tuple[int, int, int, int] | None:
+    """The DNG DefaultCrop LibRaw reads but does not apply, as (left, top, width, height) of the
+    upright visible image; None where there is none (or it does not fit, as a damaged file's)."""
+    s = raw.sizes
+    left, top = int(s.crop_left_margin), int(s.crop_top_margin)
+    cw, ch, W, H = int(s.crop_width), int(s.crop_height), int(s.width), int(s.height)
+    if cw <= 0 or ch <= 0 or left < 0 or top < 0 or left + cw > W or top + ch > H or (cw, ch) == (W, H):
+        return None
+    o = exif_from_flip(s.flip)
+    if o == 3:
+        return W - left - cw, H - top - ch, cw, ch
+    if o == 6:  # np.rot90(img, -1): column x becomes row x, row y becomes column H - 1 - y
+        return H - top - ch, left, ch, cw
+    if o == 8:
+        return top, W - left - cw, ch, cw
+    return left, top, cw, ch
+
+
+def _cropped(raw: rawpy.RawPy, decode: Callable[[], np.ndarray]) -> np.ndarray:
+    """LibRaw's output (upright, full or half size) cut to the file's DefaultCrop: what the
+    camera's own JPEG and the embedded preview show (the rest is masked sensor border). The sizes
+    are read before ``decode``: a half-size decode halves them, not the crop."""
+    box, s = _inset_crop(raw), raw.sizes
+    full_w, full_h = (s.height, s.width) if exif_from_flip(s.flip) in (6, 8) else (s.width, s.height)
+    rgb = decode()
+    if box is None:
+        return rgb
+    kx, ky = rgb.shape[1] / full_w, rgb.shape[0] / full_h  # 1/2 for a half-size decode
+    left, top, cw, ch = box
+    return np.ascontiguousarray(rgb[round(top * ky): round((top + ch) * ky), round(left * kx): round((left + cw) * kx)])
+
+
 def _postprocess(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
+    return _cropped(raw, lambda: _decode(raw, path, half))
+
+
+def _decode(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
     try:
         return raw.postprocess(
             output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True, use_camera_wb=True,
@@ -155,7 +191,7 @@ def raw_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
             if arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8:
                 return np.ascontiguousarray(apply_orientation(arr, exif_from_flip(flip)))
         try:
-            return raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
+            return _cropped(raw, lambda: raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8))
         except rawpy.LibRawError as e:
             raise ImageError(f"no preview and the RAW data cannot be decoded ({type(e).__name__})", path) from e
 
@@ -165,7 +201,11 @@ def _metadata(raw: rawpy.RawPy, path: Path) -> Metadata:
     LibRaw's ``other`` (rawpy unpacks the image to read it, so only when tags are missing)."""
     s = raw.sizes
     orientation = exif_from_flip(s.flip)
-    w, h = (s.height, s.width) if orientation in (6, 8) else (s.width, s.height)
+    box = _inset_crop(raw)
+    if box is not None:
+        w, h = box[2], box[3]
+    else:
+        w, h = (s.height, s.width) if orientation in (6, 8) else (s.width, s.height)
     meta = Metadata(path=path, width=int(w), height=int(h), orientation=orientation, is_raw=True)
     ifd0, exif = tiff_tags(path)
     fill_from_tags(meta, ifd0, exif)

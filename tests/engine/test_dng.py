@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import rawpy
 
-from engine.color import srgb_encode
+from engine.color import srgb_decode, srgb_encode
 from engine.io import load_photo
 from engine.io.dng import BLACK, WHITE, write_dng
 
@@ -124,3 +124,34 @@ def test_write_is_atomic(tmp_path: Path, photo_srgb8: np.ndarray, monkeypatch: p
         write_dng(target, photo_srgb8)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.dng"]
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_the_default_crop_is_applied_as_the_camera_shows_it(tmp_path: Path, photo_srgb8: np.ndarray,
+                                                           orientation: int) -> None:
+    """A DNG's DefaultCrop (the masked sensor border a camera's JPEG leaves out) is cut from every
+    decode, full and half size, turned with the photo, and the sizes say so: it was ignored, so a
+    magenta border framed every render and export, unlike the embedded preview."""
+    from engine.io import load_preview, read_metadata
+    from engine.io.orientation import apply_orientation
+    from engine.io.raw import load_raw
+
+    h, w = photo_srgb8.shape[:2]
+    h, w = h - h % 2, w - w % 2
+    framed = np.zeros((h + 64, w + 96, 3), np.uint8)
+    framed[...] = (255, 0, 255)  # the border: magenta
+    framed[32:32 + h, 48:48 + w] = photo_srgb8[:h, :w]
+    path = write_dng(tmp_path / "crop.dng", framed, orientation=orientation, noise=False,
+                     default_crop=(48, 32, w, h))
+    want = apply_orientation(photo_srgb8[:h, :w], orientation)
+    lin = load_photo(path).linear
+    assert lin.shape == want.shape
+    assert psnr(lin[4:-4, 4:-4], srgb_decode(want[4:-4, 4:-4].astype(np.float32) / 255)) > 29  # the photo, upright
+    edges = np.concatenate([lin[:2].reshape(-1, 3), lin[-2:].reshape(-1, 3), lin[:, :2].reshape(-1, 3),
+                            lin[:, -2:].reshape(-1, 3)])
+    assert (edges[:, 1] > 0.5 * edges[:, [0, 2]].min(1)).mean() > 0.95  # no magenta frame (green as low as it)
+    half, meta = load_raw(path, half=True)
+    assert abs(half.shape[0] - want.shape[0] / 2) <= 1 and abs(half.shape[1] - want.shape[1] / 2) <= 1
+    assert (meta.height, meta.width) == want.shape[:2] == (read_metadata(path).height, read_metadata(path).width)
+    prev = load_preview(path)
+    assert abs(prev.shape[1] / prev.shape[0] - want.shape[1] / want.shape[0]) < 0.02  # the preview's framing
