@@ -140,6 +140,7 @@ def write_dng(
     preview_size: int = 1024,
     shot: Shot | None = None,
     default_crop: tuple[int, int, int, int] | None = None,
+    thumbnail: bool = True,
 ) -> Path:
     """Write ``image`` as a 14-bit RGGB DNG at ``path`` (atomically) and return the path.
 
@@ -151,7 +152,11 @@ def write_dng(
     ``orientation`` is the EXIF/TIFF Orientation (1..8) stored in IFD0; pixels stay as given.
     ``default_crop`` (x, y, width, height of the stored pixels) is the DNG DefaultCrop: the part a
     camera's JPEG shows (the previews show only it), the rest masked sensor border.
+    ``thumbnail=False`` (with ``preview=False``) writes the CFA alone, in IFD0: a DNG with no image
+    to show but its raw data.
     """
+    if not thumbnail and preview:
+        raise ValueError("a preview needs the thumbnail's IFD0: give preview=False too")
     if not 1 <= orientation <= 8:
         raise ValueError(f"orientation must be 1..8, got {orientation}")
     shot = shot or Shot()
@@ -200,6 +205,9 @@ def write_dng(
                      (50720, "2I", 2, (cw, 1, ch, 1), True)]  # DefaultCropSize
     path = Path(path)
     with atomic_path(path) as tmp, tifffile.TiffWriter(tmp) as tif:
+        if not thumbnail:
+            tif.write(cfa, photometric="cfa", subfiletype=0, extratags=ifd0_tags + cfa_tags, metadata=None)
+            return path
         tif.write(thumb, photometric="rgb", subfiletype=1, subifds=2 if preview else 1,
                   extratags=ifd0_tags, metadata=None)
         tif.write(cfa, photometric="cfa", subfiletype=0, extratags=cfa_tags, metadata=None)

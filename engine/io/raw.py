@@ -190,10 +190,15 @@ def raw_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
             arr = np.asarray(thumb.data)
             if arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8:
                 return np.ascontiguousarray(apply_orientation(arr, exif_from_flip(flip)))
+        # no usable preview: a half-size decode through the render's own pipeline (LibRaw's defaults
+        # auto-brighten, so a dark shot's thumbnail was bright until its render replaced it)
         try:
-            return _cropped(raw, lambda: raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8))
-        except rawpy.LibRawError as e:
-            raise ImageError(f"no preview and the RAW data cannot be decoded ({type(e).__name__})", path) from e
+            lin = _to_float(_postprocess(raw, path, half=True))
+        except ImageError as e:
+            raise ImageError(f"no preview, and {str(e).split(': ', 1)[-1]}", path) from e
+    from ..color import srgb_encode
+
+    return (np.clip(srgb_encode(lin), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def _metadata(raw: rawpy.RawPy, path: Path) -> Metadata:

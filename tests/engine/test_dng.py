@@ -155,3 +155,18 @@ def test_the_default_crop_is_applied_as_the_camera_shows_it(tmp_path: Path, phot
     assert (meta.height, meta.width) == want.shape[:2] == (read_metadata(path).height, read_metadata(path).width)
     prev = load_preview(path)
     assert abs(prev.shape[1] / prev.shape[0] - want.shape[1] / want.shape[0]) < 0.02  # the preview's framing
+
+
+def test_a_raw_without_a_preview_is_previewed_as_it_renders(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """No embedded image at all (the CFA alone): the preview and the filmstrip's thumbnail are a
+    half-size decode through the render's pipeline. LibRaw's defaults auto-brightened them: a shot
+    3 EV under showed bright, then the render replaced it dark."""
+    from engine.io import load_preview
+
+    path = write_dng(tmp_path / "bare.dng", photo_srgb8, preview=False, thumbnail=False, exposure=-3)
+    with rawpy.imread(str(path)) as raw, pytest.raises(rawpy.LibRawNoThumbnailError):
+        raw.extract_thumb()
+    prev = load_preview(path).astype(np.float32)
+    render = srgb_encode(load_photo(path).linear) * 255
+    assert prev.shape[0] == render.shape[0] // 2 and prev.shape[1] == render.shape[1] // 2
+    assert abs(prev.mean() - render.mean()) < 2 and render.mean() < 70  # dark, as the render
