@@ -450,7 +450,7 @@ class MainWindow(QMainWindow):
                     on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
 
     def _embedded(self, doc: PhotoDoc, img: QImage) -> None:
-        if doc is self.doc and not self._rendered_once and doc.preview_linear is None:
+        if doc is self.doc and not self._rendered_once and doc.preview_linear is None and not doc.failed:
             self.viewer.set_photo(img.size(), img)
             self.render_label.setText("embedded preview")
 
@@ -493,6 +493,8 @@ class MainWindow(QMainWindow):
         self.viewer.clear(f"⚠  {doc.name} cannot be opened\n\n{doc.failed}\n\nThe file is untouched; "
                           "other photos in the folder still work.")
         self.panel.set_doc(None)
+        self.render_label.setText("")  # it said "embedded preview" over the message
+        self.zoom_label.setText("")
 
     # ---------------------------------------------------------------- rendering
     def _submit(self, kind: str, recipe: Recipe, image: Any, **kw: Any) -> int:

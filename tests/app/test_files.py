@@ -219,6 +219,18 @@ def test_corrupt_file_shows_message_and_app_stays_alive(qtbot, win, folder, dng_
     assert not win.viewer.has_image() and "cannot be opened" in win.viewer.message
     assert data[:4096] == bad.read_bytes()[:4096]  # the original is never written to
     _close_boxes()
+    cut = folder / "d_cut.dng"  # cut in half: its thumbnail shows first, then the decode fails
+    cut.write_bytes(data[: len(data) // 2])
+    from engine.io import load_preview
+
+    assert load_preview(cut).size  # its embedded thumbnail reads: it shows while the decode runs
+    with qtbot.waitSignal(win.photoFailed, timeout=TIMEOUT):
+        win.open_path(cut)
+    win.decode_pool.waitForDone(TIMEOUT)  # the thumbnail's job too, whichever ends last
+    qtbot.wait(100)
+    _close_boxes()
+    assert not win.viewer.has_image() and "cannot be opened" in win.viewer.message
+    assert win.render_label.text() == win.zoom_label.text() == ""  # no "embedded preview 314 %" left over
     # the app keeps working on the other photos
     with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
         win.filmstrip.select_path(folder / "b_dune.jpg")
