@@ -8,7 +8,9 @@ cached views behind (they can take gigabytes). The shipped models are never touc
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from .atomic import atomic_path
@@ -51,8 +53,31 @@ def _user_style(path: str | Path) -> Path:
     return p
 
 
+@contextlib.contextmanager
+def _not_in_training(name: str) -> Iterator[None]:
+    """Holds the style's run lock (the one ``retouch train-style`` holds while it trains) for the
+    duration; refuses at once if a training holds it. Renamed or deleted under a training, the run
+    died at its next log line and left its checkpoint where no style could reach it."""
+    from filelock import FileLock, Timeout
+
+    run = style_run_dir(name)
+    if not run.is_dir():
+        yield
+        return
+    lock = FileLock(run / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise StyleError(f"the style “{name}” is being trained ({run}): stop its training first") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def rename_style(path: str | Path, new_name: str) -> Path:
-    """Rename a style and its training run; returns the new model path. Refuses a name in use."""
+    """Rename a style and its training run; returns the new model path. Refuses a name in use,
+    and a style being trained."""
     src = _user_style(path)
     name = check_name(new_name)
     dst = user_styles_dir() / f"{name}.onnx"
@@ -61,19 +86,22 @@ def rename_style(path: str | Path, new_name: str) -> Path:
     if dst.exists() and not dst.samefile(src):  # (same file: a change of case on a case-blind disk)
         raise StyleError(f"a style “{name}” exists already")
     old_run, new_run = style_run_dir(src.stem), style_run_dir(name)
-    if old_run.exists() and new_run.exists():
-        raise StyleError(f"the training files of a former style “{name}” are in the way ({new_run})")
-    src.rename(dst)
-    if old_run.exists():
-        old_run.rename(new_run)
+    with _not_in_training(src.stem):
+        if old_run.exists() and new_run.exists():
+            raise StyleError(f"the training files of a former style “{name}” are in the way ({new_run})")
+        src.rename(dst)
+        if old_run.exists():
+            old_run.rename(new_run)
     return dst
 
 
 def delete_style(path: str | Path) -> None:
-    """Delete a style and its training run (checkpoint, cached views, log)."""
+    """Delete a style and its training run (checkpoint, cached views, log); refuses a style being
+    trained."""
     src = _user_style(path)
-    src.unlink()
-    shutil.rmtree(style_run_dir(src.stem), ignore_errors=True)
+    with _not_in_training(src.stem):
+        src.unlink()
+        shutil.rmtree(style_run_dir(src.stem), ignore_errors=True)
 
 
 def import_style(src: str | Path, name: str | None = None) -> Path:

@@ -54,6 +54,32 @@ def test_a_deleted_style_leaves_no_training_files(style):
         styles.delete_style(style)
 
 
+def test_a_style_being_trained_is_neither_renamed_nor_deleted(style):
+    """``retouch train-style`` holds its run's lock while it trains: renamed or deleted under it,
+    the training died at its next log line and left its checkpoint where no style could reach it."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(  # a training of "warm", holding the lock as train.run_lock does
+        [sys.executable, "-c", "import sys; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
+         "lock.acquire(); print('held', flush=True); sys.stdin.readline()", str(style_run_dir("warm") / ".lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = sorted(p.relative_to(user_styles_dir().parent) for p in user_styles_dir().parent.rglob("*"))
+        for op in (lambda: styles.rename_style(style, "renamed"), lambda: styles.delete_style(style)):
+            with pytest.raises(styles.StyleError, match=r"“warm” is being trained .*: stop its training first"):
+                op()
+        after = sorted(p.relative_to(user_styles_dir().parent) for p in user_styles_dir().parent.rglob("*"))
+        assert after == before
+    finally:
+        holder.communicate("done\n", timeout=10)
+    new = styles.rename_style(style, "renamed")  # the training over: both work again
+    assert (style_run_dir("renamed") / "checkpoint.pt").exists()
+    styles.delete_style(new)
+    assert not style_run_dir("renamed").exists() and not new.exists()
+
+
 def test_built_in_models_are_never_renamed_or_deleted(style):
     for op in (lambda: styles.rename_style(DEFAULT_MODEL, "mine"), lambda: styles.delete_style(DEFAULT_MODEL)):
         with pytest.raises(styles.StyleError, match="not one of your styles"):
