@@ -189,6 +189,8 @@ class StyleDialog(QDialog):
     def _show_pairs(self, n: int | None) -> None:
         text = "" if n is None else (
             f"{n} photos pair up by name: Retouch learns your edit of each." if n >= MIN_PAIRS else
+            f"Only {n} photo{'s' if n > 1 else ''} pair{'' if n > 1 else 's'} up by name ({MIN_PAIRS} are needed "
+            "to learn your edits): Retouch learns the After photos' look." if n else
             "The folders do not hold the same photos by name: Retouch learns the After photos' look.")
         self.pairs_note.setText(text)
         self.pairs_note.setVisible(bool(text))

@@ -164,6 +164,10 @@ def _train_style(args: argparse.Namespace) -> int:
                            f"{len(pairs)} photos by file name (at least {MIN_PAIRS})")
         if cfg.paired:
             print(f"{len(pairs)} photos pair up by file name: learning from each pair", file=sys.stderr)
+        elif pairs and not args.unpaired:  # too few to learn edits from: said, not silently unpaired
+            print(f"only {len(pairs)} photo{'s' if len(pairs) > 1 else ''} pair{'' if len(pairs) > 1 else 's'} up "
+                  f"by file name (at least {MIN_PAIRS} to learn from pairs): learning the targets' look",
+                  file=sys.stderr)
         print(f"preparing views of {args.inputs} and {args.targets} ...", file=sys.stderr)
         originals = None
         if cfg.paired:

@@ -125,6 +125,11 @@ def test_the_dialog_says_whether_the_folders_pair_up(qtbot, win, folders):
     dlg.targets.setText(str(exports))
     assert not dlg.pairs_note.isVisibleTo(dlg)  # the old answer is gone while the folders are scanned
     qtbot.waitUntil(lambda: dlg.pairs_note.text() == "4 photos pair up by name: Retouch learns your edit of each.")
+    (exports / f"{sorted(FIXTURES.glob('*.jpg'))[0].stem}.png").unlink()  # three pairs: too few, and said so
+    dlg.targets.setText(str(folders[0]))
+    dlg.targets.setText(str(exports))
+    qtbot.waitUntil(lambda: dlg.pairs_note.text() == "Only 3 photos pair up by name (4 are needed to learn your "
+                                                      "edits): Retouch learns the After photos' look.")
     dlg.targets.setText("")
     assert not dlg.pairs_note.isVisibleTo(dlg)
 

@@ -110,7 +110,10 @@ def test_train_style_learns_from_pairs_when_the_names_pair(tmp_path, monkeypatch
     err = capsys.readouterr().err
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["paired"] is paired and (cfg["recon_weight"] > 0) is paired
-    assert (f"{n} photos pair up by file name" in err) is paired
+    assert (f"{n} photos pair up by file name: learning from each pair" in err) is paired
+    # three pairs, too few: said, not silently unpaired
+    assert ("only 3 photos pair up by file name (at least 4 to learn from pairs): learning the targets' look"
+            in err) is (n == 3)
     log = (run / "train.log").read_text()
     views = (n if paired else len(list(ins.iterdir()))) * 8
     assert f"{views} input views, {5 * 8} target views" in log  # the critic still sees every finished photo
