@@ -45,13 +45,21 @@ TAIL = 8  # the trainer's last lines kept: the error, and the photos it skipped 
 ERROR_PREFIX = "retouch train-style: error: "
 
 
+#: The trainer's words for the dialog's own fields (regex, replacement).
+DIALOG_WORDS = ((r"^--resume: ", "Continue: "), (r"give --iterations above (\d+)", r"set Iterations above \1"),
+                (r", past --iterations (\d+)", r", past the \1 iterations asked"))
+
+
 def failure(tail: list[str], code: int) -> str:
     """Why a training failed, from the trainer's last lines: its error, after the photos it said
     it skipped (an error such as "only 3 of the 4 pairs could be used" refers to them)."""
     if not tail:
         return f"exit status {code}"
-    # the command's own options are not the dialog's ways out (removing a broken pair is one here)
+    # the command's own options are not the dialog's ways out (removing a broken pair is one here),
+    # and those the dialog has are named as its fields are
     error = re.sub(r", or give --[\w-]+[^,;]*", "", tail[-1].removeprefix(ERROR_PREFIX))
+    for option, field in DIALOG_WORDS:
+        error = re.sub(option, field, error)
     skipped = [line for line in tail[:-1] if line.startswith("skipped ")]
     return "\n".join([error, *skipped])
 

@@ -191,3 +191,7 @@ def test_a_failed_training_says_its_error_and_the_photos_it_skipped():
                                 "remove the pairs it skipped\n"
                                 "skipped the pair IMG_1.dng / IMG_1.png: IMG_1.dng: not a RAW file LibRaw can read")
     assert failure([], 1) == "exit status 1"
+    done = ["retouch train-style: error: --resume: the run in /x/style-a is already at iteration 10; give "
+            "--iterations above 10 to train it further"]  # Continue after a finished training: the dialog's words
+    assert failure(done, 1) == ("Continue: the run in /x/style-a is already at iteration 10; set Iterations above 10 "
+                                "to train it further")
