@@ -232,3 +232,14 @@ def test_curve_steps_are_described_by_what_they_do_to_grey():
     blue = [1.1] * 4 + [0.9] * 4  # the blue curve lifted below linear 0.5, flatter above
     line = describe(Recipe([Step("color_curves", {"slopes": [[1] * 8, [1] * 8, blue]})]))
     assert line == "  1. Colour curves: shadows R0 G0 B+1, midtones R0 G0 B+2, highlights R0 G0 B+3"
+
+
+def test_a_small_value_is_printed_to_its_first_digit_not_as_zero():
+    """A black & white of 0.004 read "amount 0.00", yet moved 6.5 % of a photo's pixels by two
+    levels: a value two decimals would show as zero gets its first significant digit."""
+    from engine.auto_cli import describe
+
+    lines = describe(Recipe([Step("black_white", {"amount": 0.004}), Step("exposure", {"ev": -0.0004}),
+                             Step("saturation", {"amount": 0.0}), Step("gamma", {"gamma": 1.1})])).splitlines()
+    assert lines == ["  1. Black & white: amount 0.004", "  2. Exposure: ev -0.0004", "  3. Saturation: amount 0.00",
+                     "  4. Gamma: gamma 1.10"]
