@@ -105,26 +105,35 @@ def _zones(step) -> str:
     filter's own math: ``shadows +4, midtones +6, highlights +3`` (per channel where they differ).
     The recipe file keeps every slope."""
     pts = np.rint(_grey_moved(step, np.array(list(ZONES.values()), np.float32))).astype(int)
+    peak, at, where, channel = _peak(step)
     if not pts.any():  # where it does act, then: the darkest shadows or the last highlights
-        return _slight(step)
+        if abs(peak) < 0.05:
+            return "flat"
+        if abs(peak) < PEAK_POINTS:
+            return f"nearly flat (at most {peak:+.1f} points, at sRGB {at} %, in the {where})"
     parts = []
     for zone, d in zip(ZONES, pts):
         if (d == d[0]).all():  # the channels move alike (always, for the tone curve)
             parts.append(f"{zone} {_points(d[0])}")
         else:
             parts.append(f"{zone} " + " ".join(f"{c}{_points(x)}" for c, x in zip("RGB", d)))
+    if abs(peak) >= np.abs(pts).max() + PEAK_POINTS:  # its largest move lies between the three levels
+        parts.append(f"most {channel}{peak:+.0f} at sRGB {at} %")
     return ", ".join(parts)
 
 
-def _slight(step) -> str:
-    """A curve under half a point at the three zones: its largest move over every 1 % of sRGB."""
+PEAK_POINTS = 2  # a curve's largest move is named when it passes the three levels' by this many points
+
+
+def _peak(step) -> tuple[float, int, str, str]:
+    """A curve's largest move over every 1 % of sRGB: (points, at sRGB %, its zone, its channel,
+    "" where the three move alike)."""
     levels = np.linspace(0, 1, 101, dtype=np.float32)
     moved = _grey_moved(step, levels)
-    at, channel = np.unravel_index(np.abs(moved).argmax(), moved.shape)
-    if abs(moved[at, channel]) < 0.05:
-        return "flat"
+    at, c = np.unravel_index(np.abs(moved).argmax(), moved.shape)
     where = next((z for z, v in zip(ZONES, (1 / 3, 2 / 3, 1.0)) if levels[at] <= v), "highlights")
-    return f"nearly flat (at most {moved[at, channel]:+.1f} points, at sRGB {at} %, in the {where})"
+    alike = np.allclose(moved[at], moved[at, 0], atol=0.05)
+    return float(moved[at, c]), int(at), where, "" if alike else "RGB"[c]
 
 
 def _numbered(path: Path | None, i: int, n: int) -> Path | None:

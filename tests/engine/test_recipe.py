@@ -243,3 +243,16 @@ def test_a_small_value_is_printed_to_its_first_digit_not_as_zero():
                              Step("saturation", {"amount": 0.0}), Step("gamma", {"gamma": 1.1})])).splitlines()
     assert lines == ["  1. Black & white: amount 0.004", "  2. Exposure: ev -0.0004", "  3. Saturation: amount 0.00",
                      "  4. Gamma: gamma 1.10"]
+
+
+def test_a_curves_largest_move_between_the_three_levels_is_named():
+    """A bump between sRGB 75 % and white read "flat" at the three levels ("highlights +2" for one
+    that peaks at +4): its largest move is named. By hand: slopes (1 x 6, 1.5, 0.5) keep linear
+    0.75, lift 0.875 (sRGB 94.3 %) to 0.9375 (sRGB 97.2 %): +3 points, and give white back."""
+    from engine.auto_cli import _zones
+
+    assert _zones(Step("tone", {"slopes": [1] * 6 + [1.5, 0.5]})) == \
+        "shadows 0, midtones 0, highlights 0, most +3 at sRGB 94 %"
+    assert _zones(Step("color_curves", {"slopes": [[1] * 8, [1] * 8, [1] * 6 + [1.5, 0.5]]})) == \
+        "shadows 0, midtones 0, highlights 0, most B+3 at sRGB 94 %"
+    assert _zones(Step("tone", {"slopes": [2, 2, 1, 1, 1, 1, 1, 1]})) == "shadows +7, midtones +12, highlights +6"
