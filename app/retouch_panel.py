@@ -203,6 +203,8 @@ class RetouchPanel(QWidget):
             w.setEnabled(doc is not None)
         self.var_box.hide()
         self.steps.set_doc(doc)
+        if doc is None:  # a photo that cannot be opened: the last photo's news does not stand over it
+            self.status.setText("")
 
     def set_busy(self, text: str) -> None:
         self.status.setText(text)

@@ -209,7 +209,7 @@ class StepList(QScrollArea):
             card.hide()  # at once: deleteLater waits for the event loop
             card.deleteLater()
         self.cards = []
-        self.inner.empty.setVisible(self.doc is None or len(self.doc.recipe) == 0)
+        self.inner.empty.setVisible(self.doc is not None and len(self.doc.recipe) == 0)  # none: nothing to edit
         if self.doc is not None:
             for i in range(len(self.doc.recipe)):
                 card = StepCard(self.doc, i)

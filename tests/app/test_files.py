@@ -219,6 +219,7 @@ def test_corrupt_file_shows_message_and_app_stays_alive(qtbot, win, folder, dng_
     assert not win.viewer.has_image() and "cannot be opened" in win.viewer.message
     assert data[:4096] == bad.read_bytes()[:4096]  # the original is never written to
     _close_boxes()
+    win.panel.set_busy("Matched the look of another.jpg: 2 steps.")  # news of the photo shown before
     cut = folder / "d_cut.dng"  # cut in half: its thumbnail shows first, then the decode fails
     cut.write_bytes(data[: len(data) // 2])
     from engine.io import load_preview
@@ -231,6 +232,8 @@ def test_corrupt_file_shows_message_and_app_stays_alive(qtbot, win, folder, dng_
     _close_boxes()
     assert not win.viewer.has_image() and "cannot be opened" in win.viewer.message
     assert win.render_label.text() == win.zoom_label.text() == ""  # no "embedded preview 314 %" left over
+    # nor the last photo's news in the panel, nor an invitation to press Auto on nothing
+    assert win.panel.status.text() == "" and not win.panel.steps.inner.empty.isVisibleTo(win)
     # the app keeps working on the other photos
     with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
         win.filmstrip.select_path(folder / "b_dune.jpg")
