@@ -447,13 +447,20 @@ class Trainer:
             if _main_thread() else {}
         try:
             self.warm_up()
-        except BaseException:
-            self._restore(old)
-            raise
-        if self.stop:
-            self._restore(old)
-            log(f"interrupted before iteration {self.it + 1}: nothing new to save")
-            return self.run / "checkpoint.pt"
+            if self.stop:
+                log(f"interrupted before iteration {self.it + 1}: nothing new to save")
+                return self.run / "checkpoint.pt"
+            path = self._iterate(log, progress)
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+        state = "interrupted" if self.stop else "done" if self.it >= cfg.iterations else f"stopped at {cfg.stop_at}"
+        log(f"saved {path} at iteration {self.it} ({state})")
+        return path
+
+    def _iterate(self, log: Callable[[str], None], progress: Callable[[int, int, float], None] | None) -> Path:
+        """Iterations to the end (or a stop), logged, checkpointed, and saved last whatever happens."""
+        cfg = self.cfg
         t_last, it_last = time.time(), self.it
         acc: list[dict] = []
         if progress:  # the start: a progress bar then times the first iteration too
@@ -485,15 +492,7 @@ class Trainer:
                         shutil.copyfile(path, path.with_name(f"checkpoint-it{self.it}.pt"))
         finally:
             path = self.save()
-            self._restore(old)
-        state = "interrupted" if self.stop else "done" if self.it >= cfg.iterations else f"stopped at {cfg.stop_at}"
-        log(f"saved {path} at iteration {self.it} ({state})")
         return path
-
-    @staticmethod
-    def _restore(handlers: dict) -> None:
-        for s, h in handlers.items():
-            signal.signal(s, h)
 
 
 def _main_thread() -> bool:
