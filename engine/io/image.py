@@ -121,9 +121,7 @@ def opacity(path: str | Path) -> np.ndarray | None:
         with _open_pillow(path) as im:
             key = im.info.get("transparency")
             if im.format == "PNG" and _png_is_16bit(path):  # decoded by imagecodecs, as _png16 does
-                import imagecodecs
-
-                arr = imagecodecs.png_decode(path.read_bytes())
+                arr = _png16_decode(path)
                 if arr.ndim == 3 and arr.shape[2] in (2, 4):
                     a = _unit(arr[..., -1])
                 elif isinstance(key, (int, tuple)):  # tRNS: one colour, in the file's 16 bits
@@ -156,15 +154,20 @@ def _png16(path: Path, im: Image.Image) -> np.ndarray | None:
     """16-bit PNGs through imagecodecs (Pillow drops them to 8 bits); None for 8-bit ones."""
     if im.format != "PNG" or not _png_is_16bit(path):
         return None
-    import imagecodecs
-
-    try:
-        arr = imagecodecs.png_decode(path.read_bytes())
-    except Exception as e:  # imagecodecs raises its own PngError
-        raise ImageError(f"the PNG is truncated or corrupt ({e})", path) from e
+    arr = _png16_decode(path)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     return apply_orientation(arr[..., :3], im.getexif().get(ORIENTATION, 1))
+
+
+def _png16_decode(path: Path) -> np.ndarray:
+    """A 16-bit PNG's samples as stored (grey, grey + alpha, RGB or RGBA), via imagecodecs."""
+    import imagecodecs
+
+    try:
+        return imagecodecs.png_decode(path.read_bytes())
+    except Exception as e:  # imagecodecs raises its own PngError
+        raise ImageError(f"the PNG is truncated or corrupt ({e})", path) from e
 
 
 def _png_is_16bit(path: Path) -> bool:

@@ -20,7 +20,9 @@ import numpy as np
 import rawpy
 from PIL import Image, ImageOps
 
+from ..color import srgb_encode
 from .errors import ImageError, check_dimensions
+from .image import _to_bits
 from .metadata import EXIF_IFD, Metadata, camera_name, exif_from_fields, fill_from_tags, tiff_tags
 from .orientation import apply_orientation, exif_from_flip, fit_box
 
@@ -196,9 +198,7 @@ def raw_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
             lin = _to_float(_postprocess(raw, path, half=True))
         except ImageError as e:
             raise ImageError(f"no preview, and {str(e).split(': ', 1)[-1]}", path) from e
-    from ..color import srgb_encode
-
-    return (np.clip(srgb_encode(lin), 0, 1) * 255 + 0.5).astype(np.uint8)
+    return _to_bits(srgb_encode(lin), 8)  # the writer's own rounding
 
 
 def _metadata(raw: rawpy.RawPy, path: Path) -> Metadata:
