@@ -410,7 +410,7 @@ class MainWindow(QMainWindow):
             self.docs[path] = doc
             if doc.sidecar_error:
                 show_error(self, "Edits could not be read",
-                           f"The saved edits of {path.name} could not be read and were set aside; "
+                           f"The saved edits of {path.name} could not be read; "
                            f"the photo opens unedited.\n\n{doc.sidecar_error}")
         return doc
 

@@ -119,10 +119,17 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_output(out: Path, *inputs: Path) -> None:
+def _check_output(out: Path, *inputs: Path, text: str | None = None) -> None:
+    """Refuse an output that would overwrite an input, or that cannot be written, before any work.
+    ``text``: what a text writer writes (a recipe, a LUT), never over an existing photo."""
+    from .io import SUPPORTED_EXTENSIONS
+
     for src in inputs:
         if _same_file(out, src) or out.absolute() == src.absolute():
             raise CliError(f"refusing to overwrite the input {src}; choose another output name")
+    if text is not None and out.suffix.lower() in SUPPORTED_EXTENSIONS and out.exists():
+        raise CliError(f"{out} is a photo; refusing to write a {text} over it (choose a name ending in "
+                       f"{'.json' if text == 'recipe' else '.cube'})")
     if out.is_dir():
         raise CliError(f"{out} is a folder; give an output file name")
     if out.parent.exists() and not out.parent.is_dir():
@@ -201,7 +208,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
     if args.long_edge is not None and args.long_edge < 16:
         raise UsageError("--long-edge must be at least 16")
     fmt = args.fmt or _output_format(args.output, f"add --format {'|'.join(FORMATS)}")
-    _check_output(args.output, args.input, *([args.recipe] if args.recipe else []))
+    from .recipe import sidecar_path
+
+    # without -r the photo's sidecar is read: an input too
+    _check_output(args.output, args.input, args.recipe if args.recipe else sidecar_path(args.input))
 
     from . import render as er
     from .io import load_photo, write_image
@@ -303,7 +313,7 @@ def cmd_export_lut(args: argparse.Namespace) -> int:
 
     if not args.recipe.is_file():
         raise CliError(f"recipe {args.recipe} not found")
-    _check_output(args.output, args.recipe)
+    _check_output(args.output, args.recipe, text="LUT")
     recipe = Recipe.load(args.recipe)
     write_cube(recipe, args.output, args.size)
     print(f"{args.output}: {args.size}³ LUT of {len(recipe.active())} step(s), sRGB in -> sRGB out")

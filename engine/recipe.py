@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -141,19 +142,29 @@ class Recipe:
 
     @classmethod
     def loads(cls, text: str | bytes, *, path: str | os.PathLike | None = None) -> Recipe:
+        if isinstance(text, str):
+            text = text.removeprefix("\ufeff")  # as pasted from an editor that writes a BOM; bytes: json sees it
         try:
             doc = json.loads(text, parse_constant=_reject_constant)
         except RecursionError:
             raise RecipeError("nesting too deep", path=path) from None
         except (ValueError, UnicodeDecodeError) as e:
             raise RecipeError(f"not valid JSON ({e})", path=path) from None
-        return _parse(doc, path)
+        try:
+            return _parse(doc, path)
+        except RecipeError:
+            raise
+        except (TypeError, ValueError, OverflowError, RecursionError) as e:  # a shape validation did not foresee
+            raise RecipeError(f"not a recipe ({type(e).__name__}: {str(e)[:80]})", path=path) from None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Recipe:
         p = Path(path)
         try:
-            size = p.stat().st_size
+            st = p.stat()
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read for ever
+                raise RecipeError("not a regular file", path=p)
+            size = st.st_size
             if size > MAX_SIDECAR_BYTES:
                 raise RecipeError(f"file is {size} bytes, larger than any recipe", path=p)
             data = p.read_bytes()
@@ -187,13 +198,37 @@ def read_sidecar(photo: str | os.PathLike) -> Recipe | None:
     try:
         return Recipe.load(sc)
     except RecipeError as e:
-        kept = sc.with_name(f"{sc.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            os.replace(sc, kept)
-        except OSError:
-            kept = sc
+        kept = _set_aside(sc)
         e.kept = kept  # type: ignore[attr-defined]
-        raise RecipeError(f"{e} (kept as {kept.name})", path=None) from None
+        where = f"set aside as {kept.name}" if kept is not None else "left as it is: its folder cannot be written"
+        raise RecipeError(f"{e} ({where})", path=None) from None
+
+
+def _set_aside(sc: Path) -> Path | None:
+    """``sc`` renamed to ``….bad-<time>`` (``-2``, ``-3``… after an earlier one of the same second,
+    never over it); None when it cannot be renamed."""
+    stem = f"{sc.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 1000):
+        kept = sc.with_name(stem if n == 1 else f"{stem}-{n}")
+        try:
+            os.link(sc, kept)  # fails if kept exists: an earlier copy is never replaced
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here (some mounts), or a read-only folder
+            if kept.exists():
+                continue
+            try:
+                os.rename(sc, kept)
+                return kept
+            except OSError:
+                return None
+        try:
+            os.unlink(sc)
+        except OSError:
+            os.unlink(kept)
+            return None
+        return kept
+    return None
 
 
 def write_sidecar(photo: str | os.PathLike, recipe: Recipe) -> Path:
@@ -248,7 +283,7 @@ def _parse_step(d: Any, where: str, err: Any) -> Step:
         raise err("expected an object", where)
     op = d.get("op")
     if not isinstance(op, str) or op not in REGISTRY:
-        raise err(f"unknown filter {op!r}" if isinstance(op, str) else "missing filter name", f"{where}.op")
+        raise err(f"unknown filter {op[:40]!r}" if isinstance(op, str) else "missing filter name", f"{where}.op")
     spec = REGISTRY[op]
     version = d.get("version", spec.version)
     if not isinstance(version, int) or isinstance(version, bool):
@@ -279,16 +314,18 @@ def _parse_step(d: Any, where: str, err: Any) -> Step:
         probs = {}
         for k, v in agent["probs"].items():
             if k not in REGISTRY or not _is_number(v) or not 0.0 <= v <= 1.0:
-                raise err(f"bad probability {k!r}: {v!r}", f"{where}.agent.probs")
+                raise err(f"bad probability {k!r}: {v!r}"[:120], f"{where}.agent.probs")
             probs[k] = float(v)
     source = d.get("source")
-    if source is not None and source not in SOURCES:
+    if source is not None and (not isinstance(source, str) or source not in SOURCES):
         raise err(f"unknown source {str(source)[:40]!r}", f"{where}.source")
     return Step(op, params, enabled, probs, source)
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return abs(v) <= 2**1023  # a 400-digit literal would overflow math.isfinite
+    return isinstance(v, float) and math.isfinite(v)
 
 
 def _check_value(value: Any, p: Any, fld: str, err: Any) -> Any:

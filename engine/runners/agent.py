@@ -49,11 +49,13 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..color import srgb_encode
 from ..filters import AGENT_FILTERS, REGISTRY
+from ..filters.base import Param
 from ..recipe import Recipe, Step
 from ..render import make_proxy, render_exact
 from . import RESOURCES, ModelError
@@ -346,7 +348,7 @@ def at_strength(recipe: Recipe, proxy: np.ndarray, amount: float) -> Recipe:
         return scaled
     for step in scaled.steps:
         if step.probs is not None:
-            step.params = {k: _plain(np.round(v, PARAM_DECIMALS)) for k, v in step.params.items()}
+            step.params = {k: _plain(rounded(step.spec.param(k), v)) for k, v in step.params.items()}
     img, kept = np.asarray(proxy, np.float32), []
     for step in scaled.steps:
         if step.is_identity():  # off, or at its defaults: rendering skips it (a gamma of 1 floors black)
@@ -358,6 +360,14 @@ def at_strength(recipe: Recipe, proxy: np.ndarray, amount: float) -> Recipe:
             kept.append(step)
             img = new
     return Recipe(kept)
+
+
+def rounded(p: Param, value: Any) -> np.ndarray:
+    """``value`` to ``PARAM_DECIMALS`` decimals inside ``p``'s range: a limit such as exp(-0.5) rounds
+    to its inner neighbour (0.6066, not 0.6065), so a saved recipe always loads again."""
+    scale = 10.0**PARAM_DECIMALS
+    lo, hi = math.ceil(p.min * scale) / scale, math.floor(p.max * scale) / scale
+    return np.clip(np.round(np.asarray(value, np.float64), PARAM_DECIMALS), lo, hi)
 
 
 def sample_of(linear: np.ndarray, size: int = 64) -> np.ndarray:
@@ -533,7 +543,7 @@ class Agent:
                 spec = REGISTRY[self.filters[a]]
                 params = spec.from_network(heads[a][i].astype(np.float64))
                 # 4 decimals, as the measured steps: a readable recipe, and the one the episode ran
-                params = {p.name: np.round(np.clip(params[p.name], p.min, p.max), PARAM_DECIMALS) for p in spec.params}
+                params = {p.name: rounded(p, params[p.name]) for p in spec.params}
                 new = spec.apply(img[i], **params)
                 change = display_change(img[i], new)
                 img[i] = new

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.filters import AGENT_FILTERS, LUMA, REGISTRY
-from engine.recipe import Recipe
+from engine.recipe import Recipe, Step
 from engine.render import render
 from engine.runners import agent as agent_mod
 from engine.runners.agent import DEFAULT_MODEL, Agent, available_models
@@ -187,6 +187,21 @@ def test_auto_exposure_ev_is_clamped_and_skips_tiny_corrections(photo_linear):
     assert agent_mod.auto_exposure_ev(img * 1e-4) == REGISTRY["exposure"].params[0].max
     assert agent_mod.auto_exposure_ev(np.zeros((8, 8, 3), np.float32)) == REGISTRY["exposure"].params[0].max
     assert agent_mod.auto_exposure_ev(img * 100) == REGISTRY["exposure"].params[0].min
+
+
+def test_a_step_strengthened_to_its_limit_still_loads():
+    """Rounded to 4 decimals, a limit such as exp(-0.5) (0.60653) became 0.6065, outside the range,
+    and the recipe (a sidecar, at Strength 150 %) was then refused when read back."""
+    steps = [Step("white_balance", {"green": 1.0, "blue": 0.62}, probs={"white_balance": 1.0}),
+             Step("gamma", {"gamma": 0.4}, probs={"gamma": 1.0})]
+    proxy = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    out = agent_mod.at_strength(Recipe(steps), proxy, 1.5)
+    assert [s.op for s in out] == ["white_balance", "gamma"]
+    back = Recipe.loads(out.dumps())
+    for step in back:
+        for p in step.spec.params:
+            assert p.min <= step.params[p.name] <= p.max
+    assert back.steps[0].params["blue"] == 0.6066 and back.steps[1].params["gamma"] == 0.3334
 
 
 def test_strength_is_applied_to_the_policys_steps_only(agent, photo_linear):

@@ -100,6 +100,25 @@ def test_apply_refuses_to_overwrite_the_input(photo_jpeg: Path, tmp_copy, recipe
     assert Recipe.load(recipe_file).to_json() == RECIPE.to_json()
 
 
+def test_no_text_output_lands_on_a_photo_or_the_sidecar_read(photo_jpeg: Path, tmp_copy, recipe_file: Path,
+                                                             capsys) -> None:
+    """apply without -r reads the photo's sidecar: an input, never its output; a LUT or an Auto
+    recipe is never written over an existing photo."""
+    photo = tmp_copy(photo_jpeg)
+    sc = sidecar_path(photo)
+    RECIPE.save(sc)
+    code, _, err = run(["apply", str(photo), "-o", str(sc), "-f", "png"], capsys)
+    assert code == 1 and "refusing to overwrite the input" in err
+    assert Recipe.load(sc).to_json() == RECIPE.to_json()
+    other = tmp_copy(photo_jpeg, "other.jpg")
+    before = other.read_bytes()
+    code, _, err = run(["export-lut", str(recipe_file), "-o", str(other)], capsys)
+    assert code == 1 and "is a photo" in err and ".cube" in err
+    code, _, err = run(["auto", str(photo), "--recipe-out", str(other)], capsys)
+    assert code == 1 and "is a photo" in err and ".json" in err
+    assert other.read_bytes() == before
+
+
 def bad_cases(tmp: Path, photo: Path, recipe: Path) -> dict[str, tuple[list[str], str]]:
     nan = tmp / "nan.json"
     nan.write_text('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": NaN}}]}')

@@ -103,6 +103,12 @@ HOSTILE = {
     "not JSON": ("{'format': 1}", r"not valid JSON"),
     "too many steps": (json.dumps({"format": 1, "steps": [{"op": "exposure"}] * 1000}), r"steps"),
     "deep nesting": ('{"format": 1, "steps": ' + "[" * 100_000 + "]" * 100_000 + "}", r"nesting|steps"),
+    "source list": ('{"format": 1, "steps": [{"op": "exposure", "source": ["auto-exposure"]}]}', r"steps\[0\]\.source"),
+    "source object": ('{"format": 1, "steps": [{"op": "exposure", "source": {"a": 1}}]}', r"steps\[0\]\.source"),
+    "huge integer": ('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": 1' + "0" * 400 + '}}]}',
+                     r"steps\[0\]\.params\.ev"),
+    "huge probability": ('{"format": 1, "steps": [{"op": "exposure", "agent": {"probs": {"gamma": 1' + "0" * 400
+                         + '}}}]}', r"steps\[0\]\.agent\.probs"),
 }
 
 
@@ -137,6 +143,36 @@ def test_bad_sidecar_is_moved_aside_never_overwritten(photo_jpeg: Path, tmp_copy
     write_sidecar(photo, full_recipe())
     assert kept[0].read_text() == hostile  # the user's old file survives the next save
     assert read_sidecar(photo).to_json() == full_recipe().to_json()
+
+
+def test_two_bad_sidecars_set_aside_in_one_second_are_both_kept(photo_jpeg: Path, tmp_copy, monkeypatch) -> None:
+    """The kept name has one-second resolution: a second bad file in the same second gets ``-2``,
+    never replacing the first."""
+    import time
+
+    monkeypatch.setattr(time, "strftime", lambda *_a: "20261206-010203")
+    photo = tmp_copy(photo_jpeg)
+    sc = sidecar_path(photo)
+    for text in ("first {", "second {"):
+        sc.write_text(text)
+        with pytest.raises(RecipeError, match="set aside as"):
+            read_sidecar(photo)
+    kept = sorted(photo.parent.glob("dune.jpg.retouch.json.bad-*"))
+    assert [k.read_text() for k in kept] == ["first {", "second {"]
+    assert kept[1].name.endswith("-010203-2") and not sc.exists()
+
+
+def test_a_sidecar_that_is_not_a_regular_file_is_refused_unread(photo_jpeg: Path, tmp_copy) -> None:
+    """A FIFO under a sidecar's name would block the read for ever (the app reads on open)."""
+    photo = tmp_copy(photo_jpeg)
+    os.mkfifo(sidecar_path(photo))
+    with pytest.raises(RecipeError, match="not a regular file"):
+        Recipe.load(sidecar_path(photo))
+
+
+def test_a_pasted_recipe_may_start_with_a_byte_order_mark() -> None:
+    rec = full_recipe()
+    assert Recipe.loads("\ufeff" + rec.dumps()).to_json() == rec.to_json()
 
 
 def test_atomic_save_leaves_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
