@@ -31,7 +31,7 @@ from shiboken6 import isValid
 
 from engine import styles
 from engine.looks import differences
-from engine.recipe import Recipe, Step, sidecar_path, write_sidecar
+from engine.recipe import Recipe, Step, remove_sidecar, sidecar_path, write_sidecar
 from engine.runners.agent import (
     AUTO_STRENGTH,
     DEFAULT_MODEL,
@@ -94,7 +94,9 @@ class MainWindow(QMainWindow):
         # the last Auto: (doc, its recipe at strength 1, the JSON of every strength applied to it)
         #: each photo's last Auto: its full-strength recipe, the proxy it was measured on, and every
         #: recipe the strength slider made of it (as JSON) with that strength
-        self._autos: dict[PhotoDoc, tuple[Recipe, np.ndarray, dict[str, float]]] = {}
+        # each photo's last Auto: the prediction, its proxy, the recipes applied from it by strength,
+        # and the style that made it (its strength key): only that style's slider rescales it
+        self._autos: dict[PhotoDoc, tuple[Recipe, np.ndarray, dict[str, float], str]] = {}
         self._latest: dict[str, int] = {}
         self._rendered_once = False
         self.shown_preview = -1  # id of the preview render on screen
@@ -680,7 +682,8 @@ class MainWindow(QMainWindow):
 
     def _follow_auto_strength(self, doc: PhotoDoc) -> None:
         """An undo or redo back to one of Auto's strengths moves the slider there too."""
-        amount = self._autos[doc][2].get(doc.recipe.dumps()) if doc in self._autos else None
+        last = self._autos.get(doc)
+        amount = last[2].get(doc.recipe.dumps()) if last is not None and last[3] == self._strength_key() else None
         if amount is not None and amount != self.strength:
             self.strength = amount
             self.settings.setValue(self._strength_key(), amount)
@@ -692,7 +695,10 @@ class MainWindow(QMainWindow):
             if doc.dirty and not doc.failed:
                 doc.dirty = False
                 self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)
-                run_in_pool(write_sidecar, doc.path, doc.recipe.copy(), pool=self.save_pool,
+                # no steps left (Auto undone, every step deleted): no sidecar, so the photo reads as
+                # unedited everywhere (the filmstrip when reopened, Batch Export's Auto for unedited photos)
+                job = (write_sidecar, doc.path, doc.recipe.copy()) if len(doc.recipe) else (remove_sidecar, doc.path)
+                run_in_pool(*job, pool=self.save_pool,
                             on_done=lambda _, d=doc: setattr(d, "save_error", None),
                             on_error=lambda e, tb, d=doc: self._save_failed(d, e))
         if wait:
@@ -913,7 +919,8 @@ class MainWindow(QMainWindow):
         self._running.add(("auto", doc))
         self.panel.set_busy("Auto: the agent is looking at the photo…")
         self.panel.auto.setEnabled(False)
-        model = self.model
+        model, strength = self.model, self.strength  # as pressed: another photo or style may move the slider
+        style = self._strength_key()
         started = doc.recipe.dumps()  # what Auto replaces: an edit made while it runs is kept instead
 
         def predict(linear: Any) -> tuple[Recipe, np.ndarray]:
@@ -921,7 +928,8 @@ class MainWindow(QMainWindow):
             return agent.predict(linear, strength=1.0), agent.proxy(linear)
 
         run_in_pool(predict, doc.preview_linear,
-                    on_done=lambda r, d=doc, s=started: self._auto_done(d, *r, started=s),
+                    on_done=lambda r, d=doc, s=started: self._auto_done(d, *r, started=s, style=style,
+                                                                        strength=strength),
                     on_error=lambda e, tb, d=doc: self._agent_failed(e, tb, "auto", d))
 
     def auto_white_balance(self) -> None:
@@ -960,7 +968,8 @@ class MainWindow(QMainWindow):
         if not any(d is shown for _, d in self._running):
             self.panel.set_busy("")
 
-    def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray, started: str) -> None:
+    def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray, started: str, style: str,
+                   strength: float) -> None:
         self._agent_idle("auto", doc)
         if doc.recipe.dumps() != started:
             # the photographer adopted a variation or moved a slider meanwhile: never overwrite that
@@ -968,8 +977,8 @@ class MainWindow(QMainWindow):
                 self.panel.set_busy("Auto finished after the steps were edited: your edit is kept; "
                                     "press Auto again to replace it.")
             return
-        applied = at_strength(recipe, proxy, self.strength)
-        self._autos[doc] = (recipe, proxy, {applied.dumps(): self.strength})
+        applied = at_strength(recipe, proxy, strength)
+        self._autos[doc] = (recipe, proxy, {applied.dumps(): strength}, style)
         if applied.dumps() != doc.recipe.dumps():  # Auto again on its own result: no empty undo step
             doc.undo.push(ReplaceRecipe(doc, applied, "Auto"))
 
@@ -980,7 +989,10 @@ class MainWindow(QMainWindow):
         doc = self.doc
         if doc is None:
             return
-        base, proxy, applied = self._autos.get(doc, (None, None, {}))
+        base, proxy, applied, style = self._autos.get(doc, (None, None, {}, ""))
+        if style != self._strength_key() and doc.recipe.dumps() in applied:
+            self.panel.set_busy("These steps are another style's Auto: the strength applies to the next Auto.")
+            return
         if doc.recipe.dumps() not in applied:  # edited since: never throw the photographer's edits away
             self.panel.set_busy("The steps are not Auto's as it left them: the strength applies to the next Auto.")
             return

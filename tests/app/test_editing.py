@@ -257,6 +257,43 @@ def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, fo
     assert a.recipe.dumps() == at(0.3)
 
 
+def test_auto_lands_at_the_strength_it_was_pressed_at(qtbot, win, folder, monkeypatch):
+    """Switching photos while Auto runs moves the shared slider to the other photo's Auto; the
+    result still lands at the strength in force when Auto was pressed."""
+    import threading
+
+    from app import agent as app_agent
+
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    win.panel.strength.setValue(100)
+    auto_and_wait(qtbot, win)  # a: Auto at 100 %
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    b = win.doc
+    win.panel.strength.setValue(30)
+    gate, real = threading.Event(), app_agent.get_agent
+
+    class Slow:
+        def __init__(self, agent):
+            self.agent = agent
+
+        def predict(self, *a, **k):
+            gate.wait(30)
+            return self.agent.predict(*a, **k)
+
+        def __getattr__(self, name):
+            return getattr(self.agent, name)
+
+    monkeypatch.setattr(app_agent, "get_agent", lambda model=None: Slow(real(model)))
+    n = b.undo.count()
+    win.auto()
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    assert win.panel.strength.value() == 100  # a's own Auto
+    gate.set()
+    qtbot.waitUntil(lambda: b.undo.count() == n + 1, timeout=TIMEOUT)
+    base, proxy, applied = win._autos[b][:3]
+    assert b.recipe.dumps() == at_strength(base, proxy, 0.3).dumps() and list(applied.values()) == [0.3]
+
+
 def test_auto_white_balance_sets_one_measured_step_and_keeps_the_others(qtbot, win, folder):
     """Photo > Auto White Balance: the learned model's white balance goes first in a hand-made
     recipe, replaces Auto's own measured step in place after Auto, never stacks, and undoes."""

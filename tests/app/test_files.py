@@ -22,6 +22,21 @@ def _close_boxes() -> None:
         b.close()
 
 
+def test_auto_undone_leaves_no_sidecar_and_no_dot(qtbot, win, folder):
+    """A photo whose steps are all gone (Auto, then Undo) has no sidecar: it reads as unedited in a
+    reopened filmstrip and in Batch Export, not as edited with nothing in it."""
+    photo = folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, photo)
+    auto_and_wait(qtbot, win)
+    qtbot.waitUntil(lambda: sidecar_path(photo).exists(), timeout=5000)
+    win.doc.undo.undo()
+    assert len(win.doc.recipe) == 0
+    qtbot.waitUntil(lambda: not sidecar_path(photo).exists(), timeout=5000)
+    assert not win.filmstrip.is_edited(photo)
+    win.filmstrip.set_paths(win.filmstrip.paths())  # as the folder reopened reads it
+    assert not win.filmstrip.is_edited(photo)
+
+
 def test_sidecar_on_disk_matches_within_a_second(qtbot, win, folder):
     photo = folder / "b_dune.jpg"
     open_and_wait(qtbot, win, photo)

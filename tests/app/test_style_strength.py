@@ -40,3 +40,25 @@ def test_the_slider_follows_each_styles_own_strength(qtbot, win, tmp_path, monke
     assert win.settings.value("agent/strength") is None  # the shipped model's untouched by the styles'
     win._style_changed(styles / "paired.onnx")
     qtbot.waitUntil(lambda: win.panel.strength.value() == 80, timeout=20_000)  # remembered
+
+
+def test_the_slider_never_rescales_another_styles_auto(qtbot, win, folder, tmp_path, monkeypatch):
+    """Auto under Default, then a style with its own strength: the slider shows the style's, and
+    moving it leaves the other style's steps alone, saying why."""
+    from qt_helpers import auto_and_wait, open_and_wait
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    styles = tmp_path / "xdg" / "retouch" / "styles"
+    styles.mkdir(parents=True)
+    _style(styles / "paired.onnx", strength=1.0)
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    done = win.doc.recipe.dumps()
+    win._style_changed(styles / "paired.onnx")
+    qtbot.waitUntil(lambda: win.panel.strength.value() == 100, timeout=20_000)
+    win.panel.strength.setValue(40)
+    assert win.doc.recipe.dumps() == done and "another style" in win.panel.status.text()
+    win._style_changed(DEFAULT_MODEL)  # its own style again: the slider rescales it
+    qtbot.waitUntil(lambda: win.strength == AUTO_STRENGTH, timeout=20_000)
+    win.panel.strength.setValue(20)
+    assert win.doc.recipe.dumps() != done
