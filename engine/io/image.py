@@ -2,7 +2,7 @@
 
 Inputs are linearised with the sRGB transfer curve through a lookup table (8 and 16 bit), turned
 upright by their EXIF orientation, and refused above :data:`~engine.io.errors.MAX_PIXELS`.
-ICC-tagged 8-bit inputs in another space (Adobe RGB, Display P3...) are converted to sRGB with
+ICC-tagged 8-bit inputs in another space (Adobe RGB, Display P3...; CMYK with its profile) are converted to sRGB with
 LittleCMS first; 16-bit and float inputs with a non-sRGB profile are read as sRGB (documented gap).
 Float TIFFs are taken as already linear.
 """
@@ -30,6 +30,9 @@ TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 
 # Pillow's own bomb guard: warn above the limit, error at twice it. Ours (check_dimensions) is stricter.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# A damaged EXIF block is read as far as it goes and the photo opens; Pillow's warning (a library
+# path on stderr, several times per command) tells the photographer nothing they can act on.
+warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning)
 
 
 @functools.cache
@@ -100,9 +103,34 @@ def _load_pillow(im: Image.Image, path: Path, draft: int | None = None) -> Image
         if draft and im.format == "JPEG":
             im.draft("RGB", fit_box(im.size, draft))
         im.load()
-        return _to_srgb8(ImageOps.exif_transpose(im))
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"the image is truncated or corrupt ({e})", path) from e
+    return _to_srgb8(_upright(im))
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """``im`` turned by its EXIF orientation. ``ImageOps.exif_transpose`` re-encodes the EXIF, so one
+    malformed tag (a string where a number belongs: struct.error) must not lose the photo."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:
+        o = _orientation(im)
+        return im.transpose(_TRANSPOSE[o]) if o in _TRANSPOSE else im
+
+
+#: EXIF orientation -> the Pillow transpose that turns it upright (as ImageOps.exif_transpose).
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1 where the EXIF cannot be read or the value is not one of 1-8)."""
+    try:
+        o = im.getexif().get(ORIENTATION, 1)
+    except Exception:  # damaged EXIF: the pixels are still the photo
+        return 1
+    return o if isinstance(o, int) and 1 <= o <= 8 else 1
 
 
 def opacity(path: str | Path) -> np.ndarray | None:
@@ -129,11 +157,11 @@ def opacity(path: str | Path) -> np.ndarray | None:
                     a = np.where(match, 0.0, 1.0).astype(np.float32)
                 else:
                     return None
-                return _visible(apply_orientation(a, im.getexif().get(ORIENTATION, 1)))
+                return _visible(apply_orientation(a, _orientation(im)))
             if im.mode not in ("RGBA", "LA", "PA", "La", "RGBa") and key is None:
                 return None
             im.load()
-            alpha = ImageOps.exif_transpose(im).convert("RGBA").getchannel("A")
+            alpha = _upright(im).convert("RGBA").getchannel("A")
     except Exception:  # unreadable here: the decoder says why, or reads it without alpha (opaque)
         return None
     return _visible(np.asarray(alpha, np.float32) / 255)
@@ -156,8 +184,10 @@ def _png16(path: Path, im: Image.Image) -> np.ndarray | None:
         return None
     arr = _png16_decode(path)
     if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
-    return apply_orientation(arr[..., :3], im.getexif().get(ORIENTATION, 1))
+        arr = arr[..., None]
+    if arr.shape[2] < 3:  # grey, or grey + alpha (dropped, as every alpha is here)
+        arr = np.repeat(arr[..., :1], 3, axis=2)
+    return apply_orientation(arr[..., :3], _orientation(im))
 
 
 def _png16_decode(path: Path) -> np.ndarray:
@@ -177,30 +207,60 @@ def _png_is_16bit(path: Path) -> bool:
 
 
 def _tiff_array(path: Path, alpha: bool = False) -> tuple[np.ndarray, int] | None:
-    """(pixels, orientation) for RGB/grey TIFFs via tifffile; None lets Pillow try (palette, CMYK...).
+    """(pixels, orientation) for grey, RGB, palette and CMYK TIFFs via tifffile; None lets Pillow try.
     ``alpha``: with the extra samples (an alpha channel fourth), else RGB."""
     try:
         with tifffile.TiffFile(path) as tf:
             page = tf.pages.first
             check_dimensions(int(page.imagewidth), int(page.imagelength), path)
             photometric = int(page.photometric)
-            if photometric not in (1, 2) or page.dtype is None or page.dtype.kind not in "uif":
-                return None  # not MINISBLACK/RGB integer or float
+            if photometric not in (1, 2, 3, 5) or page.dtype is None or page.dtype.kind not in "uif":
+                return None  # not MINISBLACK/RGB/palette/CMYK integer or float: Pillow tries
+            if photometric in (3, 5) and (page.dtype.kind != "u" or int(page.planarconfig) == 2):
+                return None
+            if photometric == 5 and int(page.samplesperpixel) < 4:
+                return None
             arr = page.asarray()
+            planar = int(page.planarconfig) == 2 and arr.ndim == 3  # separate planes: (samples, H, W)
             orientation = int(page.tags.valueof(ORIENTATION, 1) or 1)
+            if photometric == 3:  # palette: each index's colour from the 16-bit colour map
+                arr = np.moveaxis(np.asarray(page.colormap)[:, arr], 0, -1).astype(np.uint16)
+            elif photometric == 5:  # CMYK: Pillow's own conversion (its TIFF plugin turns these wrongly)
+                arr = _cmyk_to_rgb(arr[..., :4], _tiff_icc_of(page))
     except ImageError:
         raise
     except tifffile.TiffFileError as e:
         raise ImageError(f"not a readable TIFF ({e})", path) from e
     except (OSError, ValueError, IndexError) as e:
         raise ImageError(f"the TIFF is truncated or corrupt ({e})", path) from e
-    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
-        arr = np.moveaxis(arr, 0, -1)  # planar (separate) storage
+    if planar:
+        arr = np.moveaxis(arr, 0, -1)
     if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
+        arr = arr[..., None]
+    if arr.ndim == 3 and arr.shape[2] < 3:  # grey, or grey + alpha: the grey to all three
+        arr = np.concatenate([np.repeat(arr[..., :1], 3, axis=2), arr[..., 1:]], axis=2)
     if arr.ndim != 3 or arr.shape[2] < 3:
         return None
     return (arr if alpha else arr[..., :3]), orientation
+
+
+def _cmyk_to_rgb(cmyk: np.ndarray, icc: bytes | None) -> np.ndarray:
+    """Ink amounts to RGB: through the file's profile where it has one (8-bit), else as Pillow
+    converts, ``(1 - c)(1 - k)`` per channel."""
+    if cmyk.dtype == np.uint8:
+        im = Image.fromarray(np.ascontiguousarray(cmyk), "CMYK")
+        if icc is not None:
+            im.info["icc_profile"] = icc
+        return np.asarray(_to_srgb8(im))
+    top = float(np.iinfo(cmyk.dtype).max)
+    ink = cmyk.astype(np.float64) / top
+    rgb = (1 - ink[..., :3]) * (1 - ink[..., 3:4])
+    return (rgb * 65535 + 0.5).astype(np.uint16)
+
+
+def _tiff_icc_of(page: tifffile.TiffPage) -> bytes | None:
+    icc = page.tags.valueof(34675)  # InterColorProfile
+    return bytes(icc) if isinstance(icc, (bytes, bytearray, np.ndarray)) and len(icc) else None
 
 
 def _decode_tiff(path: Path) -> tuple[np.ndarray, bool] | None:
@@ -214,7 +274,27 @@ def _decode_tiff(path: Path) -> tuple[np.ndarray, bool] | None:
     elif arr.dtype not in (np.uint8, np.uint16):
         info = np.iinfo(arr.dtype)
         arr = (np.clip(arr, 0, None).astype(np.float64) / info.max * 65535 + 0.5).astype(np.uint16)
+    if arr.dtype == np.uint8:  # 8-bit with another space's profile: to sRGB, as Pillow's path does
+        arr = _icc_to_srgb8(arr, _tiff_icc(path))
     return np.ascontiguousarray(apply_orientation(arr, orientation)), arr.dtype.kind == "f"
+
+
+def _tiff_icc(path: Path) -> bytes | None:
+    try:
+        with tifffile.TiffFile(path) as tf:
+            return _tiff_icc_of(tf.pages.first)
+    except Exception:  # the pixels were read: a damaged tag only loses the profile
+        return None
+
+
+def _icc_to_srgb8(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
+    """8-bit RGB ``arr`` converted from ``icc``'s space to sRGB (as it is without a profile or with
+    an sRGB one), by the same LittleCMS conversion as Pillow's path."""
+    if icc is None or _is_srgb_profile(icc):
+        return arr
+    im = Image.fromarray(np.ascontiguousarray(arr), "RGB")
+    im.info["icc_profile"] = icc
+    return np.asarray(_to_srgb8(im))
 
 
 def decode_raster(path: str | Path) -> np.ndarray:

@@ -24,7 +24,7 @@ from ..color import srgb_encode
 from .errors import ImageError, check_dimensions
 from .image import _to_bits
 from .metadata import EXIF_IFD, Metadata, camera_name, exif_from_fields, fill_from_tags, tiff_tags
-from .orientation import apply_orientation, exif_from_flip, fit_box
+from .orientation import apply_orientation, exif_from_flip, fit_box, swaps_axes, upright_box
 
 # Everything LibRaw opens (lower case, with dot).
 RAW_EXTENSIONS = frozenset(
@@ -112,14 +112,7 @@ def _inset_crop(raw: rawpy.RawPy) -> tuple[int, int, int, int] | None:
     cw, ch, W, H = int(s.crop_width), int(s.crop_height), int(s.width), int(s.height)
     if cw <= 0 or ch <= 0 or left < 0 or top < 0 or left + cw > W or top + ch > H or (cw, ch) == (W, H):
         return None
-    o = exif_from_flip(s.flip)
-    if o == 3:
-        return W - left - cw, H - top - ch, cw, ch
-    if o == 6:  # np.rot90(img, -1): column x becomes row x, row y becomes column H - 1 - y
-        return H - top - ch, left, ch, cw
-    if o == 8:
-        return top, W - left - cw, ch, cw
-    return left, top, cw, ch
+    return upright_box((left, top, cw, ch), (W, H), exif_from_flip(s.flip))
 
 
 def _cropped(raw: rawpy.RawPy, decode: Callable[[], np.ndarray]) -> np.ndarray:
@@ -127,7 +120,7 @@ def _cropped(raw: rawpy.RawPy, decode: Callable[[], np.ndarray]) -> np.ndarray:
     camera's own JPEG and the embedded preview show (the rest is masked sensor border). The sizes
     are read before ``decode``: a half-size decode halves them, not the crop."""
     box, s = _inset_crop(raw), raw.sizes
-    full_w, full_h = (s.height, s.width) if exif_from_flip(s.flip) in (6, 8) else (s.width, s.height)
+    full_w, full_h = (s.height, s.width) if swaps_axes(exif_from_flip(s.flip)) else (s.width, s.height)
     rgb = decode()
     if box is None:
         return rgb
@@ -210,7 +203,7 @@ def _metadata(raw: rawpy.RawPy, path: Path) -> Metadata:
     if box is not None:
         w, h = box[2], box[3]
     else:
-        w, h = (s.height, s.width) if orientation in (6, 8) else (s.width, s.height)
+        w, h = (s.height, s.width) if swaps_axes(orientation) else (s.width, s.height)
     meta = Metadata(path=path, width=int(w), height=int(h), orientation=orientation, is_raw=True)
     ifd0, exif = tiff_tags(path)
     fill_from_tags(meta, ifd0, exif)

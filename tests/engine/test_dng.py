@@ -126,7 +126,7 @@ def test_write_is_atomic(tmp_path: Path, photo_srgb8: np.ndarray, monkeypatch: p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.dng"]
 
 
-@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+@pytest.mark.parametrize("orientation", range(1, 9))
 def test_the_default_crop_is_applied_as_the_camera_shows_it(tmp_path: Path, photo_srgb8: np.ndarray,
                                                            orientation: int) -> None:
     """A DNG's DefaultCrop (the masked sensor border a camera's JPEG leaves out) is cut from every
@@ -170,3 +170,24 @@ def test_a_raw_without_a_preview_is_previewed_as_it_renders(tmp_path: Path, phot
     render = srgb_encode(load_photo(path).linear) * 255
     assert prev.shape[0] == render.shape[0] // 2 and prev.shape[1] == render.shape[1] // 2
     assert abs(prev.mean() - render.mean()) < 2 and render.mean() < 70  # dark, as the render
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_gives_an_upright_preview_render_and_size(tmp_path: Path, photo_srgb8: np.ndarray,
+                                                                    orientation: int) -> None:
+    """The mirrored orientations (2, 4, 5, 7; LibRaw's flip 1, 2, 4, 7) were read as 1: the
+    preview stayed mirrored and 5 and 7 reported their sizes swapped."""
+    from engine.io import load_preview, read_metadata
+    from engine.io.orientation import apply_orientation
+
+    undo = {6: 8, 8: 6}.get(orientation, orientation)  # each orientation's inverse
+    stored = np.ascontiguousarray(apply_orientation(photo_srgb8, undo))
+    path = write_dng(tmp_path / f"o{orientation}.dng", stored, orientation=orientation, noise=False)
+    want = srgb_decode(photo_srgb8.astype(np.float32) / 255)
+    lin = load_photo(path).linear
+    assert lin.shape == want.shape and psnr(lin, want) > 29
+    prev = load_preview(path)
+    assert prev.shape == photo_srgb8.shape
+    assert psnr(srgb_decode(prev.astype(np.float32) / 255), want) > 29
+    meta = read_metadata(path)
+    assert (meta.orientation, meta.height, meta.width) == (orientation, *photo_srgb8.shape[:2])

@@ -8,11 +8,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 import piexif
 import pytest
 import tifffile
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageOps
 
 from engine.color import srgb_decode, srgb_encode
 from engine.io import (
@@ -477,3 +478,66 @@ def test_opacity_is_read_where_the_pixels_are(tmp_path):
     Image.fromarray(rgba[..., :3]).save(tmp_path / "opaque.png")
     Image.fromarray(np.dstack([rgba[..., :3], np.full((h, w), 255, np.uint8)]), "RGBA").save(tmp_path / "full.png")
     assert opacity(tmp_path / "opaque.png") is None and opacity(tmp_path / "full.png") is None
+
+
+def test_grey_with_alpha_16_bit_png_and_tiff_read_as_grey_rgb(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """A 16-bit grey + alpha PNG came back with two channels (a traceback in Auto and apply), and
+    the same TIFF was refused as unreadable."""
+    grey = (photo_srgb8.astype(np.uint16).mean(-1) * 257).astype(np.uint16)
+    la = np.stack([grey, np.full_like(grey, 65535)], -1)
+    png = tmp_path / "la16.png"
+    png.write_bytes(imagecodecs.png_encode(la))
+    tif = tmp_path / "la16.tif"
+    tifffile.imwrite(tif, la, photometric="minisblack", extrasamples=[2])
+    for path in (png, tif):
+        lin = load_photo(path).linear
+        assert lin.shape == (*grey.shape, 3)
+        np.testing.assert_array_equal(lin[..., 0], lin[..., 2])
+        np.testing.assert_allclose(lin[..., 1], srgb_decode(grey / 65535.0), atol=1e-5)
+        assert load_preview(path).shape == (*grey.shape, 3)
+
+
+def test_a_malformed_exif_tag_does_not_lose_the_photo(tmp_path: Path, photo_jpeg: Path,
+                                                      photo_srgb8: np.ndarray) -> None:
+    """One tag holding a string where a number belongs made Pillow's exif_transpose raise
+    struct.error (a traceback, and 'the decoder crashed' in the app); the orientation still counts."""
+    d = piexif.load(str(photo_jpeg))
+    d["0th"][piexif.ImageIFD.Orientation] = 6
+    d["0th"][piexif.ImageIFD.DateTime] = b"2026:12:06 01:02:03"
+    exif = piexif.dump(d)
+    bad = exif.replace(b"\x01\x32\x00\x02", b"\x01\x17\x00\x02", 1)  # DateTime's tag -> StripByteCounts (big-endian)
+    assert bad != exif
+    path = tmp_path / "bad_exif.jpg"
+    Image.fromarray(np.ascontiguousarray(np.rot90(photo_srgb8, 1))).save(path, quality=95, exif=bad)
+    with Image.open(path) as im, pytest.raises(Exception):  # noqa: B017 - Pillow's own failure, whatever it is
+        ImageOps.exif_transpose(im)
+    lin = load_photo(path).linear
+    assert lin.shape == photo_srgb8.shape  # upright all the same
+    assert psnr8((srgb_encode(lin) * 255 + 0.5).astype(np.uint8), photo_srgb8) > 30
+    assert load_preview(path).shape == photo_srgb8.shape
+
+
+def test_tiffs_as_pillow_turns_them_wrongly_and_with_profiles(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """CMYK and palette TIFFs with orientations 5-8 came out transposed (Pillow 13 turns them
+    twice), a 3-pixel-wide planar TIFF was read across its planes, and an 8-bit TIFF's Adobe RGB
+    profile was ignored (the PNG with the same pixels and profile was converted)."""
+    small = np.ascontiguousarray(photo_srgb8[:120, :200])
+    for mode in ("CMYK", "P"):
+        stored = Image.fromarray(np.ascontiguousarray(np.rot90(small, 1)))  # turned upright by orientation 6
+        stored = stored.convert(mode, palette=Image.Palette.ADAPTIVE) if mode == "P" else stored.convert(mode)
+        path = tmp_path / f"{mode}.tif"
+        exif = Image.Exif()
+        exif[274] = 6
+        stored.save(path, exif=exif)
+        lin = load_photo(path).linear
+        assert lin.shape == small.shape, mode
+        assert psnr8((srgb_encode(lin) * 255 + 0.5).astype(np.uint8), small) > (40 if mode == "CMYK" else 25)
+    narrow = tmp_path / "planar3.tif"
+    tifffile.imwrite(narrow, np.moveaxis(small[:, :3], -1, 0).copy(), photometric="rgb", planarconfig="separate")
+    assert load_photo(narrow).linear.shape == (120, 3, 3)
+    np.testing.assert_allclose(load_photo(narrow).linear, srgb_decode(small[:, :3] / 255.0), atol=1e-6)
+    png, tif = tmp_path / "adobe.png", tmp_path / "adobe.tif"
+    Image.fromarray(small).save(png, icc_profile=_adobe_rgb_icc())
+    tifffile.imwrite(tif, small, photometric="rgb", extratags=[(34675, 7, None, _adobe_rgb_icc(), True)])
+    np.testing.assert_allclose(load_photo(tif).linear, load_photo(png).linear, atol=1e-6)
+    assert not np.allclose(load_photo(tif).linear, srgb_decode(small / 255.0), atol=0.01)  # converted
