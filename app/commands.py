@@ -26,6 +26,7 @@ class SetParam(QUndoCommand):
         self.doc, self.index, self.name, self.gesture = doc, index, name, gesture
         self.old = copy.deepcopy(step.params[name])
         self.new = copy.deepcopy(value)
+        self.was_edited = step.edited  # a measured or agent step is marked as the photographer's since
 
     def id(self) -> int:
         return MERGE_PARAM
@@ -38,15 +39,18 @@ class SetParam(QUndoCommand):
         self.new = copy.deepcopy(other.new)
         return True
 
-    def _set(self, value: Any) -> None:
-        self.doc.recipe.steps[self.index].params[self.name] = copy.deepcopy(value)
+    def _set(self, value: Any, edited: bool) -> None:
+        step = self.doc.recipe.steps[self.index]
+        step.params[self.name] = copy.deepcopy(value)
+        # only a measured or agent step is marked: a hand-made one is the photographer's anyway
+        step.edited = edited and (step.probs is not None or step.source is not None)
         self.doc.notify(Change("param", self.index, self.name))
 
     def redo(self) -> None:
-        self._set(self.new)
+        self._set(self.new, True)
 
     def undo(self) -> None:
-        self._set(self.old)
+        self._set(self.old, self.was_edited)
 
 
 class SetEnabled(QUndoCommand):

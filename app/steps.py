@@ -114,6 +114,10 @@ class StepCard(QFrame):
         self._style_enabled(step.enabled)
 
     def _confidence_text(self) -> str:
+        text = self._why_text()
+        return text + " · since edited by you" if self.doc.recipe.steps[self.index].edited else text
+
+    def _why_text(self) -> str:
         step = self.doc.recipe.steps[self.index]
         if step.source == "auto-exposure":
             how = "learned meter + " if DEFAULT_METER.exists() else ""
@@ -157,6 +161,7 @@ class StepCard(QFrame):
             self._style_enabled(step.enabled)
         elif change.kind == "param" and change.name in self.controls:
             self.controls[change.name].set_value(step.params[change.name])
+            self.confidence.setText(self._confidence_text())  # "edited by you" comes and goes with undo
 
     def move(self, delta: int) -> None:
         dst = self.index + delta

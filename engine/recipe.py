@@ -61,6 +61,7 @@ class Step:
     enabled: bool = True
     probs: dict[str, float] | None = None
     source: str | None = None  # who made a step without probs: one of SOURCES; None = the user
+    edited: bool = False  # a measured or agent step whose values the photographer has changed since
 
 
     @property
@@ -98,6 +99,8 @@ class Step:
             d["agent"] = {"probs": {k: round(float(v), 6) for k, v in self.probs.items()}}
         if self.source is not None:
             d["source"] = self.source
+        if self.edited:
+            d["edited"] = True
         return d
 
 
@@ -324,7 +327,10 @@ def _parse_step(d: Any, where: str, err: Any) -> Step:
     source = d.get("source")
     if source is not None and (not isinstance(source, str) or source not in SOURCES):
         raise err(f"unknown source {str(source)[:40]!r}", f"{where}.source")
-    return Step(op, params, enabled, probs, source)
+    edited = d.get("edited", False)
+    if not isinstance(edited, bool):
+        raise err("edited must be true or false", f"{where}.edited")
+    return Step(op, params, enabled, probs, source, edited)
 
 
 def _is_number(v: Any) -> bool:

@@ -257,6 +257,32 @@ def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, fo
     assert a.recipe.dumps() == at(0.3)
 
 
+def test_an_edited_auto_step_says_so_on_its_card_and_in_its_sidecar(qtbot, win, folder):
+    """A measured or agent step the photographer moves is no longer only Auto's: its card says so
+    (the caption came and went with undo), the sidecar keeps it, and a hand-made step is not marked."""
+    from engine.recipe import Recipe, sidecar_path
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    card = win.panel.steps.cards[0]
+    why = card.confidence.text()
+    assert win.doc.recipe.steps[0].source == "auto-exposure" and "edited" not in why
+    ctrl = card.controls["ev"]
+    ctrl.slider.setValue(ctrl.slider.value() + 30)
+    settle(qtbot, win)
+    assert win.doc.recipe.steps[0].edited and card.confidence.text() == why + " · since edited by you"
+    qtbot.waitUntil(lambda: sidecar_path(win.doc.path).exists()
+                    and Recipe.load(sidecar_path(win.doc.path)).steps[0].edited, timeout=5000)
+    win.doc.undo.undo()
+    assert not win.doc.recipe.steps[0].edited and win.panel.steps.cards[0].confidence.text() == why
+    win.panel.add_step("gamma")
+    settle(qtbot, win)
+    g = win.panel.steps.cards[-1]
+    g.controls["gamma"].slider.setValue(g.controls["gamma"].slider.value() + 30)
+    settle(qtbot, win)
+    assert not win.doc.recipe.steps[-1].edited and g.confidence.text() == "Added by hand"
+
+
 def test_auto_lands_at_the_strength_it_was_pressed_at(qtbot, win, folder, monkeypatch):
     """Switching photos while Auto runs moves the shared slider to the other photo's Auto; the
     result still lands at the strength in force when Auto was pressed."""

@@ -170,6 +170,17 @@ def test_a_sidecar_that_is_not_a_regular_file_is_refused_unread(photo_jpeg: Path
         Recipe.load(sidecar_path(photo))
 
 
+def test_an_edited_mark_round_trips_and_is_checked() -> None:
+    rec = Recipe([Step("exposure", {"ev": 0.3}, source="auto-exposure", edited=True), Step("gamma", {"gamma": 1.1})])
+    doc = json.loads(rec.dumps())
+    assert doc["steps"][0]["edited"] is True and "edited" not in doc["steps"][1]  # older readers ignore the key
+    back = Recipe.loads(rec.dumps())
+    assert [s.edited for s in back] == [True, False]
+    doc["steps"][0]["edited"] = "yes"
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.edited"):
+        Recipe.loads(json.dumps(doc))
+
+
 def test_a_pasted_recipe_may_start_with_a_byte_order_mark() -> None:
     rec = full_recipe()
     assert Recipe.loads("\ufeff" + rec.dumps()).to_json() == rec.to_json()
