@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 _T0 = time.perf_counter()
 
@@ -45,7 +46,30 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("retouch.app").info("window shown %.0f ms after start", shown * 1e3)
     if args.path is not None:
         QTimer.singleShot(0, lambda: win.open_path(args.path))
-    return app.exec()
+    interrupted = _close_on_ctrl_c(win)
+    code = app.exec()
+    return 130 if interrupted else code
+
+
+def _close_on_ctrl_c(win: Any) -> list[bool]:
+    """Ctrl-C in the terminal closes the window as its close button does (pending edits are saved),
+    then the app exits 130. Python runs signal handlers only between its own bytecodes, so a timer
+    wakes it while Qt's event loop waits. Returns a list that is non-empty once interrupted."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    interrupted: list[bool] = []
+
+    def on_sigint(*_: object) -> None:
+        interrupted.append(True)
+        QTimer.singleShot(0, win.close)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    wake = QTimer(win, interval=200)
+    wake.timeout.connect(lambda: None)
+    wake.start()
+    return interrupted
 
 
 if __name__ == "__main__":

@@ -155,12 +155,12 @@ def cmd_auto(args: argparse.Namespace) -> int:
     count = max(1, args.variations)
     outputs = {kind: [_numbered(path, i, count) for i in range(1, count + 1)]
                for kind, path in (("image", args.output), ("recipe", args.recipe_out)) if path is not None}
-    for kind, paths in outputs.items():
-        for path in paths:
-            _check_output(path, args.input, text="recipe" if kind == "recipe" else None)
     clash = {p.absolute() for p in outputs.get("image", ())} & {p.absolute() for p in outputs.get("recipe", ())}
     if clash:
         raise CliError(f"-o and --recipe-out would both write {min(clash)}; give them different names")
+    for kind, paths in outputs.items():
+        for path in paths:
+            _check_output(path, args.input, text="recipe" if kind == "recipe" else None)
 
     from .io import load_photo, write_image
     from .runners.agent import Agent, white_balance_options

@@ -227,6 +227,8 @@ def prepare_output(out_dir: Path) -> bool:
     per photo after each has been decoded and rendered. Returns whether it was created; an
     ``OSError`` says why it cannot be used."""
     created = not out_dir.exists()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OSError(f"{out_dir} is a file, not a folder")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:

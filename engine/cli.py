@@ -127,9 +127,11 @@ def _check_output(out: Path, *inputs: Path, text: str | None = None) -> None:
     for src in inputs:
         if _same_file(out, src) or out.absolute() == src.absolute():
             raise CliError(f"refusing to overwrite the input {src}; choose another output name")
-    if text is not None and out.suffix.lower() in SUPPORTED_EXTENSIONS and out.exists():
-        raise CliError(f"{out} is a photo; refusing to write a {text} over it (choose a name ending in "
-                       f"{'.json' if text == 'recipe' else '.cube'})")
+    if text is not None and out.suffix.lower() in SUPPORTED_EXTENSIONS:  # never over a photo, nor named as one
+        end = ".json" if text == "recipe" else ".cube"
+        if out.exists():
+            raise CliError(f"{out} is a photo; a {text} is never written over one (choose a name ending in {end})")
+        raise CliError(f"{out} is a photo's name; give the {text} a name ending in {end}")
     if out.is_dir():
         raise CliError(f"{out} is a folder; give an output file name")
     if out.parent.exists() and not out.parent.is_dir():
@@ -143,6 +145,8 @@ def _check_output(out: Path, *inputs: Path, text: str | None = None) -> None:
 
 def _output_format(out: Path, hint: str) -> str:
     """The format key OUT's suffix names; ``hint`` tells the user how to fix an unknown suffix."""
+    if out.is_dir():
+        raise CliError(f"{out} is a folder; give an output file name")
     fmt = SUFFIX_FORMAT.get(out.suffix.lower())
     if fmt is None:
         raise CliError(f"cannot tell the format from {out.name!r}; {hint}")
@@ -196,7 +200,7 @@ def add_apply(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", "-r", type=Path, metavar="R.json", help="recipe to apply (default: IN's sidecar)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="file to write")
     p.add_argument("--format", "-f", dest="fmt", choices=list(FORMATS),
-                   help="output format (default: from OUT's suffix, else jpeg)")
+                   help="output format (default: from OUT's suffix; needed only for a name without one)")
     p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
     p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
     p.add_argument("--exact", action="store_true", help="run the exact per-filter math (slow) instead of the LUT")
@@ -207,6 +211,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     """Render IN with a recipe and write OUT."""
     if args.long_edge is not None and args.long_edge < 16:
         raise UsageError("--long-edge must be at least 16")
+    named = SUFFIX_FORMAT.get(args.output.suffix.lower())
+    if args.fmt and named and named != args.fmt:  # a PNG under a .jpg name fools every other program
+        raise UsageError(f"--format {args.fmt} but {args.output.name} names {named}; make them agree")
     fmt = args.fmt or _output_format(args.output, f"add --format {'|'.join(FORMATS)}")
     from .recipe import sidecar_path
 

@@ -54,7 +54,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=None, help=f"episodes per iteration (default {BATCH})")
     p.add_argument("--width", type=int, default=None,
                    help="channels of the networks' first layer: the model's size "
-                        "(default 8, the shipped model's: 5 MB)")
+                        "(default 8, the shipped model's: 2.6 MB)")
     p.add_argument("--views", type=int, default=None,
                    help=f"training views per photo, at least 8 (default {VIEWS}; fewer for large folders, "
                         "at most 12000 in all)")
@@ -329,7 +329,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     def run(args: argparse.Namespace) -> int:
         if args.iterations < 1:
             raise UsageError(f"--iterations must be at least 1 (got {args.iterations})")
-        _check_output(args.output, args.before, args.after)  # before the fit: it takes seconds
+        _check_output(args.output, args.before, args.after, text="recipe")  # before the fit: it takes seconds
         before = load_photo(args.before).linear
         after_linear = load_photo(args.after).linear
         crop = find_crop(before, after_linear)  # pixel i of one must be pixel i of the other

@@ -46,10 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("open", help=GUI_HELP, description=GUI_HELP)
     gui.add_argument("path", nargs="?", help="photo or folder to open")
-    gui.set_defaults(func=lambda a: open_gui([a.path] if a.path else []))
+    gui.set_defaults(func=lambda a: _open_path(gui, a.path))
     engine_cli.add_subcommands(sub)
     _add_models(sub)
     return ap
+
+
+def _open_path(parser: argparse.ArgumentParser, path: str | None) -> int:
+    if path is not None and not Path(path).exists():
+        parser.error(f"{path} does not exist")  # exit 2, as for 'retouch PATH'
+    return open_gui([path] if path else [])
 
 
 def open_gui(argv: list[str]) -> int:
@@ -79,7 +85,14 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # before a command started (its imports): no traceback either
+        print("retouch: cancelled", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     # `retouch` and `retouch PATH` open the app; anything starting with '-' or naming a command is CLI.
     commands = _commands(parser)
@@ -90,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"retouch: error: {argv[0]!r} is neither a command nor a file or folder{hint}", file=sys.stderr)
             return 2
         return open_gui(argv)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said with the command's own usage, not the top level's
+        sub = next((a.choices.get(args.command) for a in parser._actions
+                    if isinstance(a, argparse._SubParsersAction)), None)
+        (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2

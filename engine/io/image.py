@@ -341,7 +341,10 @@ def read_raster_metadata(path: str | Path) -> Metadata:
             return meta
     im = _open_pillow(path)
     with im:
-        exif = im.getexif()
+        try:
+            exif = im.getexif()  # a PNG may be read to its end to find its eXIf chunk
+        except (OSError, ValueError, SyntaxError) as e:
+            raise ImageError(f"the image is truncated or corrupt ({e})", path) from e
         meta = _oriented_meta(path, im.size, exif.get(ORIENTATION, 1))
         try:
             sub = dict(exif.get_ifd(EXIF_IFD))

@@ -498,6 +498,10 @@ class Agent:
 
     @property
     def name(self) -> str:
+        """A style's name is its file's (``styles rename`` and ``import --name`` rename the file,
+        not the name stored in it at training); other models say their stored name."""
+        if self.path.parent == user_styles_dir():
+            return self.path.stem
         name = self.meta.get("name")
         return name if isinstance(name, str) and name else self.path.stem
 

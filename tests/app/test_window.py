@@ -314,3 +314,27 @@ def test_a_remembered_style_deleted_since_gives_way_to_default(qtbot, qapp, tmp_
     qtbot.addWidget(w)
     assert w.model is None  # Auto uses the shipped model, as the Style list shows
     w.close()
+
+
+def test_ctrl_c_in_the_terminal_closes_the_window_saving_edits(qtbot, win, folder):
+    """Python runs a signal handler only between its own bytecodes, so under Qt's event loop a
+    Ctrl-C did nothing at all: the app had to be killed. Now it closes the window (edits saved)."""
+    import os
+    import signal
+
+    from app.main import _close_on_ctrl_c
+    from engine.recipe import read_sidecar
+
+    photo = folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, photo)
+    win.panel.add_step("exposure")  # an edit whose sidecar is still to be written
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        interrupted = _close_on_ctrl_c(win)
+        os.kill(os.getpid(), signal.SIGINT)
+        qtbot.waitUntil(lambda: not win.isVisible(), timeout=TIMEOUT)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert interrupted
+    qtbot.waitUntil(lambda: read_sidecar(photo) is not None, timeout=TIMEOUT)
+    assert [s.op for s in read_sidecar(photo)] == ["exposure"]

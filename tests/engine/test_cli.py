@@ -215,6 +215,38 @@ def test_a_mistyped_command_is_an_error_not_the_app(monkeypatch: pytest.MonkeyPa
     assert e.value.code == 0 and capsys.readouterr().out.startswith("retouch ")
 
 
+def test_usage_and_output_mistakes_are_said_by_the_command(photo_jpeg: Path, recipe_file: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """An unknown option shows the command's usage (argparse's root parser showed its own); 'open'
+    on a missing path does not open the app; a --format that contradicts the name, an output that
+    is a folder, a batch output that is a file and a truncated PNG are each one line."""
+    monkeypatch.setitem(sys.modules, "app.main", None)
+    out = tmp_path / "o.jpg"
+    with pytest.raises(SystemExit) as e:
+        main(["apply", str(photo_jpeg), "-r", str(recipe_file), "-o", str(out), "--bogus"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "usage: retouch apply" in err and "unrecognized arguments: --bogus" in err
+    with pytest.raises(SystemExit) as e:
+        main(["open", str(tmp_path / "missing.jpg")])
+    assert e.value.code == 2 and "does not exist" in capsys.readouterr().err
+    code, _, err = run(["apply", str(photo_jpeg), "-r", str(recipe_file), "-o", str(tmp_path / "o.png"), "-f", "jpeg"],
+                       capsys)
+    assert code == 2 and "--format jpeg but o.png names png" in err
+    code, _, err = run(["apply", str(photo_jpeg), "-r", str(recipe_file), "-o", str(tmp_path)], capsys)
+    assert code == 1 and "is a folder" in err
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jpg").write_bytes(photo_jpeg.read_bytes())
+    (tmp_path / "afile").write_text("")
+    code, _, err = run(["batch", str(tmp_path / "in"), str(tmp_path / "afile")], capsys)
+    assert code == 1 and "is a file, not a folder" in err
+    half = tmp_path / "half.png"
+    Image.open(photo_jpeg).save(tmp_path / "whole.png")
+    half.write_bytes((tmp_path / "whole.png").read_bytes()[:20000])
+    code, _, err = run(["info", str(half)], capsys)
+    assert code == 1 and "half.png" in err and "truncated" in err
+    assert not out.exists()
+
+
 def test_gui_missing_is_a_clear_message(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setitem(sys.modules, "app.main", None)  # import raises ImportError
     code, _, err = run([], capsys)
