@@ -40,6 +40,8 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
                    help="Auto's measured white balance: learned (the learned colour constancy, default), "
                         "max-rgb (the classical estimate), or off (the camera's, as shot)")
     p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
+    p.add_argument("--long-edge", type=int, metavar="N",
+                   help="downscale the image -o writes to a long edge of at most N px (Auto reads the whole photo)")
     p.set_defaults(func=guarded(cmd_auto))
 
 
@@ -146,6 +148,8 @@ def cmd_auto(args: argparse.Namespace) -> int:
     """Run the agent on IN."""
     if args.variations < 0:
         raise UsageError("--variations must be 0 or more")
+    if args.long_edge is not None and args.long_edge < 16:
+        raise UsageError("--long-edge must be at least 16")
     if args.variations > 1 and args.strength == 0:
         raise UsageError("--variations needs a --strength above 0: at 0 the policy's steps are all left out, "
                          "so every variation would be the same")
@@ -191,6 +195,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
 
         thumb = np.ascontiguousarray(fit_long_edge(photo.linear, 300), dtype=np.float32)
         words = differences([render(r, thumb) for r in recipes])
+    shown = None
     for i, recipe in enumerate(recipes, 1):
         if words:
             print(f"variation {i} ({words[i - 1]}):")
@@ -201,7 +206,11 @@ def cmd_auto(args: argparse.Namespace) -> int:
             print(f"  recipe -> {rpath}")
         opath = _numbered(args.output, i, len(recipes))
         if opath is not None:
-            srgb = render_with_progress(recipe, photo.linear)
+            if shown is None:  # the same downscale for every variation
+                from .render import fit_long_edge
+
+                shown = photo.linear if args.long_edge is None else fit_long_edge(photo.linear, args.long_edge)
+            srgb = render_with_progress(recipe, shown)
             with status(f"writing {opath.name}"):
                 write_image(opath, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)
             print(f"  image -> {opath}")

@@ -148,3 +148,17 @@ def test_auto_white_balance_choice(dng_file, tmp_path):
     default = tmp_path / "default.json"
     assert _run(["auto", str(dng_file), "--recipe-out", str(default)]) == 0
     assert [s for s in Recipe.load(default) if s.op == "white_balance" and not s.probs] == got["learned"]
+
+
+def test_auto_writes_a_downscaled_image_from_a_recipe_of_the_whole_photo(dng_file, tmp_path, capsys):
+    """--long-edge as apply's: the image -o writes is downscaled; Auto still reads the whole photo,
+    so the recipe is the one without it."""
+    from PIL import Image
+
+    small, full = tmp_path / "small.jpg", tmp_path / "full.json"
+    assert _run(["auto", str(dng_file), "-o", str(small), "--long-edge", "200", "--recipe-out",
+                 str(tmp_path / "small.json")]) == 0
+    assert _run(["auto", str(dng_file), "--recipe-out", str(full)]) == 0
+    assert max(Image.open(small).size) == 200
+    assert (tmp_path / "small.json").read_text() == full.read_text()
+    assert _run(["auto", str(dng_file), "-o", str(small), "--long-edge", "8"]) == 2
