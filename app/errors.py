@@ -49,6 +49,8 @@ def friendly(exc: BaseException) -> tuple[str, str]:
         return (f"A file is missing: {text}", "It may have been moved or deleted; reopen the folder.")
     if isinstance(exc, OSError):
         return (f"A disk or file error occurred: {text}", "Check free disk space and that the drive is connected.")
+    if name == "ImageError" and "file not found" in text:
+        return (text, "It may have been moved or deleted; reopen the folder.")
     if name in ("ImageError", "RecipeError"):
         return (text, "The photo's original file is untouched.")
     if name == "ModelError":

@@ -692,6 +692,8 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- sidecars
     def flush_sidecars(self, wait: bool = False) -> None:
         for doc in self.docs.values():
+            if doc.dirty and not doc.failed and not doc.path.exists():
+                continue  # deleted or moved away meanwhile: no sidecar beside nothing (kept dirty: it may come back)
             if doc.dirty and not doc.failed:
                 doc.dirty = False
                 self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)

@@ -37,6 +37,15 @@ def test_auto_undone_leaves_no_sidecar_and_no_dot(qtbot, win, folder):
     assert not win.filmstrip.is_edited(photo)
 
 
+def test_no_sidecar_is_written_beside_a_photo_deleted_meanwhile(qtbot, win, folder):
+    photo = folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, photo)
+    photo.unlink()  # deleted (or moved away) in a file manager while shown
+    win.panel.add_step("exposure")
+    win.flush_sidecars(wait=True)
+    assert not sidecar_path(photo).exists() and win.doc.dirty  # kept in the window; written if it comes back
+
+
 def test_sidecar_on_disk_matches_within_a_second(qtbot, win, folder):
     photo = folder / "b_dune.jpg"
     open_and_wait(qtbot, win, photo)
