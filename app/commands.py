@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
 from PySide6.QtGui import QUndoCommand
 
 from engine.recipe import Recipe, Step
@@ -16,6 +17,10 @@ from engine.recipe import Recipe, Step
 from .document import Change, PhotoDoc
 
 MERGE_PARAM = 1001
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float)))
 
 
 class SetParam(QUndoCommand):
@@ -47,7 +52,8 @@ class SetParam(QUndoCommand):
         self.doc.notify(Change("param", self.index, self.name))
 
     def redo(self) -> None:
-        self._set(self.new, True)
+        # a value set to what it was (a reset of a value already at its default) edits nothing
+        self._set(self.new, self.was_edited or not _same(self.new, self.old))
 
     def undo(self) -> None:
         self._set(self.old, self.was_edited)

@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self.style_dialog = None  # Learn my style, made when first asked for
         self.matcher = None  # Match a look, one fit at a time
         self.strength = AUTO_STRENGTH
+        self._strength_known = False  # until the style's model has loaded (_agent_ready)
         # the last Auto: (doc, its recipe at strength 1, the JSON of every strength applied to it)
         #: each photo's last Auto: its full-strength recipe, the proxy it was measured on, and every
         #: recipe the strength slider made of it (as JSON) with that strength
@@ -291,9 +292,9 @@ class MainWindow(QMainWindow):
         shipped = model is None or Path(model) == DEFAULT_MODEL
         return "agent/strength" if shipped else f"agent/strength/{Path(model).stem}"
 
-    def _saved_strength(self, default: float) -> float:
+    def _saved_strength(self, default: float, key: str | None = None) -> float:
         try:
-            return min(max(float(self.settings.value(self._strength_key(), default)), 0.0), 1.5)
+            return min(max(float(self.settings.value(key or self._strength_key(), default)), 0.0), 1.5)
         except (TypeError, ValueError):
             return default
 
@@ -825,10 +826,13 @@ class MainWindow(QMainWindow):
         except (styles.StyleError, OSError) as e:
             self.panel.set_busy(f"The style was not renamed: {e}")
             return
-        old_key = self._strength_key(model)
+        old_key, new_key = self._strength_key(model), self._strength_key(new)
         if self.settings.contains(old_key):
-            self.settings.setValue(self._strength_key(new), self.settings.value(old_key))
+            self.settings.setValue(new_key, self.settings.value(old_key))
             self.settings.remove(old_key)
+        for doc, (base, proxy, applied, key) in list(self._autos.items()):  # its Autos stay its own
+            if key == old_key:
+                self._autos[doc] = (base, proxy, applied, new_key)
         agent_mod.forget(model)
         self._styles_changed(new if self._is_current(model) else self.model)
         self.panel.set_busy(f"Renamed the style “{model.stem}” to “{new.stem}”.")
@@ -878,6 +882,7 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def _style_changed(self, model: Path | None) -> None:
+        self._strength_known = False  # the slider still shows the last style's until the new one loads
         self.model = model
         self.settings.setValue("agent/model", str(model) if model else "")
         self._load_agent()
@@ -900,6 +905,7 @@ class MainWindow(QMainWindow):
             self.panel.set_busy("")
         if model == self.model:
             self.strength = self._saved_strength(agent.strength)
+            self._strength_known = True
             self.panel.set_strength(self.strength)
 
     def _need_pixels(self) -> PhotoDoc | None:
@@ -921,13 +927,15 @@ class MainWindow(QMainWindow):
         self._running.add(("auto", doc))
         self.panel.set_busy("Auto: the agent is looking at the photo…")
         self.panel.auto.setEnabled(False)
-        model, strength = self.model, self.strength  # as pressed: another photo or style may move the slider
-        style = self._strength_key()
+        # as pressed: another photo or style may move the slider meanwhile. A style chosen a moment
+        # ago has no strength yet (its model is loading): its own is taken when Auto lands
+        model, style = self.model, self._strength_key()
+        strength = self.strength if self._strength_known else None
         started = doc.recipe.dumps()  # what Auto replaces: an edit made while it runs is kept instead
 
-        def predict(linear: Any) -> tuple[Recipe, np.ndarray]:
+        def predict(linear: Any) -> tuple[Recipe, np.ndarray, float]:
             agent = agent_mod.get_agent(model)  # at full strength: scaled on arrival, and by the slider
-            return agent.predict(linear, strength=1.0), agent.proxy(linear)
+            return agent.predict(linear, strength=1.0), agent.proxy(linear), agent.strength
 
         run_in_pool(predict, doc.preview_linear,
                     on_done=lambda r, d=doc, s=started: self._auto_done(d, *r, started=s, style=style,
@@ -970,8 +978,8 @@ class MainWindow(QMainWindow):
         if not any(d is shown for _, d in self._running):
             self.panel.set_busy("")
 
-    def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray, started: str, style: str,
-                   strength: float) -> None:
+    def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray, own: float, started: str, style: str,
+                   strength: float | None) -> None:
         self._agent_idle("auto", doc)
         if doc.recipe.dumps() != started:
             # the photographer adopted a variation or moved a slider meanwhile: never overwrite that
@@ -979,6 +987,8 @@ class MainWindow(QMainWindow):
                 self.panel.set_busy("Auto finished after the steps were edited: your edit is kept; "
                                     "press Auto again to replace it.")
             return
+        if strength is None:  # the style's, as _agent_ready reads it: the photographer's last, else the model's
+            strength = self._saved_strength(own, key=style)
         applied = at_strength(recipe, proxy, strength)
         self._autos[doc] = (recipe, proxy, {applied.dumps(): strength}, style)
         if applied.dumps() != doc.recipe.dumps():  # Auto again on its own result: no empty undo step

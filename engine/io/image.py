@@ -32,7 +32,7 @@ TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # A damaged EXIF block is read as far as it goes and the photo opens; Pillow's warning (a library
 # path on stderr, several times per command) tells the photographer nothing they can act on.
-warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning)
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
 
 
 @functools.cache
@@ -223,10 +223,11 @@ def _tiff_array(path: Path, alpha: bool = False) -> tuple[np.ndarray, int] | Non
             arr = page.asarray()
             planar = int(page.planarconfig) == 2 and arr.ndim == 3  # separate planes: (samples, H, W)
             orientation = int(page.tags.valueof(ORIENTATION, 1) or 1)
-            if photometric == 3:  # palette: each index's colour from the 16-bit colour map
-                arr = np.moveaxis(np.asarray(page.colormap)[:, arr], 0, -1).astype(np.uint16)
+            if photometric == 3:  # palette: each index's colour, to 8 bits as Pillow reads it (v // 256:
+                # Pillow writes v * 256, so its white is 65280, not 65535)
+                arr = np.moveaxis((np.asarray(page.colormap) >> 8).astype(np.uint8)[:, arr], 0, -1)
             elif photometric == 5:  # CMYK: Pillow's own conversion (its TIFF plugin turns these wrongly)
-                arr = _cmyk_to_rgb(arr[..., :4], _tiff_icc_of(page))
+                arr = np.concatenate([_cmyk_to_rgb(arr[..., :4], _tiff_icc_of(page)), arr[..., 4:]], axis=-1)
     except ImageError:
         raise
     except tifffile.TiffFileError as e:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import rawpy
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ..color import srgb_encode
 from .errors import ImageError, check_dimensions
-from .image import _to_bits
+from .image import _orientation, _to_bits, _upright
 from .metadata import EXIF_IFD, Metadata, camera_name, exif_from_fields, fill_from_tags, tiff_tags
 from .orientation import apply_orientation, exif_from_flip, fit_box, swaps_axes, upright_box
 
@@ -173,11 +173,11 @@ def raw_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
                 check_dimensions(*im.size, path)
                 if max_size:
                     im.draft("RGB", fit_box(im.size, max_size))
-                exif_o = im.getexif().get(274, 1)
-                im = ImageOps.exif_transpose(im) if exif_o not in (None, 1) else im
+                exif_o = _orientation(im)
+                im = _upright(im) if exif_o != 1 else im
                 arr = np.asarray(im.convert("RGB"))
                 # The JPEG's own EXIF orientation wins; otherwise LibRaw's flip.
-                return arr if exif_o not in (None, 1) else np.ascontiguousarray(
+                return arr if exif_o != 1 else np.ascontiguousarray(
                     apply_orientation(arr, exif_from_flip(flip)))
             except (OSError, ValueError, Image.DecompressionBombError):
                 pass  # broken embedded JPEG: decode the RAW instead

@@ -500,7 +500,7 @@ class Agent:
     def name(self) -> str:
         """A style's name is its file's (``styles rename`` and ``import --name`` rename the file,
         not the name stored in it at training); other models say their stored name."""
-        if self.path.parent == user_styles_dir():
+        if self.path.resolve().parent == user_styles_dir().resolve():
             return self.path.stem
         name = self.meta.get("name")
         return name if isinstance(name, str) and name else self.path.stem

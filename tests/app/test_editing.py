@@ -275,6 +275,11 @@ def test_an_edited_auto_step_says_so_on_its_card_and_in_its_sidecar(qtbot, win, 
                     and Recipe.load(sidecar_path(win.doc.path)).steps[0].edited, timeout=5000)
     win.doc.undo.undo()
     assert not win.doc.recipe.steps[0].edited and win.panel.steps.cards[0].confidence.text() == why
+    from app.commands import SetParam
+
+    value = win.doc.recipe.steps[0].params["ev"]
+    win.doc.undo.push(SetParam(win.doc, 0, "ev", value))  # a reset of a value already there edits nothing
+    assert not win.doc.recipe.steps[0].edited
     win.panel.add_step("gamma")
     settle(qtbot, win)
     g = win.panel.steps.cards[-1]

@@ -62,3 +62,41 @@ def test_the_slider_never_rescales_another_styles_auto(qtbot, win, folder, tmp_p
     qtbot.waitUntil(lambda: win.strength == AUTO_STRENGTH, timeout=20_000)
     win.panel.strength.setValue(20)
     assert win.doc.recipe.dumps() != done
+
+
+def test_auto_pressed_while_a_new_style_loads_takes_that_styles_strength(qtbot, win, folder, tmp_path, monkeypatch):
+    """The slider still shows the last style's strength until the new one loads: Auto pressed in
+    between lands at the new style's own, and nothing is saved over that style's setting."""
+    from qt_helpers import open_and_wait
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    styles = tmp_path / "xdg" / "retouch" / "styles"
+    styles.mkdir(parents=True)
+    _style(styles / "paired.onnx", strength=1.0)
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    doc, n = win.doc, win.doc.undo.count()
+    win._style_changed(styles / "paired.onnx")
+    win.auto()  # at once, while the style loads
+    qtbot.waitUntil(lambda: doc.undo.count() == n + 1, timeout=20_000)
+    qtbot.waitUntil(lambda: win.strength == 1.0, timeout=20_000)
+    assert list(win._autos[doc][2].values()) == [1.0] and win.panel.strength.value() == 100
+    assert win.settings.value("agent/strength/paired") is None
+
+
+def test_a_renamed_style_still_rescales_its_own_auto(qtbot, win, folder, tmp_path, monkeypatch):
+    from qt_helpers import auto_and_wait, open_and_wait
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    styles = tmp_path / "xdg" / "retouch" / "styles"
+    styles.mkdir(parents=True)
+    _style(styles / "warm.onnx", strength=1.0)
+    win._styles_changed(styles / "warm.onnx")
+    qtbot.waitUntil(lambda: win.panel.strength.value() == 100, timeout=20_000)
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    done = win.doc.recipe.dumps()
+    qtbot.waitUntil(lambda: win.panel.current_style() == styles / "warm.onnx", timeout=5000)
+    win.rename_style("warmer")
+    qtbot.waitUntil(lambda: win.model == styles / "warmer.onnx" and win._strength_known, timeout=20_000)
+    win.panel.strength.setValue(20)
+    assert win.doc.recipe.dumps() != done and "another style" not in win.panel.status.text()

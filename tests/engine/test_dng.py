@@ -141,8 +141,9 @@ def test_the_default_crop_is_applied_as_the_camera_shows_it(tmp_path: Path, phot
     framed = np.zeros((h + 64, w + 96, 3), np.uint8)
     framed[...] = (255, 0, 255)  # the border: magenta
     framed[32:32 + h, 48:48 + w] = photo_srgb8[:h, :w]
+    framed = framed[:, 16:]  # a border unequal on each side: a crop turned the wrong way shows it
     path = write_dng(tmp_path / "crop.dng", framed, orientation=orientation, noise=False,
-                     default_crop=(48, 32, w, h))
+                     default_crop=(32, 32, w, h))
     want = apply_orientation(photo_srgb8[:h, :w], orientation)
     lin = load_photo(path).linear
     assert lin.shape == want.shape

@@ -541,3 +541,83 @@ def test_tiffs_as_pillow_turns_them_wrongly_and_with_profiles(tmp_path: Path, ph
     tifffile.imwrite(tif, small, photometric="rgb", extratags=[(34675, 7, None, _adobe_rgb_icc(), True)])
     np.testing.assert_allclose(load_photo(tif).linear, load_photo(png).linear, atol=1e-6)
     assert not np.allclose(load_photo(tif).linear, srgb_decode(small / 255.0), atol=0.01)  # converted
+
+
+def test_a_raws_embedded_preview_with_a_malformed_exif_tag_still_shows(tmp_path: Path, photo_jpeg: Path,
+                                                                       photo_srgb8: np.ndarray, monkeypatch) -> None:
+    """The camera's embedded JPEG goes through the same upright fallback as a JPEG file."""
+    import contextlib
+    import io as bytes_io
+
+    import rawpy
+
+    import engine.io.raw as raw_mod
+    from engine.io.dng import write_dng
+
+    d = piexif.load(str(photo_jpeg))
+    d["0th"][piexif.ImageIFD.Orientation] = 6
+    d["0th"][piexif.ImageIFD.DateTime] = b"2026:12:06 01:02:03"
+    bad = piexif.dump(d).replace(b"\x01\x32\x00\x02", b"\x01\x17\x00\x02", 1)
+    buf = bytes_io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(np.rot90(photo_srgb8, 1))).save(buf, "JPEG", quality=95, exif=bad)
+    dng = write_dng(tmp_path / "a.dng", photo_srgb8, noise=False)
+
+    class Thumb:  # what rawpy gives: the camera's JPEG, here with one malformed tag
+        format = rawpy.ThumbFormat.JPEG
+        data = buf.getvalue()
+
+    real = raw_mod.open_raw
+
+    class WithThumb:
+        def __init__(self, raw):
+            self._raw = raw
+
+        def extract_thumb(self):
+            return Thumb()
+
+        def __getattr__(self, name):
+            return getattr(self._raw, name)
+
+    @contextlib.contextmanager
+    def open_raw(path):
+        with real(path) as raw:
+            yield WithThumb(raw)
+
+    monkeypatch.setattr(raw_mod, "open_raw", open_raw)
+    prev = load_preview(dng)
+    assert prev.shape == photo_srgb8.shape and psnr8(prev, photo_srgb8) > 30  # upright by the JPEG's own tag
+
+
+def test_palette_and_cmyk_alpha_tiffs(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """Pillow writes a palette's white as 65280 (v * 256): it still reads as white. A CMYK TIFF's
+    alpha is its transparency (Match a Look leaves transparent pixels out)."""
+    from engine.io.image import opacity
+
+    img = np.ascontiguousarray(photo_srgb8[:64, :96])
+    img[:8, :8] = 255
+    path = tmp_path / "p.tif"
+    Image.fromarray(img).convert("P", palette=Image.Palette.ADAPTIVE).save(path)
+    assert load_photo(path).linear[:8, :8].min() == 1.0
+    cmyk = np.asarray(Image.fromarray(img).convert("CMYK"))
+    alpha = np.full(img.shape[:2], 255, np.uint8)
+    alpha[:, :20] = 0
+    path = tmp_path / "cmyka.tif"
+    tifffile.imwrite(path, np.dstack([cmyk, alpha]), photometric="separated", extrasamples=[2])
+    assert load_photo(path).linear.shape == img.shape
+    a = opacity(path)
+    assert a is not None and a[:, :20].max() == 0 and a[:, 20:].min() == 1
+
+
+def test_pillows_exif_warnings_are_not_printed(tmp_path: Path) -> None:
+    """A damaged EXIF block is read as far as it goes; Pillow's warnings about it (library paths
+    on stderr, several per command) tell a photographer nothing."""
+    import subprocess
+    import sys
+
+    d = {"0th": {piexif.ImageIFD.ImageDescription: b"x" * 200, piexif.ImageIFD.Make: b"Canon"},
+         "Exif": {}, "GPS": {}, "1st": {}}
+    path = tmp_path / "short_exif.jpg"
+    Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(path, exif=piexif.dump(d)[:-120])
+    got = subprocess.run([sys.executable, "-m", "retouch", "info", str(path)], capture_output=True, text=True,
+                         cwd=ROOT, timeout=60)
+    assert got.returncode == 0 and "Warning" not in got.stderr, got.stderr

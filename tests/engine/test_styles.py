@@ -35,6 +35,7 @@ def test_a_renamed_style_keeps_its_training_run(style):
     assert (style_run_dir("warm evening") / "checkpoint.pt").read_bytes() == b"checkpoint"  # still continues
     assert new in available_models() and Agent(new, prefer_gpu=False).path == new
     assert Agent(new, prefer_gpu=False).name == "warm evening"  # not the name stored in the file at training
+    assert Agent(new.parent / ".." / "styles" / new.name, prefer_gpu=False).name == "warm evening"
 
 
 @pytest.mark.parametrize("name, why", [("", "needs a name"), ("a/b", "cannot name a file"), (".hidden", "cannot name"),
