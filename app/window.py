@@ -283,6 +283,7 @@ class MainWindow(QMainWindow):
         # a remembered style deleted since (outside the app) gives way to Default, as the list shows
         self.model = Path(model) if model and Path(model).is_file() else None
         self.strength = self._saved_strength(AUTO_STRENGTH)  # a style's own comes when it loads
+        self._strength_known = self._strength_key() == self._strength_key(DEFAULT_MODEL)  # the shipped one's is this
         self.panel.set_strength(self.strength)
 
     def _strength_key(self, model: Path | None = None) -> str:
@@ -997,6 +998,7 @@ class MainWindow(QMainWindow):
     def set_strength(self, amount: float) -> None:
         """Auto's strength: re-applies the photo's last Auto result while it is still on screen unedited."""
         self.strength = amount
+        self._strength_known = True  # the photographer's own choice for this style
         self.settings.setValue(self._strength_key(), amount)
         doc = self.doc
         if doc is None:
