@@ -130,7 +130,7 @@ class BatchDialog(QDialog):
         lay.addLayout(form)
 
         self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m")
+        self.progress.setFormat("")  # "%v / %m" once the photos are counted (it read "0 / 100" before)
         self.progress.setValue(0)
         lay.addWidget(self.progress)
         self.status = QLabel("")
@@ -205,6 +205,7 @@ class BatchDialog(QDialog):
         self.failed_table.setRowCount(0)
         self.failed_table.hide()
         self.progress.setRange(0, self.total)
+        self.progress.setFormat("%v / %m")
         self.progress.setValue(0)
         self._say(f"Exporting {self.total} photos…")
         self.cancel_event.clear()

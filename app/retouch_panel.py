@@ -110,6 +110,7 @@ class RetouchPanel(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
+        self.status.hide()  # shown with news only: an empty line took the steps' room
         lay.addWidget(self.status)
         # variations strip (hidden until asked for)
         self.var_box = QWidget()
@@ -155,6 +156,7 @@ class RetouchPanel(QWidget):
         head.addWidget(self.add_btn)
         lay.addLayout(head)
         self.steps = StepList()
+        self.steps.setMinimumHeight(240)  # a curve card whole: below that, the panel itself scrolls
         lay.addWidget(self.steps, 1)
         self.doc: PhotoDoc | None = None
         self.set_doc(None)
@@ -204,10 +206,11 @@ class RetouchPanel(QWidget):
         self.var_box.hide()
         self.steps.set_doc(doc)
         if doc is None:  # a photo that cannot be opened: the last photo's news does not stand over it
-            self.status.setText("")
+            self.set_busy("")
 
     def set_busy(self, text: str) -> None:
         self.status.setText(text)
+        self.status.setVisible(bool(text))
 
     def show_variations(self, images: list[QImage | None], words: list[str] | None = None) -> None:
         """The thumbnails, each captioned with how it differs from the others (``engine.looks``)."""

@@ -46,7 +46,9 @@ QListWidget#filmstrip::item {{ color: {MUTED}; border-radius: 4px; padding: 2px;
 QListWidget#filmstrip::item:selected {{ background: #33475e; color: {TEXT}; }}
 QDoubleSpinBox, QSpinBox, QLineEdit, QComboBox {{ background: {RAISED}; color: {TEXT};
     border: 1px solid #444; border-radius: 3px; padding: 2px 4px; selection-background-color: {ACCENT}; }}
-QDoubleSpinBox#paramSpin::up-button, QDoubleSpinBox#paramSpin::down-button {{ width: 0px; border: none; }}
+QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 0px; border: none; }}
+/* the theme's box leaves Qt's arrows undrawn (empty grey buttons): values are typed, or changed by
+   the mouse wheel and the arrow keys, as in the step cards */
 QToolButton::menu-indicator {{ image: none; width: 0px; }}
 QSlider::groove:horizontal {{ height: 4px; background: #4a4a4a; border-radius: 2px; }}
 QSlider::sub-page:horizontal {{ background: #6f7f92; border-radius: 2px; }}

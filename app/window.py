@@ -18,10 +18,12 @@ from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QFrame,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -150,7 +152,14 @@ class MainWindow(QMainWindow):
         self.panel.styleAction.connect(self._style_action)
         self.panel.stylesWanted.connect(self.refresh_styles)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.panel, "Retouch")
+        # the panel scrolls as a whole where the window is short (a 720p laptop): shown Variations
+        # grew the window past the screen, as a layout's minimum height does
+        panel_scroll = QScrollArea()
+        panel_scroll.setWidget(self.panel)
+        panel_scroll.setWidgetResizable(True)
+        panel_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        panel_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tabs.addTab(panel_scroll, "Retouch")
         for name, note in COMING.items():
             page = QLabel(note)
             page.setObjectName("note")
@@ -162,10 +171,7 @@ class MainWindow(QMainWindow):
         rlay = QVBoxLayout(right)
         rlay.setContentsMargins(6, 6, 6, 0)
         rlay.addWidget(self.histogram)
-        self.coming = QLabel("Low light, Complete and Restore: coming soon")
-        self.coming.setObjectName("muted")
-        rlay.addWidget(self.tabs, 1)
-        rlay.addWidget(self.coming)
+        rlay.addWidget(self.tabs, 1)  # the greyed tabs say "coming in a later release" on hover
         right.setMinimumWidth(340)
         self.split = QSplitter(Qt.Orientation.Horizontal)
         self.split.addWidget(self.viewer)
