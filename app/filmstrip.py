@@ -22,7 +22,7 @@ def load_thumbnail(path: Path) -> QImage:
 
     from .renderer import to_qimage
 
-    rgb = load_preview(path, max_size=THUMB * 2)
+    rgb = load_preview(path, max_size=THUMB * 2, safe=True)  # a corrupt RAW's decode in a child
     img = to_qimage(np.asarray(rgb, np.uint8))
     return img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
 

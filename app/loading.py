@@ -40,7 +40,7 @@ def embedded_preview(path: Path) -> QImage:
 
     from .renderer import to_qimage
 
-    return to_qimage(np.asarray(load_preview(path, max_size=PREVIEW_EDGE), np.uint8))
+    return to_qimage(np.asarray(load_preview(path, max_size=PREVIEW_EDGE, safe=True), np.uint8))
 
 
 class Skipped(Exception):

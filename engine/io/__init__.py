@@ -54,11 +54,12 @@ def read_metadata(path: str | Path) -> Metadata:
     return read_raw_metadata(path) if is_raw(path) else read_raster_metadata(path)
 
 
-def load_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
+def load_preview(path: str | Path, max_size: int | None = None, *, safe: bool = False) -> np.ndarray:
     """A quick uint8 sRGB (H, W, 3) view, upright: a RAW's embedded JPEG (milliseconds) or a
-    reduced decode; downscaled to fit ``max_size`` on the long edge when given."""
+    reduced decode; downscaled to fit ``max_size`` on the long edge when given. ``safe``: a RAW
+    without a usable embedded image is decoded in a child process (see :func:`load_photo`)."""
     path = _check(path)
-    arr = raw_preview(path, max_size) if is_raw(path) else raster_preview(path, max_size)
+    arr = raw_preview(path, max_size, safe=safe) if is_raw(path) else raster_preview(path, max_size)
     if max_size and max(arr.shape[:2]) > max_size:
         im = Image.fromarray(np.ascontiguousarray(arr))
         im.thumbnail((max_size, max_size), Image.Resampling.LANCZOS, reducing_gap=2.0)

@@ -154,11 +154,13 @@ def _to_float(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-def raw_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
+def raw_preview(path: str | Path, max_size: int | None = None, safe: bool = False) -> np.ndarray:
     """The camera's embedded preview as upright uint8 sRGB; falls back to a half-size 8-bit decode.
 
     With ``max_size`` a JPEG preview is decoded at a reduced DCT scale (1/2 .. 1/8) that still
     covers ``max_size``: a full-size 24 MP camera JPEG costs a fraction of a full decode.
+    ``safe``: that fallback decode (LibRaw's whole pipeline, where a corrupt file can crash or hang
+    it) runs in a child process, as ``load_photo(safe=True)``; reading the embedded image does not.
     """
     with open_raw(path) as raw:
         flip = raw.sizes.flip
@@ -188,7 +190,14 @@ def raw_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
         # no usable preview: a half-size decode through the render's own pipeline (LibRaw's defaults
         # auto-brighten, so a dark shot's thumbnail was bright until its render replaced it)
         try:
-            lin = _to_float(_postprocess(raw, path, half=True))
+            lin = None if safe else _to_float(_postprocess(raw, path, half=True))
+        except ImageError as e:
+            raise ImageError(f"no preview, and {str(e).split(': ', 1)[-1]}", path) from e
+    if lin is None:
+        from .safe import load_in_child
+
+        try:
+            lin = load_in_child(Path(path), half=True).linear
         except ImageError as e:
             raise ImageError(f"no preview, and {str(e).split(': ', 1)[-1]}", path) from e
     return _to_bits(srgb_encode(lin), 8)  # the writer's own rounding

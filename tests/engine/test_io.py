@@ -380,6 +380,24 @@ def test_safe_load_survives_a_crashing_decoder(dng_file: Path, monkeypatch: pyte
     assert os.environ[FAULT_ENV] == "crash"  # we are still here, in the same process
 
 
+def test_a_raw_without_an_embedded_image_is_previewed_safely(dng_no_preview: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no embedded image the preview is LibRaw's whole decode: the app asks for it in a child
+    process, so a crash there is an error about the file, as for the full decode."""
+    from engine.io.safe import FAULT_ENV
+
+    with_thumb = load_preview(dng_no_preview)  # the fixture keeps a small thumbnail: no decode yet
+    np.testing.assert_array_equal(load_preview(dng_no_preview, safe=True), with_thumb)
+    bare = dng_no_preview.parent / "bare_for_safe.dng"
+    from engine.io.dng import write_dng
+
+    write_dng(bare, np.asarray(Image.fromarray(with_thumb)), preview=False, thumbnail=False, noise=False)
+    np.testing.assert_array_equal(load_preview(bare, safe=True), load_preview(bare))  # the same pixels
+    monkeypatch.setenv(FAULT_ENV, "crash")
+    with pytest.raises(ImageError, match=r"no preview, and .*crashed"):
+        load_preview(bare, safe=True)
+
+
 def test_safe_load_stops_a_hung_decoder(dng_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.io.safe import FAULT_ENV
 
