@@ -168,6 +168,20 @@ def test_variations_adopt_is_undoable(qtbot, win, folder):
     assert len(win.doc.recipe) == 0
 
 
+def test_variations_fit_a_720p_window(qtbot, win, folder):
+    """Shown Variations grew a 1280 x 720 window to 882 px (past a laptop's screen): the panel
+    scrolls as a whole instead, and the step list keeps room for a curve card."""
+    win.resize(1280, 720)
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    qtbot.wait(100)
+    height = win.height()
+    assert height <= 720
+    win.request_variations()
+    qtbot.waitUntil(lambda: win.panel.var_box.isVisible() and len(win.variations) == 4, timeout=TIMEOUT)
+    qtbot.wait(100)
+    assert win.height() == height and win.panel.steps.height() >= 240
+
+
 def test_drag_card_onto_list_reorders(qtbot, win, folder):
     from PySide6.QtCore import QMimeData, QPointF, Qt
     from PySide6.QtGui import QDropEvent
