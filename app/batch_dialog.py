@@ -98,7 +98,7 @@ class BatchDialog(QDialog):
         form.addRow("Format", self.fmt)
         self.quality = QSpinBox()
         self.quality.setRange(1, 100)
-        self.quality.setValue(90)
+        self.quality.setValue(92)  # as the Export dialog and the command line
         form.addRow("JPEG quality", self.quality)
         self.fmt.currentIndexChanged.connect(lambda: self.quality.setEnabled(self.fmt.currentData() == "jpeg"))
         size_row = QHBoxLayout()
@@ -125,7 +125,7 @@ class BatchDialog(QDialog):
         self.overwrite = QCheckBox("Replace existing files (otherwise they are skipped: a re-run resumes)")
         form.addRow("", self.overwrite)
         self.scheduler = QLineEdit()
-        self.scheduler.setPlaceholderText("optional Dask scheduler, tcp://host:8786 (shared storage)")
+        self.scheduler.setPlaceholderText("optional: spread over other computers (a Dask scheduler, tcp://host:8786)")
         form.addRow("Cluster", self.scheduler)
         lay.addLayout(form)
 

@@ -47,6 +47,8 @@ QListWidget#filmstrip::item:selected {{ background: #33475e; color: {TEXT}; }}
 QDoubleSpinBox, QSpinBox, QLineEdit, QComboBox {{ background: {RAISED}; color: {TEXT};
     border: 1px solid #444; border-radius: 3px; padding: 2px 4px; selection-background-color: {ACCENT}; }}
 QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 0px; border: none; }}
+QDoubleSpinBox:disabled, QSpinBox:disabled, QLineEdit:disabled, QComboBox:disabled {{ color: #6a6a6a;
+    background: #242424; border-color: #363636; }}
 /* the theme's box leaves Qt's arrows undrawn (empty grey buttons): values are typed, or changed by
    the mouse wheel and the arrow keys, as in the step cards */
 QToolButton::menu-indicator {{ image: none; width: 0px; }}

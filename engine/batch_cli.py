@@ -50,7 +50,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--white-balance", choices=WHITE_BALANCES, default="learned",
                    help="Auto's measured white balance: learned (default), max-rgb, or off (as shot)")
     p.add_argument("--format", dest="fmt", choices=list(FORMATS), default="jpeg")
-    p.add_argument("--quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
+    p.add_argument("--quality", type=int, default=92, help="JPEG quality 1-100 (default 92, as apply and auto)")
     p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
     p.add_argument("--name", default="{stem}", metavar="TEMPLATE", help="output name (default '{stem}')")
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: by cores and memory)")

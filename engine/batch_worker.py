@@ -32,7 +32,7 @@ class ExportSettings:
     """What every photo of one batch gets. Plain data: pickled to workers and Dask tasks."""
 
     fmt: str = "jpeg"  # jpeg | png | tiff16
-    quality: int = 90
+    quality: int = 92
     long_edge: int | None = None
     source: RecipeSource = "sidecar"  # sidecar (else Auto) | auto | recipe
     recipe: dict | None = None  # the recipe's JSON document when source == "recipe"

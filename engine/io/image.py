@@ -433,10 +433,15 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
                 kw: dict = {"icc_profile": srgb_icc()}
                 if exif:
                     kw["exif"] = exif
+                # encoded in memory, then written by Python: Pillow's encoder writes to a file's fd
+                # itself and ignores a short write, so a disk filling up left a truncated JPEG that
+                # the rename then published as complete
+                buf = io.BytesIO()
                 if fmt == "jpeg":
-                    im.save(tmp, "JPEG", quality=int(quality), **kw)
+                    im.save(buf, "JPEG", quality=int(quality), **kw)
                 else:
-                    im.save(tmp, "PNG", compress_level=6, **kw)
+                    im.save(buf, "PNG", compress_level=6, **kw)
+                tmp.write_bytes(buf.getbuffer())
     except OSError as e:
         raise ImageError(f"cannot write ({e.strerror or e})", path) from e
     return path
