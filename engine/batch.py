@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -324,6 +325,22 @@ def _pool(workers: int, job_timeout: float | None) -> ProcessPoolExecutor:
                                initializer=init_worker, initargs=(threads, job_timeout))
 
 
+@contextlib.contextmanager
+def _workers_start_deaf() -> Iterator[None]:
+    """SIGINT blocked while the pool may start workers (it starts them on submit). A spawned worker
+    keeps the blocked mask, so the Ctrl-C a terminal sends to the whole process group cannot reach
+    it while it imports, before its initializer ignores SIGINT (it printed a KeyboardInterrupt
+    traceback). The parent gets a Ctrl-C of that moment as soon as the block ends: nothing is lost."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
               job_timeout: float | None = JOB_TIMEOUT_S) -> Iterator[Result]:
     """Results in completion order from a process pool; see the module docstring for crashes."""
@@ -334,10 +351,11 @@ def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
         while (pending or inflight) and not cancel.is_set():
             # one photo per worker: the pool hands a queued photo to its workers' queue at once, where
             # it can no longer be cancelled (a cancel then still exported those, after the running ones)
-            while pending and len(inflight) < workers:
-                job = pending.popleft()
-                inflight[pool.submit(export_one, job)] = job
             try:
+                with _workers_start_deaf():
+                    while pending and len(inflight) < workers:
+                        job = pending.popleft()
+                        inflight[pool.submit(export_one, job)] = job
                 finished, _ = wait(inflight, timeout=0.2, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:  # Ctrl-C: a clean cancel that still reports the running photos
                 cancel.set()

@@ -392,6 +392,34 @@ def test_ctrl_c_cancels_cleanly_and_reports_exactly_what_was_written(sources, tm
     assert len(files) == done and not [f for f in files if f.startswith(".")]  # no half files
 
 
+def test_ctrl_c_while_the_workers_start_prints_no_traceback(sources, tmp_path):
+    """A terminal's Ctrl-C reaches the whole process group, the workers too: one still importing
+    (before its initializer ignores SIGINT) printed a KeyboardInterrupt traceback. They now start
+    with SIGINT ignored; the parent cancels as before."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(6):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
+    LOOK.save(tmp_path / "look.json")
+    exe = Path(sys.executable).with_name("retouch")
+    proc = subprocess.Popen([str(exe), "batch", str(shoot), str(tmp_path / "out"), "--jobs", "2", "--recipe",
+                             str(tmp_path / "look.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    while not subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True).stdout.strip():
+        assert time.monotonic() < deadline and proc.poll() is None  # a worker has been spawned: it imports
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+
+
 def test_a_cancel_exports_only_the_photos_already_running(sources, tmp_path):
     """One worker, cancelled as the first photo comes back: nothing more is exported (with two
     photos queued per worker, the second was already in the pool's hands and was written too)."""
