@@ -94,11 +94,9 @@ class MainWindow(QMainWindow):
         self.matcher = None  # Match a look, one fit at a time
         self.strength = AUTO_STRENGTH
         self._strength_known = False  # until the style's model has loaded (_agent_ready)
-        # the last Auto: (doc, its recipe at strength 1, the JSON of every strength applied to it)
-        #: each photo's last Auto: its full-strength recipe, the proxy it was measured on, and every
-        #: recipe the strength slider made of it (as JSON) with that strength
-        # each photo's last Auto: the prediction, its proxy, the recipes applied from it by strength,
-        # and the style that made it (its strength key): only that style's slider rescales it
+        #: each photo's last Auto: its full-strength recipe, the proxy it was measured on, every recipe
+        #: the strength slider made of it (as JSON) with that strength, and the style that made it (its
+        #: strength key): only that style's slider rescales it
         self._autos: dict[PhotoDoc, tuple[Recipe, np.ndarray, dict[str, float], str]] = {}
         self._latest: dict[str, int] = {}
         self._rendered_once = False
@@ -700,17 +698,16 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- sidecars
     def flush_sidecars(self, wait: bool = False) -> None:
         for doc in self.docs.values():
-            if doc.dirty and not doc.failed and not doc.path.exists():
-                continue  # deleted or moved away meanwhile: no sidecar beside nothing (kept dirty: it may come back)
-            if doc.dirty and not doc.failed:
-                doc.dirty = False
-                self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)
-                # no steps left (Auto undone, every step deleted): no sidecar, so the photo reads as
-                # unedited everywhere (the filmstrip when reopened, Batch Export's Auto for unedited photos)
-                job = (write_sidecar, doc.path, doc.recipe.copy()) if len(doc.recipe) else (remove_sidecar, doc.path)
-                run_in_pool(*job, pool=self.save_pool,
-                            on_done=lambda _, d=doc: setattr(d, "save_error", None),
-                            on_error=lambda e, tb, d=doc: self._save_failed(d, e))
+            if not doc.dirty or doc.failed or not doc.path.exists():
+                continue  # a photo deleted or moved away meanwhile stays dirty: no sidecar beside nothing
+            doc.dirty = False
+            self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)
+            # no steps left (Auto undone, every step deleted): no sidecar, so the photo reads as
+            # unedited everywhere (the filmstrip when reopened, Batch Export's Auto for unedited photos)
+            job = (write_sidecar, doc.path, doc.recipe.copy()) if len(doc.recipe) else (remove_sidecar, doc.path)
+            run_in_pool(*job, pool=self.save_pool,
+                        on_done=lambda _, d=doc: setattr(d, "save_error", None),
+                        on_error=lambda e, tb, d=doc: self._save_failed(d, e))
         if wait:
             self.save_pool.waitForDone(10000)
             QApplication.processEvents()

@@ -202,7 +202,6 @@ def read_sidecar(photo: str | os.PathLike) -> Recipe | None:
         return Recipe.load(sc)
     except RecipeError as e:
         kept = _set_aside(sc)
-        e.kept = kept  # type: ignore[attr-defined]
         where = f"set aside as {kept.name}" if kept is not None else "left as it is: its folder cannot be written"
         raise RecipeError(f"{e} ({where})", path=None) from None
 

@@ -68,11 +68,12 @@ def open_gui(argv: list[str]) -> int:
     return int(gui_main(argv) or 0)
 
 
-def _commands(parser: argparse.ArgumentParser) -> list[str]:
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each command's own parser, by name."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return list(action.choices)
-    return []
+            return dict(action.choices)
+    return {}
 
 
 def _version() -> str:
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     parser = build_parser()
     # `retouch` and `retouch PATH` open the app; anything starting with '-' or naming a command is CLI.
-    commands = _commands(parser)
+    commands = list(_subcommands(parser))
     if not argv or (not argv[0].startswith("-") and argv[0] not in commands):
         if argv and not Path(argv[0]).exists():  # a mistyped command must not open the app on nothing
             close = difflib.get_close_matches(argv[0], commands, n=1)
@@ -105,9 +106,7 @@ def _main(argv: list[str]) -> int:
         return open_gui(argv)
     args, extra = parser.parse_known_args(argv)
     if extra:  # said with the command's own usage, not the top level's
-        sub = next((a.choices.get(args.command) for a in parser._actions
-                    if isinstance(a, argparse._SubParsersAction)), None)
-        (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+        (_subcommands(parser).get(args.command) or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2

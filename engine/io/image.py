@@ -142,7 +142,7 @@ def opacity(path: str | Path) -> np.ndarray | None:
         if path.suffix.lower() in TIFF_EXTENSIONS:
             got = _tiff_array(path, alpha=True)
             if got is not None:
-                arr, orientation = got
+                arr, orientation, _ = got
                 if arr.shape[2] < 4:
                     return None
                 return _visible(apply_orientation(_unit(arr[..., 3]), orientation))
@@ -206,9 +206,10 @@ def _png_is_16bit(path: Path) -> bool:
     return len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 16
 
 
-def _tiff_array(path: Path, alpha: bool = False) -> tuple[np.ndarray, int] | None:
-    """(pixels, orientation) for grey, RGB, palette and CMYK TIFFs via tifffile; None lets Pillow try.
-    ``alpha``: with the extra samples (an alpha channel fourth), else RGB."""
+def _tiff_array(path: Path, alpha: bool = False) -> tuple[np.ndarray, int, bytes | None] | None:
+    """(pixels, orientation, ICC profile) for grey, RGB, palette and CMYK TIFFs via tifffile; None
+    lets Pillow try. ``alpha``: with the extra samples (an alpha channel fourth), else RGB. The
+    profile is None where the pixels are already converted by it (CMYK) or there is none."""
     try:
         with tifffile.TiffFile(path) as tf:
             page = tf.pages.first
@@ -223,11 +224,13 @@ def _tiff_array(path: Path, alpha: bool = False) -> tuple[np.ndarray, int] | Non
             arr = page.asarray()
             planar = int(page.planarconfig) == 2 and arr.ndim == 3  # separate planes: (samples, H, W)
             orientation = int(page.tags.valueof(ORIENTATION, 1) or 1)
+            icc = _tiff_icc(page)
             if photometric == 3:  # palette: each index's colour, to 8 bits as Pillow reads it (v // 256:
                 # Pillow writes v * 256, so its white is 65280, not 65535)
                 arr = np.moveaxis((np.asarray(page.colormap) >> 8).astype(np.uint8)[:, arr], 0, -1)
             elif photometric == 5:  # CMYK: Pillow's own conversion (its TIFF plugin turns these wrongly)
-                arr = np.concatenate([_cmyk_to_rgb(arr[..., :4], _tiff_icc_of(page)), arr[..., 4:]], axis=-1)
+                arr = np.concatenate([_cmyk_to_rgb(arr[..., :4], icc), arr[..., 4:]], axis=-1)
+                icc = None  # applied
     except ImageError:
         raise
     except tifffile.TiffFileError as e:
@@ -242,25 +245,33 @@ def _tiff_array(path: Path, alpha: bool = False) -> tuple[np.ndarray, int] | Non
         arr = np.concatenate([np.repeat(arr[..., :1], 3, axis=2), arr[..., 1:]], axis=2)
     if arr.ndim != 3 or arr.shape[2] < 3:
         return None
-    return (arr if alpha else arr[..., :3]), orientation
+    return (arr if alpha else arr[..., :3]), orientation, icc
 
 
 def _cmyk_to_rgb(cmyk: np.ndarray, icc: bytes | None) -> np.ndarray:
     """Ink amounts to RGB: through the file's profile where it has one (8-bit), else as Pillow
     converts, ``(1 - c)(1 - k)`` per channel."""
     if cmyk.dtype == np.uint8:
-        im = Image.fromarray(np.ascontiguousarray(cmyk), "CMYK")
-        if icc is not None:
-            im.info["icc_profile"] = icc
-        return np.asarray(_to_srgb8(im))
+        return np.asarray(_to_srgb8(_tagged(cmyk, "CMYK", icc)))
     top = float(np.iinfo(cmyk.dtype).max)
     ink = cmyk.astype(np.float64) / top
     rgb = (1 - ink[..., :3]) * (1 - ink[..., 3:4])
     return (rgb * 65535 + 0.5).astype(np.uint16)
 
 
-def _tiff_icc_of(page: tifffile.TiffPage) -> bytes | None:
-    icc = page.tags.valueof(34675)  # InterColorProfile
+def _tagged(arr: np.ndarray, mode: str, icc: bytes | None) -> Image.Image:
+    """8-bit ``arr`` as a Pillow image carrying ``icc``, as a decoded file would: for :func:`_to_srgb8`."""
+    im = Image.fromarray(np.ascontiguousarray(arr), mode)
+    if icc is not None:
+        im.info["icc_profile"] = icc
+    return im
+
+
+def _tiff_icc(page: tifffile.TiffPage) -> bytes | None:
+    try:
+        icc = page.tags.valueof(34675)  # InterColorProfile
+    except Exception:  # a damaged tag only loses the profile, not the pixels
+        return None
     return bytes(icc) if isinstance(icc, (bytes, bytearray, np.ndarray)) and len(icc) else None
 
 
@@ -269,23 +280,15 @@ def _decode_tiff(path: Path) -> tuple[np.ndarray, bool] | None:
     got = _tiff_array(path)
     if got is None:
         return None
-    arr, orientation = got
+    arr, orientation, icc = got
     if arr.dtype.kind == "f":  # linear light; NaN/inf from broken renders would poison every filter
         arr = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     elif arr.dtype not in (np.uint8, np.uint16):
         info = np.iinfo(arr.dtype)
         arr = (np.clip(arr, 0, None).astype(np.float64) / info.max * 65535 + 0.5).astype(np.uint16)
     if arr.dtype == np.uint8:  # 8-bit with another space's profile: to sRGB, as Pillow's path does
-        arr = _icc_to_srgb8(arr, _tiff_icc(path))
+        arr = _icc_to_srgb8(arr, icc)
     return np.ascontiguousarray(apply_orientation(arr, orientation)), arr.dtype.kind == "f"
-
-
-def _tiff_icc(path: Path) -> bytes | None:
-    try:
-        with tifffile.TiffFile(path) as tf:
-            return _tiff_icc_of(tf.pages.first)
-    except Exception:  # the pixels were read: a damaged tag only loses the profile
-        return None
 
 
 def _icc_to_srgb8(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
@@ -293,9 +296,7 @@ def _icc_to_srgb8(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
     an sRGB one), by the same LittleCMS conversion as Pillow's path."""
     if icc is None or _is_srgb_profile(icc):
         return arr
-    im = Image.fromarray(np.ascontiguousarray(arr), "RGB")
-    im.info["icc_profile"] = icc
-    return np.asarray(_to_srgb8(im))
+    return np.asarray(_to_srgb8(_tagged(arr, "RGB", icc)))
 
 
 def decode_raster(path: str | Path) -> np.ndarray:

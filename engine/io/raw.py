@@ -189,18 +189,20 @@ def raw_preview(path: str | Path, max_size: int | None = None, safe: bool = Fals
                 return np.ascontiguousarray(apply_orientation(arr, exif_from_flip(flip)))
         # no usable preview: a half-size decode through the render's own pipeline (LibRaw's defaults
         # auto-brighten, so a dark shot's thumbnail was bright until its render replaced it)
-        try:
-            lin = None if safe else _to_float(_postprocess(raw, path, half=True))
-        except ImageError as e:
-            raise ImageError(f"no preview, and {str(e).split(': ', 1)[-1]}", path) from e
-    if lin is None:
-        from .safe import load_in_child
+        if not safe:
+            return _decoded_preview(lambda: _to_float(_postprocess(raw, path, half=True)), path)
+    from .safe import load_in_child
 
-        try:
-            lin = load_in_child(Path(path), half=True).linear
-        except ImageError as e:
-            raise ImageError(f"no preview, and {str(e).split(': ', 1)[-1]}", path) from e
-    return _to_bits(srgb_encode(lin), 8)  # the writer's own rounding
+    return _decoded_preview(lambda: load_in_child(Path(path), half=True).linear, path)
+
+
+def _decoded_preview(decode: Callable[[], np.ndarray], path: str | Path) -> np.ndarray:
+    """``decode()``'s half-size linear photo as a preview, rounded as the writer rounds."""
+    try:
+        lin = decode()
+    except ImageError as e:
+        raise ImageError(f"no preview, and {str(e).split(': ', 1)[-1]}", path) from e
+    return _to_bits(srgb_encode(lin), 8)
 
 
 def _metadata(raw: rawpy.RawPy, path: Path) -> Metadata:

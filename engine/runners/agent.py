@@ -55,7 +55,6 @@ import numpy as np
 
 from ..color import srgb_encode
 from ..filters import AGENT_FILTERS, REGISTRY
-from ..filters.base import Param
 from ..recipe import Recipe, Step
 from ..render import make_proxy, render_exact
 from . import RESOURCES, ModelError
@@ -205,9 +204,7 @@ def _gains(wb, full: np.ndarray, share: float, limit: float) -> dict[str, float]
     """``share`` of the full-strength gains ``full`` (green, blue), within the filter and ``limit``."""
     gains = {}
     for p, g in zip(wb.params, full):  # green, blue relative to red
-        lo, hi = max(p.min, math.exp(-limit)), min(p.max, math.exp(limit))
-        lo, hi = math.ceil(lo * 1e4) / 1e4, math.floor(hi * 1e4) / 1e4  # to 4 decimals, inside the limits
-        gains[p.name] = float(np.clip(round(float(g) ** share, 4), lo, hi))
+        gains[p.name] = float(rounded(float(g) ** share, max(p.min, math.exp(-limit)), min(p.max, math.exp(limit))))
     if all(abs(math.log(g)) < AUTO_WB_MIN for g in gains.values()):
         return None
     return gains
@@ -348,7 +345,7 @@ def at_strength(recipe: Recipe, proxy: np.ndarray, amount: float) -> Recipe:
         return scaled
     for step in scaled.steps:
         if step.probs is not None:
-            step.params = {k: _plain(rounded(step.spec.param(k), v)) for k, v in step.params.items()}
+            step.params = {p.name: _plain(rounded(step.params[p.name], p.min, p.max)) for p in step.spec.params}
     img, kept = np.asarray(proxy, np.float32), []
     for step in scaled.steps:
         if step.is_identity():  # off, or at its defaults: rendering skips it (a gamma of 1 floors black)
@@ -362,11 +359,11 @@ def at_strength(recipe: Recipe, proxy: np.ndarray, amount: float) -> Recipe:
     return Recipe(kept)
 
 
-def rounded(p: Param, value: Any) -> np.ndarray:
-    """``value`` to ``PARAM_DECIMALS`` decimals inside ``p``'s range: a limit such as exp(-0.5) rounds
-    to its inner neighbour (0.6066, not 0.6065), so a saved recipe always loads again."""
+def rounded(value: Any, lo: float, hi: float) -> np.ndarray:
+    """``value`` to ``PARAM_DECIMALS`` decimals inside [``lo``, ``hi``]: a limit such as exp(-0.5)
+    rounds to its inner neighbour (0.6066, not 0.6065), so a saved recipe always loads again."""
     scale = 10.0**PARAM_DECIMALS
-    lo, hi = math.ceil(p.min * scale) / scale, math.floor(p.max * scale) / scale
+    lo, hi = math.ceil(lo * scale) / scale, math.floor(hi * scale) / scale
     return np.clip(np.round(np.asarray(value, np.float64), PARAM_DECIMALS), lo, hi)
 
 
@@ -547,7 +544,7 @@ class Agent:
                 spec = REGISTRY[self.filters[a]]
                 params = spec.from_network(heads[a][i].astype(np.float64))
                 # 4 decimals, as the measured steps: a readable recipe, and the one the episode ran
-                params = {p.name: rounded(p, params[p.name]) for p in spec.params}
+                params = {p.name: rounded(params[p.name], p.min, p.max) for p in spec.params}
                 new = spec.apply(img[i], **params)
                 change = display_change(img[i], new)
                 img[i] = new
