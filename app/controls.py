@@ -72,8 +72,8 @@ class ParamSlider(QWidget):
         self.spin.setRange(param.min, param.max)
         self.spin.setSingleStep(10 ** -(decimals - 1) if span > 1 else span / 100)
         self.spin.setKeyboardTracking(False)
-        if param.unit:
-            self.spin.setSuffix(f" {param.unit}")
+        if param.unit:  # a factor reads "1.14×"; spaced, the × looked like a close button
+            self.spin.setSuffix(param.unit if param.unit == "×" else f" {param.unit}")
         self.spin.setFixedWidth(78)
         self.spin.setObjectName("paramSpin")  # theme hides its arrows (NoButtons collapses the text box)
         self.spin.setAlignment(Qt.AlignmentFlag.AlignRight)

@@ -27,7 +27,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-command -v "$PY" >/dev/null 2>&1 || PY=python3
+if ! command -v "$PY" >/dev/null 2>&1; then
+  echo "setup: $PY not found; trying python3" >&2
+  PY=python3
+fi
+# Say which Python, and refuse one older than pyproject's requires-python before pip does, cryptically.
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: Retouch needs Python 3.11 or newer; $PY is $("$PY" --version 2>&1 || echo missing)" >&2
+  exit 1
+fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install -U pip
