@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from engine.recipe import Recipe, RecipeError, read_sidecar
+from engine.recipe import NewerRecipeError, Recipe, RecipeError, read_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,14 @@ class PhotoDoc(QObject):
         self.path = Path(path)
         self.undo = QUndoStack(self)
         self.sidecar_error: str | None = None
+        # A newer Retouch's sidecar: kept as it is, so edits made here are never saved over it.
+        self.sidecar_locked = False
         try:
             self.recipe = read_sidecar(self.path) or Recipe()
-        except RecipeError as e:  # read_sidecar already moved the bad file aside
+        except RecipeError as e:  # read_sidecar already moved a bad file aside (not a newer one)
             log.warning("bad sidecar for %s: %s", self.path, e)
             self.sidecar_error = str(e)
+            self.sidecar_locked = isinstance(e, NewerRecipeError)
             self.recipe = Recipe()
         self.dirty = False
         self.save_error: str | None = None  # why the last sidecar write failed (said once)

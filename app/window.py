@@ -416,7 +416,12 @@ class MainWindow(QMainWindow):
             doc.changed.connect(lambda change, d=doc: self._doc_changed(d, change))
             self.undo_group.addStack(doc.undo)
             self.docs[path] = doc
-            if doc.sidecar_error:
+            if doc.sidecar_locked:
+                show_error(self, "Edits from a newer Retouch",
+                           f"The saved edits of {path.name} were written by a newer Retouch. The photo "
+                           f"opens unedited here, and edits made here are not saved, so that Retouch "
+                           f"still finds its own.\n\n{doc.sidecar_error}")
+            elif doc.sidecar_error:
                 show_error(self, "Edits could not be read",
                            f"The saved edits of {path.name} could not be read; "
                            f"the photo opens unedited.\n\n{doc.sidecar_error}")
@@ -701,6 +706,10 @@ class MainWindow(QMainWindow):
             if not doc.dirty or doc.failed or not doc.path.exists():
                 continue  # a photo deleted or moved away meanwhile stays dirty: no sidecar beside nothing
             doc.dirty = False
+            if doc.sidecar_locked:
+                self.statusBar().showMessage(
+                    f"Edits of {doc.path.name} not saved: its sidecar is a newer Retouch's", 5000)
+                continue
             self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)
             # no steps left (Auto undone, every step deleted): no sidecar, so the photo reads as
             # unedited everywhere (the filmstrip when reopened, Batch Export's Auto for unedited photos)

@@ -52,6 +52,12 @@ class RecipeError(ValueError):
         super().__init__(f"{where} {message}".strip())
 
 
+class NewerRecipeError(RecipeError):
+    """A recipe this Retouch cannot read because a newer one wrote it (a newer format, a filter's
+    newer version, or a filter it does not know). Its sidecar is kept where it is: moving it aside
+    would hide the newer Retouch's edits from that Retouch."""
+
+
 @dataclass
 class Step:
     """One filter application. ``params`` are in user units; ``probs`` come from the agent."""
@@ -193,13 +199,16 @@ def read_sidecar(photo: str | os.PathLike) -> Recipe | None:
 
     A sidecar that cannot be read is renamed to ``….retouch.json.bad-<time>`` (so the next save
     never overwrites what the user had) and the :class:`RecipeError` is raised for the caller
-    to show.
+    to show. One that a newer Retouch wrote stays where it is (:class:`NewerRecipeError`): the
+    caller must not save over it.
     """
     sc = sidecar_path(photo)
     if not sc.exists():
         return None
     try:
         return Recipe.load(sc)
+    except NewerRecipeError as e:
+        raise NewerRecipeError(f"{e} (left as it is: a newer Retouch wrote it)", path=None) from None
     except RecipeError as e:
         kept = _set_aside(sc)
         where = f"set aside as {kept.name}" if kept is not None else "left as it is: its folder cannot be written"
@@ -262,8 +271,8 @@ def _plain(v: Any) -> Any:
 
 
 def _parse(doc: Any, path: str | os.PathLike | None) -> Recipe:
-    def err(msg: str, fld: str | None = None) -> RecipeError:
-        return RecipeError(msg, path=path, field=fld)
+    def err(msg: str, fld: str | None = None, newer: bool = False) -> RecipeError:
+        return (NewerRecipeError if newer else RecipeError)(msg, path=path, field=fld)
 
     if not isinstance(doc, Mapping):
         raise err("expected a JSON object")
@@ -271,7 +280,7 @@ def _parse(doc: Any, path: str | os.PathLike | None) -> Recipe:
     if not isinstance(fmt, int) or isinstance(fmt, bool):
         raise err("missing or non-integer format version", "format")
     if fmt > FORMAT:
-        raise err(f"format {fmt} is newer than this Retouch understands ({FORMAT})", "format")
+        raise err(f"format {fmt} is newer than this Retouch understands ({FORMAT})", "format", newer=True)
     if fmt < 1:
         raise err(f"unknown format {fmt}", "format")
     while fmt < FORMAT:
@@ -290,11 +299,15 @@ def _parse_step(d: Any, where: str, err: Any) -> Step:
         raise err("expected an object", where)
     op = d.get("op")
     if not isinstance(op, str) or op not in REGISTRY:
-        raise err(f"unknown filter {op[:40]!r}" if isinstance(op, str) else "missing filter name", f"{where}.op")
+        if not isinstance(op, str):
+            raise err("missing filter name", f"{where}.op")
+        raise err(f"unknown filter {op[:40]!r} (a newer Retouch's?)", f"{where}.op", newer=True)
     spec = REGISTRY[op]
     version = d.get("version", spec.version)
     if not isinstance(version, int) or isinstance(version, bool):
         raise err("version must be an integer", f"{where}.version")
+    if version > spec.version:
+        raise err(f"{op} v{version} is newer than this Retouch (v{spec.version})", f"{where}.version", newer=True)
     enabled = d.get("enabled", True)
     if not isinstance(enabled, bool):
         raise err("enabled must be true or false", f"{where}.enabled")

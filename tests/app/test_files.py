@@ -276,6 +276,22 @@ def test_bad_sidecar_shows_message_and_keeps_a_copy(qtbot, win, folder):
     _close_boxes()
 
 
+def test_a_newer_retouchs_sidecar_is_never_saved_over(qtbot, win, folder):
+    """Edits made here to a photo whose sidecar a newer Retouch wrote stay unsaved, and it says so."""
+    photo = folder / "b_dune.jpg"
+    newer = '{"format": 1, "steps": [{"op": "exposure", "version": 7, "params": {"ev": 0.5}}]}'
+    sidecar_path(photo).write_text(newer)
+    open_and_wait(qtbot, win, photo)
+    boxes = _error_boxes()
+    assert boxes and "newer Retouch" in boxes[0].text() and "not saved" in boxes[0].text()
+    _close_boxes()
+    win.panel.add_step("exposure")
+    win.flush_sidecars(wait=True)
+    assert "not saved" in win.statusBar().currentMessage()
+    assert sidecar_path(photo).read_text() == newer and not list(folder.glob("*.bad-*"))
+    assert win.filmstrip.is_edited(photo)  # its edits exist, a newer Retouch's
+
+
 def test_excepthook_shows_actionable_message(qtbot, win):
     from app.errors import install_excepthook
 

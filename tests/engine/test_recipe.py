@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.filters import REGISTRY, FilterSpec, Param, TanhRange
-from engine.recipe import Recipe, RecipeError, Step, read_sidecar, sidecar_path, write_sidecar
+from engine.recipe import NewerRecipeError, Recipe, RecipeError, Step, read_sidecar, sidecar_path, write_sidecar
 
 
 def full_recipe(seed: int = 0) -> Recipe:
@@ -143,6 +143,21 @@ def test_bad_sidecar_is_moved_aside_never_overwritten(photo_jpeg: Path, tmp_copy
     write_sidecar(photo, full_recipe())
     assert kept[0].read_text() == hostile  # the user's old file survives the next save
     assert read_sidecar(photo).to_json() == full_recipe().to_json()
+
+
+@pytest.mark.parametrize("newer", [
+    '{"format": 99, "steps": []}',
+    '{"format": 1, "steps": [{"op": "exposure", "version": 7, "params": {"ev": 0.5}}]}',
+    '{"format": 1, "steps": [{"op": "restore", "params": {}}]}',  # a filter a later Retouch adds
+])
+def test_a_newer_retouchs_sidecar_stays_where_it_is(photo_jpeg: Path, tmp_copy, newer: str) -> None:
+    """Set aside, the newer Retouch would find the photo unedited: its edits must keep their name."""
+    photo = tmp_copy(photo_jpeg)
+    sc = sidecar_path(photo)
+    sc.write_text(newer)
+    with pytest.raises(NewerRecipeError, match="newer Retouch wrote it"):
+        read_sidecar(photo)
+    assert sc.read_text() == newer and not list(photo.parent.glob("*.bad-*"))
 
 
 def test_two_bad_sidecars_set_aside_in_one_second_are_both_kept(photo_jpeg: Path, tmp_copy, monkeypatch) -> None:
