@@ -30,7 +30,7 @@ class SetParam(QUndoCommand):
         super().__init__(f"Change {step.spec.label}" + ("" if label == step.spec.label else f" {label}"))
         self.doc, self.index, self.name, self.gesture = doc, index, name, gesture
         self.old = copy.deepcopy(step.params[name])
-        self.new = copy.deepcopy(value)
+        self.new = step.spec.param(name).clip(value)
         self.was_edited = step.edited  # a measured or agent step is marked as the photographer's since
 
     def id(self) -> int:

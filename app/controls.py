@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen, QValidator
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDoubleSpinBox,
@@ -50,6 +50,32 @@ def dragging() -> bool:
     return False
 
 
+class _ParamSpin(QDoubleSpinBox):
+    """A number field that takes a typed value beyond its range and clamps it on Enter, as
+    Lightroom's do. Qt's own drops the keystroke that leaves the range, so "4.5" typed into
+    Exposure (±3.5) stored 0.5."""
+
+    def _number(self, text: str) -> float | None:
+        body = text.removesuffix(self.suffix()) if self.suffix() else text
+        try:
+            v = float(body.strip().replace(",", "."))
+        except ValueError:
+            return None
+        return v if math.isfinite(v) else None
+
+    def validate(self, text: str, pos: int) -> object:
+        state, text, pos = super().validate(text, pos)
+        if state == QValidator.State.Invalid and self._number(text) is not None:
+            return QValidator.State.Intermediate, text, pos  # out of range: fixup() clamps it
+        return state, text, pos
+
+    def fixup(self, text: str) -> str:
+        v = self._number(text)
+        if v is None:
+            return text
+        return self.textFromValue(min(max(v, self.minimum()), self.maximum())) + self.suffix()
+
+
 class ParamSlider(QWidget):
     """Label, slider and spin box for one scalar parameter."""
 
@@ -65,13 +91,15 @@ class ParamSlider(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
         self.slider.setToolTip(f"{param.description}\nDouble-click the label to reset to {param.default:g}.")
-        self.spin = QDoubleSpinBox()
+        self.spin = _ParamSpin()
         span = param.max - param.min
         decimals = 3 if span <= 1.0 else 2
         self.spin.setDecimals(decimals)
         self.spin.setRange(param.min, param.max)
         self.spin.setSingleStep(10 ** -(decimals - 1) if span > 1 else span / 100)
         self.spin.setKeyboardTracking(False)
+        self.spin.setToolTip(f"{param.description}\nType a value from {param.min:.4g} to {param.max:.4g}; "
+                             "one beyond is brought inside.")
         if param.unit:  # a factor reads "1.14×"; spaced, the × looked like a close button
             self.spin.setSuffix(param.unit if param.unit == "×" else f" {param.unit}")
         self.spin.setFixedWidth(78)

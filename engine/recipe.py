@@ -182,7 +182,11 @@ class Recipe:
         return cls.loads(data, path=p)
 
     def save(self, path: str | os.PathLike) -> None:
-        atomic_write_bytes(Path(path), self.dumps().encode())
+        """Written atomically, and only if it reads back: a sidecar this Retouch would refuse on the
+        next open (and set aside) is never written."""
+        text = self.dumps()
+        Recipe.loads(text, path=path)
+        atomic_write_bytes(Path(path), text.encode())
 
 
 # ---------------------------------------------------------------------------------------------

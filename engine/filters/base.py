@@ -108,6 +108,12 @@ class Param:
             return float(self.default)
         return np.full(self.shape, self.default, dtype=float).tolist()
 
+    def clip(self, value: Any) -> float | list:
+        """``value`` inside [min, max] (a field that rounds its range, e.g. 0.33 for 1/3, cannot
+        store a value a sidecar would refuse)."""
+        out = np.clip(np.asarray(value, np.float64), self.min, self.max)
+        return float(out) if not self.shape else out.tolist()
+
 
 Migration = Callable[[dict], dict]
 

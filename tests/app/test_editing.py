@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
 from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, settle, shown
 
 from app.commands import MoveStep
+from engine.filters import REGISTRY
+from engine.recipe import read_sidecar
 from engine.runners.agent import AUTO_STRENGTH, at_strength
 
 
@@ -78,6 +81,37 @@ def test_slider_drag_is_one_undo_step(qtbot, win, folder):
     s.setSliderDown(False)
     assert win.doc.undo.count() == n + 1
     assert abs(win.doc.recipe.steps[0].params["amount"] - s.value() / 1000 * 2 + 1) < 1e-6
+
+
+def _type(qtbot, spin, text: str) -> None:
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), text)
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+
+
+def test_typed_values_beyond_a_range_are_brought_inside_and_the_sidecar_reopens(qtbot, win, folder):
+    """Qt's field dropped the keystroke that left the range ("4.5" in Exposure stored 0.5), and its
+    two decimals let 0.33 into Gamma (declared from 1/3), a sidecar the next open refused."""
+    photo = folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, photo)
+    win.panel.add_step("exposure")
+    win.panel.add_step("gamma")
+    settle(qtbot, win)
+    cards = win.panel.steps.cards
+    ev, gamma = cards[0].controls["ev"], cards[1].controls["gamma"]
+    ev.spin.show(), gamma.spin.show()
+    _type(qtbot, ev.spin, "4.5")
+    _type(qtbot, gamma.spin, "0.33")
+    settle(qtbot, win)
+    steps = win.doc.recipe.steps
+    assert steps[0].params["ev"] == REGISTRY["exposure"].param("ev").max == 3.5
+    assert steps[1].params["gamma"] == REGISTRY["gamma"].param("gamma").min
+    _type(qtbot, ev.spin, "-9")
+    settle(qtbot, win)
+    assert win.doc.recipe.steps[0].params["ev"] == -3.5 and ev.spin.text() == "-3.50 EV"
+    win.flush_sidecars(wait=True)
+    again = read_sidecar(photo)
+    assert [s.params for s in again.steps] == [s.params for s in win.doc.recipe.steps]
 
 
 def test_disable_and_reorder_steps(qtbot, win, folder):

@@ -318,3 +318,14 @@ def test_a_curves_largest_move_between_the_three_levels_is_named():
     assert _zones(Step("color_curves", {"slopes": [[1] * 8, [1] * 8, [1] * 6 + [1.5, 0.5]]})) == \
         "shadows 0, midtones 0, highlights 0, most B+3 at sRGB 94 %"
     assert _zones(Step("tone", {"slopes": [2, 2, 1, 1, 1, 1, 1, 1]})) == "shadows +7, midtones +12, highlights +6"
+
+
+def test_a_recipe_that_would_not_read_back_is_never_saved(tmp_path: Path) -> None:
+    """A value just outside its range (0.33 for a gamma declared from 1/3) would be refused, and the
+    sidecar set aside, on the next open: saving refuses it instead, and the old file stays."""
+    sc = tmp_path / "p.jpg.retouch.json"
+    write_sidecar(tmp_path / "p.jpg", full_recipe())
+    before = sc.read_bytes()
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.params\.gamma"):
+        Recipe([Step("gamma", {"gamma": 0.33})]).save(sc)
+    assert sc.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [sc.name]
