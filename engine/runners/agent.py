@@ -456,6 +456,11 @@ class Agent:
         unknown = [f for f in self.filters if f not in REGISTRY]
         if unknown:
             raise ModelError(f"{self.path.name}: model uses unknown filters {unknown}")
+        versions = self.meta.get("filter_versions", {})
+        newer = [f"{f} v{v}" for f, v in (versions.items() if isinstance(versions, dict) else ())
+                 if f in REGISTRY and isinstance(v, int) and v > REGISTRY[f].version]
+        if newer:  # trained through math this Retouch does not have: its steps would mean something else
+            raise ModelError(f"{self.path.name}: model was trained by a newer Retouch ({', '.join(newer)})")
         self.widths = [REGISTRY[f].n_outputs for f in self.filters]
         if self.meta.get("head_widths", self.widths) != self.widths:
             raise ModelError(f"{self.path.name}: model heads do not match this Retouch's filters")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine import styles
+from engine.filters import AGENT_FILTERS, REGISTRY
 from engine.runners import ModelError
 from engine.runners.agent import DEFAULT_MODEL, RESOURCES, Agent, available_models, style_run_dir, user_styles_dir
 
@@ -159,6 +160,15 @@ def test_a_style_whose_metadata_cannot_work_is_refused_when_loaded(tmp_path, cha
     with pytest.raises(ModelError) as e:
         Agent(path, prefer_gpu=False)
     assert str(e.value).startswith("bad.onnx: not a usable Retouch style (") and why in str(e.value)
+
+
+def test_a_style_trained_through_newer_filter_math_is_refused(tmp_path):
+    """Its parameters were learnt for another formula: replayed here they would mean something else."""
+    versions = {f: REGISTRY[f].version for f in AGENT_FILTERS}
+    assert Agent(_with_meta(tmp_path, "same", filter_versions=versions), prefer_gpu=False)
+    path = _with_meta(tmp_path, "later", filter_versions={**versions, "saturation": versions["saturation"] + 1})
+    with pytest.raises(ModelError, match=r"later\.onnx: .*newer Retouch \(saturation v2\)"):
+        Agent(path, prefer_gpu=False)
 
 
 def test_the_listing_goes_past_what_is_not_a_style(style, tmp_path, capsys):
