@@ -43,26 +43,9 @@ class RenderResult:
 
 def to_display(recipe: Recipe, linear: np.ndarray) -> np.ndarray:
     """Recipe -> display sRGB uint8, the engine's fast path writing the bytes directly."""
-    from engine import render as er
+    from engine.render import render_uint8
 
-    if hasattr(er, "render_uint8"):
-        return er.render_uint8(recipe, linear)
-    srgb = er.render(recipe, linear)
-    if srgb is linear or srgb.dtype != np.float32 or not srgb.flags.writeable:
-        srgb = np.array(srgb, np.float32)
-    srgb *= 255.0  # in place: a 2 MP frame is 24 MB, avoid temporaries
-    srgb += 0.5
-    return srgb.astype(np.uint8)
-
-
-def histogram(rgb8: np.ndarray) -> np.ndarray:
-    """(4, 256) counts of R, G, B and Rec.709 luma over every 4th pixel of every 4th row (plenty
-    for 256 bins, and a few ms at 2 MP)."""
-    sub = rgb8[::4, ::4].reshape(-1, 3)
-    r, g, b = (sub[:, c].astype(np.uint16) for c in range(3))
-    lum = ((r * 54 + g * 183 + b * 19) >> 8).astype(np.uint8)  # 0.2126, 0.7152, 0.0722 in 1/256
-    return np.stack([np.bincount(sub[:, c], minlength=256) for c in range(3)]
-                    + [np.bincount(lum, minlength=256)])
+    return render_uint8(recipe, linear)
 
 
 def to_qimage(rgb8: np.ndarray) -> QImage:

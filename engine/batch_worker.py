@@ -234,35 +234,12 @@ def _decode(src: Path, s: ExportSettings) -> tuple[Any, Any]:
 
 def auto_recipe(linear: Any, s: ExportSettings | None = None) -> Any:
     """Auto: the agent's recipe with the batch's model, strength and white balance (deterministic,
-    seed None: the same on every machine).
+    seed None: the same on every machine). Without a model it raises the agent's ModelError, as the
+    app says it: there is no stand-in."""
+    from .runners.agent import Agent, white_balance_options
 
-    Until a trained model ships (resources/models/retouch*.onnx), a measured stand-in is used,
-    as the app does, so Auto works from a fresh clone; the agent replaces it once a model exists.
-    """
     s = s or ExportSettings()
-    try:
-        from .runners.agent import Agent, available_models, white_balance_options
-    except ModuleNotFoundError as e:
-        if e.name not in ("engine.runners.agent", "engine.runners"):
-            raise
-        return _stand_in_auto(linear)
     key = (s.model, s.white_balance)
     if key not in _AGENTS:
-        _AGENTS[key] = (Agent(s.model, threads=_THREADS, **white_balance_options(s.white_balance))
-                        if s.model or available_models() else _stand_in_auto)
-    agent = _AGENTS[key]
-    return agent(linear) if agent is _stand_in_auto else agent.predict(linear, strength=s.strength)
-
-
-def _stand_in_auto(linear: Any) -> Any:
-    """Stand-in while no model is shipped: exposure so the log-mean luminance sits at 18 % grey."""
-    import numpy as np
-
-    from .recipe import Recipe, Step
-
-    step = max(1, int(np.sqrt(linear.shape[0] * linear.shape[1] / 65536)))
-    sample = linear[::step, ::step].reshape(-1, 3)
-    luma = sample @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    mean = float(np.exp(np.mean(np.log(np.clip(luma, 1e-4, None)))))
-    ev = float(np.clip(np.log2(0.18 / mean), -3.5, 3.5))
-    return Recipe([Step("exposure", {"ev": round(ev, 4)})])
+        _AGENTS[key] = Agent(s.model, threads=_THREADS, **white_balance_options(s.white_balance))
+    return _AGENTS[key].predict(linear, strength=s.strength)

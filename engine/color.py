@@ -13,20 +13,28 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+#: The sRGB transfer (IEC 61966-2-1): a straight segment near black, then a power curve.
+LINEAR_SLOPE = 12.92
+SCALE, OFFSET, EXPONENT = 1.055, 0.055, 2.4
+LINEAR_KNEE, ENCODED_KNEE = 0.0031308, 0.04045
+#: The encoding's steepest and flattest slopes (at black and at white): what a change in linear
+#: light can at most and at least become on the display.
+MAX_SLOPE, MIN_SLOPE = LINEAR_SLOPE, SCALE / EXPONENT
+
 
 def srgb_encode(linear: Any) -> Any:
     """Linear [0, 1] -> sRGB-encoded [0, 1]; inputs are clipped to [0, 1] first."""
     xp = array_namespace(linear)
     x = xp.clip(linear, 0.0, 1.0)
-    lo = x * 12.92
-    hi = 1.055 * xp.pow(xp.clip(x, 0.0031308, None), 1.0 / 2.4) - 0.055
-    return xp.where(x <= 0.0031308, lo, hi)
+    lo = x * LINEAR_SLOPE
+    hi = SCALE * xp.pow(xp.clip(x, LINEAR_KNEE, None), 1.0 / EXPONENT) - OFFSET
+    return xp.where(x <= LINEAR_KNEE, lo, hi)
 
 
 def srgb_decode(encoded: Any) -> Any:
     """sRGB-encoded [0, 1] -> linear [0, 1]."""
     xp = array_namespace(encoded)
     x = xp.clip(encoded, 0.0, 1.0)
-    lo = x / 12.92
-    hi = xp.pow((xp.clip(x, 0.04045, None) + 0.055) / 1.055, 2.4)
-    return xp.where(x <= 0.04045, lo, hi)
+    lo = x / LINEAR_SLOPE
+    hi = xp.pow((xp.clip(x, ENCODED_KNEE, None) + OFFSET) / SCALE, EXPONENT)
+    return xp.where(x <= ENCODED_KNEE, lo, hi)

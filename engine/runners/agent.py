@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import color
 from ..color import srgb_encode
 from ..filters import AGENT_FILTERS, REGISTRY
 from ..recipe import Recipe, Step
@@ -80,10 +81,8 @@ AUTO_STRENGTH = 0.6
 #: on check + val, +0.03 dB).
 NOOP_LEVEL = 2 / 255
 NOOP_SHARE = 0.01
-#: The sRGB curve's steepest and flattest slopes (at black and at white): the bounds of a display
-#: change, cheap to take from the linear one.
-SRGB_MAX_SLOPE = 12.92
-SRGB_MIN_SLOPE = 1.055 / 2.4
+#: The bounds of a display change, cheap to take from the linear one.
+SRGB_MAX_SLOPE, SRGB_MIN_SLOPE = color.MAX_SLOPE, color.MIN_SLOPE
 #: max-RGB: the white is each channel's 99.5th percentile over the unclipped pixels; with the share,
 #: picked among 7 estimators on the training inputs (models/retouch/HISTORY.md, ninth session; shades of grey before).
 AUTO_WB_PERCENTILE = 99.5

@@ -29,7 +29,8 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from engine.color import srgb_decode
-from engine.filters.base import LUMA, per_image
+from engine.filters.base import luminance, per_image
+from engine.filters.exposure import exposure
 
 MID_GREY = 0.18
 
@@ -75,24 +76,20 @@ def sample(rng: np.random.Generator, n: int | None = None, ranges: dict[str, tup
     return Degradation(**draw)
 
 
-def _lum(img: Any) -> Any:
-    return img[..., 0:1] * LUMA[0] + img[..., 1:2] * LUMA[1] + img[..., 2:3] * LUMA[2]
-
-
 def degrade_linear(linear: Any, d: Degradation) -> Any:
     """Steps 2-6 on an image that is already linear."""
     xp = array_namespace(linear)
     x = xp.clip(linear, 0.0, None)
-    lum = _lum(x)
+    lum = luminance(xp, x)
     x = lum + per_image(xp, x, d.saturation) * (x - lum)
     x = xp.clip(x, 0.0, None)
-    lum = xp.clip(_lum(x), 1e-6, None)
+    lum = xp.clip(luminance(xp, x), 1e-6, None)
     c = per_image(xp, x, d.contrast)
     x = x * (MID_GREY * xp.pow(lum / MID_GREY, c) / lum)
     r = xp.exp(per_image(xp, x, d.wb_r))
     b = xp.exp(per_image(xp, x, d.wb_b))
     x = xp.concat([x[..., 0:1] * r, x[..., 1:2], x[..., 2:3] * b], axis=-1)
-    x = x * xp.exp(per_image(xp, x, d.ev) * float(np.log(2.0)))
+    x = exposure(x, ev=d.ev)
     return xp.clip(x, 0.0, 1.0)
 
 

@@ -46,6 +46,7 @@ import rawpy
 
 from engine.auto_cli import strength_arg
 from engine.color import srgb_decode, srgb_encode
+from engine.filters.base import LUMA
 from engine.io import ImageError, is_raw, load_photo
 from engine.io.dng import write_dng
 from engine.recipe import Recipe
@@ -59,7 +60,6 @@ BINS = 32
 DRAWS = 10  # independent patch draws HI is averaged over: one draw moves by a few points (sd ~4)
 BOOTSTRAP = 2000  # photo resamples of the agent-vs-(b) interval
 TARGET_STREAM = 10**6  # the targets' patch streams: image numbers no evaluated set reaches
-LUMA = (0.27, 0.67, 0.06)
 #: The methods of the per-photo table.
 PHOTO_COLUMNS = ("agent", "(a) input as is", "(b) LibRaw default", "(c) stretch + grey-world")
 

@@ -32,6 +32,7 @@ from torch.nn import functional as F
 
 from engine.color import srgb_encode
 from engine.filters import AGENT_FILTERS, REGISTRY
+from engine.filters.base import LUMA
 
 N_FILTERS = len(AGENT_FILTERS)
 N_STEPS = 5
@@ -69,7 +70,7 @@ def display(linear: torch.Tensor) -> torch.Tensor:
 def stat_planes(srgb_nchw: torch.Tensor) -> torch.Tensor:
     """The critic's 3 global statistics as constant planes: mean lum, lum variance, mean saturation."""
     img = srgb_nchw.clamp(0, 1)
-    lum = 0.27 * img[:, 0] + 0.67 * img[:, 1] + 0.06 * img[:, 2]
+    lum = LUMA[0] * img[:, 0] + LUMA[1] * img[:, 1] + LUMA[2] * img[:, 2]
     mean = lum.mean(dim=(1, 2))
     var = lum.var(dim=(1, 2), unbiased=False)
     mx, mn = img.max(dim=1).values, img.min(dim=1).values
