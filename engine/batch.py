@@ -88,7 +88,7 @@ def scan_folder(in_dir: Path, *, recursive: bool = False, exclude: Path | None =
                 continue
             p = Path(e.path)
             if recursive and e.is_dir(follow_symlinks=False):
-                if exclude is None or p.resolve() != exclude.resolve():
+                if exclude is None or os.path.realpath(p) != os.path.realpath(exclude):
                     stack.append(p)
                 continue
             if is_supported(p):
@@ -148,7 +148,7 @@ def plan_jobs(
         raise ValueError(f"unknown format {settings.fmt!r} (choose from {', '.join(FORMATS)})")
     if not in_dir.is_dir():
         raise FileNotFoundError(f"{in_dir} is not a folder")
-    if sources is None and out_dir.resolve() == in_dir.resolve():
+    if sources is None and os.path.realpath(out_dir) == os.path.realpath(in_dir):
         # The next run would take the exports for photos; a sub-folder is fine (never scanned).
         raise ValueError("OUT_DIR must not be IN_DIR itself; use a sub-folder such as IN_DIR/export")
     srcs = sorted(sources) if sources is not None else scan_folder(in_dir, recursive=recursive, exclude=out_dir)
@@ -164,7 +164,11 @@ def plan_jobs(
         sub = src.parent.relative_to(in_dir) if recursive else Path()
         names.append(sub / rel)
 
-    taken = {str(s.resolve()).casefold() for s in srcs}
+    taken = {_real(s) for s in srcs}
+
+    def unavailable(dst: Path) -> bool:
+        return _real(dst) in taken or _someone_elses(dst)
+
     counts: dict[str, int] = {}
     for n in names:
         counts[str(n).casefold()] = counts.get(str(n).casefold(), 0) + 1
@@ -172,20 +176,38 @@ def plan_jobs(
     for src, rel in zip(srcs, names):
         key = str(rel).casefold()
         dst = out_dir / (str(rel) + suffix)
-        if counts[key] > 1 or str(dst.resolve()).casefold() in taken:
+        if counts[key] > 1 or unavailable(dst):
             ext = src.suffix.lstrip(".") or "noext"
             rel = rel.with_name(f"{rel.name}_{ext}")
             dst = out_dir / (str(rel) + suffix)
         n = 1
         base = rel
-        while str(dst.resolve()).casefold() in taken:
+        while unavailable(dst):
             n += 1
             dst = out_dir / (f"{base}-{n}" + suffix)
         if not inside(dst.parent if dst.parent.exists() else out_dir, out_dir):
             raise TemplateError(f"{template!r}: output for {src.name} would leave {out_dir} (through a link)")
-        taken.add(str(dst.resolve()).casefold())
+        taken.add(_real(dst))
         jobs.append(Job(src, dst, settings))
     return jobs
+
+
+def _real(p: Path) -> str:
+    """``p`` with its links followed, case-folded (SMB/macOS shares); a link loop is left as it is
+    (``Path.resolve`` raises on one, and a folder holding one must still export)."""
+    return os.path.realpath(p).casefold()
+
+
+def _someone_elses(dst: Path) -> bool:
+    """An existing photo at ``dst`` that Retouch did not write: a camera JPEG beside its RAW, any
+    original of the folder. It is never replaced, even with overwrite: the output takes another name."""
+    from .io import is_supported
+    from .io.metadata import written_by_retouch
+
+    try:
+        return dst.is_file() and is_supported(dst) and not written_by_retouch(dst)
+    except OSError:  # a name too long, a loop: nothing to replace there
+        return False
 
 
 def _date_camera(src: Path) -> tuple[object, str | None]:

@@ -9,6 +9,7 @@ values put into the fields are sanitised so that they can never add a separator 
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from collections.abc import Mapping
@@ -70,8 +71,9 @@ def check_template(template: str) -> list[str]:
 def sanitize(value: str, fallback: str) -> str:
     """Make a field value one safe path component: no separators, no leading dots, not empty."""
     v = _UNSAFE_VALUE.sub("_", value).strip().lstrip(".")
-    v = v.encode()[:MAX_COMPONENT_BYTES // 2].decode(errors="ignore").strip()
-    return v or fallback
+    while len(os.fsencode(v)) > MAX_COMPONENT_BYTES // 2:  # by characters: never half of one; a
+        v = v[:-1]  # name that is not UTF-8 keeps its bytes (surrogate escapes), as the file system has them
+    return v.strip() or fallback
 
 
 def field_values(src: Path, captured: datetime | None = None, camera: str | None = None) -> dict[str, str]:
@@ -87,7 +89,7 @@ def render_name(template: str, values: Mapping[str, str]) -> Path:
     """The relative output path (without the format's suffix) for one photo."""
     rel = Path(template.format_map(dict(values)))
     for comp in rel.parts:
-        if comp in (".", "..") or comp.startswith(".") or len(comp.encode()) > MAX_COMPONENT_BYTES:
+        if comp in (".", "..") or comp.startswith(".") or len(os.fsencode(comp)) > MAX_COMPONENT_BYTES:
             raise TemplateError(f"{template!r} gives an unsafe or too long name component {comp[:40]!r}")
     if rel.is_absolute():
         raise TemplateError(f"{template!r} gives an absolute path")
@@ -97,7 +99,7 @@ def render_name(template: str, values: Mapping[str, str]) -> Path:
 def inside(path: Path, root: Path) -> bool:
     """True when ``path`` (resolved, following links that exist) stays under ``root``."""
     try:
-        path.resolve().relative_to(root.resolve())
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(root))
     except ValueError:
         return False
     return True

@@ -22,7 +22,16 @@ from ..atomic import atomic_path
 from ..color import srgb_decode
 from ..formats import FORMATS, SUFFIX_FORMAT
 from .errors import MAX_PIXELS, ImageError, check_dimensions
-from .metadata import EXIF_IFD, ORIENTATION, Metadata, exif_for_output, exif_from_fields, fill_from_tags, tiff_tags
+from .metadata import (
+    EXIF_IFD,
+    ORIENTATION,
+    SOFTWARE,
+    Metadata,
+    exif_for_output,
+    exif_from_fields,
+    fill_from_tags,
+    tiff_tags,
+)
 from .orientation import apply_orientation, fit_box, swaps_axes
 
 RASTER_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
@@ -463,5 +472,5 @@ def _write_tiff16(tmp: Path, arr: np.ndarray, meta: Metadata | None) -> None:
         for code, v in ((33434, meta.exposure_time), (33437, meta.f_number), (37386, meta.focal_length)):
             if v:
                 tags.append((code, "2I", 1, _rational(v), True))
-    tifffile.imwrite(tmp, arr, photometric="rgb", iccprofile=srgb_icc(), software="Retouch",
+    tifffile.imwrite(tmp, arr, photometric="rgb", iccprofile=srgb_icc(), software=SOFTWARE,
                      compression="zlib", predictor=True, extratags=tags, metadata=None)

@@ -131,44 +131,52 @@ def _rational(x: float, limit: int = 1_000_000) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
-def exif_from_fields(meta: Metadata) -> bytes | None:
-    """Build an EXIF block from the fields (for RAW files, whose EXIF is not a JPEG-ready block)."""
-    zeroth: dict[int, Any] = {}
+#: What every output's EXIF Software tag starts with: how a later export tells its own earlier
+#: output (which it may replace) from a photo that merely shares the name (which it never does).
+SOFTWARE = "Retouch"
+
+
+def exif_from_fields(meta: Metadata | None, software: str | None = None) -> bytes | None:
+    """Build an EXIF block from the fields (for RAW files, whose EXIF is not a JPEG-ready block);
+    None when there are none and no ``software`` to name."""
+    zeroth: dict[int, Any] = {piexif.ImageIFD.Software: software.encode()} if software else {}
     ex: dict[int, Any] = {}
-    if meta.make:
-        zeroth[piexif.ImageIFD.Make] = meta.make.encode()
-    if meta.model:
-        zeroth[piexif.ImageIFD.Model] = meta.model.encode()
-    if meta.captured:
-        ex[piexif.ExifIFD.DateTimeOriginal] = meta.captured.strftime("%Y:%m:%d %H:%M:%S").encode()
-    if meta.iso:
-        ex[piexif.ExifIFD.ISOSpeedRatings] = min(65535, round(meta.iso))
-    if meta.exposure_time:
-        ex[piexif.ExifIFD.ExposureTime] = _rational(meta.exposure_time)
-    if meta.f_number:
-        ex[piexif.ExifIFD.FNumber] = _rational(meta.f_number, 1000)
-    if meta.focal_length:
-        ex[piexif.ExifIFD.FocalLength] = _rational(meta.focal_length, 1000)
+    m = meta or Metadata(path=Path())
+    if m.make:
+        zeroth[piexif.ImageIFD.Make] = m.make.encode()
+    if m.model:
+        zeroth[piexif.ImageIFD.Model] = m.model.encode()
+    if m.captured:
+        ex[piexif.ExifIFD.DateTimeOriginal] = m.captured.strftime("%Y:%m:%d %H:%M:%S").encode()
+    if m.iso:
+        ex[piexif.ExifIFD.ISOSpeedRatings] = min(65535, round(m.iso))
+    if m.exposure_time:
+        ex[piexif.ExifIFD.ExposureTime] = _rational(m.exposure_time)
+    if m.f_number:
+        ex[piexif.ExifIFD.FNumber] = _rational(m.f_number, 1000)
+    if m.focal_length:
+        ex[piexif.ExifIFD.FocalLength] = _rational(m.focal_length, 1000)
     if not zeroth and not ex:
         return None
     zeroth[piexif.ImageIFD.Orientation] = 1
     return piexif.dump({"0th": zeroth, "Exif": ex, "GPS": {}, "1st": {}, "thumbnail": None})
 
 
-def exif_for_output(meta: Metadata | None, software: str = "Retouch") -> bytes | None:
-    """The EXIF block to write into an output: source EXIF, Orientation reset to 1, no thumbnail.
+def exif_for_output(meta: Metadata | None, software: str = SOFTWARE) -> bytes | None:
+    """The EXIF block to write into an output: source EXIF, Orientation reset to 1, no thumbnail,
+    Software ``Retouch`` (also without a source: see :data:`SOFTWARE`).
 
     Pixels written by engine.io are already upright, so any other orientation would turn them twice.
     Unparseable source EXIF falls back to the fields (never fails the export).
     """
     if meta is None:
-        return None
+        return exif_from_fields(None, software)
     d = None
     if meta.exif:
         with contextlib.suppress(Exception):  # piexif raises assorted errors on damaged blocks
             d = piexif.load(meta.exif)
     if d is None:
-        return exif_from_fields(meta)
+        return exif_from_fields(meta, software)
     zeroth = {k: v for k, v in d.get("0th", {}).items() if k in _KEEP_0TH}
     zeroth[piexif.ImageIFD.Orientation] = 1
     zeroth[piexif.ImageIFD.Software] = software.encode()
@@ -182,4 +190,19 @@ def exif_for_output(meta: Metadata | None, software: str = "Retouch") -> bytes |
     try:
         return piexif.dump(out)
     except Exception:  # a tag piexif cannot re-encode: keep what the fields say
-        return exif_from_fields(meta)
+        return exif_from_fields(meta, software)
+
+
+def written_by_retouch(path: str | Path) -> bool:
+    """Whether the image file at ``path`` is an output of Retouch (its Software tag). Anything
+    unreadable says no: it is then treated as a photo of the user's, never to be replaced."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            software = im.getexif().get(piexif.ImageIFD.Software, "")
+    except Exception:  # any damaged or foreign file: not ours
+        return False
+    if isinstance(software, bytes):
+        software = software.decode("latin-1")
+    return isinstance(software, str) and software.startswith(SOFTWARE)

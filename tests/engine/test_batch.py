@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +224,51 @@ def test_colliding_names_are_distinct_and_never_hit_an_original(sources, tmp_pat
     assert job.dst == shoot / "IMG_1_jpg.jpg"
     with pytest.raises(ValueError, match="must not be IN_DIR"):
         plan_jobs(shoot, shoot)  # the next run would take the exports for photos
+
+
+def test_an_export_beside_the_originals_never_replaces_one_it_did_not_write(sources, tmp_path):
+    """Exporting the chosen RAW into its own folder with Replace on replaced the camera's JPEG of
+    the same shot (and another original of that name). Only an earlier export of Retouch's (its
+    Software tag) may be replaced; a photo of the user's makes the output take another name."""
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune_raw.DNG", shoot / "IMG_1.DNG")
+    shutil.copy(sources / "dune.jpg", shoot / "IMG_1.jpg")  # the camera's JPEG of the shot
+    shutil.copy(sources / "dune16.tif", shoot / "IMG_2.tif")
+    Image.open(sources / "dune.jpg").save(shoot / "IMG_2.jpg")  # an original of that name
+    before = snapshot(shoot)
+    settings = ExportSettings(recipe=LOOK.to_json(), source="recipe", overwrite=True, long_edge=200)
+    jobs = plan_jobs(shoot, shoot, settings, sources=[shoot / "IMG_1.DNG", shoot / "IMG_2.tif"])
+    assert [j.dst.name for j in jobs] == ["IMG_1_DNG.jpg", "IMG_2_tif.jpg"]
+    assert [p.result.status for p in export_all(jobs, workers=1)] == ["done", "done"]
+    after = snapshot(shoot)
+    assert {k: after[k] for k in before} == before
+    # Retouch's own export is replaced on the next run, as Replace says
+    again = plan_jobs(shoot, shoot, settings, sources=[shoot / "IMG_1.DNG"])
+    assert [j.dst.name for j in again] == ["IMG_1_DNG.jpg"]
+    for fmt, suffix in (("png", ".png"), ("tiff16", ".tif")):
+        fresh = tmp_path / f"out_{fmt}"
+        fresh.mkdir()
+        (job,) = plan_jobs(shoot, fresh, replace(settings, fmt=fmt), sources=[shoot / "IMG_1.DNG"])
+        assert [p.result.status for p in export_all([job], workers=1)] == ["done"]
+        (job2,) = plan_jobs(shoot, fresh, replace(settings, fmt=fmt), sources=[shoot / "IMG_1.DNG"])
+        assert job2.dst == job.dst == fresh / f"IMG_1{suffix}"  # ours, every format: replaceable
+
+
+def test_names_that_are_not_utf8_and_link_loops_do_not_stop_the_batch(sources, tmp_path, capsys):
+    """One photo named in Latin-1 stopped the whole batch (exit 2, nothing exported), and a link
+    loop in the folder raised a traceback from the planning."""
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    latin1 = os.fsdecode(b"caf\xe9.jpg")
+    shutil.copy(sources / "dune.jpg", shoot / latin1)
+    shutil.copy(sources / "dune.jpg", shoot / "plain.jpg")
+    (shoot / "loop1.jpg").symlink_to(shoot / "loop2.jpg")
+    (shoot / "loop2.jpg").symlink_to(shoot / "loop1.jpg")
+    LOOK.save(tmp_path / "look.json")
+    rc, err = run_cli(capsys, shoot, tmp_path / "out", "--recipe", tmp_path / "look.json", "--long-edge", "200")
+    assert rc == 1 and "loop1.jpg" in err and "Traceback" not in err
+    assert sorted(os.fsencode(p.name) for p in (tmp_path / "out").iterdir()) == [b"caf\xe9.jpg", b"plain.jpg"]
 
 
 def test_out_dir_inside_in_dir_is_not_rescanned(sources, tmp_path, capsys):
