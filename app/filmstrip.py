@@ -70,7 +70,7 @@ class Filmstrip(QListWidget):
         self.clear()
         self.items = {}
         self.thumbs_done = set()
-        from engine.recipe import sidecar_path
+        from engine.recipe import has_sidecar
 
         loading = _placeholder("…", theme.MUTED)
         for p in paths:
@@ -79,7 +79,7 @@ class Filmstrip(QListWidget):
             item.setToolTip(str(p))
             self.addItem(item)
             self.items[p] = item
-            self.set_edited(p, sidecar_path(p).exists())
+            self.set_edited(p, has_sidecar(p))
         self.blockSignals(False)
         gen = self._generation
         for p in paths:

@@ -33,7 +33,7 @@ from shiboken6 import isValid
 
 from engine import styles
 from engine.looks import differences
-from engine.recipe import Recipe, Step, remove_sidecar, sidecar_path, write_sidecar
+from engine.recipe import Recipe, Step, has_sidecar, remove_sidecar, sidecar_path, write_sidecar
 from engine.runners.agent import (
     AUTO_STRENGTH,
     DEFAULT_MODEL,
@@ -725,7 +725,7 @@ class MainWindow(QMainWindow):
         """Said once per photo (an autosave follows every edit), naming the sidecar, not its temp file;
         the next edit tries again."""
         doc.dirty = True
-        self.filmstrip.set_edited(doc.path, sidecar_path(doc.path).exists())  # no ● for edits not on disk
+        self.filmstrip.set_edited(doc.path, has_sidecar(doc.path))  # no ● for edits not on disk
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         first = doc.save_error is None
         doc.save_error = reason
@@ -1141,7 +1141,7 @@ class MainWindow(QMainWindow):
         which Batch Export Folder gives such photos, as its dialog says)."""
         if path in self.docs:
             return self.docs[path].recipe
-        return None if sidecar_path(path).exists() else Recipe()
+        return None if has_sidecar(path) else Recipe()
 
     def batch_export(self) -> Any:
         """The whole folder through engine.batch (photos without edits get Auto)."""

@@ -11,6 +11,19 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+NAME_MAX = 255  # bytes in one file name on ext4, btrfs, XFS, APFS, NTFS (as UTF-16 units, more)
+_TEMP_EXTRA = len(".") + len(".") + 8 + len(".part")  # mkstemp's 8 random characters
+
+
+def temp_stem(name: str) -> str:
+    """``name`` as its temp file carries it: ``.{stem}.{random}.part{suffix}``, where the stem is
+    the name cut by characters so that the temp name still fits (a photo named with 240 bytes
+    could never have its sidecar saved)."""
+    room = NAME_MAX - _TEMP_EXTRA - len(os.fsencode(Path(name).suffix))
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return name
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
@@ -20,7 +33,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     (Pillow, tifffile) still work.
     """
     target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{temp_stem(target.name)}.", suffix=f".part{target.suffix}",
+                               dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

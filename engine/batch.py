@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .atomic import unwritable
+from .atomic import temp_stem, unwritable
 from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
 from .batch_worker import ExportSettings, Job, Result, export_one, init_worker, output_exists
 from .formats import FORMATS
@@ -271,7 +271,8 @@ def default_workers(n_jobs: int | None = None) -> int:
 
 
 def partial_target(name: str) -> str | None:
-    """The output a temp file of :func:`engine.atomic.atomic_path` was for: ``.{target}.{random}.part{suffix}``."""
+    """The output a temp file of :func:`engine.atomic.atomic_path` was for: ``.{target}.{random}.part{suffix}``
+    (its :func:`~engine.atomic.temp_stem`, for a long name)."""
     if not name.startswith(".") or ".part" not in name:
         return None
     head = name[1:name.rfind(".part")]
@@ -283,7 +284,7 @@ def cleanup_partials(jobs: Iterable[Job]) -> int:
     Complete outputs are never touched: temp files are hidden names only the atomic writer makes."""
     by_dir: dict[Path, set[str]] = {}
     for job in jobs:
-        by_dir.setdefault(job.dst.parent, set()).add(job.dst.name)
+        by_dir.setdefault(job.dst.parent, set()).add(temp_stem(job.dst.name))
     n = 0
     for folder, names in by_dir.items():
         try:

@@ -197,7 +197,7 @@ def _fixed_recipe(job: Job) -> tuple[Any, str]:
     modifies sidecars, not even to move a bad one aside; a bad sidecar fails that photo instead
     of silently exporting it with Auto.
     """
-    from .recipe import Recipe, sidecar_path
+    from .recipe import Recipe, has_sidecar, sidecar_path
 
     s = job.settings
     if s.source == "recipe":
@@ -205,9 +205,8 @@ def _fixed_recipe(job: Job) -> tuple[Any, str]:
             raise ValueError("source 'recipe' needs a recipe")
         return Recipe.from_json(s.recipe), "recipe"
     if s.source == "sidecar":
-        sc = sidecar_path(job.src)
-        if sc.exists():
-            return Recipe.load(sc), "sidecar"
+        if has_sidecar(job.src):
+            return Recipe.load(sidecar_path(job.src)), "sidecar"
     return None, "auto"
 
 

@@ -255,7 +255,7 @@ def _fraction_seconds(t: float) -> str:
 
 def info_fields(meta: Any) -> dict[str, Any]:
     """The summary ``retouch info`` prints, as plain values."""
-    from .recipe import sidecar_path
+    from .recipe import has_sidecar, sidecar_path
 
     return {
         "file": str(meta.path),
@@ -270,7 +270,7 @@ def info_fields(meta: Any) -> dict[str, Any]:
         "iso": int(meta.iso) if meta.iso else None,
         "focal_length": f"{meta.focal_length:g} mm" if meta.focal_length else None,
         "exif_bytes": len(meta.exif) if meta.exif else 0,
-        "sidecar": sidecar_path(meta.path).name if sidecar_path(meta.path).exists() else None,
+        "sidecar": sidecar_path(meta.path).name if has_sidecar(meta.path) else None,
     }
 
 

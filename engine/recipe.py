@@ -198,6 +198,12 @@ def sidecar_path(photo: str | os.PathLike) -> Path:
     return p.with_name(p.name + SIDECAR_SUFFIX)
 
 
+def has_sidecar(photo: str | os.PathLike) -> bool:
+    """Whether ``photo`` has a sidecar (edits); False where there cannot be one (a photo whose name
+    is too long to take the sidecar's suffix)."""
+    return os.path.exists(sidecar_path(photo))  # unlike Path.exists, False on ENAMETOOLONG
+
+
 def read_sidecar(photo: str | os.PathLike) -> Recipe | None:
     """The photo's recipe, ``None`` if it has no sidecar.
 
@@ -207,7 +213,7 @@ def read_sidecar(photo: str | os.PathLike) -> Recipe | None:
     caller must not save over it.
     """
     sc = sidecar_path(photo)
-    if not sc.exists():
+    if not has_sidecar(photo):
         return None
     try:
         return Recipe.load(sc)

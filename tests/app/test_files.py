@@ -292,6 +292,25 @@ def test_a_newer_retouchs_sidecar_is_never_saved_over(qtbot, win, folder):
     assert win.filmstrip.is_edited(photo)  # its edits exist, a newer Retouch's
 
 
+def test_photos_with_long_names_open_and_keep_their_edits(qtbot, win, tmp_path, photo_jpeg):
+    """A name of 243+ bytes raised ENAMETOOLONG while the filmstrip was filled (signals blocked:
+    no photo of the folder could be opened), and one of 223-242 bytes could never save its edits
+    (the sidecar's temp name did not fit in 255 bytes)."""
+    d = tmp_path / "long"
+    d.mkdir()
+    fits, too_long = d / ("a" * 230 + ".jpg"), d / ("b" * 246 + ".jpg")
+    for p in (fits, too_long):
+        shutil.copy(photo_jpeg, p)
+    open_and_wait(qtbot, win, too_long)
+    assert win.doc.path == too_long and win.viewer.has_image()
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.select_path(fits)
+    win.panel.add_step("exposure")
+    win.flush_sidecars(wait=True)
+    assert read_sidecar(fits).steps[0].op == "exposure" and win.filmstrip.is_edited(fits)
+    assert [p.name for p in d.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+
 def test_excepthook_shows_actionable_message(qtbot, win):
     from app.errors import install_excepthook
 

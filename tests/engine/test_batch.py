@@ -331,12 +331,20 @@ def test_leftover_temp_files_are_removed(sources, tmp_path):
     shoot.mkdir()
     shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
     jobs = plan_jobs(shoot, out)
+    jobs += plan_jobs(shoot, out, template="{stem}_" + "é" * 118)  # 242 bytes: a temp name cut short
     stray = out / ".a.jpg.k3j2h1.part.jpg"  # what a SIGKILLed atomic writer leaves
     stray.write_bytes(b"half a jpeg")
+    from engine.atomic import temp_stem
+
+    long = jobs[-1].dst.name
+    assert temp_stem(long) != long
+    stray_long = out / f".{temp_stem(long)}.a8b7c6d5.part.jpg"
+    stray_long.write_bytes(b"half a jpeg")
+    assert len(os.fsencode(stray_long.name)) <= 255
     keep = out / "other.jpg"
     keep.write_bytes(b"someone else's file")
-    assert cleanup_partials(jobs) == 1
-    assert not stray.exists() and keep.read_bytes() == b"someone else's file"
+    assert cleanup_partials(jobs) == 2
+    assert not stray.exists() and not stray_long.exists() and keep.read_bytes() == b"someone else's file"
 
 
 def test_workers_are_sized_to_memory(monkeypatch):
