@@ -134,6 +134,15 @@ def _postprocess(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
 
 
 def _decode(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
+    rgb = _libraw_decode(raw, path, half)
+    if rgb.ndim == 3 and rgb.shape[2] == 1:  # a monochrome sensor (or a CFA LibRaw reads as one)
+        return np.repeat(rgb, 3, axis=2)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ImageError(f"LibRaw decoded {rgb.shape[2] if rgb.ndim == 3 else 0} channels, not RGB", path)
+    return rgb
+
+
+def _libraw_decode(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
     try:
         return raw.postprocess(
             output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True, use_camera_wb=True,

@@ -192,3 +192,16 @@ def test_every_orientation_gives_an_upright_preview_render_and_size(tmp_path: Pa
     assert psnr(srgb_decode(prev.astype(np.float32) / 255), want) > 29
     meta = read_metadata(path)
     assert (meta.orientation, meta.height, meta.width) == (orientation, *photo_srgb8.shape[:2])
+
+
+def test_a_raw_libraw_decodes_to_one_channel_opens_grey(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """A CFA LibRaw reads as monochrome gave (H, W, 1) pixels: tracebacks in apply and auto, a
+    photo the app never showed. It now opens as grey RGB."""
+    path = write_dng(tmp_path / "mono.dng", photo_srgb8, preview=False, noise=False)
+    data = path.read_bytes()
+    entry = (33422).to_bytes(2, "little") + (1).to_bytes(2, "little") + (4).to_bytes(4, "little")
+    at = data.index(entry) + len(entry)  # the CFAPattern's 4 bytes, inline in its IFD entry
+    path.write_bytes(data[:at] + bytes([9, 9, 9, 9]) + data[at + 4:])
+    img = load_photo(path).linear
+    assert img.ndim == 3 and img.shape[2] == 3 and img.mean() > 0.01
+    np.testing.assert_array_equal(img[..., 0], img[..., 2])
