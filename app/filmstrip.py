@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
@@ -14,6 +14,7 @@ from .workers import run_in_pool, serial_pool
 
 THUMB = 128
 PATH_ROLE = Qt.ItemDataRole.UserRole
+_ONLY = QItemSelectionModel.SelectionFlag.ClearAndSelect
 
 
 def load_thumbnail(path: Path) -> QImage:
@@ -131,7 +132,7 @@ class Filmstrip(QListWidget):
     def select_path(self, path: Path) -> None:
         item = self.items.get(path)
         if item is not None:
-            self.setCurrentItem(item)
+            self.setCurrentItem(item, _ONLY)
 
     def selected_paths(self) -> list[Path]:
         return [i.data(PATH_ROLE) for i in self.selectedItems()]
@@ -146,4 +147,6 @@ class Filmstrip(QListWidget):
     def step(self, delta: int) -> None:
         row = self.currentRow() + delta
         if 0 <= row < self.count():
-            self.setCurrentRow(row)
+            # only the photo shown: with the shortcut's Ctrl held, Qt kept an earlier multi-selection,
+            # which Paste and Export then hit without it being on screen
+            self.setCurrentRow(row, _ONLY)

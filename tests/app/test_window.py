@@ -338,3 +338,23 @@ def test_ctrl_c_in_the_terminal_closes_the_window_saving_edits(qtbot, win, folde
     assert interrupted
     qtbot.waitUntil(lambda: read_sidecar(photo) is not None, timeout=TIMEOUT)
     assert [s.op for s in read_sidecar(photo)] == ["exposure"]
+
+
+def test_next_photo_selects_only_the_photo_it_shows(qtbot, win, folder, photo_jpeg):
+    """Ctrl+Right kept an earlier Ctrl-click selection (the shortcut's Ctrl held), so Paste and
+    Export went to photos no longer on screen."""
+    import shutil
+
+    for name in ("c_dune.jpg", "d_dune.jpg"):
+        shutil.copy(photo_jpeg, folder / name)
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    strip = win.filmstrip
+    for name in ("a_dune.dng", "b_dune.jpg"):
+        strip.items[folder / name].setSelected(True)
+    assert len(strip.selected_paths()) == 2
+    win.show()
+    qtbot.waitExposed(win)
+    for _ in range(2):
+        qtbot.keyClick(win, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: win.doc is not None and win.doc.path == folder / "c_dune.jpg", timeout=TIMEOUT)
+    assert strip.selected_paths() == [folder / "c_dune.jpg"] == win.paste_targets()
