@@ -71,7 +71,13 @@ def show_error(parent: QWidget | None, title: str, exc_or_text: BaseException | 
     if details:
         box.setDetailedText(details)
     box.setModal(True)
+    if parent is None:  # nothing owns a parentless box: kept until closed, or Python frees it unseen
+        _orphans.add(box)
+        box.finished.connect(lambda _=0, b=box: _orphans.discard(b))
     box.open()  # non-blocking: a modal exec() inside an excepthook can re-enter the failing code
+
+
+_orphans: set[QMessageBox] = set()
 
 
 def install_excepthook() -> None:

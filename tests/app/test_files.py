@@ -311,6 +311,18 @@ def test_photos_with_long_names_open_and_keep_their_edits(qtbot, win, tmp_path, 
     assert [p.name for p in d.iterdir() if p.name.startswith(".")] == []  # no temp file left
 
 
+def test_an_error_with_no_window_to_own_it_is_shown(qtbot, qapp):
+    """A parentless box (the excepthook with no active window) was freed at once, never seen."""
+    import gc
+
+    from app.errors import show_error
+
+    show_error(None, "Retouch", "something went wrong")
+    gc.collect()
+    qtbot.waitUntil(lambda: any("something went wrong" in b.text() for b in _error_boxes()), timeout=TIMEOUT)
+    _close_boxes()
+
+
 def test_excepthook_shows_actionable_message(qtbot, win):
     from app.errors import install_excepthook
 
