@@ -33,17 +33,71 @@ FAULT_ENV = "RETOUCH_IO_FAULT"
 _SHM_MIN_FREE = 2 << 30
 
 
+_PREFIX = "retouch-decode-"
+#: A scratch folder this old is a leftover (the decode's timeout is minutes; the parent removes its
+#: own at once): of a parent that was killed, or of a version that did not name its pid.
+_STALE_S = 30 * 60
+
+
 def _scratch_dir() -> tuple[Path, bool]:
-    """(private temp folder, whether it is on tmpfs)."""
+    """(private temp folder, whether it is on tmpfs); leftovers of dead parents are removed first,
+    since on tmpfs they hold RAM."""
     shm = Path("/dev/shm")
     try:
         on_shm = shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > _SHM_MIN_FREE
     except OSError:
         on_shm = False
-    return Path(tempfile.mkdtemp(prefix="retouch-decode-", dir=str(shm) if on_shm else None)), on_shm
+    where = str(shm) if on_shm else tempfile.gettempdir()
+    _sweep(Path(where))
+    return Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=where)), on_shm
 
 
-def _child(path: str, half: bool, out_dir: str) -> None:
+def _sweep(where: Path) -> None:
+    try:
+        entries = list(os.scandir(where))
+    except OSError:
+        return
+    now = time.time()
+    for e in entries:
+        if not e.name.startswith(_PREFIX) or not e.is_dir(follow_symlinks=False):
+            continue
+        pid = e.name[len(_PREFIX):].split("-", 1)[0]
+        try:
+            stale = now - e.stat(follow_symlinks=False).st_mtime > _STALE_S
+            if pid.isdigit() and not stale:
+                stale = not _alive(int(pid))
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(e.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _die_with_parent(parent: int) -> None:
+    """The child is killed when its parent dies (Linux), and exits if that has already happened: a
+    killed app left its decode running, its pixels held in RAM on /dev/shm."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if parent and os.getppid() != parent:
+        os._exit(1)
+
+
+def _child(path: str, half: bool, out_dir: str, parent: int = 0) -> None:
+    _die_with_parent(parent)
     fault = os.environ.get(FAULT_ENV, "")
     if fault == "crash":
         os.kill(os.getpid(), getattr(signal, "SIGSEGV", signal.SIGTERM))
@@ -69,7 +123,8 @@ def _child(path: str, half: bool, out_dir: str) -> None:
 def _run_child(path: Path, half: bool, out: Path, timeout: float) -> tuple[int | None, str]:
     """Run the child; return (exit code, None on timeout; stderr tail)."""
     if getattr(sys, "frozen", False):
-        proc = mp.get_context("spawn").Process(target=_child, args=(str(path), half, str(out)), daemon=True)
+        proc = mp.get_context("spawn").Process(target=_child, args=(str(path), half, str(out), os.getpid()),
+                                               daemon=True)
         proc.start()
         proc.join(timeout)
         if proc.is_alive():
@@ -80,7 +135,7 @@ def _run_child(path: Path, half: bool, out: Path, timeout: float) -> tuple[int |
     pkg_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmd = [sys.executable, "-m", "engine.io.safe", str(path), "1" if half else "0", str(out)]
+    cmd = [sys.executable, "-m", "engine.io.safe", str(path), "1" if half else "0", str(out), str(os.getpid())]
     try:
         done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, timeout=timeout, check=False)
@@ -119,4 +174,4 @@ def load_in_child(path: str | Path, *, half: bool = False, timeout: float = 120.
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2] == "1", sys.argv[3])
+    _child(sys.argv[1], sys.argv[2] == "1", sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0)

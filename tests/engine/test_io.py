@@ -408,6 +408,46 @@ def test_safe_load_stops_a_hung_decoder(dng_file: Path, monkeypatch: pytest.Monk
     assert time.perf_counter() - t < 10
 
 
+def test_a_decode_child_dies_with_its_parent_and_its_leftovers_are_swept(dng_file: Path, tmp_path: Path) -> None:
+    """A killed app left its decode running, and the pixels on /dev/shm (RAM) for ever."""
+    import signal
+    import subprocess
+    import sys
+
+    from engine.io import safe
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", f"from engine.io import load_photo; load_photo({str(dng_file)!r}, safe=True)"],
+        env={**os.environ, safe.FAULT_ENV: "hang"})
+    try:
+        deadline = time.time() + 30
+        children: list[int] = []
+        while not children and time.time() < deadline:
+            time.sleep(0.1)
+            kids = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+            children = [int(c) for c in kids.read_text().split()] if kids.exists() else []
+        assert children, "the decode child never started"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.time() + 10
+        while safe._alive(children[0]) and Path(f"/proc/{children[0]}/stat").read_text().split()[2] != "Z" \
+                and time.time() < deadline:
+            time.sleep(0.1)
+        assert time.time() < deadline, "the decode child outlived its parent"
+    finally:
+        parent.kill()
+    # its scratch folder, and one of a version that named no pid, an hour old, are swept by the next decode
+    dead = tmp_path / f"{safe._PREFIX}{parent.pid}-x1y2"
+    old = tmp_path / f"{safe._PREFIX}k3j2h1"
+    live = tmp_path / f"{safe._PREFIX}{os.getpid()}-a1b2"
+    for d in (dead, old, live):
+        d.mkdir()
+        (d / "pixels.npy").write_bytes(b"0" * 1000)
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    safe._sweep(tmp_path)
+    assert not dead.exists() and not old.exists() and live.exists()
+
+
 def test_tiff_variants(tmp_path: Path, photo_jpeg: Path, photo_srgb8: np.ndarray, photo_linear: np.ndarray) -> None:
     # Float TIFF: already linear, passed through untouched (Pillow cannot even open it).
     f32 = tmp_path / "linear.tif"
