@@ -8,6 +8,7 @@ pixel work itself.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self._variation_seed = 0
         #: the agent's jobs in flight, (kind, the photo's doc): one of each kind per photo
         self._running: set[tuple[str, PhotoDoc]] = set()
+        self._pending: tuple[PhotoDoc, Callable[[], None]] | None = None  # pressed while the photo opened
         self.style_dialog = None  # Learn my style, made when first asked for
         self.matcher = None  # Match a look, one fit at a time
         self.strength = AUTO_STRENGTH
@@ -435,6 +437,7 @@ class MainWindow(QMainWindow):
             self.doc.drop_pixels()
         doc = self.get_doc(path)
         self.doc = doc
+        self._pending = None  # Auto pressed on the photo left behind does not follow to this one
         self._rendered_once = False
         self._latest.clear()
         self._screen = self._screen_wanted = None  # the previous photo's screen-size level
@@ -490,6 +493,7 @@ class MainWindow(QMainWindow):
         # else the first render waits the ~20 ms for that level (_screen_ready), so that every
         # render of this view has the same size; the embedded preview is on screen meanwhile
         self._warm_agent()
+        self._run_pending(doc)
 
     def _decode_failed(self, doc: PhotoDoc, exc: BaseException, tb: str) -> None:
         if isinstance(exc, Skipped):
@@ -921,7 +925,10 @@ class MainWindow(QMainWindow):
             self._strength_known = True
             self.panel.set_strength(self.strength)
 
-    def _need_pixels(self) -> PhotoDoc | None:
+    def _need_pixels(self, action: Callable[[], None], what: str) -> PhotoDoc | None:
+        """The shown photo, when its pixels are in. Pressed while it still opens, ``action`` runs
+        as soon as they are (if the photo is still shown), as a photographer pressing Auto at once
+        expects; it was refused, with a message that stayed after the photo had opened."""
         doc = self.doc
         if doc is None:
             return None
@@ -929,12 +936,18 @@ class MainWindow(QMainWindow):
             self.panel.set_busy(f"{doc.name} could not be opened: there is nothing to edit.")
             return None
         if doc.preview_linear is None:
-            self.panel.set_busy("Still opening the photo; try again in a moment.")
+            self._pending = (doc, action)
+            self.panel.set_busy(f"{what} will run as soon as the photo has opened…")
             return None
         return doc
 
+    def _run_pending(self, doc: PhotoDoc) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] is doc is self.doc:
+            pending[1]()
+
     def auto(self) -> None:
-        doc = self._need_pixels()
+        doc = self._need_pixels(self.auto, "Auto")
         if doc is None or ("auto", doc) in self._running:  # a second press (the shortcut) while it runs
             return
         self._running.add(("auto", doc))
@@ -958,7 +971,7 @@ class MainWindow(QMainWindow):
     def auto_white_balance(self) -> None:
         """Auto's measured white balance alone: it replaces the recipe's measured white balance
         step, or goes first (it was measured on the photo as decoded); the other steps stay."""
-        doc = self._need_pixels()
+        doc = self._need_pixels(self.auto_white_balance, "Auto white balance")
         if doc is None:
             return
         self.panel.set_busy("Auto white balance: measuring…")
@@ -1033,7 +1046,7 @@ class MainWindow(QMainWindow):
         show_error(self, "Auto", exc)
 
     def request_variations(self) -> None:
-        doc = self._need_pixels()
+        doc = self._need_pixels(self.request_variations, "Variations")
         if doc is None or ("variations", doc) in self._running:
             return
         self._running.add(("variations", doc))

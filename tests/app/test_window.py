@@ -358,3 +358,22 @@ def test_next_photo_selects_only_the_photo_it_shows(qtbot, win, folder, photo_jp
         qtbot.keyClick(win, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: win.doc is not None and win.doc.path == folder / "c_dune.jpg", timeout=TIMEOUT)
     assert strip.selected_paths() == [folder / "c_dune.jpg"] == win.paste_targets()
+
+
+def test_auto_pressed_while_the_photo_opens_runs_once_it_has(qtbot, win, folder):
+    """It was refused with "try again in a moment", a message left standing after the photo opened."""
+    win.open_path(folder / "a_dune.dng")
+    doc = win.doc
+    assert doc is not None and doc.preview_linear is None  # still decoding
+    win.auto()
+    assert "as soon as the photo has opened" in win.panel.status.text()
+    qtbot.waitUntil(lambda: doc.undo.count() == 1, timeout=TIMEOUT)
+    settle(qtbot, win)
+    assert len(doc.recipe) > 0 and "opened" not in win.panel.status.text()
+    # pressed on a photo left before it opened, it does not follow to the next one
+    win.open_path(folder / "b_dune.jpg")
+    win.auto()
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.select_path(folder / "a_dune.dng")
+    settle(qtbot, win)
+    assert win.get_doc(folder / "b_dune.jpg").undo.count() == 0 and doc.undo.count() == 1
