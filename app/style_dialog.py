@@ -187,7 +187,7 @@ class StyleDialog(QDialog):
     def _scan_pairs(self) -> None:
         asked = self._pairs_asked
         run_in_pool(count_pairs, Path(self.inputs.text()), Path(self.targets.text()),
-                    on_done=lambda n: self._pairs_counted(asked, n))
+                    owner=self, on_done=lambda n: self._pairs_counted(asked, n))
 
     def _pairs_counted(self, asked: int, n: int | None) -> None:
         # the fields have not changed since the scan began, and the dialog is still there

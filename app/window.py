@@ -462,7 +462,7 @@ class MainWindow(QMainWindow):
                     on_done=lambda img, d=doc: self._embedded(d, img),
                     on_error=lambda e, tb: log.info("no embedded preview for %s: %s", path, e))
         run_in_pool(decode, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
-                    on_done=lambda res, d=doc: self._decoded(d, res),
+                    owner=self, on_done=lambda res, d=doc: self._decoded(d, res),
                     on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
 
     def _embedded(self, doc: PhotoDoc, img: QImage) -> None:
@@ -575,7 +575,7 @@ class MainWindow(QMainWindow):
                 return size, level
 
             run_in_pool(make, doc.preview_linear, (w, h),
-                        on_done=lambda res, d=doc: self._screen_ready(d, *res),
+                        owner=self, on_done=lambda res, d=doc: self._screen_ready(d, *res),
                         on_error=lambda e, tb, d=doc, size=(w, h): self._screen_failed(d, size, tb))
         return None
 
@@ -891,7 +891,7 @@ class MainWindow(QMainWindow):
             self._styles_changed(new)
             self.panel.set_busy(f"Imported the style “{new.stem}”.")
 
-        run_in_pool(styles.import_style, path, on_done=done, on_error=failed)
+        run_in_pool(styles.import_style, path, owner=self, on_done=done, on_error=failed)
 
     def open_styles_folder(self) -> None:
         folder = user_styles_dir()
@@ -912,7 +912,7 @@ class MainWindow(QMainWindow):
     def _load_agent(self) -> None:
         model = self.model
         run_in_pool(agent_mod.get_agent, model,
-                    on_done=lambda a: self._agent_ready(model, a),
+                    owner=self, on_done=lambda a: self._agent_ready(model, a),
                     on_error=lambda e, tb: self.panel.set_busy(f"The agent is unavailable: {e}"))
 
     def _agent_ready(self, model: Path | None, agent: Any) -> None:
@@ -964,7 +964,7 @@ class MainWindow(QMainWindow):
             return agent.predict(linear, strength=1.0), agent.proxy(linear), agent.strength
 
         run_in_pool(predict, doc.preview_linear,
-                    on_done=lambda r, d=doc, s=started: self._auto_done(d, *r, started=s, style=style,
+                    owner=self, on_done=lambda r, d=doc, s=started: self._auto_done(d, *r, started=s, style=style,
                                                                         strength=strength),
                     on_error=lambda e, tb, d=doc: self._agent_failed(e, tb, "auto", d))
 
@@ -976,7 +976,7 @@ class MainWindow(QMainWindow):
             return
         self.panel.set_busy("Auto white balance: measuring…")
         run_in_pool(white_balance_step, doc.preview_linear,
-                    on_done=lambda s, d=doc: self._white_balance_done(d, s),
+                    owner=self, on_done=lambda s, d=doc: self._white_balance_done(d, s),
                     on_error=lambda e, tb: self._agent_failed(e, tb))
 
     def _white_balance_done(self, doc: PhotoDoc, step: Step | None) -> None:
@@ -1065,7 +1065,7 @@ class MainWindow(QMainWindow):
             return [(r, to_qimage(s), w) for r, s, w in zip(recipes, shots, words)]
 
         run_in_pool(job, doc.preview_linear,
-                    on_done=lambda res, d=doc: self._variations_done(d, res),
+                    owner=self, on_done=lambda res, d=doc: self._variations_done(d, res),
                     on_error=lambda e, tb, d=doc: self._agent_failed(e, tb, "variations", d))
 
     def _variations_done(self, doc: PhotoDoc, res: list[tuple[Recipe, QImage, str]]) -> None:

@@ -30,19 +30,25 @@ class Task(QRunnable):
         self.signals = _Signals()
 
     def run(self) -> None:
+        fn, args, kwargs = self.fn, self.args, self.kwargs
+        self.fn = self.args = self.kwargs = None  # a photo's pixels are freed when the work is done
         try:
-            result = self.fn(*self.args, **self.kwargs)
+            result = fn(*args, **kwargs)
         except BaseException as e:  # reported to the GUI, never lost in a thread
-            self._emit(self.signals.failed, e, traceback.format_exc())
+            del fn, args, kwargs
+            tb = traceback.format_exc()
+            e.__traceback__ = None  # its frames hold the arguments; the text says what is needed
+            self._emit(self.signals.failed, e, tb)
         else:
+            del fn, args, kwargs
             self._emit(self.signals.done, result)
 
-    @staticmethod
-    def _emit(signal: Any, *args: Any) -> None:
+    def _emit(self, signal: Any, *args: Any) -> None:
         try:
             signal.emit(*args)
-        except RuntimeError:  # the app is shutting down: nobody is left to tell
-            log.debug("result dropped at shutdown")
+        except RuntimeError:  # its owner (a closed window) or the app is gone: nobody is left to tell
+            _live.discard(self)
+            log.debug("result dropped: its owner is gone")
 
 
 _live: set[Task] = set()  # keeps tasks (and their signal objects) alive until they report
@@ -50,17 +56,30 @@ _live: set[Task] = set()  # keeps tasks (and their signal objects) alive until t
 
 def run_in_pool(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
                 on_error: Callable[[BaseException, str], None] | None = None,
-                pool: QThreadPool | None = None, **kwargs: Any) -> Task:
+                pool: QThreadPool | None = None, owner: QObject | None = None, **kwargs: Any) -> Task:
+    """Run ``fn(*args, **kwargs)`` in ``pool``; ``on_done``/``on_error`` are called on the GUI thread,
+    unless ``owner`` (default: the pool's parent) has been deleted meanwhile (a closed window)."""
     task = Task(fn, *args, **kwargs)
+    owner = owner if owner is not None else (pool.parent() if pool is not None else None)
+    if owner is not None:
+        task.signals.setParent(owner)  # deleted with it: a late result goes nowhere
     _live.add(task)
 
-    def finish_ok(result: Any) -> None:
+    def release() -> None:
+        # The slots below hold the task through a Qt connection, a cycle Python's collector cannot
+        # see: every finished task, and the photo it was given, stayed alive (~32 MB per photo viewed).
         _live.discard(task)
+        task.signals.done.disconnect()
+        task.signals.failed.disconnect()
+        task.signals.deleteLater()
+
+    def finish_ok(result: Any) -> None:
+        release()
         if on_done is not None:
             on_done(result)
 
     def finish_err(exc: BaseException, tb: str) -> None:
-        _live.discard(task)
+        release()
         if on_error is not None:
             on_error(exc, tb)
         else:
