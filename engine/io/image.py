@@ -291,7 +291,8 @@ def _decode_tiff(path: Path) -> tuple[np.ndarray, bool] | None:
         return None
     arr, orientation, icc = got
     if arr.dtype.kind == "f":  # linear light; NaN/inf from broken renders would poison every filter
-        arr = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        # in place: the array is tifffile's fresh one (two more copies of a 48 MP float frame were 1.2 GB)
+        arr = np.nan_to_num(arr.astype(np.float32, copy=False), copy=False, nan=0.0, posinf=1.0, neginf=0.0)
     elif arr.dtype not in (np.uint8, np.uint16):
         info = np.iinfo(arr.dtype)
         arr = (np.clip(arr, 0, None).astype(np.float64) / info.max * 65535 + 0.5).astype(np.uint16)
@@ -330,13 +331,17 @@ def raster_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
         got = _decode_tiff(path)
         if got is not None:
             arr, is_linear = got
+            if max_size:  # a thumbnail of a 48 MP TIFF: converted at twice its size, not at 48 MP
+                k = max(1, max(arr.shape[:2]) // (2 * max_size))
+                arr = arr[::k, ::k]
             if is_linear:
                 from ..color import srgb_encode
                 arr = srgb_encode(arr)
-            if arr.dtype != np.uint8:
-                scale = 65535.0 if arr.dtype == np.uint16 else 1.0
-                arr = (np.clip(arr / scale, 0, 1) * 255 + 0.5).astype(np.uint8)
-            return arr
+            if arr.dtype == np.uint16:
+                arr = (arr >> 8).astype(np.uint8)
+            elif arr.dtype != np.uint8:
+                arr = (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
+            return np.ascontiguousarray(arr)
     with _open_pillow(path) as im:
         arr16 = _png16(path, im)
         if arr16 is not None:
