@@ -17,6 +17,8 @@ from PySide6.QtGui import QUndoStack
 
 from engine.recipe import NewerRecipeError, Recipe, RecipeError, read_sidecar
 
+from .workers import release_later
+
 log = logging.getLogger(__name__)
 
 
@@ -64,4 +66,7 @@ class PhotoDoc(QObject):
         self.changed.emit(change)
 
     def drop_pixels(self) -> None:
+        held = [self.linear, self.preview_linear, self.draft_linear]
         self.linear = self.preview_linear = self.draft_linear = None
+        release_later(*held)  # freed off the GUI thread
+        held.clear()
