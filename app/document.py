@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from engine.recipe import NewerRecipeError, Recipe, RecipeError, read_sidecar
+from engine.recipe import NewerRecipeError, Recipe, RecipeError, read_sidecar, sidecar_stamp
 
 from .workers import release_later
 
@@ -41,6 +41,9 @@ class PhotoDoc(QObject):
         self.sidecar_error: str | None = None
         # A newer Retouch's sidecar: kept as it is, so edits made here are never saved over it.
         self.sidecar_locked = False
+        # the sidecar as this window last read or wrote it: one changed since by another program is
+        # kept aside before a save (engine.recipe.save_sidecar), and re-read when the photo is shown
+        self.disk_stamp = sidecar_stamp(self.path)
         try:
             self.recipe = read_sidecar(self.path) or Recipe()
         except RecipeError as e:  # read_sidecar already moved a bad file aside (not a newer one)

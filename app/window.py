@@ -34,7 +34,7 @@ from shiboken6 import isValid
 
 from engine import styles
 from engine.looks import differences
-from engine.recipe import Recipe, Step, has_sidecar, remove_sidecar, sidecar_path, write_sidecar
+from engine.recipe import Recipe, Step, has_sidecar, save_sidecar, sidecar_path, sidecar_stamp
 from engine.runners.agent import (
     AUTO_STRENGTH,
     DEFAULT_MODEL,
@@ -69,6 +69,13 @@ COMING = {
     "Complete": "Completion (remove objects, extend the frame): coming in a later release.",
     "Restore": "Restoration (denoise, deblur, old photos): coming in a later release.",
 }
+
+
+def _save(doc: PhotoDoc, recipe: Recipe) -> Path | None:
+    """On the save pool (one thread, in order): the sidecar written against what this window last
+    knew of it; where another program's version went, if it had changed."""
+    doc.disk_stamp, kept = save_sidecar(doc.path, recipe, doc.disk_stamp)
+    return kept
 
 
 class MainWindow(QMainWindow):
@@ -367,9 +374,31 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/split", self.split.saveState())
         self.flush_sidecars(wait=True)
+        unsaved = [d for d in self.docs.values() if d.dirty and not d.failed]
+        if unsaved and not self._ask_quit_unsaved(unsaved):
+            event.ignore()
+            return
         self.renderer.shutdown()
         self.settings.sync()
         super().closeEvent(event)
+
+    def _ask_quit_unsaved(self, docs: list[PhotoDoc]) -> bool:
+        """Edits that could not be saved (the photo moved or deleted while open, a folder that cannot
+        be written) were dropped at quit without a word."""
+        names = ", ".join(d.name for d in docs[:3]) + (f" and {len(docs) - 3} more" if len(docs) > 3 else "")
+        gone = [d for d in docs if not d.path.exists()]
+        why = ("the photo is no longer where it was opened (moved, renamed or deleted)" if gone
+               else docs[0].save_error or "the sidecar could not be written")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Edits not saved",
+                          f"The edits of {names} could not be saved: {why}.", parent=self)
+        box.setObjectName("quit-unsaved")
+        box.setInformativeText("To keep them, stay: copy the recipe (Edit ▸ Copy Recipe) and paste it onto "
+                               "the photo where it is now.")
+        quit_btn = box.addButton("Quit Without Them", QMessageBox.ButtonRole.DestructiveRole)
+        stay = box.addButton("Keep Retouch Open", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(stay)
+        box.exec()
+        return box.clickedButton() is quit_btn
 
     # ---------------------------------------------------------------- opening
     def open_dialog(self) -> None:
@@ -435,7 +464,10 @@ class MainWindow(QMainWindow):
             return
         if self.doc is not None:
             self.doc.drop_pixels()
+        known = path in self.docs
         doc = self.get_doc(path)
+        if known:
+            self._reload_if_changed(doc)
         self.doc = doc
         self._pending = None  # Auto pressed on the photo left behind does not follow to this one
         self._rendered_once = False
@@ -717,13 +749,39 @@ class MainWindow(QMainWindow):
             self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)
             # no steps left (Auto undone, every step deleted): no sidecar, so the photo reads as
             # unedited everywhere (the filmstrip when reopened, Batch Export's Auto for unedited photos)
-            job = (write_sidecar, doc.path, doc.recipe.copy()) if len(doc.recipe) else (remove_sidecar, doc.path)
-            run_in_pool(*job, pool=self.save_pool,
-                        on_done=lambda _, d=doc: setattr(d, "save_error", None),
+            run_in_pool(_save, doc, doc.recipe.copy(), pool=self.save_pool,
+                        on_done=lambda kept, d=doc: self._saved(d, kept),
                         on_error=lambda e, tb, d=doc: self._save_failed(d, e))
         if wait:
             self.save_pool.waitForDone(10000)
             QApplication.processEvents()
+
+    def _saved(self, doc: PhotoDoc, kept: Path | None) -> None:
+        doc.save_error = None
+        if kept is not None:
+            self.statusBar().showMessage(
+                f"{doc.path.name}'s edits had been changed by another program; that version is kept as "
+                f"{kept.name}, and yours are saved", 15000)
+
+    def _reload_if_changed(self, doc: PhotoDoc) -> None:
+        """Edits another program (or another Retouch) saved while this photo was not shown are read
+        again, as an undoable step, before they can be saved over."""
+        if doc.dirty or doc.sidecar_locked or doc.failed or sidecar_stamp(doc.path) == doc.disk_stamp:
+            return
+        from engine.recipe import RecipeError, read_sidecar
+
+        stamp = sidecar_stamp(doc.path)
+        try:
+            recipe = read_sidecar(doc.path) or Recipe()
+        except RecipeError as e:
+            show_error(self, "Edits could not be read", f"The edits of {doc.name} changed on disk and "
+                       f"could not be read; the photo keeps the edits shown here.\n\n{e}")
+            return
+        doc.disk_stamp = stamp
+        if recipe.dumps() != doc.recipe.dumps():
+            doc.undo.push(ReplaceRecipe(doc, recipe, "Edits changed on disk"))
+            self.statusBar().showMessage(f"{doc.name}: its edits were changed on disk and are read again "
+                                         "(Undo goes back)", 8000)
 
     def _save_failed(self, doc: PhotoDoc, exc: BaseException) -> None:
         """Said once per photo (an autosave follows every edit), naming the sidecar, not its temp file;

@@ -225,10 +225,10 @@ def read_sidecar(photo: str | os.PathLike) -> Recipe | None:
         raise RecipeError(f"{e} ({where})", path=None) from None
 
 
-def _set_aside(sc: Path) -> Path | None:
-    """``sc`` renamed to ``….bad-<time>`` (``-2``, ``-3``… after an earlier one of the same second,
+def _set_aside(sc: Path, label: str = "bad") -> Path | None:
+    """``sc`` renamed to ``….{label}-<time>`` (``-2``, ``-3``… after an earlier one of the same second,
     never over it); None when it cannot be renamed."""
-    stem = f"{sc.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = f"{sc.name}.{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 1000):
         kept = sc.with_name(stem if n == 1 else f"{stem}-{n}")
         try:
@@ -250,6 +250,35 @@ def _set_aside(sc: Path) -> Path | None:
             return None
         return kept
     return None
+
+
+Stamp = tuple[int, int, int]
+
+
+def sidecar_stamp(photo: str | os.PathLike) -> Stamp | None:
+    """What tells one version of the photo's sidecar from another (inode, size, mtime); None: none."""
+    try:
+        st = os.stat(sidecar_path(photo))
+    except (OSError, ValueError):
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def save_sidecar(photo: str | os.PathLike, recipe: Recipe, known: Stamp | None) -> tuple[Stamp | None, Path | None]:
+    """Write ``recipe`` as the photo's sidecar (none for an empty recipe), unless another program or
+    another Retouch changed it since this one last read or wrote it (``known``): that version is
+    then kept as ``….changed-<time>`` first, never lost. Returns (the new stamp, where theirs went)."""
+    sc, kept = sidecar_path(photo), None
+    now = sidecar_stamp(photo)
+    if now is not None and now != known:
+        kept = _set_aside(sc, "changed")
+        if kept is None:
+            raise OSError(f"{sc.name} was changed by another program and cannot be kept aside")
+    if len(recipe):
+        recipe.save(sc)
+    else:
+        sc.unlink(missing_ok=True)
+    return sidecar_stamp(photo), kept
 
 
 def write_sidecar(photo: str | os.PathLike, recipe: Recipe) -> Path:

@@ -44,6 +44,11 @@ def test_no_sidecar_is_written_beside_a_photo_deleted_meanwhile(qtbot, win, fold
     win.panel.add_step("exposure")
     win.flush_sidecars(wait=True)
     assert not sidecar_path(photo).exists() and win.doc.dirty  # kept in the window; written if it comes back
+    # quitting then asks, instead of dropping the edits without a word
+    asked = []
+    win._ask_quit_unsaved = lambda docs: asked.append([d.name for d in docs]) or False
+    win.close()
+    assert asked == [["b_dune.jpg"]] and win.isVisible()  # "Keep Retouch Open"
 
 
 def test_sidecar_on_disk_matches_within_a_second(qtbot, win, folder):
@@ -321,6 +326,34 @@ def test_an_error_with_no_window_to_own_it_is_shown(qtbot, qapp):
     gc.collect()
     qtbot.waitUntil(lambda: any("something went wrong" in b.text() for b in _error_boxes()), timeout=TIMEOUT)
     _close_boxes()
+
+
+def test_edits_another_program_saved_are_never_lost(qtbot, win, folder):
+    """The app wrote its edits over a sidecar another program (or a second Retouch) had changed, and
+    showed its cached recipe on coming back to the photo."""
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, b)
+    win.panel.add_step("exposure")
+    win.flush_sidecars(wait=True)
+    theirs = Recipe([Step("gamma", {"gamma": 1.3})])
+    theirs.save(sidecar_path(b))  # another program, while the photo is open
+    win.panel.add_step("saturation")
+    win.flush_sidecars(wait=True)
+    kept = list(folder.glob("b_dune.jpg.retouch.json.changed-*"))
+    assert len(kept) == 1 and Recipe.load(kept[0]).to_json() == theirs.to_json()
+    assert [s.op for s in read_sidecar(b).steps] == ["exposure", "saturation"]
+    assert "changed by another program" in win.statusBar().currentMessage()
+    # changed while another photo is shown: read again on coming back, and Undo goes back
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.select_path(a)
+    theirs.save(sidecar_path(b))
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.select_path(b)
+    assert [s.op for s in win.doc.recipe.steps] == ["gamma"]
+    win.flush_sidecars(wait=True)
+    assert len(list(folder.glob("b_dune.jpg.retouch.json.changed-*"))) == 1  # nothing more set aside
+    win.doc.undo.undo()
+    assert [s.op for s in win.doc.recipe.steps] == ["exposure", "saturation"]
 
 
 def test_excepthook_shows_actionable_message(qtbot, win):

@@ -10,7 +10,18 @@ import numpy as np
 import pytest
 
 from engine.filters import REGISTRY, FilterSpec, Param, TanhRange
-from engine.recipe import NewerRecipeError, Recipe, RecipeError, Step, read_sidecar, sidecar_path, write_sidecar
+from engine.recipe import (
+    NewerRecipeError,
+    Recipe,
+    RecipeError,
+    Step,
+    has_sidecar,
+    read_sidecar,
+    save_sidecar,
+    sidecar_path,
+    sidecar_stamp,
+    write_sidecar,
+)
 
 
 def full_recipe(seed: int = 0) -> Recipe:
@@ -329,3 +340,15 @@ def test_a_recipe_that_would_not_read_back_is_never_saved(tmp_path: Path) -> Non
     with pytest.raises(RecipeError, match=r"steps\[0\]\.params\.gamma"):
         Recipe([Step("gamma", {"gamma": 0.33})]).save(sc)
     assert sc.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [sc.name]
+
+
+def test_a_sidecar_changed_since_it_was_known_is_kept_before_a_save(tmp_path: Path) -> None:
+    photo = tmp_path / "p.jpg"
+    mine, theirs = Recipe([Step("exposure", {"ev": 0.5})]), Recipe([Step("gamma", {"gamma": 1.2})])
+    stamp, kept = save_sidecar(photo, mine, None)
+    assert kept is None and stamp == sidecar_stamp(photo)
+    stamp, kept = save_sidecar(photo, mine, stamp)  # unchanged since: written over, nothing kept
+    assert kept is None
+    theirs.save(sidecar_path(photo))
+    stamp, kept = save_sidecar(photo, Recipe(), stamp)  # all steps gone here, changed there
+    assert Recipe.load(kept).to_json() == theirs.to_json() and stamp is None and not has_sidecar(photo)
