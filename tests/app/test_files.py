@@ -86,14 +86,14 @@ def test_a_folder_that_cannot_be_written_says_so_once_and_marks_nothing(qtbot, w
 
     photo = folder / "b_dune.jpg"
     open_and_wait(qtbot, win, photo)
-    real = window_mod.write_sidecar
+    real = window_mod.save_sidecar
     calls: list = []
 
-    def denied(path, recipe):
+    def denied(path, recipe, known):
         calls.append(path)
         raise PermissionError(13, "Permission denied", str(folder / ".b_dune.jpg.retouch.json.x1.part.json"))
 
-    monkeypatch.setattr(window_mod, "write_sidecar", denied)
+    monkeypatch.setattr(window_mod, "save_sidecar", denied)
     win.panel.add_step("exposure")
     slider = win.panel.steps.cards[0].controls["ev"].slider
     for i in range(3):  # three edits, each autosaved
@@ -108,7 +108,7 @@ def test_a_folder_that_cannot_be_written_says_so_once_and_marks_nothing(qtbot, w
     assert "Permission denied" in boxes[0].text()
     assert not win.filmstrip.is_edited(photo) and "not saved" in win.statusBar().currentMessage()
     _close_boxes()
-    monkeypatch.setattr(window_mod, "write_sidecar", real)  # writable again: the next edit saves
+    monkeypatch.setattr(window_mod, "save_sidecar", real)  # writable again: the next edit saves
     slider.setValue(slider.value() + 20)
     qtbot.waitUntil(lambda: sidecar_path(photo).exists() and win.doc.save_error is None, timeout=TIMEOUT)
     assert read_sidecar(photo).to_json() == win.doc.recipe.to_json() and win.filmstrip.is_edited(photo)
