@@ -1,7 +1,9 @@
-"""The folder's photos as a strip of thumbnails, built in the background from embedded previews."""
+"""The folder's photos as a strip of thumbnails, built in the background from embedded previews,
+then, for photos with edits, rendered with them."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,12 @@ from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
+from engine.recipe import Recipe
+
 from . import theme
 from .workers import run_in_pool, serial_pool
+
+log = logging.getLogger(__name__)
 
 THUMB = 128
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -25,6 +31,33 @@ def load_thumbnail(path: Path) -> QImage:
 
     rgb = load_preview(path, max_size=THUMB * 2, safe=True)  # a corrupt RAW's decode in a child
     img = to_qimage(np.asarray(rgb, np.uint8))
+    return img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
+def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
+    """The photo as its edits show it (``recipe`` None: its sidecar's), scaled to THUMB; runs in a
+    worker. A RAW is decoded at half size in a child, as the app decodes it: its camera preview is
+    another rendering, which the recipe was not made for."""
+    from engine.io import is_raw, load_photo, load_preview
+    from engine.io.image import linearize
+    from engine.recipe import has_sidecar, sidecar_path
+    from engine.render import render_uint8, resize_linear
+
+    from .renderer import to_qimage
+
+    if recipe is None:
+        recipe = Recipe.load(sidecar_path(path)) if has_sidecar(path) else Recipe()
+    if not recipe.active():
+        return load_thumbnail(path)
+    if is_raw(path):
+        lin = load_photo(path, half=True, safe=True).linear
+        h, w = lin.shape[:2]
+        scale = THUMB * 2 / max(h, w)
+        if scale < 1:
+            lin = resize_linear(lin, max(1, round(w * scale)), max(1, round(h * scale)))
+    else:
+        lin = linearize(np.asarray(load_preview(path, max_size=THUMB * 2, safe=True), np.uint8))
+    img = to_qimage(render_uint8(recipe, np.ascontiguousarray(lin, np.float32)))
     return img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
 
 
@@ -62,6 +95,7 @@ class Filmstrip(QListWidget):
         self.items: dict[Path, QListWidgetItem] = {}
         self.thumbs_done: set[Path] = set()
         self._generation = 0
+        self._thumb_version: dict[Path, int] = {}  # the newest look asked for each photo wins
         self.currentItemChanged.connect(self._current)
 
     def set_paths(self, paths: list[Path]) -> None:
@@ -87,6 +121,29 @@ class Filmstrip(QListWidget):
             run_in_pool(load_thumbnail, p, pool=self.pool,
                         on_done=lambda img, p=p: self._thumb(gen, p, img),
                         on_error=lambda e, tb, p=p: self._thumb_failed(gen, p, e))
+        for p in paths:  # then, once every photo shows, the edited ones as their edits show them
+            if self.is_edited(p):
+                self.refresh(p)
+
+    def refresh(self, path: Path, recipe: Recipe | None = None) -> None:
+        """Render ``path``'s thumbnail with its edits (``recipe``, else its sidecar's) in the
+        background: a photo edited while not shown (a paste, an Auto landing after a switch, a
+        folder reopened) kept its camera look, the ● alone telling it had edits."""
+        item = self.items.get(path)
+        if item is None or item.data(Qt.ItemDataRole.UserRole + 1):
+            return
+        gen, version = self._generation, self._bump(path)
+        run_in_pool(render_thumbnail, path, recipe, pool=self.pool,
+                    on_done=lambda img: self._edited(gen, path, version, img),
+                    on_error=lambda e, tb: log.info("no edited thumbnail for %s: %s", path, e))
+
+    def _bump(self, path: Path) -> int:
+        self._thumb_version[path] = self._thumb_version.get(path, 0) + 1
+        return self._thumb_version[path]
+
+    def _edited(self, gen: int, path: Path, version: int, img: QImage) -> None:
+        if gen == self._generation and self._thumb_version.get(path) == version:
+            self._thumb(gen, path, img)
 
     def _thumb(self, gen: int, path: Path, img: QImage) -> None:
         item = self.items.get(path)
@@ -111,6 +168,7 @@ class Filmstrip(QListWidget):
         """Show the edited render instead of the camera's preview (after an edit settles)."""
         item = self.items.get(path)
         if item is not None and not item.data(Qt.ItemDataRole.UserRole + 1):
+            self._bump(path)  # a background render of an older edit arriving later is dropped
             item.setIcon(QIcon(pix.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
                                           Qt.TransformationMode.SmoothTransformation)))
             self.thumbs_done.add(path)

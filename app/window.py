@@ -705,8 +705,8 @@ class MainWindow(QMainWindow):
             self.last_render_ms = res.ms
             self.shown_preview = req.id
             self._shown_source = req.image
-            if self.doc is not None and self.doc.undo.count():
-                self._thumb_timer.start()
+            if self.doc is not None and (self.doc.undo.count() or self.doc.recipe.active()):
+                self._thumb_timer.start()  # edited here, or opened with edits
             self.render_label.setText(f"render {res.ms:.0f} ms")
             self.previewRendered.emit(req.id)
         elif req.kind == "crop" and req.rect is not None:
@@ -749,6 +749,8 @@ class MainWindow(QMainWindow):
             self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)
             # no steps left (Auto undone, every step deleted): no sidecar, so the photo reads as
             # unedited everywhere (the filmstrip when reopened, Batch Export's Auto for unedited photos)
+            if doc is not self.doc:  # the shown photo's thumbnail follows its renders
+                self.filmstrip.refresh(doc.path, doc.recipe.copy())
             run_in_pool(_save, doc, doc.recipe.copy(), pool=self.save_pool,
                         on_done=lambda kept, d=doc: self._saved(d, kept),
                         on_error=lambda e, tb, d=doc: self._save_failed(d, e))

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import piexif
 from PySide6.QtWidgets import QApplication, QMessageBox
-from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, settle
+from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle
 
 from engine.recipe import Recipe, Step, read_sidecar, sidecar_path
 
@@ -354,6 +354,39 @@ def test_edits_another_program_saved_are_never_lost(qtbot, win, folder):
     assert len(list(folder.glob("b_dune.jpg.retouch.json.changed-*"))) == 1  # nothing more set aside
     win.doc.undo.undo()
     assert [s.op for s in win.doc.recipe.steps] == ["exposure", "saturation"]
+
+
+def _thumb(win, path) -> np.ndarray:
+    icon = win.filmstrip.items[path].icon()
+    return qimage_array(icon.pixmap(icon.availableSizes()[0]).toImage()).astype(float)
+
+
+def test_thumbnails_show_the_edits_of_photos_not_on_screen(qtbot, win, folder, tmp_path):
+    """Only a photo edited while shown got an edited thumbnail: one pasted onto, or reopened with
+    its edits, kept its camera look (the RAW's as LibRaw renders it, not its embedded JPEG)."""
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, a)
+    plain_b, plain_a = _thumb(win, b), _thumb(win, a)
+    win.panel.add_step("exposure")
+    win.panel.steps.cards[0].controls["ev"].spin.setValue(1.5)
+    win.copy_recipe()
+    win.filmstrip.items[b].setSelected(True)
+    win.filmstrip.items[a].setSelected(False)
+    assert win.paste_recipe() == 1
+    qtbot.waitUntil(lambda: _thumb(win, b).mean() > plain_b.mean() + 30, timeout=TIMEOUT)
+    win.flush_sidecars(wait=True)
+    # a new window on the folder: both photos come back with their edits, neither shown yet
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    again = MainWindow(QSettings(str(tmp_path / "again.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.filmstrip.set_paths([a, b])
+    qtbot.waitUntil(lambda: len(again.filmstrip.thumbs_done) == 2, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: _thumb(again, a).mean() > plain_a.mean() + 30
+                    and _thumb(again, b).mean() > plain_b.mean() + 30, timeout=TIMEOUT)
+    again.filmstrip.pool.waitForDone(TIMEOUT)
 
 
 def test_excepthook_shows_actionable_message(qtbot, win):
