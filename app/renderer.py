@@ -19,7 +19,7 @@ from PySide6.QtGui import QImage
 
 from engine.recipe import Recipe
 
-KINDS = ("preview", "before", "crop", "variation", "warmup")  # priority order
+KINDS = ("preview", "before", "crop", "crop_before", "variation", "warmup")  # priority order
 
 
 @dataclass(frozen=True, eq=False)

@@ -31,6 +31,7 @@ class Viewer(QWidget):
         self.after: QPixmap | None = None
         self.before: QPixmap | None = None
         self.detail: tuple[QPixmap, QRectF] | None = None
+        self.detail_before: tuple[QPixmap, QRectF] | None = None
         self.finest_preview: float | None = None  # finest preview level, in its pixels per image pixel
         self.message = "Open a photo or a folder (Ctrl+O), or drop one here"
         self.fit = True
@@ -47,7 +48,7 @@ class Viewer(QWidget):
     def set_photo(self, full: QSize, after: QImage | None, before: QImage | None = None) -> None:
         """A new photo: reset to fit. ``after``/``before`` may be the embedded preview."""
         self.full = QSize(full)
-        self.detail = None
+        self.detail = self.detail_before = None
         self.finest_preview = None
         self.after = QPixmap.fromImage(after) if after is not None else None
         self.before = QPixmap.fromImage(before) if before is not None else self.after
@@ -77,9 +78,15 @@ class Viewer(QWidget):
         self.detail = None if img is None or rect is None else (QPixmap.fromImage(img), QRectF(rect))
         self.update()
 
+    def set_detail_before(self, img: QImage | None, rect: QRectF | None = None) -> None:
+        """The unedited photo's full-resolution crop, for the Before side of a zoomed-in split: it
+        compared a stretched preview with a sharp After, as if the edit had sharpened the photo."""
+        self.detail_before = None if img is None or rect is None else (QPixmap.fromImage(img), QRectF(rect))
+        self.update()
+
     def clear(self, message: str) -> None:
         self.after = self.before = None
-        self.detail = None
+        self.detail = self.detail_before = None
         self.full = QSize()
         self.message = message
         self.update()
@@ -238,6 +245,8 @@ class Viewer(QWidget):
             p.save()
             p.setClipRect(QRectF(0, 0, sx, self.height()))
             p.drawPixmap(target, self.before, QRectF(self.before.rect()))
+            if self.detail_before is not None:
+                self._draw_detail(p, self.detail_before)
             p.restore()
             p.save()
             p.setClipRect(QRectF(sx, 0, self.width() - sx, self.height()))
@@ -255,11 +264,14 @@ class Viewer(QWidget):
         assert self.after is not None
         p.drawPixmap(target, self.after, QRectF(self.after.rect()))
         if self.detail is not None:
-            pix, rect = self.detail
-            r = self.image_rect()
-            dst = QRectF(r.x() + rect.x() * self.scale, r.y() + rect.y() * self.scale,
-                         rect.width() * self.scale, rect.height() * self.scale)
-            p.drawPixmap(dst, pix, QRectF(pix.rect()))
+            self._draw_detail(p, self.detail)
+
+    def _draw_detail(self, p: QPainter, detail: tuple[QPixmap, QRectF]) -> None:
+        pix, rect = detail
+        r = self.image_rect()
+        dst = QRectF(r.x() + rect.x() * self.scale, r.y() + rect.y() * self.scale,
+                     rect.width() * self.scale, rect.height() * self.scale)
+        p.drawPixmap(dst, pix, QRectF(pix.rect()))
 
     def _label(self, p: QPainter, text: str, at: QPointF, *, right: bool) -> None:
         fm = p.fontMetrics()

@@ -257,6 +257,7 @@ class MainWindow(QMainWindow):
         self.a_split = act(v, "&Before / After", self.viewer.toggle_split, "\\")
         self.a_split.setCheckable(True)
         self.viewer.splitToggled.connect(self.a_split.setChecked)
+        self.viewer.splitToggled.connect(lambda on: self._request_detail() if on else None)
         self.a_strip = act(v, "Show Film&strip", lambda: self.filmstrip.setVisible(self.a_strip.isChecked()))
         self.a_strip.setCheckable(True)
         self.a_strip.setChecked(True)
@@ -473,8 +474,8 @@ class MainWindow(QMainWindow):
         self._rendered_once = False
         self._latest.clear()
         self._screen = self._screen_wanted = None  # the previous photo's screen-size level
-        self.renderer.cancel("preview")
-        self.renderer.cancel("crop")
+        for kind in ("preview", "crop", "crop_before"):
+            self.renderer.cancel(kind)
         self.undo_group.setActiveStack(doc.undo)
         self.panel.set_doc(doc)
         self._follow_auto_strength(doc)  # the slider shows this photo's Auto, not the last one's
@@ -667,9 +668,11 @@ class MainWindow(QMainWindow):
     def _request_detail(self) -> None:
         doc = self.doc
         if doc is None or doc.linear is None or not self.viewer.needs_detail():
-            self.renderer.cancel("crop")
-            self._latest.pop("crop", None)
+            for kind in ("crop", "crop_before"):
+                self.renderer.cancel(kind)
+                self._latest.pop(kind, None)
             self.viewer.set_detail(None)
+            self.viewer.set_detail_before(None)
             return
         vis = self.viewer.visible_rect()
         h, w = doc.linear.shape[:2]
@@ -677,7 +680,10 @@ class MainWindow(QMainWindow):
         x1, y1 = min(w, int(vis.right()) + 9), min(h, int(vis.bottom()) + 9)
         if x1 <= x0 or y1 <= y0:
             return
-        self._submit("crop", doc.recipe, doc.linear[y0:y1, x0:x1], rect=(x0, y0, x1 - x0, y1 - y0))
+        rect = (x0, y0, x1 - x0, y1 - y0)
+        self._submit("crop", doc.recipe, doc.linear[y0:y1, x0:x1], rect=rect)
+        if self.viewer.split and (self.viewer.detail_before is None or self.viewer.detail_before[1] != QRectF(*rect)):
+            self._submit("crop_before", Recipe(), doc.linear[y0:y1, x0:x1], rect=rect)  # an edit leaves it as is
 
     def _on_rendered(self, res: RenderResult) -> None:
         req = res.request
@@ -711,6 +717,8 @@ class MainWindow(QMainWindow):
             self.previewRendered.emit(req.id)
         elif req.kind == "crop" and req.rect is not None:
             self.viewer.set_detail(res.image, QRectF(*req.rect))
+        elif req.kind == "crop_before" and req.rect is not None:
+            self.viewer.set_detail_before(res.image, QRectF(*req.rect))
 
     def _refresh_thumbnail(self) -> None:
         if self.doc is not None and self.viewer.after is not None and self.shown_preview >= 0:

@@ -68,8 +68,21 @@ def test_wheel_zoom_pan_and_full_resolution_detail(qtbot, win, folder, monkeypat
     vis = v.visible_rect()
     assert rect.contains(vis.adjusted(2, 2, -2, -2))
     assert pix.width() == round(rect.width())  # 1 image pixel per crop pixel: full resolution
+    # Before / After at that zoom: both sides at full resolution (the Before side was the preview
+    # stretched, so an exposure edit looked as if it had sharpened the photo)
+    win.panel.add_step("exposure")
+    win.panel.steps.cards[0].controls["ev"].spin.setValue(0.7)
+    v.set_split(True)
+    qtbot.waitUntil(lambda: v.detail_before is not None and v.detail is not None
+                    and v.detail_before[1] == v.detail[1], timeout=TIMEOUT)
+    before, after = (qimage_array(d[0].toImage()).astype(float) for d in (v.detail_before, v.detail))
+    x0, y0, w, h = (int(c) for c in v.detail[1].getRect())
+    from engine.color import srgb_encode
+
+    want = np.round(srgb_encode(win.doc.linear[y0:y0 + h, x0:x0 + w]) * 255)
+    assert np.abs(before - want).max() <= 1 and after.mean() > before.mean() + 20
     v.set_zoom(0.4)
-    qtbot.waitUntil(lambda: v.detail is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: v.detail is None and v.detail_before is None, timeout=TIMEOUT)
 
 
 def _wheel(pos: QPointF, delta: int):
