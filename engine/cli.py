@@ -78,6 +78,8 @@ def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
             return _fail(args, f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
         except KeyboardInterrupt:
             return _fail(args, "cancelled", 130)
+        except MemoryError:  # a photo too large for this machine's memory (or a decompression bomb)
+            return _fail(args, "not enough memory for this photo")
 
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import warnings
 from pathlib import Path
 
@@ -42,6 +43,9 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # A damaged EXIF block is read as far as it goes and the photo opens; Pillow's warning (a library
 # path on stderr, several times per command) tells the photographer nothing they can act on.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+# tifffile logs (at ERROR) what it works around in a damaged file ("incorrect StripByteCounts count") before the
+# one-line error the caller gets, or for a file it reads anyway
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 
 @functools.cache

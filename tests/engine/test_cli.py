@@ -150,6 +150,19 @@ def test_bad_input_gives_one_line_and_nonzero_exit(photo_jpeg: Path, recipe_file
     assert not (tmp_path / "o.jpg").exists()
 
 
+def test_a_photo_too_large_for_memory_is_one_line(photo_jpeg: Path, recipe_file: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture, monkeypatch) -> None:
+    """A decompression bomb under a memory limit printed numpy's _ArrayMemoryError traceback."""
+    import engine.io
+
+    def bomb(*_a, **_k):
+        raise MemoryError("Unable to allocate 10.9 GiB")
+
+    monkeypatch.setattr(engine.io, "load_photo", bomb)
+    code, _, err = run(["apply", str(photo_jpeg), "-r", str(recipe_file), "-o", str(tmp_path / "o.jpg")], capsys)
+    assert code == 1 and err == "retouch apply: error: not enough memory for this photo\n"
+
+
 def test_errors_in_a_real_process_have_no_traceback(tmp_path: Path, recipe_file: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "retouch", "apply", str(tmp_path / "missing.nef"), "-r",
                            str(recipe_file), "-o", str(tmp_path / "o.jpg")], capture_output=True, text=True,
