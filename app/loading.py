@@ -50,15 +50,20 @@ class Skipped(Exception):
 def decode(path: Path, wanted: Callable[[], bool] | None = None) -> Decoded:
     """Full decode in a child process (a LibRaw crash or hang cannot take the app down).
 
-    ``wanted`` is checked when the job starts: flicking through a folder queues decodes that
-    are no longer needed, and each costs a process and a second of CPU.
+    ``wanted`` is checked when the job starts and while the child decodes: flicking through a
+    folder queues decodes that are no longer needed, and each costs a process and seconds of CPU
+    (the photo finally stopped on settled in 4.5 s at 48 MP, twice a single open).
     """
     if wanted is not None and not wanted():
         raise Skipped(path)
-    from engine.io import load_photo
+    from engine.io import DecodeCancelled, load_photo
     from engine.render import fit_long_edge
 
-    photo = load_photo(path, safe=True, timeout=DECODE_TIMEOUT_S)
+    try:
+        photo = load_photo(path, safe=True, timeout=DECODE_TIMEOUT_S,
+                           cancelled=None if wanted is None else lambda: not wanted())
+    except DecodeCancelled:
+        raise Skipped(path) from None
     linear = np.ascontiguousarray(photo.linear, dtype=np.float32)
     linear.setflags(write=False)  # shared with render threads: nobody may mutate it
     preview = np.ascontiguousarray(fit_long_edge(linear, PREVIEW_EDGE), dtype=np.float32)

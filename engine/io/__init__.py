@@ -6,13 +6,14 @@ Every failure to read or write a photo is an :class:`ImageError` with a message 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .errors import MAX_PIXELS, ImageError
+from .errors import MAX_PIXELS, DecodeCancelled, ImageError
 from .image import RASTER_EXTENSIONS, decode_raster, raster_preview, read_raster_metadata, write_image
 from .metadata import Metadata
 from .raw import RAW_EXTENSIONS, is_raw, load_raw, raw_preview, read_raw_metadata
@@ -20,7 +21,8 @@ from .raw import RAW_EXTENSIONS, is_raw, load_raw, raw_preview, read_raw_metadat
 SUPPORTED_EXTENSIONS: frozenset[str] = RAW_EXTENSIONS | RASTER_EXTENSIONS
 
 __all__ = [
-    "MAX_PIXELS", "RAW_EXTENSIONS", "SUPPORTED_EXTENSIONS", "ImageError", "Metadata", "Photo", "is_raw",
+    "MAX_PIXELS", "RAW_EXTENSIONS", "SUPPORTED_EXTENSIONS", "DecodeCancelled", "ImageError", "Metadata", "Photo",
+    "is_raw",
     "is_supported", "load_photo", "load_preview", "read_metadata", "write_image",
 ]
 
@@ -67,17 +69,20 @@ def load_preview(path: str | Path, max_size: int | None = None, *, safe: bool = 
     return np.ascontiguousarray(arr)
 
 
-def load_photo(path: str | Path, *, half: bool = False, safe: bool = False, timeout: float = 120.0) -> Photo:
+def load_photo(path: str | Path, *, half: bool = False, safe: bool = False, timeout: float = 120.0,
+               cancelled: Callable[[], bool] | None = None) -> Photo:
     """Decode a photo into the working space.
 
     ``half``: RAW at half size (LibRaw's 2x2 binning, ~5x faster); rasters are box-downscaled 2x.
     ``safe``: decode in a child process; a crash, hang (> ``timeout`` s) or error is an ImageError.
+    ``cancelled`` (with ``safe``): polled while the child runs; once true, the child is killed and
+    :class:`DecodeCancelled` raised.
     """
     path = _check(path)
     if safe:
         from .safe import load_in_child
 
-        return load_in_child(path, half=half, timeout=timeout)
+        return load_in_child(path, half=half, timeout=timeout, cancelled=cancelled)
     if is_raw(path):
         linear, meta = load_raw(path, half=half)
     else:

@@ -1,4 +1,4 @@
-"""The one exception engine.io raises, and the size limits that keep a hostile file from eating RAM."""
+"""The exceptions engine.io raises, and the size limits that keep a hostile file from eating RAM."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ class ImageError(Exception):
     def __init__(self, message: str, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
         super().__init__(f"{self.path.name}: {message}" if self.path is not None else message)
+
+
+class DecodeCancelled(Exception):
+    """A decode in a child process was stopped because its caller no longer wanted it."""
 
 
 def check_dimensions(width: int, height: int, path: str | Path | None = None) -> None:

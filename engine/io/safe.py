@@ -19,11 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageError
+from .errors import DecodeCancelled, ImageError
 
 # Test hook, read only in the child: "crash" kills it with SIGSEGV (like a LibRaw bug), "hang" sleeps.
 FAULT_ENV = "RETOUCH_IO_FAULT"
@@ -120,38 +121,59 @@ def _child(path: str, half: bool, out_dir: str, parent: int = 0) -> None:
         pickle.dump(photo.meta, f)
 
 
-def _run_child(path: Path, half: bool, out: Path, timeout: float) -> tuple[int | None, str]:
-    """Run the child; return (exit code, None on timeout; stderr tail)."""
+_POLL_S = 0.05  # how often a running decode asks whether it is still wanted
+
+
+def _run_child(path: Path, half: bool, out: Path, timeout: float,
+               cancelled: Callable[[], bool] | None = None) -> tuple[int | None, str]:
+    """Run the child; return (exit code, None on timeout; stderr tail). Raises DecodeCancelled
+    (the child killed) once ``cancelled()`` is true."""
+    deadline = time.monotonic() + timeout
     if getattr(sys, "frozen", False):
         proc = mp.get_context("spawn").Process(target=_child, args=(str(path), half, str(out), os.getpid()),
                                                daemon=True)
         proc.start()
-        proc.join(timeout)
+        while proc.is_alive() and time.monotonic() < deadline and not (cancelled and cancelled()):
+            proc.join(_POLL_S)
         if proc.is_alive():
             proc.kill()
             proc.join(5)
+            if cancelled and cancelled():
+                raise DecodeCancelled(path)
             return None, ""
         return proc.exitcode, ""
     pkg_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     cmd = [sys.executable, "-m", "engine.io.safe", str(path), "1" if half else "0", str(out), str(os.getpid())]
-    try:
-        done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:  # subprocess.run has already killed the child
-        return None, ""
-    return done.returncode, done.stderr.decode("utf-8", "replace")[-400:]
+    with tempfile.TemporaryFile() as err, subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                                          stdout=subprocess.DEVNULL, stderr=err) as child:
+        while True:
+            try:
+                code = child.wait(_POLL_S)
+                break
+            except subprocess.TimeoutExpired:
+                stop = cancelled is not None and cancelled()
+                if stop or time.monotonic() >= deadline:
+                    child.kill()
+                    child.wait()
+                    if stop:
+                        raise DecodeCancelled(path) from None
+                    return None, ""
+        err.seek(0)
+        return code, err.read().decode("utf-8", "replace")[-400:]
 
 
-def load_in_child(path: str | Path, *, half: bool = False, timeout: float = 120.0):
-    """``load_photo(path, half=half)`` in a child process; returns the Photo."""
+def load_in_child(path: str | Path, *, half: bool = False, timeout: float = 120.0,
+                  cancelled: Callable[[], bool] | None = None):
+    """``load_photo(path, half=half)`` in a child process; returns the Photo. ``cancelled`` is polled
+    every 50 ms while the child runs: once true, the child is killed and DecodeCancelled raised."""
     from . import Photo
 
     path = Path(path)
     out, on_shm = _scratch_dir()
     try:
-        code, stderr = _run_child(path, half, out, timeout)
+        code, stderr = _run_child(path, half, out, timeout, cancelled)
         if code is None:
             raise ImageError(f"decoding took longer than {timeout:g} s and was stopped", path)
         err = out / "error.json"

@@ -448,6 +448,18 @@ def test_a_decode_child_dies_with_its_parent_and_its_leftovers_are_swept(dng_fil
     assert not dead.exists() and not old.exists() and live.exists()
 
 
+def test_a_decode_no_longer_wanted_is_stopped(dng_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once started, a decode ran to its end even after the user had moved on."""
+    from engine.io import DecodeCancelled
+    from engine.io.safe import FAULT_ENV
+
+    monkeypatch.setenv(FAULT_ENV, "hang")
+    t = time.perf_counter()
+    with pytest.raises(DecodeCancelled):
+        load_photo(dng_file, safe=True, timeout=60, cancelled=lambda: time.perf_counter() - t > 0.5)
+    assert time.perf_counter() - t < 5
+
+
 def test_tiff_variants(tmp_path: Path, photo_jpeg: Path, photo_srgb8: np.ndarray, photo_linear: np.ndarray) -> None:
     # Float TIFF: already linear, passed through untouched (Pillow cannot even open it).
     f32 = tmp_path / "linear.tif"
