@@ -59,14 +59,44 @@ def read_metadata(path: str | Path) -> Metadata:
 def load_preview(path: str | Path, max_size: int | None = None, *, safe: bool = False) -> np.ndarray:
     """A quick uint8 sRGB (H, W, 3) view, upright: a RAW's embedded JPEG (milliseconds) or a
     reduced decode; downscaled to fit ``max_size`` on the long edge when given. ``safe``: a RAW
-    without a usable embedded image is decoded in a child process (see :func:`load_photo`)."""
+    without a usable embedded image, or a PNG/TIFF above :data:`CHILD_PREVIEW_PIXELS`, is decoded in a
+    child process (see :func:`load_photo`)."""
     path = _check(path)
+    if safe and max_size and not is_raw(path) and _child_preview(path):
+        from .safe import preview_in_child
+
+        return preview_in_child(path, max_size)
     arr = raw_preview(path, max_size, safe=safe) if is_raw(path) else raster_preview(path, max_size)
     if max_size and max(arr.shape[:2]) > max_size:
         im = Image.fromarray(np.ascontiguousarray(arr))
         im.thumbnail((max_size, max_size), Image.Resampling.LANCZOS, reducing_gap=2.0)
         arr = np.asarray(im)
     return np.ascontiguousarray(arr)
+
+
+#: Above this a PNG or TIFF is previewed in a child (``safe``): it has no reduced decode (a JPEG
+#: has, by DCT scaling), and a 570 KB PNG declaring 196 MP took 5.5 GB in the app.
+CHILD_PREVIEW_PIXELS = 40_000_000
+
+
+def _child_preview(path: Path) -> bool:
+    """Whether the header declares more than CHILD_PREVIEW_PIXELS (read from the header alone:
+    Pillow reads a whole PNG to find an EXIF chunk after its pixels)."""
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        return False
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except Exception:  # a TIFF Pillow cannot open (float, tifffile's), or a broken header
+        try:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tf:
+                page = tf.pages[0]
+                w, h = int(page.imagewidth), int(page.imagelength)
+        except Exception:  # said by the preview's own read, with its message
+            return False
+    return w * h > CHILD_PREVIEW_PIXELS
 
 
 def load_photo(path: str | Path, *, half: bool = False, safe: bool = False, timeout: float = 120.0,

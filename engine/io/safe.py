@@ -97,7 +97,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _child(path: str, half: bool, out_dir: str, parent: int = 0) -> None:
+def _child(path: str, half: bool, out_dir: str, parent: int = 0, preview: int = 0) -> None:
     _die_with_parent(parent)
     fault = os.environ.get(FAULT_ENV, "")
     if fault == "crash":
@@ -105,10 +105,13 @@ def _child(path: str, half: bool, out_dir: str, parent: int = 0) -> None:
     elif fault == "hang":
         time.sleep(3600)
     from . import ImageError as _ImageError
-    from . import load_photo
+    from . import load_photo, load_preview
 
     out = Path(out_dir)
     try:
+        if preview:  # a big raster's preview: its full decode stays in this process
+            np.save(out / "pixels.npy", load_preview(path, max_size=preview), allow_pickle=False)
+            return
         photo = load_photo(path, half=half, safe=False)
     except _ImageError as e:
         (out / "error.json").write_text(json.dumps({"error": str(e)}))
@@ -125,12 +128,12 @@ _POLL_S = 0.05  # how often a running decode asks whether it is still wanted
 
 
 def _run_child(path: Path, half: bool, out: Path, timeout: float,
-               cancelled: Callable[[], bool] | None = None) -> tuple[int | None, str]:
+               cancelled: Callable[[], bool] | None = None, preview: int = 0) -> tuple[int | None, str]:
     """Run the child; return (exit code, None on timeout; stderr tail). Raises DecodeCancelled
     (the child killed) once ``cancelled()`` is true."""
     deadline = time.monotonic() + timeout
     if getattr(sys, "frozen", False):
-        proc = mp.get_context("spawn").Process(target=_child, args=(str(path), half, str(out), os.getpid()),
+        proc = mp.get_context("spawn").Process(target=_child, args=(str(path), half, str(out), os.getpid(), preview),
                                                daemon=True)
         proc.start()
         while proc.is_alive() and time.monotonic() < deadline and not (cancelled and cancelled()):
@@ -145,7 +148,8 @@ def _run_child(path: Path, half: bool, out: Path, timeout: float,
     pkg_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmd = [sys.executable, "-m", "engine.io.safe", str(path), "1" if half else "0", str(out), str(os.getpid())]
+    cmd = [sys.executable, "-m", "engine.io.safe", str(path), "1" if half else "0", str(out), str(os.getpid()),
+           str(preview)]
     with tempfile.TemporaryFile() as err, subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
                                                           stdout=subprocess.DEVNULL, stderr=err) as child:
         while True:
@@ -173,16 +177,7 @@ def load_in_child(path: str | Path, *, half: bool = False, timeout: float = 120.
     path = Path(path)
     out, on_shm = _scratch_dir()
     try:
-        code, stderr = _run_child(path, half, out, timeout, cancelled)
-        if code is None:
-            raise ImageError(f"decoding took longer than {timeout:g} s and was stopped", path)
-        err = out / "error.json"
-        if err.exists():
-            raise ImageError(json.loads(err.read_text())["error"].removeprefix(f"{path.name}: "), path)
-        if code != 0 or not (out / "pixels.npy").exists():
-            how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
-            detail = f": {stderr.strip().splitlines()[-1]}" if stderr.strip() and code and code > 0 else ""
-            raise ImageError(f"the decoder crashed ({how}){detail}; the file is probably corrupt", path)
+        _checked_run(path, half, out, timeout, cancelled)
         if on_shm and os.name == "posix":
             # Zero-copy: a private (copy-on-write) map of the tmpfs file; the pages outlive the unlink.
             linear = np.asarray(np.load(out / "pixels.npy", mmap_mode="c", allow_pickle=False))
@@ -195,5 +190,33 @@ def load_in_child(path: str | Path, *, half: bool = False, timeout: float = 120.
         shutil.rmtree(out, ignore_errors=True)
 
 
+def _checked_run(path: Path, half: bool, out: Path, timeout: float, cancelled: Callable[[], bool] | None = None,
+                 preview: int = 0) -> None:
+    """The child run, its failure (a timeout, its error, a crash) raised as an ImageError."""
+    code, stderr = _run_child(path, half, out, timeout, cancelled, preview)
+    if code is None:
+        raise ImageError(f"decoding took longer than {timeout:g} s and was stopped", path)
+    err = out / "error.json"
+    if err.exists():
+        raise ImageError(json.loads(err.read_text())["error"].removeprefix(f"{path.name}: "), path)
+    if code != 0 or not (out / "pixels.npy").exists():
+        how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
+        detail = f": {stderr.strip().splitlines()[-1]}" if stderr.strip() and code and code > 0 else ""
+        raise ImageError(f"the decoder crashed ({how}){detail}; the file is probably corrupt", path)
+
+
+def preview_in_child(path: str | Path, max_size: int, *, timeout: float = 120.0) -> np.ndarray:
+    """``load_preview(path, max_size)`` in a child process: a PNG or TIFF of tens of megapixels has
+    no reduced decode, and its full one (GBs for a small decompression bomb) stays out of the app."""
+    path = Path(path)
+    out, _ = _scratch_dir()
+    try:
+        _checked_run(path, False, out, timeout, preview=max_size)
+        return np.load(out / "pixels.npy", allow_pickle=False)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2] == "1", sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0)
+    _child(sys.argv[1], sys.argv[2] == "1", sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0,
+           int(sys.argv[5]) if len(sys.argv) > 5 else 0)

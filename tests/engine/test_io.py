@@ -460,6 +460,27 @@ def test_a_decode_no_longer_wanted_is_stopped(dng_file: Path, monkeypatch: pytes
     assert time.perf_counter() - t < 5
 
 
+def test_a_big_png_or_tiff_is_previewed_in_a_child(tmp_path: Path, photo_srgb8: np.ndarray,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PNG or TIFF has no reduced decode: a 570 KB PNG declaring 196 MP took 5.5 GB in the app.
+    Above the limit (lowered here to the fixture's size) the preview is made in a child process,
+    the same pixels; a JPEG keeps its in-process DCT-scaled decode."""
+    import engine.io
+    from engine.io import safe
+
+    calls = []
+    real = safe.preview_in_child
+    monkeypatch.setattr(safe, "preview_in_child", lambda *a, **k: calls.append(a) or real(*a, **k))
+    monkeypatch.setattr(engine.io, "CHILD_PREVIEW_PIXELS", 640 * 400 - 1)
+    png, tif, jpg = tmp_path / "p.png", tmp_path / "p.tif", tmp_path / "p.jpg"
+    Image.fromarray(photo_srgb8).save(png)
+    tifffile.imwrite(tif, photo_srgb8.astype(np.float32) / 255, photometric="rgb")  # Pillow cannot open it
+    Image.fromarray(photo_srgb8).save(jpg)
+    for p in (png, tif, jpg):
+        assert np.array_equal(load_preview(p, max_size=256, safe=True), load_preview(p, max_size=256))
+    assert [a[0] for a in calls] == [png, tif]
+
+
 def test_tiff_variants(tmp_path: Path, photo_jpeg: Path, photo_srgb8: np.ndarray, photo_linear: np.ndarray) -> None:
     # Float TIFF: already linear, passed through untouched (Pillow cannot even open it).
     f32 = tmp_path / "linear.tif"
