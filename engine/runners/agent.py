@@ -536,6 +536,9 @@ class Agent:
         for _ in range(self.steps):
             pdf, raw = self.session.run(None, {"proxy": img, "state": state,
                                                "mask_sel": masks[0], "mask_par": masks[1]})
+            if not (np.isfinite(pdf).all() and np.isfinite(raw).all()):  # a style whose training diverged
+                raise ModelError(f"{self.path.name}: the model's answer is not a number (NaN); "
+                                 "retrain the style or choose another")
             heads = np.split(raw, np.cumsum(self.widths)[:-1], axis=1)
             for i in range(n):
                 if rng is None:

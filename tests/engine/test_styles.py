@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine import styles
@@ -169,6 +170,22 @@ def test_a_style_trained_through_newer_filter_math_is_refused(tmp_path):
     path = _with_meta(tmp_path, "later", filter_versions={**versions, "saturation": versions["saturation"] + 1})
     with pytest.raises(ModelError, match=r"later\.onnx: .*newer Retouch \(saturation v2\)"):
         Agent(path, prefer_gpu=False)
+
+
+def test_a_style_that_answers_nan_says_so(tmp_path, photo_linear):
+    """A style whose training diverged gave the measured steps alone, without a word."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    model = onnx.load(str(DEFAULT_MODEL))
+    for init in model.graph.initializer:
+        arr = numpy_helper.to_array(init)
+        if arr.dtype.kind == "f" and arr.size > 1000:
+            init.CopyFrom(numpy_helper.from_array(np.full_like(arr, np.nan), init.name))
+    path = tmp_path / "diverged.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"diverged\.onnx: .*not a number"):
+        Agent(path, prefer_gpu=False).predict(photo_linear)
 
 
 def test_the_listing_goes_past_what_is_not_a_style(style, tmp_path, capsys):
