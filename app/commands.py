@@ -140,6 +140,17 @@ class ReplaceRecipe(QUndoCommand):
         self.doc.notify(Change("structure"))
 
 
+class FromDisk(ReplaceRecipe):
+    """Edits another program (or a second Retouch) saved, read again when the photo is shown."""
+
+    def __init__(self, doc: PhotoDoc, recipe: Recipe):
+        super().__init__(doc, recipe, "Edits changed on disk")
+
+    def undo(self) -> None:
+        super().undo()
+        self.doc.disk_stamp = None  # the file on disk is theirs: the next save keeps it aside first
+
+
 def pasted(target: Recipe, source_steps: list[Step], *, append: bool) -> Recipe:
     """The recipe a selective paste produces: ``source_steps`` after ``target``'s, or instead of them."""
     base = target.copy().steps if append else []

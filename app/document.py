@@ -44,6 +44,7 @@ class PhotoDoc(QObject):
         # the sidecar as this window last read or wrote it: one changed since by another program is
         # kept aside before a save (engine.recipe.save_sidecar), and re-read when the photo is shown
         self.disk_stamp = sidecar_stamp(self.path)
+        self.saves_pending = 0  # queued on the save pool: its stamp is about to change, by us
         try:
             self.recipe = read_sidecar(self.path) or Recipe()
         except RecipeError as e:  # read_sidecar already moved a bad file aside (not a newer one)

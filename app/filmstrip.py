@@ -4,6 +4,7 @@ then, for photos with edits, rendered with them."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWi
 from engine.recipe import Recipe
 
 from . import theme
-from .workers import run_in_pool, serial_pool
+from .workers import clear_pool, run_in_pool, serial_pool
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,15 @@ class Filmstrip(QListWidget):
         self.thumbs_done: set[Path] = set()
         self._generation = 0
         self._thumb_version: dict[Path, int] = {}  # the newest look asked for each photo wins
+        self._looks: dict[Path, tuple[int, Recipe | None]] = {}  # asked, not yet rendering
+        self._looks_lock = threading.Lock()
         self.currentItemChanged.connect(self._current)
 
     def set_paths(self, paths: list[Path]) -> None:
         self._generation += 1
-        self.pool.clear()
+        clear_pool(self.pool)
+        with self._looks_lock:
+            self._looks.clear()
         self.blockSignals(True)
         self.clear()
         self.items = {}
@@ -132,10 +137,20 @@ class Filmstrip(QListWidget):
         item = self.items.get(path)
         if item is None or item.data(Qt.ItemDataRole.UserRole + 1):
             return
-        gen, version = self._generation, self._bump(path)
-        run_in_pool(render_thumbnail, path, recipe, pool=self.pool,
-                    on_done=lambda img: self._edited(gen, path, version, img),
-                    on_error=lambda e, tb: log.info("no edited thumbnail for %s: %s", path, e))
+        with self._looks_lock:  # one render queued per photo, of the newest look asked (a paste
+            queued = path in self._looks  # twice onto twenty RAWs: twenty half-size decodes, not forty)
+            self._looks[path] = (self._bump(path), recipe)
+        if not queued:
+            gen = self._generation
+            run_in_pool(self._render_look, path, pool=self.pool,
+                        on_done=lambda res: self._edited(gen, path, *res),
+                        on_error=lambda e, tb: log.info("no edited thumbnail for %s: %s", path, e))
+
+    def _render_look(self, path: Path) -> tuple[int, QImage]:
+        """On the pool: the newest look asked for ``path``, rendered."""
+        with self._looks_lock:
+            version, recipe = self._looks.pop(path)
+        return version, render_thumbnail(path, recipe)
 
     def _bump(self, path: Path) -> int:
         self._thumb_version[path] = self._thumb_version.get(path, 0) + 1

@@ -48,7 +48,7 @@ from engine.runners.constancy import DEFAULT_WB
 from engine.runners.meter import DEFAULT_METER
 
 from . import agent as agent_mod
-from .commands import ReplaceRecipe, pasted
+from .commands import FromDisk, ReplaceRecipe, pasted
 from .document import PhotoDoc
 from .errors import show_error
 from .filmstrip import Filmstrip
@@ -474,7 +474,9 @@ class MainWindow(QMainWindow):
         if known:
             self._reload_if_changed(doc)
         self.doc = doc
-        self._pending = None  # Auto pressed on the photo left behind does not follow to this one
+        if self._pending is not None:  # Auto pressed on the photo left behind does not follow to this one
+            self._pending = None
+            self.panel.set_busy("")
         self._rendered_once = False
         self._latest.clear()
         self._screen = self._screen_wanted = None  # the previous photo's screen-size level
@@ -763,6 +765,7 @@ class MainWindow(QMainWindow):
             # unedited everywhere (the filmstrip when reopened, Batch Export's Auto for unedited photos)
             if doc is not self.doc:  # the shown photo's thumbnail follows its renders
                 self.filmstrip.refresh(doc.path, doc.recipe.copy())
+            doc.saves_pending += 1
             run_in_pool(_save, doc, doc.recipe.copy(), pool=self.save_pool,
                         on_done=lambda kept, d=doc: self._saved(d, kept),
                         on_error=lambda e, tb, d=doc: self._save_failed(d, e))
@@ -771,6 +774,7 @@ class MainWindow(QMainWindow):
             QApplication.processEvents()
 
     def _saved(self, doc: PhotoDoc, kept: Path | None) -> None:
+        doc.saves_pending -= 1
         doc.save_error = None
         if kept is not None:
             self.statusBar().showMessage(
@@ -780,26 +784,35 @@ class MainWindow(QMainWindow):
     def _reload_if_changed(self, doc: PhotoDoc) -> None:
         """Edits another program (or another Retouch) saved while this photo was not shown are read
         again, as an undoable step, before they can be saved over."""
-        if doc.dirty or doc.sidecar_locked or doc.failed or sidecar_stamp(doc.path) == doc.disk_stamp:
-            return
-        from engine.recipe import RecipeError, read_sidecar
+        if (doc.dirty or doc.saves_pending or doc.sidecar_locked or doc.failed
+                or sidecar_stamp(doc.path) == doc.disk_stamp):
+            return  # a save of ours still running changes the stamp too
+        from engine.recipe import NewerRecipeError, RecipeError, read_sidecar
 
         stamp = sidecar_stamp(doc.path)
         try:
             recipe = read_sidecar(doc.path) or Recipe()
-        except RecipeError as e:
+        except NewerRecipeError as e:  # left in place, never saved over (as on opening)
+            doc.sidecar_locked, doc.sidecar_error = True, str(e)
+            show_error(self, "Edits from a newer Retouch",
+                       f"The edits of {doc.name} were changed by a newer Retouch. Edits made here are not "
+                       f"saved, so that Retouch still finds its own.\n\n{e}")
+            return
+        except RecipeError as e:  # set aside by read_sidecar: nothing of theirs left in the way
+            doc.disk_stamp = sidecar_stamp(doc.path)
             show_error(self, "Edits could not be read", f"The edits of {doc.name} changed on disk and "
                        f"could not be read; the photo keeps the edits shown here.\n\n{e}")
             return
         doc.disk_stamp = stamp
         if recipe.dumps() != doc.recipe.dumps():
-            doc.undo.push(ReplaceRecipe(doc, recipe, "Edits changed on disk"))
+            doc.undo.push(FromDisk(doc, recipe))
             self.statusBar().showMessage(f"{doc.name}: its edits were changed on disk and are read again "
                                          "(Undo goes back)", 8000)
 
     def _save_failed(self, doc: PhotoDoc, exc: BaseException) -> None:
         """Said once per photo (an autosave follows every edit), naming the sidecar, not its temp file;
         the next edit tries again."""
+        doc.saves_pending -= 1
         doc.dirty = True
         self.filmstrip.set_edited(doc.path, has_sidecar(doc.path))  # no ● for edits not on disk
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -29,6 +29,7 @@ class Task(QRunnable):
         self.setAutoDelete(False)  # Python owns it; see _live below
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.signals = _Signals()
+        self.pool: QThreadPool | None = None
 
     def run(self) -> None:
         fn, args, kwargs = self.fn, self.args, self.kwargs
@@ -61,9 +62,12 @@ def run_in_pool(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], Non
     """Run ``fn(*args, **kwargs)`` in ``pool``; ``on_done``/``on_error`` are called on the GUI thread,
     unless ``owner`` (default: the pool's parent) has been deleted meanwhile (a closed window)."""
     task = Task(fn, *args, **kwargs)
-    owner = owner if owner is not None else (pool.parent() if pool is not None else None)
+    task.pool = pool = pool or QThreadPool.globalInstance()
+    owner = owner if owner is not None else pool.parent()
     if owner is not None:
         task.signals.setParent(owner)  # deleted with it: a late result goes nowhere
+        # ... and a result already on its way when the owner went is dropped by Qt: let the task go then
+        task.signals.destroyed.connect(lambda *_: _live.discard(task))
     _live.add(task)
 
     def release() -> None:
@@ -88,8 +92,21 @@ def run_in_pool(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], Non
 
     task.signals.done.connect(finish_ok)
     task.signals.failed.connect(finish_err)
-    (pool or QThreadPool.globalInstance()).start(task)
+    pool.start(task)
     return task
+
+
+def clear_pool(pool: QThreadPool) -> None:
+    """The tasks queued on ``pool`` and not started, taken off it and let go (``pool.clear()`` left
+    them in ``_live`` for ever, with what they were given). ``tryTake`` is atomic: a task it
+    returns will never run, so its signals can go at once."""
+    for task in [t for t in _live if t.pool is pool]:
+        if pool.tryTake(task):
+            _live.discard(task)
+            task.fn = task.args = task.kwargs = None
+            task.signals.done.disconnect()
+            task.signals.failed.disconnect()
+            task.signals.deleteLater()
 
 
 def release_later(*objs: Any) -> None:

@@ -6,6 +6,7 @@ A crash at any moment leaves either the old file or the new one, never half of e
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,13 +17,18 @@ _TEMP_EXTRA = len(".") + len(".") + 8 + len(".part")  # mkstemp's 8 random chara
 
 
 def temp_stem(name: str) -> str:
-    """``name`` as its temp file carries it: ``.{stem}.{random}.part{suffix}``, where the stem is
-    the name cut by characters so that the temp name still fits (a photo named with 240 bytes
-    could never have its sidecar saved)."""
+    """``name`` as its temp file carries it: ``.{stem}.{random}.part{suffix}``. A name too long for
+    that to fit (a photo named with 240 bytes could never have its sidecar saved) is cut by
+    characters and ends in ``~`` and a hash of the whole name, so two long names sharing a beginning
+    never share a stem (a batch's cleanup would take the other's temp file for its own)."""
     room = NAME_MAX - _TEMP_EXTRA - len(os.fsencode(Path(name).suffix))
-    while len(os.fsencode(name)) > room:
-        name = name[:-1]
-    return name
+    if len(os.fsencode(name)) <= room:
+        return name
+    tag = "~" + hashlib.sha1(os.fsencode(name)).hexdigest()[:10]
+    cut = name
+    while len(os.fsencode(cut)) > room - len(tag):
+        cut = cut[:-1]
+    return cut + tag
 
 
 @contextlib.contextmanager

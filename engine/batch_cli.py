@@ -132,7 +132,7 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     console = Console(stderr=True)
     workers = args.jobs or default_workers(len(jobs))
     where = f"cluster {args.scheduler}" if args.scheduler else f"{workers} worker process(es)"
-    console.print(f"Exporting {len(jobs)} photo(s) from {in_dir} to {out_dir} on {where}")
+    console.print(_shown(f"Exporting {len(jobs)} photo(s) from {in_dir} to {out_dir} on {where}"))
     s = jobs[0].settings
     if s.source != "recipe" and (s.model or s.strength is not None or s.white_balance != "learned"):
         model = Path(s.model).stem if s.model else "the shipped model"
@@ -181,7 +181,7 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     cancelled = cancelled or cancel.is_set()
     fatal = next((r for r in results if r.fatal), None)
     if fatal is not None:
-        console.print(f"[red]Stopped:[/red] {fatal.reason} (no later photo could be written)")
+        console.print(f"[red]Stopped:[/red] {_shown(fatal.reason)} (no later photo could be written)")
     _summary(console, results, len(jobs), in_dir, cancelled)
     if cancelled and fatal is None:
         return 130
@@ -208,7 +208,7 @@ def _summary(console, results: list, total: int, in_dir: Path, cancelled: bool) 
         ft.add_column("photo")
         ft.add_column("reason")
         for r in sorted(failed, key=lambda r: r.src):
-            ft.add_row(_rel(r.src, in_dir), r.reason)
+            ft.add_row(_shown(_rel(r.src, in_dir)), _shown(r.reason))
         console.print(ft)
 
 
@@ -219,7 +219,14 @@ def _rel(p: Path, root: Path) -> str:
         return str(p)
 
 
+def _shown(text: str) -> str:
+    """``text`` printable: a file name that is not UTF-8 (its bytes kept as surrogates) made rich
+    raise UnicodeEncodeError, and the batch stop, when it was shown."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _short(name: str, n: int = 28) -> str:
+    name = _shown(name)
     return name if len(name) <= n else name[: n - 1] + "…"
 
 

@@ -271,6 +271,12 @@ def save_sidecar(photo: str | os.PathLike, recipe: Recipe, known: Stamp | None) 
     sc, kept = sidecar_path(photo), None
     now = sidecar_stamp(photo)
     if now is not None and now != known:
+        try:
+            Recipe.load(sc)
+        except NewerRecipeError as e:  # a newer Retouch's edits keep their name, where it looks for them
+            raise NewerRecipeError(f"{e}; edits made here are not saved over it", path=None) from None
+        except RecipeError:
+            pass  # unreadable anyway: kept aside like any other
         kept = _set_aside(sc, "changed")
         if kept is None:
             raise OSError(f"{sc.name} was changed by another program and cannot be kept aside")

@@ -86,14 +86,15 @@ def _alive(pid: int) -> bool:
 def _die_with_parent(parent: int) -> None:
     """The child is killed when its parent dies (Linux), and exits if that has already happened: a
     killed app left its decode running, its pixels held in RAM on /dev/shm."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere the parent may not be the app (a Windows venv's python.exe is a launcher)
+    try:
+        import ctypes
 
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if parent and os.getppid() != parent:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent and os.getppid() != parent:  # it died before the line above: nobody waits for us
         os._exit(1)
 
 

@@ -354,6 +354,22 @@ def test_edits_another_program_saved_are_never_lost(qtbot, win, folder):
     assert len(list(folder.glob("b_dune.jpg.retouch.json.changed-*"))) == 1  # nothing more set aside
     win.doc.undo.undo()
     assert [s.op for s in win.doc.recipe.steps] == ["exposure", "saturation"]
+    win.flush_sidecars(wait=True)  # theirs, undone here, is kept aside before ours is saved again
+    kept = sorted(folder.glob("b_dune.jpg.retouch.json.changed-*"))
+    assert len(kept) == 2 and all(Recipe.load(k).to_json() == theirs.to_json() for k in kept)
+    assert [s.op for s in read_sidecar(b).steps] == ["exposure", "saturation"]
+    # a newer Retouch's edits appearing meanwhile: never saved over, on coming back either
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.select_path(a)
+    newer = '{"format": 1, "steps": [{"op": "exposure", "version": 7, "params": {"ev": 0.5}}]}'
+    sidecar_path(b).write_text(newer)
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.select_path(b)
+    assert any("newer Retouch" in x.text() for x in _error_boxes())
+    _close_boxes()
+    win.panel.add_step("gamma")
+    win.flush_sidecars(wait=True)
+    assert sidecar_path(b).read_text() == newer and len(list(folder.glob("b_dune.jpg.retouch.json.*"))) == 2
 
 
 def _thumb(win, path) -> np.ndarray:

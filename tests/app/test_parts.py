@@ -170,3 +170,21 @@ def test_a_result_for_a_closed_window_goes_nowhere(qtbot):
     gate.set()
     qtbot.wait(200)
     assert called == []
+
+
+def test_tasks_taken_off_a_pool_queue_are_let_go(qtbot):
+    """pool.clear() (a new folder while thumbnails load) left every queued task alive for ever."""
+    import threading
+
+    from app import workers
+    from app.workers import clear_pool, run_in_pool, serial_pool
+
+    pool = serial_pool()
+    gate = threading.Event()
+    first = run_in_pool(gate.wait, 5, pool=pool)
+    queued = [run_in_pool(len, [0] * 10, pool=pool) for _ in range(5)]
+    clear_pool(pool)
+    assert not any(t in workers._live for t in queued) and all(t.args is None for t in queued)
+    gate.set()
+    pool.waitForDone(5000)
+    qtbot.waitUntil(lambda: first not in workers._live, timeout=5000)

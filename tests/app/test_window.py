@@ -389,6 +389,7 @@ def test_auto_pressed_while_the_photo_opens_runs_once_it_has(qtbot, win, folder)
     with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
         win.filmstrip.select_path(folder / "a_dune.dng")
     settle(qtbot, win)
+    assert "as soon as" not in win.panel.status.text()  # the promise made on b is not left on a
     win.decode_pool.waitForDone(TIMEOUT)  # b's decode, dropped on arrival, before the window goes
     qtbot.wait(50)
     assert win.get_doc(folder / "b_dune.jpg").undo.count() == 0 and doc.undo.count() == 1

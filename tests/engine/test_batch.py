@@ -269,6 +269,7 @@ def test_names_that_are_not_utf8_and_link_loops_do_not_stop_the_batch(sources, t
     rc, err = run_cli(capsys, shoot, tmp_path / "out", "--recipe", tmp_path / "look.json", "--long-edge", "200")
     assert rc == 1 and "loop1.jpg" in err and "Traceback" not in err
     assert sorted(os.fsencode(p.name) for p in (tmp_path / "out").iterdir()) == [b"caf\xe9.jpg", b"plain.jpg"]
+    assert batch_cli._short(latin1).encode() == "caf\ufffd.jpg".encode()  # as the progress bar shows it
 
 
 def test_out_dir_inside_in_dir_is_not_rescanned(sources, tmp_path, capsys):
@@ -341,9 +342,13 @@ def test_leftover_temp_files_are_removed(sources, tmp_path):
     stray_long = out / f".{temp_stem(long)}.a8b7c6d5.part.jpg"
     stray_long.write_bytes(b"half a jpeg")
     assert len(os.fsencode(stray_long.name)) <= 255
+    # another output of the same long beginning, being written by another batch, is not touched
+    twin = f".{temp_stem(long[:-8] + 'X_png.jpg')}.a8b7c6d5.part.jpg"
+    assert twin != stray_long.name
+    (out / twin).write_bytes(b"someone else's export in progress")
     keep = out / "other.jpg"
     keep.write_bytes(b"someone else's file")
-    assert cleanup_partials(jobs) == 2
+    assert cleanup_partials(jobs) == 2 and (out / twin).exists()
     assert not stray.exists() and not stray_long.exists() and keep.read_bytes() == b"someone else's file"
 
 

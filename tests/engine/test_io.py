@@ -481,6 +481,18 @@ def test_a_big_png_or_tiff_is_previewed_in_a_child(tmp_path: Path, photo_srgb8: 
     assert [a[0] for a in calls] == [png, tif]
 
 
+@pytest.mark.parametrize(("software", "ours"), [("Retouch", True), ("Retouch 1.2", True),
+                                                ("RetouchPilot 3.1", False), ("Retouch4me Heal 1.0", False)])
+def test_only_retouchs_own_outputs_read_as_its_own(tmp_path: Path, software: str, ours: bool) -> None:
+    from engine.io.metadata import written_by_retouch
+
+    exif = Image.Exif()
+    exif[0x0131] = software
+    for name in ("x.jpg", "x.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / name, exif=exif.tobytes())
+        assert written_by_retouch(tmp_path / name) is ours
+
+
 def test_tiff_variants(tmp_path: Path, photo_jpeg: Path, photo_srgb8: np.ndarray, photo_linear: np.ndarray) -> None:
     # Float TIFF: already linear, passed through untouched (Pillow cannot even open it).
     f32 = tmp_path / "linear.tif"
