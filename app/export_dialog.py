@@ -75,8 +75,11 @@ class ExportDialog(QDialog):
         size_row.addStretch(1)
         form.addRow("Size", size_row)
         out_row = QHBoxLayout()
-        default_out = str(photos[0][0].parent / "export")
-        self.out_dir = QLineEdit(str(settings.value("export/out_dir", default_out)))
+        # a folder inside the photos' own (the default "export") is remembered as such: the next
+        # folder's photos export into their own "export", not among the last folder's exports
+        src = photos[0][0].parent
+        sub, last = str(settings.value("export/out_sub", "export")), str(settings.value("export/out_dir", ""))
+        self.out_dir = QLineEdit(str(src / sub) if sub or not last else last)  # "" and "": no setting yet
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         out_row.addWidget(self.out_dir, 1)
@@ -203,7 +206,10 @@ class ExportDialog(QDialog):
         s.setValue("export/quality", self.quality.value())
         s.setValue("export/long_edge", self.long_edge.value())
         s.setValue("export/resize", "true" if self.resize.isChecked() else "false")
-        s.setValue("export/out_dir", self.out_dir.text())
+        out, src = Path(self.out_dir.text()).expanduser(), self.photos[0][0].parent
+        inside = out.is_relative_to(src)  # the photos' folder itself too ("."), as Lightroom's "same folder"
+        s.setValue("export/out_sub", str(out.relative_to(src)) if inside else "")
+        s.setValue("export/out_dir", "" if inside else str(out))
         s.setValue("export/template", self.template.text())
 
     def closeEvent(self, event) -> None:

@@ -195,6 +195,30 @@ def test_export_writes_file_with_exif(qtbot, win, folder, tmp_path):
     dlg.close()
 
 
+def test_the_export_folder_follows_the_photos_unless_chosen_elsewhere(qtbot, win, folder, tmp_path, photo_jpeg):
+    """The last folder was offered as is: the next shoot's photos landed among the last one's exports."""
+    from app.export_dialog import ExportDialog
+
+    other = tmp_path / "shoot2"
+    other.mkdir()
+    shutil.copy(photo_jpeg, other / "c.jpg")
+
+    def offered(photo):
+        dlg = ExportDialog([(photo, Recipe())], win.settings, win)
+        qtbot.addWidget(dlg)
+        return dlg
+
+    dlg = offered(folder / "b_dune.jpg")
+    assert dlg.out_dir.text() == str(folder / "export")
+    dlg.out_dir.setText(str(folder / "jpegs" / "web"))
+    dlg._remember()
+    assert offered(other / "c.jpg").out_dir.text() == str(other / "jpegs" / "web")
+    dlg = offered(folder / "b_dune.jpg")
+    dlg.out_dir.setText(str(tmp_path / "portfolio"))  # a folder of its own: kept for every shoot
+    dlg._remember()
+    assert offered(other / "c.jpg").out_dir.text() == str(tmp_path / "portfolio")
+
+
 def test_export_applies_each_photos_recipe_as_shown_never_auto(qtbot, win, folder, tmp_path):
     """Export of a selection: opened or not, a photo never edited exports as it is (an unopened one
     got Auto, at the shipped model's strength); an unopened photo's sidecar is applied."""
