@@ -225,9 +225,13 @@ class StyleDialog(QDialog):
         if not has_run:
             self.resume.setChecked(False)
         exists = bool(name) and (user_styles_dir() / f"{name}.onnx").exists()
-        self.name_note.setText(bad or (f"A style “{name}” exists: Start replaces it"
+        # a training of that name without its style file (deleted, or written elsewhere) is said too:
+        # Start would begin again over its checkpoint
+        what = f"A style “{name}” exists" if exists else f"A training “{name}” exists (its style file is gone)"
+        self.name_note.setText(bad or (f"{what}: Start replaces it"
                                       + (", or tick Continue to train it further." if has_run else ".")
-                                      if exists and not self.resume.isChecked() and not busy else ""))
+                                      if (exists or has_run) and not self.resume.isChecked() and not busy
+                                      else ""))
         self.name_note.setVisible(bool(self.name_note.text()))  # no empty row in the form
 
     def command(self) -> list[str]:

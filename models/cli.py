@@ -44,10 +44,11 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "with --resume, the run's own unless given")
     p.add_argument("--unpaired", action="store_true",
                    help="learn only the targets' look, even where file names pair the folders")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run folder's checkpoint with its own --width, --batch and --views")
-    p.add_argument("--replace", action="store_true",
-                   help="start again where a style or a run of that name exists (without it, that is refused)")
+    again = p.add_mutually_exclusive_group()  # both at once: which one was meant?
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run folder's checkpoint with its own --width, --batch and --views")
+    again.add_argument("--replace", action="store_true",
+                       help="start again where a style or a run of that name exists (without it, that is refused)")
     p.add_argument("--run", type=Path, default=None,
                    help="working folder: checkpoint, log, views cache "
                         "(default ~/.local/share/retouch/runs/style-<name>)")
@@ -133,6 +134,9 @@ def _train_style(args: argparse.Namespace) -> int:
     for d in (args.inputs, args.targets):
         if not d.is_dir():
             raise CliError(f"{d} is not a folder")
+    if args.inputs.resolve() == args.targets.resolve():  # it trained, unpaired, a style that does nothing
+        raise CliError(f"--inputs and --targets are the same folder ({args.inputs}): give the unedited "
+                       "photos and the finished ones")
     if args.output is not None and args.output.is_dir():
         raise CliError(f"{args.output} is a folder; give the style model's file name")
     listed = {d: scan_folder(d) for d in (args.inputs, args.targets)}  # once: pairs and views read the same lists
@@ -314,6 +318,10 @@ def _continue_command(args: argparse.Namespace, out: Path, run: Path, cfg: Confi
                        "--resume"])
 
 
+#: Below this the fitted recipe is said to be a rough match (the README's fit figures: 33-47 dB).
+ROUGH_FIT_DB = 28.0
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from engine.align import find_crop, fit_grid
     from engine.auto_cli import describe
@@ -367,6 +375,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print("no steps: the two already match")
         print(f"remaining error: RMSE {res.rmse:.4f} ({res.psnr:.1f} dB PSNR; before fitting "
               f"{res.start_psnr:.1f} dB) in {time.perf_counter() - t:.1f} s -> {args.output}")
+        if res.psnr < ROUGH_FIT_DB:  # a recipe of the true look lands at 33-47 dB, cropped and resized too
+            print(f"rough match: {args.after.name} may hold what these filters cannot do (a vignette, a local "
+                  "or selective edit, retouching), or is another photo; the recipe is the closest global look")
         return 0
 
     return run(args)

@@ -195,3 +195,18 @@ def test_a_failed_training_says_its_error_and_the_photos_it_skipped():
             "--iterations above 10 to train it further"]  # Continue after a finished training: the dialog's words
     assert failure(done, 1) == ("Continue: the run in /x/style-a is already at iteration 10; set Iterations above 10 "
                                 "to train it further")
+
+
+def test_a_training_left_without_its_style_file_is_said_before_start_replaces_it(qtbot, win, folders):
+    """With the style file deleted (or written elsewhere by -o) and its run kept, Start silently began
+    again over the checkpoint: no word beside the name, and Continue unticked."""
+    run = style_run_dir("golden hour")
+    run.mkdir(parents=True)
+    (run / "checkpoint.pt").write_bytes(b"a checkpoint")
+    dlg = _filled(win, folders)
+    dlg.name.setText("golden hour")
+    assert dlg.name_note.text().startswith("A training “golden hour” exists (its style file is gone): "
+                                           "Start replaces it, or tick Continue")
+    assert dlg.name_note.isVisibleTo(dlg) and dlg.resume.isEnabled()
+    dlg.resume.setChecked(True)
+    assert dlg.name_note.text() == "" and dlg.command()[-1 - len(TINY)] == "--resume"

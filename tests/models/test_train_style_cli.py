@@ -99,6 +99,37 @@ def test_fit_command_writes_recipe(tmp_path, capsys, heldout_srgb):
     assert abs(got.steps[1].params["amount"] - 0.6) < 0.03  # measured 0.5998
 
 
+def test_fit_says_when_no_global_look_gets_close(tmp_path, capsys, heldout_srgb):
+    """A look with a vignette and a channel swap was fitted to 20.8 dB without a word: a photographer
+    could not tell a rough match from a close one."""
+    from engine.io import write_image
+
+    before = heldout_srgb[3]
+    h, w = before.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    vignette = 1 - 0.8 * (((yy - h / 2) / h) ** 2 + ((xx - w / 2) / w) ** 2)[..., None] * 4
+    after = np.clip(before[..., ::-1] * vignette, 0, 1)  # red and blue swapped, corners darkened
+    write_image(tmp_path / "before.png", before, fmt="png")
+    write_image(tmp_path / "after.png", after, fmt="png")
+    args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(tmp_path / "r.json")])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    psnr = float(re.search(r"\(([\d.]+) dB PSNR", out)[1])
+    assert psnr < 28 and "rough match: after.png may hold what these filters cannot do" in out, out
+
+
+def test_train_style_refuses_one_folder_twice_and_resume_with_replace(tmp_path, capsys, heldout_files):
+    d = tmp_path / "photos"
+    d.mkdir()
+    for p in heldout_files[:4]:
+        shutil.copy(p, d / p.name)
+    args = _parse(["train-style", "--inputs", str(d), "--targets", str(d) + "/", "-o", str(tmp_path / "s.onnx")])
+    assert args.func(args) == 1 and "are the same folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parse(["train-style", "--inputs", str(d), "--targets", str(tmp_path), "--resume", "--replace"])
+    assert "not allowed with argument --resume" in capsys.readouterr().err
+
+
 def test_fit_command_refuses_another_photo(tmp_path, capsys, heldout_srgb):
     """AFTER must show BEFORE (any size, cropped or not): another photo, or BEFORE turned upside
     down, is one clear error before any fitting, and nothing is written."""
