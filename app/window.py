@@ -1032,6 +1032,10 @@ class MainWindow(QMainWindow):
             pending[1]()
 
     def auto(self) -> None:
+        if self.model is not None and not Path(self.model).is_file():  # deleted behind the app's back
+            gone = Path(self.model).stem
+            self.refresh_styles()  # Default takes its place, as the ⋯ menu would show
+            self.statusBar().showMessage(f"The style “{gone}” is gone from its folder; Auto uses Default", 8000)
         doc = self._need_pixels(self.auto, "Auto")
         if doc is None or ("auto", doc) in self._running:  # a second press (the shortcut) while it runs
             return

@@ -88,3 +88,20 @@ def test_the_style_list_follows_the_folder_while_the_app_runs(qtbot, win, tmp_pa
     win.panel.style_box.showPopup()  # the list itself opens
     assert _labels(win) == ["Default", "new look", "third"]
     win.panel.style_box.hidePopup()
+
+
+def test_auto_with_a_style_deleted_elsewhere_falls_back_to_default_and_says_so(qtbot, win, folder, tmp_path,
+                                                                               monkeypatch):
+    """Auto went on with the deleted style's model still in memory, the list still naming it."""
+    from qt_helpers import open_and_wait
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    user_styles_dir().mkdir(parents=True)
+    shutil.copyfile(DEFAULT_MODEL, user_styles_dir() / "warm.onnx")
+    win.panel.set_models(agent_mod.available_models(), win.model)
+    _choose(win, "warm")
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    (user_styles_dir() / "warm.onnx").unlink()  # `retouch styles delete warm` in a terminal
+    win.auto()
+    assert win.model is None and _labels(win) == ["Default"]
+    assert "“warm” is gone" in win.statusBar().currentMessage()
