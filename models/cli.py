@@ -82,18 +82,24 @@ class _Bar:
     many more times (``train.critic_steps``), and a rate from the start would overestimate the
     rest several fold. The first call only sets the start."""
 
+    WARM_UP = 2  # calls
+
     def __init__(self, work: Callable[[int, int], float] = lambda start, end: end - start, window: int = 50):
         self.tty = sys.stderr.isatty()
         self.last = -1
         self.work = work
         self.recent: deque[tuple[float, float]] = deque(maxlen=window)  # (seconds, work) of each call's iterations
+        # the first calls' iterations also pay torch's first allocations and a loaded machine's start
+        # (30-130 s against ~1 s later in a review): used only until others exist
+        self.first: list[tuple[float, float]] = []
         self.prev: tuple[int, float] | None = None
 
     def __call__(self, it: int, total: int, elapsed: float) -> None:
         if self.prev is not None and it > self.prev[0]:
-            self.recent.append((elapsed - self.prev[1], self.work(self.prev[0], it)))
+            interval = (elapsed - self.prev[1], self.work(self.prev[0], it))
+            (self.first if len(self.first) < self.WARM_UP else self.recent).append(interval)
         self.prev = (it, elapsed)
-        if not self.recent:
+        if not self.first:
             return
         frac = it / max(1, total)
         line = (f"[{'#' * int(30 * frac):<30}] {it}/{total} {100 * frac:5.1f}% "
@@ -105,7 +111,7 @@ class _Bar:
             print(line, file=sys.stderr, flush=True)
 
     def eta(self, it: int, total: int) -> float:
-        seconds, work = (sum(x) for x in zip(*self.recent))
+        seconds, work = (sum(x) for x in zip(*(self.recent or self.first)))
         return seconds / max(1e-9, work) * self.work(it, total)
 
 
