@@ -341,17 +341,23 @@ class MainWindow(QMainWindow):
 
         return [d for d in self.findChildren(QDialog) if isinstance(d, (ExportDialog, BatchDialog)) and d.running()]
 
-    def _ask_cancel_exports(self, n: int) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Question, "Export running",
-                          ("An export is" if n == 1 else f"{n} exports are") + " still running.", parent=self)
-        box.setObjectName("quit-during-export")
-        box.setInformativeText("Cancel it and quit? Photos being written now are finished as complete "
-                               "files; the others are not exported. Nothing half-written is left behind.")
-        quit_btn = box.addButton("Cancel Export and Quit", QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep Exporting", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
+    def _ask_to_quit(self, name: str, icon: QMessageBox.Icon, title: str, text: str, info: str,
+                     quit_label: str, stay_label: str) -> bool:
+        """A quit that would lose something: True if the photographer quits anyway (staying is the default)."""
+        box = QMessageBox(icon, title, text, parent=self)
+        box.setObjectName(name)
+        box.setInformativeText(info)
+        quit_btn = box.addButton(quit_label, QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(box.addButton(stay_label, QMessageBox.ButtonRole.RejectRole))
         box.exec()
         return box.clickedButton() is quit_btn
+
+    def _ask_cancel_exports(self, n: int) -> bool:
+        return self._ask_to_quit(
+            "quit-during-export", QMessageBox.Icon.Question, "Export running",
+            ("An export is" if n == 1 else f"{n} exports are") + " still running.",
+            "Cancel it and quit? Photos being written now are finished as complete files; the others are "
+            "not exported. Nothing half-written is left behind.", "Cancel Export and Quit", "Keep Exporting")
 
     def _close_after_exports(self) -> None:
         if not self.running_exports():
@@ -394,16 +400,11 @@ class MainWindow(QMainWindow):
         gone = [d for d in docs if not d.path.exists()]
         why = ("the photo is no longer where it was opened (moved, renamed or deleted)" if gone
                else docs[0].save_error or "the sidecar could not be written")
-        box = QMessageBox(QMessageBox.Icon.Warning, "Edits not saved",
-                          f"The edits of {names} could not be saved: {why}.", parent=self)
-        box.setObjectName("quit-unsaved")
-        box.setInformativeText("To keep them, stay: copy the recipe (Edit ▸ Copy Recipe) and paste it onto "
-                               "the photo where it is now.")
-        quit_btn = box.addButton("Quit Without Them", QMessageBox.ButtonRole.DestructiveRole)
-        stay = box.addButton("Keep Retouch Open", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(stay)
-        box.exec()
-        return box.clickedButton() is quit_btn
+        return self._ask_to_quit(
+            "quit-unsaved", QMessageBox.Icon.Warning, "Edits not saved",
+            f"The edits of {names} could not be saved: {why}.",
+            "To keep them, stay: copy the recipe (Edit ▸ Copy Recipe) and paste it onto the photo where it "
+            "is now.", "Quit Without Them", "Keep Retouch Open")
 
     # ---------------------------------------------------------------- opening
     def open_dialog(self) -> None:
