@@ -28,10 +28,14 @@ def load_thumbnail(path: Path) -> QImage:
     """Embedded preview (RAW) or reduced decode, scaled to THUMB; runs in a worker."""
     from engine.io import load_preview
 
+
+    return _thumb_image(load_preview(path, max_size=THUMB * 2, safe=True))  # a corrupt RAW's decode in a child
+
+
+def _thumb_image(rgb8: np.ndarray) -> QImage:
     from .renderer import to_qimage
 
-    rgb = load_preview(path, max_size=THUMB * 2, safe=True)  # a corrupt RAW's decode in a child
-    img = to_qimage(np.asarray(rgb, np.uint8))
+    img = to_qimage(np.asarray(rgb8, np.uint8))
     return img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
 
 
@@ -43,8 +47,6 @@ def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
     from engine.io.image import linearize
     from engine.recipe import has_sidecar, sidecar_path
     from engine.render import render_uint8, resize_linear
-
-    from .renderer import to_qimage
 
     if recipe is None:
         recipe = Recipe.load(sidecar_path(path)) if has_sidecar(path) else Recipe()
@@ -58,8 +60,7 @@ def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
             lin = resize_linear(lin, max(1, round(w * scale)), max(1, round(h * scale)))
     else:
         lin = linearize(np.asarray(load_preview(path, max_size=THUMB * 2, safe=True), np.uint8))
-    img = to_qimage(render_uint8(recipe, np.ascontiguousarray(lin, np.float32)))
-    return img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    return _thumb_image(render_uint8(recipe, np.ascontiguousarray(lin, np.float32)))
 
 
 def _placeholder(text: str, colour: str) -> QIcon:

@@ -397,7 +397,7 @@ class MainWindow(QMainWindow):
         """Edits that could not be saved (the photo moved or deleted while open, a folder that cannot
         be written) were dropped at quit without a word."""
         names = ", ".join(d.name for d in docs[:3]) + (f" and {len(docs) - 3} more" if len(docs) > 3 else "")
-        gone = [d for d in docs if not d.path.exists()]
+        gone = any(not d.path.exists() for d in docs)
         why = ("the photo is no longer where it was opened (moved, renamed or deleted)" if gone
                else docs[0].save_error or "the sidecar could not be written")
         return self._ask_to_quit(
@@ -762,12 +762,13 @@ class MainWindow(QMainWindow):
                     f"Edits of {doc.path.name} not saved: its sidecar is a newer Retouch's", 5000)
                 continue
             self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)
-            # no steps left (Auto undone, every step deleted): no sidecar, so the photo reads as
-            # unedited everywhere (the filmstrip when reopened, Batch Export's Auto for unedited photos)
+            recipe = doc.recipe.copy()  # read, never changed, by the save and the thumbnail
             if doc is not self.doc:  # the shown photo's thumbnail follows its renders
-                self.filmstrip.refresh(doc.path, doc.recipe.copy())
+                self.filmstrip.refresh(doc.path, recipe)
+            # no steps left (Auto undone, every step deleted): no sidecar (save_sidecar), so the photo
+            # reads as unedited everywhere (the filmstrip when reopened, Batch Export's Auto for it)
             doc.saves_pending += 1
-            run_in_pool(_save, doc, doc.recipe.copy(), pool=self.save_pool,
+            run_in_pool(_save, doc, recipe, pool=self.save_pool,
                         on_done=lambda kept, d=doc: self._saved(d, kept),
                         on_error=lambda e, tb, d=doc: self._save_failed(d, e))
         if wait:
@@ -785,12 +786,13 @@ class MainWindow(QMainWindow):
     def _reload_if_changed(self, doc: PhotoDoc) -> None:
         """Edits another program (or another Retouch) saved while this photo was not shown are read
         again, as an undoable step, before they can be saved over."""
-        if (doc.dirty or doc.saves_pending or doc.sidecar_locked or doc.failed
-                or sidecar_stamp(doc.path) == doc.disk_stamp):
+        if doc.dirty or doc.saves_pending or doc.sidecar_locked or doc.failed:
             return  # a save of ours still running changes the stamp too
+        stamp = sidecar_stamp(doc.path)
+        if stamp == doc.disk_stamp:
+            return
         from engine.recipe import NewerRecipeError, RecipeError, read_sidecar
 
-        stamp = sidecar_stamp(doc.path)
         try:
             recipe = read_sidecar(doc.path) or Recipe()
         except NewerRecipeError as e:  # left in place, never saved over (as on opening)

@@ -293,11 +293,6 @@ def write_sidecar(photo: str | os.PathLike, recipe: Recipe) -> Path:
     return sc
 
 
-def remove_sidecar(photo: str | os.PathLike) -> None:
-    """The photo's sidecar deleted (its edits are gone: it reads as unedited); nothing without one."""
-    sidecar_path(photo).unlink(missing_ok=True)
-
-
 # ---------------------------------------------------------------------------------------------
 # Parsing and validation
 
