@@ -202,6 +202,14 @@ class StyleDialog(QDialog):
             "The folders do not hold the same photos by name: Retouch learns the After photos' look.")
         self.pairs_note.setText(text)
         self.pairs_note.setVisible(bool(text))
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grown to show a note's every line: a two-line note was cut to one and a half (the form
+        keeps the height it opened with)."""
+        need = self.layout().totalHeightForWidth(self.width())
+        if need > self.height():
+            self.resize(self.width(), need)
 
     def is_training(self) -> bool:
         return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
@@ -233,6 +241,7 @@ class StyleDialog(QDialog):
                                       if (exists or has_run) and not self.resume.isChecked() and not busy
                                       else ""))
         self.name_note.setVisible(bool(self.name_note.text()))  # no empty row in the form
+        self._fit_height()
 
     def command(self) -> list[str]:
         """The ``retouch train-style`` arguments for the current fields."""

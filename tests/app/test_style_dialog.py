@@ -208,5 +208,7 @@ def test_a_training_left_without_its_style_file_is_said_before_start_replaces_it
     assert dlg.name_note.text().startswith("A training “golden hour” exists (its style file is gone): "
                                            "Start replaces it, or tick Continue")
     assert dlg.name_note.isVisibleTo(dlg) and dlg.resume.isEnabled()
+    qtbot.wait(50)
+    assert dlg.height() >= dlg.layout().totalHeightForWidth(dlg.width())  # its two lines whole, not cut
     dlg.resume.setChecked(True)
     assert dlg.name_note.text() == "" and dlg.command()[-1 - len(TINY)] == "--resume"
