@@ -77,6 +77,9 @@ def init_worker(threads: int = 1, job_timeout: float | None = None) -> None:
     global _JOB_TIMEOUT, _THREADS
     _JOB_TIMEOUT = job_timeout
     _THREADS = max(1, threads)
+    # Imported here, not in the first job: a fresh worker's imports took 3+ s on a loaded machine,
+    # which the per-photo watchdog then counted against that photo.
+    from . import io, recipe, render  # noqa: F401
 
 
 _JOB_TIMEOUT: float | None = None

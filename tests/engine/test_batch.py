@@ -410,7 +410,7 @@ def test_hung_photo_is_stopped_by_the_watchdog(sources, tmp_path, monkeypatch):
         shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
     monkeypatch.setenv(HANG_ENV, "p0.jpg")
     jobs = plan_jobs(shoot, tmp_path / "out", ExportSettings(long_edge=200, source="recipe", recipe=LOOK.to_json()))
-    results = {p.result.src.name: p.result for p in export_all(jobs, workers=1, job_timeout=3)}
+    results = {p.result.src.name: p.result for p in export_all(jobs, workers=1, job_timeout=10)}
     assert results["p0.jpg"].status == "failed" and "hung" in results["p0.jpg"].reason
     assert results["p1.jpg"].status == results["p2.jpg"].status == "done"
     assert not multiprocessing.active_children()
