@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -178,8 +179,12 @@ def test_jpeg_exif_orientation(jpeg_rotated: Path, photo_srgb8: np.ndarray, phot
     assert prev.shape == (200, 320, 3)
 
 
-def _adobe_rgb_icc() -> bytes:
-    """A minimal ICC v2 matrix/TRC display profile with Adobe RGB (1998) primaries, gamma 2.2."""
+ADOBE_RGB_D50 = ((0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609), (0.1492, 0.0632, 0.7446))
+SRGB_D50 = ((0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141))
+
+
+def _adobe_rgb_icc(name: bytes = b"Adobe RGB test", primaries=ADOBE_RGB_D50, gamma: float = 2.2) -> bytes:
+    """A minimal ICC v2 matrix/TRC display profile: Adobe RGB (1998) primaries, gamma 2.2 by default."""
     import struct
 
     def s15(x: float) -> bytes:
@@ -188,12 +193,12 @@ def _adobe_rgb_icc() -> bytes:
     def xyz(x: float, y: float, z: float) -> bytes:
         return b"XYZ " + bytes(4) + s15(x) + s15(y) + s15(z)
 
-    name = b"Adobe RGB test\0"
+    name += b"\0"
     desc = b"desc" + bytes(4) + struct.pack(">I", len(name)) + name + bytes(4 + 4 + 2 + 1 + 67)
-    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(2.2 * 256)) + bytes(2)
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
     tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
-            (b"rXYZ", xyz(0.6097, 0.3111, 0.0195)), (b"gXYZ", xyz(0.2053, 0.6257, 0.0609)),
-            (b"bXYZ", xyz(0.1492, 0.0632, 0.7446)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
+            (b"rXYZ", xyz(*primaries[0])), (b"gXYZ", xyz(*primaries[1])),
+            (b"bXYZ", xyz(*primaries[2])), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
             (b"cprt", b"text" + bytes(4) + b"none\0" + bytes(3))]
     offset = 128 + 4 + 12 * len(tags)
     table, body = b"", b""
@@ -226,6 +231,57 @@ def test_icc_tagged_inputs(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
 
     assert chroma(conv) > 1.15 * chroma(base)
     assert conv.mean() == pytest.approx(base.mean(), rel=0.1)  # same exposure, wider colours
+
+
+def test_16_bit_files_tagged_with_another_space_are_converted(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """16-bit TIFFs and PNGs with an Adobe RGB profile were read as sRGB (65 levels off): they must
+    read as the same numbers in 8 bits do, which LittleCMS converts through Pillow."""
+    icc = _adobe_rgb_icc()
+    eight = tmp_path / "adobe8.png"
+    Image.fromarray(photo_srgb8).save(eight, icc_profile=icc)
+    ref = srgb_encode(load_photo(eight).linear)
+    sixteen = photo_srgb8.astype(np.uint16) * 257
+    tif = tmp_path / "adobe16.tif"
+    tifffile.imwrite(tif, sixteen, photometric="rgb", iccprofile=icc)
+    png = tmp_path / "adobe16.png"
+    png.write_bytes(imagecodecs.png_encode(sixteen))
+    Image.fromarray(photo_srgb8).save(tmp_path / "tmp8.png", icc_profile=icc)  # for its iCCP chunk
+    chunk = (tmp_path / "tmp8.png").read_bytes()
+    start = chunk.index(b"iCCP") - 4
+    end = start + 12 + int.from_bytes(chunk[start:start + 4], "big")
+    data = png.read_bytes()
+    png.write_bytes(data[:33] + chunk[start:end] + data[33:])  # after IHDR
+    untagged = photo_srgb8 / 255.0
+    for path in (tif, png):
+        got = srgb_encode(load_photo(path).linear)
+        # exact at 16 bits; the 8-bit reference is rounded to 8 bits
+        assert np.abs(got - ref).mean() * 255 < 0.4 and np.percentile(np.abs(got - ref), 99) * 255 < 1
+        assert np.abs(got - untagged).mean() * 255 > 3  # not read as sRGB
+
+
+def test_a_linear_profile_named_srgb_is_not_taken_for_srgb(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """GIMP's linear-light sRGB names itself "sRGB": taken for sRGB by its name, it read 73 levels off."""
+    path = tmp_path / "linear.png"
+    Image.fromarray(photo_srgb8).save(path, icc_profile=_adobe_rgb_icc(b"sRGB linear (g10)", SRGB_D50, 1.0))
+    got = load_photo(path).linear  # the stored numbers are linear light already
+    assert np.abs(got - photo_srgb8 / 255.0).mean() < 0.005
+
+
+def test_grey_and_palette_images_are_converted_by_their_profiles(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """A grey image with a Gray Gamma 1.8 profile was shown as sRGB (17 levels off), and a palette
+    PNG's profile was skipped (35 levels off for Adobe RGB)."""
+    grey = np.asarray(Image.fromarray(photo_srgb8).convert("L"))
+    path = tmp_path / "grey18.png"
+    Image.fromarray(grey).save(path, icc_profile=imagecodecs.cms_profile("gray", gamma=1.8))
+    got = load_photo(path).linear[..., 1]
+    expected = (grey / 255.0) ** 1.8  # the grey profile's own light, the same in every space
+    assert np.abs(got - expected).mean() < 0.004  # read as sRGB: ~0.03
+    palette = Image.fromarray(photo_srgb8).quantize(64)
+    p = tmp_path / "palette.png"
+    palette.save(p, icc_profile=_adobe_rgb_icc())
+    as_rgb = tmp_path / "rgb.png"
+    palette.convert("RGB").save(as_rgb, icc_profile=_adobe_rgb_icc())
+    np.testing.assert_allclose(load_photo(p).linear, load_photo(as_rgb).linear, atol=1e-6)
 
 
 def test_decompression_bomb_is_refused(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
@@ -297,6 +353,12 @@ def test_write_jpeg_png_carry_exif_and_icc(tmp_copy, photo_jpeg: Path, jpeg_rota
         assert (m.orientation, m.width, m.height, m.iso) == (1, 640, 400, 100)
     assert (src.read_bytes(), src.stat().st_mtime_ns) == before
     _no_temp_files(out_dir, {src.name, "out.jpg", "out.png"})
+    from PIL import JpegImagePlugin
+
+    for quality, sampling in ((95, 0), (90, 0), (85, 2)):  # 4:4:4 from quality 90 on, else 4:2:0
+        path = write_image(out_dir / "q.jpg", srgb, quality=quality)
+        with Image.open(path) as im:
+            assert JpegImagePlugin.get_sampling(im) == sampling
 
 
 def test_write_tiff16(tmp_path: Path, dng_file: Path) -> None:
@@ -315,6 +377,68 @@ def test_write_tiff16(tmp_path: Path, dng_file: Path) -> None:
     m = read_metadata(path)
     assert m.iso == 400 and m.exposure_time == pytest.approx(1 / 125)
     _no_temp_files(tmp_path, {"out.tif"})
+
+
+def _tag_dng(path: Path) -> None:
+    """What a photographer's camera and catalogue put in a RAW: written by exiv2, read back by Pillow."""
+    import pyexiv2
+
+    img = pyexiv2.Image(str(path))
+    img.modify_exif({"Exif.Image.Artist": "Jane Photographer", "Exif.Image.Copyright": "(c) 2026 Jane",
+                     "Exif.Photo.LensModel": "TEST 24-70mm F2.8", "Exif.GPSInfo.GPSLatitudeRef": "N",
+                     "Exif.GPSInfo.GPSLatitude": "43/1 15/1 3012/100", "Exif.Image.Orientation": "1"})
+    img.modify_xmp({"Xmp.xmp.Rating": "4", "Xmp.dc.subject": ["MARKER_KEYWORD"],
+                    "Xmp.crs.Exposure2012": "+1.50"})  # Lightroom's develop settings for the RAW
+    img.modify_iptc({"Iptc.Application2.Keywords": ["MARKER_IPTC"]})
+    img.close()
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "tiff16"])
+def test_exports_carry_a_raws_gps_copyright_lens_xmp_and_iptc(tmp_path: Path, dng_file: Path, fmt: str) -> None:
+    """RAW exports kept 7 fields rebuilt from the decode: GPS, Artist, Copyright, the lens, XMP and
+    IPTC were lost, and a 16-bit TIFF held its EXIF values in IFD0, where readers do not look."""
+    import pyexiv2
+
+    src = tmp_path / "shot.dng"
+    shutil.copy(dng_file, src)
+    _tag_dng(src)
+    before = src.read_bytes()
+    photo = load_photo(src)
+    path = write_image(tmp_path / f"out.{fmt[:4]}", srgb_encode(photo.linear), fmt=fmt, meta=photo.meta)
+    with Image.open(path) as im:
+        exif, xmp = im.getexif(), im.info.get("xmp", b"")
+        photo_ifd, gps = exif.get_ifd(0x8769), exif.get_ifd(0x8825)
+        assert im.info["icc_profile"] == srgb_icc()
+    assert (exif[315], exif[33432], exif[271], exif[305], exif[274]) == (
+        "Jane Photographer", "(c) 2026 Jane", "Retouch", "Retouch", 1)
+    # the DNG keeps its shooting values in IFD0 (TIFF/EP); the export, in the Exif IFD
+    assert photo_ifd[0xA434] == "TEST 24-70mm F2.8" and photo_ifd[0x8827] == 400
+    assert photo_ifd[0x9003] == "2024:05:17 18:30:00" and photo_ifd[0xA001] == 1  # sRGB
+    assert 0x9003 not in exif and 0x8827 not in exif
+    assert gps[1] == "N" and [float(x) for x in gps[2]] == pytest.approx([43, 15, 30.12])
+    xmp = xmp.decode() if isinstance(xmp, bytes) else xmp
+    assert "MARKER_KEYWORD" in xmp and "Exposure2012" not in xmp  # not re-developed elsewhere
+    out = pyexiv2.Image(str(path))
+    try:
+        assert out.read_iptc()["Iptc.Application2.Keywords"] == ["MARKER_IPTC"]
+    finally:
+        out.close()
+    assert read_metadata(path).iso == 400
+    assert src.read_bytes() == before
+    _no_temp_files(tmp_path, {"shot.dng", path.name})
+
+
+def test_exports_without_exiv2_keep_the_camera_fields(tmp_path: Path, dng_file: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where pyexiv2 has no wheel (ARM), exports keep what the decode read, as before."""
+    from engine.io import carry
+
+    monkeypatch.setattr(carry, "_exiv2", lambda: None)
+    photo = load_photo(dng_file)
+    path = write_image(tmp_path / "out.jpg", srgb_encode(photo.linear), meta=photo.meta)
+    ex = piexif.load(str(path))
+    assert ex["0th"][piexif.ImageIFD.Make] == b"Retouch" and ex["0th"][piexif.ImageIFD.Software] == b"Retouch"
+    assert ex["Exif"][piexif.ExifIFD.ISOSpeedRatings] == 400 and not ex["GPS"]
 
 
 def test_write_refuses_the_original_and_is_atomic(tmp_copy, dng_file: Path, photo_jpeg: Path,
@@ -349,7 +473,9 @@ def test_write_refuses_the_original_and_is_atomic(tmp_copy, dng_file: Path, phot
 def test_write_without_meta_and_format_from_suffix(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
     p = write_image(tmp_path / "x.png", photo_srgb8)
     with Image.open(p) as im:  # no camera EXIF to carry: only Retouch's mark (Software), upright
-        assert im.format == "PNG" and dict(im.getexif()) == {0x0131: "Retouch", 0x0112: 1}
+        exif = im.getexif()
+        assert im.format == "PNG" and (exif[0x0131], exif[0x0112]) == ("Retouch", 1)
+        assert set(exif) <= {0x0131, 0x0112, 0x8769} and set(exif.get_ifd(0x8769)) <= {0xA001}  # ColorSpace
         np.testing.assert_array_equal(np.asarray(im), photo_srgb8)
     with pytest.raises(ValueError):
         write_image(tmp_path / "x.bmp", photo_srgb8, fmt="bmp")

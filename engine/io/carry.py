@@ -1,0 +1,146 @@
+"""The source photo's metadata carried into an export, through exiv2 (pyexiv2).
+
+exiv2 reads EXIF, XMP and IPTC from the RAW formats LibRaw opens and from JPEG, PNG and TIFF, and
+writes them into JPEG, PNG and TIFF alike, the EXIF in its proper sub-IFDs (tifffile cannot write
+those). Left behind is what describes the source's pixels or edits: sizes and layout, a DNG's
+colour data, the maker note (absolute offsets into the source), thumbnails, and a raw converter's
+develop settings in XMP (Lightroom's ``crs``, darktable's history), which another program would
+apply a second time. Orientation becomes 1 (the pixels are upright), ColorSpace sRGB, Software
+"Retouch".
+
+pyexiv2 is not thread-safe (global state in its C++ layer), so every call holds one lock. It parses
+untrusted files in C++: the app's exports run it in their worker processes, never in the app's own.
+Without pyexiv2 (no wheel for the platform), or where exiv2 cannot read a source, the output keeps
+the block the encoder wrote (:func:`engine.io.metadata.exif_for_output`): the camera and exposure
+fields, no GPS, XMP or IPTC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from pathlib import Path
+from typing import Any
+
+_LOCK = threading.Lock()
+
+# IFD0 tags that describe the photo, not the file's pixel layout.
+_IMAGE_KEEP = {"Make", "Model", "DateTime", "Artist", "Copyright", "ImageDescription", "XResolution",
+               "YResolution", "ResolutionUnit", "Rating", "RatingPercent"}
+# TIFF/EP files (many RAWs, DNGs among them) may keep shooting values in IFD0; an output keeps them
+# in the Exif IFD, where readers look.
+_TO_PHOTO = ("ExposureTime", "FNumber", "ExposureProgram", "ISOSpeedRatings", "DateTimeOriginal",
+             "ExposureBiasValue", "MaxApertureValue", "MeteringMode", "LightSource", "Flash",
+             "FocalLength", "SubjectDistance")
+_PHOTO_DROP = {"MakerNote", "PixelXDimension", "PixelYDimension", "InteroperabilityTag", "ColorSpace",
+               "ComponentsConfiguration", "CompressedBitsPerPixel"}
+_XMP_DROP_PREFIX = ("Xmp.crs.", "Xmp.crss.", "Xmp.darktable.", "Xmp.tiff.", "Xmp.exif.PixelXDimension",
+                    "Xmp.exif.PixelYDimension", "Xmp.exif.ColorSpace", "Xmp.photoshop.ICCProfile")
+_XMP_TIFF_KEEP = {"Xmp.tiff.Make", "Xmp.tiff.Model", "Xmp.tiff.Artist", "Xmp.tiff.Copyright",
+                  "Xmp.tiff.ImageDescription", "Xmp.tiff.DateTime"}
+# Byte-exact round trip of EXIF and IPTC text whatever its encoding (EXIF ASCII is often not UTF-8).
+_ENC = "latin-1"
+
+
+def _exiv2() -> Any:
+    try:
+        import pyexiv2
+    except ImportError:
+        return None
+    pyexiv2.set_log_level(4)  # exiv2's warnings about odd files would go to stderr: mute
+    return pyexiv2
+
+
+def available() -> bool:
+    return _exiv2() is not None
+
+
+def _source(pyexiv2: Any, source: Path | None) -> tuple[dict, str, dict]:
+    """(EXIF, raw XMP packet, IPTC) of ``source``; empty where exiv2 cannot read it."""
+    if source is None or not source.is_file():
+        return {}, "", {}
+    exif: dict = {}
+    xmp, iptc = "", {}
+    try:
+        img = pyexiv2.Image(str(source))
+    except Exception:  # a format exiv2 does not know, a damaged file: the fields will do
+        return {}, "", {}
+    try:
+        with contextlib.suppress(Exception):
+            exif = img.read_exif(encoding=_ENC)
+        with contextlib.suppress(Exception):
+            xmp = img.read_raw_xmp() or ""
+        with contextlib.suppress(Exception):
+            iptc = img.read_iptc(encoding=_ENC)
+    finally:
+        img.close()
+    return exif, xmp, iptc
+
+
+def _exif_for_output(src: dict, out: dict, software: str) -> dict:
+    """The EXIF changes to make in the output (value None deletes), from the source's tags ``src``
+    and what the encoder already wrote (``out``)."""
+    new: dict[str, Any] = {}
+    for key, value in src.items():
+        group, _, name = key.rpartition(".")
+        if group == "Exif.Image" and name in _IMAGE_KEEP:
+            new[key] = value
+        elif group == "Exif.Photo" and name not in _PHOTO_DROP:
+            new[key] = value
+        elif group == "Exif.GPSInfo":
+            new[key] = value
+    for name in _TO_PHOTO:
+        ifd0 = f"Exif.Image.{name}"
+        value = src.get(ifd0, out.get(ifd0))
+        if value is not None:
+            new.setdefault(f"Exif.Photo.{name}", value)
+        if ifd0 in out:
+            new[ifd0] = None
+    new["Exif.Image.Orientation"] = "1"
+    new["Exif.Image.Software"] = software
+    new["Exif.Photo.ColorSpace"] = "1"  # sRGB: the pixels are, whatever the source was
+    return new
+
+
+def _modify(set_all: Any, changes: dict) -> None:
+    """Apply ``changes`` at once, or one by one where one tag's value is refused."""
+    try:
+        set_all(changes)
+    except Exception:
+        for key, value in changes.items():
+            with contextlib.suppress(Exception):
+                set_all({key: value})
+
+
+def carry(data: bytes, source: str | Path | None, software: str) -> bytes:
+    """``data`` (an encoded JPEG, PNG or TIFF) with the metadata of ``source`` carried over.
+
+    Returns ``data`` unchanged where pyexiv2 is missing or exiv2 cannot rewrite the output.
+    """
+    pyexiv2 = _exiv2()
+    if pyexiv2 is None:
+        return data
+    with _LOCK:
+        src_exif, src_xmp, src_iptc = _source(pyexiv2, Path(source) if source else None)
+        try:
+            out = pyexiv2.ImageData(data)
+        except Exception:
+            return data
+        try:
+            written = out.read_exif(encoding=_ENC)
+            _modify(lambda d: out.modify_exif(d, encoding=_ENC), _exif_for_output(src_exif, written, software))
+            if src_xmp:
+                with contextlib.suppress(Exception):
+                    out.modify_raw_xmp(src_xmp)
+                    xmp = out.read_xmp()
+                    # tiff:Orientation goes too: the EXIF's 1 is the truth now
+                    drop = {k: None for k in xmp if k.startswith(_XMP_DROP_PREFIX) and k not in _XMP_TIFF_KEEP}
+                    if drop:
+                        _modify(out.modify_xmp, drop)
+            if src_iptc:
+                _modify(lambda d: out.modify_iptc(d, encoding=_ENC), src_iptc)
+            return out.get_bytes()
+        except Exception:  # exiv2 refused to rewrite this output: keep the encoder's metadata
+            return data
+        finally:
+            out.close()
