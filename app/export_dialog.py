@@ -212,6 +212,12 @@ class ExportDialog(QDialog):
         s.setValue("export/out_dir", "" if inside else str(out))
         s.setValue("export/template", self.template.text())
 
+    def reject(self) -> None:
+        if self.worker is not None:  # Esc while exporting hid the dialog and the export ran on: cancel
+            self.cancel()
+            return
+        super().reject()
+
     def closeEvent(self, event) -> None:
         if self.worker is not None:
             self.cancel()

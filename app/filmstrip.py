@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
@@ -20,6 +21,9 @@ from .workers import clear_pool, run_in_pool, serial_pool
 log = logging.getLogger(__name__)
 
 THUMB = 128
+#: Device pixels per logical pixel of the filmstrip's screen (1 to 2), set by the filmstrip: its
+#: thumbnails are made at THUMB times this (at 1 on a 200 % screen they were stretched and soft).
+_dpr = 1.0
 PATH_ROLE = Qt.ItemDataRole.UserRole
 _ONLY = QItemSelectionModel.SelectionFlag.ClearAndSelect
 
@@ -36,7 +40,13 @@ def _thumb_image(rgb8: np.ndarray) -> QImage:
     from .renderer import to_qimage
 
     img = to_qimage(np.asarray(rgb8, np.uint8))
-    return img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    return _at_dpr(img.scaled(round(THUMB * _dpr), round(THUMB * _dpr), Qt.AspectRatioMode.KeepAspectRatio,
+                              Qt.TransformationMode.SmoothTransformation))
+
+
+def _at_dpr(img: Any) -> Any:
+    img.setDevicePixelRatio(_dpr)
+    return img
 
 
 def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
@@ -64,14 +74,14 @@ def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
 
 
 def _placeholder(text: str, colour: str) -> QIcon:
-    pix = QPixmap(THUMB, THUMB * 3 // 4)
+    pix = _at_dpr(QPixmap(round(THUMB * _dpr), round(THUMB * 3 // 4 * _dpr)))
     pix.fill(QColor("#2a2a2a"))
     p = QPainter(pix)
     p.setPen(QColor(colour))
     f = QFont()
     f.setPointSize(9)
     p.setFont(f)
-    p.drawText(pix.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
+    p.drawText(QRectF(0, 0, THUMB, THUMB * 3 // 4), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
     p.end()
     return QIcon(pix)
 
@@ -82,6 +92,8 @@ class Filmstrip(QListWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("filmstrip")
+        global _dpr
+        _dpr = min(2.0, max(1.0, self.devicePixelRatioF()))
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(False)
@@ -185,8 +197,9 @@ class Filmstrip(QListWidget):
         item = self.items.get(path)
         if item is not None and not item.data(Qt.ItemDataRole.UserRole + 1):
             self._bump(path)  # a background render of an older edit arriving later is dropped
-            item.setIcon(QIcon(pix.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                                          Qt.TransformationMode.SmoothTransformation)))
+            side = round(THUMB * _dpr)
+            item.setIcon(QIcon(_at_dpr(pix.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                                  Qt.TransformationMode.SmoothTransformation))))
             self.thumbs_done.add(path)
 
     def set_edited(self, path: Path, edited: bool) -> None:

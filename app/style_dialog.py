@@ -319,6 +319,12 @@ class StyleDialog(QDialog):
             self.status.setText("Training could not start (Python was not found).")
             self._update()
 
+    def reject(self) -> None:
+        if self.is_training():  # Esc: as the window's close button (it skips closeEvent)
+            self.close()
+            return
+        super().reject()
+
     def closeEvent(self, event) -> None:
         if self.is_training():  # stop first (a second or two to checkpoint), then close, without waiting here
             self._close_when_done = True

@@ -30,9 +30,14 @@ QPushButton:disabled {{ color: #6a6a6a; border-color: #363636; }}
 QPushButton#primary {{ background: {ACCENT}; border-color: {ACCENT}; color: white; font-weight: 600; }}
 QPushButton#primary:hover {{ background: #5e9de6; }}
 QPushButton#primary:disabled {{ background: #34506f; border-color: #34506f; color: #aab; }}
-QToolButton {{ background: transparent; color: {TEXT}; border: none; border-radius: 3px; padding: 2px; }}
+QToolButton {{ background: transparent; color: {TEXT}; border: 1px solid transparent; border-radius: 3px;
+               padding: 1px; }}
 QToolButton:hover {{ background: #3a3a3a; }}
 QToolButton:checked {{ background: #3d4d60; }}
+/* keyboard focus must show: the rules above replace the native focus frame (Tab gave no sign on the
+   tool buttons and sliders) */
+QToolButton:focus, QPushButton:focus, QDoubleSpinBox:focus, QSpinBox:focus, QLineEdit:focus,
+QComboBox:focus {{ border: 1px solid {ACCENT}; }}
 QFrame#card {{ background: {SURFACE}; border: 1px solid #353535; border-radius: 6px; }}
 QFrame#card[disabledStep="true"] QLabel {{ color: #707070; }}
 QLabel#stepTitle {{ font-weight: 600; color: {TEXT}; }}
@@ -57,6 +62,7 @@ QSlider::sub-page:horizontal {{ background: #6f7f92; border-radius: 2px; }}
 QSlider::handle:horizontal {{ background: #d8d8d8; width: 12px; height: 12px; margin: -5px 0;
     border-radius: 6px; }}
 QSlider::handle:horizontal:hover {{ background: white; }}
+QSlider::handle:horizontal:focus {{ background: {ACCENT}; }}
 QProgressBar {{ background: {RAISED}; border: 1px solid #444; border-radius: 3px; color: {TEXT};
     text-align: center; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 2px; }}

@@ -18,7 +18,7 @@ MIN_SCALE, MAX_SCALE = 0.02, 8.0
 
 class Viewer(QWidget):
     viewChanged = Signal()      # zoom or pan moved (debounced): time to ask for a detail crop
-    zoomChanged = Signal(float)  # scale: screen pixels per image pixel
+    zoomChanged = Signal(float)  # device pixels per image pixel
     splitToggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None):
@@ -130,10 +130,16 @@ class Viewer(QWidget):
             return 1.0
         return self.after.width() / self.full.width()
 
+    def device_scale(self) -> float:
+        """Device pixels per image pixel: ``scale`` is in logical pixels, 2 device pixels each on a
+        screen scaled to 200 %."""
+        return self.scale * self.devicePixelRatioF()
+
     def needs_detail(self) -> bool:
-        """Zoomed past the finest preview's resolution, and that is not already full resolution."""
+        """Zoomed past the finest preview's resolution (in device pixels: at 200 % a fitted photo on
+        a 4K screen was the 2048 px preview stretched), and that is not already full resolution."""
         ps = self.finest_preview or self.preview_scale()
-        return self.has_image() and ps < 0.999 and self.scale > ps * 1.05
+        return self.has_image() and ps < 0.999 and self.device_scale() > ps * 1.05
 
     def set_fit(self) -> None:
         self.fit = True
@@ -154,7 +160,8 @@ class Viewer(QWidget):
         self.update()
 
     def zoom_100(self) -> None:
-        self.set_zoom(1.0)
+        """One image pixel per device pixel, what checking focus needs (not per logical pixel)."""
+        self.set_zoom(1.0 / self.devicePixelRatioF())
 
     def set_split(self, on: bool) -> None:
         if on != self.split:
@@ -173,7 +180,7 @@ class Viewer(QWidget):
         self.center = QPointF(cx, cy)
 
     def _changed(self) -> None:
-        self.zoomChanged.emit(self.scale)
+        self.zoomChanged.emit(self.device_scale())
         self._debounce.start()
 
     # -- events --------------------------------------------------------------------------
@@ -223,7 +230,7 @@ class Viewer(QWidget):
         if not self.has_image():
             return
         if self.fit:
-            self.set_zoom(1.0, event.position())
+            self.set_zoom(1.0 / self.devicePixelRatioF(), event.position())
         else:
             self.set_fit()
 
@@ -238,7 +245,8 @@ class Viewer(QWidget):
             p.setFont(f)
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
             return
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale * 1.0 < 2.0)
+        # smoothed below 2 device pixels per image pixel; from there on each pixel shows as a block
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.device_scale() < 2.0)
         target = self.image_rect()
         if self.split and self.before is not None:
             sx = self.split_x * self.width()

@@ -67,3 +67,16 @@ def test_closing_during_an_export_asks_first(qtbot, win, folder, tmp_path, answe
         assert not dlg.running()
         assert len(complete_outputs(out)) <= 2  # whatever was in progress finished whole
         win.close()  # a second close after the export stopped is harmless
+
+
+def test_escape_during_an_export_cancels_it_and_keeps_the_dialog(qtbot, win, folder, tmp_path):
+    """Esc hid the dialog while the export ran on behind it, its summary shown to no one."""
+    from PySide6.QtCore import Qt
+
+    dlg = start_export(qtbot, win, folder, tmp_path / "out")
+    qtbot.keyClick(dlg, Qt.Key.Key_Escape)
+    assert dlg.isVisible() and dlg.cancel_event.is_set()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT * 2)
+    complete_outputs(tmp_path / "out")
+    qtbot.keyClick(dlg, Qt.Key.Key_Escape)  # nothing running: Esc closes it
+    assert not dlg.isVisible()

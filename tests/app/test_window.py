@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -39,6 +40,21 @@ def test_shortcuts_undo_redo_and_split(qtbot, win, folder):
     assert np.abs(split[right].astype(int) - plain[right]).mean() < 0.5
     qtbot.keyClick(win, Qt.Key.Key_Backslash)
     assert not win.viewer.split
+
+
+def test_on_a_200_percent_screen_zoom_and_detail_count_device_pixels(qtbot, win, folder, monkeypatch):
+    """At 200 % a fitted photo drawn over more device pixels than the preview has was the preview
+    stretched (soft on a 4K laptop), and "100 %" showed each image pixel as 2x2 device pixels."""
+    monkeypatch.setattr("app.loading.PREVIEW_EDGE", 320)  # the 640 px fixture's preview: half its size
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    v = win.viewer
+    monkeypatch.setattr(v, "devicePixelRatioF", lambda: 2.0)
+    v.set_zoom(0.4)  # 0.8 device pixels per image pixel: more than the preview's 0.5
+    assert v.device_scale() == pytest.approx(0.8) and v.needs_detail()
+    qtbot.waitUntil(lambda: v.detail is not None, timeout=TIMEOUT)
+    v.zoom_100()
+    assert v.scale == pytest.approx(0.5) and v.device_scale() == pytest.approx(1.0)
+    assert win.zoom_label.text() == "100 %"
 
 
 def test_wheel_zoom_pan_and_full_resolution_detail(qtbot, win, folder, monkeypatch):
