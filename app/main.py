@@ -65,7 +65,11 @@ def _close_on_ctrl_c(win: Any) -> list[bool]:
         interrupted.append(True)
         QTimer.singleShot(0, win.close)
 
-    signal.signal(signal.SIGINT, on_sigint)
+    # a kill (SIGTERM, as a session's logout sends) closes the same way: it ended the app at once,
+    # its export's workers left running and its last edit unsaved
+    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+        if sig is not None:
+            signal.signal(sig, on_sigint)
     wake = QTimer(win, interval=200)
     wake.timeout.connect(lambda: None)
     wake.start()

@@ -31,6 +31,7 @@ from pathlib import Path
 from .atomic import temp_stem, unwritable
 from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
 from .batch_worker import ExportSettings, Job, Result, export_one, init_worker, output_exists
+from .batch_worker import someone_elses as _someone_elses
 from .formats import FORMATS
 
 __all__ = [
@@ -188,7 +189,7 @@ def plan_jobs(
         if not inside(dst.parent if dst.parent.exists() else out_dir, out_dir):
             raise TemplateError(f"{template!r}: output for {src.name} would leave {out_dir} (through a link)")
         taken.add(_real(dst))
-        jobs.append(Job(src, dst, settings))
+        jobs.append(Job(src, dst, settings, out_dir))
     return jobs
 
 
@@ -196,18 +197,6 @@ def _real(p: Path) -> str:
     """``p`` with its links followed, case-folded (SMB/macOS shares); a link loop is left as it is
     (``Path.resolve`` raises on one, and a folder holding one must still export)."""
     return os.path.realpath(p).casefold()
-
-
-def _someone_elses(dst: Path) -> bool:
-    """An existing photo at ``dst`` that Retouch did not write: a camera JPEG beside its RAW, any
-    original of the folder. It is never replaced, even with overwrite: the output takes another name."""
-    from .io import is_supported
-    from .io.metadata import written_by_retouch
-
-    try:
-        return dst.is_file() and is_supported(dst) and not written_by_retouch(dst)
-    except OSError:  # a name too long, a loop: nothing to replace there
-        return False
 
 
 def _date_camera(src: Path) -> tuple[object, str | None]:
@@ -324,6 +313,11 @@ def export_all(
                 todo.append(job)
         if not todo or cancel.is_set():
             return
+        # the output folders are made here, once: a worker that finds one gone later stops the
+        # batch instead of making it again (on the empty mount point of an unplugged drive)
+        for root in {job.out_root for job in todo if job.out_root is not None}:
+            with contextlib.suppress(OSError):  # then each photo reports why
+                root.mkdir(parents=True, exist_ok=True)
         if scheduler:
             from .batch_dask import run_on_cluster
 
@@ -345,7 +339,7 @@ def export_all(
 def _pool(workers: int, job_timeout: float | None) -> ProcessPoolExecutor:
     threads = max(1, cpu_count() // workers)
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=init_worker, initargs=(threads, job_timeout))
+                               initializer=init_worker, initargs=(threads, job_timeout, os.getpid()))
 
 
 @contextlib.contextmanager

@@ -157,7 +157,10 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
         console.print("Cancelling: letting running photos finish, dropping the rest…")
 
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_ctrl_c) if in_main else None
+    # a kill (SIGTERM) or a closed terminal (SIGHUP) cancels as Ctrl-C does: without it the batch
+    # died with no summary, its workers left behind
+    stops = [signal.SIGINT] + [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {sig: signal.signal(sig, on_ctrl_c) for sig in stops} if in_main else None
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("export", total=len(jobs), rate="", eta="-")
         gen = export_all(jobs, workers=workers, cancel=cancel, scheduler=args.scheduler)
@@ -176,8 +179,8 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
                 results.append(p.result)
         finally:
             gen.close()
-            if in_main and previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for sig, handler in (previous or {}).items():
+                signal.signal(sig, handler)
     cancelled = cancelled or cancel.is_set()
     fatal = next((r for r in results if r.fatal), None)
     if fatal is not None:

@@ -43,7 +43,8 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
         except (OSError, TimeoutError) as e:
             raise ClusterError(f"the scheduler at {scheduler} has no workers ({e})") from None
         batch = uuid.uuid4().hex[:8]
-        remotes = [replace(job, src=job.src.absolute(), dst=job.dst.absolute()) for job in jobs]
+        remotes = [replace(job, src=job.src.absolute(), dst=job.dst.absolute(),
+                       out_root=job.out_root and job.out_root.absolute()) for job in jobs]
         by_key: dict[str, int] = {}
         attempts = [0] * len(jobs)
         live: dict[str, Any] = {}

@@ -50,6 +50,7 @@ class Job:
     src: Path
     dst: Path
     settings: ExportSettings = field(default_factory=ExportSettings)
+    out_root: Path | None = None  # the folder the batch writes into (it must still be there)
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,42 @@ class NotAPhotoError(Exception):
     pass
 
 
-def init_worker(threads: int = 1, job_timeout: float | None = None) -> None:
-    """Pool initializer: thread limits (N processes x 1 thread beats oversubscription) and
-    Ctrl-C left to the parent, which cancels cleanly."""
+class ForeignFileError(Exception):
+    """A photo Retouch did not write appeared at an output's name after the batch was planned."""
+
+
+class OutputGoneError(OSError):
+    """The output folder disappeared (deleted, or a drive unplugged): every later photo would go
+    to the empty mount point or fail, so the batch stops."""
+
+
+def someone_elses(dst: Path) -> bool:
+    """An existing photo at ``dst`` that Retouch did not write: a camera JPEG beside its RAW, any
+    original of the folder. It is never replaced, even with overwrite: the output takes another name
+    when planned, and the photo fails if one appears later."""
+    from .io import is_supported
+    from .io.metadata import written_by_retouch
+
+    try:
+        return dst.is_file() and is_supported(dst) and not written_by_retouch(dst)
+    except OSError:  # a name too long, a loop: nothing to replace there
+        return False
+
+
+def _check_destination(job: Job) -> None:
+    if job.out_root is not None and not job.out_root.is_dir():
+        raise OutputGoneError(f"the output folder {job.out_root} is gone")
+    if someone_elses(job.dst):
+        raise ForeignFileError(f"{job.dst.name}: a photo Retouch did not write is now there; it is kept")
+
+
+def init_worker(threads: int = 1, job_timeout: float | None = None, parent: int = 0) -> None:
+    """Pool initializer: thread limits (N processes x 1 thread beats oversubscription), Ctrl-C
+    left to the parent, which cancels cleanly, and death with the parent (Linux): a killed CLI or
+    app left its workers blocked for good, 364 MB each."""
+    from .io.safe import die_with_parent
+
+    die_with_parent(parent)
     for var in _THREAD_VARS:
         os.environ[var] = str(max(1, threads))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -100,6 +134,9 @@ def export_one(job: Job) -> Result:
     t0 = time.perf_counter()
     s = job.settings
     if not s.overwrite and output_exists(job.dst):
+        if someone_elses(job.dst):  # appeared since planning: not an earlier export of ours
+            return Result(job.src, job.dst, "failed", f"{job.dst.name}: a photo Retouch did not write "
+                          "is now there; it is kept", 0.0)
         return Result(job.src, job.dst, "skipped", "already exported", 0.0)
     # A hang inside C code (LibRaw) ignores Python signals; faulthandler's watchdog thread ends the
     # process anyway, and the parent reports the file as failed.
@@ -136,7 +173,8 @@ def export_one(job: Job) -> Result:
         mark("render")
         from .io import write_image
 
-        job.dst.parent.mkdir(parents=True, exist_ok=True)
+        _check_destination(job)  # checked again here: the folder changes while a batch runs
+        job.dst.parent.mkdir(parents=True, exist_ok=True)  # a sub-folder (never the root: checked)
         write_image(job.dst, srgb, fmt=s.fmt, quality=s.quality, meta=meta)
         if not job.dst.is_file() or job.dst.stat().st_size == 0:  # never report success unchecked
             raise OSError(f"{job.dst.name} is missing or empty after writing")
@@ -169,14 +207,15 @@ _FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 
 def is_fatal(e: BaseException) -> bool:
     """A write error that every later photo would hit too (engine.io wraps the OSError)."""
-    return any(isinstance(x, OSError) and x.errno in _FATAL_ERRNOS for x in (e, e.__cause__))
+    return isinstance(e, OutputGoneError) or any(
+        isinstance(x, OSError) and x.errno in _FATAL_ERRNOS for x in (e, e.__cause__))
 
 
 def describe_error(e: BaseException) -> str:
     from .io import ImageError
     from .recipe import RecipeError
 
-    if isinstance(e, (ImageError, RecipeError, NotAPhotoError)):
+    if isinstance(e, (ImageError, RecipeError, NotAPhotoError, ForeignFileError, OutputGoneError)):
         return str(e)
     if isinstance(e, OSError) and e.strerror:
         return f"{e.strerror}" + (f": {Path(e.filename).name}" if e.filename else "")

@@ -83,7 +83,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """The child is killed when its parent dies (Linux), and exits if that has already happened: a
     killed app left its decode running, its pixels held in RAM on /dev/shm."""
     if not sys.platform.startswith("linux"):
@@ -99,7 +99,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _child(path: str, half: bool, out_dir: str, parent: int = 0, preview: int = 0) -> None:
-    _die_with_parent(parent)
+    die_with_parent(parent)
     fault = os.environ.get(FAULT_ENV, "")
     if fault == "crash":
         os.kill(os.getpid(), getattr(signal, "SIGSEGV", signal.SIGTERM))

@@ -84,6 +84,6 @@ def test_cluster_keeps_going_past_bad_files(cluster, tmp_path):
     settings = ExportSettings(source="recipe", recipe=Recipe([Step("exposure", {"ev": 0.3})]).to_json())
     results = {p.result.src.name: p.result for p in
                export_all(plan_jobs(shoot, tmp_path / "out", settings), scheduler=cluster.address)}
-    assert results["good.jpg"].status == "done"
+    assert results["good.jpg"].status == "done", results["good.jpg"].reason
     assert results["bad.NEF"].status == "failed" and results["bad.NEF"].reason
     assert os.listdir(tmp_path / "out") == ["good.jpg"]

@@ -613,3 +613,75 @@ def test_auto_takes_the_model_strength_and_white_balance_of_retouch_auto(sources
 
     rc, err = run_cli(capsys, shoot, tmp_path / "c", "--auto", "--model", "no-such-style")
     assert rc == 1 and "no model 'no-such-style'" in err and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_a_camera_photo_appearing_at_an_output_name_mid_batch_is_kept(sources, tmp_path, overwrite):
+    """The never-replace-a-photo check ran only when the jobs were planned: a camera JPEG copied into
+    the output folder during the batch was overwritten (or, without overwrite, counted as done)."""
+    from engine.batch_worker import export_one
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "p0.jpg")
+    out = tmp_path / "out"
+    (job,) = plan_jobs(shoot, out, ExportSettings(long_edge=200, overwrite=overwrite, source="recipe",
+                                                  recipe=LOOK.to_json()))
+    out.mkdir()
+    shutil.copy(sources / "dune.jpg", job.dst)  # someone's photo, no "Retouch" in its EXIF
+    before = job.dst.read_bytes()
+    r = export_one(job)
+    assert r.status == "failed" and "did not write" in r.reason and not r.fatal
+    assert job.dst.read_bytes() == before
+
+
+def test_an_output_folder_gone_mid_batch_stops_it_and_is_not_recreated(sources, tmp_path):
+    """An unplugged drive or a deleted folder: the outputs went to the empty mount point (recreated
+    by the worker) and the batch said done."""
+    from engine.batch_worker import export_one
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "p0.jpg")
+    out = tmp_path / "usb" / "export"
+    (job,) = plan_jobs(shoot, out, ExportSettings(long_edge=200, source="recipe", recipe=LOOK.to_json()))
+    assert not out.exists()
+    r = export_one(job)
+    assert r.status == "failed" and r.fatal and "gone" in r.reason
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_a_killed_batch_leaves_no_workers_behind(sources, tmp_path, sig):
+    """SIGTERM cancels as Ctrl-C does (summary, status 130); SIGKILL cannot be caught, but the
+    workers die with their parent (they blocked for good, 364 MB each)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(120):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i:03d}.jpg")
+    LOOK.save(tmp_path / "look.json")
+    out = tmp_path / "out"
+    exe = Path(sys.executable).with_name("retouch")
+    proc = subprocess.Popen([str(exe), "batch", str(shoot), str(out), "--jobs", "2", "--recipe",
+                             str(tmp_path / "look.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env=dict(os.environ, COLUMNS="200"))
+    deadline = time.monotonic() + 60
+    while not (out.is_dir() and any(p.suffix == ".jpg" for p in out.iterdir())):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert workers
+    os.kill(proc.pid, getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    if sig == "SIGTERM":
+        assert proc.returncode == 130 and "not started" in err, err
+    deadline = time.monotonic() + 20
+    while any(os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]
+              for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived its batch"
+        time.sleep(0.1)
