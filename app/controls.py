@@ -14,8 +14,8 @@ import weakref
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen, QValidator
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPainterPath, QPen, QValidator
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDoubleSpinBox,
@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.filters import Param
+
+from . import theme
 
 _gestures = itertools.count(1)
 SLIDER_STEPS = 1000
@@ -69,6 +71,16 @@ class _ParamSpin(QDoubleSpinBox):
             return QValidator.State.Intermediate, text, pos  # out of range: fixup() clamps it
         return state, text, pos
 
+    def event(self, e: QEvent) -> bool:
+        """Ctrl+Z / Ctrl+Shift+Z reach the window's Undo / Redo while the field holds nothing of
+        its own to undo (its text is the value stored): the field took them and did nothing."""
+        if (e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent)
+                and (e.matches(QKeySequence.StandardKey.Undo) or e.matches(QKeySequence.StandardKey.Redo))
+                and self.text() == self.textFromValue(self.value()) + self.suffix()):
+            e.ignore()
+            return False
+        return super().event(e)
+
     def fixup(self, text: str) -> str:
         v = self._number(text)
         if v is None:
@@ -105,6 +117,9 @@ class ParamSlider(QWidget):
         self.spin.setFixedWidth(78)
         self.spin.setObjectName("paramSpin")  # theme hides its arrows (NoButtons collapses the text box)
         self.spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.label.setBuddy(self.spin)  # screen readers name the field and the slider by the label
+        self.spin.setAccessibleName(param.label)
+        self.slider.setAccessibleName(param.label)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.label)
@@ -257,6 +272,11 @@ class _CurveCanvas(QWidget):
         self.setMinimumHeight(200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.SizeVerCursor)
+        # the keyboard: Left/Right pick a zone, Up/Down change its steepness (Shift: 5x), Home resets
+        # it; the curves could only be edited with a mouse
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName(f"{editor.param.label} curve")
+        self.zone = 0
 
     def sizeHint(self) -> QSize:
         return QSize(240, 200)
@@ -309,6 +329,20 @@ class _CurveCanvas(QWidget):
         if zone is not None:
             self.ed.set_zone(zone, self.ed.param.default, new_gesture())
 
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, n, prm = event.key(), self.ed.param.shape[-1], self.ed.param
+        if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self.zone = min(n - 1, max(0, self.zone + (1 if key == Qt.Key.Key_Right else -1)))
+            self.update()
+        elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            step = (prm.max - prm.min) / 50 * (5 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1)
+            now = self.ed.rows()[self.ed.channel, self.zone]
+            self.ed.set_zone(self.zone, now + (step if key == Qt.Key.Key_Up else -step), new_gesture())
+        elif key in (Qt.Key.Key_Home, Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.ed.set_zone(self.zone, prm.default, new_gesture())
+        else:
+            super().keyPressEvent(event)
+
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -357,6 +391,10 @@ class _CurveCanvas(QWidget):
         for k, pt in enumerate(pts):
             rad = 6.0 if k == self.ed._drag else 5.0
             p.drawEllipse(pt, rad, rad)
+        if self.hasFocus():  # the zone the arrow keys move
+            p.setPen(QPen(QColor(theme.ACCENT), 2))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawEllipse(pts[self.zone], 9.0, 9.0)
         p.setPen(QColor("#8a8a8a"))
         f = p.font()
         f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))

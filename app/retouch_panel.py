@@ -79,6 +79,7 @@ class RetouchPanel(QWidget):
         self.style_btn = QToolButton()  # the photographer's styles: like Lightroom's preset menu
         self.style_btn.setText("⋯")
         self.style_btn.setToolTip("Learn, rename, delete or import styles")
+        self.style_btn.setAccessibleName("Style actions")
         self.style_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.style_btn)
         menu.aboutToShow.connect(self.stylesWanted)
@@ -95,6 +96,7 @@ class RetouchPanel(QWidget):
         krow.addWidget(QLabel("Strength"))
         self.strength = QSlider(Qt.Orientation.Horizontal)
         self.strength.setRange(0, 150)
+        self.strength.setAccessibleName("Strength")
         self.strength.setSingleStep(5)
         self.strength.setPageStep(10)
         self.strength.setToolTip("How far Auto's learned steps go: 100 % is what the agent predicted, 0 % keeps "

@@ -54,7 +54,9 @@ class _Handle(QLabel):
             mime = QMimeData()
             mime.setData(MIME, str(self.card.index).encode())
             drag.setMimeData(mime)
-            drag.setPixmap(self.card.grab().scaledToWidth(220, Qt.TransformationMode.SmoothTransformation))
+            shot = self.card.grab()  # at the screen's pixel ratio: 220 device pixels were 110 px at 200 %
+            drag.setPixmap(shot.scaledToWidth(round(220 * shot.devicePixelRatio()),
+                                              Qt.TransformationMode.SmoothTransformation))
             drag.setHotSpot(QPoint(10, 10))
             drag.exec(Qt.DropAction.MoveAction)
 
@@ -74,6 +76,7 @@ class StepCard(QFrame):
         head.addWidget(_Handle(self))
         self.enable = QCheckBox()
         self.enable.setToolTip("Enable or bypass this step")
+        self.enable.setAccessibleName(f"Enable {spec.label}")  # screen readers read glyphs and blanks
         self.enable.setChecked(step.enabled)
         self.enable.toggled.connect(lambda on: self.doc.undo.push(SetEnabled(self.doc, self.index, on)))
         head.addWidget(self.enable)
@@ -91,9 +94,11 @@ class StepCard(QFrame):
         menu.addAction("Delete step", self.delete)
         menu_btn.setMenu(menu)
         menu_btn.setToolTip("Step actions")
+        menu_btn.setAccessibleName(f"{spec.label} actions")
         head.addWidget(menu_btn)
         close = QToolButton(text="✕")
         close.setToolTip("Delete this step")
+        close.setAccessibleName(f"Delete {spec.label}")
         close.clicked.connect(self.delete)
         head.addWidget(close)
         lay.addLayout(head)

@@ -412,3 +412,24 @@ def test_auto_white_balance_sets_one_measured_step_and_keeps_the_others(qtbot, w
     win.undo_group.undo()
     settle(qtbot, win)
     assert doc.recipe.dumps() == edited
+
+
+def test_undo_keys_in_an_unchanged_number_field_reach_the_window(qtbot, win, folder):
+    """Typing a value and Enter, then Ctrl+Z with the cursor still in the field: the field took the
+    key and did nothing, so the window's Undo never ran."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.panel.add_step("exposure")
+    settle(qtbot, win)
+    spin = win.panel.steps.cards[-1].controls["ev"].spin
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "0.5")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert win.doc.recipe.steps[-1].params["ev"] == 0.5
+    qtbot.keyClick(spin, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert win.doc.recipe.steps[-1].params["ev"] == 0.0
+    qtbot.keyClick(win.panel.steps.cards[-1].controls["ev"].spin, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert win.doc.recipe.steps[-1].params["ev"] == 0.5
+    ctrl = win.panel.steps.cards[-1].controls["ev"]
+    assert ctrl.spin.accessibleName() == ctrl.slider.accessibleName() == "Exposure" and ctrl.label.buddy() is ctrl.spin

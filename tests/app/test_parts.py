@@ -65,6 +65,31 @@ def test_colour_curve_editor_edits_the_chosen_channel(qtbot):
     assert np.array(got[-1][0])[2, 6] == 1.0
 
 
+def test_curves_are_edited_from_the_keyboard(qtbot):
+    """Left/Right pick a zone, Up/Down steepen or flatten it (each press one undo step), Home resets
+    it: the curves could only be edited with a mouse."""
+    p = REGISTRY["color_curves"].param("slopes")
+    ed = CurveEditor(p, p.default_value())
+    qtbot.addWidget(ed)
+    ed.resize(300, 200)
+    ed.show()
+    qtbot.waitExposed(ed)
+    got = []
+    ed.edited.connect(lambda v, g: got.append((np.array(v), g)))
+    ed.buttons.button(1).click()  # green
+    assert ed.canvas.focusPolicy() == Qt.FocusPolicy.StrongFocus and ed.canvas.accessibleName()
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Up):
+        qtbot.keyClick(ed.canvas, key)
+    v = got[-1][0]
+    step = (p.max - p.min) / 50
+    assert v[1, 2] == pytest.approx(1.0 + 2 * step) and np.count_nonzero(v != 1.0) == 1
+    assert len({g for _, g in got}) == 2  # two presses, two undo steps
+    qtbot.keyClick(ed.canvas, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert got[-1][0][1, 2] == pytest.approx(1.0 - 3 * step)
+    qtbot.keyClick(ed.canvas, Qt.Key.Key_Home)
+    assert np.all(got[-1][0] == 1.0)
+
+
 def test_commands_merge_per_gesture_and_paste(qtbot, tmp_path):
     from app.commands import SetParam, pasted
     from app.document import PhotoDoc

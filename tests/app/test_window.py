@@ -57,6 +57,21 @@ def test_on_a_200_percent_screen_zoom_and_detail_count_device_pixels(qtbot, win,
     assert win.zoom_label.text() == "100 %"
 
 
+def test_the_photo_pans_and_the_split_moves_from_the_keyboard(qtbot, win, folder):
+    """Arrows pan a zoomed photo, Alt+arrows move the Before / After line: only a mouse could."""
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    v = win.viewer
+    v.set_zoom(2.0)
+    c0 = QPointF(v.center)
+    qtbot.keyClick(v, Qt.Key.Key_Right)
+    assert v.center.x() == pytest.approx(c0.x() + v.width() * 0.1 / 2.0)
+    qtbot.keyClick(v, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert v.center.y() > c0.y()
+    v.set_split(True)
+    qtbot.keyClick(v, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert v.split_x == pytest.approx(0.45)
+
+
 def test_wheel_zoom_pan_and_full_resolution_detail(qtbot, win, folder, monkeypatch):
     monkeypatch.setattr("app.loading.PREVIEW_EDGE", 320)  # the 640 px fixture then needs detail crops
     open_and_wait(qtbot, win, folder / "a_dune.dng")
