@@ -130,7 +130,7 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     from .batch import default_workers, export_all
 
     console = Console(stderr=True)
-    workers = args.jobs or default_workers(len(jobs))
+    workers = args.jobs or default_workers(len(jobs), jobs)
     where = f"cluster {args.scheduler}" if args.scheduler else f"{workers} worker process(es)"
     console.print(_shown(f"Exporting {len(jobs)} photo(s) from {in_dir} to {out_dir} on {where}"))
     s = jobs[0].settings

@@ -363,6 +363,25 @@ def test_workers_are_sized_to_memory(monkeypatch):
     assert default_workers() == 1
 
 
+def test_workers_are_sized_to_the_largest_photo(sources, tmp_path, monkeypatch):
+    """A fixed 1.2 GB per worker: a 45 MP camera's 16-bit TIFFs took 2.4 GB each, past it twice."""
+    import engine.batch as b
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    Image.new("RGB", (8000, 6000)).save(shoot / "big.png")  # 48 MP, a small file
+    shutil.copy(sources / "dune.jpg", shoot / "small.jpg")
+    monkeypatch.setattr(b, "cpu_count", lambda: 16)
+    monkeypatch.setattr(b, "available_memory", lambda: 16 * 2**30)
+    tiff = plan_jobs(shoot, tmp_path / "out", ExportSettings(fmt="tiff16"))
+    jpeg = plan_jobs(shoot, tmp_path / "out", ExportSettings(fmt="jpeg"))
+    assert b.worker_cost(tiff) == b.BASE_COST + 55 * 48_000_000
+    assert default_workers(None, tiff) == 16 * 2**30 // b.worker_cost(tiff) == 5  # 1.2 GB each: 13
+    assert default_workers(None, jpeg) == 7
+    small = plan_jobs(shoot, tmp_path / "out", ExportSettings(), sources=[shoot / "small.jpg"])
+    assert default_workers(1, small) == 1 and b.worker_cost(small) < b.WORKER_COST
+
+
 def test_unreachable_scheduler_is_a_clear_error(sources, tmp_path, capsys, monkeypatch):
     import socket
 
@@ -685,3 +704,49 @@ def test_a_killed_batch_leaves_no_workers_behind(sources, tmp_path, sig):
               for pid in workers):
         assert time.monotonic() < deadline, "a worker outlived its batch"
         time.sleep(0.1)
+
+
+def test_a_cancel_stops_a_hung_photo_after_the_grace(sources, tmp_path, monkeypatch):
+    """A cancel waited for every running photo: a hung one held it for the watchdog's 10 minutes
+    (a second Ctrl-C too). Now running photos get a grace, then their workers are killed."""
+    import time
+
+    monkeypatch.setattr("engine.batch.CANCEL_GRACE_S", 2.0)
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(4):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
+    monkeypatch.setenv(HANG_ENV, "p0.jpg")
+    jobs = plan_jobs(shoot, tmp_path / "out", ExportSettings(long_edge=200, source="recipe", recipe=LOOK.to_json()))
+    cancel = threading.Event()
+    results = []
+    t0 = time.monotonic()
+    for p in export_all(jobs, workers=2, cancel=cancel, job_timeout=600):
+        results.append(p.result)
+        if p.result.status == "done":
+            cancel.set()
+    hung = next(r for r in results if r.src.name == "p0.jpg")
+    assert hung.status == "failed" and "cancelled" in hung.reason
+    assert time.monotonic() - t0 < 60
+    assert not multiprocessing.active_children()
+    assert not [f for f in os.listdir(tmp_path / "out") if f.startswith(".")]
+
+
+def test_a_second_batch_never_deletes_a_live_writers_temp_file(sources, tmp_path):
+    """Two batches into one folder: each one's start and end swept the other's temp files as a dead
+    writer's leftovers, and 7 of 24 photos failed. A live writer's temp file is locked."""
+    from engine.atomic import atomic_path
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "p0.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    jobs = plan_jobs(shoot, out, ExportSettings())
+    dead = out / f".{jobs[0].dst.name}.abcd1234.part.jpg"  # a killed writer's: no lock held
+    dead.write_bytes(b"half")
+    with atomic_path(jobs[0].dst) as tmp:
+        tmp.write_bytes(b"being written")
+        assert cleanup_partials(jobs) == 1  # the dead one only
+        assert tmp.exists() and not dead.exists()
+    assert jobs[0].dst.read_bytes() == b"being written"
