@@ -56,9 +56,21 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
             return live[key]
 
         ac = as_completed([submit(i) for i in range(len(jobs))])
+        deadline: float | None = None
         try:
             while not ac.is_empty():
-                if cancel.is_set():
+                if cancel.is_set() and deadline is None:
+                    # drop the queued photos; the running ones finish (their files appear anyway) and
+                    # are reported, for as long as the local grace: they were all "not started"
+                    from .batch import CANCEL_GRACE_S
+
+                    deadline = time.monotonic() + CANCEL_GRACE_S
+                    running = {key for keys in client.processing().values() for key in keys}
+                    queued = [f for key, f in live.items() if key not in running]
+                    client.cancel(queued)
+                    for f in queued:
+                        live.pop(f.key, None)
+                if deadline is not None and (not live or time.monotonic() > deadline):
                     return
                 finished = ac.next_batch(block=False)
                 if not finished:
@@ -68,6 +80,8 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
                         cancel.set()
                     continue
                 for fut in finished:
+                    if fut.key not in live:  # cancelled above
+                        continue
                     i = by_key[fut.key]
                     live.pop(fut.key, None)
                     job = jobs[i]

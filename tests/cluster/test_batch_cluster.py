@@ -87,3 +87,23 @@ def test_cluster_keeps_going_past_bad_files(cluster, tmp_path):
     assert results["good.jpg"].status == "done", results["good.jpg"].reason
     assert results["bad.NEF"].status == "failed" and results["bad.NEF"].reason
     assert os.listdir(tmp_path / "out") == ["good.jpg"]
+
+
+def test_a_cancel_reports_the_photos_running_on_the_cluster(cluster, tmp_path):
+    """Cancelled, the batch returned at once: photos still running on the workers were written
+    but reported "not started" (1 done against 4 files on disk)."""
+    import threading
+    import time
+
+    shoot = make_shoot(tmp_path / "in", 12)
+    out = tmp_path / "out"
+    settings = ExportSettings(source="recipe", recipe=Recipe([Step("exposure", {"ev": 0.3})]).to_json())
+    cancel = threading.Event()
+    results = []
+    for p in export_all(plan_jobs(shoot, out, settings), scheduler=cluster.address, cancel=cancel):
+        results.append(p.result)
+        cancel.set()  # after the first photo; the others running now must still be reported
+    time.sleep(3)  # anything still running on a worker would land now
+    done = sorted(r.dst.name for r in results if r.status == "done")
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == done
+    assert len(done) < 12
