@@ -270,7 +270,11 @@ class _CurveCanvas(QWidget):
         super().__init__(editor)
         self.ed = editor
         self.setMinimumHeight(200)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # the plot 4:3 at the panel's width: a fixed 200 px made it a wide strip (2.7:1), its slopes
+        # flattened beside the square plots photographers know
+        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
         self.setCursor(Qt.CursorShape.SizeVerCursor)
         # the keyboard: Left/Right pick a zone, Up/Down change its steepness (Shift: 5x), Home resets
         # it; the curves could only be edited with a mouse
@@ -279,7 +283,13 @@ class _CurveCanvas(QWidget):
         self.zone = 0
 
     def sizeHint(self) -> QSize:
-        return QSize(240, 200)
+        return QSize(240, self.heightForWidth(240))
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, w: int) -> int:
+        return max(200, round((w - 16) * 0.75) + self.STRIP + 32)
 
     def plot(self) -> QRectF:
         """Where the curve is drawn (square-ish, above the strip)."""
