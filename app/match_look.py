@@ -91,7 +91,7 @@ class LookMatcher(QObject):
             m = RESULT.search(self._stdout)
             fit = f", {m[1]} dB from the target" if m else ""
             if "rough match:" in self._stdout:  # retouch fit says when no global look gets close
-                fit += " (a rough match: the look may hold what these filters cannot do, or be another photo)"
+                fit += " (a rough match: the look may hold what these filters cannot do, such as a local edit)"
             self._done(recipe, f"{len(recipe)} step{'s' if len(recipe) != 1 else ''}{fit}" if len(recipe)
                        else "no steps: the photo already matches it")
         else:

@@ -265,7 +265,11 @@ class MainWindow(QMainWindow):
         self.a_strip = act(v, "Show Film&strip", lambda: self.filmstrip.setVisible(self.a_strip.isChecked()))
         self.a_strip.setCheckable(True)
         self.a_strip.setChecked(True)
-        act(v, "F&ull Screen", self._toggle_full, S.FullScreen)
+        full = act(v, "F&ull Screen", self._toggle_full)
+        # the platform's keys plus F11 always: without a desktop session Qt's FullScreen binds none
+        keys = QKeySequence.keyBindings(S.FullScreen)
+        full.setShortcuts([QKeySequence("F11"), *[k for k in keys if k != QKeySequence("F11")]])
+        full.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 
         p = mb.addMenu("&Photo")
         act(p, "&Auto", self.auto, "Ctrl+Shift+A", "The agent predicts an edit")

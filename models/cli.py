@@ -383,7 +383,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
               f"{res.start_psnr:.1f} dB) in {time.perf_counter() - t:.1f} s -> {args.output}")
         if res.psnr < ROUGH_FIT_DB:  # a recipe of the true look lands at 33-47 dB, cropped and resized too
             print(f"rough match: {args.after.name} may hold what these filters cannot do (a vignette, a local "
-                  "or selective edit, retouching), or is another photo; the recipe is the closest global look")
+                  "or selective edit, retouching); the recipe is the closest global look")
         return 0
 
     return run(args)

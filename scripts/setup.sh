@@ -36,6 +36,18 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; th
   echo "setup: Retouch needs Python 3.11 or newer; $PY is $("$PY" --version 2>&1 || echo missing)" >&2
   exit 1
 fi
+# Debian/Ubuntu split venv's pip bootstrap per Python version: python3-venv is the default
+# Python's, so a python3.11 beside a 3.10 default needs python3.11-venv.
+if [ ! -x "$VENV/bin/python" ] && ! "$PY" -c 'import ensurepip' 2>/dev/null; then
+  ver=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing python$ver-venv"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y -qq install --no-install-recommends \
+      "python$ver-venv" || true
+  else
+    echo "setup: $PY has no venv support; install python$ver-venv (as root)" >&2
+  fi
+fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install -U pip

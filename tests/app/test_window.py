@@ -424,3 +424,26 @@ def test_auto_pressed_while_the_photo_opens_runs_once_it_has(qtbot, win, folder)
     win.decode_pool.waitForDone(TIMEOUT)  # b's decode, dropped on arrival, before the window goes
     qtbot.wait(50)
     assert win.get_doc(folder / "b_dune.jpg").undo.count() == 0 and doc.undo.count() == 1
+
+
+def test_full_screen_is_f11_without_a_desktop_session(tmp_path):
+    """Qt's FullScreen key is the desktop's: on X with no desktop session (a bare window manager) it
+    bound nothing, while the menu and the README said F11."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        pytest.skip("xvfb-run is not installed (apt-get install xvfb)")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("XDG_CURRENT_DESKTOP", "DESKTOP_SESSION", "KDE_SESSION_VERSION", "GNOME_DESKTOP_SESSION_ID")}
+    env.update(QT_QPA_PLATFORM="xcb", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    code = ("from PySide6.QtWidgets import QApplication; app = QApplication([]); "
+            "from app.window import MainWindow; w = MainWindow(); "
+            "a = next(a for a in w.actions() if a.text() == 'F&ull Screen'); "
+            "print('keys', [k.toString() for k in a.shortcuts()])")
+    run = subprocess.run([xvfb, "-a", sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert "keys" in run.stdout and "'F11'" in run.stdout, run.stdout + run.stderr[-2000:]
