@@ -158,6 +158,7 @@ class RetouchPanel(QWidget):
         head.addWidget(self.add_btn)
         lay.addLayout(head)
         self.steps = StepList()
+        self.steps.tab_anchor = self.add_btn
         self.steps.setMinimumHeight(240)  # a curve card whole: below that, the panel itself scrolls
         lay.addWidget(self.steps, 1)
         self.doc: PhotoDoc | None = None

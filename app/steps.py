@@ -193,10 +193,12 @@ class StepList(QScrollArea):
         super().__init__(parent)
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a Tab stop that showed nothing
         self.inner = _DropArea(self)
         self.setWidget(self.inner)
         self.doc: PhotoDoc | None = None
         self.cards: list[StepCard] = []
+        self.tab_anchor: QWidget | None = None  # the focusable widget Tab reaches the cards from
 
     def set_doc(self, doc: PhotoDoc | None) -> None:
         if self.doc is not None:
@@ -225,6 +227,13 @@ class StepList(QScrollArea):
                 card = StepCard(self.doc, i)
                 lay.insertWidget(lay.count() - 1, card)
                 self.cards.append(card)
+        # Tab goes through the cards right after the list: made after the filmstrip, they came after it
+        prev: QWidget = self.tab_anchor or self
+        for card in self.cards:
+            for w in card.findChildren(QWidget):
+                if w.focusPolicy() & Qt.FocusPolicy.TabFocus:
+                    QWidget.setTabOrder(prev, w)
+                    prev = w
         self.structureChanged.emit()
 
     def drop_index(self, y: int) -> int:

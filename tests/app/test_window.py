@@ -447,3 +447,19 @@ def test_full_screen_is_f11_without_a_desktop_session(tmp_path):
     run = subprocess.run([xvfb, "-a", sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
     assert "keys" in run.stdout and "'F11'" in run.stdout, run.stdout + run.stderr[-2000:]
+
+
+def test_tab_goes_through_the_step_cards_before_the_filmstrip(qtbot, win, folder):
+    """The cards were made after the filmstrip, so Tab jumped from + Add step to the filmstrip and
+    only then into the cards."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    order, w = [], win.panel.add_btn
+    for _ in range(400):
+        w = w.nextInFocusChain()
+        if w is win.filmstrip:
+            break
+        order.append(w)
+    enables = [card.enable for card in win.panel.steps.cards]
+    assert enables and all(e in order for e in enables)
+    assert win.panel.steps.focusPolicy() == Qt.FocusPolicy.NoFocus
