@@ -27,8 +27,13 @@ def saturation(img: Any, *, amount: Any) -> Any:
     follow a jump. With the ramp the chroma gain near grey is bounded (at most 2.6x) and the
     filter is continuous; above s = 0.25 it is exactly the paper's.
 
+    Version 2: what lies beyond [0, 1] passes through. The boost is computed on the clipped image,
+    as in the paper, and each pixel's excess over the clip is added back, so an amount of 0 and of
+    0.001 give the same highlights (v1 clipped them at any amount above 0, and passed them at 0: a
+    jump under the slider, seen by a later step that darkens). Within [0, 1] it is v1 exactly.
+
     Args:
-        img: linear RGB :math:`(*, H, W, 3)`; clipped to [0, 1] first, as in the paper.
+        img: linear RGB :math:`(*, H, W, 3)`.
         amount: blend weight in [0, 1], float or :math:`(*)`; 0 leaves the image unchanged.
     """
     xp = array_namespace(img)
@@ -42,8 +47,7 @@ def saturation(img: Any, *, amount: Any) -> Any:
     s_new = s + boost * xp.clip(s / RAMP, 0.0, 1.0)
     full = v - (s_new / xp.clip(s, _EPS, None)) * (v - i)
     p = per_image(xp, img, amount)
-    # Where amount is 0 the input passes through untouched (the paper blends with the clipped i).
-    return xp.where(p > 0, lerp(i, full, p), img)
+    return lerp(i, full, p) + (img - i)
 
 
 SPEC = register(
@@ -51,7 +55,7 @@ SPEC = register(
         id="saturation",
         label="Saturation",
         short="S+",
-        version=1,
+        version=2,
         description="Makes colours more vivid, mostly in the midtones; greys stay neutral.",
         params=(
             Param("amount", "Amount", "", 0.0, 1.0, 0.0, "Strength of the saturation boost",
@@ -60,3 +64,10 @@ SPEC = register(
         math=saturation,
     )
 )
+
+
+@SPEC.migration(1)
+def _keep_amount(params: dict) -> dict:
+    """v1 -> v2: the same amount; only pixels beyond [0, 1] render differently (they keep their
+    excess instead of being clipped), which the display clips anyway unless a later step darkens."""
+    return params

@@ -182,6 +182,23 @@ def test_saturation_keeps_greys_grey_and_raises_saturation(patch: np.ndarray) ->
     np.testing.assert_allclose(half, 0.5 * np.clip(patch, 0, 1) + 0.5 * out, atol=1e-12)
 
 
+def test_saturation_is_continuous_in_its_amount_beyond_white() -> None:
+    """v1 clipped highlights above 1 at any amount above 0 and passed them at 0: a jump under the
+    slider that a later darkening step showed. v2 keeps the excess; within [0, 1] it is v1."""
+    from engine.recipe import Recipe
+
+    sat = REGISTRY["saturation"]
+    hot = np.array([[[1.6, 1.2, 0.5], [2.0, 2.0, 2.0], [0.6, 0.3, 0.1]]], np.float32)
+    at0, tiny = sat.apply(hot, amount=0.0), sat.apply(hot, amount=1e-4)
+    np.testing.assert_allclose(tiny, at0, atol=1e-3)
+    assert tiny[0, 1].min() == pytest.approx(2.0)  # a grey highlight stays a grey highlight, unclipped
+    from engine.recipe import FORMAT
+
+    v1 = {"format": FORMAT, "app": "retouch", "steps": [{"op": "saturation", "version": 1, "params": {"amount": 0.4}}]}
+    step = Recipe.from_json(v1).steps[0]
+    assert step.params["amount"] == 0.4 and step.to_json()["version"] == 2  # an old sidecar reads as v2
+
+
 def test_saturation_is_continuous_at_grey() -> None:
     """Noise on a neutral grey must not explode into colour (the paper's boost jumps there)."""
     grey = np.full((1, 1, 3), 0.5)

@@ -168,7 +168,8 @@ def test_a_style_trained_through_newer_filter_math_is_refused(tmp_path):
     versions = {f: REGISTRY[f].version for f in AGENT_FILTERS}
     assert Agent(_with_meta(tmp_path, "same", filter_versions=versions), prefer_gpu=False)
     path = _with_meta(tmp_path, "later", filter_versions={**versions, "saturation": versions["saturation"] + 1})
-    with pytest.raises(ModelError, match=r"later\.onnx: .*newer Retouch \(saturation v2\)"):
+    newer = versions["saturation"] + 1
+    with pytest.raises(ModelError, match=rf"later\.onnx: .*newer Retouch \(saturation v{newer}\)"):
         Agent(path, prefer_gpu=False)
 
 
