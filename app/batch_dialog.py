@@ -99,6 +99,7 @@ class BatchDialog(QDialog):
         self.quality = QSpinBox()
         self.quality.setRange(1, 100)
         self.quality.setValue(92)  # as the Export dialog and the command line
+        self.quality.setSuffix(" %")
         form.addRow("JPEG quality", self.quality)
         self.fmt.currentIndexChanged.connect(lambda: self.quality.setEnabled(self.fmt.currentData() == "jpeg"))
         size_row = QHBoxLayout()
@@ -146,6 +147,7 @@ class BatchDialog(QDialog):
 
         self.buttons = QDialogButtonBox()
         self.export_btn = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_btn.setObjectName("primary")  # the main action, as in the Export dialog
         self.cancel_btn = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.export_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)

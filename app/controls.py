@@ -210,7 +210,6 @@ class CurveEditor(QWidget):
         self.channel = 0
         self._drag: int | None = None
         self._gesture = 0
-        self.canvas = _CurveCanvas(self)
         _controls.add(self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -229,6 +228,7 @@ class CurveEditor(QWidget):
             row.addStretch(1)
             self.buttons.idClicked.connect(self._pick_channel)
             lay.addLayout(row)
+        self.canvas = _CurveCanvas(self)  # after the R/G/B buttons: Tab reaches them first
         lay.addWidget(self.canvas)
         self.canvas.setToolTip(f"{param.description}.\nDrag a handle up for more contrast in that zone "
                                "(shadows left, highlights right); double-click it to reset.")
@@ -289,7 +289,8 @@ class _CurveCanvas(QWidget):
         return True
 
     def heightForWidth(self, w: int) -> int:
-        return max(200, round((w - 16) * 0.75) + self.STRIP + 32)
+        # 4:3 up to a plot 180 px tall: taller, a curve card outgrew a 700 px window's step list
+        return max(200, min(round((w - 16) * 0.75), 180) + self.STRIP + 32)
 
     def plot(self) -> QRectF:
         """Where the curve is drawn (square-ish, above the strip)."""
@@ -379,7 +380,7 @@ class _CurveCanvas(QWidget):
                 path.lineTo(QPointF(r.left() + x * r.width(), r.bottom() - y * r.height()))
             col = QColor(colours[ch])
             if self.ed.multi and ch != self.ed.channel:
-                col.setAlpha(110)
+                col.setAlpha(170)
             p.setPen(QPen(col, 2 if ch == self.ed.channel else 1.2))
             p.drawPath(path)
         # the zone strip: default level dashed, one handle per zone
@@ -410,7 +411,7 @@ class _CurveCanvas(QWidget):
         f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))
         p.setFont(f)
         p.drawText(r.adjusted(4, 2, 0, 0), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, "curve")
-        label = QRectF(st.left(), st.top() - 13, st.width(), 12)
+        label = QRectF(st.left(), st.top() - 17, st.width(), 12)  # clear of a focus ring on a top handle
         p.drawText(label, Qt.AlignmentFlag.AlignLeft, "shadows")
         p.drawText(label, Qt.AlignmentFlag.AlignHCenter, "zone steepness")
         p.drawText(label, Qt.AlignmentFlag.AlignRight, "highlights")

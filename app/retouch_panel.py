@@ -65,6 +65,8 @@ class RetouchPanel(QWidget):
         self.vary.setToolTip(f"Show {N_VARIATIONS} alternative edits; click one to adopt it")
         self.vary.setMinimumHeight(32)
         self.vary.clicked.connect(self.variationsRequested)
+        for b in (self.auto, self.vary):  # disabled while they work: a clicked one passed its focus on
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         row.addWidget(self.auto, 2)
         row.addWidget(self.vary, 1)
         lay.addLayout(row)

@@ -154,6 +154,7 @@ class StyleDialog(QDialog):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.start_btn = QPushButton("Start")
+        self.start_btn.setObjectName("primary")  # the dialog's main action, as Export's
         self.start_btn.setDefault(True)
         self.start_btn.clicked.connect(self.start)
         self.stop_btn = QPushButton("Stop")

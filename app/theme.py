@@ -38,6 +38,8 @@ QToolButton:checked {{ background: #3d4d60; }}
    tool buttons and sliders) */
 QToolButton:focus, QPushButton:focus, QDoubleSpinBox:focus, QSpinBox:focus, QLineEdit:focus,
 QComboBox:focus {{ border: 1px solid {ACCENT}; }}
+QPushButton#primary:focus {{ border: 1px solid white; }}
+QListWidget#filmstrip:focus {{ border-top: 1px solid {ACCENT}; }}
 QFrame#card {{ background: {SURFACE}; border: 1px solid #353535; border-radius: 6px; }}
 QFrame#card[disabledStep="true"] QLabel {{ color: #707070; }}
 QLabel#stepTitle {{ font-weight: 600; color: {TEXT}; }}
@@ -51,6 +53,7 @@ QListWidget#filmstrip::item {{ color: {MUTED}; border-radius: 4px; padding: 2px;
 QListWidget#filmstrip::item:selected {{ background: #33475e; color: {TEXT}; }}
 QDoubleSpinBox, QSpinBox, QLineEdit, QComboBox {{ background: {RAISED}; color: {TEXT};
     border: 1px solid #444; border-radius: 3px; padding: 2px 4px; selection-background-color: {ACCENT}; }}
+QDoubleSpinBox, QSpinBox {{ padding-left: 6px; }}
 QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 0px; border: none; }}
 QDoubleSpinBox:disabled, QSpinBox:disabled, QLineEdit:disabled, QComboBox:disabled {{ color: #6a6a6a;
     background: #242424; border-color: #363636; }}
@@ -62,7 +65,7 @@ QSlider::sub-page:horizontal {{ background: #6f7f92; border-radius: 2px; }}
 QSlider::handle:horizontal {{ background: #d8d8d8; width: 12px; height: 12px; margin: -5px 0;
     border-radius: 6px; }}
 QSlider::handle:horizontal:hover {{ background: white; }}
-QSlider::handle:horizontal:focus {{ background: {ACCENT}; }}
+QSlider::handle:horizontal:focus {{ border: 2px solid {ACCENT}; width: 8px; height: 8px; }}
 QProgressBar {{ background: {RAISED}; border: 1px solid #444; border-radius: 3px; color: {TEXT};
     text-align: center; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 2px; }}

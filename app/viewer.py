@@ -108,10 +108,11 @@ class Viewer(QWidget):
         self._changed()
 
     def image_rect(self) -> QRectF:
-        """The full image's rectangle in widget coordinates."""
-        s = self.scale
-        x0 = self.width() / 2 - self.center.x() * s
-        y0 = self.height() / 2 - self.center.y() * s
+        """The full image's rectangle in widget coordinates, its corner on a whole device pixel:
+        at y = 11.83 a preview of the on-screen size was resampled anyway (87 % of its detail)."""
+        s, dpr = self.scale, self.devicePixelRatioF()
+        x0 = round((self.width() / 2 - self.center.x() * s) * dpr) / dpr
+        y0 = round((self.height() / 2 - self.center.y() * s) * dpr) / dpr
         return QRectF(x0, y0, self.full.width() * s, self.full.height() * s)
 
     def to_image(self, p: QPointF) -> QPointF:
@@ -139,7 +140,7 @@ class Viewer(QWidget):
         """Zoomed past the finest preview's resolution (in device pixels: at 200 % a fitted photo on
         a 4K screen was the 2048 px preview stretched), and that is not already full resolution."""
         ps = self.finest_preview or self.preview_scale()
-        return self.has_image() and ps < 0.999 and self.device_scale() > ps * 1.05
+        return self.has_image() and ps < 0.999 and self.device_scale() > ps * 1.001
 
     def set_fit(self) -> None:
         self.fit = True

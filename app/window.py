@@ -593,7 +593,7 @@ class MainWindow(QMainWindow):
             return doc.preview_linear
         w, h = self.on_screen()
         draft = max(doc.draft_linear.shape[:2])
-        if max(w, h) * 1.02 >= max(doc.preview_linear.shape[:2]):
+        if max(w, h) >= max(doc.preview_linear.shape[:2]):  # larger than it: crops fill in (needs_detail)
             fine = doc.preview_linear
         else:
             fine = self._screen_level(doc, w, h)

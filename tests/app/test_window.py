@@ -463,3 +463,15 @@ def test_tab_goes_through_the_step_cards_before_the_filmstrip(qtbot, win, folder
     enables = [card.enable for card in win.panel.steps.cards]
     assert enables and all(e in order for e in enables)
     assert win.panel.steps.focusPolicy() == Qt.FocusPolicy.NoFocus
+
+
+def test_the_fitted_photo_sits_on_whole_pixels(qtbot, win, folder):
+    """Drawn from y = 11.83, a preview of exactly the on-screen size was resampled anyway (87 % of
+    its fine detail kept)."""
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    v = win.viewer
+    for w, h in ((1000, 617), (997, 703), (1234, 555)):
+        v.resize(w, h)
+        v.set_fit()
+        r = v.image_rect()
+        assert (r.x(), r.y()) == (round(r.x()), round(r.y()))
