@@ -11,8 +11,8 @@ apply a second time. Orientation becomes 1 (the pixels are upright), ColorSpace 
 pyexiv2 is not thread-safe (global state in its C++ layer), so every call holds one lock. It parses
 untrusted files in C++: the app's exports run it in their worker processes, never in the app's own.
 Without pyexiv2 (no wheel for the platform), or where exiv2 cannot read a source, the output keeps
-the block the encoder wrote (:func:`engine.io.metadata.exif_for_output`): the camera and exposure
-fields, no GPS, XMP or IPTC.
+the block the encoder wrote (:func:`engine.io.metadata.exif_for_output`): a JPEG or PNG source's EXIF
+and GPS, a RAW or TIFF source's camera and exposure fields; no XMP or IPTC.
 """
 
 from __future__ import annotations
@@ -42,12 +42,25 @@ _XMP_TIFF_KEEP = {"Xmp.tiff.Make", "Xmp.tiff.Model", "Xmp.tiff.Artist", "Xmp.tif
 _ENC = "latin-1"
 
 
+_registered = False
+#: A larger XMP packet is not carried: exiv2's parse time grows with the square of its size (124 s
+#: for 2.2 MB of 80 000 properties, a whole batch photo lost to the watchdog).
+MAX_XMP = 256 * 1024
+
+
 def _exiv2() -> Any:
+    global _registered
     try:
         import pyexiv2
     except ImportError:
         return None
     pyexiv2.set_log_level(4)  # exiv2's warnings about odd files would go to stderr: mute
+    if not _registered:
+        # exiv2 knows no prefix for darktable's namespace and keeps the first one a packet uses for
+        # the whole process; registered here, its history is recognised (and dropped) in every photo
+        with contextlib.suppress(Exception):
+            pyexiv2.registerNs("http://darktable.sf.net/", "darktable")
+        _registered = True
     return pyexiv2
 
 
@@ -56,18 +69,35 @@ def available() -> bool:
 
 
 def _source(pyexiv2: Any, source: Path | None) -> tuple[dict, str, dict]:
-    """(EXIF, raw XMP packet, IPTC) of ``source``; empty where exiv2 cannot read it."""
+    """(EXIF, raw XMP packet, IPTC) of ``source``; empty where exiv2 cannot read it.
+
+    Read from the file's bytes, not its path: pyexiv2 encodes a path as UTF-8, which a name of
+    other bytes cannot be (its metadata was silently lost). An oversized XMP packet is made
+    unreadable in this copy before exiv2 parses it (:data:`MAX_XMP`)."""
     if source is None or not source.is_file():
         return {}, "", {}
+    try:
+        raw = bytearray(source.read_bytes())
+    except (OSError, MemoryError):
+        return {}, "", {}
+    at = raw.find(b"<x:xmpmeta")
+    if at >= 0:
+        end = raw.find(b"</x:xmpmeta>", at)
+        if end < 0 or end - at > MAX_XMP:
+            raw[at:at + 10] = b"<x:xmpskip"
     exif: dict = {}
     xmp, iptc = "", {}
     try:
-        img = pyexiv2.Image(str(source))
+        img = pyexiv2.ImageData(bytes(raw))
     except Exception:  # a format exiv2 does not know, a damaged file: the fields will do
         return {}, "", {}
+    del raw
     try:
-        with contextlib.suppress(Exception):
+        try:
             exif = img.read_exif(encoding=_ENC)
+        except Exception:  # a malformed XP* (UCS-2) tag lost the whole EXIF: read it undecoded
+            with contextlib.suppress(Exception):
+                exif = pyexiv2.core._parse_key(img._exiv2api_image.read_exif(), _ENC)
         with contextlib.suppress(Exception):
             xmp = img.read_raw_xmp() or ""
         with contextlib.suppress(Exception):
@@ -102,8 +132,28 @@ def _exif_for_output(src: dict, out: dict, software: str) -> dict:
     return new
 
 
+def _modify_exif(pyexiv2: Any, data: bytes, out: Any, changes: dict) -> Any:
+    """Apply the EXIF ``changes`` to ``out`` at once; where exiv2 refuses (a value, or a block too
+    large for a JPEG segment), one by one on a fresh copy, each refused tag taken out again: the
+    refused ones stayed in exiv2's memory and every later write failed, XMP and IPTC included.
+    Returns the image to go on with."""
+    try:
+        out.modify_exif(changes, encoding=_ENC)
+        return out
+    except Exception:
+        out.close()
+    out = pyexiv2.ImageData(data)
+    for key, value in changes.items():
+        try:
+            out.modify_exif({key: value}, encoding=_ENC)
+        except Exception:
+            with contextlib.suppress(Exception):
+                out.modify_exif({key: None}, encoding=_ENC)
+    return out
+
+
 def _modify(set_all: Any, changes: dict) -> None:
-    """Apply ``changes`` at once, or one by one where one tag's value is refused."""
+    """Apply ``changes`` at once, or one by one where one value is refused."""
     try:
         set_all(changes)
     except Exception:
@@ -128,7 +178,7 @@ def carry(data: bytes, source: str | Path | None, software: str) -> bytes:
             return data
         try:
             written = out.read_exif(encoding=_ENC)
-            _modify(lambda d: out.modify_exif(d, encoding=_ENC), _exif_for_output(src_exif, written, software))
+            out = _modify_exif(pyexiv2, data, out, _exif_for_output(src_exif, written, software))
             if src_xmp:
                 with contextlib.suppress(Exception):
                     out.modify_raw_xmp(src_xmp)

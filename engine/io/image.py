@@ -78,6 +78,7 @@ _PROBE = np.linspace(0, 255, 6).astype(np.uint8)
 _PROBE_RGB = np.stack(np.meshgrid(_PROBE, _PROBE, _PROBE, indexing="ij"), -1).reshape(6, 36, 3)
 
 
+@functools.lru_cache(maxsize=32)
 def _is_srgb_profile(icc: bytes) -> bool:
     """Whether an RGB profile is sRGB: it says so, and it maps colours to themselves (within 2 levels).
 
@@ -94,6 +95,22 @@ def _is_srgb_profile(icc: bytes) -> bool:
     return int(np.abs(np.asarray(out, np.int16) - _PROBE_RGB).max()) <= 2
 
 
+_D50 = np.array([0.9642, 1.0, 0.8249])
+
+
+def _sane_matrix(prof: object) -> bool:
+    """A matrix/TRC profile whose primaries can be right: finite, luminances in [0, 1], independent,
+    adding up to the D50 white. Degenerate ones turned 8-bit photos solid red or black, and put
+    values of 1e9 into the working space at 16 bits; such a profile is ignored, as a damaged one."""
+    try:
+        colorants = (prof.red_colorant, prof.green_colorant, prof.blue_colorant)  # type: ignore[attr-defined]
+        cols = np.array([c[0] for c in colorants], np.float64).T
+    except (TypeError, IndexError, ValueError):
+        return False
+    return bool(np.all(np.isfinite(cols)) and cols[1].min() >= -0.01 and cols[1].max() <= 1.01
+                and abs(np.linalg.det(cols)) > 1e-3 and np.abs(cols.sum(1) - _D50).max() < 0.05)
+
+
 def _to_srgb8(im: Image.Image) -> Image.Image:
     icc = im.info.get("icc_profile")
     # palette and grey+alpha first, with their profile: a palette's transparency converted straight
@@ -107,7 +124,10 @@ def _to_srgb8(im: Image.Image) -> Image.Image:
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         space = src.profile.xcolor_space.strip()
-        if space == "RGB" and _is_srgb_profile(icc):
+        damaged = src.profile.is_matrix_shaper and not _sane_matrix(src.profile)
+        if space == "RGB" and (_is_srgb_profile(icc) or damaged):
+            return im.convert("RGB")
+        if space == "GRAY" and im.mode != "L":  # a grey profile on colour pixels: not theirs
             return im.convert("RGB")
         # a grey profile transforms the grey image itself: grey made RGB first matched no profile
         # and was shown as sRGB (17 levels off for Gray Gamma 1.8)
@@ -239,9 +259,27 @@ def _png16_decode(path: Path) -> np.ndarray:
     import imagecodecs
 
     try:
-        return imagecodecs.png_decode(path.read_bytes())
+        return imagecodecs.png_decode(_pixel_chunks(path.read_bytes()))
     except Exception as e:  # imagecodecs raises its own PngError
         raise ImageError(f"the PNG is truncated or corrupt ({e})", path) from e
+
+
+_PIXEL_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
+
+
+def _pixel_chunks(data: bytes) -> bytes:
+    """The PNG with only the chunks its pixels need: libpng printed warnings on stderr about a
+    damaged colour profile (iCCP) that Pillow reads, and this path does not, anyway."""
+    out, at = [data[:8]], 8
+    while at + 8 <= len(data):
+        n = int.from_bytes(data[at:at + 4], "big")
+        kind, end = data[at + 4:at + 8], at + 12 + n
+        if end > len(data):
+            return data  # damaged: let the decoder say so
+        if kind in _PIXEL_CHUNKS:
+            out.append(data[at:end])
+        at = end
+    return b"".join(out)
 
 
 def _png_is_16bit(path: Path) -> bool:
@@ -361,6 +399,8 @@ def _icc_to_linear16(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
     try:
         prof = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile
         if prof.xcolor_space.strip() != "RGB" or _is_srgb_profile(icc):
+            return arr
+        if prof.is_matrix_shaper and not _sane_matrix(prof):
             return arr
     except (OSError, ImageCms.PyCMSError, TypeError, ValueError, AttributeError):
         return arr

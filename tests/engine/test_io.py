@@ -850,3 +850,56 @@ def test_pillows_exif_warnings_are_not_printed(tmp_path: Path) -> None:
     got = subprocess.run([sys.executable, "-m", "retouch", "info", str(path)], capture_output=True, text=True,
                          cwd=ROOT, timeout=60)
     assert got.returncode == 0 and "Warning" not in got.stderr, got.stderr
+
+
+def _xmp_packet(body: str, ns: str = 'xmlns:xmp="http://ns.adobe.com/xap/1.0/"') -> bytes:
+    return ('<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            f'<rdf:Description rdf:about="" {ns}>{body}</rdf:Description></rdf:RDF></x:xmpmeta>'
+            '<?xpacket end="w"?>').encode()
+
+
+def test_hostile_metadata_never_stalls_or_loses_an_export(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """A 2 MB XMP packet took exiv2 124 s (its parse grows with the square of the size); a name that
+    is not UTF-8 lost all the metadata; darktable's history leaked under a prefix exiv2 met first."""
+    import pyexiv2
+
+    from engine.io.carry import MAX_XMP
+
+    many = "".join(f"<xmp:P{i}>v</xmp:P{i}>" for i in range(40_000))
+    big = tmp_path / "big_xmp.tif"
+    tifffile.imwrite(big, photo_srgb8, photometric="rgb", extratags=[(271, "s", 0, "BigCam", True),
+                                                                       (700, "B", 0, _xmp_packet(many), True)])
+    assert len(_xmp_packet(many)) > MAX_XMP
+    t = time.perf_counter()
+    out = write_image(tmp_path / "big.jpg", photo_srgb8, meta=load_photo(big).meta)
+    assert time.perf_counter() - t < 5  # 28.7 s before, at 40 000 properties
+    with Image.open(out) as im:
+        assert im.getexif()[271] == "BigCam" and "P39999" not in str(im.info.get("xmp", b""))
+
+    odd = tmp_path / os.fsdecode(b"caf\xe9.tif")  # a Latin-1 name on a UTF-8 system
+    dt = _xmp_packet('<xmp:Rating>3</xmp:Rating><dt:history>edits</dt:history>',
+                     'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dt="http://darktable.sf.net/"')
+    tifffile.imwrite(odd, photo_srgb8, photometric="rgb", extratags=[(700, "B", 0, dt, True)])
+    img = pyexiv2.ImageData(odd.read_bytes())
+    img.modify_exif({"Exif.GPSInfo.GPSLatitudeRef": "N", "Exif.GPSInfo.GPSLatitude": "43/1 15/1 3012/100"})
+    odd.write_bytes(img.get_bytes())
+    img.close()
+    out = write_image(tmp_path / "odd.jpg", photo_srgb8, meta=load_photo(odd).meta)
+    with Image.open(out) as im:
+        xmp = im.info.get("xmp", b"").decode()
+        assert im.getexif().get_ifd(0x8825)[1] == "N"
+    assert "Rating" in xmp and "history" not in xmp
+
+
+def test_a_degenerate_profile_is_ignored_at_8_and_16_bits_alike(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """Singular primaries turned an 8-bit photo solid red and put values of 1e9 into the working
+    space at 16 bits; a damaged profile is ignored, as the README says."""
+    bad = _adobe_rgb_icc(b"singular", ((0.5, 0.3, 0.02), (0.5, 0.3, 0.02), (0.1, 0.06, 0.7)))
+    eight, sixteen = tmp_path / "s8.png", tmp_path / "s16.tif"
+    Image.fromarray(photo_srgb8).save(eight, icc_profile=bad)
+    tifffile.imwrite(sixteen, photo_srgb8.astype(np.uint16) * 257, photometric="rgb", iccprofile=bad)
+    plain = srgb_decode(photo_srgb8.astype(np.float32) / 255)
+    for path in (eight, sixteen):
+        got = load_photo(path).linear
+        assert np.isfinite(got).all() and np.abs(got - plain).max() < 1e-3
