@@ -18,6 +18,8 @@ and GPS, a RAW or TIFF source's camera and exposure fields; no XMP or IPTC.
 from __future__ import annotations
 
 import contextlib
+import mmap
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -71,27 +73,16 @@ def available() -> bool:
 def _source(pyexiv2: Any, source: Path | None) -> tuple[dict, str, dict]:
     """(EXIF, raw XMP packet, IPTC) of ``source``; empty where exiv2 cannot read it.
 
-    Read from the file's bytes, not its path: pyexiv2 encodes a path as UTF-8, which a name of
-    other bytes cannot be (its metadata was silently lost). An oversized XMP packet is made
-    unreadable in this copy before exiv2 parses it (:data:`MAX_XMP`)."""
+    A name that is not UTF-8 (pyexiv2 encodes paths so: its metadata was silently lost) or an
+    oversized XMP packet (:data:`MAX_XMP`) is read from a copy of the bytes (:func:`_open`)."""
     if source is None or not source.is_file():
         return {}, "", {}
     try:
-        raw = bytearray(source.read_bytes())
-    except (OSError, MemoryError):
-        return {}, "", {}
-    at = raw.find(b"<x:xmpmeta")
-    if at >= 0:
-        end = raw.find(b"</x:xmpmeta>", at)
-        if end < 0 or end - at > MAX_XMP:
-            raw[at:at + 10] = b"<x:xmpskip"
-    exif: dict = {}
-    xmp, iptc = "", {}
-    try:
-        img = pyexiv2.ImageData(bytes(raw))
+        img = _open(pyexiv2, source)
     except Exception:  # a format exiv2 does not know, a damaged file: the fields will do
         return {}, "", {}
-    del raw
+    exif: dict = {}
+    xmp, iptc = "", {}
     try:
         try:
             exif = img.read_exif(encoding=_ENC)
@@ -105,6 +96,25 @@ def _source(pyexiv2: Any, source: Path | None) -> tuple[dict, str, dict]:
     finally:
         img.close()
     return exif, xmp, iptc
+
+
+def _open(pyexiv2: Any, source: Path) -> Any:
+    """exiv2's view of ``source``: by its path (exiv2 maps the file), or from a copy of its bytes
+    where the path is not UTF-8 or the XMP packet must be made unreadable first."""
+    with open(source, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        at = m.find(b"<x:xmpmeta")
+        end = m.find(b"</x:xmpmeta>", at) if at >= 0 else -1
+        too_big = at >= 0 and (end < 0 or end - at > MAX_XMP)
+        try:
+            name = os.fsencode(source).decode("utf-8")
+        except UnicodeDecodeError:
+            name = None
+        if name is not None and not too_big:
+            return pyexiv2.Image(name)
+        raw = bytearray(m)
+    if too_big:
+        raw[at:at + 10] = b"<x:xmpskip"
+    return pyexiv2.ImageData(bytes(raw))
 
 
 def _exif_for_output(src: dict, out: dict, software: str) -> dict:
