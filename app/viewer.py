@@ -27,6 +27,7 @@ class Viewer(QWidget):
         self.setMinimumSize(320, 240)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._kb_focus = False
         self.full = QSize()                  # image size in full-resolution pixels
         self.after: QPixmap | None = None
         self.before: QPixmap | None = None
@@ -227,6 +228,18 @@ class Viewer(QWidget):
         self._drag = None
         self.setCursor(Qt.CursorShape.ArrowCursor)
 
+    def focusInEvent(self, event) -> None:
+        # an edge shows that the arrows now pan, only when Tab brought the focus: on a click it
+        # would read as a glitch
+        self._kb_focus = event.reason() in (Qt.FocusReason.TabFocusReason, Qt.FocusReason.BacktabFocusReason)
+        self.update()
+        super().focusInEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        self._kb_focus = False
+        self.update()
+        super().focusOutEvent(event)
+
     def keyPressEvent(self, event) -> None:
         """Arrows pan a zoomed photo by a tenth of the view (Shift: half); with Before / After on,
         Alt+Left/Right move its line. Only the mouse could do either."""
@@ -288,6 +301,10 @@ class Viewer(QWidget):
             self._label(p, "After", QPointF(sx + 8, top), right=False)
         else:
             self._draw_after(p, target)
+        if self._kb_focus and self.hasFocus():
+            p.setPen(QPen(QColor(theme.ACCENT), 2))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
 
     def _draw_after(self, p: QPainter, target: QRectF) -> None:
         assert self.after is not None

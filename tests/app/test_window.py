@@ -475,3 +475,22 @@ def test_the_fitted_photo_sits_on_whole_pixels(qtbot, win, folder):
         v.set_fit()
         r = v.image_rect()
         assert (r.x(), r.y()) == (round(r.x()), round(r.y()))
+
+
+def test_the_viewer_shows_keyboard_focus_only_when_tabbed_to(qtbot, win, folder):
+    """The arrows pan the photo only when the viewer has focus, and nothing showed when it did;
+    a click shows nothing (a frame there read as a glitch)."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QFocusEvent
+
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    v = win.viewer
+    v.setFocus(Qt.FocusReason.MouseFocusReason)
+    plain = qimage_array(v.grab().toImage())
+    v.focusInEvent(QFocusEvent(QEvent.Type.FocusIn, Qt.FocusReason.TabFocusReason))
+    monkey = v.hasFocus  # offscreen windows may not report focus: the state under test is the flag
+    v.hasFocus = lambda: True
+    framed = qimage_array(v.grab().toImage())
+    v.hasFocus = monkey
+    assert np.abs(framed[1:3, 5:-5].astype(int) - plain[1:3, 5:-5]).mean() > 10
+    assert np.array_equal(framed[20:-20, 20:-20], plain[20:-20, 20:-20])
