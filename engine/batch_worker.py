@@ -215,6 +215,8 @@ def describe_error(e: BaseException) -> str:
     from .io import ImageError
     from .recipe import RecipeError
 
+    if isinstance(e, RecipeError) and e.path is not None:  # the sidecar's name: the summary is per photo,
+        return str(e).replace(str(e.path), e.path.name, 1)  # and a folder's path pushed the reason off the table
     if isinstance(e, (ImageError, RecipeError, NotAPhotoError, ForeignFileError, OutputGoneError)):
         return str(e)
     if isinstance(e, OSError) and e.strerror:

@@ -159,6 +159,11 @@ def test_bad_sidecar_fails_that_photo_and_is_left_alone(sources, tmp_path, capsy
     before = snapshot(shoot)
     rc, err = run_cli(capsys, shoot, tmp_path / "out")
     assert rc == 1 and "ev" in err and "outside" in err
+    from engine.batch_worker import export_one
+
+    (job,) = plan_jobs(shoot, tmp_path / "o2", ExportSettings())
+    reason = export_one(job).reason  # the sidecar by its name: its folder's path pushed it off the table
+    assert reason.startswith("dune.jpg.retouch.json:") and str(shoot) not in reason
     assert snapshot(shoot) == before  # not moved aside, not rewritten
     assert not (tmp_path / "out" / "dune.jpg").exists()
 
