@@ -9,6 +9,7 @@ A killed writer leaves only a hidden temp file, which the client removes at the 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -24,6 +25,20 @@ MAX_RESUBMITS = 3  # per photo, for results lost with their worker (Dask itself 
 
 class ClusterError(RuntimeError):
     """The cluster cannot run the batch at all (unreachable scheduler, no workers)."""
+
+
+NOT_STARTED = "not started: the batch was cancelled"
+
+
+def export_unless_cancelled(job: Job, flag: str) -> Result:
+    """The task: a photo not yet begun when the batch was cancelled (its ``flag``, a Dask Event) is
+    left alone. Cancelling queued futures instead raced the scheduler: one handed to a worker in
+    that moment was written but reported not started."""
+    from distributed import Event
+
+    if Event(flag).is_set():
+        return Result(job.src, job.dst, "skipped", NOT_STARTED)
+    return export_one(job)
 
 
 def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event) -> Iterator[Result]:
@@ -43,6 +58,9 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
         except (OSError, TimeoutError) as e:
             raise ClusterError(f"the scheduler at {scheduler} has no workers ({e})") from None
         batch = uuid.uuid4().hex[:8]
+        from distributed import Event
+
+        stop = Event(f"retouch-cancel-{batch}", client=client)
         remotes = [replace(job, src=job.src.absolute(), dst=job.dst.absolute(),
                        out_root=job.out_root and job.out_root.absolute()) for job in jobs]
         by_key: dict[str, int] = {}
@@ -52,7 +70,7 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
         def submit(i: int) -> Any:
             key = f"retouch-export-{batch}-{i}" + (f"-again{attempts[i]}" if attempts[i] else "")
             by_key[key] = i
-            live[key] = client.submit(export_one, remotes[i], key=key, pure=False)
+            live[key] = client.submit(export_unless_cancelled, remotes[i], stop.name, key=key, pure=False)
             return live[key]
 
         ac = as_completed([submit(i) for i in range(len(jobs))])
@@ -60,16 +78,12 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
         try:
             while not ac.is_empty():
                 if cancel.is_set() and deadline is None:
-                    # drop the queued photos; the running ones finish (their files appear anyway) and
-                    # are reported, for as long as the local grace: they were all "not started"
+                    # photos not begun return at once, untouched; the running ones finish (their
+                    # files appear anyway) and are reported, for as long as the local grace
                     from .batch import CANCEL_GRACE_S
 
                     deadline = time.monotonic() + CANCEL_GRACE_S
-                    running = {key for keys in client.processing().values() for key in keys}
-                    queued = [f for key, f in live.items() if key not in running]
-                    client.cancel(queued)
-                    for f in queued:
-                        live.pop(f.key, None)
+                    stop.set()
                 if deadline is not None and (not live or time.monotonic() > deadline):
                     return
                 finished = ac.next_batch(block=False)
@@ -80,8 +94,6 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
                         cancel.set()
                     continue
                 for fut in finished:
-                    if fut.key not in live:  # cancelled above
-                        continue
                     i = by_key[fut.key]
                     live.pop(fut.key, None)
                     job = jobs[i]
@@ -94,6 +106,8 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
                     elif status == "error":
                         error = _describe(fut.exception())
                     fut.release()
+                    if result is not None and result.reason == NOT_STARTED:
+                        continue  # counted as not started by the caller
                     if result is not None:
                         yield replace(result, src=job.src, dst=job.dst)
                     elif error is not None:
@@ -107,6 +121,8 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
                         yield Result(job.src, job.dst, "failed", f"cluster task {status} {attempts[i] + 1} times")
         finally:
             client.cancel(list(live.values()))
+            with contextlib.suppress(Exception):  # a cleared Event leaves the scheduler
+                stop.clear()
 
 
 def _describe(exc: object) -> str:
