@@ -44,7 +44,7 @@ def export_unless_cancelled(job: Job, flag: str) -> Result:
 def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event) -> Iterator[Result]:
     """Results in completion order; a photo whose task killed its workers repeatedly fails."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client, Event, as_completed
     except ImportError as e:  # pragma: no cover - depends on the install
         raise RuntimeError("--scheduler needs Dask: pip install 'retouch[cluster]'") from e
 
@@ -58,8 +58,6 @@ def run_on_cluster(jobs: Sequence[Job], scheduler: str, cancel: threading.Event)
         except (OSError, TimeoutError) as e:
             raise ClusterError(f"the scheduler at {scheduler} has no workers ({e})") from None
         batch = uuid.uuid4().hex[:8]
-        from distributed import Event
-
         stop = Event(f"retouch-cancel-{batch}", client=client)
         remotes = [replace(job, src=job.src.absolute(), dst=job.dst.absolute(),
                        out_root=job.out_root and job.out_root.absolute()) for job in jobs]
