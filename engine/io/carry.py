@@ -66,10 +66,6 @@ def _exiv2() -> Any:
     return pyexiv2
 
 
-def available() -> bool:
-    return _exiv2() is not None
-
-
 def _source(pyexiv2: Any, source: Path | None) -> tuple[dict, str, dict]:
     """(EXIF, raw XMP packet, IPTC) of ``source``; empty where exiv2 cannot read it.
 

@@ -14,6 +14,7 @@ import io
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tifffile
@@ -98,13 +99,17 @@ def _is_srgb_profile(icc: bytes) -> bool:
 _D50 = np.array([0.9642, 1.0, 0.8249])
 
 
-def _sane_matrix(prof: object) -> bool:
+def _colorants(prof: Any) -> np.ndarray:
+    """A matrix/TRC profile's primaries as the columns of its RGB -> XYZ (D50) matrix."""
+    return np.array([c[0] for c in (prof.red_colorant, prof.green_colorant, prof.blue_colorant)], np.float64).T
+
+
+def _sane_matrix(prof: Any) -> bool:
     """A matrix/TRC profile whose primaries can be right: finite, luminances in [0, 1], independent,
     adding up to the D50 white. Degenerate ones turned 8-bit photos solid red or black, and put
     values of 1e9 into the working space at 16 bits; such a profile is ignored, as a damaged one."""
     try:
-        colorants = (prof.red_colorant, prof.green_colorant, prof.blue_colorant)  # type: ignore[attr-defined]
-        cols = np.array([c[0] for c in colorants], np.float64).T
+        cols = _colorants(prof)
     except (TypeError, IndexError, ValueError):
         return False
     return bool(np.all(np.isfinite(cols)) and cols[1].min() >= -0.01 and cols[1].max() <= 1.01
@@ -421,23 +426,19 @@ def _icc_to_linear16(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
     return np.maximum(out, 0.0, out=out)
 
 
-def _matrix_shaper(icc: bytes, prof) -> tuple[np.ndarray, np.ndarray]:
+def _matrix_shaper(icc: bytes, prof: Any) -> tuple[np.ndarray, np.ndarray]:
     """(3 curves of 65536 linear values, the 3x3 matrix from the profile's linear RGB to linear
     sRGB) of a matrix/TRC profile."""
     import imagecodecs
 
-    def xyz(p) -> np.ndarray:
-        return np.array([p.red_colorant[0], p.green_colorant[0], p.blue_colorant[0]], np.float64).T
-
-    src = xyz(prof)
     # the same primaries with linear curves: the transform to it is the curves alone
     xy = [v for col in (prof.red_colorant, prof.green_colorant, prof.blue_colorant) for v in col[1][:2]]
     linear = imagecodecs.cms_profile("rgb", primaries=xy, whitepoint=[0.3457, 0.3585], gamma=1.0)
     ramp = np.repeat(np.arange(65536, dtype=np.uint16)[:, None, None], 3, axis=2)
     curves = imagecodecs.cms_transform(ramp, icc, linear, colorspace="rgb", outcolorspace="rgb",
                                        outdtype=np.float32, flags=_CMS_NOOPTIMIZE)[:, 0, :].T
-    srgb = xyz(ImageCms.createProfile("sRGB"))
-    return np.ascontiguousarray(curves, np.float32), (np.linalg.inv(srgb) @ src).astype(np.float32)
+    to_srgb = np.linalg.inv(_colorants(ImageCms.createProfile("sRGB"))) @ _colorants(prof)
+    return np.ascontiguousarray(curves, np.float32), to_srgb.astype(np.float32)
 
 
 _CMS_NOOPTIMIZE = 0x0100  # LittleCMS's cmsFLAGS_NOOPTIMIZE: the exact pipeline
@@ -481,7 +482,7 @@ def raster_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
         if arr16 is not None:
             if arr16.dtype.kind == "f":  # converted from its profile to linear sRGB
                 from ..color import srgb_encode
-                return (np.clip(srgb_encode(arr16), 0, 1) * 255 + 0.5).astype(np.uint8)
+                return _to_bits(srgb_encode(arr16), 8)
             return np.ascontiguousarray((arr16 >> 8).astype(np.uint8))
         return np.asarray(_load_pillow(im, path, draft=max_size))
 
