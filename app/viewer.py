@@ -215,12 +215,9 @@ class Viewer(QWidget):
             self.split_x = min(max(pos.x() / max(1, self.width()), 0.0), 1.0)
             self.update()
         elif self._drag == "pan":
-            self.center -= (pos - self._last) / self.scale
-            self._last = pos
+            delta, self._last = (self._last - pos) / self.scale, pos
             self.fit = False
-            self._clamp()
-            self._changed()
-            self.update()
+            self._pan(delta)
         else:
             self.setCursor(Qt.CursorShape.SplitHCursor if self._near_split(pos.x()) else Qt.CursorShape.ArrowCursor)
 
@@ -255,7 +252,11 @@ class Viewer(QWidget):
                 self.update()
             return
         k = 0.5 if mods & Qt.KeyboardModifier.ShiftModifier else 0.1
-        self.center += QPointF(dx * self.width() * k / self.scale, dy * self.height() * k / self.scale)
+        self._pan(QPointF(dx * self.width() * k / self.scale, dy * self.height() * k / self.scale))
+
+    def _pan(self, delta: QPointF) -> None:
+        """Move the view by ``delta`` image pixels, kept on the photo."""
+        self.center += delta
         self._clamp()
         self._changed()
         self.update()

@@ -72,6 +72,9 @@ class NotAPhotoError(Exception):
 class ForeignFileError(Exception):
     """A photo Retouch did not write appeared at an output's name after the batch was planned."""
 
+    def __init__(self, dst: Path):
+        super().__init__(f"{dst.name}: a photo Retouch did not write is now there; it is kept")
+
 
 class OutputGoneError(OSError):
     """The output folder disappeared (deleted, or a drive unplugged): every later photo would go
@@ -95,7 +98,7 @@ def _check_destination(job: Job) -> None:
     if job.out_root is not None and not job.out_root.is_dir():
         raise OutputGoneError(f"the output folder {job.out_root} is gone")
     if someone_elses(job.dst):
-        raise ForeignFileError(f"{job.dst.name}: a photo Retouch did not write is now there; it is kept")
+        raise ForeignFileError(job.dst)
 
 
 def init_worker(threads: int = 1, job_timeout: float | None = None, parent: int = 0) -> None:
@@ -135,8 +138,7 @@ def export_one(job: Job) -> Result:
     s = job.settings
     if not s.overwrite and output_exists(job.dst):
         if someone_elses(job.dst):  # appeared since planning: not an earlier export of ours
-            return Result(job.src, job.dst, "failed", f"{job.dst.name}: a photo Retouch did not write "
-                          "is now there; it is kept", 0.0)
+            return Result(job.src, job.dst, "failed", str(ForeignFileError(job.dst)), 0.0)
         return Result(job.src, job.dst, "skipped", "already exported", 0.0)
     # A hang inside C code (LibRaw) ignores Python signals; faulthandler's watchdog thread ends the
     # process anyway, and the parent reports the file as failed.
