@@ -43,13 +43,19 @@ def test_curve_points_match_the_filter():
     assert pts[0, 1] == 0 and abs(pts[-1, 1] - 1) < 1e-12
 
 
-def test_colour_curve_editor_edits_the_chosen_channel(qtbot):
+def _colour_curves(qtbot) -> CurveEditor:
+    """The colour curves' editor at its defaults, shown."""
     p = REGISTRY["color_curves"].param("slopes")
     ed = CurveEditor(p, p.default_value())
     qtbot.addWidget(ed)
     ed.resize(300, 200)
     ed.show()
     qtbot.waitExposed(ed)
+    return ed
+
+
+def test_colour_curve_editor_edits_the_chosen_channel(qtbot):
+    ed = _colour_curves(qtbot)
     got = []
     ed.edited.connect(lambda v, g: got.append((v, g)))
     ed.buttons.button(2).click()  # blue
@@ -68,12 +74,8 @@ def test_colour_curve_editor_edits_the_chosen_channel(qtbot):
 def test_curves_are_edited_from_the_keyboard(qtbot):
     """Left/Right pick a zone, Up/Down steepen or flatten it (each press one undo step), Home resets
     it: the curves could only be edited with a mouse."""
-    p = REGISTRY["color_curves"].param("slopes")
-    ed = CurveEditor(p, p.default_value())
-    qtbot.addWidget(ed)
-    ed.resize(300, 200)
-    ed.show()
-    qtbot.waitExposed(ed)
+    ed = _colour_curves(qtbot)
+    p = ed.param
     got = []
     ed.edited.connect(lambda v, g: got.append((np.array(v), g)))
     ed.buttons.button(1).click()  # green

@@ -440,31 +440,45 @@ def test_hung_photo_is_stopped_by_the_watchdog(sources, tmp_path, monkeypatch):
     assert not multiprocessing.active_children()
 
 
-def test_ctrl_c_cancels_cleanly_and_reports_exactly_what_was_written(sources, tmp_path):
-    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
+def _batch_in_session(sources: Path, tmp_path: Path, n: int, jobs: int, *, sigint_default: bool = False):
+    """`retouch batch` of ``n`` copies of the real photo with LOOK into ``tmp_path / "out"``, in a
+    session of its own as from a terminal. ``sigint_default``: SIGINT as a terminal leaves it
+    (pytest-xdist workers ignore SIGINT, and a child would inherit that: Python then never raises
+    KeyboardInterrupt)."""
     import signal
     import subprocess
     import sys
-    import time
 
     shoot = tmp_path / "in"
     shoot.mkdir()
-    n = 240  # enough that a loaded machine cannot finish them all before the Ctrl-C
     for i in range(n):
         shutil.copy(sources / "dune.jpg", shoot / f"p{i:03d}.jpg")
     LOOK.save(tmp_path / "look.json")
-    out = tmp_path / "out"
     exe = Path(sys.executable).with_name("retouch")
-    proc = subprocess.Popen([str(exe), "batch", str(shoot), str(out), "--jobs", "1", "--recipe",
+    terminal = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if sigint_default else None
+    return subprocess.Popen([str(exe), "batch", str(shoot), str(tmp_path / "out"), "--jobs", str(jobs), "--recipe",
                              str(tmp_path / "look.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True, env=dict(os.environ, COLUMNS="200"),
-                            # a terminal's default: pytest-xdist workers ignore SIGINT, and a child
-                            # would inherit that (Python then never raises KeyboardInterrupt)
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=terminal)
+
+
+def _wait_for_first_output(proc, out: Path) -> None:
+    import time
+
     deadline = time.monotonic() + 60
     while not (out.is_dir() and any(p.suffix == ".jpg" for p in out.iterdir())):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.02)
+
+
+def test_ctrl_c_cancels_cleanly_and_reports_exactly_what_was_written(sources, tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
+    import signal
+
+    n = 240  # enough that a loaded machine cannot finish them all before the Ctrl-C
+    out = tmp_path / "out"
+    proc = _batch_in_session(sources, tmp_path, n, 1, sigint_default=True)
+    _wait_for_first_output(proc, out)
     assert proc.poll() is None, "the batch finished before the Ctrl-C"
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -481,19 +495,9 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(sources, tmp_path):
     with SIGINT ignored; the parent cancels as before."""
     import signal
     import subprocess
-    import sys
     import time
 
-    shoot = tmp_path / "in"
-    shoot.mkdir()
-    for i in range(6):
-        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
-    LOOK.save(tmp_path / "look.json")
-    exe = Path(sys.executable).with_name("retouch")
-    proc = subprocess.Popen([str(exe), "batch", str(shoot), str(tmp_path / "out"), "--jobs", "2", "--recipe",
-                             str(tmp_path / "look.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = _batch_in_session(sources, tmp_path, 6, 2, sigint_default=True)
     deadline = time.monotonic() + 60
     while not subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True).stdout.strip():
         assert time.monotonic() < deadline and proc.poll() is None  # a worker has been spawned: it imports
@@ -681,23 +685,10 @@ def test_a_killed_batch_leaves_no_workers_behind(sources, tmp_path, sig):
     workers die with their parent (they blocked for good, 364 MB each)."""
     import signal
     import subprocess
-    import sys
     import time
 
-    shoot = tmp_path / "in"
-    shoot.mkdir()
-    for i in range(120):
-        shutil.copy(sources / "dune.jpg", shoot / f"p{i:03d}.jpg")
-    LOOK.save(tmp_path / "look.json")
-    out = tmp_path / "out"
-    exe = Path(sys.executable).with_name("retouch")
-    proc = subprocess.Popen([str(exe), "batch", str(shoot), str(out), "--jobs", "2", "--recipe",
-                             str(tmp_path / "look.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, env=dict(os.environ, COLUMNS="200"))
-    deadline = time.monotonic() + 60
-    while not (out.is_dir() and any(p.suffix == ".jpg" for p in out.iterdir())):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.02)
+    proc = _batch_in_session(sources, tmp_path, 120, 2)
+    _wait_for_first_output(proc, tmp_path / "out")
     workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert workers
     os.kill(proc.pid, getattr(signal, sig))
