@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from engine.formats import FORMAT_LABELS
 
+from .export_dialog import ExportingDialog
 from .fields import folder_field
 
 
@@ -44,7 +44,7 @@ def _hms(s: float) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-class BatchDialog(QDialog):
+class BatchDialog(ExportingDialog):
     """``BatchDialog(parent, in_dir, model=, strength=)``: export every photo of a folder. Auto
     (where a photo has no sidecar, or for all) uses the window's style ``model`` and ``strength``,
     so the batch gives what Auto gives in the window."""
@@ -268,15 +268,3 @@ class BatchDialog(QDialog):
         self.status.setStyleSheet("color: #ff8a80" if error else "")
         self.status.setText(text)
 
-    def reject(self) -> None:
-        if self.worker is not None:  # Esc while exporting: cancel, keep the window for the summary
-            self.cancel()
-            return
-        super().reject()
-
-    def closeEvent(self, event) -> None:
-        if self.worker is not None:  # never leave a pool running behind a closed window
-            self.cancel()
-            event.ignore()
-        else:
-            super().closeEvent(event)

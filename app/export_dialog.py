@@ -33,7 +33,31 @@ from engine.formats import FORMAT_LABELS
 from engine.recipe import Recipe
 
 
-class ExportDialog(QDialog):
+class ExportingDialog(QDialog):
+    """A dialog that runs an export (``worker`` set while it does, ``cancel()`` stops it): Esc and
+    the window's close button cancel the export and keep the window for its summary. Esc had hidden
+    the Export dialog while its export ran on; a closed window must never leave a pool running."""
+
+    worker: object | None = None
+
+    def cancel(self) -> None:
+        raise NotImplementedError
+
+    def reject(self) -> None:
+        if self.worker is not None:
+            self.cancel()
+            return
+        super().reject()
+
+    def closeEvent(self, event) -> None:
+        if self.worker is not None:
+            self.cancel()
+            event.ignore()
+        else:
+            super().closeEvent(event)
+
+
+class ExportDialog(ExportingDialog):
     """``photos``: (path, recipe) pairs; ``recipe=None`` means use the sidecar, or Auto without one."""
 
     def __init__(self, photos: list[tuple[Path, Recipe | None]], settings: QSettings,
@@ -212,15 +236,3 @@ class ExportDialog(QDialog):
         s.setValue("export/out_dir", "" if inside else str(out))
         s.setValue("export/template", self.template.text())
 
-    def reject(self) -> None:
-        if self.worker is not None:  # Esc while exporting hid the dialog and the export ran on: cancel
-            self.cancel()
-            return
-        super().reject()
-
-    def closeEvent(self, event) -> None:
-        if self.worker is not None:
-            self.cancel()
-            event.ignore()
-        else:
-            super().closeEvent(event)
