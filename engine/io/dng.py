@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tifffile
@@ -126,6 +127,16 @@ def _fit(img: np.ndarray, long_edge: int) -> np.ndarray:
     return np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
 
 
+def _cfa_data(cfa: np.ndarray, ljpeg: bool) -> tuple[Any, dict[str, Any]]:
+    """TiffWriter.write's data and keywords for the CFA: the samples, or one lossless-JPEG strip."""
+    if not ljpeg:
+        return cfa, {}
+    import imagecodecs
+
+    strip = imagecodecs.ljpeg_encode(cfa, bitspersample=14)
+    return iter([strip]), {"shape": cfa.shape, "dtype": np.uint16, "compression": 7, "rowsperstrip": cfa.shape[0]}
+
+
 def write_dng(
     path: str | Path,
     image: np.ndarray,
@@ -141,6 +152,7 @@ def write_dng(
     shot: Shot | None = None,
     default_crop: tuple[int, int, int, int] | None = None,
     thumbnail: bool = True,
+    ljpeg: bool = False,
 ) -> Path:
     """Write ``image`` as a 14-bit RGGB DNG at ``path`` (atomically) and return the path.
 
@@ -153,7 +165,8 @@ def write_dng(
     ``default_crop`` (x, y, width, height of the stored pixels) is the DNG DefaultCrop: the part a
     camera's JPEG shows (the previews show only it), the rest masked sensor border.
     ``thumbnail=False`` (with ``preview=False``) writes the CFA alone, in IFD0: a DNG with no image
-    to show but its raw data.
+    to show but its raw data. ``ljpeg`` stores the CFA as lossless JPEG (one strip), as most DNG
+    converters and cameras do, in place of uncompressed samples.
     """
     if not thumbnail and preview:
         raise ValueError("a preview needs the thumbnail's IFD0: give preview=False too")
@@ -204,13 +217,15 @@ def write_dng(
         cfa_tags += [(50719, "2I", 2, (x, 1, y, 1), True),  # DefaultCropOrigin
                      (50720, "2I", 2, (cw, 1, ch, 1), True)]  # DefaultCropSize
     path = Path(path)
+    cfa_data, cfa_kw = _cfa_data(cfa, ljpeg)
     with atomic_path(path) as tmp, tifffile.TiffWriter(tmp) as tif:
         if not thumbnail:
-            tif.write(cfa, photometric="cfa", subfiletype=0, extratags=ifd0_tags + cfa_tags, metadata=None)
+            tif.write(cfa_data, **cfa_kw, photometric="cfa", subfiletype=0, extratags=ifd0_tags + cfa_tags,
+                      metadata=None)
             return path
         tif.write(thumb, photometric="rgb", subfiletype=1, subifds=2 if preview else 1,
                   extratags=ifd0_tags, metadata=None)
-        tif.write(cfa, photometric="cfa", subfiletype=0, extratags=cfa_tags, metadata=None)
+        tif.write(cfa_data, **cfa_kw, photometric="cfa", subfiletype=0, extratags=cfa_tags, metadata=None)
         if preview:
             prev = _display(shown, shown8, preview_size)
             buf = io.BytesIO()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import rawpy
+import tifffile
 from PIL import Image
 
 from ..color import srgb_encode
@@ -139,10 +140,41 @@ def _decode(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
         return np.repeat(rgb, 3, axis=2)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageError(f"LibRaw decoded {rgb.shape[2] if rgb.ndim == 3 else 0} channels, not RGB", path)
+    if _is_blank(rgb):
+        raise ImageError("the RAW data is corrupt: it decodes to a blank frame (every pixel the same)", path)
     return rgb
 
 
+def _unreadable_ljpeg(path: Path) -> bool:
+    """A DNG whose raw image claims lossless JPEG (compression 7) but whose first strip or tile does
+    not start a JPEG stream. LibRaw gives no error for it: it returns whatever its buffer held, a
+    near-black frame that differs from one decode to the next."""
+    if path.suffix.lower() != ".dng":
+        return False
+    try:
+        with tifffile.TiffFile(path) as tf:
+            for ifd in tf.pages:
+                for page in (ifd, *getattr(ifd, "pages", ())):
+                    if page.compression == 7 and page.dataoffsets:
+                        tf.filehandle.seek(page.dataoffsets[0])
+                        if tf.filehandle.read(2) != b"\xff\xd8":
+                            return True
+    except Exception:  # tifffile raises many kinds on damaged files; LibRaw has the last word
+        return False
+    return False
+
+
+def _is_blank(rgb: np.ndarray) -> bool:
+    """Every pixel the same value: what LibRaw returns, without an error, for some compressed RAW
+    data it cannot read. A sensor's noise keeps any real frame, even one shot with the lens cap on,
+    from being flat. A sparse sample first, so a real photo costs microseconds."""
+    first = rgb.flat[0]
+    return not (rgb[::13, ::13] != first).any() and not (rgb != first).any()
+
+
 def _libraw_decode(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
+    if _unreadable_ljpeg(path):
+        raise ImageError("the RAW data is corrupt: its lossless-JPEG data is not JPEG", path)
     try:
         return raw.postprocess(
             output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True, use_camera_wb=True,

@@ -26,6 +26,7 @@ from engine.io import (
     read_metadata,
     write_image,
 )
+from engine.io.dng import write_dng
 from engine.io.image import srgb_icc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +131,37 @@ def test_truncated_dng_and_garbage_nef(dng_file: Path, tmp_path: Path) -> None:
         load_photo(tmp_path / "missing.cr2")
     with pytest.raises(ImageError, match=r"unsupported"):
         load_photo(tmp_path / "notes.txt")
+
+
+def test_lossless_jpeg_dng_and_its_damaged_twin(photo_srgb8: np.ndarray, tmp_path: Path) -> None:
+    """Most DNGs store their CFA as lossless JPEG. A good one decodes as its uncompressed twin; one
+    whose strip is not JPEG (LibRaw reads it without an error, as a near-black frame that differs
+    from one decode to the next) is refused with a clear error, at full and half size."""
+    plain = write_dng(tmp_path / "plain.dng", photo_srgb8[:200, :300])
+    packed = write_dng(tmp_path / "packed.dng", photo_srgb8[:200, :300], ljpeg=True)
+    with tifffile.TiffFile(packed) as tif:
+        assert tif.pages[0].pages[0].compression == 7
+        offset = tif.pages[0].pages[0].tags["Compression"].valueoffset
+    np.testing.assert_array_equal(load_photo(packed).linear, load_photo(plain).linear)
+    bogus = tmp_path / "bogus.dng"  # the plain DNG's samples, labelled lossless JPEG
+    data = bytearray(plain.read_bytes())
+    data[offset:offset + 2] = (7).to_bytes(2, "little")
+    bogus.write_bytes(bytes(data))
+    for half in (False, True):
+        with pytest.raises(ImageError, match=r"bogus.dng: the RAW data is corrupt: .*not JPEG"):
+            load_photo(bogus, half=half)
+        with pytest.raises(ImageError, match=r"bogus.dng: the RAW data is corrupt"):
+            load_photo(bogus, half=half, safe=True)
+
+
+def test_flat_raw_frame_is_refused(tmp_path: Path) -> None:
+    """A frame with every pixel the same, which no sensor gives (its noise alone varies), is what
+    LibRaw returns for some data it cannot read: refused rather than opened as a black photo."""
+    flat = write_dng(tmp_path / "flat.dng", np.zeros((64, 96, 3), np.float32), noise=False)
+    with pytest.raises(ImageError, match=r"flat.dng: the RAW data is corrupt: .*blank"):
+        load_photo(flat)
+    dark = write_dng(tmp_path / "dark.dng", np.full((64, 96, 3), 1e-3, np.float32))  # lens cap on
+    assert load_photo(dark).linear.max() > 0
 
 
 # --- JPEG / PNG / TIFF ---------------------------------------------------------------------------
