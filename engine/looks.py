@@ -24,6 +24,9 @@ STATS = (
     ("tint", "greener", "more magenta", 2 / 255),
 )
 MIN_UNITS = 0.75  # smaller differences are not named (3/255 of brightness still is)
+#: Between renderings whose words came out the same, a difference this large is still named, as
+#: "slightly ...": two thumbnails captioned alike would say nothing about which to pick.
+SLIGHT_UNITS = 0.3
 
 
 def stats(srgb: np.ndarray) -> np.ndarray:
@@ -38,23 +41,34 @@ def stats(srgb: np.ndarray) -> np.ndarray:
 def differences(images: list[np.ndarray], most: int = 2) -> list[str]:
     """For each of ``images`` (renderings of one photo), up to ``most`` words for how it differs
     from the mean of the others, the largest first; "like the others" ("like the other" for a pair)
-    when nothing is visible."""
+    when nothing is visible. Renderings whose words came out the same get one more, for how each
+    differs from the others so captioned ("slightly warmer" where it is under ``MIN_UNITS``)."""
+    if len(images) < 2:
+        return [""] * len(images)
     s = np.stack([stats(im) for im in images])
     # contrast and colour read relative to brightness: a brighter rendering has more of both in
     # absolute terms, and an S-curve that darkens would otherwise read "more muted" (it is not).
     # Each is taken at the set's mean brightness, so the units keep their meaning.
     bright = np.maximum(s[:, :1], 1e-3)
     s[:, 1:] *= bright.mean() / bright
-    units = np.array([u for *_, u in STATS])
-    out = []
+    s /= np.array([u for *_, u in STATS])
+    named = [_named(s, i, range(len(images)), MIN_UNITS)[:most] for i in range(len(images))]
+    for key in {tuple(n) for n in named}:
+        group = [i for i, n in enumerate(named) if tuple(n) == key]
+        if len(group) > 1:
+            for i in group:
+                extra = [w for w in _named(s, i, group, SLIGHT_UNITS) if w[0] not in {k for k, *_ in key}]
+                named[i] = named[i] + extra[:1]
     alike = "like the other" if len(images) == 2 else "like the others"
-    for i in range(len(images)):
-        others = np.delete(s, i, axis=0)
-        if not len(others):
-            out.append("")
-            continue
-        d = (s[i] - others.mean(0)) / units
-        order = [k for k in np.argsort(-np.abs(d)) if abs(d[k]) >= MIN_UNITS][:most]
-        words = [STATS[k][1] if d[k] > 0 else STATS[k][2] for k in order]
-        out.append(", ".join(words) if words else alike)
-    return out
+    return [", ".join(_word(*w) for w in n) or alike for n in named]
+
+
+def _named(s: np.ndarray, i: int, among: range | list[int], least: float) -> list[tuple[int, bool, bool]]:
+    """(statistic, higher, slight) for each difference of ``s[i]`` from the mean of the rest of
+    ``among`` of at least ``least`` units, the largest first."""
+    d = s[i] - s[[j for j in among if j != i]].mean(0)
+    return [(int(k), bool(d[k] > 0), bool(abs(d[k]) < MIN_UNITS)) for k in np.argsort(-np.abs(d)) if abs(d[k]) >= least]
+
+
+def _word(k: int, higher: bool, slight: bool) -> str:
+    return ("slightly " if slight else "") + STATS[k][1 if higher else 2]

@@ -19,8 +19,10 @@ from engine.render import render
     # leads; before contrast and colour were compared at equal brightness it read "more muted, darker"
     (Step("contrast", {"amount": 0.5}), "more contrast", "softer"),
     (Step("contrast", {"amount": -0.5}), "brighter", "darker"),
-    # 0.57 units of brightness (0.07 EV makes 0.81): under MIN_UNITS, nothing is named
-    (Step("exposure", {"ev": 0.05}), "like the others", "like the others"),
+    # 0.57 units of brightness (0.07 EV makes 0.81): under MIN_UNITS, so all three first read alike;
+    # told apart, the edit is "slightly brighter" and the two unedited ones (0.29 units, under
+    # SLIGHT_UNITS from the rest) stay alike
+    (Step("exposure", {"ev": 0.05}), "slightly brighter", "like the others"),
 ])
 def test_differences_name_the_edit_that_made_a_rendering(photo_linear, step, first, opposite):
     base = render(Recipe([]), photo_linear)
@@ -45,3 +47,15 @@ def test_identical_renderings_are_alike(photo_linear):
     assert differences([img, img, img]) == ["like the others"] * 3
     assert differences([img, img]) == ["like the other"] * 2  # `retouch auto --variations 2`
     assert differences([img]) == [""]
+
+
+def test_variations_captioned_alike_are_told_apart(photo_linear):
+    """Four renderings where two differ from the rest the same way (both warmer) and from each
+    other only slightly: each caption must differ, naming how the two differ between themselves."""
+    looks = [Recipe([]), Recipe([Step("exposure", {"ev": 0.3})]),
+             Recipe([Step("white_balance", {"green": 1.0, "blue": 0.85})]),
+             Recipe([Step("white_balance", {"green": 1.0, "blue": 0.85}), Step("exposure", {"ev": 0.06})])]
+    words = differences([render(r, photo_linear) for r in looks])
+    assert len(set(words)) == 4, words
+    assert words[2].startswith("warmer") and words[3].startswith("warmer"), words
+    assert "slightly darker" in words[2] and "slightly brighter" in words[3], words
