@@ -291,6 +291,18 @@ def test_16_bit_files_tagged_with_another_space_are_converted(tmp_path: Path, ph
         assert np.abs(got - untagged).mean() * 255 > 3  # not read as sRGB
 
 
+def test_a_png_with_a_large_profile_opens(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """A LUT profile runs to megabytes; Pillow's 1 MB cap on a PNG chunk refused the whole photo."""
+    icc = _adobe_rgb_icc()
+    big = bytearray(icc + np.random.default_rng(0).integers(0, 256, 1_500_000, np.uint8).tobytes())
+    big[:4] = len(big).to_bytes(4, "big")  # the header's size covers the (private) data appended
+    small, large = tmp_path / "small.png", tmp_path / "large.png"
+    Image.fromarray(photo_srgb8).save(small, icc_profile=icc)
+    Image.fromarray(photo_srgb8).save(large, icc_profile=bytes(big))
+    assert large.stat().st_size > 1_500_000
+    np.testing.assert_array_equal(load_photo(large).linear, load_photo(small).linear)
+
+
 def test_a_linear_profile_named_srgb_is_not_taken_for_srgb(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
     """GIMP's linear-light sRGB names itself "sRGB": taken for sRGB by its name, it read 73 levels off."""
     path = tmp_path / "linear.png"
