@@ -136,6 +136,11 @@ def _check_output(out: Path, *inputs: Path, text: str | None = None) -> None:
         raise CliError(f"{out} is a photo's name; give the {text} a name ending in {end}")
     if out.is_dir():
         raise CliError(f"{out} is a folder; give an output file name")
+    from .batch_worker import someone_elses
+
+    if text is None and someone_elses(out):  # the camera's JPEG beside its RAW is the natural -o name
+        raise CliError(f"{out} is a photo Retouch did not write (a camera's or another program's), and it "
+                       "is never replaced; choose another output name")
     if out.parent.exists() and not out.parent.is_dir():
         raise CliError(f"{out.parent} is a file, not a folder")
     if not out.parent.is_dir():

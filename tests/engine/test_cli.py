@@ -100,6 +100,25 @@ def test_apply_refuses_to_overwrite_the_input(photo_jpeg: Path, tmp_copy, recipe
     assert Recipe.load(recipe_file).to_json() == RECIPE.to_json()
 
 
+def test_an_output_never_replaces_a_photo_retouch_did_not_write(dng_file: Path, photo_jpeg: Path, tmp_path: Path,
+                                                                 recipe_file: Path, capsys) -> None:
+    """``-o IMG_0001.jpg`` beside IMG_0001.dng is the natural name to type, and it was the camera's
+    own JPEG: replaced without a word. Retouch's own earlier output is still replaced."""
+    raw = tmp_path / "IMG_0001.dng"
+    raw.write_bytes(dng_file.read_bytes())
+    camera = tmp_path / "IMG_0001.jpg"
+    camera.write_bytes(photo_jpeg.read_bytes())
+    before = camera.read_bytes()
+    for argv in (["apply", str(raw), "-r", str(recipe_file), "-o", str(camera)], ["auto", str(raw), "-o", str(camera)]):
+        code, _, err = run(argv, capsys)
+        assert code == 1 and "IMG_0001.jpg is a photo Retouch did not write" in err, err
+        assert camera.read_bytes() == before
+    ours = tmp_path / "edit.jpg"
+    for _ in range(2):  # the second run replaces the first run's output
+        code, _, err = run(["apply", str(raw), "-r", str(recipe_file), "-o", str(ours)], capsys)
+        assert code == 0, err
+
+
 def test_no_text_output_lands_on_a_photo_or_the_sidecar_read(photo_jpeg: Path, tmp_copy, recipe_file: Path,
                                                              capsys) -> None:
     """apply without -r reads the photo's sidecar: an input, never its output; a LUT or an Auto
