@@ -143,7 +143,10 @@ def plan_jobs(
 
     Outputs mirror sub-folders when ``recursive``. Names that collide (``IMG_1.NEF`` and
     ``IMG_1.JPG``; case-insensitively, for SMB/macOS shares) or that would land on a source get
-    ``_EXT`` appended, then ``-2``, ``-3`` in sorted source order. Raises :class:`TemplateError`.
+    ``_EXT`` appended, then ``-2``, ``-3`` in sorted source order. ``sources`` are named together with
+    their folder's other photos of the same name (the RAW and the camera's JPEG of one shot), so
+    that a photo's output name does not depend on which of them are exported (one exported alone
+    took the name its sibling's export already had). Raises :class:`TemplateError`.
     """
     settings = settings or ExportSettings()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
@@ -155,7 +158,12 @@ def plan_jobs(
     if sources is None and os.path.realpath(out_dir) == os.path.realpath(in_dir):
         # The next run would take the exports for photos; a sub-folder is fine (never scanned).
         raise ValueError("OUT_DIR must not be IN_DIR itself; use a sub-folder such as IN_DIR/export")
-    srcs = sorted(sources) if sources is not None else scan_folder(in_dir, recursive=recursive, exclude=out_dir)
+    if sources is None:
+        srcs = scan_folder(in_dir, recursive=recursive, exclude=out_dir)
+        wanted = None
+    else:
+        wanted = {_real(s) for s in sources}
+        srcs = _with_namesakes(sorted(sources))
     suffix = FORMATS[settings.fmt]
     needs_meta = "date" in fields or "camera" in fields
 
@@ -193,7 +201,23 @@ def plan_jobs(
             raise TemplateError(f"{template!r}: output for {src.name} would leave {out_dir} (through a link)")
         taken.add(_real(dst))
         jobs.append(Job(src, dst, settings, out_dir))
-    return jobs
+    return jobs if wanted is None else [j for j in jobs if _real(j.src) in wanted]
+
+
+def _with_namesakes(sources: list[Path]) -> list[Path]:
+    """``sources`` and the photos beside them that share a name with one of them, its extension and
+    case aside, sorted; each file once."""
+    stems = {(os.path.realpath(s.parent), s.stem.casefold()) for s in sources}
+    found = {_real(s): s for s in sources}
+    for folder in {s.parent for s in sources}:
+        try:
+            beside = scan_folder(folder)
+        except OSError:  # gone or unreadable: the sources' own jobs report it
+            continue
+        for p in beside:
+            if (os.path.realpath(p.parent), p.stem.casefold()) in stems:
+                found.setdefault(_real(p), p)
+    return sorted(found.values())
 
 
 def _real(p: Path) -> str:

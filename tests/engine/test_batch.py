@@ -257,7 +257,29 @@ def test_an_export_beside_the_originals_never_replaces_one_it_did_not_write(sour
         (job,) = plan_jobs(shoot, fresh, replace(settings, fmt=fmt), sources=[shoot / "IMG_1.DNG"])
         assert [p.result.status for p in export_all([job], workers=1)] == ["done"]
         (job2,) = plan_jobs(shoot, fresh, replace(settings, fmt=fmt), sources=[shoot / "IMG_1.DNG"])
-        assert job2.dst == job.dst == fresh / f"IMG_1{suffix}"  # ours, every format: replaceable
+        assert job2.dst == job.dst == fresh / f"IMG_1_DNG{suffix}"  # ours, every format: replaceable
+
+
+def test_a_photo_exported_alone_is_named_as_with_its_namesakes(sources, tmp_path):
+    """IMG_1.DNG exported alone took IMG_1.jpg; the camera's IMG_1.jpg exported alone later then
+    found that name taken by its sibling's export and skipped it (or, with Replace, replaced it with
+    itself). Each photo's output name is now the one a whole-folder export gives it."""
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune_raw.DNG", shoot / "IMG_1.DNG")
+    shutil.copy(sources / "dune.jpg", shoot / "IMG_1.jpg")
+    shutil.copy(sources / "dune.jpg", shoot / "IMG_2.jpg")
+    out = tmp_path / "out"
+    whole = {j.src.name: j.dst.name for j in plan_jobs(shoot, out)}
+    assert whole == {"IMG_1.DNG": "IMG_1_DNG.jpg", "IMG_1.jpg": "IMG_1_jpg.jpg", "IMG_2.jpg": "IMG_2.jpg"}
+    for name in whole:
+        (job,) = plan_jobs(shoot, out, sources=[shoot / name])
+        assert job.dst.name == whole[name]
+    settings = ExportSettings(recipe=LOOK.to_json(), source="recipe", overwrite=True, long_edge=200)
+    for name in ("IMG_1.DNG", "IMG_1.jpg"):  # one after the other, as two Export clicks
+        (job,) = plan_jobs(shoot, out, settings, sources=[shoot / name])
+        assert [p.result.status for p in export_all([job], workers=1)] == ["done"]
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_1_DNG.jpg", "IMG_1_jpg.jpg"]
 
 
 def test_names_that_are_not_utf8_and_link_loops_do_not_stop_the_batch(sources, tmp_path, capsys):
