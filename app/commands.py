@@ -7,6 +7,7 @@ command's redo and undo). Slider drags merge into one command per gesture.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -151,7 +152,26 @@ class FromDisk(ReplaceRecipe):
         self.doc.disk_stamp = None  # the file on disk is theirs: the next save keeps it aside first
 
 
-def pasted(target: Recipe, source_steps: list[Step], *, append: bool) -> Recipe:
-    """The recipe a selective paste produces: ``source_steps`` after ``target``'s, or instead of them."""
-    base = target.copy().steps if append else []
-    return Recipe(base + [copy.deepcopy(s) for s in source_steps])
+def pasted(target: Recipe, source: list[Step], *, append: bool, ticked: list[bool] | None = None) -> Recipe:
+    """The recipe a paste produces from the copied ``source`` steps, of which ``ticked`` (all by
+    default) are pasted: after ``target``'s steps, or instead of them. Replacing, an unticked step
+    keeps the target's own steps of its filter in its place (each filter once): the photo's own
+    white balance stays where the paste's would have gone, as Lightroom's unticked settings do."""
+    ticked = [True] * len(source) if ticked is None else ticked
+    chosen = [_as_pasted(s) for s, on in zip(source, ticked) if on]
+    if append:
+        return Recipe(target.copy().steps + chosen)
+    own, kept, out = target.copy().steps, set(), []
+    for s, on in zip(source, ticked):
+        if on:
+            out.append(_as_pasted(s))
+        elif s.op not in kept:
+            kept.add(s.op)
+            out += [t for t in own if t.op == s.op]
+    return Recipe(out)
+
+
+def _as_pasted(step: Step) -> Step:
+    """A copy of ``step`` that says it was pasted: what measured it, or the agent's confidence in it,
+    was about the photo it came from, and no one has edited it here yet."""
+    return replace(copy.deepcopy(step), probs=None, source="pasted", edited=False)

@@ -38,7 +38,8 @@ class PasteDialog(QDialog):
         self.replace.setChecked(True)
         lay.addWidget(self.replace)
         lay.addWidget(self.append)
-        note = QLabel("White balance is unticked by default: it usually belongs to one photo's light.")
+        note = QLabel("An unticked step keeps each photo's own (replacing, in its place). White balance is "
+                      "unticked by default: it usually belongs to one photo's light.")
         note.setObjectName("muted")
         note.setWordWrap(True)
         lay.addWidget(note)
@@ -48,9 +49,12 @@ class PasteDialog(QDialog):
         bb.rejected.connect(self.reject)
         lay.addWidget(bb)
 
+    def ticked(self) -> list[bool]:
+        """For each of the copied steps, whether it is pasted."""
+        return [self.list.item(i).checkState() == Qt.CheckState.Checked for i in range(self.list.count())]
+
     def chosen(self) -> list[Step]:
-        return [s for i, s in enumerate(self.recipe.steps)
-                if self.list.item(i).checkState() == Qt.CheckState.Checked]
+        return [s for s, on in zip(self.recipe.steps, self.ticked()) if on]
 
     def set_checked(self, indices: set[int]) -> None:
         for i in range(self.list.count()):

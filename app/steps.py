@@ -133,6 +133,8 @@ class StepCard(QFrame):
             how, share = ("learned colour constancy", CONSTANCY_SHARE) if learned else ("max-RGB", AUTO_WB_SHARE)
             return (f"Auto white balance: measured from the photo's colours ({how}), "
                     f"{round(100 * share)} % of the cast removed")
+        if step.source == "pasted":
+            return "Pasted from another photo's recipe (Edit ▸ Paste)"
         if step.source == "match-look":
             return "Fitted to match a finished version of this photo (Photo ▸ Match a Look)"
         if step.source == "auto-contrast":

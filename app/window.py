@@ -1214,16 +1214,18 @@ class MainWindow(QMainWindow):
         targets = self.paste_targets()
         if not targets:
             return 0
+        ticked = None
         if steps is None:
             steps = list(self.clipboard.steps)
             if selective:
                 dlg = PasteDialog(self.clipboard, len(targets), self)
                 if dlg.exec() != PasteDialog.DialogCode.Accepted:
                     return 0
-                steps, append = dlg.chosen(), dlg.is_append()
+                ticked, append = dlg.ticked(), dlg.is_append()
         for p in targets:
             doc = self.get_doc(p)
-            doc.undo.push(ReplaceRecipe(doc, pasted(doc.recipe, steps, append=append), "Paste recipe"))
+            recipe = pasted(doc.recipe, steps, append=append, ticked=ticked)
+            doc.undo.push(ReplaceRecipe(doc, recipe, "Paste recipe"))
         self.flush_sidecars()
         self.statusBar().showMessage(f"Pasted onto {len(targets)} photo(s)", 3000)
         return len(targets)

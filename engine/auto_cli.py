@@ -76,6 +76,8 @@ def describe(recipe) -> str:
             conf += ")"
         elif s.source == "match-look":
             conf = "  (fitted)"
+        elif s.source == "pasted":
+            conf = "  (pasted)"
         elif s.source:
             conf = "  (measured)"  # the classical steps Auto starts with, not the policy's
         lines.append(f"  {i}. {s.spec.label}: {params}{conf}")

@@ -29,17 +29,22 @@ import numpy as np
 from .atomic import atomic_write_bytes
 from .filters import REGISTRY, FilterSpec
 
-FORMAT = 1
+#: Format 2 adds the step source "pasted". A document is written in the lowest format that holds
+#: it, so a recipe without pasted steps stays readable by a Retouch that knows format 1 only (one
+#: that met "pasted" in format 1 would set the sidecar aside as damaged).
+FORMAT = 2
 SIDECAR_SUFFIX = ".retouch.json"
 MAX_SIDECAR_BYTES = 1 << 20  # a recipe is a few kB; anything this big is not ours
 MAX_STEPS = 256
 #: Step.source values a sidecar may carry: Auto's measured steps (the white balance by the learned
-#: colour constancy, or by max-RGB without it), and steps fitted by Match a look
+#: colour constancy, or by max-RGB without it), steps fitted by Match a look, and (format 2) steps
+#: pasted from another photo's recipe, whose measurements were that photo's
 SOURCES = frozenset({"auto-exposure", "auto-white-balance", "auto-white-balance-max-rgb", "auto-contrast",
-                     "match-look"})
+                     "match-look", "pasted"})
+_SOURCE_FORMAT = {"pasted": 2}  # the first format that has each newer source
 
 # format N -> N+1 migrations of the whole document (filter params migrate per filter).
-_FORMAT_MIGRATIONS: dict[int, Any] = {}
+_FORMAT_MIGRATIONS: dict[int, Any] = {1: lambda doc: doc}  # 2 only adds a source
 
 
 class RecipeError(ValueError):
@@ -140,7 +145,8 @@ class Recipe:
 
     # -- JSON ----------------------------------------------------------------------------
     def to_json(self) -> dict:
-        return {"format": FORMAT, "app": "retouch", "steps": [s.to_json() for s in self.steps]}
+        fmt = max((_SOURCE_FORMAT.get(s.source or "", 1) for s in self.steps), default=1)
+        return {"format": fmt, "app": "retouch", "steps": [s.to_json() for s in self.steps]}
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=1, allow_nan=False) + "\n"

@@ -138,9 +138,16 @@ def test_copy_paste_between_two_photos(qtbot, win, folder):
     win.undo_group.undo()
     assert len(win.docs[b].recipe) == 0
     win.paste_recipe()  # all steps, replace
-    assert win.docs[b].recipe.to_json() == win.clipboard.to_json()
+    assert _values(win.docs[b].recipe) == _values(win.clipboard)
+    # a's measurements and the agent's confidence were a's: b's cards say the steps were pasted
+    assert {s.source for s in win.docs[b].recipe} == {"pasted"} and {s.source for s in win.clipboard} != {"pasted"}
+    assert all("Pasted from another photo" in c.confidence.text() for c in win.panel.steps.cards)
     win.flush_sidecars(wait=True)
-    assert read_sidecar(b).to_json() == win.clipboard.to_json()
+    assert read_sidecar(b).to_json() == win.docs[b].recipe.to_json()
+
+
+def _values(recipe: Recipe) -> list:
+    return [(s.op, s.enabled, {k: np.asarray(v).tolist() for k, v in s.params.items()}) for s in recipe]
 
 
 def test_paste_from_system_clipboard_text(qtbot, win, folder):
@@ -149,7 +156,7 @@ def test_paste_from_system_clipboard_text(qtbot, win, folder):
     QApplication.clipboard().setText(r.dumps())  # e.g. copied in another Retouch window
     assert win.clipboard is None
     assert win.paste_recipe() == 1
-    assert win.doc.recipe.to_json() == r.to_json()
+    assert _values(win.doc.recipe) == _values(r)
     QApplication.clipboard().setText("not a recipe")
     win.clipboard = None
     assert win.paste_recipe() == 0

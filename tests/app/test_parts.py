@@ -109,6 +109,25 @@ def test_commands_merge_per_gesture_and_paste(qtbot, tmp_path):
     src = [Step("saturation", {"amount": 0.4})]
     assert [s.op for s in pasted(doc.recipe, src, append=True).steps] == ["exposure", "contrast", "saturation"]
     assert [s.op for s in pasted(doc.recipe, src, append=False).steps] == ["saturation"]
+    # replacing, an unticked step keeps the photo's own steps of that filter, in the paste's order:
+    # Paste Selectively's default (white balance unticked) deleted the photo's own white balance
+    own = Recipe([Step("exposure", {"ev": 0.5}), Step("white_balance", {"green": 1.0, "blue": 0.8}),
+                  Step("saturation", {"amount": 0.1}), Step("white_balance", {"green": 1.0, "blue": 1.1})])
+    copied = [Step("white_balance", {"green": 0.9, "blue": 1.2}), Step("exposure", {"ev": -0.3}),
+              Step("contrast", {"amount": 0.2}), Step("white_balance", {"green": 1.0, "blue": 0.95})]
+    got = pasted(own, copied, append=False, ticked=[False, True, True, False])
+    assert [(s.op, s.params) for s in got.steps] == [
+        ("white_balance", {"green": 1.0, "blue": 0.8}), ("white_balance", {"green": 1.0, "blue": 1.1}),
+        ("exposure", {"ev": -0.3}), ("contrast", {"amount": 0.2})]
+    # a pasted step says so: the measured source, the agent's confidence and "edited" were the other photo's
+    measured = Step("exposure", {"ev": 1.0}, source="auto-exposure", edited=True)
+    agent = Step("contrast", {"amount": 0.1}, probs={"contrast": 0.9, "gamma": 0.1})
+    for s in pasted(Recipe([]), [measured, agent], append=False).steps:
+        assert (s.source, s.probs, s.edited) == ("pasted", None, False)
+    assert Recipe.loads(pasted(Recipe([]), [agent], append=False).dumps()).steps[0].source == "pasted"
+    got = pasted(own, copied, append=True, ticked=[False, True, True, False])
+    assert [s.op for s in got.steps] == ["exposure", "white_balance", "saturation", "white_balance", "exposure",
+                                         "contrast"]
     assert doc.recipe.steps[-1].op == "contrast"  # the target itself is not modified
 
 

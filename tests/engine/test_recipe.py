@@ -352,3 +352,15 @@ def test_a_sidecar_changed_since_it_was_known_is_kept_before_a_save(tmp_path: Pa
     theirs.save(sidecar_path(photo))
     stamp, kept = save_sidecar(photo, Recipe(), stamp)  # all steps gone here, changed there
     assert Recipe.load(kept).to_json() == theirs.to_json() and stamp is None and not has_sidecar(photo)
+
+
+def test_a_recipe_is_written_in_the_lowest_format_that_holds_it() -> None:
+    """Format 2 adds the "pasted" source; a format-1 reader sets a document it cannot read aside as
+    damaged, so only a recipe with a pasted step is written as format 2."""
+    plain = Recipe([Step("exposure", {"ev": 0.5}, source="auto-exposure")])
+    pasted = Recipe([Step("exposure", {"ev": 0.5}, source="pasted")])
+    assert plain.to_json()["format"] == 1 and pasted.to_json()["format"] == 2
+    assert Recipe.loads(pasted.dumps()).steps[0].source == "pasted"
+    assert Recipe.loads(plain.dumps()).to_json() == plain.to_json()
+    with pytest.raises(NewerRecipeError):
+        Recipe.loads('{"format": 3, "steps": []}')
