@@ -209,7 +209,9 @@ class BatchDialog(ExportingDialog):
         self.progress.setRange(0, self.total)
         self.progress.setFormat("%v / %m")
         self.progress.setValue(0)
-        self._say(f"Exporting {self.total} photos…")
+        ours = len(jobs.left_out)
+        self._say(f"Exporting {self.total} photos…" + (f" ({ours} of Retouch's own earlier exports left out)"
+                                                       if ours else ""))
         self.cancel_event.clear()
         self.worker = create_worker(export_all, jobs, workers=self.jobs_spin.value(), cancel=self.cancel_event,
                                     scheduler=self.scheduler.text().strip() or None, _start_thread=False)

@@ -138,7 +138,7 @@ def plan_jobs(
     template: str = "{stem}",
     recursive: bool = False,
     sources: Iterable[Path] | None = None,
-) -> list[Job]:
+) -> Plan:
     """Deterministic jobs for the photos of ``in_dir`` (or the given ``sources`` in it).
 
     Outputs mirror sub-folders when ``recursive``. Names that collide (``IMG_1.NEF`` and
@@ -146,7 +146,8 @@ def plan_jobs(
     ``_EXT`` appended, then ``-2``, ``-3`` in sorted source order. ``sources`` are named together with
     their folder's other photos of the same name (the RAW and the camera's JPEG of one shot), so
     that a photo's output name does not depend on which of them are exported (one exported alone
-    took the name its sibling's export already had). Raises :class:`TemplateError`.
+    took the name its sibling's export already had). Retouch's own exports found in IN_DIR are left
+    out of a whole-folder plan (:class:`Plan`). Raises :class:`TemplateError`.
     """
     settings = settings or ExportSettings()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
@@ -158,8 +159,9 @@ def plan_jobs(
     if sources is None and os.path.realpath(out_dir) == os.path.realpath(in_dir):
         # The next run would take the exports for photos; a sub-folder is fine (never scanned).
         raise ValueError("OUT_DIR must not be IN_DIR itself; use a sub-folder such as IN_DIR/export")
+    left_out: list[Path] = []
     if sources is None:
-        srcs = scan_folder(in_dir, recursive=recursive, exclude=out_dir)
+        srcs, left_out = _without_ours(scan_folder(in_dir, recursive=recursive, exclude=out_dir))
         wanted = None
     else:
         wanted = {_real(s) for s in sources}
@@ -201,7 +203,27 @@ def plan_jobs(
             raise TemplateError(f"{template!r}: output for {src.name} would leave {out_dir} (through a link)")
         taken.add(_real(dst))
         jobs.append(Job(src, dst, settings, out_dir))
-    return jobs if wanted is None else [j for j in jobs if _real(j.src) in wanted]
+    return Plan(jobs if wanted is None else [j for j in jobs if _real(j.src) in wanted], left_out)
+
+
+class Plan(list):
+    """:func:`plan_jobs`'s jobs, and ``left_out``: the images of IN_DIR that are Retouch's own
+    exports (an earlier ``export/`` sub-folder, exports saved beside the originals), which a batch
+    would otherwise take for photos and export again, Auto on top of the edit."""
+
+    def __init__(self, jobs: Iterable[Job] = (), left_out: Iterable[Path] = ()):
+        super().__init__(jobs)
+        self.left_out = list(left_out)
+
+
+def _without_ours(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """``paths`` split into the photos and Retouch's own exports (by their Software tag)."""
+    from .io import is_raw
+    from .io.metadata import written_by_retouch
+
+    ours = [p for p in paths if not is_raw(p) and written_by_retouch(p)]
+    mine = set(ours)
+    return [p for p in paths if p not in mine], ours
 
 
 def _with_namesakes(sources: list[Path]) -> list[Path]:
@@ -211,7 +233,7 @@ def _with_namesakes(sources: list[Path]) -> list[Path]:
     found = {_real(s): s for s in sources}
     for folder in {s.parent for s in sources}:
         try:
-            beside = scan_folder(folder)
+            beside, _ = _without_ours(scan_folder(folder))  # an export of ours is replaced, not a namesake
         except OSError:  # gone or unreadable: the sources' own jobs report it
             continue
         for p in beside:

@@ -107,6 +107,9 @@ def run_batch(args: argparse.Namespace) -> int:
         return _error(str(e))
     except OSError as e:
         return _error(str(e), 1)
+    if jobs.left_out:
+        print(f"Left out {_count(len(jobs.left_out), 'image')} that Retouch exported before (first: "
+              f"{jobs.left_out[0].relative_to(in_dir)})", file=sys.stderr)
     if not jobs:
         print(f"No photos found in {in_dir}" + ("" if args.recursive else " (use --recursive for sub-folders)"),
               file=sys.stderr)
@@ -246,3 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -768,3 +768,32 @@ def test_a_second_batch_never_deletes_a_live_writers_temp_file(sources, tmp_path
         assert cleanup_partials(jobs) == 1  # the dead one only
         assert tmp.exists() and not dead.exists()
     assert jobs[0].dst.read_bytes() == b"being written"
+
+
+def test_retouchs_own_exports_in_the_folder_are_not_taken_for_photos(sources, tmp_path, capsys):
+    """A shoot with the app's default export/ sub-folder, batch-exported with --recursive, exported
+    Retouch's own JPEGs again (Auto on top of the edit): 21 files for 11 photos. An export saved
+    beside the originals was taken for a photo the same way."""
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune_raw.DNG", shoot / "IMG_1.DNG")
+    shutil.copy(sources / "dune.jpg", shoot / "IMG_2.jpg")
+    settings = ExportSettings(recipe=LOOK.to_json(), source="recipe", long_edge=200)
+    first = plan_jobs(shoot, shoot / "export", settings)
+    assert [p.result.status for p in export_all(first, workers=1)] == ["done", "done"]
+    (job,) = plan_jobs(shoot, shoot, settings, sources=[shoot / "IMG_1.DNG"])  # one beside the originals
+    assert job.dst == shoot / "IMG_1.jpg"
+    assert [p.result.status for p in export_all([job], workers=1)] == ["done"]
+    plan = plan_jobs(shoot, tmp_path / "out", settings, recursive=True)
+    assert [j.src.name for j in plan] == ["IMG_1.DNG", "IMG_2.jpg"]
+    assert sorted(str(p.relative_to(shoot)) for p in plan.left_out) == ["IMG_1.jpg", "export/IMG_1.jpg",
+                                                                       "export/IMG_2.jpg"]
+    # the export beside the RAW is its output, to be replaced, not a namesake that renames it
+    (again,) = plan_jobs(shoot, shoot, settings, sources=[shoot / "IMG_1.DNG"])
+    assert again.dst == shoot / "IMG_1.jpg"
+    LOOK.save(tmp_path / "look.json")
+    rc, err = run_cli(capsys, shoot, tmp_path / "cli", "--recursive", "--recipe", tmp_path / "look.json",
+                      "--long-edge", "200")
+    assert rc == 0, err
+    assert "Left out 3 images that Retouch exported before" in err
+    assert sorted(p.name for p in (tmp_path / "cli").rglob("*.jpg")) == ["IMG_1.jpg", "IMG_2.jpg"]
