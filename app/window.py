@@ -129,6 +129,9 @@ class MainWindow(QMainWindow):
         self._autosave.timeout.connect(self.flush_sidecars)
         self._thumb_timer = QTimer(self, singleShot=True, interval=600)
         self._thumb_timer.timeout.connect(self._refresh_thumbnail)
+        # the shown photo, edited since its thumbnail was last set from its preview: leaving it
+        # before that happens renders its thumbnail in the background instead
+        self._thumb_owed: PhotoDoc | None = None
         self._settle = QTimer(self, singleShot=True, interval=120)
         self._settle.timeout.connect(self._settled)
         self._build()
@@ -473,6 +476,10 @@ class MainWindow(QMainWindow):
         if self.doc is not None and self.doc.path == path:
             return
         if self.doc is not None:
+            self._thumb_timer.stop()  # it would set the next photo's preview as this one's thumbnail
+            if self._thumb_owed is self.doc:  # edited, and its thumbnail not yet shows it
+                self.filmstrip.refresh(self.doc.path, self.doc.recipe.copy())
+            self._thumb_owed = None
             self.doc.drop_pixels()
         known = path in self.docs
         doc = self.get_doc(path)
@@ -734,6 +741,8 @@ class MainWindow(QMainWindow):
     def _refresh_thumbnail(self) -> None:
         if self.doc is not None and self.viewer.after is not None and self.shown_preview >= 0:
             self.filmstrip.set_thumbnail(self.doc.path, self.viewer.after)
+            if self.shown_preview == self._latest.get("preview"):  # the newest edit is in it
+                self._thumb_owed = None
 
     def _render_failed(self, exc: BaseException, tb: str) -> None:
         log.error("render failed\n%s", tb)
@@ -743,6 +752,7 @@ class MainWindow(QMainWindow):
     def _doc_changed(self, doc: PhotoDoc, change: Any) -> None:
         self._autosave.start()
         if doc is self.doc:
+            self._thumb_owed = doc
             self.schedule_render()
             self._follow_auto_strength(doc)
 

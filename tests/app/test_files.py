@@ -436,6 +436,21 @@ def test_thumbnails_show_the_edits_of_photos_not_on_screen(qtbot, win, folder, t
     again.filmstrip.pool.waitForDone(TIMEOUT)
 
 
+def test_a_photo_left_right_after_an_edit_gets_its_edited_thumbnail(qtbot, win, folder):
+    """The shown photo's thumbnail was set from its preview 0.6 s after a render; moving on before
+    then set nothing (or the next photo's preview), and the thumbnail kept its camera look."""
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, a)
+    plain = _thumb(win, a)
+    win.panel.add_step("exposure")
+    win.panel.steps.cards[0].controls["ev"].spin.setValue(-2.0)
+    win.flush_sidecars()  # the autosave, while the photo is still shown (its thumbnail follows renders)
+    win.filmstrip.select_path(b)  # before the thumbnail's timer: its render may not be back either
+    settle(qtbot, win)
+    qtbot.waitUntil(lambda: _thumb(win, a).mean() < plain.mean() - 30, timeout=TIMEOUT)
+    win.filmstrip.pool.waitForDone(TIMEOUT)
+
+
 def test_excepthook_shows_actionable_message(qtbot, win):
     from app.errors import install_excepthook
 
