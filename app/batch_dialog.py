@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -50,9 +50,9 @@ class BatchDialog(ExportingDialog):
     so the batch gives what Auto gives in the window."""
 
     def __init__(self, parent: QWidget | None = None, in_dir: Path | None = None, *,
-                 model: Path | None = None, strength: float | None = None):
+                 model: Path | None = None, strength: float | None = None, settings: QSettings | None = None):
         super().__init__(parent)
-        self.model, self.strength = model, strength
+        self.model, self.strength, self.settings = model, strength, settings
         self.setWindowTitle("Batch export")
         self.setMinimumWidth(620)
         self.cancel_event = threading.Event()
@@ -123,7 +123,7 @@ class BatchDialog(ExportingDialog):
         self.jobs_spin.setRange(1, 256)
         self.jobs_spin.setValue(default_workers())
         form.addRow("Parallel photos", self.jobs_spin)
-        self.overwrite = QCheckBox("Replace existing files (otherwise they are skipped: a re-run resumes)")
+        self.overwrite = QCheckBox("Replace existing exports (otherwise only photos edited since are redone)")
         form.addRow("", self.overwrite)
         self.scheduler = QLineEdit()
         self.scheduler.setPlaceholderText("optional: spread over other computers (a Dask scheduler, tcp://host:8786)")
@@ -155,6 +155,56 @@ class BatchDialog(ExportingDialog):
         self._inputs = [self.in_dir, self.recursive, self.out_dir, self.src_sidecar, self.src_auto, self.src_recipe,
                         self.recipe_path, self.fmt, self.quality, self.fit_box, self.long_edge, self.template,
                         self.jobs_spin, self.overwrite, self.scheduler, self.export_btn]
+        self._restore()
+
+    # -- the choices of the last batch, as the Export dialog keeps its own ------------------
+    def _restore(self) -> None:
+        s = self.settings
+        if s is None:
+            return
+        fmt = self.fmt.findData(s.value("batch/fmt", "jpeg"))
+        self.fmt.setCurrentIndex(max(fmt, 0))
+        self.quality.setValue(int(s.value("batch/quality", 92)))
+        self.fit_box.setChecked(s.value("batch/fit", "false") == "true")
+        self.long_edge.setValue(int(s.value("batch/long_edge", 2048)))
+        self.template.setText(str(s.value("batch/template", "{stem}")))
+        self.recursive.setChecked(s.value("batch/recursive", "false") == "true")
+        self.scheduler.setText(str(s.value("batch/scheduler", "")))
+        self.recipe_path.setText(str(s.value("batch/recipe", "")))
+        source = {"auto": self.src_auto, "recipe": self.src_recipe}.get(str(s.value("batch/source", "sidecar")))
+        (source or self.src_sidecar).setChecked(True)
+        in_dir = self.in_dir.text().strip()
+        sub, out = str(s.value("batch/out_sub", "")), str(s.value("batch/out_dir", ""))
+        if in_dir and sub:  # a folder inside the photos' folder follows the photos (each shoot its own)
+            self.out_dir.setText(str(Path(in_dir) / sub))
+        elif out:
+            self.out_dir.setText(out)
+
+    def _remember(self) -> None:
+        s = self.settings
+        if s is None:
+            return
+        s.setValue("batch/fmt", self.fmt.currentData())
+        s.setValue("batch/quality", self.quality.value())
+        s.setValue("batch/fit", "true" if self.fit_box.isChecked() else "false")
+        s.setValue("batch/long_edge", self.long_edge.value())
+        s.setValue("batch/template", self.template.text())
+        s.setValue("batch/recursive", "true" if self.recursive.isChecked() else "false")
+        s.setValue("batch/scheduler", self.scheduler.text().strip())
+        s.setValue("batch/recipe", self.recipe_path.text().strip())
+        source = "auto" if self.src_auto.isChecked() else "recipe" if self.src_recipe.isChecked() else "sidecar"
+        s.setValue("batch/source", source)
+        out, src = Path(self.out_dir.text().strip()).expanduser(), Path(self.in_dir.text().strip()).expanduser()
+        inside = out.is_relative_to(src) and out != src
+        s.setValue("batch/out_sub", str(out.relative_to(src)) if inside else "")
+        s.setValue("batch/out_dir", "" if inside else str(out))
+
+    def _set_inputs_enabled(self, on: bool) -> None:
+        for w in self._inputs:
+            w.setEnabled(on)
+        if on:  # the fields that depend on another's choice
+            self.quality.setEnabled(self.fmt.currentData() == "jpeg")
+            self.long_edge.setEnabled(self.fit_box.isChecked())
 
     def _pick_recipe(self) -> None:
         f, _ = QFileDialog.getOpenFileName(self, "Recipe", self.recipe_path.text(), "Recipes (*.json)")
@@ -200,8 +250,8 @@ class BatchDialog(ExportingDialog):
         except (ValueError, OSError) as e:  # TemplateError and RecipeError are ValueErrors
             self._say(str(e), error=True)
             return
-        for w in self._inputs:
-            w.setEnabled(False)
+        self._remember()
+        self._set_inputs_enabled(False)
         self.total = len(jobs)
         self.results = []
         self.failed_table.setRowCount(0)
@@ -240,7 +290,8 @@ class BatchDialog(ExportingDialog):
 
     def summary(self) -> str:
         counts = {s: sum(r.status == s for r in self.results) for s in ("done", "skipped", "failed")}
-        text = f"{counts['done']} exported, {counts['skipped']} skipped (already there), {counts['failed']} failed"
+        text = (f"{counts['done']} exported, {counts['skipped']} skipped (exported before, unchanged since), "
+                f"{counts['failed']} failed")
         if len(self.results) < self.total:
             text += f", {self.total - len(self.results)} not started"
         fatal = next((r for r in self.results if r.fatal), None)
@@ -253,6 +304,8 @@ class BatchDialog(ExportingDialog):
         self._say(self.summary(), error=any(r.status == "failed" for r in self.results))
         self.cancel_btn.setText("Close")
         self.cancel_btn.setEnabled(True)
+        self._set_inputs_enabled(True)  # tick Replace, or change a choice, and go again
+        self.export_btn.setText("Export again")
 
     def cancel(self) -> None:
         if self.worker is not None:

@@ -202,7 +202,8 @@ class ExportDialog(ExportingDialog):
         skipped = sum(r.status == "skipped" for r in self.results)
         parts = [f"{done} exported"]
         if skipped:
-            parts.append(f"{skipped} skipped (already there; tick “Replace existing files”)")
+            parts.append(f"{skipped} skipped (exported before, unchanged since; tick “Replace existing files” "
+                         "to redo them)")
         if failed:
             parts.append(f"{len(failed)} failed: " + "; ".join(f"{r.src.name}: {r.reason}" for r in failed[:3]))
         if self.cancel_event.is_set():
@@ -210,7 +211,11 @@ class ExportDialog(ExportingDialog):
         self.message.setText(", ".join(parts) + f" → {self.out_dir.text()}")
         self.worker = None
         self.cancel_btn.setText("Close")
-        self.export_btn.setEnabled(False)
+        for w in (self.fmt, self.resize, self.out_dir, self.template, self.overwrite, self.export_btn):
+            w.setEnabled(True)  # tick Replace, or change a choice, and go again
+        self.quality.setEnabled(self.fmt.currentData() == "jpeg")
+        self.long_edge.setEnabled(self.resize.isChecked())
+        self.export_btn.setText("Export again")
 
     def cancel(self) -> None:
         if self.worker is not None:

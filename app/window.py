@@ -1269,7 +1269,7 @@ class MainWindow(QMainWindow):
         from .batch_dialog import BatchDialog
 
         self.flush_sidecars(wait=True)
-        dlg = BatchDialog(self, self.folder, model=self.model, strength=self.strength)
+        dlg = BatchDialog(self, self.folder, model=self.model, strength=self.strength, settings=self.settings)
         dlg.open()
         return dlg
 

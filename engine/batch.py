@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .atomic import in_use, temp_stem, unwritable
 from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
-from .batch_worker import ExportSettings, Job, Result, export_one, init_worker, output_exists
+from .batch_worker import ALREADY, ExportSettings, Job, Result, already_done, export_one, init_worker
 from .batch_worker import someone_elses as _someone_elses
 from .formats import FORMATS
 
@@ -389,9 +389,9 @@ def export_all(
     todo: list[Job] = []
     try:
         for job in jobs:
-            if not job.settings.overwrite and output_exists(job.dst):
+            if not job.settings.overwrite and already_done(job) and not _someone_elses(job.dst):
                 done += 1
-                yield Progress(done, total, Result(job.src, job.dst, "skipped", "already exported"),
+                yield Progress(done, total, Result(job.src, job.dst, "skipped", ALREADY),
                                time.perf_counter() - t0, processed)
             else:
                 todo.append(job)

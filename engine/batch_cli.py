@@ -56,8 +56,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: by cores and memory)")
     ex = p.add_mutually_exclusive_group()
     ex.add_argument("--skip-existing", dest="overwrite", action="store_false",
-                    help="keep outputs that already exist: a re-run resumes (the default)")
-    ex.add_argument("--overwrite", dest="overwrite", action="store_true", help="replace existing outputs")
+                    help="keep outputs that already exist, unless the photo or its sidecar changed since: "
+                         "a re-run resumes (the default)")
+    ex.add_argument("--overwrite", dest="overwrite", action="store_true",
+                    help="replace every existing output of Retouch's")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler's workers")
     p.set_defaults(func=run_batch, overwrite=False)
 

@@ -124,8 +124,29 @@ _THREADS: int | None = None  # set in pool workers; ONNX Runtime would otherwise
 _AGENTS: dict[tuple, Any] = {}  # per worker process: one agent per (model, white balance)
 
 
+ALREADY = "already exported, and unchanged since"
+
+
 def output_exists(dst: Path) -> bool:
     return os.path.lexists(dst)
+
+
+def already_done(job: Job) -> bool:
+    """Whether ``job``'s output exists and nothing it was made from changed since: a photo edited
+    (its sidecar saved) or replaced after its export is exported again, as darktable's "overwrite if
+    changed" does; only Retouch's own output is ever replaced."""
+    from .recipe import sidecar_path
+
+    if not output_exists(job.dst):
+        return False
+    if someone_elses(job.dst):
+        return True  # never replaced: the worker reports it
+    try:
+        made = os.stat(job.dst).st_mtime_ns
+        inputs = [job.src] + ([] if job.settings.source == "auto" else [sidecar_path(job.src)])
+        return all(made >= os.stat(p).st_mtime_ns for p in inputs if os.path.exists(p))
+    except (OSError, ValueError):  # a dangling link, a name too long: leave it as it is
+        return True
 
 
 def export_one(job: Job) -> Result:
@@ -136,10 +157,10 @@ def export_one(job: Job) -> Result:
     """
     t0 = time.perf_counter()
     s = job.settings
-    if not s.overwrite and output_exists(job.dst):
+    if not s.overwrite and already_done(job):
         if someone_elses(job.dst):  # appeared since planning: not an earlier export of ours
             return Result(job.src, job.dst, "failed", str(ForeignFileError(job.dst)), 0.0)
-        return Result(job.src, job.dst, "skipped", "already exported", 0.0)
+        return Result(job.src, job.dst, "skipped", ALREADY, 0.0)
     # A hang inside C code (LibRaw) ignores Python signals; faulthandler's watchdog thread ends the
     # process anyway, and the parent reports the file as failed.
     if _JOB_TIMEOUT:

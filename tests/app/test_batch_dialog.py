@@ -42,10 +42,43 @@ def test_dialog_exports_and_lists_failures(qtbot, folder):
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
     assert sorted(p.name for p in (folder / "export").iterdir()) == ["dune0.jpg", "dune1.jpg", "dune2.jpg"]
     assert dlg.progress.value() == dlg.progress.maximum() == 4
-    assert dlg.status.text().startswith("Finished: 3 exported, 0 skipped (already there), 1 failed")
+    assert dlg.status.text().startswith("Finished: 3 exported, 0 skipped (exported before, unchanged since), 1 failed")
     assert dlg.failed_table.rowCount() == 1 and dlg.failed_table.item(0, 0).text() == "broken.NEF"
     assert dlg.failed_table.item(0, 1).text()  # with its reason
     assert dlg.cancel_btn.text() == "Close"
+    # the choices stay open after a batch: it stayed greyed out, so ticking Replace meant closing it first
+    assert dlg.export_btn.isEnabled() and dlg.overwrite.isEnabled() and not dlg.long_edge.isEnabled()
+    dlg.overwrite.setChecked(True)
+    dlg.export_btn.click()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    assert dlg.status.text().startswith("Finished: 3 exported, 0 skipped")
+
+
+def test_dialog_remembers_the_last_batchs_choices(qtbot, folder, tmp_path):
+    """Format, size, name, source and the output folder came back as JPEG 92 / {stem} / IN/export
+    every time, unlike the Export dialog's. A folder inside the photos' follows the next shoot."""
+    from PySide6.QtCore import QSettings
+
+    from app.batch_dialog import BatchDialog
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    dlg = BatchDialog(None, folder, settings=settings)
+    qtbot.addWidget(dlg)
+    dlg.fmt.setCurrentIndex(dlg.fmt.findData("tiff16"))
+    dlg.fit_box.setChecked(True)
+    dlg.long_edge.setValue(1600)
+    dlg.template.setText("{date}/{stem}")
+    dlg.src_auto.setChecked(True)
+    dlg.out_dir.setText(str(folder / "web"))
+    dlg._remember()
+    other = tmp_path / "next-shoot"
+    other.mkdir()
+    again = BatchDialog(None, other, settings=settings)
+    qtbot.addWidget(again)
+    assert again.fmt.currentData() == "tiff16" and again.fit_box.isChecked() and again.long_edge.value() == 1600
+    assert again.long_edge.isEnabled() and not again.quality.isEnabled()
+    assert again.template.text() == "{date}/{stem}" and again.src_auto.isChecked()
+    assert again.out_dir.text() == str(other / "web")
 
 
 def test_dialog_refuses_hostile_template_without_running(qtbot, folder):

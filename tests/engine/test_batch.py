@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -797,3 +798,37 @@ def test_retouchs_own_exports_in_the_folder_are_not_taken_for_photos(sources, tm
     assert rc == 0, err
     assert "Left out 3 images that Retouch exported before" in err
     assert sorted(p.name for p in (tmp_path / "cli").rglob("*.jpg")) == ["IMG_1.jpg", "IMG_2.jpg"]
+
+
+def test_a_rerun_redoes_the_photos_edited_since_their_export(sources, tmp_path):
+    """A re-run skipped every photo with an output, so a photo tweaked after its export kept the
+    old look in the export folder without a word. A photo whose sidecar (or file) is newer than its
+    output is exported again; the others are still skipped."""
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
+    shutil.copy(sources / "dune.jpg", shoot / "b.jpg")
+    for name in ("a.jpg", "b.jpg"):
+        LOOK.save(sidecar_path(shoot / name))
+    out = tmp_path / "out"
+    settings = ExportSettings(long_edge=200)
+    assert [p.result.status for p in export_all(plan_jobs(shoot, out, settings), workers=1)] == ["done", "done"]
+    first = np.asarray(Image.open(out / "a.jpg"), float).mean()
+    now = time.time()
+    for name in ("a.jpg", "b.jpg"):  # the photos shot long ago, exported an hour ago
+        os.utime(shoot / name, (now - 86400, now - 86400))
+        os.utime(out / name, (now - 3600, now - 3600))
+        os.utime(sidecar_path(shoot / name), (now - 7200, now - 7200))
+    Recipe([Step("exposure", {"ev": -1.5})]).save(sidecar_path(shoot / "a.jpg"))  # edited now
+    got = {p.result.src.name: p.result for p in export_all(plan_jobs(shoot, out, settings), workers=1)}
+    assert (got["a.jpg"].status, got["b.jpg"].status) == ("done", "skipped"), got
+    assert "unchanged" in got["b.jpg"].reason
+    assert np.asarray(Image.open(out / "a.jpg"), float).mean() < first - 20  # the new edit
+    again = [p.result.status for p in export_all(plan_jobs(shoot, out, settings), workers=1)]
+    assert again == ["skipped", "skipped"]
+    # --auto ignores sidecars, so an edited sidecar changes nothing it makes
+    os.utime(sidecar_path(shoot / "b.jpg"), (now, now))
+    auto = replace(settings, source="auto")
+    assert [p.result.status for p in export_all(plan_jobs(shoot, out, auto), workers=1)] == ["skipped", "skipped"]
+    got = {p.result.src.name: p.result.status for p in export_all(plan_jobs(shoot, out, settings), workers=1)}
+    assert got == {"a.jpg": "skipped", "b.jpg": "done"}
