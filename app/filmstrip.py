@@ -73,6 +73,25 @@ def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
     return _thumb_image(render_uint8(recipe, np.ascontiguousarray(lin, np.float32)))
 
 
+def _icon(image: QImage | QPixmap) -> QIcon:
+    """A thumbnail as an icon: fitted into the one box every thumbnail shares, centred (a portrait
+    frame's caption sat higher than a landscape one's), and drawn as it is when selected (Qt's
+    selected mode tinted it blue, which falsifies the colours a photographer picks by)."""
+    w, h = round(THUMB * _dpr), round(THUMB * 3 // 4 * _dpr)
+    box = QPixmap(w, h)
+    box.fill(Qt.GlobalColor.transparent)
+    src = image if isinstance(image, QPixmap) else QPixmap.fromImage(image)
+    src = src.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    p = QPainter(box)
+    p.drawPixmap((w - src.width()) // 2, (h - src.height()) // 2, src)
+    p.end()
+    box.setDevicePixelRatio(_dpr)
+    icon = QIcon()
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
+        icon.addPixmap(box, mode)
+    return icon
+
+
 def _placeholder(text: str, colour: str) -> QIcon:
     pix = _at_dpr(QPixmap(round(THUMB * _dpr), round(THUMB * 3 // 4 * _dpr)))
     pix.fill(QColor("#2a2a2a"))
@@ -176,7 +195,7 @@ class Filmstrip(QListWidget):
     def _thumb(self, gen: int, path: Path, img: QImage) -> None:
         item = self.items.get(path)
         if gen == self._generation and item is not None and not item.data(Qt.ItemDataRole.UserRole + 1):
-            item.setIcon(QIcon(QPixmap.fromImage(img)))
+            item.setIcon(_icon(img))
             self.thumbs_done.add(path)
 
     def _thumb_failed(self, gen: int, path: Path, exc: BaseException) -> None:
@@ -197,9 +216,7 @@ class Filmstrip(QListWidget):
         item = self.items.get(path)
         if item is not None and not item.data(Qt.ItemDataRole.UserRole + 1):
             self._bump(path)  # a background render of an older edit arriving later is dropped
-            side = round(THUMB * _dpr)
-            item.setIcon(QIcon(_at_dpr(pix.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                                  Qt.TransformationMode.SmoothTransformation))))
+            item.setIcon(_icon(pix))
             self.thumbs_done.add(path)
 
     def set_edited(self, path: Path, edited: bool) -> None:

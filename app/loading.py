@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,17 @@ class Decoded:
     meta: Any
 
 
+def natural_key(name: str) -> list:
+    """Sort key that orders file names as people count: IMG_9 before IMG_10 (as file managers and
+    Lightroom do); runs of digits compare by value, the rest case-insensitively."""
+    return [int(t) if i % 2 else t.casefold() for i, t in enumerate(re.split(r"(\d+)", name))] + [name]
+
+
 def list_photos(folder: Path) -> list[Path]:
     from engine.io import is_supported
 
     try:
-        entries = sorted(folder.iterdir(), key=lambda p: p.name.lower())
+        entries = sorted(folder.iterdir(), key=lambda p: natural_key(p.name))
     except OSError:
         return []
     return [p for p in entries if not p.name.startswith(".") and p.is_file() and is_supported(p)]

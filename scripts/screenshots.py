@@ -37,6 +37,7 @@ def make_folder(extra: Path | None) -> Path:
     # a darker, cooler frame so the strip is not three identical photos
     dark = (rgb.astype(np.float32) * np.array([0.55, 0.6, 0.75])).clip(0, 255).astype(np.uint8)
     write_dng(d / "dune_dusk.dng", dark, seed=2)
+    write_dng(d / "dune_portrait.dng", rgb, seed=4, orientation=6)  # shot upright: a portrait frame
     data = (d / "dune_raw.dng").read_bytes()
     (d / "zz_corrupt.dng").write_bytes(data[:4096] + bytes(range(256)) * 64)
     sample = ROOT / "resources" / "samples" / "sample.dng"

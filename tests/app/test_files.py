@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import piexif
+from PySide6.QtGui import QIcon, QImage
 from PySide6.QtWidgets import QApplication, QMessageBox
 from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle
 
@@ -480,6 +481,28 @@ def test_open_folder_lists_photos_thumbnails_and_remembers_it(qtbot, win, folder
     qtbot.waitUntil(lambda: len(win.filmstrip.thumbs_done) == 3, timeout=TIMEOUT)
     assert win.filmstrip.items[folder / "a_dune.dng"].icon().actualSize(win.filmstrip.iconSize()).width() == 128
     assert win.recent_menu.actions()[0].text() == str(folder)
+
+
+def test_filmstrip_counts_as_people_do_and_shows_selected_photos_untinted(qtbot, win, folder):
+    """IMG_10 sorted before IMG_9; a selected thumbnail was tinted blue by Qt's selected icon mode,
+    and a portrait frame's caption sat higher than a landscape one's."""
+    from app.loading import list_photos
+    from engine.io.dng import write_dng
+
+    for name in ("IMG_10.jpg", "IMG_9.jpg", "img_100.jpg"):
+        shutil.copy2(folder / "b_dune.jpg", folder / name)
+    write_dng(folder / "IMG_11.dng", np.rot90(qimage_array(QImage(str(folder / "b_dune.jpg")))).copy())
+    assert [p.name for p in list_photos(folder)] == ["a_dune.dng", "b_dune.jpg", "IMG_9.jpg", "IMG_10.jpg",
+                                                     "IMG_11.dng", "img_100.jpg"]
+    open_and_wait(qtbot, win, folder)
+    qtbot.waitUntil(lambda: len(win.filmstrip.thumbs_done) == 6, timeout=TIMEOUT)
+    size = win.filmstrip.iconSize()
+    for name in ("IMG_9.jpg", "IMG_11.dng"):  # landscape and portrait: one box, the caption below it
+        icon = win.filmstrip.items[folder / name].icon()
+        assert icon.actualSize(size) == size
+        normal, selected = (qimage_array(icon.pixmap(size, mode).toImage()) for mode in
+                            (QIcon.Mode.Normal, QIcon.Mode.Selected))
+        np.testing.assert_array_equal(normal, selected)
 
 
 def test_export_cancel_stops_and_leaves_no_partial_files(qtbot, win, folder, tmp_path):
