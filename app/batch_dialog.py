@@ -126,7 +126,8 @@ class BatchDialog(ExportingDialog):
         self.overwrite = QCheckBox("Replace existing exports (otherwise only photos edited since are redone)")
         form.addRow("", self.overwrite)
         self.scheduler = QLineEdit()
-        self.scheduler.setPlaceholderText("optional: spread over other computers (a Dask scheduler, tcp://host:8786)")
+        self.scheduler.setPlaceholderText("optional Dask scheduler, e.g. tcp://host:8786")
+        self.scheduler.setToolTip("Spread the photos over other computers' Dask workers (see the README)")
         form.addRow("Cluster", self.scheduler)
         lay.addLayout(form)
 
