@@ -558,8 +558,10 @@ class MainWindow(QMainWindow):
             show_error(self, "Cannot open photo", exc)
 
     def _show_failed(self, doc: PhotoDoc) -> None:
-        self.viewer.clear(f"⚠  {doc.name} cannot be opened\n\n{doc.failed}\n\nThe file is untouched; "
-                          "other photos in the folder still work.")
+        folder = doc.path.parent
+        after = ("other photos in the folder still work." if folder.is_dir() else
+                 f"its folder {folder.name} is no longer there (moved or renamed?): open it from where it is now.")
+        self.viewer.clear(f"⚠  {doc.name} cannot be opened\n\n{doc.failed}\n\nThe file is untouched; {after}")
         self.panel.set_doc(None)
         self.render_label.setText("")  # it said "embedded preview" over the message
         self.zoom_label.setText("")
@@ -768,8 +770,11 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- sidecars
     def flush_sidecars(self, wait: bool = False) -> None:
         for doc in self.docs.values():
-            if not doc.dirty or doc.failed or not doc.path.exists():
-                continue  # a photo deleted or moved away meanwhile stays dirty: no sidecar beside nothing
+            if not doc.dirty or doc.failed:
+                continue
+            if not doc.path.exists():  # deleted, or its folder moved or renamed: stays dirty, no sidecar
+                self._report_unsaved(doc, "the photo is no longer where it was (moved, renamed or deleted)")
+                continue
             doc.dirty = False
             if doc.sidecar_locked:
                 self.statusBar().showMessage(
@@ -831,17 +836,21 @@ class MainWindow(QMainWindow):
         the next edit tries again."""
         doc.saves_pending -= 1
         doc.dirty = True
+        self._report_unsaved(doc, exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+
+    def _report_unsaved(self, doc: PhotoDoc, reason: str) -> None:
+        """Said at once, in a message box the first time for each photo, then in the status bar."""
         self.filmstrip.set_edited(doc.path, has_sidecar(doc.path))  # no ● for edits not on disk
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         first = doc.save_error is None
         doc.save_error = reason
         if not first:
             self.statusBar().showMessage(f"Edits of {doc.path.name} not saved: {reason}", 5000)
             return
+        then = ("Put it back where it was and they are saved with your next edit" if not doc.path.exists() else
+                "Export applies them, and Retouch tries again after each edit")
         show_error(self, "Edits not saved",
                    f"The edits of {doc.path.name} could not be saved to {sidecar_path(doc.path)}: {reason}.\n\n"
-                   "They stay in this window while it is open, and Export applies them. Retouch tries again "
-                   "after each edit; this message is not repeated for this photo.")
+                   f"They stay in this window while it is open. {then}; this message is not repeated for this photo.")
 
     # ---------------------------------------------------------------- agent
     def match_look_dialog(self) -> None:
@@ -1250,6 +1259,9 @@ class MainWindow(QMainWindow):
 
         paths = self.paste_targets()
         if not paths:
+            failed = self.doc is not None and self.doc.failed
+            self.statusBar().showMessage(f"Nothing to export: {self.doc.path.name} cannot be opened" if failed else
+                                         "Nothing to export: open a photo or select some in the filmstrip", 5000)
             return None
         self.flush_sidecars(wait=True)
         dlg = ExportDialog([(p, self._shown_recipe(p)) for p in paths], self.settings, self)

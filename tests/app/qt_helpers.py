@@ -46,3 +46,15 @@ def auto_and_wait(qtbot, win: MainWindow) -> None:
     win.auto()
     qtbot.waitUntil(lambda: doc.undo.count() == n + 1, timeout=TIMEOUT)
     settle(qtbot, win)
+
+
+def icon_image(icon) -> np.ndarray:
+    """A filmstrip thumbnail's photo (RGB): the icon at its box's size, its transparent margins cut."""
+    from PySide6.QtCore import QSize
+
+    img = icon.pixmap(QSize(128, 96)).toImage().convertToFormat(QImage.Format.Format_RGBA8888)
+    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
+    rgba = np.frombuffer(img.constBits(), np.uint8, count=img.sizeInBytes()).reshape(h, bpl)[:, : w * 4]
+    rgba = rgba.reshape(h, w, 4)
+    rows, cols = np.nonzero(rgba[..., 3].max(1))[0], np.nonzero(rgba[..., 3].max(0))[0]
+    return rgba[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1, :3].copy()

@@ -175,9 +175,9 @@ def test_curve_editor_drag_changes_tone_and_merges(qtbot, win, folder):
 def _thumb_error(item, full: np.ndarray) -> float:
     """Mean abs difference between a filmstrip icon and a render scaled to the icon's size."""
     from PIL import Image
-    from qt_helpers import qimage_array
+    from qt_helpers import icon_image
 
-    icon = qimage_array(item.icon().pixmap(128, 80).toImage()).astype(int)
+    icon = icon_image(item.icon()).astype(int)
     ref = np.asarray(Image.fromarray(full).resize((icon.shape[1], icon.shape[0]), Image.Resampling.BOX))
     return float(np.abs(icon - ref).mean())
 

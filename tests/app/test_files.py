@@ -9,7 +9,7 @@ import numpy as np
 import piexif
 from PySide6.QtGui import QIcon, QImage
 from PySide6.QtWidgets import QApplication, QMessageBox
-from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle
+from qt_helpers import TIMEOUT, auto_and_wait, icon_image, open_and_wait, qimage_array, settle
 
 from engine.recipe import Recipe, Step, read_sidecar, sidecar_path
 
@@ -45,6 +45,14 @@ def test_no_sidecar_is_written_beside_a_photo_deleted_meanwhile(qtbot, win, fold
     win.panel.add_step("exposure")
     win.flush_sidecars(wait=True)
     assert not sidecar_path(photo).exists() and win.doc.dirty  # kept in the window; written if it comes back
+    # said at once (it was said only at quit): a box the first time, then the status bar
+    boxes = [w for w in QApplication.topLevelWidgets() if w.objectName() == "errorBox" and w.isVisible()]
+    assert len(boxes) == 1 and "no longer where it was" in boxes[0].text(), [b.text() for b in boxes]
+    boxes[0].close()
+    win.panel.add_step("gamma")
+    win.flush_sidecars(wait=True)
+    assert "not saved" in win.statusBar().currentMessage()
+    assert not [w for w in QApplication.topLevelWidgets() if w.objectName() == "errorBox" and w.isVisible()]
     # quitting then asks, instead of dropping the edits without a word
     asked = []
     win._ask_quit_unsaved = lambda docs: asked.append([d.name for d in docs]) or False
@@ -405,8 +413,7 @@ def test_edits_another_program_saved_are_never_lost(qtbot, win, folder):
 
 
 def _thumb(win, path) -> np.ndarray:
-    icon = win.filmstrip.items[path].icon()
-    return qimage_array(icon.pixmap(icon.availableSizes()[0]).toImage()).astype(float)
+    return icon_image(win.filmstrip.items[path].icon()).astype(float)
 
 
 def test_thumbnails_show_the_edits_of_photos_not_on_screen(qtbot, win, folder, tmp_path):
