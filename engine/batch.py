@@ -389,7 +389,7 @@ def export_all(
     todo: list[Job] = []
     try:
         for job in jobs:
-            if not job.settings.overwrite and already_done(job) and not _someone_elses(job.dst):
+            if not job.settings.overwrite and already_done(job):
                 done += 1
                 yield Progress(done, total, Result(job.src, job.dst, "skipped", ALREADY),
                                time.perf_counter() - t0, processed)

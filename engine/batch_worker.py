@@ -134,13 +134,11 @@ def output_exists(dst: Path) -> bool:
 def already_done(job: Job) -> bool:
     """Whether ``job``'s output exists and nothing it was made from changed since: a photo edited
     (its sidecar saved) or replaced after its export is exported again, as darktable's "overwrite if
-    changed" does; only Retouch's own output is ever replaced."""
+    changed" does. Not a photo Retouch did not write, which is never done nor replaced."""
     from .recipe import sidecar_path
 
-    if not output_exists(job.dst):
+    if not output_exists(job.dst) or someone_elses(job.dst):
         return False
-    if someone_elses(job.dst):
-        return True  # never replaced: the worker reports it
     try:
         made = os.stat(job.dst).st_mtime_ns
         inputs = [job.src] + ([] if job.settings.source == "auto" else [sidecar_path(job.src)])
@@ -157,9 +155,9 @@ def export_one(job: Job) -> Result:
     """
     t0 = time.perf_counter()
     s = job.settings
+    if someone_elses(job.dst):  # appeared since planning: not an earlier export of ours
+        return Result(job.src, job.dst, "failed", str(ForeignFileError(job.dst)), 0.0)
     if not s.overwrite and already_done(job):
-        if someone_elses(job.dst):  # appeared since planning: not an earlier export of ours
-            return Result(job.src, job.dst, "failed", str(ForeignFileError(job.dst)), 0.0)
         return Result(job.src, job.dst, "skipped", ALREADY, 0.0)
     # A hang inside C code (LibRaw) ignores Python signals; faulthandler's watchdog thread ends the
     # process anyway, and the parent reports the file as failed.

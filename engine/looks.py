@@ -53,12 +53,14 @@ def differences(images: list[np.ndarray], most: int = 2) -> list[str]:
     s[:, 1:] *= bright.mean() / bright
     s /= np.array([u for *_, u in STATS])
     named = [_named(s, i, range(len(images)), MIN_UNITS)[:most] for i in range(len(images))]
-    for key in {tuple(n) for n in named}:
-        group = [i for i, n in enumerate(named) if tuple(n) == key]
+    alike_groups = {}
+    for i, n in enumerate(named):
+        alike_groups.setdefault(tuple(n), []).append(i)
+    for key, group in alike_groups.items():
         if len(group) > 1:
+            said = {k for k, *_ in key}
             for i in group:
-                extra = [w for w in _named(s, i, group, SLIGHT_UNITS) if w[0] not in {k for k, *_ in key}]
-                named[i] = named[i] + extra[:1]
+                named[i] = named[i] + [w for w in _named(s, i, group, SLIGHT_UNITS) if w[0] not in said][:1]
     alike = "like the other" if len(images) == 2 else "like the others"
     return [", ".join(_word(*w) for w in n) or alike for n in named]
 

@@ -38,12 +38,12 @@ from .metadata import (
 from .orientation import apply_orientation, fit_box, swaps_axes
 
 RASTER_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
+TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 
 # Pillow caps each decompressed PNG text chunk at 1 MB, and an iCCP profile counts as one: a PNG
 # with a large LUT profile (a printer's or a camera maker's, 1-4 MB) was refused whole. 16 MB still
 # bounds what one chunk may inflate to (its guard against decompression bombs).
 PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, 16 * 1024 * 1024)
-TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 
 # Pillow's own bomb guard: warn above the limit, error at twice it. Ours (check_dimensions) is stricter.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
