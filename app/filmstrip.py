@@ -199,7 +199,13 @@ class Filmstrip(QListWidget):
             self.thumbs_done.add(path)
 
     def _thumb_failed(self, gen: int, path: Path, exc: BaseException) -> None:
-        if gen == self._generation and path in self.items:
+        from engine.io import ImageError
+
+        if gen != self._generation or path not in self.items:
+            return
+        if isinstance(exc, ImageError):  # the file itself cannot be read: said now, not once visited
+            self.mark_failed(path, str(exc))
+        else:
             self.items[path].setIcon(_placeholder("no preview", theme.MUTED))
 
     def mark_failed(self, path: Path, message: str) -> None:

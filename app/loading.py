@@ -41,8 +41,12 @@ def list_photos(folder: Path) -> list[Path]:
     return [p for p in entries if not p.name.startswith(".") and p.is_file() and is_supported(p)]
 
 
-def embedded_preview(path: Path) -> QImage:
-    """The RAW's embedded JPEG (or a reduced decode): shown at once, before the real render."""
+def embedded_preview(path: Path, wanted: Callable[[], bool] | None = None) -> QImage:
+    """The RAW's embedded JPEG (or a reduced decode): shown at once, before the real render.
+    ``wanted`` as :func:`decode`'s: flicking through 60 photos queued 60 previews, and the one
+    landed on showed its own 8 s later."""
+    if wanted is not None and not wanted():
+        raise Skipped(path)
     from engine.io import load_preview
 
     from .renderer import to_qimage

@@ -430,7 +430,7 @@ class MainWindow(QMainWindow):
             self.open_path(Path(d))
 
     def open_path(self, path: Path) -> bool:
-        path = Path(path).expanduser()
+        path = Path(path).expanduser().absolute()  # kept in Recent: it must work from any directory
         if not path.exists():
             show_error(self, "Open", f"{path} does not exist.")
             return False
@@ -509,9 +509,10 @@ class MainWindow(QMainWindow):
             self._show_failed(doc)
             return
         self.viewer.clear(f"Opening {path.name}…")
-        run_in_pool(embedded_preview, path, pool=self.decode_pool,
+        run_in_pool(embedded_preview, path, lambda d=doc: self.doc is d, pool=self.decode_pool,
                     on_done=lambda img, d=doc: self._embedded(d, img),
-                    on_error=lambda e, tb: log.info("no embedded preview for %s: %s", path, e))
+                    on_error=lambda e, tb: isinstance(e, Skipped) or log.info("no embedded preview for %s: %s",
+                                                                                 path, e))
         run_in_pool(decode, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
                     owner=self, on_done=lambda res, d=doc: self._decoded(d, res),
                     on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
@@ -553,9 +554,8 @@ class MainWindow(QMainWindow):
         doc.failed = str(exc) or type(exc).__name__
         self.filmstrip.mark_failed(doc.path, doc.failed)
         self.photoFailed.emit(doc, doc.failed)
-        if doc is self.doc:
-            self._show_failed(doc)
-            show_error(self, "Cannot open photo", exc)
+        if doc is self.doc:  # said in the viewer and the filmstrip: a box for each of a folder's
+            self._show_failed(doc)  # damaged files stopped Ctrl+Right at every one
 
     def _show_failed(self, doc: PhotoDoc) -> None:
         folder = doc.path.parent

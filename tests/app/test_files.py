@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import piexif
+import pytest
 from PySide6.QtGui import QIcon, QImage
 from PySide6.QtWidgets import QApplication, QMessageBox
 from qt_helpers import TIMEOUT, auto_and_wait, icon_image, open_and_wait, qimage_array, settle
@@ -283,11 +285,18 @@ def test_corrupt_file_shows_message_and_app_stays_alive(qtbot, win, folder, dng_
         win.open_path(bad)
     assert sig.args[0].path == bad and sig.args[1]
     assert win.filmstrip.is_failed(bad)
-    boxes = _error_boxes()
-    assert boxes and "Traceback" not in boxes[0].text()
+    # said in the viewer and the filmstrip, not in a box: one per damaged file stopped Ctrl+Right at each
+    assert not _error_boxes()
     assert not win.viewer.has_image() and "cannot be opened" in win.viewer.message
+    assert "Traceback" not in win.viewer.message
     assert data[:4096] == bad.read_bytes()[:4096]  # the original is never written to
-    _close_boxes()
+    # a damaged file not yet visited is marked, with its reason, as soon as its thumbnail fails
+    unseen = folder / "e_unseen.dng"
+    unseen.write_bytes(b"This is a text file, not a RAW.\n" * 50)
+    win.open_path(folder / "b_dune.jpg")
+    qtbot.waitUntil(lambda: win.filmstrip.is_failed(unseen), timeout=TIMEOUT)
+    assert "not a RAW file" in win.filmstrip.items[unseen].toolTip()
+    assert unseen not in win.docs
     win.panel.set_busy("Matched the look of another.jpg: 2 steps.")  # news of the photo shown before
     cut = folder / "d_cut.dng"  # cut in half: its thumbnail shows first, then the decode fails
     cut.write_bytes(data[: len(data) // 2])
@@ -477,6 +486,21 @@ def test_excepthook_shows_actionable_message(qtbot, win):
     finally:
         sys.excepthook = old
         _close_boxes()
+
+
+def test_a_folder_opened_by_a_relative_path_is_remembered_whole(qtbot, win, folder, monkeypatch):
+    """`retouch shoot` from a terminal kept "shoot" in Recent, which opened nothing from elsewhere."""
+    monkeypatch.chdir(folder.parent)
+    open_and_wait(qtbot, win, Path(folder.name))
+    assert win.recent()[0] == str(folder) and win.doc.path.is_absolute()
+
+
+def test_an_embedded_preview_no_longer_wanted_is_not_read(folder):
+    from app.loading import Skipped, embedded_preview
+
+    with pytest.raises(Skipped):
+        embedded_preview(folder / "a_dune.dng", lambda: False)  # the user moved on meanwhile
+    assert not embedded_preview(folder / "a_dune.dng", lambda: True).isNull()
 
 
 def test_open_folder_lists_photos_thumbnails_and_remembers_it(qtbot, win, folder):
