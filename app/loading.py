@@ -51,7 +51,7 @@ def embedded_preview(path: Path, wanted: Callable[[], bool] | None = None) -> QI
 
     from .renderer import to_qimage
 
-    return to_qimage(np.asarray(load_preview(path, max_size=PREVIEW_EDGE, safe=True), np.uint8))
+    return to_qimage(np.asarray(load_preview(path, max_size=PREVIEW_EDGE, safe=True, coarse=True), np.uint8))
 
 
 class Skipped(Exception):

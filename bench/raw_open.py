@@ -5,7 +5,8 @@ decode, else the test fixture, upscaled), then each way of opening it is timed (
 runs after one warm-up, the cases taking turns):
 
 - embedded preview: ``engine.io.load_preview`` (1024 px JPEG like a Sony's; and a full-size JPEG
-  like a Canon's/Nikon's) vs ``rawpy.extract_thumb`` alone;
+  like a Canon's/Nikon's) vs ``rawpy.extract_thumb`` alone; for the app's 2048 px view, a 4000 and
+  a 6000 px JPEG decoded to cover 2048 px, and ``coarse`` (to 2/3 of it), as the app asks;
 - half size: ``load_photo(half=True)`` (linear float32, 16 bit) vs ``postprocess(half_size=True)``;
 - full: ``load_photo()`` (PPG demosaic, linear float32) and ``load_photo(safe=True)`` (child process)
   vs ``postprocess()`` with rawpy's defaults (AHD, 8 bit, gamma, auto-bright).
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         lin, name = source_linear(w, h)
         dng = write_dng(Path(tmp) / "bench.dng", lin, linear=True, preview_size=1024)
         dng_big = write_dng(Path(tmp) / "bench_fullpreview.dng", lin, linear=True, preview_size=max(w, h))
+        dng_4k = write_dng(Path(tmp) / "bench_4kpreview.dng", lin, linear=True, preview_size=4000)
         del lin
         print(f"{w}x{h} ({w * h / 1e6:.0f} MP) DNG from {name}: {dng.stat().st_size / 1e6:.1f} MB, "
               f"made in {time.perf_counter() - t:.1f} s; median of {args.repeat} after a warm-up\n")
@@ -95,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             ("preview  rawpy extract_thumb only (1024 px)", lambda: rawpy_thumb(dng)),
             ("preview  engine.io.load_preview (6000 px JPEG)", lambda: load_preview(dng_big)),
             ("preview  load_preview(max_size=1024) (6000 px)", lambda: load_preview(dng_big, 1024)),
+            ("preview  load_preview(2048) (4000 px JPEG)", lambda: load_preview(dng_4k, 2048)),
+            ("preview  load_preview(2048, coarse) (4000 px): app", lambda: load_preview(dng_4k, 2048, coarse=True)),
+            ("preview  load_preview(2048) (6000 px JPEG)", lambda: load_preview(dng_big, 2048)),
+            ("preview  load_preview(2048, coarse) (6000 px): app", lambda: load_preview(dng_big, 2048, coarse=True)),
             ("half     engine.io.load_photo(half=True)", lambda: load_photo(dng, half=True)),
             ("half     rawpy postprocess(half_size=True)", lambda: rawpy_post(dng, half_size=True)),
             ("full     engine.io.load_photo()", lambda: load_photo(dng)),

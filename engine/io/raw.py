@@ -195,13 +195,15 @@ def _to_float(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-def raw_preview(path: str | Path, max_size: int | None = None, safe: bool = False) -> np.ndarray:
+def raw_preview(path: str | Path, max_size: int | None = None, safe: bool = False,
+                draft: int | None = None) -> np.ndarray:
     """The camera's embedded preview as upright uint8 sRGB; falls back to a half-size 8-bit decode.
 
     With ``max_size`` a JPEG preview is decoded at a reduced DCT scale (1/2 .. 1/8) that still
     covers ``max_size``: a full-size 24 MP camera JPEG costs a fraction of a full decode.
     ``safe``: that fallback decode (LibRaw's whole pipeline, where a corrupt file can crash or hang
     it) runs in a child process, as ``load_photo(safe=True)``; reading the embedded image does not.
+    ``draft``: the long edge the JPEG's reduced decode must still cover (default ``max_size``).
     """
     with open_raw(path) as raw:
         flip = raw.sizes.flip
@@ -214,8 +216,8 @@ def raw_preview(path: str | Path, max_size: int | None = None, safe: bool = Fals
             try:
                 im = Image.open(io.BytesIO(thumb.data))
                 check_dimensions(*im.size, path)
-                if max_size:
-                    im.draft("RGB", fit_box(im.size, max_size))
+                if draft or max_size:
+                    im.draft("RGB", fit_box(im.size, draft or max_size))
                 exif_o = _orientation(im)
                 im = _upright(im) if exif_o != 1 else im
                 arr = np.asarray(im.convert("RGB"))

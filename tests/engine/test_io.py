@@ -947,3 +947,15 @@ def test_a_degenerate_profile_is_ignored_at_8_and_16_bits_alike(tmp_path: Path, 
     for path in (eight, sixteen):
         got = load_photo(path).linear
         assert np.isfinite(got).all() and np.abs(got - plain).max() < 1e-3
+
+
+def test_a_coarse_preview_decodes_the_camera_jpeg_at_a_smaller_scale(photo_srgb8: np.ndarray, tmp_path: Path) -> None:
+    """The app's first view of a RAW: a 4000 px camera JPEG for a 2048 px view decoded whole
+    (DCT scaling only halves), 432 ms where half size takes 67 (bench/raw_open.py)."""
+    big = np.asarray(Image.fromarray(photo_srgb8).resize((1280, 800), Image.Resampling.BICUBIC))
+    dng = write_dng(tmp_path / "big_preview.dng", big, preview_size=1280)
+    exact = load_preview(dng, max_size=700)
+    coarse = load_preview(dng, max_size=700, coarse=True)
+    assert max(exact.shape[:2]) == 700 and max(coarse.shape[:2]) == 640  # the JPEG's half: 2/3 of 700 or more
+    small = np.asarray(Image.fromarray(exact).resize(coarse.shape[1::-1], Image.Resampling.BOX), float)
+    assert np.abs(small - coarse).mean() < 3  # the same picture
