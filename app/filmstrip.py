@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWi
 
 from engine.recipe import Recipe
 
-from . import theme
+from . import theme, thumb_cache
 from .workers import clear_pool, run_in_pool, serial_pool
 
 log = logging.getLogger(__name__)
@@ -52,16 +52,28 @@ def _at_dpr(img: Any) -> Any:
 def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
     """The photo as its edits show it (``recipe`` None: its sidecar's), scaled to THUMB; runs in a
     worker. A RAW is decoded at half size in a child, as the app decodes it: its camera preview is
-    another rendering, which the recipe was not made for."""
-    from engine.io import is_raw, load_photo, load_preview
-    from engine.io.image import linearize
+    another rendering, which the recipe was not made for. Kept on disk (:mod:`.thumb_cache`): a
+    folder of edited RAWs rendered every one of them again at every open."""
     from engine.recipe import has_sidecar, sidecar_path
-    from engine.render import render_uint8, resize_linear
 
     if recipe is None:
         recipe = Recipe.load(sidecar_path(path)) if has_sidecar(path) else Recipe()
     if not recipe.active():
         return load_thumbnail(path)
+    key = thumb_cache.key(path, recipe, round(THUMB * _dpr))
+    kept = thumb_cache.load(key)
+    if kept is not None:
+        return _at_dpr(kept)
+    img = _render_thumbnail(path, recipe)
+    thumb_cache.store(key, img)
+    return img
+
+
+def _render_thumbnail(path: Path, recipe: Recipe) -> QImage:
+    from engine.io import is_raw, load_photo, load_preview
+    from engine.io.image import linearize
+    from engine.render import render_uint8, resize_linear
+
     if is_raw(path):
         lin = load_photo(path, half=True, safe=True).linear
         h, w = lin.shape[:2]

@@ -17,6 +17,13 @@ from app.theme import apply_theme
 from app.window import MainWindow
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own thumbnail cache: never the user's, never another test's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
 @pytest.fixture
 def folder(tmp_path: Path, dng_file: Path, photo_jpeg: Path) -> Path:
     d = tmp_path / "photos"
