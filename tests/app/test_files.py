@@ -210,6 +210,13 @@ def test_export_writes_file_with_exif(qtbot, win, folder, tmp_path):
 
     with Image.open(dst) as im:
         assert max(im.size) == 480
+    # done, the dialog stays usable: a second go skips the unchanged photo, Replace redoes it
+    assert dlg.export_btn.isEnabled() and dlg.export_btn.text() == "Export again" and dlg.long_edge.isEnabled()
+    for replace_it, status in ((False, "skipped"), (True, "done")):
+        dlg.overwrite.setChecked(replace_it)
+        dlg.export_btn.click()
+        qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT * 2)
+        assert [r.status for r in dlg.results] == [status]
     dlg.close()
 
 
