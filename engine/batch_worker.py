@@ -285,14 +285,12 @@ def _decode(src: Path, s: ExportSettings) -> tuple[Any, Any]:
         raise NotAPhotoError(f"cannot read: {kind}")
     if st.st_size == 0:
         raise NotAPhotoError("empty file")
-    from .io import load_photo, read_metadata
+    from .io import load_photo
 
-    half = False
-    if s.long_edge:
-        meta = read_metadata(src)
-        # LibRaw's half-size decode skips demosaicing: 4x less work when the output is small anyway.
-        half = bool(meta.is_raw and meta.width and meta.height and s.long_edge * 2 <= max(meta.width, meta.height))
-    photo = load_photo(src, half=half, safe=s.isolate_decode)
+    # Always the full demosaic, even for a small output: LibRaw's half-size decode bins each 2x2
+    # quad without demosaicing, which shifted red and blue a quarter pixel apart and put false
+    # colour on edges (28 % of a test chart's pixels against 5 %; 34.6 dB against 39.8 for `apply`).
+    photo = load_photo(src, safe=s.isolate_decode)
     return photo.linear, photo.meta
 
 
