@@ -605,7 +605,8 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
                     # full-resolution colour at high quality (as Lightroom does): 4:2:0 smeared
                     # saturated edges, 39.0 against 40.2 dB on the sample at quality 92
                     sub = 0 if quality >= HIGH_QUALITY else 2
-                    im.save(buf, "JPEG", quality=int(quality), subsampling=sub, **kw)
+                    # optimised Huffman tables: the same pixels in 1-6 % fewer bytes
+                    im.save(buf, "JPEG", quality=int(quality), subsampling=sub, optimize=True, **kw)
                 else:
                     im.save(buf, "PNG", compress_level=6, **kw)
                 tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE))
