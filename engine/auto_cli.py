@@ -211,7 +211,8 @@ def cmd_auto(args: argparse.Namespace) -> int:
             if shown is None:  # the same downscale for every variation
                 from .render import fit_long_edge
 
-                shown = photo.linear if args.long_edge is None else fit_long_edge(photo.linear, args.long_edge)
+                shown = (photo.linear if args.long_edge is None else
+                         fit_long_edge(photo.linear, args.long_edge, sharp=True))
             srgb = render_with_progress(recipe, shown)
             with status(f"writing {opath.name}"):
                 write_image(opath, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)

@@ -187,7 +187,7 @@ def export_one(job: Job) -> Result:
         from .render import fit_long_edge, render, render_uint8
 
         if s.long_edge:
-            linear = fit_long_edge(linear, s.long_edge)
+            linear = fit_long_edge(linear, s.long_edge, sharp=True)
         # 8-bit outputs: the LUT kernel writes the bytes itself (no float image, no quantise pass).
         srgb = _quantize(render(recipe, linear), s.fmt) if s.fmt == "tiff16" else render_uint8(recipe, linear)
         del linear

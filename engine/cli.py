@@ -234,7 +234,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     recipe = _load_recipe(args.recipe, args.input)
     with status(f"decoding {args.input.name}"):
         photo = load_photo(args.input)
-    linear = photo.linear if args.long_edge is None else er.fit_long_edge(photo.linear, args.long_edge)
+    linear = photo.linear if args.long_edge is None else er.fit_long_edge(photo.linear, args.long_edge, sharp=True)
     srgb = er.render(recipe, linear, exact=True) if args.exact else render_with_progress(recipe, linear)
     with status(f"writing {args.output.name}"):
         out = write_image(args.output, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)
