@@ -51,11 +51,10 @@ def test_declaration_is_complete(spec: FilterSpec) -> None:
 def test_defaults_are_identity(spec: FilterSpec, patch: np.ndarray) -> None:
     patch = np.concatenate([patch, patch * 3e-3])  # plus a 8-stops-darker copy: deep shadows
     out = np.asarray(spec.apply(patch, **spec.defaults()))
-    # gamma floors its input at 0.001 (the paper's guard against an infinite slope at 0), so
-    # values below the floor come back as 0.001 even at gamma 1; everything else is untouched.
-    expected = np.maximum(patch, 0.001) if spec.id == "gamma" else patch
+    # gamma v1 floored its input at 0.001 (the paper's guard against an infinite slope at 0), so
+    # even gamma 1 lifted the deepest shadows; v2's straight toe below it is the identity at 1
     # rtol: white balance divides by 1e-5 + luminance of the gains (the paper's epsilon) = 1.00001
-    np.testing.assert_allclose(out, expected, rtol=2e-5, atol=1e-9)
+    np.testing.assert_allclose(out, patch, rtol=2e-5, atol=1e-9)
     assert (patch < 0.001).mean() > 0.1  # the floor is exercised
 
 
@@ -139,10 +138,19 @@ def test_exposure_plus_one_doubles(patch: np.ndarray) -> None:
     np.testing.assert_allclose(apply("exposure", patch, ev=-3.5), patch * 2**-3.5, rtol=1e-12)
 
 
-def test_gamma_is_a_power_with_floor() -> None:
+def test_gamma_is_a_power_with_a_straight_toe_to_black() -> None:
+    """v1 read every value below 0.001 as 0.001: black came out at level 50 of 255 at gamma 0.5,
+    and the deepest shadows merged into one flat level. v2: a straight line through black that
+    meets the power law at 0.001, so black stays black and the shadows keep their order."""
     x = np.array([[[0.0, 0.0005, 0.25]]])
-    np.testing.assert_allclose(apply("gamma", x, gamma=0.5), [[[math.sqrt(0.001), math.sqrt(0.001), 0.5]]])
+    np.testing.assert_allclose(apply("gamma", x, gamma=0.5), [[[0.0, 0.0005 / math.sqrt(0.001), 0.5]]])
     np.testing.assert_allclose(apply("gamma", x, gamma=3.0)[..., 2], 0.25**3)
+    ramp = np.linspace(0, 0.004, 401).reshape(1, -1, 1).repeat(3, -1)
+    for g in (1 / 3, 0.5, 0.85, 1.0, 2.0, 3.0):
+        y = apply("gamma", ramp, gamma=g)[0, :, 0]
+        assert y[0] == 0 and np.all(np.diff(y) > 0)  # black stays black; no two shadows merge
+        at = np.searchsorted(ramp[0, :, 0], 0.001)
+        np.testing.assert_allclose(y[at - 1: at + 2], ramp[0, at - 1: at + 2, 0] ** g, rtol=0.05)  # continuous
 
 
 def test_white_balance_keeps_grey_luminance_and_scales_channels(patch: np.ndarray) -> None:
