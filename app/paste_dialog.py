@@ -21,6 +21,7 @@ class PasteDialog(QDialog):
     def __init__(self, recipe: Recipe, n_targets: int, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Paste recipe")
+        self.setMinimumWidth(340)
         self.recipe = recipe
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel(f"Paste onto <b>{n_targets} photo{'s' if n_targets != 1 else ''}</b>. Steps to paste:"))
@@ -38,13 +39,14 @@ class PasteDialog(QDialog):
         self.replace.setChecked(True)
         lay.addWidget(self.replace)
         lay.addWidget(self.append)
-        note = QLabel("An unticked step keeps each photo's own (replacing, in its place). White balance is "
-                      "unticked by default: it usually belongs to one photo's light.")
+        note = QLabel("Replacing, an unticked step keeps each photo's own. White balance is unticked by "
+                      "default: it belongs to each photo's light.")
         note.setObjectName("muted")
         note.setWordWrap(True)
         lay.addWidget(note)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         bb.button(QDialogButtonBox.StandardButton.Ok).setText("Paste")
+        bb.button(QDialogButtonBox.StandardButton.Ok).setObjectName("primary")  # the main action, as elsewhere
         bb.accepted.connect(self.accept)
         bb.rejected.connect(self.reject)
         lay.addWidget(bb)
