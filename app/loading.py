@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +26,17 @@ class Decoded:
     meta: Any
 
 
-def natural_key(name: str) -> list:
+def natural_key(name: str) -> tuple[list, list, str]:
     """Sort key that orders file names as people count: IMG_9 before IMG_10 (as file managers and
-    Lightroom do); runs of digits compare by value, the rest case-insensitively."""
-    return [int(t) if i % 2 else t.casefold() for i, t in enumerate(re.split(r"(\d+)", name))] + [name]
+    Lightroom do), the name before its extension (IMG_1 before IMG_1x); runs of digits compare by
+    value, the rest case-insensitively, then the name itself. The parts alternate text and number,
+    so any two keys compare without a type clash."""
+    stem, ext = os.path.splitext(name)
+    return _parts(stem), _parts(ext), name
+
+
+def _parts(text: str) -> list:
+    return [int(t) if i % 2 else t.casefold() for i, t in enumerate(re.split(r"(\d+)", text))]
 
 
 def list_photos(folder: Path) -> list[Path]:
