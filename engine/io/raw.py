@@ -154,7 +154,7 @@ def _unreadable_ljpeg(path: Path) -> bool:
     try:
         with tifffile.TiffFile(path) as tf:
             for ifd in tf.pages:
-                for page in (ifd, *getattr(ifd, "pages", ())):
+                for page in (ifd, *(getattr(ifd, "pages", None) or ())):  # and its SubIFDs
                     if page.compression == 7 and page.dataoffsets:
                         tf.filehandle.seek(page.dataoffsets[0])
                         if tf.filehandle.read(2) != b"\xff\xd8":

@@ -152,6 +152,15 @@ def test_lossless_jpeg_dng_and_its_damaged_twin(photo_srgb8: np.ndarray, tmp_pat
             load_photo(bogus, half=half)
         with pytest.raises(ImageError, match=r"bogus.dng: the RAW data is corrupt"):
             load_photo(bogus, half=half, safe=True)
+    # the same with the CFA in IFD0, a DNG without SubIFDs
+    alone = write_dng(tmp_path / "alone.dng", photo_srgb8[:200, :300], preview=False, thumbnail=False)
+    with tifffile.TiffFile(alone) as tif:
+        offset = tif.pages[0].tags["Compression"].valueoffset
+    data = bytearray(alone.read_bytes())
+    data[offset:offset + 2] = (7).to_bytes(2, "little")
+    alone.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match=r"alone.dng: the RAW data is corrupt: .*not JPEG"):
+        load_photo(alone)
 
 
 def test_flat_raw_frame_is_refused(tmp_path: Path) -> None:
