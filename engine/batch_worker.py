@@ -184,12 +184,12 @@ def export_one(job: Job) -> Result:
         if recipe is None:
             recipe, source = auto_recipe(linear, s), "auto"
             mark("auto")
-        from .render import fit_long_edge, render, render_uint8
+        from .render import fit_long_edge, render
 
         if s.long_edge:
             linear = fit_long_edge(linear, s.long_edge, sharp=True)
-        # 8-bit outputs: the LUT kernel writes the bytes itself (no float image, no quantise pass).
-        srgb = _quantize(render(recipe, linear), s.fmt) if s.fmt == "tiff16" else render_uint8(recipe, linear)
+        # 16 bits are rounded here, in place; 8 bits are dithered by the writer (engine.io.image)
+        srgb = _quantize(render(recipe, linear), s.fmt) if s.fmt == "tiff16" else render(recipe, linear)
         del linear
         mark("render")
         from .io import write_image
@@ -212,15 +212,15 @@ def export_one(job: Job) -> Result:
 
 
 def _quantize(srgb: Any, fmt: str) -> Any:
-    """Display float -> the file's integers, in place: one new array instead of three 24 MP
+    """Display float -> 16-bit integers, in place: one new array instead of three 24 MP
     temporaries (each costs ~0.1 s in page faults). Same rounding as engine.io's writer."""
     import numpy as np
 
-    top = 65535.0 if fmt == "tiff16" else 255.0
+    top = 65535.0
     np.clip(srgb, 0.0, 1.0, out=srgb)
     srgb *= np.float32(top)
     srgb += np.float32(0.5)
-    return srgb.astype(np.uint16 if fmt == "tiff16" else np.uint8)
+    return srgb.astype(np.uint16)
 
 
 _FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}

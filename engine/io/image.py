@@ -552,6 +552,27 @@ def _same_file(a: Path, b: Path) -> bool:
 HIGH_QUALITY = 90
 
 
+#: Thresholds that replace rounding when display floats become 8 bits: a fixed tile (the same
+#: file every time) of uniform values inside (0, 1). Rounding turned a smooth sky into flat bands
+#: 60-90 rows wide, the steps tinted where R, G and B stepped on different rows, once a downscale
+#: had averaged the sensor noise away; dithered, the levels mix at the right proportions. A value
+#: on a level stays on it (the thresholds keep 1/128 from 0 and 1), so an unedited 8-bit photo
+#: round-trips exactly. 16 bits need none.
+_DITHER = (np.random.default_rng(20261206).integers(1, 128, (64, 64)) / np.float32(128)).astype(np.float32)
+
+
+def _dithered8(a: np.ndarray) -> np.ndarray:
+    """Display float (H, W, 3) -> uint8 by the dither thresholds, in bands of 64 rows."""
+    h, w = a.shape[:2]
+    out = np.empty(a.shape, np.uint8)
+    row = np.tile(_DITHER, (1, -(-w // 64)))[:, :w, None]
+    for y in range(0, h, 64):
+        band = np.clip(a[y:y + 64], 0.0, 1.0, dtype=np.float32) * np.float32(255)
+        band += row[: band.shape[0]]
+        out[y:y + 64] = band  # truncation: floor, for values >= 0
+    return out
+
+
 def _to_bits(srgb: np.ndarray, bits: int) -> np.ndarray:
     a = np.asarray(srgb)
     if a.ndim != 3 or a.shape[2] != 3:
@@ -564,9 +585,10 @@ def _to_bits(srgb: np.ndarray, bits: int) -> np.ndarray:
         return a.astype(np.uint16) * 257
     if a.dtype == np.uint16:
         return (a >> 8).astype(np.uint8)
-    hi = 255.0 if bits == 8 else 65535.0
-    out = np.clip(a, 0.0, 1.0, dtype=np.float32) * np.float32(hi) + np.float32(0.5)
-    return out.astype(np.uint8 if bits == 8 else np.uint16)
+    if bits == 8:
+        return _dithered8(a)
+    out = np.clip(a, 0.0, 1.0, dtype=np.float32) * np.float32(65535.0) + np.float32(0.5)
+    return out.astype(np.uint16)
 
 
 def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, quality: int = 92,

@@ -968,3 +968,19 @@ def test_a_coarse_preview_decodes_the_camera_jpeg_at_a_smaller_scale(photo_srgb8
     assert max(exact.shape[:2]) == 700 and max(coarse.shape[:2]) == 640  # the JPEG's half: 2/3 of 700 or more
     small = np.asarray(Image.fromarray(exact).resize(coarse.shape[1::-1], Image.Resampling.BOX), float)
     assert np.abs(small - coarse).mean() < 3  # the same picture
+
+
+def test_8_bit_exports_are_dithered_so_a_smooth_sky_does_not_band(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """Rounding to 8 bits turned a smooth gradient into flat bands 60-90 rows wide (tinted where
+    R, G and B stepped on different rows). Dithered, each row's mean follows the gradient; a value
+    on a level stays on it, so an unedited 8-bit photo still round-trips exactly."""
+    sky = np.linspace(0.30, 0.35, 1000, dtype=np.float32)[:, None, None] * np.float32([0.8, 0.9, 1.0])
+    sky = np.ascontiguousarray(np.broadcast_to(sky, (1000, 400, 3)))
+    out = write_image(tmp_path / "sky.png", sky)
+    got = np.asarray(Image.open(out), np.float64)
+    rows = got.mean(axis=1) / 255  # what the eye averages
+    error = np.abs(rows - sky[:, 0]) * 255  # in levels; rounding: 0.25 on average, up to 0.5
+    assert error.mean() < 0.06 and error.max() < 0.3
+    assert np.abs(got / 255 - sky).max() * 255 < 1.0  # never more than one level from the value
+    back = write_image(tmp_path / "same.png", srgb_encode(srgb_decode(photo_srgb8 / np.float32(255))))
+    np.testing.assert_array_equal(np.asarray(Image.open(back)), photo_srgb8)
