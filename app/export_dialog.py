@@ -114,7 +114,8 @@ class ExportDialog(ExportingDialog):
 
         self.template.setToolTip("Fields: " + "; ".join(f"{{{k}}} = {v}" for k, v in FIELDS.items()))
         form.addRow("File name", self.template)
-        self.overwrite = QCheckBox("Replace existing files")
+        self.overwrite = QCheckBox("Replace existing exports")
+        self.overwrite.setToolTip("Otherwise a photo exported before is redone only if it was edited since")
         form.addRow("", self.overwrite)
         lay.addLayout(form)
         self.fmt.currentIndexChanged.connect(self._fmt_changed)
@@ -202,7 +203,7 @@ class ExportDialog(ExportingDialog):
         skipped = sum(r.status == "skipped" for r in self.results)
         parts = [f"{done} exported"]
         if skipped:
-            parts.append(f"{skipped} skipped (exported before, unchanged since; tick “Replace existing files” "
+            parts.append(f"{skipped} skipped (exported before, unchanged since; tick “Replace existing exports” "
                          "to redo them)")
         if failed:
             parts.append(f"{len(failed)} failed: " + "; ".join(f"{r.src.name}: {r.reason}" for r in failed[:3]))
