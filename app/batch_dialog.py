@@ -225,14 +225,16 @@ class BatchDialog(ExportingDialog):
             raise ValueError("choose the folder of photos to export")
         if not self.out_dir.text().strip():
             raise ValueError("choose the folder to export to")
-        recipe = None
+        recipe = recipe_file = None
         source = "auto" if self.src_auto.isChecked() else "sidecar"
         if self.src_recipe.isChecked():
-            recipe, source = Recipe.load(self.recipe_path.text().strip()).to_json(), "recipe"
+            recipe_file = str(Path(self.recipe_path.text().strip()).expanduser().absolute())
+            recipe, source = Recipe.load(recipe_file).to_json(), "recipe"
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
                                   long_edge=self.long_edge.value() if self.fit_box.isChecked() else None,
                                   source=source, recipe=recipe, overwrite=self.overwrite.isChecked(),
-                                  model=str(self.model) if self.model else None, strength=self.strength)
+                                  model=str(self.model) if self.model else None, strength=self.strength,
+                                  recipe_file=recipe_file)
         jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=self.template.text(),
                          recursive=self.recursive.isChecked())
         if not jobs:

@@ -101,7 +101,8 @@ def run_batch(args: argparse.Namespace) -> int:
             return _error(str(e), 1)
     settings = ExportSettings(fmt=args.fmt, quality=args.quality, long_edge=args.long_edge, source=source,
                               recipe=recipe, overwrite=args.overwrite, model=model, strength=args.strength,
-                              white_balance=args.white_balance)
+                              white_balance=args.white_balance,
+                              recipe_file=str(args.recipe.absolute()) if args.recipe else None)
     in_dir, out_dir = args.in_dir.absolute(), args.out_dir.absolute()
     try:
         jobs = plan_jobs(in_dir, out_dir, settings, template=args.name, recursive=args.recursive)

@@ -36,6 +36,7 @@ class ExportSettings:
     long_edge: int | None = None
     source: RecipeSource = "sidecar"  # sidecar (else Auto) | auto | recipe
     recipe: dict | None = None  # the recipe's JSON document when source == "recipe"
+    recipe_file: str | None = None  # the file it was read from, if any: a re-run redoes photos when it changed
     overwrite: bool = False
     isolate_decode: bool = False  # decode in a child process (Dask workers, where a crash is costly)
     # Auto (source auto, or sidecar where a photo has none): the style model, its strength and the
@@ -133,15 +134,18 @@ def output_exists(dst: Path) -> bool:
 
 def already_done(job: Job) -> bool:
     """Whether ``job``'s output exists and nothing it was made from changed since: a photo edited
-    (its sidecar saved) or replaced after its export is exported again, as darktable's "overwrite if
-    changed" does. Not a photo Retouch did not write, which is never done nor replaced."""
+    (its sidecar saved) or replaced after its export, or the batch's recipe file changed, is exported
+    again, as darktable's "overwrite if changed" does. Not a photo Retouch did not write, which is
+    never done nor replaced."""
     from .recipe import sidecar_path
 
     if not output_exists(job.dst) or someone_elses(job.dst):
         return False
     try:
         made = os.stat(job.dst).st_mtime_ns
-        inputs = [job.src] + ([] if job.settings.source == "auto" else [sidecar_path(job.src)])
+        s = job.settings
+        inputs = [job.src] + ([] if s.source == "auto" else [sidecar_path(job.src)])
+        inputs += [Path(s.recipe_file)] if s.source == "recipe" and s.recipe_file else []
         return all(made >= os.stat(p).st_mtime_ns for p in inputs if os.path.exists(p))
     except (OSError, ValueError):  # a dangling link, a name too long: leave it as it is
         return True

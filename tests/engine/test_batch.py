@@ -852,3 +852,27 @@ def test_a_small_export_of_a_raw_is_demosaiced_as_apply_does(sources, tmp_path, 
         batch, single = np.asarray(a, float), np.asarray(b, float)
     assert batch.shape == single.shape and max(batch.shape) == 300
     assert np.abs(batch - single).max() <= 2  # the same pixels, within JPEG's rounding
+
+
+def test_a_rerun_redoes_every_photo_when_the_recipe_file_changed(sources, tmp_path, capsys):
+    """`--recipe look.json` applied to a folder, then look.json edited: the re-run kept the old look
+    in every file (the photos and their sidecars had not changed)."""
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        shutil.copy(sources / "dune.jpg", shoot / name)
+    look, out = tmp_path / "look.json", tmp_path / "out"
+    LOOK.save(look)
+    args = (shoot, out, "--recipe", look, "--long-edge", "200")
+    assert run_cli(capsys, *args)[0] == 0
+    before = np.asarray(Image.open(out / "a.jpg"), float).mean()
+    now = time.time()
+    for name in ("a.jpg", "b.jpg"):
+        os.utime(shoot / name, (now - 3600, now - 3600))  # shot an hour ago
+        os.utime(out / name, (now - 60, now - 60))  # exported a minute ago
+    Recipe([Step("exposure", {"ev": -1.5})]).save(look)  # the look changed since
+    rc, err = run_cli(capsys, *args)
+    assert rc == 0, err
+    assert np.asarray(Image.open(out / "a.jpg"), float).mean() < before - 20
+    settings = ExportSettings(recipe=LOOK.to_json(), source="recipe", long_edge=200, recipe_file=str(look))
+    assert [p.result.status for p in export_all(plan_jobs(shoot, out, settings), workers=1)] == ["skipped"] * 2
