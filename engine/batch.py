@@ -233,12 +233,13 @@ def _with_namesakes(sources: list[Path]) -> list[Path]:
     found = {_real(s): s for s in sources}
     for folder in {s.parent for s in sources}:
         try:
-            beside, _ = _without_ours(scan_folder(folder))  # an export of ours is replaced, not a namesake
+            beside = [p for p in scan_folder(folder) if (os.path.realpath(p.parent), p.stem.casefold()) in stems]
         except OSError:  # gone or unreadable: the sources' own jobs report it
             continue
-        for p in beside:
-            if (os.path.realpath(p.parent), p.stem.casefold()) in stems:
-                found.setdefault(_real(p), p)
+        # an export of ours is replaced, not a namesake; only namesakes are opened to tell (the
+        # app plans on its GUI thread, and a folder holds thousands of photos)
+        for p in _without_ours(beside)[0]:
+            found.setdefault(_real(p), p)
     return sorted(found.values())
 
 
