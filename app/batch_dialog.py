@@ -200,12 +200,8 @@ class BatchDialog(ExportingDialog):
         s.setValue("batch/out_sub", str(out.relative_to(src)) if inside else "")
         s.setValue("batch/out_dir", "" if inside else str(out))
 
-    def _set_inputs_enabled(self, on: bool) -> None:
-        for w in self._inputs:
-            w.setEnabled(on)
-        if on:  # the fields that depend on another's choice
-            self.quality.setEnabled(self.fmt.currentData() == "jpeg")
-            self.long_edge.setEnabled(self.fit_box.isChecked())
+    def _resizes(self) -> bool:
+        return self.fit_box.isChecked()
 
     def _pick_recipe(self) -> None:
         f, _ = QFileDialog.getOpenFileName(self, "Recipe", self.recipe_path.text(), "Recipes (*.json)")

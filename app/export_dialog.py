@@ -39,9 +39,22 @@ class ExportingDialog(QDialog):
     the Export dialog while its export ran on; a closed window must never leave a pool running."""
 
     worker: object | None = None
+    #: the choices, greyed out while an export runs; ``fmt``, ``quality`` and ``long_edge`` among them
+    _inputs: list[QWidget]
 
     def cancel(self) -> None:
         raise NotImplementedError
+
+    def _resizes(self) -> bool:
+        """Whether the long-edge box is ticked (the dialogs name it differently)."""
+        raise NotImplementedError
+
+    def _set_inputs_enabled(self, on: bool) -> None:
+        for w in self._inputs:
+            w.setEnabled(on)
+        if on:  # the fields that depend on another's choice
+            self.quality.setEnabled(self.fmt.currentData() == "jpeg")
+            self.long_edge.setEnabled(self._resizes())
 
     def reject(self) -> None:
         if self.worker is not None:
@@ -136,6 +149,8 @@ class ExportDialog(ExportingDialog):
         self.export_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)
         lay.addWidget(self.buttons)
+        self._inputs = [self.fmt, self.quality, self.resize, self.long_edge, self.out_dir, self.template,
+                        self.overwrite, self.export_btn]
 
     def _fmt_changed(self) -> None:
         self.quality.setEnabled(self.fmt.currentData() == "jpeg")
@@ -178,9 +193,7 @@ class ExportDialog(ExportingDialog):
             self.message.setText(f"<span style='color:#ff8a80'>{e}</span>")
             return
         self._remember()
-        for w in (self.fmt, self.quality, self.resize, self.long_edge, self.out_dir, self.template,
-                  self.overwrite, self.export_btn):
-            w.setEnabled(False)
+        self._set_inputs_enabled(False)
         self.message.setText("Exporting at full resolution…")
         self.cancel_event.clear()
         self.results = []
@@ -212,11 +225,11 @@ class ExportDialog(ExportingDialog):
         self.message.setText(", ".join(parts) + f" → {self.out_dir.text()}")
         self.worker = None
         self.cancel_btn.setText("Close")
-        for w in (self.fmt, self.resize, self.out_dir, self.template, self.overwrite, self.export_btn):
-            w.setEnabled(True)  # tick Replace, or change a choice, and go again
-        self.quality.setEnabled(self.fmt.currentData() == "jpeg")
-        self.long_edge.setEnabled(self.resize.isChecked())
+        self._set_inputs_enabled(True)  # tick Replace, or change a choice, and go again
         self.export_btn.setText("Export again")
+
+    def _resizes(self) -> bool:
+        return self.resize.isChecked()
 
     def cancel(self) -> None:
         if self.worker is not None:
