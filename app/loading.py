@@ -96,3 +96,43 @@ def small(linear: np.ndarray, edge: int) -> np.ndarray:
     from engine.render import fit_long_edge
 
     return np.ascontiguousarray(fit_long_edge(linear, edge), dtype=np.float32)
+
+
+#: Sub-folders listed at most (a folder of thousands of sub-folders is not a shoot)
+MAX_SUBFOLDERS = 300
+
+
+def sub_folders(folder: Path) -> list[tuple[Path, int]]:
+    """The folder's visible sub-folders, in natural order, each with how many photos it holds
+    directly (by extension, as :func:`list_photos` counts them; no file is opened)."""
+    from engine.io import is_supported
+
+    try:
+        with os.scandir(folder) as it:
+            dirs = [Path(e.path) for e in it if not e.name.startswith(".") and _is_dir(e)]
+    except OSError:
+        return []
+    dirs.sort(key=lambda p: natural_key(p.name))
+    out = []
+    for d in dirs[:MAX_SUBFOLDERS]:
+        try:
+            with os.scandir(d) as it:
+                n = sum(1 for e in it if not e.name.startswith(".") and is_supported(e.name) and _is_file(e))
+        except OSError:  # unreadable: listed, so the user sees it and gets the reason on opening it
+            n = 0
+        out.append((d, n))
+    return out
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False

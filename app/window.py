@@ -52,6 +52,7 @@ from .commands import FromDisk, ReplaceRecipe, pasted
 from .document import PhotoDoc
 from .errors import show_error
 from .filmstrip import Filmstrip
+from .folder_bar import FolderBar, folder_message
 from .histogram import Histogram
 from .loading import Decoded, Skipped, decode, embedded_preview, list_photos, small
 from .paste_dialog import PasteDialog
@@ -195,11 +196,16 @@ class MainWindow(QMainWindow):
         self.split.setSizes([1000, 380])
         self.filmstrip = Filmstrip()
         self.filmstrip.activated_path.connect(self.show_photo)
+        self.folder_bar = FolderBar()
+        self.folder_bar.folder_chosen.connect(self.open_path)
+        self.filmstrip.itemSelectionChanged.connect(
+            lambda: self.folder_bar.set_selected(len(self.filmstrip.selectedItems())))
         central = QWidget()
         clay = QVBoxLayout(central)
         clay.setContentsMargins(0, 0, 0, 0)
         clay.setSpacing(0)
         clay.addWidget(self.split, 1)
+        clay.addWidget(self.folder_bar)
         clay.addWidget(self.filmstrip)
         self.setCentralWidget(central)
         sb = self.statusBar()
@@ -229,6 +235,8 @@ class MainWindow(QMainWindow):
         f = mb.addMenu("&File")
         act(f, "&Open Photo…", self.open_dialog, S.Open)
         act(f, "Open &Folder…", self.open_folder_dialog, "Ctrl+Shift+O")
+        act(f, "Open P&arent Folder", self.open_parent_folder, "Alt+Up",
+            "Open the folder that holds this one (Folders ▾ over the filmstrip opens its sub-folders)")
         self.recent_menu = f.addMenu("Open &Recent")
         f.addSeparator()
         self.a_export = act(f, "&Export…", self.export_selection, "Ctrl+E", "Export the selected photos")
@@ -429,6 +437,10 @@ class MainWindow(QMainWindow):
         if d:
             self.open_path(Path(d))
 
+    def open_parent_folder(self) -> None:
+        if self.folder is not None and self.folder.parent != self.folder:
+            self.open_path(self.folder.parent)
+
     def open_path(self, path: Path) -> bool:
         path = Path(path).expanduser().absolute()  # kept in Recent: it must work from any directory
         if not path.exists():
@@ -441,10 +453,11 @@ class MainWindow(QMainWindow):
         self.flush_sidecars()
         self.folder = folder
         self._add_recent(folder)
-        self.filmstrip.set_paths(photos)
         if not photos:
-            self.viewer.clear(f"No photos in {folder}")
-            self.panel.set_doc(None)
+            self._show_no_photo(folder_message(folder))
+        self.filmstrip.set_paths(photos)
+        self.folder_bar.set_folder(folder, len(photos))
+        if not photos:
             return False
         first = path if path.is_file() else photos[0]
         self.filmstrip.select_path(first)
@@ -471,16 +484,36 @@ class MainWindow(QMainWindow):
                            f"the photo opens unedited.\n\n{doc.sidecar_error}")
         return doc
 
+    def _leave_photo(self) -> None:
+        if self.doc is None:
+            return
+        self._thumb_timer.stop()  # it would set the next photo's preview as this one's thumbnail
+        if self._thumb_owed is self.doc:  # edited, and its thumbnail not yet shows it
+            self.filmstrip.refresh(self.doc.path, self.doc.recipe.copy())
+        self._thumb_owed = None
+        self.doc.drop_pixels()
+
+    def _show_no_photo(self, message: str) -> None:
+        """A folder without photos: the photo shown before is left, so that a shortcut (Reset, Auto,
+        Paste) cannot edit it unseen."""
+        self._leave_photo()
+        self.doc = None
+        self._pending = None
+        for kind in ("preview", "crop", "crop_before"):
+            self.renderer.cancel(kind)
+        self.undo_group.setActiveStack(None)
+        self.panel.set_doc(None)
+        self.histogram.set_counts(None)
+        self.setWindowTitle("Retouch")
+        for label in (self.info_label, self.render_label, self.zoom_label):
+            label.setText("")
+        self.viewer.clear(message)
+
     def show_photo(self, path: Path) -> None:
         path = Path(path)
         if self.doc is not None and self.doc.path == path:
             return
-        if self.doc is not None:
-            self._thumb_timer.stop()  # it would set the next photo's preview as this one's thumbnail
-            if self._thumb_owed is self.doc:  # edited, and its thumbnail not yet shows it
-                self.filmstrip.refresh(self.doc.path, self.doc.recipe.copy())
-            self._thumb_owed = None
-            self.doc.drop_pixels()
+        self._leave_photo()
         known = path in self.docs
         doc = self.get_doc(path)
         if known:

@@ -1,0 +1,112 @@
+"""The bar over the filmstrip: where the photos come from, its sub-folders, and how many there are.
+
+A shoot often lives in folders of folders (``Pictures/2026/12-05 Wedding``): the path's parts go
+to a parent folder, the Folders menu into a sub-folder, as Lightroom's filmstrip header and
+darktable's folders module do. Opening a folder of folders showed only "No photos".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
+
+from .loading import MAX_SUBFOLDERS, sub_folders
+
+#: Parent folders shown as buttons before the current one (the rest as "…")
+SHOWN_PARENTS = 3
+
+
+class FolderBar(QWidget):
+    folder_chosen = Signal(object)  # Path
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("folderBar")
+        self.folder: Path | None = None
+        self.count = self.selected = 0
+        self.lay = QHBoxLayout(self)
+        self.lay.setContentsMargins(6, 2, 8, 2)
+        self.lay.setSpacing(2)
+        self.crumbs = QHBoxLayout()
+        self.crumbs.setSpacing(0)
+        self.lay.addLayout(self.crumbs)
+        self.menu = QMenu(self)
+        self.menu.aboutToShow.connect(self._fill_menu)  # listed when opened: a folder opens without it
+        self.folders = QToolButton(text="Folders ▾")
+        self.folders.setToolTip("Open one of this folder's sub-folders")
+        self.folders.setMenu(self.menu)
+        self.folders.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.folders.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
+        self.lay.addSpacing(8)
+        self.lay.addWidget(self.folders)
+        self.lay.addStretch(1)
+        self.counts = QLabel("")
+        self.counts.setObjectName("muted")
+        self.lay.addWidget(self.counts)
+        self.setVisible(False)
+
+    def set_folder(self, folder: Path, count: int) -> None:
+        self.folder, self.count, self.selected = folder, count, 0
+        while self.crumbs.count():
+            w = self.crumbs.takeAt(0).widget()
+            if w is not None:  # hidden at once: deleteLater waits for the event loop
+                w.hide()
+                w.deleteLater()
+        parents = list(reversed(folder.parents))  # "/", "/home", ..., the folder's parent
+        if len(parents) > SHOWN_PARENTS:
+            self._add_label("…", str(parents[-SHOWN_PARENTS - 1]))
+            parents = parents[-SHOWN_PARENTS:]
+        for p in parents:
+            b = QToolButton(text=p.name or str(p))
+            b.setToolTip(f"Open {p}")
+            b.clicked.connect(lambda *_, p=p: self.folder_chosen.emit(p))
+            self.crumbs.addWidget(b)
+            self._add_label("›")
+        here = self._add_label(folder.name or str(folder), str(folder))
+        here.setStyleSheet("font-weight: 600;")
+        self._show_counts()
+        self.setVisible(True)
+
+    def set_selected(self, n: int) -> None:
+        self.selected = n
+        self._show_counts()
+
+    def _add_label(self, text: str, tip: str = "") -> QLabel:
+        lab = QLabel(text)
+        lab.setToolTip(tip)
+        lab.setContentsMargins(3, 0, 3, 0)
+        self.crumbs.addWidget(lab)
+        return lab
+
+    def _show_counts(self) -> None:
+        text = f"{self.count} photo{'s' if self.count != 1 else ''}"
+        if self.selected > 1:
+            text += f" · {self.selected} selected"
+        self.counts.setText(text)
+
+    def _fill_menu(self) -> None:
+        self.menu.clear()
+        subs = sub_folders(self.folder) if self.folder is not None else []
+        if not subs:
+            self.menu.addAction("No sub-folders").setEnabled(False)
+            return
+        for path, n in subs:
+            a = self.menu.addAction(f"{path.name}\t{n} photo{'s' if n != 1 else ''}" if n else path.name)
+            a.triggered.connect(lambda *_, p=path: self.folder_chosen.emit(p))
+        if len(subs) >= MAX_SUBFOLDERS:
+            self.menu.addAction(f"Only the first {MAX_SUBFOLDERS} are listed: File ▸ Open Folder for the rest"
+                                ).setEnabled(False)
+
+
+def folder_message(folder: Path) -> str:
+    """What the viewer says for a folder without photos: where its photos are, if in sub-folders."""
+    with_photos = [(p, n) for p, n in sub_folders(folder) if n]
+    if not with_photos:
+        return f"No photos in {folder}"
+    names = ", ".join(f"{p.name} ({n})" for p, n in with_photos[:4])
+    more = f" and {len(with_photos) - 4} more" if len(with_photos) > 4 else ""
+    return (f"No photos in {folder.name or folder} itself; its folders hold some: {names}{more}.\n"
+            "Open one from Folders ▾ below.")
+

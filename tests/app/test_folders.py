@@ -1,0 +1,68 @@
+"""Folders of folders: the bar over the filmstrip goes up to a parent and down into a sub-folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from qt_helpers import TIMEOUT, open_and_wait
+
+from engine.recipe import read_sidecar
+
+
+@pytest.fixture
+def shoots(tmp_path: Path, dng_file: Path, photo_jpeg: Path) -> Path:
+    """A year folder holding no photo itself: two shoots (two photos and one) and an empty folder."""
+    year = tmp_path / "Pictures" / "2026"
+    for name, files in (("12-05 Wedding", (dng_file, photo_jpeg)), ("12-01 Dunes", (photo_jpeg,)), ("empty", ())):
+        d = year / name
+        d.mkdir(parents=True)
+        for f in files:
+            shutil.copy2(f, d / f.name)
+    (year / ".hidden").mkdir()
+    return year
+
+
+def _menu_texts(win) -> list[str]:
+    win.folder_bar._fill_menu()
+    return [a.text() for a in win.folder_bar.menu.actions()]
+
+
+def test_a_folder_of_folders_says_where_its_photos_are_and_opens_them(qtbot, win, shoots):
+    assert not win.open_path(shoots)
+    assert win.filmstrip.count() == 0
+    assert "12-01 Dunes (1), 12-05 Wedding (2)" in win.viewer.message  # natural order, with counts
+    assert _menu_texts(win) == ["12-01 Dunes\t1 photo", "12-05 Wedding\t2 photos", "empty"]  # no hidden one
+    assert win.folder_bar.counts.text() == "0 photos"
+    wedding = next(a for a in win.folder_bar.menu.actions() if a.text().startswith("12-05"))
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        wedding.trigger()
+    assert win.folder == shoots / "12-05 Wedding"
+    assert sorted(p.name for p in win.filmstrip.paths()) == sorted(p.name for p in (shoots / "12-05 Wedding").iterdir())
+    assert win.folder_bar.counts.text() == "2 photos"
+    win.filmstrip.selectAll()
+    assert win.folder_bar.counts.text() == "2 photos · 2 selected"
+    assert _menu_texts(win) == ["No sub-folders"]
+
+
+def test_going_up_leaves_the_photo_so_no_shortcut_edits_it_unseen(qtbot, win, shoots):
+    """Up to a folder without photos, the photo shown before is no longer the one edited: Reset,
+    Add Step or Paste had acted on a photo no longer on screen."""
+    photo = shoots / "12-01 Dunes" / "dune.jpg"
+    open_and_wait(qtbot, win, photo)
+    win.panel.add_step("exposure")
+    win.flush_sidecars(wait=True)
+    # the breadcrumb's last button is the parent folder
+    crumbs = [win.folder_bar.crumbs.itemAt(i).widget() for i in range(win.folder_bar.crumbs.count())]
+    buttons = [w for w in crumbs if hasattr(w, "click")]
+    assert buttons[-1].text() == "2026"
+    buttons[-1].click()
+    assert win.folder == shoots and win.doc is None
+    win.reset()
+    win.copy_recipe()
+    assert not win.panel.auto.isEnabled()
+    assert len(read_sidecar(photo)) == 1  # still edited
+    assert win.windowTitle() == "Retouch"
+    win.open_parent_folder()  # Alt+Up
+    assert win.folder == shoots.parent and "No photos" in win.viewer.message
