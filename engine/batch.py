@@ -315,7 +315,7 @@ def default_workers(n_jobs: int | None = None, jobs: Sequence[Job] | None = None
 # for JPEG and 1.40 GB for 16-bit TIFF, 45 MP 2.38 GB for 16-bit TIFF; the fixed 1.2 GB undercounted
 # cameras over 24 MP twice over).
 BASE_COST = 250 * 2**20
-BYTES_PER_PIXEL = {"tiff16": 55}
+BYTES_PER_PIXEL = {"tiff16": 55, "png16": 55}
 RAW_BYTES_PER_PIXEL = 1.0  # RAW files hold ~1-2 bytes per pixel: their size overstates, never under
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .formats import SIXTEEN_BIT
+
 Status = Literal["done", "skipped", "failed"]
 RecipeSource = Literal["sidecar", "auto", "recipe"]
 
@@ -31,7 +33,7 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", 
 class ExportSettings:
     """What every photo of one batch gets. Plain data: pickled to workers and Dask tasks."""
 
-    fmt: str = "jpeg"  # jpeg | png | tiff16
+    fmt: str = "jpeg"  # a key of engine.formats.FORMATS
     quality: int = 92
     long_edge: int | None = None
     source: RecipeSource = "sidecar"  # sidecar (else Auto) | auto | recipe
@@ -193,7 +195,7 @@ def export_one(job: Job) -> Result:
         if s.long_edge:
             linear = fit_long_edge(linear, s.long_edge, sharp=True)
         # 16 bits are rounded here, in place; 8 bits are dithered by the writer (engine.io.image)
-        srgb = _quantize(render(recipe, linear), s.fmt) if s.fmt == "tiff16" else render(recipe, linear)
+        srgb = _quantize(render(recipe, linear), s.fmt) if s.fmt in SIXTEEN_BIT else render(recipe, linear)
         del linear
         mark("render")
         from .io import write_image

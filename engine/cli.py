@@ -219,7 +219,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     if args.long_edge is not None and args.long_edge < 16:
         raise UsageError("--long-edge must be at least 16")
     named = SUFFIX_FORMAT.get(args.output.suffix.lower())
-    if args.fmt and named and named != args.fmt:  # a PNG under a .jpg name fools every other program
+    if args.fmt and named and FORMATS[named] != FORMATS[args.fmt]:  # a PNG under a .jpg name fools every other program
         raise UsageError(f"--format {args.fmt} but {args.output.name} names {named}; make them agree")
     fmt = args.fmt or _output_format(args.output, f"add --format {'|'.join(FORMATS)}")
     from .recipe import sidecar_path

@@ -6,8 +6,11 @@ Kept free of heavy imports so ``retouch --help`` and the app's dialogs can read 
 from __future__ import annotations
 
 #: format key -> the suffix an output gets
-FORMATS: dict[str, str] = {"jpeg": ".jpg", "png": ".png", "tiff16": ".tif"}
-#: file suffix (lower case) -> format key
+FORMATS: dict[str, str] = {"jpeg": ".jpg", "png": ".png", "png16": ".png", "tiff16": ".tif"}
+#: file suffix (lower case) -> format key (a .png is 8-bit unless png16 is asked for)
 SUFFIX_FORMAT: dict[str, str] = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff16", ".tiff": "tiff16"}
 #: (label, key) pairs, in menu order, for export dialogs
-FORMAT_LABELS: tuple[tuple[str, str], ...] = (("JPEG", "jpeg"), ("PNG (8-bit)", "png"), ("TIFF (16-bit)", "tiff16"))
+FORMAT_LABELS: tuple[tuple[str, str], ...] = (("JPEG", "jpeg"), ("PNG (8-bit)", "png"), ("PNG (16-bit)", "png16"),
+                                               ("TIFF (16-bit)", "tiff16"))
+#: formats that keep 16 bits per channel
+SIXTEEN_BIT = frozenset({"png16", "tiff16"})

@@ -13,6 +13,7 @@ import functools
 import io
 import logging
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -595,10 +596,10 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
                 meta: Metadata | None = None) -> Path:
     """Write display sRGB (float [0, 1], uint8 or uint16; (H, W, 3)) atomically and return the path.
 
-    ``fmt`` is "jpeg", "png" or "tiff16" (default: from the suffix, else JPEG). The sRGB ICC profile
+    ``fmt`` is "jpeg", "png", "png16" or "tiff16" (default: from the suffix, else JPEG). The sRGB ICC profile
     is embedded; the EXIF, XMP and IPTC of the photo ``meta`` describes are carried over, with
     Orientation 1 (the pixels are upright; :mod:`engine.io.carry`). The input photo (``meta.path``)
-    is never overwritten. 16-bit TIFF keeps 16 bits.
+    is never overwritten. 16-bit TIFF and PNG keep 16 bits.
     """
     path = Path(path)
     if fmt is None:
@@ -614,6 +615,8 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
                 buf = io.BytesIO()
                 _write_tiff16(buf, _to_bits(srgb, 16), meta)
                 tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE))
+            elif fmt == "png16":
+                tmp.write_bytes(carry(_png16_encode(_to_bits(srgb, 16), exif), meta.path if meta else None, SOFTWARE))
             else:
                 im = Image.fromarray(np.ascontiguousarray(_to_bits(srgb, 8)), "RGB")
                 kw: dict = {"icc_profile": srgb_icc()}
@@ -635,6 +638,23 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
     except OSError as e:
         raise ImageError(f"cannot write ({e.strerror or e})", path) from e
     return path
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+
+def _png16_encode(arr: np.ndarray, exif: bytes | None) -> bytes:
+    """A 16-bit RGB PNG (Pillow writes 8 bits only) with the sRGB profile and, where given, the
+    EXIF in an eXIf chunk, both placed right after the header as the PNG spec asks (before IDAT)."""
+    import imagecodecs
+
+    png = imagecodecs.png_encode(np.ascontiguousarray(arr), level=6)
+    head = 8 + 25  # signature + IHDR chunk
+    extra = _png_chunk(b"iCCP", b"sRGB IEC61966-2.1\0\0" + zlib.compress(srgb_icc()))
+    if exif:
+        extra += _png_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00"))
+    return png[:head] + extra + png[head:]
 
 
 def _write_tiff16(tmp: Path | io.BytesIO, arr: np.ndarray, meta: Metadata | None) -> None:

@@ -252,11 +252,12 @@ def test_an_export_beside_the_originals_never_replaces_one_it_did_not_write(sour
     # Retouch's own export is replaced on the next run, as Replace says
     again = plan_jobs(shoot, shoot, settings, sources=[shoot / "IMG_1.DNG"])
     assert [j.dst.name for j in again] == ["IMG_1_DNG.jpg"]
-    for fmt, suffix in (("png", ".png"), ("tiff16", ".tif")):
+    for fmt, suffix in (("png", ".png"), ("png16", ".png"), ("tiff16", ".tif")):
         fresh = tmp_path / f"out_{fmt}"
         fresh.mkdir()
         (job,) = plan_jobs(shoot, fresh, replace(settings, fmt=fmt), sources=[shoot / "IMG_1.DNG"])
         assert [p.result.status for p in export_all([job], workers=1)] == ["done"]
+        assert job.dst.read_bytes()[24] == (16 if fmt == "png16" else 8) or fmt == "tiff16"  # IHDR bit depth
         (job2,) = plan_jobs(shoot, fresh, replace(settings, fmt=fmt), sources=[shoot / "IMG_1.DNG"])
         assert job2.dst == job.dst == fresh / f"IMG_1_DNG{suffix}"  # ours, every format: replaceable
 

@@ -62,7 +62,8 @@ def test_apply_dng_to_jpeg(dng_file: Path, recipe_file: Path, tmp_path: Path, ca
         assert edited.mean() > np.asarray(im, np.float64).mean() + 10  # +0.8 EV is visibly brighter
 
 
-@pytest.mark.parametrize(("fmt", "suffix", "mode"), [("png", ".png", "RGB"), ("tiff16", ".tif", None)])
+@pytest.mark.parametrize(("fmt", "suffix", "mode"),
+                         [("png", ".png", "RGB"), ("png16", ".png", None), ("tiff16", ".tif", None)])
 def test_apply_formats_and_long_edge(photo_jpeg: Path, recipe_file: Path, tmp_path: Path, fmt: str, suffix: str,
                                      mode: str | None, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / f"out{suffix}"
@@ -73,6 +74,11 @@ def test_apply_formats_and_long_edge(photo_jpeg: Path, recipe_file: Path, tmp_pa
         import tifffile
 
         arr = tifffile.imread(out)
+        assert arr.dtype == np.uint16 and arr.shape == (300, 480, 3)
+    elif fmt == "png16":
+        import imagecodecs
+
+        arr = imagecodecs.png_decode(out.read_bytes())
         assert arr.dtype == np.uint16 and arr.shape == (300, 480, 3)
     else:
         with Image.open(out) as im:

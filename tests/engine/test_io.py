@@ -17,6 +17,7 @@ import tifffile
 from PIL import Image, ImageCms, ImageOps
 
 from engine.color import srgb_decode, srgb_encode
+from engine.formats import FORMATS
 from engine.io import (
     SUPPORTED_EXTENSIONS,
     ImageError,
@@ -194,6 +195,19 @@ def test_tiff16_keeps_16_bits(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
 
     png.write_bytes(imagecodecs.png_encode(fine))
     np.testing.assert_allclose(load_photo(png).linear, srgb_decode(fine / 65535.0), atol=2e-6)
+
+
+def test_png16_export_keeps_16_bits_and_reads_back_exactly(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """Values between two 8-bit levels survive a 16-bit PNG, as they do a 16-bit TIFF."""
+    fine = (photo_srgb8.astype(np.float32) * 257 + 100) / 65535  # between 8-bit steps
+    path = write_image(tmp_path / "fine.png", fine, fmt="png16")
+    assert path.read_bytes()[24] == 16  # IHDR bit depth
+    with Image.open(path) as im:
+        assert im.info["icc_profile"] == srgb_icc()
+    np.testing.assert_allclose(load_photo(path).linear, srgb_decode(np.round(fine * 65535) / 65535), atol=2e-6)
+    eight = write_image(tmp_path / "eight.png", fine, fmt="png")
+    assert eight.read_bytes()[24] == 8
+    assert np.abs(load_photo(eight).linear - load_photo(path).linear).max() > 1e-4
 
 
 def test_jpeg_decode_and_metadata(photo_jpeg: Path) -> None:
@@ -446,7 +460,7 @@ def _tag_dng(path: Path) -> None:
     img.close()
 
 
-@pytest.mark.parametrize("fmt", ["jpeg", "png", "tiff16"])
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "png16", "tiff16"])
 def test_exports_carry_a_raws_gps_copyright_lens_xmp_and_iptc(tmp_path: Path, dng_file: Path, fmt: str) -> None:
     """RAW exports kept 7 fields rebuilt from the decode: GPS, Artist, Copyright, the lens, XMP and
     IPTC were lost, and a 16-bit TIFF held its EXIF values in IFD0, where readers do not look."""
@@ -457,7 +471,7 @@ def test_exports_carry_a_raws_gps_copyright_lens_xmp_and_iptc(tmp_path: Path, dn
     _tag_dng(src)
     before = src.read_bytes()
     photo = load_photo(src)
-    path = write_image(tmp_path / f"out.{fmt[:4]}", srgb_encode(photo.linear), fmt=fmt, meta=photo.meta)
+    path = write_image(tmp_path / f"out{FORMATS[fmt]}", srgb_encode(photo.linear), fmt=fmt, meta=photo.meta)
     with Image.open(path) as im:
         exif, xmp = im.getexif(), im.info.get("xmp", b"")
         photo_ifd, gps = exif.get_ifd(0x8769), exif.get_ifd(0x8825)
