@@ -256,6 +256,30 @@ class Filmstrip(QListWidget):
         if item is not None:
             self.setCurrentItem(item, _ONLY)
 
+    def reorder(self, paths: list[Path]) -> None:
+        """Show the same photos in another order, keeping their thumbnails, the current photo and
+        the selection (nothing is opened again)."""
+        if sorted(paths) != sorted(self.items) or list(paths) == list(self.items):
+            return
+        current, chosen = self.currentItem(), set(self.selected_paths())
+        self.blockSignals(True)
+        self.selectionModel().blockSignals(True)
+        try:
+            while self.count():
+                self.takeItem(0)
+            self.items = {p: self.items[p] for p in paths}
+            for item in self.items.values():
+                self.addItem(item)
+            if current is not None:
+                self.setCurrentItem(current, _ONLY)
+            for p in chosen:
+                self.items[p].setSelected(True)
+        finally:
+            self.selectionModel().blockSignals(False)
+            self.blockSignals(False)
+        if current is not None:
+            self.scrollToItem(current)
+
     def selected_paths(self) -> list[Path]:
         return [i.data(PATH_ROLE) for i in self.selectedItems()]
 

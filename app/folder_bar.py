@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
 
 from .loading import MAX_SUBFOLDERS, sub_folders
@@ -18,8 +19,13 @@ from .loading import MAX_SUBFOLDERS, sub_folders
 SHOWN_PARENTS = 3
 
 
+#: (key, label) of the filmstrip's orders
+SORTS = (("name", "File name"), ("time", "Capture time"))
+
+
 class FolderBar(QWidget):
     folder_chosen = Signal(object)  # Path
+    sort_chosen = Signal(str)  # a key of SORTS
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -42,6 +48,23 @@ class FolderBar(QWidget):
         self.lay.addSpacing(8)
         self.lay.addWidget(self.folders)
         self.lay.addStretch(1)
+        self.sort = QToolButton()
+        self.sort.setToolTip("The filmstrip's order")
+        self.sort.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.sort.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
+        sort_menu = QMenu(self.sort)
+        group = QActionGroup(self)
+        self.sort_actions = {}
+        for key, label in SORTS:
+            a = sort_menu.addAction(label)
+            a.setCheckable(True)
+            group.addAction(a)
+            a.triggered.connect(lambda *_, k=key: self._sort_picked(k))
+            self.sort_actions[key] = a
+        self.sort.setMenu(sort_menu)
+        self.set_sort("name")
+        self.lay.addWidget(self.sort)
+        self.lay.addSpacing(12)
         self.counts = QLabel("")
         self.counts.setObjectName("muted")
         self.lay.addWidget(self.counts)
@@ -68,6 +91,16 @@ class FolderBar(QWidget):
         here.setStyleSheet("font-weight: 600;")
         self._show_counts()
         self.setVisible(True)
+
+    def set_sort(self, key: str) -> None:
+        self.sort_key = key if key in self.sort_actions else "name"
+        self.sort_actions[self.sort_key].setChecked(True)
+        self.sort.setText(f"Sort: {dict(SORTS)[self.sort_key]} ▾")
+
+    def _sort_picked(self, key: str) -> None:
+        if key != self.sort_key:
+            self.set_sort(key)
+            self.sort_chosen.emit(key)
 
     def set_selected(self, n: int) -> None:
         self.selected = n

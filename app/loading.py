@@ -136,3 +136,22 @@ def _is_file(entry: os.DirEntry) -> bool:
         return entry.is_file()
     except OSError:
         return False
+
+
+def capture_order(paths: list[Path]) -> list[Path]:
+    """``paths`` by capture time (the file's modification time where no date is in its tags, as
+    Lightroom falls back), then by name; runs in a worker: ~1-5 ms a file."""
+    from datetime import datetime
+
+    from engine.io.metadata import capture_time
+
+    def key(p: Path) -> tuple[datetime, tuple]:
+        when = capture_time(p)
+        if when is None:
+            try:
+                when = datetime.fromtimestamp(p.stat().st_mtime)
+            except (OSError, ValueError, OverflowError):
+                when = datetime.max
+        return when, natural_key(p.name)
+
+    return sorted(paths, key=key)

@@ -54,7 +54,7 @@ from .errors import show_error
 from .filmstrip import Filmstrip
 from .folder_bar import FolderBar, folder_message
 from .histogram import Histogram
-from .loading import Decoded, Skipped, decode, embedded_preview, list_photos, small
+from .loading import Decoded, Skipped, capture_order, decode, embedded_preview, list_photos, natural_key, small
 from .paste_dialog import PasteDialog
 from .renderer import Renderer, RenderRequest, RenderResult, to_display, to_qimage
 from .retouch_panel import N_VARIATIONS, RetouchPanel
@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
         self.filmstrip.activated_path.connect(self.show_photo)
         self.folder_bar = FolderBar()
         self.folder_bar.folder_chosen.connect(self.open_path)
+        self.folder_bar.sort_chosen.connect(self._sort_chosen)
         self.filmstrip.itemSelectionChanged.connect(
             lambda: self.folder_bar.set_selected(len(self.filmstrip.selectedItems())))
         central = QWidget()
@@ -318,6 +319,7 @@ class MainWindow(QMainWindow):
         self.strength = self._saved_strength(AUTO_STRENGTH)  # a style's own comes when it loads
         self._strength_known = self._strength_key() == self._strength_key(DEFAULT_MODEL)  # the shipped one's is this
         self.panel.set_strength(self.strength)
+        self.folder_bar.set_sort(str(self.settings.value("browse/sort", "name")))
 
     def _strength_key(self, model: Path | None = None) -> str:
         """Each style keeps its own strength (the shipped model's under the old key); ``model``
@@ -437,6 +439,20 @@ class MainWindow(QMainWindow):
         if d:
             self.open_path(Path(d))
 
+    def _sort_chosen(self, key: str) -> None:
+        self.settings.setValue("browse/sort", key)
+        self._sort_strip()
+
+    def _sort_strip(self) -> None:
+        """The filmstrip in the chosen order: by name as listed, by capture time once a worker has
+        read the dates (the photos show at once, in name order, meanwhile)."""
+        paths, folder = self.filmstrip.paths(), self.folder
+        if self.folder_bar.sort_key == "name":
+            self.filmstrip.reorder(sorted(paths, key=lambda p: natural_key(p.name)))
+            return
+        run_in_pool(capture_order, paths, owner=self,
+                    on_done=lambda order: self.folder == folder and self.filmstrip.reorder(order))
+
     def open_parent_folder(self) -> None:
         if self.folder is not None and self.folder.parent != self.folder:
             self.open_path(self.folder.parent)
@@ -459,6 +475,7 @@ class MainWindow(QMainWindow):
         self.folder_bar.set_folder(folder, len(photos))
         if not photos:
             return False
+        self._sort_strip()
         first = path if path.is_file() else photos[0]
         self.filmstrip.select_path(first)
         if self.doc is None or self.doc.path != first:

@@ -213,3 +213,23 @@ def written_by_retouch(path: str | Path) -> bool:
         software = software.decode("latin-1")
     # "Retouch", or "Retouch 1.2" as a later version may write; not "Retouch4me" or "RetouchPilot"
     return isinstance(software, str) and software.strip("\0 ").split(" ")[0] == SOFTWARE
+
+
+def capture_time(path: str | Path) -> datetime | None:
+    """When the photo was taken, from its own tags alone: a JPEG's or PNG's EXIF (Pillow reads the
+    header, not the pixels), a TIFF-based file's tags (TIFF, DNG, NEF, CR2, ARW, PEF...). Pure
+    Python parsers and no decode, so the app may read a folder's dates itself. None for formats
+    only LibRaw parses (CR3, RAF...), and for a photo without a date."""
+    path = Path(path)
+    if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+        from PIL import Image
+
+        try:
+            with Image.open(path) as im:
+                exif = im.getexif()
+                return parse_date(exif.get_ifd(EXIF_IFD).get(DATETIME_ORIGINAL)) or parse_date(exif.get(DATETIME))
+        except Exception:  # unreadable or damaged EXIF: no date (the file's own error shows when opened)
+            return None
+    ifd0, exif = tiff_tags(path)
+    return parse_date(exif.get(DATETIME_ORIGINAL)) or parse_date(ifd0.get(DATETIME_ORIGINAL)) or \
+        parse_date(ifd0.get(DATETIME))

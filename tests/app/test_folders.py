@@ -1,13 +1,19 @@
-"""Folders of folders: the bar over the filmstrip goes up to a parent and down into a sub-folder."""
+"""Folders of folders and the filmstrip's order: the bar over the filmstrip goes up to a parent, down into a
+sub-folder, and sorts by name or capture time."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from datetime import datetime
 from pathlib import Path
 
+import piexif
 import pytest
+from PIL import Image
 from qt_helpers import TIMEOUT, open_and_wait
 
+from app.window import MainWindow
 from engine.recipe import read_sidecar
 
 
@@ -66,3 +72,46 @@ def test_going_up_leaves_the_photo_so_no_shortcut_edits_it_unseen(qtbot, win, sh
     assert win.windowTitle() == "Retouch"
     win.open_parent_folder()  # Alt+Up
     assert win.folder == shoots.parent and "No photos" in win.viewer.message
+
+
+def _dated_copy(src: Path, dst: Path, when: str) -> None:
+    """The real photo with its EXIF capture date set to ``when`` (its pixels untouched)."""
+    exif = piexif.load(str(src))
+    exif["Exif"][piexif.ExifIFD.DateTimeOriginal] = when.encode()
+    shutil.copy2(src, dst)
+    piexif.insert(piexif.dump(exif), str(dst))
+
+
+def test_the_filmstrip_sorts_by_capture_time_and_remembers_it(qtbot, win, tmp_path, photo_jpeg):
+    """Two cameras' files, or a phone's among them, interleave by name; by capture time they show
+    in the order they were shot, a file without a date at its modification time."""
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    for name, when in (("a.jpg", "2026:12:05 15:00:00"), ("b.jpg", "2026:12:05 10:00:00"),
+                       ("c.jpg", "2026:12:05 12:30:00")):
+        _dated_copy(photo_jpeg, shoot / name, when)
+    undated = shoot / "d.png"
+    Image.open(photo_jpeg).save(undated)  # no EXIF: its file time, the earliest
+    os.utime(undated, (datetime(2026, 12, 5, 9).timestamp(),) * 2)
+    open_and_wait(qtbot, win, shoot / "c.jpg")
+    names = lambda: [p.name for p in win.filmstrip.paths()]  # noqa: E731
+    rows = lambda: [win.filmstrip.item(i).text() for i in range(win.filmstrip.count())]  # noqa: E731
+    assert names() == rows() == ["a.jpg", "b.jpg", "c.jpg", "d.png"]
+    win.folder_bar.sort_actions["time"].trigger()
+    qtbot.waitUntil(lambda: rows() == ["d.png", "b.jpg", "c.jpg", "a.jpg"], timeout=TIMEOUT)
+    assert names() == rows()
+    assert win.doc.path.name == "c.jpg" and win.filmstrip.selected_paths() == [shoot / "c.jpg"]
+    assert win.folder_bar.sort.text() == "Sort: Capture time ▾"
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.step(+1)  # Ctrl+Right follows the order shown
+    assert win.doc.path.name == "a.jpg"
+    # remembered: the next window opens the folder in that order
+    other = MainWindow(win.settings)
+    qtbot.addWidget(other)
+    other.open_path(shoot)
+    qtbot.waitUntil(lambda: [p.name for p in other.filmstrip.paths()] == ["d.png", "b.jpg", "c.jpg", "a.jpg"],
+                    timeout=TIMEOUT)
+    other.close()
+    win.folder_bar.sort_actions["name"].trigger()
+    assert rows() == ["a.jpg", "b.jpg", "c.jpg", "d.png"]
+    assert win.doc.path.name == "a.jpg"
