@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QActionGroup
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QWidget
 
 from .loading import MAX_SUBFOLDERS, sub_folders
 
@@ -35,9 +35,16 @@ class FolderBar(QWidget):
         self.lay = QHBoxLayout(self)
         self.lay.setContentsMargins(6, 2, 8, 2)
         self.lay.setSpacing(2)
+        # the path and Folders ▾ may be cut at the right in a narrow window; they never widen it
+        path_box = QWidget()
+        path_box.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        path_lay = QHBoxLayout(path_box)
+        path_lay.setContentsMargins(0, 0, 0, 0)
+        path_lay.setSpacing(0)
         self.crumbs = QHBoxLayout()
         self.crumbs.setSpacing(0)
-        self.lay.addLayout(self.crumbs)
+        path_lay.addLayout(self.crumbs)
+        self.lay.addWidget(path_box, 1)
         self.menu = QMenu(self)
         self.menu.aboutToShow.connect(self._fill_menu)  # listed when opened: a folder opens without it
         self.folders = QToolButton(text="Folders ▾")
@@ -45,9 +52,9 @@ class FolderBar(QWidget):
         self.folders.setMenu(self.menu)
         self.folders.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.folders.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
-        self.lay.addSpacing(8)
-        self.lay.addWidget(self.folders)
-        self.lay.addStretch(1)
+        path_lay.addSpacing(8)
+        path_lay.addWidget(self.folders)
+        path_lay.addStretch(1)
         self.sort = QToolButton()
         self.sort.setToolTip("The filmstrip's order")
         self.sort.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -82,12 +89,12 @@ class FolderBar(QWidget):
             self._add_label("…", str(parents[-SHOWN_PARENTS - 1]))
             parents = parents[-SHOWN_PARENTS:]
         for p in parents:
-            b = QToolButton(text=p.name or str(p))
+            b = QToolButton(text=_short(p.name or str(p)))
             b.setToolTip(f"Open {p}")
             b.clicked.connect(lambda *_, p=p: self.folder_chosen.emit(p))
             self.crumbs.addWidget(b)
             self._add_label("›")
-        here = self._add_label(folder.name or str(folder), str(folder))
+        here = self._add_label(_short(folder.name or str(folder)), str(folder))
         here.setStyleSheet("font-weight: 600;")
         self._show_counts()
         self.setVisible(True)
@@ -131,6 +138,10 @@ class FolderBar(QWidget):
         if len(subs) >= MAX_SUBFOLDERS:
             self.menu.addAction(f"Only the first {MAX_SUBFOLDERS} are listed: File ▸ Open Folder for the rest"
                                 ).setEnabled(False)
+
+
+def _short(name: str, most: int = 32) -> str:
+    return name if len(name) <= most else f"{name[: most // 2 - 1]}…{name[-(most // 2 - 1):]}"
 
 
 def folder_message(folder: Path) -> str:
