@@ -20,7 +20,7 @@ from .document import Change, PhotoDoc
 MERGE_PARAM = 1001
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     return bool(np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float)))
 
 
@@ -54,7 +54,7 @@ class SetParam(QUndoCommand):
 
     def redo(self) -> None:
         # a value set to what it was (a reset of a value already at its default) edits nothing
-        self._set(self.new, self.was_edited or not _same(self.new, self.old))
+        self._set(self.new, self.was_edited or not same_value(self.new, self.old))
 
     def undo(self) -> None:
         self._set(self.old, self.was_edited)

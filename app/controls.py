@@ -15,8 +15,19 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPainterPath, QPen, QValidator
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QValidator,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QDoubleSpinBox,
     QHBoxLayout,
@@ -52,6 +63,38 @@ def dragging() -> bool:
     return False
 
 
+def _wheel_only_focused(widget: QWidget, event: QWheelEvent, handle: Any) -> None:
+    """The wheel turns a control only once it has the keyboard focus (clicked or tabbed to), as
+    darktable offers and Lightroom's panels do; otherwise the event goes on to the step list, which
+    scrolls. Scrolling past the cards moved every slider under the pointer."""
+    if widget.hasFocus():
+        handle(event)
+    else:
+        event.ignore()
+
+
+def commit_typing() -> None:
+    """A value typed into a step's field and not yet entered is entered now, onto its own step.
+    Called before an action replaces the steps (Paste, Reset, Auto...): the field was otherwise
+    entered as its card was rebuilt, onto whichever step then had its place."""
+    w = QApplication.focusWidget()
+    while w is not None and not isinstance(w, _ParamSpin):
+        w = w.parentWidget() if not isinstance(w, ParamSlider) else None
+    if isinstance(w, _ParamSpin) and w.text() != w.textFromValue(w.value()) + w.suffix():
+        w.interpretText()
+
+
+class FocusSlider(QSlider):
+    """A slider that takes the wheel only when focused (:func:`_wheel_only_focused`)."""
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: the wheel gives no focus
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        _wheel_only_focused(self, event, super().wheelEvent)
+
+
 class _ParamSpin(QDoubleSpinBox):
     """A number field that takes a typed value beyond its range and clamps it on Enter, as
     Lightroom's do. Qt's own drops the keystroke that leaves the range, so "4.5" typed into
@@ -81,6 +124,9 @@ class _ParamSpin(QDoubleSpinBox):
             return False
         return super().event(e)
 
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        _wheel_only_focused(self, event, super().wheelEvent)
+
     def fixup(self, text: str) -> str:
         v = self._number(text)
         if v is None:
@@ -100,10 +146,11 @@ class ParamSlider(QWidget):
         self.label = QLabel(param.label)
         self.label.setToolTip(param.description)
         self.label.setMinimumWidth(64)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = FocusSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
         self.slider.setToolTip(f"{param.description}\nDouble-click the label to reset to {param.default:g}.")
         self.spin = _ParamSpin()
+        self.spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         span = param.max - param.min
         decimals = 3 if span <= 1.0 else 2
         self.spin.setDecimals(decimals)
@@ -179,7 +226,7 @@ class ParamSlider(QWidget):
         self.edited.emit(float(v), new_gesture())
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if self.label.geometry().contains(event.position().toPoint()):
+        if self.label.geometry().contains(event.position().toPoint()) and self.value() != self.param.default:
             self.set_value(self.param.default)
             self.edited.emit(float(self.param.default), new_gesture())
 
@@ -281,6 +328,7 @@ class _CurveCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName(f"{editor.param.label} curve")
         self.zone = 0
+        self._press = (0.0, 0.0)  # the pointer's height and the zone's value when the drag began
 
     def sizeHint(self) -> QSize:
         return QSize(240, self.heightForWidth(240))
@@ -314,30 +362,41 @@ class _CurveCanvas(QWidget):
         return p.min + t * (p.max - p.min)
 
     def _hit(self, pos: QPointF) -> int | None:
+        """The zone whose handle column ``pos`` is in, within the handle strip (the curve above
+        is a picture of the result, not a control)."""
         r = self.strip()
-        if not r.left() <= pos.x() <= r.right():
+        if not (r.left() <= pos.x() <= r.right() and r.top() - 6 <= pos.y() <= r.bottom() + 6):
             return None
         n = self.ed.param.shape[-1]
         return min(n - 1, max(0, int((pos.x() - r.left()) / r.width() * n)))
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        zone = self._hit(event.position())
-        if zone is not None:
-            self.ed._drag = zone
-            self.ed._gesture = new_gesture()
-            self.ed.set_zone(zone, self._slope_at(event.position().y()), self.ed._gesture)
+        """A press picks the zone (the arrow keys follow it); only moving changes it, by as much as
+        the pointer moves: a click set the zone to the pointer's height."""
+        zone = self._hit(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
+        if zone is None:
+            event.ignore()
+            return
+        self.zone = zone
+        self.ed._drag = zone
+        self.ed._gesture = new_gesture()
+        self._press = (event.position().y(), float(self.ed.rows()[self.ed.channel, zone]))
+        self.update()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self.ed._drag is not None:
-            self.ed.set_zone(self.ed._drag, self._slope_at(event.position().y()), self.ed._gesture)
+            y0, v0 = self._press
+            moved = self._slope_at(event.position().y()) - self._slope_at(y0)
+            if moved or self.ed.rows()[self.ed.channel, self.ed._drag] != v0:
+                self.ed.set_zone(self.ed._drag, v0 + moved, self.ed._gesture)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self.ed._drag = None
         self.update()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        zone = self._hit(event.position())
-        if zone is not None:
+        zone = self._hit(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
+        if zone is not None and self.ed.rows()[self.ed.channel, zone] != self.ed.param.default:
             self.ed.set_zone(zone, self.ed.param.default, new_gesture())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

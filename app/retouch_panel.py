@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
-    QSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -24,6 +23,7 @@ from engine.recipe import Step
 from engine.styles import is_user_style
 
 from .commands import InsertStep
+from .controls import FocusSlider
 from .document import PhotoDoc
 from .steps import StepList
 
@@ -96,7 +96,7 @@ class RetouchPanel(QWidget):
         lay.addLayout(srow)
         krow = QHBoxLayout()
         krow.addWidget(QLabel("Strength"))
-        self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength = FocusSlider(Qt.Orientation.Horizontal)
         self.strength.setRange(0, 150)
         self.strength.setAccessibleName("Strength")
         self.strength.setSingleStep(5)

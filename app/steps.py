@@ -31,7 +31,7 @@ from engine.runners.agent import (
 from engine.runners.meter import DEFAULT_METER
 
 from . import theme
-from .commands import MoveStep, RemoveStep, SetEnabled, SetParam
+from .commands import MoveStep, RemoveStep, SetEnabled, SetParam, same_value
 from .controls import CurveEditor, ParamSlider, control_for
 from .document import Change, PhotoDoc
 
@@ -66,7 +66,7 @@ class StepCard(QFrame):
         super().__init__(parent)
         self.setObjectName("card")
         self.doc, self.index = doc, index
-        step = doc.recipe.steps[index]
+        step = self.step = doc.recipe.steps[index]
         spec = step.spec
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 8)
@@ -149,7 +149,19 @@ class StepCard(QFrame):
             text += f" · {'runner-up' if ru[1] <= conf else 'its first choice'} {REGISTRY[ru[0]].label} {ru[1]:.0%}"
         return text
 
+    def _current(self) -> bool:
+        """Whether this card's step is still the recipe's step at its place: a card being replaced
+        (its recipe pasted over, reset, re-Autoed) can still emit an edit as its field loses the
+        focus, which went onto another step, or failed on a filter without that parameter."""
+        steps = self.doc.recipe.steps
+        return self.index < len(steps) and steps[self.index] is self.step
+
     def _edit(self, name: str, value: object, gesture: int) -> None:
+        if not self._current():
+            return
+        step = self.step
+        if same_value(step.params[name], step.spec.param(name).clip(value)):
+            return  # nothing changes: no undo entry that undoes nothing
         self.doc.undo.push(SetParam(self.doc, self.index, name, value, gesture))
 
     def _style_enabled(self, on: bool) -> None:
@@ -180,8 +192,11 @@ class StepCard(QFrame):
 
     def reset_params(self) -> None:
         step = self.doc.recipe.steps[self.index]
+        changed = [p for p in step.spec.params if not same_value(step.params[p.name], p.default_value())]
+        if not changed:
+            return
         self.doc.undo.beginMacro(f"Reset {step.spec.label}")
-        for p in step.spec.params:
+        for p in changed:
             self.doc.undo.push(SetParam(self.doc, self.index, p.name, p.default_value()))
         self.doc.undo.endMacro()
 

@@ -49,6 +49,7 @@ from engine.runners.meter import DEFAULT_METER
 
 from . import agent as agent_mod
 from .commands import FromDisk, ReplaceRecipe, pasted
+from .controls import commit_typing
 from .document import PhotoDoc
 from .errors import show_error
 from .filmstrip import Filmstrip
@@ -913,6 +914,7 @@ class MainWindow(QMainWindow):
 
     def match_look(self, after: Path) -> None:
         """Replace the open photo's steps by those that turn it into ``after`` (``retouch fit``)."""
+        commit_typing()
         from .match_look import LookMatcher
         from .style_dialog import training_available
 
@@ -1108,6 +1110,7 @@ class MainWindow(QMainWindow):
             pending[1]()
 
     def auto(self) -> None:
+        commit_typing()  # a value typed, not yet entered, goes onto its own step first
         if self.model is not None and not Path(self.model).is_file():  # deleted behind the app's back
             gone = Path(self.model).stem
             self.refresh_styles()  # Default takes its place, as the ⋯ menu would show
@@ -1136,6 +1139,7 @@ class MainWindow(QMainWindow):
     def auto_white_balance(self) -> None:
         """Auto's measured white balance alone: it replaces the recipe's measured white balance
         step, or goes first (it was measured on the photo as decoded); the other steps stay."""
+        commit_typing()  # a value typed, not yet entered, goes onto its own step first
         doc = self._need_pixels(self.auto_white_balance, "Auto white balance")
         if doc is None:
             return
@@ -1146,7 +1150,10 @@ class MainWindow(QMainWindow):
 
     def _white_balance_done(self, doc: PhotoDoc, step: Step | None) -> None:
         steps = list(doc.recipe.steps)
-        at = next((i for i, s in enumerate(steps) if s.source in WB_SOURCES.values()), None)
+        # the photo's white balance: a measured one, else any (pasted, matched, added by hand); a
+        # second one on top multiplied the two
+        at = next((i for i, s in enumerate(steps) if s.source in WB_SOURCES.values()),
+                  next((i for i, s in enumerate(steps) if s.op == "white_balance"), None))
         self.panel.set_busy("Auto white balance: the photo is already about neutral." if step is None else "")
         if step is None:
             if at is None:
@@ -1156,7 +1163,8 @@ class MainWindow(QMainWindow):
             steps.insert(0, step)
         else:
             steps[at] = step
-        doc.undo.push(ReplaceRecipe(doc, Recipe(steps), "Auto white balance"))
+        if Recipe(steps).dumps() != doc.recipe.dumps():  # measured again, the same: no empty undo step
+            doc.undo.push(ReplaceRecipe(doc, Recipe(steps), "Auto white balance"))
 
     def _agent_idle(self, kind: str, doc: PhotoDoc | None) -> None:
         """``kind``'s job on ``doc`` is over: its button comes back where the photo shown can be
@@ -1187,6 +1195,7 @@ class MainWindow(QMainWindow):
 
     def set_strength(self, amount: float) -> None:
         """Auto's strength: re-applies the photo's last Auto result while it is still on screen unedited."""
+        commit_typing()  # a value typed, not yet entered, goes onto its own step first
         self.strength = amount
         self._strength_known = True  # the photographer's own choice for this style
         self.settings.setValue(self._strength_key(), amount)
@@ -1198,12 +1207,23 @@ class MainWindow(QMainWindow):
             self.panel.set_busy("These steps are another style's Auto: the strength applies to the next Auto.")
             return
         if doc.recipe.dumps() not in applied:  # edited since: never throw the photographer's edits away
-            self.panel.set_busy("The steps are not Auto's as it left them: the strength applies to the next Auto.")
+            self.panel.set_busy(self._why_no_strength(doc, base is not None))
             return
         new = at_strength(base, proxy, amount)
         applied[new.dumps()] = amount
         self.panel.set_busy("")
-        doc.undo.push(ReplaceRecipe(doc, new, f"Auto strength {round(100 * amount)} %"))
+        if new.dumps() != doc.recipe.dumps():  # the handle pressed and let go where it was
+            doc.undo.push(ReplaceRecipe(doc, new, f"Auto strength {round(100 * amount)} %"))
+
+    @staticmethod
+    def _why_no_strength(doc: PhotoDoc, autoed: bool) -> str:
+        """Why the slider leaves this photo alone, in the photographer's terms."""
+        if not doc.recipe.steps:
+            return "No steps yet: the strength applies when you press Auto."
+        if autoed:
+            return "The steps were edited since Auto: your edits are kept; the strength applies to the next Auto."
+        return ("These steps were not made by Auto since Retouch opened this photo (saved earlier, pasted or "
+                "added): the strength applies when you press Auto.")
 
     def _agent_failed(self, exc: BaseException, tb: str, kind: str = "", doc: PhotoDoc | None = None) -> None:
         log.error("agent failed\n%s", tb)
@@ -1241,12 +1261,14 @@ class MainWindow(QMainWindow):
         self.panel.show_variations([img for _, img, _ in res], [w for _, _, w in res])
 
     def adopt_variation(self, i: int) -> None:
+        commit_typing()  # a value typed, not yet entered, goes onto its own step first
         if self.doc is not None and 0 <= i < len(self.variations):
             self.doc.undo.push(ReplaceRecipe(self.doc, self.variations[i], f"Variation {i + 1}"))
             self.panel.var_box.hide()  # adopted: give the room back to the steps
 
     # ---------------------------------------------------------------- copy / paste / reset
     def copy_recipe(self) -> None:
+        commit_typing()  # what is copied includes a value typed and not yet entered
         if self.doc is None:
             return
         self.clipboard = self.doc.recipe.copy()
@@ -1275,6 +1297,7 @@ class MainWindow(QMainWindow):
 
     def paste_recipe(self, selective: bool = False, *, steps: list | None = None, append: bool = False) -> int:
         """Paste the copied recipe onto the selected photos; returns how many photos changed."""
+        commit_typing()  # a value typed, not yet entered, goes onto its own step first
         if self.clipboard is None:
             self.clipboard = self._recipe_from_system_clipboard()
         if self.clipboard is None:
@@ -1300,6 +1323,7 @@ class MainWindow(QMainWindow):
         return len(targets)
 
     def reset(self) -> None:
+        commit_typing()  # a value typed, not yet entered, goes onto its own step first
         if self.doc is not None and len(self.doc.recipe):
             self.doc.undo.push(ReplaceRecipe(self.doc, Recipe(), "Reset"))
 
