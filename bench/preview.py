@@ -35,6 +35,9 @@ def recipe(value: float, case: str) -> Recipe:
     steps = [Step("exposure", {"ev": ev}), Step("gamma", {"gamma": 0.85})]
     if case == "1d":
         return Recipe([*steps, Step("white_balance", {"green": 1.05, "blue": 0.9}), Step("tone", {"slopes": TONE})])
+    if case == "chain":  # a steep gamma between two mixing steps: two cubes (engine.lut._bake_middle)
+        return Recipe([Step("exposure", {"ev": ev}), Step("saturation", {"amount": 0.5}),
+                       Step("gamma", {"gamma": 0.4}), Step("contrast", {"amount": 0.3})])
     amount = 0.35 if case != "saturation" else 0.3 + 0.2 * value
     return Recipe([*steps, Step("saturation", {"amount": amount}), Step("tone", {"slopes": TONE}),
                    Step("contrast", {"amount": 0.25})])
@@ -44,6 +47,7 @@ CASES = {
     "exposure": "E G S+ T Ct, exposure slider (cube cached, 1-D pre table re-baked)",
     "saturation": "E G S+ T Ct, saturation slider (33³ cube re-baked every move)",
     "1d": "E G W T, exposure slider (per-channel recipe: one 1-D table)",
+    "chain": "E S+ G0.4 Ct, exposure slider (a chain of two cubes, the gamma between them)",
 }
 
 

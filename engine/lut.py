@@ -20,15 +20,24 @@ The recipe's enabled, non-identity steps are split in three, the layout of an AC
 A recipe of per-channel steps only is a single 1-D table: exact to ~1e-4 and the fastest case.
 Which steps are per-channel is probed numerically from the math itself (:func:`is_channelwise`).
 
+Each middle is checked once, when baked, against the exact math on fixed probe colours
+(:func:`_bake_middle`). Where one cube is more than :data:`CHAIN_ABOVE` levels off, two other
+layouts are tried and the most accurate kept: a **chain** (a cube per run of mixing steps, the
+per-channel steps between them in 1-D tables: a steep gamma between saturation and contrast was 48
+levels off), and a **wider range** between the stages with a denser cube (where the steps before the
+cube lift white past :data:`MID_MAX`).
+
 Range: the fast path reads linear input in [0, :data:`IN_MAX`] = [0, 4] (two stops above
 white); between the pre and cube stages values are held to about [0, :data:`MID_MAX`] = [0, 2]
-(1.91 for a 33³ cube, so that 1.0 sits on a node). Anything above is clamped there, while
-``render(..., exact=True)`` keeps it; since every output is finally clipped to [0, 1], this only
-matters for highlights more than one stop over white that a *later* step pulls back down.
+(1.91 for a 33³ cube, so that 1.0 sits on a node), or up to 16 where the steps before the cube lift
+white further and a later step would pull it back down (see above). Anything above is clamped
+there, while ``render(..., exact=True)`` keeps it.
 
 Accuracy (8-bit sRGB levels against the exact math, real photos): per-channel recipes < 0.05;
 with saturation / contrast / black & white in the cube ~1-3 at 33³, ~0.5-1.5 at 65³ (worst
-where a clip, e.g. tone's at 1, falls between lattice planes). Every filter is continuous (the
+where a clip, e.g. tone's at 1, falls between lattice planes); over random 5-step recipes of mid-range
+values on real photos, at most 4 levels at 1024 px with 33³ (28 before chains and wide ranges, 77 for one
+white pushed to 6.9). Every filter is continuous (the
 saturation filter fades its boost in near grey instead of the paper's jump there), so plain
 interpolation suffices: no pixel needs the exact math.
 
@@ -49,6 +58,7 @@ single-loop scalar kernel: ~35 ms for pre + cube).
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
 import weakref
@@ -81,25 +91,26 @@ LARGE_IMAGE = 4_000_000
 
 
 @functools.lru_cache(maxsize=16)
-def _mid_scale(size: int) -> float:
-    """Linear value that maps to shaped 1.0: chosen so that linear 1.0 sits exactly on a node."""
-    want = float(srgb_encode(np.float64(1.0 / MID_MAX)))  # where 1.0 would fall with scale MID_MAX
-    node = round(want * (size - 1))
+def _mid_scale(size: int, top: float = MID_MAX) -> float:
+    """Linear value that maps to shaped 1.0, about ``top``: chosen so that linear 1.0 sits exactly
+    on a node."""
+    want = float(srgb_encode(np.float64(1.0 / top)))  # where 1.0 would fall with scale ``top``
+    node = max(1, round(want * (size - 1)))
     # srgb_encode(1 / s) = node / (size - 1)  =>  s = 1 / srgb_decode(node / (size - 1))
     return 1.0 / float(srgb_decode(np.float64(node / (size - 1))))
 
 
-def shape_mid(x: np.ndarray, size: int) -> np.ndarray:
-    """Linear [0, ~MID_MAX] -> cube coordinate [0, 1] (sRGB-like spacing, 1.0 on a node)."""
-    s = _mid_scale(size)
+def shape_mid(x: np.ndarray, size: int, top: float = MID_MAX) -> np.ndarray:
+    """Linear [0, ~top] -> cube coordinate [0, 1] (sRGB-like spacing, 1.0 on a node)."""
+    s = _mid_scale(size, top)
     x = np.asarray(x)
     if x.dtype != np.float32:  # float32 stays float32: half the time on a cube (error < 2e-7)
         x = x.astype(np.float64)
     return srgb_encode(np.clip(x, 0.0, s) * x.dtype.type(1.0 / s))
 
 
-def unshape_mid(u: np.ndarray, size: int) -> np.ndarray:
-    return srgb_decode(np.asarray(u, np.float64)) * _mid_scale(size)
+def unshape_mid(u: np.ndarray, size: int, top: float = MID_MAX) -> np.ndarray:
+    return srgb_decode(np.asarray(u, np.float64)) * _mid_scale(size, top)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,6 +242,10 @@ class Lut3D:
     size: int
     packed: np.ndarray | None = None  # (n³,) uint64: the cube as three 16-bit values per node,
     #                                   what the kernel reads (4 loads per pixel instead of 12)
+    between: np.ndarray | None = None  # (k, 3, POST_SIZE) float32: per-channel steps between mixing
+    #                                    ones (shaped in, lattice coordinate out), each followed by
+    more: np.ndarray | None = None  # (k, n³) uint64: ... the next mixing steps' cube (see _bake_middle)
+    top: float = MID_MAX  # values between the stages are held to [0, ~top] (see bake_lut)
 
 
 def pack_cube(cube: np.ndarray) -> np.ndarray:
@@ -259,31 +274,141 @@ def bake_lut(recipe: Recipe, size: int = DEFAULT_SIZE) -> Lut3D:
     if not mixing:
         return Lut3D(_bake_pre(steps, size, into_cube=False), None, None, size)
     head, mid, tail = steps[: mixing[0]], steps[mixing[0] : mixing[-1] + 1], steps[mixing[-1] + 1 :]
-    pre = _bake_pre(head, size, into_cube=True)
-    cube, packed = _bake_cube(mid, size, display=not tail)
-    if not tail:  # the cube holds display sRGB directly: one table lookup less per pixel
-        return Lut3D(pre, cube, None, size, packed)
-    post = srgb_encode(_run(tail, _channels(unshape_mid(np.linspace(0.0, 1.0, POST_SIZE), size))))[0].T
-    return Lut3D(pre, cube, np.ascontiguousarray(post, np.float32), size, packed)
+    pre_post = {}
+    tried: list[tuple[float, Lut3D]] = []
+    reach = _reach(head, mid)
+    # a wider range spreads the lattice thinner: its cube gets half as many nodes again per axis
+    wide = [] if reach <= MID_MAX else [(min(16.0, reach * 1.05), (size - 1) * 3 // 2 + 1)]
+    for top, n in [(MID_MAX, size), *wide]:
+        for chain in (False, True) if len(mixing) < len(mid) else (False,):
+            if top not in pre_post:
+                pre_post[top] = _bake_pre(head, n, into_cube=True, top=top), _bake_post(tail, n, top)
+            middle, err = _bake_middle(mid, n, display=not tail, top=top, chain=chain, reach=reach)
+            lut = Lut3D(pre_post[top][0], middle[0], pre_post[top][1], n, *middle[1:], top=top)
+            if err <= CHAIN_ABOVE:
+                return lut
+            tried.append((err, lut))
+    return min(tried, key=lambda t: t[0])[1]
+
+
+def _reach(head: list[Step], mid: list[Step]) -> float:
+    """How far above white the values inside the middle go: white after the steps before it, and
+    after each per-channel step inside it. Where that is beyond :data:`MID_MAX` a wider range is
+    tried too: +1.1 EV and two gammas of 1.5 put white at 6.9, which the cube saw as 2, and a
+    black & white step after them then turned a clipped red into dark grey (77 levels off)."""
+    x = _run(head, _channels(np.array([1.0], np.float32)))
+    reach = float(np.max(x))
+    for s in mid:
+        if is_channelwise(s):
+            x = np.asarray(s.spec.apply(x, **s.params))
+            reach = max(reach, float(np.max(x)))
+    return reach
+
+
+def _bake_post(tail: list[Step], size: int, top: float) -> np.ndarray | None:
+    """The trailing per-channel steps and the sRGB encoding, shaped value in; None without a tail
+    (the cube then holds display sRGB directly: one table lookup less per pixel)."""
+    if not tail:
+        return None
+    post = srgb_encode(_run(tail, _channels(unshape_mid(np.linspace(0.0, 1.0, POST_SIZE), size, top))))[0].T
+    return np.ascontiguousarray(post, np.float32)
+
+
+#: Most links (a 1-D table and a cube) a chain has after its first cube (:func:`_apply_chain`)
+MAX_LINKS = 2
+
+#: Largest error, in 8-bit levels, over :data:`_PROBE_PIXELS` for which the middle of a recipe is
+#: baked as one cube with values held to :data:`MID_MAX`; above it the other layouts are tried and
+#: the most accurate is kept.
+CHAIN_ABOVE = 3.0
+
+
+def _probe_pixels() -> np.ndarray:
+    """Colours a middle's accuracy is checked on: a 13-level grid per channel, crowded in the
+    shadows where a steep curve inside the cube strays furthest (a near-black channel beside bright
+    ones, as in sand or foliage), plus 2048 log-uniform colours. Writable: no tail caching."""
+    levels = np.array([0, 1e-4, 4e-4, 0.0015, 0.004, 0.01, 0.025, 0.06, 0.13, 0.25, 0.45, 0.7, 1.0], np.float32)
+    grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
+    rng = np.random.default_rng(20261206)
+    rand = np.exp(rng.uniform(np.log(1e-4), np.log(1.2), (2048, 3))).astype(np.float32)
+    return np.concatenate([grid, rand])[None]
+
+
+_PROBE_PIXELS = _probe_pixels()
+_MIDDLES: OrderedDict[tuple, tuple[tuple, float]] = OrderedDict()
+
+
+def _bake_middle(mid: list[Step], size: int, *, display: bool, top: float, chain: bool,
+                 reach: float = 1.0) -> tuple[tuple, float]:
+    """The middle's stages, ``(cube, packed, between, more)``, and their largest error over the
+    probe colours (and, where values reach above 1.2, the probe colours stretched up to ``reach``)
+    in 8-bit levels (display, or shaped values scaled to display), cached by the middle alone: the
+    steps before it only choose which of its colours a photo reaches, so dragging their sliders
+    checks nothing again.
+
+    ``chain``: a cube per run of mixing steps with the per-channel steps between them in 1-D tables.
+    One cube over them all interpolates a steep per-channel curve (a gamma of 0.4, a tone curve's
+    dark zone) from its nodes alone: 48 levels off on sand's near-black blue after saturation,
+    gamma 0.4 and contrast. Each extra cube costs one more lookup per pixel, so a recipe is chained
+    only where one cube is inaccurate."""
+    reach = round(max(reach, 1.2), 1)
+    key = (Recipe(mid).dumps(), size, display, top, chain, reach)
+    with _CACHE_LOCK:
+        if key in _MIDDLES:
+            _MIDDLES.move_to_end(key)
+            return _MIDDLES[key]
+    if chain:
+        runs = [list(g) for _, g in itertools.groupby(mid, key=is_channelwise)]  # mixing, per-channel, ...
+        while len(runs) > 2 * MAX_LINKS + 1:  # the kernel chains up to three cubes: the last ones share one
+            runs[-3:] = [runs[-3] + runs[-2] + runs[-1]]
+        cubes = [_bake_cube(r, size, display=display and i == len(runs) - 1, top=top)
+                 for i, r in enumerate(runs) if i % 2 == 0]
+        between = np.ascontiguousarray(np.stack([_bake_between(r, size, top) for r in runs[1::2]]), np.float32)
+        more = np.ascontiguousarray(np.stack([packed for _, packed in cubes[1:]]))
+        for a in (between, more):
+            a.flags.writeable = False
+        middle = (cubes[0][0], cubes[0][1], between, more)
+    else:
+        middle = (*_bake_cube(mid, size, display=display, top=top), None, None)
+    alone = Lut3D(_bake_pre([], size, into_cube=True, top=top), middle[0], None, size, *middle[1:], top=top)
+    probe = _PROBE_PIXELS if reach <= 1.2 else np.concatenate([_PROBE_PIXELS, _PROBE_PIXELS * (reach / 1.2)], 1)
+    got = apply_lut(alone, probe.copy())  # the middle's own output: display, or shaped
+    exact = _run(mid, probe)
+    want = srgb_encode(exact) if display else shape_mid(exact, size, top)
+    # a shaped value spans ~s^(1/2.4) times the display's: its error, in display levels
+    scale = 1.0 if display else _mid_scale(size, top) ** (1 / 2.4)
+    result = middle, float(np.abs(got - want).max()) * 255 * scale
+    with _CACHE_LOCK:
+        _MIDDLES[key] = result
+        while len(_MIDDLES) > 8:
+            _MIDDLES.popitem(last=False)
+    return result
+
+
+def _bake_between(steps: list[Step], size: int, top: float) -> np.ndarray:
+    """Per-channel steps between two cubes: shaped value in (uniform, POST_SIZE nodes) -> lattice
+    coordinate of the next cube out, (3, POST_SIZE)."""
+    out = _run(steps, _channels(unshape_mid(np.linspace(0.0, 1.0, POST_SIZE), size, top)))
+    return (shape_mid(out, size, top) * (size - 1))[0].T
 
 
 #: Where the per-channel math is evaluated: 4097 points spaced as sqrt(x / IN_MAX), dense in the
 #: shadows, with linear 1.0 on a point (u = 1/2). The pre table's ~22k nodes are interpolated
 #: from them: evaluating the filters on every node would cost ~4 ms per bake instead of ~0.7.
 _RAMP = IN_MAX * np.linspace(0.0, 1.0, POST_SIZE) ** 2
-_PRES: OrderedDict[tuple[str, int, bool], np.ndarray] = OrderedDict()
+_PRES: OrderedDict[tuple[str, int, bool, float], np.ndarray] = OrderedDict()
 
 
-def _bake_pre(head: list[Step], size: int, *, into_cube: bool) -> np.ndarray:
+def _bake_pre(head: list[Step], size: int, *, into_cube: bool, top: float = MID_MAX) -> np.ndarray:
     """The pre table of the leading per-channel steps, cached like the cube: display sRGB, or the
     cube's lattice coordinate in [0, size - 1] (``into_cube``)."""
-    key = (Recipe(head).dumps(), size, into_cube)
+    key = (Recipe(head).dumps(), size, into_cube, top)
     with _CACHE_LOCK:
         if key in _PRES:
             _PRES.move_to_end(key)
             return _PRES[key]
     out = _run(head, _channels(_RAMP))
-    vals = (shape_mid(out, size) * (size - 1) if into_cube else srgb_encode(out))[0].T
+    vals = (shape_mid(out, size, top) * (size - 1) if into_cube else srgb_encode(out))[0].T
     nodes = pre_nodes()
     pre = np.ascontiguousarray(np.stack([np.interp(nodes, _RAMP, vals[c]) for c in range(3)]), np.float32)
     pre.flags.writeable = False
@@ -294,21 +419,21 @@ def _bake_pre(head: list[Step], size: int, *, into_cube: bool) -> np.ndarray:
     return pre
 
 
-_CUBES: OrderedDict[tuple[str, int, bool], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_CUBES: OrderedDict[tuple[str, int, bool, float], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
 
-def _bake_cube(mid: list[Step], size: int, *, display: bool) -> tuple[np.ndarray, np.ndarray]:
+def _bake_cube(mid: list[Step], size: int, *, display: bool, top: float = MID_MAX) -> tuple[np.ndarray, np.ndarray]:
     """The cube of the mixing steps, cached: dragging a slider of a step before or after them
     (exposure, tone, ...) then only re-bakes a 1-D table (~1 ms instead of ~10)."""
-    key = (Recipe(mid).dumps(), size, display)
+    key = (Recipe(mid).dumps(), size, display, top)
     with _CACHE_LOCK:
         if key in _CUBES:
             _CUBES.move_to_end(key)
             return _CUBES[key]
-    nodes = unshape_mid(np.linspace(0.0, 1.0, size), size).astype(np.float32)
+    nodes = unshape_mid(np.linspace(0.0, 1.0, size), size, top).astype(np.float32)
     grid = np.stack(np.meshgrid(nodes, nodes, nodes, indexing="ij"), axis=-1)
     out = _run_lattice(mid, grid)
-    cube = np.ascontiguousarray(srgb_encode(out) if display else shape_mid(out, size), np.float32)
+    cube = np.ascontiguousarray(srgb_encode(out) if display else shape_mid(out, size, top), np.float32)
     cube.flags.writeable = False
     with _CACHE_LOCK:
         _CUBES[key] = cube, pack_cube(cube)
@@ -480,6 +605,33 @@ def _apply(bits: np.ndarray, pre: np.ndarray, packed: np.ndarray, n: int, post: 
                 mid[y, x, 0] = np.uint16(min(max(rr[x], _F0), _F1) * np.float32(65535.0) + np.float32(0.5))
                 mid[y, x, 1] = np.uint16(min(max(gg[x], _F0), _F1) * np.float32(65535.0) + np.float32(0.5))
                 mid[y, x, 2] = np.uint16(min(max(bb[x], _F0), _F1) * np.float32(65535.0) + np.float32(0.5))
+        if has_post:
+            _post_row(rr, gg, bb, post)
+        _write_row(y, rr, gg, bb, mode, out_f, out_b, out_p)
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy", nogil=True)
+def _apply_chain(bits: np.ndarray, pre: np.ndarray, packed: np.ndarray, n: int, post: np.ndarray, mode: int,
+                 out_f: np.ndarray, out_b: np.ndarray, out_p: np.ndarray, y0: int, y1: int, between: np.ndarray,
+                 more: np.ndarray, between2: np.ndarray, more2: np.ndarray, links: int) -> None:
+    """:func:`_apply` for a chain of cubes (see :func:`_bake_middle`): pre -> cube -> ``between``
+    table -> ``more`` cube (-> ``between2`` -> ``more2`` when ``links`` is 2) -> post -> output.
+    A kernel of its own, with each link its own contiguous arrays: a loop over the links in the
+    single-cube kernel made it a quarter slower even with nothing to loop over, and slices of one
+    stacked array in the loop 3x slower than two plain cubes."""
+    w = bits.shape[1]
+    has_post = post.shape[1] > 1
+    for y in prange(y0, y1):
+        rr = np.empty(w, np.float32)
+        gg = np.empty(w, np.float32)
+        bb = np.empty(w, np.float32)
+        _pre_row(bits, y, pre, rr, gg, bb)
+        _cube_row(rr, gg, bb, packed, n)
+        _post_row(rr, gg, bb, between)
+        _cube_row(rr, gg, bb, more, n)
+        if links > 1:
+            _post_row(rr, gg, bb, between2)
+            _cube_row(rr, gg, bb, more2, n)
         if has_post:
             _post_row(rr, gg, bb, post)
         _write_row(y, rr, gg, bb, mode, out_f, out_b, out_p)
@@ -685,7 +837,8 @@ def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None,
     # (only a slider of a step after the last mixing step moved) runs the post stage alone (~2.5x
     # less work). Storing costs ~15 %, so it starts on the second render in a row with the same
     # key: dragging a slider before the cube never pays for it.
-    keep = lut.post is not None and lut.packed is not None and img is linear and _frozen(linear)
+    # (a chain's stages are not in the key: it is not kept)
+    keep = lut.post is not None and lut.packed is not None and lut.more is None and img is linear and _frozen(linear)
     key = (linear, lut.pre, lut.packed)
     with _CACHE_LOCK:  # the entry is taken out while in use (a concurrent render computes everything)
         have = _MID.pop() if keep and _MID else None
@@ -693,7 +846,16 @@ def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None,
         if keep:
             _LAST[:] = [(weakref.ref(linear), lut.pre, lut.packed)]
     hit = have is not None and _same(have, key)
-    if hit:
+    if lut.more is not None:
+        bits = img.view(np.int32)
+        links = [(lut.between[j], lut.more[j]) for j in range(len(lut.more))]
+        last = links[-1]
+        first, second = links[0], links[1] if len(links) > 1 else last
+
+        def block(i: int) -> None:
+            _apply_chain(bits, lut.pre, packed, n, post, mode, *outs, h * i // n_blocks, h * (i + 1) // n_blocks,
+                         *first, *second, len(links))
+    elif hit:
         mid = have[3]
 
         def block(i: int) -> None:
@@ -764,6 +926,9 @@ def warm_up() -> None:
     luts = [bake_lut(Recipe([Step("exposure", {"ev": 0.5})]))]
     luts += [bake_lut(Recipe([Step("black_white", {"amount": 0.5}), Step("exposure", {"ev": ev})]), 3)
              for ev in (0.5, 0.6, 0.7)]
+    chain = [Step("saturation", {"amount": 0.5}), Step("gamma", {"gamma": 0.7}), Step("contrast", {"amount": 0.3})]
+    middle, _ = _bake_middle(chain, 3, display=True, top=MID_MAX, chain=True)  # compiles _apply_chain
+    luts.append(Lut3D(_bake_pre([], 3, into_cube=True), middle[0], None, 3, *middle[1:]))
     for lut in luts:
         apply_lut(lut, img, np.empty((2, 2), np.uint32), hist)
     with _CACHE_LOCK:
@@ -776,6 +941,7 @@ def clear_cache() -> None:
     with _CACHE_LOCK:
         _CACHE.clear()
         _CUBES.clear()
+        _MIDDLES.clear()
         _PRES.clear()
         _MID.clear()
         _LAST.clear()

@@ -12,6 +12,7 @@ from engine.color import srgb_decode, srgb_encode
 from engine.filters import REGISTRY
 from engine.lut import (
     IN_MAX,
+    MID_MAX,
     apply_lut,
     apply_recipe_lut,
     bake_lut,
@@ -223,10 +224,10 @@ def test_moving_a_per_channel_slider_reuses_the_cube(photo_linear: np.ndarray) -
 
 
 def test_warm_up_compiles_the_kernels() -> None:
-    from engine.lut import _apply, _histogram, warm_up
+    from engine.lut import _apply, _apply_chain, _histogram, warm_up
 
     warm_up()
-    assert _apply.signatures and _histogram.signatures
+    assert _apply.signatures and _histogram.signatures and _apply_chain.signatures
 
 
 @pytest.mark.parametrize("recipe", [PER_CHANNEL, MIXED, WITH_SATURATION], ids=["1d", "cube", "cube+saturation"])
@@ -239,3 +240,32 @@ def test_uint8_output_is_the_rounded_float_output(photo_linear: np.ndarray, reci
     assert (u8 == np.round(f * 255)).mean() > 0.999
     with pytest.raises(ValueError):
         apply_lut(lut, photo_linear, np.empty(photo_linear.shape, np.uint16))
+
+
+def test_a_steep_curve_between_mixing_steps_is_chained(photo_linear: np.ndarray) -> None:
+    """Saturation, a gamma of 0.4, contrast: one cube over the three read the gamma at its nodes
+    only and rendered the sand's near-black blue 48 levels off (the exact 0.286, the fast 0.098).
+    Such a middle is now a chain of cubes with the gamma between them in a 1-D table."""
+    for gamma in (0.4, 0.7):
+        r = Recipe([Step("saturation", {"amount": 0.5}), Step("gamma", {"gamma": gamma}),
+                    Step("contrast", {"amount": 0.3})])
+        exact = render_exact(r, photo_linear)
+        for size, most, nearly in ((33, 3.5, 2.5), (65, 2.5, 1.5)):  # max, 99.9th percentile
+            lut = bake_lut(r, size)
+            assert lut.more is not None and lut.more.shape[0] == 1  # two cubes, the gamma between
+            mx, q = errors_8bit(apply_lut(lut, photo_linear), exact)
+            assert mx < most and q < nearly, (gamma, size, mx, q)
+    # an ordinary recipe keeps its single cube: one lookup per pixel
+    assert bake_lut(WITH_SATURATION, 33).more is None
+
+
+def test_white_lifted_beyond_the_cube_range_widens_it(photo_linear: np.ndarray) -> None:
+    """+1.1 EV and two gammas of about 1.5 put white at 6.9; the cube held values to 2, and the
+    black & white step after them turned a clipped red into dark grey: 77 levels off."""
+    r = Recipe([Step("exposure", {"ev": 1.13}), Step("gamma", {"gamma": 1.52}), Step("gamma", {"gamma": 1.62}),
+                Step("saturation", {"amount": 0.66}), Step("black_white", {"amount": 0.59})])
+    lut = bake_lut(r, 33)
+    assert lut.top > 6 and lut.size > 33
+    mx, q = errors_8bit(apply_lut(lut, photo_linear), render_exact(r, photo_linear))
+    assert mx < 6 and q < 3, (mx, q)
+    assert bake_lut(WITH_SATURATION, 33).top == MID_MAX
