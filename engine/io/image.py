@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import os
 import warnings
 import zlib
 from pathlib import Path
@@ -368,12 +369,17 @@ def _tiff_icc(page: tifffile.TiffPage) -> bytes | None:
     return bytes(icc) if isinstance(icc, (bytes, bytearray, np.ndarray)) and len(icc) else None
 
 
-def _decode_tiff(path: Path) -> tuple[np.ndarray, bool] | None:
-    """(array, is_linear) from tifffile; ints rescaled to uint8/uint16."""
+def _decode_tiff(path: Path, max_size: int | None = None) -> tuple[np.ndarray, bool] | None:
+    """(array, is_linear) from tifffile; ints rescaled to uint8/uint16. ``max_size``: every k-th
+    pixel only, at least twice that size, taken before the colour conversion (a 60 MP ProPhoto
+    TIFF's preview converted all of it first: 11 s)."""
     got = _tiff_array(path)
     if got is None:
         return None
     arr, orientation, icc = got
+    if max_size:
+        k = max(1, max(arr.shape[:2]) // (2 * max_size))
+        arr = arr[::k, ::k]
     if arr.dtype.kind == "f":  # linear light; NaN/inf from broken renders would poison every filter
         # in place: the array is tifffile's fresh one (two more copies of a 48 MP float frame were 1.2 GB)
         arr = np.nan_to_num(arr.astype(np.float32, copy=False), copy=False, nan=0.0, posinf=1.0, neginf=0.0)
@@ -469,12 +475,9 @@ def raster_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
     """uint8 sRGB (H, W, 3), upright; JPEGs use DCT-domain downscaling (draft) when it helps."""
     path = Path(path)
     if path.suffix.lower() in TIFF_EXTENSIONS:
-        got = _decode_tiff(path)
+        got = _decode_tiff(path, max_size)  # a thumbnail of a 48 MP TIFF: converted at twice its size
         if got is not None:
             arr, is_linear = got
-            if max_size:  # a thumbnail of a 48 MP TIFF: converted at twice its size, not at 48 MP
-                k = max(1, max(arr.shape[:2]) // (2 * max_size))
-                arr = arr[::k, ::k]
             if is_linear:
                 from ..color import srgb_encode
                 arr = srgb_encode(arr)
@@ -672,5 +675,7 @@ def _write_tiff16(tmp: Path | io.BytesIO, arr: np.ndarray, meta: Metadata | None
         for code, v in ((33434, meta.exposure_time), (33437, meta.f_number), (37386, meta.focal_length)):
             if v:
                 tags.append((code, "2I", 1, _rational(v), True))
+    # strips compressed on every core: zlib on one thread was half of a 61 MP export's 22 s
     tifffile.imwrite(tmp, arr, photometric="rgb", iccprofile=srgb_icc(), software=SOFTWARE,
-                     compression="zlib", predictor=True, extratags=tags, metadata=None)
+                     compression="zlib", predictor=True, extratags=tags, metadata=None,
+                     maxworkers=min(4, os.cpu_count() or 1))

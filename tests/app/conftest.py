@@ -40,6 +40,9 @@ def win(qtbot, qapp, tmp_path: Path) -> Iterator[MainWindow]:
     qtbot.addWidget(w)
     w.resize(1280, 820)
     w.show()
+    # a test's photo deleted while open: no box at teardown. Set before the test, not after: a
+    # failing test's window is closed by pytest-qt before this fixture resumes, and the modal box
+    # then hung the whole run instead of reporting the failure (a test may set its own)
+    w._ask_quit_unsaved = lambda docs: True
     yield w
-    w._ask_quit_unsaved = lambda docs: True  # a test's photo deleted while open: no box at teardown
     w.close()
