@@ -13,6 +13,7 @@ import functools
 import io
 import logging
 import os
+import re
 import warnings
 import zlib
 from pathlib import Path
@@ -162,7 +163,11 @@ def _open_pillow(path: Path) -> Image.Image:
     except FileNotFoundError as e:
         raise ImageError("file not found", path) from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"refused as a possible decompression bomb ({e})", path) from e
+        # said as check_dimensions says it (Pillow's words: "could be decompression bomb DOS attack")
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(found.group(1)) / 1e6:.0f} MP is " if found else ""
+        raise ImageError(f"{size}above the {MAX_PIXELS / 1e6:.0f} MP limit (refused as a possible decompression bomb)",
+                         path) from e
     except Image.UnidentifiedImageError as e:  # its message repeats the path the error already names
         raise ImageError("not an image Pillow can read (unrecognised or damaged data)", path) from e
     except (OSError, ValueError, SyntaxError) as e:
