@@ -597,3 +597,49 @@ def test_export_cancel_stops_and_leaves_no_partial_files(qtbot, win, folder, tmp
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     for p in out.iterdir():  # whatever finished is complete
         assert p.suffix == ".tif" and p.stat().st_size > 100_000
+
+
+def test_the_export_dialogs_quality_reaches_the_file_and_follows_the_format(qtbot, win, folder, tmp_path):
+    """The quality box was never checked to reach the file, and after an export to PNG the box came
+    back enabled, as if it applied."""
+    photo = folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, photo)
+    sizes = {}
+    for q in (40, 95):
+        dlg = win.export_selection()
+        dlg.out_dir.setText(str(tmp_path / f"q{q}"))
+        dlg.fmt.setCurrentIndex(dlg.fmt.findData("jpeg"))
+        dlg.quality.setValue(q)
+        dlg.start()
+        qtbot.waitUntil(lambda d=dlg: not d.running(), timeout=TIMEOUT * 2)
+        (dst,) = (tmp_path / f"q{q}").iterdir()
+        sizes[q] = dst.stat().st_size
+        dlg.close()
+    assert sizes[40] < sizes[95] * 0.7
+    dlg = win.export_selection()
+    dlg.out_dir.setText(str(tmp_path / "png"))
+    dlg.fmt.setCurrentIndex(dlg.fmt.findData("png"))
+    assert not dlg.quality.isEnabled()
+    dlg.start()
+    assert not dlg.quality.isEnabled()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT * 2)
+    assert not dlg.quality.isEnabled() and dlg.long_edge.isEnabled() == dlg.resize.isChecked()
+    dlg.close()
+
+
+def test_paste_selectively_through_the_window_keeps_the_targets_unticked_steps(qtbot, win, folder, monkeypatch):
+    """Paste Selectively's ticks were tested on the dialog alone: the window ignoring them went
+    unnoticed. Unticked, the target's own white balance stays; the ticked exposure is pasted."""
+    from app.paste_dialog import PasteDialog
+    from engine.recipe import Recipe, Step
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    doc = win.doc
+    win.clipboard = Recipe([Step("white_balance", {"green": 1.1, "blue": 0.8}), Step("exposure", {"ev": 0.7})])
+    own = Step("white_balance", {"green": 0.95, "blue": 1.2})
+    doc.recipe = Recipe([own])
+    monkeypatch.setattr(PasteDialog, "exec", lambda self: PasteDialog.DialogCode.Accepted)
+    monkeypatch.setattr(PasteDialog, "ticked", lambda self: [False, True])  # white balance unticked
+    monkeypatch.setattr(PasteDialog, "is_append", lambda self: False)
+    assert win.paste_recipe(selective=True) == 1
+    assert [(s.op, s.params) for s in doc.recipe] == [("white_balance", own.params), ("exposure", {"ev": 0.7})]

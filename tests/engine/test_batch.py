@@ -877,3 +877,44 @@ def test_a_rerun_redoes_every_photo_when_the_recipe_file_changed(sources, tmp_pa
     assert np.asarray(Image.open(out / "a.jpg"), float).mean() < before - 20
     settings = ExportSettings(recipe=LOOK.to_json(), source="recipe", long_edge=200, recipe_file=str(look))
     assert [p.result.status for p in export_all(plan_jobs(shoot, out, settings), workers=1)] == ["skipped"] * 2
+
+
+def test_a_camera_photo_appearing_while_a_photo_renders_is_kept(sources, tmp_path, monkeypatch):
+    """The check made just before writing (the decode and render take seconds): a JPEG copied to
+    the output name meanwhile is someone's photo, never replaced."""
+    import engine.render
+    from engine.batch_worker import export_one
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "p0.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    (job,) = plan_jobs(shoot, out, ExportSettings(long_edge=200, overwrite=True, source="recipe",
+                                                  recipe=LOOK.to_json()))
+    real = engine.render.render
+
+    def render_while_copied(recipe, linear, **kw):
+        shutil.copy(sources / "dune.jpg", job.dst)  # copied in from the card meanwhile
+        return real(recipe, linear, **kw)
+
+    monkeypatch.setattr(engine.render, "render", render_while_copied)
+    before = (sources / "dune.jpg").read_bytes()
+    r = export_one(job)
+    assert r.status == "failed" and "did not write" in r.reason and not r.fatal
+    assert job.dst.read_bytes() == before
+
+
+def test_a_slash_in_a_camera_name_makes_no_sub_folder(sources, tmp_path):
+    """{camera} from a Model such as "EOS 5D/IV" would have made a folder "EOS 5D"."""
+    import piexif
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    exif = piexif.load(str(sources / "dune.jpg"))
+    exif["0th"][piexif.ImageIFD.Make] = b"Canon"
+    exif["0th"][piexif.ImageIFD.Model] = b"EOS 5D/IV"
+    shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
+    piexif.insert(piexif.dump(exif), str(shoot / "a.jpg"))
+    (job,) = plan_jobs(shoot, tmp_path / "out", template="{camera}/{stem}")
+    assert job.dst.relative_to(tmp_path / "out").parts == ("Canon EOS 5D_IV", "a.jpg")

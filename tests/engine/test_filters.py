@@ -250,3 +250,13 @@ def test_color_curves_act_per_channel() -> None:
     out = apply("color_curves", x, slopes=slopes.tolist())[0, 0]
     assert out[0] == pytest.approx(4 * 1.1 / 8.4)
     np.testing.assert_allclose(out[1:], 0.5)
+
+
+def test_contrast_leaves_values_above_white_alone() -> None:
+    """Its S-curve is on luminance clipped to white: a pixel pushed past white by an earlier step
+    (exposure) keeps its values, for the final clip to handle; bent by the curve, (1.3, 1.3, 1.3)
+    came out at 1.05 and a bright red lost its order against white."""
+    bright = np.array([[[1.3, 1.3, 1.3], [2.0, 1.5, 1.2]]], np.float32)
+    for amount in (0.5, -0.5, 1.0):
+        out = np.asarray(REGISTRY["contrast"].apply(bright, amount=amount))
+        np.testing.assert_allclose(out, bright, rtol=1e-5)

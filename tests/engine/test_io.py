@@ -1000,3 +1000,41 @@ def test_8_bit_exports_are_dithered_so_a_smooth_sky_does_not_band(tmp_path: Path
     assert np.abs(got / 255 - sky).max() * 255 < 1.0  # never more than one level from the value
     back = write_image(tmp_path / "same.png", srgb_encode(srgb_decode(photo_srgb8 / np.float32(255))))
     np.testing.assert_array_equal(np.asarray(Image.open(back)), photo_srgb8)
+
+
+def test_outputs_and_sidecars_are_readable_by_others(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """A temp file is created 0600; published so, an export was unreadable to a web server, a Samba
+    share or another user of the machine. Outputs and sidecars get 0644, as any editor writes them."""
+    import stat
+
+    from engine.recipe import Recipe, Step, save_sidecar, sidecar_path
+
+    for fmt in ("jpeg", "tiff16"):
+        out = write_image(tmp_path / f"out{FORMATS[fmt]}", photo_srgb8, fmt=fmt)
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    photo = tmp_path / "p.jpg"
+    Image.fromarray(photo_srgb8).save(photo)
+    save_sidecar(photo, Recipe([Step("exposure", {"ev": 0.5})]), None)
+    assert stat.S_IMODE(sidecar_path(photo).stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("orientation", [5, 7])
+def test_mirrored_orientations_are_turned_when_pillow_cannot(tmp_path: Path, photo_jpeg: Path,
+                                                             photo_srgb8: np.ndarray, orientation: int) -> None:
+    """The fallback used when Pillow's exif_transpose raises (a malformed tag): the mirrored
+    orientations 5 and 7 are turned as the EXIF says, not swapped."""
+    from engine.io.orientation import apply_orientation
+
+    stored = np.ascontiguousarray(np.transpose(photo_srgb8[:120, :200], (1, 0, 2)))  # any stored frame
+    d = piexif.load(str(photo_jpeg))
+    d["0th"][piexif.ImageIFD.Orientation] = orientation
+    d["0th"][piexif.ImageIFD.DateTime] = b"2026:12:06 01:02:03"
+    exif = piexif.dump(d)
+    bad = exif.replace(b"\x01\x32\x00\x02", b"\x01\x17\x00\x02", 1)  # DateTime -> StripByteCounts: Pillow raises
+    path = tmp_path / f"o{orientation}.jpg"
+    Image.fromarray(stored).save(path, quality=98, exif=bad)
+    with Image.open(path) as im, pytest.raises(Exception):  # noqa: B017 - Pillow's own failure, whatever it is
+        ImageOps.exif_transpose(im)
+    want = apply_orientation(stored, orientation)
+    got = (srgb_encode(load_photo(path).linear) * 255 + 0.5).astype(np.uint8)
+    assert got.shape == want.shape and psnr8(got, want) > 30
