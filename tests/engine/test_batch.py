@@ -409,6 +409,14 @@ def test_workers_are_sized_to_the_largest_photo(sources, tmp_path, monkeypatch):
     assert default_workers(None, jpeg) == 7
     small = plan_jobs(shoot, tmp_path / "out", ExportSettings(), sources=[shoot / "small.jpg"])
     assert default_workers(1, small) == 1 and b.worker_cost(small) < b.WORKER_COST
+    # an uncompressed DNG is sized by its header's pixels, not its file (2 bytes a pixel and more)
+    raws = tmp_path / "raws"
+    raws.mkdir()
+    shutil.copy(sources / "dune_raw.DNG", raws / "a.dng")
+    (job,) = plan_jobs(raws, tmp_path / "out", ExportSettings())
+    w, h = Image.open(sources / "dune.jpg").size
+    assert b.worker_cost([job]) == b.BASE_COST + 45 * w * h
+    assert (raws / "a.dng").stat().st_size > 2 * w * h
 
 
 def test_unreachable_scheduler_is_a_clear_error(sources, tmp_path, capsys, monkeypatch):
