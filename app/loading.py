@@ -17,10 +17,14 @@ DRAFT_EDGE = 1024    # while a slider or curve is being dragged: 4x fewer pixels
 DECODE_TIMEOUT_S = 120.0
 
 
+#: A RAW file at least this large opens from a half-size decode first (see :func:`decode_quick`)
+QUICK_RAW_BYTES = 16 * 2**20
+
+
 @dataclass(frozen=True, eq=False)
 class Decoded:
     path: Path
-    linear: np.ndarray          # full resolution, working space
+    linear: np.ndarray | None   # full resolution, working space (None from decode_quick)
     preview_linear: np.ndarray  # long edge <= PREVIEW_EDGE
     draft_linear: np.ndarray    # long edge <= DRAFT_EDGE
     meta: Any
@@ -90,6 +94,29 @@ def decode(path: Path, wanted: Callable[[], bool] | None = None) -> Decoded:
     draft = np.ascontiguousarray(fit_long_edge(preview, DRAFT_EDGE), dtype=np.float32)
     draft.setflags(write=False)
     return Decoded(path, linear, preview, draft, photo.meta)
+
+
+def decode_quick(path: Path, wanted: Callable[[], bool] | None = None) -> Decoded | None:
+    """The preview levels of a large RAW from LibRaw's half-size decode (no demosaic, a quarter of
+    the pixels), in a child as :func:`decode`: editable in ~2 s where the full decode of a 45 MP RAW
+    took 8.5 s (the embedded JPEG is on screen meanwhile, but cannot be edited). The full decode
+    follows for 100 % views. None where half the sensor is smaller than the preview level."""
+    if wanted is not None and not wanted():
+        raise Skipped(path)
+    from engine.io import DecodeCancelled, load_photo
+
+    try:
+        photo = load_photo(path, half=True, safe=True, timeout=DECODE_TIMEOUT_S,
+                           cancelled=None if wanted is None else lambda: not wanted())
+    except DecodeCancelled:
+        raise Skipped(path) from None
+    if max(photo.linear.shape[:2]) < PREVIEW_EDGE:
+        return None
+    preview = small(photo.linear, PREVIEW_EDGE)
+    preview.setflags(write=False)
+    draft = small(preview, DRAFT_EDGE)
+    draft.setflags(write=False)
+    return Decoded(path, None, preview, draft, photo.meta)
 
 
 def small(linear: np.ndarray, edge: int) -> np.ndarray:

@@ -55,7 +55,18 @@ from .errors import show_error
 from .filmstrip import Filmstrip
 from .folder_bar import FolderBar, folder_message
 from .histogram import Histogram
-from .loading import Decoded, Skipped, capture_order, decode, embedded_preview, list_photos, natural_key, small
+from .loading import (
+    QUICK_RAW_BYTES,
+    Decoded,
+    Skipped,
+    capture_order,
+    decode,
+    decode_quick,
+    embedded_preview,
+    list_photos,
+    natural_key,
+    small,
+)
 from .paste_dialog import PasteDialog
 from .renderer import Renderer, RenderRequest, RenderResult, to_display, to_qimage
 from .retouch_panel import N_VARIATIONS, RetouchPanel
@@ -63,6 +74,16 @@ from .viewer import Viewer
 from .workers import run_in_pool, serial_pool
 
 log = logging.getLogger(__name__)
+
+
+def _quick_open(path: Path) -> bool:
+    """A RAW large enough to open from a half-size decode first (:func:`app.loading.decode_quick`)."""
+    from engine.io import is_raw
+
+    try:
+        return is_raw(path) and path.stat().st_size >= QUICK_RAW_BYTES
+    except OSError:
+        return False
 MAX_RECENT = 8
 AUTOSAVE_MS = 400  # sidecars are written at most this long after the last change
 DRAFT_CUBE = 17  # 3-D table size while a slider is held (the release render uses the engine's 33³)
@@ -564,6 +585,11 @@ class MainWindow(QMainWindow):
                     on_done=lambda img, d=doc: self._embedded(d, img),
                     on_error=lambda e, tb: isinstance(e, Skipped) or log.info("no embedded preview for %s: %s",
                                                                                  path, e))
+        if _quick_open(path):  # started first: editable from its half-size decode, the full one follows
+            run_in_pool(decode_quick, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
+                        owner=self, on_done=lambda res, d=doc: self._decoded_quick(d, res),
+                        on_error=lambda e, tb: isinstance(e, Skipped) or log.info("no quick decode of %s: %s",
+                                                                                     path, e))
         run_in_pool(decode, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
                     owner=self, on_done=lambda res, d=doc: self._decoded(d, res),
                     on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
@@ -573,13 +599,29 @@ class MainWindow(QMainWindow):
             self.viewer.set_photo(img.size(), img)
             self.render_label.setText("embedded preview")
 
+    def _decoded_quick(self, doc: PhotoDoc, res: Decoded | None) -> None:
+        """A large RAW's half-size levels: edited and rendered from them until the full decode is in
+        (then only the 100 % crops need it, so the screen does not change)."""
+        if res is None or doc is not self.doc or doc.preview_linear is not None or doc.failed:
+            return  # a small sensor, the user moved on, the full decode came first, or it failed
+        doc.preview_linear, doc.draft_linear, doc.meta = res.preview_linear, res.draft_linear, res.meta
+        self._show_decoded(doc, res.meta.width, res.meta.height)
+
     def _decoded(self, doc: PhotoDoc, res: Decoded) -> None:
         if doc is not self.doc:
             return  # the user moved on; pixels are dropped
-        doc.linear, doc.preview_linear, doc.draft_linear, doc.meta = (
-            res.linear, res.preview_linear, res.draft_linear, res.meta)
+        quick = doc.preview_linear is not None  # its half-size levels are on screen already
+        doc.linear, doc.meta = res.linear, res.meta
+        if quick:
+            self._request_detail()  # zoomed in meanwhile: the full-resolution crops fill in now
+            return
+        doc.preview_linear, doc.draft_linear = res.preview_linear, res.draft_linear
         h, w = res.linear.shape[:2]
-        m = res.meta
+        self._show_decoded(doc, w, h)
+
+    def _show_decoded(self, doc: PhotoDoc, w: int, h: int) -> None:
+        """The photo's pixels are in (its full size ``w`` x ``h``): say so, render, run what waited."""
+        m = doc.meta
         bits = [doc.name, f"{w} × {h}"]
         if getattr(m, "camera", None):
             bits.append(m.camera)
@@ -587,7 +629,7 @@ class MainWindow(QMainWindow):
             bits.append(f"ISO {m.iso:g}")
         self.info_label.setText("   ·   ".join(bits))
         self.viewer.set_full(QSize(w, h))
-        self.viewer.finest_preview = res.preview_linear.shape[1] / w
+        self.viewer.finest_preview = doc.preview_linear.shape[1] / w
         self._submit("before", Recipe(), doc.preview_linear)
         self.preview_source(doc)  # asks for the screen-size level when the view needs one
         wanted = self._screen_wanted

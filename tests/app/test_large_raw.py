@@ -1,0 +1,64 @@
+"""A large RAW opens from a half-size decode first: editable in seconds, the full decode following."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from qt_helpers import TIMEOUT, settle
+
+import app.window as window_mod
+from app.loading import PREVIEW_EDGE, QUICK_RAW_BYTES
+
+
+@pytest.fixture(scope="module")
+def big_dng(tmp_path_factory, photo_srgb8: np.ndarray) -> Path:
+    """The real photo at 4800x3000 as an uncompressed 14 MP DNG (~29 MB): half its sensor still
+    fills the 2048 px preview level."""
+    from engine.io.dng import write_dng
+
+    big = np.asarray(Image.fromarray(photo_srgb8).resize((4800, 3000), Image.Resampling.BICUBIC))
+    path = tmp_path_factory.mktemp("big") / "big.dng"
+    write_dng(path, big, seed=3)
+    assert path.stat().st_size >= QUICK_RAW_BYTES
+    return path
+
+
+def test_a_large_raw_is_editable_before_its_full_decode(qtbot, win, big_dng, monkeypatch):
+    quick_in = threading.Event()
+    real_quick, real_full = window_mod.decode_quick, window_mod.decode
+
+    def quick(path, wanted=None):
+        try:
+            return real_quick(path, wanted)
+        finally:
+            quick_in.set()
+
+    def full(path, wanted=None):  # held back until the quick levels are in, as a slow decode would be
+        quick_in.wait(TIMEOUT / 1000)
+        return real_full(path, wanted)
+
+    monkeypatch.setattr(window_mod, "decode_quick", quick)
+    monkeypatch.setattr(window_mod, "decode", full)
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.open_path(big_dng)
+    doc = win.doc
+    assert doc.linear is None  # shown from the half-size decode; the full one still runs
+    levels = doc.preview_linear
+    assert max(levels.shape[:2]) == PREVIEW_EDGE and (win.viewer.full.width(), win.viewer.full.height()) == (4800, 3000)
+    assert "4800 × 3000" in win.info_label.text()
+    win.panel.add_step("exposure")  # editable at once
+    qtbot.waitUntil(lambda: doc.linear is not None, timeout=TIMEOUT * 2)
+    assert doc.linear.shape == (3000, 4800, 3)
+    assert doc.preview_linear is levels  # the screen does not change when the full decode lands
+    settle(qtbot, win)
+    # the half-size levels look as the full decode's would: the same photo, the same colours
+    from app.loading import small
+
+    full_level = small(doc.linear, PREVIEW_EDGE)
+    assert np.abs(full_level.mean((0, 1)) - levels.mean((0, 1))).max() < 0.01
+    win.viewer.zoom_100()  # 100 % crops come from the full decode
+    qtbot.waitUntil(lambda: win.viewer.detail is not None, timeout=TIMEOUT)
