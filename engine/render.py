@@ -46,6 +46,29 @@ def render(recipe: Recipe, linear: np.ndarray, *, exact: bool = False) -> np.nda
     return apply_recipe_lut(recipe, linear)
 
 
+#: Rows rendered at a time by :func:`render_bits`: a multiple of the 8-bit dither tile's 64 rows,
+#: so that the bands dither as the whole image would
+BAND_ROWS = 512
+
+
+def render_bits(recipe: Recipe, linear: np.ndarray, bits: int, *, exact: bool = False) -> np.ndarray:
+    """:func:`render` straight to the integers a file stores (8 bits dithered, 16 bits rounded, as
+    :func:`engine.io.image.to_bits`), a band of rows at a time, with the cube the whole image would
+    get: the float render of a whole photo (12 bytes a pixel) is never held. Exports of a 199 MP
+    panorama took 6.7 GB, 34 bytes a pixel."""
+    from .io.image import to_bits
+    from .lut import apply_recipe_lut, size_for
+
+    out = np.empty(linear.shape, np.uint8 if bits == 8 else np.uint16)
+    exact = exact or any(not s.spec.pointwise for s in recipe.active())
+    size = size_for(linear)
+    for y in range(0, linear.shape[0], BAND_ROWS):
+        band = linear[y:y + BAND_ROWS]
+        srgb = render_exact(recipe, band) if exact else apply_recipe_lut(recipe, band, size)
+        out[y:y + BAND_ROWS] = to_bits(srgb, bits)
+    return out
+
+
 def render_uint8(recipe: Recipe, linear: np.ndarray, *, exact: bool = False) -> np.ndarray:
     """:func:`render` straight to 8-bit display sRGB (H, W, 3) uint8, rounded: the fast path
     writes the bytes itself, so a preview needs no float -> uint8 pass of its own."""

@@ -496,7 +496,7 @@ def raster_preview(path: str | Path, max_size: int | None = None) -> np.ndarray:
         if arr16 is not None:
             if arr16.dtype.kind == "f":  # converted from its profile to linear sRGB
                 from ..color import srgb_encode
-                return _to_bits(srgb_encode(arr16), 8)
+                return to_bits(srgb_encode(arr16), 8)
             return np.ascontiguousarray((arr16 >> 8).astype(np.uint8))
         return np.asarray(_load_pillow(im, path, draft=max_size))
 
@@ -582,7 +582,9 @@ def _dithered8(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _to_bits(srgb: np.ndarray, bits: int) -> np.ndarray:
+def to_bits(srgb: np.ndarray, bits: int) -> np.ndarray:
+    """Display sRGB (float [0, 1], uint8 or uint16) as ``bits``-bit integers, as the writers store
+    them: 8 bits dithered (:func:`_dithered8`, in bands of its 64-row tile), 16 bits rounded."""
     a = np.asarray(srgb)
     if a.ndim != 3 or a.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) image, got shape {a.shape}")
@@ -621,12 +623,12 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
         with atomic_path(path) as tmp:
             if fmt == "tiff16":
                 buf = io.BytesIO()
-                _write_tiff16(buf, _to_bits(srgb, 16), meta)
+                _write_tiff16(buf, to_bits(srgb, 16), meta)
                 tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE))
             elif fmt == "png16":
-                tmp.write_bytes(carry(_png16_encode(_to_bits(srgb, 16), exif), meta.path if meta else None, SOFTWARE))
+                tmp.write_bytes(carry(_png16_encode(to_bits(srgb, 16), exif), meta.path if meta else None, SOFTWARE))
             else:
-                im = Image.fromarray(np.ascontiguousarray(_to_bits(srgb, 8)), "RGB")
+                im = Image.fromarray(np.ascontiguousarray(to_bits(srgb, 8)), "RGB")
                 kw: dict = {"icc_profile": srgb_icc()}
                 if exif:
                     kw["exif"] = exif

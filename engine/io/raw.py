@@ -23,7 +23,7 @@ from PIL import Image
 
 from ..color import srgb_encode
 from .errors import ImageError, check_dimensions
-from .image import _orientation, _to_bits, _upright
+from .image import _orientation, _upright, to_bits
 from .metadata import EXIF_IFD, Metadata, camera_name, exif_from_fields, fill_from_tags, tiff_tags
 from .orientation import apply_orientation, exif_from_flip, fit_box, swaps_axes, upright_box
 
@@ -245,7 +245,7 @@ def _decoded_preview(decode: Callable[[], np.ndarray], path: str | Path) -> np.n
         lin = decode()
     except ImageError as e:
         raise ImageError(f"no preview, and {str(e).split(': ', 1)[-1]}", path) from e
-    return _to_bits(srgb_encode(lin), 8)
+    return to_bits(srgb_encode(lin), 8)
 
 
 def _metadata(raw: rawpy.RawPy, path: Path) -> Metadata:

@@ -900,13 +900,13 @@ def test_a_camera_photo_appearing_while_a_photo_renders_is_kept(sources, tmp_pat
     out.mkdir()
     (job,) = plan_jobs(shoot, out, ExportSettings(long_edge=200, overwrite=True, source="recipe",
                                                   recipe=LOOK.to_json()))
-    real = engine.render.render
+    real = engine.render.render_bits
 
-    def render_while_copied(recipe, linear, **kw):
+    def render_while_copied(*args, **kw):
         shutil.copy(sources / "dune.jpg", job.dst)  # copied in from the card meanwhile
-        return real(recipe, linear, **kw)
+        return real(*args, **kw)
 
-    monkeypatch.setattr(engine.render, "render", render_while_copied)
+    monkeypatch.setattr(engine.render, "render_bits", render_while_copied)
     before = (sources / "dune.jpg").read_bytes()
     r = export_one(job)
     assert r.status == "failed" and "did not write" in r.reason and not r.fatal
