@@ -143,6 +143,14 @@ def test_disable_and_reorder_steps(qtbot, win, folder):
     assert [s.op for s in win.doc.recipe] == ops[:1]
     win.undo_group.undo()
     assert [s.op for s in win.doc.recipe] == ops
+    # three steps: a move and its undo are not the same swap (with two, a broken undo passed)
+    win.panel.add_step("gamma")
+    win.doc.undo.push(MoveStep(win.doc, 0, 2))
+    assert [s.op for s in win.doc.recipe] == ["saturation", "gamma", "exposure"]
+    win.undo_group.undo()
+    assert [s.op for s in win.doc.recipe] == ["exposure", "saturation", "gamma"]
+    win.undo_group.redo()
+    assert [s.op for s in win.doc.recipe] == ["saturation", "gamma", "exposure"]
 
 
 def test_curve_editor_drag_changes_tone_and_merges(qtbot, win, folder):
