@@ -101,3 +101,25 @@ def test_dialog_cancel_stops_cleanly(qtbot, folder):
     assert dlg.status.text().startswith("Cancelled:") and "not started" in dlg.status.text()
     outs = sorted(p.name for p in (folder / "export").iterdir())
     assert 1 <= len(outs) < 10 and not any(n.startswith(".") for n in outs)  # complete files only
+
+
+def test_a_rerun_after_the_recipe_file_changed_redoes_every_photo(qtbot, folder):
+    """The CLI's --recipe file changed since the exports redoes them; the dialog's recipe file did
+    not reach that check, and a re-run kept the old look without a word."""
+    import os
+    import time
+
+    dlg = make_dialog(qtbot, folder)
+    dlg.export_btn.click()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    assert dlg.status.text().startswith("Finished: 3 exported")
+    dlg.export_btn.click()  # nothing changed: skipped
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    assert dlg.status.text().startswith("Finished: 0 exported, 3 skipped")
+    look = folder.parent / "look.json"
+    Recipe([Step("exposure", {"ev": -0.5})]).save(look)
+    later = time.time() + 5  # after the exports, whatever the file system's time resolution
+    os.utime(look, (later, later))
+    dlg.export_btn.click()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    assert dlg.status.text().startswith("Finished: 3 exported, 0 skipped")
