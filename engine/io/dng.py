@@ -142,6 +142,7 @@ def write_dng(
     image: np.ndarray,
     *,
     wb: Sequence[float] = (2.0, 1.0, 1.5),
+    as_shot: Sequence[float] | None = None,
     preview: bool = True,
     noise: bool | float = True,
     seed: int = 0,
@@ -159,6 +160,8 @@ def write_dng(
     ``image`` is (H, W, 3): uint8/uint16 are read as **sRGB-encoded**, float as **linear** sRGB
     primaries (1.0 = sensor white; above it clips like a real sensor). ``linear`` overrides the guess.
     ``wb`` are the camera's white-balance gains (R, G, B), stored as AsShotNeutral = 1/wb.
+    ``as_shot``: other gains for AsShotNeutral alone (a shot balanced for another light than the
+    one the sensor's matrix neutralises, as a tungsten setting outdoors).
     ``exposure`` (EV) scales the linear light before the mosaic (e.g. -1 for an underexposed shot);
     the previews show the exposed image as a camera JPEG would. Odd sizes are cropped to even.
     ``orientation`` is the EXIF/TIFF Orientation (1..8) stored in IFD0; pixels stay as given.
@@ -183,7 +186,7 @@ def write_dng(
 
     wb_arr = np.asarray(wb, dtype=np.float64)
     color_matrix = np.diag(1.0 / wb_arr) @ XYZ_TO_SRGB
-    neutral = 1.0 / wb_arr
+    neutral = 1.0 / np.asarray(wb if as_shot is None else as_shot, dtype=np.float64)
     shown, shown8 = lin, src8  # what the previews show
     if default_crop is not None:
         x, y, cw, ch = default_crop

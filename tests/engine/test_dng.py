@@ -205,3 +205,15 @@ def test_a_raw_libraw_decodes_to_one_channel_opens_grey(tmp_path: Path, photo_sr
     img = load_photo(path).linear
     assert img.ndim == 3 and img.shape[2] == 3 and img.mean() > 0.01
     np.testing.assert_array_equal(img[..., 0], img[..., 2])
+
+
+def test_the_decode_follows_the_white_balance_the_photo_was_shot_with(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """A RAW opens with the camera's as-shot white balance (a tungsten setting outdoors comes out
+    blue, as the camera's JPEG shows it), not the daylight balance of the sensor's matrix. The
+    synthetic DNGs had both the same, so decoding with either went unnoticed."""
+    daylight, tungsten = (2.0, 1.0, 1.5), (2.0 / 1.4, 1.0, 1.5 * 1.4)  # less red, more blue
+    plain = load_photo(write_dng(tmp_path / "day.dng", photo_srgb8, wb=daylight, noise=False)).linear
+    shot = load_photo(write_dng(tmp_path / "tungsten.dng", photo_srgb8, wb=daylight, as_shot=tungsten,
+                                noise=False)).linear
+    ratio = lambda lin: float(lin[..., 2].mean() / lin[..., 0].mean())  # noqa: E731 - blue over red
+    assert ratio(shot) > 1.6 * ratio(plain)  # 1.4² = 1.96 ideally; clipping takes a little
