@@ -13,6 +13,7 @@ from . import (  # noqa: F401  (imported to register)
     contrast,
     black_white,
     color_curves,
+    highlights,
 )
 # isort: on
 from .base import LUMA, REGISTRY, FilterSpec, Param, Sigmoid, TanhRange, register

@@ -260,3 +260,38 @@ def test_contrast_leaves_values_above_white_alone() -> None:
     for amount in (0.5, -0.5, 1.0):
         out = np.asarray(REGISTRY["contrast"].apply(bright, amount=amount))
         np.testing.assert_allclose(out, bright, rtol=1e-5)
+
+
+def test_highlight_roll_off_keeps_hue_where_clipping_shifts_it(photo_linear) -> None:
+    """The real photo two stops over: clipping each channel turns its sky and sand's hues (cyan,
+    yellow); the roll-off keeps every pixel's hue, and leaves whatever is below its knee alone."""
+    import colorsys
+
+    from engine.color import srgb_encode
+    from engine.filters.highlights import KNEE
+
+    spec = REGISTRY["highlights"]
+    over = photo_linear * np.float32(4.0)
+    rolled = np.asarray(spec.apply(over, amount=1.0))
+    assert rolled.max() <= 1.0  # nothing left for the display to clip
+
+    def hues(lin: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        rgb = srgb_encode(np.clip(lin, 0, 1))[mask]
+        return np.array([colorsys.rgb_to_hsv(*p)[0] for p in rgb[::7]])
+
+    def shift(a: np.ndarray, b: np.ndarray) -> float:
+        d = np.abs(a - b)
+        return float(np.median(np.minimum(d, 1 - d)) * 360)
+
+    m = over.max(-1)
+    # coloured pixels past white that the roll-off does not fade to white (luminance under white)
+    lum = over @ np.array(LUMA, np.float32)
+    chroma = (over.max(-1) - over.min(-1)) / np.maximum(over.max(-1), 1e-6)
+    mask = (m > 1.2) & (lum < 0.9) & (chroma > 0.3)
+    assert mask.mean() > 0.02
+    truth = hues(over / m[..., None], mask)  # the hue of the light itself, before any clip
+    assert shift(hues(over, mask), truth) > 5  # clipped: hues move (9.5° median here)
+    assert shift(hues(rolled, mask), truth) < 1
+    # below the knee, untouched
+    calm = photo_linear.max(-1) < KNEE
+    np.testing.assert_allclose(np.asarray(spec.apply(photo_linear, amount=1.0))[calm], photo_linear[calm], atol=1e-6)

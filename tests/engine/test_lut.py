@@ -50,7 +50,7 @@ def test_channelwise_probe_matches_the_math(op: str) -> None:
                        else p.min + 0.3 * (p.max - p.min)) for p in spec.params}
     if op in ("tone", "color_curves"):
         params = {"slopes": (np.array(TONE) if op == "tone" else np.array(CURVES)).tolist()}
-    mixes = op in ("saturation", "contrast", "black_white")
+    mixes = op in ("saturation", "contrast", "black_white", "highlights")
     assert is_channelwise(Step(op, params)) is not mixes
 
 
