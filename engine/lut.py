@@ -276,14 +276,16 @@ def bake_lut(recipe: Recipe, size: int = DEFAULT_SIZE) -> Lut3D:
     head, mid, tail = steps[: mixing[0]], steps[mixing[0] : mixing[-1] + 1], steps[mixing[-1] + 1 :]
     pre_post = {}
     tried: list[tuple[float, Lut3D]] = []
-    reach = _reach(head, mid)
+    enter, inside = _reach(head, mid)
     # a wider range spreads the lattice thinner: its cube gets half as many nodes again per axis
-    wide = [] if reach <= MID_MAX else [(min(16.0, reach * 1.05), (size - 1) * 3 // 2 + 1)]
+    reach = max(enter, inside)
+    wide = [] if reach <= MID_MAX else [(min(WIDEST, reach * 1.05), (size - 1) * 3 // 2 + 1)]
     for top, n in [(MID_MAX, size), *wide]:
         for chain in (False, True) if len(mixing) < len(mid) else (False,):
             if top not in pre_post:
                 pre_post[top] = _bake_pre(head, n, into_cube=True, top=top), _bake_post(tail, n, top)
-            middle, err = _bake_middle(mid, n, display=not tail, top=top, chain=chain, reach=reach)
+            # probed on the colours that can enter the middle: up to white after the steps before it
+            middle, err = _bake_middle(mid, n, tail, top=top, chain=chain, reach=min(enter, WIDEST))
             lut = Lut3D(pre_post[top][0], middle[0], pre_post[top][1], n, *middle[1:], top=top)
             if err <= CHAIN_ABOVE:
                 return lut
@@ -291,18 +293,23 @@ def bake_lut(recipe: Recipe, size: int = DEFAULT_SIZE) -> Lut3D:
     return min(tried, key=lambda t: t[0])[1]
 
 
-def _reach(head: list[Step], mid: list[Step]) -> float:
-    """How far above white the values inside the middle go: white after the steps before it, and
-    after each per-channel step inside it. Where that is beyond :data:`MID_MAX` a wider range is
-    tried too: +1.1 EV and two gammas of 1.5 put white at 6.9, which the cube saw as 2, and a
-    black & white step after them then turned a clipped red into dark grey (77 levels off)."""
+#: The widest range held between the stages
+WIDEST = 16.0
+
+
+def _reach(head: list[Step], mid: list[Step]) -> tuple[float, float]:
+    """How far above white values go: entering the middle (white after the steps before it), and
+    inside it (after each of its per-channel steps, which a chain's cubes must hold). Where that
+    is beyond :data:`MID_MAX` a wider range is tried too: +1.1 EV and two gammas of 1.5 put white at
+    6.9, which the cube saw as 2, and a black & white step after them then turned a clipped red
+    into dark grey (77 levels off)."""
     x = _run(head, _channels(np.array([1.0], np.float32)))
-    reach = float(np.max(x))
+    enter = inside = float(np.max(x))
     for s in mid:
         if is_channelwise(s):
             x = np.asarray(s.spec.apply(x, **s.params))
-            reach = max(reach, float(np.max(x)))
-    return reach
+            inside = max(inside, float(np.max(x)))
+    return enter, inside
 
 
 def _bake_post(tail: list[Step], size: int, top: float) -> np.ndarray | None:
@@ -338,21 +345,22 @@ _PROBE_PIXELS = _probe_pixels()
 _MIDDLES: OrderedDict[tuple, tuple[tuple, float]] = OrderedDict()
 
 
-def _bake_middle(mid: list[Step], size: int, *, display: bool, top: float, chain: bool,
+def _bake_middle(mid: list[Step], size: int, tail: list[Step], *, top: float, chain: bool,
                  reach: float = 1.0) -> tuple[tuple, float]:
-    """The middle's stages, ``(cube, packed, between, more)``, and their largest error over the
-    probe colours (and, where values reach above 1.2, the probe colours stretched up to ``reach``)
-    in 8-bit levels (display, or shaped values scaled to display), cached by the middle alone: the
-    steps before it only choose which of its colours a photo reaches, so dragging their sliders
-    checks nothing again.
+    """The middle's stages, ``(cube, packed, between, more)``, and their largest error in display
+    levels over the probe colours (and, where values reach above 1.2, the probe colours stretched up
+    to ``reach``), with the ``tail`` run exactly after them (a tail that darkens shows what the range
+    clamped). Cached by the middle and the tail: the steps before them only choose which colours a
+    photo brings, so dragging their sliders checks nothing again.
 
     ``chain``: a cube per run of mixing steps with the per-channel steps between them in 1-D tables.
     One cube over them all interpolates a steep per-channel curve (a gamma of 0.4, a tone curve's
     dark zone) from its nodes alone: 48 levels off on sand's near-black blue after saturation,
     gamma 0.4 and contrast. Each extra cube costs one more lookup per pixel, so a recipe is chained
     only where one cube is inaccurate."""
+    display = not tail
     reach = round(max(reach, 1.2), 1)
-    key = (Recipe(mid).dumps(), size, display, top, chain, reach)
+    key = (Recipe(mid).dumps(), Recipe(tail).dumps(), size, top, chain, reach)
     with _CACHE_LOCK:
         if key in _MIDDLES:
             _MIDDLES.move_to_end(key)
@@ -373,11 +381,10 @@ def _bake_middle(mid: list[Step], size: int, *, display: bool, top: float, chain
     alone = Lut3D(_bake_pre([], size, into_cube=True, top=top), middle[0], None, size, *middle[1:], top=top)
     probe = _PROBE_PIXELS if reach <= 1.2 else np.concatenate([_PROBE_PIXELS, _PROBE_PIXELS * (reach / 1.2)], 1)
     got = apply_lut(alone, probe.copy())  # the middle's own output: display, or shaped
-    exact = _run(mid, probe)
-    want = srgb_encode(exact) if display else shape_mid(exact, size, top)
-    # a shaped value spans ~s^(1/2.4) times the display's: its error, in display levels
-    scale = 1.0 if display else _mid_scale(size, top) ** (1 / 2.4)
-    result = middle, float(np.abs(got - want).max()) * 255 * scale
+    if not display:
+        got = srgb_encode(_run(tail, unshape_mid(got, size, top)))
+    want = srgb_encode(_run(mid + tail, probe))
+    result = middle, float(np.abs(got - want).max()) * 255
     with _CACHE_LOCK:
         _MIDDLES[key] = result
         while len(_MIDDLES) > 8:
@@ -927,7 +934,7 @@ def warm_up() -> None:
     luts += [bake_lut(Recipe([Step("black_white", {"amount": 0.5}), Step("exposure", {"ev": ev})]), 3)
              for ev in (0.5, 0.6, 0.7)]
     chain = [Step("saturation", {"amount": 0.5}), Step("gamma", {"gamma": 0.7}), Step("contrast", {"amount": 0.3})]
-    middle, _ = _bake_middle(chain, 3, display=True, top=MID_MAX, chain=True)  # compiles _apply_chain
+    middle, _ = _bake_middle(chain, 3, [], top=MID_MAX, chain=True)  # compiles _apply_chain
     luts.append(Lut3D(_bake_pre([], 3, into_cube=True), middle[0], None, 3, *middle[1:]))
     for lut in luts:
         apply_lut(lut, img, np.empty((2, 2), np.uint32), hist)

@@ -269,3 +269,16 @@ def test_white_lifted_beyond_the_cube_range_widens_it(photo_linear: np.ndarray) 
     mx, q = errors_8bit(apply_lut(lut, photo_linear), render_exact(r, photo_linear))
     assert mx < 6 and q < 3, (mx, q)
     assert bake_lut(WITH_SATURATION, 33).top == MID_MAX
+
+
+def test_a_push_and_pull_around_a_mixing_step_keeps_its_highlights(photo_linear: np.ndarray) -> None:
+    """+3 EV, contrast and black & white, -3 EV: what the cube held to 2 came back 110 levels off.
+    The wider range was baked but judged in its own clipped units, so the clamped one won."""
+    for ev in (2.5, 3.5):
+        r = Recipe([Step("exposure", {"ev": ev}), Step("contrast", {"amount": -1.0}),
+                    Step("black_white", {"amount": 1.0}), Step("exposure", {"ev": -ev})])
+        for size in (33, 65):
+            lut = bake_lut(r, size)
+            assert lut.top > 4
+            mx, _ = errors_8bit(apply_lut(lut, photo_linear), render_exact(r, photo_linear))
+            assert mx < 2.5, (ev, size, mx)
