@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         #: the agent's jobs in flight, (kind, the photo's doc): one of each kind per photo
         self._running: set[tuple[str, PhotoDoc]] = set()
         self._pending: tuple[PhotoDoc, Callable[[], None]] | None = None  # pressed while the photo opened
+        self._sort_request = 0  # the newest filmstrip order asked for: an older one landing late is dropped
         self.style_dialog = None  # Learn my style, made when first asked for
         self.matcher = None  # Match a look, one fit at a time
         self.strength = AUTO_STRENGTH
@@ -465,15 +466,27 @@ class MainWindow(QMainWindow):
         self.settings.setValue("browse/sort", key)
         self._sort_strip()
 
-    def _sort_strip(self) -> None:
+    def _sort_strip(self, first: Path | None = None) -> None:
         """The filmstrip in the chosen order: by name as listed, by capture time once a worker has
-        read the dates (the photos show at once, in name order, meanwhile)."""
-        paths, folder = self.filmstrip.paths(), self.folder
+        read the dates (the photos show at once, in name order, meanwhile). ``first``: the photo
+        shown because it came first by name (a folder opened); while it is untouched, the first
+        shot takes its place when the dates land."""
+        self._sort_request += 1
+        paths, folder, request = self.filmstrip.paths(), self.folder, self._sort_request
         if self.folder_bar.sort_key == "name":
             self.filmstrip.reorder(sorted(paths, key=lambda p: natural_key(p.name)))
             return
-        run_in_pool(capture_order, paths, owner=self,
-                    on_done=lambda order: self.folder == folder and self.filmstrip.reorder(order))
+
+        def landed(order: list[Path]) -> None:
+            if self.folder != folder or request != self._sort_request:  # another folder or order since
+                return
+            self.filmstrip.reorder(order)
+            doc = self.doc
+            if (first is not None and doc is not None and doc.path == first and order and order[0] != first
+                    and not doc.undo.count() and self.filmstrip.selected_paths() == [first]):
+                self.filmstrip.select_path(order[0])
+
+        run_in_pool(capture_order, paths, owner=self, on_done=landed)
 
     def open_parent_folder(self) -> None:
         if self.folder is not None and self.folder.parent != self.folder:
@@ -497,8 +510,8 @@ class MainWindow(QMainWindow):
         self.folder_bar.set_folder(folder, len(photos))
         if not photos:
             return False
-        self._sort_strip()
         first = path if path.is_file() else photos[0]
+        self._sort_strip(None if path.is_file() else first)
         self.filmstrip.select_path(first)
         if self.doc is None or self.doc.path != first:
             self.show_photo(first)

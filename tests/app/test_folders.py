@@ -115,3 +115,28 @@ def test_the_filmstrip_sorts_by_capture_time_and_remembers_it(qtbot, win, tmp_pa
     win.folder_bar.sort_actions["name"].trigger()
     assert rows() == ["a.jpg", "b.jpg", "c.jpg", "d.png"]
     assert win.doc.path.name == "a.jpg"
+
+
+def test_a_folder_opened_in_capture_order_shows_its_first_shot_and_a_late_order_is_dropped(qtbot, win, tmp_path,
+                                                                                        photo_jpeg):
+    """Sorted by capture time, a folder opened on the first photo by name (the newest, shown last in
+    the strip); and dates landing after the photographer went back to File name re-sorted the strip
+    under a button saying File name."""
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    for name, when in (("a.jpg", "2026:12:05 15:00:00"), ("b.jpg", "2026:12:05 10:00:00"),
+                       ("c.jpg", "2026:12:05 12:30:00")):
+        _dated_copy(photo_jpeg, shoot / name, when)
+    win.folder_bar.sort_actions["time"].trigger()
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.open_path(shoot)
+    qtbot.waitUntil(lambda: win.doc is not None and win.doc.path.name == "b.jpg", timeout=TIMEOUT)
+    assert [p.name for p in win.filmstrip.paths()] == ["b.jpg", "c.jpg", "a.jpg"]
+    assert win.filmstrip.selected_paths() == [shoot / "b.jpg"]
+    # time, then at once name: the dates' late answer is dropped
+    win.folder_bar.sort_actions["name"].trigger()
+    win.folder_bar.sort_actions["time"].trigger()
+    win.folder_bar.sort_actions["name"].trigger()
+    qtbot.wait(1500)
+    assert [p.name for p in win.filmstrip.paths()] == ["a.jpg", "b.jpg", "c.jpg"]
+    assert win.folder_bar.sort.text() == "Sort: File name ▾"
