@@ -656,6 +656,13 @@ class MainWindow(QMainWindow):
     def _decode_failed(self, doc: PhotoDoc, exc: BaseException, tb: str) -> None:
         if isinstance(exc, Skipped):
             return
+        if doc.preview_linear is not None:  # a large RAW's half-size levels are in: it stays editable
+            log.warning("full decode of %s failed after its quick one\n%s", doc.path, tb)
+            if doc is self.doc:
+                self.statusBar().showMessage(
+                    f"{doc.name}: the full-resolution decode failed ({exc}). Editing goes on at screen size; "
+                    "the 100 % view shows no finer detail, and an export will say why it fails.", 20000)
+            return
         log.warning("cannot open %s\n%s", doc.path, tb)
         doc.failed = str(exc) or type(exc).__name__
         self.filmstrip.mark_failed(doc.path, doc.failed)

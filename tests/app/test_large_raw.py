@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,42 @@ def test_a_large_raw_is_editable_before_its_full_decode(qtbot, win, big_dng, mon
     assert np.abs(full_level.mean((0, 1)) - levels.mean((0, 1))).max() < 0.01
     win.viewer.zoom_100()  # 100 % crops come from the full decode
     qtbot.waitUntil(lambda: win.viewer.detail is not None, timeout=TIMEOUT)
+
+
+def test_a_full_decode_failing_after_the_quick_one_keeps_the_photo_and_its_edits(qtbot, win, big_dng, monkeypatch,
+                                                                                     tmp_path):
+    """The photo turned '⚠ cannot be opened' under the photographer's edits, which were then
+    neither saved nor asked about at quit."""
+    import shutil
+
+    from engine.io import ImageError
+    from engine.recipe import read_sidecar
+
+    big_dng = Path(shutil.copy(big_dng, tmp_path / "big.dng"))  # its own sidecar
+
+    quick_in = threading.Event()
+    real_quick = window_mod.decode_quick
+
+    def quick(path, wanted=None):
+        try:
+            return real_quick(path, wanted)
+        finally:
+            quick_in.set()
+
+    def full(path, wanted=None):  # fails once the quick levels are on screen
+        quick_in.wait(TIMEOUT / 1000)
+        deadline = time.monotonic() + TIMEOUT / 1000
+        while (win.doc is None or win.doc.preview_linear is None) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise ImageError("LibRaw could not decode the RAW data (out of memory)", path)
+
+    monkeypatch.setattr(window_mod, "decode_quick", quick)
+    monkeypatch.setattr(window_mod, "decode", full)
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.open_path(big_dng)
+    doc = win.doc
+    win.panel.add_step("exposure")
+    qtbot.waitUntil(lambda: "full-resolution decode failed" in win.statusBar().currentMessage(), timeout=TIMEOUT)
+    assert not doc.failed and win.panel.auto.isEnabled()
+    win.flush_sidecars(wait=True)
+    assert [s.op for s in read_sidecar(big_dng).steps] == ["exposure"]
