@@ -130,11 +130,15 @@ class Renderer(QObject):
     def _loop(self) -> None:
         while (req := self._take()) is not None:
             try:
-                self.finished.emit(execute(req))
+                signal, args = self.finished, (execute(req),)
             except Exception as e:  # shown by the window; the thread keeps serving
                 import traceback
 
-                self.failed.emit(e, traceback.format_exc())
+                signal, args = self.failed, (e, traceback.format_exc())
+            try:
+                signal.emit(*args)
+            except RuntimeError:  # "Signal source has been deleted": the window is gone, nobody waits
+                return
             finally:
                 with self._cond:
                     self._busy = False
