@@ -548,6 +548,7 @@ class MainWindow(QMainWindow):
     def _show_no_photo(self, message: str) -> None:
         """A folder without photos: the photo shown before is left, so that a shortcut (Reset, Auto,
         Paste) cannot edit it unseen."""
+        commit_typing()
         self._leave_photo()
         self.doc = None
         self._pending = None
@@ -565,6 +566,7 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if self.doc is not None and self.doc.path == path:
             return
+        commit_typing()  # Ctrl+Right with a value typed and not entered: it belongs to the photo left
         self._leave_photo()
         known = path in self.docs
         doc = self.get_doc(path)

@@ -166,3 +166,14 @@ def test_strength_says_why_it_leaves_a_photo_alone(qtbot, win, folder):
     win.panel.add_step("exposure")
     win.panel.strength.setValue(70)
     assert "not made by Auto" in win.panel.status.text()
+
+
+def test_a_value_typed_then_next_photo_stays_with_its_photo(qtbot, win, folder):
+    """Ctrl+Right with a value typed and not entered: the value was dropped."""
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    doc = win.doc
+    win.panel.add_step("exposure")
+    _type_only(qtbot, win.panel.steps.cards[0].controls["ev"].spin, "1.5")
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.step(+1)
+    assert win.doc is not doc and doc.recipe.steps[0].params["ev"] == 1.5
