@@ -13,7 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QWidget
 
-from .loading import MAX_SUBFOLDERS, sub_folders
+from .loading import MAX_SUBFOLDERS, folder_error, sub_folders
 
 #: Parent folders shown as buttons before the current one (the rest as "…")
 SHOWN_PARENTS = 3
@@ -133,7 +133,8 @@ class FolderBar(QWidget):
             self.menu.addAction("No sub-folders").setEnabled(False)
             return
         for path, n in subs:
-            a = self.menu.addAction(f"{path.name}\t{n} photo{'s' if n != 1 else ''}" if n else path.name)
+            count = "cannot be read" if n is None else f"{n} photo{'s' if n != 1 else ''}" if n else ""
+            a = self.menu.addAction(f"{path.name}\t{count}" if count else path.name)
             a.triggered.connect(lambda *_, p=path: self.folder_chosen.emit(p))
         if len(subs) >= MAX_SUBFOLDERS:
             self.menu.addAction(f"Only the first {MAX_SUBFOLDERS} are listed: File ▸ Open Folder for the rest"
@@ -145,7 +146,11 @@ def _short(name: str, most: int = 32) -> str:
 
 
 def folder_message(folder: Path) -> str:
-    """What the viewer says for a folder without photos: where its photos are, if in sub-folders."""
+    """What the viewer says for a folder without photos: why it cannot be read, or where its photos
+    are, if in sub-folders."""
+    error = folder_error(folder)
+    if error is not None:
+        return f"Cannot read the folder {folder}: {error}"
     with_photos = [(p, n) for p, n in sub_folders(folder) if n]
     if not with_photos:
         return f"No photos in {folder}"

@@ -129,9 +129,19 @@ def small(linear: np.ndarray, edge: int) -> np.ndarray:
 MAX_SUBFOLDERS = 300
 
 
-def sub_folders(folder: Path) -> list[tuple[Path, int]]:
+def folder_error(folder: Path) -> str | None:
+    """Why ``folder`` cannot be listed (permission denied, gone...); None where it can."""
+    try:
+        with os.scandir(folder):
+            return None
+    except OSError as e:
+        return e.strerror or type(e).__name__
+
+
+def sub_folders(folder: Path) -> list[tuple[Path, int | None]]:
     """The folder's visible sub-folders, in natural order, each with how many photos it holds
-    directly (by extension, as :func:`list_photos` counts them; no file is opened)."""
+    directly (by extension, as :func:`list_photos` counts them; no file is opened), None for one
+    that cannot be read."""
     from engine.io import is_supported
 
     try:
@@ -145,8 +155,8 @@ def sub_folders(folder: Path) -> list[tuple[Path, int]]:
         try:
             with os.scandir(d) as it:
                 n = sum(1 for e in it if not e.name.startswith(".") and is_supported(e.name) and _is_file(e))
-        except OSError:  # unreadable: listed, so the user sees it and gets the reason on opening it
-            n = 0
+        except OSError:  # unreadable: listed as such; opening it says why (folder_error)
+            n = None
         out.append((d, n))
     return out
 
