@@ -60,6 +60,7 @@ class PhotoDoc(QObject):
         self.preview_linear: Any = None
         self.draft_linear: Any = None
         self.meta: Any = None
+        self.decoding: set[str] = set()  # decodes queued or running ("quick", "full"): one of each at a time
 
     @property
     def name(self) -> str:

@@ -600,29 +600,40 @@ class MainWindow(QMainWindow):
                     on_done=lambda img, d=doc: self._embedded(d, img),
                     on_error=lambda e, tb: isinstance(e, Skipped) or log.info("no embedded preview for %s: %s",
                                                                                  path, e))
-        if _quick_open(path):  # started first: editable from its half-size decode, the full one follows
+        # back on a photo whose decodes still run (it was left a moment ago): they are wanted again,
+        # so none is started twice (two full decodes of a 45 MP RAW at once)
+        if _quick_open(path) and "quick" not in doc.decoding:  # editable from its half-size decode first
+            doc.decoding.add("quick")
             run_in_pool(decode_quick, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
                         owner=self, on_done=lambda res, d=doc: self._decoded_quick(d, res),
-                        on_error=lambda e, tb: isinstance(e, Skipped) or log.info("no quick decode of %s: %s",
-                                                                                     path, e))
-        run_in_pool(decode, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
-                    owner=self, on_done=lambda res, d=doc: self._decoded(d, res),
-                    on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
+                        on_error=lambda e, tb, d=doc: self._quick_failed(d, e))
+        if "full" not in doc.decoding:
+            doc.decoding.add("full")
+            run_in_pool(decode, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
+                        owner=self, on_done=lambda res, d=doc: self._decoded(d, res),
+                        on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
 
     def _embedded(self, doc: PhotoDoc, img: QImage) -> None:
         if doc is self.doc and not self._rendered_once and doc.preview_linear is None and not doc.failed:
             self.viewer.set_photo(img.size(), img)
             self.render_label.setText("embedded preview")
 
+    def _quick_failed(self, doc: PhotoDoc, exc: BaseException) -> None:
+        doc.decoding.discard("quick")
+        if not isinstance(exc, Skipped):
+            log.info("no quick decode of %s: %s", doc.path, exc)
+
     def _decoded_quick(self, doc: PhotoDoc, res: Decoded | None) -> None:
         """A large RAW's half-size levels: edited and rendered from them until the full decode is in
         (then only the 100 % crops need it, so the screen does not change)."""
+        doc.decoding.discard("quick")
         if res is None or doc is not self.doc or doc.preview_linear is not None or doc.failed:
             return  # a small sensor, the user moved on, the full decode came first, or it failed
         doc.preview_linear, doc.draft_linear, doc.meta = res.preview_linear, res.draft_linear, res.meta
         self._show_decoded(doc, res.meta.width, res.meta.height)
 
     def _decoded(self, doc: PhotoDoc, res: Decoded) -> None:
+        doc.decoding.discard("full")
         if doc is not self.doc:
             return  # the user moved on; pixels are dropped
         quick = doc.preview_linear is not None  # its half-size levels are on screen already
@@ -656,6 +667,7 @@ class MainWindow(QMainWindow):
         self._run_pending(doc)
 
     def _decode_failed(self, doc: PhotoDoc, exc: BaseException, tb: str) -> None:
+        doc.decoding.discard("full")
         if isinstance(exc, Skipped):
             return
         if doc.preview_linear is not None:  # a large RAW's half-size levels are in: it stays editable

@@ -102,3 +102,34 @@ def test_a_full_decode_failing_after_the_quick_one_keeps_the_photo_and_its_edits
     assert not doc.failed and win.panel.auto.isEnabled()
     win.flush_sidecars(wait=True)
     assert [s.op for s in read_sidecar(big_dng).steps] == ["exposure"]
+
+
+def test_coming_back_while_its_decodes_run_starts_none_again(qtbot, win, big_dng, photo_jpeg, monkeypatch, tmp_path):
+    """Left and shown again within a second, a large RAW started a second quick and full decode
+    beside the first ones, which were wanted again: two decodes of a 45 MP RAW at once."""
+    import shutil
+
+    d = tmp_path / "s"
+    d.mkdir()
+    shutil.copy(big_dng, d / "a_big.dng")
+    shutil.copy(photo_jpeg, d / "b.jpg")
+    gate, started = threading.Event(), []
+    real_quick, real_full = window_mod.decode_quick, window_mod.decode
+
+    def held(real, kind):
+        def run(path, wanted=None):
+            started.append((kind, path.name))
+            if path.suffix == ".dng":
+                gate.wait(TIMEOUT / 1000)
+            return real(path, wanted)
+        return run
+
+    monkeypatch.setattr(window_mod, "decode_quick", held(real_quick, "quick"))
+    monkeypatch.setattr(window_mod, "decode", held(real_full, "full"))
+    win.open_path(d / "a_big.dng")
+    win.filmstrip.step(+1)  # to the JPEG, while the RAW's decodes wait (and hold the pool's threads)
+    assert win.doc.path.name == "b.jpg"
+    win.filmstrip.step(-1)  # and back
+    gate.set()
+    qtbot.waitUntil(lambda: win.doc.linear is not None, timeout=TIMEOUT * 2)
+    assert sorted(k for k in started if k[1] == "a_big.dng") == [("full", "a_big.dng"), ("quick", "a_big.dng")]
