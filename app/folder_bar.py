@@ -45,6 +45,7 @@ class FolderBar(QWidget):
         self.crumbs.setSpacing(0)
         path_lay.addLayout(self.crumbs)
         self.lay.addWidget(path_box, 1)
+        self.path_box = path_box
         self.menu = QMenu(self)
         self.menu.aboutToShow.connect(self._fill_menu)  # listed when opened: a folder opens without it
         self.folders = QToolButton(text="Folders ▾")
@@ -98,6 +99,24 @@ class FolderBar(QWidget):
         here.setStyleSheet("font-weight: 600;")
         self._show_counts()
         self.setVisible(True)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """In a narrow window the parents give way, the farthest first, so that the current
+        folder's name and Folders ▾ stay whole (it was cut mid-letter)."""
+        items = [self.crumbs.itemAt(i).widget() for i in range(self.crumbs.count())]
+        for w in items:
+            w.setVisible(True)
+        room = self.path_box.width() - self.folders.sizeHint().width() - 8
+        parents = items[:-1]  # the "…", each parent and its "›"; the last is the folder itself
+        while parents and sum(w.sizeHint().width() for w in items if w.isVisibleTo(self)) > room:
+            parents.pop(0).setVisible(False)
+            while parents and isinstance(parents[0], QLabel) and parents[0].text() == "›":
+                parents.pop(0).setVisible(False)  # with its separator
 
     def set_sort(self, key: str) -> None:
         self.sort_key = key if key in self.sort_actions else "name"

@@ -161,3 +161,18 @@ def test_a_folder_that_cannot_be_read_says_why(qtbot, win, shoots, monkeypatch):
     monkeypatch.setattr("app.window.list_photos", lambda folder: [])  # what the app lists there
     assert not win.open_path(locked)
     assert win.viewer.message == f"Cannot read the folder {locked}: Permission denied"
+
+
+def test_in_a_narrow_window_the_parents_give_way_to_the_folders_name(qtbot, win, tmp_path, photo_jpeg):
+    deep = tmp_path / "Pictures" / "2026" / "12-05 Wedding of Anne-Sophie and Jean-Baptiste in Biarritz"
+    deep.mkdir(parents=True)
+    shutil.copy(photo_jpeg, deep / "a.jpg")
+    win.resize(700, 700)
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.open_path(deep)
+    bar = win.folder_bar
+    qtbot.waitUntil(lambda: bar.folders.geometry().right() <= bar.path_box.width(), timeout=5000)
+    shown = [bar.crumbs.itemAt(i).widget() for i in range(bar.crumbs.count())]
+    assert shown[-1].isVisibleTo(bar) and not shown[0].isVisibleTo(bar)  # the farthest parent gave way
+    win.resize(1400, 800)
+    qtbot.waitUntil(lambda: all(w.isVisibleTo(bar) for w in shown), timeout=5000)
