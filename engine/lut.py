@@ -20,12 +20,12 @@ The recipe's enabled, non-identity steps are split in three, the layout of an AC
 A recipe of per-channel steps only is a single 1-D table: exact to ~1e-4 and the fastest case.
 Which steps are per-channel is probed numerically from the math itself (:func:`is_channelwise`).
 
-Each middle is checked once, when baked, against the exact math on fixed probe colours
-(:func:`_bake_middle`). Where one cube is more than :data:`CHAIN_ABOVE` levels off, two other
-layouts are tried and the most accurate kept: a **chain** (a cube per run of mixing steps, the
-per-channel steps between them in 1-D tables: a steep gamma between saturation and contrast was 48
-levels off), and a **wider range** between the stages with a denser cube (where the steps before the
-cube lift white past :data:`MID_MAX`).
+Each middle is checked once, when baked, against the exact math on fixed probe colours, with the
+steps after it run exactly, in display levels (:func:`_bake_middle`). Where one cube is more than
+:data:`CHAIN_ABOVE` levels off, other layouts are tried and the most accurate kept: a **chain** (a
+cube per run of mixing steps, the per-channel steps between them in 1-D tables: a steep gamma between
+saturation and contrast was 48 levels off), and a **wider range** between the stages with a denser
+cube (where the steps before the cube lift white past :data:`MID_MAX`).
 
 Range: the fast path reads linear input in [0, :data:`IN_MAX`] = [0, 4] (two stops above
 white); between the pre and cube stages values are held to about [0, :data:`MID_MAX`] = [0, 2]
@@ -36,8 +36,8 @@ there, while ``render(..., exact=True)`` keeps it.
 Accuracy (8-bit sRGB levels against the exact math, real photos): per-channel recipes < 0.05;
 with saturation / contrast / black & white in the cube ~1-3 at 33³, ~0.5-1.5 at 65³ (worst
 where a clip, e.g. tone's at 1, falls between lattice planes); over random 5-step recipes of mid-range
-values on real photos, at most 4 levels at 1024 px with 33³ (28 before chains and wide ranges, 77 for one
-white pushed to 6.9). Every filter is continuous (the
+values on real photos, at most 6 levels at 1024 px with 33³ (28 before chains and wide ranges, 77 for one
+white pushed to 6.9, 140 for +3.5 EV, contrast, -3.5 EV). Every filter is continuous (the
 saturation filter fades its boost in near grey instead of the paper's jump there), so plain
 interpolation suffices: no pixel needs the exact math.
 
