@@ -280,16 +280,19 @@ def bake_lut(recipe: Recipe, size: int = DEFAULT_SIZE) -> Lut3D:
     # a wider range spreads the lattice thinner: its cube gets half as many nodes again per axis
     reach = max(enter, inside)
     wide = [] if reach <= MID_MAX else [(min(WIDEST, reach * 1.05), (size - 1) * 3 // 2 + 1)]
-    for top, n in [(MID_MAX, size), *wide]:
-        for chain in (False, True) if len(mixing) < len(mid) else (False,):
-            if top not in pre_post:
-                pre_post[top] = _bake_pre(head, n, into_cube=True, top=top), _bake_post(tail, n, top)
-            # probed on the colours that can enter the middle: up to white after the steps before it
-            middle, err = _bake_middle(mid, n, tail, top=top, chain=chain, reach=min(enter, WIDEST))
-            lut = Lut3D(pre_post[top][0], middle[0], pre_post[top][1], n, *middle[1:], top=top)
-            if err <= CHAIN_ABOVE:
-                return lut
-            tried.append((err, lut))
+    layouts = [(top, n, chain) for top, n in [(MID_MAX, size), *wide]
+               for chain in ((False, True) if len(mixing) < len(mid) else (False,))]
+    for top, n, chain in layouts:
+        if top not in pre_post:
+            pre_post[top] = _bake_pre(head, n, into_cube=True, top=top), _bake_post(tail, n, top)
+        # probed on the colours that can enter the middle (up to white after the steps before it),
+        # unless there is no other layout to choose: a slider of a mixing step re-bakes every move
+        probe = None if len(layouts) == 1 else min(enter, WIDEST)
+        middle, err = _bake_middle(mid, n, tail, top=top, chain=chain, reach=probe)
+        lut = Lut3D(pre_post[top][0], middle[0], pre_post[top][1], n, *middle[1:], top=top)
+        if err <= CHAIN_ABOVE:
+            return lut
+        tried.append((err, lut))
     return min(tried, key=lambda t: t[0])[1]
 
 
@@ -317,8 +320,13 @@ def _bake_post(tail: list[Step], size: int, top: float) -> np.ndarray | None:
     (the cube then holds display sRGB directly: one table lookup less per pixel)."""
     if not tail:
         return None
-    post = srgb_encode(_run(tail, _channels(unshape_mid(np.linspace(0.0, 1.0, POST_SIZE), size, top))))[0].T
-    return np.ascontiguousarray(post, np.float32)
+    return np.ascontiguousarray(srgb_encode(_run(tail, _shaped_ramp(size, top)))[0].T, np.float32)
+
+
+def _shaped_ramp(size: int, top: float) -> np.ndarray:
+    """The linear values at the POST_SIZE uniform nodes of the shaped range, as a (1, N, 3) ramp:
+    where the tables read after a cube (post, between) are sampled."""
+    return _channels(unshape_mid(np.linspace(0.0, 1.0, POST_SIZE), size, top))
 
 
 #: Most links (a 1-D table and a cube) a chain has after its first cube (:func:`_apply_chain`)
@@ -346,12 +354,13 @@ _MIDDLES: OrderedDict[tuple, tuple[tuple, float]] = OrderedDict()
 
 
 def _bake_middle(mid: list[Step], size: int, tail: list[Step], *, top: float, chain: bool,
-                 reach: float = 1.0) -> tuple[tuple, float]:
+                 reach: float | None = 1.0) -> tuple[tuple, float]:
     """The middle's stages, ``(cube, packed, between, more)``, and their largest error in display
     levels over the probe colours (and, where values reach above 1.2, the probe colours stretched up
     to ``reach``), with the ``tail`` run exactly after them (a tail that darkens shows what the range
-    clamped). Cached by the middle and the tail: the steps before them only choose which colours a
-    photo brings, so dragging their sliders checks nothing again.
+    clamped); ``reach`` None: not probed (the error given as 0). Cached by the middle and the tail:
+    the steps before them only choose which colours a photo brings, so dragging their sliders checks
+    nothing again.
 
     ``chain``: a cube per run of mixing steps with the per-channel steps between them in 1-D tables.
     One cube over them all interpolates a steep per-channel curve (a gamma of 0.4, a tone curve's
@@ -359,6 +368,8 @@ def _bake_middle(mid: list[Step], size: int, tail: list[Step], *, top: float, ch
     gamma 0.4 and contrast. Each extra cube costs one more lookup per pixel, so a recipe is chained
     only where one cube is inaccurate."""
     display = not tail
+    if reach is None:  # the cube alone, cached as such (_bake_cube)
+        return (*_bake_cube(mid, size, display=display, top=top), None, None), 0.0
     reach = round(max(reach, 1.2), 1)
     key = (Recipe(mid).dumps(), Recipe(tail).dumps(), size, top, chain, reach)
     with _CACHE_LOCK:
@@ -395,8 +406,7 @@ def _bake_middle(mid: list[Step], size: int, tail: list[Step], *, top: float, ch
 def _bake_between(steps: list[Step], size: int, top: float) -> np.ndarray:
     """Per-channel steps between two cubes: shaped value in (uniform, POST_SIZE nodes) -> lattice
     coordinate of the next cube out, (3, POST_SIZE)."""
-    out = _run(steps, _channels(unshape_mid(np.linspace(0.0, 1.0, POST_SIZE), size, top)))
-    return (shape_mid(out, size, top) * (size - 1))[0].T
+    return (shape_mid(_run(steps, _shaped_ramp(size, top)), size, top) * (size - 1))[0].T
 
 
 #: Where the per-channel math is evaluated: 4097 points spaced as sqrt(x / IN_MAX), dense in the
@@ -856,8 +866,7 @@ def apply_lut(lut: Lut3D, linear: np.ndarray, out: np.ndarray | None = None,
     if lut.more is not None:
         bits = img.view(np.int32)
         links = [(lut.between[j], lut.more[j]) for j in range(len(lut.more))]
-        last = links[-1]
-        first, second = links[0], links[1] if len(links) > 1 else last
+        first, second = links[0], links[-1]  # the same link twice where there is one (unused then)
 
         def block(i: int) -> None:
             _apply_chain(bits, lut.pre, packed, n, post, mode, *outs, h * i // n_blocks, h * (i + 1) // n_blocks,
