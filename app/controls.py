@@ -226,7 +226,7 @@ class ParamSlider(QWidget):
         self.edited.emit(float(v), new_gesture())
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if self.label.geometry().contains(event.position().toPoint()) and self.value() != self.param.default:
+        if self.label.geometry().contains(event.position().toPoint()):
             self.set_value(self.param.default)
             self.edited.emit(float(self.param.default), new_gesture())
 
@@ -396,7 +396,7 @@ class _CurveCanvas(QWidget):
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         zone = self._hit(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
-        if zone is not None and self.ed.rows()[self.ed.channel, zone] != self.ed.param.default:
+        if zone is not None:  # at its default already: the step card pushes no edit (StepCard._edit)
             self.ed.set_zone(zone, self.ed.param.default, new_gesture())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

@@ -1239,8 +1239,7 @@ class MainWindow(QMainWindow):
             steps.insert(0, step)
         else:
             steps[at] = step
-        if Recipe(steps).dumps() != doc.recipe.dumps():  # measured again, the same: no empty undo step
-            doc.undo.push(ReplaceRecipe(doc, Recipe(steps), "Auto white balance"))
+        self._replace(doc, Recipe(steps), "Auto white balance")  # measured again, the same: no entry
 
     def _agent_idle(self, kind: str, doc: PhotoDoc | None) -> None:
         """``kind``'s job on ``doc`` is over: its button comes back where the photo shown can be
@@ -1266,8 +1265,13 @@ class MainWindow(QMainWindow):
             strength = self._saved_strength(own, key=style)
         applied = at_strength(recipe, proxy, strength)
         self._autos[doc] = (recipe, proxy, {applied.dumps(): strength}, style)
-        if applied.dumps() != doc.recipe.dumps():  # Auto again on its own result: no empty undo step
-            doc.undo.push(ReplaceRecipe(doc, applied, "Auto"))
+        self._replace(doc, applied, "Auto")  # Auto again on its own result: no entry
+
+    @staticmethod
+    def _replace(doc: PhotoDoc, recipe: Recipe, text: str) -> None:
+        """``recipe`` as one undo step, unless the photo has it already: no entry that undoes nothing."""
+        if recipe.dumps() != doc.recipe.dumps():
+            doc.undo.push(ReplaceRecipe(doc, recipe, text))
 
     def set_strength(self, amount: float) -> None:
         """Auto's strength: re-applies the photo's last Auto result while it is still on screen unedited."""
@@ -1288,8 +1292,7 @@ class MainWindow(QMainWindow):
         new = at_strength(base, proxy, amount)
         applied[new.dumps()] = amount
         self.panel.set_busy("")
-        if new.dumps() != doc.recipe.dumps():  # the handle pressed and let go where it was
-            doc.undo.push(ReplaceRecipe(doc, new, f"Auto strength {round(100 * amount)} %"))
+        self._replace(doc, new, f"Auto strength {round(100 * amount)} %")  # let go where pressed: no entry
 
     @staticmethod
     def _why_no_strength(doc: PhotoDoc, autoed: bool) -> str:
