@@ -33,7 +33,7 @@ from .atomic import in_use, temp_stem, unwritable
 from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
 from .batch_worker import ALREADY, ExportSettings, Job, Result, already_done, export_one, init_worker
 from .batch_worker import someone_elses as _someone_elses
-from .formats import FORMATS
+from .formats import FORMATS, SIXTEEN_BIT
 
 __all__ = [
     "FIELDS", "MIN_PAIRS", "ExportSettings", "Job", "Progress", "Result", "TemplateError", "check_template",
@@ -315,7 +315,7 @@ def default_workers(n_jobs: int | None = None, jobs: Sequence[Job] | None = None
 # for JPEG and 1.40 GB for 16-bit TIFF, 45 MP 2.38 GB for 16-bit TIFF; the fixed 1.2 GB undercounted
 # cameras over 24 MP twice over).
 BASE_COST = 250 * 2**20
-BYTES_PER_PIXEL = {"tiff16": 55, "png16": 55}
+BYTES_PER_PIXEL = dict.fromkeys(SIXTEEN_BIT, 55)
 RAW_BYTES_PER_PIXEL = 1.0  # RAW files hold ~1-2 bytes per pixel: their size overstates, never under
 
 
@@ -343,10 +343,11 @@ def _raw_pixels(path: Path) -> int:
     An uncompressed 61 MP DNG's size on disk said 120 M pixels: one worker where two fitted."""
     import tifffile
 
+    from .io.metadata import tiff_pages
+
     try:
         with tifffile.TiffFile(path) as tf:
-            pages = [p for ifd in tf.pages for p in (ifd, *(getattr(ifd, "pages", None) or ()))]
-            return max((int(p.imagewidth) * int(p.imagelength) for p in pages), default=0)
+            return max((int(p.imagewidth) * int(p.imagelength) for p in tiff_pages(tf)), default=0)
     except Exception:  # tifffile raises many kinds on files it cannot parse: the file size then
         return 0
 

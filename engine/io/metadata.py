@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -103,6 +103,14 @@ def fill_from_tags(meta: Metadata, ifd0: Mapping[int, Any], exif: Mapping[int, A
     meta.f_number = meta.f_number or _positive(get(F_NUMBER))  # 0 = manual lens, unknown
     meta.focal_length = meta.focal_length or _positive(get(FOCAL_LENGTH))
     return meta
+
+
+def tiff_pages(tf: Any) -> Iterator[Any]:
+    """Every IFD of an open ``tifffile.TiffFile`` and its SubIFDs (where a DNG keeps its raw data);
+    tifffile gives None, not an empty list, for an IFD without them."""
+    for ifd in tf.pages:
+        yield ifd
+        yield from getattr(ifd, "pages", None) or ()
 
 
 def tiff_tags(path: Path) -> tuple[dict[int, Any], dict[int, Any]]:

@@ -24,7 +24,7 @@ from PIL import Image
 from ..color import srgb_encode
 from .errors import ImageError, check_dimensions
 from .image import _orientation, _upright, to_bits
-from .metadata import EXIF_IFD, Metadata, camera_name, exif_from_fields, fill_from_tags, tiff_tags
+from .metadata import EXIF_IFD, Metadata, camera_name, exif_from_fields, fill_from_tags, tiff_pages, tiff_tags
 from .orientation import apply_orientation, exif_from_flip, fit_box, swaps_axes, upright_box
 
 # Everything LibRaw opens (lower case, with dot).
@@ -153,12 +153,11 @@ def _unreadable_ljpeg(path: Path) -> bool:
         return False
     try:
         with tifffile.TiffFile(path) as tf:
-            for ifd in tf.pages:
-                for page in (ifd, *(getattr(ifd, "pages", None) or ())):  # and its SubIFDs
-                    if page.compression == 7 and page.dataoffsets:
-                        tf.filehandle.seek(page.dataoffsets[0])
-                        if tf.filehandle.read(2) != b"\xff\xd8":
-                            return True
+            for page in tiff_pages(tf):
+                if page.compression == 7 and page.dataoffsets:
+                    tf.filehandle.seek(page.dataoffsets[0])
+                    if tf.filehandle.read(2) != b"\xff\xd8":
+                        return True
     except Exception:  # tifffile raises many kinds on damaged files; LibRaw has the last word
         return False
     return False
