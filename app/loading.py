@@ -44,13 +44,19 @@ def _parts(text: str) -> list:
 
 
 def list_photos(folder: Path) -> list[Path]:
-    from engine.io import is_supported
-
     try:
-        entries = sorted(folder.iterdir(), key=lambda p: natural_key(p.name))
+        return sorted(_photos_in(folder), key=lambda p: natural_key(p.name))
     except OSError:
         return []
-    return [p for p in entries if not p.name.startswith(".") and p.is_file() and is_supported(p)]
+
+
+def _photos_in(folder: Path) -> list[Path]:
+    """The photos directly in ``folder``, by extension (no file is opened), in no order; OSError
+    where it cannot be listed."""
+    from engine.io import is_supported
+
+    with os.scandir(folder) as it:
+        return [Path(e.path) for e in it if not e.name.startswith(".") and is_supported(e.name) and _is_file(e)]
 
 
 def embedded_preview(path: Path, wanted: Callable[[], bool] | None = None) -> QImage:
@@ -142,8 +148,6 @@ def sub_folders(folder: Path) -> list[tuple[Path, int | None]]:
     """The folder's visible sub-folders, in natural order, each with how many photos it holds
     directly (by extension, as :func:`list_photos` counts them; no file is opened), None for one
     that cannot be read."""
-    from engine.io import is_supported
-
     try:
         with os.scandir(folder) as it:
             dirs = [Path(e.path) for e in it if not e.name.startswith(".") and _is_dir(e)]
@@ -153,8 +157,7 @@ def sub_folders(folder: Path) -> list[tuple[Path, int | None]]:
     out = []
     for d in dirs[:MAX_SUBFOLDERS]:
         try:
-            with os.scandir(d) as it:
-                n = sum(1 for e in it if not e.name.startswith(".") and is_supported(e.name) and _is_file(e))
+            n = len(_photos_in(d))
         except OSError:  # unreadable: listed as such; opening it says why (folder_error)
             n = None
         out.append((d, n))
