@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from engine.formats import FORMAT_LABELS
 
 from .export_dialog import ExportingDialog
-from .fields import folder_field
+from .fields import folder_field, sharpen_combo
 
 
 def _hms(s: float) -> str:
@@ -114,6 +114,8 @@ class BatchDialog(ExportingDialog):
         size_row.addWidget(self.long_edge)
         size_row.addStretch(1)
         form.addRow("Size", size_row)
+        self.sharpen = sharpen_combo("none")
+        form.addRow("Sharpen", self.sharpen)
         from engine.batch import FIELDS, default_workers
 
         self.template = QLineEdit("{stem}")
@@ -154,8 +156,8 @@ class BatchDialog(ExportingDialog):
         self.cancel_btn.clicked.connect(self.cancel)
         lay.addWidget(self.buttons)
         self._inputs = [self.in_dir, self.recursive, self.out_dir, self.src_sidecar, self.src_auto, self.src_recipe,
-                        self.recipe_path, self.fmt, self.quality, self.fit_box, self.long_edge, self.template,
-                        self.jobs_spin, self.overwrite, self.scheduler, self.export_btn]
+                        self.recipe_path, self.fmt, self.quality, self.fit_box, self.long_edge, self.sharpen,
+                        self.template, self.jobs_spin, self.overwrite, self.scheduler, self.export_btn]
         self._restore()
 
     # -- the choices of the last batch, as the Export dialog keeps its own ------------------
@@ -168,6 +170,7 @@ class BatchDialog(ExportingDialog):
         self.quality.setValue(int(s.value("batch/quality", 92)))
         self.fit_box.setChecked(s.value("batch/fit", "false") == "true")
         self.long_edge.setValue(int(s.value("batch/long_edge", 2048)))
+        self.sharpen.setCurrentIndex(max(0, self.sharpen.findData(str(s.value("batch/sharpen", "none")))))
         self.template.setText(str(s.value("batch/template", "{stem}")))
         self.recursive.setChecked(s.value("batch/recursive", "false") == "true")
         self.scheduler.setText(str(s.value("batch/scheduler", "")))
@@ -189,6 +192,7 @@ class BatchDialog(ExportingDialog):
         s.setValue("batch/quality", self.quality.value())
         s.setValue("batch/fit", "true" if self.fit_box.isChecked() else "false")
         s.setValue("batch/long_edge", self.long_edge.value())
+        s.setValue("batch/sharpen", self.sharpen.currentData())
         s.setValue("batch/template", self.template.text())
         s.setValue("batch/recursive", "true" if self.recursive.isChecked() else "false")
         s.setValue("batch/scheduler", self.scheduler.text().strip())
@@ -228,7 +232,8 @@ class BatchDialog(ExportingDialog):
             recipe, source = Recipe.load(recipe_file).to_json(), "recipe"
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
                                   long_edge=self.long_edge.value() if self.fit_box.isChecked() else None,
-                                  source=source, recipe=recipe, overwrite=self.overwrite.isChecked(),
+                                  sharpen=self.sharpen.currentData(), source=source, recipe=recipe,
+                                  overwrite=self.overwrite.isChecked(),
                                   model=str(self.model) if self.model else None, strength=self.strength,
                                   recipe_file=recipe_file)
         jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=self.template.text(),

@@ -32,6 +32,8 @@ from PySide6.QtWidgets import (
 from engine.formats import FORMAT_LABELS
 from engine.recipe import Recipe
 
+from .fields import sharpen_combo
+
 
 class ExportingDialog(QDialog):
     """A dialog that runs an export (``worker`` set while it does, ``cancel()`` stops it): Esc and
@@ -111,6 +113,8 @@ class ExportDialog(ExportingDialog):
         size_row.addWidget(self.long_edge)
         size_row.addStretch(1)
         form.addRow("Size", size_row)
+        self.sharpen = sharpen_combo(settings.value("export/sharpen", "none"))
+        form.addRow("Sharpen", self.sharpen)
         out_row = QHBoxLayout()
         # a folder inside the photos' own (the default "export") is remembered as such: the next
         # folder's photos export into their own "export", not among the last folder's exports
@@ -149,7 +153,7 @@ class ExportDialog(ExportingDialog):
         self.export_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)
         lay.addWidget(self.buttons)
-        self._inputs = [self.fmt, self.quality, self.resize, self.long_edge, self.out_dir, self.template,
+        self._inputs = [self.fmt, self.quality, self.resize, self.long_edge, self.sharpen, self.out_dir, self.template,
                         self.overwrite, self.export_btn]
 
     def _fmt_changed(self) -> None:
@@ -166,7 +170,7 @@ class ExportDialog(ExportingDialog):
 
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
                                   long_edge=self.long_edge.value() if self.resize.isChecked() else None,
-                                  overwrite=self.overwrite.isChecked())
+                                  sharpen=self.sharpen.currentData(), overwrite=self.overwrite.isChecked())
         out = Path(self.out_dir.text()).expanduser()
         by_folder: dict[Path, list[Path]] = {}
         for path, _ in self.photos:
@@ -249,6 +253,7 @@ class ExportDialog(ExportingDialog):
         s.setValue("export/quality", self.quality.value())
         s.setValue("export/long_edge", self.long_edge.value())
         s.setValue("export/resize", "true" if self.resize.isChecked() else "false")
+        s.setValue("export/sharpen", self.sharpen.currentData())
         out, src = Path(self.out_dir.text()).expanduser(), self.photos[0][0].parent
         inside = out.is_relative_to(src)  # the photos' folder itself too ("."), as Lightroom's "same folder"
         s.setValue("export/out_sub", str(out.relative_to(src)) if inside else "")

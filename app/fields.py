@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
+
+from engine.formats import SHARPEN_LABELS
 
 
 def folder_field(parent: QWidget, edit: QLineEdit, title: str) -> QWidget:
@@ -21,3 +23,14 @@ def folder_field(parent: QWidget, edit: QLineEdit, title: str) -> QWidget:
     b.clicked.connect(browse)
     row.addWidget(b)
     return w
+
+
+def sharpen_combo(level: object) -> QComboBox:
+    """The output sharpening's levels (engine.sharpen), ``level`` chosen (None as unknown)."""
+    box = QComboBox()
+    for label, key in SHARPEN_LABELS:
+        box.addItem(label, key)
+    box.setCurrentIndex(max(0, box.findData(str(level))))
+    box.setToolTip("Sharpening for screens, applied to the exported pixels after any resize "
+                   "(the editing view shows the photo without it)")
+    return box

@@ -16,6 +16,7 @@ import numpy as np
 
 from .cli import CliError, UsageError, _check_output, _output_format, guarded, quality, render_with_progress, status
 from .filters import REGISTRY
+from .formats import SHARPEN_LEVELS
 from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH, WHITE_BALANCES
 
 
@@ -42,6 +43,8 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
     p.add_argument("--long-edge", type=int, metavar="N",
                    help="downscale the image -o writes to a long edge of at most N px (Auto reads the whole photo)")
+    p.add_argument("--sharpen", choices=list(SHARPEN_LEVELS), default="none",
+                   help="output sharpening of the image -o writes, for screens, after any downscale (default none)")
     p.set_defaults(func=guarded(cmd_auto))
 
 
@@ -213,7 +216,9 @@ def cmd_auto(args: argparse.Namespace) -> int:
 
                 shown = (photo.linear if args.long_edge is None else
                          fit_long_edge(photo.linear, args.long_edge, sharp=True))
-            srgb = render_with_progress(recipe, shown)
+            from .sharpen import sharpen
+
+            srgb = sharpen(render_with_progress(recipe, shown), args.sharpen)
             with status(f"writing {opath.name}"):
                 write_image(opath, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)
             print(f"  image -> {opath}")

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from .batch_names import FIELDS
-from .formats import FORMATS
+from .formats import FORMATS, SHARPEN_LEVELS
 
 EPILOG = (
     "name template fields: " + "; ".join(f"{{{k}}} = {v}" for k, v in FIELDS.items())
@@ -52,6 +52,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", dest="fmt", choices=list(FORMATS), default="jpeg")
     p.add_argument("--quality", type=int, default=92, help="JPEG quality 1-100 (default 92, as apply and auto)")
     p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
+    p.add_argument("--sharpen", choices=list(SHARPEN_LEVELS), default="none",
+                   help="output sharpening for screens, after any downscale (default none)")
     p.add_argument("--name", default="{stem}", metavar="TEMPLATE", help="output name (default '{stem}')")
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: by cores and memory)")
     ex = p.add_mutually_exclusive_group()
@@ -99,7 +101,8 @@ def run_batch(args: argparse.Namespace) -> int:
             model = str(Agent(args.model, meter=False, constancy=False).path.absolute())
         except (FileNotFoundError, ModelError) as e:
             return _error(str(e), 1)
-    settings = ExportSettings(fmt=args.fmt, quality=args.quality, long_edge=args.long_edge, source=source,
+    settings = ExportSettings(fmt=args.fmt, quality=args.quality, long_edge=args.long_edge, sharpen=args.sharpen,
+                              source=source,
                               recipe=recipe, overwrite=args.overwrite, model=model, strength=args.strength,
                               white_balance=args.white_balance,
                               recipe_file=str(args.recipe.absolute()) if args.recipe else None)

@@ -36,6 +36,7 @@ class ExportSettings:
     fmt: str = "jpeg"  # a key of engine.formats.FORMATS
     quality: int = 92
     long_edge: int | None = None
+    sharpen: str = "none"  # output sharpening, a key of engine.sharpen.LEVELS
     source: RecipeSource = "sidecar"  # sidecar (else Auto) | auto | recipe
     recipe: dict | None = None  # the recipe's JSON document when source == "recipe"
     recipe_file: str | None = None  # the file it was read from, if any: a re-run redoes photos when it changed
@@ -194,7 +195,8 @@ def export_one(job: Job) -> Result:
 
         if s.long_edge:
             linear = fit_long_edge(linear, s.long_edge, sharp=True)
-        srgb = render_bits(recipe, linear, 16 if s.fmt in SIXTEEN_BIT else 8)  # in bands: no full float copy
+        srgb = render_bits(recipe, linear, 16 if s.fmt in SIXTEEN_BIT else 8,  # in bands: no full float copy
+                           sharpen=s.sharpen)
         del linear
         mark("render")
         from .io import write_image

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import unwritable
-from .formats import FORMATS, SUFFIX_FORMAT
+from .formats import FORMATS, SHARPEN_LEVELS, SUFFIX_FORMAT
 
 BAND_ROWS = 256  # rows rendered between progress updates
 
@@ -210,6 +210,8 @@ def add_apply(sub: argparse._SubParsersAction) -> None:
                    help="output format (default: from OUT's suffix; needed only for a name without one)")
     p.add_argument("--quality", "-q", type=quality, default=92, metavar="Q", help="JPEG quality 1-100 (default 92)")
     p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
+    p.add_argument("--sharpen", choices=list(SHARPEN_LEVELS), default="none",
+                   help="output sharpening for screens, after any downscale (default none)")
     p.add_argument("--exact", action="store_true", help="run the exact per-filter math (slow) instead of the LUT")
     p.set_defaults(func=guarded(cmd_apply))
 
@@ -236,6 +238,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
         photo = load_photo(args.input)
     linear = photo.linear if args.long_edge is None else er.fit_long_edge(photo.linear, args.long_edge, sharp=True)
     srgb = er.render(recipe, linear, exact=True) if args.exact else render_with_progress(recipe, linear)
+    from .sharpen import sharpen
+
+    srgb = sharpen(srgb, args.sharpen)
     with status(f"writing {args.output.name}"):
         out = write_image(args.output, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)
     h, w = srgb.shape[:2]

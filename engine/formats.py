@@ -14,3 +14,8 @@ FORMAT_LABELS: tuple[tuple[str, str], ...] = (("JPEG", "jpeg"), ("PNG (8-bit)", 
                                                ("TIFF (16-bit)", "tiff16"))
 #: formats that keep 16 bits per channel
 SIXTEEN_BIT = frozenset({"png16", "tiff16"})
+#: output sharpening level -> amount of its unsharp mask (:mod:`engine.sharpen`; 1.0 adds the detail once more)
+SHARPEN_LEVELS: dict[str, float] = {"none": 0.0, "low": 0.35, "standard": 0.7, "high": 1.1}
+#: (label, key) pairs, in menu order, for export dialogs
+SHARPEN_LABELS: tuple[tuple[str, str], ...] = (("None", "none"), ("Low", "low"), ("Standard", "standard"),
+                                               ("High", "high"))

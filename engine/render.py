@@ -51,20 +51,30 @@ def render(recipe: Recipe, linear: np.ndarray, *, exact: bool = False) -> np.nda
 BAND_ROWS = 512
 
 
-def render_bits(recipe: Recipe, linear: np.ndarray, bits: int, *, exact: bool = False) -> np.ndarray:
+def render_bits(recipe: Recipe, linear: np.ndarray, bits: int, *, exact: bool = False,
+                sharpen: str = "none") -> np.ndarray:
     """:func:`render` straight to the integers a file stores (8 bits dithered, 16 bits rounded, as
     :func:`engine.io.image.to_bits`), a band of rows at a time, with the cube the whole image would
     get: the float render of a whole photo (12 bytes a pixel) is never held. Exports of a 199 MP
-    panorama took 6.7 GB, 34 bytes a pixel."""
+    panorama took 6.7 GB, 34 bytes a pixel.
+
+    ``sharpen``: the output sharpening (:mod:`engine.sharpen`); each band is rendered with the
+    rows its mask reaches beyond it, so the bands sharpen as the whole image would."""
     from .io.image import to_bits
     from .lut import apply_recipe_lut, size_for
+    from .sharpen import MARGIN, amount_of
+    from .sharpen import sharpen as sharpened
 
+    h = linear.shape[0]
     out = np.empty(linear.shape, np.uint8 if bits == 8 else np.uint16)
     exact = exact or any(not s.spec.pointwise for s in recipe.active())
     size = size_for(linear)
-    for y in range(0, linear.shape[0], BAND_ROWS):
-        band = linear[y:y + BAND_ROWS]
+    margin = MARGIN if amount_of(sharpen) else 0
+    for y in range(0, h, BAND_ROWS):
+        top, bottom = max(0, y - margin), min(h, y + BAND_ROWS + margin)
+        band = linear[top:bottom]
         srgb = render_exact(recipe, band) if exact else apply_recipe_lut(recipe, band, size)
+        srgb = sharpened(srgb, sharpen)[y - top:y - top + min(BAND_ROWS, h - y)]
         out[y:y + BAND_ROWS] = to_bits(srgb, bits)
     return out
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import piexif
 import pytest
+from PIL import Image
 from PySide6.QtGui import QIcon, QImage
 from PySide6.QtWidgets import QApplication, QMessageBox
 from qt_helpers import TIMEOUT, auto_and_wait, icon_image, open_and_wait, qimage_array, settle
@@ -625,6 +626,33 @@ def test_the_export_dialogs_quality_reaches_the_file_and_follows_the_format(qtbo
     qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT * 2)
     assert not dlg.quality.isEnabled() and dlg.long_edge.isEnabled() == dlg.resize.isChecked()
     dlg.close()
+
+
+def test_the_export_dialogs_sharpening_reaches_the_file_and_is_remembered(qtbot, win, folder, tmp_path):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    shots = {}
+    for level in ("none", "standard"):
+        dlg = win.export_selection()
+        dlg.out_dir.setText(str(tmp_path / level))
+        dlg.fmt.setCurrentIndex(dlg.fmt.findData("png"))
+        dlg.resize.setChecked(True)
+        dlg.long_edge.setValue(400)
+        dlg.sharpen.setCurrentIndex(dlg.sharpen.findData(level))
+        dlg.start()
+        qtbot.waitUntil(lambda d=dlg: not d.running(), timeout=TIMEOUT * 2)
+        (dst,) = (tmp_path / level).iterdir()
+        with Image.open(dst) as im:
+            shots[level] = np.asarray(im.convert("RGB"), np.float64).mean(-1)
+        dlg.close()
+    assert shots["none"].shape == (250, 400)
+
+    def steps(y: np.ndarray) -> float:
+        return float(np.abs(np.diff(y, axis=0)).mean() + np.abs(np.diff(y, axis=1)).mean())
+
+    assert steps(shots["standard"]) > 1.15 * steps(shots["none"])
+    again = win.export_selection()
+    assert again.sharpen.currentData() == "standard"
+    again.close()
 
 
 def test_paste_selectively_through_the_window_keeps_the_targets_unticked_steps(qtbot, win, folder, monkeypatch):
