@@ -31,7 +31,7 @@ from shiboken6 import isValid
 
 from engine.batch import MIN_PAIRS, pair_by_name, scan_folder
 from engine.runners.agent import style_run_dir, user_styles_dir
-from engine.styles import StyleError, check_name
+from engine.styles import StyleError, check_name, continue_problem
 
 from .fields import folder_field
 from .workers import retouch_child, run_in_pool, signal_child
@@ -41,6 +41,7 @@ WRITTEN = re.compile(r"style model written to (.+)$")
 PAIRS_DELAY_MS = 250  # the folders are scanned once typing pauses, not at every keystroke
 
 
+SAME_FOLDER = "Before and After are the same folder: choose your unedited photos and the finished ones."
 TAIL = 8  # the trainer's last lines kept: the error, and the photos it skipped before it
 ERROR_PREFIX = "retouch train-style: error: "
 
@@ -100,6 +101,9 @@ class StyleDialog(QDialog):
         self.training_name: str | None = None  # the style being trained: its name field may change
         self._err = ""
         self._tail: list[str] = []
+        self._skipped: list[str] = []  # the pairs or photos the training said it skipped
+        self._failed_fields: tuple = ()
+        self._same = False  # Before and After name one folder
         lay = QVBoxLayout(self)
         intro = QLabel("Retouch learns to edit photos like those in <b>Before</b> into the look of those in "
                        "<b>After</b>. If both folders hold the same photos under the same names (your RAWs "
@@ -196,7 +200,7 @@ class StyleDialog(QDialog):
             self._show_pairs(n)
 
     def _show_pairs(self, n: int | None) -> None:
-        text = "" if n is None else (
+        text = SAME_FOLDER if self._same else "" if n is None else (
             f"{n} photos pair up by name: Retouch learns your edit of each." if n >= MIN_PAIRS else
             f"Only {n} photo{'s' if n > 1 else ''} pair{'' if n > 1 else 's'} up by name ({MIN_PAIRS} are needed "
             "to learn your edits): Retouch learns the After photos' look." if n else
@@ -212,6 +216,9 @@ class StyleDialog(QDialog):
         if need > self.height():
             self.resize(self.width(), need)
 
+    def _fields(self) -> tuple:
+        return self.inputs.text(), self.targets.text(), self.name.text().strip()
+
     def is_training(self) -> bool:
         return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
 
@@ -222,25 +229,37 @@ class StyleDialog(QDialog):
                 check_name(name)
         except StyleError as e:  # the names Rename refuses ("retouch": the built-in model's), refused here too
             bad = f"{str(e)[0].upper()}{str(e)[1:]}."
-        ok = training_available() and all(Path(e.text()).is_dir() for e in (self.inputs, self.targets)) \
-            and bool(name) and not bad
+        folders = [Path(e.text()).expanduser() for e in (self.inputs, self.targets)]
+        dirs = all(e.text() and f.is_dir() for e, f in zip((self.inputs, self.targets), folders))
+        same = dirs and folders[0].resolve() == folders[1].resolve()  # train-style refuses it; said here first
+        ok = training_available() and dirs and not same and bool(name) and not bad
         busy = self.is_training()
+        if same != self._same:
+            self._same = same
+            self._show_pairs(None)
+        if not busy and self.status.text().startswith("Training failed") and self._failed_fields != self._fields():
+            self.status.setText("")  # about folders or a name no longer in the fields
         self.start_btn.setEnabled(ok and not busy)
         self.stop_btn.setEnabled(busy and not self._stopping)  # a second signal would kill the export
         for field in (self.inputs.parentWidget(), self.targets.parentWidget(), self.name, self.iterations):
             field.setEnabled(not busy)  # what is being trained stays what the fields say
+        out = user_styles_dir() / f"{name}.onnx"
         has_run = bool(name) and (style_run_dir(name) / "checkpoint.pt").exists()
+        # a style imported under this name, or folders other than its training's: not continued
+        problem = continue_problem(style_run_dir(name), out, *(folders if dirs else (None, None))) if has_run else None
+        has_run = has_run and problem is None
         self.resume.setEnabled(has_run and not busy)
         if not has_run:
             self.resume.setChecked(False)
-        exists = bool(name) and (user_styles_dir() / f"{name}.onnx").exists()
+        exists = bool(name) and out.exists()
         # a training of that name without its style file (deleted, or written elsewhere) is said too:
         # Start would begin again over its checkpoint
         what = f"A style “{name}” exists" if exists else f"A training “{name}” exists (its style file is gone)"
         self.name_note.setText(bad or (f"{what}: Start replaces it"
-                                      + (", or tick Continue to train it further." if has_run else ".")
-                                      if (exists or has_run) and not self.resume.isChecked() and not busy
-                                      else ""))
+                                      + (", or tick Continue to train it further." if has_run else
+                                         f". It cannot be continued: {problem}." if problem else ".")
+                                      if (exists or has_run or problem) and not self.resume.isChecked()
+                                      and not busy else ""))
         self.name_note.setVisible(bool(self.name_note.text()))  # no empty row in the form
         self._fit_height()
 
@@ -257,7 +276,7 @@ class StyleDialog(QDialog):
     def start(self) -> None:
         if self.is_training():
             return
-        self.written, self._err, self._tail = None, "", []
+        self.written, self._err, self._tail, self._skipped = None, "", [], []
         self._close_when_done, self._stopping = False, False  # a close or stop of an earlier run is over
         self.training_name = self.name.text().strip()
         user_styles_dir().mkdir(parents=True, exist_ok=True)  # train-style -o wants an existing folder
@@ -286,6 +305,8 @@ class StyleDialog(QDialog):
                 self.status.setText(f"Iteration {it} of {total} · {elapsed} elapsed · about {eta} left")
             elif line.strip():
                 self._tail = [*self._tail, line.strip()][-TAIL:]
+                if line.startswith("skipped "):
+                    self._skipped.append(line.strip())
 
     def _read_out(self) -> None:
         for line in bytes(self.proc.readAllStandardOutput()).decode(errors="replace").splitlines():
@@ -296,20 +317,28 @@ class StyleDialog(QDialog):
     def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
         self._read_out()
         self.bar.setRange(0, max(1, self.bar.maximum()))
+        stopped = False
         if self.written is not None and self.written.exists():
-            if self.bar.value() < self.bar.maximum():
-                self.status.setText(f"Stopped: the style so far is saved as “{self.written.stem}”; tick "
-                                    "“Continue” and Start to go on.")
+            stopped = self.bar.value() < self.bar.maximum()
+            if stopped:
+                said = f"Stopped: the style so far is saved as “{self.written.stem}”; Start continues it."
             else:
                 self.bar.setValue(self.bar.maximum())
-                self.status.setText(f"Done: the style “{self.written.stem}” is in the Style list.")
+                said = f"Done: the style “{self.written.stem}” is in the Style list."
+            if self._skipped:  # the pairs count said before the training did not know of them
+                said += f"\nSkipped {len(self._skipped)} unreadable:\n" + "\n".join(
+                    s.removeprefix("skipped ") for s in self._skipped[:TAIL])
+            self.status.setText(said)
             self.styleTrained.emit(self.written)
         elif self._stopping:
             self.status.setText("Stopped before the training began: nothing was saved.")
         else:
             self.status.setText(f"Training failed: {failure(self._tail, code)}")
+            self._failed_fields = self._fields()
         self._stopping, self.training_name = False, None
         self._update()
+        if stopped and self.resume.isEnabled():  # Start (the default button) continues, not replaces
+            self.resume.setChecked(True)
         if self._close_when_done:
             self._close_when_done = False
             self.close()

@@ -19,6 +19,8 @@ from .filters import REGISTRY
 from .formats import SHARPEN_LEVELS
 from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH, WHITE_BALANCES
 
+MAX_VARIATIONS = 32  # each costs a render and a recipe file; the app offers 4
+
 
 def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("auto", help="let the learned agent retouch a photo (prints its editable recipe)",
@@ -151,8 +153,10 @@ def _numbered(path: Path | None, i: int, n: int) -> Path | None:
 
 def cmd_auto(args: argparse.Namespace) -> int:
     """Run the agent on IN."""
-    if args.variations < 0:
-        raise UsageError("--variations must be 0 or more")
+    if not 0 <= args.variations <= MAX_VARIATIONS:
+        raise UsageError(f"--variations must be between 1 and {MAX_VARIATIONS} (0 or none: one Auto recipe)")
+    if args.seed is not None and args.seed < 0:  # numpy's generators refuse it with a traceback
+        raise UsageError(f"--seed must be 0 or more (got {args.seed})")
     if args.long_edge is not None and args.long_edge < 16:
         raise UsageError("--long-edge must be at least 16")
     if args.variations > 1 and args.strength == 0:

@@ -9,15 +9,21 @@ cached views behind (they can take gigabytes). The shipped models are never touc
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from .atomic import atomic_path
+from .atomic import atomic_path, atomic_write_bytes
 from .runners.agent import Agent, style_run_dir, user_styles_dir
 
 MAX_NAME = 80
 RESERVED = ("retouch",)  # the shipped model's name: the Style list shows it as "Default"
+#: In a training run: the style file it trains, the folders it learns from, and a digest of the
+#: file it last wrote. Continuing a run that trains another file (an imported style under the same
+#: name, a namesake written elsewhere) replaced that style with this run's.
+RUN_RECORD = "style.json"
 
 
 class StyleError(ValueError):
@@ -92,6 +98,9 @@ def rename_style(path: str | Path, new_name: str) -> Path:
         src.rename(dst)
         if old_run.exists():
             old_run.rename(new_run)
+            rec = _read_record(new_run)
+            if rec is not None and Path(rec["output"]) == src.resolve():
+                _write_record(new_run, {**rec, "output": str(dst.resolve())})
     return dst
 
 
@@ -121,3 +130,52 @@ def import_style(src: str | Path, name: str | None = None) -> Path:
     with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
     return dst
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_record(run: Path) -> dict | None:
+    try:
+        rec = json.loads((run / RUN_RECORD).read_text())
+        return rec if isinstance(rec, dict) and isinstance(rec.get("output"), str) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _write_record(run: Path, rec: dict) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(run / RUN_RECORD, (json.dumps(rec, indent=1) + "\n").encode())
+
+
+def record_training(run: Path, output: Path, inputs: Path, targets: Path) -> None:
+    """A new training in ``run``: of ``output``, from the two folders (nothing written yet)."""
+    _write_record(run, {"output": str(output.resolve()), "inputs": str(inputs.resolve()),
+                        "targets": str(targets.resolve()), "written": None})
+
+
+def record_written(run: Path, output: Path) -> None:
+    """The run has just written ``output``: what a later Continue checks the file against."""
+    rec = _read_record(run)
+    if rec is not None:
+        _write_record(run, {**rec, "output": str(output.resolve()), "written": _digest(output)})
+
+
+def continue_problem(run: Path, output: Path, inputs: Path | None = None, targets: Path | None = None) -> str | None:
+    """Why the training in ``run`` cannot be continued into ``output`` from these folders, or None
+    where it can. A run from before the record was kept is taken as it is."""
+    rec = _read_record(run)
+    if rec is None:
+        return None
+    if Path(rec["output"]) != output.resolve():
+        return f"its training there is of another file, {rec['output']}"
+    try:
+        if output.exists() and _digest(output) != rec.get("written"):
+            return f"{output.name} is not the style that training wrote (it was replaced or imported since)"
+    except OSError as e:
+        return f"{output.name} cannot be read ({e.strerror})"
+    for given, key in ((inputs, "inputs"), (targets, "targets")):
+        if given is not None and isinstance(rec.get(key), str) and Path(rec[key]) != given.resolve():
+            return f"that training learns from {rec['inputs']} and {rec['targets']}"
+    return None

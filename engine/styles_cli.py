@@ -75,7 +75,8 @@ def cmd_styles(args: argparse.Namespace) -> int:
                     print(f"{p.stem}  unusable: {e.strerror}")
                     continue
                 run = style_run_dir(p.stem)
-                more = "  (can be trained further)" if (run / "checkpoint.pt").exists() else ""
+                can = (run / "checkpoint.pt").exists() and styles.continue_problem(run, p) is None
+                more = "  (can be trained further)" if can else ""
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
                 print(f"{p.stem}  {st.st_size / 1e6:.1f} MB  {when}  {_about(p)}{more}")
     except styles.StyleError as e:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -127,14 +128,12 @@ def cmd_train_style(args: argparse.Namespace) -> int:
 
 
 def _train_style(args: argparse.Namespace) -> int:
-    from engine.batch import MIN_PAIRS, pair_by_name, scan_folder
+    from engine.batch import scan_folder
     from engine.cli import CliError, _check_output
     from engine.runners.agent import style_run_dir, user_styles_dir
-    from engine.styles import StyleError, check_name
+    from engine.styles import StyleError, check_name, continue_problem
 
     from .data import crops
-    from .retouch.export import export, summary
-    from .retouch.train import train, work
 
     _check_counts(args, crops.MIN_VIEWS)
     for d in (args.inputs, args.targets):
@@ -159,10 +158,34 @@ def _train_style(args: argparse.Namespace) -> int:
     there = next(d for d in (out.parent, *out.parent.parents) if d.exists())  # styles/ is made when written
     if not os.access(there, os.W_OK):
         raise CliError(f"cannot write to {out.parent}: choose another -o")  # found now, not after the training
-    run = args.run or style_run_dir(name)
+    run = args.run or style_run_dir(name, out)
     if not args.resume and not args.replace and (out.exists() or (run / "checkpoint.pt").exists()):
         what = out if out.exists() else run / "checkpoint.pt"
-        raise CliError(f"{what} exists (hours of training, perhaps): --resume continues it, --replace starts again")
+        can = continue_problem(run, out, args.inputs, args.targets) is None and (run / "checkpoint.pt").exists()
+        raise CliError(f"{what} exists (hours of training, perhaps): "
+                       + ("--resume continues it, " if can else "") + "--replace starts again"
+                       + ("" if can or args.run else ", or give another -o"))
+    if args.resume and (problem := continue_problem(run, out, args.inputs, args.targets)):
+        raise CliError(f"--resume: {problem}; start again with --replace, or give another -o")
+    created = not run.exists()
+    try:
+        return _train_in(args, run, out, name, listed)
+    except BaseException:
+        if created and not (run / "checkpoint.pt").exists():  # a failed start: no views cache left behind
+            shutil.rmtree(run, ignore_errors=True)
+        raise
+
+
+def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed: dict) -> int:
+    """The training itself, in ``run`` (its lock held), once the command line is checked."""
+    from engine.batch import MIN_PAIRS, pair_by_name
+    from engine.cli import CliError
+    from engine.styles import record_training, record_written
+
+    from .data import crops
+    from .retouch.export import export, summary
+    from .retouch.train import train, work
+
     with _run_lock(run):
         pairs = [] if args.unpaired else pair_by_name(listed[args.inputs], listed[args.targets])
         # all checked before the views; a resumed run keeps its own kind
@@ -199,6 +222,8 @@ def _train_style(args: argparse.Namespace) -> int:
         bar = _Bar(lambda start, end: work(cfg, start, end))
         log_file = run / "train.log"
         run.mkdir(parents=True, exist_ok=True)
+        if not args.resume:
+            record_training(run, out, args.inputs, args.targets)
 
         def log(msg: str) -> None:
             with open(log_file, "a") as fh:
@@ -215,6 +240,7 @@ def _train_style(args: argparse.Namespace) -> int:
         strength = {"strength": PAIRED_STRENGTH} if cfg.paired else {}
         with _shielded():  # a second Ctrl-C or SIGTERM while the style is written would lose it
             export(tr.policy.cpu(), out, {"name": name, **summary(tr.state_dict()), **strength}, fp16=True)
+            record_written(run, out)
         state = "interrupted" if tr.stop else "finished"
         print(f"{state} at iteration {tr.it}/{cfg.iterations}; style model written to {out}")
         if tr.stop:

@@ -390,10 +390,19 @@ def user_styles_dir() -> Path:
     return Path(base) / "retouch" / "styles"
 
 
-def style_run_dir(name: str) -> Path:
+def style_run_dir(name: str, output: str | Path | None = None) -> Path:
     """Where ``retouch train-style`` keeps a style's training run (checkpoint, views, log), for the
-    command and the app's Learn my style alike: beside the styles, not in the folder it started in."""
-    return user_styles_dir().parent / "runs" / f"style-{name}"
+    command and the app's Learn my style alike: beside the styles, not in the folder it started in.
+
+    ``output``: the style file it trains, where that is not in the styles folder (``-o`` elsewhere):
+    its run is then its own, so two files of one name never continue each other's training."""
+    runs = user_styles_dir().parent / "runs"
+    if output is None or Path(output).resolve().parent == user_styles_dir().resolve():
+        return runs / f"style-{name}"
+    import hashlib
+
+    tag = hashlib.sha1(str(Path(output).resolve()).encode()).hexdigest()[:8]
+    return runs / f"style-{name}-{tag}"
 
 
 def available_models() -> list[Path]:
@@ -495,6 +504,10 @@ class Agent:
                 return cand
         if p.is_file():
             return p
+        if p.exists():  # a folder, a pipe
+            raise FileNotFoundError(f"{p} is not a model file")
+        if p.suffix.lower() == ".onnx" or len(p.parts) > 1:  # meant as a file, not a name
+            raise FileNotFoundError(f"model file {p} not found")
         raise FileNotFoundError(f"no model {str(model)!r} (available: {', '.join(m.stem for m in available_models())})")
 
     @property

@@ -68,7 +68,9 @@ def test_learn_my_style_trains_stops_and_continues(qtbot, win, folders):
     style = stopped.args[0]
     assert style.name == "warm look.onnx" and style.exists()
     assert (style_run_dir("warm look") / "checkpoint.pt").exists()
-    assert dlg.status.text().startswith("Stopped") and dlg.resume.isEnabled()
+    assert dlg.status.text().startswith("Stopped") and "Start continues it" in dlg.status.text()
+    assert dlg.resume.isChecked() and dlg.name_note.text() == ""  # Start (the default button) continues
+    dlg.resume.setChecked(False)
     assert dlg.name_note.text().startswith("A style “warm look” exists: Start replaces it")  # never silently
     dlg.resume.setChecked(True)
     assert dlg.name_note.text() == ""
@@ -212,3 +214,70 @@ def test_a_training_left_without_its_style_file_is_said_before_start_replaces_it
     assert dlg.height() >= dlg.layout().totalHeightForWidth(dlg.width())  # its two lines whole, not cut
     dlg.resume.setChecked(True)
     assert dlg.name_note.text() == "" and dlg.command()[-1 - len(TINY)] == "--resume"
+
+
+def test_one_folder_as_before_and_after_is_said_before_start(qtbot, win, folders):
+    """It said "the folders do not hold the same photos", enabled Start, and failed only then."""
+    from app.style_dialog import PAIRS_DELAY_MS, SAME_FOLDER
+
+    dlg = _filled(win, folders)
+    dlg.targets.setText(str(folders[0]) + "/")
+    qtbot.wait(PAIRS_DELAY_MS + 300)  # the folders' scan has answered
+    assert dlg.pairs_note.text() == SAME_FOLDER and not dlg.start_btn.isEnabled()
+    dlg.targets.setText(str(folders[1]))
+    qtbot.waitUntil(lambda: "do not hold the same photos" in dlg.pairs_note.text())
+    assert dlg.start_btn.isEnabled()
+
+
+def test_a_style_its_training_did_not_write_is_not_continued(qtbot, win, folders):
+    """A style imported under the name of a former one whose training files stayed: Continue
+    replaced it with the old training's style."""
+    from engine.runners.agent import user_styles_dir
+    from engine.styles import record_training
+
+    run = style_run_dir("warm look")
+    style = user_styles_dir() / "warm look.onnx"
+    record_training(run, style, *folders)  # that training never wrote this file
+    (run / "checkpoint.pt").write_bytes(b"checkpoint")
+    style.parent.mkdir(parents=True, exist_ok=True)
+    style.write_bytes(b"someone else's style")
+    dlg = _filled(win, folders)
+    assert dlg.name.text() == "warm look" and not dlg.resume.isEnabled()
+    assert dlg.name_note.text() == ("A style “warm look” exists: Start replaces it. It cannot be continued: "
+                                    "warm look.onnx is not the style that training wrote (it was replaced or "
+                                    "imported since).")
+
+
+def test_a_failure_is_not_left_beside_other_folders(qtbot, win, folders):
+    """"Training failed: no photos in …" stayed on after the folders were changed."""
+    empty = folders[0].parent / "empty"
+    empty.mkdir()
+    dlg = _filled(win, (empty, folders[1]))
+    dlg.start()
+    qtbot.waitUntil(lambda: not dlg.is_training(), timeout=LONG)
+    assert dlg.status.text() == f"Training failed: no photos in {empty}"
+    dlg.name.setText("warm look")  # what failed is still in the fields: the reason stays
+    assert dlg.status.text().startswith("Training failed")
+    dlg.inputs.setText(str(folders[0]))
+    assert dlg.status.text() == ""
+
+
+def test_pairs_skipped_by_a_training_that_succeeds_are_said(qtbot, win, folders):
+    """The pairs count said "5 photos pair up" before and after; the trainer's own line that one
+    could not be read reached the dialog only when the training failed."""
+    photos = sorted(FIXTURES.glob("*.jpg"))[:4]
+    before, after = folders[0].parent / "raws", folders[0].parent / "exports"
+    for d in (before, after):
+        d.mkdir()
+        for p in photos:
+            shutil.copy(p, d / p.name)
+    (before / "broken.jpg").write_bytes(b"\xff\xd8 not a whole JPEG")
+    shutil.copy(photos[0], after / "broken.jpg")
+    dlg = _filled(win, (before, after))
+    qtbot.waitUntil(lambda: dlg.pairs_note.text().startswith("5 photos pair up"))
+    dlg.iterations.setValue(10)
+    with qtbot.waitSignal(dlg.styleTrained, timeout=LONG):
+        dlg.start()
+    lines = dlg.status.text().splitlines()
+    assert lines[0] == "Done: the style “exports” is in the Style list.", dlg.status.text()
+    assert lines[1] == "Skipped 1 unreadable:" and lines[2].startswith("the pair broken.jpg / broken.jpg: ")

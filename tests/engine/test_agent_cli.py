@@ -162,3 +162,24 @@ def test_auto_writes_a_downscaled_image_from_a_recipe_of_the_whole_photo(dng_fil
     assert max(Image.open(small).size) == 200
     assert (tmp_path / "small.json").read_text() == full.read_text()
     assert _run(["auto", str(dng_file), "-o", str(small), "--long-edge", "8"]) == 2
+
+
+def test_a_negative_seed_or_too_many_variations_is_one_line(photo_jpeg, tmp_path, capsys) -> None:
+    """``--seed -1`` ended in numpy's traceback; ``--variations 100`` ran for a minute."""
+    from engine.cli import main
+
+    for argv, said in ((["--seed", "-1"], "--seed must be 0 or more (got -1)"),
+                       (["--variations", "2", "--seed", "-5"], "--seed must be 0 or more"),
+                       (["--variations", "100"], "--variations must be between 1 and 32")):
+        assert main(["auto", str(photo_jpeg), *argv]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err
+
+
+def test_a_missing_model_file_is_said_as_a_file(photo_jpeg, tmp_path, capsys) -> None:
+    from engine.cli import main
+
+    assert main(["auto", str(photo_jpeg), "--model", str(tmp_path / "nope.onnx")]) == 1
+    assert f"model file {tmp_path / 'nope.onnx'} not found" in capsys.readouterr().err
+    assert main(["auto", str(photo_jpeg), "--model", "nope"]) == 1
+    assert "no model 'nope' (available: retouch" in capsys.readouterr().err

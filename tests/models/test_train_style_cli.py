@@ -559,3 +559,48 @@ def test_a_second_training_in_the_same_run_folder_is_refused(folders, tmp_path, 
         holder.wait()
     assert _train_style(folders, "--run", str(run), "--iterations", "1", *TINY_STYLE) == 0
     assert (run / "checkpoint.pt").exists()
+
+
+def test_resume_continues_only_the_training_that_wrote_the_style(folders, tmp_path, capsys):
+    """A style imported under a trained one's name, a namesake written elsewhere, other folders:
+    --resume replaced the imported style with the old run's, continued another file's training,
+    or silently learnt from the new folders."""
+    from engine.runners.agent import RESOURCES, style_run_dir, user_styles_dir
+    from engine.styles import import_style
+
+    assert _train_style(folders, "--iterations", "1", *TINY_STYLE) == 0
+    style = user_styles_dir() / "after.onnx"
+    style.unlink()  # deleted by hand (not with its training files), another style imported in its place
+    import_style(RESOURCES / "retouch.onnx", "after")
+    imported = style.read_bytes()
+    capsys.readouterr()
+    assert _train_style(folders, "--resume", "--iterations", "2") == 1
+    err = capsys.readouterr().err
+    assert "after.onnx is not the style that training wrote (it was replaced or imported since)" in err
+    assert style.read_bytes() == imported
+
+    # the same name elsewhere trains in a run of its own, and continues that one
+    elsewhere = tmp_path / "elsewhere" / "after.onnx"
+    elsewhere.parent.mkdir()
+    assert style_run_dir("after", elsewhere) != style_run_dir("after")
+    assert _train_style(folders, "-o", str(elsewhere), "--iterations", "1", *TINY_STYLE) == 0
+    assert _train_style(folders, "-o", str(elsewhere), "--resume", "--iterations", "2") == 0
+    assert Agent(elsewhere, prefer_gpu=False).meta["iterations"] == 2 and style.read_bytes() == imported
+
+    other = tmp_path / "other"
+    shutil.copytree(folders[0], other)
+    capsys.readouterr()
+    assert _train_style((other, folders[1]), "-o", str(elsewhere), "--resume", "--iterations", "3") == 1
+    assert f"that training learns from {folders[0]} and {folders[1]}" in capsys.readouterr().err
+
+
+def test_a_training_that_fails_before_its_first_checkpoint_leaves_no_run_folder(folders, tmp_path, capsys):
+    """Its cached views (29 MB for six photos) stayed where no command lists or removes them."""
+    from engine.runners.agent import style_run_dir
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "e.onnx"
+    assert _train_style((folders[0], empty), "-o", str(out), *TINY_STYLE) == 1
+    assert "no photos in" in capsys.readouterr().err
+    assert not style_run_dir("e", out).exists() and style_run_dir("e", out).parent.is_dir()
