@@ -147,6 +147,7 @@ class BatchDialog(ExportingDialog):
         self.failed_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.failed_table.hide()
         lay.addWidget(self.failed_table)
+        lay.addStretch(1)  # a hidden table's room goes below the message, not between the rows
 
         self.buttons = QDialogButtonBox()
         self.export_btn = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -252,14 +253,15 @@ class BatchDialog(ExportingDialog):
         try:
             jobs = self.plan()
         except (ValueError, OSError) as e:  # TemplateError and RecipeError are ValueErrors
-            self._say(str(e), error=True)
+            self._clear_last_run()  # the error is about these choices, not under the last run's table
+            # the engine's words are the command line's (OUT_DIR); here the fields have names
+            self._say(str(e).replace("OUT_DIR", "the export folder").replace("IN_DIR", "the photos' folder"),
+                      error=True)
             return
         self._remember()
         self._set_inputs_enabled(False)
         self.total = len(jobs)
-        self.results = []
-        self.failed_table.setRowCount(0)
-        self.failed_table.hide()
+        self._clear_last_run()
         self.progress.setRange(0, self.total)
         self.progress.setFormat("%v / %m")
         self.progress.setValue(0)
@@ -274,6 +276,13 @@ class BatchDialog(ExportingDialog):
         self.worker.finished.connect(self._on_finished)
         self.worker.start()
 
+    def _clear_last_run(self) -> None:
+        self.results = []
+        self.failed_table.setRowCount(0)
+        self.failed_table.hide()
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+
     def _on_progress(self, p) -> None:
         self.results.append(p.result)
         self.progress.setValue(p.done)
@@ -286,10 +295,16 @@ class BatchDialog(ExportingDialog):
     def _add_failed(self, r) -> None:
         row = self.failed_table.rowCount()
         self.failed_table.insertRow(row)
-        for col, text in enumerate((r.src.name, r.reason)):
+        reason = r.reason.removeprefix(f"{r.src.name}: ")  # the name is in the first column
+        for col, text in enumerate((r.src.name, reason)):
             item = QTableWidgetItem(text)
             item.setToolTip(str(r.src) if col == 0 else text)
             self.failed_table.setItem(row, col, item)
+        self.failed_table.resizeColumnToContents(0)  # whole names: the reason column takes the rest
+        # up to five rows in view (it showed about one), the rest by scrolling
+        rows = min(self.failed_table.rowCount(), 5)
+        self.failed_table.setMinimumHeight(self.failed_table.horizontalHeader().height()
+                                           + rows * self.failed_table.verticalHeader().defaultSectionSize() + 4)
         self.failed_table.show()
 
     def summary(self) -> str:

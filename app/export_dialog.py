@@ -198,7 +198,8 @@ class ExportDialog(ExportingDialog):
             return
         self._remember()
         self._set_inputs_enabled(False)
-        self.message.setText("Exporting at full resolution…")
+        self.message.setText(f"Exporting at {self.long_edge.value()} px on the long edge…" if self.resize.isChecked()
+                             else "Exporting at full resolution…")
         self.cancel_event.clear()
         self.results = []
         self.worker = create_worker(export_all, jobs, cancel=self.cancel_event, _start_thread=False)
@@ -229,6 +230,7 @@ class ExportDialog(ExportingDialog):
         self.message.setText(", ".join(parts) + f" → {self.out_dir.text()}")
         self.worker = None
         self.cancel_btn.setText("Close")
+        self.cancel_btn.setEnabled(True)
         self._set_inputs_enabled(True)  # tick Replace, or change a choice, and go again
         self.export_btn.setText("Export again")
 
@@ -239,8 +241,7 @@ class ExportDialog(ExportingDialog):
         if self.worker is not None:
             self.cancel_event.set()
             self.message.setText("Cancelling: photos in progress finish, the rest are skipped…")
-            self.cancel_btn.setEnabled(False)
-            self.worker.finished.connect(self.reject)
+            self.cancel_btn.setEnabled(False)  # back as Close with the summary: what was written where
         else:
             self.reject()
 

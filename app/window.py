@@ -425,7 +425,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/split", self.split.saveState())
         self.flush_sidecars(wait=True)
-        unsaved = [d for d in self.docs.values() if d.dirty and not d.failed]
+        # a photo that could not be opened again (moved since its edits) keeps them unsaved too
+        unsaved = [d for d in self.docs.values() if d.dirty]
         if unsaved and not self._ask_quit_unsaved(unsaved):
             event.ignore()
             return
@@ -688,7 +689,9 @@ class MainWindow(QMainWindow):
         folder = doc.path.parent
         after = ("other photos in the folder still work." if folder.is_dir() else
                  f"its folder {folder.name} is no longer there (moved or renamed?): open it from where it is now.")
-        self.viewer.clear(f"⚠  {doc.name} cannot be opened\n\n{doc.failed}\n\nThe file is untouched; {after}")
+        kept = ("\n\nIts edits since the last save are still in this window: copy the recipe (Edit ▸ Copy Recipe) "
+                "and paste it onto the photo where it is now." if doc.dirty else "")
+        self.viewer.clear(f"⚠  {doc.name} cannot be opened\n\n{doc.failed}\n\nThe file is untouched; {after}{kept}")
         self.panel.set_doc(None)
         self.render_label.setText("")  # it said "embedded preview" over the message
         self.zoom_label.setText("")

@@ -44,7 +44,8 @@ def test_dialog_exports_and_lists_failures(qtbot, folder):
     assert dlg.progress.value() == dlg.progress.maximum() == 4
     assert dlg.status.text().startswith("Finished: 3 exported, 0 skipped (exported before, unchanged since), 1 failed")
     assert dlg.failed_table.rowCount() == 1 and dlg.failed_table.item(0, 0).text() == "broken.NEF"
-    assert dlg.failed_table.item(0, 1).text()  # with its reason
+    reason = dlg.failed_table.item(0, 1).text()  # with its reason, the name said once (it led the reason too)
+    assert reason and not reason.startswith("broken.NEF") and dlg.failed_table.isVisibleTo(dlg)
     assert dlg.cancel_btn.text() == "Close"
     # the choices stay open after a batch: it stayed greyed out, so ticking Replace meant closing it first
     assert dlg.export_btn.isEnabled() and dlg.overwrite.isEnabled() and not dlg.long_edge.isEnabled()
@@ -52,6 +53,11 @@ def test_dialog_exports_and_lists_failures(qtbot, folder):
     dlg.export_btn.click()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
     assert dlg.status.text().startswith("Finished: 3 exported, 0 skipped")
+    # a refused start says why in the fields' words, not under the last run's bar and table
+    dlg.template.setText("../{stem}")
+    dlg.export_btn.click()
+    assert dlg.status.text().endswith("would escape the export folder") and "OUT_DIR" not in dlg.status.text()
+    assert not dlg.failed_table.isVisibleTo(dlg) and dlg.progress.value() == 0
 
 
 def test_dialog_remembers_the_last_batchs_choices(qtbot, folder, tmp_path):

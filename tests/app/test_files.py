@@ -56,7 +56,14 @@ def test_no_sidecar_is_written_beside_a_photo_deleted_meanwhile(qtbot, win, fold
     win.flush_sidecars(wait=True)
     assert "not saved" in win.statusBar().currentMessage()
     assert not [w for w in QApplication.topLevelWidgets() if w.objectName() == "errorBox" and w.isVisible()]
-    # quitting then asks, instead of dropping the edits without a word
+    # away and back: the photo now cannot be opened, its edits are still here, and said to be
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.show_photo(folder / "a_dune.dng")
+    with qtbot.waitSignal(win.photoFailed, timeout=TIMEOUT):
+        win.show_photo(photo)
+    assert win.doc.failed and win.doc.dirty and [s.op for s in win.doc.recipe] == ["exposure", "gamma"]
+    assert "Its edits since the last save are still in this window" in win.viewer.message
+    # quitting then asks, instead of dropping the edits without a word (it did not, once they failed to open)
     asked = []
     win._ask_quit_unsaved = lambda docs: asked.append([d.name for d in docs]) or False
     win.close()
@@ -594,7 +601,11 @@ def test_export_cancel_stops_and_leaves_no_partial_files(qtbot, win, folder, tmp
     dlg.cancel()
     assert dlg.cancel_event.is_set()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT)
-    assert dlg.result() == dlg.DialogCode.Rejected
+    # the window stays with its summary (it closed itself, and the count went with it)
+    assert dlg.isVisible() and dlg.message.text().startswith("Cancelled, ") and f"→ {out}" in dlg.message.text()
+    assert dlg.cancel_btn.text() == "Close" and dlg.cancel_btn.isEnabled()
+    dlg.cancel_btn.click()
+    assert not dlg.isVisible() and dlg.result() == dlg.DialogCode.Rejected
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     for p in out.iterdir():  # whatever finished is complete
         assert p.suffix == ".tif" and p.stat().st_size > 100_000
