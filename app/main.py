@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("retouch.app").info("window shown %.0f ms after start", shown * 1e3)
     if args.path is not None:
         QTimer.singleShot(0, lambda: win.open_path(args.path))
+    else:  # where the last session left off
+        QTimer.singleShot(0, win.reopen_last)
     interrupted = _close_on_ctrl_c(win)
     code = app.exec()
     return 130 if interrupted else code

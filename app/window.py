@@ -430,6 +430,9 @@ class MainWindow(QMainWindow):
         if unsaved and not self._ask_quit_unsaved(unsaved):
             event.ignore()
             return
+        # the photo on screen (else the folder): where the next start without a path opens
+        last = self.doc.path if self.doc is not None else self.folder
+        self.settings.setValue("session/last", str(last) if last is not None else "")
         self.renderer.shutdown()
         self.settings.sync()
         super().closeEvent(event)
@@ -492,6 +495,14 @@ class MainWindow(QMainWindow):
     def open_parent_folder(self) -> None:
         if self.folder is not None and self.folder.parent != self.folder:
             self.open_path(self.folder.parent)
+
+    def reopen_last(self) -> bool:
+        """Open the photo (or folder) shown when the window was last closed, as Lightroom and
+        darktable reopen where one left off; False when there is none or it is gone."""
+        last = str(self.settings.value("session/last", "") or "")
+        if not last or not Path(last).exists():
+            return False
+        return self.open_path(Path(last))
 
     def open_path(self, path: Path) -> bool:
         path = Path(path).expanduser().absolute()  # kept in Recent: it must work from any directory

@@ -497,3 +497,27 @@ def test_the_viewer_shows_keyboard_focus_only_when_tabbed_to(qtbot, win, folder)
     v.hasFocus = monkey
     assert np.abs(framed[1:3, 5:-5].astype(int) - plain[1:3, 5:-5]).mean() > 10
     assert np.array_equal(framed[20:-20, 20:-20], plain[20:-20, 20:-20])
+
+
+def test_the_next_start_reopens_the_photo_shown_at_quit(qtbot, win, folder, tmp_path):
+    """It started empty every time: the folder had to be found again in Recent, and there it
+    opened on the first photo, not the one the photographer had left off at."""
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    open_and_wait(qtbot, win, folder)
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.show_photo(folder / "b_dune.jpg")
+    win.close()
+    again = MainWindow(QSettings(win.settings.fileName(), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.photoShown, timeout=TIMEOUT):
+        assert again.reopen_last()
+    assert again.doc.path == folder / "b_dune.jpg" and again.folder == folder
+    assert again.filmstrip.count() == 2
+    (folder / "b_dune.jpg").unlink()  # gone since: nothing is opened, and nothing said
+    again.close()
+    third = MainWindow(QSettings(win.settings.fileName(), QSettings.Format.IniFormat))
+    qtbot.addWidget(third)
+    assert not third.reopen_last() and third.doc is None
