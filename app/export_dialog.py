@@ -85,6 +85,9 @@ class ExportDialog(ExportingDialog):
         self.cancel_event = threading.Event()
         self.worker = None
         self.results: list = []
+        from engine.batch import Plan
+
+        self.plan = Plan()  # the last export's
         lay = QVBoxLayout(self)
         n = len(photos)
         head = QLabel(f"Export <b>{photos[0][0].name}</b>" if n == 1 else f"Export <b>{n} photos</b>")
@@ -165,8 +168,9 @@ class ExportDialog(ExportingDialog):
             self.out_dir.setText(d)
 
     def jobs(self) -> list:
-        """Plan the jobs (raises TemplateError / ValueError with a message for the user)."""
-        from engine.batch import ExportSettings, plan_jobs
+        """Plan the jobs, as an :class:`engine.batch.Plan` (raises TemplateError / ValueError with
+        a message for the user)."""
+        from engine.batch import ExportSettings, Plan, plan_jobs
 
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
                                   long_edge=self.long_edge.value() if self.resize.isChecked() else None,
@@ -176,13 +180,18 @@ class ExportDialog(ExportingDialog):
         for path, _ in self.photos:
             by_folder.setdefault(path.parent, []).append(path)
         recipes = {p: r for p, r in self.photos}
-        jobs = []
+        jobs = Plan()
         for folder, srcs in by_folder.items():
-            for job in plan_jobs(folder, out, settings, template=self.template.text().strip(), sources=srcs):
+            plan = plan_jobs(folder, out, settings, template=self.template.text().strip(), sources=srcs)
+            jobs.left_out += plan.left_out
+            jobs.renamed.update(plan.renamed)
+            for job in plan:
                 r = recipes[job.src]
                 if r is not None:  # the recipe on screen, even if its sidecar write is pending
                     job = replace(job, settings=replace(settings, source="recipe", recipe=r.to_json()))
                 jobs.append(job)
+        if not jobs and jobs.left_out:
+            raise ValueError("the photos chosen are all Retouch's own exports: export the originals instead")
         return jobs
 
     def start(self) -> None:
@@ -198,8 +207,12 @@ class ExportDialog(ExportingDialog):
             return
         self._remember()
         self._set_inputs_enabled(False)
-        self.message.setText(f"Exporting at {self.long_edge.value()} px on the long edge…" if self.resize.isChecked()
-                             else "Exporting at full resolution…")
+        self.plan = jobs
+        self.progress.setRange(0, len(jobs))
+        ours = len(jobs.left_out)
+        self.message.setText((f"Exporting at {self.long_edge.value()} px on the long edge…" if self.resize.isChecked()
+                              else "Exporting at full resolution…")
+                             + (f" ({ours} of Retouch's own exports left out)" if ours else ""))
         self.cancel_event.clear()
         self.results = []
         self.worker = create_worker(export_all, jobs, cancel=self.cancel_event, _start_thread=False)
@@ -227,7 +240,16 @@ class ExportDialog(ExportingDialog):
             parts.append(f"{len(failed)} failed: " + "; ".join(f"{r.src.name}: {r.reason}" for r in failed[:3]))
         if self.cancel_event.is_set():
             parts.insert(0, "Cancelled")
-        self.message.setText(", ".join(parts) + f" → {self.out_dir.text()}")
+        if self.plan.left_out:
+            parts.append(f"{len(self.plan.left_out)} left out (Retouch's own exports)")
+        said = ", ".join(parts) + f" → {self.out_dir.text()}"
+        done_srcs = {r.src: r.dst for r in self.results if r.status == "done"}
+        renamed = [(asked, done_srcs[src]) for src, asked in self.plan.renamed.items() if src in done_srcs]
+        if renamed:  # the photographer looks for the name the template gives
+            more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
+            said += "\nSaved under another name, as the template's was taken: " + "; ".join(
+                f"{a.name} → {d.name}" for a, d in renamed[:3]) + more
+        self.message.setText(said)
         self.worker = None
         self.cancel_btn.setText("Close")
         self.cancel_btn.setEnabled(True)

@@ -163,9 +163,10 @@ def plan_jobs(
     if sources is None:
         srcs, left_out = _without_ours(scan_folder(in_dir, recursive=recursive, exclude=out_dir))
         wanted = None
-    else:
-        wanted = {_real(s) for s in sources}
-        srcs = _with_namesakes(sorted(sources))
+    else:  # chosen photos: Retouch's own exports among them are left out as from a folder
+        kept, left_out = _without_ours(sorted(sources))
+        wanted = {_real(s) for s in kept}
+        srcs = _with_namesakes(kept) if kept else []
     suffix = FORMATS[settings.fmt]
     needs_meta = "date" in fields or "camera" in fields
 
@@ -187,9 +188,10 @@ def plan_jobs(
     for n in names:
         counts[str(n).casefold()] = counts.get(str(n).casefold(), 0) + 1
     jobs: list[Job] = []
+    renamed: dict[Path, Path] = {}
     for src, rel in zip(srcs, names):
         key = str(rel).casefold()
-        dst = out_dir / (str(rel) + suffix)
+        dst = asked = out_dir / (str(rel) + suffix)
         if counts[key] > 1 or unavailable(dst):
             ext = src.suffix.lstrip(".") or "noext"
             rel = rel.with_name(f"{rel.name}_{ext}")
@@ -203,17 +205,25 @@ def plan_jobs(
             raise TemplateError(f"{template!r}: output for {src.name} would leave {out_dir} (through a link)")
         taken.add(_real(dst))
         jobs.append(Job(src, dst, settings, out_dir))
-    return Plan(jobs if wanted is None else [j for j in jobs if _real(j.src) in wanted], left_out)
+        if dst != asked:
+            renamed[src] = asked
+    if wanted is not None:
+        jobs = [j for j in jobs if _real(j.src) in wanted]
+    return Plan(jobs, left_out, {j.src: renamed[j.src] for j in jobs if j.src in renamed})
 
 
 class Plan(list):
-    """:func:`plan_jobs`'s jobs, and ``left_out``: the images of IN_DIR that are Retouch's own
-    exports (an earlier ``export/`` sub-folder, exports saved beside the originals), which a batch
-    would otherwise take for photos and export again, Auto on top of the edit."""
+    """:func:`plan_jobs`'s jobs, and ``left_out``: the images of IN_DIR (or of the photos given)
+    that are Retouch's own exports (an earlier ``export/`` sub-folder, exports saved beside the
+    originals), which a batch would otherwise take for photos and export again, Auto on top of the
+    edit; ``renamed``: source -> the output the template named, for the jobs whose output got
+    another name because that one was taken (by a namesake's output, a source, another program's
+    photo)."""
 
-    def __init__(self, jobs: Iterable[Job] = (), left_out: Iterable[Path] = ()):
+    def __init__(self, jobs: Iterable[Job] = (), left_out: Iterable[Path] = (), renamed: dict | None = None):
         super().__init__(jobs)
         self.left_out = list(left_out)
+        self.renamed: dict[Path, Path] = dict(renamed or {})
 
 
 def _without_ours(paths: list[Path]) -> tuple[list[Path], list[Path]]:

@@ -682,3 +682,34 @@ def test_paste_selectively_through_the_window_keeps_the_targets_unticked_steps(q
     monkeypatch.setattr(PasteDialog, "is_append", lambda self: False)
     assert win.paste_recipe(selective=True) == 1
     assert [(s.op, s.params) for s in doc.recipe] == [("white_balance", own.params), ("exposure", {"ev": 0.7})]
+
+
+def test_exports_beside_the_originals_say_their_names_and_are_not_exported_again(qtbot, win, folder):
+    """Exported into the photos' own folder, b_dune.jpg's output became b_dune_jpg.jpg without a
+    word; then Select All ▸ Export took the exports for photos and exported them again (Batch
+    Export leaves them out)."""
+    from app.export_dialog import ExportDialog
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.filmstrip.selectAll()
+    dlg = win.export_selection()
+    dlg.out_dir.setText(str(folder))
+    dlg.start()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT * 2)
+    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".jpg") == ["a_dune.jpg", "b_dune.jpg",
+                                                                               "b_dune_jpg.jpg"]
+    assert dlg.message.text().endswith("Saved under another name, as the template's was taken: "
+                                       "b_dune.jpg → b_dune_jpg.jpg")
+    dlg.close()
+    photos = sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".dng"))  # all four, as Select All
+    again = ExportDialog([(p, None) for p in photos], win.settings, win)
+    qtbot.addWidget(again)
+    again.out_dir.setText(str(folder / "web"))
+    again.start()
+    assert "(2 of Retouch's own exports left out)" in again.message.text()
+    qtbot.waitUntil(lambda: not again.running(), timeout=TIMEOUT * 2)
+    assert sorted(p.name for p in (folder / "web").iterdir()) == ["a_dune.jpg", "b_dune.jpg"]
+    only_ours = ExportDialog([(folder / "a_dune.jpg", None)], win.settings, win)
+    qtbot.addWidget(only_ours)
+    only_ours.start()
+    assert "all Retouch's own exports" in only_ours.message.text() and not only_ours.running()
