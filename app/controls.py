@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 import weakref
 from typing import Any
 
@@ -50,6 +51,25 @@ _controls: weakref.WeakSet = weakref.WeakSet()  # every live control, to ask who
 
 def new_gesture() -> int:
     return next(_gestures)
+
+
+#: Key presses (or wheel notches) on one control this close together are one undo step, as
+#: darktable merges quick repeats: PageUp ten times made ten entries to undo one by one.
+NUDGE_MERGE_S = 1.0
+
+
+class Nudges:
+    """The gesture for a control's key or wheel changes: the same one while they keep coming."""
+
+    def __init__(self) -> None:
+        self._gesture, self._last = 0, -1e9
+
+    def gesture(self) -> int:
+        now = time.monotonic()
+        if now - self._last > NUDGE_MERGE_S:
+            self._gesture = new_gesture()
+        self._last = now
+        return self._gesture
 
 
 def dragging() -> bool:
@@ -143,6 +163,7 @@ class ParamSlider(QWidget):
         super().__init__(parent)
         self.param = param
         self._gesture = new_gesture()
+        self._nudges = Nudges()
         self.label = QLabel(param.label)
         self.label.setToolTip(param.description)
         self.label.setMinimumWidth(64)
@@ -216,14 +237,14 @@ class ParamSlider(QWidget):
         self.spin.blockSignals(True)
         self.spin.setValue(v)
         self.spin.blockSignals(False)
-        gesture = self._gesture if self.slider.isSliderDown() else new_gesture()
+        gesture = self._gesture if self.slider.isSliderDown() else self._nudges.gesture()
         self.edited.emit(v, gesture)
 
     def _from_spin(self, v: float) -> None:
         self.slider.blockSignals(True)
         self.slider.setValue(self.to_pos(v))
         self.slider.blockSignals(False)
-        self.edited.emit(float(v), new_gesture())
+        self.edited.emit(float(v), self._nudges.gesture())  # the arrows held, or typed values
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if self.label.geometry().contains(event.position().toPoint()):
@@ -316,6 +337,7 @@ class _CurveCanvas(QWidget):
     def __init__(self, editor: CurveEditor):
         super().__init__(editor)
         self.ed = editor
+        self._nudges = Nudges()
         self.setMinimumHeight(200)
         # the plot 4:3 at the panel's width: a fixed 200 px made it a wide strip (2.7:1), its slopes
         # flattened beside the square plots photographers know
@@ -407,7 +429,7 @@ class _CurveCanvas(QWidget):
         elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
             step = (prm.max - prm.min) / 50 * (5 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1)
             now = self.ed.rows()[self.ed.channel, self.zone]
-            self.ed.set_zone(self.zone, now + (step if key == Qt.Key.Key_Up else -step), new_gesture())
+            self.ed.set_zone(self.zone, now + (step if key == Qt.Key.Key_Up else -step), self._nudges.gesture())
         elif key in (Qt.Key.Key_Home, Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.ed.set_zone(self.zone, prm.default, new_gesture())
         else:

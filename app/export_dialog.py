@@ -76,7 +76,8 @@ class ExportDialog(ExportingDialog):
     """``photos``: (path, recipe) pairs; ``recipe=None`` means use the sidecar, or Auto without one."""
 
     def __init__(self, photos: list[tuple[Path, Recipe | None]], settings: QSettings,
-                 parent: QWidget | None = None, *, title: str = "Export"):
+                 parent: QWidget | None = None, *, title: str = "Export", unreadable: int = 0):
+        """``unreadable``: selected photos that cannot be opened, left out (said in the heading)."""
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(520)
@@ -90,7 +91,9 @@ class ExportDialog(ExportingDialog):
         self.plan = Plan()  # the last export's
         lay = QVBoxLayout(self)
         n = len(photos)
-        head = QLabel(f"Export <b>{photos[0][0].name}</b>" if n == 1 else f"Export <b>{n} photos</b>")
+        head = QLabel((f"Export <b>{photos[0][0].name}</b>" if n == 1 else f"Export <b>{n} photos</b>")
+                      + (f" ({unreadable} selected {'photo that cannot' if unreadable == 1 else 'photos that cannot'}"
+                         " be opened left out)" if unreadable else ""))
         lay.addWidget(head)
         form = QFormLayout()
         self.fmt = QComboBox()

@@ -133,6 +133,9 @@ class MainWindow(QMainWindow):
         #: strength key): only that style's slider rescales it
         self._autos: dict[PhotoDoc, tuple[Recipe, np.ndarray, dict[str, float], str]] = {}
         self._latest: dict[str, int] = {}
+        # the fast render path's kernels are loaded: a fresh install compiles them (up to a minute
+        # on a busy machine), with the embedded preview on screen and no word why
+        self._renderer_ready = False
         self._rendered_once = False
         self.shown_preview = -1  # id of the preview render on screen
         self._shown_source: Any = None  # the linear cache it was rendered from
@@ -628,7 +631,10 @@ class MainWindow(QMainWindow):
     def _embedded(self, doc: PhotoDoc, img: QImage) -> None:
         if doc is self.doc and not self._rendered_once and doc.preview_linear is None and not doc.failed:
             self.viewer.set_photo(img.size(), img)
-            self.render_label.setText("embedded preview")
+            self.render_label.setText(self._embedded_label())
+
+    def _embedded_label(self) -> str:
+        return "embedded preview" + ("" if self._renderer_ready else " · preparing the renderer…")
 
     def _quick_failed(self, doc: PhotoDoc, exc: BaseException) -> None:
         doc.decoding.discard("quick")
@@ -848,6 +854,9 @@ class MainWindow(QMainWindow):
 
     def _on_rendered(self, res: RenderResult) -> None:
         req = res.request
+        if req.kind == "warmup":
+            self._warmed()
+            return
         if req.tag is not self.doc or self._latest.get(req.kind) != req.id:
             return  # stale: a newer request of this kind exists, or another photo is shown
         if req.kind == "before":
@@ -886,6 +895,11 @@ class MainWindow(QMainWindow):
             self.filmstrip.set_thumbnail(self.doc.path, self.viewer.after)
             if self.shown_preview == self._latest.get("preview"):  # the newest edit is in it
                 self._thumb_owed = None
+
+    def _warmed(self) -> None:
+        self._renderer_ready = True
+        if self.render_label.text().startswith("embedded preview"):
+            self.render_label.setText(self._embedded_label())
 
     def _render_failed(self, exc: BaseException, tb: str) -> None:
         log.error("render failed\n%s", tb)
@@ -1431,7 +1445,8 @@ class MainWindow(QMainWindow):
                                          "Nothing to export: open a photo or select some in the filmstrip", 5000)
             return None
         self.flush_sidecars(wait=True)
-        dlg = ExportDialog([(p, self._shown_recipe(p)) for p in paths], self.settings, self)
+        unreadable = sum(self.filmstrip.is_failed(p) for p in self.filmstrip.selected_paths())
+        dlg = ExportDialog([(p, self._shown_recipe(p)) for p in paths], self.settings, self, unreadable=unreadable)
         dlg.open()
         return dlg
 

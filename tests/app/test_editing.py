@@ -266,6 +266,8 @@ def test_embedded_preview_shows_before_the_decode_finishes(qtbot, win, folder, m
     win.open_path(folder / "a_dune.dng")
     qtbot.waitUntil(win.viewer.has_image, timeout=TIMEOUT)  # the DNG's embedded JPEG
     assert win.doc.preview_linear is None and win.shown_preview == -1
+    assert win.render_label.text().startswith("embedded preview")  # "· preparing the renderer…" at first
+    qtbot.waitUntil(lambda: win._renderer_ready, timeout=TIMEOUT)
     assert win.render_label.text() == "embedded preview"
     embedded_key = win.viewer.after.cacheKey()
     with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):

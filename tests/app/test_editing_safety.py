@@ -177,3 +177,30 @@ def test_a_value_typed_then_next_photo_stays_with_its_photo(qtbot, win, folder):
     with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
         win.filmstrip.step(+1)
     assert win.doc is not doc and doc.recipe.steps[0].params["ev"] == 1.5
+
+
+def test_quick_key_presses_on_a_slider_are_one_undo_step(qtbot, win, folder, monkeypatch):
+    """PageUp ten times made ten "Change" entries, undone one by one; quick repeats are one, as
+    darktable merges them. A pause starts another."""
+    import time
+
+    from app import controls
+
+    monkeypatch.setattr(controls, "NUDGE_MERGE_S", 0.5)
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.panel.add_step("exposure")
+    settle(qtbot, win)
+    doc, ctrl = win.doc, win.panel.steps.cards[0].controls["ev"]
+    n = doc.undo.count()
+    ctrl.slider.setFocus()
+    for _ in range(5):
+        qtbot.keyClick(ctrl.slider, Qt.Key.Key_PageUp)
+    five = doc.recipe.steps[0].params["ev"]
+    assert five > 0.2 and doc.undo.count() == n + 1
+    time.sleep(0.6)
+    qtbot.keyClick(ctrl.slider, Qt.Key.Key_PageUp)
+    assert doc.recipe.steps[0].params["ev"] > five and doc.undo.count() == n + 2
+    doc.undo.undo()
+    assert doc.recipe.steps[0].params["ev"] == five
+    doc.undo.undo()
+    assert doc.recipe.steps[0].params["ev"] == 0.0

@@ -713,3 +713,15 @@ def test_exports_beside_the_originals_say_their_names_and_are_not_exported_again
     qtbot.addWidget(only_ours)
     only_ours.start()
     assert "all Retouch's own exports" in only_ours.message.text() and not only_ours.running()
+
+
+def test_a_selected_photo_that_cannot_be_opened_is_said_to_be_left_out_of_the_export(qtbot, win, folder):
+    (folder / "c_broken.jpg").write_bytes(b"\xff\xd8 not a whole JPEG")
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.open_path(folder)
+    qtbot.waitUntil(lambda: win.filmstrip.is_failed(folder / "c_broken.jpg"), timeout=TIMEOUT)
+    win.filmstrip.selectAll()
+    dlg = win.export_selection()
+    head = dlg.findChildren(type(dlg.message))[0].text()
+    assert head == "Export <b>2 photos</b> (1 selected photo that cannot be opened left out)", head
+    dlg.close()
