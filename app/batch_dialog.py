@@ -9,6 +9,7 @@ are dropped, photos in progress finish as complete files, the pool shuts down.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -50,9 +51,12 @@ class BatchDialog(ExportingDialog):
     so the batch gives what Auto gives in the window."""
 
     def __init__(self, parent: QWidget | None = None, in_dir: Path | None = None, *,
-                 model: Path | None = None, strength: float | None = None, settings: QSettings | None = None):
+                 model: Path | None = None, strength: float | None = None, settings: QSettings | None = None,
+                 before_start: Callable[[], object] | None = None):
+        """``before_start``: called when Export is pressed (the window saves pending sidecars)."""
         super().__init__(parent)
         self.model, self.strength, self.settings = model, strength, settings
+        self.before_start = before_start
         self.setWindowTitle("Batch export")
         self.setMinimumWidth(620)
         self.cancel_event = threading.Event()
@@ -250,6 +254,8 @@ class BatchDialog(ExportingDialog):
 
         from engine.batch import export_all
 
+        if self.before_start is not None:
+            self.before_start()
         try:
             jobs = self.plan()
         except (ValueError, OSError) as e:  # TemplateError and RecipeError are ValueErrors

@@ -8,6 +8,7 @@ the generator's event: queued photos are dropped, running ones finish as complet
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -76,13 +77,19 @@ class ExportDialog(ExportingDialog):
     """``photos``: (path, recipe) pairs; ``recipe=None`` means use the sidecar, or Auto without one."""
 
     def __init__(self, photos: list[tuple[Path, Recipe | None]], settings: QSettings,
-                 parent: QWidget | None = None, *, title: str = "Export", unreadable: int = 0):
-        """``unreadable``: selected photos that cannot be opened, left out (said in the heading)."""
+                 parent: QWidget | None = None, *, title: str = "Export", unreadable: int = 0,
+                 recipe_of: Callable[[Path], Recipe | None] | None = None,
+                 before_start: Callable[[], object] | None = None):
+        """``unreadable``: selected photos that cannot be opened, left out (said in the heading).
+        ``recipe_of``: each photo's recipe as it is when Export is pressed (the window stays usable
+        while the dialog is open, so ``photos``' recipes may have changed); ``before_start``: called
+        first (the window saves pending sidecars)."""
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(520)
         self.photos = photos
         self.settings = settings
+        self.recipe_of, self.before_start = recipe_of, before_start
         self.cancel_event = threading.Event()
         self.worker = None
         self.results: list = []
@@ -182,7 +189,7 @@ class ExportDialog(ExportingDialog):
         by_folder: dict[Path, list[Path]] = {}
         for path, _ in self.photos:
             by_folder.setdefault(path.parent, []).append(path)
-        recipes = {p: r for p, r in self.photos}
+        recipes = {p: (self.recipe_of(p) if self.recipe_of else r) for p, r in self.photos}
         jobs = Plan()
         for folder, srcs in by_folder.items():
             plan = plan_jobs(folder, out, settings, template=self.template.text().strip(), sources=srcs)
@@ -202,6 +209,8 @@ class ExportDialog(ExportingDialog):
 
         from engine.batch import TemplateError, export_all, prepare_output
 
+        if self.before_start is not None:
+            self.before_start()
         try:
             jobs = self.jobs()
             prepare_output(Path(self.out_dir.text()).expanduser())

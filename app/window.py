@@ -1446,8 +1446,9 @@ class MainWindow(QMainWindow):
             return None
         self.flush_sidecars(wait=True)
         unreadable = sum(self.filmstrip.is_failed(p) for p in self.filmstrip.selected_paths())
-        dlg = ExportDialog([(p, self._shown_recipe(p)) for p in paths], self.settings, self, unreadable=unreadable)
-        dlg.open()
+        dlg = ExportDialog([(p, self._shown_recipe(p)) for p in paths], self.settings, self, unreadable=unreadable,
+                           recipe_of=self._shown_recipe, before_start=lambda: self.flush_sidecars(wait=True))
+        dlg.show()  # not modal: editing and culling go on while it exports, as in Lightroom
         return dlg
 
     def _shown_recipe(self, path: Path) -> Recipe | None:
@@ -1463,8 +1464,9 @@ class MainWindow(QMainWindow):
         from .batch_dialog import BatchDialog
 
         self.flush_sidecars(wait=True)
-        dlg = BatchDialog(self, self.folder, model=self.model, strength=self.strength, settings=self.settings)
-        dlg.open()
+        dlg = BatchDialog(self, self.folder, model=self.model, strength=self.strength, settings=self.settings,
+                          before_start=lambda: self.flush_sidecars(wait=True))
+        dlg.show()  # not modal: a long batch leaves the window usable
         return dlg
 
     # ---------------------------------------------------------------- drag and drop, about

@@ -725,3 +725,28 @@ def test_a_selected_photo_that_cannot_be_opened_is_said_to_be_left_out_of_the_ex
     head = dlg.findChildren(type(dlg.message))[0].text()
     assert head == "Export <b>2 photos</b> (1 selected photo that cannot be opened left out)", head
     dlg.close()
+
+
+def test_the_window_stays_usable_while_an_export_dialog_is_open_and_exports_the_recipe_at_start(
+        qtbot, win, folder, tmp_path):
+    """Both export dialogs were window-modal: culling and editing waited for a 500-photo batch.
+    Open beside the window, Export takes each photo's recipe as it is when pressed."""
+    from PySide6.QtCore import Qt
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    dlg = win.export_selection()
+    assert dlg.isVisible() and dlg.windowModality() == Qt.WindowModality.NonModal and not dlg.isModal()
+    win.clipboard = Recipe([Step("exposure", {"ev": 1.0})])  # pasted after the dialog opened, before Export
+    assert win.paste_recipe() == 1 and win.doc.recipe.steps[0].params["ev"] == 1.0
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg.fmt.setCurrentIndex(dlg.fmt.findData("png"))
+    dlg.start()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT * 2)
+    with Image.open(tmp_path / "out" / "b_dune.png") as im:
+        exported = np.asarray(im.convert("RGB"), np.float64).mean()
+    with Image.open(folder / "b_dune.jpg") as im:
+        original = np.asarray(im.convert("RGB"), np.float64).mean()
+    assert exported > original + 20  # +1 EV: the edit made while the dialog was open
+    batch = win.batch_export()
+    assert batch.isVisible() and not batch.isModal()
+    batch.close()
