@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QListWidget, QListWidgetItem, QWidget
 
 from engine.recipe import Recipe
 
@@ -288,7 +288,18 @@ class Filmstrip(QListWidget):
 
     def _current(self, cur: QListWidgetItem | None, _prev: QListWidgetItem | None) -> None:
         if cur is not None:
+            self._keep_ahead(cur)
             self.activated_path.emit(cur.data(PATH_ROLE))
+
+    def _keep_ahead(self, item: QListWidgetItem) -> None:
+        """A photo reached by the keys, at an edge of the strip, is brought to its middle, so the
+        next ones are in view: walking right kept it at the far right edge. A clicked one stays
+        under the pointer."""
+        if QApplication.mouseButtons() != Qt.MouseButton.NoButton:
+            return
+        r, width, cell = self.visualItemRect(item), self.viewport().width(), self.gridSize().width() + 8
+        if r.left() < cell or r.right() > width - cell:  # the neighbour there not wholly in view
+            self.scrollToItem(item, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     def step(self, delta: int) -> None:
         row = self.currentRow() + delta

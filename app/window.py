@@ -510,7 +510,12 @@ class MainWindow(QMainWindow):
     def open_path(self, path: Path) -> bool:
         path = Path(path).expanduser().absolute()  # kept in Recent: it must work from any directory
         if not path.exists():
-            show_error(self, "Open", f"{path} does not exist.")
+            gone = str(path) in self.recent()
+            if gone:  # said once, then off the menu (it stayed, and said so at every pick)
+                self.settings.setValue("recent/folders", [r for r in self.recent() if r != str(path)])
+                self._rebuild_recent()
+            show_error(self, "Open", f"{path} does not exist" + (" (moved or deleted?); it is taken off Open Recent."
+                                                                 if gone else "."))
             return False
         folder = path if path.is_dir() else path.parent
         photos = list_photos(folder)

@@ -521,3 +521,38 @@ def test_the_next_start_reopens_the_photo_shown_at_quit(qtbot, win, folder, tmp_
     third = MainWindow(QSettings(win.settings.fileName(), QSettings.Format.IniFormat))
     qtbot.addWidget(third)
     assert not third.reopen_last() and third.doc is None
+
+
+def test_walking_the_filmstrip_keeps_the_next_photos_in_view(qtbot, win, folder, photo_jpeg):
+    """Ctrl+Right kept the current photo at the strip's far right edge: the photos coming next
+    were never in view."""
+    import shutil
+
+    for i in range(14):
+        shutil.copy2(photo_jpeg, folder / f"c_{i:02d}.jpg")
+    open_and_wait(qtbot, win, folder)
+    strip = win.filmstrip
+    width = strip.viewport().width()
+    for _ in range(10):
+        with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+            strip.step(+1)
+        cur = strip.visualItemRect(strip.currentItem())
+        assert 0 <= cur.left() and cur.right() <= width
+        nxt = strip.visualItemRect(strip.item(strip.currentRow() + 1))
+        assert nxt.right() <= width, (strip.currentRow(), cur, nxt, width)  # the next one whole
+
+
+def test_a_recent_folder_gone_since_is_said_once_and_taken_off_the_menu(qtbot, win, folder, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(folder, other)
+    open_and_wait(qtbot, win, other)
+    open_and_wait(qtbot, win, folder)
+    shutil.rmtree(other)
+    assert [a.text() for a in win.recent_menu.actions()] == [str(folder), str(other)]
+    win.recent_menu.actions()[1].trigger()
+    boxes = [w for w in QApplication.topLevelWidgets() if w.objectName() == "errorBox" and w.isVisible()]
+    assert len(boxes) == 1 and "it is taken off Open Recent" in boxes[0].text()
+    boxes[0].close()
+    assert [a.text() for a in win.recent_menu.actions()] == [str(folder)]
