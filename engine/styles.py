@@ -179,3 +179,40 @@ def continue_problem(run: Path, output: Path, inputs: Path | None = None, target
         if given is not None and isinstance(rec.get(key), str) and Path(rec[key]) != given.resolve():
             return f"that training learns from {rec['inputs']} and {rec['targets']}"
     return None
+
+
+def orphan_runs() -> list[tuple[Path, int]]:
+    """Training runs no style can continue, with their size in bytes: the style file they train is
+    gone (deleted by hand, an ``-o`` file removed), or they never reached a checkpoint. Their cached
+    views can take gigabytes, and no other command lists them."""
+    runs = user_styles_dir().parent / "runs"
+    found = []
+    for run in sorted(runs.glob("style-*")) if runs.is_dir() else []:
+        if not run.is_dir():
+            continue
+        rec = _read_record(run)
+        target = Path(rec["output"]) if rec is not None else user_styles_dir() / f"{run.name[len('style-'):]}.onnx"
+        if (run / "checkpoint.pt").is_file() and target.is_file():
+            continue
+        found.append((run, sum(f.stat().st_size for f in run.rglob("*") if f.is_file() and not f.is_symlink())))
+    return found
+
+
+def clean_runs() -> tuple[list[tuple[Path, int]], list[Path]]:
+    """Remove :func:`orphan_runs`; returns those removed and those left because a training holds them."""
+    from filelock import FileLock, Timeout
+
+    removed, busy = [], []
+    for run, size in orphan_runs():
+        lock = FileLock(run / ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            busy.append(run)
+            continue
+        try:
+            shutil.rmtree(run, ignore_errors=True)
+        finally:
+            lock.release()
+        removed.append((run, size))
+    return removed, busy

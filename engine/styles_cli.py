@@ -23,6 +23,8 @@ def add_styles_subcommand(sub: argparse._SubParsersAction) -> None:
     i = acts.add_parser("import", help="copy a style file (someone else's) into your styles")
     i.add_argument("file", type=Path, metavar="STYLE.onnx")
     i.add_argument("--name", default=None, help="its name here (default: the file's)")
+    acts.add_parser("clean", help="remove training files no style can continue (their style is gone, "
+                                  "or they never reached a checkpoint)")
     p.set_defaults(func=guarded(cmd_styles))
 
 
@@ -61,6 +63,14 @@ def cmd_styles(args: argparse.Namespace) -> int:
         elif args.action == "delete":
             styles.delete_style(_style(args.name))
             print(f"deleted {args.name!r} and its training files")
+        elif args.action == "clean":
+            removed, busy = styles.clean_runs()
+            for run, size in removed:
+                print(f"removed {run} ({size / 1e6:.0f} MB)")
+            for run in busy:
+                print(f"kept {run}: a training is using it")
+            if not removed and not busy:
+                print("no training files without a style")
         elif args.action == "import":
             new = styles.import_style(args.file, args.name)
             print(f"imported {args.file.name} as {new.stem!r}: use it with retouch auto --model {new.stem!r}")
@@ -79,6 +89,11 @@ def cmd_styles(args: argparse.Namespace) -> int:
                 more = "  (can be trained further)" if can else ""
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
                 print(f"{p.stem}  {st.st_size / 1e6:.1f} MB  {when}  {_about(p)}{more}")
+            orphans = styles.orphan_runs()
+            if orphans:
+                total = sum(size for _, size in orphans)
+                print(f"training files without a style: {len(orphans)} in {orphans[0][0].parent}, "
+                      f"{total / 1e6:.0f} MB (remove them with `retouch styles clean`)")
     except styles.StyleError as e:
         raise CliError(str(e)) from None
     return 0

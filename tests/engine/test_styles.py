@@ -235,3 +235,30 @@ def test_a_callers_strength_is_not_blamed_on_the_model():
     shipped model is not "unusable" for it."""
     assert Agent(None, prefer_gpu=False, strength=1.5).strength == 1.5
     assert Agent(None, prefer_gpu=False, strength=-0.5).strength == -0.5
+
+
+def test_training_files_no_style_can_continue_are_listed_and_cleaned(style, tmp_path, capsys):
+    """A style deleted by hand, an -o file removed, a training that never reached a checkpoint:
+    their runs (views cached: 100 MB for six photos) stayed where no command listed them."""
+    from engine.cli import main
+
+    gone = style_run_dir("gone")  # its style file deleted by hand
+    (gone / "cache").mkdir(parents=True)
+    (gone / "checkpoint.pt").write_bytes(b"c")
+    (gone / "cache" / "views.npy").write_bytes(b"v" * 3_000_000)
+    elsewhere = tmp_path / "mine.onnx"
+    shutil.copyfile(DEFAULT_MODEL, elsewhere)
+    kept = style_run_dir("mine", elsewhere)  # a style written with -o, still there: it can be continued
+    styles.record_training(kept, elsewhere, tmp_path, tmp_path)
+    (kept / "checkpoint.pt").write_bytes(b"c")
+    started = style_run_dir("started")  # no checkpoint
+    (started / "cache").mkdir(parents=True)
+    assert main(["styles"]) == 0
+    out = capsys.readouterr().out
+    assert "training files without a style: 2 in " in out and "3 MB (remove them with `retouch styles clean`)" in out
+    assert main(["styles", "clean"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed {gone} (3 MB)" in out and f"removed {started} (0 MB)" in out
+    assert not gone.exists() and not started.exists()
+    assert kept.is_dir() and style_run_dir("warm").is_dir()  # continuable runs stay
+    assert main(["styles", "clean"]) == 0 and "no training files without a style" in capsys.readouterr().out
