@@ -258,6 +258,9 @@ class BatchDialog(ExportingDialog):
             self.before_start()
         try:
             jobs = self.plan()
+            busy = self._claim(Path(self.out_dir.text().strip()).expanduser())
+            if busy:
+                raise ValueError(busy)
         except (ValueError, OSError) as e:  # TemplateError and RecipeError are ValueErrors
             self._clear_last_run()  # the error is about these choices, not under the last run's table
             # the engine's words are the command line's (OUT_DIR); here the fields have names
@@ -288,7 +291,8 @@ class BatchDialog(ExportingDialog):
         self.failed_table.hide()
         self.progress.setValue(0)
         self.progress.setFormat("")
-
+        if not self.running():
+            self.export_btn.setText("Export")  # "again" of a run whose results are gone
     def _on_progress(self, p) -> None:
         self.results.append(p.result)
         self.progress.setValue(p.done)
@@ -325,6 +329,7 @@ class BatchDialog(ExportingDialog):
         return ("Cancelled: " if self.cancel_event.is_set() else "Finished: ") + text
 
     def _on_finished(self) -> None:
+        self._release()
         self.worker = None
         self._say(self.summary(), error=any(r.status == "failed" for r in self.results))
         self.cancel_btn.setText("Close")

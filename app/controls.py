@@ -59,16 +59,17 @@ NUDGE_MERGE_S = 1.0
 
 
 class Nudges:
-    """The gesture for a control's key or wheel changes: the same one while they keep coming."""
+    """The gesture for a control's key or wheel changes: the same one while they keep coming, to
+    the same ``key`` (a curve's zone and channel: each handle is its own undo step)."""
 
     def __init__(self) -> None:
-        self._gesture, self._last = 0, -1e9
+        self._gesture, self._last, self._key = 0, -1e9, None
 
-    def gesture(self) -> int:
+    def gesture(self, key: object = None) -> int:
         now = time.monotonic()
-        if now - self._last > NUDGE_MERGE_S:
+        if now - self._last > NUDGE_MERGE_S or key != self._key:
             self._gesture = new_gesture()
-        self._last = now
+        self._last, self._key = now, key
         return self._gesture
 
 
@@ -429,7 +430,8 @@ class _CurveCanvas(QWidget):
         elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
             step = (prm.max - prm.min) / 50 * (5 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1)
             now = self.ed.rows()[self.ed.channel, self.zone]
-            self.ed.set_zone(self.zone, now + (step if key == Qt.Key.Key_Up else -step), self._nudges.gesture())
+            self.ed.set_zone(self.zone, now + (step if key == Qt.Key.Key_Up else -step),
+                             self._nudges.gesture((self.ed.channel, self.zone)))
         elif key in (Qt.Key.Key_Home, Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.ed.set_zone(self.zone, prm.default, new_gesture())
         else:

@@ -7,6 +7,7 @@ the generator's event: queued photos are dropped, running ones finish as complet
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -35,6 +36,10 @@ from engine.recipe import Recipe
 
 from .fields import sharpen_combo
 
+#: output folders an export of this app is writing into: the dialogs are not modal, and a second
+#: export into one folder rendered every photo twice, racing for the same names
+_WRITING: set[str] = set()
+
 
 class ExportingDialog(QDialog):
     """A dialog that runs an export (``worker`` set while it does, ``cancel()`` stops it): Esc and
@@ -44,6 +49,21 @@ class ExportingDialog(QDialog):
     worker: object | None = None
     #: the choices, greyed out while an export runs; ``fmt``, ``quality`` and ``long_edge`` among them
     _inputs: list[QWidget]
+    _claimed: str | None = None
+
+    def _claim(self, out: Path) -> str | None:
+        """Take ``out`` for this dialog's export; why not, if another export is writing there."""
+        key = os.path.realpath(out)
+        if key in _WRITING:
+            return f"another export is writing into {out}: wait for it to end, or choose another folder"
+        _WRITING.add(key)
+        self._claimed = key
+        return None
+
+    def _release(self) -> None:
+        if self._claimed is not None:
+            _WRITING.discard(self._claimed)
+            self._claimed = None
 
     def cancel(self) -> None:
         raise NotImplementedError
@@ -214,6 +234,9 @@ class ExportDialog(ExportingDialog):
         try:
             jobs = self.jobs()
             prepare_output(Path(self.out_dir.text()).expanduser())
+            busy = self._claim(Path(self.out_dir.text()).expanduser())
+            if busy:
+                raise ValueError(busy)
         except (TemplateError, ValueError, OSError) as e:
             self.message.setText(f"<span style='color:#ff8a80'>{e}</span>")
             return
@@ -241,6 +264,7 @@ class ExportDialog(ExportingDialog):
         self.message.setText(f"{verb} {r.src.name}" + (f": {r.reason}" if r.reason else ""))
 
     def _finished(self) -> None:
+        self._release()
         done = sum(r.status == "done" for r in self.results)
         failed = [r for r in self.results if r.status == "failed"]
         skipped = sum(r.status == "skipped" for r in self.results)

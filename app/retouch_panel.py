@@ -30,6 +30,8 @@ from .steps import StepList
 N_VARIATIONS = 4
 
 
+STYLE_TIP = "The model Auto uses: the shipped one or a style trained with Learn My Style (`retouch train-style`)"
+
 class StyleBox(QComboBox):
     """The Style list; it asks to be refilled each time it opens (styles made, renamed or deleted
     by ``retouch train-style`` or ``retouch styles`` while the app runs appear)."""
@@ -74,7 +76,7 @@ class RetouchPanel(QWidget):
         srow.addWidget(QLabel("Style"))
         self.style_box = StyleBox()
         self.style_box.aboutToPopup.connect(self.stylesWanted)
-        self.style_box.setToolTip("The model Auto uses: the shipped one or a style trained with `retouch train-style`")
+        self.style_box.setToolTip(STYLE_TIP)
         self.style_box.currentIndexChanged.connect(lambda i: self.styleChanged.emit(self.style_box.itemData(i)))
         self.style_box.currentIndexChanged.connect(self._style_menu_state)
         srow.addWidget(self.style_box, 1)
@@ -180,6 +182,8 @@ class RetouchPanel(QWidget):
             if current is not None and Path(current) == m:
                 self.style_box.setCurrentIndex(self.style_box.count() - 1)
         self.style_box.setEnabled(len(models) > 1)
+        self.style_box.setToolTip(STYLE_TIP if len(models) > 1 else
+                                  STYLE_TIP + ". Only the built-in style so far: ⋯ ▸ Learn My Style… makes your own")
         self.style_box.blockSignals(False)
         self._style_menu_state()
 

@@ -345,6 +345,7 @@ class MainWindow(QMainWindow):
         self.strength = self._saved_strength(AUTO_STRENGTH)  # a style's own comes when it loads
         self._strength_known = self._strength_key() == self._strength_key(DEFAULT_MODEL)  # the shipped one's is this
         self.panel.set_strength(self.strength)
+        self.panel.set_models(agent_mod.available_models(), self.model)  # the list was blank until a photo opened
         self.folder_bar.set_sort(str(self.settings.value("browse/sort", "name")))
 
     def _strength_key(self, model: Path | None = None) -> str:
@@ -419,6 +420,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelling the export; Retouch quits once the photos in progress "
                                          "are written…")
             return
+        self._quitting = False  # no export holds the quit any more: a refused one below asks again next time
         if self.style_dialog is not None and self.style_dialog.is_training():
             # quitting mid-training keeps what was learnt: the trainer checkpoints on SIGTERM (a second or two)
             self.style_dialog.stop()
@@ -502,10 +504,12 @@ class MainWindow(QMainWindow):
     def reopen_last(self) -> bool:
         """Open the photo (or folder) shown when the window was last closed, as Lightroom and
         darktable reopen where one left off; False when there is none or it is gone."""
-        last = str(self.settings.value("session/last", "") or "")
-        if not last or not Path(last).exists():
-            return False
-        return self.open_path(Path(last))
+        from engine.io import is_supported
+
+        last = Path(str(self.settings.value("session/last", "") or ""))
+        if not last.is_absolute() or not (last.is_dir() or (last.is_file() and is_supported(last))):
+            return False  # gone, or no longer a photo (open_path tries any file it is given explicitly)
+        return self.open_path(last)
 
     def open_path(self, path: Path) -> bool:
         path = Path(path).expanduser().absolute()  # kept in Recent: it must work from any directory

@@ -154,7 +154,7 @@ def _numbered(path: Path | None, i: int, n: int) -> Path | None:
 def cmd_auto(args: argparse.Namespace) -> int:
     """Run the agent on IN."""
     if not 0 <= args.variations <= MAX_VARIATIONS:
-        raise UsageError(f"--variations must be between 1 and {MAX_VARIATIONS} (0 or none: one Auto recipe)")
+        raise UsageError(f"--variations must be 0 to {MAX_VARIATIONS} (0: one Auto recipe, as without it)")
     if args.seed is not None and args.seed < 0:  # numpy's generators refuse it with a traceback
         raise UsageError(f"--seed must be 0 or more (got {args.seed})")
     if args.long_edge is not None and args.long_edge < 16:

@@ -183,7 +183,8 @@ def continue_problem(run: Path, output: Path, inputs: Path | None = None, target
 
 def orphan_runs() -> list[tuple[Path, int]]:
     """Training runs no style can continue, with their size in bytes: the style file they train is
-    gone (deleted by hand, an ``-o`` file removed), or they never reached a checkpoint. Their cached
+    gone (deleted by hand, an ``-o`` file removed) or is not the one they wrote (replaced, imported
+    under its name), or they never reached a checkpoint. Their cached
     views can take gigabytes, and no other command lists them."""
     runs = user_styles_dir().parent / "runs"
     found = []
@@ -192,7 +193,7 @@ def orphan_runs() -> list[tuple[Path, int]]:
             continue
         rec = _read_record(run)
         target = Path(rec["output"]) if rec is not None else user_styles_dir() / f"{run.name[len('style-'):]}.onnx"
-        if (run / "checkpoint.pt").is_file() and target.is_file():
+        if (run / "checkpoint.pt").is_file() and target.is_file() and continue_problem(run, target) is None:
             continue
         found.append((run, sum(f.stat().st_size for f in run.rglob("*") if f.is_file() and not f.is_symlink())))
     return found

@@ -167,16 +167,17 @@ def _train_style(args: argparse.Namespace) -> int:
                        + ("" if can or args.run else ", or give another -o"))
     if args.resume and (problem := continue_problem(run, out, args.inputs, args.targets)):
         raise CliError(f"--resume: {problem}; start again with --replace, or give another -o")
+    held: list[bool] = []  # the run's lock was taken: the folder is this training's to remove
     created = not run.exists()
     try:
-        return _train_in(args, run, out, name, listed)
+        return _train_in(args, run, out, name, listed, held)
     except BaseException:
-        if created and not (run / "checkpoint.pt").exists():  # a failed start: no views cache left behind
-            shutil.rmtree(run, ignore_errors=True)
+        if created and held and not (run / "checkpoint.pt").exists():  # a failed start leaves no views cache
+            shutil.rmtree(run, ignore_errors=True)  # (refused for another's lock: that folder is the other's)
         raise
 
 
-def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed: dict) -> int:
+def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed: dict, held: list[bool]) -> int:
     """The training itself, in ``run`` (its lock held), once the command line is checked."""
     from engine.batch import MIN_PAIRS, pair_by_name
     from engine.cli import CliError
@@ -187,6 +188,7 @@ def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed:
     from .retouch.train import train, work
 
     with _run_lock(run):
+        held.append(True)
         pairs = [] if args.unpaired else pair_by_name(listed[args.inputs], listed[args.targets])
         # all checked before the views; a resumed run keeps its own kind
         cfg = _resumed_config(args, run) if args.resume else _fresh_config(args, paired=len(pairs) >= MIN_PAIRS)

@@ -506,8 +506,8 @@ class Agent:
             return p
         if p.exists():  # a folder, a pipe
             raise FileNotFoundError(f"{p} is not a model file")
-        if p.suffix.lower() == ".onnx" or len(p.parts) > 1:  # meant as a file, not a name
-            raise FileNotFoundError(f"model file {p} not found")
+        if p.suffix.lower() == ".onnx" or len(p.parts) > 1 or os.sep in str(model):  # a file, not a name
+            raise FileNotFoundError(f"model file {model} not found")
         raise FileNotFoundError(f"no model {str(model)!r} (available: {', '.join(m.stem for m in available_models())})")
 
     @property

@@ -44,5 +44,6 @@ def win(qtbot, qapp, tmp_path: Path) -> Iterator[MainWindow]:
     # failing test's window is closed by pytest-qt before this fixture resumes, and the modal box
     # then hung the whole run instead of reporting the failure (a test may set its own)
     w._ask_quit_unsaved = lambda docs: True
+    w._ask_cancel_exports = lambda n: True  # an export a failing test left running: cancelled, not asked
     yield w
     w.close()

@@ -25,6 +25,7 @@ def answer_quit_question(button_text: str, seen: list[str]) -> None:
 
 
 def start_export(qtbot, win, folder: Path, out: Path):
+    win.__dict__.pop("_ask_cancel_exports", None)  # the real question (conftest answers it for other tests)
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
     win.filmstrip.selectAll()
     dlg = win.export_selection()

@@ -750,3 +750,39 @@ def test_the_window_stays_usable_while_an_export_dialog_is_open_and_exports_the_
     batch = win.batch_export()
     assert batch.isVisible() and not batch.isModal()
     batch.close()
+
+
+def test_a_quit_refused_once_asks_again_next_time(qtbot, win, folder):
+    """After "Cancel Export and Quit" and then "Keep Retouch Open" at the unsaved-edits question,
+    the window took itself to be quitting for good: a later close during an export was ignored
+    without a word, and the window stayed when that export ended."""
+    photo = folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, photo)
+    photo.unlink()
+    win.panel.add_step("exposure")  # edits that cannot be saved: the quit asks about them
+    win.flush_sidecars(wait=True)
+    for b in [w for w in QApplication.topLevelWidgets() if w.objectName() == "errorBox"]:
+        b.close()
+    win._quitting = True  # as the exports' cancel left it before the window closed itself
+    win._ask_quit_unsaved = lambda docs: False  # "Keep Retouch Open"
+    win.close()
+    assert win.isVisible() and not win._quitting
+
+
+def test_a_second_export_into_a_folder_being_written_waits_its_turn(qtbot, win, folder, tmp_path):
+    """The export dialogs are not modal: two of them into one folder rendered every photo twice."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.filmstrip.selectAll()
+    first, second = win.export_selection(), win.export_selection()
+    for d in (first, second):
+        d.out_dir.setText(str(tmp_path / "out"))
+        d.fmt.setCurrentIndex(d.fmt.findData("tiff16"))
+    first.start()
+    second.start()
+    assert first.running() and not second.running()
+    assert f"another export is writing into {tmp_path / 'out'}" in second.message.text()
+    qtbot.waitUntil(lambda: not first.running(), timeout=TIMEOUT * 2)
+    second.overwrite.setChecked(True)
+    second.start()  # its turn now
+    qtbot.waitUntil(lambda: not second.running(), timeout=TIMEOUT * 2)
+    assert second.message.text().startswith("2 exported")

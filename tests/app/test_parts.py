@@ -86,10 +86,14 @@ def test_curves_are_edited_from_the_keyboard(qtbot):
     step = (p.max - p.min) / 50
     assert v[1, 2] == pytest.approx(1.0 + 2 * step) and np.count_nonzero(v != 1.0) == 1
     assert len({g for _, g in got}) == 1  # two quick presses, one undo step
+    qtbot.keyClick(ed.canvas, Qt.Key.Key_Right)
+    qtbot.keyClick(ed.canvas, Qt.Key.Key_Up)
+    assert len({g for _, g in got}) == 2  # another zone: its own step
+    qtbot.keyClick(ed.canvas, Qt.Key.Key_Left)
     qtbot.keyClick(ed.canvas, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
     assert got[-1][0][1, 2] == pytest.approx(1.0 - 3 * step)
     qtbot.keyClick(ed.canvas, Qt.Key.Key_Home)
-    assert np.all(got[-1][0] == 1.0)
+    assert got[-1][0][1, 2] == 1.0 and np.count_nonzero(got[-1][0] != 1.0) == 1  # zone 3's step stays
 
 
 def test_commands_merge_per_gesture_and_paste(qtbot, tmp_path):

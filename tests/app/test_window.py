@@ -556,3 +556,27 @@ def test_a_recent_folder_gone_since_is_said_once_and_taken_off_the_menu(qtbot, w
     assert len(boxes) == 1 and "it is taken off Open Recent" in boxes[0].text()
     boxes[0].close()
     assert [a.text() for a in win.recent_menu.actions()] == [str(folder)]
+
+
+def test_the_style_list_shows_its_style_before_a_photo_is_opened(win):
+    """It was blank (and greyed) until the first photo opened, and read as broken."""
+    assert win.doc is None and win.panel.style_box.currentText() == "Default"
+    assert "Learn My Style" in win.panel.style_box.toolTip()  # why it cannot be changed yet
+
+
+def test_a_start_does_not_reopen_what_is_no_longer_a_photo(qtbot, win, folder, tmp_path):
+    """A folder since replaced by a text file was opened as a photo ("unsupported file type") and
+    its folder put in Open Recent."""
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    notes = tmp_path / "notes"
+    notes.write_text("not a photo")
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    for last in (str(notes), "relative/photo.jpg", ""):
+        settings.setValue("session/last", last)
+        w = MainWindow(settings)
+        qtbot.addWidget(w)
+        assert not w.reopen_last() and w.doc is None and w.recent() == []
+        w.close()

@@ -251,14 +251,19 @@ def test_training_files_no_style_can_continue_are_listed_and_cleaned(style, tmp_
     kept = style_run_dir("mine", elsewhere)  # a style written with -o, still there: it can be continued
     styles.record_training(kept, elsewhere, tmp_path, tmp_path)
     (kept / "checkpoint.pt").write_bytes(b"c")
+    styles.record_written(kept, elsewhere)
     started = style_run_dir("started")  # no checkpoint
     (started / "cache").mkdir(parents=True)
+    replaced = user_styles_dir() / "replaced.onnx"  # trained, then another style imported over it
+    styles.record_training(style_run_dir("replaced"), replaced, tmp_path, tmp_path)
+    (style_run_dir("replaced") / "checkpoint.pt").write_bytes(b"c")
+    shutil.copyfile(DEFAULT_MODEL, replaced)
     assert main(["styles"]) == 0
     out = capsys.readouterr().out
-    assert "training files without a style: 2 in " in out and "3 MB (remove them with `retouch styles clean`)" in out
+    assert "training files without a style: 3 in " in out and "3 MB (remove them with `retouch styles clean`)" in out
     assert main(["styles", "clean"]) == 0
     out = capsys.readouterr().out
     assert f"removed {gone} (3 MB)" in out and f"removed {started} (0 MB)" in out
-    assert not gone.exists() and not started.exists()
+    assert not gone.exists() and not started.exists() and not style_run_dir("replaced").exists()
     assert kept.is_dir() and style_run_dir("warm").is_dir()  # continuable runs stay
     assert main(["styles", "clean"]) == 0 and "no training files without a style" in capsys.readouterr().out
