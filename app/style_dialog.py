@@ -141,7 +141,8 @@ class StyleDialog(QDialog):
         self.iterations.setRange(10, 100_000)
         self.iterations.setSingleStep(500)
         self.iterations.setValue(2000)
-        self.iterations.setToolTip("About 0.5 s each on two CPU cores; more learn the look better")
+        self.iterations.setToolTip("About 0.3-0.5 s each on two CPU cores (the first few take longer); "
+                                   "more learn the look better")
         form.addRow("Iterations", self.iterations)
         self.resume = QCheckBox("Continue the last training of this style")
         self.resume.toggled.connect(self._update)

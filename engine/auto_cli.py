@@ -208,6 +208,8 @@ def cmd_auto(args: argparse.Namespace) -> int:
     for i, recipe in enumerate(recipes, 1):
         if words:
             print(f"variation {i} ({words[i - 1]}):")
+        elif n:  # one variation: a sampled recipe at the variations' strength, not Auto's, and said so
+            print(f"variation 1 (seed {args.seed or 0}):")
         print(describe(recipe))
         rpath = _numbered(args.recipe_out, i, len(recipes))
         if rpath is not None:

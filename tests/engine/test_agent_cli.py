@@ -183,3 +183,12 @@ def test_a_missing_model_file_is_said_as_a_file(photo_jpeg, tmp_path, capsys) ->
     assert f"model file {tmp_path / 'nope.onnx'} not found" in capsys.readouterr().err
     assert main(["auto", str(photo_jpeg), "--model", "nope"]) == 1
     assert "no model 'nope' (available: retouch" in capsys.readouterr().err
+
+
+def test_one_variation_says_it_is_one(photo_jpeg, capsys) -> None:
+    """``--variations 1`` printed a recipe like Auto's, though sampled at the variations' strength."""
+    from engine.cli import main
+
+    assert main(["auto", str(photo_jpeg), "--variations", "1", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "strength 1," in out and "\nvariation 1 (seed 3):\n" in out
