@@ -119,6 +119,7 @@ def _placeholder(text: str, colour: str) -> QIcon:
 
 class Filmstrip(QListWidget):
     activated_path = Signal(object)  # Path
+    unreadable_changed = Signal(int)  # how many of the photos listed cannot be opened
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -224,7 +225,10 @@ class Filmstrip(QListWidget):
         item = self.items.get(path)
         if item is None:
             return
+        was = item.data(Qt.ItemDataRole.UserRole + 1)
         item.setData(Qt.ItemDataRole.UserRole + 1, message)
+        if not was:
+            self.unreadable_changed.emit(sum(self.is_failed(p) for p in self.items))
         item.setIcon(_placeholder("⚠ cannot open", "#ff8a80"))
         item.setForeground(QColor("#ff8a80"))
         item.setToolTip(f"{path}\n{message}")

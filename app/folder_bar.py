@@ -31,7 +31,7 @@ class FolderBar(QWidget):
         super().__init__(parent)
         self.setObjectName("folderBar")
         self.folder: Path | None = None
-        self.count = self.selected = 0
+        self.count = self.selected = self.unreadable = 0
         self.lay = QHBoxLayout(self)
         self.lay.setContentsMargins(6, 2, 8, 2)
         self.lay.setSpacing(2)
@@ -79,7 +79,7 @@ class FolderBar(QWidget):
         self.setVisible(False)
 
     def set_folder(self, folder: Path, count: int) -> None:
-        self.folder, self.count, self.selected = folder, count, 0
+        self.folder, self.count, self.selected, self.unreadable = folder, count, 0, 0
         while self.crumbs.count():
             w = self.crumbs.takeAt(0).widget()
             if w is not None:  # hidden at once: deleteLater waits for the event loop
@@ -132,6 +132,11 @@ class FolderBar(QWidget):
         self.selected = n
         self._show_counts()
 
+    def set_unreadable(self, n: int) -> None:
+        """How many of the listed files turned out not to open (the count included them unsaid)."""
+        self.unreadable = n
+        self._show_counts()
+
     def _add_label(self, text: str, tip: str = "") -> QLabel:
         lab = QLabel(text)
         lab.setToolTip(tip)
@@ -141,6 +146,8 @@ class FolderBar(QWidget):
 
     def _show_counts(self) -> None:
         text = f"{self.count} photo{'s' if self.count != 1 else ''}"
+        if self.unreadable:
+            text += f" ({self.unreadable} cannot be opened)"
         if self.selected > 1:
             text += f" · {self.selected} selected"
         self.counts.setText(text)

@@ -34,6 +34,7 @@ QToolButton {{ background: transparent; color: {TEXT}; border: 1px solid transpa
                padding: 1px; }}
 QToolButton:hover {{ background: #3a3a3a; }}
 QToolButton:checked {{ background: #3d4d60; }}
+QToolButton:disabled {{ color: #6a6a6a; }}
 /* keyboard focus must show: the rules above replace the native focus frame (Tab gave no sign on the
    tool buttons and sliders) */
 QToolButton:focus, QPushButton:focus, QDoubleSpinBox:focus, QSpinBox:focus, QLineEdit:focus,

@@ -227,6 +227,7 @@ class MainWindow(QMainWindow):
         self.folder_bar.sort_chosen.connect(self._sort_chosen)
         self.filmstrip.itemSelectionChanged.connect(
             lambda: self.folder_bar.set_selected(len(self.filmstrip.selectedItems())))
+        self.filmstrip.unreadable_changed.connect(self.folder_bar.set_unreadable)
         central = QWidget()
         clay = QVBoxLayout(central)
         clay.setContentsMargins(0, 0, 0, 0)

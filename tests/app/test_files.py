@@ -720,6 +720,7 @@ def test_a_selected_photo_that_cannot_be_opened_is_said_to_be_left_out_of_the_ex
     with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
         win.open_path(folder)
     qtbot.waitUntil(lambda: win.filmstrip.is_failed(folder / "c_broken.jpg"), timeout=TIMEOUT)
+    assert win.folder_bar.counts.text() == "3 photos (1 cannot be opened)"  # counted unsaid before
     win.filmstrip.selectAll()
     dlg = win.export_selection()
     head = dlg.findChildren(type(dlg.message))[0].text()
