@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QEvent, QSettings, Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -52,11 +52,14 @@ class BatchDialog(ExportingDialog):
 
     def __init__(self, parent: QWidget | None = None, in_dir: Path | None = None, *,
                  model: Path | None = None, strength: float | None = None, settings: QSettings | None = None,
-                 before_start: Callable[[], object] | None = None):
-        """``before_start``: called when Export is pressed (the window saves pending sidecars)."""
+                 before_start: Callable[[], object] | None = None,
+                 auto_of: Callable[[], tuple[Path | None, float | None]] | None = None):
+        """``before_start``: called when Export is pressed (the window saves pending sidecars).
+        ``auto_of``: the window's style and strength now; the dialog is not modal, so they may change
+        while it is open, and it says and uses the window's (it said "as in the window" of the old)."""
         super().__init__(parent)
         self.model, self.strength, self.settings = model, strength, settings
-        self.before_start = before_start
+        self.before_start, self.auto_of = before_start, auto_of
         self.setWindowTitle("Batch export")
         self.setMinimumWidth(620)
         self.cancel_event = threading.Event()
@@ -90,9 +93,7 @@ class BatchDialog(ExportingDialog):
         pick.clicked.connect(self._pick_recipe)
         src_row.addWidget(pick)
         form.addRow("Recipe", src_row)
-        style = self.model.stem if self.model else "the shipped model"
-        amount = "" if strength is None else f", strength {round(100 * strength)} %"
-        self.auto_label = QLabel(f"Auto uses {style}{amount}, as in the window")
+        self.auto_label = QLabel(self._auto_text())
         self.auto_label.setToolTip("Choose the style and strength in the Auto panel")
         form.addRow("", self.auto_label)
 
@@ -218,12 +219,28 @@ class BatchDialog(ExportingDialog):
             self.recipe_path.setText(f)
             self.src_recipe.setChecked(True)
 
+    def _auto_text(self) -> str:
+        style = self.model.stem if self.model else "the shipped model"
+        amount = "" if self.strength is None else f", strength {round(100 * self.strength)} %"
+        return f"Auto uses {style}{amount}, as in the window"
+
+    def _sync_auto(self) -> None:
+        if self.auto_of is not None and not self.running():
+            self.model, self.strength = self.auto_of()
+            self.auto_label.setText(self._auto_text())
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.WindowActivate:  # back from the window, where the style may have changed
+            self._sync_auto()
+        return super().event(e)
+
     # -- planning and running -------------------------------------------------------------
     def plan(self) -> list:
         """The jobs for the current options; raises ValueError/OSError with a message for the user."""
         from engine.batch import ExportSettings, plan_jobs, prepare_output
         from engine.recipe import Recipe
 
+        self._sync_auto()
         in_dir = Path(self.in_dir.text().strip()).expanduser()
         out_dir = Path(self.out_dir.text().strip()).expanduser()
         if not self.in_dir.text().strip() or not in_dir.is_dir():

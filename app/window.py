@@ -1475,7 +1475,8 @@ class MainWindow(QMainWindow):
 
         self.flush_sidecars(wait=True)
         dlg = BatchDialog(self, self.folder, model=self.model, strength=self.strength, settings=self.settings,
-                          before_start=lambda: self.flush_sidecars(wait=True))
+                          before_start=lambda: self.flush_sidecars(wait=True),
+                          auto_of=lambda: (self.model, self.strength))
         dlg.show()  # not modal: a long batch leaves the window usable
         return dlg
 

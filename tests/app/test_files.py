@@ -787,3 +787,16 @@ def test_a_second_export_into_a_folder_being_written_waits_its_turn(qtbot, win, 
     second.start()  # its turn now
     qtbot.waitUntil(lambda: not second.running(), timeout=TIMEOUT * 2)
     assert second.message.text().startswith("2 exported")
+
+
+def test_the_batch_dialog_follows_the_windows_auto_while_open(qtbot, win, folder):
+    """Not modal now: a strength changed in the window after Batch Export opened was neither said
+    ("as in the window") nor used."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    dlg = win.batch_export()
+    before = win.strength
+    win.set_strength(0.3 if before != 0.3 else 0.4)
+    assert {j.settings.strength for j in dlg.plan()} == {win.strength} != {before}
+    said = f"Auto uses the shipped model, strength {round(100 * win.strength)} %, as in the window"
+    assert dlg.auto_label.text() == said
+    dlg.close()
