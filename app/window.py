@@ -625,8 +625,13 @@ class MainWindow(QMainWindow):
                     on_done=lambda img, d=doc: self._embedded(d, img),
                     on_error=lambda e, tb: isinstance(e, Skipped) or log.info("no embedded preview for %s: %s",
                                                                                  path, e))
-        # back on a photo whose decodes still run (it was left a moment ago): they are wanted again,
-        # so none is started twice (two full decodes of a 45 MP RAW at once)
+        self._start_decodes(doc)
+
+    def _start_decodes(self, doc: PhotoDoc) -> None:
+        """The shown photo's decodes, those not already queued or running. Back on a photo whose
+        decodes still run (it was left a moment ago), they are wanted again, so none is started
+        twice (two full decodes of a 45 MP RAW at once)."""
+        path = doc.path
         if _quick_open(path) and "quick" not in doc.decoding:  # editable from its half-size decode first
             doc.decoding.add("quick")
             run_in_pool(decode_quick, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
@@ -650,6 +655,15 @@ class MainWindow(QMainWindow):
         doc.decoding.discard("quick")
         if not isinstance(exc, Skipped):
             log.info("no quick decode of %s: %s", doc.path, exc)
+        else:
+            self._skipped_yet_shown(doc)
+
+    def _skipped_yet_shown(self, doc: PhotoDoc) -> None:
+        """A decode that skipped itself (it started while another photo was shown) for the photo
+        shown again meanwhile: the return found it still running and started none, so the photo
+        waited on the embedded preview for good (a fresh-clone run's flicking test, once)."""
+        if doc is self.doc and doc.linear is None and not doc.failed:
+            self._start_decodes(doc)
 
     def _decoded_quick(self, doc: PhotoDoc, res: Decoded | None) -> None:
         """A large RAW's half-size levels: edited and rendered from them until the full decode is in
@@ -697,6 +711,7 @@ class MainWindow(QMainWindow):
     def _decode_failed(self, doc: PhotoDoc, exc: BaseException, tb: str) -> None:
         doc.decoding.discard("full")
         if isinstance(exc, Skipped):
+            self._skipped_yet_shown(doc)
             return
         if doc.preview_linear is not None:  # a large RAW's half-size levels are in: it stays editable
             log.warning("full decode of %s failed after its quick one\n%s", doc.path, tb)

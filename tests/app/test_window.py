@@ -228,6 +228,39 @@ def test_flicking_through_photos_skips_stale_decodes(qtbot, win, folder):
     assert len(outcomes) == 2 and "decoded" in outcomes, outcomes
 
 
+def test_a_photo_shown_again_while_its_decode_skipped_itself_is_decoded(qtbot, win, folder, monkeypatch):
+    """Its decode started while another photo was shown and skipped itself; the photo, shown again
+    before that news arrived, found the decode still counted as running and started none: it stayed
+    on its embedded preview for good (a fresh-clone run's flicking test timed out on it once)."""
+    import threading
+
+    import app.window as window_mod
+    from app import loading
+
+    real, gate, skipped = loading.decode, threading.Event(), threading.Event()
+    b = folder / "b_dune.jpg"
+
+    def held(path, wanted=None):
+        if path == b and not skipped.is_set():
+            gate.wait(30)  # starts only once the photographer has moved on
+            try:
+                return real(path, wanted)
+            except loading.Skipped:
+                skipped.set()
+                raise
+        return real(path, wanted)
+
+    monkeypatch.setattr(window_mod, "decode", held)
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    win.show_photo(b)
+    win.show_photo(folder / "a_dune.dng")
+    gate.set()
+    assert skipped.wait(30)  # its news is queued for the GUI thread, not yet read
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.show_photo(b)  # back on it before the news is read
+    assert win.doc.path == b and win.doc.linear is not None
+
+
 def test_preview_level_follows_screen_resolution(qtbot, win, tmp_path, photo_jpeg):
     from PIL import Image
 
