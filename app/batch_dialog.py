@@ -290,7 +290,6 @@ class BatchDialog(ExportingDialog):
         self._clear_last_run()
         self.progress.setRange(0, self.total)
         self.progress.setFormat("%v / %m")
-        self.progress.setValue(0)
         ours = len(jobs.left_out)
         self._say(f"Exporting {self.total} photos…" + (f" ({ours} of Retouch's own earlier exports left out)"
                                                        if ours else ""))
@@ -310,6 +309,7 @@ class BatchDialog(ExportingDialog):
         self.progress.setFormat("")
         if not self.running():
             self.export_btn.setText("Export")  # "again" of a run whose results are gone
+
     def _on_progress(self, p) -> None:
         self.results.append(p.result)
         self.progress.setValue(p.done)

@@ -231,10 +231,11 @@ class ExportDialog(ExportingDialog):
 
         if self.before_start is not None:
             self.before_start()
+        out = Path(self.out_dir.text()).expanduser()
         try:
             jobs = self.jobs()
-            prepare_output(Path(self.out_dir.text()).expanduser())
-            busy = self._claim(Path(self.out_dir.text()).expanduser())
+            prepare_output(out)
+            busy = self._claim(out)
             if busy:
                 raise ValueError(busy)
         except (TemplateError, ValueError, OSError) as e:

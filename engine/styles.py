@@ -60,25 +60,36 @@ def _user_style(path: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def _not_in_training(name: str) -> Iterator[None]:
-    """Holds the style's run lock (the one ``retouch train-style`` holds while it trains) for the
-    duration; refuses at once if a training holds it. Renamed or deleted under a training, the run
-    died at its next log line and left its checkpoint where no style could reach it."""
+def _holding(run: Path) -> Iterator[bool]:
+    """Holds ``run``'s lock (the one ``retouch train-style`` holds while it trains) for the duration;
+    yields False at once, holding nothing, if a training holds it."""
     from filelock import FileLock, Timeout
 
-    run = style_run_dir(name)
     if not run.is_dir():
-        yield
+        yield True
         return
     lock = FileLock(run / ".lock")
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise StyleError(f"the style “{name}” is being trained ({run}): stop its training first") from None
+        yield False
+        return
     try:
-        yield
+        yield True
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def _not_in_training(name: str) -> Iterator[None]:
+    """:func:`_holding` the style's run, refusing at once if a training holds it. Renamed or deleted
+    under a training, the run died at its next log line and left its checkpoint where no style
+    could reach it."""
+    run = style_run_dir(name)
+    with _holding(run) as free:
+        if not free:
+            raise StyleError(f"the style “{name}” is being trained ({run}): stop its training first")
+        yield
 
 
 def rename_style(path: str | Path, new_name: str) -> Path:
@@ -201,19 +212,13 @@ def orphan_runs() -> list[tuple[Path, int]]:
 
 def clean_runs() -> tuple[list[tuple[Path, int]], list[Path]]:
     """Remove :func:`orphan_runs`; returns those removed and those left because a training holds them."""
-    from filelock import FileLock, Timeout
-
     removed, busy = [], []
     for run, size in orphan_runs():
-        lock = FileLock(run / ".lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
+        with _holding(run) as free:
+            if free:
+                shutil.rmtree(run, ignore_errors=True)
+        if free:
+            removed.append((run, size))
+        else:
             busy.append(run)
-            continue
-        try:
-            shutil.rmtree(run, ignore_errors=True)
-        finally:
-            lock.release()
-        removed.append((run, size))
     return removed, busy
