@@ -6,6 +6,8 @@ Views push undo commands on the photo's stack and listen to ``PhotoDoc.changed``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import (
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.filters import REGISTRY
+from engine.recipe import Step
 from engine.runners.agent import (
     AUTO_CONTRAST_SHARE,
     AUTO_PERCENTILE,
@@ -62,7 +65,8 @@ class _Handle(QLabel):
 
 
 class StepCard(QFrame):
-    def __init__(self, doc: PhotoDoc, index: int, parent: QWidget | None = None):
+    def __init__(self, doc: PhotoDoc, index: int, parent: QWidget | None = None,
+                 on_pick: Callable[[Step], None] | None = None):
         super().__init__(parent)
         self.setObjectName("card")
         self.doc, self.index = doc, index
@@ -84,6 +88,13 @@ class StepCard(QFrame):
         title.setObjectName("stepTitle")
         title.setToolTip(spec.description)
         head.addWidget(title, 1)
+        if spec.id == "white_balance" and on_pick is not None:
+            pick = QToolButton(text="Pick")
+            pick.setToolTip("Click a spot in the photo that should be neutral (a grey card, a white wall) to set "
+                            "this white balance from it (W)")
+            pick.setAccessibleName("Pick white balance from the photo")
+            pick.clicked.connect(lambda: on_pick(self.step))
+            head.addWidget(pick)
         menu_btn = QToolButton(text="⋯")
         menu_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(menu_btn)
@@ -205,6 +216,7 @@ class StepList(QScrollArea):
     """Cards in a vertical list that accepts card drops to reorder."""
 
     structureChanged = Signal()
+    pickRequested = Signal(object)  # a white balance card's Pick: its Step
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -241,7 +253,7 @@ class StepList(QScrollArea):
         self.inner.empty.setVisible(self.doc is not None and len(self.doc.recipe) == 0)  # none: nothing to edit
         if self.doc is not None:
             for i in range(len(self.doc.recipe)):
-                card = StepCard(self.doc, i)
+                card = StepCard(self.doc, i, on_pick=self.pickRequested.emit)
                 lay.insertWidget(lay.count() - 1, card)
                 self.cards.append(card)
         # Tab goes through the cards right after the list: made after the filmstrip, they came after it

@@ -20,6 +20,8 @@ class Viewer(QWidget):
     viewChanged = Signal()      # zoom or pan moved (debounced): time to ask for a detail crop
     zoomChanged = Signal(float)  # device pixels per image pixel
     splitToggled = Signal(bool)
+    picked = Signal(QPointF)    # pick mode: the image pixel clicked (full-resolution coordinates)
+    pickCancelled = Signal()    # pick mode left without a click (Esc, a right click)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -41,6 +43,8 @@ class Viewer(QWidget):
         self.split = False
         self.split_x = 0.5                   # fraction of the widget's width
         self._drag: str | None = None        # "pan" | "split"
+        self.picking = False                 # the next left click picks a spot instead of panning
+        self._picked = False                 # the last press picked: its double click does not zoom
         self._last = QPointF()
         self._debounce = QTimer(self, singleShot=True, interval=60)
         self._debounce.timeout.connect(self.viewChanged)
@@ -202,7 +206,32 @@ class Viewer(QWidget):
     def _near_split(self, x: float) -> bool:
         return self.split and abs(x - self.split_x * self.width()) < 8
 
+    # -- pick mode (the white balance selector) ------------------------------------------
+    def start_pick(self) -> None:
+        """The next left click on the photo emits ``picked`` (a right click or Esc cancels);
+        the wheel and the keys still zoom and pan, to find the spot."""
+        self.picking = True
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setFocus(Qt.FocusReason.OtherFocusReason)  # for Esc
+
+    def stop_pick(self, *, cancelled: bool = False) -> None:
+        if not self.picking:
+            return
+        self.picking = False
+        self.setCursor(Qt.CursorShape.ArrowCursor)
+        if cancelled:
+            self.pickCancelled.emit()
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._picked = False
+        if self.picking:
+            if event.button() == Qt.MouseButton.LeftButton and self.has_image():
+                self.stop_pick()
+                self._picked = True
+                self.picked.emit(self.to_image(event.position()))
+            elif event.button() == Qt.MouseButton.RightButton:
+                self.stop_pick(cancelled=True)
+            return
         if event.button() != Qt.MouseButton.LeftButton or not self.has_image():
             return
         self._drag = "split" if self._near_split(event.position().x()) else "pan"
@@ -218,12 +247,14 @@ class Viewer(QWidget):
             delta, self._last = (self._last - pos) / self.scale, pos
             self.fit = False
             self._pan(delta)
+        elif self.picking:
+            self.setCursor(Qt.CursorShape.CrossCursor)
         else:
             self.setCursor(Qt.CursorShape.SplitHCursor if self._near_split(pos.x()) else Qt.CursorShape.ArrowCursor)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self._drag = None
-        self.setCursor(Qt.CursorShape.ArrowCursor)
+        self.setCursor(Qt.CursorShape.CrossCursor if self.picking else Qt.CursorShape.ArrowCursor)
 
     def focusInEvent(self, event) -> None:
         # an edge shows that the arrows now pan, only when Tab brought the focus: on a click it
@@ -240,6 +271,9 @@ class Viewer(QWidget):
     def keyPressEvent(self, event) -> None:
         """Arrows pan a zoomed photo by a tenth of the view (Shift: half); with Before / After on,
         Alt+Left/Right move its line. Only the mouse could do either."""
+        if self.picking and event.key() == Qt.Key.Key_Escape:
+            self.stop_pick(cancelled=True)
+            return
         arrows = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
         mods = event.modifiers()
         if event.key() not in arrows or not self.has_image() or mods & Qt.KeyboardModifier.ControlModifier:
@@ -262,7 +296,7 @@ class Viewer(QWidget):
         self.update()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if not self.has_image():
+        if not self.has_image() or self._picked or self.picking:
             return
         if self.fit:
             self.set_zoom(1.0 / self.devicePixelRatioF(), event.position())

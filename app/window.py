@@ -39,7 +39,6 @@ from engine.recipe import Recipe, Step, has_sidecar, save_sidecar, sidecar_path,
 from engine.runners.agent import (
     AUTO_STRENGTH,
     DEFAULT_MODEL,
-    WB_SOURCES,
     at_strength,
     user_styles_dir,
     white_balance_step,
@@ -71,6 +70,7 @@ from .paste_dialog import PasteDialog
 from .renderer import Renderer, RenderRequest, RenderResult, to_display, to_qimage
 from .retouch_panel import N_VARIATIONS, RetouchPanel
 from .viewer import Viewer
+from .wb_pick import WhiteBalancePicker, white_balance_index
 from .workers import run_in_pool, serial_pool
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,8 @@ class MainWindow(QMainWindow):
         self.panel.styleChanged.connect(self._style_changed)
         self.panel.styleAction.connect(self._style_action)
         self.panel.stylesWanted.connect(self.refresh_styles)
+        self.picker = WhiteBalancePicker(self.viewer, self.panel.set_busy)
+        self.panel.steps.pickRequested.connect(lambda step: self.pick_white_balance(step))
         self.tabs = QTabWidget()
         # the panel scrolls as a whole where the window is short (a 720p laptop): shown Variations
         # grew the window past the screen, as a layout's minimum height does
@@ -316,6 +318,9 @@ class MainWindow(QMainWindow):
         act(p, "Auto &White Balance", self.auto_white_balance, "Ctrl+Shift+W",
             "Measure the white balance (the learned colour constancy, max-RGB without it) and set it as a step, "
             "leaving the others")
+        act(p, "&Pick White Balance", lambda: self.pick_white_balance(), "W",
+            "Click a spot in the photo that should be neutral (a grey card, a white wall) to set the white balance "
+            "from it")
         act(p, "&Match a Look…", self.match_look_dialog,
             tip="Find the steps that turn this photo into a finished version of it (e.g. another tool's export)")
         act(p, "&Learn My Style…", self.learn_style, tip="Train a style from your own before and after photos")
@@ -564,6 +569,7 @@ class MainWindow(QMainWindow):
     def _leave_photo(self) -> None:
         if self.doc is None:
             return
+        self.picker.cancel()  # a spot on the next photo is not this one's white balance
         self._thumb_timer.stop()  # it would set the next photo's preview as this one's thumbnail
         if self._thumb_owed is self.doc:  # edited, and its thumbnail not yet shows it
             self.filmstrip.refresh(self.doc.path, self.doc.recipe.copy())
@@ -1277,12 +1283,18 @@ class MainWindow(QMainWindow):
                     owner=self, on_done=lambda s, d=doc: self._white_balance_done(d, s),
                     on_error=lambda e, tb: self._agent_failed(e, tb))
 
+    def pick_white_balance(self, step: Step | None = None) -> None:
+        """The white balance selector: the next click on the photo sets ``step`` (a card's Pick) or
+        the photo's white balance step (one goes first where there is none) from the spot."""
+        commit_typing()  # a value typed, not yet entered, goes onto its own step first
+        doc = self._need_pixels(lambda: self.pick_white_balance(step), "Pick white balance")
+        if doc is not None:
+            self.picker.start(doc, step)
+
     def _white_balance_done(self, doc: PhotoDoc, step: Step | None) -> None:
         steps = list(doc.recipe.steps)
-        # the photo's white balance: a measured one, else any (pasted, matched, added by hand); a
-        # second one on top multiplied the two
-        at = next((i for i, s in enumerate(steps) if s.source in WB_SOURCES.values()),
-                  next((i for i, s in enumerate(steps) if s.op == "white_balance"), None))
+        # the photo's white balance: a measured one, else any; a second one on top multiplied the two
+        at = white_balance_index(steps)
         self.panel.set_busy("Auto white balance: the photo is already about neutral." if step is None else "")
         if step is None:
             if at is None:

@@ -1,0 +1,100 @@
+"""The white balance selector: click a spot that should be neutral, and a white balance step is
+set from it (:mod:`engine.pick` does the measuring; this is the mode and the undo entry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF
+
+from engine.pick import SPOT_SCREEN_PX, PickError, pick_white_balance, spot
+from engine.recipe import Step
+from engine.runners.agent import WB_SOURCES
+
+from .commands import InsertStep, SetEnabled, SetParam, same_value
+from .document import PhotoDoc
+from .viewer import Viewer
+
+PROMPT = ("Pick white balance: click something that should be neutral, such as a grey card, a white wall "
+          "or a cloud. Esc cancels.")
+
+
+def white_balance_index(steps: list[Step]) -> int | None:
+    """The photo's white balance step: a measured one, else any (pasted, matched, added by hand)."""
+    return next((i for i, s in enumerate(steps) if s.source in WB_SOURCES.values()),
+                next((i for i, s in enumerate(steps) if s.op == "white_balance"), None))
+
+
+class WhiteBalancePicker(QObject):
+    """One window's pick mode. ``say`` shows a line to the photographer (the panel's status)."""
+
+    def __init__(self, viewer: Viewer, say: Callable[[str], None]):
+        super().__init__(viewer)
+        self.viewer, self.say = viewer, say
+        self.doc: PhotoDoc | None = None
+        self.step: Step | None = None  # the card's step Pick was pressed on; None: the photo's
+        viewer.picked.connect(self._picked)
+        viewer.pickCancelled.connect(self._cancelled)
+
+    @property
+    def active(self) -> bool:
+        return self.doc is not None
+
+    def start(self, doc: PhotoDoc, step: Step | None = None) -> None:
+        self.doc, self.step = doc, step
+        self.say(PROMPT)
+        self.viewer.start_pick()
+
+    def cancel(self) -> None:
+        """Left without a pick (another photo shown, a photo closed): quietly."""
+        if self.doc is not None:
+            self.doc = self.step = None
+            self.viewer.stop_pick()
+            self.say("")
+
+    def _cancelled(self) -> None:
+        if self.doc is not None:
+            self.doc = self.step = None
+            self.say("")
+
+    def spot_radius(self, image: np.ndarray) -> int:
+        """The spot's radius in ``image``'s pixels: ``SPOT_SCREEN_PX`` at the viewer's zoom."""
+        k = image.shape[1] / max(1, self.viewer.full.width())  # the image's pixels per full-resolution pixel
+        return round(SPOT_SCREEN_PX / max(self.viewer.scale, 1e-6) * k)
+
+    def _picked(self, at: QPointF) -> None:
+        doc, card_step, self.doc, self.step = self.doc, self.step, None, None
+        if doc is None or doc.failed:
+            return
+        image = doc.linear if doc.linear is not None else doc.preview_linear
+        if image is None:
+            return
+        k = image.shape[1] / max(1, self.viewer.full.width())
+        steps = doc.recipe.steps
+        # the card's step where it still is (an undo since may have removed it), else the photo's
+        at_index = next((i for i, s in enumerate(steps) if s is card_step), None) if card_step else None
+        if at_index is None:
+            at_index = white_balance_index(steps)
+        insert = at_index is None
+        index = 0 if insert else at_index
+        try:
+            pixels = spot(image, at.x() * k, at.y() * k, self.spot_radius(image))
+            pick = pick_white_balance(doc.recipe, index, pixels)
+        except PickError as e:
+            self.say(str(e))
+            return
+        old = Step.default("white_balance") if insert else steps[index]
+        changed = {n: v for n, v in pick.params.items() if not same_value(old.params[n], v)}
+        if not (insert or changed or not old.enabled):
+            self.say("White balance: that spot is already neutral.")
+            return
+        doc.undo.beginMacro("Pick white balance")
+        if insert:  # first: the spot was measured on the photo as decoded, as Auto's would be
+            doc.undo.push(InsertStep(doc, 0, Step.default("white_balance")))
+        elif not old.enabled:
+            doc.undo.push(SetEnabled(doc, index, True))
+        for name, value in changed.items():
+            doc.undo.push(SetParam(doc, index, name, value))
+        doc.undo.endMacro()
+        self.say(pick.describe())

@@ -1,0 +1,139 @@
+"""Photo > Pick White Balance (W) and a white balance card's Pick: click a spot that should be
+neutral, on the real photo, and see it grey on screen."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QToolButton
+from qt_helpers import auto_and_wait, open_and_wait, settle, shown
+
+from engine.pick import spot
+from engine.recipe import Recipe, Step
+
+
+def _grey_spot(linear: np.ndarray, radius: int) -> tuple[int, int]:
+    """A light spot of the photo, off grey by a cast the white balance can remove, and even (its
+    pixels alike), so that a pixel or two of aim does not change what it says."""
+    best = None
+    h, w = linear.shape[:2]
+    for y in range(40, h - 40, 6):
+        for x in range(40, w - 40, 6):
+            m = spot(linear, x, y, radius).mean(0)
+            if m.max() > 0.8 or m.mean() < 0.1:
+                continue
+            g, b = m[0] / m[1], m[0] / m[2]
+            if not (0.75 < g < 1.35 and 0.75 < b < 1.35) or max(abs(g - 1), abs(b - 1)) < 0.2:
+                continue
+            sd = float((spot(linear, x, y, radius + 2).std(0) / m).max())
+            if best is None or sd < best[0]:
+                best = (sd, x, y)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _click_image(qtbot, win, x: float, y: float) -> None:
+    """Click the viewer where it shows the image pixel (x, y) (full-resolution coordinates)."""
+    r, s = win.viewer.image_rect(), win.viewer.scale
+    qtbot.mouseClick(win.viewer, Qt.MouseButton.LeftButton, pos=QPoint(round(r.x() + (x + 0.5) * s),
+                                                                      round(r.y() + (y + 0.5) * s)))
+
+
+def _on_screen(win, x: float, y: float) -> np.ndarray:
+    """The preview's colour (8-bit sRGB) over the spot a click at image pixel (x, y) picks."""
+    img, k = shown(win).astype(float), win.viewer.preview_scale()
+    r = round(win.picker.spot_radius(win.doc.linear) * k)
+    px, py = int(x * k), int(y * k)
+    return img[py - r:py + r + 1, px - r:px + r + 1].reshape(-1, 3).mean(0)
+
+
+def test_pick_sets_a_white_balance_from_the_spot_and_it_shows_grey(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    doc = win.doc
+    qtbot.waitUntil(lambda: doc.linear is not None, timeout=60_000)
+    x, y = _grey_spot(doc.linear, win.picker.spot_radius(doc.linear))
+    before = _on_screen(win, x, y)
+    assert np.ptp(before) > 10  # a cast one can see, in 8-bit levels
+    qtbot.keyClick(win, Qt.Key.Key_W)  # Lightroom's key for its selector
+    assert win.viewer.picking and "neutral" in win.panel.status.text()
+    _click_image(qtbot, win, x, y)
+    settle(qtbot, win)
+    assert not win.viewer.picking
+    assert [(s.op, s.source) for s in doc.recipe] == [("white_balance", None)]  # first, the photographer's
+    assert "White balance set from the spot" in win.panel.status.text()
+    after = _on_screen(win, x, y)
+    assert np.ptp(after) <= 3 < np.ptp(before) / 3, (before, after)  # grey on screen, to a few levels
+    win.undo_group.undo()  # one entry
+    settle(qtbot, win)
+    assert len(doc.recipe) == 0
+
+
+def test_pick_after_auto_sets_its_measured_white_balance_in_place(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    doc = win.doc
+    auto_and_wait(qtbot, win)
+    qtbot.waitUntil(lambda: doc.linear is not None, timeout=60_000)
+    auto = doc.recipe.copy()
+    at = [s.source for s in auto].index("auto-white-balance")
+    x, y = _grey_spot(doc.linear, win.picker.spot_radius(doc.linear))
+    win.pick_white_balance()
+    _click_image(qtbot, win, x, y)
+    settle(qtbot, win)
+    steps = doc.recipe.steps
+    assert [s.op for s in steps] == [s.op for s in auto]  # no second white balance on top
+    assert steps[at].params != auto.steps[at].params and steps[at].edited
+    assert [s.to_json() for i, s in enumerate(steps) if i != at] == [s.to_json() for i, s in enumerate(auto) if i != at]
+    # grey as it leaves the step, after the exposure before it
+    from engine.render import replay
+
+    px = spot(doc.linear, x, y, win.picker.spot_radius(doc.linear))
+    out = np.asarray(replay(Recipe(steps[:at + 1]), px[None]))[0].mean(0)
+    np.testing.assert_allclose(out / out.mean(), 1.0, atol=3e-3)
+    win.undo_group.undo()
+    settle(qtbot, win)
+    assert doc.recipe.dumps() == auto.dumps()
+
+
+def test_a_cards_pick_sets_that_card_and_esc_or_a_miss_changes_nothing(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    doc = win.doc
+    qtbot.waitUntil(lambda: doc.linear is not None, timeout=60_000)
+    first = Step("white_balance", {"green": 1.1, "blue": 0.9})
+    win._replace(doc, Recipe([first, Step("exposure", {"ev": 0.4}), Step.default("white_balance")]), "setup")
+    settle(qtbot, win)
+    saved = doc.recipe.dumps()
+    # Esc leaves the mode; the next click pans as ever
+    win.pick_white_balance()
+    qtbot.keyClick(win.viewer, Qt.Key.Key_Escape)
+    assert not win.viewer.picking and win.panel.status.text() == ""
+    x, y = _grey_spot(doc.linear, win.picker.spot_radius(doc.linear))
+    _click_image(qtbot, win, x, y)
+    assert doc.recipe.dumps() == saved
+    # a click off the photo says so
+    win.pick_white_balance()
+    qtbot.mouseClick(win.viewer, Qt.MouseButton.LeftButton, pos=QPoint(2, 2))
+    assert "on the photo itself" in win.panel.status.text() and doc.recipe.dumps() == saved
+    # the last card's Pick: that step, measured after the first two
+    card = win.panel.steps.cards[2]
+    pick = next(b for b in card.findChildren(QToolButton) if b.text() == "Pick")
+    pick.click()
+    assert win.viewer.picking
+    _click_image(qtbot, win, x, y)
+    settle(qtbot, win)
+    steps = doc.recipe.steps
+    assert steps[0].params == first.params and steps[2].params != Step.default("white_balance").params
+    from engine.render import replay
+
+    px = spot(doc.linear, x, y, win.picker.spot_radius(doc.linear))
+    out = np.asarray(replay(doc.recipe, px[None]))[0].mean(0)
+    np.testing.assert_allclose(out / out.mean(), 1.0, atol=3e-3)
+
+
+def test_showing_another_photo_leaves_pick_mode(qtbot, win, folder):
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.pick_white_balance()
+    assert win.viewer.picking
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    assert not win.viewer.picking and not win.picker.active
+    win.viewer.picked.emit(QPointF(10, 10))  # a click that was under way: not onto this photo
+    assert len(win.doc.recipe) == 0
