@@ -203,6 +203,11 @@ def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed:
             print(f"only {len(pairs)} photo{'s' if len(pairs) > 1 else ''} pair{'' if len(pairs) > 1 else 's'} up "
                   f"by file name (at least {MIN_PAIRS} to learn from pairs): learning the targets' look",
                   file=sys.stderr)
+        shown = len(pairs) if cfg.paired else len(listed[args.targets])
+        if shown < FEW_PHOTOS:
+            what = "pairs" if cfg.paired else "finished photos"
+            print(f"retouch train-style: note: {shown} {what}: a style learns its look from what they share, and "
+                  f"{FEW_PHOTOS} or more tell it better (the built-in style learnt from 11)", file=sys.stderr)
         print(f"preparing views of {args.inputs} and {args.targets} ...", file=sys.stderr)
         originals = None
         if cfg.paired:
@@ -245,6 +250,10 @@ def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed:
             record_written(run, out)
         state = "interrupted" if tr.stop else "finished"
         print(f"{state} at iteration {tr.it}/{cfg.iterations}; style model written to {out}")
+        if tr.it < SHORT_TRAINING:
+            print(f"retouch train-style: note: a short training ({tr.it} iterations): the style may add few or "
+                  f"odd steps; continue it towards {max(cfg.iterations, ITERATIONS)} for a settled one",
+                  file=sys.stderr)
         if tr.stop:
             print(f"continue with: {_continue_command(args, out, run, cfg)}")
         return 130 if tr.stop else 0
@@ -281,6 +290,12 @@ def _shielded() -> Iterator[None]:
 
 
 ITERATIONS, BATCH, VIEWS = 2000, 32, 64  # train-style's defaults (the width: train.SHIPPED_WIDTH)
+#: Fewer finished photos (or pairs) than this get a note: the built-in style learnt from 11, and a
+#: style from three learns those three's subjects as much as their look.
+FEW_PHOTOS = 8
+#: A style that stopped before this many iterations gets a note: short styles tried in the
+#: thirty-third session's review added few steps, or repeated one filter as several cards.
+SHORT_TRAINING = 500
 #: Pairs train as the shipped model did on its synthetic pairs (the Makefile's ``train``): the PSNR
 #: gained towards each edit rewarded 5x, the policy's learning rate as the critic's, and the policy
 #: free to change the measured exposure (a style has its own brightness). Its all-action update is

@@ -280,4 +280,7 @@ def test_pairs_skipped_by_a_training_that_succeeds_are_said(qtbot, win, folders)
         dlg.start()
     lines = dlg.status.text().splitlines()
     assert lines[0] == "Done: the style “exports” is in the Style list.", dlg.status.text()
-    assert lines[1] == "Skipped 1 unreadable:" and lines[2].startswith("the pair broken.jpg / broken.jpg: ")
+    # the trainer's notes: few pairs, a short training
+    assert lines[1].startswith("5 pairs: a style learns its look from what they share, and 8 or more")
+    assert lines[2].startswith("A short training (10 iterations): the style may add few or odd steps")
+    assert lines[3] == "Skipped 1 unreadable:" and lines[4].startswith("the pair broken.jpg / broken.jpg: ")

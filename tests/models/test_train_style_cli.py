@@ -42,13 +42,24 @@ def test_train_style_trains_and_resumes(tmp_path, monkeypatch, capsys, heldout_f
     args = _parse([*common, "--iterations", "2"])
     assert args.func(args) == 0
     style = tmp_path / "xdg" / "retouch" / "styles" / "after.onnx"
-    assert style.exists() and "after.onnx" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert style.exists() and "after.onnx" in said.out
+    # few finished photos and a short training are said, each once
+    n = len(paths[3:])
+    assert said.err.count(f"note: {n} finished photos: a style learns its look from what they share") == 1
+    assert said.err.count("note: a short training (2 iterations): the style may add few or odd steps; "
+                          "continue it towards 2000") == 1
     import onnx
 
     stored = {i.data_type for i in onnx.load(str(style)).graph.initializer}
     assert onnx.TensorProto.FLOAT16 in stored  # the weights stored in fp16, as the shipped model's
+    import models.cli
+
+    monkeypatch.setattr(models.cli, "FEW_PHOTOS", n)  # as many as the bars: no note
+    monkeypatch.setattr(models.cli, "SHORT_TRAINING", 4)
     args = _parse([*common, "--iterations", "4", "--resume"])
     assert args.func(args) == 0
+    assert "note:" not in capsys.readouterr().err
     log = (run / "train.log").read_text()
     assert "resumed" in log and "iteration 2" in log and "it 4/4" in log
     agent = Agent("after", prefer_gpu=False)
