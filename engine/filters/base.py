@@ -100,6 +100,12 @@ class Param:
     log_scale: bool = False  # a slider should move in log space (gamma, gains)
 
     @property
+    def network_range(self) -> tuple[float, float]:
+        """The values a network's output reaches (its mapping's ends, in user units): the whole
+        range, or a part of it where the photographer may go further than the agent (white balance)."""
+        return self.mapping.lo, self.mapping.hi
+
+    @property
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=int)) if self.shape else 1
 

@@ -1,4 +1,11 @@
-"""Luminance-preserving white balance (Exposure paper filter 2, ``ImprovedWhiteBalanceFilter``)."""
+"""Luminance-preserving white balance (Exposure paper filter 2, ``ImprovedWhiteBalanceFilter``).
+
+Version 2 widens the photographer's range from the paper's ``exp(+-0.5)`` to ``exp(+-1.5)``: a RAW
+shot on a daylight setting under tungsten light needs a blue gain of about 3 to come out neutral,
+which the slider and the white balance selector (:mod:`engine.pick`) could not reach, nor two steps
+stacked. The agent's heads keep the paper's range (the mapping's), so trained policies, fitted
+recipes and Auto are unchanged; the math is the same.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ def white_balance(img: Any, *, green: Any, blue: Any) -> Any:
 
     Args:
         img: linear RGB :math:`(*, H, W, 3)`.
-        green, blue: gains relative to red in [0.607, 1.649], float or :math:`(*)`.
+        green, blue: gains relative to red in [0.223, 4.48], float or :math:`(*)`.
     """
     xp = array_namespace(img)
     g = per_image(xp, img, green)
@@ -26,22 +33,29 @@ def white_balance(img: Any, *, green: Any, blue: Any) -> Any:
     return xp.concat([img[..., 0:1] / norm, img[..., 1:2] * (g / norm), img[..., 2:3] * (b / norm)], axis=-1)
 
 
-_LO, _HI = 0.6065306597126334, 1.6487212707001282  # exp(-0.5), exp(0.5): the paper's log range
+_LO, _HI = 0.6065306597126334, 1.6487212707001282  # exp(-0.5), exp(0.5): the paper's log range, the agent's
+_MIN, _MAX = 0.22313016014842982, 4.4816890703380645  # exp(-1.5), exp(1.5): the photographer's (version 2)
 
 SPEC = register(
     FilterSpec(
         id="white_balance",
         label="White balance",
         short="W",
-        version=1,
+        version=2,
         description="Neutralises or warms the colour cast; overall brightness stays the same.",
         params=(
-            Param("green", "Green", "×", _LO, _HI, 1.0,
+            Param("green", "Green", "×", _MIN, _MAX, 1.0,
                   "Green gain relative to red (above 1: greener, below: more magenta)",
                   TanhRange(_LO, _HI, initial=1.0, log=True), log_scale=True),
-            Param("blue", "Blue", "×", _LO, _HI, 1.0, "Blue gain relative to red (above 1: cooler, below: warmer)",
+            Param("blue", "Blue", "×", _MIN, _MAX, 1.0, "Blue gain relative to red (above 1: cooler, below: warmer)",
                   TanhRange(_LO, _HI, initial=1.0, log=True), log_scale=True),
         ),
         math=white_balance,
     )
 )
+
+
+@SPEC.migration(1)
+def _keep_gains(params: dict) -> dict:
+    """v1 -> v2: the same gains (v1's range lies inside v2's); only the range to choose from grew."""
+    return params

@@ -169,7 +169,8 @@ def _deviation(op: str, raw: torch.Tensor) -> torch.Tensor:
     """How far a step is from doing nothing, in units of each parameter's range (0 = identity)."""
     spec = REGISTRY[op]
     p = spec.from_network(raw)
-    total = sum(((p[q.name] - q.default) / (q.max - q.min)).pow(2).mean() for q in spec.params)
+    total = sum(((p[q.name] - q.default) / (q.network_range[1] - q.network_range[0])).pow(2).mean()
+                for q in spec.params)
     return torch.sqrt(total + 1e-8)
 
 

@@ -14,11 +14,14 @@ SPECS = list(REGISTRY.values())
 ids = pytest.mark.parametrize("spec", SPECS, ids=[s.id for s in SPECS])
 
 
-def interior_params(spec: FilterSpec, rng: np.random.Generator, margin: float = 0.15) -> dict:
-    """Random parameters inside each declared range, away from the open ends of the mappings."""
+def interior_params(spec: FilterSpec, rng: np.random.Generator, margin: float = 0.15, *,
+                    network: bool = False) -> dict:
+    """Random parameters inside each declared range (``network``: the part a network's output
+    reaches), away from its ends (the open ends of the mappings)."""
     out = {}
     for p in spec.params:
-        lo, hi = p.min + margin * (p.max - p.min), p.max - margin * (p.max - p.min)
+        a, b = p.network_range if network else (p.min, p.max)
+        lo, hi = a + margin * (b - a), b - margin * (b - a)
         v = rng.uniform(lo, hi, p.shape)
         out[p.name] = v.tolist() if p.shape else float(v)
     return out
@@ -44,6 +47,8 @@ def test_declaration_is_complete(spec: FilterSpec) -> None:
     assert spec.label and spec.description and spec.version >= 1 and spec.pointwise
     for p in spec.params:
         assert p.min < p.max and p.min <= p.default <= p.max, p
+        lo, hi = p.network_range  # the agent's reach: inside what the photographer can set
+        assert p.min <= lo < hi <= p.max and lo <= p.default <= hi, p
         assert p.label and p.description
 
 
@@ -69,16 +74,17 @@ def test_from_network_maps_any_raw_into_the_declared_range(spec: FilterSpec) -> 
         v = np.asarray(params[p.name])
         assert v.shape == (raw.shape[0], *p.shape)
         assert np.isfinite(v).all()
-        assert v.min() >= p.min - 1e-9 and v.max() <= p.max + 1e-9, p.name
+        lo, hi = p.network_range
+        assert v.min() >= lo - 1e-9 and v.max() <= hi + 1e-9, p.name
         # the extremes of raw reach the ends of the range
-        assert v[-3].min() > p.max - 0.05 * (p.max - p.min) and v[-2].max() < p.min + 0.05 * (p.max - p.min)
+        assert v[-3].min() > hi - 0.05 * (hi - lo) and v[-2].max() < lo + 0.05 * (hi - lo)
 
 
 @ids
 def test_to_network_round_trips(spec: FilterSpec) -> None:
     rng = np.random.default_rng(2)
     for _ in range(5):
-        params = interior_params(spec, rng)
+        params = interior_params(spec, rng, network=True)
         back = spec.from_network(spec.to_network(params)[None])
         for p in spec.params:
             np.testing.assert_allclose(np.asarray(back[p.name])[0], params[p.name], rtol=1e-4, atol=1e-5)

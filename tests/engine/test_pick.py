@@ -64,9 +64,11 @@ def test_a_cast_is_read_back_from_the_same_spot(photo_linear):
 
 
 def test_a_cast_past_the_filters_range_is_partly_removed_and_said(photo_linear):
-    px = spot(photo_linear, *WARM, 3) * np.array([1.0, 0.5, 0.25], np.float32)  # far too orange
+    px = spot(photo_linear, *WARM, 3) * np.array([1.0, 0.5, 0.25], np.float32)  # orange past tungsten's
     pick = pick_white_balance(Recipe(), 0, px)
-    assert pick.limited and pick.params["blue"] == pytest.approx(np.exp(0.5))
+    assert pick.limited and pick.params["blue"] == pytest.approx(np.exp(1.5))  # the filter's end
+    assert pick.params["green"] == pytest.approx(2 * pick_white_balance(Recipe(), 0, px * [1, 2, 4]).params["green"],
+                                                 rel=1e-3)  # within range: the whole cast
     assert "stronger than the white balance can take" in pick.describe()
     assert "warm" in pick.describe()
 
@@ -87,3 +89,15 @@ def test_spots_that_cannot_say_the_light_are_refused_with_the_reason(photo_linea
 def test_a_spot_at_the_edge_is_cut_at_the_edge(photo_linear):
     assert spot(photo_linear, 0, 0, 3).shape == (16, 3)
     assert spot(photo_linear, 639.5, 399.9, 0).shape == (1, 3)
+
+
+def test_a_daylight_setting_under_tungsten_is_removed_in_one_step(photo_linear):
+    """Tungsten light on a daylight setting: blue at about a third of red and green at 0.7 (the
+    white balance's version 1 stopped at 1.65, so that a pick or two stacked steps left it orange)."""
+    tungsten = (photo_linear * np.array([1.0, 0.7, 0.33], np.float32)).astype(np.float32)
+    for where in (COOL, WARM):
+        px = spot(tungsten, *where, 3)
+        pick = pick_white_balance(Recipe(), 0, px)
+        assert not pick.limited and pick.params["blue"] > 2.0
+        out = _through(Recipe([Step("white_balance", pick.params)]), px, 1)
+        np.testing.assert_allclose(out / out.mean(), 1.0, atol=2e-3)
