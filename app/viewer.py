@@ -22,6 +22,7 @@ class Viewer(QWidget):
     splitToggled = Signal(bool)
     picked = Signal(QPointF)    # pick mode: the image pixel clicked (full-resolution coordinates)
     pickCancelled = Signal()    # pick mode left without a click (Esc, a right click)
+    pickHovered = Signal(object)  # pick mode: the image pixel under the cursor (QPointF), None off the photo
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -249,6 +250,9 @@ class Viewer(QWidget):
             self._pan(delta)
         elif self.picking:
             self.setCursor(Qt.CursorShape.CrossCursor)
+            at = self.to_image(pos)
+            on = self.has_image() and 0 <= at.x() < self.full.width() and 0 <= at.y() < self.full.height()
+            self.pickHovered.emit(at if on else None)
         else:
             self.setCursor(Qt.CursorShape.SplitHCursor if self._near_split(pos.x()) else Qt.CursorShape.ArrowCursor)
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, QPointF
 
 from engine.pick import SPOT_SCREEN_PX, PickError, pick_white_balance, spot
 from engine.recipe import Step
+from engine.render import render
 from engine.runners.agent import WB_SOURCES
 
 from .commands import InsertStep, SetEnabled, SetParam, same_value
@@ -27,15 +28,17 @@ def white_balance_index(steps: list[Step]) -> int | None:
 
 
 class WhiteBalancePicker(QObject):
-    """One window's pick mode. ``say`` shows a line to the photographer (the panel's status)."""
+    """One window's pick mode. ``say`` shows a line to the photographer (the panel's status);
+    ``readout`` the colour under the cursor while picking (the status bar), "" to clear it."""
 
-    def __init__(self, viewer: Viewer, say: Callable[[str], None]):
+    def __init__(self, viewer: Viewer, say: Callable[[str], None], readout: Callable[[str], None] = lambda _: None):
         super().__init__(viewer)
-        self.viewer, self.say = viewer, say
+        self.viewer, self.say, self.readout = viewer, say, readout
         self.doc: PhotoDoc | None = None
         self.step: Step | None = None  # the card's step Pick was pressed on; None: the photo's
         viewer.picked.connect(self._picked)
         viewer.pickCancelled.connect(self._cancelled)
+        viewer.pickHovered.connect(self._hovered)
 
     @property
     def active(self) -> bool:
@@ -52,11 +55,35 @@ class WhiteBalancePicker(QObject):
             self.doc = self.step = None
             self.viewer.stop_pick()
             self.say("")
+            self.readout("")
 
     def _cancelled(self) -> None:
         if self.doc is not None:
             self.doc = self.step = None
             self.say("")
+            self.readout("")
+
+    def _image(self, doc: PhotoDoc) -> tuple[np.ndarray | None, float]:
+        """The photo's pixels to measure (the full decode, else the screen-size one) and their
+        pixels per full-resolution pixel."""
+        image = doc.linear if doc.linear is not None else doc.preview_linear
+        return image, (0.0 if image is None else image.shape[1] / max(1, self.viewer.full.width()))
+
+    def _hovered(self, at: QPointF | None) -> None:
+        """The spot under the cursor as the photo shows it (8-bit sRGB): equal numbers are grey."""
+        doc = self.doc
+        image, k = (None, 0.0) if doc is None or at is None else self._image(doc)
+        if image is None or any(not s.spec.pointwise for s in doc.recipe.active()):
+            self.readout("")
+            return
+        try:
+            pixels = spot(image, at.x() * k, at.y() * k, self.spot_radius(image))
+        except PickError:
+            self.readout("")
+            return
+        shown = np.asarray(render(doc.recipe, pixels[None], exact=True), np.float64)[0].mean(0) * 255
+        r, g, b = (round(float(v)) for v in shown)
+        self.readout(f"Under the cursor: R {r} · G {g} · B {b} (the same three numbers are a neutral grey)")
 
     def spot_radius(self, image: np.ndarray) -> int:
         """The spot's radius in ``image``'s pixels: ``SPOT_SCREEN_PX`` at the viewer's zoom."""
@@ -65,12 +92,12 @@ class WhiteBalancePicker(QObject):
 
     def _picked(self, at: QPointF) -> None:
         doc, card_step, self.doc, self.step = self.doc, self.step, None, None
+        self.readout("")
         if doc is None or doc.failed:
             return
-        image = doc.linear if doc.linear is not None else doc.preview_linear
+        image, k = self._image(doc)
         if image is None:
             return
-        k = image.shape[1] / max(1, self.viewer.full.width())
         steps = doc.recipe.steps
         # the card's step where it still is (an undo since may have removed it), else the photo's
         at_index = next((i for i, s in enumerate(steps) if s is card_step), None) if card_step else None
@@ -97,4 +124,4 @@ class WhiteBalancePicker(QObject):
         for name, value in changed.items():
             doc.undo.push(SetParam(doc, index, name, value))
         doc.undo.endMacro()
-        self.say(pick.describe())
+        self.say(pick.describe(None if insert else old.params))

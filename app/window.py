@@ -192,7 +192,9 @@ class MainWindow(QMainWindow):
         self.panel.styleChanged.connect(self._style_changed)
         self.panel.styleAction.connect(self._style_action)
         self.panel.stylesWanted.connect(self.refresh_styles)
-        self.picker = WhiteBalancePicker(self.viewer, self.panel.set_busy)
+        self.picker = WhiteBalancePicker(self.viewer, self.panel.set_busy,
+                                         lambda text: self.statusBar().showMessage(text) if text
+                                         else self.statusBar().clearMessage())
         self.panel.steps.pickRequested.connect(lambda step: self.pick_white_balance(step))
         self.tabs = QTabWidget()
         # the panel scrolls as a whole where the window is short (a 720p laptop): shown Variations

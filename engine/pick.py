@@ -44,13 +44,15 @@ class Pick:
     colour: tuple[float, float, float]  # the spot's mean linear RGB as it enters the step
     limited: bool  # the spot's cast is past the filter's range: it is only partly removed
 
-    def describe(self) -> str:
-        """Words for the status line: what the spot's cast was, and the gains that remove it."""
-        r, g, b = self.colour
-        casts = [w for ratio, hi, lo in ((r / b, "warm", "cool"), (g / ((r + b) / 2), "green", "magenta"))
-                 for w in ([hi] if ratio > 1.03 else [lo] if ratio < 1 / 1.03 else [])]
-        was = " and ".join(casts) or "nearly neutral already"
-        text = (f"White balance set from the spot, which was {was} "
+    def describe(self, old: dict[str, float] | None = None) -> str:
+        """Words for the status line: how the photo changes from the ``old`` gains (None: no white
+        balance before), as the photographer sees it, and the new gains."""
+        old = old or {"green": 1.0, "blue": 1.0}
+        words = [w for ratio, up, down in ((self.params["blue"] / old["blue"], "cooler", "warmer"),
+                                           (self.params["green"] / old["green"], "greener", "more magenta"))
+                 for w in ([up] if ratio > 1.02 else [down] if ratio < 1 / 1.02 else [])]
+        change = f"the photo is now {' and '.join(words)}" if words else "nearly as it was"
+        text = (f"White balance set from the spot: {change} "
                 f"(green ×{self.params['green']:.3f}, blue ×{self.params['blue']:.3f})")
         if self.limited:
             text += ". Its cast is stronger than the white balance can take, so some of it is left"

@@ -3,6 +3,8 @@ neutral, on the real photo, and see it grey on screen."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QToolButton
@@ -32,11 +34,14 @@ def _grey_spot(linear: np.ndarray, radius: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
-def _click_image(qtbot, win, x: float, y: float) -> None:
-    """Click the viewer where it shows the image pixel (x, y) (full-resolution coordinates)."""
+def _widget_pos(win, x: float, y: float) -> QPoint:
+    """Where the viewer shows the image pixel (x, y) (full-resolution coordinates)."""
     r, s = win.viewer.image_rect(), win.viewer.scale
-    qtbot.mouseClick(win.viewer, Qt.MouseButton.LeftButton, pos=QPoint(round(r.x() + (x + 0.5) * s),
-                                                                      round(r.y() + (y + 0.5) * s)))
+    return QPoint(round(r.x() + (x + 0.5) * s), round(r.y() + (y + 0.5) * s))
+
+
+def _click_image(qtbot, win, x: float, y: float) -> None:
+    qtbot.mouseClick(win.viewer, Qt.MouseButton.LeftButton, pos=_widget_pos(win, x, y))
 
 
 def _on_screen(win, x: float, y: float) -> np.ndarray:
@@ -56,9 +61,15 @@ def test_pick_sets_a_white_balance_from_the_spot_and_it_shows_grey(qtbot, win, f
     assert np.ptp(before) > 10  # a cast one can see, in 8-bit levels
     qtbot.keyClick(win, Qt.Key.Key_W)  # Lightroom's key for its selector
     assert win.viewer.picking and "neutral" in win.panel.status.text()
+    qtbot.mouseMove(win.viewer, _widget_pos(win, x, y))  # the readout: the spot as shown, in 8-bit levels
+    said = re.fullmatch(r"Under the cursor: R (\d+) · G (\d+) · B (\d+) \(.*\)", win.statusBar().currentMessage())
+    assert said, win.statusBar().currentMessage()
+    assert np.abs(np.array([int(v) for v in said.groups()]) - before).max() <= 3, (said.groups(), before)
+    qtbot.mouseMove(win.viewer, QPoint(2, 2))  # off the photo: no numbers
+    assert win.statusBar().currentMessage() == ""
     _click_image(qtbot, win, x, y)
     settle(qtbot, win)
-    assert not win.viewer.picking
+    assert not win.viewer.picking and win.statusBar().currentMessage() == ""
     assert [(s.op, s.source) for s in doc.recipe] == [("white_balance", None)]  # first, the photographer's
     assert "White balance set from the spot" in win.panel.status.text()
     after = _on_screen(win, x, y)

@@ -70,7 +70,11 @@ def test_a_cast_past_the_filters_range_is_partly_removed_and_said(photo_linear):
     assert pick.params["green"] == pytest.approx(2 * pick_white_balance(Recipe(), 0, px * [1, 2, 4]).params["green"],
                                                  rel=1e-3)  # within range: the whole cast
     assert "stronger than the white balance can take" in pick.describe()
-    assert "warm" in pick.describe()
+    # said as the photo changes: an orange spot is neutralised by cooling it
+    assert pick.describe().startswith("White balance set from the spot: the photo is now cooler and greener (")
+    assert pick.describe({"green": 4.0, "blue": 9.0}).startswith("White balance set from the spot: the photo is "
+                                                                 "now warmer and more magenta")
+    assert "nearly as it was" in pick.describe(pick.params)
 
 
 def test_spots_that_cannot_say_the_light_are_refused_with_the_reason(photo_linear):
