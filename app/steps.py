@@ -7,9 +7,10 @@ Views push undo commands on the photo's stack and listen to ``PhotoDoc.changed``
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -39,6 +40,7 @@ from .controls import CurveEditor, ParamSlider, control_for
 from .document import Change, PhotoDoc
 
 MIME = "application/x-retouch-step"
+EYEDROPPER = Path(__file__).resolve().parents[1] / "resources" / "icons" / "eyedropper.svg"
 
 
 class _Handle(QLabel):
@@ -66,7 +68,7 @@ class _Handle(QLabel):
 
 class StepCard(QFrame):
     def __init__(self, doc: PhotoDoc, index: int, parent: QWidget | None = None,
-                 on_pick: Callable[[Step], None] | None = None):
+                 on_pick: Callable[[Step], None] | None = None, picking: Callable[[Step], bool] | None = None):
         super().__init__(parent)
         self.setObjectName("card")
         self.doc, self.index = doc, index
@@ -88,13 +90,18 @@ class StepCard(QFrame):
         title.setObjectName("stepTitle")
         title.setToolTip(spec.description)
         head.addWidget(title, 1)
+        self.pick: QToolButton | None = None
         if spec.id == "white_balance" and on_pick is not None:
-            pick = QToolButton(text="Pick")
-            pick.setToolTip("Click a spot in the photo that should be neutral (a grey card, a white wall) to set "
-                            "this white balance from it (W)")
-            pick.setAccessibleName("Pick white balance from the photo")
-            pick.clicked.connect(lambda: on_pick(self.step))
-            head.addWidget(pick)
+            self.pick = QToolButton(text="Pick")
+            self.pick.setIcon(QIcon(str(EYEDROPPER)))
+            self.pick.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            self.pick.setCheckable(True)  # checked while the next click on the photo picks for this card
+            self.pick.setChecked(picking is not None and picking(step))
+            self.pick.setToolTip("Click a spot in the photo that should be neutral (a grey card, a white wall) to set "
+                                 "this white balance from it; press again or Esc to stop")
+            self.pick.setAccessibleName("Pick white balance from the photo")
+            self.pick.clicked.connect(lambda: on_pick(self.step))
+            head.addWidget(self.pick)
         menu_btn = QToolButton(text="⋯")
         menu_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(menu_btn)
@@ -228,6 +235,13 @@ class StepList(QScrollArea):
         self.doc: PhotoDoc | None = None
         self.cards: list[StepCard] = []
         self.tab_anchor: QWidget | None = None  # the focusable widget Tab reaches the cards from
+        self.picking: Callable[[Step], bool] | None = None  # whether a card's step is being picked for
+
+    def refresh_pick(self) -> None:
+        """The white balance cards' Pick shows whether the next click picks for that card."""
+        for card in self.cards:
+            if card.pick is not None:
+                card.pick.setChecked(self.picking is not None and self.picking(card.step))
 
     def set_doc(self, doc: PhotoDoc | None) -> None:
         if self.doc is not None:
@@ -253,7 +267,7 @@ class StepList(QScrollArea):
         self.inner.empty.setVisible(self.doc is not None and len(self.doc.recipe) == 0)  # none: nothing to edit
         if self.doc is not None:
             for i in range(len(self.doc.recipe)):
-                card = StepCard(self.doc, i, on_pick=self.pickRequested.emit)
+                card = StepCard(self.doc, i, on_pick=self.pickRequested.emit, picking=self.picking)
                 lay.insertWidget(lay.count() - 1, card)
                 self.cards.append(card)
         # Tab goes through the cards right after the list: made after the filmstrip, they came after it

@@ -260,6 +260,11 @@ class Viewer(QWidget):
         self._drag = None
         self.setCursor(Qt.CursorShape.CrossCursor if self.picking else Qt.CursorShape.ArrowCursor)
 
+    def leaveEvent(self, event) -> None:
+        if self.picking:
+            self.pickHovered.emit(None)  # the readout is of the spot under the cursor, and there is none
+        super().leaveEvent(event)
+
     def focusInEvent(self, event) -> None:
         # an edge shows that the arrows now pan, only when Tab brought the focus: on a click it
         # would read as a glitch

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 
 from engine.pick import SPOT_SCREEN_PX, PickError, pick_white_balance, spot
 from engine.recipe import Step
@@ -21,15 +22,22 @@ PROMPT = ("Pick white balance: click something that should be neutral, such as a
           "or a cloud. Esc cancels.")
 
 
-def white_balance_index(steps: list[Step]) -> int | None:
-    """The photo's white balance step: a measured one, else any (pasted, matched, added by hand)."""
-    return next((i for i, s in enumerate(steps) if s.source in WB_SOURCES.values()),
-                next((i for i, s in enumerate(steps) if s.op == "white_balance"), None))
+def white_balance_index(steps: list[Step], *, last: bool = False) -> int | None:
+    """The photo's white balance step: its last one (``last``: nothing after it tints the photo
+    again), else a measured one, else the first (pasted, matched, added by hand)."""
+    wb = [i for i, s in enumerate(steps) if s.op == "white_balance"]
+    if not wb:
+        return None
+    if last:
+        return wb[-1]
+    return next((i for i in wb if steps[i].source in WB_SOURCES.values()), wb[0])
 
 
 class WhiteBalancePicker(QObject):
     """One window's pick mode. ``say`` shows a line to the photographer (the panel's status);
     ``readout`` the colour under the cursor while picking (the status bar), "" to clear it."""
+
+    changed = Signal()  # the mode began or ended (a card's Pick shows it)
 
     def __init__(self, viewer: Viewer, say: Callable[[str], None], readout: Callable[[str], None] = lambda _: None):
         super().__init__(viewer)
@@ -39,6 +47,7 @@ class WhiteBalancePicker(QObject):
         viewer.picked.connect(self._picked)
         viewer.pickCancelled.connect(self._cancelled)
         viewer.pickHovered.connect(self._hovered)
+        self._esc: QShortcut | None = None  # Esc anywhere in the window while picking
 
     @property
     def active(self) -> bool:
@@ -48,26 +57,43 @@ class WhiteBalancePicker(QObject):
         self.doc, self.step = doc, step
         self.say(PROMPT)
         self.viewer.start_pick()
+        if self._esc is None:  # the viewer's own Esc needs its focus; the prompt promises Esc anywhere
+            self._esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.viewer.window(),
+                                  context=Qt.ShortcutContext.WindowShortcut)
+            self._esc.activated.connect(lambda: self.viewer.stop_pick(cancelled=True))
+        self._esc.setEnabled(True)
+        self.changed.emit()
 
     def cancel(self) -> None:
         """Left without a pick (another photo shown, a photo closed): quietly."""
         if self.doc is not None:
-            self.doc = self.step = None
             self.viewer.stop_pick()
+            self._end()
             self.say("")
-            self.readout("")
+
+    def _end(self) -> None:
+        self.doc = self.step = None
+        if self._esc is not None:
+            self._esc.setEnabled(False)
+        self.readout("")
+        self.changed.emit()
 
     def _cancelled(self) -> None:
         if self.doc is not None:
-            self.doc = self.step = None
+            self._end()
             self.say("")
-            self.readout("")
 
     def _image(self, doc: PhotoDoc) -> tuple[np.ndarray | None, float]:
         """The photo's pixels to measure (the full decode, else the screen-size one) and their
         pixels per full-resolution pixel."""
         image = doc.linear if doc.linear is not None else doc.preview_linear
         return image, (0.0 if image is None else image.shape[1] / max(1, self.viewer.full.width()))
+
+    def spot_radius(self, image: np.ndarray) -> int:
+        """The spot's radius in ``image``'s pixels: ``SPOT_SCREEN_PX`` at the viewer's zoom (whole
+        pixels, rounded down: at 200 % it covers 7 screen pixels, not 10)."""
+        k = image.shape[1] / max(1, self.viewer.full.width())  # the image's pixels per full-resolution pixel
+        return int(SPOT_SCREEN_PX / max(self.viewer.scale, 1e-6) * k)
 
     def _hovered(self, at: QPointF | None) -> None:
         """The spot under the cursor as the photo shows it (8-bit sRGB): equal numbers are grey."""
@@ -85,34 +111,32 @@ class WhiteBalancePicker(QObject):
         r, g, b = (round(float(v)) for v in shown)
         self.readout(f"Under the cursor: R {r} · G {g} · B {b} (the same three numbers are a neutral grey)")
 
-    def spot_radius(self, image: np.ndarray) -> int:
-        """The spot's radius in ``image``'s pixels: ``SPOT_SCREEN_PX`` at the viewer's zoom."""
-        k = image.shape[1] / max(1, self.viewer.full.width())  # the image's pixels per full-resolution pixel
-        return round(SPOT_SCREEN_PX / max(self.viewer.scale, 1e-6) * k)
-
     def _picked(self, at: QPointF) -> None:
-        doc, card_step, self.doc, self.step = self.doc, self.step, None, None
-        self.readout("")
-        if doc is None or doc.failed:
+        doc, card_step = self.doc, self.step
+        if doc is None:
             return
+        self._end()
         image, k = self._image(doc)
-        if image is None:
+        if doc.failed or image is None:
             return
         steps = doc.recipe.steps
         # the card's step where it still is (an undo since may have removed it), else the photo's
+        # last white balance, so that none after it tints the spot again
         at_index = next((i for i, s in enumerate(steps) if s is card_step), None) if card_step else None
         if at_index is None:
-            at_index = white_balance_index(steps)
+            at_index = white_balance_index(steps, last=True)
         insert = at_index is None
         index = 0 if insert else at_index
         try:
             pixels = spot(image, at.x() * k, at.y() * k, self.spot_radius(image))
             pick = pick_white_balance(doc.recipe, index, pixels)
-        except PickError as e:
-            self.say(str(e))
+        except PickError as e:  # the mode goes on: the message invites another click
+            self.start(doc, card_step)
+            self.say(f"{e} Esc cancels.")
             return
         old = Step.default("white_balance") if insert else steps[index]
-        changed = {n: v for n, v in pick.params.items() if not same_value(old.params[n], v)}
+        before = dict(old.params)  # the step's own dict changes with the commands below
+        changed = {n: v for n, v in pick.params.items() if not same_value(before[n], v)}
         if not (insert or changed or not old.enabled):
             self.say("White balance: that spot is already neutral.")
             return
@@ -124,4 +148,8 @@ class WhiteBalancePicker(QObject):
         for name, value in changed.items():
             doc.undo.push(SetParam(doc, index, name, value))
         doc.undo.endMacro()
-        self.say(pick.describe(None if insert else old.params))
+        text = pick.describe(None if insert else before)
+        later = [i for i, s in enumerate(doc.recipe.steps) if i > index and s.op == "white_balance" and s.enabled]
+        if later:  # a card's Pick above another white balance: that one tints the spot again
+            text += f" Step {later[0] + 1}, a later white balance, changes its colour again."
+        self.say(text)

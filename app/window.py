@@ -70,6 +70,7 @@ from .paste_dialog import PasteDialog
 from .renderer import Renderer, RenderRequest, RenderResult, to_display, to_qimage
 from .retouch_panel import N_VARIATIONS, RetouchPanel
 from .viewer import Viewer
+from .wb_pick import PROMPT as PICK_PROMPT
 from .wb_pick import WhiteBalancePicker, white_balance_index
 from .workers import run_in_pool, serial_pool
 
@@ -196,6 +197,8 @@ class MainWindow(QMainWindow):
                                          lambda text: self.statusBar().showMessage(text) if text
                                          else self.statusBar().clearMessage())
         self.panel.steps.pickRequested.connect(lambda step: self.pick_white_balance(step))
+        self.panel.steps.picking = lambda step: self.picker.active and self.picker.step is step
+        self.picker.changed.connect(self.panel.steps.refresh_pick)
         self.tabs = QTabWidget()
         # the panel scrolls as a whole where the window is short (a 720p laptop): shown Variations
         # grew the window past the screen, as a layout's minimum height does
@@ -1248,6 +1251,7 @@ class MainWindow(QMainWindow):
 
     def auto(self) -> None:
         commit_typing()  # a value typed, not yet entered, goes onto its own step first
+        self.picker.cancel()  # Auto replaces the steps a pick would set
         if self.model is not None and not Path(self.model).is_file():  # deleted behind the app's back
             gone = Path(self.model).stem
             self.refresh_styles()  # Default takes its place, as the ⋯ menu would show
@@ -1277,23 +1281,35 @@ class MainWindow(QMainWindow):
         """Auto's measured white balance alone: it replaces the recipe's measured white balance
         step, or goes first (it was measured on the photo as decoded); the other steps stay."""
         commit_typing()  # a value typed, not yet entered, goes onto its own step first
+        self.picker.cancel()  # one way to set it at a time
         doc = self._need_pixels(self.auto_white_balance, "Auto white balance")
         if doc is None:
             return
         self.panel.set_busy("Auto white balance: measuring…")
+        started = doc.recipe.dumps()  # an edit made while it measures (a pick) is kept instead
         run_in_pool(white_balance_step, doc.preview_linear,
-                    owner=self, on_done=lambda s, d=doc: self._white_balance_done(d, s),
+                    owner=self, on_done=lambda s, d=doc: self._white_balance_done(d, s, started),
                     on_error=lambda e, tb: self._agent_failed(e, tb))
 
     def pick_white_balance(self, step: Step | None = None) -> None:
         """The white balance selector: the next click on the photo sets ``step`` (a card's Pick) or
         the photo's white balance step (one goes first where there is none) from the spot."""
         commit_typing()  # a value typed, not yet entered, goes onto its own step first
+        if self.picker.active and self.picker.step is step:  # pressed again: stop
+            self.picker.cancel()
+            return
         doc = self._need_pixels(lambda: self.pick_white_balance(step), "Pick white balance")
         if doc is not None:
             self.picker.start(doc, step)
+        else:
+            self.panel.steps.refresh_pick()  # a card's Pick checked itself on the click
 
-    def _white_balance_done(self, doc: PhotoDoc, step: Step | None) -> None:
+    def _white_balance_done(self, doc: PhotoDoc, step: Step | None, started: str) -> None:
+        if doc.recipe.dumps() != started:  # a pick or a slider landed first: the photographer's, kept
+            if doc is self.doc:
+                self.panel.set_busy("Auto white balance finished after the steps were edited: your edit is kept; "
+                                    "press it again to measure anew.")
+            return
         steps = list(doc.recipe.steps)
         # the photo's white balance: a measured one, else any; a second one on top multiplied the two
         at = white_balance_index(steps)
@@ -1317,7 +1333,7 @@ class MainWindow(QMainWindow):
         if button is not None:
             button.setEnabled(shown is not None and not shown.failed and (kind, shown) not in self._running)
         if not any(d is shown for _, d in self._running):
-            self.panel.set_busy("")
+            self.panel.set_busy(PICK_PROMPT if self.picker.active else "")  # the prompt stands while picking
 
     def _auto_done(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray, own: float, started: str, style: str,
                    strength: float | None) -> None:

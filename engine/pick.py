@@ -86,8 +86,10 @@ def pick_white_balance(recipe: Recipe, index: int, pixels: np.ndarray) -> Pick:
                         "still shows detail.")
     entering = np.asarray(replay(Recipe(recipe.steps[:index]), unclipped[None]), np.float64)[0]
     mean = entering.mean(axis=0)
-    if float(mean @ np.asarray(LUMA)) < TOO_DARK or np.any(mean <= 1e-6):
+    if float(mean @ np.asarray(LUMA)) < TOO_DARK:
         raise PickError("That spot is too dark to measure its colour. Pick something grey or white in the light.")
+    if float(mean.min()) < TOO_DARK:  # one channel at the noise: a deep colour, no grey under any light
+        raise PickError("That spot is too strongly coloured to be something neutral. Pick something grey or white.")
     spec = REGISTRY["white_balance"]
     raw = {"green": mean[0] / mean[1], "blue": mean[0] / mean[2]}
     params = {name: float(spec.param(name).clip(round(v, 4))) for name, v in raw.items()}

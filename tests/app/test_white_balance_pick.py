@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtWidgets import QToolButton
 from qt_helpers import auto_and_wait, open_and_wait, settle, shown
 
 from engine.pick import spot
@@ -93,6 +92,7 @@ def test_pick_after_auto_sets_its_measured_white_balance_in_place(qtbot, win, fo
     steps = doc.recipe.steps
     assert [s.op for s in steps] == [s.op for s in auto]  # no second white balance on top
     assert steps[at].params != auto.steps[at].params and steps[at].edited
+    assert "the photo is now" in win.panel.status.text(), win.panel.status.text()  # as it changed from Auto's
     assert [s.to_json() for i, s in enumerate(steps) if i != at] == [s.to_json() for i, s in enumerate(auto) if i != at]
     # grey as it leaves the step, after the exposure before it
     from engine.render import replay
@@ -105,7 +105,16 @@ def test_pick_after_auto_sets_its_measured_white_balance_in_place(qtbot, win, fo
     assert doc.recipe.dumps() == auto.dumps()
 
 
-def test_a_cards_pick_sets_that_card_and_esc_or_a_miss_changes_nothing(qtbot, win, folder):
+def _neutral_after(doc, x: float, y: float, radius: int, upto: int | None = None) -> np.ndarray:
+    """The spot's colour after the recipe's steps (all, or the first ``upto``), normalised to 1."""
+    from engine.render import replay
+
+    px = spot(doc.linear, x, y, radius)
+    out = np.asarray(replay(Recipe(doc.recipe.steps[:upto]), px[None]))[0].mean(0)
+    return out / out.mean()
+
+
+def test_two_white_balances_esc_a_miss_and_a_cards_pick(qtbot, win, folder):
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
     doc = win.doc
     qtbot.waitUntil(lambda: doc.linear is not None, timeout=60_000)
@@ -113,31 +122,55 @@ def test_a_cards_pick_sets_that_card_and_esc_or_a_miss_changes_nothing(qtbot, wi
     win._replace(doc, Recipe([first, Step("exposure", {"ev": 0.4}), Step.default("white_balance")]), "setup")
     settle(qtbot, win)
     saved = doc.recipe.dumps()
-    # Esc leaves the mode; the next click pans as ever
-    win.pick_white_balance()
-    qtbot.keyClick(win.viewer, Qt.Key.Key_Escape)
-    assert not win.viewer.picking and win.panel.status.text() == ""
     x, y = _grey_spot(doc.linear, win.picker.spot_radius(doc.linear))
+    r = win.picker.spot_radius(doc.linear)
+    # Esc leaves the mode, wherever the focus is; the next click pans as ever
+    win.pick_white_balance()
+    win.filmstrip.setFocus()
+    qtbot.keyClick(win.filmstrip, Qt.Key.Key_Escape)
+    assert not win.viewer.picking and win.panel.status.text() == ""
     _click_image(qtbot, win, x, y)
     assert doc.recipe.dumps() == saved
-    # a click off the photo says so
+    # a click off the photo says so, and the mode goes on for the next click
     win.pick_white_balance()
     qtbot.mouseClick(win.viewer, Qt.MouseButton.LeftButton, pos=QPoint(2, 2))
     assert "on the photo itself" in win.panel.status.text() and doc.recipe.dumps() == saved
-    # the last card's Pick: that step, measured after the first two
-    card = win.panel.steps.cards[2]
-    pick = next(b for b in card.findChildren(QToolButton) if b.text() == "Pick")
-    pick.click()
     assert win.viewer.picking
+    # the menu's pick sets the last white balance: nothing after it tints the spot again
     _click_image(qtbot, win, x, y)
     settle(qtbot, win)
     steps = doc.recipe.steps
     assert steps[0].params == first.params and steps[2].params != Step.default("white_balance").params
-    from engine.render import replay
+    np.testing.assert_allclose(_neutral_after(doc, x, y, r), 1.0, atol=3e-3)
+    assert "the photo is now" in win.panel.status.text()
+    # the first card's Pick: that step, and the message says the later one tints the spot again
+    card = win.panel.steps.cards[0]
+    assert card.pick is not None and not card.pick.isChecked()
+    card.pick.click()
+    assert win.viewer.picking and card.pick.isChecked() and not win.panel.steps.cards[2].pick.isChecked()
+    card.pick.click()  # pressed again: stops
+    assert not win.viewer.picking and not card.pick.isChecked()
+    card.pick.click()
+    _click_image(qtbot, win, x, y)
+    settle(qtbot, win)
+    assert not win.panel.steps.cards[0].pick.isChecked()
+    np.testing.assert_allclose(_neutral_after(doc, x, y, r, upto=1), 1.0, atol=3e-3)
+    assert win.panel.status.text().endswith("Step 3, a later white balance, changes its colour again.")
 
-    px = spot(doc.linear, x, y, win.picker.spot_radius(doc.linear))
-    out = np.asarray(replay(doc.recipe, px[None]))[0].mean(0)
-    np.testing.assert_allclose(out / out.mean(), 1.0, atol=3e-3)
+
+def test_an_auto_white_balance_landing_after_a_pick_keeps_the_pick(qtbot, win, folder):
+    """Ctrl+Shift+W, then a pick before it had measured: the measurement replaced the pick."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    doc = win.doc
+    qtbot.waitUntil(lambda: doc.linear is not None, timeout=60_000)
+    x, y = _grey_spot(doc.linear, win.picker.spot_radius(doc.linear))
+    win.auto_white_balance()  # measures in the pool; its result comes through the event loop
+    win.pick_white_balance()
+    win.viewer.picked.emit(QPointF(x + 0.5, y + 0.5))  # the click, before the loop runs again
+    picked = doc.recipe.dumps()
+    assert [s.op for s in doc.recipe] == ["white_balance"]
+    qtbot.waitUntil(lambda: "finished after the steps were edited" in win.panel.status.text(), timeout=60_000)
+    assert doc.recipe.dumps() == picked and doc.undo.count() == 1
 
 
 def test_showing_another_photo_leaves_pick_mode(qtbot, win, folder):

@@ -83,6 +83,8 @@ def test_spots_that_cannot_say_the_light_are_refused_with_the_reason(photo_linea
         pick_white_balance(Recipe(), 0, blown)
     with pytest.raises(PickError, match="too dark"):
         pick_white_balance(Recipe(), 0, spot(photo_linear, *WARM, 3) * 1e-3)
+    with pytest.raises(PickError, match="too strongly coloured"):  # a deep yellow: no blue to measure
+        pick_white_balance(Recipe(), 0, spot(photo_linear, *WARM, 3) * np.array([1, 1, 0.002], np.float32))
     with pytest.raises(PickError, match="too dark"):  # dark as it enters the step, after an exposure
         pick_white_balance(Recipe([Step("exposure", {"ev": -10})]), 1, spot(photo_linear, *WARM, 3))
     for x, y in ((-1, 10), (10, 400), (640, 0)):
