@@ -175,7 +175,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
         for path in paths:
             _check_output(path, args.input, text="recipe" if kind == "recipe" else None)
 
-    from .io import load_photo, write_image
+    from .io import ALPHA_FORMATS, alpha_for, load_photo, write_image
     from .runners.agent import Agent, white_balance_options
 
     try:
@@ -204,7 +204,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
 
         thumb = np.ascontiguousarray(fit_long_edge(photo.linear, 300), dtype=np.float32)
         words = differences([render(r, thumb) for r in recipes])
-    shown = None
+    shown = alpha = None
     for i, recipe in enumerate(recipes, 1):
         if words:
             print(f"variation {i} ({words[i - 1]}):")
@@ -225,8 +225,10 @@ def cmd_auto(args: argparse.Namespace) -> int:
             from .sharpen import sharpen
 
             srgb = sharpen(render_with_progress(recipe, shown), args.sharpen)
+            if alpha is None and fmt in ALPHA_FORMATS:
+                alpha = alpha_for(args.input, *srgb.shape[:2])
             with status(f"writing {opath.name}"):
-                write_image(opath, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)
+                write_image(opath, srgb, fmt=fmt, quality=args.quality, meta=photo.meta, alpha=alpha)
             print(f"  image -> {opath}")
     print(f"done in {time.perf_counter() - t0:.2f} s")
     return 0

@@ -199,11 +199,12 @@ def export_one(job: Job) -> Result:
                            sharpen=s.sharpen)
         del linear
         mark("render")
-        from .io import write_image
+        from .io import ALPHA_FORMATS, alpha_for, write_image
 
+        alpha = alpha_for(job.src, *srgb.shape[:2]) if s.fmt in ALPHA_FORMATS else None  # a cut-out stays one
         _check_destination(job)  # checked again here: the folder changes while a batch runs
         job.dst.parent.mkdir(parents=True, exist_ok=True)  # a sub-folder (never the root: checked)
-        write_image(job.dst, srgb, fmt=s.fmt, quality=s.quality, meta=meta)
+        write_image(job.dst, srgb, fmt=s.fmt, quality=s.quality, meta=meta, alpha=alpha)
         if not job.dst.is_file() or job.dst.stat().st_size == 0:  # never report success unchecked
             raise OSError(f"{job.dst.name} is missing or empty after writing")
         mark("write")

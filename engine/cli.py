@@ -230,7 +230,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     _check_output(args.output, args.input, args.recipe if args.recipe else sidecar_path(args.input))
 
     from . import render as er
-    from .io import load_photo, write_image
+    from .io import ALPHA_FORMATS, alpha_for, load_photo, write_image
 
     t0 = time.perf_counter()
     recipe = _load_recipe(args.recipe, args.input)
@@ -241,8 +241,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from .sharpen import sharpen
 
     srgb = sharpen(srgb, args.sharpen)
+    alpha = alpha_for(args.input, *srgb.shape[:2]) if fmt in ALPHA_FORMATS else None
     with status(f"writing {args.output.name}"):
-        out = write_image(args.output, srgb, fmt=fmt, quality=args.quality, meta=photo.meta)
+        out = write_image(args.output, srgb, fmt=fmt, quality=args.quality, meta=photo.meta, alpha=alpha)
     h, w = srgb.shape[:2]
     steps = ", ".join(s.op for s in recipe.active()) or "no edits"
     print(f"{out}: {w}x{h} {fmt} ({steps}) in {time.perf_counter() - t0:.2f} s")

@@ -14,15 +14,23 @@ import numpy as np
 from PIL import Image
 
 from .errors import MAX_PIXELS, DecodeCancelled, ImageError
-from .image import RASTER_EXTENSIONS, decode_raster, raster_preview, read_raster_metadata, write_image
+from .image import (
+    ALPHA_FORMATS,
+    RASTER_EXTENSIONS,
+    alpha_for,
+    decode_raster,
+    raster_preview,
+    read_raster_metadata,
+    write_image,
+)
 from .metadata import Metadata
 from .raw import RAW_EXTENSIONS, is_raw, load_raw, raw_preview, read_raw_metadata
 
 SUPPORTED_EXTENSIONS: frozenset[str] = RAW_EXTENSIONS | RASTER_EXTENSIONS
 
 __all__ = [
-    "MAX_PIXELS", "RAW_EXTENSIONS", "SUPPORTED_EXTENSIONS", "DecodeCancelled", "ImageError", "Metadata", "Photo",
-    "is_raw",
+    "ALPHA_FORMATS", "MAX_PIXELS", "RAW_EXTENSIONS", "SUPPORTED_EXTENSIONS", "DecodeCancelled", "ImageError",
+    "Metadata", "Photo", "alpha_for", "is_raw",
     "is_supported", "load_photo", "load_preview", "read_metadata", "write_image",
 ]
 

@@ -602,14 +602,45 @@ def to_bits(srgb: np.ndarray, bits: int) -> np.ndarray:
     return out.astype(np.uint16)
 
 
+#: The output formats that keep an alpha channel (a JPEG has none: its transparent pixels show
+#: the colour stored under them, as before).
+ALPHA_FORMATS = frozenset({"png", "png16", "tiff16"})
+
+
+def alpha_for(path: str | Path, height: int, width: int) -> np.ndarray | None:
+    """The source photo's transparency (:func:`opacity`), at ``height`` x ``width`` (an export's
+    size: area-averaged where it is smaller), or None where the photo is opaque or a RAW."""
+    from .raw import is_raw
+
+    a = None if is_raw(path) else opacity(path)
+    if a is None:
+        return None
+    if a.shape != (height, width):
+        a = np.asarray(Image.fromarray(a, "F").resize((width, height), Image.Resampling.BOX, reducing_gap=None))
+    return np.clip(a, 0.0, 1.0).astype(np.float32)
+
+
+def _with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """``rgb`` (uint8 or uint16) with ``alpha`` in [0, 1] as a fourth channel of the same depth."""
+    if alpha is None:
+        return rgb
+    if alpha.shape != rgb.shape[:2]:
+        raise ValueError(f"alpha is {alpha.shape}, the image {rgb.shape[:2]}")
+    top = np.iinfo(rgb.dtype).max
+    a = (np.clip(alpha, 0.0, 1.0) * np.float32(top) + np.float32(0.5)).astype(rgb.dtype)
+    return np.ascontiguousarray(np.concatenate([rgb, a[..., None]], axis=-1))
+
+
 def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, quality: int = 92,
-                meta: Metadata | None = None) -> Path:
+                meta: Metadata | None = None, alpha: np.ndarray | None = None) -> Path:
     """Write display sRGB (float [0, 1], uint8 or uint16; (H, W, 3)) atomically and return the path.
 
     ``fmt`` is "jpeg", "png", "png16" or "tiff16" (default: from the suffix, else JPEG). The sRGB ICC profile
     is embedded; the EXIF, XMP and IPTC of the photo ``meta`` describes are carried over, with
     Orientation 1 (the pixels are upright; :mod:`engine.io.carry`). The input photo (``meta.path``)
-    is never overwritten. 16-bit TIFF and PNG keep 16 bits.
+    is never overwritten. 16-bit TIFF and PNG keep 16 bits. ``alpha`` ((H, W) in [0, 1], the
+    source's transparency: :func:`alpha_for`) is kept by PNG and TIFF, unassociated, as the source
+    stores it; a JPEG has no alpha.
     """
     path = Path(path)
     if fmt is None:
@@ -619,16 +650,19 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
     if meta is not None and _same_file(path, meta.path):
         raise ImageError("refusing to overwrite the original photo; choose another output name", path)
     exif = exif_for_output(meta)
+    alpha = alpha if fmt in ALPHA_FORMATS else None
     try:
         with atomic_path(path) as tmp:
             if fmt == "tiff16":
                 buf = io.BytesIO()
-                _write_tiff16(buf, to_bits(srgb, 16), meta)
+                _write_tiff16(buf, _with_alpha(to_bits(srgb, 16), alpha), meta)
                 tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE))
             elif fmt == "png16":
-                tmp.write_bytes(carry(_png16_encode(to_bits(srgb, 16), exif), meta.path if meta else None, SOFTWARE))
+                tmp.write_bytes(carry(_png16_encode(_with_alpha(to_bits(srgb, 16), alpha), exif),
+                                      meta.path if meta else None, SOFTWARE))
             else:
-                im = Image.fromarray(np.ascontiguousarray(to_bits(srgb, 8)), "RGB")
+                rgb = _with_alpha(to_bits(srgb, 8), alpha)
+                im = Image.fromarray(np.ascontiguousarray(rgb), "RGBA" if alpha is not None else "RGB")
                 kw: dict = {"icc_profile": srgb_icc()}
                 if exif:
                     kw["exif"] = exif
@@ -685,4 +719,5 @@ def _write_tiff16(tmp: Path | io.BytesIO, arr: np.ndarray, meta: Metadata | None
     # strips compressed on every core: zlib on one thread was half of a 61 MP export's 22 s
     tifffile.imwrite(tmp, arr, photometric="rgb", iccprofile=srgb_icc(), software=SOFTWARE,
                      compression="zlib", predictor=True, extratags=tags, metadata=None,
+                     extrasamples=["unassalpha"] if arr.shape[-1] == 4 else None,
                      maxworkers=min(4, os.cpu_count() or 1))
