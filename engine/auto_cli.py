@@ -218,15 +218,13 @@ def cmd_auto(args: argparse.Namespace) -> int:
         opath = _numbered(args.output, i, len(recipes))
         if opath is not None:
             if shown is None:  # the same downscale for every variation
-                from .render import fit_long_edge
+                from .render import fit_long_edge_cutout
 
-                shown = (photo.linear if args.long_edge is None else
-                         fit_long_edge(photo.linear, args.long_edge, sharp=True))
+                alpha = alpha_for(args.input, *photo.linear.shape[:2]) if fmt in ALPHA_FORMATS else None
+                shown, alpha = fit_long_edge_cutout(photo.linear, alpha, args.long_edge)
             from .sharpen import sharpen
 
             srgb = sharpen(render_with_progress(recipe, shown), args.sharpen)
-            if alpha is None and fmt in ALPHA_FORMATS:
-                alpha = alpha_for(args.input, *srgb.shape[:2])
             with status(f"writing {opath.name}"):
                 write_image(opath, srgb, fmt=fmt, quality=args.quality, meta=photo.meta, alpha=alpha)
             print(f"  image -> {opath}")

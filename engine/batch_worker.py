@@ -191,17 +191,15 @@ def export_one(job: Job) -> Result:
         if recipe is None:
             recipe, source = auto_recipe(linear, s), "auto"
             mark("auto")
-        from .render import fit_long_edge, render_bits
+        from .io import ALPHA_FORMATS, alpha_for, write_image
+        from .render import fit_long_edge_cutout, render_bits
 
-        if s.long_edge:
-            linear = fit_long_edge(linear, s.long_edge, sharp=True)
+        alpha = alpha_for(job.src, *linear.shape[:2]) if s.fmt in ALPHA_FORMATS else None  # a cut-out stays one
+        linear, alpha = fit_long_edge_cutout(linear, alpha, s.long_edge or None)
         srgb = render_bits(recipe, linear, 16 if s.fmt in SIXTEEN_BIT else 8,  # in bands: no full float copy
                            sharpen=s.sharpen)
         del linear
         mark("render")
-        from .io import ALPHA_FORMATS, alpha_for, write_image
-
-        alpha = alpha_for(job.src, *srgb.shape[:2]) if s.fmt in ALPHA_FORMATS else None  # a cut-out stays one
         _check_destination(job)  # checked again here: the folder changes while a batch runs
         job.dst.parent.mkdir(parents=True, exist_ok=True)  # a sub-folder (never the root: checked)
         write_image(job.dst, srgb, fmt=s.fmt, quality=s.quality, meta=meta, alpha=alpha)

@@ -236,12 +236,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
     recipe = _load_recipe(args.recipe, args.input)
     with status(f"decoding {args.input.name}"):
         photo = load_photo(args.input)
-    linear = photo.linear if args.long_edge is None else er.fit_long_edge(photo.linear, args.long_edge, sharp=True)
+    alpha = alpha_for(args.input, *photo.linear.shape[:2]) if fmt in ALPHA_FORMATS else None
+    linear, alpha = er.fit_long_edge_cutout(photo.linear, alpha, args.long_edge)
     srgb = er.render(recipe, linear, exact=True) if args.exact else render_with_progress(recipe, linear)
     from .sharpen import sharpen
 
     srgb = sharpen(srgb, args.sharpen)
-    alpha = alpha_for(args.input, *srgb.shape[:2]) if fmt in ALPHA_FORMATS else None
     with status(f"writing {args.output.name}"):
         out = write_image(args.output, srgb, fmt=fmt, quality=args.quality, meta=photo.meta, alpha=alpha)
     h, w = srgb.shape[:2]

@@ -153,3 +153,25 @@ def fit_long_edge(linear: np.ndarray, long_edge: int, *, sharp: bool = False) ->
     if scale >= 1:
         return linear
     return resize_linear(linear, max(1, round(w * scale)), max(1, round(h * scale)), sharp=sharp)
+
+
+def fit_long_edge_cutout(linear: np.ndarray, alpha: np.ndarray | None,
+                         long_edge: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`fit_long_edge` (``sharp``, for files) of a photo and its transparency ``alpha``
+    ((H, W) in [0, 1], or None: the photo alone). The colours are averaged weighted by their alpha,
+    so that what is stored under the transparent pixels (black, white, a key colour) does not
+    bleed into the cut-out's edges: unweighted, a 300 px export of a hard-edged cut-out stored over
+    black had edges 48 levels too dark."""
+    if long_edge is None:
+        return linear, alpha
+    if alpha is None:
+        return fit_long_edge(linear, long_edge, sharp=True), None
+    if long_edge / max(linear.shape[:2]) >= 1:
+        return linear, alpha
+    both = np.concatenate([linear * alpha[..., None], alpha[..., None]], axis=-1).astype(np.float32)
+    small = fit_long_edge(both, long_edge, sharp=True)
+    a = np.clip(small[..., 3], 0.0, 1.0)
+    seen = a > 1.0 / 1024  # where less shows, the colour is invisible: black, as stored under it
+    colour = np.where(seen[..., None], small[..., :3] / np.maximum(a, 1.0 / 1024)[..., None], 0.0)
+    # Lanczos' overshoot divided by a small alpha: held to the photo's own brightest value
+    return np.minimum(colour, float(linear.max())).astype(np.float32), a.astype(np.float32)

@@ -219,7 +219,10 @@ def opacity(path: str | Path) -> np.ndarray | None:
     path = Path(path)
     try:
         if path.suffix.lower() in TIFF_EXTENSIONS:
-            got = _tiff_array(path, alpha=True)
+            kind = tiff_alpha_kind(path)
+            if kind is False:  # no extra sample, or one that is not an alpha (an infrared band, a mask)
+                return None
+            got = _tiff_array(path, alpha=True) if kind else None
             if got is not None:
                 arr, orientation, _ = got
                 if arr.shape[2] < 4:
@@ -227,6 +230,8 @@ def opacity(path: str | Path) -> np.ndarray | None:
                 return _visible(apply_orientation(_unit(arr[..., 3]), orientation))
         with _open_pillow(path) as im:
             key = im.info.get("transparency")
+            if im.mode not in ("RGBA", "LA", "PA", "La", "RGBa") and key is None:
+                return None  # told by the header: an opaque 16-bit PNG is not decoded twice
             if im.format == "PNG" and _png_is_16bit(path):  # decoded by imagecodecs, as _png16 does
                 arr = _png16_decode(path)
                 if arr.ndim == 3 and arr.shape[2] in (2, 4):
@@ -237,13 +242,26 @@ def opacity(path: str | Path) -> np.ndarray | None:
                 else:
                     return None
                 return _visible(apply_orientation(a, _orientation(im)))
-            if im.mode not in ("RGBA", "LA", "PA", "La", "RGBa") and key is None:
-                return None
             im.load()
             alpha = _upright(im).convert("RGBA").getchannel("A")
     except Exception:  # unreadable here: the decoder says why, or reads it without alpha (opaque)
         return None
     return _visible(np.asarray(alpha, np.float32) / 255)
+
+
+def tiff_alpha_kind(path: str | Path) -> str | bool | None:
+    """What a TIFF's first extra sample is, read from its tags alone: "associated" (the colours are
+    premultiplied by it) or "unassociated" alpha, False where there is none or it is not an alpha
+    (ExtraSamples 0, "unspecified": an infrared band or a saved mask), None where tifffile cannot
+    say (Pillow reads the file then)."""
+    try:
+        with tifffile.TiffFile(path) as tf:
+            extra = tuple(tf.pages.first.extrasamples or ())
+    except Exception:  # unreadable by tifffile: the decoder says why, or Pillow reads it
+        return None
+    if not extra or int(extra[0]) not in (1, 2):
+        return False
+    return "associated" if int(extra[0]) == 1 else "unassociated"
 
 
 def _unit(channel: np.ndarray) -> np.ndarray:
@@ -612,7 +630,13 @@ def alpha_for(path: str | Path, height: int, width: int) -> np.ndarray | None:
     size: area-averaged where it is smaller), or None where the photo is opaque or a RAW."""
     from .raw import is_raw
 
-    a = None if is_raw(path) else opacity(path)
+    if is_raw(path):
+        return None
+    if Path(path).suffix.lower() in TIFF_EXTENSIONS and tiff_alpha_kind(path) == "associated":
+        # premultiplied colours, read as they are stored: written opaque they are right over black, as
+        # before; beside their alpha they would be darkened twice at every soft edge
+        return None
+    a = opacity(path)
     if a is None:
         return None
     if a.shape != (height, width):

@@ -106,3 +106,46 @@ def test_apply_and_auto_keep_the_alpha(cutouts, tmp_path, capsys):
     auto = tmp_path / "auto.tif"
     assert main(["auto", str(src), "-o", str(auto)]) == 0
     np.testing.assert_allclose(opacity(auto), alpha, atol=1 / 255)
+
+
+def test_what_is_stored_under_the_transparent_part_does_not_bleed_into_a_smaller_export(photo_srgb8, tmp_path):
+    """A hard-edged cut-out stored over black and over white: a 200 px export's visible pixels are
+    the same (the colours averaged weighted by alpha). Unweighted, the edges came out 48 levels too
+    dark over black and 60 too light over white."""
+    h, w = photo_srgb8.shape[:2]
+    alpha = (_soft_alpha(h, w) > 0.5).astype(np.uint8) * 255  # hard edge
+    d = tmp_path / "keyed"
+    d.mkdir()
+    for name, under in (("black.png", 0), ("white.png", 255)):
+        rgb = np.where(alpha[..., None] > 0, photo_srgb8, under).astype(np.uint8)
+        Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(d / name)
+    settings = ExportSettings(recipe=LOOK.to_json(), source="recipe", fmt="png", long_edge=200)
+    out = {}
+    for job in _jobs(d, tmp_path / "out", settings):
+        assert export_one(job).status == "done"
+        with Image.open(job.dst) as im:
+            out[job.src.name] = np.asarray(im.convert("RGBA")).astype(int)
+    black, white = out["black.png"], out["white.png"]
+    np.testing.assert_array_equal(black[..., 3], white[..., 3])
+    seen = black[..., 3] > 5
+    edge = seen & (black[..., 3] < 250)
+    assert edge.sum() > 100  # the soft edge a downscale makes of a hard one
+    assert np.abs(black[..., :3] - white[..., :3])[seen].max() <= 1
+
+
+@pytest.mark.parametrize(("extra", "kept"), [("unassalpha", True), ("assocalpha", False), ("unspecified", False)])
+def test_a_tiffs_fourth_sample_is_kept_only_as_a_straight_alpha(photo_srgb8, tmp_path, capsys, extra, kept):
+    """An unspecified fourth sample (an infrared band, a saved mask: value 7 here) made the export
+    97 % transparent; an associated alpha's premultiplied colours, written beside it as a straight
+    one, halved every soft edge. Both are written opaque, as they read."""
+    h, w = photo_srgb8.shape[:2]
+    a = np.round(_soft_alpha(h, w) * 255).astype(np.uint8) if extra != "unspecified" else np.full((h, w), 7, np.uint8)
+    src = tmp_path / f"{extra}.tif"
+    tifffile.imwrite(src, np.dstack([photo_srgb8, a]), photometric="rgb", extrasamples=[extra])
+    out, recipe = tmp_path / f"{extra}.png", tmp_path / "look.json"
+    LOOK.save(recipe)
+    assert main(["apply", str(src), "-r", str(recipe), "-o", str(out)]) == 0
+    with Image.open(out) as im:
+        assert im.mode == ("RGBA" if kept else "RGB")
+    if kept:
+        np.testing.assert_allclose(opacity(out), a / 255, atol=1 / 255)
