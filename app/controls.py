@@ -28,6 +28,7 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QApplication,
     QButtonGroup,
     QDoubleSpinBox,
@@ -178,6 +179,8 @@ class ParamSlider(QWidget):
         self.spin.setDecimals(decimals)
         self.spin.setRange(param.min, param.max)
         self.spin.setSingleStep(10 ** -(decimals - 1) if span > 1 else span / 100)
+        if param.log_scale:  # a gain or a gamma: an arrow press moves by a share of the value, not 0.1
+            self.spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
         self.spin.setKeyboardTracking(False)
         self.spin.setToolTip(f"{param.description}\nType a value from {param.min:.4g} to {param.max:.4g}; "
                              "one beyond is brought inside.")

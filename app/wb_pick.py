@@ -54,7 +54,10 @@ class WhiteBalancePicker(QObject):
         return self.doc is not None
 
     def start(self, doc: PhotoDoc, step: Step | None = None) -> None:
+        if self.doc is not None:
+            self.doc.changed.disconnect(self._doc_changed)
         self.doc, self.step = doc, step
+        doc.changed.connect(self._doc_changed)
         self.say(PROMPT)
         self.viewer.start_pick()
         if self._esc is None:  # the viewer's own Esc needs its focus; the prompt promises Esc anywhere
@@ -71,7 +74,15 @@ class WhiteBalancePicker(QObject):
             self._end()
             self.say("")
 
+    def _doc_changed(self, change: object) -> None:
+        """The steps replaced while picking (the Strength re-applied Auto, an undo, a paste): the
+        step a pick would set may be gone, so the mode ends, and says so."""
+        if getattr(change, "kind", None) == "structure" and self.doc is not None:
+            self.cancel()
+
     def _end(self) -> None:
+        if self.doc is not None:
+            self.doc.changed.disconnect(self._doc_changed)
         self.doc = self.step = None
         if self._esc is not None:
             self._esc.setEnabled(False)

@@ -143,6 +143,15 @@ class FilterSpec:
     pointwise: bool = True
     differentiable: bool = True
     migrations: dict[int, Migration] = field(default_factory=dict)
+    #: The last version that changed the math or the network mapping, where a later one did neither
+    #: (white balance's v2 only widened the photographer's range): what a trained model records, so
+    #: that a Retouch before the later version still runs models trained after it.
+    network_version: int | None = None
+
+    @property
+    def trained_version(self) -> int:
+        """The version a trained model depends on (see ``network_version``)."""
+        return self.network_version or self.version
 
     # -- declaration helpers -------------------------------------------------------------
     def param(self, name: str) -> Param:

@@ -51,6 +51,7 @@ SPEC = register(
                   TanhRange(_LO, _HI, initial=1.0, log=True), log_scale=True),
         ),
         math=white_balance,
+        network_version=1,  # v2's math and mapping are v1's: styles trained now still load in a v1 Retouch
     )
 )
 

@@ -93,7 +93,7 @@ class Ensemble(torch.nn.Module):
 
 def metadata(policy: Policy | Ensemble, extra: dict | None = None) -> dict:
     return {"format": 1, "filters": list(AGENT_FILTERS), "head_widths": HEAD_WIDTHS,
-            "filter_versions": {f: REGISTRY[f].version for f in AGENT_FILTERS},
+            "filter_versions": {f: REGISTRY[f].trained_version for f in AGENT_FILTERS},
             "state": ["step", *(f"used_{f}" for f in AGENT_FILTERS)], "steps": N_STEPS,
             "proxy": 64, "feature_dim": policy.feat_dim, "keep": KEEP, "width": policy.width,
             **(extra or {})}

@@ -150,6 +150,13 @@ def test_two_white_balances_esc_a_miss_and_a_cards_pick(qtbot, win, folder):
     assert win.viewer.picking and card.pick.isChecked() and not win.panel.steps.cards[2].pick.isChecked()
     card.pick.click()  # pressed again: stops
     assert not win.viewer.picking and not card.pick.isChecked()
+    card.pick.click()  # the steps replaced meanwhile (Strength, an undo, a paste): the mode ends
+    win._replace(doc, Recipe([*doc.recipe.copy().steps, Step("exposure", {"ev": 0.1})]), "Paste")
+    assert not win.viewer.picking and not win.picker.active
+    assert not any(c.pick.isChecked() for c in win.panel.steps.cards if c.pick is not None)
+    doc.undo.undo()
+    settle(qtbot, win)
+    card = win.panel.steps.cards[0]
     card.pick.click()
     _click_image(qtbot, win, x, y)
     settle(qtbot, win)

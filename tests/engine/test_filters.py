@@ -45,6 +45,7 @@ def test_agent_filters_are_the_papers_eight() -> None:
 @ids
 def test_declaration_is_complete(spec: FilterSpec) -> None:
     assert spec.label and spec.description and spec.version >= 1 and spec.pointwise
+    assert 1 <= spec.trained_version <= spec.version
     for p in spec.params:
         assert p.min < p.max and p.min <= p.default <= p.max, p
         lo, hi = p.network_range  # the agent's reach: inside what the photographer can set

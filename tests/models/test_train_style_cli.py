@@ -64,6 +64,17 @@ def test_train_style_trains_and_resumes(tmp_path, monkeypatch, capsys, heldout_f
     assert "resumed" in log and "iteration 2" in log and "it 4/4" in log
     agent = Agent("after", prefer_gpu=False)
     assert agent.meta["iterations"] == 4
+    # white balance v2 only widened the photographer's range: the style records v1's math and
+    # mapping, so a Retouch before v2 still runs it (it refused it as "trained by a newer Retouch")
+    assert agent.meta["filter_versions"]["white_balance"] == 1
+    from dataclasses import replace as replaced
+
+    from engine.filters import REGISTRY
+
+    monkeypatch.setitem(REGISTRY, "white_balance", replaced(REGISTRY["white_balance"], version=1, network_version=None))
+    assert Agent("after", prefer_gpu=False).meta["iterations"] == 4
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     linear = srgb_decode(heldout_srgb[0])
     proxy, pre = agent.start(linear)
     episode = agent.run_proxy(proxy[None], agent._masks(1, None), agent._used(pre), keep_noops=True)[0]
