@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -104,6 +104,14 @@ class Param:
         """The values a network's output reaches (its mapping's ends, in user units): the whole
         range, or a part of it where the photographer may go further than the agent (white balance)."""
         return self.mapping.lo, self.mapping.hi
+
+    def reach(self, whole: bool = False) -> Mapping_:
+        """The mapping from a raw output to this parameter: the network's (``mapping``), or with
+        ``whole`` the same curve stretched over the photographer's whole range (what ``retouch fit``
+        searches: a look made with a strong white balance is past the agent's reach)."""
+        if not whole or (self.mapping.lo, self.mapping.hi) == (self.min, self.max):
+            return self.mapping
+        return replace(self.mapping, lo=self.min, hi=self.max)
 
     @property
     def size(self) -> int:
@@ -205,8 +213,9 @@ class FilterSpec:
         return params
 
     # -- network mapping -----------------------------------------------------------------
-    def from_network(self, raw: Any) -> dict[str, Any]:
-        """Map a head's raw outputs ``(*B, n_outputs)`` to parameters ``(*B, *shape)``."""
+    def from_network(self, raw: Any, *, whole: bool = False) -> dict[str, Any]:
+        """Map a head's raw outputs ``(*B, n_outputs)`` to parameters ``(*B, *shape)`` (``whole``:
+        over each parameter's whole range, :meth:`Param.reach`)."""
         xp = array_namespace(raw)
         out, i = {}, 0
         for p in self.params:
@@ -215,16 +224,16 @@ class FilterSpec:
                 chunk = xp.reshape(chunk, (*chunk.shape[:-1], *p.shape))
             else:
                 chunk = chunk[..., 0]
-            out[p.name] = p.mapping.forward(xp, chunk)
+            out[p.name] = p.reach(whole).forward(xp, chunk)
             i += p.size
         return out
 
-    def to_network(self, params: Mapping[str, Any]) -> np.ndarray:
+    def to_network(self, params: Mapping[str, Any], *, whole: bool = False) -> np.ndarray:
         """Raw outputs that map (approximately, at the open ends) to ``params``; used to start a fit."""
         parts = []
         for p in self.params:
             v = np.asarray(params.get(p.name, p.default_value()), np.float64).reshape(-1)
-            parts.append(p.mapping.inverse(np.clip(v, p.min, p.max)))
+            parts.append(p.reach(whole).inverse(np.clip(v, p.min, p.max)))
         return np.concatenate(parts).astype(np.float32)
 
     # -- math ----------------------------------------------------------------------------

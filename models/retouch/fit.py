@@ -1,8 +1,9 @@
 """Fit a recipe to a before/after pair by gradient descent through the engine's filters.
 
 The paper's §5.2 reverse-engineers a look with the trained agent; here it is done directly.
-Parameters are each head's raw outputs, mapped by the engine's own ``spec.from_network`` (so
-they stay in range) and tuned with L-BFGS so that ``srgb_encode(replay(before))`` matches
+Parameters are each head's raw outputs, mapped by the engine's own ``spec.from_network`` over each
+parameter's whole range (``whole``: the photographer's, wider than the agent's for white balance), so
+they stay in range, and tuned with L-BFGS so that ``srgb_encode(replay(before))`` matches
 ``after`` on the same random pixels of both, taken on one pixel grid, the smaller image's
 (every agent filter is pointwise, so a pixel sample is exact).
 
@@ -149,7 +150,7 @@ def _one_grid(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.nda
 def _init_raw(op: str) -> torch.Tensor:
     """Raw outputs at the filter's defaults; sigmoid heads start at 0.12, not in the flat tail at 0."""
     spec = REGISTRY[op]
-    raw = torch.tensor(spec.to_network(spec.defaults()), dtype=torch.float64)
+    raw = torch.tensor(spec.to_network(spec.defaults(), whole=True), dtype=torch.float64)
     i = 0
     for p in spec.params:
         if isinstance(p.mapping, Sigmoid):
@@ -161,14 +162,14 @@ def _init_raw(op: str) -> torch.Tensor:
 def _chain(chain: Chain, raws: Raws, x: torch.Tensor) -> torch.Tensor:
     for op in chain:
         spec = REGISTRY[op]
-        x = spec.apply(x, **spec.from_network(raws[op]))
+        x = spec.apply(x, **spec.from_network(raws[op], whole=True))
     return x
 
 
 def _deviation(op: str, raw: torch.Tensor) -> torch.Tensor:
     """How far a step is from doing nothing, in units of each parameter's range (0 = identity)."""
     spec = REGISTRY[op]
-    p = spec.from_network(raw)
+    p = spec.from_network(raw, whole=True)
     total = sum(((p[q.name] - q.default) / (q.network_range[1] - q.network_range[0])).pow(2).mean()
                 for q in spec.params)
     return torch.sqrt(total + 1e-8)
@@ -401,7 +402,7 @@ def _prune_invisible(chain: Chain, raws: Raws, err: float, before: torch.Tensor,
 def _step(op: str, raw: torch.Tensor) -> Step:
     spec = REGISTRY[op]
     with torch.no_grad():
-        p = spec.from_network(raw.detach())
+        p = spec.from_network(raw.detach(), whole=True)
     return Step(op, {q.name: _plain(np.clip(p[q.name].numpy(), q.min, q.max)) for q in spec.params})
 
 

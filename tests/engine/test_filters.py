@@ -79,6 +79,14 @@ def test_from_network_maps_any_raw_into_the_declared_range(spec: FilterSpec) -> 
         assert v.min() >= lo - 1e-9 and v.max() <= hi + 1e-9, p.name
         # the extremes of raw reach the ends of the range
         assert v[-3].min() > hi - 0.05 * (hi - lo) and v[-2].max() < lo + 0.05 * (hi - lo)
+    # fit's reach: the same curves over the photographer's whole range, raw 0 still the default
+    whole = spec.from_network(raw, whole=True)
+    for p in spec.params:
+        v = np.asarray(whole[p.name])
+        assert v.min() >= p.min - 1e-9 and v.max() <= p.max + 1e-9, p.name
+        assert v[-3].min() > p.max - 0.05 * (p.max - p.min) and v[-2].max() < p.min + 0.05 * (p.max - p.min)
+        if getattr(p.mapping, "initial", None) is not None:
+            np.testing.assert_allclose(v[-1], p.default, atol=1e-9)
 
 
 @ids

@@ -161,3 +161,17 @@ def test_fit_recovers_a_look_from_a_crop_of_a_large_raw():
     part = resize_linear(before, *fit_grid(box, before.shape, after.shape), box=box)
     res = fit(part, after)
     assert res.psnr > 45 and [s.op for s in res.recipe] == ["exposure", "saturation"], res.recipe.dumps()
+
+
+def test_fit_recovers_a_white_balance_past_the_agents_reach(heldout_srgb):
+    """A look another tool made with a strong white balance (a tungsten correction: blue x2.6) was
+    matched by six or so steps at 39-55 dB in up to two minutes: fit searched only the agent's
+    range (the paper's x1.65). It searches the photographer's now."""
+    before = srgb_decode(heldout_srgb[3])
+    known = Recipe([Step("white_balance", {"green": 1.3, "blue": 2.6})])
+    after = _8bit(srgb_encode(replay(known, before)))
+    res = fit(before, after)
+    assert [s.op for s in res.recipe] == ["white_balance"], res.recipe.dumps()
+    assert res.psnr > 50
+    got = res.recipe.steps[0].params
+    assert abs(np.log(got["green"] / 1.3)) < 0.02 and abs(np.log(got["blue"] / 2.6)) < 0.02
