@@ -76,7 +76,7 @@ class WhiteBalancePicker(QObject):
 
     def _doc_changed(self, change: object) -> None:
         """The steps replaced while picking (the Strength re-applied Auto, an undo, a paste): the
-        step a pick would set may be gone, so the mode ends, and says so."""
+        step a pick would set may be gone, so the mode ends."""
         if getattr(change, "kind", None) == "structure" and self.doc is not None:
             self.cancel()
 
@@ -159,7 +159,7 @@ class WhiteBalancePicker(QObject):
         for name, value in changed.items():
             doc.undo.push(SetParam(doc, index, name, value))
         doc.undo.endMacro()
-        text = pick.describe(None if insert else before)
+        text = pick.describe(None if insert or not old.enabled else before)  # as the photo showed it
         later = [i for i, s in enumerate(doc.recipe.steps) if i > index and s.op == "white_balance" and s.enabled]
         if later:  # a card's Pick above another white balance: that one tints the spot again
             text += f" Step {later[0] + 1}, a later white balance, changes its colour again."
