@@ -149,3 +149,19 @@ def test_a_tiffs_fourth_sample_is_kept_only_as_a_straight_alpha(photo_srgb8, tmp
         assert im.mode == ("RGBA" if kept else "RGB")
     if kept:
         np.testing.assert_allclose(opacity(out), a / 255, atol=1 / 255)
+
+
+def test_a_hard_edge_stays_clean_in_a_smaller_exports_alpha(photo_srgb8, tmp_path):
+    """The alpha was Lanczos-resized: a faint rim rang a pixel outside a hard edge and dipped inside."""
+    h, w = photo_srgb8.shape[:2]
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[:, : w // 2] = 255  # a straight hard edge at an exact half: the 200 px export puts it on a pixel border
+    d = tmp_path / "edge"
+    d.mkdir()
+    Image.fromarray(np.dstack([photo_srgb8, alpha]), "RGBA").save(d / "half.png")
+    (job,) = _jobs(d, tmp_path / "out", ExportSettings(recipe=LOOK.to_json(), source="recipe", fmt="png",
+                                                       long_edge=200))
+    assert export_one(job).status == "done"
+    got = opacity(job.dst)
+    half = got.shape[1] // 2
+    assert (got[:, :half] == 1.0).all() and (got[:, half:] == 0.0).all()
