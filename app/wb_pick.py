@@ -76,9 +76,11 @@ class WhiteBalancePicker(QObject):
 
     def _doc_changed(self, change: object) -> None:
         """The steps replaced while picking (the Strength re-applied Auto, an undo, a paste): the
-        step a pick would set may be gone, so the mode ends."""
+        step a pick would set may be gone, so the mode ends, and says so (Auto landing while the
+        prompt showed took it away without a word)."""
         if getattr(change, "kind", None) == "structure" and self.doc is not None:
             self.cancel()
+            self.say("Pick white balance stopped: the steps were replaced. Press W to pick again.")
 
     def _end(self) -> None:
         if self.doc is not None:

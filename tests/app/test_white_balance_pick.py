@@ -153,6 +153,7 @@ def test_two_white_balances_esc_a_miss_and_a_cards_pick(qtbot, win, folder):
     card.pick.click()  # the steps replaced meanwhile (Strength, an undo, a paste): the mode ends
     win._replace(doc, Recipe([*doc.recipe.copy().steps, Step("exposure", {"ev": 0.1})]), "Paste")
     assert not win.viewer.picking and not win.picker.active
+    assert win.panel.status.text().startswith("Pick white balance stopped: the steps were replaced.")
     assert not any(c.pick.isChecked() for c in win.panel.steps.cards if c.pick is not None)
     doc.undo.undo()
     settle(qtbot, win)
