@@ -212,15 +212,18 @@ def _orientation(im: Image.Image) -> int:
     return o if isinstance(o, int) and 1 <= o <= 8 else 1
 
 
-def opacity(path: str | Path) -> np.ndarray | None:
+def opacity(path: str | Path, *, premultiplied: bool = True) -> np.ndarray | None:
     """A raster file's alpha in [0, 1], read and turned upright as :func:`decode_raster` reads its
     pixels (which drop it: a transparent pixel shows its stored colour); None where it has none or
-    every pixel is opaque. An alpha channel, or a PNG's transparent colour (8 or 16 bits)."""
+    every pixel is opaque. An alpha channel, or a PNG's transparent colour (8 or 16 bits).
+    ``premultiplied=False``: None for a TIFF's associated alpha too (an export keeps straight ones)."""
     path = Path(path)
     try:
         if path.suffix.lower() in TIFF_EXTENSIONS:
             kind = tiff_alpha_kind(path)
             if kind is False:  # no extra sample, or one that is not an alpha (an infrared band, a mask)
+                return None
+            if kind == "associated" and not premultiplied:
                 return None
             got = _tiff_array(path, alpha=True) if kind else None
             if got is not None:
@@ -626,17 +629,16 @@ ALPHA_FORMATS = frozenset({"png", "png16", "tiff16"})
 
 
 def alpha_for(path: str | Path, height: int, width: int) -> np.ndarray | None:
-    """The source photo's transparency (:func:`opacity`), at ``height`` x ``width`` (an export's
-    size: area-averaged where it is smaller), or None where the photo is opaque or a RAW."""
+    """The source photo's transparency (:func:`opacity`) for an export, at ``height`` x ``width``
+    (the decoded photo's size; area-averaged should the two differ), or None where the photo is
+    opaque, a RAW, or a TIFF with an associated alpha: its premultiplied colours are read as stored,
+    so written opaque they are right over black, as before, and beside their alpha they would be
+    darkened twice at every soft edge."""
     from .raw import is_raw
 
     if is_raw(path):
         return None
-    if Path(path).suffix.lower() in TIFF_EXTENSIONS and tiff_alpha_kind(path) == "associated":
-        # premultiplied colours, read as they are stored: written opaque they are right over black, as
-        # before; beside their alpha they would be darkened twice at every soft edge
-        return None
-    a = opacity(path)
+    a = opacity(path, premultiplied=False)
     if a is None:
         return None
     if a.shape != (height, width):
