@@ -100,13 +100,16 @@ class WhiteBalancePicker(QObject):
         """The photo's pixels to measure (the full decode, else the screen-size one) and their
         pixels per full-resolution pixel."""
         image = doc.linear if doc.linear is not None else doc.preview_linear
-        return image, (0.0 if image is None else image.shape[1] / max(1, self.viewer.full.width()))
+        return image, (0.0 if image is None else self._per_full(image))
+
+    def _per_full(self, image: np.ndarray) -> float:
+        """``image``'s pixels per full-resolution pixel (the viewer's coordinates)."""
+        return image.shape[1] / max(1, self.viewer.full.width())
 
     def spot_radius(self, image: np.ndarray) -> int:
         """The spot's radius in ``image``'s pixels: ``SPOT_SCREEN_PX`` at the viewer's zoom (whole
         pixels, rounded down: at 200 % it covers 7 screen pixels, not 10)."""
-        k = image.shape[1] / max(1, self.viewer.full.width())  # the image's pixels per full-resolution pixel
-        return int(SPOT_SCREEN_PX / max(self.viewer.scale, 1e-6) * k)
+        return int(SPOT_SCREEN_PX / max(self.viewer.scale, 1e-6) * self._per_full(image))
 
     def _hovered(self, at: QPointF | None) -> None:
         """The spot under the cursor as the photo shows it (8-bit sRGB): equal numbers are grey."""
