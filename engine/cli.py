@@ -181,15 +181,15 @@ def render_with_progress(recipe: Any, linear: Any, label: str = "rendering") -> 
 
     if any(not s.spec.pointwise for s in recipe.active()):
         return er.render(recipe, linear)
-    from .lut import apply_lut, bake_lut, size_for
+    from .lut import apply_recipe_lut, size_for
 
-    lut = bake_lut(recipe, size_for(linear))  # 65³ above 4 MP, as render() would
+    size = size_for(linear)  # 65³ above 4 MP, as render() would
     out = np.empty(linear.shape, np.float32)
     h = linear.shape[0]
     with progress(label, h) as advance:
         for y in range(0, h, BAND_ROWS):
             band = slice(y, min(h, y + BAND_ROWS))
-            apply_lut(lut, linear[band], out[band])
+            apply_recipe_lut(recipe, linear[band], size, out[band])
             advance(band.stop - band.start)
     return out
 

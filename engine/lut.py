@@ -72,6 +72,7 @@ from numba import prange
 
 from .atomic import atomic_path
 from .color import srgb_decode, srgb_encode
+from .filters.white_balance import BLOWN_FROM
 from .recipe import Recipe, Step
 
 IN_MAX = 4.0  # linear input range of the pre table (a power of two: see pre_nodes)
@@ -947,6 +948,9 @@ def warm_up() -> None:
     luts.append(Lut3D(_bake_pre([], 3, into_cube=True), middle[0], None, 3, *middle[1:]))
     for lut in luts:
         apply_lut(lut, img, np.empty((2, 2), np.uint32), hist)
+    white = np.ones((2, 2, 3), np.float32)  # a blown white under a white balance: _corner_apply
+    apply_recipe_lut(Recipe([Step("white_balance", {"green": 1.1, "blue": 0.9})]), white, 3,
+                     np.empty((2, 2), np.uint32), hist)
     with _CACHE_LOCK:
         _MID.clear()
         _LAST.clear()
@@ -961,6 +965,8 @@ def clear_cache() -> None:
         _PRES.clear()
         _MID.clear()
         _LAST.clear()
+        _CORNERS.clear()
+        _BLOWN.clear()
 
 
 def size_for(linear: np.ndarray) -> int:
@@ -973,8 +979,131 @@ def apply_recipe_lut(recipe: Recipe, linear: np.ndarray, size: int | None = None
                      out: np.ndarray | None = None, hist: np.ndarray | None = None) -> np.ndarray:
     """``render(recipe, linear)`` through the tables: display sRGB float32 (or ``out``, with
     ``hist``: see :func:`apply_lut`), same shape. The cube size follows the image
-    (:func:`size_for`) unless ``size`` is given."""
-    return apply_lut(_cached_bake(recipe, size or size_for(linear)), linear, out, hist)
+    (:func:`size_for`) unless ``size`` is given.
+
+    The tables hold each white balance as it treats every other pixel; the pixels blown white in
+    the file, which it leaves alone (:func:`engine.filters.white_balance.blown`), are then rendered
+    by the exact math: a fade over a few hundredths of the range falls inside one cell of the cube,
+    which smeared it (25 levels off at 33³ after a tungsten correction). They lie in the corner
+    [BLOWN_FROM, 1]³ of the input, which a small table of its own holds finely (:func:`_render_exactly`)."""
+    lut = _cached_bake(recipe, size or size_for(linear))
+    steps = recipe.active()
+    fix = _blown_pixels(linear) if any(s.spec.uses_blown for s in steps) else None
+    if fix is None or not len(fix):
+        return apply_lut(lut, linear, out, hist)
+    out = apply_lut(lut, linear, out)
+    _render_exactly(Recipe(steps), linear, fix, out)
+    if hist is not None:
+        outs = [_NO_F, _NO_B, _NO_P]
+        outs[MODES[out.dtype]] = out
+        _histogram(MODES[out.dtype], *outs, HIST_STEP, hist)
+    return out
+
+
+_BLOWN: list[tuple[weakref.ref, np.ndarray]] = []  # the last read-only image's blown pixels
+
+
+def _blown_pixels(linear: np.ndarray) -> np.ndarray:
+    """Flat indices of the pixels a white balance leaves (partly) alone; remembered for a read-only
+    image (the app's preview levels), which slider moves re-render."""
+    with _CACHE_LOCK:
+        if _BLOWN and _BLOWN[0][0]() is linear:
+            return _BLOWN[0][1]
+    low = np.minimum(np.minimum(linear[..., 0], linear[..., 1]), linear[..., 2])
+    fix = np.flatnonzero(low > BLOWN_FROM)
+    if _frozen(linear):
+        with _CACHE_LOCK:
+            _BLOWN[:] = [(weakref.ref(linear), fix)]
+    return fix
+
+
+#: Nodes per axis of the table over the corner of blown whites, [BLOWN_FROM, 1]³: within 1.5 levels of
+#: the exact math after a tungsten correction (3.4 with 17, where the display clip bends inside a cell)
+CORNER = 33
+_CORNERS: OrderedDict[str, np.ndarray] = OrderedDict()
+
+
+def _corner_table(recipe: Recipe) -> np.ndarray:
+    """The exact render (display sRGB) on a CORNER³ lattice over [BLOWN_FROM, 1]³, cached: every
+    pixel a white balance leaves alone lies there (or, in a float image, beyond white)."""
+    key = recipe.dumps()
+    with _CACHE_LOCK:
+        if key in _CORNERS:
+            _CORNERS.move_to_end(key)
+            return _CORNERS[key]
+    from .render import render_exact
+
+    axis = np.linspace(BLOWN_FROM, 1.0, CORNER, dtype=np.float32)
+    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(1, -1, 3)
+    table = np.ascontiguousarray(render_exact(recipe, grid).reshape(CORNER, CORNER, CORNER, 3), np.float32)
+    with _CACHE_LOCK:
+        _CORNERS[key] = table
+        while len(_CORNERS) > 8:
+            _CORNERS.popitem(last=False)
+    return table
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _corner_apply(flat: np.ndarray, fix: np.ndarray, table: np.ndarray, lo: float, mode: int,
+                  out_f: np.ndarray, out_b: np.ndarray, out_p: np.ndarray, beyond: np.ndarray) -> int:
+    """Trilinear interpolation of ``table`` (n³ nodes over [lo, 1]³) at the pixels ``fix`` of
+    ``flat`` (N, 3), written into the output of ``mode`` (flat views, as :func:`_write_row`).
+    The pixels with a channel past 1 are listed in ``beyond``; returns how many."""
+    n = table.shape[0]
+    scale = np.float32((n - 1) / (1.0 - lo))
+    top = np.float32(n - 1)
+    past = 0
+    for k in range(fix.shape[0]):
+        j = fix[k]
+        if flat[j, 0] > _F1 or flat[j, 1] > _F1 or flat[j, 2] > _F1:
+            beyond[past] = j
+            past += 1
+        u0 = min(max((flat[j, 0] - np.float32(lo)) * scale, _F0), top)
+        u1 = min(max((flat[j, 1] - np.float32(lo)) * scale, _F0), top)
+        u2 = min(max((flat[j, 2] - np.float32(lo)) * scale, _F0), top)
+        i0, i1, i2 = min(int(u0), n - 2), min(int(u1), n - 2), min(int(u2), n - 2)
+        f0, f1, f2 = u0 - np.float32(i0), u1 - np.float32(i1), u2 - np.float32(i2)
+        r = g = b = np.float32(0.0)
+        for d0 in range(2):
+            w0 = f0 if d0 else _F1 - f0
+            for d1 in range(2):
+                w1 = w0 * (f1 if d1 else _F1 - f1)
+                for d2 in range(2):
+                    w = w1 * (f2 if d2 else _F1 - f2)
+                    r += w * table[i0 + d0, i1 + d1, i2 + d2, 0]
+                    g += w * table[i0 + d0, i1 + d1, i2 + d2, 1]
+                    b += w * table[i0 + d0, i1 + d1, i2 + d2, 2]
+        if mode == 0:
+            out_f[j, 0], out_f[j, 1], out_f[j, 2] = r, g, b
+        elif mode == 1:
+            out_b[j, 0], out_b[j, 1], out_b[j, 2] = _byte(r), _byte(g), _byte(b)
+        else:
+            out_p[j] = np.uint32(0xFF000000) | (_byte(r) << 16) | (_byte(g) << 8) | _byte(b)
+    return past
+
+
+def _render_exactly(recipe: Recipe, linear: np.ndarray, fix: np.ndarray, out: np.ndarray) -> None:
+    """Overwrite the pixels ``fix`` (flat indices) of ``out`` with the exact render, in its format:
+    interpolated on the corner's fine table (see :data:`CORNER`), exactly beyond white."""
+    flat = np.ascontiguousarray(linear, np.float32).reshape(-1, 3)
+    mode = MODES[out.dtype]
+    outs = [_NO_F.reshape(-1, 3), _NO_B.reshape(-1, 3), _NO_P.reshape(-1)]
+    outs[mode] = out.reshape(-1) if mode == 2 else out.reshape(-1, 3)
+    beyond = np.empty(len(fix), np.int64)  # a float image's light past white: the exact math
+    beyond = beyond[:_corner_apply(flat, fix, _corner_table(recipe), BLOWN_FROM, mode, *outs, beyond)]
+    if not len(beyond):
+        return
+    from .render import render_exact
+
+    srgb = render_exact(recipe, flat[beyond][None])[0]
+    if mode == 0:
+        outs[0][beyond] = srgb
+        return
+    q = (np.clip(srgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint32)
+    if mode == 1:
+        outs[1][beyond] = q
+    else:
+        outs[2][beyond] = 0xFF000000 | (q[:, 0] << 16) | (q[:, 1] << 8) | q[:, 2]
 
 
 # ---------------------------------------------------------------------------------------------

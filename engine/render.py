@@ -14,17 +14,17 @@ import numpy as np
 from PIL import Image
 
 from .color import srgb_encode
+from .filters.base import replay_steps
+from .filters.white_balance import blown
 from .recipe import Recipe
 
 PROXY_SIZE = 64
 
 
 def replay(recipe: Recipe, linear: Any) -> Any:
-    """Apply every non-identity step's exact math to a linear image (numpy or torch)."""
-    out = linear
-    for step in recipe.active():
-        out = step.spec.apply(out, **step.params)
-    return out
+    """Apply every non-identity step's exact math to a decoded linear image (numpy or torch); a
+    white balance leaves what is blown white in it alone (:func:`engine.filters.white_balance.blown`)."""
+    return replay_steps(recipe.active(), linear, blown)
 
 
 def render_exact(recipe: Recipe, linear: np.ndarray) -> np.ndarray:

@@ -155,6 +155,10 @@ class FilterSpec:
     #: (white balance's v2 only widened the photographer's range): what a trained model records, so
     #: that a Retouch before the later version still runs models trained after it.
     network_version: int | None = None
+    #: Whether the math takes ``blown=``: how far each pixel was blown white in the file as decoded
+    #: (``engine.filters.white_balance.blown``), or None where nobody passes it (training and the
+    #: agent's proxy loop). :func:`replay_steps` passes it.
+    uses_blown: bool = False
 
     @property
     def trained_version(self) -> int:
@@ -237,11 +241,25 @@ class FilterSpec:
         return np.concatenate(parts).astype(np.float32)
 
     # -- math ----------------------------------------------------------------------------
-    def apply(self, img: Any, **params: Any) -> Any:
+    def apply(self, img: Any, blown: Any = None, **params: Any) -> Any:
+        """The math on ``img``; ``blown`` reaches only the filters that use it (``uses_blown``)."""
+        if self.uses_blown:
+            return self.math(img, blown=blown, **params)
         return self.math(img, **params)
 
 
 REGISTRY: dict[str, FilterSpec] = {}
+
+
+def replay_steps(steps: Any, decoded: Any, blown: Callable[[Any], Any] | None = None) -> Any:
+    """Each step's math in order on a decoded image (``steps``: objects with ``spec`` and
+    ``params``); ``blown(decoded)`` is computed once and given to the filters that use it."""
+    steps = list(steps)
+    weight = blown(decoded) if blown is not None and any(s.spec.uses_blown for s in steps) else None
+    img = decoded
+    for s in steps:
+        img = s.spec.apply(img, blown=weight, **s.params)
+    return img
 
 
 def register(spec: FilterSpec) -> FilterSpec:

@@ -5,6 +5,12 @@ shot on a daylight setting under tungsten light needs a blue gain of about 3 to 
 which the slider and the white balance selector (:mod:`engine.pick`) could not reach, nor two steps
 stacked. The agent's heads keep the paper's range (the mapping's), so trained policies, fitted
 recipes and Auto are unchanged; the math is the same.
+
+Version 3 leaves alone what the file holds as blown white: a pixel whose every channel is at the
+file's clip (a lamp, a blown sky, a JPEG's 255) had its true colour past the file's range, so gains
+meant for the scene tinted it (Auto's own balance rendered blown highlights up to 25 levels pink or
+blue). A RAW converter balances before it clips and keeps such a white neutral. Replay passes each
+pixel's :func:`blown` weight, read from the decoded image, and the step fades its gains out by it.
 """
 
 from __future__ import annotations
@@ -13,10 +19,15 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
-from .base import LUMA, FilterSpec, Param, TanhRange, per_image, register
+from .base import LUMA, FilterSpec, Param, TanhRange, lerp, per_image, register
+
+#: A decoded pixel whose lowest channel is below this (the file's white being 1) is balanced in
+#: full; at :data:`BLOWN_AT` and above it is left as it is, a smoothstep between: a JPEG's 250 and 253.
+BLOWN_FROM = 0.95
+BLOWN_AT = 0.99
 
 
-def white_balance(img: Any, *, green: Any, blue: Any) -> Any:
+def white_balance(img: Any, *, green: Any, blue: Any, blown: Any = None) -> Any:
     r"""Scale G and B relative to R, then renormalise so a grey of luminance 1 keeps luminance 1.
 
     The red gain is fixed at 1 (the paper masks the red output), so two numbers describe every
@@ -25,12 +36,24 @@ def white_balance(img: Any, *, green: Any, blue: Any) -> Any:
     Args:
         img: linear RGB :math:`(*, H, W, 3)`.
         green, blue: gains relative to red in [0.223, 4.48], float or :math:`(*)`.
+        blown: :func:`blown` of the decoded image, :math:`(*, H, W, 1)`: each pixel is left as it
+            came in by that share. Left alone, a pixel keeps its luminance as a balanced grey
+            would, so only its hue differs. None (training, the agent's proxy loop): all balanced.
     """
     xp = array_namespace(img)
     g = per_image(xp, img, green)
     b = per_image(xp, img, blue)
     norm = 1e-5 + LUMA[0] + LUMA[1] * g + LUMA[2] * b
-    return xp.concat([img[..., 0:1] / norm, img[..., 1:2] * (g / norm), img[..., 2:3] * (b / norm)], axis=-1)
+    out = xp.concat([img[..., 0:1] / norm, img[..., 1:2] * (g / norm), img[..., 2:3] * (b / norm)], axis=-1)
+    return out if blown is None else lerp(out, img, blown)
+
+
+def blown(decoded: Any) -> Any:
+    """How far each pixel of a decoded image is blown white, 0 to 1, ``(*, H, W, 1)``: a smoothstep
+    of its lowest channel from :data:`BLOWN_FROM` to :data:`BLOWN_AT` (the file's white is 1)."""
+    xp = array_namespace(decoded)
+    t = xp.clip((xp.min(decoded, axis=-1, keepdims=True) - BLOWN_FROM) / (BLOWN_AT - BLOWN_FROM), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
 
 
 _LO, _HI = 0.6065306597126334, 1.6487212707001282  # exp(-0.5), exp(0.5): the paper's log range, the agent's
@@ -41,7 +64,7 @@ SPEC = register(
         id="white_balance",
         label="White balance",
         short="W",
-        version=2,
+        version=3,
         description="Neutralises or warms the colour cast; overall brightness stays the same.",
         params=(
             Param("green", "Green", "×", _MIN, _MAX, 1.0,
@@ -51,7 +74,10 @@ SPEC = register(
                   TanhRange(_LO, _HI, initial=1.0, log=True), log_scale=True),
         ),
         math=white_balance,
-        network_version=1,  # v2's math and mapping are v1's: styles trained now still load in a v1 Retouch
+        # v2 widened the range only, and v3's ``blown`` is not passed in training: styles trained now
+        # depend on v1's math and mapping and still load in a v1 Retouch
+        network_version=1,
+        uses_blown=True,
     )
 )
 
@@ -59,4 +85,10 @@ SPEC = register(
 @SPEC.migration(1)
 def _keep_gains(params: dict) -> dict:
     """v1 -> v2: the same gains (v1's range lies inside v2's); only the range to choose from grew."""
+    return params
+
+
+@SPEC.migration(2)
+def _same_gains(params: dict) -> dict:
+    """v2 -> v3: the same gains; what was blown white in the file now stays neutral."""
     return params

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from engine.filters import REGISTRY
+from engine.filters.white_balance import blown
 
 PINS = Path(__file__).with_name("filter_pins.json")
 
@@ -47,7 +48,8 @@ def _settings(op: str) -> list[dict]:
 
 def _render(op: str) -> list[list[float]]:
     spec, img = REGISTRY[op], _image()
-    return [np.round(np.asarray(spec.apply(img.copy(), **params), np.float64), 4).ravel().tolist()
+    # the colours as decoded: white balance leaves what is blown white in them alone
+    return [np.round(np.asarray(spec.apply(img.copy(), blown=blown(img), **params), np.float64), 4).ravel().tolist()
             for params in _settings(op)]
 
 
