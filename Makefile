@@ -26,7 +26,7 @@ lint: setup
 	$(BIN)/lint-imports
 
 bench: setup
-	for b in replay preview raw_open auto app_start slider fit align export sharpen; do QT_QPA_PLATFORM=offscreen $(BIN)/python bench/$$b.py || exit 1; done
+	for b in replay preview blown raw_open auto app_start slider fit align export sharpen; do QT_QPA_PLATFORM=offscreen $(BIN)/python bench/$$b.py || exit 1; done
 
 bench-batch: setup
 	$(BIN)/python bench/batch.py
