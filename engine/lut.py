@@ -33,13 +33,16 @@ white); between the pre and cube stages values are held to about [0, :data:`MID_
 white further and a later step would pull it back down (see above). Anything above is clamped
 there, while ``render(..., exact=True)`` keeps it.
 
-Accuracy (8-bit sRGB levels against the exact math, real photos): per-channel recipes < 0.05;
-with saturation / contrast / black & white in the cube ~1-3 at 33³, ~0.5-1.5 at 65³ (worst
-where a clip, e.g. tone's at 1, falls between lattice planes); over random 5-step recipes of mid-range
-values on real photos, at most 6 levels at 1024 px with 33³ (28 before chains and wide ranges, 77 for one
-white pushed to 6.9, 140 for +3.5 EV, contrast, -3.5 EV). Every filter is continuous (the
-saturation filter fades its boost in near grey instead of the paper's jump there), so plain
-interpolation suffices: no pixel needs the exact math.
+Accuracy (8-bit sRGB levels against the exact math, real photos): per-channel recipes < 0.05
+(pixels blown white in the file under a white balance: within 1.5, see below); with saturation /
+contrast / black & white in the cube ~1-3 at 33³, ~0.5-1.5 at 65³ (worst where a clip, e.g. tone's
+at 1, falls between lattice planes); over random 5-step recipes of mid-range values on real photos,
+at most 6 levels at 1024 px with 33³ (28 before chains and wide ranges, 77 for one white pushed to
+6.9, 140 for +3.5 EV, contrast, -3.5 EV). Every filter is continuous (the saturation filter fades its
+boost in near grey instead of the paper's jump there), so plain interpolation suffices, with one
+exception: a white balance leaves pixels blown white in the file alone over a fade narrower than a
+cell (:func:`engine.filters.white_balance.blown`), so those pixels, all in a small corner of the
+input, are rendered again from a fine table of that corner (:func:`apply_recipe_lut`).
 
 Speed (``bench/preview.py``): each row goes through the stages one branch-free loop at a
 time, which LLVM vectorises (table lookups become AVX2/AVX-512 gathers); the pre table is
@@ -72,7 +75,8 @@ from numba import prange
 
 from .atomic import atomic_path
 from .color import srgb_decode, srgb_encode
-from .filters.white_balance import BLOWN_FROM
+from .filters.base import replay_steps
+from .filters.white_balance import BLOWN_FROM, NOT_BLOWN_PAST
 from .recipe import Recipe, Step
 
 IN_MAX = 4.0  # linear input range of the pre table (a power of two: see pre_nodes)
@@ -983,16 +987,17 @@ def apply_recipe_lut(recipe: Recipe, linear: np.ndarray, size: int | None = None
 
     The tables hold each white balance as it treats every other pixel; the pixels blown white in
     the file, which it leaves alone (:func:`engine.filters.white_balance.blown`), are then rendered
-    by the exact math: a fade over a few hundredths of the range falls inside one cell of the cube,
-    which smeared it (25 levels off at 33³ after a tungsten correction). They lie in the corner
-    [BLOWN_FROM, 1]³ of the input, which a small table of its own holds finely (:func:`_render_exactly`)."""
-    lut = _cached_bake(recipe, size or size_for(linear))
+    again: a fade over a few hundredths of the range falls inside one cell of the cube, which
+    smeared it (26 levels off at 33³ after a tungsten correction). They lie in a corner of the
+    input, which a small table of its own holds finely (:func:`_render_corner`)."""
+    size = size or size_for(linear)
+    lut = _cached_bake(recipe, size)
     steps = recipe.active()
     fix = _blown_pixels(linear) if any(s.spec.uses_blown for s in steps) else None
     if fix is None or not len(fix):
         return apply_lut(lut, linear, out, hist)
     out = apply_lut(lut, linear, out)
-    _render_exactly(Recipe(steps), linear, fix, out)
+    _render_corner(Recipe(steps), linear, fix, out, CORNER if size >= DEFAULT_SIZE else DRAFT_CORNER)
     if hist is not None:
         outs = [_NO_F, _NO_B, _NO_P]
         outs[MODES[out.dtype]] = out
@@ -1000,42 +1005,61 @@ def apply_recipe_lut(recipe: Recipe, linear: np.ndarray, size: int | None = None
     return out
 
 
-_BLOWN: list[tuple[weakref.ref, np.ndarray]] = []  # the last read-only image's blown pixels
+_BLOWN: list[tuple[weakref.ref, np.ndarray]] = []  # the last read-only images' blown pixels
 
 
 def _blown_pixels(linear: np.ndarray) -> np.ndarray:
-    """Flat indices of the pixels a white balance leaves (partly) alone; remembered for a read-only
-    image (the app's preview levels), which slider moves re-render."""
+    """Flat indices of the pixels a white balance leaves (partly) alone, all in the corner
+    (BLOWN_FROM, NOT_BLOWN_PAST)³; remembered for the last two read-only images (the app's preview
+    levels, which slider moves re-render)."""
     with _CACHE_LOCK:
-        if _BLOWN and _BLOWN[0][0]() is linear:
-            return _BLOWN[0][1]
-    low = np.minimum(np.minimum(linear[..., 0], linear[..., 1]), linear[..., 2])
-    fix = np.flatnonzero(low > BLOWN_FROM)
+        for ref, fix in _BLOWN:
+            if ref() is linear:
+                return fix
+    flat = np.ascontiguousarray(linear, np.float32).reshape(-1, 3)
+    found = np.empty(len(flat), np.int64)
+    fix = found[:_scan_corner(flat, np.float32(BLOWN_FROM), np.float32(NOT_BLOWN_PAST), found)].copy()
+    fix.flags.writeable = False
     if _frozen(linear):
         with _CACHE_LOCK:
-            _BLOWN[:] = [(weakref.ref(linear), fix)]
+            _BLOWN[:] = [(weakref.ref(linear), fix), *_BLOWN[:1]]
     return fix
 
 
+@numba.njit(cache=True, nogil=True)
+def _scan_corner(flat: np.ndarray, lo: np.float32, hi: np.float32, found: np.ndarray) -> int:
+    """Writes the indices of the rows of ``flat`` with every channel in (lo, hi) to ``found``;
+    returns how many (one pass, ~4x faster than numpy's three)."""
+    n = 0
+    for j in range(flat.shape[0]):
+        if lo < flat[j, 0] < hi and lo < flat[j, 1] < hi and lo < flat[j, 2] < hi:
+            found[n] = j
+            n += 1
+    return n
+
+
 #: Nodes per axis of the table over the corner of blown whites, [BLOWN_FROM, 1]³: within 1.5 levels of
-#: the exact math after a tungsten correction (3.4 with 17, where the display clip bends inside a cell)
+#: the exact math after a tungsten correction (3.4 with 17, where the display's clip bends inside a
+#: cell); ~5 ms to bake. Drafts (a cube under 33³, while a slider is held) take 17.
 CORNER = 33
-_CORNERS: OrderedDict[str, np.ndarray] = OrderedDict()
+DRAFT_CORNER = 17
+_CORNERS: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
 
 
-def _corner_table(recipe: Recipe) -> np.ndarray:
-    """The exact render (display sRGB) on a CORNER³ lattice over [BLOWN_FROM, 1]³, cached: every
-    pixel a white balance leaves alone lies there (or, in a float image, beyond white)."""
-    key = recipe.dumps()
+def _corner_table(recipe: Recipe, n: int = CORNER) -> np.ndarray:
+    """The exact render (display sRGB) on an n³ lattice over the corner where a white balance
+    leaves pixels of an integer file alone, [BLOWN_FROM, 1]³, cached."""
+    key = (recipe.dumps(), n)
     with _CACHE_LOCK:
         if key in _CORNERS:
             _CORNERS.move_to_end(key)
             return _CORNERS[key]
     from .render import render_exact
 
-    axis = np.linspace(BLOWN_FROM, 1.0, CORNER, dtype=np.float32)
+    axis = np.linspace(BLOWN_FROM, 1.0, n, dtype=np.float32)
     grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(1, -1, 3)
-    table = np.ascontiguousarray(render_exact(recipe, grid).reshape(CORNER, CORNER, CORNER, 3), np.float32)
+    table = np.ascontiguousarray(render_exact(recipe, grid).reshape(n, n, n, 3), np.float32)
+    table.flags.writeable = False
     with _CACHE_LOCK:
         _CORNERS[key] = table
         while len(_CORNERS) > 8:
@@ -1048,7 +1072,7 @@ def _corner_apply(flat: np.ndarray, fix: np.ndarray, table: np.ndarray, lo: floa
                   out_f: np.ndarray, out_b: np.ndarray, out_p: np.ndarray, beyond: np.ndarray) -> int:
     """Trilinear interpolation of ``table`` (n³ nodes over [lo, 1]³) at the pixels ``fix`` of
     ``flat`` (N, 3), written into the output of ``mode`` (flat views, as :func:`_write_row`).
-    The pixels with a channel past 1 are listed in ``beyond``; returns how many."""
+    Pixels with a channel past 1 (a float file's) are listed in ``beyond`` instead; returns how many."""
     n = table.shape[0]
     scale = np.float32((n - 1) / (1.0 - lo))
     top = np.float32(n - 1)
@@ -1058,6 +1082,7 @@ def _corner_apply(flat: np.ndarray, fix: np.ndarray, table: np.ndarray, lo: floa
         if flat[j, 0] > _F1 or flat[j, 1] > _F1 or flat[j, 2] > _F1:
             beyond[past] = j
             past += 1
+            continue
         u0 = min(max((flat[j, 0] - np.float32(lo)) * scale, _F0), top)
         u1 = min(max((flat[j, 1] - np.float32(lo)) * scale, _F0), top)
         u2 = min(max((flat[j, 2] - np.float32(lo)) * scale, _F0), top)
@@ -1082,15 +1107,16 @@ def _corner_apply(flat: np.ndarray, fix: np.ndarray, table: np.ndarray, lo: floa
     return past
 
 
-def _render_exactly(recipe: Recipe, linear: np.ndarray, fix: np.ndarray, out: np.ndarray) -> None:
-    """Overwrite the pixels ``fix`` (flat indices) of ``out`` with the exact render, in its format:
-    interpolated on the corner's fine table (see :data:`CORNER`), exactly beyond white."""
+def _render_corner(recipe: Recipe, linear: np.ndarray, fix: np.ndarray, out: np.ndarray, n: int) -> None:
+    """Overwrite the pixels ``fix`` (flat indices, in the corner) of ``out`` with the corner table's
+    render (:func:`_corner_table`, n³), in ``out``'s format; the few past white (a float file's,
+    in the fade out to NOT_BLOWN_PAST) by the exact math."""
     flat = np.ascontiguousarray(linear, np.float32).reshape(-1, 3)
     mode = MODES[out.dtype]
     outs = [_NO_F.reshape(-1, 3), _NO_B.reshape(-1, 3), _NO_P.reshape(-1)]
     outs[mode] = out.reshape(-1) if mode == 2 else out.reshape(-1, 3)
-    beyond = np.empty(len(fix), np.int64)  # a float image's light past white: the exact math
-    beyond = beyond[:_corner_apply(flat, fix, _corner_table(recipe), BLOWN_FROM, mode, *outs, beyond)]
+    beyond = np.empty(len(fix), np.int64)
+    beyond = beyond[:_corner_apply(flat, fix, _corner_table(recipe, n), BLOWN_FROM, mode, *outs, beyond)]
     if not len(beyond):
         return
     from .render import render_exact
@@ -1114,13 +1140,14 @@ def cube_table(recipe: Recipe, size: int = DEFAULT_SIZE) -> np.ndarray:
     """The recipe as a display-to-display 3-D table: (size, size, size, 3) indexed [r, g, b].
 
     Input: sRGB-encoded values on a uniform lattice over [0, 1], decoded to linear, run through
-    the exact recipe math, clipped and sRGB-encoded again.
+    the exact recipe math, clipped and sRGB-encoded again. A white balance is baked as it treats
+    every pixel but a blown white, which it leaves alone over a fade narrower than a cell: a table
+    interpolating that fade was 34 levels off near white (the app renders those pixels apart).
     """
-    from .render import render_exact
-
     axis = np.linspace(0.0, 1.0, size)
     grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1)
-    return render_exact(recipe, srgb_decode(grid).astype(np.float32))
+    linear = replay_steps(recipe.active(), srgb_decode(grid).astype(np.float32))  # no blown weight
+    return srgb_encode(linear).astype(np.float32, copy=False)
 
 
 def write_cube(recipe: Recipe, path: str | os.PathLike, size: int = DEFAULT_SIZE, *, title: str | None = None) -> Path:

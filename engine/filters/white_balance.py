@@ -25,6 +25,9 @@ from .base import LUMA, FilterSpec, Param, TanhRange, lerp, per_image, register
 #: full; at :data:`BLOWN_AT` and above it is left as it is, a smoothstep between: a JPEG's 250 and 253.
 BLOWN_FROM = 0.95
 BLOWN_AT = 0.99
+#: A channel past the file's white (a float file's light, which nothing clipped) makes a pixel
+#: not blown, fully from here on (a ramp from 1): a float image's bright lamp is balanced.
+NOT_BLOWN_PAST = 1.02
 
 
 def white_balance(img: Any, *, green: Any, blue: Any, blown: Any = None) -> Any:
@@ -37,8 +40,9 @@ def white_balance(img: Any, *, green: Any, blue: Any, blown: Any = None) -> Any:
         img: linear RGB :math:`(*, H, W, 3)`.
         green, blue: gains relative to red in [0.223, 4.48], float or :math:`(*)`.
         blown: :func:`blown` of the decoded image, :math:`(*, H, W, 1)`: each pixel is left as it
-            came in by that share. Left alone, a pixel keeps its luminance as a balanced grey
-            would, so only its hue differs. None (training, the agent's proxy loop): all balanced.
+            came in by that share (blown: all its channels near the file's clip). Left alone, a
+            pixel keeps its luminance as a balanced grey would, so only its hue differs. None
+            (training, the agent's proxy loop): every pixel balanced.
     """
     xp = array_namespace(img)
     g = per_image(xp, img, green)
@@ -50,10 +54,13 @@ def white_balance(img: Any, *, green: Any, blue: Any, blown: Any = None) -> Any:
 
 def blown(decoded: Any) -> Any:
     """How far each pixel of a decoded image is blown white, 0 to 1, ``(*, H, W, 1)``: a smoothstep
-    of its lowest channel from :data:`BLOWN_FROM` to :data:`BLOWN_AT` (the file's white is 1)."""
+    of its lowest channel from :data:`BLOWN_FROM` to :data:`BLOWN_AT` (the file's white is 1),
+    faded out as its highest channel passes 1 (to 0 at :data:`NOT_BLOWN_PAST`): a float file
+    holds light past white, so nothing in it was clipped."""
     xp = array_namespace(decoded)
     t = xp.clip((xp.min(decoded, axis=-1, keepdims=True) - BLOWN_FROM) / (BLOWN_AT - BLOWN_FROM), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+    past = xp.clip((xp.max(decoded, axis=-1, keepdims=True) - 1.0) / (NOT_BLOWN_PAST - 1.0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t) * (1.0 - past)
 
 
 _LO, _HI = 0.6065306597126334, 1.6487212707001282  # exp(-0.5), exp(0.5): the paper's log range, the agent's

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.color import srgb_encode
+from engine.color import srgb_decode, srgb_encode
 from engine.filters import LUMA, REGISTRY
 from engine.filters.white_balance import BLOWN_AT, BLOWN_FROM
 from engine.io import load_photo
 from engine.io.dng import write_dng
-from engine.lut import count_histogram
+from engine.lut import count_histogram, cube_table
 from engine.recipe import Recipe, Step
 from engine.render import render, render_rgb32, render_uint8, replay
 
@@ -31,7 +31,7 @@ def blown(media_dir: Path, photo_srgb8: np.ndarray) -> np.ndarray:
 
 
 def _unprotected(steps: list[Step], linear: np.ndarray) -> np.ndarray:
-    """The chain as version 2 ran it: every pixel balanced (no white passed)."""
+    """The chain as version 2 ran it: every pixel balanced (no blown weight passed)."""
     out = linear
     for s in steps:
         out = s.spec.apply(out, **s.params)
@@ -108,3 +108,34 @@ def test_a_version_2_step_migrates_with_its_gains() -> None:
     assert spec.version == 3
     assert spec.migrate({"green": 1.2, "blue": 3.5}, 2) == {"green": 1.2, "blue": 3.5}
     assert spec.trained_version == 1  # training passes no weight: models keep depending on v1's math
+
+
+def test_light_past_white_in_a_float_file_is_balanced(blown: np.ndarray) -> None:
+    """A float file holds light past white, which nothing clipped: a bright lamp is balanced."""
+    hdr = np.concatenate([blown[:200] * 4.0, blown[200:]])  # the top half as a float HDR render
+    lamp = np.array([[[4.0, 3.0, 1.43]]], np.float32)
+    steps = [Step("exposure", {"ev": -2.0}), COOL[1]]
+    assert np.ptp(render(Recipe(steps), lamp, exact=True)) < 0.01  # neutral, as version 2 made it
+    past = hdr.max(axis=-1) >= 1.02
+    assert past.mean() > 0.1
+    want = _unprotected(COOL, hdr)
+    np.testing.assert_allclose(np.asarray(replay(Recipe(COOL), hdr))[past], want[past], atol=1e-6)
+    fast, exact = render(Recipe(COOL), hdr), render(Recipe(COOL), hdr, exact=True)
+    assert np.abs(fast - exact)[hdr.min(axis=-1) > BLOWN_FROM].max() * 255 <= 1.5
+
+
+def test_a_draft_renders_the_blown_corner_from_a_coarser_table(blown: np.ndarray) -> None:
+    near = blown.min(axis=-1) > BLOWN_FROM
+    want = render_uint8(Recipe(COOL), blown, exact=True).astype(int)
+    words, _ = render_rgb32(Recipe(COOL), blown, cube_size=17)
+    got = np.stack([(words >> 16) & 255, (words >> 8) & 255, words & 255], axis=-1).astype(int)
+    assert 0 < np.abs(got[near] - want[near]).max() <= 4
+
+
+def test_a_cube_file_bakes_the_balance_without_the_fade() -> None:
+    """A .cube table cannot hold a fade narrower than its cells (34 levels off near white): it
+    bakes the balance as every other pixel gets it, and says so."""
+    table = cube_table(Recipe(COOL), 17)
+    axis = np.linspace(0.0, 1.0, 17)
+    grid = srgb_decode(np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1)).astype(np.float32)
+    np.testing.assert_allclose(table, srgb_encode(np.clip(_unprotected(COOL, grid), 0, 1)), atol=1e-5)
