@@ -8,7 +8,7 @@ recipes and Auto are unchanged; the math is the same.
 
 Version 3 leaves alone what the file holds as blown white: a pixel whose every channel is at the
 file's clip (a lamp, a blown sky, a JPEG's 255) had its true colour past the file's range, so gains
-meant for the scene tinted it (Auto's own balance rendered blown highlights up to 25 levels pink or
+meant for the scene tinted it (Auto's own balance rendered blown highlights up to 27 levels pink or
 blue). A RAW converter balances before it clips and keeps such a white neutral. Replay passes each
 pixel's :func:`blown` weight, read from the decoded image, and the step fades its gains out by it.
 """
