@@ -191,8 +191,15 @@ def fit_grid(box: tuple[float, float, float, float], shape: tuple[int, ...], aft
              ) -> tuple[int, int]:
     """The (width, height) a crop ``box`` of an original of ``shape`` is compared with its export
     (of ``after_shape``) on: the original's pixels up to ``SHARP`` on the long edge, and never
-    finer than the export (``retouch fit`` compares there; :func:`find_crop` aligns there)."""
-    k = min(1.0, SHARP / max(shape[:2]), after_shape[1] / max(box[2] - box[0], 1e-6))
+    finer than the export (``retouch fit`` compares there; :func:`find_crop` aligns there).
+
+    Where the export is the coarser, its own grid: the box's height scaled and rounded could land
+    a row off it (574 x 323 for a 574 x 322 export), and the export resampled once more cost a fit
+    8-23 dB on an exact box."""
+    k_export = after_shape[1] / max(box[2] - box[0], 1e-6)
+    k = min(1.0, SHARP / max(shape[:2]), k_export)
+    if k == k_export:
+        return after_shape[1], after_shape[0]
     return max(8, round((box[2] - box[0]) * k)), max(8, round((box[3] - box[1]) * k))
 
 
