@@ -68,6 +68,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -90,6 +91,24 @@ _PRE_LO = (127 + PRE_LO_EXP) << 23
 _PRE_HI = int(np.array(IN_MAX, np.float32).view(np.int32))
 PRE_SIZE = ((_PRE_HI - _PRE_LO) >> _PRE_SHIFT) + 2  # + the node past IN_MAX, read with weight 0
 _CACHE_LOCK = threading.Lock()  # guards the bake caches below (the app renders from worker threads)
+
+
+def _recall(store: OrderedDict, key: tuple) -> Any:
+    """The table a bake cache holds under ``key`` (now its most recent), or None."""
+    with _CACHE_LOCK:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    return None
+
+
+def _remember(store: OrderedDict, key: tuple, value: Any, limit: int) -> Any:
+    """``value`` kept in a bake cache under ``key``, the oldest dropped past ``limit``; returns it."""
+    with _CACHE_LOCK:
+        store[key] = value
+        while len(store) > limit:
+            store.popitem(last=False)
+    return value
 DEFAULT_SIZE = 33  # lattice points per axis of the cube
 LARGE_SIZE = 65  # ... for images above LARGE_IMAGE pixels
 LARGE_IMAGE = 4_000_000
@@ -377,10 +396,8 @@ def _bake_middle(mid: list[Step], size: int, tail: list[Step], *, top: float, ch
         return (*_bake_cube(mid, size, display=display, top=top), None, None), 0.0
     reach = round(max(reach, 1.2), 1)
     key = (Recipe(mid).dumps(), Recipe(tail).dumps(), size, top, chain, reach)
-    with _CACHE_LOCK:
-        if key in _MIDDLES:
-            _MIDDLES.move_to_end(key)
-            return _MIDDLES[key]
+    if (hit := _recall(_MIDDLES, key)) is not None:
+        return hit
     if chain:
         runs = [list(g) for _, g in itertools.groupby(mid, key=is_channelwise)]  # mixing, per-channel, ...
         while len(runs) > 2 * MAX_LINKS + 1:  # the kernel chains up to three cubes: the last ones share one
@@ -401,11 +418,7 @@ def _bake_middle(mid: list[Step], size: int, tail: list[Step], *, top: float, ch
         got = srgb_encode(_run(tail, unshape_mid(got, size, top)))
     want = srgb_encode(_run(mid + tail, probe))
     result = middle, float(np.abs(got - want).max()) * 255
-    with _CACHE_LOCK:
-        _MIDDLES[key] = result
-        while len(_MIDDLES) > 8:
-            _MIDDLES.popitem(last=False)
-    return result
+    return _remember(_MIDDLES, key, result, 8)
 
 
 def _bake_between(steps: list[Step], size: int, top: float) -> np.ndarray:
@@ -425,20 +438,14 @@ def _bake_pre(head: list[Step], size: int, *, into_cube: bool, top: float = MID_
     """The pre table of the leading per-channel steps, cached like the cube: display sRGB, or the
     cube's lattice coordinate in [0, size - 1] (``into_cube``)."""
     key = (Recipe(head).dumps(), size, into_cube, top)
-    with _CACHE_LOCK:
-        if key in _PRES:
-            _PRES.move_to_end(key)
-            return _PRES[key]
+    if (hit := _recall(_PRES, key)) is not None:
+        return hit
     out = _run(head, _channels(_RAMP))
     vals = (shape_mid(out, size, top) * (size - 1) if into_cube else srgb_encode(out))[0].T
     nodes = pre_nodes()
     pre = np.ascontiguousarray(np.stack([np.interp(nodes, _RAMP, vals[c]) for c in range(3)]), np.float32)
     pre.flags.writeable = False
-    with _CACHE_LOCK:
-        _PRES[key] = pre
-        while len(_PRES) > 8:
-            _PRES.popitem(last=False)
-    return pre
+    return _remember(_PRES, key, pre, 8)
 
 
 _CUBES: OrderedDict[tuple[str, int, bool, float], tuple[np.ndarray, np.ndarray]] = OrderedDict()
@@ -448,20 +455,14 @@ def _bake_cube(mid: list[Step], size: int, *, display: bool, top: float = MID_MA
     """The cube of the mixing steps, cached: dragging a slider of a step before or after them
     (exposure, tone, ...) then only re-bakes a 1-D table (~1 ms instead of ~10)."""
     key = (Recipe(mid).dumps(), size, display, top)
-    with _CACHE_LOCK:
-        if key in _CUBES:
-            _CUBES.move_to_end(key)
-            return _CUBES[key]
+    if (hit := _recall(_CUBES, key)) is not None:
+        return hit
     nodes = unshape_mid(np.linspace(0.0, 1.0, size), size, top).astype(np.float32)
     grid = np.stack(np.meshgrid(nodes, nodes, nodes, indexing="ij"), axis=-1)
     out = _run_lattice(mid, grid)
     cube = np.ascontiguousarray(srgb_encode(out) if display else shape_mid(out, size, top), np.float32)
     cube.flags.writeable = False
-    with _CACHE_LOCK:
-        _CUBES[key] = cube, pack_cube(cube)
-        while len(_CUBES) > 4:
-            _CUBES.popitem(last=False)
-        return _CUBES[key]
+    return _remember(_CUBES, key, (cube, pack_cube(cube)), 4)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -925,16 +926,10 @@ _CACHE: OrderedDict[tuple[str, int], Lut3D] = OrderedDict()
 def _cached_bake(recipe: Recipe, size: int) -> Lut3D:
     """The last few baked recipes (keyed by their JSON), so re-renders of one recipe are free."""
     key = (Recipe(recipe.active()).dumps(), size)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
+    if (hit := _recall(_CACHE, key)) is not None:
+        return hit
     lut = bake_lut(recipe, size)
-    with _CACHE_LOCK:
-        _CACHE[key] = lut
-        while len(_CACHE) > 8:
-            _CACHE.popitem(last=False)
-    return lut
+    return _remember(_CACHE, key, lut, 8)
 
 
 def warm_up() -> None:
@@ -1050,21 +1045,15 @@ def _corner_table(recipe: Recipe, n: int = CORNER) -> np.ndarray:
     """The exact render (display sRGB) on an n³ lattice over the corner where a white balance
     leaves pixels of an integer file alone, [BLOWN_FROM, 1]³, cached."""
     key = (recipe.dumps(), n)
-    with _CACHE_LOCK:
-        if key in _CORNERS:
-            _CORNERS.move_to_end(key)
-            return _CORNERS[key]
+    if (hit := _recall(_CORNERS, key)) is not None:
+        return hit
     from .render import render_exact
 
     axis = np.linspace(BLOWN_FROM, 1.0, n, dtype=np.float32)
     grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(1, -1, 3)
     table = np.ascontiguousarray(render_exact(recipe, grid).reshape(n, n, n, 3), np.float32)
     table.flags.writeable = False
-    with _CACHE_LOCK:
-        _CORNERS[key] = table
-        while len(_CORNERS) > 8:
-            _CORNERS.popitem(last=False)
-    return table
+    return _remember(_CORNERS, key, table, 8)
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
