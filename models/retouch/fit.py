@@ -34,6 +34,7 @@ import torch
 
 from engine.color import srgb_decode, srgb_encode
 from engine.filters import REGISTRY, Sigmoid
+from engine.filters.white_balance import blown
 from engine.recipe import Recipe, Step
 from engine.render import replay, resize_linear
 
@@ -160,9 +161,13 @@ def _init_raw(op: str) -> torch.Tensor:
 
 
 def _chain(chain: Chain, raws: Raws, x: torch.Tensor) -> torch.Tensor:
+    """``x`` through ``chain`` as :func:`engine.render.replay` renders it: white balance leaves
+    what is blown white in ``x`` alone (without it, a fit balanced those pixels and then lost
+    to them the error it is judged by)."""
+    weight = blown(x) if any(REGISTRY[op].uses_blown for op in chain) else None
     for op in chain:
         spec = REGISTRY[op]
-        x = spec.apply(x, **spec.from_network(raws[op], whole=True))
+        x = spec.apply(x, blown=weight, **spec.from_network(raws[op], whole=True))
     return x
 
 

@@ -175,3 +175,19 @@ def test_fit_recovers_a_white_balance_past_the_agents_reach(heldout_srgb):
     assert res.psnr > 50
     got = res.recipe.steps[0].params
     assert abs(np.log(got["green"] / 1.3)) < 0.02 and abs(np.log(got["blue"] / 2.6)) < 0.02
+
+
+def test_a_white_balance_is_fitted_as_replay_renders_it_on_an_overexposed_photo(media_dir, photo_srgb8):
+    """Replay leaves what is blown white in the file alone (white balance v3). The fit tunes the
+    same math: tuned with every pixel balanced, a cooling look on a photo 1.5 EV over (its sky and
+    sand clipped) came back at the error it is judged by, with the balance pulled off."""
+    from engine.io.dng import write_dng
+
+    before = load_photo(write_dng(media_dir / "fit_over.dng", photo_srgb8, exposure=1.5, seed=5)).linear
+    assert (before.min(axis=-1) >= 0.99).mean() > 0.05  # a real share of it is blown
+    known = Recipe([Step("exposure", {"ev": -0.6}), Step("white_balance", {"green": 1.05, "blue": 1.6})])
+    after = _8bit(srgb_encode(replay(known, before)))
+    res = fit(before, after)
+    got = {s.op: s.params for s in res.recipe}
+    assert res.psnr > 45, res.recipe.dumps()
+    assert abs(got["white_balance"]["blue"] - 1.6) < 0.03, res.recipe.dumps()
