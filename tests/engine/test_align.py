@@ -55,12 +55,16 @@ def test_crops_are_found_to_a_pixel_or_two(i):
 
 
 @pytest.mark.parametrize("box, scale, fmt", [((204, 96, 878, 461), 1.0, "PNG"), ((154, 58, 768, 461), 2 / 3, "JPEG"),
-                                             ((608, 71, 996, 459), 2 / 3, "JPEG"), ((181, 13, 554, 479), 0.5, "PNG")])
+                                             ((608, 71, 996, 459), 2 / 3, "JPEG"), ((181, 13, 554, 479), 0.5, "PNG"),
+                                             ((369, 145, 1011, 573), 2 / 3, "PNG"), ((397, 65, 998, 466), 1.0, "JPEG"),
+                                             ((443, 24, 891, 472), 2 / 3, "PNG")])
 def test_a_crop_of_thin_lines_over_sky_is_found(box, scale, fmt):
     """Bridge's detail is a few cables over a flat sky: a box 2-4 % smaller about their crossing
     correlates almost as well as the true one, whose peak is only ~2 % wide in scale. A coarse
     search in 4 % steps landed on the false one, 11 px off for a crop at its own size and 45 px
-    for a 2/3-size JPEG, and the finer levels could not walk back."""
+    for a 2/3-size JPEG, and the finer levels could not walk back. The last three were 6-15 px
+    off while the blurred 480 px level ranked the boxes (the sharp level ranks them now), or 1.4
+    px while the polish moved one edge at a time."""
     lin = srgb_decode(np.asarray(Image.open(BRIDGE).convert("RGB"), np.float32) / 255)
     size = round((box[2] - box[0]) * scale), round((box[3] - box[1]) * scale)
     look = Recipe([Step("exposure", {"ev": 0.3}), Step("white_balance", {"green": 1.0, "blue": 0.9}),
@@ -71,7 +75,7 @@ def test_a_crop_of_thin_lines_over_sky_is_found(box, scale, fmt):
     crop = find_crop(lin, srgb_decode(np.asarray(Image.open(buf).convert("RGB"), np.float32) / 255))
     assert crop is not None and crop.score > 0.9, crop
     found = crop.box or (crop.left, crop.top, crop.right, crop.bottom)
-    assert max(abs(f - b) for f, b in zip(found, box)) <= 1.5, (found, box)
+    assert max(abs(f - b) for f, b in zip(found, box)) <= 1.0, (found, box)
 
 
 @pytest.mark.parametrize("long_edge", [240, 120, 64])
