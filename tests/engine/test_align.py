@@ -113,3 +113,19 @@ def test_the_fit_grid_is_the_exports_own_where_it_is_the_coarser():
     part = resize_linear(linear, w, h, box=box)
     assert np.abs(part - after).max() < 0.02
     assert fit_grid(box, linear.shape, (800, 1200, 3)) == (box[2] - box[0], box[3] - box[1])  # a finer export
+
+
+def test_a_crop_of_a_straightened_photo_does_not_match():
+    """Rotation is not searched, so a crop of the photo turned by a degree (a straightened horizon)
+    must not pass for a crop of it: a fit would compare pixels up to 5 px apart. The blurred search
+    levels lift every score by ~0.15-0.2, and there this one scored 0.76; the match is judged on
+    the unblurred detail (0.997 unturned)."""
+    lin = srgb_decode(np.asarray(Image.open(BRIDGE).convert("RGB"), np.float32) / 255)
+    h, w = lin.shape[:2]
+    box = (w // 6, h // 6, w - w // 6, h - h // 6)
+    size = (box[2] - box[0]) * 2 // 3, (box[3] - box[1]) * 2 // 3
+    turned = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(lin[..., c]), mode="F")
+                                  .rotate(1.0, Image.Resampling.BILINEAR)) for c in range(3)], -1)
+    found = find_crop(lin, resize_linear(lin, *size, box=tuple(map(float, box))))
+    assert found is not None and found.score > 0.95, found
+    assert find_crop(lin, resize_linear(turned, *size, box=tuple(map(float, box)))) is None
