@@ -2,8 +2,10 @@
 balance leaves alone (``engine.lut.apply_recipe_lut``: found by a scan, rendered from a fine table
 of their corner of the input), side by side with the tables alone.
 
-A real photo (the shipped sample DNG, or PATH) pushed over so that a share of it is blown white
-in all three channels. Per share, with the pass and without it (ratio):
+A real photo (the shipped sample DNG, or PATH) written as a DNG pushed over and decoded by the
+app's RAW path, so that a share of it is blown: what all three channels clipped is then a neutral
+grey past white (LibRaw's blend), rendered apart by the exact math. Per share, with the pass and
+without it (ratio):
 * a 2 MP preview re-rendered as a slider after the white balance moves (read-only: the scan is
   remembered; the corner table is cached);
 * a slider drag on the white balance itself (every move a new recipe: the tables and the corner
@@ -18,12 +20,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from _photo import load, resized
 
 import engine.lut as lut_mod
+from engine.filters.white_balance import blown as blown_weight
+from engine.io import load_photo
+from engine.io.dng import write_dng
 from engine.recipe import Recipe, Step
 from engine.render import render_bits, render_rgb32
 
@@ -47,9 +54,9 @@ def spread(words: np.ndarray, blown: np.ndarray) -> float:
     return float((rgb.max(axis=-1) - rgb.min(axis=-1)).max()) if len(rgb) else 0.0
 
 
-def no_second_pass(linear: np.ndarray) -> np.ndarray:
+def no_second_pass(linear: np.ndarray) -> lut_mod._Blown:
     """Stands in for ``engine.lut._blown_pixels``: no pixel rendered again (the tables alone)."""
-    return np.empty(0, np.int64)
+    return lut_mod._Blown(*(np.empty(0, np.int64) for _ in range(3)))
 
 
 def dragged(i: int) -> Recipe:
@@ -59,12 +66,19 @@ def dragged(i: int) -> Recipe:
     return Recipe(steps)
 
 
+def shot(photo: np.ndarray, over: float) -> np.ndarray:
+    """``photo`` written as a DNG ``over`` stops over, decoded as the app decodes it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_dng(Path(tmp) / "over.dng", np.clip(photo, 0, 1), exposure=over, preview=False, linear=True)
+        return load_photo(path).linear
+
+
 def measure(photo: np.ndarray, over: float, repeat: int) -> str:
     """One row: the photo pushed ``over`` stops, with the second pass and without it."""
-    small = np.clip(resized(photo, 1732, 1155) * 2.0 ** over, 0.0, 1.0)
+    small = shot(resized(photo, 1732, 1155), over)
     small.flags.writeable = False
-    big = np.clip(resized(photo, 6000, 4000) * 2.0 ** over, 0.0, 1.0)
-    blown = small.min(axis=-1) >= 0.99
+    big = shot(resized(photo, 6000, 4000), over)
+    blown = np.asarray(blown_weight(small))[..., 0] >= 1.0
     out = np.empty(small.shape[:2], np.uint32)
     row = []
     for first, fn in ((0, _REAL), (100, no_second_pass)):  # fresh recipes for each drag: nothing cached

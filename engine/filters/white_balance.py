@@ -11,6 +11,8 @@ file's clip (a lamp, a blown sky, a JPEG's 255) had its true colour past the fil
 meant for the scene tinted it (Auto's own balance rendered blown highlights up to 27 levels pink or
 blue). A RAW converter balances before it clips and keeps such a white neutral. Replay passes each
 pixel's :func:`blown` weight, read from the decoded image, and the step fades its gains out by it.
+Version 4: a RAW decode keeps its highlights past white (:mod:`engine.io.raw`) and rebuilds what
+every channel clipped as a neutral grey there, so a neutral pixel past white counts as blown too.
 """
 
 from __future__ import annotations
@@ -25,9 +27,14 @@ from .base import LUMA, FilterSpec, Param, TanhRange, lerp, per_image, register
 #: full; at :data:`BLOWN_AT` and above it is left as it is, a smoothstep between: a JPEG's 250 and 253.
 BLOWN_FROM = 0.95
 BLOWN_AT = 0.99
-#: A channel past the file's white (a float file's light, which nothing clipped) makes a pixel
-#: not blown, fully from here on (a ramp from 1): a float image's bright lamp is balanced.
+#: A channel past the file's white makes a coloured pixel not blown, fully from here on (a ramp
+#: from 1): a float image's bright lamp, which nothing clipped, is balanced.
 NOT_BLOWN_PAST = 1.02
+#: ... unless the pixel is neutral: its channels within this share of its brightest (a ramp to
+#: :data:`COLOURED`). That is how a RAW decode rebuilds what every channel clipped (a grey past white,
+#: :mod:`engine.io.raw`), and its true colour is as lost as a JPEG's 255.
+NEUTRAL = 0.01
+COLOURED = 0.03
 
 
 def white_balance(img: Any, *, green: Any, blue: Any, blown: Any = None) -> Any:
@@ -55,12 +62,16 @@ def white_balance(img: Any, *, green: Any, blue: Any, blown: Any = None) -> Any:
 def blown(decoded: Any) -> Any:
     """How far each pixel of a decoded image is blown white, 0 to 1, ``(*, H, W, 1)``: a smoothstep
     of its lowest channel from :data:`BLOWN_FROM` to :data:`BLOWN_AT` (the file's white is 1),
-    faded out as its highest channel passes 1 (to 0 at :data:`NOT_BLOWN_PAST`): a float file
-    holds light past white, so nothing in it was clipped."""
+    faded out as its highest channel passes 1 (to 0 at :data:`NOT_BLOWN_PAST`) where it has a
+    colour (a spread between its channels from :data:`NEUTRAL` to :data:`COLOURED` of its
+    brightest): a float file's coloured light past white was not clipped; a neutral one past
+    white is a RAW's rebuilt clip."""
     xp = array_namespace(decoded)
-    t = xp.clip((xp.min(decoded, axis=-1, keepdims=True) - BLOWN_FROM) / (BLOWN_AT - BLOWN_FROM), 0.0, 1.0)
-    past = xp.clip((xp.max(decoded, axis=-1, keepdims=True) - 1.0) / (NOT_BLOWN_PAST - 1.0), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t) * (1.0 - past)
+    low, high = xp.min(decoded, axis=-1, keepdims=True), xp.max(decoded, axis=-1, keepdims=True)
+    t = xp.clip((low - BLOWN_FROM) / (BLOWN_AT - BLOWN_FROM), 0.0, 1.0)
+    past = xp.clip((high - 1.0) / (NOT_BLOWN_PAST - 1.0), 0.0, 1.0)
+    hue = xp.clip(((high - low) / xp.clip(high, 1e-6, None) - NEUTRAL) / (COLOURED - NEUTRAL), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t) * (1.0 - past * hue)
 
 
 _LO, _HI = 0.6065306597126334, 1.6487212707001282  # exp(-0.5), exp(0.5): the paper's log range, the agent's
@@ -71,7 +82,7 @@ SPEC = register(
         id="white_balance",
         label="White balance",
         short="W",
-        version=3,
+        version=4,
         description="Neutralises or warms the colour cast; overall brightness stays the same.",
         params=(
             Param("green", "Green", "×", _MIN, _MAX, 1.0,
@@ -98,4 +109,11 @@ def _keep_gains(params: dict) -> dict:
 @SPEC.migration(2)
 def _same_gains(params: dict) -> dict:
     """v2 -> v3: the same gains; what was blown white in the file now stays neutral."""
+    return params
+
+
+@SPEC.migration(3)
+def _same_gains_past_white(params: dict) -> dict:
+    """v3 -> v4: the same gains; a neutral grey past white (a RAW decode's rebuilt clip) now stays
+    neutral too."""
     return params

@@ -4,6 +4,12 @@ Decoding to the working space: camera white balance, the camera matrix to **line
 gamma 1, no auto-brightening and ``adjust_maximum_thr=0`` (LibRaw's default 0.75 rescales the
 white level to the brightest pixel, which changes exposure from photo to photo), 16 bit, / 65535.
 LibRaw applies the camera orientation (``sizes.flip``) itself; previews are turned here.
+
+Highlights: LibRaw's blend mode, scaled back (:func:`_multipliers`), so white (what no channel clips)
+is 1 and what one or two channels clipped keeps what the others saw, past white: an Exposure step
+below zero brings a sky's gradation back where clip mode left flat grey. What all three clipped is
+a neutral grey past white, which a white balance leaves alone
+(:func:`engine.filters.white_balance.blown`).
 """
 
 from __future__ import annotations
@@ -101,8 +107,7 @@ def _open_raw(path: Path) -> Iterator[rawpy.RawPy]:
 def decode_raw(path: str | Path, *, half: bool = False) -> np.ndarray:
     """Full (or half-size) decode to float32 linear sRGB primaries, upright, (H, W, 3)."""
     with open_raw(path) as raw:
-        rgb = _postprocess(raw, Path(path), half)
-    return _to_float(rgb)
+        return _postprocess(raw, Path(path), half)
 
 
 def _inset_crop(raw: rawpy.RawPy) -> tuple[int, int, int, int] | None:
@@ -131,11 +136,41 @@ def _cropped(raw: rawpy.RawPy, decode: Callable[[], np.ndarray]) -> np.ndarray:
 
 
 def _postprocess(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
-    return _cropped(raw, lambda: _decode(raw, path, half))
+    """The decode as float32, white (what no channel clips) at 1, with the highlights' headroom."""
+    if _unreadable_ljpeg(path):
+        raise ImageError("the RAW data is corrupt: its lossless-JPEG data is not JPEG", path)
+    with _libraw_errors(path):
+        wb = _multipliers(raw)  # reading them unpacks the data: a truncated file fails here
+    rgb = _cropped(raw, lambda: _decode(raw, path, half, wb))
+    return _to_float(rgb, 1.0 if wb is None else float(wb.max() / wb.min()))
 
 
-def _decode(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
-    rgb = _libraw_decode(raw, path, half)
+def _multipliers(raw: rawpy.RawPy) -> np.ndarray | None:
+    """The white-balance multipliers (R, G, B, G2) to decode an RGB sensor's data with, as
+    ``use_camera_wb`` picks them: the camera's as shot where it has red and blue (a missing
+    green is 1, a missing second green the first's), else the daylight ones of its colour
+    matrix. None for other sensors (monochrome, four colours): LibRaw's clip mode decodes them.
+
+    They are passed to LibRaw explicitly because blend mode's scale depends on them: clip mode
+    scales the channel with the smallest multiplier so that its clip is white, and clips every
+    channel there (a highlight with one channel clipped is rebuilt as white, and pulling the
+    exposure down turns it into flat grey); blend keeps what the unclipped channels saw and
+    scales by the largest instead, so the photo comes out darker by the ratio of the two, and
+    :func:`_postprocess` scales it back: every pixel away from the highlights is as clip mode
+    gives it."""
+    if raw.num_colors != 3:
+        return None
+    for found in (raw.camera_whitebalance, raw.daylight_whitebalance):
+        m = np.asarray(found[:4], np.float64)
+        if m[0] > 0 and m[2] > 0:
+            m[1] = m[1] if m[1] > 0 else 1.0
+            m[3] = m[3] if m[3] > 0 else m[1]
+            return m
+    return None
+
+
+def _decode(raw: rawpy.RawPy, path: Path, half: bool, wb: np.ndarray | None) -> np.ndarray:
+    rgb = _libraw_decode(raw, path, half, wb)
     if rgb.ndim == 3 and rgb.shape[2] == 1:  # a monochrome sensor (or a CFA LibRaw reads as one)
         return np.repeat(rgb, 3, axis=2)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -171,26 +206,35 @@ def _is_blank(rgb: np.ndarray) -> bool:
     return not (rgb[::13, ::13] != first).any() and not (rgb != first).any()
 
 
-def _libraw_decode(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
-    if _unreadable_ljpeg(path):
-        raise ImageError("the RAW data is corrupt: its lossless-JPEG data is not JPEG", path)
-    try:
+def _libraw_decode(raw: rawpy.RawPy, path: Path, half: bool, wb: np.ndarray | None) -> np.ndarray:
+    """LibRaw's 16-bit linear sRGB: blend mode with ``wb`` (see :func:`_multipliers`), else clip
+    mode with the camera's white balance."""
+    with _libraw_errors(path):
         return raw.postprocess(
-            output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True, use_camera_wb=True,
-            output_bps=16, adjust_maximum_thr=0.0, half_size=half,
+            output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True, output_bps=16,
+            adjust_maximum_thr=0.0, half_size=half, use_camera_wb=wb is None,
+            user_wb=None if wb is None else [float(v) for v in wb],
+            highlight_mode=rawpy.HighlightMode.Clip if wb is None else rawpy.HighlightMode.Blend,
             # PPG (darktable's long-time default): same PSNR as AHD on our DNG round trip
             # (43.9 dB both) at less than half the time (1.5 vs 3.6 s for 24 MP, one core).
             demosaic_algorithm=rawpy.DemosaicAlgorithm.PPG,
         )
+
+
+@contextlib.contextmanager
+def _libraw_errors(path: Path) -> Iterator[None]:
+    """LibRaw's errors as :class:`ImageError` naming the file."""
+    try:
+        yield
     except rawpy.LibRawIOError as e:
         raise ImageError("the RAW data is truncated or corrupt", path) from e
     except rawpy.LibRawError as e:
         raise ImageError(f"LibRaw could not decode the RAW data ({type(e).__name__}: {e})", path) from e
 
 
-def _to_float(rgb: np.ndarray) -> np.ndarray:
+def _to_float(rgb: np.ndarray, headroom: float = 1.0) -> np.ndarray:
     out = np.empty(rgb.shape, np.float32)
-    np.multiply(rgb, np.float32(1.0 / 65535.0), out=out)
+    np.multiply(rgb, np.float32(headroom / 65535.0), out=out)
     return out
 
 
@@ -232,7 +276,7 @@ def raw_preview(path: str | Path, max_size: int | None = None, safe: bool = Fals
         # no usable preview: a half-size decode through the render's own pipeline (LibRaw's defaults
         # auto-brighten, so a dark shot's thumbnail was bright until its render replaced it)
         if not safe:
-            return _decoded_preview(lambda: _to_float(_postprocess(raw, path, half=True)), path)
+            return _decoded_preview(lambda: _postprocess(raw, path, half=True), path)
     from .safe import load_in_child
 
     return _decoded_preview(lambda: load_in_child(Path(path), half=True).linear, path)
@@ -300,5 +344,5 @@ def load_raw(path: str | Path, *, half: bool = False) -> tuple[np.ndarray, Metad
     path = Path(path)
     with open_raw(path) as raw:
         meta = _metadata(raw, path)
-        rgb = _postprocess(raw, path, half)
-    return _to_float(rgb), meta
+        linear = _postprocess(raw, path, half)
+    return linear, meta

@@ -368,12 +368,22 @@ def rounded(value: Any, lo: float, hi: float) -> np.ndarray:
 
 def sample_of(linear: np.ndarray, size: int = 64) -> np.ndarray:
     """The photo subsampled by an integer stride to at least ``SAMPLE_FACTOR`` x ``size`` per side
-    (see :meth:`Agent.sample`)."""
+    (see :meth:`Agent.sample`), as the agent sees it (:func:`agent_view`)."""
     lin = np.asarray(linear, np.float32)
     stride = max(1, min(lin.shape[:2]) // (SAMPLE_FACTOR * size))
     # one gather into a compact copy: the exposure percentile, the white balance and the proxy
     # each read it, ~5x faster than from the strided view of a large photo
-    return np.ascontiguousarray(lin[stride // 2 :: stride, stride // 2 :: stride]) if stride > 1 else lin
+    return agent_view(lin[stride // 2 :: stride, stride // 2 :: stride] if stride > 1 else lin)
+
+
+def agent_view(linear: np.ndarray) -> np.ndarray:
+    """A photo as the agent and its measured steps see it: each channel clipped at white (a copy).
+
+    A RAW decode keeps its highlights past white for the photographer's edits
+    (:mod:`engine.io.raw`), but the agent is trained on inputs clipped at white per channel, as a
+    sensor clips (:mod:`models.data.degrade`), and its measured steps were set on such inputs
+    (models/retouch/HISTORY.md, thirty-seventh session: seeing past white scored no better)."""
+    return np.minimum(linear, np.float32(1.0), dtype=np.float32)
 
 
 def apply_steps(img: np.ndarray, steps: list[Step]) -> np.ndarray:

@@ -24,6 +24,7 @@ from engine.atomic import atomic_path
 from engine.batch import scan_folder
 from engine.io import ImageError, load_photo
 from engine.render import resize_linear
+from engine.runners.agent import agent_view
 
 VIEW = 80
 CROP = 64
@@ -51,9 +52,10 @@ def views(linear: np.ndarray, n: int, rng: np.random.Generator, size: int = VIEW
 
 def load_linear(path: Path) -> np.ndarray:
     """Linear RGB of any photo, read as the app reads it (EXIF orientation, ICC profiles, 16-bit
-    and greyscale files, a decompression bomb refused); RAW at half size, which the views need."""
+    and greyscale files, a decompression bomb refused); RAW at half size, which the views need.
+    Clipped at white as the agent sees a photo (:func:`engine.runners.agent.agent_view`)."""
     raw = path.suffix.lower() not in {".png", ".jpg", ".jpeg"}
-    return np.asarray(load_photo(path, half=raw).linear, np.float32)
+    return agent_view(load_photo(path, half=raw).linear)
 
 
 def _warn(msg: str) -> None:

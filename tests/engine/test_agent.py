@@ -439,3 +439,16 @@ def test_variations_of_none_and_white_balance_at_its_limit(agent, photo_linear):
     # (clipped after rounding, they read 1.3498588075760032)
     gains = agent_mod._gains(REGISTRY["white_balance"], np.array([5.0, 0.1]), 1.0, 0.3)
     assert gains == {"green": math.floor(math.exp(0.3) * 1e4) / 1e4, "blue": math.ceil(math.exp(-0.3) * 1e4) / 1e4}
+
+
+def test_auto_sees_a_raws_highlights_clipped_at_white(agent, tmp_path, photo_linear):
+    """A RAW decode keeps highlights past white; Auto reads the photo clipped at white, as it was
+    trained, so its recipe is the one for that clipped photo."""
+    from engine.io import load_photo
+    from engine.io.dng import write_dng
+
+    over = load_photo(write_dng(tmp_path / "over.dng", photo_linear, exposure=1.0, seed=5)).linear
+    assert (over.max(axis=-1) > 1.05).mean() > 0.05
+    clipped = np.minimum(over, 1.0)
+    assert agent.predict(over).dumps() == agent.predict(clipped).dumps()
+    assert agent.proxy(over).max() <= 1.0

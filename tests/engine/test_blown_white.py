@@ -1,5 +1,6 @@
 """White balance v3: what the file holds as blown white stays neutral; everything else is balanced
-as before. On a real photo written as an overexposed DNG (its sky and sand clip like a sensor's)."""
+as before. On a real photo written as an overexposed DNG (its sky and sand clip like a sensor's):
+its decode rebuilds what every channel clipped as a neutral grey past white."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from engine.color import srgb_decode, srgb_encode
 from engine.filters import LUMA, REGISTRY
-from engine.filters.white_balance import BLOWN_AT, BLOWN_FROM
+from engine.filters.white_balance import BLOWN_AT, BLOWN_FROM, COLOURED, NEUTRAL, NOT_BLOWN_PAST
+from engine.filters.white_balance import blown as blown_weight
 from engine.io import load_photo
 from engine.io.dng import write_dng
 from engine.lut import count_histogram, cube_table
@@ -43,9 +45,15 @@ def _spread(display: np.ndarray) -> np.ndarray:
     return (display.max(axis=-1) - display.min(axis=-1)) * 255
 
 
+def _at_white(decoded: np.ndarray) -> np.ndarray:
+    """The pixels left fully alone: at the file's white, or neutral past it."""
+    return np.asarray(blown_weight(decoded))[..., 0] >= 1.0
+
+
 def test_a_blown_white_stays_neutral_after_a_strong_balance(blown: np.ndarray) -> None:
-    at_white = blown.min(axis=-1) >= BLOWN_AT
+    at_white = _at_white(blown)
     assert at_white.mean() > 0.02, "the overexposed photo should clip somewhere"
+    assert (blown.min(axis=-1)[at_white] > 1.02).mean() > 0.5, "most of it rebuilt past white"
     before = srgb_encode(np.clip(_unprotected(COOL, blown), 0, 1))
     assert np.median(_spread(before)[at_white]) > 40  # v2: a cyan cast on what was white
     for exact in (True, False):  # the reference chain and the app's fast path (cube)
@@ -100,24 +108,30 @@ def test_every_balance_in_a_chain_leaves_the_white_alone(blown: np.ndarray) -> N
     steps = [COOL[1], Step("tone", {"slopes": [1.2, 1.1, 1.0, 1.0, 0.9, 0.9, 1.0, 1.1]}),
              Step("white_balance", {"green": 0.7, "blue": 0.5})]
     got = render(Recipe(steps), blown)
-    assert np.percentile(_spread(got)[blown.min(axis=-1) >= BLOWN_AT], 99) <= 2.0
+    assert np.percentile(_spread(got)[_at_white(blown)], 99) <= 2.0
 
 
-def test_a_version_2_step_migrates_with_its_gains() -> None:
+def test_a_version_2_or_3_step_migrates_with_its_gains() -> None:
     spec = REGISTRY["white_balance"]
-    assert spec.version == 3
-    assert spec.migrate({"green": 1.2, "blue": 3.5}, 2) == {"green": 1.2, "blue": 3.5}
+    assert spec.version == 4
+    for old in (2, 3):
+        assert spec.migrate({"green": 1.2, "blue": 3.5}, old) == {"green": 1.2, "blue": 3.5}
     assert spec.trained_version == 1  # training passes no weight: models keep depending on v1's math
 
 
 def test_light_past_white_in_a_float_file_is_balanced(blown: np.ndarray) -> None:
-    """A float file holds light past white, which nothing clipped: a bright lamp is balanced."""
-    hdr = np.concatenate([blown[:200] * 4.0, blown[200:]])  # the top half as a float HDR render
+    """A float file holds light past white, which nothing clipped: a bright lamp is balanced, and
+    so is any colour past white. Only a neutral grey past white is taken for a rebuilt clip."""
+    tint = np.array([4.0, 3.7, 3.4], np.float32)  # the top half as a warm float HDR render
+    hdr = np.concatenate([blown[:200] * tint, blown[200:]])
     lamp = np.array([[[4.0, 3.0, 1.43]]], np.float32)
     steps = [Step("exposure", {"ev": -2.0}), COOL[1]]
     assert np.ptp(render(Recipe(steps), lamp, exact=True)) < 0.01  # neutral, as version 2 made it
-    past = hdr.max(axis=-1) >= 1.02
+    high, low = hdr.max(axis=-1), hdr.min(axis=-1)
+    past = (high >= NOT_BLOWN_PAST) & (high - low >= COLOURED * high)
     assert past.mean() > 0.1
+    grey = (low >= NOT_BLOWN_PAST) & (high - low <= NEUTRAL * high)  # the few the tint made grey
+    assert 0 < grey.sum() and np.percentile(_spread(render(Recipe(COOL), hdr))[grey], 99) <= 2.0
     want = _unprotected(COOL, hdr)
     np.testing.assert_allclose(np.asarray(replay(Recipe(COOL), hdr))[past], want[past], atol=1e-6)
     fast, exact = render(Recipe(COOL), hdr), render(Recipe(COOL), hdr, exact=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rawpy
+from PIL import Image, ImageFilter
 
 from engine.color import srgb_decode, srgb_encode
 from engine.io import load_photo
@@ -80,11 +81,54 @@ def test_linear_float_input_and_exposure(tmp_path: Path, photo_srgb8: np.ndarray
     assert ratio == pytest.approx(0.5, abs=0.01)
 
 
-def test_highlights_clip_at_the_white_level(tmp_path: Path, photo_linear: np.ndarray) -> None:
-    path = write_dng(tmp_path / "bright.dng", photo_linear, exposure=3.0, noise=False)
+#: A bridge's cables over a bright sky, 1024 x 576 (CC-BY-SA-4.0, see fixtures/README.md).
+BRIDGE = Path(__file__).parent / "fixtures" / "Bridge_by_Sander_Klootwijk.jpg"
+
+
+def _clip_mode(path: Path) -> np.ndarray:
+    """LibRaw's default highlight mode, clip, decoded as the app decodes otherwise."""
     with rawpy.imread(str(path)) as raw:
-        assert raw.raw_image_visible.max() == WHITE
-    assert load_photo(path).linear.max() <= 1.0
+        rgb = raw.postprocess(output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True,
+                              use_camera_wb=True, output_bps=16, adjust_maximum_thr=0.0,
+                              demosaic_algorithm=rawpy.DemosaicAlgorithm.PPG)
+    return rgb / np.float32(65535)
+
+
+def test_highlights_past_white_are_rebuilt(tmp_path: Path) -> None:
+    """A shot 1 EV over: where the sensor clipped one or two channels, the decode keeps what the
+    others saw, past white, so pulling the exposure back brings the sky back; LibRaw's clip mode
+    made it flat white. The rest decodes as clip mode does."""
+    with Image.open(BRIDGE) as im:
+        srgb = np.asarray(im.convert("RGB"))
+    right = srgb_decode(srgb / np.float32(255))
+    path = write_dng(tmp_path / "over.dng", right, exposure=1.0, noise=False)
+    over, clip = load_photo(path).linear, _clip_mode(path)
+    truth = right * np.float32(2.0)
+    partly = (truth / np.array([2.0, 1.0, 1.5], np.float32) >= 1.0).any(-1)  # write_dng's default wb
+    assert 0.2 < partly.mean() < 0.9 and over.max() > 1.2
+    want = srgb_encode(right)[partly] * 255
+    rebuilt, clipped = (np.abs(srgb_encode(np.clip(x / 2, 0, 1))[partly] * 255 - want).mean() for x in (over, clip))
+    assert rebuilt < 0.7 * clipped, (rebuilt, clipped)  # 17 against 27 levels
+
+
+def test_the_decode_away_from_highlights_is_clip_modes(tmp_path: Path, photo_linear: np.ndarray) -> None:
+    """Blend mode's decode is scaled back by the largest over the smallest multiplier: 4 px from any
+    highlight (where the demosaic sees the same neighbours) it is clip mode's, to 16-bit rounding."""
+    path = write_dng(tmp_path / "over.dng", photo_linear, exposure=0.5, noise=False)
+    over, clip = load_photo(path).linear, _clip_mode(path)
+    near = Image.fromarray(((photo_linear.max(-1) >= 0.65) * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(9))
+    far = np.asarray(near) == 0
+    assert far.mean() > 0.2 and over.max() > 1.2
+    assert np.percentile(np.abs(over - clip)[far], 99.9) < 2e-3
+
+
+def test_what_every_channel_clipped_is_a_neutral_grey_past_white(tmp_path: Path, photo_linear: np.ndarray) -> None:
+    """What a white balance must leave alone (:func:`engine.filters.white_balance.blown`)."""
+    blown = load_photo(write_dng(tmp_path / "blown.dng", photo_linear, exposure=5.0, noise=False)).linear
+    fully = (photo_linear * np.float32(2**5.0) / np.array([2.0, 1.0, 1.5], np.float32) >= 1.0).all(-1)
+    assert fully.mean() > 0.5
+    grey = blown[4:-4, 4:-4][fully[4:-4, 4:-4]]  # the demosaic's border aside
+    assert np.median(grey.min(-1)) > 1.2 and np.percentile(np.ptp(grey, -1) / grey.max(-1), 99) < 0.015
 
 
 def test_preview_is_a_real_jpeg(dng_file: Path, dng_no_preview: Path) -> None:
