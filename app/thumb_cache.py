@@ -37,16 +37,17 @@ def cache_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _code_version() -> str:
-    """What else a render depends on: each filter's version, and Retouch's."""
+    """What else a render depends on: each filter's version, the RAW decode's, and Retouch's."""
     from importlib.metadata import PackageNotFoundError, version
 
     from engine.filters import REGISTRY
+    from engine.io.raw import DECODE_VERSION
 
     try:
         ours = version("retouch")
     except PackageNotFoundError:
         ours = "dev"
-    return json.dumps([ours, sorted((op, spec.version) for op, spec in REGISTRY.items())])
+    return json.dumps([ours, DECODE_VERSION, sorted((op, spec.version) for op, spec in REGISTRY.items())])
 
 
 def key(path: Path, recipe: Recipe, side: int) -> str | None:

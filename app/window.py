@@ -7,6 +7,7 @@ pixel work itself.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import Callable
@@ -77,12 +78,16 @@ from .workers import run_in_pool, serial_pool
 log = logging.getLogger(__name__)
 
 
+def _is_raw(path: Path) -> bool:
+    from engine.io import is_raw  # at first use: the window opens before the decoders load
+
+    return is_raw(path)
+
+
 def _quick_open(path: Path) -> bool:
     """A RAW large enough to open from a half-size decode first (:func:`app.loading.decode_quick`)."""
-    from engine.io import is_raw
-
     try:
-        return is_raw(path) and path.stat().st_size >= QUICK_RAW_BYTES
+        return _is_raw(path) and path.stat().st_size >= QUICK_RAW_BYTES
     except OSError:
         return False
 MAX_RECENT = 8
@@ -1268,9 +1273,11 @@ class MainWindow(QMainWindow):
         strength = self.strength if self._strength_known else None
         started = doc.recipe.dumps()  # what Auto replaces: an edit made while it runs is kept instead
 
+        raw = _is_raw(doc.path)  # its highlights past white are read clipped, as the agent was trained
+
         def predict(linear: Any) -> tuple[Recipe, np.ndarray, float]:
             agent = agent_mod.get_agent(model)  # at full strength: scaled on arrival, and by the slider
-            return agent.predict(linear, strength=1.0), agent.proxy(linear), agent.strength
+            return agent.predict(linear, strength=1.0, raw=raw), agent.proxy(linear, raw), agent.strength
 
         run_in_pool(predict, doc.preview_linear,
                     owner=self, on_done=lambda r, d=doc, s=started: self._auto_done(d, *r, started=s, style=style,
@@ -1287,7 +1294,7 @@ class MainWindow(QMainWindow):
             return
         self.panel.set_busy("Auto white balance: measuring…")
         started = doc.recipe.dumps()  # an edit made while it measures (a pick) is kept instead
-        run_in_pool(white_balance_step, doc.preview_linear,
+        run_in_pool(functools.partial(white_balance_step, raw=_is_raw(doc.path)), doc.preview_linear,
                     owner=self, on_done=lambda s, d=doc: self._white_balance_done(d, s, started),
                     on_error=lambda e, tb: self._agent_failed(e, tb))
 
@@ -1402,10 +1409,11 @@ class MainWindow(QMainWindow):
         model = self.model
         self._variation_seed += 1
         seed = self._variation_seed  # each press gives new alternatives
+        raw = _is_raw(doc.path)
 
         def job(linear: Any) -> list[tuple[Recipe, QImage, str]]:
             # at the policy's full strength, not Auto's: shortened, the alternatives look alike
-            recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=seed)
+            recipes = agent_mod.get_agent(model).variations(linear, N_VARIATIONS, seed=seed, raw=raw)
             thumb = small(linear, 300)
             shots = [to_display(r, thumb) for r in recipes]
             words = differences([s.astype(np.float32) / 255 for s in shots])

@@ -188,9 +188,10 @@ def cmd_auto(args: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     n = args.variations
     if n:
-        recipes = agent.variations(photo.linear, n, seed=args.seed or 0, strength=args.strength)
+        recipes = agent.variations(photo.linear, n, seed=args.seed or 0, strength=args.strength,
+                                   raw=photo.meta.is_raw)
     else:
-        recipes = [agent.predict(photo.linear, seed=args.seed, strength=args.strength)]
+        recipes = [agent.predict(photo.linear, seed=args.seed, strength=args.strength, raw=photo.meta.is_raw)]
     t2 = time.perf_counter()
     default = VARIATION_STRENGTH if n else agent.strength
     amount = default if args.strength is None else args.strength

@@ -189,7 +189,7 @@ def export_one(job: Job) -> Result:
         linear, meta = _decode(job.src, s)
         mark("decode")
         if recipe is None:
-            recipe, source = auto_recipe(linear, s), "auto"
+            recipe, source = auto_recipe(linear, s, raw=meta.is_raw), "auto"
             mark("auto")
         from .io import ALPHA_FORMATS, alpha_for, write_image
         from .render import fit_long_edge_cutout, render_bits
@@ -288,14 +288,15 @@ def _decode(src: Path, s: ExportSettings) -> tuple[Any, Any]:
     return photo.linear, photo.meta
 
 
-def auto_recipe(linear: Any, s: ExportSettings | None = None) -> Any:
+def auto_recipe(linear: Any, s: ExportSettings | None = None, *, raw: bool = False) -> Any:
     """Auto: the agent's recipe with the batch's model, strength and white balance (deterministic,
-    seed None: the same on every machine). Without a model it raises the agent's ModelError, as the
-    app says it: there is no stand-in."""
+    seed None: the same on every machine), for a photo that is a RAW decode or not (``raw``, see
+    :func:`engine.runners.agent.agent_view`). Without a model it raises the agent's ModelError, as
+    the app says it: there is no stand-in."""
     from .runners.agent import Agent, white_balance_options
 
     s = s or ExportSettings()
     key = (s.model, s.white_balance)
     if key not in _AGENTS:
         _AGENTS[key] = Agent(s.model, threads=_THREADS, **white_balance_options(s.white_balance))
-    return _AGENTS[key].predict(linear, strength=s.strength)
+    return _AGENTS[key].predict(linear, strength=s.strength, raw=raw)

@@ -33,6 +33,9 @@ from .image import _orientation, _upright, to_bits
 from .metadata import EXIF_IFD, Metadata, camera_name, exif_from_fields, fill_from_tags, tiff_pages, tiff_tags
 from .orientation import apply_orientation, exif_from_flip, fit_box, swaps_axes, upright_box
 
+#: What a RAW decodes to, for caches of renders: 2 keeps the highlights past white (blend mode).
+DECODE_VERSION = 2
+
 # Everything LibRaw opens (lower case, with dot).
 RAW_EXTENSIONS = frozenset(
     ".3fr .ari .arw .bay .cap .cr2 .cr3 .crw .cs1 .dc2 .dcr .dcs .dng .drf .eip .erf .fff .gpr .iiq "

@@ -302,13 +302,13 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
     return steps
 
 
-def white_balance_step(linear: np.ndarray, constancy: bool | str | Path = True) -> Step | None:
+def white_balance_step(linear: np.ndarray, constancy: bool | str | Path = True, *, raw: bool = False) -> Step | None:
     """Auto's measured white balance alone, as a step (Photo > Auto White Balance), measured on the
-    photo as decoded, sampled as Auto samples it; None when the photo is already about neutral or
-    has too little to measure. ``constancy``: the learned model (True: the shipped one; or a path),
-    False: max-RGB."""
+    photo as decoded, sampled as Auto samples it (``raw``: a RAW decode, see :func:`agent_view`);
+    None when the photo is already about neutral or has too little to measure. ``constancy``: the
+    learned model (True: the shipped one; or a path), False: max-RGB."""
     model = None if constancy is False else load_constancy(DEFAULT_WB if constancy is True else constancy)
-    steps = measured_steps(sample_of(linear), exposure=False, contrast=False, constancy=model)
+    steps = measured_steps(sample_of(linear, raw=raw), exposure=False, contrast=False, constancy=model)
     return steps[0] if steps else None
 
 
@@ -366,23 +366,25 @@ def rounded(value: Any, lo: float, hi: float) -> np.ndarray:
     return np.clip(np.round(np.asarray(value, np.float64), PARAM_DECIMALS), lo, hi)
 
 
-def sample_of(linear: np.ndarray, size: int = 64) -> np.ndarray:
+def sample_of(linear: np.ndarray, size: int = 64, *, raw: bool = False) -> np.ndarray:
     """The photo subsampled by an integer stride to at least ``SAMPLE_FACTOR`` x ``size`` per side
-    (see :meth:`Agent.sample`), as the agent sees it (:func:`agent_view`)."""
+    (see :meth:`Agent.sample`); a RAW decode's (``raw``) as the agent sees it (:func:`agent_view`)."""
     lin = np.asarray(linear, np.float32)
     stride = max(1, min(lin.shape[:2]) // (SAMPLE_FACTOR * size))
     # one gather into a compact copy: the exposure percentile, the white balance and the proxy
     # each read it, ~5x faster than from the strided view of a large photo
-    return agent_view(lin[stride // 2 :: stride, stride // 2 :: stride] if stride > 1 else lin)
+    sample = np.ascontiguousarray(lin[stride // 2 :: stride, stride // 2 :: stride]) if stride > 1 else lin
+    return agent_view(sample) if raw else sample
 
 
 def agent_view(linear: np.ndarray) -> np.ndarray:
-    """A photo as the agent and its measured steps see it: each channel clipped at white (a copy).
+    """A RAW decode as the agent and its measured steps see it: each channel clipped at white (a copy).
 
     A RAW decode keeps its highlights past white for the photographer's edits
     (:mod:`engine.io.raw`), but the agent is trained on inputs clipped at white per channel, as a
     sensor clips (:mod:`models.data.degrade`), and its measured steps were set on such inputs
-    (models/retouch/HISTORY.md, thirty-seventh session: seeing past white scored no better)."""
+    (models/retouch/HISTORY.md, thirty-seventh session: seeing past white scored no better). Other
+    files are read as they are: a float file's light past white is light the exposure step meters."""
     return np.minimum(linear, np.float32(1.0), dtype=np.float32)
 
 
@@ -585,24 +587,26 @@ class Agent:
                 state[i, 1 + a] = 1
         return [Recipe(s) for s in steps]
 
-    def sample(self, linear: np.ndarray) -> np.ndarray:
+    def sample(self, linear: np.ndarray, raw: bool = False) -> np.ndarray:
         """The photo subsampled by an integer stride to at least ``SAMPLE_FACTOR`` x the proxy size.
 
         The 64x64 area average of 128+ evenly spread samples per side moves the proxy by ~2/255
         on average from the full one, and Auto's recipes score the same as from 4x or 8x denser
         samples (also at 24 MP); it costs ~0.6 ms instead of ~100 ms at 24 MP, and the same samples
         give the measured steps. (256+ per side until the ninth session: 4-6 ms at 24 MP.)
+        ``raw``: the photo is a RAW decode, whose highlights past white the agent reads clipped
+        (:func:`agent_view`); every method that reads a photo takes it.
         """
-        return sample_of(linear, self.size)
+        return sample_of(linear, self.size, raw=raw)
 
-    def proxy(self, linear: np.ndarray) -> np.ndarray:
+    def proxy(self, linear: np.ndarray, raw: bool = False) -> np.ndarray:
         """The whole frame squeezed to the model's proxy size (``engine.render.make_proxy``)."""
-        return make_proxy(self.sample(linear), self.size)
+        return make_proxy(self.sample(linear, raw), self.size)
 
-    def start(self, linear: np.ndarray) -> tuple[np.ndarray, list[Step]]:
+    def start(self, linear: np.ndarray, raw: bool = False) -> tuple[np.ndarray, list[Step]]:
         """The proxy the policy sees and the steps before it: the measured exposure and white
         balance steps, each if on and needed."""
-        sample = self.sample(linear)
+        sample = self.sample(linear, raw)
         pre = measured_steps(sample, exposure=self.auto_exposure, white_balance=self.auto_white_balance,
                              contrast=self.auto_exposure, meter=self.meter, constancy=self.constancy)
         return apply_steps(make_proxy(sample, self.size), pre), pre
@@ -613,16 +617,18 @@ class Agent:
         flagged = ("exposure", "white_balance")  # as training's Inputs.draw flags them (not the contrast)
         return tuple(s.op for s in pre if s.op in flagged) if self.meta.get("pre_step_used", True) else ()
 
-    def predict(self, linear: np.ndarray, *, seed: int | None = None, strength: float | None = None) -> Recipe:
-        """The agent's recipe for a linear photo; ``seed`` None = deterministic (no dropout);
-        ``strength`` None = the agent's ``strength``."""
-        proxy, pre = self.start(linear)
+    def predict(self, linear: np.ndarray, *, seed: int | None = None, strength: float | None = None,
+                raw: bool = False) -> Recipe:
+        """The agent's recipe for a linear photo (``raw``: a RAW decode, see :meth:`sample`);
+        ``seed`` None = deterministic (no dropout); ``strength`` None = the agent's ``strength``."""
+        proxy, pre = self.start(linear, raw)
         rng = None if seed is None else np.random.default_rng(seed)
         steps = self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre), rng)[0]
         return Recipe(pre + at_strength(steps, proxy, self.strength if strength is None else strength).steps)
 
     def variations(self, linear: np.ndarray, n: int, *, seed: int = 0, strength: float | None = None,
-                   pool: int = VARIATION_POOL, temperature: float = VARIATION_TEMPERATURE) -> list[Recipe]:
+                   pool: int = VARIATION_POOL, temperature: float = VARIATION_TEMPERATURE,
+                   raw: bool = False) -> list[Recipe]:
         """``n`` alternative recipes from the policy's dropout and sampled choices, reproducible by ``seed``.
 
         Single draws differ by ~1-2/255 on average, too little to tell apart as thumbnails, so each
@@ -635,7 +641,7 @@ class Agent:
             return []
         if temperature <= 0:
             raise ValueError(f"temperature must be above 0 (got {temperature:g})")
-        proxy, pre = self.start(linear)
+        proxy, pre = self.start(linear, raw)
         m = max(n, n * pool)
         rng = np.random.default_rng(seed)
         drawn = self.run_proxy(np.repeat(proxy[None], m, axis=0), self._masks(m, rng), self._used(pre), rng,

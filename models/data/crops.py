@@ -53,9 +53,9 @@ def views(linear: np.ndarray, n: int, rng: np.random.Generator, size: int = VIEW
 def load_linear(path: Path) -> np.ndarray:
     """Linear RGB of any photo, read as the app reads it (EXIF orientation, ICC profiles, 16-bit
     and greyscale files, a decompression bomb refused); RAW at half size, which the views need.
-    Clipped at white as the agent sees a photo (:func:`engine.runners.agent.agent_view`)."""
-    raw = path.suffix.lower() not in {".png", ".jpg", ".jpeg"}
-    return agent_view(load_photo(path, half=raw).linear)
+    A RAW's highlights past white are clipped, as the agent sees them (:func:`engine.runners.agent.agent_view`)."""
+    photo = load_photo(path, half=path.suffix.lower() not in {".png", ".jpg", ".jpeg"})
+    return agent_view(photo.linear) if photo.meta.is_raw else np.asarray(photo.linear, np.float32)
 
 
 def _warn(msg: str) -> None:

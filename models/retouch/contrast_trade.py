@@ -75,7 +75,7 @@ def _score(job: tuple[int, str, int, degrade.Degradation, int, int]) -> dict[str
         dng = Path(tmp) / "x.dng"
         linear = degraded_photo(orig, d, k, dng)
         outs = {"(b) LibRaw default": libraw_default(dng), "original": orig}
-    recipe = _agent.predict(linear)
+    recipe = _agent.predict(linear, raw=True)  # a RAW decode
     outs |= {n: render(Recipe([*recipe.steps, *extra]), linear) for n, extra in looks().items()}
     names = list(outs)
 

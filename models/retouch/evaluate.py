@@ -312,18 +312,18 @@ def evaluate(model: Path | None, heldout: list[Path], targets: list[Path], *, pe
                 dng = Path(tmp) / f"{image}.dng"  # not the photo's name: that may be as long as a path allows
                 linear = degraded_photo(orig, degrade.sample(rng, ranges=ranges), k, dng)
                 t = time.perf_counter()
-                recipe = agent.predict(linear)
+                recipe = agent.predict(linear, raw=True)  # a RAW decode, as the app reads a DNG
                 times.append(time.perf_counter() - t)
                 outs = {"agent": render(recipe, linear),
-                        "agent, strength 1": render(agent.predict(linear, strength=1.0), linear),
-                        "agent, no meter": render(classical.predict(linear), linear),
-                        "agent, no pre-steps": render(bare.predict(linear), linear),
+                        "agent, strength 1": render(agent.predict(linear, strength=1.0, raw=True), linear),
+                        "agent, no meter": render(classical.predict(linear, raw=True), linear),
+                        "agent, no pre-steps": render(bare.predict(linear, raw=True), linear),
                         "(a) input as is": srgb_encode(linear),
                         "(b) LibRaw default": libraw_default(dng),
                         "(c) stretch + grey-world": stretch_greyworld(linear),
-                        "agent, max-RGB white balance": render(max_rgb.predict(linear), linear),
-                        "agent, strength 0 (measured steps alone)": render(agent.predict(linear, strength=0.0),
-                                                                           linear)}
+                        "agent, max-RGB white balance": render(max_rgb.predict(linear, raw=True), linear),
+                        "agent, strength 0 (measured steps alone)": render(
+                            agent.predict(linear, strength=0.0, raw=True), linear)}
                 prefixes.append([psnr(render(Recipe(recipe.steps[:n]), linear), orig)
                                  for n in range(len(recipe.steps))] + [psnr(outs["agent"], orig)])
                 for m, o in outs.items():

@@ -445,3 +445,52 @@ def test_undo_keys_in_an_unchanged_number_field_reach_the_window(qtbot, win, fol
     assert win.doc.recipe.steps[-1].params["ev"] == 0.5
     ctrl = win.panel.steps.cards[-1].controls["ev"]
     assert ctrl.spin.accessibleName() == ctrl.slider.accessibleName() == "Exposure" and ctrl.label.buddy() is ctrl.spin
+
+
+def test_auto_reads_a_raw_clipped_at_white_and_other_files_as_they_are(qtbot, win, folder, monkeypatch):
+    """Auto, Variations and Auto White Balance tell the agent whether the photo is a RAW decode,
+    whose highlights past white it reads clipped (:func:`engine.runners.agent.agent_view`)."""
+    import functools
+
+    import app.window as window_mod
+    from app import agent as app_agent
+    from engine.runners.agent import white_balance_step
+
+    seen: list[tuple[str, bool]] = []
+    real = app_agent.get_agent
+
+    class Spy:
+        def __init__(self, agent):
+            self.agent = agent
+
+        def __getattr__(self, name):
+            method = getattr(self.agent, name)
+            if name not in ("predict", "proxy", "variations"):
+                return method
+
+            @functools.wraps(method)
+            def spied(*a, **k):
+                seen.append((name, k.get("raw", a[1] if name == "proxy" and len(a) > 1 else False)))
+                return method(*a, **k)
+
+            return spied
+
+    def wb(linear, constancy=True, *, raw=False):
+        seen.append(("white_balance_step", raw))
+        return white_balance_step(linear, constancy, raw=raw)
+
+    monkeypatch.setattr(app_agent, "get_agent", lambda model=None: Spy(real(model)))
+    monkeypatch.setattr(window_mod, "white_balance_step", wb)
+    for name, raw in (("a_dune.dng", True), ("b_dune.jpg", False)):
+        seen.clear()
+        open_and_wait(qtbot, win, folder / name)
+        auto_and_wait(qtbot, win)
+        n = win.doc.undo.count()
+        win.auto_white_balance()
+        qtbot.waitUntil(lambda n=n, r=raw: win.doc.undo.count() > n or ("white_balance_step", r) in seen,
+                        timeout=TIMEOUT)
+        win.request_variations()
+        qtbot.waitUntil(lambda: win.panel.var_box.isVisible() and len(win.variations) == 4, timeout=TIMEOUT)
+        assert sorted(set(seen)) == [("predict", raw), ("proxy", raw), ("variations", raw),
+                                     ("white_balance_step", raw)], name
+        settle(qtbot, win)

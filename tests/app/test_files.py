@@ -514,6 +514,17 @@ def test_edited_thumbnails_are_kept_between_sessions(qtbot, win, folder, tmp_pat
     os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     filmstrip.render_thumbnail(a)
     assert len(rendered) == 2 and len(list(private_cache.rglob("*.png"))) == 3
+    # so does a new RAW decode (the highlights past white kept, in the thirty-seventh session)
+    from app import thumb_cache
+    from engine.io import raw
+
+    monkeypatch.setattr(raw, "DECODE_VERSION", raw.DECODE_VERSION + 1)
+    thumb_cache._code_version.cache_clear()
+    try:
+        filmstrip.render_thumbnail(a)
+    finally:
+        thumb_cache._code_version.cache_clear()
+    assert len(rendered) == 3
 
 
 def test_excepthook_shows_actionable_message(qtbot, win):

@@ -442,7 +442,7 @@ def test_variations_of_none_and_white_balance_at_its_limit(agent, photo_linear):
 
 
 def test_auto_sees_a_raws_highlights_clipped_at_white(agent, tmp_path, photo_linear):
-    """A RAW decode keeps highlights past white; Auto reads the photo clipped at white, as it was
+    """A RAW decode keeps highlights past white; Auto reads a RAW clipped at white, as it was
     trained, so its recipe is the one for that clipped photo."""
     from engine.io import load_photo
     from engine.io.dng import write_dng
@@ -450,5 +450,10 @@ def test_auto_sees_a_raws_highlights_clipped_at_white(agent, tmp_path, photo_lin
     over = load_photo(write_dng(tmp_path / "over.dng", photo_linear, exposure=1.0, seed=5)).linear
     assert (over.max(axis=-1) > 1.05).mean() > 0.05
     clipped = np.minimum(over, 1.0)
-    assert agent.predict(over).dumps() == agent.predict(clipped).dumps()
-    assert agent.proxy(over).max() <= 1.0
+    assert agent.predict(over, raw=True).dumps() == agent.predict(clipped).dumps()
+    assert [r.dumps() for r in agent.variations(over, 2, seed=1, raw=True)] == [
+        r.dumps() for r in agent.variations(clipped, 2, seed=1)]
+    assert agent.proxy(over, raw=True).max() <= 1.0 < agent.proxy(over).max()
+    assert agent_mod.white_balance_step(over, raw=True) == agent_mod.white_balance_step(clipped)
+    # a float file's light past white is light: the exposure step meters it (test above)
+    assert agent.predict(over).dumps() != agent.predict(clipped).dumps()

@@ -675,6 +675,31 @@ def test_auto_takes_the_model_strength_and_white_balance_of_retouch_auto(sources
     assert rc == 1 and "no model 'no-such-style'" in err and not (tmp_path / "c").exists()
 
 
+def test_auto_reads_a_raws_highlights_clipped_at_white(sources, tmp_path, capsys):
+    """A RAW decode keeps its highlights past white; ``retouch auto`` and a batch's Auto read them
+    clipped at white, as the app's Auto does (``raw``), and as the agent was trained."""
+    from engine.io import load_photo
+    from engine.io.dng import write_dng
+    from engine.runners.agent import Agent
+    from retouch.main import main
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    with Image.open(sources / "dune.jpg") as im:
+        write_dng(shoot / "over.dng", np.asarray(im.convert("RGB")), exposure=1.0, seed=5, preview=False)
+    linear = load_photo(shoot / "over.dng").linear
+    expected = Agent().predict(np.minimum(linear, 1.0))
+    assert expected.dumps() != Agent().predict(linear).dumps()  # read past white, it differs
+    expected.save(tmp_path / "r.json")
+    assert main(["auto", str(shoot / "over.dng"), "--recipe-out", str(tmp_path / "cli.json")]) == 0
+    assert Recipe.load(tmp_path / "cli.json").dumps() == expected.dumps()
+    common = ("--format", "png")
+    assert run_cli(capsys, shoot, tmp_path / "ref", "--recipe", tmp_path / "r.json", *common)[0] == 0
+    assert run_cli(capsys, shoot, tmp_path / "a", "--auto", *common)[0] == 0
+    ref, got = (np.asarray(Image.open(tmp_path / x / "over.png")) for x in ("ref", "a"))
+    assert np.array_equal(got, ref)
+
+
 @pytest.mark.parametrize("overwrite", [True, False])
 def test_a_camera_photo_appearing_at_an_output_name_mid_batch_is_kept(sources, tmp_path, overwrite):
     """The never-replace-a-photo check ran only when the jobs were planned: a camera JPEG copied into
