@@ -1147,24 +1147,48 @@ def _render_corner(recipe: Recipe, linear: np.ndarray, fix: _Blown, out: np.ndar
         lut = _cached_bake(Recipe([s for s in recipe.steps if not s.spec.uses_blown]), size)
         rows = -(-m // _ALONE_ROW)
         px = np.zeros((rows * _ALONE_ROW, 3), np.float32)
-        px[:m] = flat[fix.alone]
+        _take(flat, fix.alone, px)
         got = np.empty((rows, _ALONE_ROW, *out.shape[2:]), out.dtype)
         apply_lut(lut, px.reshape(rows, _ALONE_ROW, 3), got)
-        outs[mode][fix.alone] = got.reshape(rows * _ALONE_ROW, *out.shape[2:])[:m]
+        _put(got.reshape(rows * _ALONE_ROW, -1), fix.alone, outs[mode].reshape(len(flat), -1))
     beyond = np.concatenate([beyond, fix.fade]) if len(fix.fade) else beyond
     if not len(beyond):
         return
     from .render import render_exact
 
-    srgb = render_exact(recipe, flat[beyond][None])[0]
-    if mode == 0:
-        outs[0][beyond] = srgb
-        return
-    q = (np.clip(srgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint32)
-    if mode == 1:
-        outs[1][beyond] = q
-    else:
-        outs[2][beyond] = 0xFF000000 | (q[:, 0] << 16) | (q[:, 1] << 8) | q[:, 2]
+    srgb = np.ascontiguousarray(render_exact(recipe, flat[beyond][None])[0], np.float32)
+    _scatter(srgb, beyond, mode, *outs)
+
+
+@numba.njit(cache=True, nogil=True)
+def _take(src: np.ndarray, at: np.ndarray, dst: np.ndarray) -> None:
+    """``dst[k] = src[at[k]]`` for rows (numpy's fancy indexing, ~4x faster)."""
+    for k in range(at.shape[0]):
+        for c in range(src.shape[1]):
+            dst[k, c] = src[at[k], c]
+
+
+@numba.njit(cache=True, nogil=True)
+def _put(src: np.ndarray, at: np.ndarray, dst: np.ndarray) -> None:
+    """``dst[at[k]] = src[k]`` for rows."""
+    for k in range(at.shape[0]):
+        for c in range(src.shape[1]):
+            dst[at[k], c] = src[k, c]
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter(srgb: np.ndarray, at: np.ndarray, mode: int, out_f: np.ndarray, out_b: np.ndarray,
+             out_p: np.ndarray) -> None:
+    """Writes display sRGB rows ``srgb`` (N, 3) at the flat indices ``at`` of the output of
+    ``mode``, rounded as the tables' rows are (:func:`_byte`)."""
+    for k in range(at.shape[0]):
+        j, r, g, b = at[k], srgb[k, 0], srgb[k, 1], srgb[k, 2]
+        if mode == 0:
+            out_f[j, 0], out_f[j, 1], out_f[j, 2] = r, g, b
+        elif mode == 1:
+            out_b[j, 0], out_b[j, 1], out_b[j, 2] = _byte(r), _byte(g), _byte(b)
+        else:
+            out_p[j] = np.uint32(0xFF000000) | (_byte(r) << 16) | (_byte(g) << 8) | _byte(b)
 
 
 # ---------------------------------------------------------------------------------------------

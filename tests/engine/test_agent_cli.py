@@ -141,7 +141,8 @@ def test_auto_white_balance_choice(dng_file, tmp_path):
     linear = load_photo(dng_file).linear
     for wb, constancy, source in (("learned", True, "auto-white-balance"),
                                   ("max-rgb", False, "auto-white-balance-max-rgb")):
-        want = [s for s in Agent(constancy=constancy).predict(linear) if s.op == "white_balance" and not s.probs]
+        auto = Agent(constancy=constancy).predict(linear, raw=True)  # a DNG: a RAW decode, as the CLI reads it
+        want = [s for s in auto if s.op == "white_balance" and not s.probs]
         assert want and [s.params for s in got[wb]] == [s.params for s in want]
         assert [s.source for s in got[wb]] == [source]  # the recipe says which estimator measured it
     assert got["learned"][0].params != got["max-rgb"][0].params

@@ -44,9 +44,9 @@ AGENTS: dict[str, dict] = {"agent": {}, "bare": {"auto_exposure": False, "auto_w
 
 
 def shown(method: str, agents: dict[str, Agent], linear: np.ndarray, dng) -> np.ndarray:
-    """What ``method`` shows of a decoded photo (sRGB)."""
+    """What ``method`` shows of a decoded photo (sRGB): a DNG's, read as a RAW decode."""
     if method in agents:
-        return render(agents[method].predict(linear), linear)
+        return render(agents[method].predict(linear, raw=True), linear)
     if method == "libraw":
         return libraw_default(dng)
     return srgb_encode(linear) if method == "as_is" else stretch_greyworld(linear)
