@@ -5,7 +5,7 @@ gamma 1, no auto-brightening and ``adjust_maximum_thr=0`` (LibRaw's default 0.75
 white level to the brightest pixel, which changes exposure from photo to photo), 16 bit, / 65535.
 LibRaw applies the camera orientation (``sizes.flip``) itself; previews are turned here.
 
-Highlights: LibRaw's blend mode, scaled back (:func:`_multipliers`), so white (what no channel clips)
+Highlights: LibRaw's blend mode, scaled back (:func:`_headroom`), so white (what no channel clips)
 is 1 and what one or two channels clipped keeps what the others saw, past white: an Exposure step
 below zero brings a sky's gradation back where clip mode left flat grey. What all three clipped is
 a neutral grey past white, which a white balance leaves alone
@@ -142,38 +142,27 @@ def _postprocess(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
     """The decode as float32, white (what no channel clips) at 1, with the highlights' headroom."""
     if _unreadable_ljpeg(path):
         raise ImageError("the RAW data is corrupt: its lossless-JPEG data is not JPEG", path)
-    with _libraw_errors(path):
-        wb = _multipliers(raw)  # reading them unpacks the data: a truncated file fails here
-    rgb = _cropped(raw, lambda: _decode(raw, path, half, wb))
-    return _to_float(rgb, 1.0 if wb is None else float(wb.max() / wb.min()))
+    rgb = _cropped(raw, lambda: _decode(raw, path, half))
+    return _to_float(rgb, _headroom(raw))
 
 
-def _multipliers(raw: rawpy.RawPy) -> np.ndarray | None:
-    """The white-balance multipliers (R, G, B, G2) to decode an RGB sensor's data with, as
-    ``use_camera_wb`` picks them: the camera's as shot where it has red and blue (a missing
-    green is 1, a missing second green the first's), else the daylight ones of its colour
-    matrix. None for other sensors (monochrome, four colours): LibRaw's clip mode decodes them.
+def _headroom(raw: rawpy.RawPy) -> float:
+    """How far past white the decode reaches: 1 over the smallest of the white-balance multipliers
+    LibRaw used (read back after the decode: the camera's as shot, or what LibRaw falls back to).
 
-    They are passed to LibRaw explicitly because blend mode's scale depends on them: clip mode
-    scales the channel with the smallest multiplier so that its clip is white, and clips every
-    channel there (a highlight with one channel clipped is rebuilt as white, and pulling the
-    exposure down turns it into flat grey); blend keeps what the unclipped channels saw and
-    scales by the largest instead, so the photo comes out darker by the ratio of the two, and
-    :func:`_postprocess` scales it back: every pixel away from the highlights is as clip mode
-    gives it."""
-    if raw.num_colors != 3:
-        return None
-    for found in (raw.camera_whitebalance, raw.daylight_whitebalance):
-        m = np.asarray(found[:4], np.float64)
-        if m[0] > 0 and m[2] > 0:
-            m[1] = m[1] if m[1] > 0 else 1.0
-            m[3] = m[3] if m[3] > 0 else m[1]
-            return m
-    return None
+    Clip mode scales the channel with the smallest multiplier so that its clip is white, and
+    clips every channel there: a highlight with one channel clipped is rebuilt as white, and
+    pulling the exposure down turns it into flat grey. Blend keeps what the unclipped channels saw
+    and divides the multipliers by the largest instead, so the photo comes out darker by their
+    ratio; scaled back by it, every pixel away from the highlights is as clip mode gives it. (For
+    clip mode, and for files whose white balance is already applied, the smallest is 1.)"""
+    used = np.asarray(raw.auto_whitebalance or (), np.float64)[: max(raw.num_colors, 1) + 1]
+    low = used.min() if used.size else 0.0
+    return 1.0 / low if 0.0 < low <= 1.0 else 1.0
 
 
-def _decode(raw: rawpy.RawPy, path: Path, half: bool, wb: np.ndarray | None) -> np.ndarray:
-    rgb = _libraw_decode(raw, path, half, wb)
+def _decode(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
+    rgb = _libraw_decode(raw, path, half)
     if rgb.ndim == 3 and rgb.shape[2] == 1:  # a monochrome sensor (or a CFA LibRaw reads as one)
         return np.repeat(rgb, 3, axis=2)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -209,15 +198,14 @@ def _is_blank(rgb: np.ndarray) -> bool:
     return not (rgb[::13, ::13] != first).any() and not (rgb != first).any()
 
 
-def _libraw_decode(raw: rawpy.RawPy, path: Path, half: bool, wb: np.ndarray | None) -> np.ndarray:
-    """LibRaw's 16-bit linear sRGB: blend mode with ``wb`` (see :func:`_multipliers`), else clip
-    mode with the camera's white balance."""
+def _libraw_decode(raw: rawpy.RawPy, path: Path, half: bool) -> np.ndarray:
+    """LibRaw's 16-bit linear sRGB, the camera's white balance, blend mode for an RGB sensor's
+    highlights (:func:`_headroom`), clip mode for others (monochrome, four colours)."""
     with _libraw_errors(path):
         return raw.postprocess(
             output_color=rawpy.ColorSpace.sRGB, gamma=(1, 1), no_auto_bright=True, output_bps=16,
-            adjust_maximum_thr=0.0, half_size=half, use_camera_wb=wb is None,
-            user_wb=None if wb is None else [float(v) for v in wb],
-            highlight_mode=rawpy.HighlightMode.Clip if wb is None else rawpy.HighlightMode.Blend,
+            adjust_maximum_thr=0.0, half_size=half, use_camera_wb=True,
+            highlight_mode=rawpy.HighlightMode.Blend if raw.num_colors == 3 else rawpy.HighlightMode.Clip,
             # PPG (darktable's long-time default): same PSNR as AHD on our DNG round trip
             # (43.9 dB both) at less than half the time (1.5 vs 3.6 s for 24 MP, one core).
             demosaic_algorithm=rawpy.DemosaicAlgorithm.PPG,

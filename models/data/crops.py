@@ -23,6 +23,7 @@ from engine.align import find_crop
 from engine.atomic import atomic_path
 from engine.batch import scan_folder
 from engine.io import ImageError, load_photo
+from engine.io.raw import DECODE_VERSION
 from engine.render import resize_linear
 from engine.runners.agent import agent_view
 
@@ -129,7 +130,8 @@ def _cached_views(items: list, files: list[Path], load: Callable, per_photo: int
     if per_photo != asked:
         log(f"{per_photo} views of each of {len(items)} photos rather than {asked} "
             f"(at least {MIN_VIEWS}, at most {max_views} in all)")
-    key = hashlib.sha1(repr(([(str(p), *_stamp(p)) for p in files], per_photo, seed)).encode()).hexdigest()[:16]
+    what = ([(str(p), *_stamp(p)) for p in files], per_photo, seed, DECODE_VERSION)  # a new decode: new views
+    key = hashlib.sha1(repr(what).encode()).hexdigest()[:16]
     f = cache_dir / f"{kind}-{key}.npy"
     if f.exists():
         arr = np.load(f)

@@ -23,7 +23,7 @@ import numpy as np
 from engine.color import srgb_encode
 from engine.io import load_photo
 from engine.io.dng import write_dng
-from engine.runners.agent import METER_EV_SHARE, apply_steps, auto_exposure_ev, blend_ev, measured_steps
+from engine.runners.agent import METER_EV_SHARE, agent_view, apply_steps, auto_exposure_ev, blend_ev, measured_steps
 from engine.runners.meter import DEFAULT_METER, Meter
 
 from ..data import degrade
@@ -46,16 +46,17 @@ def evaluate(meter: Meter, photos: list[Path], *, per_photo: int = 4, seed: int 
                 dng = write_dng(Path(tmp) / f"{path.stem}-{k}.dng", degrade.degrade(orig, d).astype(np.float32),
                                 linear=True, seed=k, preview=False)
                 lin = load_photo(dng).linear
+                seen = agent_view(lin)  # as Auto reads a RAW
                 truth = offsets(d)
-                p = meter.predict(lin)
-                classical = auto_exposure_ev(lin)
+                p = meter.predict(seen)
+                classical = auto_exposure_ev(seen)
                 for name, v in (("none", 0.0), ("classical", classical), ("meter", p["ev"]),
                                 ("Auto (blend)", blend_ev(classical, p["ev"]))):
                     ev[name].append(v - truth[0])
                 contrast["none"].append(-truth[3])
                 contrast["meter"].append(p["log_contrast"] - truth[3])
                 for name, m in (("classical steps", None), ("Auto's steps (meter)", meter)):
-                    shown[name].append(psnr(srgb_encode(np.clip(apply_steps(lin, measured_steps(lin, meter=m)), 0, 1)),
+                    shown[name].append(psnr(srgb_encode(np.clip(apply_steps(lin, measured_steps(seen, meter=m)), 0, 1)),
                                             orig))
                 shown["(b) LibRaw"].append(psnr(libraw_default(dng), orig))
             log(f"{path.stem}: " + "  ".join(f"{k} {v[-1]:.2f}" for k, v in shown.items()))

@@ -25,6 +25,8 @@ from engine.atomic import atomic_path
 from engine.filters.base import LUMA
 from engine.io import load_photo
 from engine.io.dng import write_dng
+from engine.io.raw import DECODE_VERSION
+from engine.runners.agent import agent_view
 from engine.runners.meter import DEFAULT_METER, FEATURES, OUTPUTS, features
 
 from ..data import degrade
@@ -59,7 +61,7 @@ def build(paths: list[Path], per_photo: int, seed: int, long_edge: int = 512,
                 d = degrade.sample(rng)
                 lin = degrade.degrade(orig, d).astype(np.float32)
                 dng = write_dng(Path(tmp) / "m.dng", lin, linear=True, seed=k, preview=False)
-                f = featurize(load_photo(dng).linear)
+                f = featurize(agent_view(load_photo(dng).linear))  # as Auto reads a RAW
                 if f is None:
                     continue
                 feats.append(f)
@@ -133,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(paths) < FOLDS:
         print(f"error: {args.photos}: need at least {FOLDS} photos, found {len(paths)}", file=sys.stderr)
         return 2
-    key = {"photos": [p.name for p in paths], "per_photo": args.per_photo, "seed": args.seed, "features": FEATURES}
+    key = {"photos": [p.name for p in paths], "per_photo": args.per_photo, "seed": args.seed, "features": FEATURES,
+           "decode": DECODE_VERSION}
     t0 = time.perf_counter()
     cached = None
     if args.cache.exists():

@@ -24,7 +24,14 @@ import numpy as np
 from engine.color import srgb_encode
 from engine.io import load_photo
 from engine.io.dng import write_dng
-from engine.runners.agent import CONSTANCY_MAX, CONSTANCY_SHARE, apply_steps, auto_white_balance, measured_steps
+from engine.runners.agent import (
+    CONSTANCY_MAX,
+    CONSTANCY_SHARE,
+    agent_view,
+    apply_steps,
+    auto_white_balance,
+    measured_steps,
+)
 from engine.runners.constancy import DEFAULT_WB, ColourConstancy
 from engine.runners.meter import load as load_meter
 
@@ -54,7 +61,7 @@ def evaluate(model: ColourConstancy, photos: list[Path], *, per_photo: int = 4, 
                 d = degrade.sample(rng)
                 dng = write_dng(Path(tmp) / f"{path.stem}-{k}.dng", degrade.degrade(orig, d).astype(np.float32),
                                 linear=True, seed=k, preview=False)
-                lin = load_photo(dng).linear
+                lin = agent_view(load_photo(dng).linear)  # as Auto reads a RAW
                 want = offsets(d)[1:3]
                 full = model.predict(lin)
                 err["none"].append(-want)

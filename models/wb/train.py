@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from engine.atomic import atomic_path
+from engine.io.raw import DECODE_VERSION
 from engine.runners.agent import AUTO_WB_PERCENTILE, max_rgb_white
 from engine.runners.constancy import BINS, CHANNELS, DEFAULT_WB, HISTOGRAMS, KERNEL, OUT, grid, histograms
 
@@ -137,7 +138,7 @@ def samples(paths: list[Path], per_photo: int, seed: int,
             cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """The training samples (:func:`featurize`), their offsets and photo index, cached in ``cache``."""
     key = {"photos": [p.name for p in paths], "per_photo": per_photo, "seed": seed, "histograms": HISTOGRAMS,
-           "ranges": degrade.RANGES, "max_rgb_percentile": AUTO_WB_PERCENTILE}
+           "ranges": degrade.RANGES, "max_rgb_percentile": AUTO_WB_PERCENTILE, "decode": DECODE_VERSION}
     t0 = time.perf_counter()
     if cache.exists():
         z = np.load(cache, allow_pickle=False)

@@ -122,6 +122,38 @@ def test_the_decode_away_from_highlights_is_clip_modes(tmp_path: Path, photo_lin
     assert np.percentile(np.abs(over - clip)[far], 99.9) < 2e-3
 
 
+def _patch_as_shot(path: Path, neutral: tuple[float, float, float] | None) -> None:
+    """Rewrite the DNG's AsShotNeutral in place, or (None) hide it under an unknown tag number."""
+    import struct
+
+    import tifffile
+
+    with tifffile.TiffFile(path) as tf:
+        tag = tf.pages[0].tags[50728]
+        at, values = tag.offset, tag.valueoffset
+    data = bytearray(path.read_bytes())
+    if neutral is None:
+        data[at:at + 2] = struct.pack("<H", 0xC6FE)
+    else:
+        for i, v in enumerate(neutral):
+            data[values + 8 * i:values + 8 * i + 8] = struct.pack("<II", round(v * 1_000_000), 1_000_000)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("neutral", [None, (0.005, 1.0, 0.6667)], ids=["no AsShotNeutral", "one LibRaw rejects"])
+def test_a_camera_white_balance_libraw_cannot_use_decodes_as_clip_mode(tmp_path: Path, photo_linear: np.ndarray,
+                                                                       neutral) -> None:
+    """LibRaw falls back to an automatic white balance where the camera's is missing or implausible;
+    the decode reads back the multipliers LibRaw used, so it is still clip mode's away from the
+    highlights (choosing the daylight ones itself, it was 9 % redder)."""
+    path = write_dng(tmp_path / "x.dng", photo_linear, noise=False, preview=False)
+    _patch_as_shot(path, neutral)
+    got, clip = load_photo(path).linear, _clip_mode(path)
+    near = Image.fromarray(((clip.max(-1) >= 0.8) * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(9))
+    far = np.asarray(near) == 0
+    assert far.mean() > 0.2 and np.percentile(np.abs(got - clip)[far], 99.9) < 2e-3
+
+
 def test_what_every_channel_clipped_is_a_neutral_grey_past_white(tmp_path: Path, photo_linear: np.ndarray) -> None:
     """What a white balance must leave alone (:func:`engine.filters.white_balance.blown`)."""
     blown = load_photo(write_dng(tmp_path / "blown.dng", photo_linear, exposure=5.0, noise=False)).linear
