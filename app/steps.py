@@ -153,6 +153,8 @@ class StepCard(QFrame):
                     f"{round(100 * share)} % of the cast removed")
         if step.source == "pasted":
             return "Pasted from another photo's recipe (Edit ▸ Paste)"
+        if step.source == "picked":
+            return "Picked: set from a spot you clicked as neutral (Photo ▸ Pick White Balance)"
         if step.source == "match-look":
             return "Fitted to match a finished version of this photo (Photo ▸ Match a Look)"
         if step.source == "auto-contrast":

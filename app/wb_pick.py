@@ -4,6 +4,7 @@ set from it (:mod:`engine.pick` does the measuring; this is the mode and the und
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
@@ -158,7 +159,7 @@ class WhiteBalancePicker(QObject):
             return
         doc.undo.beginMacro("Pick white balance")
         if insert:  # first: the spot was measured on the photo as decoded, as Auto's would be
-            doc.undo.push(InsertStep(doc, 0, Step.default("white_balance")))
+            doc.undo.push(InsertStep(doc, 0, replace(Step.default("white_balance"), source="picked")))
         elif not old.enabled:
             doc.undo.push(SetEnabled(doc, index, True))
         for name, value in changed.items():

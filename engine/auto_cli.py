@@ -83,6 +83,8 @@ def describe(recipe) -> str:
             conf = "  (fitted)"
         elif s.source == "pasted":
             conf = "  (pasted)"
+        elif s.source == "picked":
+            conf = "  (picked)"
         elif s.source:
             conf = "  (measured)"  # the classical steps Auto starts with, not the policy's
         lines.append(f"  {i}. {s.spec.label}: {params}{conf}")

@@ -32,19 +32,20 @@ from .filters import REGISTRY, FilterSpec
 #: Format 2 adds the step source "pasted". A document is written in the lowest format that holds
 #: it, so a recipe without pasted steps stays readable by a Retouch that knows format 1 only (one
 #: that met "pasted" in format 1 would set the sidecar aside as damaged).
-FORMAT = 2
+FORMAT = 3
 SIDECAR_SUFFIX = ".retouch.json"
 MAX_SIDECAR_BYTES = 1 << 20  # a recipe is a few kB; anything this big is not ours
 MAX_STEPS = 256
 #: Step.source values a sidecar may carry: Auto's measured steps (the white balance by the learned
-#: colour constancy, or by max-RGB without it), steps fitted by Match a look, and (format 2) steps
-#: pasted from another photo's recipe, whose measurements were that photo's
+#: colour constancy, or by max-RGB without it), steps fitted by Match a look, (format 2) steps
+#: pasted from another photo's recipe, whose measurements were that photo's, and (format 3) a white
+#: balance picked from a neutral spot of the photo
 SOURCES = frozenset({"auto-exposure", "auto-white-balance", "auto-white-balance-max-rgb", "auto-contrast",
-                     "match-look", "pasted"})
-_SOURCE_FORMAT = {"pasted": 2}  # the first format that has each newer source
+                     "match-look", "pasted", "picked"})
+_SOURCE_FORMAT = {"pasted": 2, "picked": 3}  # the first format that has each newer source
 
 # format N -> N+1 migrations of the whole document (filter params migrate per filter).
-_FORMAT_MIGRATIONS: dict[int, Any] = {1: lambda doc: doc}  # 2 only adds a source
+_FORMAT_MIGRATIONS: dict[int, Any] = {1: lambda doc: doc, 2: lambda doc: doc}  # 2 and 3 each only add a source
 
 
 class RecipeError(ValueError):

@@ -355,12 +355,14 @@ def test_a_sidecar_changed_since_it_was_known_is_kept_before_a_save(tmp_path: Pa
 
 
 def test_a_recipe_is_written_in_the_lowest_format_that_holds_it() -> None:
-    """Format 2 adds the "pasted" source; a format-1 reader sets a document it cannot read aside as
-    damaged, so only a recipe with a pasted step is written as format 2."""
+    """Format 2 adds the "pasted" source, 3 the "picked" one; an older reader sets a document it
+    cannot read aside as damaged, so only a recipe with such a step is written in the newer format."""
     plain = Recipe([Step("exposure", {"ev": 0.5}, source="auto-exposure")])
     pasted = Recipe([Step("exposure", {"ev": 0.5}, source="pasted")])
-    assert plain.to_json()["format"] == 1 and pasted.to_json()["format"] == 2
+    picked = Recipe([pasted.steps[0], Step("white_balance", {"green": 1.1, "blue": 0.9}, source="picked")])
+    assert plain.to_json()["format"] == 1 and pasted.to_json()["format"] == 2 and picked.to_json()["format"] == 3
     assert Recipe.loads(pasted.dumps()).steps[0].source == "pasted"
+    assert [s.source for s in Recipe.loads(picked.dumps())] == ["pasted", "picked"]
     assert Recipe.loads(plain.dumps()).to_json() == plain.to_json()
     with pytest.raises(NewerRecipeError):
-        Recipe.loads('{"format": 3, "steps": []}')
+        Recipe.loads('{"format": 4, "steps": []}')
