@@ -193,18 +193,26 @@ def test_disabled_panels_say_coming(win):
 
 
 def test_flicking_through_photos_skips_stale_decodes(qtbot, win, folder):
+    import threading
+
     from app import loading
 
-    outcomes = []
+    outcomes, running, most, lock = [], {}, {}, threading.Lock()
     real = loading.decode
 
     def spy(path, wanted=None):
+        with lock:
+            running[path] = running.get(path, 0) + 1
+            most[path] = max(most.get(path, 0), running[path])
         try:
             res = real(path, wanted)
         except loading.Skipped:
-            outcomes.append("skipped")
+            outcomes.append(("skipped", path.name))
             raise
-        outcomes.append("decoded")
+        finally:
+            with lock:
+                running[path] -= 1
+        outcomes.append(("decoded", path.name))
         return res
 
     import app.window as window_mod
@@ -222,10 +230,15 @@ def test_flicking_through_photos_skips_stale_decodes(qtbot, win, folder):
     finally:
         window_mod.decode = real
     qtbot.waitUntil(lambda: not any(d.decoding for d in win.docs.values()), timeout=TIMEOUT)
-    # open + 7 switches between two photos: one decode each, whatever the flicking (a photo shown
-    # again while its decode still ran started another beside it); the one left behind is stopped
-    # unless it finished first
-    assert len(outcomes) == 2 and "decoded" in outcomes, outcomes
+    # open + 7 switches between two photos: never two decodes of one photo at once, whatever the
+    # flicking (a photo shown again while its decode still ran started another beside it), each
+    # decoded at most once; the one left behind is stopped unless it finished first. (A decode that
+    # had already stopped itself when its photo came back is followed by a new one: on a loaded
+    # machine that is a third call, as a fresh-clone run saw once.)
+    assert set(most.values()) == {1} and len(most) == 2, (most, outcomes)
+    done = [name for what, name in outcomes if what == "decoded"]
+    assert "b_dune.jpg" in done and len(done) == len(set(done)), outcomes
+    assert len(outcomes) <= 3, outcomes
 
 
 def test_a_photo_shown_again_while_its_decode_skipped_itself_is_decoded(qtbot, win, folder, monkeypatch):
