@@ -1086,6 +1086,19 @@ def _corner_table(recipe: Recipe, n: int = CORNER) -> np.ndarray:
     return _remember(_CORNERS, key, table, 8)
 
 
+@numba.njit(cache=True, inline="always", fastmath=True)
+def _write_pixel(j: int, r: float, g: float, b: float, mode: int, out_f: np.ndarray, out_b: np.ndarray,
+                 out_p: np.ndarray) -> None:
+    """Pixel ``j`` of the output of ``mode`` (flat views, as :func:`_write_row`'s), rounded as the
+    tables' rows are (:func:`_byte`)."""
+    if mode == 0:
+        out_f[j, 0], out_f[j, 1], out_f[j, 2] = r, g, b
+    elif mode == 1:
+        out_b[j, 0], out_b[j, 1], out_b[j, 2] = _byte(r), _byte(g), _byte(b)
+    else:
+        out_p[j] = np.uint32(0xFF000000) | (_byte(r) << 16) | (_byte(g) << 8) | _byte(b)
+
+
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def _corner_apply(flat: np.ndarray, fix: np.ndarray, table: np.ndarray, lo: float, mode: int,
                   out_f: np.ndarray, out_b: np.ndarray, out_p: np.ndarray, beyond: np.ndarray) -> int:
@@ -1117,12 +1130,7 @@ def _corner_apply(flat: np.ndarray, fix: np.ndarray, table: np.ndarray, lo: floa
                     r += w * table[i0 + d0, i1 + d1, i2 + d2, 0]
                     g += w * table[i0 + d0, i1 + d1, i2 + d2, 1]
                     b += w * table[i0 + d0, i1 + d1, i2 + d2, 2]
-        if mode == 0:
-            out_f[j, 0], out_f[j, 1], out_f[j, 2] = r, g, b
-        elif mode == 1:
-            out_b[j, 0], out_b[j, 1], out_b[j, 2] = _byte(r), _byte(g), _byte(b)
-        else:
-            out_p[j] = np.uint32(0xFF000000) | (_byte(r) << 16) | (_byte(g) << 8) | _byte(b)
+        _write_pixel(j, r, g, b, mode, out_f, out_b, out_p)
     return past
 
 
@@ -1180,15 +1188,10 @@ def _put(src: np.ndarray, at: np.ndarray, dst: np.ndarray) -> None:
 def _scatter(srgb: np.ndarray, at: np.ndarray, mode: int, out_f: np.ndarray, out_b: np.ndarray,
              out_p: np.ndarray) -> None:
     """Writes display sRGB rows ``srgb`` (N, 3) at the flat indices ``at`` of the output of
-    ``mode``, rounded as the tables' rows are (:func:`_byte`)."""
+    ``mode`` (:func:`_write_pixel`)."""
     for k in range(at.shape[0]):
         j, r, g, b = at[k], srgb[k, 0], srgb[k, 1], srgb[k, 2]
-        if mode == 0:
-            out_f[j, 0], out_f[j, 1], out_f[j, 2] = r, g, b
-        elif mode == 1:
-            out_b[j, 0], out_b[j, 1], out_b[j, 2] = _byte(r), _byte(g), _byte(b)
-        else:
-            out_p[j] = np.uint32(0xFF000000) | (_byte(r) << 16) | (_byte(g) << 8) | _byte(b)
+        _write_pixel(j, r, g, b, mode, out_f, out_b, out_p)
 
 
 # ---------------------------------------------------------------------------------------------
