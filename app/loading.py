@@ -21,6 +21,13 @@ DECODE_TIMEOUT_S = 120.0
 QUICK_RAW_BYTES = 16 * 2**20
 
 
+def is_raw(path: Path) -> bool:
+    """A camera RAW, by its extension: read clipped at white by the agent, opened half-size first when large."""
+    import engine.io  # at first use: the window opens before the decoders load
+
+    return engine.io.is_raw(path)
+
+
 @dataclass(frozen=True, eq=False)
 class Decoded:
     path: Path

@@ -452,7 +452,7 @@ def test_auto_reads_a_raw_clipped_at_white_and_other_files_as_they_are(qtbot, wi
     whose highlights past white it reads clipped (:func:`engine.runners.agent.agent_view`)."""
     import functools
 
-    import app.window as window_mod
+    import app.window_agent as window_agent
     from app import agent as app_agent
     from engine.runners.agent import white_balance_step
 
@@ -480,7 +480,7 @@ def test_auto_reads_a_raw_clipped_at_white_and_other_files_as_they_are(qtbot, wi
         return white_balance_step(linear, constancy, raw=raw)
 
     monkeypatch.setattr(app_agent, "get_agent", lambda model=None: Spy(real(model)))
-    monkeypatch.setattr(window_mod, "white_balance_step", wb)
+    monkeypatch.setattr(window_agent, "white_balance_step", wb)  # where Auto White Balance looks it up
     for name, raw in (("a_dune.dng", True), ("b_dune.jpg", False)):
         seen.clear()
         open_and_wait(qtbot, win, folder / name)

@@ -101,18 +101,18 @@ def test_sidecar_on_disk_matches_within_a_second(qtbot, win, folder):
 def test_a_folder_that_cannot_be_written_says_so_once_and_marks_nothing(qtbot, win, folder, monkeypatch):
     """Each edit autosaves: a read-only folder gave an error box per edit, naming the hidden temp
     file, and the filmstrip's ● claimed edits that were not on disk."""
-    import app.window as window_mod
+    import app.window_sidecars as sidecars_mod
 
     photo = folder / "b_dune.jpg"
     open_and_wait(qtbot, win, photo)
-    real = window_mod.save_sidecar
+    real = sidecars_mod.save_sidecar
     calls: list = []
 
     def denied(path, recipe, known):
         calls.append(path)
         raise PermissionError(13, "Permission denied", str(folder / ".b_dune.jpg.retouch.json.x1.part.json"))
 
-    monkeypatch.setattr(window_mod, "save_sidecar", denied)
+    monkeypatch.setattr(sidecars_mod, "save_sidecar", denied)
     win.panel.add_step("exposure")
     slider = win.panel.steps.cards[0].controls["ev"].slider
     for i in range(3):  # three edits, each autosaved
@@ -127,7 +127,7 @@ def test_a_folder_that_cannot_be_written_says_so_once_and_marks_nothing(qtbot, w
     assert "Permission denied" in boxes[0].text()
     assert not win.filmstrip.is_edited(photo) and "not saved" in win.statusBar().currentMessage()
     _close_boxes()
-    monkeypatch.setattr(window_mod, "save_sidecar", real)  # writable again: the next edit saves
+    monkeypatch.setattr(sidecars_mod, "save_sidecar", real)  # writable again: the next edit saves
     slider.setValue(slider.value() + 20)
     qtbot.waitUntil(lambda: sidecar_path(photo).exists() and win.doc.save_error is None, timeout=TIMEOUT)
     assert read_sidecar(photo).to_json() == win.doc.recipe.to_json() and win.filmstrip.is_edited(photo)

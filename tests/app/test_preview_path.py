@@ -8,7 +8,7 @@ from PySide6.QtGui import QImage
 from qt_helpers import TIMEOUT, open_and_wait, qimage_array, settle, shown
 
 from app.renderer import render_qimage, to_display
-from app.window import DRAFT_CUBE
+from app.window_render import DRAFT_CUBE
 from engine.recipe import Recipe, Step
 
 TONE = [0.8, 1.1, 1.3, 1.2, 1.0, 0.9, 0.8, 0.9]

@@ -1,0 +1,83 @@
+"""Copy, paste and reset of whole recipes.
+
+A mixin of :class:`app.window.MainWindow`, whose widgets and documents it uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from engine.recipe import Recipe
+
+from .commands import ReplaceRecipe, pasted
+from .controls import commit_typing
+from .paste_dialog import PasteDialog
+
+log = logging.getLogger(__name__)
+
+
+class ClipboardMixin:
+    """Edit ▸ Copy Recipe, Paste Recipe, Paste Selectively… and Reset Photo."""
+
+    def copy_recipe(self) -> None:
+        commit_typing()  # what is copied includes a value typed and not yet entered
+        if self.doc is None:
+            return
+        self.clipboard = self.doc.recipe.copy()
+        QApplication.clipboard().setText(self.clipboard.dumps())
+        self.statusBar().showMessage(f"Copied {len(self.clipboard)} steps from {self.doc.name}", 3000)
+
+    @staticmethod
+    def _recipe_from_system_clipboard() -> Recipe | None:
+        """A recipe copied as text (from another Retouch window, or a sidecar opened in an editor)."""
+        from engine.recipe import RecipeError
+
+        text = QApplication.clipboard().text()
+        if '"retouch"' not in text:
+            return None
+        try:
+            return Recipe.loads(text)
+        except RecipeError as e:
+            log.info("clipboard text is not a usable recipe: %s", e)
+            return None
+
+    def paste_targets(self) -> list[Path]:
+        sel = self.filmstrip.selected_paths()
+        if not sel and self.doc is not None:
+            sel = [self.doc.path]
+        return [p for p in sel if not self.filmstrip.is_failed(p)]
+
+    def paste_recipe(self, selective: bool = False, *, steps: list | None = None, append: bool = False) -> int:
+        """Paste the copied recipe onto the selected photos; returns how many photos changed."""
+        commit_typing()  # a value typed, not yet entered, goes onto its own step first
+        if self.clipboard is None:
+            self.clipboard = self._recipe_from_system_clipboard()
+        if self.clipboard is None:
+            self.statusBar().showMessage("Nothing copied yet: Edit ▸ Copy Recipe first", 3000)
+            return 0
+        targets = self.paste_targets()
+        if not targets:
+            return 0
+        ticked = None
+        if steps is None:
+            steps = list(self.clipboard.steps)
+            if selective:
+                dlg = PasteDialog(self.clipboard, len(targets), self)
+                if dlg.exec() != PasteDialog.DialogCode.Accepted:
+                    return 0
+                ticked, append = dlg.ticked(), dlg.is_append()
+        for p in targets:
+            doc = self.get_doc(p)
+            recipe = pasted(doc.recipe, steps, append=append, ticked=ticked)
+            doc.undo.push(ReplaceRecipe(doc, recipe, "Paste recipe"))
+        self.flush_sidecars()
+        self.statusBar().showMessage(f"Pasted onto {len(targets)} photo(s)", 3000)
+        return len(targets)
+
+    def reset(self) -> None:
+        commit_typing()  # a value typed, not yet entered, goes onto its own step first
+        if self.doc is not None and len(self.doc.recipe):
+            self.doc.undo.push(ReplaceRecipe(self.doc, Recipe(), "Reset"))

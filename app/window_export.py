@@ -1,0 +1,50 @@
+"""Export and Batch Export Folder: the non-modal dialogs that export as the window shows.
+
+A mixin of :class:`app.window.MainWindow`, whose widgets and documents it uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.recipe import Recipe, has_sidecar
+
+
+class ExportMixin:
+    """File ▸ Export… and Batch Export Folder…."""
+
+    def export_selection(self) -> Any:
+        from .export_dialog import ExportDialog
+
+        paths = self.paste_targets()
+        if not paths:
+            failed = self.doc is not None and self.doc.failed
+            self.statusBar().showMessage(f"Nothing to export: {self.doc.path.name} cannot be opened" if failed else
+                                         "Nothing to export: open a photo or select some in the filmstrip", 5000)
+            return None
+        self.flush_sidecars(wait=True)
+        unreadable = sum(self.filmstrip.is_failed(p) for p in self.filmstrip.selected_paths())
+        dlg = ExportDialog([(p, self._shown_recipe(p)) for p in paths], self.settings, self, unreadable=unreadable,
+                           recipe_of=self._shown_recipe, before_start=lambda: self.flush_sidecars(wait=True))
+        dlg.show()  # not modal: editing and culling go on while it exports, as in Lightroom
+        return dlg
+
+    def _shown_recipe(self, path: Path) -> Recipe | None:
+        """What Export applies to ``path``: its recipe as the window shows it. None: its sidecar, read
+        by the export. A photo never edited exports as it is, as its thumbnail shows it (not Auto,
+        which Batch Export Folder gives such photos, as its dialog says)."""
+        if path in self.docs:
+            return self.docs[path].recipe
+        return None if has_sidecar(path) else Recipe()
+
+    def batch_export(self) -> Any:
+        """The whole folder through engine.batch (photos without edits get Auto)."""
+        from .batch_dialog import BatchDialog
+
+        self.flush_sidecars(wait=True)
+        dlg = BatchDialog(self, self.folder, model=self.model, strength=self.strength, settings=self.settings,
+                          before_start=lambda: self.flush_sidecars(wait=True),
+                          auto_of=lambda: (self.model, self.strength))
+        dlg.show()  # not modal: a long batch leaves the window usable
+        return dlg
