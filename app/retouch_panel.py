@@ -104,7 +104,8 @@ class RetouchPanel(QWidget):
         self.strength.setSingleStep(5)
         self.strength.setPageStep(10)
         self.strength.setToolTip("How far Auto's learned steps go: 100 % is what the agent predicted, 0 % keeps "
-                                 "only the measured exposure. Changes the current Auto result and the next ones.")
+                                 "only the measured steps (exposure, white balance, gamma). Changes the current Auto "
+                                 "result and the next ones.")
         self.strength_label = QLabel()
         self.strength_label.setMinimumWidth(40)
         self.strength_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

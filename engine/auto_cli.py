@@ -38,7 +38,8 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
                         "(default: deterministic, the likeliest filters; variations use 0)")
     p.add_argument("--strength", type=strength_arg, default=None, metavar="A",
                    help="how far the agent's steps go, 0-2: 1 = as predicted, 0 = only the measured steps "
-                        f"(default: Auto's {AUTO_STRENGTH}; variations {VARIATION_STRENGTH:g}, as predicted)")
+                        f"(default: the style's own, 1 for a style learnt from pairs, else Auto's {AUTO_STRENGTH}; "
+                        f"variations {VARIATION_STRENGTH:g}, as predicted)")
     p.add_argument("--white-balance", choices=WHITE_BALANCES, default="learned",
                    help="Auto's measured white balance: learned (the learned colour constancy, default), "
                         "max-rgb (the classical estimate), or off (the camera's, as shot)")

@@ -46,7 +46,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="M.onnx|STYLE",
                    help="Auto's model file or style name (default: the shipped model)")
     p.add_argument("--strength", type=strength_arg, metavar="A",
-                   help="how far Auto's learned steps go, 0-2 (default: Auto's, as in the app)")
+                   help="how far Auto's learned steps go, 0-2 (default: the style's own, as in the app "
+                        "and retouch auto)")
     p.add_argument("--white-balance", choices=WHITE_BALANCES, default="learned",
                    help="Auto's measured white balance: learned (default), max-rgb, or off (as shot)")
     p.add_argument("--format", dest="fmt", choices=list(FORMATS), default="jpeg")
@@ -117,8 +118,8 @@ def run_batch(args: argparse.Namespace) -> int:
         print(f"Left out {_count(len(jobs.left_out), 'image')} that Retouch exported before (first: "
               f"{jobs.left_out[0].relative_to(in_dir)})", file=sys.stderr)
     if not jobs:
-        print(f"No photos found in {in_dir}" + ("" if args.recursive else " (use --recursive for sub-folders)"),
-              file=sys.stderr)
+        hint = " (use --recursive for sub-folders)" if not args.recursive and _has_folders(in_dir) else ""
+        print(f"No {'other ' if jobs.left_out else ''}photos found in {in_dir}{hint}", file=sys.stderr)
         return 0
     try:
         created = prepare_output(out_dir)
@@ -245,6 +246,13 @@ def _short(name: str, n: int = 28) -> str:
 def _hms(s: float) -> str:
     s = int(s + 0.5)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _has_folders(folder: Path) -> bool:
+    try:
+        return any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
+    except OSError:
+        return False
 
 
 def _count(n: int, noun: str) -> str:

@@ -35,7 +35,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                                    "measured steps Auto starts with (exposure, white balance, contrast), "
                                    "as the style will run. Ctrl-C stops and keeps a checkpoint; "
                                    "--resume continues.")
-    p.add_argument("--inputs", type=Path, required=True, help="unedited photos (RAW or 8-bit)")
+    p.add_argument("--inputs", type=Path, required=True, help="unedited photos (RAW, JPEG, PNG or TIFF)")
     p.add_argument("--targets", type=Path, required=True, help="finished photos in the look to learn")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="style model to write (default ~/.local/share/retouch/styles/<targets name>.onnx)")

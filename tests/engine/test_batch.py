@@ -832,6 +832,15 @@ def test_retouchs_own_exports_in_the_folder_are_not_taken_for_photos(sources, tm
     assert rc == 0, err
     assert "Left out 3 images that Retouch exported before" in err
     assert sorted(p.name for p in (tmp_path / "cli").rglob("*.jpg")) == ["IMG_1.jpg", "IMG_2.jpg"]
+    # a folder of exports alone: nothing else to export, and no sub-folder to suggest --recursive for
+    rc, err = run_cli(capsys, shoot / "export", tmp_path / "again", "--recipe", tmp_path / "look.json")
+    assert rc == 0, err
+    assert "Left out 2 images that Retouch exported before" in err
+    assert f"No other photos found in {shoot / 'export'}\n" in err
+    (tmp_path / "nested" / "day1").mkdir(parents=True)  # photos only in a sub-folder: the hint
+    shutil.copy(sources / "dune.jpg", tmp_path / "nested" / "day1" / "a.jpg")
+    rc, err = run_cli(capsys, tmp_path / "nested", tmp_path / "again", "--recipe", tmp_path / "look.json")
+    assert f"No photos found in {tmp_path / 'nested'} (use --recursive for sub-folders)" in err
 
 
 def test_a_rerun_redoes_the_photos_edited_since_their_export(sources, tmp_path):
