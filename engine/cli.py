@@ -121,6 +121,9 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+TEXT_SUFFIXES = {".json": "recipe", ".cube": "LUT", ".xmp": "sidecar"}
+
+
 def _check_output(out: Path, *inputs: Path, text: str | None = None) -> None:
     """Refuse an output that would overwrite an input, or that cannot be written, before any work.
     ``text``: what a text writer writes (a recipe, a LUT), never over an existing photo."""
@@ -134,6 +137,9 @@ def _check_output(out: Path, *inputs: Path, text: str | None = None) -> None:
         if out.exists():
             raise CliError(f"{out} is a photo; a {text} is never written over one (choose a name ending in {end})")
         raise CliError(f"{out} is a photo's name; give the {text} a name ending in {end}")
+    if text is None and out.suffix.lower() in TEXT_SUFFIXES:  # a recipe, LUT or sidecar is never lost to a photo
+        raise CliError(f"{out.name} is named as a {TEXT_SUFFIXES[out.suffix.lower()]}, not a photo; give the "
+                       "output a name ending in .jpg, .png or .tif")
     if out.is_dir():
         raise CliError(f"{out} is a folder; give an output file name")
     from .batch_worker import someone_elses

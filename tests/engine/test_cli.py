@@ -142,6 +142,14 @@ def test_no_text_output_lands_on_a_photo_or_the_sidecar_read(photo_jpeg: Path, t
     code, _, err = run(["auto", str(photo), "--recipe-out", str(other)], capsys)
     assert code == 1 and "is a photo" in err and ".json" in err
     assert other.read_bytes() == before
+    # nor a photo over a recipe or LUT that is not the input (a format given, so the suffix is no guide)
+    look = tmp_copy(recipe_file, "mine.json")
+    kept = look.read_bytes()
+    code, _, err = run(["apply", str(photo), "-r", str(recipe_file), "-o", str(look), "-f", "jpeg"], capsys)
+    assert code == 1 and "mine.json is named as a recipe, not a photo" in err, err
+    code, _, err = run(["auto", str(photo), "-o", str(look)], capsys)
+    assert code == 1 and "mine.json" in err, err
+    assert look.read_bytes() == kept
 
 
 def bad_cases(tmp: Path, photo: Path, recipe: Path) -> dict[str, tuple[list[str], str]]:
