@@ -2,9 +2,11 @@
 
 The photographer picks a finished version of the open photo (a JPEG exported by another tool,
 say); ``retouch fit PHOTO AFTER -o R.json`` finds the filter steps that turn one into the other
-and the recipe replaces the photo's steps (undoable). Fitting needs torch, which the app never
-imports, so it runs as a :class:`QProcess`; its stage lines ("forward search: Exposure, Tone curve
-(31.2 dB)") show in a progress dialog whose Cancel stops it, and nothing changes then.
+and the recipe replaces the photo's steps (undoable). Several finished photos are matched to the
+photos of the open one's folder by name, and one recipe is fitted to every pair. Fitting needs
+torch, which the app never imports, so it runs as a :class:`QProcess`; its stage lines ("forward
+search: Exposure, Tone curve (31.2 dB)") show in a progress dialog whose Cancel stops it, and
+nothing changes then.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ RESULT = re.compile(r"remaining error: .*\(([\d.]+) dB PSNR")
 
 
 class LookMatcher(QObject):
-    """One fit at a time: ``start(photo, after)``; ``done(recipe, summary)`` on success,
+    """One fit at a time: ``start([(photo, after), ...])``; ``done(recipe, summary)`` on success,
     ``failed(message)`` otherwise (also on Cancel, with ``cancelled`` True)."""
 
     def __init__(self, parent: QWidget, done: Callable[[Recipe, str], None], failed: Callable[[str], None]):
@@ -37,6 +39,7 @@ class LookMatcher(QObject):
         self._tmp = tempfile.TemporaryDirectory(prefix="retouch-fit-")  # removed when this object goes
         self.out = Path(self._tmp.name) / "recipe.json"
         self._err, self._tail, self._stdout = "", "", ""
+        self._pairs = 1
         self.dialog = QProgressDialog("", "Cancel", 0, 0, parent)
         self.dialog.setWindowTitle("Match a look")
         self.dialog.setWindowModality(Qt.WindowModality.NonModal)
@@ -49,18 +52,22 @@ class LookMatcher(QObject):
     def running(self) -> bool:
         return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
 
-    def start(self, photo: Path, after: Path) -> None:
+    def start(self, pairs: list[tuple[Path, Path]]) -> None:
         if self.running():
             return
         self.cancelled = False
         self._err, self._tail, self._stdout = "", "", ""
         self.out.unlink(missing_ok=True)
         self.dialog.setRange(0, 0)
-        self.dialog.setLabelText(f"Finding the steps from {photo.name} to {after.name}…\n"
+        (photo, after), *more = pairs
+        self._pairs = len(pairs)
+        what = f"{photo.name} to {after.name}" if not more else f"{len(pairs)} photos to their finished versions"
+        self.dialog.setLabelText(f"Finding the steps from {what}…\n"
                                  "(reading the photos; this takes about half a minute)")
         self.dialog.show()
-        self.proc = retouch_child(self, ["fit", str(photo), str(after), "-o", str(self.out)], stderr=self._read_err,
-                                  stdout=self._read_out, finished=self._finished, error=self._error)
+        self.proc = retouch_child(self, ["fit", *(str(p) for pair in pairs for p in pair), "-o", str(self.out)],
+                                  stderr=self._read_err, stdout=self._read_out, finished=self._finished,
+                                  error=self._error)
 
     def cancel(self) -> None:
         if self.running():
@@ -89,7 +96,7 @@ class LookMatcher(QObject):
         elif code == 0 and self.out.exists():
             recipe = Recipe.load(self.out)
             m = RESULT.search(self._stdout)
-            fit = f", {m[1]} dB from the target" if m else ""
+            fit = f", {m[1]} dB from {'the target' if self._pairs == 1 else 'the targets'}" if m else ""
             if "rough match:" in self._stdout:  # retouch fit says when no global look gets close
                 fit += " (a rough match: the look may hold what these filters cannot do, such as a local edit)"
             self._done(recipe, f"{len(recipe)} step{'s' if len(recipe) != 1 else ''}{fit}" if len(recipe)

@@ -14,6 +14,7 @@ from engine.recipe import Recipe
 
 from .commands import ReplaceRecipe
 from .controls import commit_typing
+from .loading import list_photos
 
 
 class MatchLookMixin:
@@ -22,13 +23,17 @@ class MatchLookMixin:
     def match_look_dialog(self) -> None:
         if self.doc is None:
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Match the look of", str(self.doc.path.parent),
-                                              "Images (*.jpg *.jpeg *.png *.tif *.tiff);;All files (*)")
-        if path:
-            self.match_look(Path(path))
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Match the look of (a finished version of this photo, or several of this folder's photos)",
+            str(self.doc.path.parent), "Images (*.jpg *.jpeg *.png *.tif *.tiff);;All files (*)")
+        if paths:
+            self.match_look(Path(paths[0]) if len(paths) == 1 else [Path(p) for p in paths])
 
-    def match_look(self, after: Path) -> None:
-        """Replace the open photo's steps by those that turn it into ``after`` (``retouch fit``)."""
+    def match_look(self, after: Path | list[Path]) -> None:
+        """Replace the open photo's steps by those that turn it into ``after`` (``retouch fit``).
+        Several finished photos pin a look down better than one (one of nearly one hue cannot tell
+        a warmer white balance from more saturation): each is paired by name with a photo of the
+        open one's folder, the open photo's among them, and one recipe is fitted to every pair."""
         commit_typing()
         from .match_look import LookMatcher
         from .style_dialog import training_available
@@ -43,18 +48,44 @@ class MatchLookMixin:
         if self.matcher is not None and self.matcher.running():
             self.panel.set_busy("A look is already being matched.")
             return
+        pairs, left = look_pairs(doc.path, after)
+        if not pairs:
+            self.panel.set_busy(f"Match a look: none of the {len(left)} finished photos is named as "
+                                f"{doc.path.name}; pick its finished version among them (the others pair "
+                                "by name with this folder's photos).")
+            return
+        what = pairs[0][1].name if len(pairs) == 1 else f"{len(pairs)} finished photos"
+        unpaired = (f" Left out, no photo of that name in {doc.path.parent.name}: "
+                    f"{', '.join(p.name for p in left)}." if left else "")
 
         def done(recipe: Recipe, summary: str) -> None:
             if doc is not self.doc:
-                self.panel.set_busy(f"Matched the look of {after.name}, but another photo is open now: "
+                self.panel.set_busy(f"Matched the look of {what}, but another photo is open now: "
                                     "nothing was changed.")
                 return
             fitted = Recipe([replace(s, source="match-look") for s in recipe.steps])
-            doc.undo.push(ReplaceRecipe(doc, fitted, f"Match look of {after.name}"))
-            self.panel.set_busy(f"Matched the look of {after.name}: {summary}.")
+            doc.undo.push(ReplaceRecipe(doc, fitted, f"Match look of {what}"))
+            self.panel.set_busy(f"Matched the look of {what}: {summary}.{unpaired}")
 
         if self.matcher is not None:  # the last one is done: let its dialog and temp folder go
             self.matcher.dialog.deleteLater()
             self.matcher.deleteLater()
         self.matcher = LookMatcher(self, done, self.panel.set_busy)
-        self.matcher.start(doc.path, after)
+        self.matcher.start(pairs)
+
+
+def look_pairs(photo: Path, after: Path | list[Path]) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """The (photo, finished version) pairs to fit, the open ``photo``'s first, and the finished
+    photos that pair with none. One finished photo is the open photo's, whatever its name; several
+    pair by name with the photos of ``photo``'s folder (:func:`engine.batch.pair_by_name`: a RAW and
+    its export); no pair for ``photo`` itself is no pairs."""
+    if isinstance(after, Path):
+        return [(photo, after)], []
+    from engine.batch import pair_by_name
+
+    pairs = pair_by_name(list_photos(photo.parent), after)
+    mine = [p for p in pairs if p[0].resolve() == photo.resolve()]
+    left = [a for a in after if all(a != p[1] for p in pairs)]
+    if not mine:
+        return [], list(after)
+    return mine + [p for p in pairs if p not in mine], left

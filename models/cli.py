@@ -65,9 +65,13 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     f = sub.add_parser("fit", help="find the recipe that turns BEFORE into AFTER",
                        description="Gradient descent through the differentiable filters on a pixel sample "
                                    "at the smaller image's size; "
-                                   "prints the remaining error. Use it to reverse-engineer a look.")
+                                   "prints the remaining error. Use it to reverse-engineer a look. Give "
+                                   "several pairs of one look to pin it down: one photo of nearly one hue "
+                                   "cannot tell a warmer white balance from more saturation.")
     f.add_argument("before", type=Path, metavar="BEFORE", help="the photo as shot (RAW, JPEG, PNG or TIFF)")
     f.add_argument("after", type=Path, metavar="AFTER", help="a finished version of it, any size, cropped or not")
+    f.add_argument("more", type=Path, nargs="*", metavar="BEFORE AFTER",
+                   help="more pairs of the same look, one recipe for all")
     f.add_argument("-o", "--output", type=Path, required=True, metavar="R.json", help="recipe JSON to write")
     f.add_argument("--iterations", type=int, default=300, metavar="N",
                    help="L-BFGS iterations of the final tuning (default 300; each candidate chain gets a fifth)")
@@ -380,43 +384,50 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from engine.io.image import opacity
     from engine.render import resize_linear
 
-    from .retouch.fit import FitError, fit
+    from .retouch import fit as fit_mod
 
-    @guarded
-    def run(args: argparse.Namespace) -> int:
-        if args.iterations < 1:
-            raise UsageError(f"--iterations must be at least 1 (got {args.iterations})")
-        _check_output(args.output, args.before, args.after, text="recipe")  # before the fit: it takes seconds
-        before = load_photo(args.before).linear
-        after_linear = load_photo(args.after).linear
+    def load_pair(before_path: Path, after_path: Path) -> fit_mod.Pair:
+        before = load_photo(before_path).linear
+        after_linear = load_photo(after_path).linear
         crop = find_crop(before, after_linear)  # pixel i of one must be pixel i of the other
         if crop is None:
-            raise CliError(f"{args.after.name} does not show {args.before.name}: fit needs a finished version "
+            raise CliError(f"{after_path.name} does not show {before_path.name}: fit needs a finished version "
                            "of the same photo (any size, cropped or not, not rotated)")
         if not crop.whole(before.shape[1], before.shape[0]):
-            print(f"{args.after.name} is a crop of {args.before.name} (x {crop.left}-{crop.right}, "
+            print(f"{after_path.name} is a crop of {before_path.name} (x {crop.left}-{crop.right}, "
                   f"y {crop.top}-{crop.bottom}): fitting on that part", file=sys.stderr, flush=True)
             # the crop to a fraction of a pixel (whole pixels leave an edge error larger than a
             # saturation step), on the grid it was aligned on
             box = crop.box or (crop.left, crop.top, crop.right, crop.bottom)
             before = resize_linear(before, *fit_grid(box, before.shape, after_linear.shape), box=box)
         after = srgb_encode(after_linear)
-        alpha = opacity(args.after)
+        alpha = opacity(after_path)
         if alpha is not None and alpha.shape != after.shape[:2]:
             alpha = None  # not the decoded grid (opacity reads as the decoder does; a bug if so): as opaque
         if alpha is not None:
-            print(f"{args.after.name}: its transparent pixels ({float((alpha < 1).mean()):.0%}) are left out of "
+            print(f"{after_path.name}: its transparent pixels ({float((alpha < 1).mean()):.0%}) are left out of "
                   "the fit", file=sys.stderr, flush=True)
+        return before, after, alpha
+
+    @guarded
+    def run(args: argparse.Namespace) -> int:
+        if args.iterations < 1:
+            raise UsageError(f"--iterations must be at least 1 (got {args.iterations})")
+        if len(args.more) % 2:
+            raise UsageError(f"give photos in pairs, BEFORE AFTER: {args.more[-1].name} has no AFTER")
+        paths = [args.before, args.after, *args.more]
+        names = list(zip(paths[::2], paths[1::2]))
+        _check_output(args.output, *paths, text="recipe")  # before the fit: it takes seconds
+        pairs = [load_pair(b, a) for b, a in names]
         t = time.perf_counter()
         try:
-            res = fit(before, after, iters=args.iterations, opacity=alpha,
-                      log=lambda line: print(f"  {time.perf_counter() - t:5.1f} s  {line}", file=sys.stderr,
-                                             flush=True))
+            res = fit_mod.fit_pairs(pairs, iters=args.iterations, log=lambda line: print(
+                f"  {time.perf_counter() - t:5.1f} s  {line}", file=sys.stderr, flush=True))
         except KeyboardInterrupt:
             print("retouch fit: cancelled: nothing written", file=sys.stderr)
             return 130
-        except FitError as e:
-            raise CliError(f"{args.after.name} is {e}") from None
+        except fit_mod.FitError as e:
+            raise CliError(f"{names[e.pair][1].name} is {e}") from None
         res.recipe.save(args.output)
         if len(res.recipe):
             print(f"{len(res.recipe)} step{'s' if len(res.recipe) > 1 else ''}:\n{describe(res.recipe)}")
@@ -424,9 +435,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print("no steps: the two already match")
         print(f"remaining error: RMSE {res.rmse:.4f} ({res.psnr:.1f} dB PSNR; before fitting "
               f"{res.start_psnr:.1f} dB) in {time.perf_counter() - t:.1f} s -> {args.output}")
-        if res.psnr < ROUGH_FIT_DB:  # a recipe of the true look lands at 33-47 dB, cropped and resized too
-            print(f"rough match: {args.after.name} may hold what these filters cannot do (a vignette, a local "
-                  "or selective edit, retouching); the recipe is the closest global look")
+        if len(pairs) > 1:
+            for (b, a), rmse in zip(names, res.pair_rmse):
+                print(f"  {b.name} -> {a.name}: {res.db(rmse):.1f} dB")
+        rough = [a.name for (_, a), rmse in zip(names, res.pair_rmse) if res.db(rmse) < ROUGH_FIT_DB]
+        if rough:  # a recipe of the true look lands at 33-47 dB, cropped and resized too
+            print(f"rough match: {', '.join(rough)} may hold what these filters cannot do (a vignette, a local "
+                  "or selective edit, retouching, or a look of its own); the recipe is the closest global look")
         return 0
 
     return run(args)

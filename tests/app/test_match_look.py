@@ -50,6 +50,33 @@ def test_match_a_look_finds_the_steps_and_is_undoable(qtbot, win, folder, tmp_pa
     assert len(win.doc.recipe) == 0
 
 
+def test_match_a_look_from_several_finished_photos(qtbot, win, folder, tmp_path):
+    """Several finished photos are paired by name with the folder's photos, the open one's among
+    them, and one recipe fits them all; a file that pairs with none is named; a choice without the
+    open photo's finished version starts nothing and says why."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    known = Recipe([Step("white_balance", {"green": 1.0, "blue": 0.8}), Step("saturation", {"amount": 0.4})])
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    for name in ("a_dune.dng", "b_dune.jpg"):
+        srgb = render(known, load_photo(folder / name).linear)
+        write_image(edited / f"{Path(name).stem}.png", np.clip(srgb, 0, 1), fmt="png")
+    write_image(edited / "stray.png", np.full((8, 8, 3), 0.5, np.float32), fmt="png")
+    afters = sorted(edited.iterdir())
+    win.match_look([p for p in afters if p.name != "b_dune.png"])
+    assert win.matcher is None or not win.matcher.running()
+    assert "none of the 2 finished photos is named as b_dune.jpg" in win.panel.status.text()
+    win.match_look(afters)
+    assert "2 photos to their finished versions" in win.matcher.dialog.labelText()
+    qtbot.waitUntil(lambda: len(win.doc.recipe) > 0, timeout=LONG)
+    got = win.doc.recipe
+    assert [s.op for s in got] == ["white_balance", "saturation"], got.dumps()
+    assert abs(got.steps[0].params["blue"] - 0.8) < 0.03 and abs(got.steps[1].params["amount"] - 0.4) < 0.03
+    status = win.panel.status.text()
+    assert status.startswith("Matched the look of 2 finished photos: 2 steps"), status
+    assert "from the targets" in status and status.endswith("Left out, no photo of that name in photos: stray.png.")
+
+
 def test_match_a_look_cancelled_changes_nothing(qtbot, win, folder, tmp_path):
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
     after = _after(folder, tmp_path, Recipe([Step("exposure", {"ev": 0.4})]))

@@ -167,6 +167,39 @@ def test_fit_command_refuses_another_photo(tmp_path, capsys, heldout_srgb):
     assert not (tmp_path / "r.json").exists()
 
 
+def test_fit_command_fits_one_recipe_to_several_pairs(tmp_path, capsys, heldout_srgb):
+    """One photo can leave a look undetermined (nearly one hue: a warmer white balance or more
+    saturation); several pairs of one look pin it down. Each pair is aligned and reported, a
+    second pair's problem names its file, and an odd photo out is a usage error before any work."""
+    from engine.io import write_image
+
+    known = Recipe([Step("white_balance", {"green": 1.0, "blue": 0.8}), Step("saturation", {"amount": 0.4})])
+    for i, k in ((0, 1), (3, 2)):
+        write_image(tmp_path / f"b{k}.png", heldout_srgb[i], fmt="png")
+        after = srgb_encode(replay(known, srgb_decode(heldout_srgb[i])))
+        write_image(tmp_path / f"a{k}.png", after[: after.shape[0] * 3 // 4] if k == 2 else after, fmt="png")
+    out = tmp_path / "r.json"
+    photos = [str(tmp_path / n) for n in ("b1.png", "a1.png", "b2.png", "a2.png")]
+    args = _parse(["fit", *photos, "-o", str(out)])
+    assert args.func(args) == 0
+    captured = capsys.readouterr()
+    assert "a2.png is a crop of b2.png" in captured.err
+    lines = re.findall(r"  (b\d\.png) -> (a\d\.png): ([\d.]+) dB", captured.out)
+    assert [(b, a) for b, a, _ in lines] == [("b1.png", "a1.png"), ("b2.png", "a2.png")], captured.out
+    assert all(float(db) > 45 for *_, db in lines), captured.out
+    got = Recipe.load(out)
+    assert [s.op for s in got] == ["white_balance", "saturation"], got.dumps()
+    assert abs(got.steps[0].params["blue"] - 0.8) < 0.03 and abs(got.steps[1].params["amount"] - 0.4) < 0.03
+    # a second pair that is not one: named; an unpaired photo: refused before anything is read
+    args = _parse(["fit", *photos[:3], photos[1], "-o", str(tmp_path / "x.json")])
+    assert args.func(args) == 1
+    assert "a1.png does not show b2.png" in capsys.readouterr().err
+    args = _parse(["fit", *photos[:3], "-o", str(tmp_path / "x.json")])
+    assert args.func(args) == 2
+    assert "give photos in pairs, BEFORE AFTER: b2.png has no AFTER" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+
+
 def test_fit_command_cancelled_writes_nothing(tmp_path, monkeypatch, capsys, heldout_srgb):
     """Ctrl-C during the fit (tens of seconds) ends with a message and exit 130, and no recipe."""
     from engine.io import write_image
@@ -179,7 +212,7 @@ def test_fit_command_cancelled_writes_nothing(tmp_path, monkeypatch, capsys, hel
         kwargs["log"]("forward search: exposure (30.0 dB)")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fit_mod, "fit", interrupted)
+    monkeypatch.setattr(fit_mod, "fit_pairs", interrupted)
     out = tmp_path / "r.json"
     args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(out)])
     assert args.func(args) == 130
@@ -231,7 +264,7 @@ def test_fit_command_refuses_to_overwrite_its_inputs_before_fitting(tmp_path, mo
     write_image(tmp_path / "before.png", heldout_srgb[0], fmt="png")
     write_image(tmp_path / "after.png", heldout_srgb[0], fmt="png")
     original = (tmp_path / "before.png").read_bytes()
-    monkeypatch.setattr(fit_mod, "fit", lambda *a, **k: pytest.fail("fit ran"))
+    monkeypatch.setattr(fit_mod, "fit_pairs", lambda *a, **k: pytest.fail("fit ran"))
     for out, why in ((tmp_path / "before.png", "refusing to overwrite the input"),
                      (tmp_path / "after.png", "refusing to overwrite the input"),
                      (tmp_path / "nodir" / "r.json", "does not exist"),
