@@ -25,6 +25,7 @@ from .workers import retouch_child, signal_child
 
 STAGE = re.compile(r"^\s*[\d.]+ s\s+(.+)$")
 RESULT = re.compile(r"remaining error: .*\(([\d.]+) dB PSNR")
+ROUGH = re.compile(r"^rough match: (.+?) may hold", re.MULTILINE)
 
 
 class LookMatcher(QObject):
@@ -62,8 +63,8 @@ class LookMatcher(QObject):
         (photo, after), *more = pairs
         self._pairs = len(pairs)
         what = f"{photo.name} to {after.name}" if not more else f"{len(pairs)} photos to their finished versions"
-        self.dialog.setLabelText(f"Finding the steps from {what}…\n"
-                                 "(reading the photos; this takes about half a minute)")
+        self.dialog.setLabelText(f"Finding the steps from {what}…\n(reading the photos; this takes about "
+                                 f"{'half a minute' if len(pairs) < 3 else 'a minute or more'})")
         self.dialog.show()
         self.proc = retouch_child(self, ["fit", *(str(p) for pair in pairs for p in pair), "-o", str(self.out)],
                                   stderr=self._read_err, stdout=self._read_out, finished=self._finished,
@@ -97,8 +98,12 @@ class LookMatcher(QObject):
             recipe = Recipe.load(self.out)
             m = RESULT.search(self._stdout)
             fit = f", {m[1]} dB from {'the target' if self._pairs == 1 else 'the targets'}" if m else ""
-            if "rough match:" in self._stdout:  # retouch fit says when no global look gets close
+            rough = ROUGH.search(self._stdout)  # retouch fit says when no global look gets close
+            if rough and self._pairs == 1:
                 fit += " (a rough match: the look may hold what these filters cannot do, such as a local edit)"
+            elif rough:
+                fit += (f" (a rough match for {rough[1]}: it may hold what these filters cannot do, such as a "
+                        "local edit, or a look of its own)")
             self._done(recipe, f"{len(recipe)} step{'s' if len(recipe) != 1 else ''}{fit}" if len(recipe)
                        else "no steps: the photo already matches it")
         else:

@@ -50,13 +50,12 @@ class MatchLookMixin:
             return
         pairs, left = look_pairs(doc.path, after)
         if not pairs:
-            self.panel.set_busy(f"Match a look: none of the {len(left)} finished photos is named as "
-                                f"{doc.path.name}; pick its finished version among them (the others pair "
-                                "by name with this folder's photos).")
+            self.panel.set_busy(f"Match a look: none of the {len(after)} files picked is a finished version "
+                                f"of {doc.path.name} by its name; pick one among them (the others pair by name "
+                                "with this folder's photos).")
             return
         what = pairs[0][1].name if len(pairs) == 1 else f"{len(pairs)} finished photos"
-        unpaired = (f" Left out, no photo of that name in {doc.path.parent.name}: "
-                    f"{', '.join(p.name for p in left)}." if left else "")
+        unpaired = f" Left out: {', '.join(left)}." if left else ""
 
         def done(recipe: Recipe, summary: str) -> None:
             if doc is not self.doc:
@@ -74,18 +73,39 @@ class MatchLookMixin:
         self.matcher.start(pairs)
 
 
-def look_pairs(photo: Path, after: Path | list[Path]) -> tuple[list[tuple[Path, Path]], list[Path]]:
-    """The (photo, finished version) pairs to fit, the open ``photo``'s first, and the finished
-    photos that pair with none. One finished photo is the open photo's, whatever its name; several
-    pair by name with the photos of ``photo``'s folder (:func:`engine.batch.pair_by_name`: a RAW and
-    its export); no pair for ``photo`` itself is no pairs."""
+def look_pairs(photo: Path, after: Path | list[Path]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """The (photo, finished version) pairs to fit, the open ``photo``'s first, and why each other
+    picked file was left out. One finished photo is the open photo's, whatever its name. Of
+    several, the open photo's is the one of its name (the first, if two are); each other pairs
+    with the photo of its name in ``photo``'s folder (a RAW before a camera JPEG of the same shot).
+    No finished version of ``photo`` among them is no pairs."""
     if isinstance(after, Path):
         return [(photo, after)], []
-    from engine.batch import pair_by_name
+    from engine.io import is_raw
 
-    pairs = pair_by_name(list_photos(photo.parent), after)
-    mine = [p for p in pairs if p[0].resolve() == photo.resolve()]
-    left = [a for a in after if all(a != p[1] for p in pairs)]
-    if not mine:
-        return [], list(after)
-    return mine + [p for p in pairs if p not in mine], left
+    key = lambda p: p.stem.casefold()  # noqa: E731  IMG_0042.CR2 and img_0042.jpg: a RAW and its export
+    picked = {p.resolve() for p in after}
+    folder = [p for p in list_photos(photo.parent) if p.resolve() not in picked]
+    pairs: list[tuple[Path, Path]] = []
+    left: list[str] = []
+    for a in after:
+        if a.resolve() == photo.resolve():
+            left.append(f"{a.name} (the open photo itself)")
+        elif key(a) == key(photo):
+            if pairs and pairs[0][0] == photo:
+                left.append(f"{a.name} (another finished version of {photo.name})")
+            else:
+                pairs.insert(0, (photo, a))
+        else:
+            same = [p for p in folder if key(p) == key(a)]
+            raws = [p for p in same if is_raw(p)]
+            one = same if len(same) == 1 else raws if len(raws) == 1 else []
+            if one and all(b != one[0] for b, _ in pairs):
+                pairs.append((one[0], a))
+            else:
+                left.append(f"{a.name} (" + (f"no photo of that name in {photo.parent.name}" if not same else
+                                            f"several photos of that name in {photo.parent.name}" if not one else
+                                            f"another finished version of {one[0].name}") + ")")
+    if not pairs or pairs[0][0] != photo:
+        return [], left
+    return pairs, left

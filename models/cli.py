@@ -70,7 +70,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                                    "cannot tell a warmer white balance from more saturation.")
     f.add_argument("before", type=Path, metavar="BEFORE", help="the photo as shot (RAW, JPEG, PNG or TIFF)")
     f.add_argument("after", type=Path, metavar="AFTER", help="a finished version of it, any size, cropped or not")
-    f.add_argument("more", type=Path, nargs="*", metavar="BEFORE AFTER",
+    f.add_argument("more", type=Path, nargs="*", default=[], metavar="BEFORE AFTER",
                    help="more pairs of the same look, one recipe for all")
     f.add_argument("-o", "--output", type=Path, required=True, metavar="R.json", help="recipe JSON to write")
     f.add_argument("--iterations", type=int, default=300, metavar="N",
@@ -407,7 +407,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if alpha is not None:
             print(f"{after_path.name}: its transparent pixels ({float((alpha < 1).mean()):.0%}) are left out of "
                   "the fit", file=sys.stderr, flush=True)
-        return before, after, alpha
+        try:  # only the pixels compared are kept: a dozen 24 MP pairs would hold gigabytes
+            return (*fit_mod.sample_pair(before, after, alpha), None)
+        except fit_mod.FitError as e:
+            raise CliError(f"{after_path.name} is {e}") from None
 
     @guarded
     def run(args: argparse.Namespace) -> int:
@@ -417,6 +420,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
             raise UsageError(f"give photos in pairs, BEFORE AFTER: {args.more[-1].name} has no AFTER")
         paths = [args.before, args.after, *args.more]
         names = list(zip(paths[::2], paths[1::2]))
+        for b, a in names:
+            if b.absolute() == a.absolute():
+                raise UsageError(f"{a} is given as both BEFORE and AFTER of one pair")
         _check_output(args.output, *paths, text="recipe")  # before the fit: it takes seconds
         pairs = [load_pair(b, a) for b, a in names]
         t = time.perf_counter()
@@ -441,7 +447,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         rough = [a.name for (_, a), rmse in zip(names, res.pair_rmse) if res.db(rmse) < ROUGH_FIT_DB]
         if rough:  # a recipe of the true look lands at 33-47 dB, cropped and resized too
             print(f"rough match: {', '.join(rough)} may hold what these filters cannot do (a vignette, a local "
-                  "or selective edit, retouching, or a look of its own); the recipe is the closest global look")
+                  f"or selective edit, retouching{', or a look of its own' if len(names) > 1 else ''}); the "
+                  "recipe is the closest global look")
         return 0
 
     return run(args)

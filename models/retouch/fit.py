@@ -151,6 +151,16 @@ def _samples(before: np.ndarray, after: np.ndarray, size: int,
     return pick(before), pick(after).clamp(0, 1)
 
 
+def sample_pair(before_linear: np.ndarray, after_srgb: np.ndarray, opacity: np.ndarray | None = None,
+                size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """The ``size``² pixels :func:`fit_pairs` compares of one pair, as a pair it can take instead
+    (every filter is pointwise: the fit is the same): a caller with many large pairs holds these
+    rather than the photos. Raises :class:`FitError` as the fit would."""
+    before, after = _samples(np.asarray(before_linear, np.float32), np.asarray(after_srgb, np.float32), size,
+                             opacity)
+    return before.numpy(), after.numpy()
+
+
 def _one_grid(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both images on the smaller one's pixel grid (the larger area-averaged down, in linear light),
     so pixel i of one is pixel i of the other and the error is the one at that size.
@@ -395,7 +405,11 @@ def _pair_samples(pairs: list[Pair], size: int) -> tuple[torch.Tensor, torch.Ten
     samples = []
     for i, (before, after, opacity) in enumerate(pairs):
         try:
-            samples.append(_samples(np.asarray(before, np.float32), np.asarray(after, np.float32), size, opacity))
+            if before.shape == after.shape == (size, size, 3) and before.dtype == np.float64 and opacity is None:
+                samples.append((torch.from_numpy(before), torch.from_numpy(after).clamp(0, 1)))  # sample_pair's
+            else:
+                samples.append(_samples(np.asarray(before, np.float32), np.asarray(after, np.float32), size,
+                                        opacity))
         except FitError as e:
             raise FitError(str(e), i) from None
     return torch.cat([s[0] for s in samples]), torch.cat([s[1] for s in samples])

@@ -26,7 +26,7 @@ from PIL import Image
 
 from engine.color import srgb_encode
 from engine.io.image import linearize
-from engine.render import render, resize_linear
+from engine.render import render
 
 from .fit import fit_pairs
 
@@ -76,22 +76,18 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return -10 * math.log10(max(float(((a - b) ** 2).mean()), 1e-12))
 
 
-def _same_height(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    h = min(a.shape[0], b.shape[0])
-    return tuple(resize_linear(x, round(x.shape[1] * h / x.shape[0]), h) for x in (a, b))
-
-
 def run(photos: Path, pairs: tuple[tuple[str, str], ...], log: Callable[[str], None] = print) -> list[dict]:
-    small = {p.name: _load(p, 160) for p in sorted(photos.glob("*.png"))}
+    """Each photo of ``pairs`` fitted alone, then each pair together, every fit scored on the same
+    photos: those of ``photos`` in no pair."""
+    fitted = {n for pair in pairs for n in pair}
+    small = {p.name: _load(p, 160) for p in sorted(photos.glob("*.png")) if p.name not in fitted}
     rows = []
     for names in [(a,) for a, _ in pairs] + [(b,) for _, b in pairs] + [tuple(p) for p in pairs]:
         befores = [_load(photos / n, 512) for n in names]
-        if len(befores) == 2:
-            befores = list(_same_height(*befores))
         for lk in LOOKS:
             t = time.perf_counter()
             res = fit_pairs([(b, look(lk, b, jpeg=True), None) for b in befores])
-            scores = [_psnr(render(res.recipe, x, exact=True), look(lk, x)) for q, x in small.items() if q not in names]
+            scores = [_psnr(render(res.recipe, x, exact=True), look(lk, x)) for x in small.values()]
             rows.append(dict(photos=list(names), look=lk, pair_db=res.psnr, transfer_db=statistics.mean(scores),
                              seconds=time.perf_counter() - t, steps=[s.op for s in res.recipe]))
             log(f"{' + '.join(names):60s} {lk:11s} pair {res.psnr:5.1f} dB  to {len(scores)} others "

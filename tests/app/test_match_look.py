@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QProcess
 from PySide6.QtWidgets import QPushButton
 from qt_helpers import TIMEOUT, open_and_wait
 
@@ -65,7 +66,7 @@ def test_match_a_look_from_several_finished_photos(qtbot, win, folder, tmp_path)
     afters = sorted(edited.iterdir())
     win.match_look([p for p in afters if p.name != "b_dune.png"])
     assert win.matcher is None or not win.matcher.running()
-    assert "none of the 2 finished photos is named as b_dune.jpg" in win.panel.status.text()
+    assert "none of the 2 files picked is a finished version of b_dune.jpg by its name" in win.panel.status.text()
     win.match_look(afters)
     assert "2 photos to their finished versions" in win.matcher.dialog.labelText()
     qtbot.waitUntil(lambda: len(win.doc.recipe) > 0, timeout=LONG)
@@ -74,7 +75,36 @@ def test_match_a_look_from_several_finished_photos(qtbot, win, folder, tmp_path)
     assert abs(got.steps[0].params["blue"] - 0.8) < 0.03 and abs(got.steps[1].params["amount"] - 0.4) < 0.03
     status = win.panel.status.text()
     assert status.startswith("Matched the look of 2 finished photos: 2 steps"), status
-    assert "from the targets" in status and status.endswith("Left out, no photo of that name in photos: stray.png.")
+    assert "from the targets" in status and status.endswith("Left out: stray.png (no photo of that name in photos).")
+
+
+def test_several_finished_photos_pair_as_a_photographer_keeps_them(tmp_path):
+    """The open photo pairs with the finished photo of its name, even where its folder holds the
+    RAW of the same shot or the exports sit beside it; the others by name, a RAW before a camera
+    JPEG; what pairs with nothing, or twice, is left out with the reason."""
+    from app.window_match import look_pairs
+
+    shoot, edited = tmp_path / "shoot", tmp_path / "edited"
+    shoot.mkdir()
+    edited.mkdir()
+    for name in ("IMG_1.CR2", "IMG_1.JPG", "IMG_2.CR2", "IMG_2.JPG", "IMG_3.jpg", "IMG_3.tif", "x.jpg"):
+        (shoot / name).write_bytes(b"")
+    for name in ("img_1.jpg", "IMG_1.tif", "IMG_2.jpg", "IMG_4.jpg"):
+        (edited / name).write_bytes(b"")
+    e = lambda n: edited / n  # noqa: E731
+    # the camera JPEG open: its finished version by name, the RAW of the other shot
+    pairs, left = look_pairs(shoot / "IMG_1.JPG", [e("IMG_2.jpg"), e("img_1.jpg"), e("IMG_1.tif"), e("IMG_4.jpg"),
+                                                   shoot / "IMG_1.JPG"])
+    assert pairs == [(shoot / "IMG_1.JPG", e("img_1.jpg")), (shoot / "IMG_2.CR2", e("IMG_2.jpg"))]
+    assert left == ["IMG_1.tif (another finished version of IMG_1.JPG)", "IMG_4.jpg (no photo of that name in shoot)",
+                    "IMG_1.JPG (the open photo itself)"]
+    # exports beside the originals: the export is never its own BEFORE
+    pairs, left = look_pairs(shoot / "IMG_3.jpg", [shoot / "IMG_3.tif", e("IMG_2.jpg")])
+    assert pairs == [(shoot / "IMG_3.jpg", shoot / "IMG_3.tif"), (shoot / "IMG_2.CR2", e("IMG_2.jpg"))] and not left
+    # no finished version of the open photo: nothing to fit
+    assert look_pairs(shoot / "x.jpg", [e("IMG_2.jpg"), e("IMG_4.jpg")])[0] == []
+    # one file picked is the open photo's, whatever its name
+    assert look_pairs(shoot / "x.jpg", e("IMG_4.jpg")) == ([(shoot / "x.jpg", e("IMG_4.jpg"))], [])
 
 
 def test_match_a_look_cancelled_changes_nothing(qtbot, win, folder, tmp_path):
@@ -96,3 +126,22 @@ def test_match_a_look_refuses_another_photo(qtbot, win, folder, tmp_path):
     qtbot.waitUntil(lambda: not win.matcher.running(), timeout=LONG)
     assert "does not show b_dune.jpg" in win.panel.status.text(), win.panel.status.text()
     assert len(win.doc.recipe) == 0
+
+
+def test_a_rough_match_among_several_names_the_finished_photo(qtbot, win):
+    """With several pairs, the summary says which finished photo ``retouch fit`` found no global
+    look for; with one, it reads as before."""
+    from app.match_look import LookMatcher
+
+    got: list[str] = []
+    m = LookMatcher(win, lambda recipe, summary: got.append(summary), got.append)
+    m._read_out = lambda: None  # the child's output, as read: set below
+    for pairs, line in ((2, "rough match: a2.png may hold what these filters cannot do (…, or a look of its own)"),
+                        (1, "rough match: a1.png may hold what these filters cannot do (…)")):
+        Recipe([Step("exposure", {"ev": 0.3})]).save(m.out)
+        m._pairs, m._stdout = pairs, f"remaining error: RMSE 0.0501 (26.0 dB PSNR; before fitting 20.0 dB)\n{line}\n"
+        m._finished(0, QProcess.ExitStatus.NormalExit)
+    assert got == ["1 step, 26.0 dB from the targets (a rough match for a2.png: it may hold what these filters "
+                   "cannot do, such as a local edit, or a look of its own)",
+                   "1 step, 26.0 dB from the target (a rough match: the look may hold what these filters cannot "
+                   "do, such as a local edit)"]

@@ -197,7 +197,13 @@ def test_fit_command_fits_one_recipe_to_several_pairs(tmp_path, capsys, heldout_
     args = _parse(["fit", *photos[:3], "-o", str(tmp_path / "x.json")])
     assert args.func(args) == 2
     assert "give photos in pairs, BEFORE AFTER: b2.png has no AFTER" in capsys.readouterr().err
+    args = _parse(["fit", *photos[:3], photos[2], "-o", str(tmp_path / "x.json")])
+    assert args.func(args) == 2
+    assert "b2.png is given as both BEFORE and AFTER of one pair" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+    with pytest.raises(SystemExit):  # a lone BEFORE: argparse names only the AFTER missing, as before
+        _parse(["fit", photos[0], "-o", str(tmp_path / "x.json")])
+    assert "the following arguments are required: AFTER\n" in capsys.readouterr().err
 
 
 def test_fit_command_cancelled_writes_nothing(tmp_path, monkeypatch, capsys, heldout_srgb):
