@@ -159,7 +159,8 @@ def main() -> int:
         save("10_learn_my_style", sd)
         sd.close()  # stops the training: a usable style and a checkpoint
         spin(lambda: not sd.is_training(), timeout=60)
-        # Match a look: a finished version of the open photo, as another tool would export it
+        # Match a look: finished versions of the open photo and of another of its folder, as
+        # another tool would export them (several pin a look down better than one)
         import numpy as np
 
         from engine.io import load_photo, write_image
@@ -168,9 +169,12 @@ def main() -> int:
 
         look = Recipe([Step("white_balance", {"green": 1.0, "blue": 0.8}), Step("contrast", {"amount": 0.3}),
                        Step("saturation", {"amount": -0.3})])
-        after = folder.parent / "finished_by_another_tool.jpg"
-        write_image(after, np.clip(render(look, load_photo(win.doc.path).linear), 0, 1), fmt="jpeg", quality=92)
-        win.match_look(after)
+        finished = folder.parent / "Finished by another tool"
+        finished.mkdir()
+        afters = [finished / f"{p.stem}.jpg" for p in (win.doc.path, folder / "dune.jpg")]
+        for src, after in zip((win.doc.path, folder / "dune.jpg"), afters):
+            write_image(after, np.clip(render(look, load_photo(src).linear), 0, 1), fmt="jpeg", quality=92)
+        win.match_look(afters)
         spin(lambda: "search" in win.matcher.dialog.labelText(), timeout=120, settle=0.2)
         save("11_match_look_progress", win.matcher.dialog)
         spin(lambda: not win.matcher.running(), timeout=180)
