@@ -25,8 +25,8 @@ Short, readable recipes in seconds.
 Several pairs of one look are fitted at once (:func:`fit_pairs`: their pixel samples side by
 side, exact for pointwise filters). One photo can leave a look undetermined: on a photo of nearly
 one hue, a warmer white balance and more saturation do the same, and a look fitted on a cheetah
-transferred to 32 other photos at 27.8 dB where one fitted on a dam did at 36.4; the two fitted
-together, at 36.1 (:mod:`models.retouch.fit_transfer`, four looks made outside the engine).
+carried to 27 other photos at 28.3 dB where one fitted on a dam did at 37.1; the two fitted
+together, at 36.3 (:mod:`models.retouch.fit_transfer`, four looks made outside the engine).
 """
 
 from __future__ import annotations
