@@ -68,8 +68,11 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                                    "prints the remaining error. Use it to reverse-engineer a look. Give "
                                    "several pairs of one look to pin it down: one photo of nearly one hue "
                                    "cannot tell a warmer white balance from more saturation.")
-    f.add_argument("before", type=Path, metavar="BEFORE", help="the photo as shot (RAW, JPEG, PNG or TIFF)")
-    f.add_argument("after", type=Path, metavar="AFTER", help="a finished version of it, any size, cropped or not")
+    f.add_argument("before", type=Path, metavar="BEFORE",
+                   help="the photo as shot (RAW, JPEG, PNG or TIFF), or a folder of them")
+    f.add_argument("after", type=Path, metavar="AFTER",
+                   help="a finished version of it, any size, cropped or not; or a folder of finished photos, "
+                        "paired by file name with BEFORE's (IMG_0042.CR2 and IMG_0042.jpg)")
     f.add_argument("more", type=Path, nargs="*", default=[], metavar="BEFORE AFTER",
                    help="more pairs of the same look, one recipe for all")
     f.add_argument("-o", "--output", type=Path, required=True, metavar="R.json", help="recipe JSON to write")
@@ -373,6 +376,29 @@ def _continue_command(args: argparse.Namespace, out: Path, run: Path, cfg: Confi
 
 #: Below this the fitted recipe is said to be a rough match (the README's fit figures: 33-47 dB).
 ROUGH_FIT_DB = 28.0
+#: Pairs fitted from two folders at most, spread over them: each adds its decode and alignment
+#: (seconds), and a look is pinned down by a few varied photos.
+MAX_FOLDER_PAIRS = 8
+
+
+def _folder_pairs(before: Path, after: Path) -> list[tuple[Path, Path]]:
+    """The pairs by file name of two folders, at most ``MAX_FOLDER_PAIRS`` spread evenly over them."""
+    from engine.batch import pair_by_name, scan_folder
+    from engine.cli import CliError
+
+    try:
+        pairs = pair_by_name(scan_folder(before), scan_folder(after))
+    except OSError as e:
+        raise CliError(f"cannot list {e.filename}: {e.strerror}") from None
+    if not pairs:
+        raise CliError(f"no photo in {after} has the name of one in {before}: fit pairs them by file name "
+                       "(IMG_0042.CR2 and IMG_0042.jpg)")
+    if len(pairs) > MAX_FOLDER_PAIRS:
+        pick = [pairs[round(i * (len(pairs) - 1) / (MAX_FOLDER_PAIRS - 1))] for i in range(MAX_FOLDER_PAIRS)]
+        print(f"{len(pairs)} photos pair by name: fitting {MAX_FOLDER_PAIRS} of them, spread over the folders",
+              file=sys.stderr, flush=True)
+        return pick
+    return pairs
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -380,7 +406,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from engine.auto_cli import describe
     from engine.cli import CliError, UsageError, _check_output, guarded
     from engine.color import srgb_encode
-    from engine.io import load_photo
+    from engine.io import ImageError, load_photo
     from engine.io.image import opacity
     from engine.render import resize_linear
 
@@ -416,15 +442,33 @@ def cmd_fit(args: argparse.Namespace) -> int:
     def run(args: argparse.Namespace) -> int:
         if args.iterations < 1:
             raise UsageError(f"--iterations must be at least 1 (got {args.iterations})")
+        folders = args.before.is_dir() or args.after.is_dir()
+        if folders and (args.more or not (args.before.is_dir() and args.after.is_dir())):
+            raise UsageError("give two folders, BEFORE AFTER, or photos in pairs")
         if len(args.more) % 2:
             raise UsageError(f"give photos in pairs, BEFORE AFTER: {args.more[-1].name} has no AFTER")
-        paths = [args.before, args.after, *args.more]
-        names = list(zip(paths[::2], paths[1::2]))
+        if folders:
+            names = _folder_pairs(args.before, args.after)
+        else:
+            paths = [args.before, args.after, *args.more]
+            names = list(zip(paths[::2], paths[1::2]))
         for b, a in names:
             if b.absolute() == a.absolute():
                 raise UsageError(f"{a} is given as both BEFORE and AFTER of one pair")
-        _check_output(args.output, *paths, text="recipe")  # before the fit: it takes seconds
-        pairs = [load_pair(b, a) for b, a in names]
+        _check_output(args.output, *(p for pair in names for p in pair), text="recipe")  # before the fit: seconds
+        if not folders:
+            pairs = [load_pair(b, a) for b, a in names]
+        else:  # a pair that cannot be read or does not line up is skipped and said, as train-style does
+            pairs, kept = [], []
+            for b, a in names:
+                try:
+                    pairs.append(load_pair(b, a))
+                    kept.append((b, a))
+                except (CliError, ImageError) as e:
+                    print(f"skipped {b.name} -> {a.name}: {e}", file=sys.stderr, flush=True)
+            if not pairs:
+                raise CliError(f"none of the {len(names)} pairs could be fitted")
+            names = kept
         t = time.perf_counter()
         try:
             res = fit_mod.fit_pairs(pairs, iters=args.iterations, log=lambda line: print(

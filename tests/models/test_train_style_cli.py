@@ -206,6 +206,41 @@ def test_fit_command_fits_one_recipe_to_several_pairs(tmp_path, capsys, heldout_
     assert "the following arguments are required: AFTER\n" in capsys.readouterr().err
 
 
+def test_fit_command_pairs_two_folders_by_name(tmp_path, capsys, heldout_srgb):
+    """``retouch fit RAWS/ EDITS/``: the photos pair by file name, as train-style pairs them; a pair
+    that does not line up is skipped and said, and the rest fitted; a folder with a file is a
+    usage error."""
+    from engine.io import write_image
+
+    known = Recipe([Step("exposure", {"ev": 0.4}), Step("white_balance", {"green": 1.0, "blue": 0.85})])
+    shot, done = tmp_path / "shot", tmp_path / "done"
+    shot.mkdir()
+    done.mkdir()
+    for i, name in ((0, "IMG_1"), (3, "IMG_2"), (1, "IMG_3")):
+        write_image(shot / f"{name}.png", heldout_srgb[i], fmt="png")
+        shown = heldout_srgb[2 if name == "IMG_3" else i]  # IMG_3's "edit" is of another photo
+        edit = srgb_encode(replay(known, srgb_decode(shown)))
+        write_image(done / f"{name}.jpg", edit, fmt="jpeg", quality=95)
+    write_image(done / "IMG_9.jpg", heldout_srgb[4], fmt="jpeg")  # no photo of that name: not a pair
+    out = tmp_path / "look.json"
+    args = _parse(["fit", str(shot), str(done), "-o", str(out)])
+    assert args.func(args) == 0
+    captured = capsys.readouterr()
+    assert "skipped IMG_3.png -> IMG_3.jpg: IMG_3.jpg does not show IMG_3.png" in captured.err
+    assert re.findall(r"  (\S+) -> (\S+): [\d.]+ dB", captured.out) == [("IMG_1.png", "IMG_1.jpg"),
+                                                                       ("IMG_2.png", "IMG_2.jpg")]
+    got = Recipe.load(out)
+    assert [s.op for s in got] == ["exposure", "white_balance"], got.dumps()
+    assert abs(got.steps[0].params["ev"] - 0.4) < 0.05 and abs(got.steps[1].params["blue"] - 0.85) < 0.03
+    args = _parse(["fit", str(shot), str(done / "IMG_1.jpg"), "-o", str(tmp_path / "x.json")])
+    assert args.func(args) == 2
+    assert "give two folders, BEFORE AFTER, or photos in pairs" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    args = _parse(["fit", str(shot), str(tmp_path / "empty"), "-o", str(tmp_path / "x.json")])
+    assert args.func(args) == 1
+    assert "no photo in" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+
+
 def test_fit_command_cancelled_writes_nothing(tmp_path, monkeypatch, capsys, heldout_srgb):
     """Ctrl-C during the fit (tens of seconds) ends with a message and exit 130, and no recipe."""
     from engine.io import write_image
