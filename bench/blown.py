@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 from _photo import load, resized
 
-import engine.lut as lut_mod
+import engine.lut.recipe_lut as lut_mod  # apply_recipe_lut looks _blown_pixels up here
 from engine.filters.white_balance import blown as blown_weight
 from engine.io import load_photo
 from engine.io.dng import write_dng
+from engine.lut.blown import _Blown
 from engine.recipe import Recipe, Step
 from engine.render import render_bits, render_rgb32
 
@@ -54,9 +55,9 @@ def spread(words: np.ndarray, blown: np.ndarray) -> float:
     return float((rgb.max(axis=-1) - rgb.min(axis=-1)).max()) if len(rgb) else 0.0
 
 
-def no_second_pass(linear: np.ndarray) -> lut_mod._Blown:
-    """Stands in for ``engine.lut._blown_pixels``: no pixel rendered again (the tables alone)."""
-    return lut_mod._Blown(*(np.empty(0, np.int64) for _ in range(3)))
+def no_second_pass(linear: np.ndarray) -> _Blown:
+    """Stands in for ``engine.lut.blown._blown_pixels``: no pixel rendered again (the tables alone)."""
+    return _Blown(*(np.empty(0, np.int64) for _ in range(3)))
 
 
 def dragged(i: int) -> Recipe:

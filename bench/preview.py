@@ -35,7 +35,7 @@ def recipe(value: float, case: str) -> Recipe:
     steps = [Step("exposure", {"ev": ev}), Step("gamma", {"gamma": 0.85})]
     if case == "1d":
         return Recipe([*steps, Step("white_balance", {"green": 1.05, "blue": 0.9}), Step("tone", {"slopes": TONE})])
-    if case == "chain":  # a steep gamma between two mixing steps: two cubes (engine.lut._bake_middle)
+    if case == "chain":  # a steep gamma between two mixing steps: two cubes (engine.lut.bake._bake_middle)
         return Recipe([Step("exposure", {"ev": ev}), Step("saturation", {"amount": 0.5}),
                        Step("gamma", {"gamma": 0.4}), Step("contrast", {"amount": 0.3})])
     amount = 0.35 if case != "saturation" else 0.3 + 0.2 * value

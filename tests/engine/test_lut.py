@@ -57,9 +57,9 @@ def test_channelwise_probe_matches_the_math(op: str) -> None:
 def test_a_near_identity_step_does_not_make_its_filter_per_channel(monkeypatch, photo_linear) -> None:
     # The policy's "pass" (a saturation of 1e-7) changes nothing measurable; probing at its value
     # once cached saturation as per-channel, and every later saturation step baked wrongly.
-    import engine.lut as lut_mod
+    import engine.lut.channelwise as channelwise_mod  # where is_channelwise keeps its cache
 
-    monkeypatch.setattr(lut_mod, "_CHANNELWISE", {})
+    monkeypatch.setattr(channelwise_mod, "_CHANNELWISE", {})
     assert not is_channelwise(Step("saturation", {"amount": 1e-7}))
     strong = Recipe([Step("saturation", {"amount": 0.8})])
     mx, _ = errors_8bit(apply_lut(bake_lut(strong), photo_linear), render_exact(strong, photo_linear))

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-import engine.lut as lut_mod
+import engine.lut.apply as lut_apply  # apply_lut looks its kernels and the tail cache up here
 from engine.lut import (
     IN_MAX,
     PRE_LO_EXP,
@@ -100,7 +100,7 @@ def test_tail_cache_reuses_the_cube_output_and_never_goes_stale(photo_linear: np
     frozen = photo_linear.copy()
     frozen.setflags(write=False)
     calls = {"full": 0, "tail": 0}
-    full, tail = lut_mod._apply, lut_mod._apply_tail
+    full, tail = lut_apply._apply, lut_apply._apply_tail
 
     def count(name, fn):
         def wrapped(*args):
@@ -108,8 +108,8 @@ def test_tail_cache_reuses_the_cube_output_and_never_goes_stale(photo_linear: np
             return fn(*args)
         return wrapped
 
-    monkeypatch.setattr(lut_mod, "_apply", count("full", full))
-    monkeypatch.setattr(lut_mod, "_apply_tail", count("tail", tail))
+    monkeypatch.setattr(lut_apply, "_apply", count("full", full))
+    monkeypatch.setattr(lut_apply, "_apply_tail", count("tail", tail))
     words = np.empty(frozen.shape[:2], np.uint32)
     for i, ev in enumerate((0.1, 0.2, 0.3, 0.4)):  # a tail slider moving: the 3rd render on is post-only
         calls.update(full=0, tail=0)
@@ -162,7 +162,7 @@ def test_kernel_errors_reach_the_caller(photo_linear: np.ndarray, monkeypatch) -
     def broken(*args):
         raise RuntimeError("kernel failed")
 
-    monkeypatch.setattr(lut_mod, "_apply", broken)
+    monkeypatch.setattr(lut_apply, "_apply", broken)
     with pytest.raises(RuntimeError, match="kernel failed"):
         apply_lut(bake_lut(MIXED), np.ascontiguousarray(np.tile(photo_linear, (2, 1, 1))))
 
@@ -175,7 +175,7 @@ def test_tail_cache_does_not_keep_a_photo_alive(photo_linear: np.ndarray) -> Non
     img.setflags(write=False)
     for ev in (0.1, 0.2, 0.3):
         apply_recipe_lut(with_tail(ev), img, 33, np.empty(img.shape[:2], np.uint32))
-    assert lut_mod._MID and lut_mod._MID[0][0]() is img  # cached ...
+    assert lut_apply._MID and lut_apply._MID[0][0]() is img  # cached ...
     gone = weakref.ref(img)
     del img
     gc.collect()
