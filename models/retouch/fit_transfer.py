@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import statistics
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from engine.color import srgb_encode
 from engine.io.image import linearize
 from engine.render import render
 
+from .evaluate import psnr
 from .fit import fit_pairs
 
 LUMA = np.array([0.2126, 0.7152, 0.0722])
@@ -72,10 +72,6 @@ def _load(path: Path, size: int) -> np.ndarray:
         return linearize(np.asarray(im))
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return -10 * math.log10(max(float(((a - b) ** 2).mean()), 1e-12))
-
-
 def run(photos: Path, pairs: tuple[tuple[str, str], ...], log: Callable[[str], None] = print) -> list[dict]:
     """Each photo of ``pairs`` fitted alone, then each pair together, every fit scored on the same
     photos: those of ``photos`` in no pair."""
@@ -87,7 +83,7 @@ def run(photos: Path, pairs: tuple[tuple[str, str], ...], log: Callable[[str], N
         for lk in LOOKS:
             t = time.perf_counter()
             res = fit_pairs([(b, look(lk, b, jpeg=True), None) for b in befores])
-            scores = [_psnr(render(res.recipe, x, exact=True), look(lk, x)) for x in small.values()]
+            scores = [psnr(render(res.recipe, x, exact=True), look(lk, x)) for x in small.values()]
             rows.append(dict(photos=list(names), look=lk, pair_db=res.psnr, transfer_db=statistics.mean(scores),
                              seconds=time.perf_counter() - t, steps=[s.op for s in res.recipe]))
             log(f"{' + '.join(names):60s} {lk:11s} pair {res.psnr:5.1f} dB  to {len(scores)} others "
@@ -101,7 +97,7 @@ def summary(rows: list[dict]) -> str:
            for r in rows if len(r["photos"]) == 2]
     if not two:
         return ""
-    mean = lambda xs: statistics.mean(xs)  # noqa: E731
+    mean = statistics.mean
     return (f"to the other photos, two pairs: mean {mean(t for t, _, _ in two):.1f} dB, worst "
             f"{min(t for t, _, _ in two):.1f}; one pair: mean {mean((a + b) / 2 for _, a, b in two):.1f} dB "
             f"(the worse of the two {mean(min(a, b) for _, a, b in two):.1f}), worst "
