@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QListW
 from engine.recipe import Recipe
 
 from . import theme, thumb_cache
+from .display import to_screen
 from .workers import clear_pool, run_in_pool, serial_pool
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ def _icon(image: QImage | QPixmap) -> QIcon:
     w, h = round(THUMB * _dpr), round(THUMB * 3 // 4 * _dpr)
     box = QPixmap(w, h)
     box.fill(Qt.GlobalColor.transparent)
-    src = image if isinstance(image, QPixmap) else QPixmap.fromImage(image)
+    # on the screen's profile; a thumbnail taken from the shown preview is in it already
+    src = QPixmap.fromImage(to_screen(image.toImage() if isinstance(image, QPixmap) else image.copy()))
     src = src.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
     p = QPainter(box)
     p.drawPixmap((w - src.width()) // 2, (h - src.height()) // 2, src)
@@ -166,6 +168,17 @@ class Filmstrip(QListWidget):
             self.items[p] = item
             self.set_edited(p, has_sidecar(p))
         self.blockSignals(False)
+        self._load_thumbnails(paths)
+
+    def reload_thumbnails(self) -> None:
+        """Every thumbnail made again (the screen's colour profile changed)."""
+        self._generation += 1
+        clear_pool(self.pool)
+        with self._looks_lock:
+            self._looks.clear()
+        self._load_thumbnails([p for p in self.items if not self.is_failed(p)])
+
+    def _load_thumbnails(self, paths: list[Path]) -> None:
         gen = self._generation
         for p in paths:
             run_in_pool(load_thumbnail, p, pool=self.pool,

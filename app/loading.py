@@ -74,9 +74,10 @@ def embedded_preview(path: Path, wanted: Callable[[], bool] | None = None) -> QI
         raise Skipped(path)
     from engine.io import load_preview
 
+    from .display import to_screen
     from .renderer import to_qimage
 
-    return to_qimage(np.asarray(load_preview(path, max_size=PREVIEW_EDGE, safe=True, coarse=True), np.uint8))
+    return to_screen(to_qimage(np.asarray(load_preview(path, max_size=PREVIEW_EDGE, safe=True, coarse=True), np.uint8)))
 
 
 class Skipped(Exception):

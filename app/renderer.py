@@ -19,6 +19,8 @@ from PySide6.QtGui import QImage
 
 from engine.recipe import Recipe
 
+from .display import to_screen
+
 KINDS = ("preview", "before", "crop", "crop_before", "variation", "warmup")  # priority order
 
 
@@ -76,6 +78,7 @@ def execute(req: RenderRequest) -> RenderResult:
 
         warm_up()
     img, hist = render_qimage(req.recipe, req.image, histogram=req.kind == "preview", cube=req.cube)
+    to_screen(img)  # the histogram stays sRGB: the screen's profile changes only what is shown
     return RenderResult(req, img, hist, (time.perf_counter() - t0) * 1e3)
 
 

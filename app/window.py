@@ -36,6 +36,7 @@ from engine.runners.constancy import DEFAULT_WB
 from engine.runners.meter import DEFAULT_METER
 
 from . import agent as agent_mod
+from . import display
 from .controls import commit_typing
 from .document import PhotoDoc
 from .errors import show_error
@@ -58,6 +59,7 @@ from .viewer import Viewer
 from .wb_pick import WhiteBalancePicker
 from .window_agent import AgentMixin
 from .window_clipboard import ClipboardMixin
+from .window_display import DisplayMixin
 from .window_export import ExportMixin
 from .window_folders import FoldersMixin
 from .window_match import MatchLookMixin
@@ -87,7 +89,7 @@ COMING = {
 
 
 class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookMixin, StylesMixin, AgentMixin,
-                 ClipboardMixin, ExportMixin, QMainWindow):
+                 ClipboardMixin, ExportMixin, DisplayMixin, QMainWindow):
     # the mixins hold methods only: every attribute is set here, their Qt base class comes last
     photoShown = Signal(object)      # PhotoDoc: its pixels are decoded and the first render is up
     previewRendered = Signal(int)    # request id of a preview render now on screen
@@ -145,6 +147,11 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         # the shown photo, edited since its thumbnail was last set from its preview: leaving it
         # before that happens renders its thumbnail in the background instead
         self._thumb_owed: PhotoDoc | None = None
+        # the screen's colour profile (window_display): the chosen file, the profile in use, the screen's index
+        self._display_file = ""
+        self._display_profile = display.Profile(None, "sRGB", "none")
+        self._display_screen = 0
+        self._screen_watched = False
         self._settle = QTimer(self, singleShot=True, interval=120)
         self._settle.timeout.connect(self._settled)
         self._build()
@@ -301,6 +308,8 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         keys = QKeySequence.keyBindings(S.FullScreen)
         full.setShortcuts([QKeySequence("F11"), *[k for k in keys if k != QKeySequence("F11")]])
         full.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        v.addSeparator()
+        self._build_display_menu(v)
 
         p = mb.addMenu("&Photo")
         act(p, "&Auto", self.auto, "Ctrl+Shift+A", "The agent predicts an edit")
@@ -343,6 +352,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.panel.set_strength(self.strength)
         self.panel.set_models(agent_mod.available_models(), self.model)  # the list was blank until a photo opened
         self.folder_bar.set_sort(str(self.settings.value("browse/sort", "name")))
+        self.apply_display_profile()
 
     # ---------------------------------------------------------------- opening
     def open_path(self, path: Path) -> bool:

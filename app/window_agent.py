@@ -21,6 +21,7 @@ from engine.runners.agent import DEFAULT_MODEL, at_strength, white_balance_step
 from . import agent as agent_mod
 from .commands import ReplaceRecipe
 from .controls import commit_typing
+from .display import to_screen
 from .document import PhotoDoc
 from .errors import show_error
 from .loading import is_raw, small
@@ -263,7 +264,7 @@ class AgentMixin:
             thumb = small(linear, 300)
             shots = [to_display(r, thumb) for r in recipes]
             words = differences([s.astype(np.float32) / 255 for s in shots])
-            return [(r, to_qimage(s), w) for r, s, w in zip(recipes, shots, words)]
+            return [(r, to_screen(to_qimage(s)), w) for r, s, w in zip(recipes, shots, words)]
 
         run_in_pool(job, doc.preview_linear,
                     owner=self, on_done=lambda res, d=doc: self._variations_done(d, res),

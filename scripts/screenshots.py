@@ -198,11 +198,43 @@ def main() -> int:
         shot.save(str(out / "13_style_menu.png"))
         print("saved", out / "13_style_menu.png")
         menu.hide()
+    shoot_display_menu(win, folder, out, spin)
     win.filmstrip.select_path(folder / "zz_corrupt.dng")
     spin(lambda: win.filmstrip.is_failed(folder / "zz_corrupt.dng"), settle=0.5)
     save("08_failed_file")  # said in the viewer and the filmstrip (no message box)
     win.close()
     return 0
+
+
+def shoot_display_menu(win, folder: Path, out: Path, spin) -> None:
+    """View ▸ Display Profile open, on a Display P3 screen's profile chosen as a file."""
+    from PySide6.QtGui import QColorSpace, QPainter
+
+    icc = folder.parent / "Wide gamut P3.icc"
+    icc.write_bytes(bytes(QColorSpace(QColorSpace.NamedColorSpace.DisplayP3).iccProfile()))
+    shown = win.shown_preview
+    win.set_display_profile(str(icc))
+    spin(lambda: win.shown_preview != shown, timeout=30)
+    bar = win.menuBar()
+    view = next(a for a in bar.actions() if a.text() == "&View")
+    sub = next(a for a in view.menu().actions() if a.text() == "Display &Profile")
+    at = bar.mapToGlobal(bar.actionGeometry(view).bottomLeft())
+    view.menu().popup(at)
+    spin(view.menu().isVisible, timeout=5)
+    view.menu().setActiveAction(sub)
+    sub.menu().popup(view.menu().mapToGlobal(view.menu().actionGeometry(sub).topRight()))
+    spin(sub.menu().isVisible, timeout=5)
+    shot = win.grab()
+    painter = QPainter(shot)
+    p1 = win.mapFromGlobal(view.menu().pos())
+    painter.drawPixmap(p1, view.menu().grab())
+    painter.drawPixmap(win.mapFromGlobal(sub.menu().pos()), sub.menu().grab())
+    painter.end()
+    shot.save(str(out / "14_display_profile.png"))
+    print("saved", out / "14_display_profile.png")
+    sub.menu().hide()
+    view.menu().hide()
+    win.set_display_profile("system")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,190 @@
+"""View ▸ Display Profile: on a wide-gamut screen the photo is shown converted from sRGB to the
+screen's profile (as darktable and Lightroom show it), and nothing measured or saved changes."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QColorSpace
+from qt_helpers import TIMEOUT, icon_image, open_and_wait, qimage_array, settle, shown
+
+import app.window_display as window_display
+from app import display
+from app.window import MainWindow
+from engine.color import srgb_decode, srgb_encode
+
+# linear sRGB -> linear Display P3 (both D65; P3 keeps the sRGB curve)
+SRGB_TO_P3 = np.array([[0.8225, 0.1774, 0.0000],
+                       [0.0332, 0.9669, 0.0000],
+                       [0.0171, 0.0724, 0.9108]])
+
+
+@pytest.fixture(autouse=True)
+def srgb_screen_after():
+    yield
+    display.set_current(None)  # module state: the next test's window starts from sRGB
+
+
+@pytest.fixture
+def p3_icc(tmp_path: Path) -> Path:
+    """A Display P3 screen's profile, as a calibrator installs it."""
+    path = tmp_path / "wide-gamut.icc"
+    path.write_bytes(bytes(QColorSpace(QColorSpace.NamedColorSpace.DisplayP3).iccProfile()))
+    return path
+
+
+def on_p3(rgb8: np.ndarray) -> np.ndarray:
+    """What sRGB bytes should become on a P3 screen, by the colour science, not through Qt."""
+    lin = srgb_decode(rgb8.astype(np.float32) / 255) @ SRGB_TO_P3.T.astype(np.float32)
+    return np.clip(srgb_encode(np.clip(lin, 0, 1)) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def chroma(rgb8: np.ndarray) -> np.ndarray:
+    x = rgb8.astype(int)
+    return x.max(-1) - x.min(-1)
+
+
+def test_a_wide_gamut_screen_is_shown_the_photo_converted_and_nothing_measured_changes(
+        qtbot, win, folder, p3_icc):
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    win.panel.add_step("saturation")
+    settle(qtbot, win)
+    srgb = shown(win)
+    hist = win.histogram.counts.copy()
+    before_srgb = qimage_array(win.viewer.before.toImage())
+    thumb_srgb = icon_image(win.filmstrip.items[folder / "b_dune.jpg"].icon())
+
+    with qtbot.waitSignal(win.previewRendered, timeout=TIMEOUT):
+        win.set_display_profile(str(p3_icc))
+    settle(qtbot, win)
+    assert "Display P3" in win.statusBar().currentMessage() and win.a_display_file.isChecked()
+    p3 = shown(win)
+    # the same render, converted as the colour science says (Qt's 8-bit tables: a level or two)
+    err = np.abs(p3.astype(int) - on_p3(srgb))
+    assert np.percentile(err, 99) <= 2 and err.mean() < 0.6
+    # a P3 screen needs smaller numbers for the same colour (greys stay grey: on_p3 above)
+    colourful = chroma(srgb) > 40
+    assert colourful.mean() > 0.05
+    assert chroma(p3)[colourful].mean() < chroma(srgb)[colourful].mean() - 5
+    # the before view too, and the thumbnails (made again)
+    qtbot.waitUntil(lambda: not np.array_equal(qimage_array(win.viewer.before.toImage()), before_srgb),
+                    timeout=TIMEOUT)
+    assert np.abs(qimage_array(win.viewer.before.toImage()).astype(int) - on_p3(before_srgb)).mean() < 0.6
+    qtbot.waitUntil(lambda: not np.array_equal(icon_image(win.filmstrip.items[folder / "b_dune.jpg"].icon()),
+                                               thumb_srgb), timeout=TIMEOUT)
+    # what is measured stays sRGB: the histogram, the edit
+    np.testing.assert_array_equal(win.histogram.counts, hist)
+
+    # sRGB again: exactly the bytes of before
+    with qtbot.waitSignal(win.previewRendered, timeout=TIMEOUT):
+        win.set_display_profile(display.SRGB)
+    settle(qtbot, win)
+    np.testing.assert_array_equal(shown(win), srgb)
+    assert win.a_display_srgb.isChecked() and display.current() is None
+
+
+def test_the_chosen_profile_is_kept_and_a_bad_one_is_refused(qtbot, qapp, win, tmp_path, p3_icc, monkeypatch):
+    win.set_display_profile(str(p3_icc))
+    assert display.current() is not None
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    assert settings.value(window_display.SETTING) == str(p3_icc)
+    win.close()
+    display.set_current(None)
+    again = MainWindow(settings)  # the next start shows through the same profile
+    qtbot.addWidget(again)
+    assert display.current() is not None and "Display P3" in display.current().description()
+    assert again.a_display_file.isChecked() and again.a_display_file.text() == p3_icc.name
+
+    # a file that is no ICC profile, picked: refused with the reason, the profile in use kept
+    bad = tmp_path / "notes.icc"
+    bad.write_text("not a profile")
+    said = []
+    monkeypatch.setattr(window_display, "show_error", lambda parent, title, text: said.append(text))
+    monkeypatch.setattr(window_display.QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
+    again.choose_display_profile()
+    assert said and "notes.icc cannot be used" in said[0] and "not an ICC colour profile" in said[0]
+    assert settings.value(window_display.SETTING) == str(p3_icc) and display.current() is not None
+    assert again.a_display_file.isChecked()
+
+    # the chosen file gone by the next start: sRGB, said in the status bar, the choice kept
+    moved = p3_icc.rename(tmp_path / "moved.icc")
+    third = MainWindow(settings)
+    qtbot.addWidget(third)
+    assert display.current() is None
+    assert "wide-gamut.icc cannot be read" in third.statusBar().currentMessage()
+    assert settings.value(window_display.SETTING) == str(p3_icc)
+    moved.rename(p3_icc)
+    again.close()
+    third.close()
+
+
+def test_profiles_that_change_nothing_or_cannot_drive_a_screen():
+    srgb = display.from_icc(bytes(QColorSpace(QColorSpace.NamedColorSpace.SRgb).iccProfile()), "file")
+    assert srgb.space is None  # sRGB itself: nothing is converted
+    p3 = display.from_icc(bytes(QColorSpace(QColorSpace.NamedColorSpace.DisplayP3).iccProfile()), "file")
+    assert p3.space is not None and p3.description == "Display P3"
+    with pytest.raises(display.ProfileError, match="not an ICC"):
+        display.from_icc(b"\0" * 200, "file")
+    with pytest.raises(display.ProfileError, match="too large"):
+        display.from_icc(b"\0" * (display.MAX_PROFILE_BYTES + 1), "file")
+    # without an X server (offscreen, Wayland) the system gives none: sRGB, with nothing to say
+    assert display.resolve(display.SYSTEM) == (display.Profile(None, "sRGB", "none"), None)
+
+
+@contextlib.contextmanager
+def xvfb():
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        pytest.skip("Xvfb is not installed (make setup installs it)")
+    for n in range(140, 160):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            break
+    # -noreset: the server would otherwise reset, dropping its properties, as each client leaves
+    proc = subprocess.Popen([exe, f":{n}", "-noreset", "-screen", "0", "640x480x24"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if Path(f"/tmp/.X11-unix/X{n}").exists():
+                break
+            time.sleep(0.05)
+        yield f":{n}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_system_profile_is_read_from_the_x_server(p3_icc):
+    """The root window's _ICC_PROFILE, as colord and DisplayCAL publish it (one per screen)."""
+    lib = display._libx11()
+    if lib is None:
+        pytest.skip("no libX11")
+    icc = p3_icc.read_bytes()
+    with xvfb() as name:
+        assert display.read_x11_profile(0, name) is None  # none published yet
+        dpy = lib.XOpenDisplay(name.encode())
+        assert dpy
+        lib.XChangeProperty.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                                        ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        cardinal = lib.XInternAtom(dpy, b"CARDINAL", False)
+        root = lib.XDefaultRootWindow(dpy)
+        lib.XChangeProperty(dpy, root, lib.XInternAtom(dpy, b"_ICC_PROFILE", False), cardinal, 8, 0, icc, len(icc))
+        lib.XSync(dpy, 0)
+        try:
+            assert display.read_x11_profile(0, name) == icc
+            assert display.read_x11_profile(1, name) is None  # the second screen has none of its own
+            profile = display.from_icc(display.read_x11_profile(0, name), "system")
+            assert profile.description == "Display P3" and profile.space is not None
+        finally:
+            lib.XCloseDisplay(dpy)
+    assert display.read_x11_profile(0, name) is None  # the server is gone: None, no crash
+    assert os.environ.get("DISPLAY") != name
