@@ -34,10 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.formats import FORMAT_LABELS
+from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 
 from .export_dialog import ExportingDialog
-from .fields import folder_field, sharpen_combo
+from .fields import folder_field, ppi_spin, ppi_value, sharpen_combo
 
 
 def _hms(s: float) -> str:
@@ -121,6 +121,8 @@ class BatchDialog(ExportingDialog):
         form.addRow("Size", size_row)
         self.sharpen = sharpen_combo("none")
         form.addRow("Sharpen", self.sharpen)
+        self.ppi = ppi_spin(DEFAULT_PPI)
+        form.addRow("Resolution", self.ppi)
         from engine.batch import FIELDS, default_workers
 
         self.template = QLineEdit("{stem}")
@@ -163,7 +165,7 @@ class BatchDialog(ExportingDialog):
         lay.addWidget(self.buttons)
         self._inputs = [self.in_dir, self.recursive, self.out_dir, self.src_sidecar, self.src_auto, self.src_recipe,
                         self.recipe_path, self.fmt, self.quality, self.fit_box, self.long_edge, self.sharpen,
-                        self.template, self.jobs_spin, self.overwrite, self.scheduler, self.export_btn]
+                        self.ppi, self.template, self.jobs_spin, self.overwrite, self.scheduler, self.export_btn]
         self._restore()
 
     # -- the choices of the last batch, as the Export dialog keeps its own ------------------
@@ -177,6 +179,7 @@ class BatchDialog(ExportingDialog):
         self.fit_box.setChecked(s.value("batch/fit", "false") == "true")
         self.long_edge.setValue(int(s.value("batch/long_edge", 2048)))
         self.sharpen.setCurrentIndex(max(0, self.sharpen.findData(str(s.value("batch/sharpen", "none")))))
+        self.ppi.setValue(ppi_value(s.value("batch/ppi", DEFAULT_PPI)))
         self.template.setText(str(s.value("batch/template", "{stem}")))
         self.recursive.setChecked(s.value("batch/recursive", "false") == "true")
         self.scheduler.setText(str(s.value("batch/scheduler", "")))
@@ -199,6 +202,7 @@ class BatchDialog(ExportingDialog):
         s.setValue("batch/fit", "true" if self.fit_box.isChecked() else "false")
         s.setValue("batch/long_edge", self.long_edge.value())
         s.setValue("batch/sharpen", self.sharpen.currentData())
+        s.setValue("batch/ppi", self.ppi.value())
         s.setValue("batch/template", self.template.text())
         s.setValue("batch/recursive", "true" if self.recursive.isChecked() else "false")
         s.setValue("batch/scheduler", self.scheduler.text().strip())
@@ -254,7 +258,8 @@ class BatchDialog(ExportingDialog):
             recipe, source = Recipe.load(recipe_file).to_json(), "recipe"
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
                                   long_edge=self.long_edge.value() if self.fit_box.isChecked() else None,
-                                  sharpen=self.sharpen.currentData(), source=source, recipe=recipe,
+                                  sharpen=self.sharpen.currentData(), ppi=self.ppi.value(), source=source,
+                                  recipe=recipe,
                                   overwrite=self.overwrite.isChecked(),
                                   model=str(self.model) if self.model else None, strength=self.strength,
                                   recipe_file=recipe_file)

@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.formats import FORMAT_LABELS
+from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 from engine.recipe import Recipe
 
-from .fields import sharpen_combo
+from .fields import ppi_spin, sharpen_combo
 
 #: output folders an export of this app is writing into: the dialogs are not modal, and a second
 #: export into one folder rendered every photo twice, racing for the same names
@@ -148,6 +148,8 @@ class ExportDialog(ExportingDialog):
         form.addRow("Size", size_row)
         self.sharpen = sharpen_combo(settings.value("export/sharpen", "none"))
         form.addRow("Sharpen", self.sharpen)
+        self.ppi = ppi_spin(settings.value("export/ppi", DEFAULT_PPI))
+        form.addRow("Resolution", self.ppi)
         out_row = QHBoxLayout()
         # a folder inside the photos' own (the default "export") is remembered as such: the next
         # folder's photos export into their own "export", not among the last folder's exports
@@ -186,8 +188,8 @@ class ExportDialog(ExportingDialog):
         self.export_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)
         lay.addWidget(self.buttons)
-        self._inputs = [self.fmt, self.quality, self.resize, self.long_edge, self.sharpen, self.out_dir, self.template,
-                        self.overwrite, self.export_btn]
+        self._inputs = [self.fmt, self.quality, self.resize, self.long_edge, self.sharpen, self.ppi, self.out_dir,
+                        self.template, self.overwrite, self.export_btn]
 
     def _fmt_changed(self) -> None:
         self.quality.setEnabled(self.fmt.currentData() == "jpeg")
@@ -204,7 +206,8 @@ class ExportDialog(ExportingDialog):
 
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
                                   long_edge=self.long_edge.value() if self.resize.isChecked() else None,
-                                  sharpen=self.sharpen.currentData(), overwrite=self.overwrite.isChecked())
+                                  sharpen=self.sharpen.currentData(), ppi=self.ppi.value(),
+                                  overwrite=self.overwrite.isChecked())
         out = Path(self.out_dir.text()).expanduser()
         by_folder: dict[Path, list[Path]] = {}
         for path, _ in self.photos:
@@ -314,6 +317,7 @@ class ExportDialog(ExportingDialog):
         s.setValue("export/long_edge", self.long_edge.value())
         s.setValue("export/resize", "true" if self.resize.isChecked() else "false")
         s.setValue("export/sharpen", self.sharpen.currentData())
+        s.setValue("export/ppi", self.ppi.value())
         out, src = Path(self.out_dir.text()).expanduser(), self.photos[0][0].parent
         inside = out.is_relative_to(src)  # the photos' folder itself too ("."), as Lightroom's "same folder"
         s.setValue("export/out_sub", str(out.relative_to(src)) if inside else "")

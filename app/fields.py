@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget
 
-from engine.formats import SHARPEN_LABELS
+from engine.formats import DEFAULT_PPI, PPI_RANGE, SHARPEN_LABELS, check_ppi
 
 
 def folder_field(parent: QWidget, edit: QLineEdit, title: str) -> QWidget:
@@ -34,3 +34,23 @@ def sharpen_combo(level: object) -> QComboBox:
     box.setToolTip("Sharpening for screens, applied to the exported pixels after any resize "
                    "(the editing view shows the photo without it)")
     return box
+
+
+def ppi_spin(value: object) -> QSpinBox:
+    """The print resolution stated in exports, in pixels per inch (``value`` from the settings;
+    the default where it is not a number)."""
+    box = QSpinBox()
+    box.setRange(*PPI_RANGE)
+    box.setSuffix(" ppi")
+    box.setValue(ppi_value(value))
+    box.setToolTip("The print resolution written into the file: a print dialog proposes the pixels divided "
+                   "by it as the size (6000 px at 300 ppi: 20 inches, 50.8 cm). The pixels are not changed")
+    return box
+
+
+def ppi_value(value: object) -> int:
+    """A remembered resolution as a number of pixels per inch (the default where it is none)."""
+    try:
+        return check_ppi(int(str(value)))
+    except ValueError:
+        return DEFAULT_PPI

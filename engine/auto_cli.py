@@ -16,7 +16,7 @@ import numpy as np
 
 from .cli import CliError, UsageError, _check_output, _output_format, guarded, quality, render_with_progress, status
 from .filters import REGISTRY
-from .formats import SHARPEN_LEVELS
+from .formats import DEFAULT_PPI, SHARPEN_LEVELS, ppi_arg
 from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH, WHITE_BALANCES
 
 MAX_VARIATIONS = 32  # each costs a render and a recipe file; the app offers 4
@@ -48,6 +48,9 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
                    help="downscale the image -o writes to a long edge of at most N px (Auto reads the whole photo)")
     p.add_argument("--sharpen", choices=list(SHARPEN_LEVELS), default="none",
                    help="output sharpening of the image -o writes, for screens, after any downscale (default none)")
+    p.add_argument("--ppi", type=ppi_arg, default=DEFAULT_PPI, metavar="N",
+                   help=f"print resolution stated in the file, pixels per inch (default {DEFAULT_PPI}); "
+                        "it sets a print's size, never the pixels")
     p.set_defaults(func=guarded(cmd_auto))
 
 
@@ -230,7 +233,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
 
             srgb = sharpen(render_with_progress(recipe, shown), args.sharpen)
             with status(f"writing {opath.name}"):
-                write_image(opath, srgb, fmt=fmt, quality=args.quality, meta=photo.meta, alpha=alpha)
+                write_image(opath, srgb, fmt=fmt, quality=args.quality, meta=photo.meta, alpha=alpha, ppi=args.ppi)
             print(f"  image -> {opath}")
     print(f"done in {time.perf_counter() - t0:.2f} s")
     return 0

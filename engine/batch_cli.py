@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from .batch_names import FIELDS
-from .formats import FORMATS, SHARPEN_LEVELS
+from .formats import DEFAULT_PPI, FORMATS, SHARPEN_LEVELS, ppi_arg
 
 EPILOG = (
     "name template fields: " + "; ".join(f"{{{k}}} = {v}" for k, v in FIELDS.items())
@@ -55,6 +55,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
     p.add_argument("--sharpen", choices=list(SHARPEN_LEVELS), default="none",
                    help="output sharpening for screens, after any downscale (default none)")
+    p.add_argument("--ppi", type=ppi_arg, default=DEFAULT_PPI, metavar="N",
+                   help=f"print resolution stated in the file, pixels per inch (default {DEFAULT_PPI}); "
+                        "it sets a print's size, never the pixels")
     p.add_argument("--name", default="{stem}", metavar="TEMPLATE", help="output name (default '{stem}')")
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: by cores and memory)")
     ex = p.add_mutually_exclusive_group()
@@ -103,7 +106,7 @@ def run_batch(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ModelError) as e:
             return _error(str(e), 1)
     settings = ExportSettings(fmt=args.fmt, quality=args.quality, long_edge=args.long_edge, sharpen=args.sharpen,
-                              source=source,
+                              ppi=args.ppi, source=source,
                               recipe=recipe, overwrite=args.overwrite, model=model, strength=args.strength,
                               white_balance=args.white_balance,
                               recipe_file=str(args.recipe.absolute()) if args.recipe else None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .formats import SIXTEEN_BIT
+from .formats import DEFAULT_PPI, SIXTEEN_BIT
 
 Status = Literal["done", "skipped", "failed"]
 RecipeSource = Literal["sidecar", "auto", "recipe"]
@@ -37,6 +37,7 @@ class ExportSettings:
     quality: int = 92
     long_edge: int | None = None
     sharpen: str = "none"  # output sharpening, a key of engine.sharpen.LEVELS
+    ppi: int = DEFAULT_PPI  # the print resolution stated in the file (engine.io.write_image)
     source: RecipeSource = "sidecar"  # sidecar (else Auto) | auto | recipe
     recipe: dict | None = None  # the recipe's JSON document when source == "recipe"
     recipe_file: str | None = None  # the file it was read from, if any: a re-run redoes photos when it changed
@@ -202,7 +203,7 @@ def export_one(job: Job) -> Result:
         mark("render")
         _check_destination(job)  # checked again here: the folder changes while a batch runs
         job.dst.parent.mkdir(parents=True, exist_ok=True)  # a sub-folder (never the root: checked)
-        write_image(job.dst, srgb, fmt=s.fmt, quality=s.quality, meta=meta, alpha=alpha)
+        write_image(job.dst, srgb, fmt=s.fmt, quality=s.quality, meta=meta, alpha=alpha, ppi=s.ppi)
         if not job.dst.is_file() or job.dst.stat().st_size == 0:  # never report success unchecked
             raise OSError(f"{job.dst.name} is missing or empty after writing")
         mark("write")

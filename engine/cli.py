@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import unwritable
-from .formats import FORMATS, SHARPEN_LEVELS, SUFFIX_FORMAT
+from .formats import DEFAULT_PPI, FORMATS, SHARPEN_LEVELS, SUFFIX_FORMAT, ppi_arg
 
 BAND_ROWS = 256  # rows rendered between progress updates
 
@@ -218,6 +218,9 @@ def add_apply(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--long-edge", type=int, metavar="N", help="downscale so the long edge is at most N px")
     p.add_argument("--sharpen", choices=list(SHARPEN_LEVELS), default="none",
                    help="output sharpening for screens, after any downscale (default none)")
+    p.add_argument("--ppi", type=ppi_arg, default=DEFAULT_PPI, metavar="N",
+                   help=f"print resolution stated in the file, pixels per inch (default {DEFAULT_PPI}); "
+                        "it sets a print's size, never the pixels")
     p.add_argument("--exact", action="store_true", help="run the exact per-filter math (slow) instead of the LUT")
     p.set_defaults(func=guarded(cmd_apply))
 
@@ -249,7 +252,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     srgb = sharpen(srgb, args.sharpen)
     with status(f"writing {args.output.name}"):
-        out = write_image(args.output, srgb, fmt=fmt, quality=args.quality, meta=photo.meta, alpha=alpha)
+        out = write_image(args.output, srgb, fmt=fmt, quality=args.quality, meta=photo.meta, alpha=alpha,
+                          ppi=args.ppi)
     h, w = srgb.shape[:2]
     steps = ", ".join(s.op for s in recipe.active()) or "no edits"
     print(f"{out}: {w}x{h} {fmt} ({steps}) in {time.perf_counter() - t0:.2f} s")

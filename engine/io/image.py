@@ -25,7 +25,7 @@ from PIL import Image, ImageCms, ImageOps, PngImagePlugin
 
 from ..atomic import atomic_path
 from ..color import srgb_decode
-from ..formats import FORMATS, SUFFIX_FORMAT
+from ..formats import DEFAULT_PPI, FORMATS, SUFFIX_FORMAT, check_ppi
 from .carry import carry
 from .errors import MAX_PIXELS, ImageError, check_dimensions
 from .metadata import (
@@ -658,7 +658,7 @@ def _with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, quality: int = 92,
-                meta: Metadata | None = None, alpha: np.ndarray | None = None) -> Path:
+                meta: Metadata | None = None, alpha: np.ndarray | None = None, ppi: int = DEFAULT_PPI) -> Path:
     """Write display sRGB (float [0, 1], uint8 or uint16; (H, W, 3)) atomically and return the path.
 
     ``fmt`` is "jpeg", "png", "png16" or "tiff16" (default: from the suffix, else JPEG). The sRGB ICC profile
@@ -666,7 +666,8 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
     Orientation 1 (the pixels are upright; :mod:`engine.io.carry`). The input photo (``meta.path``)
     is never overwritten. 16-bit TIFF and PNG keep 16 bits. ``alpha`` ((H, W) in [0, 1], the
     source's transparency: :func:`alpha_for`) is kept by PNG and TIFF, unassociated, as the source
-    stores it; a JPEG has no alpha.
+    stores it; a JPEG has no alpha. ``ppi``, the print resolution, goes into the file's own header
+    (JFIF density, PNG pHYs, TIFF resolution) and its EXIF alike, so every program reads one size.
     """
     path = Path(path)
     if fmt is None:
@@ -675,21 +676,22 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
         raise ValueError(f"fmt must be one of {sorted(FORMATS)}, got {fmt!r}")
     if meta is not None and _same_file(path, meta.path):
         raise ImageError("refusing to overwrite the original photo; choose another output name", path)
-    exif = exif_for_output(meta)
+    check_ppi(ppi)
+    exif = exif_for_output(meta, ppi=ppi)
     alpha = alpha if fmt in ALPHA_FORMATS else None
     try:
         with atomic_path(path) as tmp:
             if fmt == "tiff16":
                 buf = io.BytesIO()
-                _write_tiff16(buf, _with_alpha(to_bits(srgb, 16), alpha), meta)
-                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE))
+                _write_tiff16(buf, _with_alpha(to_bits(srgb, 16), alpha), meta, ppi)
+                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE, ppi))
             elif fmt == "png16":
-                tmp.write_bytes(carry(_png16_encode(_with_alpha(to_bits(srgb, 16), alpha), exif),
-                                      meta.path if meta else None, SOFTWARE))
+                tmp.write_bytes(carry(_png16_encode(_with_alpha(to_bits(srgb, 16), alpha), exif, ppi),
+                                      meta.path if meta else None, SOFTWARE, ppi))
             else:
                 rgb = _with_alpha(to_bits(srgb, 8), alpha)
                 im = Image.fromarray(np.ascontiguousarray(rgb), "RGBA" if alpha is not None else "RGB")
-                kw: dict = {"icc_profile": srgb_icc()}
+                kw: dict = {"icc_profile": srgb_icc(), "dpi": (ppi, ppi)}
                 if exif:
                     kw["exif"] = exif
                 # encoded in memory, then written by Python: Pillow's encoder writes to a file's fd
@@ -704,7 +706,7 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
                     im.save(buf, "JPEG", quality=int(quality), subsampling=sub, optimize=True, **kw)
                 else:
                     im.save(buf, "PNG", compress_level=6, **kw)
-                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE))
+                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE, ppi))
     except OSError as e:
         raise ImageError(f"cannot write ({e.strerror or e})", path) from e
     return path
@@ -714,20 +716,23 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
 
 
-def _png16_encode(arr: np.ndarray, exif: bytes | None) -> bytes:
-    """A 16-bit RGB PNG (Pillow writes 8 bits only) with the sRGB profile and, where given, the
-    EXIF in an eXIf chunk, both placed right after the header as the PNG spec asks (before IDAT)."""
+def _png16_encode(arr: np.ndarray, exif: bytes | None, ppi: int = DEFAULT_PPI) -> bytes:
+    """A 16-bit RGB PNG (Pillow writes 8 bits only) with the sRGB profile, the resolution (pHYs,
+    pixels per metre) and, where given, the EXIF in an eXIf chunk, all placed right after the
+    header as the PNG spec asks (before IDAT)."""
     import imagecodecs
 
     png = imagecodecs.png_encode(np.ascontiguousarray(arr), level=6)
     head = 8 + 25  # signature + IHDR chunk
     extra = _png_chunk(b"iCCP", b"sRGB IEC61966-2.1\0\0" + zlib.compress(srgb_icc()))
+    per_metre = round(ppi / 0.0254).to_bytes(4, "big")
+    extra += _png_chunk(b"pHYs", per_metre * 2 + b"\x01")
     if exif:
         extra += _png_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00"))
     return png[:head] + extra + png[head:]
 
 
-def _write_tiff16(tmp: Path | io.BytesIO, arr: np.ndarray, meta: Metadata | None) -> None:
+def _write_tiff16(tmp: Path | io.BytesIO, arr: np.ndarray, meta: Metadata | None, ppi: int = DEFAULT_PPI) -> None:
     tags: list[tuple] = [(274, "H", 1, 1, True)]
     if meta is not None:
         from .metadata import _rational
@@ -745,5 +750,6 @@ def _write_tiff16(tmp: Path | io.BytesIO, arr: np.ndarray, meta: Metadata | None
     # strips compressed on every core: zlib on one thread was half of a 61 MP export's 22 s
     tifffile.imwrite(tmp, arr, photometric="rgb", iccprofile=srgb_icc(), software=SOFTWARE,
                      compression="zlib", predictor=True, extratags=tags, metadata=None,
+                     resolution=(ppi, ppi), resolutionunit="INCH",
                      extrasamples=["unassalpha"] if arr.shape[-1] == 4 else None,
                      maxworkers=min(4, os.cpu_count() or 1))

@@ -144,10 +144,11 @@ def _rational(x: float, limit: int = 1_000_000) -> tuple[int, int]:
 SOFTWARE = "Retouch"
 
 
-def exif_from_fields(meta: Metadata | None, software: str | None = None) -> bytes | None:
+def exif_from_fields(meta: Metadata | None, software: str | None = None, ppi: int | None = None) -> bytes | None:
     """Build an EXIF block from the fields (for RAW files, whose EXIF is not a JPEG-ready block);
-    None when there are none and no ``software`` to name."""
+    None when there are none and no ``software`` to name. ``ppi``: the resolution to state."""
     zeroth: dict[int, Any] = {piexif.ImageIFD.Software: software.encode()} if software else {}
+    zeroth.update(_resolution(ppi))
     ex: dict[int, Any] = {}
     m = meta or Metadata(path=Path())
     if m.make:
@@ -170,7 +171,15 @@ def exif_from_fields(meta: Metadata | None, software: str | None = None) -> byte
     return piexif.dump({"0th": zeroth, "Exif": ex, "GPS": {}, "1st": {}, "thumbnail": None})
 
 
-def exif_for_output(meta: Metadata | None, software: str = SOFTWARE) -> bytes | None:
+def _resolution(ppi: int | None) -> dict[int, Any]:
+    """IFD0's resolution tags for ``ppi`` pixels per inch (none for None)."""
+    if ppi is None:
+        return {}
+    return {piexif.ImageIFD.XResolution: (ppi, 1), piexif.ImageIFD.YResolution: (ppi, 1),
+            piexif.ImageIFD.ResolutionUnit: 2}
+
+
+def exif_for_output(meta: Metadata | None, software: str = SOFTWARE, ppi: int | None = None) -> bytes | None:
     """The EXIF block to write into an output: source EXIF, Orientation reset to 1, no thumbnail,
     Software ``Retouch`` (also without a source: see :data:`SOFTWARE`).
 
@@ -178,14 +187,15 @@ def exif_for_output(meta: Metadata | None, software: str = SOFTWARE) -> bytes | 
     Unparseable source EXIF falls back to the fields (never fails the export).
     """
     if meta is None:
-        return exif_from_fields(None, software)
+        return exif_from_fields(None, software, ppi)
     d = None
     if meta.exif:
         with contextlib.suppress(Exception):  # piexif raises assorted errors on damaged blocks
             d = piexif.load(meta.exif)
     if d is None:
-        return exif_from_fields(meta, software)
+        return exif_from_fields(meta, software, ppi)
     zeroth = {k: v for k, v in d.get("0th", {}).items() if k in _KEEP_0TH}
+    zeroth.update(_resolution(ppi))  # the export's, not the camera's
     zeroth[piexif.ImageIFD.Orientation] = 1
     zeroth[piexif.ImageIFD.Software] = software.encode()
     out = {
@@ -198,7 +208,7 @@ def exif_for_output(meta: Metadata | None, software: str = SOFTWARE) -> bytes | 
     try:
         return piexif.dump(out)
     except Exception:  # a tag piexif cannot re-encode: keep what the fields say
-        return exif_from_fields(meta, software)
+        return exif_from_fields(meta, software, ppi)
 
 
 def written_by_retouch(path: str | Path) -> bool:

@@ -74,10 +74,12 @@ def test_dialog_remembers_the_last_batchs_choices(qtbot, folder, tmp_path):
     dlg.fit_box.setChecked(True)
     dlg.long_edge.setValue(1600)
     dlg.sharpen.setCurrentIndex(dlg.sharpen.findData("high"))
+    assert dlg.ppi.value() == 300
+    dlg.ppi.setValue(360)
     dlg.template.setText("{date}/{stem}")
     dlg.src_auto.setChecked(True)
     dlg.out_dir.setText(str(folder / "web"))
-    assert {j.settings.sharpen for j in dlg.plan()} == {"high"}
+    assert {(j.settings.sharpen, j.settings.ppi) for j in dlg.plan()} == {("high", 360)}
     dlg._remember()
     other = tmp_path / "next-shoot"
     other.mkdir()
@@ -85,6 +87,7 @@ def test_dialog_remembers_the_last_batchs_choices(qtbot, folder, tmp_path):
     qtbot.addWidget(again)
     assert again.fmt.currentData() == "tiff16" and again.fit_box.isChecked() and again.long_edge.value() == 1600
     assert again.long_edge.isEnabled() and not again.quality.isEnabled() and again.sharpen.currentData() == "high"
+    assert again.ppi.value() == 360
     assert again.template.text() == "{date}/{stem}" and again.src_auto.isChecked()
     assert again.out_dir.text() == str(other / "web")
 

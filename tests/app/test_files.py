@@ -650,11 +650,14 @@ def test_the_export_dialogs_quality_reaches_the_file_and_follows_the_format(qtbo
     dlg.close()
 
 
-def test_the_export_dialogs_sharpening_reaches_the_file_and_is_remembered(qtbot, win, folder, tmp_path):
+def test_the_export_dialogs_sharpening_and_resolution_reach_the_file_and_are_remembered(qtbot, win, folder,
+                                                                                          tmp_path):
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
     shots = {}
-    for level in ("none", "standard"):
+    for level, ppi in (("none", 300), ("standard", 240)):
         dlg = win.export_selection()
+        assert dlg.ppi.value() == 300  # the default the first time, then the one remembered (300)
+        dlg.ppi.setValue(ppi)
         dlg.out_dir.setText(str(tmp_path / level))
         dlg.fmt.setCurrentIndex(dlg.fmt.findData("png"))
         dlg.resize.setChecked(True)
@@ -665,6 +668,7 @@ def test_the_export_dialogs_sharpening_reaches_the_file_and_is_remembered(qtbot,
         (dst,) = (tmp_path / level).iterdir()
         with Image.open(dst) as im:
             shots[level] = np.asarray(im.convert("RGB"), np.float64).mean(-1)
+            assert im.info["dpi"][0] == pytest.approx(ppi, abs=0.01) and im.getexif()[282] == ppi
         dlg.close()
     assert shots["none"].shape == (250, 400)
 
@@ -673,7 +677,7 @@ def test_the_export_dialogs_sharpening_reaches_the_file_and_is_remembered(qtbot,
 
     assert steps(shots["standard"]) > 1.15 * steps(shots["none"])
     again = win.export_selection()
-    assert again.sharpen.currentData() == "standard"
+    assert again.sharpen.currentData() == "standard" and again.ppi.value() == 240
     again.close()
 
 

@@ -539,12 +539,54 @@ def test_write_refuses_the_original_and_is_atomic(tmp_copy, dng_file: Path, phot
     assert (src.read_bytes(), src.stat().st_mtime_ns) == before
 
 
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "png16", "tiff16"])
+def test_exports_state_the_print_resolution_asked_in_the_header_and_the_exif_alike(
+        tmp_path: Path, photo_jpeg: Path, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lightroom's export Resolution: the camera's 72 ppi (its EXIF) gave way to the export's, and
+    the file's own header (JFIF density, PNG pHYs, TIFF tags) says the same, or a print dialog and
+    an EXIF reader proposed two sizes."""
+    photo = load_photo(photo_jpeg)
+    assert piexif.load(str(photo_jpeg))["0th"][piexif.ImageIFD.XResolution] == (72, 1)
+    srgb = srgb_encode(photo.linear)
+    for exiv2 in (True, False):  # exiv2 carries the metadata; without it (ARM), piexif's block does
+        if not exiv2:
+            from engine.io import carry
+
+            monkeypatch.setattr(carry, "_exiv2", lambda: None)
+        path = write_image(tmp_path / f"out{exiv2}{FORMATS[fmt]}", srgb, fmt=fmt, meta=photo.meta, ppi=240)
+        with Image.open(path) as im:
+            assert im.info["dpi"] == pytest.approx((240, 240), abs=0.01)  # what Pillow, GIMP, a print dialog read
+            exif = im.getexif()
+        assert (exif[282], exif[283], exif[296]) == (240, 240, 2), exiv2  # inches
+        assert exif[271] == "Canon" and exif[0x0131] == "Retouch"  # the rest is carried as before
+    np.testing.assert_array_equal(_pixels(path), _pixels(write_image(tmp_path / f"d{FORMATS[fmt]}", srgb, fmt=fmt,
+                                                                      meta=photo.meta)))  # the pixels: never
+    with pytest.raises(ValueError, match="pixels per inch from 1 to 10000"):
+        write_image(tmp_path / f"bad{FORMATS[fmt]}", srgb, fmt=fmt, ppi=0)
+    assert not (tmp_path / f"bad{FORMATS[fmt]}").exists()
+
+
+def _pixels(path: Path) -> np.ndarray:
+    if path.suffix == ".tif":
+        return tifffile.imread(path)
+    if path.suffix == ".png" and _png_is_16(path):
+        return imagecodecs.png_decode(path.read_bytes())
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
+def _png_is_16(path: Path) -> bool:
+    return path.read_bytes()[24] == 16  # IHDR's bit depth
+
+
 def test_write_without_meta_and_format_from_suffix(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
     p = write_image(tmp_path / "x.png", photo_srgb8)
     with Image.open(p) as im:  # no camera EXIF to carry: only Retouch's mark (Software), upright
         exif = im.getexif()
         assert im.format == "PNG" and (exif[0x0131], exif[0x0112]) == ("Retouch", 1)
-        assert set(exif) <= {0x0131, 0x0112, 0x8769} and set(exif.get_ifd(0x8769)) <= {0xA001}  # ColorSpace
+        # and the print resolution (XResolution, YResolution, ResolutionUnit), the default 300 ppi
+        assert set(exif) <= {0x0131, 0x0112, 0x8769, 282, 283, 296} and set(exif.get_ifd(0x8769)) <= {0xA001}
+        assert (exif[282], exif[296], im.info["dpi"][0]) == (300, 2, pytest.approx(300, abs=0.01))
         np.testing.assert_array_equal(np.asarray(im), photo_srgb8)
     with pytest.raises(ValueError):
         write_image(tmp_path / "x.bmp", photo_srgb8, fmt="bmp")
