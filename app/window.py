@@ -120,6 +120,10 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         #: the strength slider made of it (as JSON) with that strength, and the style that made it (its
         #: strength key): only that style's slider rescales it
         self._autos: dict[PhotoDoc, tuple[Recipe, np.ndarray, dict[str, float], str]] = {}
+        self._adopted: dict[PhotoDoc, set[str]] = {}  # each photo's variations adopted (as JSON)
+        # why the strength slider left the photo alone, while the status line says it: re-read as
+        # the steps change (an undo back to Auto's result makes it false)
+        self._strength_note: tuple[PhotoDoc, str] | None = None
         self._latest: dict[str, int] = {}
         # the fast render path's kernels are loaded: a fresh install compiles them (up to a minute
         # on a busy machine), with the embedded preview on screen and no word why

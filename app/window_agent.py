@@ -58,6 +58,25 @@ class AgentMixin:
             self.strength = amount
             self.settings.setValue(self._strength_key(), amount)
             self.panel.set_strength(amount)
+        note = self._strength_note
+        if note is not None and self.panel.status.text() == note[1]:
+            self._say_strength_note(doc if note[0] is doc else None)
+
+    def _say_strength_note(self, doc: PhotoDoc | None) -> str:
+        """Say why the strength slider leaves ``doc``'s steps alone (nothing where it rescales them,
+        or for None), and return it."""
+        text = "" if doc is None else self._strength_note_for(doc)
+        self._strength_note = (doc, text) if doc is not None and text else None
+        self.panel.set_busy(text)
+        return text
+
+    def _strength_note_for(self, doc: PhotoDoc) -> str:
+        base, _, applied, style = self._autos.get(doc, (None, None, {}, ""))
+        steps = doc.recipe.dumps()
+        if steps in applied:
+            return "" if style == self._strength_key() else ("These steps are another style's Auto: the strength "
+                                                            "applies to the next Auto.")
+        return self._why_no_strength(doc, base is not None, steps in self._adopted.get(doc, ()))
 
     def _warm_agent(self) -> None:
         if not agent_mod.loaded_agents():
@@ -219,23 +238,21 @@ class AgentMixin:
         doc = self.doc
         if doc is None:
             return
-        base, proxy, applied, style = self._autos.get(doc, (None, None, {}, ""))
-        if style != self._strength_key() and doc.recipe.dumps() in applied:
-            self.panel.set_busy("These steps are another style's Auto: the strength applies to the next Auto.")
+        if self._say_strength_note(doc):  # edited since, or not this style's: never throw edits away
             return
-        if doc.recipe.dumps() not in applied:  # edited since: never throw the photographer's edits away
-            self.panel.set_busy(self._why_no_strength(doc, base is not None))
-            return
+        base, proxy, applied, _ = self._autos[doc]
         new = at_strength(base, proxy, amount)
         applied[new.dumps()] = amount
-        self.panel.set_busy("")
         self._replace(doc, new, f"Auto strength {round(100 * amount)} %")  # let go where pressed: no entry
 
     @staticmethod
-    def _why_no_strength(doc: PhotoDoc, autoed: bool) -> str:
+    def _why_no_strength(doc: PhotoDoc, autoed: bool, variation: bool = False) -> str:
         """Why the slider leaves this photo alone, in the photographer's terms."""
         if not doc.recipe.steps:
             return "No steps yet: the strength applies when you press Auto."
+        if variation:
+            return ("This is a variation, shown at the agent's full strength: edit its steps, or the strength "
+                    "applies to the next Auto.")
         if autoed:
             return "The steps were edited since Auto: your edits are kept; the strength applies to the next Auto."
         return ("These steps were not made by Auto since Retouch opened this photo (saved earlier, pasted or "
@@ -280,5 +297,6 @@ class AgentMixin:
     def adopt_variation(self, i: int) -> None:
         commit_typing()  # a value typed, not yet entered, goes onto its own step first
         if self.doc is not None and 0 <= i < len(self.variations):
+            self._adopted.setdefault(self.doc, set()).add(self.variations[i].dumps())
             self.doc.undo.push(ReplaceRecipe(self.doc, self.variations[i], f"Variation {i + 1}"))
             self.panel.var_box.hide()  # adopted: give the room back to the steps

@@ -61,6 +61,9 @@ class Crop:
     #: The same rectangle to a fraction of a pixel (None: exactly the integer one), for a fit that
     #: compares pixel by pixel: resample with ``resize_linear(img, w, h, box=crop.box)``.
     box: tuple[float, float, float, float] | None = None
+    #: The whole frame resized to the export's other proportions (width and height scaled apart),
+    #: not a crop: resample the original to the export's own size to compare pixel by pixel.
+    stretched: bool = False
 
     def whole(self, width: int, height: int) -> bool:
         return (self.left, self.top, self.right, self.bottom) == (0, 0, width, height)
@@ -185,9 +188,44 @@ def _peaks(found: list[tuple[float, int, int, int]], k: int, distinct: float = D
     return kept
 
 
+#: Proportions an export may differ from its original's by and still be taken for the whole frame
+#: resized without keeping them (an export "to 1000 x 640"), where no crop matches it better.
+MAX_STRETCH = 1.25
+
+
 def find_crop(before: np.ndarray, after: np.ndarray) -> Crop | None:
     """The rectangle of ``before`` (linear RGB) that ``after`` (an edit of it, any size, linear
-    or encoded alike) shows, or None when no rectangle matches (another photo, or rotated)."""
+    or encoded alike) shows, or None when no rectangle matches (another photo, or rotated). An
+    export of other proportions is a crop, or the whole frame resized without keeping them
+    (``Crop.stretched``), whichever its detail matches better."""
+    crop = _find_crop(before, after)
+    H, W = before.shape[:2]
+    ha, wa = after.shape[:2]
+    off = abs(math.log((wa / ha) / (W / H)))
+    if off < 0.01 or off >= math.log(MAX_STRETCH):
+        return crop
+    if crop is not None and crop.whole(W, H):  # the polish grew the box to the frame: squeezed, not cut
+        return Crop(0, 0, W, H, crop.score, stretched=True)
+    # a true crop scores ~0.9 and more here; the whole frame squeezed to it, well below
+    score = _stretched_score(before, after)
+    if score >= MATCH and (crop is None or score > crop.score):
+        return Crop(0, 0, W, H, score, stretched=True)
+    return crop
+
+
+def _stretched_score(before: np.ndarray, after: np.ndarray) -> float:
+    """How well ``after``'s detail matches the whole of ``before`` resized to ``after``'s own
+    proportions (unblurred, as :func:`_polish` scores a box), at no finer a grid than either."""
+    (H, W), (ha, wa) = before.shape[:2], after.shape[:2]
+    k = min(1.0, SHARP / max(ha, wa), W / wa, H / ha)
+    size = max(8, round(wa * k)), max(8, round(ha * k))
+    luma = np.asarray(LUMA, np.float32)
+    a, b = (_high_pass(resize_linear(np.asarray(img[..., :3], np.float32), *size) @ luma) for img in (before, after))
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).mean() / (a.std() * b.std() + 1e-12))
+
+
+def _find_crop(before: np.ndarray, after: np.ndarray) -> Crop | None:
     H, W = before.shape[:2]
     ha, wa = after.shape[:2]
     aspect = wa / ha

@@ -419,7 +419,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if crop is None:
             raise CliError(f"{after_path.name} does not show {before_path.name}: fit needs a finished version "
                            "of the same photo (any size, cropped or not, not rotated)")
-        if not crop.whole(before.shape[1], before.shape[0]):
+        if crop.stretched:  # on one grid in the fit (fit._one_grid resizes width and height apart)
+            print(f"{after_path.name} is the whole of {before_path.name} resized to other proportions "
+                  f"({before.shape[1]}x{before.shape[0]} -> {after_linear.shape[1]}x{after_linear.shape[0]}): "
+                  "fitting on it as it is", file=sys.stderr, flush=True)
+        elif not crop.whole(before.shape[1], before.shape[0]):
             print(f"{after_path.name} is a crop of {before_path.name} (x {crop.left}-{crop.right}, "
                   f"y {crop.top}-{crop.bottom}): fitting on that part", file=sys.stderr, flush=True)
             # the crop to a fraction of a pixel (whole pixels leave an edge error larger than a

@@ -212,6 +212,31 @@ def test_variations_adopt_is_undoable(qtbot, win, folder):
     assert len(win.doc.recipe) == 0
 
 
+def test_strength_says_why_it_leaves_an_adopted_variation_and_stops_saying_it_after_undo(qtbot, win, folder):
+    """It said "the steps were edited since Auto" of a variation nobody edited, and kept saying it
+    after an undo back to Auto's result, which the slider then rescaled."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    auto = win.doc.recipe.dumps()
+    win.request_variations()
+    qtbot.waitUntil(lambda: win.panel.var_box.isVisible() and len(win.variations) == 4, timeout=TIMEOUT)
+    win.panel.var_buttons[1].click()
+    adopted = win.doc.recipe.dumps()
+    win.set_strength(0.8)
+    assert win.doc.recipe.dumps() == adopted  # kept as adopted
+    said = win.panel.status.text()
+    assert "variation" in said and "full strength" in said and "edited" not in said
+    win.undo_group.undo()  # Auto's result again: the slider rescales it, so the note goes
+    assert win.doc.recipe.dumps() == auto and win.panel.status.text() == ""
+    win.set_strength(0.3)
+    assert win.doc.recipe.dumps() != auto and win.panel.status.text() == ""
+    win.undo_group.undo()
+    win.panel.add_step("saturation")  # edited: said so, and the edit kept
+    edited = win.doc.recipe.dumps()
+    win.set_strength(0.9)
+    assert "edited since Auto" in win.panel.status.text() and win.doc.recipe.dumps() == edited
+
+
 def test_variations_fit_a_720p_window(qtbot, win, folder):
     """Shown Variations grew a 1280 x 720 window to 882 px (past a laptop's screen): the panel
     scrolls as a whole instead, and the step list keeps room for a curve card."""

@@ -54,6 +54,37 @@ def test_crops_are_found_to_a_pixel_or_two(i):
         assert crop.of(lin).shape[:2] == (crop.bottom - crop.top, crop.right - crop.left)
 
 
+@pytest.mark.parametrize("i", range(len(PHOTOS)))
+def test_the_whole_frame_resized_to_other_proportions_is_no_crop(i):
+    """An export "to 1000 x 640" of a 3:2 photo was taken for a crop (a box 5 % off in proportion),
+    and the fit on it lost a saturation step; a crop a few per cent off the photo's proportions
+    is still a crop."""
+    rng = np.random.default_rng(10 + i)
+    lin = _photo(i)
+    h, w = lin.shape[:2]
+    for sx, sy in ((1.0, 0.96), (0.93, 1.0)):
+        out = np.clip(render(LOOKS[0], lin), 0, 1)
+        out = resize_linear(out, round(w * sx * 2 / 3), round(h * sy * 2 / 3))
+        squashed = srgb_decode(np.clip(out + rng.normal(0, 1 / 255, out.shape).astype(np.float32), 0, 1))
+        crop = find_crop(lin, squashed)
+        assert crop is not None and crop.stretched and crop.whole(w, h) and crop.score > MATCH + 0.2, (sx, sy, crop)
+    box = (0, round(h * 0.02), w, h - round(h * 0.02))  # a thin strip off the top and the bottom: 4 %
+    crop = find_crop(lin, _export(lin, LOOKS[1], box, rng))
+    assert crop is not None and not crop.stretched, crop
+    assert max(abs(g - b) for g, b in zip((crop.left, crop.top, crop.right, crop.bottom), box)) <= 2, crop
+
+
+def test_a_larger_photo_squeezed_is_the_whole_frame_not_a_crop_or_nothing():
+    """At 1024 px the polish stopped a few pixels inside the frame (a crop 4-2 px in, fitted as
+    one), or nothing matched at all ("does not show")."""
+    lin = srgb_decode(np.asarray(Image.open(BRIDGE).convert("RGB"), np.float32) / 255)
+    h, w = lin.shape[:2]
+    for sx, sy in ((1.0416, 1.0), (0.93, 1.0)):
+        out = np.clip(render(LOOKS[0], lin), 0, 1)
+        crop = find_crop(lin, resize_linear(out, round(w * sx * 0.52), round(h * sy * 0.52)))
+        assert crop is not None and crop.stretched and crop.whole(w, h) and crop.score > MATCH + 0.2, (sx, crop)
+
+
 @pytest.mark.parametrize("box, scale, fmt", [((204, 96, 878, 461), 1.0, "PNG"), ((154, 58, 768, 461), 2 / 3, "JPEG"),
                                              ((608, 71, 996, 459), 2 / 3, "JPEG"), ((181, 13, 554, 479), 0.5, "PNG"),
                                              ((369, 145, 1011, 573), 2 / 3, "PNG"), ((397, 65, 998, 466), 1.0, "JPEG"),

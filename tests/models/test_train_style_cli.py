@@ -121,6 +121,29 @@ def test_fit_command_writes_recipe(tmp_path, capsys, heldout_srgb):
     assert abs(got.steps[1].params["amount"] - 0.6) < 0.03  # measured 0.5998
 
 
+def test_fit_takes_an_export_resized_to_other_proportions_as_the_whole_photo(tmp_path, capsys, heldout_srgb):
+    """An export "to 1000 x 640" of a 3:2 photo was fitted as a crop a few pixels inside the frame
+    (its pixels a few per cent off theirs), and lost its saturation step without a word."""
+    from engine.io import write_image
+    from engine.render import resize_linear
+
+    before = heldout_srgb[3]
+    known = Recipe([Step("exposure", {"ev": -0.5}), Step("saturation", {"amount": 0.6})])
+    after = srgb_encode(replay(known, srgb_decode(before)))
+    h, w = after.shape[:2]
+    squeezed = srgb_encode(resize_linear(srgb_decode(after), round(w * 0.75 * 1.04), round(h * 0.75)))
+    write_image(tmp_path / "before.png", before, fmt="png")
+    write_image(tmp_path / "after.png", squeezed, fmt="png")
+    out = tmp_path / "r.json"
+    args = _parse(["fit", str(tmp_path / "before.png"), str(tmp_path / "after.png"), "-o", str(out)])
+    assert args.func(args) == 0
+    err = capsys.readouterr().err
+    assert "after.png is the whole of before.png resized to other proportions" in err and "crop" not in err
+    got = Recipe.load(out)
+    assert [s.op for s in got] == ["exposure", "saturation"]
+    assert abs(got.steps[0].params["ev"] + 0.5) < 0.05 and abs(got.steps[1].params["amount"] - 0.6) < 0.05
+
+
 def test_fit_says_when_no_global_look_gets_close(tmp_path, capsys, heldout_srgb):
     """A look with a vignette and a channel swap was fitted to 20.8 dB without a word: a photographer
     could not tell a rough match from a close one."""
