@@ -192,6 +192,22 @@ def continue_problem(run: Path, output: Path, inputs: Path | None = None, target
     return None
 
 
+def trainings_from(inputs: Path, targets: Path) -> list[Path]:
+    """The style files whose training (a checkpoint in its run) learns from these two folders and
+    can be continued: where a style was renamed, ``--resume`` under the folder's name finds none."""
+    runs = user_styles_dir().parent / "runs"
+    found = []
+    for run in sorted(runs.glob("style-*")) if runs.is_dir() else []:
+        rec = _read_record(run)
+        if rec is None or not (run / "checkpoint.pt").is_file():
+            continue
+        out = Path(rec["output"])
+        if (rec.get("inputs"), rec.get("targets")) == (str(inputs.resolve()), str(targets.resolve())) \
+                and out.is_file() and continue_problem(run, out, inputs, targets) is None:
+            found.append(out)
+    return found
+
+
 def orphan_runs() -> list[tuple[Path, int]]:
     """Training runs no style can continue, with their size in bytes: the style file they train is
     gone (deleted by hand, an ``-o`` file removed) or is not the one they wrote (replaced, imported

@@ -152,6 +152,9 @@ def _train_style(args: argparse.Namespace) -> int:
     if args.output is not None and args.output.is_dir():
         raise CliError(f"{args.output} is a folder; give the style model's file name")
     listed = {d: scan_folder(d) for d in (args.inputs, args.targets)}  # once: pairs and views read the same lists
+    for d, photos in listed.items():  # before any note on how many there are
+        if not photos:
+            raise CliError(f"no photos in {d}")
     if args.output is not None:
         _check_output(args.output, *listed[args.inputs], *listed[args.targets])  # never over a photo
         if args.output.suffix.lower() != ".onnx":
@@ -206,6 +209,12 @@ def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed:
                            f"{len(pairs)} photos by file name (at least {MIN_PAIRS})")
         if cfg.paired:
             print(f"{len(pairs)} photos pair up by file name: learning from each pair", file=sys.stderr)
+            alone = sorted({p.name for p in listed[args.inputs]} - {i.name for i, _ in pairs})
+            if alone:  # a photo of --inputs with no finished one of its name: not learnt from, and said
+                names = ", ".join(alone[:3]) + (", …" if len(alone) > 3 else "")
+                print(f"{len(alone)} of the photos in {args.inputs} {'has' if len(alone) == 1 else 'have'} no "
+                      f"finished photo of {'its' if len(alone) == 1 else 'their'} name and "
+                      f"{'is' if len(alone) == 1 else 'are'} left out ({names})", file=sys.stderr)
         elif pairs and not args.unpaired:  # too few to learn edits from: said, not silently unpaired
             print(f"only {len(pairs)} photo{'s' if len(pairs) > 1 else ''} pair{'' if len(pairs) > 1 else 's'} up "
                   f"by file name (at least {MIN_PAIRS} to learn from pairs): learning the targets' look",
@@ -346,6 +355,13 @@ def _resumed_config(args: argparse.Namespace, run: Path) -> Config:
 
     path = run / "checkpoint.pt"
     if not path.is_file():
+        from engine.styles import trainings_from
+
+        found = [] if args.output is not None else trainings_from(args.inputs, args.targets)
+        if found:  # renamed since (the run moves with its style): say which, not "start again"
+            raise CliError(f"--resume: no training of a style named {run.name.removeprefix('style-')!r}; the "
+                           f"training from these folders is the style {found[0].stem!r} now: continue it with "
+                           f"-o {shlex.quote(str(found[0]))}")
         raise CliError(f"--resume: no checkpoint in {run}; start without --resume")
     try:
         cfg, it = read_checkpoint_config(path)

@@ -392,6 +392,10 @@ def test_train_style_reads_raw_skips_broken_files_and_refuses_empty_folders(tmp_
     args = _parse(["train-style", "--inputs", str(empty), "--targets", str(tgt), "--replace", *common])
     assert args.func(args) == 1
     assert capsys.readouterr().err.splitlines()[-1] == f"retouch train-style: error: no photos in {empty}"
+    # an empty targets folder: the error alone, not first a note on "0 finished photos"
+    args = _parse(["train-style", "--inputs", str(ins), "--targets", str(empty), "--replace", *common])
+    assert args.func(args) == 1
+    assert capsys.readouterr().err.splitlines() == [f"retouch train-style: error: no photos in {empty}"]
 
 
 @pytest.fixture
@@ -713,13 +717,43 @@ def test_resume_continues_only_the_training_that_wrote_the_style(folders, tmp_pa
     assert f"that training learns from {folders[0]} and {folders[1]}" in capsys.readouterr().err
 
 
+def test_resume_under_the_folders_name_points_to_the_style_it_was_renamed_to(folders, tmp_path, capsys):
+    """--resume after `retouch styles rename` said "no checkpoint …; start without --resume", and
+    that started the style again from nothing under the old name."""
+    from engine.runners.agent import user_styles_dir
+    from engine.styles import rename_style
+
+    assert _train_style(folders, "--iterations", "1", *TINY_STYLE) == 0
+    renamed = rename_style(user_styles_dir() / "after.onnx", "Warm look é")
+    capsys.readouterr()
+    assert _train_style(folders, "--resume", "--iterations", "2") == 1
+    err = capsys.readouterr().err
+    assert "no training of a style named 'after'" in err and "the style 'Warm look é' now" in err, err
+    assert f"-o '{renamed}'" in err and not (user_styles_dir() / "after.onnx").exists()
+    assert _train_style(folders, "-o", str(renamed), "--resume", "--iterations", "2") == 0  # as it says
+    assert Agent(renamed, prefer_gpu=False).meta["iterations"] == 2
+
+
+def test_inputs_without_a_finished_photo_of_their_name_are_named(folders, tmp_path, capsys, heldout_files):
+    ins, tgt = folders
+    for a, b in ((ins, tgt), (tgt, ins)):
+        for p in sorted(a.iterdir()):
+            shutil.copy(p, b / p.name)  # each photo's "edit": all five pair by name
+    shutil.copy(heldout_files[3], ins / "stray.jpg")
+    assert _train_style((ins, tgt), "--iterations", "1", *TINY_STYLE) == 0
+    err = capsys.readouterr().err
+    assert "5 photos pair up by file name" in err
+    assert f"1 of the photos in {ins} has no finished photo of its name and is left out (stray.jpg)" in err
+
+
 def test_a_training_that_fails_before_its_first_checkpoint_leaves_no_run_folder(folders, tmp_path, capsys):
     """Its cached views (29 MB for six photos) stayed where no command lists or removes them."""
     from engine.runners.agent import style_run_dir
 
-    empty = tmp_path / "empty"
+    empty = tmp_path / "broken"  # photos listed, none readable: found once the views are made
     empty.mkdir()
+    (empty / "x.jpg").write_bytes(b"not a photo" * 100)
     out = tmp_path / "e.onnx"
     assert _train_style((folders[0], empty), "-o", str(out), *TINY_STYLE) == 1
-    assert "no photos in" in capsys.readouterr().err
+    assert f"none of the 1 photos in {empty} could be read" in capsys.readouterr().err
     assert not style_run_dir("e", out).exists() and style_run_dir("e", out).parent.is_dir()
