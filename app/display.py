@@ -83,7 +83,7 @@ def from_icc(data: bytes, source: str) -> Profile:
         raise ProfileError(f"too large for a display profile ({len(data) >> 20} MB)")
     space = QColorSpace.fromIccProfile(data)
     if not space.isValid():
-        raise ProfileError("not an ICC colour profile Qt can read")
+        raise ProfileError(_unreadable(data))
     if space.colorModel() != QColorSpace.ColorModel.Rgb:
         raise ProfileError("not an RGB profile (a screen's profile is RGB)")
     if not space.isValidTarget():
@@ -91,6 +91,22 @@ def from_icc(data: bytes, source: str) -> Profile:
     description = space.description() or "unnamed profile"
     # a profile describing sRGB itself changes nothing: skip the per-image conversion
     return Profile(None if _is_srgb(space) else space, description, source)
+
+
+_CLASSES = {b"abst": "an abstract profile", b"link": "a device link", b"nmcl": "a named-colour profile",
+            b"spac": "a colour-space conversion profile"}
+
+
+def _unreadable(data: bytes) -> str:
+    """Why Qt could not read ``data`` as a profile, from the ICC header where there is one."""
+    if len(data) < 128 or data[36:40] != b"acsp":
+        return "not an ICC colour profile"
+    kind, colours = data[12:16], data[16:20].decode("latin-1").strip()
+    if kind in _CLASSES:
+        return f"{_CLASSES[kind]}, not a screen's profile"
+    if colours != "RGB":
+        return f"a profile of {colours or 'unknown'} colours, not a screen's (RGB) profile"
+    return "an RGB profile Qt cannot read (damaged, or of a kind it does not support)"
 
 
 def _is_srgb(space: QColorSpace) -> bool:

@@ -24,6 +24,7 @@ from engine.styles import is_user_style
 
 from .commands import InsertStep
 from .controls import FocusSlider
+from .display import to_screen
 from .document import PhotoDoc
 from .steps import StepList
 
@@ -137,6 +138,7 @@ class RetouchPanel(QWidget):
         vlay.setSpacing(4)
         outer.addLayout(vlay)
         self.var_buttons: list[QToolButton] = []
+        self.var_images: list[QImage | None] = []  # what they show, in the profile they were shown through
         for i in range(N_VARIATIONS):
             b = QToolButton()
             b.setIconSize(QSize(150, 100))
@@ -225,6 +227,7 @@ class RetouchPanel(QWidget):
     def show_variations(self, images: list[QImage | None], words: list[str] | None = None) -> None:
         """The thumbnails, each captioned with how it differs from the others (``engine.looks``)."""
         words = words or [""] * len(images)
+        self.var_images = list(images)
         for i, (b, img, w) in enumerate(zip(self.var_buttons, images, words)):
             b.setText(f"#{i + 1}\n{w}" if w else f"#{i + 1}")
             if img is None:
@@ -234,6 +237,13 @@ class RetouchPanel(QWidget):
                 b.setIcon(QIcon(QPixmap.fromImage(img)))
                 b.setEnabled(True)
         self.var_box.show()
+
+    def reshow_variations(self) -> None:
+        """The thumbnails shown through the screen's profile again (it changed): each is converted
+        from the profile it was shown through (``app.display.to_screen``)."""
+        for b, img in zip(self.var_buttons, self.var_images):
+            if img is not None:
+                b.setIcon(QIcon(QPixmap.fromImage(to_screen(img))))
 
     def add_step(self, op: str) -> None:
         if self.doc is not None:

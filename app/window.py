@@ -155,6 +155,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._display_file = ""
         self._display_profile = display.Profile(None, "sRGB", "none")
         self._display_screen = 0
+        self._display_warning: str | None = None  # the last said: not said again at each activation
         self._screen_watched = False
         self._settle = QTimer(self, singleShot=True, interval=120)
         self._settle.timeout.connect(self._settled)

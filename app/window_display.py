@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QMenu
 
@@ -76,17 +77,25 @@ class DisplayMixin:
         self._display_profile = profile
         display.set_current(profile.space)
         self._sync_display_menu()
-        if warning:
+        if warning and (announce or warning != self._display_warning):  # not again at each activation
             self.statusBar().showMessage(warning, 10000)
-        elif announce:
-            how = {"file": "from the chosen file", "system": "from the system"}.get(profile.source)
-            self.statusBar().showMessage(
-                f"Display profile: {profile.description} ({how})" if how and profile.space is not None
-                else f"Display profile: {profile.description}, the same as sRGB: photos are shown unconverted"
-                if how else "No display profile" + (" from the system" if choice == display.SYSTEM else "")
-                + ": the screen is taken as sRGB", 8000)
+        elif announce and not warning:
+            self.statusBar().showMessage(self._display_message(profile, choice), 8000)
+        self._display_warning = warning
         if changed:
             self._reshow_for_display()
+
+    @staticmethod
+    def _display_message(profile: display.Profile, choice: str) -> str:
+        """What the screen is now taken to be, for the status bar."""
+        how = {"file": "from the chosen file", "system": "from the system"}.get(profile.source)
+        if how is None:
+            return "No display profile" + (" from the system" if choice == display.SYSTEM else "") + \
+                ": the screen is taken as sRGB"
+        if profile.space is not None:
+            return f"Display profile: {profile.description} ({how})"
+        same = "" if "srgb" in profile.description.casefold() else ", the same as sRGB"
+        return f"Display profile: {profile.description} ({how}){same}: photos are shown unconverted"
 
     def _sync_display_menu(self) -> None:
         choice = self.display_choice()
@@ -103,6 +112,14 @@ class DisplayMixin:
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._watch_screen()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # the system's profile is read again as the window comes forward: a calibration (colord,
+        # DisplayCAL) publishes a new one while the app runs; unchanged, nothing is redrawn
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow() \
+                and self.display_choice() == display.SYSTEM:
+            self.apply_display_profile()
 
     def _watch_screen(self) -> None:
         """Follow the window to another screen: each may have its own profile."""
@@ -129,3 +146,4 @@ class DisplayMixin:
             self.schedule_render()
         self.flush_sidecars()  # the edited thumbnails render from the sidecars
         self.filmstrip.reload_thumbnails()
+        self.panel.reshow_variations()

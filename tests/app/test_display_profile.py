@@ -62,6 +62,9 @@ def test_a_wide_gamut_screen_is_shown_the_photo_converted_and_nothing_measured_c
     hist = win.histogram.counts.copy()
     before_srgb = qimage_array(win.viewer.before.toImage())
     thumb_srgb = icon_image(win.filmstrip.items[folder / "b_dune.jpg"].icon())
+    win.request_variations()
+    qtbot.waitUntil(lambda: win.panel.var_box.isVisible() and len(win.variations) == 4, timeout=TIMEOUT)
+    tile_srgb = tile(win)
 
     with qtbot.waitSignal(win.previewRendered, timeout=TIMEOUT):
         win.set_display_profile(str(p3_icc))
@@ -81,6 +84,8 @@ def test_a_wide_gamut_screen_is_shown_the_photo_converted_and_nothing_measured_c
     assert np.abs(qimage_array(win.viewer.before.toImage()).astype(int) - on_p3(before_srgb)).mean() < 0.6
     qtbot.waitUntil(lambda: not np.array_equal(icon_image(win.filmstrip.items[folder / "b_dune.jpg"].icon()),
                                                thumb_srgb), timeout=TIMEOUT)
+    # the variations shown: converted once, from what they were shown as
+    assert np.abs(tile(win).astype(int) - on_p3(tile_srgb)).mean() < 0.6
     # what is measured stays sRGB: the histogram, the edit
     np.testing.assert_array_equal(win.histogram.counts, hist)
 
@@ -90,6 +95,14 @@ def test_a_wide_gamut_screen_is_shown_the_photo_converted_and_nothing_measured_c
     settle(qtbot, win)
     np.testing.assert_array_equal(shown(win), srgb)
     assert win.a_display_srgb.isChecked() and display.current() is None
+    assert np.abs(tile(win).astype(int) - tile_srgb).mean() < 0.6  # back from P3, within its 8-bit steps
+
+
+def tile(win) -> np.ndarray:
+    """The first variation's thumbnail as shown."""
+    from PySide6.QtCore import QSize
+
+    return qimage_array(win.panel.var_buttons[0].icon().pixmap(QSize(160, 120)).toImage())
 
 
 def test_the_chosen_profile_is_kept_and_a_bad_one_is_refused(qtbot, qapp, win, tmp_path, p3_icc, monkeypatch):
@@ -111,7 +124,7 @@ def test_the_chosen_profile_is_kept_and_a_bad_one_is_refused(qtbot, qapp, win, t
     monkeypatch.setattr(window_display, "show_error", lambda parent, title, text: said.append(text))
     monkeypatch.setattr(window_display.QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
     again.choose_display_profile()
-    assert said and "notes.icc cannot be used" in said[0] and "not an ICC colour profile" in said[0]
+    assert said and "notes.icc cannot be used as the screen's profile: not an ICC colour profile." in said[0]
     assert settings.value(window_display.SETTING) == str(p3_icc) and display.current() is not None
     assert again.a_display_file.isChecked()
 
@@ -127,13 +140,52 @@ def test_the_chosen_profile_is_kept_and_a_bad_one_is_refused(qtbot, qapp, win, t
     third.close()
 
 
-def test_profiles_that_change_nothing_or_cannot_drive_a_screen():
+def test_the_systems_profile_is_read_again_as_the_window_comes_forward(qtbot, win, folder, p3_icc, monkeypatch):
+    """A calibration (colord, DisplayCAL) publishes a new profile while the app runs."""
+    from PySide6.QtCore import QEvent
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    srgb = shown(win)
+    monkeypatch.setattr(win, "isActiveWindow", lambda: True)
+    monkeypatch.setattr(display, "system_icc", lambda screen=0: p3_icc.read_bytes())
+    with qtbot.waitSignal(win.previewRendered, timeout=TIMEOUT):
+        win.changeEvent(QEvent(QEvent.Type.ActivationChange))
+    settle(qtbot, win)
+    assert np.abs(shown(win).astype(int) - on_p3(srgb)).mean() < 0.6
+    assert win.a_display_system.text() == "&System: Display P3"
+    # a broken one published: said once, not at every activation; the screen taken as sRGB
+    monkeypatch.setattr(display, "system_icc", lambda screen=0: b"junk" * 100)
+    win.changeEvent(QEvent(QEvent.Type.ActivationChange))
+    said = "The system's display profile is not an ICC colour profile; showing sRGB."
+    assert win.statusBar().currentMessage() == said
+    assert display.current() is None
+    win.statusBar().clearMessage()
+    win.changeEvent(QEvent(QEvent.Type.ActivationChange))
+    assert win.statusBar().currentMessage() == ""
+
+
+def test_profiles_that_change_nothing_or_cannot_drive_a_screen(p3_icc):
     srgb = display.from_icc(bytes(QColorSpace(QColorSpace.NamedColorSpace.SRgb).iccProfile()), "file")
     assert srgb.space is None  # sRGB itself: nothing is converted
+    from app.window_display import DisplayMixin
+
+    assert DisplayMixin._display_message(srgb, "/x/s.icc") == (
+        f"Display profile: {srgb.description} (from the chosen file): photos are shown unconverted")
+    assert DisplayMixin._display_message(display.Profile(None, "Monitor 1", "system"), display.SYSTEM) == (
+        "Display profile: Monitor 1 (from the system), the same as sRGB: photos are shown unconverted")
     p3 = display.from_icc(bytes(QColorSpace(QColorSpace.NamedColorSpace.DisplayP3).iccProfile()), "file")
     assert p3.space is not None and p3.description == "Display P3"
     with pytest.raises(display.ProfileError, match="not an ICC"):
         display.from_icc(b"\0" * 200, "file")
+    from PIL import ImageCms
+
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # LittleCMS's Lab profile
+    with pytest.raises(display.ProfileError, match=r"an abstract profile, not a screen's profile"):
+        display.from_icc(lab, "file")
+    icc = bytearray(p3_icc.read_bytes())
+    icc[100:200] = b"\xff" * 100  # a damaged tag table
+    with pytest.raises(display.ProfileError, match=r"RGB profile Qt cannot read|not an ICC"):
+        display.from_icc(bytes(icc), "file")
     with pytest.raises(display.ProfileError, match="too large"):
         display.from_icc(b"\0" * (display.MAX_PROFILE_BYTES + 1), "file")
     # without an X server (offscreen, Wayland) the system gives none: sRGB, with nothing to say
