@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -48,6 +48,7 @@ class RetouchPanel(QWidget):
     autoRequested = Signal()
     variationsRequested = Signal()
     variationChosen = Signal(int)
+    variationHovered = Signal(int)  # the variation under the pointer, -1 when none (shown large meanwhile)
     styleChanged = Signal(object)  # Path | None
     styleAction = Signal(str)  # "learn", "rename", "delete", "import" or "folder", from the style menu
     stylesWanted = Signal()  # the Style list or its menu opens: refill it from the folders
@@ -126,7 +127,7 @@ class RetouchPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(2)
         vhead = QHBoxLayout()
-        vnote = QLabel("Variations, at full strength: click one to adopt it")
+        vnote = QLabel("Variations, at full strength: point at one to see it, click to adopt it")
         vnote.setObjectName("muted")
         vhead.addWidget(vnote, 1)
         hide = QToolButton(text="Hide")
@@ -144,11 +145,13 @@ class RetouchPanel(QWidget):
             b.setIconSize(QSize(150, 100))
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             b.setText(f"#{i + 1}")
-            b.setToolTip("Click to adopt this variation (undoable)")
+            b.setToolTip("Shown in the photo while the pointer is here; click to adopt this variation (undoable)")
             b.clicked.connect(lambda _=False, i=i: self.variationChosen.emit(i))
+            b.installEventFilter(self)
             vlay.addWidget(b, i // 2, i % 2)
             self.var_buttons.append(b)
         self.var_box.hide()
+        self.var_box.installEventFilter(self)  # hidden (Hide, adopted, another photo): none is pointed at
         lay.addWidget(self.var_box)
         head = QHBoxLayout()
         steps_label = QLabel("Steps")
@@ -237,6 +240,15 @@ class RetouchPanel(QWidget):
                 b.setIcon(QIcon(QPixmap.fromImage(img)))
                 b.setEnabled(True)
         self.var_box.show()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if watched is self.var_box and kind == QEvent.Type.Hide:
+            self.variationHovered.emit(-1)
+        elif watched in self.var_buttons and kind in (QEvent.Type.Enter, QEvent.Type.Leave):
+            on = kind == QEvent.Type.Enter and watched.isEnabled()
+            self.variationHovered.emit(self.var_buttons.index(watched) if on else -1)
+        return super().eventFilter(watched, event)
 
     def reshow_variations(self) -> None:
         """The thumbnails shown through the screen's profile again (it changed): each is converted

@@ -121,6 +121,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         #: strength key): only that style's slider rescales it
         self._autos: dict[PhotoDoc, tuple[Recipe, np.ndarray, dict[str, float], str]] = {}
         self._adopted: dict[PhotoDoc, set[str]] = {}  # each photo's variations adopted (as JSON)
+        self._hovered: Recipe | None = None  # the variation under the pointer: the photo is shown in it
         # why the strength slider left the photo alone, while the status line says it: re-read as
         # the steps change (an undo back to Auto's result makes it false)
         self._strength_note: tuple[PhotoDoc, str] | None = None
@@ -186,6 +187,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.panel.autoRequested.connect(self.auto)
         self.panel.variationsRequested.connect(self.request_variations)
         self.panel.variationChosen.connect(self.adopt_variation)
+        self.panel.variationHovered.connect(self.show_variation)
         self.panel.strengthChanged.connect(self.set_strength)
         self.panel.styleChanged.connect(self._style_changed)
         self.panel.styleAction.connect(self._style_action)
@@ -410,6 +412,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         return doc
 
     def _leave_photo(self) -> None:
+        self._hovered = None
         if self.doc is None:
             return
         self.picker.cancel()  # a spot on the next photo is not this one's white balance
@@ -591,6 +594,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
     def _doc_changed(self, doc: PhotoDoc, change: Any) -> None:
         self._autosave.start()
         if doc is self.doc:
+            self._hovered = None  # an edit (an adopted variation too) shows the steps
             self._thumb_owed = doc
             self.schedule_render()
             self._follow_auto_strength(doc)

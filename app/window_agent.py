@@ -294,6 +294,21 @@ class AgentMixin:
         self.variations = [r for r, _, _ in res]
         self.panel.show_variations([img for _, img, _ in res], [w for _, _, w in res])
 
+    def show_variation(self, i: int) -> None:
+        """Show the photo in variation ``i`` while the pointer is on it (-1: in its own steps again),
+        as Lightroom previews a preset under the pointer; the steps stay as they are."""
+        doc = self.doc
+        hovered = self.variations[i] if doc is not None and 0 <= i < len(self.variations) else None
+        if hovered is self._hovered:
+            return
+        self._hovered = hovered
+        if hovered is not None:
+            self.statusBar().showMessage(f"Showing variation #{i + 1}: click it to adopt it; your steps are "
+                                         "shown again when the pointer leaves it")
+        else:
+            self.statusBar().clearMessage()
+        self.schedule_render()
+
     def adopt_variation(self, i: int) -> None:
         commit_typing()  # a value typed, not yet entered, goes onto its own step first
         if self.doc is not None and 0 <= i < len(self.variations):

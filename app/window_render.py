@@ -123,13 +123,18 @@ class RenderMixin:
         if doc is None or doc.preview_linear is None:
             return None
         src = self.preview_source(doc)
+        recipe = self.shown_recipe(doc)
         if self.pointer_down():
             self._settle.start()
-            return self._submit("preview", doc.recipe, src, cube=DRAFT_CUBE)
-        rid = self._submit("preview", doc.recipe, src)
+            return self._submit("preview", recipe, src, cube=DRAFT_CUBE)
+        rid = self._submit("preview", recipe, src)
         if self.viewer.needs_detail():
             self._request_detail()
         return rid
+
+    def shown_recipe(self, doc: PhotoDoc) -> Recipe:
+        """What the photo is shown in: its steps, or the variation under the pointer."""
+        return self._hovered if self._hovered is not None and doc is self.doc else doc.recipe
 
     def _view_changed(self) -> None:
         """Zoomed or panned: a finer preview level or a detail crop may be needed now."""
@@ -161,7 +166,7 @@ class RenderMixin:
         if x1 <= x0 or y1 <= y0:
             return
         rect = (x0, y0, x1 - x0, y1 - y0)
-        self._submit("crop", doc.recipe, doc.linear[y0:y1, x0:x1], rect=rect)
+        self._submit("crop", self.shown_recipe(doc), doc.linear[y0:y1, x0:x1], rect=rect)
         if self.viewer.split and (self.viewer.detail_before is None or self.viewer.detail_before[1] != QRectF(*rect)):
             self._submit("crop_before", Recipe(), doc.linear[y0:y1, x0:x1], rect=rect)  # an edit leaves it as is
 
@@ -194,7 +199,8 @@ class RenderMixin:
             self.last_render_ms = res.ms
             self.shown_preview = req.id
             self._shown_source = req.image
-            if self.doc is not None and (self.doc.undo.count() or self.doc.recipe.active()):
+            if self.doc is not None and (self.doc.undo.count() or self.doc.recipe.active()) \
+                    and req.recipe.dumps() == self.doc.recipe.dumps():  # not a variation pointed at
                 self._thumb_timer.start()  # edited here, or opened with edits
             self.render_label.setText(f"render {res.ms:.0f} ms")
             self.previewRendered.emit(req.id)
@@ -204,7 +210,8 @@ class RenderMixin:
             self.viewer.set_detail_before(res.image, QRectF(*req.rect))
 
     def _refresh_thumbnail(self) -> None:
-        if self.doc is not None and self.viewer.after is not None and self.shown_preview >= 0:
+        if self.doc is not None and self.viewer.after is not None and self.shown_preview >= 0 \
+                and self._hovered is None:
             self.filmstrip.set_thumbnail(self.doc.path, self.viewer.after)
             if self.shown_preview == self._latest.get("preview"):  # the newest edit is in it
                 self._thumb_owed = None

@@ -212,6 +212,46 @@ def test_variations_adopt_is_undoable(qtbot, win, folder):
     assert len(win.doc.recipe) == 0
 
 
+def test_a_variation_under_the_pointer_is_shown_in_the_photo_and_the_steps_stay(qtbot, win, folder, monkeypatch):
+    """As Lightroom previews a preset under the pointer: judged at 150 px the four looked alike."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QEnterEvent
+    from PySide6.QtWidgets import QApplication
+
+    from engine.render import render_uint8
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    steps, own = win.doc.recipe.dumps(), shown(win)
+    undo = win.doc.undo.count()
+    win.request_variations()
+    qtbot.waitUntil(lambda: win.panel.var_box.isVisible() and len(win.variations) == 4, timeout=TIMEOUT)
+    b = win.panel.var_buttons[2]
+    with qtbot.waitSignal(win.previewRendered, timeout=TIMEOUT):
+        QApplication.sendEvent(b, QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(5, 5)))
+    settle(qtbot, win)
+    src = win._shown_source
+    np.testing.assert_array_equal(shown(win), render_uint8(win.variations[2], src))  # the photo in it
+    assert win.doc.recipe.dumps() == steps and win.doc.undo.count() == undo  # nothing edited
+    assert "variation #3" in win.statusBar().currentMessage()
+    thumbs = []
+    monkeypatch.setattr(win.filmstrip, "set_thumbnail", lambda *a: thumbs.append(a))
+    win._refresh_thumbnail()  # the thumbnail shows the steps, never the look pointed at
+    assert not thumbs
+    with qtbot.waitSignal(win.previewRendered, timeout=TIMEOUT):
+        QApplication.sendEvent(b, QEvent(QEvent.Type.Leave))
+    settle(qtbot, win)
+    np.testing.assert_array_equal(shown(win), own)  # its own steps again
+    # pointed at, then hidden (Hide): the steps shown again too
+    with qtbot.waitSignal(win.previewRendered, timeout=TIMEOUT):
+        QApplication.sendEvent(win.panel.var_buttons[0], QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(5, 5)))
+    with qtbot.waitSignal(win.previewRendered, timeout=TIMEOUT):
+        win.panel.var_box.hide()
+    settle(qtbot, win)
+    np.testing.assert_array_equal(shown(win), own)
+    assert win.doc.recipe.dumps() == steps
+
+
 def test_strength_says_why_it_leaves_an_adopted_variation_and_stops_saying_it_after_undo(qtbot, win, folder):
     """It said "the steps were edited since Auto" of a variation nobody edited, and kept saying it
     after an undo back to Auto's result, which the slider then rescaled."""
