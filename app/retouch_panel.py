@@ -127,8 +127,9 @@ class RetouchPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(2)
         vhead = QHBoxLayout()
-        vnote = QLabel("Variations, at full strength: point at one to see it, click to adopt it")
+        vnote = QLabel("At full strength: point to preview, click to adopt")
         vnote.setObjectName("muted")
+        vnote.setWordWrap(True)  # never wider than the panel
         vhead.addWidget(vnote, 1)
         hide = QToolButton(text="Hide")
         hide.setToolTip("Hide the variations")
