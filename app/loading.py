@@ -28,6 +28,14 @@ def is_raw(path: Path) -> bool:
     return engine.io.is_raw(path)
 
 
+def quick_open(path: Path) -> bool:
+    """A RAW large enough to open from a half-size decode first (:func:`decode_quick`)."""
+    try:
+        return is_raw(path) and path.stat().st_size >= QUICK_RAW_BYTES
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True, eq=False)
 class Decoded:
     path: Path

@@ -44,20 +44,20 @@ from .filmstrip import Filmstrip
 from .folder_bar import FolderBar, folder_message
 from .histogram import Histogram
 from .loading import (
-    QUICK_RAW_BYTES,
     Decoded,
     Skipped,
     decode,
     decode_quick,
     embedded_preview,
-    is_raw,
     list_photos,
+    quick_open,
 )
 from .renderer import Renderer, RenderRequest
 from .retouch_panel import RetouchPanel
 from .viewer import Viewer
 from .wb_pick import WhiteBalancePicker
 from .window_agent import AgentMixin
+from .window_auto_many import RUN_TEXT, AutoManyMixin
 from .window_clipboard import ClipboardMixin
 from .window_display import DisplayMixin
 from .window_export import ExportMixin
@@ -72,14 +72,6 @@ from .workers import run_in_pool, serial_pool
 log = logging.getLogger(__name__)
 
 
-def _quick_open(path: Path) -> bool:
-    """A RAW large enough to open from a half-size decode first (:func:`app.loading.decode_quick`)."""
-    try:
-        return is_raw(path) and path.stat().st_size >= QUICK_RAW_BYTES
-    except OSError:
-        return False
-
-
 AUTOSAVE_MS = 400  # sidecars are written at most this long after the last change
 COMING = {
     "Low light": "Low-light enhancement: coming in a later release.",
@@ -89,7 +81,7 @@ COMING = {
 
 
 class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookMixin, StylesMixin, AgentMixin,
-                 ClipboardMixin, ExportMixin, DisplayMixin, QMainWindow):
+                 ClipboardMixin, ExportMixin, DisplayMixin, AutoManyMixin, QMainWindow):
     # the mixins hold methods only: every attribute is set here, their Qt base class comes last
     photoShown = Signal(object)      # PhotoDoc: its pixels are decoded and the first render is up
     previewRendered = Signal(int)    # request id of a preview render now on screen
@@ -122,6 +114,8 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._autos: dict[PhotoDoc, tuple[Recipe, np.ndarray, dict[str, float], str]] = {}
         self._adopted: dict[PhotoDoc, set[str]] = {}  # each photo's variations adopted (as JSON)
         self._hovered: Recipe | None = None  # the variation under the pointer: the photo is shown in it
+        self._auto_run: Any = None  # Auto on Selected Photos while it runs (window_auto_many.AutoRun)
+        self._auto_pool = serial_pool(self)  # its photos one at a time: two cores, and a decode child each
         # why the strength slider left the photo alone, while the status line says it: re-read as
         # the steps change (an undo back to Auto's result makes it false)
         self._strength_note: tuple[PhotoDoc, str] | None = None
@@ -320,6 +314,9 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
 
         p = mb.addMenu("&Photo")
         act(p, "&Auto", self.auto, "Ctrl+Shift+A", "The agent predicts an edit")
+        self.a_auto_selected = act(p, RUN_TEXT, self.auto_selected, "Ctrl+Alt+A",
+                                   "Auto on each photo selected in the filmstrip, each from its own pixels; "
+                                   "pressed again while it runs, it stops")
         act(p, "&Variations", self.request_variations, "Ctrl+Shift+R")
         act(p, "Auto &White Balance", self.auto_white_balance, "Ctrl+Shift+W",
             "Measure the white balance (the learned colour constancy, max-RGB without it) and set it as a step, "
@@ -484,7 +481,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         decodes still run (it was left a moment ago), they are wanted again, so none is started
         twice (two full decodes of a 45 MP RAW at once)."""
         path = doc.path
-        if _quick_open(path) and "quick" not in doc.decoding:  # editable from its half-size decode first
+        if quick_open(path) and "quick" not in doc.decoding:  # editable from its half-size decode first
             doc.decoding.add("quick")
             run_in_pool(decode_quick, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
                         owner=self, on_done=lambda res, d=doc: self._decoded_quick(d, res),

@@ -1,0 +1,150 @@
+"""Photo ▸ Auto on Selected Photos: the agent's edit for each photo of a selection, as Lightroom's
+Auto on a selection gives each photo its own, ready to be looked at and tweaked before export.
+
+A mixin of :class:`app.window.MainWindow`. Each photo is decoded (a RAW at half size, in a child
+process, as the app previews it) and predicted in turn on a one-thread pool, off the GUI thread;
+its result lands as one undo step on that photo, at the current strength, and the slider then
+rescales it there as it rescales a single Auto. A photo edited while it waits keeps the edit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.runners.agent import at_strength
+
+from . import agent as agent_mod
+from .controls import commit_typing
+from .document import PhotoDoc
+from .loading import Skipped, decode, decode_quick, is_raw, quick_open
+from .workers import clear_pool, run_in_pool
+
+log = logging.getLogger(__name__)
+
+RUN_TEXT, STOP_TEXT = "Auto on &Selected Photos", "Stop Auto on &Selected Photos"  # the menu item, by state
+
+
+@dataclass
+class AutoRun:
+    """One Auto on Selected Photos: how far it is, and what it could not do."""
+
+    total: int
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: int = 0
+    edited: int = 0
+    kept: list[str] = field(default_factory=list)  # edited by the photographer while waiting
+    failed: list[str] = field(default_factory=list)  # could not be read
+
+
+def predict_photo(path: Path, level: Any, model: Path | None, cancel: threading.Event) -> tuple:
+    """On the pool: ``path``'s Auto at full strength, its proxy and the style's own strength.
+    ``level``: the photo's preview level where the app holds it (the shown photo), else decoded
+    here as the app decodes it to show it (a large RAW from its half-size decode), so that the
+    result is the one Auto gives on the photo shown."""
+    wanted = lambda: not cancel.is_set()  # noqa: E731  (Skipped once stopped: decode() checks it)
+    if not wanted():
+        raise Skipped(path)
+    raw = is_raw(path)
+    if level is None:
+        got = decode_quick(path, wanted) if quick_open(path) else None
+        level = (got or decode(path, wanted)).preview_linear
+        del got
+    agent = agent_mod.get_agent(model)
+    return agent.predict(level, strength=1.0, raw=raw), agent.proxy(level, raw), agent.strength
+
+
+class AutoManyMixin:
+    """Auto on each photo of the filmstrip's selection, in the background, stoppable."""
+
+    def auto_selected(self) -> None:
+        """Auto on the selected photos (the shown one alone: Auto); pressed again while it runs, stop."""
+        commit_typing()  # a value typed, not yet entered, goes onto its own step first
+        if self._auto_run is not None:
+            self.stop_auto_selected()
+            return
+        targets = self.paste_targets()
+        if len(targets) <= 1:
+            self.auto()
+            return
+        run = self._auto_run = AutoRun(len(targets))
+        model, style = self.model, self._strength_key()
+        strength = self.strength if self._strength_known else None
+        for path in targets:
+            doc = self.get_doc(path)
+            started = doc.recipe.dumps()
+            level = doc.preview_linear  # the shown photo's: exactly what Auto would read
+            run_in_pool(predict_photo, path, level, model, run.cancel, pool=self._auto_pool, owner=self,
+                        on_done=lambda res, d=doc, s=started: self._auto_landed(run, d, s, style, strength, res),
+                        on_error=lambda e, tb, d=doc: self._auto_failed(run, d, e, tb))
+        self.a_auto_selected.setText(STOP_TEXT)
+        self._say_auto_run(run)
+
+    def stop_auto_selected(self) -> None:
+        """The photos done keep their Auto; the rest are left as they are."""
+        run = self._auto_run
+        if run is None:
+            return
+        run.cancel.set()
+        clear_pool(self._auto_pool)  # not started: never will be
+        self._end_auto_run(run)
+
+    def _auto_landed(self, run: AutoRun, doc: PhotoDoc, started: str, style: str, strength: float | None,
+                     res: tuple) -> None:
+        if run.cancel.is_set():
+            return  # stopped while this photo was read: left as it is, as the rest
+        run.done += 1
+        recipe, proxy, own = res
+        if doc.recipe.dumps() != started:  # edited meanwhile: never overwrite that
+            run.kept.append(doc.name)
+        else:
+            amount = strength if strength is not None else self._saved_strength(own, key=style)
+            applied = at_strength(recipe, np.asarray(proxy), amount)
+            self._autos[doc] = (recipe, proxy, {applied.dumps(): amount}, style)
+            self._replace(doc, applied, "Auto")
+            run.edited += 1
+            self.flush_sidecars()  # saved, and its thumbnail shows the edit
+        self._step_auto_run(run)
+
+    def _auto_failed(self, run: AutoRun, doc: PhotoDoc, exc: BaseException, tb: str) -> None:
+        from engine.io import ImageError
+
+        if isinstance(exc, Skipped):
+            return  # stopped
+        run.done += 1
+        run.failed.append(doc.name)
+        if isinstance(exc, ImageError):
+            self.filmstrip.mark_failed(doc.path, str(exc))
+        else:
+            log.error("Auto on %s failed\n%s", doc.name, tb)
+        self._step_auto_run(run)
+
+    def _step_auto_run(self, run: AutoRun) -> None:
+        if run is not self._auto_run:
+            return  # stopped: its last results still land, and are counted no more
+        if run.done >= run.total:
+            self._end_auto_run(run)
+        else:
+            self._say_auto_run(run)
+
+    def _say_auto_run(self, run: AutoRun) -> None:
+        self.statusBar().showMessage(f"Auto on {run.total} photos: {run.done} done… "
+                                     "(Photo ▸ Stop Auto on Selected Photos stops it)")
+
+    def _end_auto_run(self, run: AutoRun) -> None:
+        self._auto_run = None
+        self.a_auto_selected.setText(RUN_TEXT)
+        stopped = run.cancel.is_set() and run.done < run.total
+        words = [f"Auto on {run.edited} of {run.total} photos" + (" (stopped)" if stopped else "")]
+        if run.kept:
+            words.append(f"{len(run.kept)} edited meanwhile kept as you left {'it' if len(run.kept) == 1 else 'them'}"
+                         f" ({', '.join(run.kept[:3])}{', …' if len(run.kept) > 3 else ''})")
+        if run.failed:
+            words.append(f"{len(run.failed)} could not be read ({', '.join(run.failed[:3])}"
+                         f"{', …' if len(run.failed) > 3 else ''})")
+        self.statusBar().showMessage("; ".join(words) + ". Each is one undo step on its photo.", 15000)

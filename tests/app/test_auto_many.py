@@ -1,0 +1,66 @@
+"""Photo ▸ Auto on Selected Photos: each selected photo gets its own Auto, one undo step each,
+in the background; a photo edited meanwhile keeps the edit; it can be stopped."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+from qt_helpers import TIMEOUT, open_and_wait
+
+from engine.io import load_photo
+from engine.recipe import Recipe, Step, read_sidecar
+from engine.runners.agent import Agent, at_strength
+
+
+def expected(level: np.ndarray, strength: float, raw: bool) -> str:
+    agent = Agent()
+    return at_strength(agent.predict(level, strength=1.0, raw=raw), agent.proxy(level, raw), strength).dumps()
+
+
+def test_each_selected_photo_gets_its_own_auto(qtbot, win, folder, photo_jpeg, photo_srgb8):
+    from PIL import Image
+
+    Image.fromarray(photo_srgb8[::-1, :, ::-1].copy()).save(folder / "c_turned.jpg", quality=92)  # another look
+    shutil.copy(photo_jpeg, folder / "d_edited.jpg")
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.filmstrip.selectAll()
+    shown_level = win.doc.preview_linear
+    win.auto_selected()
+    assert "Stop Auto" in win.a_auto_selected.text()
+    mine = Recipe([Step("gamma", {"gamma": 1.2})])
+    edited = win.get_doc(folder / "d_edited.jpg")
+    from app.commands import ReplaceRecipe
+
+    edited.undo.push(ReplaceRecipe(edited, mine, "mine"))  # edited while it waits: kept
+    qtbot.waitUntil(lambda: win._auto_run is None, timeout=TIMEOUT * 2)
+    said = win.statusBar().currentMessage()
+    assert said.startswith("Auto on 3 of 4 photos;") and "1 edited meanwhile kept" in said and "d_edited.jpg" in said
+    assert win.a_auto_selected.text().startswith("Auto on")
+    s = win.strength
+    docs = {p.name: win.get_doc(p) for p in sorted(folder.glob("*.*")) if not p.name.endswith(".json")}
+    # the shown photo exactly as Auto gives it; the others from their own pixels, as they open
+    assert docs["b_dune.jpg"].recipe.dumps() == expected(shown_level, s, raw=False)
+    turned = load_photo(folder / "c_turned.jpg").linear
+    assert docs["c_turned.jpg"].recipe.dumps() == expected(turned, s, raw=False)
+    assert docs["c_turned.jpg"].recipe.dumps() != docs["b_dune.jpg"].recipe.dumps()
+    assert docs["a_dune.dng"].recipe.dumps() == expected(load_photo(folder / "a_dune.dng").linear, s, raw=True)
+    assert docs["d_edited.jpg"].recipe.dumps() == mine.dumps()
+    for name in ("a_dune.dng", "b_dune.jpg", "c_turned.jpg"):
+        assert docs[name].undo.count() == 1  # one step each, undoable on its photo
+    win.flush_sidecars(wait=True)
+    assert read_sidecar(folder / "c_turned.jpg").dumps() == docs["c_turned.jpg"].recipe.dumps()  # saved
+    docs["c_turned.jpg"].undo.undo()
+    assert len(docs["c_turned.jpg"].recipe) == 0
+
+
+def test_auto_on_selected_photos_stops(qtbot, win, folder, photo_jpeg):
+    for i in range(4):
+        shutil.copy(photo_jpeg, folder / f"e{i}.jpg")
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.filmstrip.selectAll()
+    win.auto_selected()
+    win.auto_selected()  # pressed again: stops
+    assert win._auto_run is None and "(stopped)" in win.statusBar().currentMessage()
+    qtbot.wait(1500)  # a photo being read when it stopped lands, and is left as it is
+    assert all(len(win.get_doc(p).recipe) == 0 for p in folder.glob("e*.jpg"))
