@@ -67,6 +67,7 @@ class QuitMixin:
             self.style_dialog.proc.waitForFinished(30_000)
         if self.matcher is not None:
             self.matcher.cancel()  # a fit writes nothing until it ends
+        self.stop_auto_selected()  # the photos done keep their Auto (saved below); the queue is dropped
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/split", self.split.saveState())
         self.flush_sidecars(wait=True)

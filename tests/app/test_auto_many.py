@@ -64,3 +64,21 @@ def test_auto_on_selected_photos_stops(qtbot, win, folder, photo_jpeg):
     assert win._auto_run is None and "(stopped)" in win.statusBar().currentMessage()
     qtbot.wait(1500)  # a photo being read when it stopped lands, and is left as it is
     assert all(len(win.get_doc(p).recipe) == 0 for p in folder.glob("e*.jpg"))
+
+
+def test_quitting_stops_auto_on_selected_photos_and_keeps_what_it_did(qtbot, win, folder, photo_jpeg):
+    """The one-thread pool waited, at quit, for every photo still queued."""
+    import time
+
+    for i in range(12):
+        shutil.copy(photo_jpeg, folder / f"f{i:02}.jpg")
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.filmstrip.selectAll()
+    win.auto_selected()
+    qtbot.waitUntil(lambda: win._auto_run is not None and win._auto_run.edited >= 1, timeout=TIMEOUT)
+    t0 = time.perf_counter()
+    win.close()
+    pool_done = win._auto_pool.waitForDone(20_000)
+    assert pool_done and time.perf_counter() - t0 < 15
+    kept = [p for p in sorted(folder.glob("*.*g")) if read_sidecar(p) is not None]
+    assert kept and len(kept) < 14  # the photos done were saved; the rest left as they are
