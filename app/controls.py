@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import time
 import weakref
 from typing import Any
@@ -120,7 +121,22 @@ class FocusSlider(QSlider):
 class _ParamSpin(QDoubleSpinBox):
     """A number field that takes a typed value beyond its range and clamps it on Enter, as
     Lightroom's do. Qt's own drops the keystroke that leaves the range, so "4.5" typed into
-    Exposure (±3.5) stored 0.5."""
+    Exposure (±3.5) stored 0.5, and the "-" of "-0.5" typed into a field that starts above zero
+    (Gamma, a white balance gain), which stored 0.5, the other way from the one asked."""
+
+    #: a number on its way: a sign, a decimal point, an exponent not yet finished ("-", "-.", "1e")
+    _PARTIAL = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d*)?([eE][+-]?\d*)?")
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.stepping = False  # a change from the arrow keys or the wheel (stepBy), not a typed value
+
+    def stepBy(self, steps: int) -> None:
+        self.stepping = True
+        try:
+            super().stepBy(steps)
+        finally:
+            self.stepping = False
 
     def _number(self, text: str) -> float | None:
         body = text.removesuffix(self.suffix()) if self.suffix() else text
@@ -132,8 +148,9 @@ class _ParamSpin(QDoubleSpinBox):
 
     def validate(self, text: str, pos: int) -> object:
         state, text, pos = super().validate(text, pos)
-        if state == QValidator.State.Invalid and self._number(text) is not None:
-            return QValidator.State.Intermediate, text, pos  # out of range: fixup() clamps it
+        if state == QValidator.State.Invalid and (self._number(text) is not None or self._PARTIAL.fullmatch(
+                (text.removesuffix(self.suffix()) if self.suffix() else text).strip())):
+            return QValidator.State.Intermediate, text, pos  # out of range, or on its way: fixup() clamps it
         return state, text, pos
 
     def event(self, e: QEvent) -> bool:
@@ -248,7 +265,8 @@ class ParamSlider(QWidget):
         self.slider.blockSignals(True)
         self.slider.setValue(self.to_pos(v))
         self.slider.blockSignals(False)
-        self.edited.emit(float(v), self._nudges.gesture())  # the arrows held, or typed values
+        # the arrows held (or the wheel) are one undo step while they keep coming; each typed value its own
+        self.edited.emit(float(v), self._nudges.gesture() if self.spin.stepping else new_gesture())
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if self.label.geometry().contains(event.position().toPoint()):

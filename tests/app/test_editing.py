@@ -109,6 +109,23 @@ def test_typed_values_beyond_a_range_are_brought_inside_and_the_sidecar_reopens(
     _type(qtbot, ev.spin, "-9")
     settle(qtbot, win)
     assert win.doc.recipe.steps[0].params["ev"] == -3.5 and ev.spin.text() == "-3.50 EV"
+    # a minus typed into a field that starts above zero: its minimum, not the number without its sign
+    # (the "-" was dropped, and "-2" in Gamma stored 2.00, the other way from the one asked)
+    win.panel.add_step("white_balance")
+    settle(qtbot, win)
+    gamma, blue = win.panel.steps.cards[1].controls["gamma"], win.panel.steps.cards[2].controls["blue"]
+    gamma.spin.show(), blue.spin.show()
+    n = win.doc.undo.count()
+    for spin, text in ((gamma.spin, "1.5"), (blue.spin, "-0.5"), (gamma.spin, "-2"), (gamma.spin, "-")):
+        _type(qtbot, spin, text)
+    settle(qtbot, win)
+    steps = win.doc.recipe.steps
+    assert steps[2].params["blue"] == REGISTRY["white_balance"].param("blue").min
+    assert steps[1].params["gamma"] == REGISTRY["gamma"].param("gamma").min  # a lone "-" then changes nothing
+    # each typed value is its own undo step, however quickly they come
+    assert win.doc.undo.count() == n + 3
+    win.undo_group.undo()
+    assert win.doc.recipe.steps[1].params["gamma"] == 1.5
     win.flush_sidecars(wait=True)
     again = read_sidecar(photo)
     assert [s.params for s in again.steps] == [s.params for s in win.doc.recipe.steps]
