@@ -238,7 +238,7 @@ class RetouchPanel(QWidget):
                 b.setIcon(QIcon())
                 b.setEnabled(False)
             else:
-                b.setIcon(QIcon(QPixmap.fromImage(img)))
+                b.setIcon(QIcon(QPixmap.fromImage(to_screen(img))))  # a profile changed while they were made
                 b.setEnabled(True)
         self.var_box.show()
 

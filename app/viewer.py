@@ -12,8 +12,15 @@ from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QP
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from . import theme
+from .display import to_screen
 
 MIN_SCALE, MAX_SCALE = 0.02, 8.0
+
+
+def _pixmap(img: QImage) -> QPixmap:
+    """``img`` on screen: converted on its worker already (the render thread), so this is a check;
+    it converts only what was made under a display profile changed since."""
+    return QPixmap.fromImage(to_screen(img))
 
 
 class Viewer(QWidget):
@@ -56,8 +63,8 @@ class Viewer(QWidget):
         self.full = QSize(full)
         self.detail = self.detail_before = None
         self.finest_preview = None
-        self.after = QPixmap.fromImage(after) if after is not None else None
-        self.before = QPixmap.fromImage(before) if before is not None else self.after
+        self.after = _pixmap(after) if after is not None else None
+        self.before = _pixmap(before) if before is not None else self.after
         self.message = ""
         self.fit = True
         self._fit_now()
@@ -73,21 +80,21 @@ class Viewer(QWidget):
         self.update()
 
     def set_after(self, img: QImage) -> None:
-        self.after = QPixmap.fromImage(img)
+        self.after = _pixmap(img)
         self.update()
 
     def set_before(self, img: QImage) -> None:
-        self.before = QPixmap.fromImage(img)
+        self.before = _pixmap(img)
         self.update()
 
     def set_detail(self, img: QImage | None, rect: QRectF | None = None) -> None:
-        self.detail = None if img is None or rect is None else (QPixmap.fromImage(img), QRectF(rect))
+        self.detail = None if img is None or rect is None else (_pixmap(img), QRectF(rect))
         self.update()
 
     def set_detail_before(self, img: QImage | None, rect: QRectF | None = None) -> None:
         """The unedited photo's full-resolution crop, for the Before side of a zoomed-in split: it
         compared a stretched preview with a sharp After, as if the edit had sharpened the photo."""
-        self.detail_before = None if img is None or rect is None else (QPixmap.fromImage(img), QRectF(rect))
+        self.detail_before = None if img is None or rect is None else (_pixmap(img), QRectF(rect))
         self.update()
 
     def clear(self, message: str) -> None:
