@@ -55,6 +55,7 @@ class PhotoDoc(QObject):
         self.dirty = False
         self.save_error: str | None = None  # why the last sidecar write failed (said once)
         self.failed: str | None = None
+        self.failed_stamp: tuple[int, int] | None = None  # the file as it was when it failed (None: missing)
         # Pixels (only while on screen): full linear, screen-size linear cache, metadata.
         self.linear: Any = None
         self.preview_linear: Any = None
@@ -75,3 +76,13 @@ class PhotoDoc(QObject):
         self.linear = self.preview_linear = self.draft_linear = None
         release_later(*held)  # freed off the GUI thread
         held.clear()
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """Size and time of a file, None where it is missing: a photo that failed is tried again once
+    this changes (its card put back, the file replaced)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns

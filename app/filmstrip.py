@@ -246,6 +246,20 @@ class Filmstrip(QListWidget):
         item.setForeground(QColor("#ff8a80"))
         item.setToolTip(f"{path}\n{message}")
 
+    def unmark_failed(self, path: Path) -> None:
+        """``path`` is to be tried again (its file is back): shown as any photo, its thumbnail reloaded."""
+        item = self.items.get(path)
+        if item is None or not item.data(Qt.ItemDataRole.UserRole + 1):
+            return
+        item.setData(Qt.ItemDataRole.UserRole + 1, None)
+        item.setData(Qt.ItemDataRole.ForegroundRole, None)
+        item.setToolTip(str(path))
+        item.setIcon(_placeholder("…", theme.MUTED))
+        self.unreadable_changed.emit(sum(self.is_failed(p) for p in self.items))
+        self._load_thumbnails([path])
+        if self.is_edited(path):
+            self.refresh(path)
+
     def set_thumbnail(self, path: Path, pix: QPixmap) -> None:
         """Show the edited render instead of the camera's preview (after an edit settles)."""
         item = self.items.get(path)

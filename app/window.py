@@ -38,7 +38,7 @@ from engine.runners.meter import DEFAULT_METER
 from . import agent as agent_mod
 from . import display
 from .controls import commit_typing
-from .document import PhotoDoc
+from .document import PhotoDoc, file_stamp
 from .errors import show_error
 from .filmstrip import Filmstrip
 from .folder_bar import FolderBar, folder_message
@@ -444,6 +444,10 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._leave_photo()
         known = path in self.docs
         doc = self.get_doc(path)
+        if doc.failed and file_stamp(path) != doc.failed_stamp:  # back (a card put in again), or replaced
+            doc.failed = None
+        if not doc.failed and self.filmstrip.is_failed(path) and file_stamp(path) is not None:
+            self.filmstrip.unmark_failed(path)  # tried again; marked again if it still fails
         if known:
             self._reload_if_changed(doc)
         self.doc = doc
@@ -571,6 +575,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             return
         log.warning("cannot open %s\n%s", doc.path, tb)
         doc.failed = str(exc) or type(exc).__name__
+        doc.failed_stamp = file_stamp(doc.path)
         self.filmstrip.mark_failed(doc.path, doc.failed)
         self.photoFailed.emit(doc, doc.failed)
         if doc is self.doc:  # said in the viewer and the filmstrip: a box for each of a folder's

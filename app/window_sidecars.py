@@ -66,6 +66,8 @@ class SidecarsMixin:
         again, as an undoable step, before they can be saved over."""
         if doc.dirty or doc.saves_pending or doc.sidecar_locked or doc.failed:
             return  # a save of ours still running changes the stamp too
+        if not doc.path.exists():  # the photo (or its whole folder: a card pulled out) is gone, not its edits
+            return
         stamp = sidecar_stamp(doc.path)
         if stamp == doc.disk_stamp:
             return

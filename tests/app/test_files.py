@@ -815,3 +815,36 @@ def test_the_batch_dialog_follows_the_windows_auto_while_open(qtbot, win, folder
     said = f"Auto uses the shipped model, strength {round(100 * win.strength)} %, as in the window"
     assert dlg.auto_label.text() == said
     dlg.close()
+
+
+def test_a_card_pulled_out_and_put_back(qtbot, win, tmp_path, photo_jpeg):
+    """A photo shown while its folder was gone stayed "cannot be opened" for the rest of the session,
+    even with the folder back; and showing an edited one then read its missing sidecar as edits
+    removed on disk, wiping its steps from the window (an undo entry "changed on disk")."""
+    from engine.recipe import Recipe, Step, sidecar_path
+
+    card = tmp_path / "card"
+    card.mkdir()
+    for n in ("p0", "p1", "p2"):
+        shutil.copy(photo_jpeg, card / f"{n}.jpg")
+    Recipe([Step("exposure", {"ev": 0.5})]).save(sidecar_path(card / "p2.jpg"))
+    open_and_wait(qtbot, win, card / "p0.jpg")
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.show_photo(card / "p2.jpg")  # known to the window, with its edits
+    edited = win.get_doc(card / "p2.jpg")
+    steps = edited.recipe.dumps()
+    win.show_photo(card / "p0.jpg")
+    away = tmp_path / "pulled"
+    card.rename(away)
+    win.show_photo(card / "p2.jpg")  # its folder gone: its edits stay as they are
+    assert edited.recipe.dumps() == steps and edited.undo.count() == 0 and not edited.dirty
+    win.show_photo(card / "p1.jpg")
+    qtbot.waitUntil(lambda: win.get_doc(card / "p1.jpg").failed is not None, timeout=TIMEOUT)
+    assert win.filmstrip.is_failed(card / "p1.jpg")
+    away.rename(card)  # put back
+    win.show_photo(card / "p0.jpg")
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.show_photo(card / "p1.jpg")
+    assert win.doc.failed is None and win.doc.preview_linear is not None
+    assert not win.filmstrip.is_failed(card / "p1.jpg")
+    assert edited.recipe.dumps() == steps
