@@ -276,9 +276,17 @@ class ExportDialog(ExportingDialog):
         if skipped:
             parts.append(f"{skipped} skipped (exported before, unchanged since; tick “Replace existing exports” "
                          "to redo them)")
-        if failed:
-            parts.append(f"{len(failed)} failed: " + "; ".join(f"{r.src.name}: {r.reason}" for r in failed[:3]))
-        if self.cancel_event.is_set():
+        if failed:  # the reason names the photo already ("x.jpg: cannot write…")
+            parts.append(f"{len(failed)} failed: " + "; ".join(
+                f"{r.src.name}: {r.reason.removeprefix(f'{r.src.name}: ')}" for r in failed[:3]))
+        planned = len(self.plan)
+        if len(self.results) < planned:
+            parts.append(f"{planned - len(self.results)} not started")
+        fatal = next((r for r in self.results if r.fatal), None)
+        if fatal is not None:  # the batch stopped itself (a full disk): not the photographer's Cancel
+            parts.insert(0, f"Stopped ({fatal.reason.removeprefix(f'{fatal.src.name}: ')}, so no later photo "
+                            "could be written either)")
+        elif self.cancel_event.is_set():
             parts.insert(0, "Cancelled")
         if self.plan.left_out:
             parts.append(f"{len(self.plan.left_out)} left out (Retouch's own exports)")

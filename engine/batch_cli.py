@@ -198,17 +198,18 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     fatal = next((r for r in results if r.fatal), None)
     if fatal is not None:
         console.print(f"[red]Stopped:[/red] {_shown(fatal.reason)} (no later photo could be written)")
-    _summary(console, results, len(jobs), in_dir, cancelled)
+    _summary(console, results, len(jobs), in_dir, "stopped" if fatal is not None else "cancelled" if cancelled else "")
     if cancelled and fatal is None:
         return 130
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
-def _summary(console, results: list, total: int, in_dir: Path, cancelled: bool) -> None:
+def _summary(console, results: list, total: int, in_dir: Path, ended: str) -> None:
+    """The table of counts; ``ended``: "cancelled" (Ctrl-C), "stopped" (a full disk) or ""."""
     from rich.table import Table
 
     counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
-    t = Table(title="Batch export" + (" (cancelled)" if cancelled else ""))
+    t = Table(title="Batch export" + (f" ({ended})" if ended else ""))
     for col in ("done", "skipped", "failed", "not started"):
         t.add_column(col, justify="right")
     t.add_row(str(counts["done"]), str(counts["skipped"]), str(counts["failed"]), str(total - len(results)))

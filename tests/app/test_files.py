@@ -848,3 +848,26 @@ def test_a_card_pulled_out_and_put_back(qtbot, win, tmp_path, photo_jpeg):
     assert win.doc.failed is None and win.doc.preview_linear is not None
     assert not win.filmstrip.is_failed(card / "p1.jpg")
     assert edited.recipe.dumps() == steps
+
+
+def test_an_export_stopped_by_a_full_disk_says_so_not_cancelled(qtbot, win, folder, tmp_path):
+    """It said "Cancelled" (the engine stops itself on a full disk), named each photo twice and left
+    out the photos never started."""
+    from engine.batch import Job, Plan
+    from engine.batch_worker import Result
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    dlg = win.export_selection()
+    out = tmp_path / "full"
+    srcs = [folder / "a_dune.dng", folder / "b_dune.jpg", folder / "c.jpg"]
+    dlg.plan = Plan([Job(s, out / f"{s.stem}.jpg") for s in srcs])
+    reason = "cannot write (No space left on device)"
+    dlg.results = [Result(srcs[0], out / "a_dune.jpg", "failed", f"a_dune.dng: {reason}", fatal=True),
+                   Result(srcs[1], out / "b_dune.jpg", "failed", f"b_dune.jpg: {reason}", fatal=True)]
+    dlg.cancel_event.set()  # as the engine sets it when it stops
+    dlg._finished()
+    said = dlg.message.text()
+    assert said.startswith(f"Stopped ({reason}, so no later photo could be written either), 0 exported")
+    assert "Cancelled" not in said and "a_dune.dng: a_dune.dng" not in said
+    assert f"2 failed: a_dune.dng: {reason}; b_dune.jpg: {reason}" in said and "1 not started" in said
+    dlg.close()
