@@ -199,6 +199,12 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     if fatal is not None:
         console.print(f"[red]Stopped:[/red] {_shown(fatal.reason)} (no later photo could be written)")
     _summary(console, results, len(jobs), in_dir, "stopped" if fatal is not None else "cancelled" if cancelled else "")
+    done = {r.src: r.dst for r in results if r.status == "done"}
+    renamed = [(asked, done[src]) for src, asked in getattr(jobs, "renamed", {}).items() if src in done]
+    if renamed:  # the photographer looks for the name the template gives
+        more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
+        console.print(_shown("Saved under another name, as the template's was taken: " + "; ".join(
+            f"{a.name} -> {d.name}" for a, d in renamed[:3]) + more))
     if cancelled and fatal is None:
         return 130
     return 1 if any(r.status == "failed" for r in results) else 0

@@ -960,3 +960,19 @@ def test_a_slash_in_a_camera_name_makes_no_sub_folder(sources, tmp_path):
     piexif.insert(piexif.dump(exif), str(shoot / "a.jpg"))
     (job,) = plan_jobs(shoot, tmp_path / "out", template="{camera}/{stem}")
     assert job.dst.relative_to(tmp_path / "out").parts == ("Canon EOS 5D_IV", "a.jpg")
+
+
+def test_the_command_names_an_output_saved_under_another_name(tmp_path, capsys, photo_jpeg):
+    """A photo Retouch did not write holds the template's name in OUT_DIR: kept, and the export goes
+    to another name, which the app's dialog said and the command did not."""
+    shoot, out = tmp_path / "shoot", tmp_path / "out"
+    shoot.mkdir()
+    out.mkdir()
+    shutil.copy(photo_jpeg, shoot / "x.jpg")
+    shutil.copy(photo_jpeg, out / "x.jpg")  # someone else's photo
+    before = (out / "x.jpg").read_bytes()
+    rc, err = run_cli(capsys, shoot, out, "--jobs", "1", "--overwrite")
+    assert rc == 0, err
+    assert (out / "x.jpg").read_bytes() == before
+    (renamed,) = [p.name for p in out.iterdir() if p.name != "x.jpg"]
+    assert "Saved under another name, as the template's was taken: x.jpg -> " + renamed in " ".join(err.split())
