@@ -5,11 +5,13 @@ A mixin of :class:`app.window.MainWindow`, whose widgets and documents it uses.
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from engine.recipe import Recipe, has_sidecar, save_sidecar, sidecar_path, sidecar_stamp
+from engine.recipe import SIDECAR_SUFFIX, Recipe, has_sidecar, save_sidecar, sidecar_path, sidecar_stamp
 
 from .commands import FromDisk
 from .document import PhotoDoc
@@ -97,7 +99,12 @@ class SidecarsMixin:
         the next edit tries again."""
         doc.saves_pending -= 1
         doc.dirty = True
-        self._report_unsaved(doc, exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # never better at the next edit
+            reason = (f"its name is too long for the file system once “{SIDECAR_SUFFIX}” is added; rename the photo "
+                      "(shorter) to keep its edits")
+        else:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        self._report_unsaved(doc, reason)
 
     def _report_unsaved(self, doc: PhotoDoc, reason: str) -> None:
         """Said at once, in a message box the first time for each photo, then in the status bar."""
@@ -109,6 +116,8 @@ class SidecarsMixin:
             return
         then = ("Put it back where it was and they are saved with your next edit" if not doc.path.exists() else
                 "Export applies them, and Retouch tries again after each edit")
+        # the sidecar named, unless its name is what is wrong (a 250-character name, twice, said nothing more)
+        where = "beside it" if len(os.fsencode(sidecar_path(doc.path).name)) > 255 else f"to {sidecar_path(doc.path)}"
         show_error(self, "Edits not saved",
-                   f"The edits of {doc.path.name} could not be saved to {sidecar_path(doc.path)}: {reason}.\n\n"
+                   f"The edits of {doc.path.name} could not be saved {where}: {reason}.\n\n"
                    f"They stay in this window while it is open. {then}; this message is not repeated for this photo.")

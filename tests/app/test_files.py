@@ -871,3 +871,22 @@ def test_an_export_stopped_by_a_full_disk_says_so_not_cancelled(qtbot, win, fold
     assert "Cancelled" not in said and "a_dune.dng: a_dune.dng" not in said
     assert f"2 failed: a_dune.dng: {reason}; b_dune.jpg: {reason}" in said and "1 not started" in said
     dlg.close()
+
+
+def test_a_name_too_long_for_its_edits_file_says_to_rename_the_photo(qtbot, win, tmp_path, photo_jpeg, monkeypatch):
+    """A 245-byte name opens and exports, but its sidecar's name is past the file system's 255: the box
+    said the edits would be saved at the next edit, which can never be."""
+    import app.window_sidecars as sidecars
+
+    d = tmp_path / "long"
+    d.mkdir()
+    photo = d / ("L" * 241 + ".jpg")
+    shutil.copy(photo_jpeg, photo)
+    said = []
+    monkeypatch.setattr(sidecars, "show_error", lambda parent, title, text: said.append(text))
+    open_and_wait(qtbot, win, photo)
+    win.panel.add_step("exposure")
+    win.flush_sidecars(wait=True)
+    qtbot.waitUntil(lambda: bool(said), timeout=TIMEOUT)
+    assert "its name is too long for the file system" in said[0] and "rename the photo" in said[0]
+    assert said[0].count("L" * 241) == 1  # named once, not twice with its sidecar's path
