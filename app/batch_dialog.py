@@ -247,8 +247,11 @@ class BatchDialog(ExportingDialog):
         self._sync_auto()
         in_dir = Path(self.in_dir.text().strip()).expanduser()
         out_dir = Path(self.out_dir.text().strip()).expanduser()
-        if not self.in_dir.text().strip() or not in_dir.is_dir():
+        if not self.in_dir.text().strip():
             raise ValueError("choose the folder of photos to export")
+        if not in_dir.is_dir():  # moved, renamed or unplugged since it was chosen
+            raise ValueError(f"{in_dir} is no longer there (moved, renamed or unplugged?)" if not in_dir.exists()
+                             else f"{in_dir} is not a folder: choose the folder of photos to export")
         if not self.out_dir.text().strip():
             raise ValueError("choose the folder to export to")
         recipe = recipe_file = None

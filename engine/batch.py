@@ -155,7 +155,8 @@ def plan_jobs(
     if settings.fmt not in FORMATS:
         raise ValueError(f"unknown format {settings.fmt!r} (choose from {', '.join(FORMATS)})")
     if not in_dir.is_dir():
-        raise FileNotFoundError(f"{in_dir} is not a folder")
+        raise FileNotFoundError(f"{in_dir} is no longer there (moved, renamed or unplugged?)" if not in_dir.exists()
+                                else f"{in_dir} is not a folder")
     if sources is None and os.path.realpath(out_dir) == os.path.realpath(in_dir):
         # The next run would take the exports for photos; a sub-folder is fine (never scanned).
         raise ValueError("OUT_DIR must not be IN_DIR itself; use a sub-folder such as IN_DIR/export")

@@ -134,3 +134,16 @@ def test_a_rerun_after_the_recipe_file_changed_redoes_every_photo(qtbot, folder)
     dlg.export_btn.click()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
     assert dlg.status.text().startswith("Finished: 3 exported, 0 skipped")
+
+
+def test_a_folder_gone_since_it_was_chosen_is_said_to_be_gone(qtbot, folder, tmp_path):
+    import pytest
+
+    from app.batch_dialog import BatchDialog
+
+    dlg = BatchDialog(None, folder)
+    qtbot.addWidget(dlg)
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    folder.rename(tmp_path / "unplugged")
+    with pytest.raises(ValueError, match="is no longer there"):
+        dlg.plan()
