@@ -167,6 +167,9 @@ def export_one(job: Job) -> Result:
         return Result(job.src, job.dst, "failed", str(ForeignFileError(job.dst)), 0.0)
     if not s.overwrite and already_done(job):
         return Result(job.src, job.dst, "skipped", ALREADY, 0.0)
+    if job.src.is_symlink() and not job.src.exists():  # said as what it is, not "No such file or directory"
+        return Result(job.src, job.dst, "failed", f"{job.src.name}: a link to a file that is no longer there "
+                      f"({os.readlink(job.src)})", 0.0)
     # A hang inside C code (LibRaw) ignores Python signals; faulthandler's watchdog thread ends the
     # process anyway, and the parent reports the file as failed.
     if _JOB_TIMEOUT:

@@ -976,3 +976,13 @@ def test_the_command_names_an_output_saved_under_another_name(tmp_path, capsys, 
     assert (out / "x.jpg").read_bytes() == before
     (renamed,) = [p.name for p in out.iterdir() if p.name != "x.jpg"]
     assert "Saved under another name, as the template's was taken: x.jpg -> " + renamed in " ".join(err.split())
+
+
+def test_a_dangling_link_is_said_to_be_one(tmp_path, capsys, photo_jpeg):
+    shoot, out = tmp_path / "shoot", tmp_path / "out"
+    shoot.mkdir()
+    shutil.copy(photo_jpeg, shoot / "x.jpg")
+    (shoot / "gone.jpg").symlink_to(tmp_path / "elsewhere" / "gone.jpg")
+    rc, err = run_cli(capsys, shoot, out, "--jobs", "1")
+    assert rc == 1 and (out / "x.jpg").is_file()
+    assert "gone.jpg: a link to a file that is no longer there" in " ".join(err.split())
