@@ -188,6 +188,8 @@ def read_x11_profile(screen: int = 0, display: str | None = None) -> bytes | Non
         try:
             if status != 0 or fmt.value != 8 or not data.value or not count.value:
                 return None
+            if left.value:  # past MAX_PROFILE_BYTES: from_icc says "too large", not "damaged"
+                return b"\0" * (MAX_PROFILE_BYTES + 1)
             return ctypes.string_at(data.value, count.value)
         finally:
             if data.value:

@@ -114,6 +114,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._autos: dict[PhotoDoc, tuple[Recipe, np.ndarray, dict[str, float], str]] = {}
         self._adopted: dict[PhotoDoc, set[str]] = {}  # each photo's variations adopted (as JSON)
         self._hovered: Recipe | None = None  # the variation under the pointer: the photo is shown in it
+        self._shown_variation = False  # the preview on screen shows a variation, not the steps
         self._auto_run: Any = None  # Auto on Selected Photos while it runs (window_auto_many.AutoRun)
         self._auto_pool = serial_pool(self)  # its photos one at a time: two cores, and a decode child each
         # why the strength slider left the photo alone, while the status line says it: re-read as
@@ -151,6 +152,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._display_profile = display.Profile(None, "sRGB", "none")
         self._display_screen = 0
         self._display_warning: str | None = None  # the last said: not said again at each activation
+        self._display_read = 0.0  # when the system's profile was last read on activation (monotonic)
         self._screen_watched = False
         self._settle = QTimer(self, singleShot=True, interval=120)
         self._settle.timeout.connect(self._settled)
@@ -409,7 +411,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         return doc
 
     def _leave_photo(self) -> None:
-        self._hovered = None
+        self.drop_hover()
         if self.doc is None:
             return
         self.picker.cancel()  # a spot on the next photo is not this one's white balance
@@ -596,7 +598,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
     def _doc_changed(self, doc: PhotoDoc, change: Any) -> None:
         self._autosave.start()
         if doc is self.doc:
-            self._hovered = None  # an edit (an adopted variation too) shows the steps
+            self.drop_hover()  # an edit (an adopted variation too) shows the steps
             self._thumb_owed = doc
             self.schedule_render()
             self._follow_auto_strength(doc)

@@ -217,7 +217,13 @@ class AgentMixin:
                 self.panel.set_busy("Auto finished after the steps were edited: your edit is kept; "
                                     "press Auto again to replace it.")
             return
-        if strength is None:  # the style's, as _agent_ready reads it: the photographer's last, else the model's
+        self._apply_auto(doc, recipe, proxy, own, style, strength)
+
+    def _apply_auto(self, doc: PhotoDoc, recipe: Recipe, proxy: np.ndarray, own: float, style: str,
+                    strength: float | None) -> None:
+        """Auto's full-strength ``recipe`` on ``doc`` at ``strength`` (None: the style's, as _agent_ready
+        reads it: the photographer's last, else the model's own ``own``), kept for the slider to rescale."""
+        if strength is None:
             strength = self._saved_strength(own, key=style)
         applied = at_strength(recipe, proxy, strength)
         self._autos[doc] = (recipe, proxy, {applied.dumps(): strength}, style)
@@ -293,21 +299,31 @@ class AgentMixin:
             return
         self.variations = [r for r, _, _ in res]
         self.panel.show_variations([img for _, img, _ in res], [w for _, _, w in res])
+        if self._hovered is not None:  # pointed at one of the last ones: those are gone
+            self.drop_hover()
+            self.schedule_render()
 
     def show_variation(self, i: int) -> None:
         """Show the photo in variation ``i`` while the pointer is on it (-1: in its own steps again),
         as Lightroom previews a preset under the pointer; the steps stay as they are."""
         doc = self.doc
         hovered = self.variations[i] if doc is not None and 0 <= i < len(self.variations) else None
-        if hovered is self._hovered:
+        if hovered is None:
+            if self.drop_hover():
+                self.schedule_render()
             return
-        self._hovered = hovered
-        if hovered is not None:
+        if hovered is not self._hovered:
+            self._hovered = hovered
             self.statusBar().showMessage(f"Showing variation #{i + 1}: click it to adopt it; your steps are "
-                                         "shown again when the pointer leaves it")
-        else:
+                                         f"shown again when the pointer leaves it")
+            self.schedule_render()
+
+    def drop_hover(self) -> bool:
+        """The photo back in its own steps (the pointer left, an edit, another photo); whether it was not."""
+        was, self._hovered = self._hovered, None
+        if self.statusBar().currentMessage().startswith("Showing variation #"):
             self.statusBar().clearMessage()
-        self.schedule_render()
+        return was is not None
 
     def adopt_variation(self, i: int) -> None:
         commit_typing()  # a value typed, not yet entered, goes onto its own step first

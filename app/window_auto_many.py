@@ -15,13 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from engine.runners.agent import at_strength
-
 from . import agent as agent_mod
 from .controls import commit_typing
 from .document import PhotoDoc
+from .errors import show_error
 from .loading import Skipped, decode, decode_quick, is_raw, quick_open
 from .workers import clear_pool, run_in_pool
 
@@ -50,12 +47,12 @@ def predict_photo(path: Path, level: Any, model: Path | None, cancel: threading.
     wanted = lambda: not cancel.is_set()  # noqa: E731  (Skipped once stopped: decode() checks it)
     if not wanted():
         raise Skipped(path)
+    agent = agent_mod.get_agent(model)  # first: a style gone or no runtime stops the run before any decode
     raw = is_raw(path)
     if level is None:
         got = decode_quick(path, wanted) if quick_open(path) else None
         level = (got or decode(path, wanted)).preview_linear
         del got
-    agent = agent_mod.get_agent(model)
     return agent.predict(level, strength=1.0, raw=raw), agent.proxy(level, raw), agent.strength
 
 
@@ -103,10 +100,7 @@ class AutoManyMixin:
         if doc.recipe.dumps() != started:  # edited meanwhile: never overwrite that
             run.kept.append(doc.name)
         else:
-            amount = strength if strength is not None else self._saved_strength(own, key=style)
-            applied = at_strength(recipe, np.asarray(proxy), amount)
-            self._autos[doc] = (recipe, proxy, {applied.dumps(): amount}, style)
-            self._replace(doc, applied, "Auto")
+            self._apply_auto(doc, recipe, proxy, own, style, strength)
             run.edited += 1
             self.flush_sidecars()  # saved, and its thumbnail shows the edit
         self._step_auto_run(run)
@@ -114,19 +108,21 @@ class AutoManyMixin:
     def _auto_failed(self, run: AutoRun, doc: PhotoDoc, exc: BaseException, tb: str) -> None:
         from engine.io import ImageError
 
-        if isinstance(exc, Skipped):
+        if isinstance(exc, Skipped) or run is not self._auto_run:
             return  # stopped
+        if not isinstance(exc, ImageError):  # the agent itself (no model, no runtime): said once, and the run ends
+            log.error("Auto on %s failed\n%s", doc.name, tb)
+            self.stop_auto_selected()
+            show_error(self, "Auto", exc)
+            return
         run.done += 1
         run.failed.append(doc.name)
-        if isinstance(exc, ImageError):
-            self.filmstrip.mark_failed(doc.path, str(exc))
-        else:
-            log.error("Auto on %s failed\n%s", doc.name, tb)
+        self.filmstrip.mark_failed(doc.path, str(exc))
         self._step_auto_run(run)
 
     def _step_auto_run(self, run: AutoRun) -> None:
         if run is not self._auto_run:
-            return  # stopped: its last results still land, and are counted no more
+            return  # stopped: a photo read meanwhile is left as it is (_auto_landed)
         if run.done >= run.total:
             self._end_auto_run(run)
         else:

@@ -6,6 +6,7 @@ the settings as ``display/profile``; :mod:`app.display` resolves it and converts
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent
@@ -118,7 +119,8 @@ class DisplayMixin:
         # the system's profile is read again as the window comes forward: a calibration (colord,
         # DisplayCAL) publishes a new one while the app runs; unchanged, nothing is redrawn
         if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow() \
-                and self.display_choice() == display.SYSTEM:
+                and self.display_choice() == display.SYSTEM and time.monotonic() - self._display_read > 2.0:
+            self._display_read = time.monotonic()  # an X round trip: not at every click between windows
             self.apply_display_profile()
 
     def _watch_screen(self) -> None:

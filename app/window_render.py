@@ -199,8 +199,12 @@ class RenderMixin:
             self.last_render_ms = res.ms
             self.shown_preview = req.id
             self._shown_source = req.image
+            shown = req.recipe.dumps()
+            # a variation pointed at: never the thumbnail, even once the pointer has left
+            self._shown_variation = shown != self.doc.recipe.dumps() and any(
+                shown == v.dumps() for v in self.variations)
             if self.doc is not None and (self.doc.undo.count() or self.doc.recipe.active()) \
-                    and req.recipe.dumps() == self.doc.recipe.dumps():  # not a variation pointed at
+                    and not self._shown_variation:
                 self._thumb_timer.start()  # edited here, or opened with edits
             self.render_label.setText(f"render {res.ms:.0f} ms")
             self.previewRendered.emit(req.id)
@@ -211,7 +215,7 @@ class RenderMixin:
 
     def _refresh_thumbnail(self) -> None:
         if self.doc is not None and self.viewer.after is not None and self.shown_preview >= 0 \
-                and self._hovered is None:
+                and not self._shown_variation:
             self.filmstrip.set_thumbnail(self.doc.path, self.viewer.after)
             if self.shown_preview == self._latest.get("preview"):  # the newest edit is in it
                 self._thumb_owed = None

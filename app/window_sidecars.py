@@ -115,6 +115,7 @@ class SidecarsMixin:
             self.statusBar().showMessage(f"Edits of {doc.path.name} not saved: {reason}", 5000)
             return
         then = ("Put it back where it was and they are saved with your next edit" if not doc.path.exists() else
+                "Export applies them" if "too long" in reason else
                 "Export applies them, and Retouch tries again after each edit")
         # the sidecar named, unless its name is what is wrong (a 250-character name, twice, said nothing more)
         where = "beside it" if len(os.fsencode(sidecar_path(doc.path).name)) > 255 else f"to {sidecar_path(doc.path)}"

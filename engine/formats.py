@@ -19,8 +19,10 @@ def ppi_arg(text: str) -> int:
 
 def check_ppi(ppi: int) -> int:
     """``ppi`` as an int within :data:`PPI_RANGE`, else ValueError saying the range."""
+    import numbers
+
     lo, hi = PPI_RANGE
-    if isinstance(ppi, bool) or not isinstance(ppi, int) or not lo <= ppi <= hi:
+    if isinstance(ppi, bool) or not isinstance(ppi, numbers.Integral) or not lo <= ppi <= hi:
         raise ValueError(f"the resolution must be a whole number of pixels per inch from {lo} to {hi}, got {ppi!r}")
     return ppi
 

@@ -357,7 +357,7 @@ def _resumed_config(args: argparse.Namespace, run: Path) -> Config:
     if not path.is_file():
         from engine.styles import trainings_from
 
-        found = [] if args.output is not None else trainings_from(args.inputs, args.targets)
+        found = [] if args.output is not None or args.run is not None else trainings_from(args.inputs, args.targets)
         if found:  # renamed since (the run moves with its style): say which, not "start again"
             raise CliError(f"--resume: no training of a style named {run.name.removeprefix('style-')!r}; the "
                            f"training from these folders is the style {found[0].stem!r} now: continue it with "

@@ -676,7 +676,7 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
         raise ValueError(f"fmt must be one of {sorted(FORMATS)}, got {fmt!r}")
     if meta is not None and _same_file(path, meta.path):
         raise ImageError("refusing to overwrite the original photo; choose another output name", path)
-    check_ppi(ppi)
+    ppi = int(check_ppi(ppi))  # numpy integers too
     exif = exif_for_output(meta, ppi=ppi)
     alpha = alpha if fmt in ALPHA_FORMATS else None
     try:

@@ -82,3 +82,25 @@ def test_quitting_stops_auto_on_selected_photos_and_keeps_what_it_did(qtbot, win
     assert pool_done and time.perf_counter() - t0 < 15
     kept = [p for p in sorted(folder.glob("*.*g")) if read_sidecar(p) is not None]
     assert kept and len(kept) < 14  # the photos done were saved; the rest left as they are
+
+
+def test_a_style_that_cannot_run_stops_auto_on_selected_photos_once(qtbot, win, folder, monkeypatch):
+    """Every photo was decoded, then failed, and was summed up as "could not be read"."""
+    import app.window_auto_many as auto_many
+    from engine.runners import ModelError
+
+    said = []
+    monkeypatch.setattr(auto_many, "show_error", lambda parent, title, exc: said.append(str(exc)))
+    decoded = []
+    monkeypatch.setattr(auto_many, "decode", lambda *a: decoded.append(a))
+
+    def broken(model):
+        raise ModelError("the style is not a Retouch model")
+
+    monkeypatch.setattr(auto_many.agent_mod, "get_agent", broken)
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.filmstrip.selectAll()
+    win.auto_selected()
+    qtbot.waitUntil(lambda: win._auto_run is None, timeout=TIMEOUT)
+    assert said == ["the style is not a Retouch model"] and not decoded
+    assert not any(win.filmstrip.is_failed(p) for p in folder.iterdir() if p.suffix in (".jpg", ".dng"))

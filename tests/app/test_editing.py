@@ -267,6 +267,19 @@ def test_a_variation_under_the_pointer_is_shown_in_the_photo_and_the_steps_stay(
     settle(qtbot, win)
     np.testing.assert_array_equal(shown(win), own)
     assert win.doc.recipe.dumps() == steps
+    # pointed at and clicked: adopted, and the "Showing variation" line goes (it stayed for good)
+    win.panel.var_box.show()
+    QApplication.sendEvent(win.panel.var_buttons[1], QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(5, 5)))
+    win.panel.var_buttons[1].click()
+    assert win.doc.recipe.dumps() == win.variations[1].dumps() and win._hovered is None
+    assert not win.statusBar().currentMessage().startswith("Showing variation")
+    # new variations while one of the last is pointed at: the photo leaves the one that is gone
+    win.undo_group.undo()
+    win.panel.var_box.show()
+    QApplication.sendEvent(win.panel.var_buttons[0], QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(5, 5)))
+    assert win._hovered is win.variations[0]
+    win.request_variations()
+    qtbot.waitUntil(lambda: win._hovered is None, timeout=TIMEOUT)
 
 
 def test_strength_says_why_it_leaves_an_adopted_variation_and_stops_saying_it_after_undo(qtbot, win, folder):
