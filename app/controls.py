@@ -138,18 +138,21 @@ class _ParamSpin(QDoubleSpinBox):
         finally:
             self.stepping = False
 
+    def _body(self, text: str) -> str:
+        """The number typed, its unit left out."""
+        return (text.removesuffix(self.suffix()) if self.suffix() else text).strip()
+
     def _number(self, text: str) -> float | None:
-        body = text.removesuffix(self.suffix()) if self.suffix() else text
         try:
-            v = float(body.strip().replace(",", "."))
+            v = float(self._body(text).replace(",", "."))
         except ValueError:
             return None
         return v if math.isfinite(v) else None
 
     def validate(self, text: str, pos: int) -> object:
         state, text, pos = super().validate(text, pos)
-        if state == QValidator.State.Invalid and (self._number(text) is not None or self._PARTIAL.fullmatch(
-                (text.removesuffix(self.suffix()) if self.suffix() else text).strip())):
+        if state == QValidator.State.Invalid and (self._number(text) is not None
+                                                  or self._PARTIAL.fullmatch(self._body(text))):
             return QValidator.State.Intermediate, text, pos  # out of range, or on its way: fixup() clamps it
         return state, text, pos
 

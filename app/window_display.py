@@ -132,6 +132,8 @@ class DisplayMixin:
             self._screen_moved()
 
     def _screen_moved(self) -> None:
+        # Qt lists the primary screen first, as X numbers them in the common case (one row of RandR
+        # outputs from the primary); a layout numbered otherwise reads its neighbour's profile
         screens = QGuiApplication.screens()
         handle = self.windowHandle()
         index = screens.index(handle.screen()) if handle is not None and handle.screen() in screens else 0
@@ -146,6 +148,9 @@ class DisplayMixin:
             self._submit("before", Recipe(), doc.preview_linear)
             self.viewer.set_detail_before(None)  # re-rendered with the crop
             self.schedule_render()
-        self.flush_sidecars()  # the edited thumbnails render from the sidecars
+        self.flush_sidecars()
         self.filmstrip.reload_thumbnails()
+        for d in self.docs.values():  # the edits as they stand here, not as a save not yet landed left them
+            if d.dirty or d.saves_pending:
+                self.filmstrip.refresh(d.path, d.recipe.copy())
         self.panel.reshow_variations()

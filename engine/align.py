@@ -188,6 +188,8 @@ def _peaks(found: list[tuple[float, int, int, int]], k: int, distinct: float = D
     return kept
 
 
+#: Proportions (log ratio) within which an export is taken to have its original's: whole-frame exports
+SAME_ASPECT = 0.01
 #: Proportions an export may differ from its original's by and still be taken for the whole frame
 #: resized without keeping them (an export "to 1000 x 640"), where no crop matches it better.
 MAX_STRETCH = 1.25
@@ -202,7 +204,7 @@ def find_crop(before: np.ndarray, after: np.ndarray) -> Crop | None:
     H, W = before.shape[:2]
     ha, wa = after.shape[:2]
     off = abs(math.log((wa / ha) / (W / H)))
-    if off < 0.01 or off >= math.log(MAX_STRETCH):
+    if off < SAME_ASPECT or off >= math.log(MAX_STRETCH):
         return crop
     if crop is not None and crop.whole(W, H):  # the polish grew the box to the frame: squeezed, not cut
         return Crop(0, 0, W, H, crop.score, stretched=True)
@@ -230,7 +232,7 @@ def _find_crop(before: np.ndarray, after: np.ndarray) -> Crop | None:
     ha, wa = after.shape[:2]
     aspect = wa / ha
     small, base = _shrink(after, FINE), _shrink(before, FINE)  # a 24 MP photo is resized once
-    if abs(np.log(aspect / (W / H))) < 0.01:  # the usual case first: the whole frame, at one position
+    if abs(np.log(aspect / (W / H))) < SAME_ASPECT:  # the usual case first: the whole frame, at one position
         # never finer than the export: a thumbnail blown up to FINE has no detail left to match
         # (a 120 px export of the whole frame scored 0.47 there, 0.95 at its own size)
         bw = detail(base, min(FINE, max(ha, wa)))

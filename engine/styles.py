@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .atomic import atomic_path, atomic_write_bytes
-from .runners.agent import Agent, style_run_dir, user_styles_dir
+from .runners.agent import Agent, runs_dir, style_run_dir, user_styles_dir
 
 MAX_NAME = 80
 RESERVED = ("retouch",)  # the shipped model's name: the Style list shows it as "Default"
@@ -195,7 +195,7 @@ def continue_problem(run: Path, output: Path, inputs: Path | None = None, target
 def trainings_from(inputs: Path, targets: Path) -> list[Path]:
     """The style files whose training (a checkpoint in its run) learns from these two folders and
     can be continued: where a style was renamed, ``--resume`` under the folder's name finds none."""
-    runs = user_styles_dir().parent / "runs"
+    runs = runs_dir()
     found = []
     for run in sorted(runs.glob("style-*")) if runs.is_dir() else []:
         rec = _read_record(run)
@@ -213,7 +213,7 @@ def orphan_runs() -> list[tuple[Path, int]]:
     gone (deleted by hand, an ``-o`` file removed) or is not the one they wrote (replaced, imported
     under its name), or they never reached a checkpoint. Their cached
     views can take gigabytes, and no other command lists them."""
-    runs = user_styles_dir().parent / "runs"
+    runs = runs_dir()
     found = []
     for run in sorted(runs.glob("style-*")) if runs.is_dir() else []:
         if not run.is_dir():

@@ -402,13 +402,18 @@ def user_styles_dir() -> Path:
     return Path(base) / "retouch" / "styles"
 
 
+def runs_dir() -> Path:
+    """Where the styles' training runs live: beside the styles folder."""
+    return user_styles_dir().parent / "runs"
+
+
 def style_run_dir(name: str, output: str | Path | None = None) -> Path:
     """Where ``retouch train-style`` keeps a style's training run (checkpoint, views, log), for the
     command and the app's Learn my style alike: beside the styles, not in the folder it started in.
 
     ``output``: the style file it trains, where that is not in the styles folder (``-o`` elsewhere):
     its run is then its own, so two files of one name never continue each other's training."""
-    runs = user_styles_dir().parent / "runs"
+    runs = runs_dir()
     if output is None or Path(output).resolve().parent == user_styles_dir().resolve():
         return runs / f"style-{name}"
     import hashlib
