@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,11 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(cluster, tmp_path)
         results.append(p.result)
         if victim.poll() is None:  # after the first photo both workers are busy: kill one mid-task
             addr = {pid: a for a, pid in cluster.worker_pids().items()}[victim.pid]
+            # the victim may be between two photos as the first result lands (a loaded machine):
+            # it is killed once the scheduler has given it its next one, mid-task as meant
+            deadline = time.monotonic() + 20
+            while not cluster.processing()[addr] and time.monotonic() < deadline:
+                time.sleep(0.01)
             assert cluster.processing()[addr], "the victim should be busy with a photo"
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait(10)
