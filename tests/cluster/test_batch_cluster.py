@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -57,19 +58,29 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(cluster, tmp_path)
     recipe = Recipe([Step("exposure", {"ev": 0.5}), Step("saturation", {"amount": 0.4})])
     jobs = plan_jobs(shoot, out, ExportSettings(source="recipe", recipe=recipe.to_json()))
     victim = cluster.workers[0]
-    results = []
-    for p in export_all(jobs, scheduler=cluster.address):
-        results.append(p.result)
-        if victim.poll() is None:  # after the first photo both workers are busy: kill one mid-task
-            addr = {pid: a for a, pid in cluster.worker_pids().items()}[victim.pid]
-            # the victim may be between two photos as the first result lands (a loaded machine):
-            # it is killed once the scheduler has given it its next one, mid-task as meant
-            deadline = time.monotonic() + 20
-            while not cluster.processing()[addr] and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert cluster.processing()[addr], "the victim should be busy with a photo"
-            os.kill(victim.pid, signal.SIGKILL)
-            victim.wait(10)
+    killed = threading.Event()
+
+    def kill_when_busy() -> None:
+        """Kill the victim as soon as it holds a photo: watched from the start on one connection (a
+        check after the first result came back found, on a loaded machine, the batch already done)."""
+        from distributed import Client
+
+        with Client(cluster.address, timeout=30, set_as_default=False) as c:
+            addr = {pid: a for a, pid in c.run(os.getpid).items()}[victim.pid]
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and victim.poll() is None:
+                if c.processing().get(addr):
+                    os.kill(victim.pid, signal.SIGKILL)
+                    killed.set()
+                    return
+                time.sleep(0.005)
+
+    watcher = threading.Thread(target=kill_when_busy, daemon=True)
+    watcher.start()
+    results = [p.result for p in export_all(jobs, scheduler=cluster.address)]
+    watcher.join(30)
+    assert killed.is_set(), "the victim was never seen busy with a photo"
+    victim.wait(10)
     assert victim.returncode == -signal.SIGKILL
     assert sorted(r.src.name for r in results) == sorted(j.src.name for j in jobs)  # each reported once
     assert all(r.status == "done" for r in results), [(r.src.name, r.reason) for r in results if r.status != "done"]
