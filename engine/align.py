@@ -221,10 +221,21 @@ def _stretched_score(before: np.ndarray, after: np.ndarray) -> float:
     (H, W), (ha, wa) = before.shape[:2], after.shape[:2]
     k = min(1.0, SHARP / max(ha, wa), W / wa, H / ha)
     size = max(8, round(wa * k)), max(8, round(ha * k))
-    luma = np.asarray(LUMA, np.float32)
-    a, b = (_high_pass(resize_linear(np.asarray(img[..., :3], np.float32), *size) @ luma) for img in (before, after))
-    a, b = a - a.mean(), b - b.mean()
-    return float((a * b).mean() / (a.std() * b.std() + 1e-12))
+    return _correlation(_sharp_detail(before, size), _unit(_sharp_detail(after, size)))
+
+
+def _sharp_detail(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``img``'s unblurred detail (high-passed luminance) resized to ``size``, as the last level scores."""
+    return _high_pass(resize_linear(np.asarray(img[..., :3], np.float32), *size) @ np.asarray(LUMA, np.float32))
+
+
+def _unit(detail: np.ndarray) -> np.ndarray:
+    return (detail - detail.mean()) / (detail.std() + 1e-12)
+
+
+def _correlation(part: np.ndarray, target: np.ndarray) -> float:
+    """Normalised cross-correlation of ``part`` with ``target`` (already :func:`_unit`)."""
+    return float(((part - part.mean()) * target).mean() / (part.std() + 1e-12))
 
 
 def _find_crop(before: np.ndarray, after: np.ndarray) -> Crop | None:
@@ -337,12 +348,11 @@ def _polish(before: np.ndarray, after: np.ndarray, box: tuple[float, float, floa
     luma = np.asarray(LUMA, np.float32)
     lum = Image.fromarray(np.ascontiguousarray(np.asarray(before[..., :3], np.float32) @ luma), mode="F")
     size = fit_grid(box, before.shape, after.shape)
-    target = _high_pass(resize_linear(np.asarray(after[..., :3], np.float32), *size) @ luma)
-    target = (target - target.mean()) / (target.std() + 1e-12)
+    target = _unit(_sharp_detail(after, size))
 
     def score(b: tuple[float, ...]) -> float:
-        part = _high_pass(np.asarray(lum.resize(size, Image.Resampling.BOX, box=b, reducing_gap=None)))
-        return float(((part - part.mean()) * target).mean() / (part.std() + 1e-12))
+        return _correlation(_high_pass(np.asarray(lum.resize(size, Image.Resampling.BOX, box=b, reducing_gap=None))),
+                            target)
 
     limits = (W, H, W, H)
     a = (box[3] - box[1]) / max(box[2] - box[0], 1e-6)  # the box's height per width

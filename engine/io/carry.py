@@ -27,8 +27,8 @@ from typing import Any
 _LOCK = threading.Lock()
 
 # IFD0 tags that describe the photo, not the file's pixel layout.
-_IMAGE_KEEP = {"Make", "Model", "DateTime", "Artist", "Copyright", "ImageDescription", "XResolution",
-               "YResolution", "ResolutionUnit", "Rating", "RatingPercent"}
+# (not the resolution: the output's own, which its encoder wrote, as write_image's ppi asks)
+_IMAGE_KEEP = {"Make", "Model", "DateTime", "Artist", "Copyright", "ImageDescription", "Rating", "RatingPercent"}
 # TIFF/EP files (many RAWs, DNGs among them) may keep shooting values in IFD0; an output keeps them
 # in the Exif IFD, where readers look.
 _TO_PHOTO = ("ExposureTime", "FNumber", "ExposureProgram", "ISOSpeedRatings", "DateTimeOriginal",
@@ -113,7 +113,7 @@ def _open(pyexiv2: Any, source: Path) -> Any:
     return pyexiv2.ImageData(bytes(raw))
 
 
-def _exif_for_output(src: dict, out: dict, software: str, ppi: int | None = None) -> dict:
+def _exif_for_output(src: dict, out: dict, software: str) -> dict:
     """The EXIF changes to make in the output (value None deletes), from the source's tags ``src``
     and what the encoder already wrote (``out``)."""
     new: dict[str, Any] = {}
@@ -135,9 +135,6 @@ def _exif_for_output(src: dict, out: dict, software: str, ppi: int | None = None
     new["Exif.Image.Orientation"] = "1"
     new["Exif.Image.Software"] = software
     new["Exif.Photo.ColorSpace"] = "1"  # sRGB: the pixels are, whatever the source was
-    if ppi is not None:  # the export's print resolution, as the file's own header states it
-        new.update({"Exif.Image.XResolution": f"{ppi}/1", "Exif.Image.YResolution": f"{ppi}/1",
-                    "Exif.Image.ResolutionUnit": "2"})
     return new
 
 
@@ -171,9 +168,9 @@ def _modify(set_all: Any, changes: dict) -> None:
                 set_all({key: value})
 
 
-def carry(data: bytes, source: str | Path | None, software: str, ppi: int | None = None) -> bytes:
-    """``data`` (an encoded JPEG, PNG or TIFF) with the metadata of ``source`` carried over, and
-    ``ppi`` as the EXIF resolution (the camera's described the sensor's pixels, not the print).
+def carry(data: bytes, source: str | Path | None, software: str) -> bytes:
+    """``data`` (an encoded JPEG, PNG or TIFF) with the metadata of ``source`` carried over; the
+    resolution stays the one the encoder wrote (the camera's described its sensor, not the print).
 
     Returns ``data`` unchanged where pyexiv2 is missing or exiv2 cannot rewrite the output.
     """
@@ -188,7 +185,7 @@ def carry(data: bytes, source: str | Path | None, software: str, ppi: int | None
             return data
         try:
             written = out.read_exif(encoding=_ENC)
-            out = _modify_exif(pyexiv2, data, out, _exif_for_output(src_exif, written, software, ppi))
+            out = _modify_exif(pyexiv2, data, out, _exif_for_output(src_exif, written, software))
             if src_xmp:
                 with contextlib.suppress(Exception):
                     out.modify_raw_xmp(src_xmp)

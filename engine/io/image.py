@@ -684,10 +684,10 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
             if fmt == "tiff16":
                 buf = io.BytesIO()
                 _write_tiff16(buf, _with_alpha(to_bits(srgb, 16), alpha), meta, ppi)
-                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE, ppi))
+                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE))
             elif fmt == "png16":
                 tmp.write_bytes(carry(_png16_encode(_with_alpha(to_bits(srgb, 16), alpha), exif, ppi),
-                                      meta.path if meta else None, SOFTWARE, ppi))
+                                      meta.path if meta else None, SOFTWARE))
             else:
                 rgb = _with_alpha(to_bits(srgb, 8), alpha)
                 im = Image.fromarray(np.ascontiguousarray(rgb), "RGBA" if alpha is not None else "RGB")
@@ -706,7 +706,7 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
                     im.save(buf, "JPEG", quality=int(quality), subsampling=sub, optimize=True, **kw)
                 else:
                     im.save(buf, "PNG", compress_level=6, **kw)
-                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE, ppi))
+                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE))
     except OSError as e:
         raise ImageError(f"cannot write ({e.strerror or e})", path) from e
     return path
