@@ -94,7 +94,7 @@ def _icon(image: QImage | QPixmap) -> QIcon:
     box = QPixmap(w, h)
     box.fill(Qt.GlobalColor.transparent)
     # on the screen's profile; a thumbnail taken from the shown preview is in it already
-    src = QPixmap.fromImage(to_screen(image.toImage() if isinstance(image, QPixmap) else image.copy()))
+    src = QPixmap.fromImage(to_screen(image.toImage() if isinstance(image, QPixmap) else image))
     src = src.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
     p = QPainter(box)
     p.drawPixmap((w - src.width()) // 2, (h - src.height()) // 2, src)

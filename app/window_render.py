@@ -199,10 +199,9 @@ class RenderMixin:
             self.last_render_ms = res.ms
             self.shown_preview = req.id
             self._shown_source = req.image
-            shown = req.recipe.dumps()
             # a variation pointed at: never the thumbnail, even once the pointer has left
-            self._shown_variation = shown != self.doc.recipe.dumps() and any(
-                shown == v.dumps() for v in self.variations)
+            self._shown_variation = bool(self.variations) and (shown := req.recipe.dumps()) != \
+                self.doc.recipe.dumps() and any(shown == v.dumps() for v in self.variations)
             if self.doc is not None and (self.doc.undo.count() or self.doc.recipe.active()) \
                     and not self._shown_variation:
                 self._thumb_timer.start()  # edited here, or opened with edits

@@ -54,12 +54,17 @@ def test_each_selected_photo_gets_its_own_auto(qtbot, win, folder, photo_jpeg, p
     assert len(docs["c_turned.jpg"].recipe) == 0
 
 
-def test_auto_on_selected_photos_stops(qtbot, win, folder, photo_jpeg):
-    for i in range(4):
-        shutil.copy(photo_jpeg, folder / f"e{i}.jpg")
+def start_on_all(qtbot, win, folder, photo_jpeg, copies: int) -> None:
+    """``copies`` more photos in the folder, all selected, and Auto on Selected Photos started."""
+    for i in range(copies):
+        shutil.copy(photo_jpeg, folder / f"e{i:02}.jpg")
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
     win.filmstrip.selectAll()
     win.auto_selected()
+
+
+def test_auto_on_selected_photos_stops(qtbot, win, folder, photo_jpeg):
+    start_on_all(qtbot, win, folder, photo_jpeg, 4)
     win.auto_selected()  # pressed again: stops
     assert win._auto_run is None and "(stopped)" in win.statusBar().currentMessage()
     qtbot.wait(1500)  # a photo being read when it stopped lands, and is left as it is
@@ -70,11 +75,7 @@ def test_quitting_stops_auto_on_selected_photos_and_keeps_what_it_did(qtbot, win
     """The one-thread pool waited, at quit, for every photo still queued."""
     import time
 
-    for i in range(12):
-        shutil.copy(photo_jpeg, folder / f"f{i:02}.jpg")
-    open_and_wait(qtbot, win, folder / "b_dune.jpg")
-    win.filmstrip.selectAll()
-    win.auto_selected()
+    start_on_all(qtbot, win, folder, photo_jpeg, 12)
     qtbot.waitUntil(lambda: win._auto_run is not None and win._auto_run.edited >= 1, timeout=TIMEOUT)
     t0 = time.perf_counter()
     win.close()
