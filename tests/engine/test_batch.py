@@ -986,3 +986,39 @@ def test_a_dangling_link_is_said_to_be_one(tmp_path, capsys, photo_jpeg):
     rc, err = run_cli(capsys, shoot, out, "--jobs", "1")
     assert rc == 1 and (out / "x.jpg").is_file()
     assert "gone.jpg: a link to a file that is no longer there" in " ".join(err.split())
+
+
+def test_recursive_follows_folder_links_once_each(sources, tmp_path):
+    """A link to a folder (a card's folder linked into the shoot) is exported as the app's Folders
+    menu lists it; a link back up the tree or to a folder already read neither loops nor exports a
+    photo twice. Before, every folder link was skipped."""
+    shoot, card = tmp_path / "in", tmp_path / "card"
+    (shoot / "a").mkdir(parents=True)
+    card.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "a" / "x.jpg")
+    shutil.copy(sources / "dune.jpg", card / "z.jpg")
+    (shoot / "card").symlink_to(card)
+    (shoot / "a" / "up").symlink_to(shoot)  # a loop
+    (shoot / "b").symlink_to(shoot / "a")  # the same folder again
+    jobs = plan_jobs(shoot, tmp_path / "out", recursive=True)
+    assert sorted(str(j.dst.relative_to(tmp_path / "out")) for j in jobs) == ["a/x.jpg", "card/z.jpg"]
+    assert plan_jobs(shoot, tmp_path / "out2") == []  # not recursive: no links followed either
+
+
+def test_an_unreadable_sub_folder_is_reported_and_the_rest_exports(sources, tmp_path, capsys, monkeypatch):
+    shoot = tmp_path / "in"
+    (shoot / "locked").mkdir(parents=True)
+    shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
+    real_scandir = os.scandir
+
+    def scandir(path):  # root reads any folder; the refusal a user meets, made here
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    LOOK.save(tmp_path / "look.json")
+    rc, err = run_cli(capsys, shoot, tmp_path / "out", "--recursive", "--jobs", "1", "--long-edge", "200",
+                      "--recipe", tmp_path / "look.json")
+    assert rc == 1 and (tmp_path / "out" / "a.jpg").is_file()
+    assert re.search(r"locked\s*│\s*a sub-folder that could not be read", err), err
