@@ -34,15 +34,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.durations import hms
 from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 
 from .export_dialog import ExportingDialog
 from .fields import folder_field, ppi_spin, ppi_value, sharpen_combo
-
-
-def _hms(s: float) -> str:
-    s = int(s + 0.5)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 class BatchDialog(ExportingDialog):
@@ -321,7 +317,7 @@ class BatchDialog(ExportingDialog):
     def _on_progress(self, p) -> None:
         self.results.append(p.result)
         self.progress.setValue(p.done)
-        eta = "" if p.eta is None else f", about {_hms(p.eta)} left"
+        eta = "" if p.eta is None else f", about {hms(p.eta)} left"
         rate = f"{p.rate * 60:.1f} photos/min" if p.rate else ""
         self._say(f"{p.result.status.capitalize()}: {p.result.src.name}  ({rate}{eta})")
         if p.result.status == "failed":

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.filters import Param
+from engine.filters.base import curve_knots
 
 from . import theme
 
@@ -277,14 +278,6 @@ class ParamSlider(QWidget):
             self.edited.emit(float(self.param.default), new_gesture())
 
 
-def curve_points(slopes: np.ndarray) -> np.ndarray:
-    """Knots (x, y) of the paper's piecewise-linear curve for one channel's ``n`` slopes."""
-    s = np.asarray(slopes, np.float64)
-    n = len(s)
-    y = np.concatenate([[0.0], np.cumsum(s) / s.sum()])
-    return np.stack([np.arange(n + 1) / n, y], axis=1)
-
-
 class CurveEditor(QWidget):
     """Eight zone handles per channel; dragging one up makes that tonal zone steeper.
 
@@ -481,7 +474,7 @@ class _CurveCanvas(QWidget):
         rows = self.ed.rows()
         colours = CurveEditor.CHANNEL_COLOURS if self.ed.multi else ("#f0f0f0",)
         for ch in range(len(rows)):
-            pts = curve_points(rows[ch])
+            pts = curve_knots(rows[ch])
             path = QPainterPath(QPointF(r.left() + pts[0, 0] * r.width(), r.bottom() - pts[0, 1] * r.height()))
             for x, y in pts[1:]:
                 path.lineTo(QPointF(r.left() + x * r.width(), r.bottom() - y * r.height()))

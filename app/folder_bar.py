@@ -13,7 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QWidget
 
-from .loading import MAX_SUBFOLDERS, folder_error, sub_folders
+from engine.folders import MAX_SUBFOLDERS, folder_error, sub_folders
 
 #: Parent folders shown as buttons before the current one (the rest as "…")
 SHOWN_PARENTS = 3

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,35 +41,6 @@ class Decoded:
     preview_linear: np.ndarray  # long edge <= PREVIEW_EDGE
     draft_linear: np.ndarray    # long edge <= DRAFT_EDGE
     meta: Any
-
-
-def natural_key(name: str) -> tuple[list, list, str]:
-    """Sort key that orders file names as people count: IMG_9 before IMG_10 (as file managers and
-    Lightroom do), the name before its extension (IMG_1 before IMG_1x); runs of digits compare by
-    value, the rest case-insensitively, then the name itself. The parts alternate text and number,
-    so any two keys compare without a type clash."""
-    stem, ext = os.path.splitext(name)
-    return _parts(stem), _parts(ext), name
-
-
-def _parts(text: str) -> list:
-    return [int(t) if i % 2 else t.casefold() for i, t in enumerate(re.split(r"(\d+)", text))]
-
-
-def list_photos(folder: Path) -> list[Path]:
-    try:
-        return sorted(_photos_in(folder), key=lambda p: natural_key(p.name))
-    except OSError:
-        return []
-
-
-def _photos_in(folder: Path) -> list[Path]:
-    """The photos directly in ``folder``, by extension (no file is opened), in no order; OSError
-    where it cannot be listed."""
-    from engine.io import is_supported
-
-    with os.scandir(folder) as it:
-        return [Path(e.path) for e in it if not e.name.startswith(".") and is_supported(e.name) and _is_file(e)]
 
 
 def embedded_preview(path: Path, wanted: Callable[[], bool] | None = None) -> QImage:
@@ -148,57 +117,12 @@ def small(linear: np.ndarray, edge: int) -> np.ndarray:
 
 
 #: Sub-folders listed at most (a folder of thousands of sub-folders is not a shoot)
-MAX_SUBFOLDERS = 300
-
-
-def folder_error(folder: Path) -> str | None:
-    """Why ``folder`` cannot be listed (permission denied, gone...); None where it can."""
-    try:
-        with os.scandir(folder):
-            return None
-    except OSError as e:
-        return e.strerror or type(e).__name__
-
-
-def sub_folders(folder: Path) -> list[tuple[Path, int | None]]:
-    """The folder's visible sub-folders, in natural order, each with how many photos it holds
-    directly (by extension, as :func:`list_photos` counts them; no file is opened), None for one
-    that cannot be read."""
-    try:
-        with os.scandir(folder) as it:
-            dirs = [Path(e.path) for e in it if not e.name.startswith(".") and _is_dir(e)]
-    except OSError:
-        return []
-    dirs.sort(key=lambda p: natural_key(p.name))
-    out = []
-    for d in dirs[:MAX_SUBFOLDERS]:
-        try:
-            n = len(_photos_in(d))
-        except OSError:  # unreadable: listed as such; opening it says why (folder_error)
-            n = None
-        out.append((d, n))
-    return out
-
-
-def _is_dir(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
-
-
-def _is_file(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_file()
-    except OSError:
-        return False
-
-
 def capture_order(paths: list[Path]) -> list[Path]:
     """``paths`` by capture time (the file's modification time where no date is in its tags, as
     Lightroom falls back), then by name; runs in a worker: ~1-5 ms a file."""
     from datetime import datetime
 
+    from engine.folders import natural_key
     from engine.io.metadata import capture_time
 
     def key(p: Path) -> tuple[datetime, tuple]:

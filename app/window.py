@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.folders import list_photos
 from engine.recipe import Recipe
 from engine.runners.agent import AUTO_STRENGTH, DEFAULT_MODEL
 from engine.runners.constancy import DEFAULT_WB
@@ -49,7 +50,6 @@ from .loading import (
     decode,
     decode_quick,
     embedded_preview,
-    list_photos,
     quick_open,
 )
 from .renderer import Renderer, RenderRequest
@@ -569,13 +569,13 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             self._skipped_yet_shown(doc)
             return
         if doc.preview_linear is not None:  # a large RAW's half-size levels are in: it stays editable
-            log.warning("full decode of %s failed after its quick one\n%s", doc.path, tb)
+            _log_failed(f"full decode of {doc.path} failed after its quick one", exc, tb)
             if doc is self.doc:
                 self.statusBar().showMessage(
                     f"{doc.name}: the full-resolution decode failed ({exc}). Editing goes on at screen size; "
                     "the 100 % view shows no finer detail, and an export will say why it fails.", 20000)
             return
-        log.warning("cannot open %s\n%s", doc.path, tb)
+        _log_failed(f"cannot open {doc.path}", exc, tb)
         doc.failed = str(exc) or type(exc).__name__
         doc.failed_stamp = file_stamp(doc.path)
         self.filmstrip.mark_failed(doc.path, doc.failed)
@@ -641,3 +641,14 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
 
     def about(self) -> None:
         QMessageBox.about(self, "About Retouch", self.about_text())
+
+
+def _log_failed(what: str, exc: BaseException, tb: str) -> None:
+    """A photo that cannot be read (damaged, unsupported, gone, its decode timed out) in one line;
+    anything else is a bug, logged with its traceback."""
+    from engine.io.errors import ImageError
+
+    if isinstance(exc, (ImageError, OSError, TimeoutError)):
+        log.warning("%s: %s", what, exc)
+    else:
+        log.error("%s\n%s", what, tb)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from .loading import capture_order, natural_key
+from engine.folders import natural_key
+
+from .loading import capture_order
 from .workers import run_in_pool
 
 MAX_RECENT = 8

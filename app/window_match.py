@@ -10,11 +10,11 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
+from engine.folders import list_photos
 from engine.recipe import Recipe
 
 from .commands import ReplaceRecipe
 from .controls import commit_typing
-from .loading import list_photos
 
 
 class MatchLookMixin:

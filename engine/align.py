@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .color import REC709_LUMA as LUMA
 from .render import resize_linear
 
 COARSE = 160  # long edge (pixels) of the first search over every crop size
@@ -44,7 +45,6 @@ MARGIN = 0.05
 #: (wires, grain) resampled to another grid no longer decides the match; the polish is unblurred.
 FINE_BLUR = 1
 MATCH = 0.5  # correlation above which the export is taken to show that rectangle
-LUMA = (0.2126, 0.7152, 0.0722)
 POLISH_STEPS = (1.0, 0.5, 0.25, 0.125)  # the last level's edge moves, in pixels of the original
 
 

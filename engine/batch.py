@@ -33,6 +33,7 @@ from .atomic import in_use, temp_stem, unwritable
 from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
 from .batch_worker import ALREADY, ExportSettings, Job, Result, already_done, export_one, init_worker
 from .batch_worker import someone_elses as _someone_elses
+from .folders import scan_folder
 from .formats import FORMATS, SIXTEEN_BIT
 
 __all__ = [
@@ -73,53 +74,6 @@ class Progress:
 
 # ---------------------------------------------------------------------------------------------
 # Planning
-
-
-def scan_folder(in_dir: Path, *, recursive: bool = False, exclude: Path | None = None) -> list[Path]:
-    """Photos in ``in_dir`` by extension, sorted. Hidden names (our temp files among them) are
-    ignored; ``exclude`` (OUT_DIR when it sits inside IN_DIR) is never descended into. A link to a
-    folder is followed, as the app's Folders menu lists it, but each real folder is read once, so a
-    link back up the tree or to a folder already read neither loops nor exports a photo twice.
-    Entries that only look like photos (a folder or FIFO named ``x.NEF``) are kept, to be reported
-    as failed, and so is a sub-folder that cannot be read."""
-    from .io import is_supported
-
-    found: list[Path] = []
-    seen = {os.path.realpath(in_dir)} | ({os.path.realpath(exclude)} if exclude is not None else set())
-    stack = [in_dir]
-    while stack:
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                # a real folder is claimed before a link to it, so it keeps its own name in the outputs
-                entries = sorted(it, key=lambda e: (e.is_symlink(), e.name))
-        except OSError:
-            if folder is in_dir:
-                raise
-            found.append(folder)  # a sub-folder it may not read: reported as failed, not a stopped batch
-            continue
-        subs = []
-        for e in entries:
-            if e.name.startswith("."):
-                continue
-            p = Path(e.path)
-            if recursive and _is_folder(e):
-                real = os.path.realpath(p)
-                if real not in seen:
-                    seen.add(real)
-                    subs.append(p)
-                continue
-            if is_supported(p):
-                found.append(p)
-        stack.extend(reversed(subs))
-    return sorted(found)
-
-
-def _is_folder(e: os.DirEntry) -> bool:
-    try:
-        return e.is_dir()  # follows a link; a dangling one is no folder
-    except OSError:
-        return False
 
 
 MIN_PAIRS = 4  # fewer photos paired by name: a style's folders are taken as unpaired

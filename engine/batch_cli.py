@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from .batch_names import FIELDS
+from .durations import hms
 from .formats import DEFAULT_PPI, FORMATS, SHARPEN_LEVELS, ppi_arg
 
 EPILOG = (
@@ -180,7 +181,7 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
         try:
             for p in gen:
                 results.append(p.result)
-                eta = "-" if p.eta is None else _hms(p.eta)
+                eta = "-" if p.eta is None else hms(p.eta)
                 bar.update(task, completed=p.done, rate=f"{p.rate * 60:.1f} photos/min", eta=eta,
                            description=_short(p.result.src.name))
         except KeyboardInterrupt:
@@ -251,11 +252,6 @@ def _shown(text: str) -> str:
 def _short(name: str, n: int = 28) -> str:
     name = _shown(name)
     return name if len(name) <= n else name[: n - 1] + "…"
-
-
-def _hms(s: float) -> str:
-    s = int(s + 0.5)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def _has_folders(folder: Path) -> bool:

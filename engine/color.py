@@ -13,6 +13,12 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+#: Rec. 709 luma weights (of sRGB's primaries): what "brightness" means to alignment, sharpening and
+#: the histogram; the filters use the paper's luminance (``engine.filters.base.LUMA``).
+REC709_LUMA = (0.2126, 0.7152, 0.0722)
+#: Mid grey in linear light: a contrast or exposure pivot keeps it where it is.
+MID_GREY = 0.18
+
 #: The sRGB transfer (IEC 61966-2-1): a straight segment near black, then a power curve.
 LINEAR_SLOPE = 12.92
 SCALE, OFFSET, EXPONENT = 1.055, 0.055, 2.4

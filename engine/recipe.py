@@ -106,7 +106,7 @@ class Step:
 
     def to_json(self) -> dict:
         d: dict[str, Any] = {"op": self.op, "version": self.spec.version, "enabled": self.enabled,
-                             "params": {k: _plain(v) for k, v in self.params.items()}}
+                             "params": {k: plain(v) for k, v in self.params.items()}}
         if self.probs is not None:
             d["agent"] = {"probs": {k: round(float(v), 6) for k, v in self.probs.items()}}
         if self.source is not None:
@@ -138,7 +138,7 @@ class Recipe:
 
     @staticmethod
     def copy_step(s: Step) -> Step:
-        return replace(s, params={k: _plain(v) for k, v in s.params.items()},
+        return replace(s, params={k: plain(v) for k, v in s.params.items()},
                        probs=None if s.probs is None else dict(s.probs))
 
     def copy(self) -> Recipe:
@@ -309,11 +309,12 @@ def _reject_constant(name: str) -> float:
     return float(name)
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
+    """A parameter value as JSON holds it: a float, or (nested) lists of floats."""
     if isinstance(v, np.ndarray):
         return v.astype(float).tolist()
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [plain(x) for x in v]
     return float(v)
 
 

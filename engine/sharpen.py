@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .color import REC709_LUMA
 from .formats import SHARPEN_LEVELS as LEVELS
 
 #: the Gaussian's sigma in output pixels: screen sharpening works on the finest detail
@@ -22,7 +23,7 @@ RADIUS = 3  # taps each side (over 4 sigma)
 #: rows an image band needs beyond its own on each side so that it sharpens as the whole image
 MARGIN = RADIUS
 
-_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights, on the encoded values
+_LUMA = np.array(REC709_LUMA, np.float32)  # on the encoded values
 
 
 def _kernel() -> np.ndarray:

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.durations import hms
+
 if TYPE_CHECKING:
     from .retouch.train import Config
 
@@ -111,7 +113,7 @@ class _Bar:
             return
         frac = it / max(1, total)
         line = (f"[{'#' * int(30 * frac):<30}] {it}/{total} {100 * frac:5.1f}% "
-                f"elapsed {_hms(elapsed)} eta {_hms(self.eta(it, total))}")
+                f"elapsed {hms(elapsed)} eta {hms(self.eta(it, total))}")
         if self.tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
         elif int(100 * frac) != self.last:
@@ -123,11 +125,6 @@ class _Bar:
         return seconds / max(1e-9, work) * self.work(it, total)
 
 
-def _hms(s: float) -> str:
-    s = int(s)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
 def cmd_train_style(args: argparse.Namespace) -> int:
     from engine.cli import guarded
 
@@ -135,8 +132,8 @@ def cmd_train_style(args: argparse.Namespace) -> int:
 
 
 def _train_style(args: argparse.Namespace) -> int:
-    from engine.batch import scan_folder
     from engine.cli import CliError, _check_output
+    from engine.folders import scan_folder
     from engine.runners.agent import style_run_dir, user_styles_dir
     from engine.styles import StyleError, check_name, continue_problem
 

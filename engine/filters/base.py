@@ -315,3 +315,11 @@ def piecewise_curve(xp: Any, x: Any, slopes: Any) -> Any:
     seg = xp.clip(x[..., None] - k, 0.0, 1.0 / n)
     total = xp.sum(slopes, axis=-1, keepdims=True)
     return xp.sum(seg * (slopes * (n / total)), axis=-1)
+
+
+def curve_knots(slopes: Any) -> np.ndarray:
+    """Knots (x, y) of :func:`piecewise_curve` for one channel's ``n`` slopes, shape ``(n + 1, 2)``:
+    the curve at its zone edges, between which it is straight (what a curve editor draws)."""
+    s = np.asarray(slopes, np.float64)
+    x = np.arange(len(s) + 1, dtype=np.float64) / len(s)
+    return np.stack([x, piecewise_curve(np, x[:, None], s[None, :])[:, 0]], axis=1)

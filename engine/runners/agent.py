@@ -54,9 +54,10 @@ from typing import Any
 import numpy as np
 
 from .. import color
-from ..color import srgb_encode
+from ..color import MID_GREY, srgb_encode  # the contrast step pivots at mid grey
 from ..filters import AGENT_FILTERS, REGISTRY
-from ..recipe import Recipe, Step
+from ..filters.base import replay_steps
+from ..recipe import Recipe, Step, plain
 from ..render import make_proxy, render_exact
 from . import RESOURCES, ModelError
 from .constancy import DEFAULT_WB, ColourConstancy
@@ -117,7 +118,6 @@ CONSTANCY_SHARE = 0.7
 CONSTANCY_MAX = 0.3
 AUTO_CONTRAST_MIN = 0.01  # |log gamma| below this is not worth a step card
 AUTO_CONTRAST_MAX = 0.3  # the gamma stays within exp(+-0.3), beyond any contrast the meter saw
-MID_GREY = 0.18  # the contrast step pivots here: mid grey keeps its brightness
 #: A steepening contrast step never pushes the exposure's white (the brightest channel's
 #: ``AUTO_PERCENTILE``) past 1: see :func:`highlight_cap` (twenty-third session, HISTORY.md).
 AUTO_CONTRAST_CAP = True
@@ -344,7 +344,7 @@ def at_strength(recipe: Recipe, proxy: np.ndarray, amount: float) -> Recipe:
         return scaled
     for step in scaled.steps:
         if step.probs is not None:
-            step.params = {p.name: _plain(rounded(step.params[p.name], p.min, p.max)) for p in step.spec.params}
+            step.params = {p.name: plain(rounded(step.params[p.name], p.min, p.max)) for p in step.spec.params}
     img, kept = np.asarray(proxy, np.float32), []
     for step in scaled.steps:
         if step.is_identity():  # off, or at its defaults: rendering skips it (a gamma of 1 floors black)
@@ -389,10 +389,9 @@ def agent_view(linear: np.ndarray) -> np.ndarray:
 
 
 def apply_steps(img: np.ndarray, steps: list[Step]) -> np.ndarray:
-    """``img`` through each step's filter math, in order (float32)."""
-    for s in steps:
-        img = REGISTRY[s.op].apply(img, **s.params).astype(np.float32)
-    return img
+    """``img`` through each step's filter math, in order (float32), as the agent saw its measured
+    steps in training: on its view, already clipped at white, so with no blown-white weight."""
+    return np.asarray(replay_steps(steps, img), np.float32)
 
 
 def user_styles_dir() -> Path:
@@ -587,7 +586,7 @@ class Agent:
                 img[i] = new
                 if keep_noops or change >= NOOP_LEVEL:
                     probs = {f: float(pdf[i, k]) for k, f in enumerate(self.filters)}
-                    steps[i].append(Step(spec.id, {k: _plain(v) for k, v in params.items()}, probs=probs))
+                    steps[i].append(Step(spec.id, {k: plain(v) for k, v in params.items()}, probs=probs))
                 state[i, 0] += 1
                 state[i, 1 + a] = 1
         return [Recipe(s) for s in steps]
@@ -671,6 +670,3 @@ def spread(recipes: list[Recipe], proxy: np.ndarray, skip: int, n: int) -> list[
     return chosen
 
 
-def _plain(v: np.ndarray) -> float | list:
-    a = np.asarray(v, np.float64)
-    return float(a) if a.ndim == 0 else a.tolist()

@@ -44,7 +44,7 @@ import numpy as np
 from PIL import Image
 
 from engine.atomic import atomic_path
-from engine.batch import scan_folder
+from engine.folders import scan_folder
 from engine.io import RASTER_EXTENSIONS, ImageError, is_raw, load_preview
 
 from .rcc import Rcc

@@ -21,7 +21,7 @@ import numpy as np
 
 from engine.align import find_crop
 from engine.atomic import atomic_path
-from engine.batch import scan_folder
+from engine.folders import scan_folder
 from engine.io import ImageError, load_photo
 from engine.io.raw import DECODE_VERSION
 from engine.render import resize_linear

@@ -28,11 +28,10 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace
 
-from engine.color import srgb_decode
+from engine.color import MID_GREY, srgb_decode
 from engine.filters.base import luminance, per_image
+from engine.filters.black_white import black_white
 from engine.filters.exposure import exposure
-
-MID_GREY = 0.18
 
 #: Sampling ranges (uniform) of each shift.
 RANGES = {
@@ -79,9 +78,7 @@ def sample(rng: np.random.Generator, n: int | None = None, ranges: dict[str, tup
 def degrade_linear(linear: Any, d: Degradation) -> Any:
     """Steps 2-6 on an image that is already linear."""
     xp = array_namespace(linear)
-    x = xp.clip(linear, 0.0, None)
-    lum = luminance(xp, x)
-    x = lum + per_image(xp, x, d.saturation) * (x - lum)
+    x = black_white(xp.clip(linear, 0.0, None), amount=1.0 - d.saturation)  # a saturation scale, past 1 too
     x = xp.clip(x, 0.0, None)
     lum = xp.clip(luminance(xp, x), 1e-6, None)
     c = per_image(xp, x, d.contrast)

@@ -41,7 +41,7 @@ import torch
 from engine.color import srgb_decode, srgb_encode
 from engine.filters import REGISTRY, Sigmoid
 from engine.filters.white_balance import blown
-from engine.recipe import Recipe, Step
+from engine.recipe import Recipe, Step, plain
 from engine.render import replay, resize_linear
 
 #: Starting order of the fitted chain: exposure and white balance first (as in a RAW editor),
@@ -476,9 +476,6 @@ def _step(op: str, raw: torch.Tensor) -> Step:
     spec = REGISTRY[op]
     with torch.no_grad():
         p = spec.from_network(raw.detach(), whole=True)
-    return Step(op, {q.name: _plain(np.clip(p[q.name].numpy(), q.min, q.max)) for q in spec.params})
+    return Step(op, {q.name: plain(np.clip(p[q.name].numpy(), q.min, q.max)) for q in spec.params})
 
 
-def _plain(a: np.ndarray) -> float | list:
-    a = np.asarray(a, np.float64)
-    return float(a) if a.ndim == 0 else a.tolist()

@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.color import srgb_encode
+from engine.color import REC709_LUMA, srgb_encode
 from engine.io.image import linearize
 from engine.render import render
 
 from .evaluate import psnr
 from .fit import fit_pairs
 
-LUMA = np.array([0.2126, 0.7152, 0.0722])
+LUMA = np.array(REC709_LUMA)
 
 
 def _s_curve(x: np.ndarray, a: float) -> np.ndarray:

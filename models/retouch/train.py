@@ -49,6 +49,7 @@ import torch
 
 from engine.atomic import atomic_path
 from engine.color import srgb_encode
+from engine.durations import hms
 from engine.filters import AGENT_FILTERS
 from engine.runners.agent import apply_steps, measured_steps
 from engine.runners.constancy import load as load_constancy
@@ -482,7 +483,7 @@ class Trainer:
                     mean = {k: float(np.mean([a[k] for a in acc])) for k in acc[0]}
                     acc = []
                     self.history.append({"it": self.it, **mean})
-                    log(f"it {self.it}/{cfg.iterations} {rate:.2f}s/it eta {_hms(eta)} lr {mean['lr']:.2e} "
+                    log(f"it {self.it}/{cfg.iterations} {rate:.2f}s/it eta {hms(eta)} lr {mean['lr']:.2e} "
                         f"W {mean['wdist']:+.3f} r {mean['reward']:+.3f} gan {mean['r_gan']:+.4f} "
                         f"dB {mean['db_gain']:+.2f} H {mean['entropy']:.2f} reuse {mean['reuse']:.2f} "
                         f"v {mean['v_loss']:.4f}")
@@ -499,11 +500,6 @@ def _main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
-
-
-def _hms(s: float) -> str:
-    s = int(s)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def split_targets(inputs: list[Path], targets: list[Path], share: float) -> tuple[list[Path], list[Path]]:
@@ -633,7 +629,7 @@ AT_LEAST_ONE = ("width", "batch", "iterations", "checkpoint_every", "citers", "p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.batch import scan_folder
+    from engine.folders import scan_folder
 
     from ..data.assemble import SPLITS
 

@@ -576,7 +576,7 @@ def test_open_folder_lists_photos_thumbnails_and_remembers_it(qtbot, win, folder
 def test_filmstrip_counts_as_people_do_and_shows_selected_photos_untinted(qtbot, win, folder):
     """IMG_10 sorted before IMG_9; a selected thumbnail was tinted blue by Qt's selected icon mode,
     and a portrait frame's caption sat higher than a landscape one's."""
-    from app.loading import list_photos, natural_key
+    from engine.folders import list_photos, natural_key
     from engine.io.dng import write_dng
 
     names = ["a1x2.jpg", "a1x.jpg", "a01.jpg", "a1.jpg", "A1.jpg", "b.jpg", "a.jpg", "2.jpg", "10.jpg"]

@@ -145,7 +145,7 @@ def test_a_folder_opened_in_capture_order_shows_its_first_shot_and_a_late_order_
 def test_a_folder_that_cannot_be_read_says_why(qtbot, win, shoots, monkeypatch):
     """It said 'No photos in …', and Folders ▾ listed it like an empty one. (Root reads any folder,
     so the refusal is simulated where the app lists folders.)"""
-    import app.loading as loading
+    import engine.folders as folders
 
     locked = shoots / "12-01 Dunes"
     real = os.scandir
@@ -155,7 +155,7 @@ def test_a_folder_that_cannot_be_read_says_why(qtbot, win, shoots, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr(loading.os, "scandir", scandir)
+    monkeypatch.setattr(folders.os, "scandir", scandir)
     win.open_path(shoots)
     assert "12-01 Dunes\tcannot be read" in _menu_texts(win)
     monkeypatch.setattr("app.window.list_photos", lambda folder: [])  # what the app lists there

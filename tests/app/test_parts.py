@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from app.controls import CurveEditor, ParamSlider, curve_points
+from app.controls import CurveEditor, ParamSlider
 from app.renderer import Renderer, RenderRequest, to_display
 from engine.filters import REGISTRY
+from engine.filters.base import curve_knots
 from engine.recipe import Recipe, Step
 
 
@@ -33,9 +34,9 @@ def test_log_slider_is_geometric_and_round_trips(qtbot):
     assert got == [1.5] and lin.slider.value() == lin.to_pos(1.5)
 
 
-def test_curve_points_match_the_filter():
+def test_curve_knots_match_the_filter():
     slopes = np.array([0.5, 1, 2, 1, 1, 1.5, 1, 0.7])
-    pts = curve_points(slopes)
+    pts = curve_knots(slopes)
     x = pts[:, 0].astype(np.float32)
     img = np.repeat(x[None, :, None], 3, axis=2)
     out = REGISTRY["tone"].apply(img, slopes=slopes)[0, :, 0]

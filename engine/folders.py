@@ -1,0 +1,128 @@
+"""Photos and folders on disk, by name alone (no file is opened): what the app's filmstrip and
+Folders menu list, and what a batch exports.
+
+The app lists a folder on its GUI thread: 27 ms for 3000 photos, 20 ms for the Folders menu's
+300 sub-folders of 10, on a local disk (2 cores); a slow network share would be felt here."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+#: the Folders menu lists at most this many sub-folders (each is listed to count its photos)
+MAX_SUBFOLDERS = 300
+
+
+def natural_key(name: str) -> tuple[list, list, str]:
+    """Sort key that orders file names as people count: IMG_9 before IMG_10 (as file managers and
+    Lightroom do), the name before its extension (IMG_1 before IMG_1x); runs of digits compare by
+    value, the rest case-insensitively, then the name itself. The parts alternate text and number,
+    so any two keys compare without a type clash."""
+    stem, ext = os.path.splitext(name)
+    return _parts(stem), _parts(ext), name
+
+
+def _parts(text: str) -> list:
+    return [int(t) if i % 2 else t.casefold() for i, t in enumerate(re.split(r"(\d+)", text))]
+
+
+def list_photos(folder: Path) -> list[Path]:
+    """The photos directly in ``folder`` (regular files, by extension), in natural order; none
+    where it cannot be listed (:func:`folder_error` says why)."""
+    try:
+        return sorted(_photos_in(folder), key=lambda p: natural_key(p.name))
+    except OSError:
+        return []
+
+
+def _photos_in(folder: Path) -> list[Path]:
+    """The photos directly in ``folder``, by extension (no file is opened), in no order; OSError
+    where it cannot be listed."""
+    from .io import is_supported
+
+    with os.scandir(folder) as it:
+        return [Path(e.path) for e in it if not e.name.startswith(".") and is_supported(e.name) and _is_file(e)]
+
+
+def folder_error(folder: Path) -> str | None:
+    """Why ``folder`` cannot be listed (permission denied, gone...); None where it can."""
+    try:
+        with os.scandir(folder):
+            return None
+    except OSError as e:
+        return e.strerror or type(e).__name__
+
+
+def sub_folders(folder: Path) -> list[tuple[Path, int | None]]:
+    """The folder's visible sub-folders, in natural order, each with how many photos it holds
+    directly (by extension, as :func:`list_photos` counts them; no file is opened), None for one
+    that cannot be read."""
+    try:
+        with os.scandir(folder) as it:
+            dirs = [Path(e.path) for e in it if not e.name.startswith(".") and _is_dir(e)]
+    except OSError:
+        return []
+    dirs.sort(key=lambda p: natural_key(p.name))
+    out = []
+    for d in dirs[:MAX_SUBFOLDERS]:
+        try:
+            n = len(_photos_in(d))
+        except OSError:  # unreadable: listed as such; opening it says why (folder_error)
+            n = None
+        out.append((d, n))
+    return out
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows a link; a dangling one is no folder
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def scan_folder(in_dir: Path, *, recursive: bool = False, exclude: Path | None = None) -> list[Path]:
+    """Photos in ``in_dir`` by extension, sorted. Hidden names (our temp files among them) are
+    ignored; ``exclude`` (OUT_DIR when it sits inside IN_DIR) is never descended into. A link to a
+    folder is followed, as the app's Folders menu lists it, but each real folder is read once, so a
+    link back up the tree or to a folder already read neither loops nor exports a photo twice.
+    Entries that only look like photos (a folder or FIFO named ``x.NEF``) are kept, to be reported
+    as failed, and so is a sub-folder that cannot be read."""
+    from .io import is_supported
+
+    found: list[Path] = []
+    seen = {os.path.realpath(in_dir)} | ({os.path.realpath(exclude)} if exclude is not None else set())
+    stack = [in_dir]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                # a real folder is claimed before a link to it, so it keeps its own name in the outputs
+                entries = sorted(it, key=lambda e: (e.is_symlink(), e.name))
+        except OSError:
+            if folder is in_dir:
+                raise
+            found.append(folder)  # a sub-folder it may not read: reported as failed, not a stopped batch
+            continue
+        subs = []
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            p = Path(e.path)
+            if recursive and _is_dir(e):
+                real = os.path.realpath(p)
+                if real not in seen:
+                    seen.add(real)
+                    subs.append(p)
+                continue
+            if is_supported(p):
+                found.append(p)
+        stack.extend(reversed(subs))
+    return sorted(found)
