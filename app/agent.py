@@ -18,10 +18,8 @@ _cache: dict[str, Any] = {}
 
 
 def available_models() -> list[Path]:
-    try:
-        from engine.runners.agent import available_models as am
-    except ImportError:
-        return []
+    from engine.runners.agent import available_models as am
+
     return list(am())
 
 
@@ -30,16 +28,18 @@ def get_agent(model: str | Path | None = None) -> Any:
     key = str(model)
     with _lock:
         if key not in _cache:
-            try:
-                from engine.runners.agent import Agent
-            except ImportError as e:
-                raise ModelError(f"the agent cannot run: onnxruntime is not installed ({e})") from None
+            from engine.runners.agent import Agent
+
             if model is None and not available_models():
                 raise ModelError("no agent model is installed (resources/models/retouch.onnx)")
             try:
-                _cache[key] = Agent(model)
+                _cache[key] = Agent(model)  # onnxruntime is imported here, at the first Auto
             except FileNotFoundError as e:
                 raise ModelError(str(e)) from None
+            except ModuleNotFoundError as e:
+                if (e.name or "").partition(".")[0] != "onnxruntime":
+                    raise
+                raise ModelError("the agent cannot run: onnxruntime is not installed") from None
         return _cache[key]
 
 

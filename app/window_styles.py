@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 from shiboken6 import isValid
 
 from engine import styles
-from engine.runners.agent import user_styles_dir
+from engine.runners.agent import style_run_dir, user_styles_dir
 
 from . import agent as agent_mod
 from .workers import run_in_pool
@@ -105,15 +105,21 @@ class StylesMixin:
                 "already made with it stay as they are.") == QMessageBox.StandardButton.Yes
         if not confirm:
             return
-        try:
-            styles.delete_style(model)
-        except (styles.StyleError, OSError) as e:
+        self.panel.set_busy(f"Deleting the style “{model.stem}”…")
+
+        def failed(e: BaseException, _tb: str) -> None:
             self.panel.set_busy(f"The style was not deleted: {e}")
-            return
-        self.settings.remove(self._strength_key(model))
-        agent_mod.forget(model)
-        self._styles_changed(None if self._is_current(model) else self.model)
-        self.panel.set_busy(f"Deleted the style “{model.stem}”.")
+
+        def done(left: list[str]) -> None:
+            self.settings.remove(self._strength_key(model))
+            agent_mod.forget(model)
+            self._styles_changed(None if self._is_current(model) else self.model)
+            self.panel.set_busy(f"Deleted the style “{model.stem}”." + (
+                f" {len(left)} of its training files could not be removed: they are in "
+                f"{style_run_dir(model.stem)}." if left else ""))
+
+        # its training files (checkpoints, cached views) can be large: removed off the GUI thread
+        run_in_pool(styles.delete_style, model, owner=self, on_done=done, on_error=failed)
 
     def import_style(self, path: Path | None = None) -> None:
         """Copy a style model into the styles folder (checked off the GUI thread) and use it."""

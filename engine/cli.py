@@ -2,7 +2,7 @@
 
 Each subcommand is two small functions: ``add_<name>(subparsers)`` declares it and
 ``cmd_<name>(args) -> int`` runs it. :func:`add_subcommands` registers everything listed in
-:data:`SUBCOMMANDS`, plus the optional ones in :data:`PLUGINS` (modules of ``engine`` exposing a
+:data:`SUBCOMMANDS`, plus those in :data:`PLUGINS` (modules of ``engine`` exposing a
 registrar, e.g. ``batch_cli.add_batch_subcommand``; a new one such as ``auto`` is one more line).
 
 Failures the user can fix (missing file, bad recipe, unsupported format, refusing to overwrite
@@ -355,7 +355,8 @@ def cmd_export_lut(args: argparse.Namespace) -> int:
 
 #: The engine's own subcommands, in the order ``retouch --help`` lists them.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], Any]] = [add_apply, add_info, add_export_lut]
-#: Subcommands that live in their own engine modules: (module, registrar). Missing ones are skipped.
+#: Subcommands that live in their own engine modules (so ``retouch apply`` never imports them):
+#: (module, registrar). They ship with the engine: one that fails to import is a bug, and raises.
 PLUGINS: list[tuple[str, str]] = [("engine.auto_cli", "add_auto_subcommand"),
                                   ("engine.batch_cli", "add_batch_subcommand"),
                                   ("engine.styles_cli", "add_styles_subcommand")]
@@ -366,11 +367,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     for add in SUBCOMMANDS:
         add(sub)
     for module, name in PLUGINS:
-        try:
-            registrar = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-        registrar(sub)
+        getattr(importlib.import_module(module), name)(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,10 @@ import contextlib
 import hashlib
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .atomic import atomic_path, atomic_write_bytes
 from .runners.agent import Agent, runs_dir, style_run_dir, user_styles_dir
@@ -115,13 +117,21 @@ def rename_style(path: str | Path, new_name: str) -> Path:
     return dst
 
 
-def delete_style(path: str | Path) -> None:
+def delete_style(path: str | Path) -> list[str]:
     """Delete a style and its training run (checkpoint, cached views, log); refuses a style being
-    trained."""
+    trained. Returns the training files that could not be removed (the style itself is gone)."""
     src = _user_style(path)
+    left: list[str] = []
+
+    def failed(_fn: Any, where: str, _exc: Any) -> None:
+        left.append(where)
+
     with _not_in_training(src.stem):
         src.unlink()
-        shutil.rmtree(style_run_dir(src.stem), ignore_errors=True)
+        run = style_run_dir(src.stem)
+        if run.exists():
+            shutil.rmtree(run, **({"onexc": failed} if sys.version_info >= (3, 12) else {"onerror": failed}))
+    return left
 
 
 def import_style(src: str | Path, name: str | None = None) -> Path:

@@ -52,7 +52,8 @@ def test_rename_delete_and_import_styles(qtbot, win, tmp_path, monkeypatch):
     win.learn_style()  # open, with the name of the style about to go
     win.style_dialog.name.setText("warm evening")
     assert "exists" in win.style_dialog.name_note.text()
-    win.delete_style(confirm=True)
+    win.delete_style(confirm=True)  # its training files go off the GUI thread
+    qtbot.waitUntil(lambda: "Deleted" in win.panel.status.text(), timeout=10_000)
     assert win.style_dialog.name_note.text() == ""  # the dialog knows the name is free again
     win.style_dialog.close()
     assert not (user_styles_dir() / "warm evening.onnx").exists() and _labels(win) == ["Default"]

@@ -3,6 +3,7 @@ when they are Retouch policies, and the built-in models never touched."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -50,8 +51,24 @@ def test_a_rename_that_cannot_be_done_says_why_and_changes_nothing(style, name, 
     assert sorted(p.name for p in user_styles_dir().parent.rglob("*")) == before
 
 
+def test_training_files_that_cannot_be_removed_are_named(style, monkeypatch):
+    """They were ignored (``rmtree(ignore_errors=True)``): a full disk's worth could stay unseen."""
+    real = os.unlink
+
+    def unlink(path, *a, **k):  # root removes anything; the refusal a user meets, made here
+        if os.fspath(path).endswith("views.npy") or (k.get("dir_fd") is not None and path == "views.npy"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    left = styles.delete_style(style)
+    assert not style.exists() and any(p.endswith("views.npy") for p in left), left
+    assert (style_run_dir("warm") / "cache" / "views.npy").exists()
+
+
 def test_a_deleted_style_leaves_no_training_files(style):
-    styles.delete_style(style)
+    assert style_run_dir("warm").is_dir()
+    assert styles.delete_style(style) == []
     assert not style.exists() and not style_run_dir("warm").exists()
     assert available_models() == sorted(RESOURCES.glob("retouch*.onnx"))
     with pytest.raises(styles.StyleError, match="gone"):
