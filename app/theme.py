@@ -12,7 +12,6 @@ VIEWER = "#141414"    # behind the photo (near-black, neutral)
 TEXT = "#e0e0e0"
 MUTED = "#9a9a9a"
 ACCENT = "#4f8fd9"    # one accent, used sparingly
-DANGER = "#d9534f"
 
 STYLESHEET = f"""
 QWidget {{ font-size: 10pt; }}

@@ -17,6 +17,7 @@ import numpy as np
 from .cli import CliError, UsageError, _check_output, _output_format, guarded, quality, render_with_progress, status
 from .filters import REGISTRY
 from .formats import DEFAULT_PPI, SHARPEN_LEVELS, ppi_arg
+from .recipe import Recipe, Step
 from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH, WHITE_BALANCES
 
 MAX_VARIATIONS = 32  # each costs a render and a recipe file; the app offers 4
@@ -69,7 +70,7 @@ def strength_arg(text: str) -> float:
 ZONES = {"shadows": 0.25, "midtones": 0.5, "highlights": 0.75}
 
 
-def describe(recipe) -> str:
+def describe(recipe: Recipe) -> str:
     """One line per step: filter, parameters, confidence and the runner-up."""
     lines = []
     for i, s in enumerate(recipe, 1):
@@ -106,7 +107,7 @@ def _fmt(v: float, signed: bool) -> str:
     return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
 
-def _grey_moved(step, levels: np.ndarray) -> np.ndarray:
+def _grey_moved(step: Step, levels: np.ndarray) -> np.ndarray:
     """How far ``step`` moves grey at each sRGB level, per channel, in points of 100 (levels, RGB),
     through the filter's own math."""
     from .color import srgb_decode, srgb_encode
@@ -115,7 +116,7 @@ def _grey_moved(step, levels: np.ndarray) -> np.ndarray:
     return 100 * (srgb_encode(np.asarray(step.spec.apply(grey, **step.params), np.float32))[0] - levels[:, None])
 
 
-def _zones(step) -> str:
+def _zones(step: Step) -> str:
     """A curve step as what it does to grey at three sRGB levels, in points of 100, through the
     filter's own math: ``shadows +4, midtones +6, highlights +3`` (per channel where they differ).
     The recipe file keeps every slope."""
@@ -140,7 +141,7 @@ def _zones(step) -> str:
 PEAK_POINTS = 2  # a curve's largest move is named when it passes the three levels' by this many points
 
 
-def _peak(step) -> tuple[float, int, str, str]:
+def _peak(step: Step) -> tuple[float, int, str, str]:
     """A curve's largest move over every 1 % of sRGB: (points, at sRGB %, its zone, its channel,
     "" where the three move alike)."""
     levels = np.linspace(0, 1, 101, dtype=np.float32)

@@ -29,9 +29,10 @@ import numpy as np
 from .atomic import atomic_write_bytes
 from .filters import REGISTRY, FilterSpec
 
-#: Format 2 adds the step source "pasted". A document is written in the lowest format that holds
-#: it, so a recipe without pasted steps stays readable by a Retouch that knows format 1 only (one
-#: that met "pasted" in format 1 would set the sidecar aside as damaged).
+#: Format 2 adds the step source "pasted", format 3 "picked" (a white balance picked on a neutral
+#: spot). A document is written in the lowest format that holds it, so a recipe without such steps
+#: stays readable by a Retouch that knows only an older format (one that met "pasted" in format 1
+#: would set the sidecar aside as damaged).
 FORMAT = 3
 SIDECAR_SUFFIX = ".retouch.json"
 MAX_SIDECAR_BYTES = 1 << 20  # a recipe is a few kB; anything this big is not ours

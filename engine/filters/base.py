@@ -14,7 +14,7 @@ in the app and under torch, with autograd, in training.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -260,6 +260,16 @@ def replay_steps(steps: Any, decoded: Any, blown: Callable[[Any], Any] | None = 
     for s in steps:
         img = s.spec.apply(img, blown=weight, **s.params)
     return img
+
+
+def check_differentiable(ids: Iterable[str]) -> tuple[str, ...]:
+    """``ids``, each a filter whose math torch can differentiate (what training and ``fit`` descend
+    through); a ValueError names any that is numpy-only (``differentiable=False``)."""
+    ids = tuple(ids)
+    bad = [i for i in ids if not REGISTRY[i].differentiable]
+    if bad:
+        raise ValueError(f"not differentiable, so not trainable: {', '.join(bad)}")
+    return ids
 
 
 def register(spec: FilterSpec) -> FilterSpec:

@@ -29,7 +29,8 @@ def gamma(img: Any, *, gamma: Any) -> Any:
     """
     xp = array_namespace(img)
     g = per_image(xp, img, gamma)
-    toe = img * xp.pow(xp.full_like(g, FLOOR), g - 1)  # slope FLOOR**(g-1): bounded, as the floor was for
+    # a straight toe of slope FLOOR**(g-1): the slope stays bounded at black, which v1's floor was for
+    toe = img * xp.pow(xp.full_like(g, FLOOR), g - 1)
     return xp.where(img < FLOOR, toe, xp.pow(xp.clip(img, FLOOR, None), g))
 
 

@@ -18,11 +18,14 @@ and GPS, a RAW or TIFF source's camera and exposure fields; no XMP or IPTC.
 from __future__ import annotations
 
 import contextlib
+import logging
 import mmap
 import os
 import threading
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _LOCK = threading.Lock()
 
@@ -181,7 +184,8 @@ def carry(data: bytes, source: str | Path | None, software: str) -> bytes:
         src_exif, src_xmp, src_iptc = _source(pyexiv2, Path(source) if source else None)
         try:
             out = pyexiv2.ImageData(data)
-        except Exception:
+        except Exception as e:  # exiv2 raises plain Exception (RuntimeError) for any file it refuses
+            log.warning("metadata not carried (exiv2 cannot read the output: %s)", e)
             return data
         try:
             written = out.read_exif(encoding=_ENC)
@@ -197,7 +201,8 @@ def carry(data: bytes, source: str | Path | None, software: str) -> bytes:
             if src_iptc:
                 _modify(lambda d: out.modify_iptc(d, encoding=_ENC), src_iptc)
             return out.get_bytes()
-        except Exception:  # exiv2 refused to rewrite this output: keep the encoder's metadata
+        except Exception as e:  # exiv2 refused to rewrite this output: keep the encoder's metadata
+            log.warning("metadata not carried from %s (exiv2: %s)", source, e)
             return data
         finally:
             out.close()

@@ -56,6 +56,7 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImageP
 # tifffile logs (at ERROR) what it works around in a damaged file ("incorrect StripByteCounts count") before the
 # one-line error the caller gets, or for a file it reads anyway
 logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -445,7 +446,8 @@ def _icc_to_linear16(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
             return arr
         if prof.is_matrix_shaper and not _sane_matrix(prof):
             return arr
-    except (OSError, ImageCms.PyCMSError, TypeError, ValueError, AttributeError):
+    except (OSError, ImageCms.PyCMSError, TypeError, ValueError, AttributeError) as e:
+        log.warning("a 16-bit photo's colour profile cannot be read (%s): taken as sRGB", e)
         return arr
     import imagecodecs
 
@@ -455,7 +457,8 @@ def _icc_to_linear16(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
                                             colorspace="rgb", outcolorspace="rgb")
             return linearize(rgb)
         curves, to_srgb = _matrix_shaper(icc, prof)
-    except Exception:  # imagecodecs' CmsError on a profile LittleCMS cannot use
+    except Exception as e:  # imagecodecs' CmsError, a matrix that cannot be inverted: the photo still opens
+        log.warning("a 16-bit photo's colour profile cannot be applied (%s): taken as sRGB", e)
         return arr
     out = np.empty(arr.shape, np.float32)
     for c in range(3):

@@ -107,12 +107,6 @@ def _open_raw(path: Path) -> Iterator[rawpy.RawPy]:
         raw.close()
 
 
-def decode_raw(path: str | Path, *, half: bool = False) -> np.ndarray:
-    """Full (or half-size) decode to float32 linear sRGB primaries, upright, (H, W, 3)."""
-    with open_raw(path) as raw:
-        return _postprocess(raw, Path(path), half)
-
-
 def _inset_crop(raw: rawpy.RawPy) -> tuple[int, int, int, int] | None:
     """The DNG DefaultCrop LibRaw reads but does not apply, as (left, top, width, height) of the
     upright visible image; None where there is none (or it does not fit, as a damaged file's)."""

@@ -21,10 +21,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import DecodeCancelled, ImageError
+
+if TYPE_CHECKING:
+    from . import Photo
 
 # Test hook, read only in the child: "crash" kills it with SIGSEGV (like a LibRaw bug), "hang" sleeps.
 FAULT_ENV = "RETOUCH_IO_FAULT"
@@ -170,7 +174,7 @@ def _run_child(path: Path, half: bool, out: Path, timeout: float,
 
 
 def load_in_child(path: str | Path, *, half: bool = False, timeout: float = 120.0,
-                  cancelled: Callable[[], bool] | None = None):
+                  cancelled: Callable[[], bool] | None = None) -> Photo:
     """``load_photo(path, half=half)`` in a child process; returns the Photo. ``cancelled`` is polled
     every 50 ms while the child runs: once true, the child is killed and DecodeCancelled raised."""
     from . import Photo

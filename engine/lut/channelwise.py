@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..filters import FilterSpec
 from ..recipe import Step
 
 _PROBE = np.array([0.0, 0.0013, 0.021, 0.087, 0.23, 0.46, 0.79, 1.0, 1.37, 1.9], np.float32)
@@ -32,7 +33,7 @@ def is_channelwise(step: Step) -> bool:
 _CHANNELWISE: dict[tuple[str, int], bool] = {}
 
 
-def _probe_params(spec) -> dict:
+def _probe_params(spec: FilterSpec) -> dict:
     """Values away from every default: 0.37 of each range, varied along curve parameters."""
     out: dict = {}
     for p in spec.params:
@@ -44,7 +45,7 @@ def _probe_params(spec) -> dict:
     return out
 
 
-def _probe_channelwise(spec) -> bool:
+def _probe_channelwise(spec: FilterSpec) -> bool:
     grid = np.stack(np.meshgrid(_PROBE, _PROBE, _PROBE, indexing="ij"), axis=-1)
     out = np.asarray(spec.apply(grid, **_probe_params(spec)), np.float64)
     tol = 1e-6 * max(1.0, float(np.abs(out).max()))

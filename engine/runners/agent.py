@@ -55,7 +55,7 @@ import numpy as np
 
 from .. import color
 from ..color import MID_GREY, srgb_encode  # the contrast step pivots at mid grey
-from ..filters import AGENT_FILTERS, REGISTRY
+from ..filters import AGENT_FILTERS, REGISTRY, FilterSpec
 from ..filters.base import replay_steps
 from ..recipe import Recipe, Step, plain
 from ..render import make_proxy, render_exact
@@ -104,7 +104,8 @@ def white_balance_options(choice: str) -> dict[str, bool]:
 
 
 AUTO_WB_MIN = 0.01  # smaller gain changes (1 %) are not worth a step card
-#: The measured gains stay within exp(+-0.3) (the filter allows 0.5): a frame filled by one colour
+#: The measured gains stay within exp(+-0.3) (the agent's range is exp(+-0.5), the card's exp(+-1.5)):
+#: a frame filled by one colour
 #: (an orange flower) otherwise reaches the filter's limit. Chosen on check + val; MODEL.md.
 AUTO_WB_MAX = 0.3
 #: The learned meter (engine.runners.meter) takes this share of the exposure (the rest is the
@@ -199,7 +200,7 @@ def max_rgb_white(linear: np.ndarray, percentile: float = AUTO_WB_PERCENTILE) ->
     return None if np.any(e <= 1e-8) else e
 
 
-def _gains(wb, full: np.ndarray, share: float, limit: float) -> dict[str, float] | None:
+def _gains(wb: FilterSpec, full: np.ndarray, share: float, limit: float) -> dict[str, float] | None:
     """``share`` of the full-strength gains ``full`` (green, blue), within the filter and ``limit``."""
     gains = {}
     for p, g in zip(wb.params, full):  # green, blue relative to red

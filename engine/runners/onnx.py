@@ -8,6 +8,7 @@ that attempt, and a failure is remembered for the rest of the process.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from functools import lru_cache
@@ -16,6 +17,8 @@ from pathlib import Path
 import onnxruntime as ort
 
 from . import ModelError
+
+log = logging.getLogger(__name__)
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -60,8 +63,8 @@ def session(model: str | Path | bytes, *, prefer_gpu: bool = True,
             s = ort.InferenceSession(src, so, providers=[CUDA, CPU])
             if s.get_providers()[0] == CUDA:
                 return s, "CUDA"
-        except Exception:  # fall through to the CPU session
-            pass
+        except Exception as e:  # onnxruntime's own types: fall through to the CPU session, said only in debug
+            log.debug("CUDA session not made (%s): running on the CPU", e)
         finally:
             ort.set_default_logger_severity(3)
         _CUDA_FAILED = True  # remembered: one silent attempt per process

@@ -72,7 +72,8 @@ class _Graph(torch.nn.Module):
         super().__init__()
         self.policy = policy
 
-    def forward(self, proxy, state, mask_sel, mask_par):
+    def forward(self, proxy: torch.Tensor, state: torch.Tensor, mask_sel: torch.Tensor,
+                mask_par: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self.policy(proxy, state, (mask_sel, mask_par))
 
 
@@ -86,7 +87,8 @@ class Ensemble(torch.nn.Module):
         self.members = torch.nn.ModuleList(members)
         self.width, self.feat_dim = members[0].width, members[0].feat_dim
 
-    def forward(self, linear, state, masks=None):
+    def forward(self, linear: torch.Tensor, state: torch.Tensor,
+                masks: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         outs = [m(linear, state, masks) for m in self.members]
         return (torch.stack([o[0] for o in outs]).mean(0), torch.stack([o[1] for o in outs]).mean(0))
 

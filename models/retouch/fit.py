@@ -40,13 +40,15 @@ import torch
 
 from engine.color import srgb_decode, srgb_encode
 from engine.filters import REGISTRY, Sigmoid
+from engine.filters.base import check_differentiable
 from engine.filters.white_balance import blown
 from engine.recipe import Recipe, Step, plain
 from engine.render import replay, resize_linear
 
 #: Starting order of the fitted chain: exposure and white balance first (as in a RAW editor),
 #: curves and colour after. The refinement may move a step.
-ORDER = ("exposure", "white_balance", "gamma", "contrast", "tone", "color_curves", "saturation", "black_white")
+ORDER = check_differentiable(("exposure", "white_balance", "gamma", "contrast", "tone", "color_curves", "saturation",
+                              "black_white"))
 
 
 SPARSITY = 1e-3  # weight of the group-sparsity term in the joint start

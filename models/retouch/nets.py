@@ -32,14 +32,14 @@ from torch.nn import functional as F
 
 from engine.color import srgb_encode
 from engine.filters import AGENT_FILTERS, REGISTRY
-from engine.filters.base import LUMA
+from engine.filters.base import LUMA, check_differentiable
 
 N_FILTERS = len(AGENT_FILTERS)
 N_STEPS = 5
 N_STATE = 1 + N_FILTERS  # step count + used flags
 EXPLORATION = 0.05
 KEEP = 0.5
-HEAD_WIDTHS = [REGISTRY[f].n_outputs for f in AGENT_FILTERS]
+HEAD_WIDTHS = [REGISTRY[f].n_outputs for f in check_differentiable(AGENT_FILTERS)]
 
 
 def lrelu(x: torch.Tensor) -> torch.Tensor:

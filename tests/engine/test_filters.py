@@ -125,6 +125,35 @@ def test_gradcheck(spec: FilterSpec, patch: np.ndarray) -> None:
     assert torch.autograd.gradcheck(fn, (img, *tensors), eps=1e-6, atol=1e-5)
 
 
+BLOWN_SPECS = [s for s in SPECS if s.uses_blown]
+
+
+@pytest.mark.parametrize("spec", BLOWN_SPECS, ids=[s.id for s in BLOWN_SPECS])
+def test_the_blown_white_path_agrees_in_numpy_and_torch_and_differentiates(spec: FilterSpec, patch: np.ndarray) -> None:
+    """What replay and ``fit`` pass (``blown=``): the parity and gradient tests above leave it out."""
+    torch = pytest.importorskip("torch")
+    from engine.filters.white_balance import blown
+
+    img = patch.copy()
+    img[:16] = np.clip(img[:16] * 40.0, 0.0, 1.0)  # a band clipped white, some of it in every channel
+    weight = np.asarray(blown(img))
+    assert (weight > 0.99).mean() > 0.05 and (weight < 0.01).mean() > 0.3  # both paths are exercised
+    params = interior_params(spec, np.random.default_rng(6))
+    ref = np.asarray(spec.apply(img, blown=weight, **params))
+    assert not np.allclose(ref, spec.apply(img, **params))  # the weight changes the result
+    t = {k: torch.tensor(v, dtype=torch.float64) for k, v in params.items()}
+    out = spec.apply(torch.from_numpy(img), blown=torch.from_numpy(weight), **t)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10, atol=1e-12)
+    names = list(params)
+    x = torch.tensor(img[15:17, :3], dtype=torch.float64, requires_grad=True)  # across the band's edge
+    ps = [torch.tensor(params[n], dtype=torch.float64, requires_grad=True) for n in names]
+
+    def fn(x, *ps):
+        return spec.apply(x, blown=blown(x), **dict(zip(names, ps)))
+
+    assert torch.autograd.gradcheck(fn, (x, *ps), eps=1e-6, atol=1e-5)
+
+
 @ids
 def test_batch_matches_single_images(spec: FilterSpec, patch: np.ndarray) -> None:
     rng = np.random.default_rng(5)
