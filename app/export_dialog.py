@@ -175,7 +175,7 @@ class ExportDialog(ExportingDialog):
         self.progress = QProgressBar()
         self.progress.setRange(0, n)
         self.progress.setValue(0)
-        self.progress.setFormat("%v / %m")
+        self.progress.setFormat(f"{n} photo{'s' if n != 1 else ''} to export")  # "%v / %m" once it starts
         lay.addWidget(self.progress)
         self.message = QLabel("")
         self.message.setWordWrap(True)
@@ -248,6 +248,7 @@ class ExportDialog(ExportingDialog):
         self._set_inputs_enabled(False)
         self.plan = jobs
         self.progress.setRange(0, len(jobs))
+        self.progress.setFormat("%v / %m")
         ours = len(jobs.left_out)
         self.message.setText((f"Exporting at {self.long_edge.value()} px on the long edge…" if self.resize.isChecked()
                               else "Exporting at full resolution…")

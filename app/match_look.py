@@ -97,7 +97,9 @@ class LookMatcher(QObject):
         elif code == 0 and self.out.exists():
             recipe = Recipe.load(self.out)
             m = RESULT.search(self._stdout)
-            fit = f", {m[1]} dB from {'the target' if self._pairs == 1 else 'the targets'}" if m else ""
+            # the PSNR as what a photographer can picture: the typical difference, in levels of 255
+            fit = (f", {255 * 10 ** (-float(m[1]) / 20):.1f} levels of 255 from "
+                   f"{'the target' if self._pairs == 1 else 'the targets'} on average ({m[1]} dB)") if m else ""
             rough = ROUGH.search(self._stdout)  # retouch fit says when no global look gets close
             if rough and self._pairs == 1:
                 fit += " (a rough match: the look may hold what these filters cannot do, such as a local edit)"

@@ -136,21 +136,32 @@ class RetouchPanel(QWidget):
         hide.clicked.connect(lambda: self.var_box.hide())
         vhead.addWidget(hide)
         outer.addLayout(vhead)
-        vlay = QGridLayout()  # 2 x 2: big enough to judge colour and contrast
+        # one row of small tiles: the photo itself shows the one pointed at, so the tiles need only be
+        # told apart, and the steps keep their room (a 2 x 2 of 150 px left one card in view at 900 px)
+        vlay = QGridLayout()
         vlay.setSpacing(4)
+        vlay.setVerticalSpacing(1)
         outer.addLayout(vlay)
         self.var_buttons: list[QToolButton] = []
+        self.var_captions: list[QLabel] = []
         self.var_images: list[QImage | None] = []  # what they show, in the profile they were shown through
         for i in range(N_VARIATIONS):
             b = QToolButton()
-            b.setIconSize(QSize(150, 100))
-            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-            b.setText(f"#{i + 1}")
+            b.setIconSize(QSize(72, 48))
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            b.setText(f"#{i + 1}")  # read by screen readers; the caption below shows it
             b.setToolTip("Shown in the photo while the pointer is here; click to adopt this variation (undoable)")
             b.clicked.connect(lambda _=False, i=i: self.variationChosen.emit(i))
             b.installEventFilter(self)
-            vlay.addWidget(b, i // 2, i % 2)
+            cap = QLabel(f"#{i + 1}")
+            cap.setObjectName("caption")
+            cap.setWordWrap(True)
+            cap.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            vlay.addWidget(b, 0, i, Qt.AlignmentFlag.AlignHCenter)
+            vlay.addWidget(cap, 1, i)
+            vlay.setColumnStretch(i, 1)
             self.var_buttons.append(b)
+            self.var_captions.append(cap)
         self.var_box.hide()
         self.var_box.installEventFilter(self)  # hidden (Hide, adopted, another photo): none is pointed at
         lay.addWidget(self.var_box)
@@ -188,7 +199,7 @@ class RetouchPanel(QWidget):
             self.style_box.setItemData(self.style_box.count() - 1, str(m), Qt.ItemDataRole.ToolTipRole)
             if current is not None and Path(current) == m:
                 self.style_box.setCurrentIndex(self.style_box.count() - 1)
-        self.style_box.setEnabled(len(models) > 1)
+        # enabled with the built-in style alone too: greyed out, it looked broken
         self.style_box.setToolTip(STYLE_TIP if len(models) > 1 else
                                   STYLE_TIP + ". Only the built-in style so far: ⋯ ▸ Learn My Style… makes your own")
         self.style_box.blockSignals(False)
@@ -232,8 +243,9 @@ class RetouchPanel(QWidget):
         """The thumbnails, each captioned with how it differs from the others (``engine.looks``)."""
         words = words or [""] * len(images)
         self.var_images = list(images)
-        for i, (b, img, w) in enumerate(zip(self.var_buttons, images, words)):
+        for i, (b, cap, img, w) in enumerate(zip(self.var_buttons, self.var_captions, images, words)):
             b.setText(f"#{i + 1}\n{w}" if w else f"#{i + 1}")
+            cap.setText(b.text())
             if img is None:
                 b.setIcon(QIcon())
                 b.setEnabled(False)

@@ -297,7 +297,7 @@ class _DropArea(QWidget):
         self.lay.setContentsMargins(0, 4, 4, 4)
         self.lay.setSpacing(6)
         self.empty = QLabel("No steps yet. Press Auto to let the agent edit this photo, "
-                            "or add a step below.")
+                            "or add one with + Add step.")
         self.empty.setObjectName("note")
         self.empty.setWordWrap(True)
         self.lay.addWidget(self.empty)

@@ -44,6 +44,7 @@ QFrame#card {{ background: {SURFACE}; border: 1px solid #353535; border-radius: 
 QFrame#card[disabledStep="true"] QLabel {{ color: #707070; }}
 QLabel#stepTitle {{ font-weight: 600; color: {TEXT}; }}
 QLabel#muted, QLabel#confidence {{ color: {MUTED}; font-size: 9pt; }}
+QLabel#caption {{ color: {MUTED}; font-size: 8pt; }}
 QLabel#note {{ color: {MUTED}; }}
 QLabel#error {{ color: #ff8a80; }}
 QScrollArea {{ border: none; background: transparent; }}

@@ -141,7 +141,7 @@ def test_a_rough_match_among_several_names_the_finished_photo(qtbot, win):
         Recipe([Step("exposure", {"ev": 0.3})]).save(m.out)
         m._pairs, m._stdout = pairs, f"remaining error: RMSE 0.0501 (26.0 dB PSNR; before fitting 20.0 dB)\n{line}\n"
         m._finished(0, QProcess.ExitStatus.NormalExit)
-    assert got == ["1 step, 26.0 dB from the targets (a rough match for a2.png: it may hold what these filters "
-                   "cannot do, such as a local edit, or a look of its own)",
-                   "1 step, 26.0 dB from the target (a rough match: the look may hold what these filters cannot "
-                   "do, such as a local edit)"]
+    assert got == ["1 step, 12.8 levels of 255 from the targets on average (26.0 dB) (a rough match for a2.png: "
+                   "it may hold what these filters cannot do, such as a local edit, or a look of its own)",
+                   "1 step, 12.8 levels of 255 from the target on average (26.0 dB) (a rough match: the look may "
+                   "hold what these filters cannot do, such as a local edit)"]
