@@ -129,6 +129,14 @@ def _check_output(out: Path, *inputs: Path, text: str | None = None) -> None:
     ``text``: what a text writer writes (a recipe, a LUT), never over an existing photo."""
     from .io import SUPPORTED_EXTENSIONS
 
+    # an output replaces whatever is at its name (atomically): a link or a device would be lost to it
+    if str(out) == "-":
+        raise CliError("'-': writing to standard output is not supported; name an output file")
+    if out.is_symlink():
+        raise CliError(f"{out} is a link (to {os.readlink(out)}); an output replaces what is at its name, "
+                       "so name the file itself")
+    if out.exists() and not out.is_file() and not out.is_dir():
+        raise CliError(f"{out} is not a regular file (a device or a pipe); name an output file")
     for src in inputs:
         if _same_file(out, src) or out.absolute() == src.absolute():
             raise CliError(f"refusing to overwrite the input {src}; choose another output name")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import signal
 import sys
 from pathlib import Path
 
@@ -110,11 +111,25 @@ def _main(argv: list[str]) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    _kill_as_ctrl_c()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"retouch {args.command}: cancelled", file=sys.stderr)
         return 130
+
+
+def _kill_as_ctrl_c() -> None:
+    """A kill (SIGTERM: ``timeout``, systemd, ``docker stop``) or a closed terminal (SIGHUP) stops a
+    command as Ctrl-C does, so its half-written output is removed; by default they ended the process
+    at once and left it. ``batch`` and ``train-style`` set their own handlers over these."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), interrupt)
 
 
 if __name__ == "__main__":

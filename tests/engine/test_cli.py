@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import types
@@ -160,6 +162,10 @@ def bad_cases(tmp: Path, photo: Path, recipe: Path) -> dict[str, tuple[list[str]
     fake = tmp / "fake.jpg"
     fake.write_bytes(b"\xff\xd8\xff\xe0 truncated")
     out = str(tmp / "o.jpg")
+    (tmp / "kept").mkdir(exist_ok=True)
+    (tmp / "kept" / "t.jpg").write_bytes(b"the file a link names")
+    (tmp / "link.jpg").symlink_to(tmp / "kept" / "t.jpg")  # replaced by a file, as /dev/stdout was, as root
+    os.mkfifo(tmp / "pipe.jpg")  # a device or a pipe: replaced by a file, as /dev/null was
     return {
         "missing photo": (["apply", str(tmp / "nope.jpg"), "-r", str(recipe), "-o", out], "not found"),
         "missing recipe": (["apply", str(photo), "-r", str(tmp / "nope.json"), "-o", out], "not found"),
@@ -171,6 +177,10 @@ def bad_cases(tmp: Path, photo: Path, recipe: Path) -> dict[str, tuple[list[str]
         "info missing": (["info", str(tmp / "nope.dng")], "not found"),
         "info unsupported": (["info", str(text)], "unsupported"),
         "lut bad recipe": (["export-lut", str(nan), "-o", str(tmp / "x.cube")], "steps[0].params.ev"),
+        "output a link": (["apply", str(photo), "-r", str(recipe), "-o", str(tmp / "link.jpg")], "is a link"),
+        "output a pipe": (["apply", str(photo), "-r", str(recipe), "-o", str(tmp / "pipe.jpg")], "not a regular file"),
+        "output stdout": (["apply", str(photo), "-r", str(recipe), "-o", "-", "-f", "jpeg"], "standard output"),
+        "lut over a link": (["export-lut", str(recipe), "-o", str(tmp / "link.jpg")], "is a link"),
     }
 
 
@@ -181,6 +191,9 @@ def test_bad_input_gives_one_line_and_nonzero_exit(photo_jpeg: Path, recipe_file
         assert code == 1, name
         assert needle in err and err.count("\n") == 1 and err.startswith("retouch "), (name, err)
     assert not (tmp_path / "o.jpg").exists()
+    assert (tmp_path / "link.jpg").is_symlink()
+    assert (tmp_path / "kept" / "t.jpg").read_bytes() == b"the file a link names"
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe.jpg").st_mode)
 
 
 def test_a_photo_too_large_for_memory_is_one_line(photo_jpeg: Path, recipe_file: Path, tmp_path: Path,
@@ -205,6 +218,28 @@ def test_errors_in_a_real_process_have_no_traceback(tmp_path: Path, recipe_file:
     bad_size = subprocess.run([sys.executable, "-m", "retouch", "export-lut", str(recipe_file), "-o",
                                str(tmp_path / "x.cube"), "--size", "1000"], capture_output=True, text=True, timeout=120)
     assert bad_size.returncode == 2 and "size must be" in bad_size.stderr and "Traceback" not in bad_size.stderr
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_kill_mid_write_leaves_no_partial_file(photo_jpeg: Path, recipe_file: Path, tmp_path: Path, sig: str) -> None:
+    """``timeout``, systemd and ``docker stop`` send SIGTERM; it ended ``apply`` at once and left its
+    ``.part`` file beside the output. The signal arrives here while the encoder writes."""
+    out = tmp_path / "out" / "o.jpg"
+    out.parent.mkdir()
+    script = (
+        "import os, signal, sys, time\n"
+        "from PIL import Image\n"
+        "real = Image.Image.save\n"
+        "def save(self, fp, *a, **k):\n"
+        "    real(self, fp, *a, **k)\n"
+        f"    os.kill(os.getpid(), signal.{sig}); time.sleep(30)\n"
+        "Image.Image.save = save\n"
+        "from retouch.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.run([sys.executable, "-c", script, "apply", str(photo_jpeg), "-r", str(recipe_file), "-o",
+                           str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130 and proc.stderr.strip() == "retouch apply: error: cancelled", proc.stderr
+    assert list(out.parent.iterdir()) == []
 
 
 def test_a_truncated_raw_is_one_line_without_libraws_own(tmp_path: Path, dng_file: Path, recipe_file: Path) -> None:
