@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -60,6 +61,10 @@ def _open_path(parser: argparse.ArgumentParser, path: str | None) -> int:
 
 
 def open_gui(argv: list[str]) -> int:
+    why = _no_display()
+    if why:
+        print(f"retouch: error: {why}", file=sys.stderr)
+        return 1
     try:
         from app.main import main as gui_main
     except ImportError as e:
@@ -67,6 +72,16 @@ def open_gui(argv: list[str]) -> int:
               "pip install 'retouch[app]'", file=sys.stderr)
         return 1
     return int(gui_main(argv) or 0)
+
+
+def _no_display() -> str | None:
+    """Why the app cannot open a window here (Qt would abort with its own plugin messages), else None."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None  # a platform chosen by hand (offscreen, vnc...) is taken as meant
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display to open the app on (DISPLAY and WAYLAND_DISPLAY are unset: an SSH session without -X?); "
+            "the commands work without one: retouch --help")
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

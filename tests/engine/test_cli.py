@@ -284,6 +284,20 @@ def test_no_command_or_a_path_opens_the_gui(monkeypatch: pytest.MonkeyPatch, pho
     assert calls == [[], [str(photo_jpeg)], [str(photo_jpeg)]]
 
 
+def test_without_a_display_the_app_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Qt aborted (exit 134) after five lines of its plugin messages: over SSH without -X, say."""
+    calls: list = []
+    fake = types.ModuleType("app.main")
+    fake.main = lambda argv=None: calls.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "app.main", fake)
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main([]) == 1 and calls == []
+    assert capsys.readouterr().err.startswith("retouch: error: no display to open the app on")
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert main([]) == 0 and calls == [[]]
+
+
 def test_a_mistyped_command_is_an_error_not_the_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setitem(sys.modules, "app.main", None)  # the app must not be opened
