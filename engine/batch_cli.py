@@ -11,11 +11,14 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from .batch_names import FIELDS
 from .durations import hms
 from .formats import DEFAULT_PPI, FORMATS, SHARPEN_LEVELS, ppi_arg
+
+LOG_EVERY_S = 10.0  # not on a terminal: a progress line this often, for logs and CI
 
 EPILOG = (
     "name template fields: " + "; ".join(f"{{{k}}} = {v}" for k, v in FIELDS.items())
@@ -178,12 +181,17 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("export", total=len(jobs), rate="", eta="-")
         gen = export_all(jobs, workers=workers, cancel=cancel, scheduler=args.scheduler)
+        said = time.monotonic()
         try:
             for p in gen:
                 results.append(p.result)
                 eta = "-" if p.eta is None else hms(p.eta)
                 bar.update(task, completed=p.done, rate=f"{p.rate * 60:.1f} photos/min", eta=eta,
                            description=_short(p.result.src.name))
+                if not console.is_terminal and time.monotonic() - said >= LOG_EVERY_S:  # a log has no bar
+                    said = time.monotonic()
+                    console.print(f"{p.done}/{len(jobs)} photos, {p.rate * 60:.1f} photos/min, ETA {eta}",
+                                  soft_wrap=True)
         except KeyboardInterrupt:
             cancelled = True
             if not cancel.is_set():  # not said yet: the handler is only installed on the main thread
@@ -212,28 +220,44 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
 
 
 def _summary(console, results: list, total: int, in_dir: Path, ended: str) -> None:
-    """The table of counts; ``ended``: "cancelled" (Ctrl-C), "stopped" (a full disk) or ""."""
+    """The table of counts; ``ended``: "cancelled" (Ctrl-C), "stopped" (a full disk) or "". Not on
+    a terminal (a log, a pipe), plain lines instead: one per failed photo, its path whole (a table
+    80 columns wide cut the names and wrapped the reasons)."""
     from rich.table import Table
 
     counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
+    failed = sorted((r for r in results if r.status == "failed"), key=lambda r: r.src)
+    if not console.is_terminal:
+        console.print(f"Batch export{f' ({ended})' if ended else ''}: {counts['done']} done, {counts['skipped']} "
+                      f"skipped, {counts['failed']} failed, {total - len(results)} not started", soft_wrap=True)
+        _timings(console, results)
+        if failed:
+            console.print("Failed photos:", soft_wrap=True)
+            for r in failed:
+                console.print(_shown(f"  {_rel(r.src, in_dir)}: {r.reason}"), soft_wrap=True, markup=False,
+                              highlight=False)
+        return
     t = Table(title="Batch export" + (f" ({ended})" if ended else ""))
     for col in ("done", "skipped", "failed", "not started"):
         t.add_column(col, justify="right")
     t.add_row(str(counts["done"]), str(counts["skipped"]), str(counts["failed"]), str(total - len(results)))
     console.print(t)
+    _timings(console, results)
+    if failed:
+        ft = Table(title="Failed photos")
+        ft.add_column("photo")
+        ft.add_column("reason")
+        for r in failed:
+            ft.add_row(_shown(_rel(r.src, in_dir)), _shown(r.reason))
+        console.print(ft)
+
+
+def _timings(console, results: list) -> None:
     timed = [r for r in results if r.status == "done" and r.stages]
     if timed:
         names = [k for k in ("decode", "auto", "render", "write") if any(k in r.stages for r in timed)]
         avg = ", ".join(f"{k} {sum(r.stages.get(k, 0.0) for r in timed) / len(timed):.2f} s" for k in names)
         console.print(f"Per photo (one worker): {avg}")
-    failed = [r for r in results if r.status == "failed"]
-    if failed:
-        ft = Table(title="Failed photos")
-        ft.add_column("photo")
-        ft.add_column("reason")
-        for r in sorted(failed, key=lambda r: r.src):
-            ft.add_row(_shown(_rel(r.src, in_dir)), _shown(r.reason))
-        console.print(ft)
 
 
 def _rel(p: Path, root: Path) -> str:

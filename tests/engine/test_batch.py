@@ -123,7 +123,7 @@ def test_mixed_folder_exports_good_reports_bad_and_resumes(shoot, tmp_path, caps
     rc, err = run_cli(capsys, shoot, out)  # second run: all good photos skipped, nothing rewritten
     assert rc == 1
     assert outputs(out) == first
-    assert "│    0 │       3 │      5 │" in err
+    assert "0 done, 3 skipped, 5 failed" in err
 
     rc, err = run_cli(capsys, shoot, out, "--overwrite", "--quality", "60")
     again = outputs(out)
@@ -515,7 +515,8 @@ def test_ctrl_c_cancels_cleanly_and_reports_exactly_what_was_written(sources, tm
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    done, skipped, failed, not_started = map(int, re.search(r"│\s*(\d+) │\s*(\d+) │\s*(\d+) │\s*(\d+) │", err).groups())
+    counts = re.search(r"(\d+) done, (\d+) skipped, (\d+) failed, (\d+) not started", err)
+    done, skipped, failed, not_started = map(int, counts.groups())
     files = sorted(os.listdir(out))
     assert 1 <= done < n and not_started == n - done and failed == skipped == 0
     assert len(files) == done and not [f for f in files if f.startswith(".")]  # no half files
@@ -625,7 +626,7 @@ def test_disk_full_stops_the_batch_without_half_files(sources, tmp_path, capsys)
         assert rc == 1 and "Stopped:" in err and "No space left on device" in err
         files = os.listdir(small / "out")
         assert 1 <= len(files) < 30 and not [f for f in files if f.startswith(".")]  # no half files
-        done = int(re.search(r"│\s*(\d+) │", err).group(1))
+        done = int(re.search(r"(\d+) done,", err).group(1))
         assert done == len(files)
         for f in files:  # every file that is there is complete
             with Image.open(small / "out" / f) as im:
@@ -1021,4 +1022,23 @@ def test_an_unreadable_sub_folder_is_reported_and_the_rest_exports(sources, tmp_
     rc, err = run_cli(capsys, shoot, tmp_path / "out", "--recursive", "--jobs", "1", "--long-edge", "200",
                       "--recipe", tmp_path / "look.json")
     assert rc == 1 and (tmp_path / "out" / "a.jpg").is_file()
-    assert re.search(r"locked\s*│\s*a sub-folder that could not be read", err), err
+    assert "\n  locked: a sub-folder that could not be read (check its permissions)\n" in err, err
+
+
+def test_a_log_gets_progress_lines_and_whole_names(sources, tmp_path, capsys, monkeypatch):
+    """Not on a terminal (a log, CI), the bar printed nothing until the end, and the summary's table,
+    80 columns wide, cut the failed photos' names."""
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(2):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
+    long = "a_very_long_file_name_from_a_wedding_in_biarritz_by_the_sea_at_dusk_0042.jpg"
+    (shoot / long).write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    monkeypatch.setattr(batch_cli, "LOG_EVERY_S", 0.0)
+    LOOK.save(tmp_path / "look.json")
+    rc, err = run_cli(capsys, shoot, tmp_path / "out", "--jobs", "1", "--long-edge", "200",
+                      "--recipe", tmp_path / "look.json")
+    assert rc == 1
+    assert re.search(r"^1/3 photos, [\d.]+ photos/min, ETA ", err, re.M) and "\n3/3 photos" in err, err
+    assert "Batch export: 2 done, 0 skipped, 1 failed, 0 not started\n" in err
+    assert f"\n  {long}: " in err
