@@ -175,16 +175,17 @@ def _output_format(out: Path, hint: str) -> str:
 
 
 def _load_recipe(path: Path | None, photo: Path) -> Any:
-    from .recipe import Recipe, read_sidecar, sidecar_path
+    from .recipe import Recipe, has_sidecar, sidecar_path
 
     if path is not None:
         if not path.is_file():
             raise CliError(f"recipe {path} not found")
         return Recipe.load(path)
-    recipe = read_sidecar(photo)
-    if recipe is None:
+    if not has_sidecar(photo):
         raise CliError(f"no --recipe given and {photo.name} has no sidecar ({sidecar_path(photo).name})")
-    return recipe
+    # only read, as a batch reads it: a broken one is said and left where it is (the app sets it
+    # aside when it opens the photo; moved here, the next batch gave that photo Auto without a word)
+    return Recipe.load(sidecar_path(photo))
 
 
 def render_with_progress(recipe: Any, linear: Any, label: str = "rendering") -> Any:

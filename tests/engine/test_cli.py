@@ -95,6 +95,11 @@ def test_apply_uses_the_photos_sidecar(photo_jpeg: Path, tmp_copy, tmp_path: Pat
     RECIPE.save(sidecar_path(photo))
     code, stdout, err = run(["apply", str(photo), "-o", str(out)], capsys)
     assert code == 0 and "saturation" in stdout, err
+    sidecar_path(photo).write_text('{"format": 1, "steps": [{"op": "exposure", "params": {"ev": "lots"}}]}')
+    code, _, err = run(["apply", str(photo), "-o", str(tmp_path / "bad.jpg")], capsys)
+    # said, and left where it was: moved aside, the next batch gave the photo Auto without a word
+    assert code == 1 and "steps[0].params.ev" in err and err.count("\n") == 1, err
+    assert {p.name for p in photo.parent.iterdir()} - {"out.jpg"} == {photo.name, sidecar_path(photo).name}
 
 
 def test_apply_refuses_to_overwrite_the_input(photo_jpeg: Path, tmp_copy, recipe_file: Path, capsys) -> None:
