@@ -169,6 +169,13 @@ def cmd_auto(args: argparse.Namespace) -> int:
     if args.variations > 1 and args.strength == 0:
         raise UsageError("--variations needs a --strength above 0: at 0 the policy's steps are all left out, "
                          "so every variation would be the same")
+    if args.output is None:  # they shape the image -o writes: given without it, they did nothing unsaid
+        idle = [flag for flag, given in (("--long-edge", args.long_edge is not None), ("--quality", args.quality != 92),
+                                         ("--sharpen", args.sharpen != "none"), ("--ppi", args.ppi != DEFAULT_PPI))
+                if given]
+        if idle:
+            named = " and ".join([", ".join(idle[:-1]), idle[-1]] if len(idle) > 1 else idle)
+            raise UsageError(f"{named} only shape{'s' if len(idle) == 1 else ''} the image that -o writes; add -o OUT")
     fmt = None if args.output is None else _output_format(args.output, "use .jpg, .png or .tif")
     # every file this run will write, numbered as the variations are, checked before any work:
     # none may be the input (the original is never written) and no image may land on a recipe

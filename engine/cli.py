@@ -241,7 +241,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
     named = SUFFIX_FORMAT.get(args.output.suffix.lower())
     if args.fmt and named and FORMATS[named] != FORMATS[args.fmt]:  # a PNG under a .jpg name fools every other program
         raise UsageError(f"--format {args.fmt} but {args.output.name} names {named}; make them agree")
-    fmt = args.fmt or _output_format(args.output, f"add --format {'|'.join(FORMATS)}")
+    # a name without a suffix takes --format; one with another suffix (.webp) is renamed, or it
+    # would be a JPEG under a WebP name
+    fmt = args.fmt or _output_format(args.output, "use .jpg, .png or .tif" if args.output.suffix
+                                     else f"add --format {'|'.join(FORMATS)}")
     from .recipe import sidecar_path
 
     # without -r the photo's sidecar is read: an input too

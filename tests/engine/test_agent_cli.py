@@ -171,7 +171,10 @@ def test_a_negative_seed_or_too_many_variations_is_one_line(photo_jpeg, tmp_path
 
     for argv, said in ((["--seed", "-1"], "--seed must be 0 or more (got -1)"),
                        (["--variations", "2", "--seed", "-5"], "--seed must be 0 or more"),
-                       (["--variations", "100"], "--variations must be 0 to 32")):
+                       (["--variations", "100"], "--variations must be 0 to 32"),
+                       # without -o they did nothing, and nothing said so
+                       (["--long-edge", "100", "--quality", "50"], "--long-edge and --quality only shape the image"),
+                       (["--ppi", "72", "--recipe-out", str(tmp_path / "r.json")], "--ppi only shapes the image")):
         assert main(["auto", str(photo_jpeg), *argv]) == 2
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err
