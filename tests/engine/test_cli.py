@@ -177,7 +177,7 @@ def bad_cases(tmp: Path, photo: Path, recipe: Path) -> dict[str, tuple[list[str]
         "bad recipe": (["apply", str(photo), "-r", str(nan), "-o", out], "steps[0].params.ev"),
         "unsupported input": (["apply", str(text), "-r", str(recipe), "-o", out], "unsupported"),
         "corrupt photo": (["apply", str(fake), "-r", str(recipe), "-o", out], "fake.jpg"),
-        "unknown output format": (["apply", str(photo), "-r", str(recipe), "-o", str(tmp / "o.bmp")], "use .jpg, .png or"),
+        "unknown output format": (["apply", str(photo), "-r", str(recipe), "-o", str(tmp / "o.bmp")], ".jpg, .png or"),
         "missing output folder": (["apply", str(photo), "-r", str(recipe), "-o", str(tmp / "no" / "o.jpg")], "folder"),
         "info missing": (["info", str(tmp / "nope.dng")], "not found"),
         "info unsupported": (["info", str(text)], "unsupported"),
