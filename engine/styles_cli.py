@@ -61,8 +61,9 @@ def cmd_styles(args: argparse.Namespace) -> int:
             new = styles.rename_style(_style(args.name), args.new_name)
             print(f"renamed {args.name!r} to {new.stem!r}")
         elif args.action == "delete":
-            styles.delete_style(_style(args.name))
-            print(f"deleted {args.name!r} and its training files")
+            left = styles.delete_style(_style(args.name))
+            print(f"deleted {args.name!r} and its training files" + (
+                f", but {len(left)} could not be removed: they are in {style_run_dir(args.name)}" if left else ""))
         elif args.action == "clean":
             removed, busy = styles.clean_runs()
             for run, size in removed:
@@ -72,7 +73,12 @@ def cmd_styles(args: argparse.Namespace) -> int:
             if not removed and not busy:
                 print("no training files without a style")
         elif args.action == "import":
-            new = styles.import_style(args.file, args.name)
+            try:
+                new = styles.import_style(args.file, args.name)
+            except styles.StyleError as e:
+                if args.name is not None or "name" not in str(e):
+                    raise
+                raise styles.StyleError(f"{e}; import it under another name with --name") from None
             print(f"imported {args.file.name} as {new.stem!r}: use it with retouch auto --model {new.stem!r}")
         else:
             found = [p for p in available_models() if p.parent == user_styles_dir()]

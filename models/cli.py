@@ -396,9 +396,12 @@ MAX_FOLDER_PAIRS = 8
 
 def _folder_pairs(before: Path, after: Path) -> list[tuple[Path, Path]]:
     """The pairs by file name of two folders, at most ``MAX_FOLDER_PAIRS`` spread evenly over them."""
-    from engine.batch import pair_by_name, scan_folder
+    from engine.batch import pair_by_name
     from engine.cli import CliError
+    from engine.folders import scan_folder
 
+    if os.path.realpath(before) == os.path.realpath(after):  # pair_by_name pairs nothing with itself
+        raise CliError(f"{before} is given as both BEFORE and AFTER; give the folder of finished photos as AFTER")
     try:
         pairs = pair_by_name(scan_folder(before), scan_folder(after))
     except OSError as e:

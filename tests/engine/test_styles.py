@@ -143,6 +143,8 @@ def test_retouch_styles_lists_renames_imports_and_deletes(style, tmp_path, capsy
     assert main(["styles", "import", str(DEFAULT_MODEL), "--name", "mine"]) == 0
     assert main(["styles", "import", str(RESOURCES / "meter.onnx")]) == 1
     assert "not a Retouch style model" in capsys.readouterr().err
+    assert main(["styles", "import", str(DEFAULT_MODEL)]) == 1  # the shipped file, under its reserved name
+    assert "is the built-in model's name; import it under another name with --name" in capsys.readouterr().err
     assert main(["styles", "delete", "evening"]) == 0
     assert sorted(p.stem for p in user_styles_dir().glob("*.onnx")) == ["mine"]
     assert not style_run_dir("evening").exists()

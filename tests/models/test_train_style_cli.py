@@ -262,6 +262,9 @@ def test_fit_command_pairs_two_folders_by_name(tmp_path, capsys, heldout_srgb):
     args = _parse(["fit", str(shot), str(tmp_path / "empty"), "-o", str(tmp_path / "x.json")])
     assert args.func(args) == 1
     assert "no photo in" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+    args = _parse(["fit", str(shot), str(shot), "-o", str(tmp_path / "x.json")])
+    assert args.func(args) == 1  # said as the slip it is, not as "no photo in SHOT has the name of one in SHOT"
+    assert "is given as both BEFORE and AFTER" in capsys.readouterr().err
 
 
 def test_fit_command_cancelled_writes_nothing(tmp_path, monkeypatch, capsys, heldout_srgb):
