@@ -94,9 +94,26 @@ def someone_elses(dst: Path) -> bool:
     from .io.metadata import written_by_retouch
 
     try:
-        return dst.is_file() and is_supported(dst) and not written_by_retouch(dst)
+        return dst.is_file() and (is_supported(dst) or looks_like_a_photo(dst)) and not written_by_retouch(dst)
     except OSError:  # a name too long, a loop: nothing to replace there
         return False
+
+
+#: The first bytes of the image files a camera or an editor leaves without their usual suffix
+#: (``IMG_0042`` copied off a card by a script): JPEG, PNG, TIFF (and the TIFF-based RAWs: DNG,
+#: NEF, CR2, ARW...), CR3 and other ISO media, Fujifilm RAF, Olympus ORF, Panasonic RW2.
+PHOTO_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*", b"FUJIFILMCCD-RAW",
+               b"IIRO", b"IIRS", b"MMOR", b"IIU\x00")
+
+
+def looks_like_a_photo(path: Path) -> bool:
+    """Whether the file at ``path`` starts as a photo does, whatever its name."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    return head.startswith(PHOTO_MAGIC) or head[4:8] == b"ftyp"  # CR3, HEIC: ISO media
 
 
 def _check_destination(job: Job) -> None:

@@ -140,18 +140,19 @@ def _check_output(out: Path, *inputs: Path, text: str | None = None) -> None:
     for src in inputs:
         if _same_file(out, src) or out.absolute() == src.absolute():
             raise CliError(f"refusing to overwrite the input {src}; choose another output name")
-    if text is not None and out.suffix.lower() in SUPPORTED_EXTENSIONS:  # never over a photo, nor named as one
+    from .batch_worker import looks_like_a_photo, someone_elses
+
+    if text is not None:  # never over a photo (by its name, or its first bytes where it has no suffix)
         end = ".json" if text == "recipe" else ".cube"
-        if out.exists():
-            raise CliError(f"{out} is a photo; a {text} is never written over one (choose a name ending in {end})")
-        raise CliError(f"{out} is a photo's name; give the {text} a name ending in {end}")
+        if out.suffix.lower() in SUPPORTED_EXTENSIONS or (out.is_file() and looks_like_a_photo(out)):
+            if out.exists():
+                raise CliError(f"{out} is a photo; a {text} is never written over one (choose a name ending in {end})")
+            raise CliError(f"{out} is a photo's name; give the {text} a name ending in {end}")
     if text is None and out.suffix.lower() in TEXT_SUFFIXES:  # a recipe, LUT or sidecar is never lost to a photo
         raise CliError(f"{out.name} is named as a {TEXT_SUFFIXES[out.suffix.lower()]}, not a photo; give the "
                        "output a name ending in .jpg, .png or .tif")
     if out.is_dir():
         raise CliError(f"{out} is a folder; give an output file name")
-    from .batch_worker import someone_elses
-
     if text is None and someone_elses(out):  # the camera's JPEG beside its RAW is the natural -o name
         raise CliError(f"{out} is a photo Retouch did not write (a camera's or another program's), and it "
                        "is never replaced; choose another output name")

@@ -126,6 +126,13 @@ def test_an_output_never_replaces_a_photo_retouch_did_not_write(dng_file: Path, 
         code, _, err = run(argv, capsys)
         assert code == 1 and "IMG_0001.jpg is a photo Retouch did not write" in err, err
         assert camera.read_bytes() == before
+    bare = tmp_path / "IMG_0002"  # a JPEG copied off a card without its suffix: known by its first bytes
+    bare.write_bytes(before)
+    for argv in (["apply", str(raw), "-r", str(recipe_file), "-o", str(bare), "-f", "jpeg"],
+                 ["export-lut", str(recipe_file), "-o", str(bare)], ["auto", str(raw), "--recipe-out", str(bare)]):
+        code, _, err = run(argv, capsys)
+        assert code == 1 and "IMG_0002 is a photo" in err, (argv, err)
+    assert bare.read_bytes() == before
     ours = tmp_path / "edit.jpg"
     for _ in range(2):  # the second run replaces the first run's output
         code, _, err = run(["apply", str(raw), "-r", str(recipe_file), "-o", str(ours)], capsys)
