@@ -9,7 +9,7 @@ building the paths point by point in Python.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QSize, Qt, QTimer
+from PySide6.QtCore import QPointF, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -53,6 +53,8 @@ PAINT_DELAY_MS = 30
 
 
 class Histogram(QWidget):
+    clicked = Signal()  # as Lightroom's histogram: shows or hides the clipping in the photo
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.counts: np.ndarray | None = None
@@ -61,8 +63,13 @@ class Histogram(QWidget):
         self._paint_timer.timeout.connect(self.update)
         self.setMinimumHeight(90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip("Histogram of the edited photo (R, G, B and luminance). "
-                        "Marks at the ends show clipped shadows or highlights.")
+        self.setToolTip("Histogram of the edited photo (R, G, B and luminance). Marks at the ends show "
+                        "clipped shadows or highlights; click to show them in the photo (View ▸ Show Clipping, J).")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
 
     def sizeHint(self) -> QSize:
         return QSize(280, 100)

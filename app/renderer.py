@@ -33,6 +33,7 @@ class RenderRequest:
     rect: tuple[int, int, int, int] | None = None   # crop: (x, y, w, h) in full-image pixels
     tag: Any = None                                 # e.g. the doc or variation index
     cube: int | None = None                         # 3-D table size (None: the engine's); drafts: smaller
+    clipping: bool = False                          # preview and crops: also the clipping overlay
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +42,7 @@ class RenderResult:
     image: QImage
     histogram: np.ndarray | None  # (4, 256): R, G, B, luminance counts
     ms: float
+    clipped: QImage | None = None  # asked for and anything clipped: the overlay (transparent elsewhere)
 
 
 def to_display(recipe: Recipe, linear: np.ndarray) -> np.ndarray:
@@ -71,6 +73,27 @@ def render_qimage(recipe: Recipe, linear: np.ndarray, *, histogram: bool = False
     return img, hist
 
 
+#: View ▸ Show Clipping's colours, as Lightroom's: red where a channel is at 255 (detail lost in it),
+#: blue where all three are at 0 (crushed to black).
+HIGHLIGHT_CLIP, SHADOW_CLIP = 0xFFFF3030, 0xFF3070FF
+
+
+def clipping_overlay(img: QImage) -> QImage | None:
+    """Of a rendered Format_RGB32 ``img`` (sRGB, before the screen's profile): an overlay marking
+    its clipped pixels, or None where none is clipped."""
+    h, w = img.height(), img.width()
+    words = np.frombuffer(img.constBits(), np.uint32).reshape(h, w)
+    r, g, b = (words >> 16) & 255, (words >> 8) & 255, words & 255
+    high = (r == 255) | (g == 255) | (b == 255)
+    low = (words & 0xFFFFFF) == 0
+    if not (high.any() or low.any()):
+        return None
+    marks = np.zeros((h, w), np.uint32)
+    marks[high] = HIGHLIGHT_CLIP
+    marks[low] = SHADOW_CLIP
+    return QImage(marks.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied).copy()
+
+
 def execute(req: RenderRequest) -> RenderResult:
     t0 = time.perf_counter()
     if req.kind == "warmup":  # every kernel, the tail and histogram ones too (a fresh install compiles them once)
@@ -78,8 +101,9 @@ def execute(req: RenderRequest) -> RenderResult:
 
         warm_up()
     img, hist = render_qimage(req.recipe, req.image, histogram=req.kind == "preview", cube=req.cube)
+    clipped = clipping_overlay(img) if req.clipping else None  # of the sRGB bytes, as the histogram
     to_screen(img)  # the histogram stays sRGB: the screen's profile changes only what is shown
-    return RenderResult(req, img, hist, (time.perf_counter() - t0) * 1e3)
+    return RenderResult(req, img, hist, (time.perf_counter() - t0) * 1e3, clipped)
 
 
 class Renderer(QObject):

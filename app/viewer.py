@@ -43,6 +43,8 @@ class Viewer(QWidget):
         self.before: QPixmap | None = None
         self.detail: tuple[QPixmap, QRectF] | None = None
         self.detail_before: tuple[QPixmap, QRectF] | None = None
+        self.after_clipped: QPixmap | None = None   # View ▸ Show Clipping: drawn over ``after``
+        self.detail_clipped: QPixmap | None = None  # and over ``detail``
         self.finest_preview: float | None = None  # finest preview level, in its pixels per image pixel
         self.message = "Open a photo or a folder (Ctrl+O), or drop one here"
         self.fit = True
@@ -62,6 +64,7 @@ class Viewer(QWidget):
         """A new photo: reset to fit. ``after``/``before`` may be the embedded preview."""
         self.full = QSize(full)
         self.detail = self.detail_before = None
+        self.after_clipped = self.detail_clipped = None
         self.finest_preview = None
         self.after = _pixmap(after) if after is not None else None
         self.before = _pixmap(before) if before is not None else self.after
@@ -79,16 +82,26 @@ class Viewer(QWidget):
             self._clamp()
         self.update()
 
-    def set_after(self, img: QImage) -> None:
+    def set_after(self, img: QImage, clipped: QImage | None = None) -> None:
         self.after = _pixmap(img)
+        self.set_clipped(clipped)
+
+    def set_clipped(self, clipped: QImage | None) -> None:
+        """The clipping overlay of ``after`` (None: none shown)."""
+        self.after_clipped = None if clipped is None else QPixmap.fromImage(clipped)
         self.update()
 
     def set_before(self, img: QImage) -> None:
         self.before = _pixmap(img)
         self.update()
 
-    def set_detail(self, img: QImage | None, rect: QRectF | None = None) -> None:
+    def set_detail(self, img: QImage | None, rect: QRectF | None = None, clipped: QImage | None = None) -> None:
         self.detail = None if img is None or rect is None else (_pixmap(img), QRectF(rect))
+        self.detail_clipped = None if self.detail is None or clipped is None else QPixmap.fromImage(clipped)
+        self.update()
+
+    def hide_clipping(self) -> None:
+        self.after_clipped = self.detail_clipped = None
         self.update()
 
     def set_detail_before(self, img: QImage | None, rect: QRectF | None = None) -> None:
@@ -100,6 +113,7 @@ class Viewer(QWidget):
     def clear(self, message: str) -> None:
         self.after = self.before = None
         self.detail = self.detail_before = None
+        self.after_clipped = self.detail_clipped = None
         self.full = QSize()
         self.message = message
         self.update()
@@ -360,15 +374,19 @@ class Viewer(QWidget):
     def _draw_after(self, p: QPainter, target: QRectF) -> None:
         assert self.after is not None
         p.drawPixmap(target, self.after, QRectF(self.after.rect()))
+        if self.after_clipped is not None:
+            p.drawPixmap(target, self.after_clipped, QRectF(self.after_clipped.rect()))
         if self.detail is not None:
-            self._draw_detail(p, self.detail)
+            self._draw_detail(p, self.detail, self.detail_clipped)
 
-    def _draw_detail(self, p: QPainter, detail: tuple[QPixmap, QRectF]) -> None:
+    def _draw_detail(self, p: QPainter, detail: tuple[QPixmap, QRectF], clipped: QPixmap | None = None) -> None:
         pix, rect = detail
         r = self.image_rect()
         dst = QRectF(r.x() + rect.x() * self.scale, r.y() + rect.y() * self.scale,
                      rect.width() * self.scale, rect.height() * self.scale)
         p.drawPixmap(dst, pix, QRectF(pix.rect()))
+        if clipped is not None:  # the crop's own marks, over the preview's coarser ones
+            p.drawPixmap(dst, clipped, QRectF(clipped.rect()))
 
     def _label(self, p: QPainter, text: str, at: QPointF, *, right: bool) -> None:
         fm = p.fontMetrics()

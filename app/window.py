@@ -115,6 +115,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._adopted: dict[PhotoDoc, set[str]] = {}  # each photo's variations adopted (as JSON)
         self._hovered: Recipe | None = None  # the variation under the pointer: the photo is shown in it
         self._shown_variation = False  # the preview on screen shows a variation, not the steps
+        self.show_clipping = False  # View ▸ Show Clipping: the preview and crops carry its overlay
         self._auto_run: Any = None  # Auto on Selected Photos while it runs (window_auto_many.AutoRun)
         self._auto_pool = serial_pool(self)  # its photos one at a time: two cores, and a decode child each
         # why the strength slider left the photo alone, while the status line says it: re-read as
@@ -303,6 +304,10 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.a_split.setCheckable(True)
         self.viewer.splitToggled.connect(self.a_split.setChecked)
         self.viewer.splitToggled.connect(lambda on: self._request_detail() if on else None)
+        self.a_clipping = act(v, "Show &Clipping", lambda: self.set_clipping(self.a_clipping.isChecked()), "J",
+                              "Red where a channel is blown at 255, blue where the photo is crushed to black")
+        self.a_clipping.setCheckable(True)
+        self.histogram.clicked.connect(lambda: self.set_clipping(not self.show_clipping))
         self.a_strip = act(v, "Show Film&strip", lambda: self.filmstrip.setVisible(self.a_strip.isChecked()))
         self.a_strip.setCheckable(True)
         self.a_strip.setChecked(True)
@@ -358,6 +363,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.panel.set_strength(self.strength)
         self.panel.set_models(agent_mod.available_models(), self.model)  # the list was blank until a photo opened
         self.folder_bar.set_sort(str(self.settings.value("browse/sort", "name")))
+        self.set_clipping(self.settings.value("view/clipping", "false") == "true")
         self.apply_display_profile()
 
     # ---------------------------------------------------------------- opening

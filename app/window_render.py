@@ -30,6 +30,7 @@ class RenderMixin:
     def _submit(self, kind: str, recipe: Recipe, image: Any, **kw: Any) -> int:
         rid = self.renderer.new_id()
         self._latest[kind] = rid
+        kw.setdefault("clipping", self.show_clipping and kind in ("preview", "crop"))
         self.renderer.submit(RenderRequest(rid, kind, recipe.copy(), image, tag=self.doc, **kw))
         return rid
 
@@ -150,6 +151,18 @@ class RenderMixin:
         else:
             self.schedule_render()
 
+    def set_clipping(self, on: bool) -> None:
+        """View ▸ Show Clipping (J), as Lightroom's: the photo's clipped pixels marked, red where a
+        channel is at 255, blue where all three are at 0 (the shown photo's sRGB, as the histogram
+        counts them). Kept across starts."""
+        self.show_clipping = on
+        self.a_clipping.setChecked(on)
+        self.settings.setValue("view/clipping", "true" if on else "false")
+        if not on:
+            self.viewer.hide_clipping()
+        elif self.doc is not None and self._rendered_once:
+            self.schedule_render()  # the overlay comes with the next preview (and crop)
+
     def _request_detail(self) -> None:
         doc = self.doc
         if doc is None or doc.linear is None or not self.viewer.needs_detail():
@@ -186,13 +199,14 @@ class RenderMixin:
                 finest = self.viewer.finest_preview
                 self.viewer.set_photo(self.viewer.full if not self.viewer.full.isEmpty() else res.image.size(),
                                       res.image)
+                self.viewer.set_clipped(res.clipped)
                 self.viewer.finest_preview = finest
                 if keep is not None:
                     self.viewer.before = keep
                 self._rendered_once = True
                 self.photoShown.emit(self.doc)
             else:
-                self.viewer.set_after(res.image)
+                self.viewer.set_after(res.image, res.clipped)
             if self.viewer.detail is not None and self._latest.get("crop", -1) < req.id:
                 self.viewer.set_detail(None)  # the crop shows an older edit
             self.histogram.set_counts(res.histogram)
@@ -208,7 +222,7 @@ class RenderMixin:
             self.render_label.setText(f"render {res.ms:.0f} ms")
             self.previewRendered.emit(req.id)
         elif req.kind == "crop" and req.rect is not None:
-            self.viewer.set_detail(res.image, QRectF(*req.rect))
+            self.viewer.set_detail(res.image, QRectF(*req.rect), res.clipped)
         elif req.kind == "crop_before" and req.rect is not None:
             self.viewer.set_detail_before(res.image, QRectF(*req.rect))
 

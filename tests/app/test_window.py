@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
-from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle
+from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle, shown
 
 from app.commands import ReplaceRecipe
 from app.window import MainWindow
@@ -626,3 +626,37 @@ def test_a_start_does_not_reopen_what_is_no_longer_a_photo(qtbot, win, folder, t
         qtbot.addWidget(w)
         assert not w.reopen_last() and w.doc is None and w.recent() == []
         w.close()
+
+
+def test_show_clipping_marks_what_is_blown_or_crushed_and_nothing_else(qtbot, win, folder, monkeypatch):
+    """View ▸ Show Clipping (J), as Lightroom's: red where a channel of the shown photo is at 255,
+    blue where all three are at 0, on the preview and the 100 % crops; the photo (which the
+    thumbnail is taken from) and its histogram stay as they are."""
+    from engine.recipe import Recipe, Step
+
+    monkeypatch.setattr("app.loading.PREVIEW_EDGE", 320)  # the 640 px fixture then needs detail crops
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    assert win.viewer.after_clipped is None
+    win.doc.undo.push(ReplaceRecipe(win.doc, Recipe([Step("exposure", {"ev": 0.2}), Step("gamma", {"gamma": 3.0})]),
+                                    "a hard edit"))
+    settle(qtbot, win)
+    plain, hist = shown(win), win.histogram.counts.copy()
+    qtbot.keyClick(win, Qt.Key.Key_J)
+    assert win.a_clipping.isChecked() and win.settings.value("view/clipping") == "true"
+    qtbot.waitUntil(lambda: win.viewer.after_clipped is not None, timeout=TIMEOUT)
+    settle(qtbot, win)
+    np.testing.assert_array_equal(shown(win), plain)  # the overlay is drawn over it, never into it
+    np.testing.assert_array_equal(win.histogram.counts, hist)
+    marks = qimage_array(win.viewer.after_clipped.toImage())
+    red, blue = (marks == (255, 48, 48)).all(-1), (marks == (48, 112, 255)).all(-1)
+    high, low = (plain == 255).any(-1), (plain == 0).all(-1)
+    assert high.mean() > 0.002 and low.mean() > 0.0005  # both kinds are there to be marked
+    np.testing.assert_array_equal(red, high & ~low)
+    np.testing.assert_array_equal(blue, low)
+    v = win.viewer
+    v.zoom_100()
+    qtbot.waitUntil(lambda: v.detail is not None and v.detail_clipped is not None, timeout=TIMEOUT)
+    qtbot.keyClick(win, Qt.Key.Key_J)  # off: gone at once, no render needed
+    assert v.after_clipped is None and v.detail_clipped is None and win.settings.value("view/clipping") == "false"
+    qtbot.mouseClick(win.histogram, Qt.MouseButton.LeftButton)  # its clipping marks, as Lightroom's
+    assert win.show_clipping and win.a_clipping.isChecked()
