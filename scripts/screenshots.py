@@ -129,6 +129,10 @@ def main() -> int:
     spin(lambda: win.viewer.detail is not None, timeout=30)
     save("05_zoom_100")
     win.viewer.set_fit()
+    win.set_clipping(True)  # View ▸ Show Clipping (J) on Auto's result
+    spin(fresh)
+    save("15_clipping")
+    win.set_clipping(False)
     # tone curve card visible: scroll the step list to a curve if the recipe has one
     win.panel.var_box.hide()
     win.panel.add_step("tone")
