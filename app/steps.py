@@ -127,6 +127,8 @@ class StepCard(QFrame):
             ranked = sorted(step.probs.items(), key=lambda kv: -kv[1])[:4]
             self.confidence.setToolTip("The agent's choice for this step:\n" + "\n".join(
                 f"{REGISTRY[k].label}: {v:.0%}" for k, v in ranked))
+        else:  # the card says where the step came from in one line; how it was measured, here
+            self.confidence.setToolTip(self._how_text())
         lay.addWidget(self.confidence)
         self.controls: dict[str, ParamSlider | CurveEditor] = {}
         for p in spec.params:
@@ -141,6 +143,27 @@ class StepCard(QFrame):
         return text + " · since edited by you" if self.doc.recipe.steps[self.index].edited else text
 
     def _why_text(self) -> str:
+        """Where the step came from, in one line (a card of two caption lines left three cards in
+        view at 1440 x 900); :meth:`_how_text` says how it was measured, in the tooltip."""
+        step = self.doc.recipe.steps[self.index]
+        short = {"auto-exposure": "Auto exposure, measured from the photo",
+                 "auto-contrast": "Auto contrast, measured from the photo",
+                 "pasted": "Pasted from another photo", "picked": "Picked on a spot you chose as neutral",
+                 "match-look": "Fitted by Match a Look"}
+        if step.source in short:
+            return short[step.source]
+        if step.source in WB_SOURCES.values():
+            return "Auto white balance, measured from the photo"
+        if not step.probs:
+            return "Added by hand"
+        conf = step.probs.get(step.op, 0.0)
+        ru = step.runner_up()
+        text = f"Agent confidence {conf:.0%}"
+        if ru:  # a variation may have drawn a filter the agent did not rank first
+            text += f" · {'runner-up' if ru[1] <= conf else 'its first choice'} {REGISTRY[ru[0]].label} {ru[1]:.0%}"
+        return text
+
+    def _how_text(self) -> str:
         step = self.doc.recipe.steps[self.index]
         if step.source == "auto-exposure":
             how = "learned meter + " if DEFAULT_METER.exists() else ""
@@ -151,23 +174,13 @@ class StepCard(QFrame):
             how, share = ("learned colour constancy", CONSTANCY_SHARE) if learned else ("max-RGB", AUTO_WB_SHARE)
             return (f"Auto white balance: measured from the photo's colours ({how}), "
                     f"{round(100 * share)} % of the cast removed")
-        if step.source == "pasted":
-            return "Pasted from another photo's recipe (Edit ▸ Paste)"
-        if step.source == "picked":
-            return "Picked: set from a spot you clicked as neutral (Photo ▸ Pick White Balance)"
-        if step.source == "match-look":
-            return "Fitted to match a finished version of this photo (Photo ▸ Match a Look)"
         if step.source == "auto-contrast":
             return (f"Auto contrast: measured by the learned meter, {round(100 * AUTO_CONTRAST_SHARE)} % of it "
                     "undone about mid grey, never pushing the highlights past white")
-        if not step.probs:
-            return "Added by hand"
-        conf = step.probs.get(step.op, 0.0)
-        ru = step.runner_up()
-        text = f"Agent confidence {conf:.0%}"
-        if ru:  # a variation may have drawn a filter the agent did not rank first
-            text += f" · {'runner-up' if ru[1] <= conf else 'its first choice'} {REGISTRY[ru[0]].label} {ru[1]:.0%}"
-        return text
+        return {"pasted": "Pasted from another photo's recipe (Edit ▸ Paste)",
+                "picked": "Picked: set from a spot you clicked as neutral (Photo ▸ Pick White Balance)",
+                "match-look": "Fitted to match a finished version of this photo (Photo ▸ Match a Look)",
+                }.get(step.source, "Added by hand")
 
     def _current(self) -> bool:
         """Whether this card's step is still the recipe's step at its place: a card being replaced

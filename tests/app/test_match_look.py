@@ -44,7 +44,8 @@ def test_match_a_look_finds_the_steps_and_is_undoable(qtbot, win, folder, tmp_pa
     assert abs(got.steps[1].params["amount"] - 0.6) < 0.05, got.dumps()
     assert all(s.source == "match-look" for s in got)  # the cards say where the steps came from
     card = win.panel.steps.cards[0]
-    assert card.confidence.text().startswith("Fitted to match a finished version")
+    assert card.confidence.text() == "Fitted by Match a Look"
+    assert card.confidence.toolTip().startswith("Fitted to match a finished version")
     assert win.panel.status.text().startswith("Matched the look of finished.png: 2 steps")
     assert not win.matcher.dialog.isVisible()
     win.undo_group.undo()

@@ -70,7 +70,7 @@ def test_pick_sets_a_white_balance_from_the_spot_and_it_shows_grey(qtbot, win, f
     settle(qtbot, win)
     assert not win.viewer.picking and win.statusBar().currentMessage() == ""
     assert [(s.op, s.source) for s in doc.recipe] == [("white_balance", "picked")]  # first, the photographer's
-    assert win.panel.steps.cards[0].confidence.text().startswith("Picked: set from a spot")
+    assert win.panel.steps.cards[0].confidence.text().startswith("Picked on a spot you chose as neutral")
     assert "White balance set from the spot" in win.panel.status.text()
     after = _on_screen(win, x, y)
     assert np.ptp(after) <= 3 < np.ptp(before) / 3, (before, after)  # grey on screen, to a few levels

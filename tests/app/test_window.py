@@ -341,17 +341,18 @@ def test_measured_step_cards_name_the_estimator_in_use(qtbot, win, folder, monke
     auto_and_wait(qtbot, win)
     cards = win.panel.steps.cards
     wb = next(c for c in cards if c.doc.recipe.steps[c.index].source == "auto-white-balance")
-    assert "(learned colour constancy), 70 % of the cast removed" in wb.confidence.text()
+    assert wb.confidence.text() == "Auto white balance, measured from the photo"  # one line; how, in its tip
+    assert "(learned colour constancy), 70 % of the cast removed" in wb.confidence.toolTip()
     steps = [replace(s, source="auto-white-balance-max-rgb") if s.source == "auto-white-balance" else s
              for s in win.doc.recipe]
     win.doc.undo.push(ReplaceRecipe(win.doc, Recipe(steps), "max-RGB"))
     settle(qtbot, win)
     cards = win.panel.steps.cards
     wb = next(c for c in cards if c.doc.recipe.steps[c.index].source == "auto-white-balance-max-rgb")
-    assert "(max-RGB), 70 % of the cast removed" in wb.confidence.text()
+    assert "(max-RGB), 70 % of the cast removed" in wb.confidence.toolTip()
     monkeypatch.setattr(steps_mod, "DEFAULT_METER", tmp_path / "none.onnx")
     ev = next(c for c in cards if c.doc.recipe.steps[c.index].source == "auto-exposure")
-    assert "learned meter" not in ev._confidence_text()
+    assert "learned meter" not in ev._how_text() and "brightest channel" in ev._how_text()
 
 
 def test_auto_pressed_twice_runs_once_and_a_failed_photo_gets_no_auto(qtbot, win, folder, dng_file):
