@@ -67,9 +67,10 @@ def _close_on_ctrl_c(win: Any) -> list[bool]:
         interrupted.append(True)
         QTimer.singleShot(0, win.close)
 
-    # a kill (SIGTERM, as a session's logout sends) closes the same way: it ended the app at once,
-    # its export's workers left running and its last edit unsaved
-    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+    # a kill (SIGTERM, as a session's logout sends) or the terminal it was started from closed
+    # (SIGHUP) closes the same way: it ended the app at once, its export's workers left running and
+    # its last edit unsaved
+    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
         if sig is not None:
             signal.signal(sig, on_sigint)
     wake = QTimer(win, interval=200)

@@ -9,8 +9,15 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+#: Set by the command line's Ctrl-C / kill handler (``retouch.main``). The KeyboardInterrupt it
+#: raises can land inside a C library's Python callback (llvmlite's, as numba loads its cache),
+#: which prints "Exception ignored" and goes on: 2 ``apply`` runs in 170 then wrote their output
+#: and exited 0. The flag stops the commit all the same.
+STOP_REQUESTED = threading.Event()
 
 NAME_MAX = 255  # bytes in one file name on ext4, btrfs, XFS, APFS, NTFS (as UTF-16 units, more)
 _TEMP_EXTRA = len(".") + len(".") + 8 + len(".part")  # mkstemp's 8 random characters
@@ -36,7 +43,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target`` atomically.
 
     The temporary name keeps the target's suffix, so writers that pick a format from the name
-    (Pillow, tifffile) still work.
+    (Pillow, tifffile) still work. Nothing is committed once :data:`STOP_REQUESTED` is set.
     """
     target = Path(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{temp_stem(target.name)}.", suffix=f".part{target.suffix}",
@@ -47,6 +54,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if STOP_REQUESTED.is_set():  # a Ctrl-C the writer's own code swallowed: still no output
+            raise KeyboardInterrupt
         with open(tmp_path, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp_path, 0o644)

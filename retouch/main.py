@@ -126,25 +126,32 @@ def _main(argv: list[str]) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    _kill_as_ctrl_c()
+    # the app closes on these as its close button does (app.main)
+    before = _kill_as_ctrl_c() if args.command != "open" else {}
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"retouch {args.command}: cancelled", file=sys.stderr)
         return 130
+    finally:  # as they were (main() called in a process that goes on: the tests)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
-def _kill_as_ctrl_c() -> None:
+def _kill_as_ctrl_c() -> dict:
     """A kill (SIGTERM: ``timeout``, systemd, ``docker stop``) or a closed terminal (SIGHUP) stops a
     command as Ctrl-C does, so its half-written output is removed; by default they ended the process
-    at once and left it. ``batch`` and ``train-style`` set their own handlers over these."""
+    at once and left it. Each also sets ``engine.atomic.STOP_REQUESTED``, so that an interrupt some
+    library swallowed still commits no output. ``batch`` and ``train-style`` set their own handlers
+    over these. Returns the handlers they replace."""
+    from engine.atomic import STOP_REQUESTED
 
     def interrupt(_signum: int, _frame: object) -> None:
+        STOP_REQUESTED.set()
         raise KeyboardInterrupt
 
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), interrupt)
+    kinds = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    return {sig: signal.signal(sig, interrupt) for sig in kinds}
 
 
 if __name__ == "__main__":

@@ -410,9 +410,11 @@ def test_a_remembered_style_deleted_since_gives_way_to_default(qtbot, qapp, tmp_
     w.close()
 
 
-def test_ctrl_c_in_the_terminal_closes_the_window_saving_edits(qtbot, win, folder):
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGHUP"])
+def test_ctrl_c_in_the_terminal_closes_the_window_saving_edits(qtbot, win, folder, sig):
     """Python runs a signal handler only between its own bytecodes, so under Qt's event loop a
-    Ctrl-C did nothing at all: the app had to be killed. Now it closes the window (edits saved)."""
+    Ctrl-C did nothing at all: the app had to be killed. Now it closes the window (edits saved),
+    and so does closing the terminal it was started from (SIGHUP), which ended it at once."""
     import os
     import signal
 
@@ -422,13 +424,15 @@ def test_ctrl_c_in_the_terminal_closes_the_window_saving_edits(qtbot, win, folde
     photo = folder / "b_dune.jpg"
     open_and_wait(qtbot, win, photo)
     win.panel.add_step("exposure")  # an edit whose sidecar is still to be written
-    before = signal.getsignal(signal.SIGINT)
+    kinds = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {s: signal.getsignal(s) for s in kinds}
     try:
         interrupted = _close_on_ctrl_c(win)
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), getattr(signal, sig))
         qtbot.waitUntil(lambda: not win.isVisible(), timeout=TIMEOUT)
     finally:
-        signal.signal(signal.SIGINT, before)
+        for s, handler in before.items():
+            signal.signal(s, handler)
     assert interrupted
     qtbot.waitUntil(lambda: read_sidecar(photo) is not None, timeout=TIMEOUT)
     assert [s.op for s in read_sidecar(photo)] == ["exposure"]

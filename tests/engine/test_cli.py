@@ -254,6 +254,31 @@ def test_a_kill_mid_write_leaves_no_partial_file(photo_jpeg: Path, recipe_file: 
     assert list(out.parent.iterdir()) == []
 
 
+def test_a_ctrl_c_that_a_library_swallowed_still_writes_nothing(photo_jpeg: Path, recipe_file: Path,
+                                                                 tmp_path: Path) -> None:
+    """Ctrl-C raised inside llvmlite's ctypes callback (numba loading its cache) was printed as
+    "Exception ignored" and lost: the command wrote its output and exited 0 (2 runs in 170)."""
+    out = tmp_path / "out" / "o.jpg"
+    out.parent.mkdir()
+    script = (
+        "import os, signal, sys\n"
+        "from PIL import Image\n"
+        "real = Image.Image.save\n"
+        "def save(self, fp, *a, **k):\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    except KeyboardInterrupt:\n"
+        "        pass  # swallowed, as a ctypes callback swallows it\n"
+        "    real(self, fp, *a, **k)\n"
+        "Image.Image.save = save\n"
+        "from retouch.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.run([sys.executable, "-c", script, "apply", str(photo_jpeg), "-r", str(recipe_file), "-o",
+                           str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130 and proc.stderr.strip() == "retouch apply: error: cancelled", proc.stderr
+    assert list(out.parent.iterdir()) == []
+
+
 def test_a_truncated_raw_is_one_line_without_libraws_own(tmp_path: Path, dng_file: Path, recipe_file: Path) -> None:
     """LibRaw prints "...: Unexpected end of file" on the C stderr; only Retouch's line may show."""
     cut = tmp_path / "cut.dng"
