@@ -288,13 +288,14 @@ def _run_lock(run: Path) -> Iterator[None]:
 
 @contextmanager
 def _shielded() -> Iterator[None]:
-    """SIGINT and SIGTERM ignored inside (in the main thread): the export takes a second or two."""
+    """SIGINT, SIGTERM and SIGHUP ignored inside (in the main thread): the export takes a second or two."""
     from .retouch.train import _main_thread  # signal handlers belong to the main thread
 
     if not _main_thread():
         yield
         return
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    kinds = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in kinds}
     try:
         yield
     finally:

@@ -437,15 +437,16 @@ class Trainer:
 
     def fit(self, log: Callable[[str], None] = print,
             progress: Callable[[int, int, float], None] | None = None) -> Path:
-        """Run to ``cfg.iterations``; checkpoints every ``checkpoint_every`` and on SIGINT/SIGTERM."""
+        """Run to ``cfg.iterations``; checkpoints every ``checkpoint_every`` and on SIGINT, SIGTERM and
+        SIGHUP (its terminal closed)."""
         cfg = self.cfg
 
         def _sig(signum, frame):  # end the current iteration (its critic updates cut short), save, return
             self.stop = True
 
         # from the warm-up on: a Ctrl-C there was a traceback (nothing trained, nothing to save)
-        old = {s: signal.signal(s, _sig) for s in (signal.SIGINT, signal.SIGTERM)} \
-            if _main_thread() else {}
+        stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+        old = {s: signal.signal(s, _sig) for s in stops} if _main_thread() else {}
         try:
             self.warm_up()
             if self.stop:
