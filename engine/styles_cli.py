@@ -10,7 +10,8 @@ from .cli import CliError, guarded
 
 
 def add_styles_subcommand(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("styles", help="list, rename, delete, import or clean up your styles (Learn my style's models)",
+    p = sub.add_parser("styles", usage="retouch styles [-h] [ACTION ...]",
+                       help="list, rename, delete, import or clean up your styles (Learn my style's models)",
                        description="Your styles, as `retouch train-style` and the app's Learn my style write "
                                    "them. With no action: list them. A style's training run (checkpoint, "
                                    "cached views) is renamed and deleted with it.")
