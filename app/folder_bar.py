@@ -13,7 +13,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QWidget
 
-from engine.folders import MAX_SUBFOLDERS, folder_error, sub_folders
+from engine.folders import MAX_SUBFOLDERS, folder_error, photo_count, sub_folder_names, sub_folders
+
+from .workers import run_in_pool
 
 #: Parent folders shown as buttons before the current one (the rest as "…")
 SHOWN_PARENTS = 3
@@ -32,6 +34,8 @@ class FolderBar(QWidget):
         self.setObjectName("folderBar")
         self.folder: Path | None = None
         self.count = self.selected = self.unreadable = 0
+        self._menu_fill = 0  # which filling of the Folders menu its counts belong to
+        self.counted = True  # the Folders menu's photo counts are in
         self.lay = QHBoxLayout(self)
         self.lay.setContentsMargins(6, 2, 8, 2)
         self.lay.setSpacing(2)
@@ -153,18 +157,35 @@ class FolderBar(QWidget):
         self.counts.setText(text)
 
     def _fill_menu(self) -> None:
+        """The sub-folders' names at once (one listing); their photo counts follow from the pool,
+        as each of up to 300 folders must be listed for them (seconds on a slow network share)."""
         self.menu.clear()
-        subs = sub_folders(self.folder) if self.folder is not None else []
+        self._menu_fill += 1
+        self.counted = False
+        subs = sub_folder_names(self.folder) if self.folder is not None else []
         if not subs:
             self.menu.addAction("No sub-folders").setEnabled(False)
+            self.counted = True
             return
-        for path, n in subs:
-            count = "cannot be read" if n is None else f"{n} photo{'s' if n != 1 else ''}" if n else ""
-            a = self.menu.addAction(f"{path.name}\t{count}" if count else path.name)
+        acts = []
+        for path in subs:
+            a = self.menu.addAction(path.name)
             a.triggered.connect(lambda *_, p=path: self.folder_chosen.emit(p))
+            acts.append(a)
         if len(subs) >= MAX_SUBFOLDERS:
             self.menu.addAction(f"Only the first {MAX_SUBFOLDERS} are listed: File ▸ Open Folder for the rest"
                                 ).setEnabled(False)
+        fill = self._menu_fill
+
+        def counted(counts: list[int | None]) -> None:
+            if fill != self._menu_fill:  # the menu was filled again since (another folder, reopened)
+                return
+            for a, path, n in zip(acts, subs, counts):
+                count = "cannot be read" if n is None else f"{n} photo{'s' if n != 1 else ''}" if n else ""
+                a.setText(f"{path.name}\t{count}" if count else path.name)
+            self.counted = True
+
+        run_in_pool(lambda: [photo_count(d) for d in subs], owner=self, on_done=counted)
 
 
 def _short(name: str, most: int = 32) -> str:

@@ -30,8 +30,10 @@ def shoots(tmp_path: Path, dng_file: Path, photo_jpeg: Path) -> Path:
     return year
 
 
-def _menu_texts(win) -> list[str]:
+def _menu_texts(qtbot, win) -> list[str]:
+    """Folders ▾ as shown once its photo counts are in (counted off the GUI thread)."""
     win.folder_bar._fill_menu()
+    qtbot.waitUntil(lambda: win.folder_bar.counted, timeout=10_000)
     return [a.text() for a in win.folder_bar.menu.actions()]
 
 
@@ -39,7 +41,7 @@ def test_a_folder_of_folders_says_where_its_photos_are_and_opens_them(qtbot, win
     assert not win.open_path(shoots)
     assert win.filmstrip.count() == 0
     assert "12-01 Dunes (1), 12-05 Wedding (2)" in win.viewer.message  # natural order, with counts
-    assert _menu_texts(win) == ["12-01 Dunes\t1 photo", "12-05 Wedding\t2 photos", "empty"]  # no hidden one
+    assert _menu_texts(qtbot, win) == ["12-01 Dunes\t1 photo", "12-05 Wedding\t2 photos", "empty"]  # no hidden one
     assert win.folder_bar.counts.text() == "0 photos"
     wedding = next(a for a in win.folder_bar.menu.actions() if a.text().startswith("12-05"))
     with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
@@ -49,7 +51,7 @@ def test_a_folder_of_folders_says_where_its_photos_are_and_opens_them(qtbot, win
     assert win.folder_bar.counts.text() == "2 photos"
     win.filmstrip.selectAll()
     assert win.folder_bar.counts.text() == "2 photos · 2 selected"
-    assert _menu_texts(win) == ["No sub-folders"]
+    assert _menu_texts(qtbot, win) == ["No sub-folders"]
 
 
 def test_going_up_leaves_the_photo_so_no_shortcut_edits_it_unseen(qtbot, win, shoots):
@@ -157,7 +159,7 @@ def test_a_folder_that_cannot_be_read_says_why(qtbot, win, shoots, monkeypatch):
 
     monkeypatch.setattr(folders.os, "scandir", scandir)
     win.open_path(shoots)
-    assert "12-01 Dunes\tcannot be read" in _menu_texts(win)
+    assert "12-01 Dunes\tcannot be read" in _menu_texts(qtbot, win)
     monkeypatch.setattr("app.window.list_photos", lambda folder: [])  # what the app lists there
     assert not win.open_path(locked)
     assert win.viewer.message == f"Cannot read the folder {locked}: Permission denied"
@@ -176,3 +178,26 @@ def test_in_a_narrow_window_the_parents_give_way_to_the_folders_name(qtbot, win,
     assert shown[-1].isVisibleTo(bar) and not shown[0].isVisibleTo(bar)  # the farthest parent gave way
     win.resize(1400, 800)
     qtbot.waitUntil(lambda: all(w.isVisibleTo(bar) for w in shown), timeout=5000)
+
+
+def test_folders_menu_lists_names_at_once_and_counts_in_the_background(qtbot, win, shoots, monkeypatch):
+    """Each of up to 300 sub-folders was listed on the GUI thread to count its photos before the
+    menu opened: seconds of a frozen window on a slow network share."""
+    import time
+
+    import engine.folders as folders
+
+    def slow(folder):  # a share that takes its time
+        time.sleep(0.3)
+        return folders.photo_count(folder)
+
+    monkeypatch.setattr("app.folder_bar.photo_count", slow)
+    win.open_path(shoots)
+    t0 = time.perf_counter()
+    win.folder_bar._fill_menu()
+    assert time.perf_counter() - t0 < 0.3  # the names, without waiting for a count
+    assert [a.text() for a in win.folder_bar.menu.actions()] == ["12-01 Dunes", "12-05 Wedding", "empty"]
+    assert not win.folder_bar.counted
+    qtbot.waitUntil(lambda: win.folder_bar.counted, timeout=10_000)
+    assert [a.text() for a in win.folder_bar.menu.actions()] == ["12-01 Dunes\t1 photo", "12-05 Wedding\t2 photos",
+                                                                  "empty"]
