@@ -57,22 +57,21 @@ def _close_on_ctrl_c(win: Any) -> list[bool]:
     """Ctrl-C in the terminal closes the window as its close button does (pending edits are saved),
     then the app exits 130. Python runs signal handlers only between its own bytecodes, so a timer
     wakes it while Qt's event loop waits. Returns a list that is non-empty once interrupted."""
-    import signal
-
     from PySide6.QtCore import QTimer
+
+    from engine.interrupts import catch_stops, hung_up
 
     interrupted: list[bool] = []
 
-    def on_sigint(*_: object) -> None:
+    def on_sigint(signum: int, _frame: object) -> None:
+        hung_up(signum)  # the log lines that follow go nowhere rather than fail (EIO)
         interrupted.append(True)
         QTimer.singleShot(0, win.close)
 
     # a kill (SIGTERM, as a session's logout sends) or the terminal it was started from closed
-    # (SIGHUP) closes the same way: it ended the app at once, its export's workers left running and
-    # its last edit unsaved
-    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
-        if sig is not None:
-            signal.signal(sig, on_sigint)
+    # (SIGHUP; not under nohup, which ignores it) closes the same way: it ended the app at once,
+    # its export's workers left running and its last edit unsaved
+    catch_stops(on_sigint)
     wake = QTimer(win, interval=200)
     wake.timeout.connect(lambda: None)
     wake.start()

@@ -8,7 +8,6 @@ Registered by :mod:`engine.cli` through :func:`add_batch_subcommand`; :func:`mai
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from .batch_names import FIELDS
 from .durations import hms
 from .formats import DEFAULT_PPI, FORMATS, SHARPEN_LEVELS, ppi_arg
+from .interrupts import catch_stops, hung_up, restore
 
 LOG_EVERY_S = 10.0  # not on a terminal: a progress line this often, for logs and CI
 
@@ -163,21 +163,20 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn())
 
-    def on_ctrl_c(_signum: int, _frame: object) -> None:
+    def on_ctrl_c(signum: int, _frame: object) -> None:
         """The first Ctrl-C only asks to cancel, whatever the main thread was doing (a
         KeyboardInterrupt raised inside the export loop would lose the running photos' results
         while their files still appear); a second one raises KeyboardInterrupt, as every Ctrl-C
         did before."""
+        hung_up(signum)  # its terminal gone: the summary goes nowhere rather than failing (EIO)
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
         console.print("Cancelling: letting running photos finish, dropping the rest…")
 
-    in_main = threading.current_thread() is threading.main_thread()
     # a kill (SIGTERM) or a closed terminal (SIGHUP) cancels as Ctrl-C does: without it the batch
-    # died with no summary, its workers left behind
-    stops = [signal.SIGINT] + [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    previous = {sig: signal.signal(sig, on_ctrl_c) for sig in stops} if in_main else None
+    # died with no summary, its workers left behind (not under nohup, which ignores SIGHUP)
+    previous = catch_stops(on_ctrl_c)
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("export", total=len(jobs), rate="", eta="-")
         gen = export_all(jobs, workers=workers, cancel=cancel, scheduler=args.scheduler)
@@ -201,8 +200,7 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
                 results.append(p.result)
         finally:
             gen.close()
-            for sig, handler in (previous or {}).items():
-                signal.signal(sig, handler)
+            restore(previous)
     cancelled = cancelled or cancel.is_set()
     fatal = next((r for r in results if r.fatal), None)
     if fatal is not None:

@@ -9,7 +9,6 @@ import argparse
 import os
 import shlex
 import shutil
-import signal
 import sys
 import time
 from collections import deque
@@ -288,19 +287,15 @@ def _run_lock(run: Path) -> Iterator[None]:
 
 @contextmanager
 def _shielded() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP ignored inside (in the main thread): the export takes a second or two."""
-    from .retouch.train import _main_thread  # signal handlers belong to the main thread
+    """Ctrl-C, a kill and a closed terminal ignored inside (in the main thread): the export takes a
+    second or two. A closed terminal still sends what is printed to /dev/null (it would fail, EIO)."""
+    from engine.interrupts import catch_stops, hung_up, restore
 
-    if not _main_thread():
-        yield
-        return
-    kinds = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in kinds}
+    old = catch_stops(lambda signum, _frame: hung_up(signum))
     try:
         yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        restore(old)
 
 
 ITERATIONS, BATCH, VIEWS = 2000, 32, 64  # train-style's defaults (the width: train.SHIPPED_WIDTH)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -126,6 +125,9 @@ def _main(argv: list[str]) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    from engine.atomic import STOP_REQUESTED
+    from engine.interrupts import restore
+
     # the app closes on these as its close button does (app.main)
     before = _kill_as_ctrl_c() if args.command != "open" else {}
     try:
@@ -134,8 +136,8 @@ def _main(argv: list[str]) -> int:
         print(f"retouch {args.command}: cancelled", file=sys.stderr)
         return 130
     finally:  # as they were (main() called in a process that goes on: the tests)
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
+        restore(before)
+        STOP_REQUESTED.clear()
 
 
 def _kill_as_ctrl_c() -> dict:
@@ -145,13 +147,14 @@ def _kill_as_ctrl_c() -> dict:
     library swallowed still commits no output. ``batch`` and ``train-style`` set their own handlers
     over these. Returns the handlers they replace."""
     from engine.atomic import STOP_REQUESTED
+    from engine.interrupts import catch_stops, hung_up
 
-    def interrupt(_signum: int, _frame: object) -> None:
+    def interrupt(signum: int, _frame: object) -> None:
+        hung_up(signum)
         STOP_REQUESTED.set()
         raise KeyboardInterrupt
 
-    kinds = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    return {sig: signal.signal(sig, interrupt) for sig in kinds}
+    return catch_stops(interrupt)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +50,7 @@ from engine.atomic import atomic_path
 from engine.color import srgb_encode
 from engine.durations import hms
 from engine.filters import AGENT_FILTERS
+from engine.interrupts import catch_stops, hung_up, restore
 from engine.runners.agent import apply_steps, measured_steps
 from engine.runners.constancy import load as load_constancy
 from engine.runners.meter import load as load_meter
@@ -442,11 +442,11 @@ class Trainer:
         cfg = self.cfg
 
         def _sig(signum, frame):  # end the current iteration (its critic updates cut short), save, return
+            hung_up(signum)  # its terminal gone: the progress bar writes to nothing, not failing (EIO)
             self.stop = True
 
         # from the warm-up on: a Ctrl-C there was a traceback (nothing trained, nothing to save)
-        stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-        old = {s: signal.signal(s, _sig) for s in stops} if _main_thread() else {}
+        old = catch_stops(_sig)
         try:
             self.warm_up()
             if self.stop:
@@ -454,8 +454,7 @@ class Trainer:
                 return self.run / "checkpoint.pt"
             path = self._iterate(log, progress)
         finally:
-            for s, h in old.items():
-                signal.signal(s, h)
+            restore(old)
         state = "interrupted" if self.stop else "done" if self.it >= cfg.iterations else f"stopped at {cfg.stop_at}"
         log(f"saved {path} at iteration {self.it} ({state})")
         return path
@@ -495,12 +494,6 @@ class Trainer:
         finally:
             path = self.save()
         return path
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def split_targets(inputs: list[Path], targets: list[Path], share: float) -> tuple[list[Path], list[Path]]:
