@@ -163,6 +163,11 @@ class RenderMixin:
         elif self.doc is not None and self._rendered_once:
             self.schedule_render()  # the overlay comes with the next preview (and crop)
 
+    def _clipped(self, res: Any) -> Any:
+        """``res``'s clipping overlay, if Show Clipping is still on: one asked for before it was
+        turned off, and landing after, drew the marks again under an unticked menu item."""
+        return res.clipped if self.show_clipping else None
+
     def _request_detail(self) -> None:
         doc = self.doc
         if doc is None or doc.linear is None or not self.viewer.needs_detail():
@@ -199,14 +204,14 @@ class RenderMixin:
                 finest = self.viewer.finest_preview
                 self.viewer.set_photo(self.viewer.full if not self.viewer.full.isEmpty() else res.image.size(),
                                       res.image)
-                self.viewer.set_clipped(res.clipped)
+                self.viewer.set_clipped(self._clipped(res))
                 self.viewer.finest_preview = finest
                 if keep is not None:
                     self.viewer.before = keep
                 self._rendered_once = True
                 self.photoShown.emit(self.doc)
             else:
-                self.viewer.set_after(res.image, res.clipped)
+                self.viewer.set_after(res.image, self._clipped(res))
             if self.viewer.detail is not None and self._latest.get("crop", -1) < req.id:
                 self.viewer.set_detail(None)  # the crop shows an older edit
             self.histogram.set_counts(res.histogram)
@@ -222,7 +227,7 @@ class RenderMixin:
             self.render_label.setText(f"render {res.ms:.0f} ms")
             self.previewRendered.emit(req.id)
         elif req.kind == "crop" and req.rect is not None:
-            self.viewer.set_detail(res.image, QRectF(*req.rect), res.clipped)
+            self.viewer.set_detail(res.image, QRectF(*req.rect), self._clipped(res))
         elif req.kind == "crop_before" and req.rect is not None:
             self.viewer.set_detail_before(res.image, QRectF(*req.rect))
 

@@ -663,7 +663,10 @@ def test_show_clipping_marks_what_is_blown_or_crushed_and_nothing_else(qtbot, wi
     v = win.viewer
     v.zoom_100()
     qtbot.waitUntil(lambda: v.detail is not None and v.detail_clipped is not None, timeout=TIMEOUT)
+    win.schedule_render()  # asked for with the marks, landing after they are turned off
     qtbot.keyClick(win, Qt.Key.Key_J)  # off: gone at once, no render needed
     assert v.after_clipped is None and v.detail_clipped is None and win.settings.value("view/clipping") == "false"
+    settle(qtbot, win)
+    assert v.after_clipped is None and v.detail_clipped is None
     qtbot.mouseClick(win.histogram, Qt.MouseButton.LeftButton)  # its clipping marks, as Lightroom's
     assert win.show_clipping and win.a_clipping.isChecked()
