@@ -62,6 +62,7 @@ class BatchDialog(ExportingDialog):
         self.worker = None
         self.results: list = []
         self.total = 0
+        self.unreadable: list[Path] = []  # sub-folders the last plan could not read
         lay = QVBoxLayout(self)
         form = QFormLayout()
 
@@ -265,7 +266,8 @@ class BatchDialog(ExportingDialog):
         jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=self.template.text(),
                          recursive=self.recursive.isChecked())
         if not jobs:
-            raise ValueError(f"no photos in {in_dir}" + ("" if self.recursive.isChecked() else
+            raise ValueError(f"no photos in {in_dir}" + (_unreadable(jobs.unreadable) if jobs.unreadable else
+                                                         "" if self.recursive.isChecked() else
                                                          " (tick “Include sub-folders”?)"))
         prepare_output(out_dir)
         return jobs
@@ -291,6 +293,7 @@ class BatchDialog(ExportingDialog):
         self._remember()
         self._set_inputs_enabled(False)
         self.total = len(jobs)
+        self.unreadable = list(jobs.unreadable)
         self._clear_last_run()
         self.progress.setRange(0, self.total)
         self.progress.setFormat("%v / %m")
@@ -344,6 +347,8 @@ class BatchDialog(ExportingDialog):
                 f"{counts['failed']} failed")
         if len(self.results) < self.total:
             text += f", {self.total - len(self.results)} not started"
+        if self.unreadable:
+            text += _unreadable(self.unreadable)
         fatal = next((r for r in self.results if r.fatal), None)
         if fatal is not None:
             return f"Stopped ({fatal.reason}): " + text
@@ -352,7 +357,7 @@ class BatchDialog(ExportingDialog):
     def _on_finished(self) -> None:
         self._release()
         self.worker = None
-        self._say(self.summary(), error=any(r.status == "failed" for r in self.results))
+        self._say(self.summary(), error=bool(self.unreadable) or any(r.status == "failed" for r in self.results))
         self.cancel_btn.setText("Close")
         self.cancel_btn.setEnabled(True)
         self._set_inputs_enabled(True)  # tick Replace, or change a choice, and go again
@@ -374,3 +379,9 @@ class BatchDialog(ExportingDialog):
         self.status.setStyleSheet("color: #ff8a80" if error else "")
         self.status.setText(text)
 
+
+def _unreadable(folders: list[Path]) -> str:
+    """The sub-folders a batch could not read, said after its counts (their photos are not in it)."""
+    names = ", ".join(f.name for f in folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+    return (f"; {len(folders)} sub-folder{'s' if len(folders) > 1 else ''} could not be read ({names}): "
+            "their photos are left out")

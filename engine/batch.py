@@ -137,8 +137,10 @@ def plan_jobs(
         # The next run would take the exports for photos; a sub-folder is fine (never scanned).
         raise ValueError("OUT_DIR must not be IN_DIR itself; use a sub-folder such as IN_DIR/export")
     left_out: list[Path] = []
+    unreadable: list[Path] = []
     if sources is None:
-        srcs, left_out = _without_ours(scan_folder(in_dir, recursive=recursive, exclude=out_dir))
+        srcs, left_out = _without_ours(scan_folder(in_dir, recursive=recursive, exclude=out_dir,
+                                                   unreadable=unreadable))
         wanted = None
     else:  # chosen photos: Retouch's own exports among them are left out as from a folder
         kept, left_out = _without_ours(sorted(sources))
@@ -186,7 +188,7 @@ def plan_jobs(
             renamed[src] = asked
     if wanted is not None:
         jobs = [j for j in jobs if _real(j.src) in wanted]
-    return Plan(jobs, left_out, {j.src: renamed[j.src] for j in jobs if j.src in renamed})
+    return Plan(jobs, left_out, {j.src: renamed[j.src] for j in jobs if j.src in renamed}, unreadable)
 
 
 class Plan(list):
@@ -195,12 +197,15 @@ class Plan(list):
     originals), which a batch would otherwise take for photos and export again, Auto on top of the
     edit; ``renamed``: source -> the output the template named, for the jobs whose output got
     another name because that one was taken (by a namesake's output, a source, another program's
-    photo)."""
+    photo); ``unreadable``: the sub-folders a recursive plan could not read (their photos are not
+    in it, and the batch reports them as failed)."""
 
-    def __init__(self, jobs: Iterable[Job] = (), left_out: Iterable[Path] = (), renamed: dict | None = None):
+    def __init__(self, jobs: Iterable[Job] = (), left_out: Iterable[Path] = (), renamed: dict | None = None,
+                 unreadable: Iterable[Path] = ()):
         super().__init__(jobs)
         self.left_out = list(left_out)
         self.renamed: dict[Path, Path] = dict(renamed or {})
+        self.unreadable = list(unreadable)
 
 
 def _without_ours(paths: list[Path]) -> tuple[list[Path], list[Path]]:

@@ -124,10 +124,13 @@ def run_batch(args: argparse.Namespace) -> int:
     if jobs.left_out:
         print(f"Left out {_count(len(jobs.left_out), 'image')} that Retouch exported before (first: "
               f"{jobs.left_out[0].relative_to(in_dir)})", file=sys.stderr)
+    for folder in jobs.unreadable:  # its photos are not in the plan: said, and the batch fails
+        print(_shown(f"Cannot read the sub-folder {folder.relative_to(in_dir)} (check its permissions): "
+                     "its photos are left out"), file=sys.stderr)
     if not jobs:
         hint = " (use --recursive for sub-folders)" if not args.recursive and _has_folders(in_dir) else ""
         print(f"No {'other ' if jobs.left_out else ''}photos found in {in_dir}{hint}", file=sys.stderr)
-        return 0
+        return 1 if jobs.unreadable else 0
     try:
         created = prepare_output(out_dir)
     except OSError as e:
@@ -214,7 +217,7 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
             f"{a.name} -> {d.name}" for a, d in renamed[:3]) + more))
     if cancelled and fatal is None:
         return 130
-    return 1 if any(r.status == "failed" for r in results) else 0
+    return 1 if getattr(jobs, "unreadable", ()) or any(r.status == "failed" for r in results) else 0
 
 
 def _summary(console, results: list, total: int, in_dir: Path, ended: str) -> None:

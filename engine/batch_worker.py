@@ -295,10 +295,8 @@ def _decode(src: Path, s: ExportSettings) -> tuple[Any, Any]:
         st = os.stat(src)
     except OSError as e:
         raise NotAPhotoError(f"cannot read: {e.strerror}") from None
-    from .io import is_supported, load_photo
+    from .io import load_photo
 
-    if stat.S_ISDIR(st.st_mode) and not is_supported(src):  # kept by a recursive scan that could not read it
-        raise NotAPhotoError("a sub-folder that could not be read (check its permissions)")
     if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever, a folder cannot be decoded
         kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise NotAPhotoError(f"cannot read: {kind}")

@@ -96,41 +96,54 @@ def _is_file(entry: os.DirEntry) -> bool:
         return False
 
 
-def scan_folder(in_dir: Path, *, recursive: bool = False, exclude: Path | None = None) -> list[Path]:
+def scan_folder(in_dir: Path, *, recursive: bool = False, exclude: Path | None = None,
+                unreadable: list[Path] | None = None) -> list[Path]:
     """Photos in ``in_dir`` by extension, sorted. Hidden names (our temp files among them) are
-    ignored; ``exclude`` (OUT_DIR when it sits inside IN_DIR) is never descended into. A link to a
-    folder is followed, as the app's Folders menu lists it, but each real folder is read once, so a
-    link back up the tree or to a folder already read neither loops nor exports a photo twice.
+    ignored; ``exclude`` (OUT_DIR when it sits inside IN_DIR) is never descended into.
+
+    A link to a folder is followed (a card's folder linked into the shoot, as the app's Folders
+    menu lists it), once every real folder of the tree is read, so that a real folder keeps its own
+    name in the outputs; each real folder is read once, and a link to a folder holding IN_DIR (back
+    up the tree) is not followed at all: it would export the parent's photos and their siblings.
     Entries that only look like photos (a folder or FIFO named ``x.NEF``) are kept, to be reported
-    as failed, and so is a sub-folder that cannot be read."""
+    as failed; a sub-folder that cannot be read goes to ``unreadable``."""
     from .io import is_supported
 
+    root = os.path.realpath(in_dir)
+    seen = {root} | ({os.path.realpath(exclude)} if exclude is not None else set())
     found: list[Path] = []
-    seen = {os.path.realpath(in_dir)} | ({os.path.realpath(exclude)} if exclude is not None else set())
+    links: list[Path] = []  # folder links met, followed after the real folders
     stack = [in_dir]
     while stack:
         folder = stack.pop()
         try:
             with os.scandir(folder) as it:
-                # a real folder is claimed before a link to it, so it keeps its own name in the outputs
-                entries = sorted(it, key=lambda e: (e.is_symlink(), e.name))
+                entries = sorted(it, key=lambda e: e.name)
         except OSError:
             if folder is in_dir:
                 raise
-            found.append(folder)  # a sub-folder it may not read: reported as failed, not a stopped batch
-            continue
+            if unreadable is not None:
+                unreadable.append(folder)
+            entries = []
         subs = []
         for e in entries:
             if e.name.startswith("."):
                 continue
             p = Path(e.path)
             if recursive and _is_dir(e):
-                real = os.path.realpath(p)
-                if real not in seen:
+                if e.is_symlink():
+                    links.append(p)
+                elif (real := os.path.realpath(p)) not in seen:
                     seen.add(real)
                     subs.append(p)
                 continue
             if is_supported(p):
                 found.append(p)
         stack.extend(reversed(subs))
+        while not stack and links:  # the real folders are read: the next link not read yet
+            link = links.pop(0)
+            real = os.path.realpath(link)
+            if real not in seen and os.path.commonpath([real, root]) != real:
+                seen.add(real)
+                stack.append(link)
     return sorted(found)

@@ -147,3 +147,23 @@ def test_a_folder_gone_since_it_was_chosen_is_said_to_be_gone(qtbot, folder, tmp
     folder.rename(tmp_path / "unplugged")
     with pytest.raises(ValueError, match="is no longer there"):
         dlg.plan()
+
+
+def test_a_sub_folder_that_cannot_be_read_is_said_with_the_summary(qtbot, folder, monkeypatch):
+    import os
+
+    (folder / "locked").mkdir()
+    real = os.scandir
+
+    def scandir(path):  # root reads any folder; the refusal a user meets, made here
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    dlg = make_dialog(qtbot, folder)
+    dlg.recursive.setChecked(True)
+    dlg.export_btn.click()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    assert sorted(p.name for p in (folder / "export").iterdir()) == ["dune0.jpg", "dune1.jpg", "dune2.jpg"]
+    assert dlg.status.text().endswith("; 1 sub-folder could not be read (locked): their photos are left out")

@@ -1000,9 +1000,14 @@ def test_recursive_follows_folder_links_once_each(sources, tmp_path):
     shutil.copy(sources / "dune.jpg", card / "z.jpg")
     (shoot / "card").symlink_to(card)
     (shoot / "a" / "up").symlink_to(shoot)  # a loop
+    (shoot / "a" / "top").symlink_to(tmp_path)  # up past IN_DIR: the parent's photos and their siblings
+    shutil.copy(sources / "dune.jpg", tmp_path / "parents.jpg")
+    (shoot / "0").symlink_to(shoot / "z" / "real")  # a link met before the real folder, a level up
+    (shoot / "z" / "real").mkdir(parents=True)
+    shutil.copy(sources / "dune.jpg", shoot / "z" / "real" / "y.jpg")
     (shoot / "b").symlink_to(shoot / "a")  # the same folder again
     jobs = plan_jobs(shoot, tmp_path / "out", recursive=True)
-    assert sorted(str(j.dst.relative_to(tmp_path / "out")) for j in jobs) == ["a/x.jpg", "card/z.jpg"]
+    assert sorted(str(j.dst.relative_to(tmp_path / "out")) for j in jobs) == ["a/x.jpg", "card/z.jpg", "z/real/y.jpg"]
     assert plan_jobs(shoot, tmp_path / "out2") == []  # not recursive: no links followed either
 
 
@@ -1022,7 +1027,11 @@ def test_an_unreadable_sub_folder_is_reported_and_the_rest_exports(sources, tmp_
     rc, err = run_cli(capsys, shoot, tmp_path / "out", "--recursive", "--jobs", "1", "--long-edge", "200",
                       "--recipe", tmp_path / "look.json")
     assert rc == 1 and (tmp_path / "out" / "a.jpg").is_file()
-    assert "\n  locked: a sub-folder that could not be read (check its permissions)\n" in err, err
+    assert "Cannot read the sub-folder locked (check its permissions): its photos are left out" in err, err
+    # nor does it take a name from a photo: an unreadable "sub2" beside "sub2.jpg" renamed that one's output
+    shutil.copy(sources / "dune.jpg", shoot / "locked.jpg")
+    plan = plan_jobs(shoot, tmp_path / "out2", recursive=True)
+    assert [j.dst.name for j in plan] == ["a.jpg", "locked.jpg"] and plan.unreadable == [shoot / "locked"]
 
 
 def test_a_log_gets_progress_lines_and_whole_names(sources, tmp_path, capsys, monkeypatch):
