@@ -242,6 +242,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
     named = SUFFIX_FORMAT.get(args.output.suffix.lower())
     if args.fmt and named and FORMATS[named] != FORMATS[args.fmt]:  # a PNG under a .jpg name fools every other program
         raise UsageError(f"--format {args.fmt} but {args.output.name} names {named}; make them agree")
+    # and a JPEG under a .webp one (a recipe's or LUT's name is refused as such by _check_output)
+    if args.fmt and not named and args.output.suffix and args.output.suffix.lower() not in TEXT_SUFFIXES:
+        raise UsageError(f"{args.output.name} names a format Retouch does not write; use .jpg, .png or .tif "
+                         "(--format is for a name without a suffix)")
     # a name without a suffix takes --format; one with another suffix (.webp) is renamed, or it
     # would be a JPEG under a WebP name
     fmt = args.fmt or _output_format(args.output, "use .jpg, .png or .tif" if args.output.suffix

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -123,8 +124,9 @@ def delete_style(path: str | Path) -> list[str]:
     src = _user_style(path)
     left: list[str] = []
 
-    def failed(_fn: Any, where: str, _exc: Any) -> None:
-        left.append(where)
+    def failed(fn: Any, where: str, _exc: Any) -> None:
+        if fn is not os.rmdir:  # a folder still holding what could not go is not one more file
+            left.append(where)
 
     with _not_in_training(src.stem):
         src.unlink()

@@ -87,6 +87,18 @@ def test_apply_formats_and_long_edge(photo_jpeg: Path, recipe_file: Path, tmp_pa
             assert im.size == (480, 300) and im.mode == mode
 
 
+def test_format_is_for_a_name_without_a_suffix(photo_jpeg: Path, recipe_file: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    """``-o x.webp -f jpeg`` wrote a JPEG under a WebP name, which other programs then misread."""
+    code, _, err = run(["apply", str(photo_jpeg), "-r", str(recipe_file), "-o", str(tmp_path / "x.webp"), "-f",
+                        "jpeg"], capsys)
+    assert code == 2 and "x.webp names a format Retouch does not write; use .jpg, .png or .tif" in err
+    assert not (tmp_path / "x.webp").exists()
+    code, _, err = run(["apply", str(photo_jpeg), "-r", str(recipe_file), "-o", str(tmp_path / "x"), "-f", "png"],
+                       capsys)
+    assert code == 0 and (tmp_path / "x").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", err
+
+
 def test_apply_uses_the_photos_sidecar(photo_jpeg: Path, tmp_copy, tmp_path: Path, capsys) -> None:
     photo = tmp_copy(photo_jpeg)
     out = tmp_path / "out.jpg"
