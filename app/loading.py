@@ -116,7 +116,6 @@ def small(linear: np.ndarray, edge: int) -> np.ndarray:
     return np.ascontiguousarray(fit_long_edge(linear, edge), dtype=np.float32)
 
 
-#: Sub-folders listed at most (a folder of thousands of sub-folders is not a shoot)
 def capture_order(paths: list[Path]) -> list[Path]:
     """``paths`` by capture time (the file's modification time where no date is in its tags, as
     Lightroom falls back), then by name; runs in a worker: ~1-5 ms a file."""

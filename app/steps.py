@@ -66,6 +66,20 @@ class _Handle(QLabel):
             drag.exec(Qt.DropAction.MoveAction)
 
 
+#: A step's source -> (its card's line, the tooltip's longer words); the measured steps' tooltips
+#: are made by ``StepCard._how_text`` (they name how each was measured)
+SOURCE_TEXT = {
+    "auto-exposure": ("Auto exposure, measured from the photo", ""),
+    "auto-white-balance": ("Auto white balance, measured from the photo", ""),
+    "auto-contrast": ("Auto contrast, measured from the photo", ""),
+    "pasted": ("Pasted from another photo", "Pasted from another photo's recipe (Edit ▸ Paste)"),
+    "picked": ("Picked on a spot you chose as neutral",
+               "Picked: set from a spot you clicked as neutral (Photo ▸ Pick White Balance)"),
+    "match-look": ("Fitted by Match a Look",
+                   "Fitted to match a finished version of this photo (Photo ▸ Match a Look)"),
+}
+
+
 class StepCard(QFrame):
     def __init__(self, doc: PhotoDoc, index: int, parent: QWidget | None = None,
                  on_pick: Callable[[Step], None] | None = None, picking: Callable[[Step], bool] | None = None):
@@ -146,14 +160,9 @@ class StepCard(QFrame):
         """Where the step came from, in one line (a card of two caption lines left three cards in
         view at 1440 x 900); :meth:`_how_text` says how it was measured, in the tooltip."""
         step = self.doc.recipe.steps[self.index]
-        short = {"auto-exposure": "Auto exposure, measured from the photo",
-                 "auto-contrast": "Auto contrast, measured from the photo",
-                 "pasted": "Pasted from another photo", "picked": "Picked on a spot you chose as neutral",
-                 "match-look": "Fitted by Match a Look"}
-        if step.source in short:
-            return short[step.source]
-        if step.source in WB_SOURCES.values():
-            return "Auto white balance, measured from the photo"
+        source = "auto-white-balance" if step.source in WB_SOURCES.values() else step.source
+        if source in SOURCE_TEXT:
+            return SOURCE_TEXT[source][0]
         if not step.probs:
             return "Added by hand"
         conf = step.probs.get(step.op, 0.0)
@@ -177,10 +186,7 @@ class StepCard(QFrame):
         if step.source == "auto-contrast":
             return (f"Auto contrast: measured by the learned meter, {round(100 * AUTO_CONTRAST_SHARE)} % of it "
                     "undone about mid grey, never pushing the highlights past white")
-        return {"pasted": "Pasted from another photo's recipe (Edit ▸ Paste)",
-                "picked": "Picked: set from a spot you clicked as neutral (Photo ▸ Pick White Balance)",
-                "match-look": "Fitted to match a finished version of this photo (Photo ▸ Match a Look)",
-                }.get(step.source, "Added by hand")
+        return SOURCE_TEXT.get(step.source, ("", "Added by hand"))[1]
 
     def _current(self) -> bool:
         """Whether this card's step is still the recipe's step at its place: a card being replaced

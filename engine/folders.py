@@ -11,7 +11,8 @@ import os
 import re
 from pathlib import Path
 
-#: the Folders menu lists at most this many sub-folders (each is listed to count its photos)
+#: the Folders menu lists at most this many sub-folders (each is listed to count its photos; a
+#: folder of thousands of sub-folders is not a shoot)
 MAX_SUBFOLDERS = 300
 
 
