@@ -13,10 +13,12 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QWidget
 
-from engine.folders import MAX_SUBFOLDERS, folder_error, photo_count, sub_folder_names, sub_folders
+from engine.folders import MAX_SUBFOLDERS, folder_error, photo_count, sub_folder_names
 
 from .workers import run_in_pool
 
+#: A folder of folders' message counts the photos of at most this many of them
+SAID_COUNTED = 40
 #: Parent folders shown as buttons before the current one (the rest as "…")
 SHOWN_PARENTS = 3
 
@@ -198,11 +200,18 @@ def folder_message(folder: Path) -> str:
     error = folder_error(folder)
     if error is not None:
         return f"Cannot read the folder {folder}: {error}"
-    with_photos = [(p, n) for p, n in sub_folders(folder) if n]
+    # on the GUI thread: the sub-folders are counted only until the message has its four (and one
+    # more to say "and more"), at most SAID_COUNTED of them (each is a listing on a slow share too)
+    with_photos: list[tuple[Path, int]] = []
+    for p in sub_folder_names(folder)[:SAID_COUNTED]:
+        if n := photo_count(p):
+            with_photos.append((p, n))
+            if len(with_photos) > 4:
+                break
     if not with_photos:
         return f"No photos in {folder}"
     names = ", ".join(f"{p.name} ({n})" for p, n in with_photos[:4])
-    more = f" and {len(with_photos) - 4} more" if len(with_photos) > 4 else ""
+    more = " and more" if len(with_photos) > 4 else ""
     return (f"No photos in {folder.name or folder} itself; its folders hold some: {names}{more}.\n"
             "Open one from Folders ▾ below.")
 

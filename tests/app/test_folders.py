@@ -194,8 +194,8 @@ def test_folders_menu_lists_names_at_once_and_counts_in_the_background(qtbot, wi
         gate.wait(10)
         return folders.photo_count(folder)
 
-    monkeypatch.setattr("app.folder_bar.photo_count", slow)
     win.open_path(shoots)
+    monkeypatch.setattr("app.folder_bar.photo_count", slow)
     win.folder_bar._fill_menu()  # returns with no count made: they wait on the gate, off this thread
     assert [a.text() for a in win.folder_bar.menu.actions()] == ["12-01 Dunes", "12-05 Wedding", "empty"]
     assert not win.folder_bar.counted
@@ -204,3 +204,19 @@ def test_folders_menu_lists_names_at_once_and_counts_in_the_background(qtbot, wi
     assert threads and threading.main_thread() not in threads
     assert [a.text() for a in win.folder_bar.menu.actions()] == ["12-01 Dunes\t1 photo", "12-05 Wedding\t2 photos",
                                                                   "empty"]
+
+
+def test_a_folder_of_many_folders_is_said_without_counting_them_all(qtbot, win, tmp_path, photo_jpeg, monkeypatch):
+    """Its message counted the photos of up to 300 sub-folders on the GUI thread (a listing each)."""
+    import engine.folders as folders
+
+    top = tmp_path / "Pictures"
+    for i in range(60):
+        (top / f"shoot {i:02d}").mkdir(parents=True)
+        shutil.copy(photo_jpeg, top / f"shoot {i:02d}" / "a.jpg")
+    counted: list[Path] = []
+    monkeypatch.setattr("app.folder_bar.photo_count", lambda p: counted.append(p) or folders.photo_count(p))
+    assert not win.open_path(top)
+    assert win.viewer.message.startswith("No photos in Pictures itself; its folders hold some: shoot 00 (1), "
+                                         "shoot 01 (1), shoot 02 (1), shoot 03 (1) and more.")
+    assert len(counted) == 5
