@@ -393,7 +393,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_subcommands(sub)
     args = ap.parse_args(argv)
-    return int(args.func(args))
+    from .interrupts import stopping_as_ctrl_c
+
+    with stopping_as_ctrl_c():  # as ``retouch``'s: a kill stops as Ctrl-C does
+        return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: Ctrl-C, a kill (``timeout``, systemd, ``docker stop``, a session's logout), the terminal closed
@@ -44,3 +45,25 @@ def hung_up(signum: int) -> bool:
     finally:
         os.close(null)
     return True
+
+
+@contextmanager
+def stopping_as_ctrl_c() -> Iterator[None]:
+    """Inside, a kill (SIGTERM) or a closed terminal (SIGHUP) stops a command as Ctrl-C does (a
+    KeyboardInterrupt, so its half-written output is removed; by default they ended the process at
+    once and left it), and each also sets ``engine.atomic.STOP_REQUESTED``, so that an interrupt a
+    library swallowed (llvmlite's ctypes callback) still commits no output. Both are undone on the
+    way out, for a process that goes on. ``batch`` and ``train-style`` set their own handlers inside."""
+    from .atomic import STOP_REQUESTED
+
+    def interrupt(signum: int, _frame: object) -> None:
+        hung_up(signum)
+        STOP_REQUESTED.set()
+        raise KeyboardInterrupt
+
+    previous = catch_stops(interrupt)
+    try:
+        yield
+    finally:
+        restore(previous)
+        STOP_REQUESTED.clear()

@@ -125,36 +125,17 @@ def _main(argv: list[str]) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    from engine.atomic import STOP_REQUESTED
-    from engine.interrupts import restore
+    from contextlib import nullcontext
+
+    from engine.interrupts import stopping_as_ctrl_c
 
     # the app closes on these as its close button does (app.main)
-    before = _kill_as_ctrl_c() if args.command != "open" else {}
     try:
-        return int(args.func(args) or 0)
+        with stopping_as_ctrl_c() if args.command != "open" else nullcontext():
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"retouch {args.command}: cancelled", file=sys.stderr)
         return 130
-    finally:  # as they were (main() called in a process that goes on: the tests)
-        restore(before)
-        STOP_REQUESTED.clear()
-
-
-def _kill_as_ctrl_c() -> dict:
-    """A kill (SIGTERM: ``timeout``, systemd, ``docker stop``) or a closed terminal (SIGHUP) stops a
-    command as Ctrl-C does, so its half-written output is removed; by default they ended the process
-    at once and left it. Each also sets ``engine.atomic.STOP_REQUESTED``, so that an interrupt some
-    library swallowed still commits no output. ``batch`` and ``train-style`` set their own handlers
-    over these. Returns the handlers they replace."""
-    from engine.atomic import STOP_REQUESTED
-    from engine.interrupts import catch_stops, hung_up
-
-    def interrupt(signum: int, _frame: object) -> None:
-        hung_up(signum)
-        STOP_REQUESTED.set()
-        raise KeyboardInterrupt
-
-    return catch_stops(interrupt)
 
 
 if __name__ == "__main__":
