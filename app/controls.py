@@ -167,6 +167,19 @@ class _ParamSpin(QDoubleSpinBox):
             return False
         return super().event(e)
 
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter enters the value and Esc drops what was typed; either hands the keys back to the
+        window, as Lightroom's fields do: the field kept them, so W, J, \\ and Ctrl+Right did nothing
+        until Tab or a click, and a value typed then "cancelled" with Esc was entered at the next click."""
+        key = event.key()
+        if key == Qt.Key.Key_Escape:
+            self.lineEdit().setText(self.textFromValue(self.value()) + self.suffix())  # the value stored
+            self.clearFocus()
+            return
+        super().keyPressEvent(event)
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.clearFocus()
+
     def wheelEvent(self, event: QWheelEvent) -> None:
         _wheel_only_focused(self, event, super().wheelEvent)
 
@@ -192,6 +205,9 @@ class ParamSlider(QWidget):
         self.label.setMinimumWidth(64)
         self.slider = FocusSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
+        # an arrow press moves 1 % of the range (0.07 EV of Exposure; it was 0.1 %: invisible), Page 5 %
+        self.slider.setSingleStep(SLIDER_STEPS // 100)
+        self.slider.setPageStep(SLIDER_STEPS // 20)
         self.slider.setToolTip(f"{param.description}\nDouble-click the label to reset to {param.default:g}.")
         self.spin = _ParamSpin()
         self.spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)

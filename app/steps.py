@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QFrame,
     QHBoxLayout,
@@ -280,6 +281,10 @@ class StepList(QScrollArea):
 
     def rebuild(self) -> None:
         lay = self.inner.lay
+        # the keyboard was in a card: it stays in the list (the focused card went, and Qt handed the
+        # focus on to whatever came next: Folders ▾ under the photo, where Space opened its menu)
+        focused = QApplication.focusWidget()
+        held = next((i for i, c in enumerate(self.cards) if focused is not None and c.isAncestorOf(focused)), None)
         for card in self.cards:
             lay.removeWidget(card)
             card.hide()  # at once: deleteLater waits for the event loop
@@ -298,6 +303,10 @@ class StepList(QScrollArea):
                 if w.focusPolicy() & Qt.FocusPolicy.TabFocus:
                     QWidget.setTabOrder(prev, w)
                     prev = w
+        if held is not None:
+            target = self.cards[min(held, len(self.cards) - 1)].enable if self.cards else self.tab_anchor
+            if target is not None:
+                target.setFocus(Qt.FocusReason.OtherFocusReason)
         self.structureChanged.emit()
 
     def drop_index(self, y: int) -> int:

@@ -39,6 +39,8 @@ QToolButton:disabled {{ color: #6a6a6a; }}
 QToolButton:focus, QPushButton:focus, QDoubleSpinBox:focus, QSpinBox:focus, QLineEdit:focus,
 QComboBox:focus {{ border: 1px solid {ACCENT}; }}
 QPushButton#primary:focus {{ border: 1px solid white; }}
+QCheckBox {{ border: 1px solid transparent; border-radius: 3px; padding: 1px; }}
+QCheckBox:focus {{ border: 1px solid {ACCENT}; }}
 QListWidget#filmstrip:focus {{ border-top: 1px solid {ACCENT}; }}
 QFrame#card {{ background: {SURFACE}; border: 1px solid #353535; border-radius: 6px; }}
 QFrame#card[disabledStep="true"] QLabel {{ color: #707070; }}

@@ -203,6 +203,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         panel_scroll.setWidgetResizable(True)
         panel_scroll.setFrameShape(QFrame.Shape.NoFrame)
         panel_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        panel_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a Tab stop that showed nothing
         self.tabs.addTab(panel_scroll, "Retouch")
         for name, note in COMING.items():
             page = QLabel(note)
@@ -297,7 +298,9 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         v = mb.addMenu("&View")
         act(v, "Zoom to &Fit", self.viewer.set_fit, "Ctrl+0")
         act(v, "Zoom &100 %", self.viewer.zoom_100, "Ctrl+1")
-        act(v, "Zoom &In", lambda: self.viewer.set_zoom(self.viewer.scale * 1.25), S.ZoomIn)
+        zoom_in = act(v, "Zoom &In", lambda: self.viewer.set_zoom(self.viewer.scale * 1.25), S.ZoomIn)
+        # Ctrl+= too, as Lightroom takes it: on a US keyboard + is Shift+=
+        zoom_in.setShortcuts([*QKeySequence.keyBindings(S.ZoomIn), QKeySequence("Ctrl+=")])
         act(v, "Zoom &Out", lambda: self.viewer.set_zoom(self.viewer.scale / 1.25), S.ZoomOut)
         v.addSeparator()
         self.a_split = act(v, "&Before / After", self.viewer.toggle_split, "\\")

@@ -23,6 +23,11 @@ class ExportMixin:
             self.statusBar().showMessage(f"Nothing to export: {self.doc.path.name} cannot be opened" if failed else
                                          "Nothing to export: open a photo or select some in the filmstrip", 5000)
             return None
+        for open_one in self.findChildren(ExportDialog):  # Ctrl+E again: the one already open for these
+            if open_one.isVisible() and [p for p, _ in open_one.photos] == paths:
+                open_one.raise_()
+                open_one.activateWindow()
+                return open_one
         self.flush_sidecars(wait=True)
         unreadable = sum(self.filmstrip.is_failed(p) for p in self.filmstrip.selected_paths())
         dlg = ExportDialog([(p, self._shown_recipe(p)) for p in paths], self.settings, self, unreadable=unreadable,

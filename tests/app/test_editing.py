@@ -589,3 +589,47 @@ def test_auto_reads_a_raw_clipped_at_white_and_other_files_as_they_are(qtbot, wi
         assert sorted(set(seen)) == [("predict", raw), ("proxy", raw), ("variations", raw),
                                      ("white_balance_step", raw)], name
         settle(qtbot, win)
+
+
+def test_enter_and_esc_in_a_number_field_hand_the_keys_back(qtbot, win, folder):
+    """The field kept the keyboard after Enter, so W, J, \\ and Ctrl+Right did nothing until Tab or
+    a click; and a value typed then "cancelled" with Esc was entered at the next click."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.panel.add_step("exposure")
+    settle(qtbot, win)
+    win.activateWindow()
+    spin = win.panel.steps.cards[-1].controls["ev"].spin
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus, timeout=5_000)
+    spin.selectAll()
+    qtbot.keyClicks(spin, "1.5")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert win.doc.recipe.steps[-1].params["ev"] == 1.5 and not spin.hasFocus()
+    qtbot.keyClick(win, Qt.Key.Key_J)  # the window's own keys again
+    assert win.show_clipping
+    spin = win.panel.steps.cards[-1].controls["ev"].spin
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus, timeout=5_000)
+    spin.selectAll()
+    qtbot.keyClicks(spin, "3")
+    qtbot.keyClick(spin, Qt.Key.Key_Escape)
+    assert not spin.hasFocus() and spin.text() == "1.50 EV"
+    assert win.doc.recipe.steps[-1].params["ev"] == 1.5  # and no later click enters the "3"
+
+
+def test_the_keyboard_stays_in_the_steps_when_their_cards_are_rebuilt(qtbot, win, folder):
+    """Deleting a step from the keyboard (or Reset, Undo) rebuilt the cards and Qt handed the focus
+    on to Folders ▾ under the photo, where Space then opened its menu."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    for op in ("exposure", "gamma", "saturation"):
+        win.panel.add_step(op)
+    settle(qtbot, win)
+    win.activateWindow()
+    from PySide6.QtWidgets import QToolButton
+
+    close = next(b for b in win.panel.steps.cards[1].findChildren(QToolButton) if b.text() == "✕")
+    close.setFocus()
+    qtbot.waitUntil(close.hasFocus, timeout=5_000)
+    qtbot.keyClick(close, Qt.Key.Key_Space)
+    assert [s.op for s in win.doc.recipe] == ["exposure", "saturation"]
+    assert win.panel.steps.cards[1].enable.hasFocus()  # the card now in its place

@@ -670,3 +670,23 @@ def test_show_clipping_marks_what_is_blown_or_crushed_and_nothing_else(qtbot, wi
     assert v.after_clipped is None and v.detail_clipped is None
     qtbot.mouseClick(win.histogram, Qt.MouseButton.LeftButton)  # its clipping marks, as Lightroom's
     assert win.show_clipping and win.a_clipping.isChecked()
+
+
+def test_ctrl_e_again_brings_back_the_export_dialog_already_open(qtbot, win, folder):
+    """A second Ctrl+E stacked a second Export dialog for the same photos over the first."""
+    from app.export_dialog import ExportDialog
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    first = win.export_selection()
+    assert win.export_selection() is first
+    assert [d for d in win.findChildren(ExportDialog) if d.isVisible()] == [first]
+    first.close()
+    assert win.export_selection() is not first  # closed: a new one, with the choices remembered
+
+
+def test_ctrl_equals_zooms_in_as_lightroom_takes_it(qtbot, win, folder):
+    """On a US keyboard + is Shift+=: Ctrl+= did nothing."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    before = win.viewer.scale
+    qtbot.keyClick(win, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert win.viewer.scale == pytest.approx(before * 1.25)
