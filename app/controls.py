@@ -325,6 +325,7 @@ class CurveEditor(QWidget):
                 b.setStyleSheet(f"QToolButton {{ color: {self.CHANNEL_COLOURS[i]}; font-weight: 600; "
                                 "min-width: 22px; }")
                 b.setChecked(i == 0)
+                b.setAccessibleName(f"{('Red', 'Green', 'Blue')[i]} curve")  # read as "R" before
                 self.buttons.addButton(b, i)
                 row.addWidget(b)
             row.addStretch(1)

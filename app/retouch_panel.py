@@ -75,8 +75,11 @@ class RetouchPanel(QWidget):
         row.addWidget(self.vary, 1)
         lay.addLayout(row)
         srow = QHBoxLayout()
-        srow.addWidget(QLabel("Style"))
+        style_label = QLabel("Style")
+        srow.addWidget(style_label)
         self.style_box = StyleBox()
+        self.style_box.setAccessibleName("Style")  # read by its value alone ("Default") before
+        style_label.setBuddy(self.style_box)
         self.style_box.aboutToPopup.connect(self.stylesWanted)
         self.style_box.setToolTip(STYLE_TIP)
         self.style_box.currentIndexChanged.connect(lambda i: self.styleChanged.emit(self.style_box.itemData(i)))
@@ -258,8 +261,10 @@ class RetouchPanel(QWidget):
         kind = event.type()
         if watched is self.var_box and kind == QEvent.Type.Hide:
             self.variationHovered.emit(-1)
-        elif watched in self.var_buttons and kind in (QEvent.Type.Enter, QEvent.Type.Leave):
-            on = kind == QEvent.Type.Enter and watched.isEnabled()
+        elif watched in self.var_buttons and kind in (QEvent.Type.Enter, QEvent.Type.Leave, QEvent.Type.FocusIn,
+                                                      QEvent.Type.FocusOut):
+            # pointed at, or reached with Tab: the photo shows it (it took a mouse before)
+            on = kind in (QEvent.Type.Enter, QEvent.Type.FocusIn) and watched.isEnabled()
             self.variationHovered.emit(self.var_buttons.index(watched) if on else -1)
         return super().eventFilter(watched, event)
 

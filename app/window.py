@@ -177,9 +177,11 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:
         self.viewer = Viewer()
+        self.viewer.setAccessibleName("Photo")
         self.viewer.viewChanged.connect(self._view_changed)
         self.viewer.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f} %"))
         self.histogram = Histogram()
+        self.histogram.setAccessibleName("Histogram")
         self.panel = RetouchPanel()
         self.panel.autoRequested.connect(self.auto)
         self.panel.variationsRequested.connect(self.request_variations)
@@ -225,6 +227,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.split.setStretchFactor(1, 0)
         self.split.setSizes([1000, 380])
         self.filmstrip = Filmstrip()
+        self.filmstrip.setAccessibleName("Filmstrip")
         self.filmstrip.activated_path.connect(self.show_photo)
         self.folder_bar = FolderBar()
         self.folder_bar.folder_chosen.connect(self.open_path)

@@ -232,7 +232,7 @@ def test_variations_adopt_is_undoable(qtbot, win, folder):
 def test_a_variation_under_the_pointer_is_shown_in_the_photo_and_the_steps_stay(qtbot, win, folder, monkeypatch):
     """As Lightroom previews a preset under the pointer: judged at 150 px the four looked alike."""
     from PySide6.QtCore import QEvent, QPointF
-    from PySide6.QtGui import QEnterEvent
+    from PySide6.QtGui import QEnterEvent, QFocusEvent
     from PySide6.QtWidgets import QApplication
 
     from engine.render import render_uint8
@@ -278,6 +278,12 @@ def test_a_variation_under_the_pointer_is_shown_in_the_photo_and_the_steps_stay(
     win.panel.var_box.show()
     QApplication.sendEvent(win.panel.var_buttons[0], QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(5, 5)))
     assert win._hovered is win.variations[0]
+    # reached with Tab, a tile previews as one pointed at does (only a mouse could)
+    QApplication.sendEvent(win.panel.var_buttons[0], QEvent(QEvent.Type.Leave))
+    QApplication.sendEvent(win.panel.var_buttons[2], QFocusEvent(QEvent.Type.FocusIn, Qt.FocusReason.TabFocusReason))
+    assert win._hovered is win.variations[2]
+    QApplication.sendEvent(win.panel.var_buttons[2], QFocusEvent(QEvent.Type.FocusOut, Qt.FocusReason.TabFocusReason))
+    assert win._hovered is None
     win.request_variations()
     qtbot.waitUntil(lambda: win._hovered is None, timeout=TIMEOUT)
 
