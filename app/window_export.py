@@ -24,7 +24,8 @@ class ExportMixin:
                                          "Nothing to export: open a photo or select some in the filmstrip", 5000)
             return None
         for open_one in self.findChildren(ExportDialog):  # Ctrl+E again: the one already open for these
-            if open_one.isVisible() and [p for p, _ in open_one.photos] == paths:
+            # (one exporting stays as it is: a second export of them into the folder may wait its turn)
+            if open_one.isVisible() and not open_one.running() and [p for p, _ in open_one.photos] == paths:
                 open_one.raise_()
                 open_one.activateWindow()
                 return open_one

@@ -789,11 +789,14 @@ def test_a_second_export_into_a_folder_being_written_waits_its_turn(qtbot, win, 
     """The export dialogs are not modal: two of them into one folder rendered every photo twice."""
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
     win.filmstrip.selectAll()
-    first, second = win.export_selection(), win.export_selection()
-    for d in (first, second):
-        d.out_dir.setText(str(tmp_path / "out"))
-        d.fmt.setCurrentIndex(d.fmt.findData("tiff16"))
+    first = win.export_selection()
+    first.out_dir.setText(str(tmp_path / "out"))
+    first.fmt.setCurrentIndex(first.fmt.findData("tiff16"))
     first.start()
+    second = win.export_selection()  # Ctrl+E again while the first exports: a dialog of its own
+    assert second is not first
+    second.out_dir.setText(str(tmp_path / "out"))
+    second.fmt.setCurrentIndex(second.fmt.findData("tiff16"))
     second.start()
     assert first.running() and not second.running()
     assert f"another export is writing into {tmp_path / 'out'}" in second.message.text()
