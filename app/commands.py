@@ -141,6 +141,27 @@ class ReplaceRecipe(QUndoCommand):
         self.doc.notify(Change("structure"))
 
 
+class StrengthChange(ReplaceRecipe):
+    """Auto's result rescaled by the Strength slider; quick key presses (one ``gesture``) are one
+    undo step, as on any other slider: two Right presses made two."""
+
+    ID = 0x5752
+
+    def __init__(self, doc: PhotoDoc, recipe: Recipe, text: str, gesture: int):
+        super().__init__(doc, recipe, text)
+        self.gesture = gesture
+
+    def id(self) -> int:
+        return self.ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not (isinstance(other, StrengthChange) and other.doc is self.doc and other.gesture == self.gesture):
+            return False
+        self.new = other.new.copy()
+        self.setText(other.text())
+        return True
+
+
 class FromDisk(ReplaceRecipe):
     """Edits another program (or a second Retouch) saved, read again when the photo is shown."""
 

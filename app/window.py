@@ -38,7 +38,7 @@ from engine.runners.meter import DEFAULT_METER
 
 from . import agent as agent_mod
 from . import display
-from .controls import commit_typing
+from .controls import Nudges, commit_typing
 from .document import PhotoDoc, file_stamp
 from .errors import show_error
 from .filmstrip import Filmstrip
@@ -108,6 +108,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.matcher = None  # Match a look, one fit at a time
         self.strength = AUTO_STRENGTH
         self._strength_known = False  # until the style's model has loaded (_agent_ready)
+        self._strength_nudges = Nudges()  # quick Strength key presses are one undo step
         #: each photo's last Auto: its full-strength recipe, the proxy it was measured on, every recipe
         #: the strength slider made of it (as JSON) with that strength, and the style that made it (its
         #: strength key): only that style's slider rescales it

@@ -19,7 +19,7 @@ from engine.recipe import Recipe, Step
 from engine.runners.agent import DEFAULT_MODEL, at_strength, white_balance_step
 
 from . import agent as agent_mod
-from .commands import ReplaceRecipe
+from .commands import ReplaceRecipe, StrengthChange
 from .controls import commit_typing
 from .display import to_screen
 from .document import PhotoDoc
@@ -249,7 +249,9 @@ class AgentMixin:
         base, proxy, applied, _ = self._autos[doc]
         new = at_strength(base, proxy, amount)
         applied[new.dumps()] = amount
-        self._replace(doc, new, f"Auto strength {round(100 * amount)} %")  # let go where pressed: no entry
+        if new.dumps() != doc.recipe.dumps():  # let go where pressed: no entry
+            doc.undo.push(StrengthChange(doc, new, f"Auto strength {round(100 * amount)} %",
+                                         self._strength_nudges.gesture()))
 
     @staticmethod
     def _why_no_strength(doc: PhotoDoc, autoed: bool, variation: bool = False) -> str:

@@ -639,3 +639,27 @@ def test_the_keyboard_stays_in_the_steps_when_their_cards_are_rebuilt(qtbot, win
     qtbot.keyClick(close, Qt.Key.Key_Space)
     assert [s.op for s in win.doc.recipe] == ["exposure", "saturation"]
     assert win.panel.steps.cards[1].enable.hasFocus()  # the card now in its place
+
+
+def test_quick_strength_key_presses_are_one_undo_step(qtbot, win, folder, monkeypatch):
+    """Two Right presses on Strength made two undo steps (one Ctrl+Z went back to 65 %, not 60 %);
+    quick presses on any other slider are one. A pause starts another."""
+    import time
+
+    from app import controls
+
+    monkeypatch.setattr(controls, "NUDGE_MERGE_S", 0.5)
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    auto_and_wait(qtbot, win)
+    auto = win.doc.recipe.dumps()
+    n = win.doc.undo.count()
+    win.panel.strength.setFocus()
+    for _ in range(2):
+        qtbot.keyClick(win.panel.strength, Qt.Key.Key_Right)
+    assert win.panel.strength.value() == 70 and win.doc.undo.count() == n + 1
+    time.sleep(0.6)
+    qtbot.keyClick(win.panel.strength, Qt.Key.Key_Right)
+    assert win.doc.undo.count() == n + 2
+    win.doc.undo.undo()
+    win.doc.undo.undo()
+    assert win.doc.recipe.dumps() == auto and win.panel.strength.value() == 60
