@@ -244,24 +244,29 @@ def test_errors_in_a_real_process_have_no_traceback(tmp_path: Path, recipe_file:
     assert bad_size.returncode == 2 and "size must be" in bad_size.stderr and "Traceback" not in bad_size.stderr
 
 
+def _apply_in_a_child(photo: Path, recipe: Path, out: Path, save_body: str,
+                      prelude: str = "") -> subprocess.CompletedProcess[str]:
+    """``retouch apply`` in a child process whose encoder call (PIL's ``Image.save``) runs
+    ``save_body`` (lines of the hook, ``real(self, fp, *a, **k)`` saving): a signal lands there."""
+    body = "".join(f"    {line}\n" for line in save_body.splitlines())
+    script = ("import os, signal, sys, time\n" + prelude + "from PIL import Image\n"
+              "real = Image.Image.save\n"
+              "def save(self, fp, *a, **k):\n" + body +
+              "Image.Image.save = save\n"
+              "from retouch.main import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    return subprocess.run([sys.executable, "-c", script, "apply", str(photo), "-r", str(recipe), "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
 def test_a_kill_mid_write_leaves_no_partial_file(photo_jpeg: Path, recipe_file: Path, tmp_path: Path, sig: str) -> None:
     """``timeout``, systemd and ``docker stop`` send SIGTERM; it ended ``apply`` at once and left its
     ``.part`` file beside the output. The signal arrives here while the encoder writes."""
     out = tmp_path / "out" / "o.jpg"
     out.parent.mkdir()
-    script = (
-        "import os, signal, sys, time\n"
-        "from PIL import Image\n"
-        "real = Image.Image.save\n"
-        "def save(self, fp, *a, **k):\n"
-        "    real(self, fp, *a, **k)\n"
-        f"    os.kill(os.getpid(), signal.{sig}); time.sleep(30)\n"
-        "Image.Image.save = save\n"
-        "from retouch.main import main\n"
-        "sys.exit(main(sys.argv[1:]))\n")
-    proc = subprocess.run([sys.executable, "-c", script, "apply", str(photo_jpeg), "-r", str(recipe_file), "-o",
-                           str(out)], capture_output=True, text=True, timeout=120)
+    proc = _apply_in_a_child(photo_jpeg, recipe_file, out, "real(self, fp, *a, **k)\n"
+                             f"os.kill(os.getpid(), signal.{sig}); time.sleep(30)")
     # a closed terminal takes the message with it: written to /dev/null, not failing on the dead tty
     said = "" if sig == "SIGHUP" else "retouch apply: error: cancelled"
     assert proc.returncode == 130 and proc.stderr.strip() == said, proc.stderr
@@ -273,19 +278,9 @@ def test_under_nohup_a_closed_terminal_does_not_stop_a_command(photo_jpeg: Path,
     """``nohup`` ignores SIGHUP so that a command outlives its terminal: catching it anyway (as
     the kill handling first did) stopped ``nohup retouch batch …`` when the terminal closed."""
     out = tmp_path / "o.jpg"
-    script = (
-        "import os, signal, sys\n"
-        "signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts it\n"
-        "from PIL import Image\n"
-        "real = Image.Image.save\n"
-        "def save(self, fp, *a, **k):\n"
-        "    os.kill(os.getpid(), signal.SIGHUP)\n"
-        "    real(self, fp, *a, **k)\n"
-        "Image.Image.save = save\n"
-        "from retouch.main import main\n"
-        "sys.exit(main(sys.argv[1:]))\n")
-    proc = subprocess.run([sys.executable, "-c", script, "apply", str(photo_jpeg), "-r", str(recipe_file), "-o",
-                           str(out)], capture_output=True, text=True, timeout=120)
+    proc = _apply_in_a_child(photo_jpeg, recipe_file, out, "os.kill(os.getpid(), signal.SIGHUP)\n"
+                             "real(self, fp, *a, **k)",
+                             prelude="signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts it\n")
     assert proc.returncode == 0 and out.is_file(), proc.stderr
 
 
@@ -316,21 +311,11 @@ def test_a_ctrl_c_that_a_library_swallowed_still_writes_nothing(photo_jpeg: Path
     "Exception ignored" and lost: the command wrote its output and exited 0 (2 runs in 170)."""
     out = tmp_path / "out" / "o.jpg"
     out.parent.mkdir()
-    script = (
-        "import os, signal, sys\n"
-        "from PIL import Image\n"
-        "real = Image.Image.save\n"
-        "def save(self, fp, *a, **k):\n"
-        "    try:\n"
-        "        os.kill(os.getpid(), signal.SIGINT)\n"
-        "    except KeyboardInterrupt:\n"
-        "        pass  # swallowed, as a ctypes callback swallows it\n"
-        "    real(self, fp, *a, **k)\n"
-        "Image.Image.save = save\n"
-        "from retouch.main import main\n"
-        "sys.exit(main(sys.argv[1:]))\n")
-    proc = subprocess.run([sys.executable, "-c", script, "apply", str(photo_jpeg), "-r", str(recipe_file), "-o",
-                           str(out)], capture_output=True, text=True, timeout=120)
+    proc = _apply_in_a_child(photo_jpeg, recipe_file, out, "try:\n"
+                             "    os.kill(os.getpid(), signal.SIGINT)\n"
+                             "except KeyboardInterrupt:\n"
+                             "    pass  # swallowed, as a ctypes callback swallows it\n"
+                             "real(self, fp, *a, **k)")
     assert proc.returncode == 130 and proc.stderr.strip() == "retouch apply: error: cancelled", proc.stderr
     assert list(out.parent.iterdir()) == []
 
