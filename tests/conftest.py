@@ -112,3 +112,21 @@ def tmp_copy(tmp_path: Path) -> Callable[[Path], Path]:
         return dst
 
     return copy
+
+
+@pytest.fixture
+def refuse_listing(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    """``refuse_listing(folder)``: listing ``folder`` raises PermissionError, as a folder without
+    read permission does for a user (root, who runs the tests, reads any folder)."""
+    import os
+
+    refused: set[Path] = set()
+    real = os.scandir
+
+    def scandir(path):
+        if Path(path) in refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return refused.add

@@ -149,18 +149,9 @@ def test_a_folder_gone_since_it_was_chosen_is_said_to_be_gone(qtbot, folder, tmp
         dlg.plan()
 
 
-def test_a_sub_folder_that_cannot_be_read_is_said_with_the_summary(qtbot, folder, monkeypatch):
-    import os
-
+def test_a_sub_folder_that_cannot_be_read_is_said_with_the_summary(qtbot, folder, refuse_listing):
     (folder / "locked").mkdir()
-    real = os.scandir
-
-    def scandir(path):  # root reads any folder; the refusal a user meets, made here
-        if Path(path).name == "locked":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    refuse_listing(folder / "locked")
     dlg = make_dialog(qtbot, folder)
     dlg.recursive.setChecked(True)
     dlg.export_btn.click()

@@ -144,20 +144,11 @@ def test_a_folder_opened_in_capture_order_shows_its_first_shot_and_a_late_order_
     assert win.folder_bar.sort.text() == "Sort: File name ▾"
 
 
-def test_a_folder_that_cannot_be_read_says_why(qtbot, win, shoots, monkeypatch):
+def test_a_folder_that_cannot_be_read_says_why(qtbot, win, shoots, monkeypatch, refuse_listing):
     """It said 'No photos in …', and Folders ▾ listed it like an empty one. (Root reads any folder,
     so the refusal is simulated where the app lists folders.)"""
-    import engine.folders as folders
-
     locked = shoots / "12-01 Dunes"
-    real = os.scandir
-
-    def scandir(path):
-        if Path(path) == locked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path)
-
-    monkeypatch.setattr(folders.os, "scandir", scandir)
+    refuse_listing(locked)
     win.open_path(shoots)
     assert "12-01 Dunes\tcannot be read" in _menu_texts(qtbot, win)
     monkeypatch.setattr("app.window.list_photos", lambda folder: [])  # what the app lists there

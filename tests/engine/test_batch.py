@@ -1011,18 +1011,11 @@ def test_recursive_follows_folder_links_once_each(sources, tmp_path):
     assert plan_jobs(shoot, tmp_path / "out2") == []  # not recursive: no links followed either
 
 
-def test_an_unreadable_sub_folder_is_reported_and_the_rest_exports(sources, tmp_path, capsys, monkeypatch):
+def test_an_unreadable_sub_folder_is_reported_and_the_rest_exports(sources, tmp_path, capsys, refuse_listing):
     shoot = tmp_path / "in"
     (shoot / "locked").mkdir(parents=True)
     shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
-    real_scandir = os.scandir
-
-    def scandir(path):  # root reads any folder; the refusal a user meets, made here
-        if Path(path).name == "locked":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    refuse_listing(shoot / "locked")
     LOOK.save(tmp_path / "look.json")
     rc, err = run_cli(capsys, shoot, tmp_path / "out", "--recursive", "--jobs", "1", "--long-edge", "200",
                       "--recipe", tmp_path / "look.json")
