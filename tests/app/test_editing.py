@@ -604,21 +604,21 @@ def test_enter_and_esc_in_a_number_field_hand_the_keys_back(qtbot, win, folder):
     win.panel.add_step("exposure")
     settle(qtbot, win)
     win.activateWindow()
-    spin = win.panel.steps.cards[-1].controls["ev"].spin
-    spin.setFocus()
-    qtbot.waitUntil(spin.hasFocus, timeout=5_000)
-    spin.selectAll()
-    qtbot.keyClicks(spin, "1.5")
-    qtbot.keyClick(spin, Qt.Key.Key_Return)
+
+    def typed(text: str, key: Qt.Key):
+        spin = win.panel.steps.cards[-1].controls["ev"].spin
+        spin.setFocus()
+        qtbot.waitUntil(spin.hasFocus, timeout=5_000)
+        spin.selectAll()
+        qtbot.keyClicks(spin, text)
+        qtbot.keyClick(spin, key)
+        return spin
+
+    spin = typed("1.5", Qt.Key.Key_Return)
     assert win.doc.recipe.steps[-1].params["ev"] == 1.5 and not spin.hasFocus()
     qtbot.keyClick(win, Qt.Key.Key_J)  # the window's own keys again
     assert win.show_clipping
-    spin = win.panel.steps.cards[-1].controls["ev"].spin
-    spin.setFocus()
-    qtbot.waitUntil(spin.hasFocus, timeout=5_000)
-    spin.selectAll()
-    qtbot.keyClicks(spin, "3")
-    qtbot.keyClick(spin, Qt.Key.Key_Escape)
+    spin = typed("3", Qt.Key.Key_Escape)
     assert not spin.hasFocus() and spin.text() == "1.50 EV"
     assert win.doc.recipe.steps[-1].params["ev"] == 1.5  # and no later click enters the "3"
 
