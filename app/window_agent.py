@@ -230,10 +230,12 @@ class AgentMixin:
         self._replace(doc, applied, "Auto")  # Auto again on its own result: no entry
 
     @staticmethod
-    def _replace(doc: PhotoDoc, recipe: Recipe, text: str) -> None:
-        """``recipe`` as one undo step, unless the photo has it already: no entry that undoes nothing."""
+    def _replace(doc: PhotoDoc, recipe: Recipe, text: str, gesture: int | None = None) -> None:
+        """``recipe`` as one undo step, unless the photo has it already: no entry that undoes nothing.
+        ``gesture``: a Strength change, merged with the others of its gesture (quick key presses)."""
         if recipe.dumps() != doc.recipe.dumps():
-            doc.undo.push(ReplaceRecipe(doc, recipe, text))
+            doc.undo.push(ReplaceRecipe(doc, recipe, text) if gesture is None
+                          else StrengthChange(doc, recipe, text, gesture))
 
     def set_strength(self, amount: float) -> None:
         """Auto's strength: re-applies the photo's last Auto result while it is still on screen unedited."""
@@ -249,9 +251,8 @@ class AgentMixin:
         base, proxy, applied, _ = self._autos[doc]
         new = at_strength(base, proxy, amount)
         applied[new.dumps()] = amount
-        if new.dumps() != doc.recipe.dumps():  # let go where pressed: no entry
-            doc.undo.push(StrengthChange(doc, new, f"Auto strength {round(100 * amount)} %",
-                                         self._strength_nudges.gesture()))
+        # let go where pressed: no entry
+        self._replace(doc, new, f"Auto strength {round(100 * amount)} %", self._strength_nudges.gesture())
 
     @staticmethod
     def _why_no_strength(doc: PhotoDoc, autoed: bool, variation: bool = False) -> str:

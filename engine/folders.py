@@ -56,13 +56,6 @@ def folder_error(folder: Path) -> str | None:
         return e.strerror or type(e).__name__
 
 
-def sub_folders(folder: Path) -> list[tuple[Path, int | None]]:
-    """The folder's visible sub-folders, in natural order, each with how many photos it holds
-    directly (by extension, as :func:`list_photos` counts them; no file is opened), None for one
-    that cannot be read."""
-    return [(d, photo_count(d)) for d in sub_folder_names(folder)]
-
-
 def sub_folder_names(folder: Path) -> list[Path]:
     """The folder's visible sub-folders, in natural order, at most :data:`MAX_SUBFOLDERS`: one
     listing, so quick where :func:`photo_count` of each is not (a network share)."""
