@@ -106,7 +106,9 @@ def test_dialog_cancel_stops_cleanly(qtbot, folder):
     dlg = make_dialog(qtbot, folder)
     dlg.jobs_spin.setValue(1)
     dlg.export_btn.click()
-    qtbot.waitUntil(lambda: len(dlg.results) >= 1, timeout=60_000)
+    # a photo exported, not only a result: the first one in (broken.NEF, sorted first) is a failure,
+    # and a cancel right after it could come before any photo was written (0 outputs: it failed so)
+    qtbot.waitUntil(lambda: any(r.status == "done" for r in dlg.results), timeout=60_000)
     dlg.cancel_btn.click()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
     assert dlg.status.text().startswith("Cancelled:") and "not started" in dlg.status.text()
