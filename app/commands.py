@@ -25,13 +25,16 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 class SetParam(QUndoCommand):
+    """A slider or a parameter set to a value: ``name`` is a stored parameter or a slider of the
+    filter's view (white balance's Temperature moves both its gains, :meth:`FilterSpec.edit`)."""
+
     def __init__(self, doc: PhotoDoc, index: int, name: str, value: Any, gesture: int = -1):
         step = doc.recipe.steps[index]
-        label = step.spec.param(name).label
+        label = step.spec.slider(name).label
         super().__init__(f"Change {step.spec.label}" + ("" if label == step.spec.label else f" {label}"))
         self.doc, self.index, self.name, self.gesture = doc, index, name, gesture
-        self.old = copy.deepcopy(step.params[name])
-        self.new = step.spec.param(name).clip(value)
+        self.new = step.spec.edit(step.params, name, value)
+        self.old = {k: copy.deepcopy(step.params[k]) for k in self.new}
         self.was_edited = step.edited  # a measured or agent step is marked as the photographer's since
 
     def id(self) -> int:
@@ -42,19 +45,26 @@ class SetParam(QUndoCommand):
             return False
         if (other.doc, other.index, other.name, other.gesture) != (self.doc, self.index, self.name, self.gesture):
             return False
-        self.new = copy.deepcopy(other.new)
+        for k, v in other.new.items():
+            self.old.setdefault(k, copy.deepcopy(other.old[k]))
+            self.new[k] = copy.deepcopy(v)
         return True
 
-    def _set(self, value: Any, edited: bool) -> None:
+    def changes(self) -> bool:
+        """Whether redo changes any stored value."""
+        return any(not same_value(v, self.old[k]) for k, v in self.new.items())
+
+    def _set(self, values: dict[str, Any], edited: bool) -> None:
         step = self.doc.recipe.steps[self.index]
-        step.params[self.name] = copy.deepcopy(value)
+        for k, v in values.items():
+            step.params[k] = copy.deepcopy(v)
         # only a measured or agent step is marked: a hand-made one is the photographer's anyway
         step.edited = edited and (step.probs is not None or step.source is not None)
         self.doc.notify(Change("param", self.index, self.name))
 
     def redo(self) -> None:
         # a value set to what it was (a reset of a value already at its default) edits nothing
-        self._set(self.new, self.was_edited or not same_value(self.new, self.old))
+        self._set(self.new, self.was_edited or self.changes())
 
     def undo(self) -> None:
         self._set(self.old, self.was_edited)

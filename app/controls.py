@@ -204,6 +204,7 @@ class ParamSlider(QWidget):
         self.label.setToolTip(param.description)
         self.label.setMinimumWidth(64)
         self.slider = FocusSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName(f"{param.name}Slider")  # Temp and Tint draw their colours (theme)
         self.slider.setRange(0, SLIDER_STEPS)
         # an arrow press moves 1 % of the range (0.07 EV of Exposure; it was 0.1 %: invisible), Page 5 %
         self.slider.setSingleStep(SLIDER_STEPS // 100)
@@ -212,10 +213,10 @@ class ParamSlider(QWidget):
         self.spin = _ParamSpin()
         self.spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         span = param.max - param.min
-        decimals = 3 if span <= 1.0 else 2
+        decimals = 3 if span <= 1.0 else 2 if span < 100 else 0  # Temp and Tint read in whole points
         self.spin.setDecimals(decimals)
         self.spin.setRange(param.min, param.max)
-        self.spin.setSingleStep(10 ** -(decimals - 1) if span > 1 else span / 100)
+        self.spin.setSingleStep(1 if decimals == 0 else 10 ** -(decimals - 1) if span > 1 else span / 100)
         if param.log_scale:  # a gain or a gamma: an arrow press moves by a share of the value, not 0.1
             self.spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
         self.spin.setKeyboardTracking(False)

@@ -146,8 +146,8 @@ class StepCard(QFrame):
             self.confidence.setToolTip(self._how_text())
         lay.addWidget(self.confidence)
         self.controls: dict[str, ParamSlider | CurveEditor] = {}
-        for p in spec.params:
-            w = control_for(p, step.params[p.name])
+        for p, value in zip(spec.sliders, spec.slider_values(step.params).values(), strict=True):
+            w = control_for(p, value)
             w.edited.connect(lambda v, g, name=p.name: self._edit(name, v, g))
             self.controls[p.name] = w
             lay.addWidget(w)
@@ -199,10 +199,9 @@ class StepCard(QFrame):
     def _edit(self, name: str, value: object, gesture: int) -> None:
         if not self._current():
             return
-        step = self.step
-        if same_value(step.params[name], step.spec.param(name).clip(value)):
-            return  # nothing changes: no undo entry that undoes nothing
-        self.doc.undo.push(SetParam(self.doc, self.index, name, value, gesture))
+        command = SetParam(self.doc, self.index, name, value, gesture)
+        if command.changes():  # no undo entry that undoes nothing
+            self.doc.undo.push(command)
 
     def _style_enabled(self, on: bool) -> None:
         for w in self.controls.values():
@@ -218,8 +217,9 @@ class StepCard(QFrame):
             self.enable.setChecked(step.enabled)
             self.enable.blockSignals(False)
             self._style_enabled(step.enabled)
-        elif change.kind == "param" and change.name in self.controls:
-            self.controls[change.name].set_value(step.params[change.name])
+        elif change.kind == "param":  # a view's slider moves with any of its parameters (a picked balance)
+            for name, value in step.spec.slider_values(step.params).items():
+                self.controls[name].set_value(value)
             self.confidence.setText(self._confidence_text())  # "edited by you" comes and goes with undo
 
     def move(self, delta: int) -> None:

@@ -69,6 +69,12 @@ QSlider::handle:horizontal {{ background: #d8d8d8; width: 12px; height: 12px; ma
     border-radius: 6px; }}
 QSlider::handle:horizontal:hover {{ background: white; }}
 QSlider::handle:horizontal:focus {{ border: 2px solid {ACCENT}; width: 8px; height: 8px; }}
+QSlider#temperatureSlider::groove:horizontal {{ background: qlineargradient(x1: 0, y1: 0, x2: 1, y2: 0,
+    stop: 0 #4f86d9, stop: 0.5 #8a8a8a, stop: 1 #d9a13b); }}
+QSlider#tintSlider::groove:horizontal {{ background: qlineargradient(x1: 0, y1: 0, x2: 1, y2: 0,
+    stop: 0 #4fae57, stop: 0.5 #8a8a8a, stop: 1 #c25cc2); }}
+QSlider#temperatureSlider::sub-page:horizontal, QSlider#tintSlider::sub-page:horizontal {{
+    background: transparent; }}
 QProgressBar {{ background: {RAISED}; border: 1px solid #444; border-radius: 3px; color: {TEXT};
     text-align: center; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 2px; }}

@@ -61,7 +61,7 @@ def no_second_pass(linear: np.ndarray) -> _Blown:
 
 
 def dragged(i: int) -> Recipe:
-    """The recipe after the ``i``-th move of the white balance's blue slider."""
+    """The recipe after the ``i``-th move of the white balance (its blue gain), as a slider drag makes."""
     steps = list(RECIPE.steps)
     steps[1] = Step("white_balance", {"green": 0.9, "blue": 1.25 + 0.003 * i})
     return Recipe(steps)

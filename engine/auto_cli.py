@@ -74,8 +74,12 @@ def describe(recipe: Recipe) -> str:
     """One line per step: filter, parameters, confidence and the runner-up."""
     lines = []
     for i, s in enumerate(recipe, 1):
-        params = ", ".join(_zones(s) if isinstance(v, list) else f"{k} {_fmt(v, s.spec.param(k).min < 0)}"
-                           for k, v in s.params.items())
+        if s.spec.view:  # the card's sliders (white balance: Temp and Tint over its gains)
+            params = ", ".join(f"{s.spec.slider(k).label.lower()} {v:+.0f}"
+                               for k, v in s.spec.slider_values(s.params).items())
+        else:
+            params = ", ".join(_zones(s) if isinstance(v, list) else f"{k} {_fmt(v, s.spec.param(k).min < 0)}"
+                               for k, v in s.params.items())
         conf = ""
         if s.probs:
             p = s.probs.get(s.op, 0.0)

@@ -30,6 +30,8 @@ MIN_UNCLIPPED = 0.5
 #: The spot's radius in screen pixels, so that a click at any zoom averages what the eye sees
 #: under the cursor (Lightroom's loupe averages a few screen pixels too).
 SPOT_SCREEN_PX = 3
+#: A change of Temp or Tint past this many points is told (about a 2 % gain).
+NOTICED = 1.3
 
 
 class PickError(ValueError):
@@ -47,13 +49,14 @@ class Pick:
     def describe(self, old: dict[str, float] | None = None) -> str:
         """Words for the status line: how the photo changes from the ``old`` gains (None: no white
         balance before), as the photographer sees it, and the new gains."""
-        old = old or {"green": 1.0, "blue": 1.0}
-        words = [w for ratio, up, down in ((self.params["blue"] / old["blue"], "cooler", "warmer"),
-                                           (self.params["green"] / old["green"], "greener", "more magenta"))
-                 for w in ([up] if ratio > 1.02 else [down] if ratio < 1 / 1.02 else [])]
+        spec = REGISTRY["white_balance"]
+        now, was = spec.slider_values(self.params), spec.slider_values(old or spec.defaults())
+        words = [w for shift, up, down in ((now["temperature"] - was["temperature"], "warmer", "cooler"),
+                                           (now["tint"] - was["tint"], "more magenta", "greener"))
+                 for w in ([up] if shift > NOTICED else [down] if shift < -NOTICED else [])]
         change = f"the photo is now {' and '.join(words)}" if words else "nearly as it was"
         text = (f"White balance set from the spot: {change} "
-                f"(green ×{self.params['green']:.3f}, blue ×{self.params['blue']:.3f})")
+                f"(Temp {now['temperature']:+.0f}, Tint {now['tint']:+.0f})")
         if self.limited:
             text += ". Its cast is stronger than the white balance can take, so some of it is left"
         return text + "."

@@ -16,7 +16,7 @@ from . import (  # noqa: F401  (imported to register)
     highlights,
 )
 # isort: on
-from .base import LUMA, REGISTRY, FilterSpec, Param, Sigmoid, TanhRange, register
+from .base import LUMA, REGISTRY, FilterSpec, Param, Sigmoid, TanhRange, View, register
 
 #: The agent's eight actions, in the order of its network's heads. Exported models record their
 #: own order in their metadata (engine.runners.agent reads it), so this only binds new training.
@@ -24,4 +24,4 @@ AGENT_FILTERS: tuple[str, ...] = (
     "black_white", "color_curves", "contrast", "exposure", "gamma", "saturation", "tone", "white_balance",
 )
 
-__all__ = ["AGENT_FILTERS", "LUMA", "REGISTRY", "FilterSpec", "Param", "Sigmoid", "TanhRange", "register"]
+__all__ = ["AGENT_FILTERS", "LUMA", "REGISTRY", "FilterSpec", "Param", "Sigmoid", "TanhRange", "View", "register"]

@@ -95,7 +95,7 @@ class Param:
     max: float
     default: float
     description: str
-    mapping: Mapping_
+    mapping: Mapping_ | None  # None: a slider of a filter's View, which no network outputs
     shape: tuple[int, ...] = ()
     log_scale: bool = False  # a slider should move in log space (gamma, gains)
 
@@ -132,6 +132,19 @@ class Param:
 Migration = Callable[[dict], dict]
 
 
+@dataclass(frozen=True)
+class View:
+    """The sliders a photographer moves in place of a filter's stored parameters, where another
+    pair of numbers reads better than the parameters themselves: white balance's Temperature and
+    Tint over its two gains, as Lightroom and darktable show it. ``params`` declare the sliders
+    (mapping None); ``to_view`` and ``from_view`` convert a whole set either way. Sidecars,
+    training, ``fit`` and replay keep the stored parameters."""
+
+    params: tuple[Param, ...]
+    to_view: Callable[[Mapping[str, Any]], dict[str, float]]
+    from_view: Callable[[Mapping[str, float]], dict[str, float]]
+
+
 @dataclass(frozen=True, eq=False)
 class FilterSpec:
     """A registered image operation. ``math(img, **params)`` is array-API generic.
@@ -159,6 +172,8 @@ class FilterSpec:
     #: (``engine.filters.white_balance.blown``), or None where nobody passes it (training and the
     #: agent's proxy loop). :func:`replay_steps` passes it.
     uses_blown: bool = False
+    #: Sliders shown in place of ``params`` (:class:`View`), or None: one slider per parameter.
+    view: View | None = None
 
     @property
     def trained_version(self) -> int:
@@ -171,6 +186,36 @@ class FilterSpec:
             if p.name == name:
                 return p
         raise KeyError(f"filter {self.id!r} has no parameter {name!r}")
+
+    @property
+    def sliders(self) -> tuple[Param, ...]:
+        """What the photographer moves: the view's sliders, or the parameters themselves."""
+        return self.view.params if self.view else self.params
+
+    def slider(self, name: str) -> Param:
+        """A slider of :attr:`sliders`, or a stored parameter, by name."""
+        for p in (*self.sliders, *self.params):
+            if p.name == name:
+                return p
+        raise KeyError(f"filter {self.id!r} has no slider {name!r}")
+
+    def slider_values(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` as the sliders show them."""
+        if self.view is None:
+            return {p.name: params[p.name] for p in self.params}
+        return {n: float(np.clip(v, self.slider(n).min, self.slider(n).max))
+                for n, v in self.view.to_view(params).items()}
+
+    def edit(self, params: Mapping[str, Any], name: str, value: Any) -> dict[str, Any]:
+        """The stored parameters that change, each clipped to its range, when the photographer sets
+        ``name`` (a slider of the view, or a parameter) to ``value``; the other sliders hold. Near a
+        corner of the view a stored parameter can reach its end first, and the other slider then
+        gives way."""
+        if self.view is None or name in {p.name for p in self.params}:
+            return {name: self.param(name).clip(value)}
+        values = self.slider_values(params)
+        values[name] = self.slider(name).clip(value)
+        return {k: self.param(k).clip(v) for k, v in self.view.from_view(values).items()}
 
     def defaults(self) -> dict[str, float | list]:
         return {p.name: p.default_value() for p in self.params}

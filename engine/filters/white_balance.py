@@ -17,11 +17,13 @@ every channel clipped as a neutral grey there, so a neutral pixel past white cou
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from array_api_compat import array_namespace
 
-from .base import LUMA, FilterSpec, Param, TanhRange, lerp, per_image, register
+from .base import LUMA, FilterSpec, Param, TanhRange, View, lerp, per_image, register
 
 #: A decoded pixel whose lowest channel is below this (the file's white being 1) is balanced in
 #: full; at :data:`BLOWN_AT` and above it is left as it is, a smoothstep between: a JPEG's 250 and 253.
@@ -74,6 +76,26 @@ def blown(decoded: Any) -> Any:
     return t * t * (3.0 - 2.0 * t) * (1.0 - past * hue)
 
 
+#: Log gain per point of the Temperature and Tint sliders. Along the Planckian locus in linear sRGB,
+#: ln(red / blue) grows by about 0.0107 per mired between 6500 K and 3000 K, so a point is about
+#: 1.4 mired and 100 points about 140: from daylight (5500 K) to tungsten's warmth (3100 K).
+TEMP_TINT_STEP = 0.015
+
+
+def to_temp_tint(params: Mapping[str, Any]) -> dict[str, float]:
+    """The gains as Temperature and Tint, the sliders a photographer moves (Lightroom's, for a
+    rendered file): Temperature warms (positive: red up, blue down, green between, about the
+    daylight locus) or cools; Tint moves green against red and blue (positive: magenta)."""
+    lg, lb = math.log(float(params["green"])), math.log(float(params["blue"]))
+    return {"temperature": -lb / TEMP_TINT_STEP + 0.0, "tint": (lb / 2 - lg) / TEMP_TINT_STEP + 0.0}  # no -0
+
+
+def from_temp_tint(values: Mapping[str, float]) -> dict[str, float]:
+    """The gains of a Temperature and Tint (:func:`to_temp_tint`'s inverse)."""
+    t, tint = float(values["temperature"]) * TEMP_TINT_STEP, float(values["tint"]) * TEMP_TINT_STEP
+    return {"green": math.exp(-tint - t / 2), "blue": math.exp(-t)}
+
+
 _LO, _HI = 0.6065306597126334, 1.6487212707001282  # exp(-0.5), exp(0.5): the paper's log range, the agent's
 _MIN, _MAX = 0.22313016014842982, 4.4816890703380645  # exp(-1.5), exp(1.5): the photographer's (version 2)
 
@@ -96,6 +118,20 @@ SPEC = register(
         # depend on v1's math and mapping and still load in a v1 Retouch
         network_version=1,
         uses_blown=True,
+        # Temperature spans the blue gain's range; Tint spans every pair of gains, so any stored
+        # balance shows. Near the corners the green gain reaches its end first (FilterSpec.edit).
+        view=View(
+            params=(
+                Param("temperature", "Temp", "", -100.0, 100.0, 0.0,
+                      "Warms (positive, towards amber) or cools (negative, towards blue) the photo; "
+                      "100 is about the step from daylight to tungsten light", None),
+                Param("tint", "Tint", "", -150.0, 150.0, 0.0,
+                      "Adds magenta (positive) or green (negative), across the temperature's "
+                      "blue-amber line", None),
+            ),
+            to_view=to_temp_tint,
+            from_view=from_temp_tint,
+        ),
     )
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, settle, shown
 
@@ -113,14 +114,16 @@ def test_typed_values_beyond_a_range_are_brought_inside_and_the_sidecar_reopens(
     # (the "-" was dropped, and "-2" in Gamma stored 2.00, the other way from the one asked)
     win.panel.add_step("white_balance")
     settle(qtbot, win)
-    gamma, blue = win.panel.steps.cards[1].controls["gamma"], win.panel.steps.cards[2].controls["blue"]
-    gamma.spin.show(), blue.spin.show()
+    gamma, temp = win.panel.steps.cards[1].controls["gamma"], win.panel.steps.cards[2].controls["temperature"]
+    gamma.spin.show(), temp.spin.show()
     n = win.doc.undo.count()
-    for spin, text in ((gamma.spin, "1.5"), (blue.spin, "-0.5"), (gamma.spin, "-2"), (gamma.spin, "-")):
+    for spin, text in ((gamma.spin, "1.5"), (temp.spin, "-500"), (gamma.spin, "-2"), (gamma.spin, "-")):
         _type(qtbot, spin, text)
     settle(qtbot, win)
     steps = win.doc.recipe.steps
-    assert steps[2].params["blue"] == REGISTRY["white_balance"].param("blue").min
+    # Temp at its coolest: the blue gain at its end, the tint kept at 0
+    assert steps[2].params["blue"] == REGISTRY["white_balance"].param("blue").max and temp.spin.text() == "-100"
+    assert REGISTRY["white_balance"].slider_values(steps[2].params)["tint"] == pytest.approx(0, abs=1e-9)
     assert steps[1].params["gamma"] == REGISTRY["gamma"].param("gamma").min  # a lone "-" then changes nothing
     # each typed value is its own undo step, however quickly they come
     assert win.doc.undo.count() == n + 3
@@ -513,7 +516,7 @@ def test_auto_white_balance_sets_one_measured_step_and_keeps_the_others(qtbot, w
     auto_and_wait(qtbot, win)  # a fresh recipe, with Auto's own measured white balance
     at = [s.source for s in doc.recipe].index("auto-white-balance")
     assert doc.recipe.steps[at].params == want.params  # the same measurement as Auto's
-    ctrl = win.panel.steps.cards[at].controls["green"]
+    ctrl = win.panel.steps.cards[at].controls["tint"]
     ctrl.slider.setValue(ctrl.slider.value() + 100)  # the photographer moves it
     settle(qtbot, win)
     edited, edited_steps = doc.recipe.dumps(), copy.deepcopy(doc.recipe.steps)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from qt_helpers import auto_and_wait, open_and_wait, settle, shown
 
@@ -190,3 +191,50 @@ def test_showing_another_photo_leaves_pick_mode(qtbot, win, folder):
     assert not win.viewer.picking and not win.picker.active
     win.viewer.picked.emit(QPointF(10, 10))  # a click that was under way: not onto this photo
     assert len(win.doc.recipe) == 0
+
+
+def test_the_cards_temp_and_tint_move_the_gains_and_follow_a_pick(qtbot, win, folder):
+    """The white balance card shows Lightroom's Temp and Tint over the two gains it stores: a Temp
+    drag warms the photo on screen and is one undo step, the tint held; a pick moves both sliders."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    doc = win.doc
+    win.panel.add_step("white_balance")
+    settle(qtbot, win)
+    card = win.panel.steps.cards[0]
+    temp, tint = card.controls["temperature"], card.controls["tint"]
+    assert (temp.value(), tint.value()) == (0, 0) and temp.label.text() == "Temp"
+    before, n = shown(win).astype(float), doc.undo.count()
+    temp.slider.setSliderDown(True)  # one drag, in three moves
+    for pos in (600, 700, 750):
+        temp.slider.setValue(pos)
+    temp.slider.setSliderDown(False)
+    settle(qtbot, win)
+    assert doc.undo.count() == n + 1 and temp.spin.text() == "50"
+    params = dict(doc.recipe.steps[0].params)
+    assert params["blue"] < 1 and params["green"] < 1  # red up against both, blue the most
+    assert doc.recipe.steps[0].spec.slider_values(params) == pytest.approx({"temperature": 50, "tint": 0})
+    warmer = shown(win).astype(float)
+    shift = (warmer[..., 0] - warmer[..., 2]).mean() - (before[..., 0] - before[..., 2]).mean()
+    assert shift > 10, shift  # red against blue, in 8-bit levels on screen
+    tint.spin.setFocus()
+    tint.spin.selectAll()
+    qtbot.keyClicks(tint.spin, "30")
+    qtbot.keyClick(tint.spin, Qt.Key.Key_Return)
+    settle(qtbot, win)
+    assert doc.recipe.steps[0].spec.slider_values(doc.recipe.steps[0].params) == pytest.approx(
+        {"temperature": 50, "tint": 30}) and doc.recipe.steps[0].params["blue"] == params["blue"]
+    # a pick on this card: both sliders show the new balance
+    x, y = _grey_spot(doc.linear, win.picker.spot_radius(doc.linear))
+    card.pick.click()
+    _click_image(qtbot, win, x, y)
+    settle(qtbot, win)
+    card = win.panel.steps.cards[0]
+    picked = doc.recipe.steps[0].spec.slider_values(doc.recipe.steps[0].params)
+    assert abs(picked["temperature"] - 50) > 5
+    assert {k: c.value() for k, c in card.controls.items()} == {k: round(v) for k, v in picked.items()}
+    win.undo_group.undo()
+    win.undo_group.undo()
+    win.undo_group.undo()
+    settle(qtbot, win)
+    assert doc.recipe.steps[0].params == {"green": 1.0, "blue": 1.0}
+    assert {k: c.value() for k, c in win.panel.steps.cards[0].controls.items()} == {"temperature": 0, "tint": 0}

@@ -3,6 +3,7 @@ paper's known values per filter (shared/research/exposure.md §1). Images are th
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -205,6 +206,58 @@ def test_white_balance_keeps_grey_luminance_and_scales_channels(patch: np.ndarra
     grey = np.full((1, 1, 3), 0.5)
     lum = (apply("white_balance", grey, green=g, blue=b) * LUMA).sum()
     assert lum == pytest.approx(0.5, rel=1e-4)
+
+
+@ids
+def test_sliders_show_every_stored_value_and_give_it_back(spec: FilterSpec) -> None:
+    """A filter's sliders (its View, or its parameters) show any parameters it can store, inside
+    their ranges, at the defaults' place for the defaults; moving one slider to what it shows
+    changes nothing."""
+    rng = np.random.default_rng(7)
+    assert {p.name for p in spec.sliders} and all(p.label and p.description for p in spec.sliders)
+    shown = spec.slider_values(spec.defaults())
+    assert shown == {p.name: p.default_value() for p in spec.sliders}
+    names = [p.name for p in spec.params]  # a view's corners too: every parameter at an end
+    corners = [dict(zip(names, c, strict=True)) for c in itertools.product(*[(p.min, p.max) for p in spec.params])
+               if spec.view]
+    for params in [interior_params(spec, rng, 0.0) for _ in range(20)] + corners:
+        for name, value in spec.slider_values(params).items():
+            p = spec.slider(name)
+            assert p.min <= value <= p.max if not p.shape else True, (name, value)  # shown whole, not clipped
+            back = spec.edit(params, name, value)
+            for k, v in back.items():
+                np.testing.assert_allclose(v, params[k], rtol=1e-9)
+    if spec.view:
+        for p in spec.view.params:
+            assert p.mapping is None and not p.shape  # what no network outputs: a scalar slider
+            assert p.name not in {q.name for q in spec.params}
+
+
+def test_white_balance_temp_warms_along_the_daylight_line_and_tint_turns_magenta() -> None:
+    """Temp and Tint as Lightroom's: a positive Temp warms a grey (red up, blue down, green between)
+    and leaves its tint alone; a positive Tint makes it magenta (green down against red and blue)
+    and leaves its temperature alone. 100 points of Temp are about daylight to tungsten."""
+    spec = REGISTRY["white_balance"]
+    grey = np.full((1, 1, 3), 0.4)
+
+    def grey_after(**sliders: float) -> np.ndarray:
+        params = spec.defaults()
+        for name, value in sliders.items():
+            params.update(spec.edit(params, name, value))
+        return np.log(apply("white_balance", grey, **params)[0, 0])
+
+    r, g, b = grey_after(temperature=40)
+    assert r > g > b and r - g == pytest.approx(g - b, rel=1e-6)  # green halfway, in log
+    assert spec.slider_values(spec.edit(spec.defaults(), "temperature", 40))["tint"] == pytest.approx(0, abs=1e-9)
+    r, g, b = grey_after(tint=40)
+    assert g < r == pytest.approx(b)
+    r, g, b = grey_after(temperature=-100)
+    assert b - r == pytest.approx(1.5)  # the blue gain's end: ln(red/blue) moves 0.0107 per mired
+    assert 120 < (b - r) / 0.0107 < 160  # mireds: 5500 K daylight to about 3100 K
+    # near a corner the green gain ends first: the tint gives way; a stored value stays in range
+    corner = spec.edit(spec.edit(spec.defaults(), "tint", -150), "temperature", -100)
+    assert corner["green"] == spec.param("green").max and corner["blue"] == spec.param("blue").max
+    assert spec.slider_values({**spec.defaults(), **corner})["tint"] == pytest.approx(-50)
 
 
 def test_saturation_keeps_greys_grey_and_raises_saturation(patch: np.ndarray) -> None:

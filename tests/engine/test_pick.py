@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from engine.filters.base import LUMA
+from engine.filters.white_balance import from_temp_tint
 from engine.pick import PickError, pick_white_balance, spot
 from engine.recipe import Recipe, Step
 from engine.render import replay
@@ -70,10 +71,15 @@ def test_a_cast_past_the_filters_range_is_partly_removed_and_said(photo_linear):
     assert pick.params["green"] == pytest.approx(2 * pick_white_balance(Recipe(), 0, px * [1, 2, 4]).params["green"],
                                                  rel=1e-3)  # within range: the whole cast
     assert "stronger than the white balance can take" in pick.describe()
-    # said as the photo changes: an orange spot is neutralised by cooling it
-    assert pick.describe().startswith("White balance set from the spot: the photo is now cooler and greener (")
-    assert pick.describe({"green": 4.0, "blue": 9.0}).startswith("White balance set from the spot: the photo is "
-                                                                 "now warmer and more magenta")
+    # said as the photo changes, in the card's Temp and Tint: an orange spot is neutralised by cooling
+    # it; its cast lies near the daylight locus, and the clamped blue leaves some tint (4 points)
+    assert pick.describe().startswith(
+        "White balance set from the spot: the photo is now cooler and more magenta (Temp -100, Tint +4)")
+    greener = from_temp_tint({"temperature": -60.0, "tint": -40.0})
+    assert pick.describe(greener).startswith("White balance set from the spot: the photo is now cooler and more "
+                                             "magenta")
+    assert pick.describe(from_temp_tint({"temperature": -100.0, "tint": 30.0})).startswith(
+        "White balance set from the spot: the photo is now greener (")
     assert "nearly as it was" in pick.describe(pick.params)
 
 
