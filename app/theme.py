@@ -75,6 +75,8 @@ QSlider#tintSlider::groove:horizontal {{ background: qlineargradient(x1: 0, y1: 
     stop: 0 #4fae57, stop: 0.5 #8a8a8a, stop: 1 #c25cc2); }}
 QSlider#temperatureSlider::sub-page:horizontal, QSlider#tintSlider::sub-page:horizontal {{
     background: transparent; }}
+QSlider#temperatureSlider::groove:horizontal:disabled, QSlider#tintSlider::groove:horizontal:disabled {{
+    background: #4a4a4a; }}
 QProgressBar {{ background: {RAISED}; border: 1px solid #444; border-radius: 3px; color: {TEXT};
     text-align: center; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 2px; }}
