@@ -200,6 +200,12 @@ class Viewer(QWidget):
     def toggle_split(self) -> None:
         self.set_split(not self.split)
 
+    def move_split(self, delta: float) -> None:
+        """Move the Before / After line by ``delta`` of the photo's width (kept on it)."""
+        if self.split:
+            self.split_x = min(max(self.split_x + delta, 0.0), 1.0)
+            self.update()
+
     def _clamp(self) -> None:
         w, h = self.full.width(), self.full.height()
         half_w, half_h = self.width() / 2 / self.scale, self.height() / 2 / self.scale
@@ -299,8 +305,8 @@ class Viewer(QWidget):
         super().focusOutEvent(event)
 
     def keyPressEvent(self, event) -> None:
-        """Arrows pan a zoomed photo by a tenth of the view (Shift: half); with Before / After on,
-        Alt+Left/Right move its line. Only the mouse could do either."""
+        """Arrows pan a zoomed photo by a tenth of the view (Shift: half); only the mouse could.
+        (Alt+Left/Right move the Before / After line: the window's View menu.)"""
         if self.picking and event.key() == Qt.Key.Key_Escape:
             self.stop_pick(cancelled=True)
             return
@@ -310,11 +316,6 @@ class Viewer(QWidget):
             super().keyPressEvent(event)  # Ctrl+arrows are the window's (next / previous photo)
             return
         dx, dy = arrows[event.key()]
-        if self.split and mods & Qt.KeyboardModifier.AltModifier:
-            if dx:
-                self.split_x = min(max(self.split_x + 0.05 * dx, 0.0), 1.0)
-                self.update()
-            return
         k = 0.5 if mods & Qt.KeyboardModifier.ShiftModifier else 0.1
         self._pan(QPointF(dx * self.width() * k / self.scale, dy * self.height() * k / self.scale))
 

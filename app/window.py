@@ -311,6 +311,12 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.a_split.setCheckable(True)
         self.viewer.splitToggled.connect(self.a_split.setChecked)
         self.viewer.splitToggled.connect(lambda on: self._request_detail() if on else None)
+        # the window's, not the photo's: they worked only once the photo had been clicked
+        moves = [act(v, f"Move Before / After Line {side}", lambda d=d: self.viewer.move_split(d), f"Alt+{side}")
+                 for side, d in (("Left", -0.05), ("Right", 0.05))]
+        for a in moves:
+            a.setEnabled(False)
+            self.viewer.splitToggled.connect(a.setEnabled)
         self.a_clipping = act(v, "Show &Clipping", lambda: self.set_clipping(self.a_clipping.isChecked()), "J",
                               "Red where a channel is blown at 255, blue where the photo is crushed to black")
         self.a_clipping.setCheckable(True)

@@ -67,9 +67,19 @@ def test_the_photo_pans_and_the_split_moves_from_the_keyboard(qtbot, win, folder
     assert v.center.x() == pytest.approx(c0.x() + v.width() * 0.1 / 2.0)
     qtbot.keyClick(v, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
     assert v.center.y() > c0.y()
+    qtbot.keyClick(v, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)  # no Before / After: a pan
+    assert v.split_x == 0.5 and v.center.x() == pytest.approx(c0.x())
     v.set_split(True)
     qtbot.keyClick(v, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
     assert v.split_x == pytest.approx(0.45)
+    # wherever the keyboard is (a step's slider): the window's View menu has them
+    win.panel.add_step("exposure")
+    settle(qtbot, win)
+    slider = win.panel.steps.cards[0].controls["ev"].slider
+    slider.setFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(slider, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert v.split_x == pytest.approx(0.55) and win.doc.recipe.steps[0].params["ev"] == 0
 
 
 def test_wheel_zoom_pan_and_full_resolution_detail(qtbot, win, folder, monkeypatch):
