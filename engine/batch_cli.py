@@ -152,14 +152,14 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     console = Console(stderr=True)
     workers = args.jobs or default_workers(len(jobs), jobs)
     where = f"cluster {args.scheduler}" if args.scheduler else f"{workers} worker process(es)"
-    console.print(_shown(f"Exporting {len(jobs)} photo(s) from {in_dir} to {out_dir} on {where}"))
+    console.print(_shown(f"Exporting {len(jobs)} photo(s) from {in_dir} to {out_dir} on {where}"), soft_wrap=True)
     s = jobs[0].settings
     if s.source != "recipe" and (s.model or s.strength is not None or s.white_balance != "learned"):
         model = Path(s.model).stem if s.model else "the shipped model"
         # a style may carry its own strength (one learnt from pairs says 1), which the workers use
         own = "the style's own strength" if s.model else "Auto's strength"
         strength = own if s.strength is None else f"strength {s.strength:g}"
-        console.print(f"Auto: {model}, {strength}, white balance {s.white_balance}")
+        console.print(f"Auto: {model}, {strength}, white balance {s.white_balance}", soft_wrap=True)
     cancel = threading.Event()
     results = []
     cancelled = False
@@ -180,7 +180,8 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     # a kill (SIGTERM) or a closed terminal (SIGHUP) cancels as Ctrl-C does: without it the batch
     # died with no summary, its workers left behind (not under nohup, which ignores SIGHUP)
     previous = catch_stops(on_ctrl_c)
-    with Progress(*columns, console=console, transient=False) as bar:
+    # a log gets the lines below, not the bar's last frame
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
         task = bar.add_task("export", total=len(jobs), rate="", eta="-")
         gen = export_all(jobs, workers=workers, cancel=cancel, scheduler=args.scheduler)
         said = time.monotonic()

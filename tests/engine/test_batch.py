@@ -1044,3 +1044,5 @@ def test_a_log_gets_progress_lines_and_whole_names(sources, tmp_path, capsys, mo
     assert re.search(r"^1/3 photos, [\d.]+ photos/min, ETA ", err, re.M) and "\n3/3 photos" in err, err
     assert "Batch export: 2 done, 0 skipped, 1 failed, 0 not started\n" in err
     assert f"\n  {long}: " in err
+    assert "━" not in err  # no bar's last frame
+    assert f"Exporting 3 photo(s) from {shoot} to {tmp_path / 'out'} on 1 worker process(es)\n" in err  # unwrapped
