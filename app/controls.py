@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.filters import Param
-from engine.filters.base import curve_knots
+from engine.filters.base import curve_knots, points
 
 from . import theme
 
@@ -131,6 +131,10 @@ class _ParamSpin(QDoubleSpinBox):
     def __init__(self, *args: Any):
         super().__init__(*args)
         self.stepping = False  # a change from the arrow keys or the wheel (stepBy), not a typed value
+        self.points = False  # whole signed points (Temp, Tint): "+4", "-12", "0", as Lightroom's fields
+
+    def textFromValue(self, value: float) -> str:
+        return points(value) if self.points else super().textFromValue(value)
 
     def stepBy(self, steps: int) -> None:
         self.stepping = True
@@ -205,16 +209,20 @@ class ParamSlider(QWidget):
         self.label.setMinimumWidth(64)
         self.slider = FocusSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName(f"{param.name}Slider")  # Temp and Tint draw their colours (theme)
-        self.slider.setRange(0, SLIDER_STEPS)
-        # an arrow press moves 1 % of the range (0.07 EV of Exposure; it was 0.1 %: invisible), Page 5 %
-        self.slider.setSingleStep(SLIDER_STEPS // 100)
-        self.slider.setPageStep(SLIDER_STEPS // 20)
+        span = param.max - param.min
+        whole = span >= 100  # Temp and Tint: whole points, as Lightroom's
+        self.steps = round(span) if whole else SLIDER_STEPS
+        self.slider.setRange(0, self.steps)
+        # an arrow press moves 1 % of the range (0.07 EV of Exposure; it was 0.1 %: invisible), Page 5 %;
+        # a whole-point slider moves a point and ten
+        self.slider.setSingleStep(1 if whole else SLIDER_STEPS // 100)
+        self.slider.setPageStep(10 if whole else SLIDER_STEPS // 20)
         self.slider.setToolTip(f"{param.description}\nDouble-click the label to reset to {param.default:g}.")
         self.spin = _ParamSpin()
         self.spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        span = param.max - param.min
-        decimals = 3 if span <= 1.0 else 2 if span < 100 else 0  # Temp and Tint read in whole points
+        decimals = 0 if whole else 3 if span <= 1.0 else 2
         self.spin.setDecimals(decimals)
+        self.spin.points = whole and param.min < 0
         self.spin.setRange(param.min, param.max)
         self.spin.setSingleStep(1 if decimals == 0 else 10 ** -(decimals - 1) if span > 1 else span / 100)
         if param.log_scale:  # a gain or a gamma: an arrow press moves by a share of the value, not 0.1
@@ -248,10 +256,10 @@ class ParamSlider(QWidget):
             t = (math.log(v) - math.log(p.min)) / (math.log(p.max) - math.log(p.min))
         else:
             t = (v - p.min) / (p.max - p.min)
-        return round(min(max(t, 0.0), 1.0) * SLIDER_STEPS)
+        return round(min(max(t, 0.0), 1.0) * self.steps)
 
     def from_pos(self, pos: int) -> float:
-        p, t = self.param, pos / SLIDER_STEPS
+        p, t = self.param, pos / self.steps
         if p.log_scale:
             return math.exp(math.log(p.min) + t * (math.log(p.max) - math.log(p.min)))
         return p.min + t * (p.max - p.min)

@@ -146,8 +146,9 @@ class StepCard(QFrame):
             self.confidence.setToolTip(self._how_text())
         lay.addWidget(self.confidence)
         self.controls: dict[str, ParamSlider | CurveEditor] = {}
-        for p, value in zip(spec.sliders, spec.slider_values(step.params).values(), strict=True):
-            w = control_for(p, value)
+        shown = spec.slider_values(step.params)
+        for p in spec.sliders:
+            w = control_for(p, shown[p.name])
             w.edited.connect(lambda v, g, name=p.name: self._edit(name, v, g))
             self.controls[p.name] = w
             lay.addWidget(w)
@@ -200,8 +201,10 @@ class StepCard(QFrame):
         if not self._current():
             return
         command = SetParam(self.doc, self.index, name, value, gesture)
-        if command.changes():  # no undo entry that undoes nothing
+        if command.changes():
             self.doc.undo.push(command)
+        else:  # no undo entry that undoes nothing, and the control shows what is stored, not what was asked
+            self._show_params()
 
     def _style_enabled(self, on: bool) -> None:
         for w in self.controls.values():
@@ -218,9 +221,13 @@ class StepCard(QFrame):
             self.enable.blockSignals(False)
             self._style_enabled(step.enabled)
         elif change.kind == "param":  # a view's slider moves with any of its parameters (a picked balance)
-            for name, value in step.spec.slider_values(step.params).items():
-                self.controls[name].set_value(value)
+            self._show_params(step)
             self.confidence.setText(self._confidence_text())  # "edited by you" comes and goes with undo
+
+    def _show_params(self, step: Step | None = None) -> None:
+        step = step or self.step
+        for name, value in step.spec.slider_values(step.params).items():
+            self.controls[name].set_value(value)
 
     def move(self, delta: int) -> None:
         dst = self.index + delta

@@ -16,6 +16,7 @@ import numpy as np
 
 from .cli import CliError, UsageError, _check_output, _output_format, guarded, quality, render_with_progress, status
 from .filters import REGISTRY
+from .filters.base import points
 from .formats import DEFAULT_PPI, SHARPEN_LEVELS, ppi_arg
 from .recipe import Recipe, Step
 from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH, WHITE_BALANCES
@@ -75,7 +76,7 @@ def describe(recipe: Recipe) -> str:
     lines = []
     for i, s in enumerate(recipe, 1):
         if s.spec.view:  # the card's sliders (white balance: Temp and Tint over its gains)
-            params = ", ".join(f"{s.spec.slider(k).label.lower()} {v:+.0f}"
+            params = ", ".join(f"{s.spec.slider(k).label.lower()} {points(v)}"
                                for k, v in s.spec.slider_values(s.params).items())
         else:
             params = ", ".join(_zones(s) if isinstance(v, list) else f"{k} {_fmt(v, s.spec.param(k).min < 0)}"

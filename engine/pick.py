@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .filters import REGISTRY
-from .filters.base import LUMA
+from .filters.base import LUMA, points
 from .recipe import Recipe
 from .render import replay
 
@@ -56,7 +56,7 @@ class Pick:
                  for w in ([up] if shift > NOTICED else [down] if shift < -NOTICED else [])]
         change = f"the photo is now {' and '.join(words)}" if words else "nearly as it was"
         text = (f"White balance set from the spot: {change} "
-                f"(Temp {now['temperature']:+.0f}, Tint {now['tint']:+.0f})")
+                f"(Temp {points(now['temperature'])}, Tint {points(now['tint'])})")
         if self.limited:
             text += ". Its cast is stronger than the white balance can take, so some of it is left"
         return text + "."

@@ -132,6 +132,13 @@ class Param:
 Migration = Callable[[dict], dict]
 
 
+def points(value: float) -> str:
+    """A whole-point slider's value as a photographer reads it, as Lightroom's fields do: "+4",
+    "-12", "0" (halves away from zero, as the app's number field rounds; never "-0")."""
+    n = math.floor(abs(float(value)) + 0.5)
+    return f"{n if value > 0 else -n:+d}" if n else "0"
+
+
 @dataclass(frozen=True)
 class View:
     """The sliders a photographer moves in place of a filter's stored parameters, where another
@@ -208,9 +215,8 @@ class FilterSpec:
 
     def edit(self, params: Mapping[str, Any], name: str, value: Any) -> dict[str, Any]:
         """The stored parameters that change, each clipped to its range, when the photographer sets
-        ``name`` (a slider of the view, or a parameter) to ``value``; the other sliders hold. Near a
-        corner of the view a stored parameter can reach its end first, and the other slider then
-        gives way."""
+        ``name`` (a slider of the view, or a parameter) to ``value``; the other sliders hold (one
+        showing a stored value past its end, which a pick can make, moves to that end)."""
         if self.view is None or name in {p.name for p in self.params}:
             return {name: self.param(name).clip(value)}
         values = self.slider_values(params)

@@ -13,6 +13,8 @@ blue). A RAW converter balances before it clips and keeps such a white neutral. 
 pixel's :func:`blown` weight, read from the decoded image, and the step fades its gains out by it.
 Version 4: a RAW decode keeps its highlights past white (:mod:`engine.io.raw`) and rebuilds what
 every channel clipped as a neutral grey there, so a neutral pixel past white counts as blown too.
+Version 5 widens the green gain's range to exp(+-2.79), so that every Temp and Tint of the card (its
+:class:`View`) can be stored; the math is the same.
 """
 
 from __future__ import annotations
@@ -76,38 +78,46 @@ def blown(decoded: Any) -> Any:
     return t * t * (3.0 - 2.0 * t) * (1.0 - past * hue)
 
 
-#: Log gain per point of the Temperature and Tint sliders. Along the Planckian locus in linear sRGB,
-#: ln(red / blue) grows by about 0.0107 per mired between 6500 K and 3000 K, so a point is about
-#: 1.4 mired and 100 points about 140: from daylight (5500 K) to tungsten's warmth (3100 K).
+#: Log gain per point of the Temp and Tint sliders. Along the Planckian locus in linear sRGB,
+#: ln(red / blue) grows by about 0.0104 per mired between 6500 K and 3000 K, so a point is about
+#: 1.4 mired and 100 points about 144: from daylight (5500 K) to tungsten light (3100 K).
 TEMP_TINT_STEP = 0.015
+#: Where green lies along that line, in log, from red (0) to blue (1): as light warms, red against
+#: green rises 0.36 of what red against blue does (0.356 from 5500 K to 3000 K, 0.368 from 6500 K
+#: to 3500 K), so a Temp move alone stays on the locus and leaves no green or magenta.
+GREEN_SHARE = 0.36
+TEMP_RANGE, TINT_RANGE = 100.0, 150.0
 
 
 def to_temp_tint(params: Mapping[str, Any]) -> dict[str, float]:
-    """The gains as Temperature and Tint, the sliders a photographer moves (Lightroom's, for a
-    rendered file): Temperature warms (positive: red up, blue down, green between, about the
-    daylight locus) or cools; Tint moves green against red and blue (positive: magenta)."""
+    """The gains as Temp and Tint, the sliders a photographer moves (Lightroom's, for a rendered
+    file): Temp warms (positive: red up, blue down, green in between along the daylight locus)
+    or cools; Tint moves green against that line (positive: magenta)."""
     lg, lb = math.log(float(params["green"])), math.log(float(params["blue"]))
-    return {"temperature": -lb / TEMP_TINT_STEP + 0.0, "tint": (lb / 2 - lg) / TEMP_TINT_STEP + 0.0}  # no -0
+    return {"temperature": -lb / TEMP_TINT_STEP + 0.0, "tint": (GREEN_SHARE * lb - lg) / TEMP_TINT_STEP + 0.0}
 
 
 def from_temp_tint(values: Mapping[str, float]) -> dict[str, float]:
-    """The gains of a Temperature and Tint (:func:`to_temp_tint`'s inverse)."""
+    """The gains of a Temp and Tint (:func:`to_temp_tint`'s inverse)."""
     t, tint = float(values["temperature"]) * TEMP_TINT_STEP, float(values["tint"]) * TEMP_TINT_STEP
-    return {"green": math.exp(-tint - t / 2), "blue": math.exp(-t)}
+    return {"green": math.exp(-GREEN_SHARE * t - tint), "blue": math.exp(-t)}
 
 
 _LO, _HI = 0.6065306597126334, 1.6487212707001282  # exp(-0.5), exp(0.5): the paper's log range, the agent's
 _MIN, _MAX = 0.22313016014842982, 4.4816890703380645  # exp(-1.5), exp(1.5): the photographer's (version 2)
+#: Version 5: the green gain reaches every Temp and Tint the card offers (exp(+-2.79)), so that no
+#: corner of the two sliders is out of reach; blue's range is Temp's.
+_GREEN = math.exp(TEMP_TINT_STEP * (GREEN_SHARE * TEMP_RANGE + TINT_RANGE))
 
 SPEC = register(
     FilterSpec(
         id="white_balance",
         label="White balance",
         short="W",
-        version=4,
+        version=5,
         description="Neutralises or warms the colour cast; overall brightness stays the same.",
         params=(
-            Param("green", "Green", "×", _MIN, _MAX, 1.0,
+            Param("green", "Green", "×", 1 / _GREEN, _GREEN, 1.0,
                   "Green gain relative to red (above 1: greener, below: more magenta)",
                   TanhRange(_LO, _HI, initial=1.0, log=True), log_scale=True),
             Param("blue", "Blue", "×", _MIN, _MAX, 1.0, "Blue gain relative to red (above 1: cooler, below: warmer)",
@@ -118,16 +128,15 @@ SPEC = register(
         # depend on v1's math and mapping and still load in a v1 Retouch
         network_version=1,
         uses_blown=True,
-        # Temperature spans the blue gain's range; Tint spans every pair of gains, so any stored
-        # balance shows. Near the corners the green gain reaches its end first (FilterSpec.edit).
+        # Temp spans the blue gain's range, Tint every pair of gains version 4 could store, and the
+        # green gain (version 5) every pair of sliders: each side reaches all of the other
         view=View(
             params=(
-                Param("temperature", "Temp", "", -100.0, 100.0, 0.0,
+                Param("temperature", "Temp", "", -TEMP_RANGE, TEMP_RANGE, 0.0,
                       "Warms (positive, towards amber) or cools (negative, towards blue) the photo; "
                       "100 is about the step from daylight to tungsten light", None),
-                Param("tint", "Tint", "", -150.0, 150.0, 0.0,
-                      "Adds magenta (positive) or green (negative), across the temperature's "
-                      "blue-amber line", None),
+                Param("tint", "Tint", "", -TINT_RANGE, TINT_RANGE, 0.0,
+                      "Adds magenta (positive) or green (negative), across Temp's daylight line", None),
             ),
             to_view=to_temp_tint,
             from_view=from_temp_tint,
@@ -152,4 +161,11 @@ def _same_gains(params: dict) -> dict:
 def _same_gains_past_white(params: dict) -> dict:
     """v3 -> v4: the same gains; a neutral grey past white (a RAW decode's rebuilt clip) now stays
     neutral too."""
+    return params
+
+
+@SPEC.migration(4)
+def _same_gains_wider_green(params: dict) -> dict:
+    """v4 -> v5: the same gains; the green gain's range grew so that every Temp and Tint of the card
+    can be stored."""
     return params

@@ -205,11 +205,12 @@ def test_the_cards_temp_and_tint_move_the_gains_and_follow_a_pick(qtbot, win, fo
     assert (temp.value(), tint.value()) == (0, 0) and temp.label.text() == "Temp"
     before, n = shown(win).astype(float), doc.undo.count()
     temp.slider.setSliderDown(True)  # one drag, in three moves
-    for pos in (600, 700, 750):
+    assert temp.slider.maximum() == 200  # a position a whole point
+    for pos in (120, 140, 150):
         temp.slider.setValue(pos)
     temp.slider.setSliderDown(False)
     settle(qtbot, win)
-    assert doc.undo.count() == n + 1 and temp.spin.text() == "50"
+    assert doc.undo.count() == n + 1 and temp.spin.text() == "+50"  # signed, as Lightroom's
     params = dict(doc.recipe.steps[0].params)
     assert params["blue"] < 1 and params["green"] < 1  # red up against both, blue the most
     assert doc.recipe.steps[0].spec.slider_values(params) == pytest.approx({"temperature": 50, "tint": 0})
@@ -237,4 +238,12 @@ def test_the_cards_temp_and_tint_move_the_gains_and_follow_a_pick(qtbot, win, fo
     win.undo_group.undo()
     settle(qtbot, win)
     assert doc.recipe.steps[0].params == {"green": 1.0, "blue": 1.0}
-    assert {k: c.value() for k, c in win.panel.steps.cards[0].controls.items()} == {"temperature": 0, "tint": 0}
+    card = win.panel.steps.cards[0]
+    assert {k: c.value() for k, c in card.controls.items()} == {"temperature": 0, "tint": 0}
+    # the keys move whole points: an arrow one, Page ten
+    card.controls["temperature"].slider.setFocus()
+    qtbot.keyClick(card.controls["temperature"].slider, Qt.Key.Key_Right)
+    qtbot.keyClick(card.controls["temperature"].slider, Qt.Key.Key_PageUp)
+    settle(qtbot, win)
+    assert card.controls["temperature"].spin.text() == "+11" and card.controls["tint"].spin.text() == "0"
+    assert doc.recipe.steps[0].spec.slider_values(doc.recipe.steps[0].params)["temperature"] == pytest.approx(11)

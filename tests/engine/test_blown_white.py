@@ -111,10 +111,10 @@ def test_every_balance_in_a_chain_leaves_the_white_alone(blown: np.ndarray) -> N
     assert np.percentile(_spread(got)[_at_white(blown)], 99) <= 2.0
 
 
-def test_a_version_2_or_3_step_migrates_with_its_gains() -> None:
+def test_a_version_2_3_or_4_step_migrates_with_its_gains() -> None:
     spec = REGISTRY["white_balance"]
-    assert spec.version == 4
-    for old in (2, 3):
+    assert spec.version == 5  # v5 widened the green gain's range, for the card's Temp and Tint
+    for old in (2, 3, 4):
         assert spec.migrate({"green": 1.2, "blue": 3.5}, old) == {"green": 1.2, "blue": 3.5}
     assert spec.trained_version == 1  # training passes no weight: models keep depending on v1's math
 

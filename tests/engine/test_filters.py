@@ -210,33 +210,40 @@ def test_white_balance_keeps_grey_luminance_and_scales_channels(patch: np.ndarra
 
 @ids
 def test_sliders_show_every_stored_value_and_give_it_back(spec: FilterSpec) -> None:
-    """A filter's sliders (its View, or its parameters) show any parameters it can store, inside
-    their ranges, at the defaults' place for the defaults; moving one slider to what it shows
-    changes nothing."""
+    """A filter's sliders (its View, or its parameters) show the parameters stored, at the defaults'
+    place for the defaults; moving one slider to what it shows changes nothing. A View's every
+    corner can be stored, and shows again as set."""
     rng = np.random.default_rng(7)
     assert {p.name for p in spec.sliders} and all(p.label and p.description for p in spec.sliders)
-    shown = spec.slider_values(spec.defaults())
-    assert shown == {p.name: p.default_value() for p in spec.sliders}
-    names = [p.name for p in spec.params]  # a view's corners too: every parameter at an end
-    corners = [dict(zip(names, c, strict=True)) for c in itertools.product(*[(p.min, p.max) for p in spec.params])
-               if spec.view]
-    for params in [interior_params(spec, rng, 0.0) for _ in range(20)] + corners:
-        for name, value in spec.slider_values(params).items():
-            p = spec.slider(name)
-            assert p.min <= value <= p.max if not p.shape else True, (name, value)  # shown whole, not clipped
-            back = spec.edit(params, name, value)
-            for k, v in back.items():
-                np.testing.assert_allclose(v, params[k], rtol=1e-9)
-    if spec.view:
+    assert spec.slider_values(spec.defaults()) == {p.name: p.default_value() for p in spec.sliders}
+    if spec.view is None:
+        samples = [interior_params(spec, rng, 0.0) for _ in range(20)]
+    else:
         for p in spec.view.params:
             assert p.mapping is None and not p.shape  # what no network outputs: a scalar slider
             assert p.name not in {q.name for q in spec.params}
+        names = [p.name for p in spec.view.params]
+        corners = itertools.product(*[(p.min, p.max) for p in spec.view.params])
+        ends = [dict(zip(names, c, strict=True)) for c in corners]
+        inside = [{p.name: float(rng.uniform(p.min, p.max)) for p in spec.view.params} for _ in range(20)]
+        samples = []
+        for sliders in ends + inside:
+            params = spec.defaults()
+            for name, value in sliders.items():
+                params.update(spec.edit(params, name, value))
+            assert spec.slider_values(params) == pytest.approx(sliders, abs=1e-9)  # nothing gave way
+            samples.append(params)
+    for params in samples:
+        for name, value in spec.slider_values(params).items():
+            for k, v in spec.edit(params, name, value).items():
+                np.testing.assert_allclose(v, params[k], rtol=1e-9)
 
 
 def test_white_balance_temp_warms_along_the_daylight_line_and_tint_turns_magenta() -> None:
-    """Temp and Tint as Lightroom's: a positive Temp warms a grey (red up, blue down, green between)
-    and leaves its tint alone; a positive Tint makes it magenta (green down against red and blue)
-    and leaves its temperature alone. 100 points of Temp are about daylight to tungsten."""
+    """Temp and Tint as Lightroom's: a positive Temp warms a grey along the daylight locus (red up,
+    blue down, green between, at the locus's 0.36) and leaves its tint alone; a positive Tint makes
+    it magenta (green down against that line) and leaves its temperature alone. 100 points of Temp
+    are about daylight to tungsten. Every gain version 4 stored shows inside the sliders."""
     spec = REGISTRY["white_balance"]
     grey = np.full((1, 1, 3), 0.4)
 
@@ -247,17 +254,19 @@ def test_white_balance_temp_warms_along_the_daylight_line_and_tint_turns_magenta
         return np.log(apply("white_balance", grey, **params)[0, 0])
 
     r, g, b = grey_after(temperature=40)
-    assert r > g > b and r - g == pytest.approx(g - b, rel=1e-6)  # green halfway, in log
+    assert r > g > b and (r - g) / (r - b) == pytest.approx(0.36, rel=1e-6)
+    # the locus (linear sRGB, from 5500 K to 3000 K): red over green rises 0.565 where red over blue does 1.587
+    assert (r - g) / (r - b) == pytest.approx(0.565 / 1.587, abs=0.01)
     assert spec.slider_values(spec.edit(spec.defaults(), "temperature", 40))["tint"] == pytest.approx(0, abs=1e-9)
     r, g, b = grey_after(tint=40)
     assert g < r == pytest.approx(b)
     r, g, b = grey_after(temperature=-100)
-    assert b - r == pytest.approx(1.5)  # the blue gain's end: ln(red/blue) moves 0.0107 per mired
-    assert 120 < (b - r) / 0.0107 < 160  # mireds: 5500 K daylight to about 3100 K
-    # near a corner the green gain ends first: the tint gives way; a stored value stays in range
-    corner = spec.edit(spec.edit(spec.defaults(), "tint", -150), "temperature", -100)
-    assert corner["green"] == spec.param("green").max and corner["blue"] == spec.param("blue").max
-    assert spec.slider_values({**spec.defaults(), **corner})["tint"] == pytest.approx(-50)
+    assert b - r == pytest.approx(1.5)  # the blue gain's end: ln(red/blue) moves 0.0104 per mired
+    assert 125 < (b - r) / 0.0104 < 165  # mireds: 5500 K daylight to about 3100 K
+    v4 = (math.exp(-1.5), math.exp(1.5))  # the gains version 4 could store: none is shown clipped
+    for green, blue in itertools.product(v4, v4):
+        shown = spec.slider_values({"green": green, "blue": blue})
+        assert spec.view.from_view(shown) == pytest.approx({"green": green, "blue": blue})
 
 
 def test_saturation_keeps_greys_grey_and_raises_saturation(patch: np.ndarray) -> None:

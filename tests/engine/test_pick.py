@@ -72,9 +72,9 @@ def test_a_cast_past_the_filters_range_is_partly_removed_and_said(photo_linear):
                                                  rel=1e-3)  # within range: the whole cast
     assert "stronger than the white balance can take" in pick.describe()
     # said as the photo changes, in the card's Temp and Tint: an orange spot is neutralised by cooling
-    # it; its cast lies near the daylight locus, and the clamped blue leaves some tint (4 points)
+    # it, and a little green (its green stands lower than the daylight locus's)
     assert pick.describe().startswith(
-        "White balance set from the spot: the photo is now cooler and more magenta (Temp -100, Tint +4)")
+        "White balance set from the spot: the photo is now cooler and greener (Temp -100, Tint -10)")
     greener = from_temp_tint({"temperature": -60.0, "tint": -40.0})
     assert pick.describe(greener).startswith("White balance set from the spot: the photo is now cooler and more "
                                              "magenta")

@@ -318,6 +318,20 @@ def test_a_small_value_is_printed_to_its_first_digit_not_as_zero():
                      "  4. Gamma: gamma 1.10"]
 
 
+def test_a_white_balance_is_printed_as_the_cards_temp_and_tint():
+    """The card shows Temp and Tint, so the printed recipe does: signed whole points, rounded as the
+    card's field rounds them, and a near-neutral balance as "0" (it read "-0")."""
+    from engine.auto_cli import describe
+    from engine.filters.white_balance import from_temp_tint
+
+    steps = [Step("white_balance", from_temp_tint({"temperature": 50.0, "tint": -12.0})),
+             Step("white_balance", {"green": 1.003, "blue": 1.004}),
+             Step("white_balance", from_temp_tint({"temperature": 2.6, "tint": -0.6}))]
+    assert describe(Recipe(steps)).splitlines() == [
+        "  1. White balance: temp +50, tint -12", "  2. White balance: temp 0, tint 0",
+        "  3. White balance: temp +3, tint -1"]
+
+
 def test_a_curves_largest_move_between_the_three_levels_is_named():
     """A bump between sRGB 75 % and white read "flat" at the three levels ("highlights +2" for one
     that peaks at +4): its largest move is named. By hand: slopes (1 x 6, 1.5, 0.5) keep linear
