@@ -342,8 +342,9 @@ class CurveEditor(QWidget):
             lay.addLayout(row)
         self.canvas = _CurveCanvas(self)  # after the R/G/B buttons: Tab reaches them first
         lay.addWidget(self.canvas)
-        self.canvas.setToolTip(f"{param.description}.\nDrag a handle up for more contrast in that zone "
-                               "(shadows left, highlights right); double-click it to reset.")
+        self.canvas.setToolTip(f"{param.description}.\nDrag a point of the curve up or down to lift or lower "
+                               "that tone; the rest of the curve stays.\nBelow, drag a handle up for more "
+                               "contrast in that zone (shadows left, highlights right); double-click it to reset.")
 
     def _pick_channel(self, i: int) -> None:
         self.channel = i
@@ -362,6 +363,32 @@ class CurveEditor(QWidget):
         self.values = np.array(v, np.float64).reshape(self.param.shape)
         self.canvas.update()
 
+    def set_knot(self, knot: int, y: float, gesture: int) -> None:
+        """Move the curve's point at the edge between zones ``knot - 1`` and ``knot`` to output
+        ``y``, as a point curve's drag does. The zones below it grow steeper by what those above
+        give up, nearest first: their sum stays, so the curve's other points stay where they were
+        while the two zones beside the point have room (a sixteenth of the way, from a straight
+        line), and beyond it the fewest move. The zones' range bounds how far it goes."""
+        row = self.rows()[self.channel]
+        lo, hi = self.param.min, self.param.max
+        need = y * float(row.sum()) - float(row[:knot].sum())
+        up = need > 0
+        below = [(j, (hi - row[j]) if up else (row[j] - lo)) for j in range(knot - 1, -1, -1)]
+        above = [(j, (row[j] - lo) if up else (hi - row[j])) for j in range(knot, len(row))]
+        amount = min(abs(need), sum(r for _, r in below), sum(r for _, r in above))
+        if amount <= 0:
+            return
+        for side, sign in ((below, 1.0 if up else -1.0), (above, -1.0 if up else 1.0)):
+            left = amount
+            for j, room in side:  # nearest first
+                take = min(room, left)
+                row[j] += sign * take
+                left -= take
+                if left <= 0:
+                    break
+        self.canvas.update()
+        self.edited.emit(self.value(), gesture)
+
     def set_zone(self, zone: int, slope: float, gesture: int) -> None:
         slope = float(min(max(slope, self.param.min), self.param.max))
         if self.multi:
@@ -373,8 +400,9 @@ class CurveEditor(QWidget):
 
 
 class _CurveCanvas(QWidget):
-    """Top: the resulting curve (input tone -> output tone). Bottom: a strip with one handle per
-    zone, its height the zone's steepness (the declared range, default on the dashed line)."""
+    """Top: the resulting curve (input tone -> output tone), whose points at the zones' edges drag
+    up and down as a point curve's do. Bottom: a strip with one handle per zone, its height the
+    zone's steepness (the declared range, default on the dashed line)."""
 
     STRIP = 52
 
@@ -395,6 +423,7 @@ class _CurveCanvas(QWidget):
         self.setAccessibleName(f"{editor.param.label} curve")
         self.zone = 0
         self._press = (0.0, 0.0)  # the pointer's height and the zone's value when the drag began
+        self._knot: int | None = None  # the curve point being dragged (a zone edge, 1 .. n-1)
 
     def sizeHint(self) -> QSize:
         return QSize(240, self.heightForWidth(240))
@@ -436,10 +465,35 @@ class _CurveCanvas(QWidget):
         n = self.ed.param.shape[-1]
         return min(n - 1, max(0, int((pos.x() - r.left()) / r.width() * n)))
 
+    def knot_pos(self, knot: int) -> QPointF:
+        r = self.plot()
+        x, y = curve_knots(self.ed.rows()[self.ed.channel])[knot]
+        return QPointF(r.left() + x * r.width(), r.bottom() - y * r.height())
+
+    def _hit_knot(self, pos: QPointF) -> int | None:
+        """The curve point nearest ``pos`` across, for a press on the plot (not at its two ends,
+        which stay at black and white)."""
+        r = self.plot()
+        if not r.adjusted(-4, -6, 4, 6).contains(pos):
+            return None
+        n = self.ed.param.shape[-1]
+        knot = round((pos.x() - r.left()) / r.width() * n)
+        return knot if 0 < knot < n else None
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        """A press picks the zone (the arrow keys follow it); only moving changes it, by as much as
-        the pointer moves: a click set the zone to the pointer's height."""
-        zone = self._hit(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
+        """A press picks the zone (the arrow keys follow it), or on the curve the point at the
+        nearest zone edge; only moving changes it, by as much as the pointer moves: a click set
+        the zone to the pointer's height."""
+        left = event.button() == Qt.MouseButton.LeftButton
+        knot = self._hit_knot(event.position()) if left else None
+        if knot is not None:
+            self._knot = knot
+            self.ed._drag = -1  # dragging: the preview renders drafts
+            self.ed._gesture = new_gesture()
+            self._press = (event.position().y(), float(curve_knots(self.ed.rows()[self.ed.channel])[knot, 1]))
+            self.update()
+            return
+        zone = self._hit(event.position()) if left else None
         if zone is None:
             event.ignore()
             return
@@ -450,14 +504,17 @@ class _CurveCanvas(QWidget):
         self.update()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if self.ed._drag is not None:
+        if self._knot is not None:
+            y0, v0 = self._press
+            self.ed.set_knot(self._knot, v0 + (y0 - event.position().y()) / self.plot().height(), self.ed._gesture)
+        elif self.ed._drag is not None:
             y0, v0 = self._press
             moved = self._slope_at(event.position().y()) - self._slope_at(y0)
             if moved or self.ed.rows()[self.ed.channel, self.ed._drag] != v0:
                 self.ed.set_zone(self.ed._drag, v0 + moved, self.ed._gesture)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        self.ed._drag = None
+        self.ed._drag = self._knot = None
         self.update()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
@@ -509,6 +566,13 @@ class _CurveCanvas(QWidget):
                 col.setAlpha(170)
             p.setPen(QPen(col, 2 if ch == self.ed.channel else 1.2))
             p.drawPath(path)
+        # the points a drag on the curve moves: the zones' edges of the channel edited
+        p.setPen(QPen(QColor(colours[self.ed.channel if self.ed.multi else 0]), 1.5))
+        for k in range(1, n):
+            p.setBrush(QColor(colours[self.ed.channel if self.ed.multi else 0]) if k == self._knot
+                       else QColor("#1b1b1b"))
+            p.drawEllipse(self.knot_pos(k), 3.5, 3.5)
+        p.setBrush(Qt.BrushStyle.NoBrush)
         # the zone strip: default level dashed, one handle per zone
         p.fillRect(st, QColor("#222"))
         inner = st.adjusted(0, 6, 0, -6)

@@ -200,6 +200,49 @@ def test_curve_editor_drag_changes_tone_and_merges(qtbot, win, folder):
     assert not np.array_equal(shown(win), before)
 
 
+def test_a_point_of_the_curve_drags_up_and_the_rest_of_the_curve_stays(qtbot, win, folder):
+    """A photographer drags the curve itself, as in any point curve: the point at a zone edge follows
+    the pointer and every other point of the curve stays; one drag is one undo step."""
+    from PySide6.QtCore import QPoint, Qt
+
+    from engine.filters.base import curve_knots
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.panel.add_step("tone")
+    settle(qtbot, win)
+    before = shown(win).astype(float)
+    canvas = win.panel.steps.cards[0].controls["slopes"].canvas
+    n = win.doc.undo.count()
+    mid = canvas.knot_pos(4).toPoint()  # linear 0.5 in, 0.5 out
+    press = QPoint(mid.x() + 3, mid.y() + 2)  # a few pixels off the point picks it
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=press)
+    for dy in (2, 4, 6):
+        qtbot.mouseMove(canvas, QPoint(press.x(), press.y() - dy))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(press.x(), press.y() - 6))
+    settle(qtbot, win)
+    knots = curve_knots(win.doc.recipe.steps[0].params["slopes"])
+    assert knots[4, 1] == pytest.approx(0.5 + 6 / canvas.plot().height(), abs=1e-6)  # where the pointer went
+    others = [k for k in range(9) if k != 4]
+    np.testing.assert_allclose(knots[others, 1], np.arange(9)[others] / 8, atol=1e-12)  # the rest stays
+    assert win.doc.undo.count() == n + 1
+    lift = shown(win).astype(float) - before
+    assert lift.mean() > 0.5 and lift.max() >= 5 and lift.min() >= -1  # lifted on screen, darkened nowhere
+    # farther than the two zones beside it allow: the nearest others give what they can, the ends
+    # stay at black and white, and at the range's end the point stops: the four zones above at 0.5
+    # gave 2 of the sum of 8, which the nearest two below took (0.5 + 2 / 8 = 0.75)
+    press = canvas.knot_pos(4).toPoint()
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=press)
+    qtbot.mouseMove(canvas, QPoint(press.x(), press.y() - 20))
+    far = curve_knots(win.doc.recipe.steps[0].params["slopes"])
+    assert far[4, 1] > knots[4, 1] + 0.1 and far[1, 1] == pytest.approx(1 / 8) and far[7, 1] == pytest.approx(7 / 8)
+    qtbot.mouseMove(canvas, QPoint(press.x(), press.y() - 400))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(press.x(), press.y() - 400))
+    slopes = win.doc.recipe.steps[0].params["slopes"]
+    assert slopes == pytest.approx([1.0, 1.0, 2.0, 2.0] + [0.5] * 4)
+    assert curve_knots(slopes)[4, 1] == pytest.approx(0.75)
+    assert win.doc.undo.count() == n + 2
+
+
 def _thumb_error(item, full: np.ndarray) -> float:
     """Mean abs difference between a filmstrip icon and a render scaled to the icon's size."""
     from PIL import Image
