@@ -343,8 +343,9 @@ class CurveEditor(QWidget):
         self.canvas = _CurveCanvas(self)  # after the R/G/B buttons: Tab reaches them first
         lay.addWidget(self.canvas)
         self.canvas.setToolTip(f"{param.description}.\nDrag a point of the curve up or down to lift or lower "
-                               "that tone; the rest of the curve stays.\nBelow, drag a handle up for more "
-                               "contrast in that zone (shadows left, highlights right); double-click it to reset.")
+                               "that tone; the points beside it give way only once the zones next to it are at "
+                               "their limit.\nBelow, drag a handle up for more contrast in that zone (shadows "
+                               "left, highlights right); double-click it to reset.")
 
     def _pick_channel(self, i: int) -> None:
         self.channel = i
@@ -363,21 +364,23 @@ class CurveEditor(QWidget):
         self.values = np.array(v, np.float64).reshape(self.param.shape)
         self.canvas.update()
 
-    def set_knot(self, knot: int, y: float, gesture: int) -> None:
+    def set_knot(self, knot: int, y: float, gesture: int, start: np.ndarray | None = None) -> None:
         """Move the curve's point at the edge between zones ``knot - 1`` and ``knot`` to output
         ``y``, as a point curve's drag does. The zones below it grow steeper by what those above
         give up, nearest first: their sum stays, so the curve's other points stay where they were
         while the two zones beside the point have room (a sixteenth of the way, from a straight
-        line), and beyond it the fewest move. The zones' range bounds how far it goes."""
+        line), and beyond it the fewest move. The zones' range bounds how far it goes. ``start``:
+        the channel's zones when the drag began, which every move starts from, so a point dragged
+        away and back gives the curve back as it was."""
         row = self.rows()[self.channel]
+        if start is not None:
+            row[:] = start
         lo, hi = self.param.min, self.param.max
         need = y * float(row.sum()) - float(row[:knot].sum())
         up = need > 0
         below = [(j, (hi - row[j]) if up else (row[j] - lo)) for j in range(knot - 1, -1, -1)]
         above = [(j, (row[j] - lo) if up else (hi - row[j])) for j in range(knot, len(row))]
-        amount = min(abs(need), sum(r for _, r in below), sum(r for _, r in above))
-        if amount <= 0:
-            return
+        amount = max(0.0, min(abs(need), sum(r for _, r in below), sum(r for _, r in above)))
         for side, sign in ((below, 1.0 if up else -1.0), (above, -1.0 if up else 1.0)):
             left = amount
             for j, room in side:  # nearest first
@@ -424,6 +427,8 @@ class _CurveCanvas(QWidget):
         self.zone = 0
         self._press = (0.0, 0.0)  # the pointer's height and the zone's value when the drag began
         self._knot: int | None = None  # the curve point being dragged (a zone edge, 1 .. n-1)
+        self._start = np.zeros(0)  # its channel's zones when that drag began
+        self.point: int | None = None  # the curve point the keys move, once one was dragged; else a zone's handle
 
     def sizeHint(self) -> QSize:
         return QSize(240, self.heightForWidth(240))
@@ -487,17 +492,18 @@ class _CurveCanvas(QWidget):
         left = event.button() == Qt.MouseButton.LeftButton
         knot = self._hit_knot(event.position()) if left else None
         if knot is not None:
-            self._knot = knot
+            self._knot = self.point = knot
             self.ed._drag = -1  # dragging: the preview renders drafts
             self.ed._gesture = new_gesture()
             self._press = (event.position().y(), float(curve_knots(self.ed.rows()[self.ed.channel])[knot, 1]))
+            self._start = self.ed.rows()[self.ed.channel].copy()
             self.update()
             return
         zone = self._hit(event.position()) if left else None
         if zone is None:
             event.ignore()
             return
-        self.zone = zone
+        self.zone, self.point = zone, None
         self.ed._drag = zone
         self.ed._gesture = new_gesture()
         self._press = (event.position().y(), float(self.ed.rows()[self.ed.channel, zone]))
@@ -506,7 +512,8 @@ class _CurveCanvas(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._knot is not None:
             y0, v0 = self._press
-            self.ed.set_knot(self._knot, v0 + (y0 - event.position().y()) / self.plot().height(), self.ed._gesture)
+            self.ed.set_knot(self._knot, v0 + (y0 - event.position().y()) / self.plot().height(), self.ed._gesture,
+                             self._start)
         elif self.ed._drag is not None:
             y0, v0 = self._press
             moved = self._slope_at(event.position().y()) - self._slope_at(y0)
@@ -523,8 +530,22 @@ class _CurveCanvas(QWidget):
             self.ed.set_zone(zone, self.ed.param.default, new_gesture())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        """The zone handle picked last, or the curve point dragged last: Left / Right pick the next,
+        Up / Down move it (Shift: 5x), Home resets it (a point: back on the line between its
+        neighbours)."""
         key, n, prm = event.key(), self.ed.param.shape[-1], self.ed.param
-        if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+        if self.point is not None and key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self.point = min(n - 1, max(1, self.point + (1 if key == Qt.Key.Key_Right else -1)))
+            self.update()
+        elif self.point is not None and key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            step = 0.01 * (5 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1)
+            y = curve_knots(self.ed.rows()[self.ed.channel])[self.point, 1]
+            self.ed.set_knot(self.point, y + (step if key == Qt.Key.Key_Up else -step),
+                             self._nudges.gesture((self.ed.channel, "point", self.point)))
+        elif self.point is not None and key in (Qt.Key.Key_Home, Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            ys = curve_knots(self.ed.rows()[self.ed.channel])[:, 1]
+            self.ed.set_knot(self.point, (ys[self.point - 1] + ys[self.point + 1]) / 2, new_gesture())
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
             self.zone = min(n - 1, max(0, self.zone + (1 if key == Qt.Key.Key_Right else -1)))
             self.update()
         elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
@@ -592,10 +613,10 @@ class _CurveCanvas(QWidget):
         for k, pt in enumerate(pts):
             rad = 6.0 if k == self.ed._drag else 5.0
             p.drawEllipse(pt, rad, rad)
-        if self.hasFocus():  # the zone the arrow keys move
+        if self.hasFocus():  # the zone handle or the curve point the arrow keys move
             p.setPen(QPen(QColor(theme.ACCENT), 2))
             p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawEllipse(pts[self.zone], 9.0, 9.0)
+            p.drawEllipse(pts[self.zone] if self.point is None else self.knot_pos(self.point), 9.0, 9.0)
         p.setPen(QColor("#8a8a8a"))
         f = p.font()
         f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))

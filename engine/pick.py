@@ -30,8 +30,8 @@ MIN_UNCLIPPED = 0.5
 #: The spot's radius in screen pixels, so that a click at any zoom averages what the eye sees
 #: under the cursor (Lightroom's loupe averages a few screen pixels too).
 SPOT_SCREEN_PX = 3
-#: A change of Temp or Tint past this many points is told (about a 2 % gain).
-NOTICED = 1.3
+#: A change of Temp or Tint by this many points, as the card shows them, is told (a 3 % gain).
+NOTICED = 2
 
 
 class PickError(ValueError):
@@ -51,9 +51,10 @@ class Pick:
         balance before), as the photographer sees it, and the new gains."""
         spec = REGISTRY["white_balance"]
         now, was = spec.slider_values(self.params), spec.slider_values(old or spec.defaults())
-        words = [w for shift, up, down in ((now["temperature"] - was["temperature"], "warmer", "cooler"),
-                                           (now["tint"] - was["tint"], "more magenta", "greener"))
-                 for w in ([up] if shift > NOTICED else [down] if shift < -NOTICED else [])]
+        # told by the points the card shows (a Tint from +2 to +1 read "greener")
+        words = [w for name, up, down in (("temperature", "warmer", "cooler"), ("tint", "more magenta", "greener"))
+                 for shift in [int(points(now[name])) - int(points(was[name]))]
+                 for w in ([up] if shift >= NOTICED else [down] if shift <= -NOTICED else [])]
         change = f"the photo is now {' and '.join(words)}" if words else "nearly as it was"
         text = (f"White balance set from the spot: {change} "
                 f"(Temp {points(now['temperature'])}, Tint {points(now['tint'])})")
@@ -78,7 +79,7 @@ def pick_white_balance(recipe: Recipe, index: int, pixels: np.ndarray) -> Pick:
     spot as decoded, (N, 3) linear RGB) neutral, after the enabled steps before ``index``.
 
     Gains are relative to red, as the filter's: a spot that enters as (r, g, b) leaves as grey with
-    green ``r / g`` and blue ``r / b``; values past the filter's range are clamped (``limited``).
+    green ``r / g`` and blue ``r / b``; a cast past the card's Temp or Tint is clamped there (``limited``).
     """
     px = np.asarray(pixels, np.float32).reshape(-1, 3)
     if not len(px):
@@ -94,7 +95,10 @@ def pick_white_balance(recipe: Recipe, index: int, pixels: np.ndarray) -> Pick:
     if float(mean.min()) < TOO_DARK:  # one channel at the noise: a deep colour, no grey under any light
         raise PickError("That spot is too strongly coloured to be something neutral. Pick something grey or white.")
     spec = REGISTRY["white_balance"]
-    raw = {"green": mean[0] / mean[1], "blue": mean[0] / mean[2]}
-    params = {name: float(spec.param(name).clip(round(v, 4))) for name, v in raw.items()}
-    limited = any(not math.isclose(params[k], round(v, 4)) for k, v in raw.items())
+    # clamped as the card's Temp and Tint: a cast past Temp's end (a candle) keeps its tint removed,
+    # where clamping the blue gain alone left it off the daylight line (a 2700 K spot came out olive)
+    wanted = spec.view.to_view({"green": mean[0] / mean[1], "blue": mean[0] / mean[2]})
+    shown = {name: float(spec.slider(name).clip(v)) for name, v in wanted.items()}
+    limited = any(not math.isclose(shown[k], v, abs_tol=1e-6) for k, v in wanted.items())
+    params = {name: float(spec.param(name).clip(round(v, 4))) for name, v in spec.view.from_view(shown).items()}
     return Pick(params, (float(mean[0]), float(mean[1]), float(mean[2])), limited)

@@ -13,8 +13,10 @@ blue). A RAW converter balances before it clips and keeps such a white neutral. 
 pixel's :func:`blown` weight, read from the decoded image, and the step fades its gains out by it.
 Version 4: a RAW decode keeps its highlights past white (:mod:`engine.io.raw`) and rebuilds what
 every channel clipped as a neutral grey there, so a neutral pixel past white counts as blown too.
-Version 5 widens the green gain's range to exp(+-2.79), so that every Temp and Tint of the card (its
-:class:`View`) can be stored; the math is the same.
+Version 5 shows the gains as Temp and Tint (its :class:`View`) and widens their ranges so that every
+Temp and Tint of the card can be stored: blue to exp(+-2.25), Temp +-150, which corrects a household
+bulb's 2700 K on a daylight setting (version 4 stopped near 3100 K), and green to exp(+-3.06). The
+math is the same.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ TEMP_TINT_STEP = 0.015
 #: green rises 0.36 of what red against blue does (0.356 from 5500 K to 3000 K, 0.368 from 6500 K
 #: to 3500 K), so a Temp move alone stays on the locus and leaves no green or magenta.
 GREEN_SHARE = 0.36
-TEMP_RANGE, TINT_RANGE = 100.0, 150.0
+TEMP_RANGE, TINT_RANGE = 150.0, 150.0  # Temp 150: 5500 K to 2600 K
 
 
 def to_temp_tint(params: Mapping[str, Any]) -> dict[str, float]:
@@ -104,9 +106,9 @@ def from_temp_tint(values: Mapping[str, float]) -> dict[str, float]:
 
 
 _LO, _HI = 0.6065306597126334, 1.6487212707001282  # exp(-0.5), exp(0.5): the paper's log range, the agent's
-_MIN, _MAX = 0.22313016014842982, 4.4816890703380645  # exp(-1.5), exp(1.5): the photographer's (version 2)
-#: Version 5: the green gain reaches every Temp and Tint the card offers (exp(+-2.79)), so that no
-#: corner of the two sliders is out of reach; blue's range is Temp's.
+#: Version 5: the gains reach every Temp and Tint the card offers, so that no corner of the two
+#: sliders is out of reach (version 2 had exp(+-1.5) for both: Temp +-100)
+_BLUE = math.exp(TEMP_TINT_STEP * TEMP_RANGE)
 _GREEN = math.exp(TEMP_TINT_STEP * (GREEN_SHARE * TEMP_RANGE + TINT_RANGE))
 
 SPEC = register(
@@ -120,7 +122,8 @@ SPEC = register(
             Param("green", "Green", "×", 1 / _GREEN, _GREEN, 1.0,
                   "Green gain relative to red (above 1: greener, below: more magenta)",
                   TanhRange(_LO, _HI, initial=1.0, log=True), log_scale=True),
-            Param("blue", "Blue", "×", _MIN, _MAX, 1.0, "Blue gain relative to red (above 1: cooler, below: warmer)",
+            Param("blue", "Blue", "×", 1 / _BLUE, _BLUE, 1.0,
+                  "Blue gain relative to red (above 1: cooler, below: warmer)",
                   TanhRange(_LO, _HI, initial=1.0, log=True), log_scale=True),
         ),
         math=white_balance,
@@ -129,12 +132,13 @@ SPEC = register(
         network_version=1,
         uses_blown=True,
         # Temp spans the blue gain's range, Tint every pair of gains version 4 could store, and the
-        # green gain (version 5) every pair of sliders: each side reaches all of the other
+        # green gain every pair of sliders: each side reaches all of the other
         view=View(
             params=(
                 Param("temperature", "Temp", "", -TEMP_RANGE, TEMP_RANGE, 0.0,
                       "Warms (positive, towards amber) or cools (negative, towards blue) the photo; "
-                      "100 is about the step from daylight to tungsten light", None),
+                      "-100 corrects a daylight setting under tungsten light (3100 K), -130 under a "
+                      "household bulb (2700 K)", None),
                 Param("tint", "Tint", "", -TINT_RANGE, TINT_RANGE, 0.0,
                       "Adds magenta (positive) or green (negative), across Temp's daylight line", None),
             ),

@@ -122,7 +122,7 @@ def test_typed_values_beyond_a_range_are_brought_inside_and_the_sidecar_reopens(
     settle(qtbot, win)
     steps = win.doc.recipe.steps
     # Temp at its coolest: the blue gain at its end, the tint kept at 0
-    assert steps[2].params["blue"] == REGISTRY["white_balance"].param("blue").max and temp.spin.text() == "-100"
+    assert steps[2].params["blue"] == REGISTRY["white_balance"].param("blue").max and temp.spin.text() == "-150"
     assert REGISTRY["white_balance"].slider_values(steps[2].params)["tint"] == pytest.approx(0, abs=1e-9)
     assert steps[1].params["gamma"] == REGISTRY["gamma"].param("gamma").min  # a lone "-" then changes nothing
     # each typed value is its own undo step, however quickly they come
@@ -241,6 +241,26 @@ def test_a_point_of_the_curve_drags_up_and_the_rest_of_the_curve_stays(qtbot, wi
     assert slopes == pytest.approx([1.0, 1.0, 2.0, 2.0] + [0.5] * 4)
     assert curve_knots(slopes)[4, 1] == pytest.approx(0.75)
     assert win.doc.undo.count() == n + 2
+    # dragged away and back in one drag: the curve as it was, as a point curve gives it back
+    was = list(slopes)
+    press = canvas.knot_pos(2).toPoint()
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=press)
+    qtbot.mouseMove(canvas, QPoint(press.x(), press.y() + 60))
+    assert win.doc.recipe.steps[0].params["slopes"] != pytest.approx(was)
+    qtbot.mouseMove(canvas, press)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=press)
+    assert win.doc.recipe.steps[0].params["slopes"] == pytest.approx(was)
+    # the keys then move that point (Up, Shift: 5x), not a zone's handle; Home puts it on the line
+    # between its neighbours
+    y0 = curve_knots(was)[:, 1]
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Up)
+    qtbot.keyClick(canvas, Qt.Key.Key_Up, Qt.KeyboardModifier.ShiftModifier)
+    y = curve_knots(win.doc.recipe.steps[0].params["slopes"])[:, 1]
+    assert y[2] == pytest.approx(y0[2] + 0.06) and np.delete(y, 2) == pytest.approx(np.delete(y0, 2))
+    qtbot.keyClick(canvas, Qt.Key.Key_Home)
+    y = curve_knots(win.doc.recipe.steps[0].params["slopes"])[:, 1]
+    assert y[2] == pytest.approx((y0[1] + y0[3]) / 2)
 
 
 def _thumb_error(item, full: np.ndarray) -> float:

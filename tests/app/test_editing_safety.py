@@ -107,11 +107,12 @@ def test_a_click_on_a_curve_picks_its_zone_and_only_a_drag_changes_it(qtbot, win
     n = doc.undo.count()
     flat = [[1.0] * 8] * 3
     h6 = canvas.handle_pos(6).toPoint()
-    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=h6)
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=canvas.plot().center().toPoint())
+    assert canvas.point == 4  # a click on the curve picks its point, for the keyboard
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=h6)
     qtbot.mouseClick(canvas, Qt.MouseButton.RightButton, pos=canvas.handle_pos(2).toPoint())
     assert doc.recipe.steps[0].params["slopes"] == flat and doc.undo.count() == n
-    assert canvas.zone == 6  # the left click's zone, for the keyboard
+    assert canvas.zone == 6 and canvas.point is None  # the last left click's zone, for the keyboard
     qtbot.keyClick(canvas, Qt.Key.Key_Up)
     slopes = doc.recipe.steps[0].params["slopes"]
     assert slopes[2][6] > 1.0 and sum(v != 1.0 for row in slopes for v in row) == 1

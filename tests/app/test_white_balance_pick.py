@@ -205,8 +205,8 @@ def test_the_cards_temp_and_tint_move_the_gains_and_follow_a_pick(qtbot, win, fo
     assert (temp.value(), tint.value()) == (0, 0) and temp.label.text() == "Temp"
     before, n = shown(win).astype(float), doc.undo.count()
     temp.slider.setSliderDown(True)  # one drag, in three moves
-    assert temp.slider.maximum() == 200  # a position a whole point
-    for pos in (120, 140, 150):
+    assert temp.slider.maximum() == 300  # a position a whole point
+    for pos in (170, 190, 200):
         temp.slider.setValue(pos)
     temp.slider.setSliderDown(False)
     settle(qtbot, win)

@@ -192,8 +192,8 @@ def test_auto_exposure_ev_is_clamped_and_skips_tiny_corrections(photo_linear):
 def test_a_step_strengthened_to_its_limit_still_loads():
     """Rounded to 4 decimals, a limit such as exp(-0.5) (0.60653, white balance version 1's) became
     0.6065, outside the range, and the recipe (a sidecar, at Strength 150 %) was then refused when
-    read back. Version 2's limit is exp(-1.5) (0.223130)."""
-    steps = [Step("white_balance", {"green": 1.0, "blue": 0.3}, probs={"white_balance": 1.0}),
+    read back. Version 5's limit is exp(-2.25) (0.105399)."""
+    steps = [Step("white_balance", {"green": 1.0, "blue": 0.12}, probs={"white_balance": 1.0}),
              Step("gamma", {"gamma": 0.4}, probs={"gamma": 1.0})]
     proxy = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
     out = agent_mod.at_strength(Recipe(steps), proxy, 1.5)
@@ -202,7 +202,7 @@ def test_a_step_strengthened_to_its_limit_still_loads():
     for step in back:
         for p in step.spec.params:
             assert p.min <= step.params[p.name] <= p.max
-    assert back.steps[0].params["blue"] == 0.2232 and back.steps[1].params["gamma"] == 0.3334
+    assert back.steps[0].params["blue"] == 0.1054 and back.steps[1].params["gamma"] == 0.3334
 
 
 def test_strength_is_applied_to_the_policys_steps_only(agent, photo_linear):

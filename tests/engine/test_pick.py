@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.filters import REGISTRY
 from engine.filters.base import LUMA
 from engine.filters.white_balance import from_temp_tint
 from engine.pick import PickError, pick_white_balance, spot
@@ -65,21 +66,24 @@ def test_a_cast_is_read_back_from_the_same_spot(photo_linear):
 
 
 def test_a_cast_past_the_filters_range_is_partly_removed_and_said(photo_linear):
-    px = spot(photo_linear, *WARM, 3) * np.array([1.0, 0.5, 0.25], np.float32)  # orange past tungsten's
+    """A candle's cast is past Temp's end: Temp stops there and the tint is still removed in full
+    (clamping the blue gain alone left a 2700 K spot olive, off the daylight line); said so."""
+    spec = REGISTRY["white_balance"]
+    cast = np.array([1.0, 0.35, 0.03], np.float32)  # orange past a household bulb's
+    px = spot(photo_linear, *WARM, 3) * cast
     pick = pick_white_balance(Recipe(), 0, px)
-    assert pick.limited and pick.params["blue"] == pytest.approx(np.exp(1.5))  # the filter's end
-    assert pick.params["green"] == pytest.approx(2 * pick_white_balance(Recipe(), 0, px * [1, 2, 4]).params["green"],
-                                                 rel=1e-3)  # within range: the whole cast
+    plain = pick_white_balance(Recipe(), 0, px / cast).params  # the same spot without the cast
+    whole = spec.view.to_view({"green": plain["green"] / cast[1], "blue": plain["blue"] / cast[2]})
+    shown = spec.slider_values(pick.params)
+    assert pick.limited and whole["temperature"] < -150 and pick.params["blue"] == pytest.approx(np.exp(2.25), rel=1e-4)
+    assert shown == pytest.approx({"temperature": -150, "tint": whole["tint"]}, abs=0.01)  # Temp at its end
     assert "stronger than the white balance can take" in pick.describe()
-    # said as the photo changes, in the card's Temp and Tint: an orange spot is neutralised by cooling
-    # it, and a little green (its green stands lower than the daylight locus's)
+    # said as the photo changes, in the card's Temp and Tint, by the points the card shows
     assert pick.describe().startswith(
-        "White balance set from the spot: the photo is now cooler and greener (Temp -100, Tint -10)")
-    greener = from_temp_tint({"temperature": -60.0, "tint": -40.0})
-    assert pick.describe(greener).startswith("White balance set from the spot: the photo is now cooler and more "
-                                             "magenta")
-    assert pick.describe(from_temp_tint({"temperature": -100.0, "tint": 30.0})).startswith(
+        "White balance set from the spot: the photo is now cooler and more magenta (Temp -150, Tint +23)")
+    assert pick.describe(from_temp_tint({"temperature": -150.0, "tint": 30.0})).startswith(
         "White balance set from the spot: the photo is now greener (")
+    assert "nearly as it was" in pick.describe(from_temp_tint({"temperature": -149.0, "tint": 24.0}))
     assert "nearly as it was" in pick.describe(pick.params)
 
 
