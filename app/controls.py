@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.filters import Param
-from engine.filters.base import curve_knots, points
+from engine.filters.base import curve_knots, move_knot, points
 
 from . import theme
 
@@ -123,7 +123,7 @@ class _ParamSpin(QDoubleSpinBox):
     """A number field that takes a typed value beyond its range and clamps it on Enter, as
     Lightroom's do. Qt's own drops the keystroke that leaves the range, so "4.5" typed into
     Exposure (±3.5) stored 0.5, and the "-" of "-0.5" typed into a field that starts above zero
-    (Gamma, a white balance gain), which stored 0.5, the other way from the one asked."""
+    (Gamma), which stored 0.5, the other way from the one asked."""
 
     #: a number on its way: a sign, a decimal point, an exponent not yet finished ("-", "-.", "1e")
     _PARTIAL = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d*)?([eE][+-]?\d*)?")
@@ -209,8 +209,7 @@ class ParamSlider(QWidget):
         self.label.setMinimumWidth(64)
         self.slider = FocusSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName(f"{param.name}Slider")  # Temp and Tint draw their colours (theme)
-        span = param.max - param.min
-        whole = span >= 100  # Temp and Tint: whole points, as Lightroom's
+        span, whole = param.max - param.min, param.whole  # Temp and Tint: whole points, as Lightroom's
         self.steps = round(span) if whole else SLIDER_STEPS
         self.slider.setRange(0, self.steps)
         # an arrow press moves 1 % of the range (0.07 EV of Exposure; it was 0.1 %: invisible), Page 5 %;
@@ -222,7 +221,7 @@ class ParamSlider(QWidget):
         self.spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         decimals = 0 if whole else 3 if span <= 1.0 else 2
         self.spin.setDecimals(decimals)
-        self.spin.points = whole and param.min < 0
+        self.spin.points = whole
         self.spin.setRange(param.min, param.max)
         self.spin.setSingleStep(1 if decimals == 0 else 10 ** -(decimals - 1) if span > 1 else span / 100)
         if param.log_scale:  # a gain or a gamma: an arrow press moves by a share of the value, not 0.1
@@ -252,6 +251,8 @@ class ParamSlider(QWidget):
     # -- slider position <-> value (log where declared) ----------------------------------
     def to_pos(self, v: float) -> int:
         p = self.param
+        if p.whole:  # a position a point, rounded as the field rounds (halves away from zero)
+            return min(max(math.floor(v - p.min + 0.5), 0), self.steps)
         if p.log_scale:
             t = (math.log(v) - math.log(p.min)) / (math.log(p.max) - math.log(p.min))
         else:
@@ -259,6 +260,8 @@ class ParamSlider(QWidget):
         return round(min(max(t, 0.0), 1.0) * self.steps)
 
     def from_pos(self, pos: int) -> float:
+        if self.param.whole:
+            return float(self.param.min + pos)
         p, t = self.param, pos / self.steps
         if p.log_scale:
             return math.exp(math.log(p.min) + t * (math.log(p.max) - math.log(p.min)))
@@ -365,30 +368,11 @@ class CurveEditor(QWidget):
         self.canvas.update()
 
     def set_knot(self, knot: int, y: float, gesture: int, start: np.ndarray | None = None) -> None:
-        """Move the curve's point at the edge between zones ``knot - 1`` and ``knot`` to output
-        ``y``, as a point curve's drag does. The zones below it grow steeper by what those above
-        give up, nearest first: their sum stays, so the curve's other points stay where they were
-        while the two zones beside the point have room (a sixteenth of the way, from a straight
-        line), and beyond it the fewest move. The zones' range bounds how far it goes. ``start``:
-        the channel's zones when the drag began, which every move starts from, so a point dragged
-        away and back gives the curve back as it was."""
+        """Move the curve's point at zone edge ``knot`` to output ``y`` (:func:`move_knot`, within
+        the zones' range). ``start``: the channel's zones when the drag began, which every move
+        starts from, so a point dragged away and back gives the curve back as it was."""
         row = self.rows()[self.channel]
-        if start is not None:
-            row[:] = start
-        lo, hi = self.param.min, self.param.max
-        need = y * float(row.sum()) - float(row[:knot].sum())
-        up = need > 0
-        below = [(j, (hi - row[j]) if up else (row[j] - lo)) for j in range(knot - 1, -1, -1)]
-        above = [(j, (row[j] - lo) if up else (hi - row[j])) for j in range(knot, len(row))]
-        amount = max(0.0, min(abs(need), sum(r for _, r in below), sum(r for _, r in above)))
-        for side, sign in ((below, 1.0 if up else -1.0), (above, -1.0 if up else 1.0)):
-            left = amount
-            for j, room in side:  # nearest first
-                take = min(room, left)
-                row[j] += sign * take
-                left -= take
-                if left <= 0:
-                    break
+        row[:] = move_knot(row if start is None else start, knot, y, self.param.min, self.param.max)
         self.canvas.update()
         self.edited.emit(self.value(), gesture)
 

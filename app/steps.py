@@ -201,10 +201,8 @@ class StepCard(QFrame):
         if not self._current():
             return
         command = SetParam(self.doc, self.index, name, value, gesture)
-        if command.changes():
+        if command.changes():  # no undo entry that undoes nothing
             self.doc.undo.push(command)
-        else:  # no undo entry that undoes nothing, and the control shows what is stored, not what was asked
-            self._show_params()
 
     def _style_enabled(self, on: bool) -> None:
         for w in self.controls.values():
@@ -224,8 +222,7 @@ class StepCard(QFrame):
             self._show_params(step)
             self.confidence.setText(self._confidence_text())  # "edited by you" comes and goes with undo
 
-    def _show_params(self, step: Step | None = None) -> None:
-        step = step or self.step
+    def _show_params(self, step: Step) -> None:
         for name, value in step.spec.slider_values(step.params).items():
             self.controls[name].set_value(value)
 

@@ -98,6 +98,7 @@ class Param:
     mapping: Mapping_ | None  # None: a slider of a filter's View, which no network outputs
     shape: tuple[int, ...] = ()
     log_scale: bool = False  # a slider should move in log space (gamma, gains)
+    whole: bool = False  # a slider in whole signed points, as Lightroom's Temp and Tint (:func:`points`)
 
     @property
     def network_range(self) -> tuple[float, float]:
@@ -215,11 +216,12 @@ class FilterSpec:
 
     def edit(self, params: Mapping[str, Any], name: str, value: Any) -> dict[str, Any]:
         """The stored parameters that change, each clipped to its range, when the photographer sets
-        ``name`` (a slider of the view, or a parameter) to ``value``; the other sliders hold (one
-        showing a stored value past its end, which a pick can make, moves to that end)."""
+        ``name`` (a slider of the view, or a parameter) to ``value``; the other sliders hold their
+        stored values, also one past its slider's end (a fit over the gains' whole range can make
+        one), which only shows at that end."""
         if self.view is None or name in {p.name for p in self.params}:
             return {name: self.param(name).clip(value)}
-        values = self.slider_values(params)
+        values = dict(self.view.to_view(params))
         values[name] = self.slider(name).clip(value)
         return {k: self.param(k).clip(v) for k, v in self.view.from_view(values).items()}
 
@@ -384,3 +386,26 @@ def curve_knots(slopes: Any) -> np.ndarray:
     s = np.asarray(slopes, np.float64)
     x = np.arange(len(s) + 1, dtype=np.float64) / len(s)
     return np.stack([x, piecewise_curve(np, x[:, None], s[None, :])[:, 0]], axis=1)
+
+
+def move_knot(slopes: Any, knot: int, y: float, lo: float, hi: float) -> np.ndarray:
+    """One channel's ``n`` slopes of :func:`piecewise_curve` with the curve's point at zone edge
+    ``knot`` (1 .. n-1) moved to output ``y``, as a point curve's drag moves it: the zones below
+    grow steeper by what those above give up, nearest first, each within [``lo``, ``hi``]. Their
+    sum stays, so every other point stays where it was while the two zones beside the point have
+    room, and beyond that the fewest move; past the zones' room the point stops."""
+    row = np.array(slopes, np.float64)
+    need = (y - float(curve_knots(row)[knot, 1])) * float(row.sum())  # the height the curve is drawn at
+    up = need > 0
+    below = [(j, (hi - row[j]) if up else (row[j] - lo)) for j in range(knot - 1, -1, -1)]
+    above = [(j, (row[j] - lo) if up else (hi - row[j])) for j in range(knot, len(row))]
+    amount = max(0.0, min(abs(need), sum(r for _, r in below), sum(r for _, r in above)))
+    for side, sign in ((below, 1.0 if up else -1.0), (above, -1.0 if up else 1.0)):
+        left = amount
+        for j, room in side:  # nearest first
+            take = min(room, left)
+            row[j] += sign * take
+            left -= take
+            if left <= 0:
+                break
+    return row

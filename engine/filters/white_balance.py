@@ -51,7 +51,8 @@ def white_balance(img: Any, *, green: Any, blue: Any, blown: Any = None) -> Any:
 
     Args:
         img: linear RGB :math:`(*, H, W, 3)`.
-        green, blue: gains relative to red in [0.223, 4.48], float or :math:`(*)`.
+        green, blue: gains relative to red (version 5: green in [0.047, 21.3], blue in [0.105, 9.49]),
+            float or :math:`(*)`.
         blown: :func:`blown` of the decoded image, :math:`(*, H, W, 1)`: each pixel is left as it
             came in by that share (blown: all its channels near the file's clip). Left alone, a
             pixel keeps its luminance as a balanced grey would, so only its hue differs. None
@@ -138,9 +139,9 @@ SPEC = register(
                 Param("temperature", "Temp", "", -TEMP_RANGE, TEMP_RANGE, 0.0,
                       "Warms (positive, towards amber) or cools (negative, towards blue) the photo; "
                       "-100 corrects a daylight setting under tungsten light (3100 K), -130 under a "
-                      "household bulb (2700 K)", None),
+                      "household bulb (2700 K)", None, whole=True),
                 Param("tint", "Tint", "", -TINT_RANGE, TINT_RANGE, 0.0,
-                      "Adds magenta (positive) or green (negative), across Temp's daylight line", None),
+                      "Adds magenta (positive) or green (negative), across Temp's daylight line", None, whole=True),
             ),
             to_view=to_temp_tint,
             from_view=from_temp_tint,

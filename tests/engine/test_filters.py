@@ -254,19 +254,49 @@ def test_white_balance_temp_warms_along_the_daylight_line_and_tint_turns_magenta
         return np.log(apply("white_balance", grey, **params)[0, 0])
 
     r, g, b = grey_after(temperature=40)
-    assert r > g > b and (r - g) / (r - b) == pytest.approx(0.36, rel=1e-6)
     # the locus (linear sRGB, from 5500 K to 3000 K): red over green rises 0.565 where red over blue does 1.587
-    assert (r - g) / (r - b) == pytest.approx(0.565 / 1.587, abs=0.01)
+    assert r > g > b and (r - g) / (r - b) == pytest.approx(0.565 / 1.587, abs=0.01)
     assert spec.slider_values(spec.edit(spec.defaults(), "temperature", 40))["tint"] == pytest.approx(0, abs=1e-9)
     r, g, b = grey_after(tint=40)
     assert g < r == pytest.approx(b)
     r, g, b = grey_after(temperature=-100)
-    assert b - r == pytest.approx(1.5)  # the blue gain's end: ln(red/blue) moves 0.0104 per mired
-    assert 125 < (b - r) / 0.0104 < 165  # mireds: 5500 K daylight to about 3100 K
+    # ln(red/blue) moves 0.0104 per mired along the locus: 144 mired, 5500 K daylight to 3100 K
+    assert b - r == pytest.approx(1.5)
+    # a pair of gains past the sliders' ends (a fit searches the gains' whole range) shows at the
+    # end, and a Temp move keeps its stored tint: it jumped to the shown one, a strong colour change
+    odd = {"green": spec.param("green").min, "blue": spec.param("blue").max}
+    tint = spec.view.to_view(odd)["tint"]
+    assert tint > 150 and spec.slider_values(odd)["tint"] == 150
+    assert spec.view.to_view({**odd, **spec.edit(odd, "temperature", -149)})["tint"] == pytest.approx(tint, abs=1)
     v4 = (math.exp(-1.5), math.exp(1.5))  # the gains version 4 could store: none is shown clipped
     for green, blue in itertools.product(v4, v4):
         shown = spec.slider_values({"green": green, "blue": blue})
         assert spec.view.from_view(shown) == pytest.approx({"green": green, "blue": blue})
+
+
+def test_a_curve_point_moves_alone_while_its_zones_have_room_then_the_nearest_give_way() -> None:
+    """A point curve's drag on the paper's 8-zone curve (the app's curve editors): the point goes
+    where it is asked and the other points stay while the two zones beside it have room; beyond,
+    the nearest zones give way and the curve's ends stay at black and white; past all their room
+    it stops. Asked to stay where it is, it changes nothing at all (not even by a rounding, which
+    made an undo entry and marked Auto's step as edited)."""
+    from engine.filters.base import curve_knots, move_knot
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        slopes = rng.uniform(0.5, 2.0, 8)
+        k = int(rng.integers(1, 8))
+        assert np.array_equal(move_knot(slopes, k, curve_knots(slopes)[k, 1], 0.5, 2.0), slopes)
+    flat = np.ones(8)
+    near = move_knot(flat, 4, 0.55, 0.5, 2.0)
+    y = curve_knots(near)[:, 1]
+    assert y[4] == pytest.approx(0.55) and np.delete(y, 4) == pytest.approx(np.delete(np.arange(9) / 8, 4))
+    far = move_knot(flat, 4, 0.7, 0.5, 2.0)  # past the room beside it (0.5 + 0.5 / 8)
+    y = curve_knots(far)[:, 1]
+    assert y[4] == pytest.approx(0.7) and far.sum() == pytest.approx(8) and (y[0], y[8]) == (0, 1)
+    assert far == pytest.approx([1, 1, 1.6, 2, 0.5, 0.5, 0.5, 0.9])  # the nearest zones gave way first
+    top = move_knot(flat, 4, 1.0, 0.5, 2.0)
+    assert top == pytest.approx([1, 1, 2, 2, 0.5, 0.5, 0.5, 0.5]) and curve_knots(top)[4, 1] == pytest.approx(0.75)
 
 
 def test_saturation_keeps_greys_grey_and_raises_saturation(patch: np.ndarray) -> None:
