@@ -48,7 +48,7 @@ class Pick:
 
     def describe(self, old: dict[str, float] | None = None) -> str:
         """Words for the status line: how the photo changes from the ``old`` gains (None: no white
-        balance before), as the photographer sees it, and the new gains."""
+        balance before), as the photographer sees it, and the new Temp and Tint."""
         spec = REGISTRY["white_balance"]
         now, was = spec.slider_values(self.params), spec.slider_values(old or spec.defaults())
         # told by the points the card shows (a Tint from +2 to +1 read "greener")

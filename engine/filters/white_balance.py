@@ -170,7 +170,7 @@ def _same_gains_past_white(params: dict) -> dict:
 
 
 @SPEC.migration(4)
-def _same_gains_wider_green(params: dict) -> dict:
-    """v4 -> v5: the same gains; the green gain's range grew so that every Temp and Tint of the card
-    can be stored."""
+def _same_gains_wider(params: dict) -> dict:
+    """v4 -> v5: the same gains; both ranges grew so that every Temp and Tint of the card can be
+    stored."""
     return params
