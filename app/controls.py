@@ -516,9 +516,12 @@ class _CurveCanvas(QWidget):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """The zone handle picked last, or the curve point dragged last: Left / Right pick the next,
         Up / Down move it (Shift: 5x), Home resets it (a point: back on the line between its
-        neighbours)."""
+        neighbours); Esc hands the keys from a point back to the zone handles."""
         key, n, prm = event.key(), self.ed.param.shape[-1], self.ed.param
-        if self.point is not None and key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+        if self.point is not None and key == Qt.Key.Key_Escape:
+            self.zone, self.point = self.point - 1, None  # the zone just below the point
+            self.update()
+        elif self.point is not None and key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
             self.point = min(n - 1, max(1, self.point + (1 if key == Qt.Key.Key_Right else -1)))
             self.update()
         elif self.point is not None and key in (Qt.Key.Key_Up, Qt.Key.Key_Down):

@@ -261,6 +261,13 @@ def test_a_point_of_the_curve_drags_up_and_the_rest_of_the_curve_stays(qtbot, wi
     qtbot.keyClick(canvas, Qt.Key.Key_Home)
     y = curve_knots(win.doc.recipe.steps[0].params["slopes"])[:, 1]
     assert y[2] == pytest.approx((y0[1] + y0[3]) / 2)
+    # Esc gives the keys back to the zone handles: the zone below the point
+    qtbot.keyClick(canvas, Qt.Key.Key_Escape)
+    assert canvas.point is None and canvas.zone == 1
+    before = list(win.doc.recipe.steps[0].params["slopes"])
+    qtbot.keyClick(canvas, Qt.Key.Key_Up)
+    after = win.doc.recipe.steps[0].params["slopes"]
+    assert after[1] > before[1] and after[:1] + after[2:] == before[:1] + before[2:]
 
 
 def _thumb_error(item, full: np.ndarray) -> float:
