@@ -292,12 +292,11 @@ class ExportDialog(ExportingDialog):
         if self.plan.left_out:
             parts.append(f"{len(self.plan.left_out)} left out (Retouch's own exports)")
         said = ", ".join(parts) + f" → {self.out_dir.text()}"
-        done_srcs = {r.src: r.dst for r in self.results if r.status == "done"}
-        renamed = [(asked, done_srcs[src]) for src, asked in self.plan.renamed.items() if src in done_srcs]
+        from engine.batch import renamed_text
+
+        renamed = renamed_text(self.plan, {r.src: r.dst for r in self.results if r.status == "done"}, "→")
         if renamed:  # the photographer looks for the name the template gives
-            more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
-            said += "\nSaved under another name, as the template's was taken: " + "; ".join(
-                f"{a.name} → {d.name}" for a, d in renamed[:3]) + more
+            said += "\n" + renamed
         self.message.setText(said)
         self.worker = None
         self.cancel_btn.setText("Close")

@@ -208,6 +208,20 @@ class Plan(list):
         self.unreadable = list(unreadable)
 
 
+def renamed_text(plan: Plan, done: dict[Path, Path], arrow: str = "->") -> str:
+    """The line naming the outputs saved under another name, as the template's was taken, or ""
+    (``done``: source -> output of the photos exported). A photographer looks for the template's
+    name; where two photos asked for the same one (a RAW and the camera's JPEG of one shot), each
+    says which photo it is."""
+    renamed = [(src, asked, done[src]) for src, asked in plan.renamed.items() if src in done]
+    if not renamed:
+        return ""
+    twice = {a for _, a, _ in renamed if sum(a == b for _, b, _ in renamed) > 1}
+    more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
+    return "Saved under another name, as the template's was taken: " + "; ".join(
+        f"{a.name} {arrow} {d.name}" + (f" (from {s.name})" if a in twice else "") for s, a, d in renamed[:3]) + more
+
+
 def _without_ours(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """``paths`` split into the photos and Retouch's own exports (by their Software tag)."""
     from .io import is_raw

@@ -12,11 +12,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .batch_names import FIELDS
 from .durations import hms
 from .formats import DEFAULT_PPI, FORMATS, SHARPEN_LEVELS, ppi_arg
 from .interrupts import catch_stops, hung_up, restore
+
+if TYPE_CHECKING:  # the batch engine (dask, rich) loads only when a batch runs
+    from .batch import Plan
 
 LOG_EVERY_S = 10.0  # not on a terminal: a progress line this often, for logs and CI
 
@@ -143,11 +147,11 @@ def run_batch(args: argparse.Namespace) -> int:
         return _error(str(e), 1)
 
 
-def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> int:
+def _run(jobs: Plan, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .batch import default_workers, export_all
+    from .batch import default_workers, export_all, renamed_text
 
     console = Console(stderr=True)
     workers = args.jobs or default_workers(len(jobs), jobs)
@@ -210,12 +214,9 @@ def _run(jobs: list, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     if fatal is not None:
         console.print(f"[red]Stopped:[/red] {_shown(fatal.reason)} (no later photo could be written)")
     _summary(console, results, len(jobs), in_dir, "stopped" if fatal is not None else "cancelled" if cancelled else "")
-    done = {r.src: r.dst for r in results if r.status == "done"}
-    renamed = [(asked, done[src]) for src, asked in getattr(jobs, "renamed", {}).items() if src in done]
+    renamed = renamed_text(jobs, {r.src: r.dst for r in results if r.status == "done"})
     if renamed:  # the photographer looks for the name the template gives
-        more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
-        console.print(_shown("Saved under another name, as the template's was taken: " + "; ".join(
-            f"{a.name} -> {d.name}" for a, d in renamed[:3]) + more))
+        console.print(_shown(renamed))
     if cancelled and fatal is None:
         return 130
     return 1 if getattr(jobs, "unreadable", ()) or any(r.status == "failed" for r in results) else 0

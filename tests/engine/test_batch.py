@@ -1046,3 +1046,19 @@ def test_a_log_gets_progress_lines_and_whole_names(sources, tmp_path, capsys, mo
     assert f"\n  {long}: " in err
     assert "━" not in err  # no bar's last frame
     assert f"Exporting 3 photo(s) from {shoot} to {tmp_path / 'out'} on 1 worker process(es)\n" in err  # unwrapped
+
+
+def test_outputs_saved_under_another_name_say_which_photo_where_two_asked_for_one():
+    """A RAW and the camera's JPEG of one shot both asked for IMG_1.jpg: the line read
+    "IMG_1.jpg -> IMG_1_JPG.jpg; IMG_1.jpg -> IMG_1_dng.jpg", which photo each was left unsaid."""
+    from engine.batch import Plan, renamed_text
+
+    out = Path("/out")
+    plan = Plan(renamed={Path("/in/IMG_1.JPG"): out / "IMG_1.jpg", Path("/in/IMG_1.dng"): out / "IMG_1.jpg",
+                         Path("/in/x.jpg"): out / "x.jpg", Path("/in/y.jpg"): out / "y.jpg"})
+    done = {Path("/in/IMG_1.JPG"): out / "IMG_1_JPG.jpg", Path("/in/IMG_1.dng"): out / "IMG_1_dng.jpg",
+            Path("/in/x.jpg"): out / "x_jpg.jpg"}  # y.jpg failed: not said
+    assert renamed_text(plan, done) == (
+        "Saved under another name, as the template's was taken: IMG_1.jpg -> IMG_1_JPG.jpg (from IMG_1.JPG); "
+        "IMG_1.jpg -> IMG_1_dng.jpg (from IMG_1.dng); x.jpg -> x_jpg.jpg")
+    assert renamed_text(Plan(), done) == ""
