@@ -273,6 +273,10 @@ class ParamSlider(QWidget):
     def is_dragging(self) -> bool:
         return self.slider.isSliderDown()
 
+    def let_go(self) -> None:
+        """End a drag held on this slider: its card goes."""
+        self.slider.setSliderDown(False)
+
     def set_value(self, v: float) -> None:
         """Model -> view, without echoing an edit."""
         for w in (self.slider, self.spin):
@@ -351,7 +355,13 @@ class CurveEditor(QWidget):
                                "left, highlights right); double-click it to reset.")
 
     def _pick_channel(self, i: int) -> None:
+        self.let_go()  # a drag on one channel's curve never goes on onto another's
         self.channel = i
+        self.canvas.update()
+
+    def let_go(self) -> None:
+        """End a drag held on this editor: its channel changes, or its card goes."""
+        self._drag = self.canvas._knot = None
         self.canvas.update()
 
     def rows(self) -> np.ndarray:

@@ -292,6 +292,8 @@ class StepList(QScrollArea):
         for card in self.cards:
             lay.removeWidget(card)
             card.hide()  # at once: deleteLater waits for the event loop
+            for control in card.controls.values():  # a drag held in it is over: no more drafts for it
+                control.let_go()
             card.deleteLater()
         self.cards = []
         self.inner.empty.setVisible(self.doc is not None and len(self.doc.recipe) == 0)  # none: nothing to edit

@@ -270,6 +270,38 @@ def test_a_point_of_the_curve_drags_up_and_the_rest_of_the_curve_stays(qtbot, wi
     assert after[1] > before[1] and after[:1] + after[2:] == before[:1] + before[2:]
 
 
+def test_a_channel_picked_mid_drag_ends_the_drag_and_keeps_its_own_curve(qtbot, win, folder):
+    """Holding a red curve point and clicking G, then moving on, wrote red's curve over green's
+    (green's own edit lost): a drag stays on the channel it began on, and a channel switch ends it."""
+    from PySide6.QtCore import QPoint, Qt
+
+    from app.controls import dragging
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.panel.add_step("color_curves")
+    settle(qtbot, win)
+    ed = win.panel.steps.cards[0].controls["slopes"]
+    canvas = ed.canvas
+    ed.buttons.button(1).click()  # green: one zone of its own
+    canvas.zone = 6
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Up)
+    green = list(win.doc.recipe.steps[0].params["slopes"][1])
+    assert green[6] > 1
+    ed.buttons.button(0).click()
+    press = canvas.knot_pos(2).toPoint()
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=press)
+    qtbot.mouseMove(canvas, QPoint(press.x(), press.y() - 3))
+    red = list(win.doc.recipe.steps[0].params["slopes"][0])
+    assert red != [1.0] * 8 and dragging()
+    ed.buttons.button(1).click()  # mid-drag
+    assert not dragging()
+    qtbot.mouseMove(canvas, QPoint(press.x(), press.y() - 6))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(press.x(), press.y() - 6))
+    slopes = win.doc.recipe.steps[0].params["slopes"]
+    assert slopes[1] == green and slopes[0] == red
+
+
 def _thumb_error(item, full: np.ndarray) -> float:
     """Mean abs difference between a filmstrip icon and a render scaled to the icon's size."""
     from PIL import Image
