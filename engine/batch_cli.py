@@ -219,7 +219,7 @@ def _run(jobs: Plan, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
         console.print(_shown(renamed))
     if cancelled and fatal is None:
         return 130
-    return 1 if getattr(jobs, "unreadable", ()) or any(r.status == "failed" for r in results) else 0
+    return 1 if jobs.unreadable or any(r.status == "failed" for r in results) else 0
 
 
 def _summary(console, results: list, total: int, in_dir: Path, ended: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .filters import REGISTRY
-from .filters.base import LUMA, points
+from .filters.base import LUMA, points, whole_points
 from .recipe import Recipe
 from .render import replay
 
@@ -53,7 +53,7 @@ class Pick:
         now, was = spec.slider_values(self.params), spec.slider_values(old or spec.defaults())
         # told by the points the card shows (a Tint from +2 to +1 read "greener")
         words = [w for name, up, down in (("temperature", "warmer", "cooler"), ("tint", "more magenta", "greener"))
-                 for shift in [int(points(now[name])) - int(points(was[name]))]
+                 for shift in [whole_points(now[name]) - whole_points(was[name])]
                  for w in ([up] if shift >= NOTICED else [down] if shift <= -NOTICED else [])]
         change = f"the photo is now {' and '.join(words)}" if words else "nearly as it was"
         text = (f"White balance set from the spot: {change} "

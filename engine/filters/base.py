@@ -133,11 +133,17 @@ class Param:
 Migration = Callable[[dict], dict]
 
 
+def whole_points(value: float) -> int:
+    """A whole-point slider's value rounded as the app's number field rounds it: halves away from zero."""
+    n = math.floor(abs(float(value)) + 0.5)
+    return n if value > 0 else -n
+
+
 def points(value: float) -> str:
     """A whole-point slider's value as a photographer reads it, as Lightroom's fields do: "+4",
-    "-12", "0" (halves away from zero, as the app's number field rounds; never "-0")."""
-    n = math.floor(abs(float(value)) + 0.5)
-    return f"{n if value > 0 else -n:+d}" if n else "0"
+    "-12", "0" (:func:`whole_points`; never "-0")."""
+    n = whole_points(value)
+    return f"{n:+d}" if n else "0"
 
 
 @dataclass(frozen=True)
