@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
+    QPolygonF,
     QValidator,
     QWheelEvent,
 )
@@ -328,6 +329,7 @@ class CurveEditor(QWidget):
         self.channel = 0
         self._drag: int | None = None
         self._gesture = 0
+        self.histogram: np.ndarray | None = None  # what the curve is given, (3, bins) counts over its axis
         _controls.add(self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -352,7 +354,9 @@ class CurveEditor(QWidget):
         self.canvas.setToolTip(f"{param.description}.\nDrag a point of the curve up or down to lift or lower "
                                "that tone; the points beside it give way only once the zones next to it are at "
                                "their limit.\nBelow, drag a handle up for more contrast in that zone (shadows "
-                               "left, highlights right); double-click it to reset.")
+                               "left, highlights right); double-click it to reset.\nBehind the curve: the "
+                               "photo's tones as this step gets them. The axis is linear light, so the first zone "
+                               "holds every tone darker than 99 of 255 on screen.")
 
     def _pick_channel(self, i: int) -> None:
         self.let_go()  # a drag on one channel's curve never goes on onto another's
@@ -375,6 +379,13 @@ class CurveEditor(QWidget):
 
     def set_value(self, v: Any) -> None:
         self.values = np.array(v, np.float64).reshape(self.param.shape)
+        self.canvas.update()
+
+    def set_histogram(self, counts: np.ndarray | None) -> None:
+        """Draw ``counts`` behind the curve: each channel's tones as the step gets them."""
+        if counts is None and self.histogram is None:
+            return
+        self.histogram = None if counts is None else np.asarray(counts)
         self.canvas.update()
 
     def set_knot(self, knot: int, y: float, gesture: int, start: np.ndarray | None = None) -> None:
@@ -555,12 +566,42 @@ class _CurveCanvas(QWidget):
         else:
             super().keyPressEvent(event)
 
+    def _paint_histogram(self, p: QPainter, r: QRectF) -> None:
+        """The tones the curve is given, behind it, on its axis: all channels in grey (the tone
+        curve applies to each), or the edited channel in its colour. Square-root heights, scaled
+        to the tallest bin between the ends (clipped black and white would flatten the rest).
+        Smoothed across 5 bins: an 8-bit photo's levels, spread out by the linear axis, fell one
+        or two to a bin and drew a comb."""
+        counts = self.ed.histogram
+        if counts is None:
+            return
+        counts = (counts[self.ed.channel] if self.ed.multi else counts.sum(axis=0)).astype(np.float64)
+        counts[1:-1] = np.convolve(counts, np.array([1, 4, 6, 4, 1]) / 16, mode="same")[1:-1]
+        top = counts[1:-1].max(initial=0)
+        if top <= 0:
+            return
+        h = np.sqrt(np.minimum(counts / top, 1.0))
+        bins = len(h)
+        poly = QPolygonF([QPointF(r.left(), r.bottom())])
+        for k, v in enumerate(h):  # steps, one flat top a bin
+            y = r.bottom() - v * r.height()
+            poly.append(QPointF(r.left() + r.width() * k / bins, y))
+            poly.append(QPointF(r.left() + r.width() * (k + 1) / bins, y))
+        poly.append(QPointF(r.right(), r.bottom()))
+        col = QColor(CurveEditor.CHANNEL_COLOURS[self.ed.channel] if self.ed.multi else "#d0d0d0")
+        col.setAlpha(55 if self.ed.multi else 40)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(col)
+        p.drawPolygon(poly)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), QColor("#1b1b1b"))
         r, st = self.plot(), self.strip()
         n = self.ed.param.shape[-1]
+        self._paint_histogram(p, r)
         p.setPen(QPen(QColor("#2f2f2f"), 1))
         for k in range(1, n):
             x = r.left() + r.width() * k / n

@@ -21,7 +21,7 @@ from engine.recipe import Recipe
 
 from .display import to_screen
 
-KINDS = ("preview", "before", "crop", "crop_before", "variation", "warmup")  # priority order
+KINDS = ("preview", "before", "crop", "crop_before", "curves", "variation", "warmup")  # priority order
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,10 +39,11 @@ class RenderRequest:
 @dataclass(frozen=True, eq=False)
 class RenderResult:
     request: RenderRequest
-    image: QImage
+    image: QImage | None  # None for "curves", which renders no image
     histogram: np.ndarray | None  # (4, 256): R, G, B, luminance counts
     ms: float
     clipped: QImage | None = None  # asked for and anything clipped: the overlay (transparent elsewhere)
+    curves: dict[int, np.ndarray] | None = None  # "curves": what each curve step is given, counted (3, bins)
 
 
 def to_display(recipe: Recipe, linear: np.ndarray) -> np.ndarray:
@@ -96,6 +97,11 @@ def clipping_overlay(img: QImage) -> QImage | None:
 
 def execute(req: RenderRequest) -> RenderResult:
     t0 = time.perf_counter()
+    if req.kind == "curves":  # after the preview and crops: the photo is never kept waiting for them
+        from engine.render import curve_histograms
+
+        curves = curve_histograms(req.recipe, req.image)
+        return RenderResult(req, None, None, (time.perf_counter() - t0) * 1e3, curves=curves)
     if req.kind == "warmup":  # every kernel, the tail and histogram ones too (a fresh install compiles them once)
         from engine.lut import warm_up
 

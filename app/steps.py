@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import (
@@ -262,6 +263,24 @@ class StepList(QScrollArea):
         self.cards: list[StepCard] = []
         self.tab_anchor: QWidget | None = None  # the focusable widget Tab reaches the cards from
         self.picking: Callable[[Step], bool] | None = None  # whether a card's step is being picked for
+        self._curves: dict[int, tuple[str, np.ndarray]] = {}  # step index: its filter, what its curve is given
+
+    def set_curve_histograms(self, counts: dict[int, np.ndarray]) -> None:
+        """What each curve step's curve is given (:func:`engine.render.curve_histograms` of the
+        photo's last preview), drawn behind its curve."""
+        recipe = self.doc.recipe if self.doc is not None else None
+        self._curves = {i: (recipe.steps[i].op, c) for i, c in counts.items()
+                        if recipe is not None and i < len(recipe)}
+        self._show_curves()
+
+    def _show_curves(self) -> None:
+        """Each card's histogram: until a card's own comes (a preview follows every edit), one of
+        the same filter at its place, as a step moved or added leaves most of them right."""
+        for card in self.cards:
+            op, counts = self._curves.get(card.index, (None, None))
+            for control in card.controls.values():
+                if isinstance(control, CurveEditor):
+                    control.set_histogram(counts if op == card.step.op else None)
 
     def refresh_pick(self) -> None:
         """The white balance cards' Pick shows whether the next click picks for that card."""
@@ -273,6 +292,7 @@ class StepList(QScrollArea):
         if self.doc is not None:
             self.doc.changed.disconnect(self._on_change)
         self.doc = doc
+        self._curves = {}  # another photo's tones
         if doc is not None:
             doc.changed.connect(self._on_change)
         self.rebuild()
@@ -302,6 +322,7 @@ class StepList(QScrollArea):
                 card = StepCard(self.doc, i, on_pick=self.pickRequested.emit, picking=self.picking)
                 lay.insertWidget(lay.count() - 1, card)
                 self.cards.append(card)
+            self._show_curves()
         # Tab goes through the cards right after the list: made after the filmstrip, they came after it
         prev: QWidget = self.tab_anchor or self
         for card in self.cards:

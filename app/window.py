@@ -129,6 +129,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._rendered_once = False
         self.shown_preview = -1  # id of the preview render on screen
         self._shown_source: Any = None  # the linear cache it was rendered from
+        self._curves_for: tuple[str, Any] | None = None  # the steps and source the curves' histograms were asked of
         self._screen: tuple[Any, tuple[int, int], Any] | None = None  # (doc, size, level): preview at screen size
         self._screen_wanted: tuple[Any, tuple[int, int]] | None = None
         self._screen_busy = False
@@ -478,7 +479,8 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._rendered_once = False
         self._latest.clear()
         self._screen = self._screen_wanted = None  # the previous photo's screen-size level
-        for kind in ("preview", "crop", "crop_before"):
+        self._curves_for = None
+        for kind in ("preview", "crop", "crop_before", "curves"):
             self.renderer.cancel(kind)
         self.undo_group.setActiveStack(doc.undo)
         self.panel.set_doc(doc)

@@ -131,7 +131,18 @@ class RenderMixin:
         rid = self._submit("preview", recipe, src)
         if self.viewer.needs_detail():
             self._request_detail()
+        self._request_curves(doc, src)
         return rid
+
+    def _request_curves(self, doc: PhotoDoc, src: Any) -> None:
+        """The histograms behind the curve cards, of the photo's own steps (those on the cards, not
+        a variation pointed at), once for each edit: a drag's drafts wait for its release."""
+        from engine.render import curve_steps
+
+        steps, last = doc.recipe.dumps(), self._curves_for
+        if curve_steps(doc.recipe) and not (last is not None and last[0] == steps and last[1] is src):
+            self._curves_for = (steps, src)
+            self._submit("curves", doc.recipe, src)
 
     def shown_recipe(self, doc: PhotoDoc) -> Recipe:
         """What the photo is shown in: its steps, or the variation under the pointer."""
@@ -226,6 +237,8 @@ class RenderMixin:
                 self._thumb_timer.start()  # edited here, or opened with edits
             self.render_label.setText(f"render {res.ms:.0f} ms")
             self.previewRendered.emit(req.id)
+        elif req.kind == "curves" and res.curves is not None:
+            self.panel.steps.set_curve_histograms(res.curves)
         elif req.kind == "crop" and req.rect is not None:
             self.viewer.set_detail(res.image, QRectF(*req.rect), self._clipped(res))
         elif req.kind == "crop_before" and req.rect is not None:

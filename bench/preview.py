@@ -6,8 +6,9 @@ the LUT (33³ cube; the cube of the mixing steps and the pre table are reused wh
 a step after them moves) and write the 0xFFRRGGBB words a Format_RGB32 QImage holds, plus the
 histogram. Printed side by side: the exact per-filter chain on the same frame, the bake and
 apply parts, the CPU time the move took over all threads (on a busy shared machine wall time
-mostly measures the other processes), and the app's draft while a slider is held (the 1024 px
-level, 0.66 MP, with a 17³ cube), with its error.
+mostly measures the other processes), the app's draft while a slider is held (the 1024 px
+level, 0.66 MP, with a 17³ cube), with its error, and the histograms behind the curve cards
+that follow the preview once a slider is let go (``engine.render.curve_histograms``).
 
     .venv/bin/python bench/preview.py [PATH] [--moves 40]
 """
@@ -24,7 +25,7 @@ from _photo import errors_8bit, load, resized
 
 from engine.lut import apply_lut, bake_lut
 from engine.recipe import Recipe, Step
-from engine.render import render_exact, render_rgb32
+from engine.render import CURVE_PIXELS, curve_histograms, render_exact, render_rgb32
 
 TONE = [0.8, 1.1, 1.3, 1.2, 1.0, 0.9, 0.8, 0.9]
 
@@ -88,10 +89,14 @@ def main() -> None:
             t0 = time.perf_counter()
             apply_lut(bake_lut(r, 17), draft, dwords, np.zeros((4, 256), np.int64))
             drag.append(time.perf_counter() - t0)
+        curves = []
         for ev in evs[:: max(1, len(evs) // 4)]:
             t0 = time.perf_counter()
             render_exact(recipe(float(ev), case), img)
             exact.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            curve_histograms(recipe(float(ev), case), img)
+            curves.append(time.perf_counter() - t0)
         last = recipe(float(evs[-1]), case)
         mx, p999 = errors_8bit(apply_lut(bake_lut(last, 33), img), render_exact(last, img))
         dmx, dp999 = errors_8bit(apply_lut(bake_lut(last, 17), draft), render_exact(last, draft))
@@ -102,6 +107,9 @@ def main() -> None:
         print(f"  exact chain         {ms(exact)}   -> {statistics.median(exact) / statistics.median(total):.1f}x")
         print(f"  error vs exact      max {mx:.2f}, p99.9 {p999:.2f} levels (8-bit sRGB)")
         print(f"  draft 0.66 MP, 17³  {ms(drag)}   error max {dmx:.2f}, p99.9 {dp999:.2f} levels")
+        if curves and any(s.op == "tone" for s in last):
+            ratio = statistics.median(curves) / statistics.median(total)
+            print(f"  curve histogram     {ms(curves)}   -> {ratio:.2f}x the move, after it ({CURVE_PIXELS} px)")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 

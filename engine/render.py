@@ -8,13 +8,15 @@ pointwise.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from .color import srgb_encode
-from .filters.base import replay_steps
+from .filters.base import replay_stages, replay_steps
 from .filters.white_balance import blown
 from .recipe import Recipe
 
@@ -25,6 +27,57 @@ def replay(recipe: Recipe, linear: Any) -> Any:
     """Apply every non-identity step's exact math to a decoded linear image (numpy or torch); a
     white balance leaves what is blown white in it alone (:func:`engine.filters.white_balance.blown`)."""
     return replay_steps(recipe.active(), linear, blown)
+
+
+def step_inputs(recipe: Recipe, linear: Any, indices: Iterable[int]) -> dict[int, Any]:
+    """The image entering each of ``recipe``'s steps at ``indices``, as :func:`replay` runs them
+    (a bypassed step gets what the next one does); nothing past the last of them is computed."""
+    wanted = set(indices)
+    active = {id(s) for s in recipe.active()}
+    stages = replay_stages(recipe.active(), linear, blown)
+    img, owed, out = next(stages), False, {}
+    for i, s in enumerate(recipe.steps):
+        if not wanted - out.keys():
+            break
+        if owed:
+            img = next(stages)
+        if i in wanted:
+            out[i] = img
+        owed = id(s) in active
+    return out
+
+
+def curve_steps(recipe: Recipe) -> list[int]:
+    """The indices of ``recipe``'s curve steps: filters with a curve parameter (a shaped one)."""
+    return [i for i, s in enumerate(recipe.steps) if any(p.shape for p in s.spec.params)]
+
+
+#: Bins of a curve's histogram over its input axis, [0, 1] in linear light: 16 a zone of eight
+CURVE_BINS = 128
+
+
+#: Pixels a curve's histogram reads: 2.5-5 ms for a preview's four to six steps (``bench/preview.py``)
+CURVE_PIXELS = 1 << 15
+
+
+def curve_histograms(recipe: Recipe, linear: np.ndarray, *, pixels: int = CURVE_PIXELS,
+                     bins: int = CURVE_BINS) -> dict[int, np.ndarray]:
+    """For each curve step of ``recipe`` (a filter with a curve parameter), by its index: what its
+    curve is given, each channel's values counted over the curve's axis, ``(3, bins)`` int64 (past
+    white at white and below black at black, as the curve saturates them). As a curve editor
+    draws behind its curve, so the photo's tones show against the zones. Every n-th pixel of
+    ``linear`` is read, about ``pixels`` of them."""
+    wanted = curve_steps(recipe)
+    if not wanted:
+        return {}
+    h, w = linear.shape[:2]
+    stride = max(1, math.ceil(math.sqrt(h * w / pixels)))
+    out = {}
+    for i, img in step_inputs(recipe, linear[::stride, ::stride], wanted).items():
+        x = np.clip(np.nan_to_num(np.asarray(img, np.float32).reshape(-1, 3), nan=0.0), 0.0, 1.0)
+        idx = np.minimum((x * bins).astype(np.int64), bins - 1)
+        out[i] = np.stack([np.bincount(idx[:, c], minlength=bins) for c in range(3)])
+    return out
 
 
 def render_exact(recipe: Recipe, linear: np.ndarray) -> np.ndarray:

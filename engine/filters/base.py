@@ -14,7 +14,7 @@ in the app and under torch, with autograd, in training.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -313,12 +313,19 @@ REGISTRY: dict[str, FilterSpec] = {}
 def replay_steps(steps: Any, decoded: Any, blown: Callable[[Any], Any] | None = None) -> Any:
     """Each step's math in order on a decoded image (``steps``: objects with ``spec`` and
     ``params``); ``blown(decoded)`` is computed once and given to the filters that use it."""
+    *_, img = replay_stages(steps, decoded, blown)
+    return img
+
+
+def replay_stages(steps: Any, decoded: Any, blown: Callable[[Any], Any] | None = None) -> Iterator[Any]:
+    """:func:`replay_steps` one stage at a time: the image entering each step, then the result."""
     steps = list(steps)
     weight = blown(decoded) if blown is not None and any(s.spec.uses_blown for s in steps) else None
     img = decoded
     for s in steps:
+        yield img
         img = s.spec.apply(img, blown=weight, **s.params)
-    return img
+    yield img
 
 
 def check_differentiable(ids: Iterable[str]) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, settle, shown
+from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle, shown
 
 from app.commands import MoveStep
 from engine.filters import REGISTRY
@@ -768,3 +768,44 @@ def test_quick_strength_key_presses_are_one_undo_step(qtbot, win, folder, monkey
     win.doc.undo.undo()
     win.doc.undo.undo()
     assert win.doc.recipe.dumps() == auto and win.panel.strength.value() == 60
+
+
+def test_a_curve_shows_the_tones_its_step_is_given(qtbot, win, folder):
+    from app.commands import SetParam
+    from engine.render import CURVE_BINS, curve_histograms
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.panel.add_step("tone")
+    settle(qtbot, win)
+    curve = win.panel.steps.cards[0].controls["slopes"]
+    qtbot.waitUntil(lambda: curve.histogram is not None, timeout=TIMEOUT)
+    np.testing.assert_array_equal(curve.histogram,
+                                  curve_histograms(win.doc.recipe, win._shown_source)[0])
+    x = (np.arange(CURVE_BINS) + 0.5) / CURVE_BINS
+
+    def mean(counts):
+        return float((counts.sum(axis=0) * x).sum() / counts.sum())
+
+    plain = mean(curve.histogram)
+    canvas = curve.canvas
+    with_hist = qimage_array(canvas.grab().toImage())
+    curve.set_histogram(None)
+    assert np.abs(qimage_array(canvas.grab().toImage()).astype(int) - with_hist).max() > 10  # it is drawn
+
+    # an exposure step moved before the curve: the curve is given a brighter photo (the card rebuilt)
+    win.panel.add_step("exposure")
+    settle(qtbot, win)
+    win.doc.undo.push(MoveStep(win.doc, 1, 0))
+    win.doc.undo.push(SetParam(win.doc, 0, "ev", 1.0))
+    settle(qtbot, win)
+    curve = win.panel.steps.cards[1].controls["slopes"]
+    qtbot.waitUntil(lambda: curve.histogram is not None and mean(curve.histogram) > plain + 0.05, timeout=TIMEOUT)
+
+    # another photo: its own tones, never the last photo's
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    win.panel.add_step("color_curves")
+    settle(qtbot, win)
+    colour = win.panel.steps.cards[-1].controls["slopes"]
+    qtbot.waitUntil(lambda: colour.histogram is not None, timeout=TIMEOUT)
+    np.testing.assert_array_equal(colour.histogram,
+                                  curve_histograms(win.doc.recipe, win._shown_source)[len(win.doc.recipe) - 1])

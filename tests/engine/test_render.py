@@ -87,3 +87,39 @@ def test_banded_rendering_to_integers_is_the_whole_image_rendering(photo_linear,
         monkeypatch.setattr(er, "BAND_ROWS", rows)
         banded = er.render_bits(recipe, photo_linear, bits)
         assert banded.dtype == whole.dtype and np.array_equal(banded, whole)
+
+
+def test_step_inputs_are_what_replay_gives_each_step(photo_linear: np.ndarray) -> None:
+    from engine.render import step_inputs
+
+    recipe = Recipe([Step("exposure", {"ev": 0.7}), Step("gamma", {"gamma": 1.4}, enabled=False),
+                     Step.default("saturation"), Step("white_balance", {"green": 1.1, "blue": 0.8}),
+                     Step.default("tone"), Step("contrast", {"amount": 0.4})])
+    got = step_inputs(recipe, photo_linear, [0, 2, 4])
+    assert sorted(got) == [0, 2, 4]
+    assert got[0] is photo_linear
+    for i in (2, 4):  # a bypassed or identity step passes the photo on as it came
+        np.testing.assert_allclose(got[i], replay(Recipe(recipe.steps[:i]), photo_linear), atol=1e-6)
+    assert not np.allclose(got[4], got[2])  # the white balance between them is applied
+
+
+def test_curve_histograms_count_what_each_curve_is_given(photo_linear: np.ndarray) -> None:
+    from engine.render import CURVE_BINS, curve_histograms
+
+    tone, colour = Step.default("tone"), Step.default("color_curves")
+    recipe = Recipe([tone, Step("exposure", {"ev": 1.5}), colour, Step("exposure", {"ev": -1.0})])
+    hists = curve_histograms(recipe, photo_linear, pixels=20_000)
+    assert sorted(hists) == [0, 2]  # the curve steps only
+    h, w = photo_linear.shape[:2]
+    stride = int(np.ceil(np.sqrt(h * w / 20_000)))
+    n = len(range(0, h, stride)) * len(range(0, w, stride))
+    for counts in hists.values():
+        assert counts.shape == (3, CURVE_BINS)
+        np.testing.assert_array_equal(counts.sum(axis=1), n)  # every pixel read, past white at white
+    before, after = hists[0].sum(axis=0), hists[2].sum(axis=0)
+    x = (np.arange(CURVE_BINS) + 0.5) / CURVE_BINS
+    assert (after * x).sum() / n > 1.8 * (before * x).sum() / n  # 1.5 EV brighter (less what clips)
+    assert after[-1] > 5 * max(before[-1], 1)  # and what it pushes past white piles up at white
+    ref = curve_histograms(Recipe([tone]), photo_linear, pixels=20_000)[0]
+    np.testing.assert_array_equal(ref, hists[0])  # what comes after a step does not change its input
+    assert curve_histograms(Recipe([Step("exposure", {"ev": 1.0})]), photo_linear) == {}
