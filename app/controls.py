@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.color import srgb_encode
 from engine.filters import Param
 from engine.filters.base import curve_knots, move_knot, points
 
@@ -356,7 +357,8 @@ class CurveEditor(QWidget):
                                "their limit.\nBelow, drag a handle up for more contrast in that zone (shadows "
                                "left, highlights right); double-click it to reset.\nBehind the curve: the "
                                "photo's tones as this step gets them. The axis is linear light, so the first zone "
-                               "holds every tone darker than 99 of 255 on screen.")
+                               "holds every tone darker than 99 of 255 on screen; a point dragged reads its tone "
+                               "in and out on screen, in levels of 255.")
 
     def _pick_channel(self, i: int) -> None:
         self.let_go()  # a drag on one channel's curve never goes on onto another's
@@ -489,6 +491,16 @@ class _CurveCanvas(QWidget):
         n = self.ed.param.shape[-1]
         knot = round((pos.x() - r.left()) / r.width() * n)
         return knot if 0 < knot < n else None
+
+    def readout(self) -> str | None:
+        """The curve point dragged, or the one the keys move: its tone in and out as shown on
+        screen, in levels of 255 (Lightroom's "Input / Output"; the axis itself is linear light)."""
+        knot = self._knot if self._knot is not None else self.point if self.hasFocus() else None
+        if knot is None:
+            return None
+        x, y = curve_knots(self.ed.rows()[self.ed.channel])[knot]
+        a, b = (round(float(v) * 255) for v in srgb_encode(np.array([x, y])))
+        return f"{a} → {b}"
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         """A press picks the zone (the arrow keys follow it), or on the curve the point at the
@@ -659,7 +671,11 @@ class _CurveCanvas(QWidget):
         f = p.font()
         f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))
         p.setFont(f)
-        p.drawText(r.adjusted(4, 2, 0, 0), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, "curve")
+        readout = self.readout()
+        if readout is not None:
+            p.setPen(QColor("#e6e6e6"))
+        p.drawText(r.adjusted(4, 2, 0, 0), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, readout or "curve")
+        p.setPen(QColor("#8a8a8a"))
         label = QRectF(st.left(), st.top() - 17, st.width(), 12)  # clear of a focus ring on a top handle
         p.drawText(label, Qt.AlignmentFlag.AlignLeft, "shadows")
         p.drawText(label, Qt.AlignmentFlag.AlignHCenter, "zone steepness")

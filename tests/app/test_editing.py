@@ -215,9 +215,13 @@ def test_a_point_of_the_curve_drags_up_and_the_rest_of_the_curve_stays(qtbot, wi
     n = win.doc.undo.count()
     mid = canvas.knot_pos(4).toPoint()  # linear 0.5 in, 0.5 out
     press = QPoint(mid.x() + 3, mid.y() + 2)  # a few pixels off the point picks it
+    assert canvas.readout() is None  # no point held: the plot says "curve"
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=press)
+    assert canvas.readout() == "188 → 188"  # linear 0.5 is 188 of 255 on screen, in and out
     for dy in (2, 4, 6):
         qtbot.mouseMove(canvas, QPoint(press.x(), press.y() - dy))
+    held = canvas.readout().split(" → ")
+    assert held[0] == "188" and 190 <= int(held[1]) <= 200  # the tone it now gives, as the photo shows it
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(press.x(), press.y() - 6))
     settle(qtbot, win)
     knots = curve_knots(win.doc.recipe.steps[0].params["slopes"])
