@@ -8,6 +8,7 @@ process (a decoder segfault, the timeout watchdog) escapes, and the parent handl
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import faulthandler
 import os
@@ -153,14 +154,51 @@ def output_exists(dst: Path) -> bool:
     return os.path.lexists(dst)
 
 
+def made_from(job: Job) -> str:
+    """A fingerprint of what ``job``'s output is made from, known before decoding: its steps (the
+    recipe given, the photo's sidecar as it is on disk, or Auto with its style, strength and white
+    balance where it has none) and the settings that change the file. Written into the output
+    (its EXIF ImageUniqueID, 32 hex digits), it tells a later export whether the file there is
+    still what it would write: a photo reset (its sidecar gone), given Auto instead of its steps,
+    or exported at another size, format or quality is exported again."""
+    import hashlib
+    import json
+
+    from .recipe import Recipe, has_sidecar, sidecar_path
+
+    s = job.settings
+    steps: Any = None
+    try:  # the steps as the app writes them: Export's photo on screen and Batch's sidecar agree
+        if s.source == "recipe":
+            steps = Recipe.from_json(s.recipe).to_json() if s.recipe is not None else None
+        elif s.source == "sidecar" and has_sidecar(job.src):
+            steps = Recipe.load(sidecar_path(job.src)).to_json()
+    except (OSError, ValueError, TypeError) as e:  # the export fails and says why; a later one tries again
+        steps = {"unreadable": str(e)}
+    if steps is None:
+        model = None
+        if s.model:
+            with contextlib.suppress(OSError):
+                st = os.stat(s.model)
+                model = [str(Path(s.model).resolve()), st.st_size, st.st_mtime_ns]
+        steps = {"auto": model, "strength": s.strength, "white_balance": s.white_balance}
+    doc = {"steps": steps, "fmt": s.fmt, "quality": s.quality if s.fmt == "jpeg" else None,
+           "long_edge": s.long_edge, "sharpen": s.sharpen, "ppi": s.ppi}
+    return hashlib.blake2b(json.dumps(doc, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
+
+
 def already_done(job: Job) -> bool:
-    """Whether ``job``'s output exists and nothing it was made from changed since: a photo edited
-    (its sidecar saved) or replaced after its export, or the batch's recipe file changed, is exported
-    again, as darktable's "overwrite if changed" does. Not a photo Retouch did not write, which is
-    never done nor replaced."""
+    """Whether ``job``'s output exists, was made from what this job would make it from
+    (:func:`made_from`), and nothing it was made from changed since: a photo edited (its sidecar
+    saved), reset, or replaced after its export, the batch's recipe file changed, or the settings
+    changed, is exported again, as darktable's "overwrite if changed" does. Not a photo Retouch did
+    not write, which is never done nor replaced."""
+    from .io.metadata import made_from_tag
     from .recipe import sidecar_path
 
     if not output_exists(job.dst) or someone_elses(job.dst):
+        return False
+    if made_from_tag(job.dst) != made_from(job):
         return False
     try:
         made = os.stat(job.dst).st_mtime_ns
@@ -206,6 +244,7 @@ def export_one(job: Job) -> Result:
         lap = now
 
     try:
+        made = made_from(job)  # before the recipe is read: a sidecar saved meanwhile makes it redone next time
         recipe, source = _fixed_recipe(job)
         linear, meta = _decode(job.src, s)
         mark("decode")
@@ -223,7 +262,7 @@ def export_one(job: Job) -> Result:
         mark("render")
         _check_destination(job)  # checked again here: the folder changes while a batch runs
         job.dst.parent.mkdir(parents=True, exist_ok=True)  # a sub-folder (never the root: checked)
-        write_image(job.dst, srgb, fmt=s.fmt, quality=s.quality, meta=meta, alpha=alpha, ppi=s.ppi)
+        write_image(job.dst, srgb, fmt=s.fmt, quality=s.quality, meta=meta, alpha=alpha, ppi=s.ppi, made_from=made)
         if not job.dst.is_file() or job.dst.stat().st_size == 0:  # never report success unchecked
             raise OSError(f"{job.dst.name} is missing or empty after writing")
         mark("write")

@@ -38,7 +38,7 @@ _TO_PHOTO = ("ExposureTime", "FNumber", "ExposureProgram", "ISOSpeedRatings", "D
              "ExposureBiasValue", "MaxApertureValue", "MeteringMode", "LightSource", "Flash",
              "FocalLength", "SubjectDistance")
 _PHOTO_DROP = {"MakerNote", "PixelXDimension", "PixelYDimension", "InteroperabilityTag", "ColorSpace",
-               "ComponentsConfiguration", "CompressedBitsPerPixel"}
+               "ComponentsConfiguration", "CompressedBitsPerPixel", "ImageUniqueID"}  # the camera's image's
 _XMP_DROP_PREFIX = ("Xmp.crs.", "Xmp.crss.", "Xmp.darktable.", "Xmp.tiff.", "Xmp.exif.PixelXDimension",
                     "Xmp.exif.PixelYDimension", "Xmp.exif.ColorSpace", "Xmp.photoshop.ICCProfile")
 _XMP_TIFF_KEEP = {"Xmp.tiff.Make", "Xmp.tiff.Model", "Xmp.tiff.Artist", "Xmp.tiff.Copyright",
@@ -116,9 +116,9 @@ def _open(pyexiv2: Any, source: Path) -> Any:
     return pyexiv2.ImageData(bytes(raw))
 
 
-def _exif_for_output(src: dict, out: dict, software: str) -> dict:
+def _exif_for_output(src: dict, out: dict, software: str, made_from: str | None = None) -> dict:
     """The EXIF changes to make in the output (value None deletes), from the source's tags ``src``
-    and what the encoder already wrote (``out``)."""
+    and what the encoder already wrote (``out``); ``made_from``: the output's ImageUniqueID."""
     new: dict[str, Any] = {}
     for key, value in src.items():
         group, _, name = key.rpartition(".")
@@ -138,6 +138,8 @@ def _exif_for_output(src: dict, out: dict, software: str) -> dict:
     new["Exif.Image.Orientation"] = "1"
     new["Exif.Image.Software"] = software
     new["Exif.Photo.ColorSpace"] = "1"  # sRGB: the pixels are, whatever the source was
+    if made_from:
+        new["Exif.Photo.ImageUniqueID"] = made_from
     return new
 
 
@@ -171,9 +173,10 @@ def _modify(set_all: Any, changes: dict) -> None:
                 set_all({key: value})
 
 
-def carry(data: bytes, source: str | Path | None, software: str) -> bytes:
+def carry(data: bytes, source: str | Path | None, software: str, made_from: str | None = None) -> bytes:
     """``data`` (an encoded JPEG, PNG or TIFF) with the metadata of ``source`` carried over; the
     resolution stays the one the encoder wrote (the camera's described its sensor, not the print).
+    ``made_from``: the output's ImageUniqueID (:func:`engine.io.metadata.exif_for_output`).
 
     Returns ``data`` unchanged where pyexiv2 is missing or exiv2 cannot rewrite the output.
     """
@@ -189,7 +192,7 @@ def carry(data: bytes, source: str | Path | None, software: str) -> bytes:
             return data
         try:
             written = out.read_exif(encoding=_ENC)
-            out = _modify_exif(pyexiv2, data, out, _exif_for_output(src_exif, written, software))
+            out = _modify_exif(pyexiv2, data, out, _exif_for_output(src_exif, written, software, made_from))
             if src_xmp:
                 with contextlib.suppress(Exception):
                     out.modify_raw_xmp(src_xmp)

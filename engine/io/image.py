@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import re
+import threading
 import warnings
 import zlib
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
-from PIL import Image, ImageCms, ImageOps, PngImagePlugin
+from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin
 
 from ..atomic import atomic_path
 from ..color import srgb_decode
@@ -661,7 +662,8 @@ def _with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, quality: int = 92,
-                meta: Metadata | None = None, alpha: np.ndarray | None = None, ppi: int = DEFAULT_PPI) -> Path:
+                meta: Metadata | None = None, alpha: np.ndarray | None = None, ppi: int = DEFAULT_PPI,
+                made_from: str | None = None) -> Path:
     """Write display sRGB (float [0, 1], uint8 or uint16; (H, W, 3)) atomically and return the path.
 
     ``fmt`` is "jpeg", "png", "png16" or "tiff16" (default: from the suffix, else JPEG). The sRGB ICC profile
@@ -671,6 +673,8 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
     source's transparency: :func:`alpha_for`) is kept by PNG and TIFF, unassociated, as the source
     stores it; a JPEG has no alpha. ``ppi``, the print resolution, goes into the file's own header
     (JFIF density, PNG pHYs, TIFF resolution) and its EXIF alike, so every program reads one size.
+    ``made_from``: what made the output, written as its EXIF ImageUniqueID, by which a later export
+    tells whether it is still what it would write (:func:`engine.batch_worker.made_from`).
     """
     path = Path(path)
     if fmt is None:
@@ -680,17 +684,17 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
     if meta is not None and _same_file(path, meta.path):
         raise ImageError("refusing to overwrite the original photo; choose another output name", path)
     ppi = int(check_ppi(ppi))  # numpy integers too
-    exif = exif_for_output(meta, ppi=ppi)
+    exif = exif_for_output(meta, ppi=ppi, made_from=made_from)
     alpha = alpha if fmt in ALPHA_FORMATS else None
     try:
         with atomic_path(path) as tmp:
             if fmt == "tiff16":
                 buf = io.BytesIO()
                 _write_tiff16(buf, _with_alpha(to_bits(srgb, 16), alpha), meta, ppi)
-                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE))
+                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE, made_from))
             elif fmt == "png16":
                 tmp.write_bytes(carry(_png16_encode(_with_alpha(to_bits(srgb, 16), alpha), exif, ppi),
-                                      meta.path if meta else None, SOFTWARE))
+                                      meta.path if meta else None, SOFTWARE, made_from))
             else:
                 rgb = _with_alpha(to_bits(srgb, 8), alpha)
                 im = Image.fromarray(np.ascontiguousarray(rgb), "RGBA" if alpha is not None else "RGB")
@@ -700,19 +704,50 @@ def write_image(path: str | Path, srgb: np.ndarray, *, fmt: str | None = None, q
                 # encoded in memory, then written by Python: Pillow's encoder writes to a file's fd
                 # itself and ignores a short write, so a disk filling up left a truncated JPEG that
                 # the rename then published as complete
-                buf = io.BytesIO()
                 if fmt == "jpeg":
                     # full-resolution colour at high quality (as Lightroom does): 4:2:0 smeared
                     # saturated edges, 39.0 against 40.2 dB on the sample at quality 92
                     sub = 0 if quality >= HIGH_QUALITY else 2
-                    # optimised Huffman tables: the same pixels in 1-6 % fewer bytes
-                    im.save(buf, "JPEG", quality=int(quality), subsampling=sub, optimize=True, **kw)
+                    data = _jpeg_bytes(im, quality=int(quality), subsampling=sub, **kw)
                 else:
+                    buf = io.BytesIO()
                     im.save(buf, "PNG", compress_level=6, **kw)
-                tmp.write_bytes(carry(buf.getvalue(), meta.path if meta else None, SOFTWARE))
+                    data = buf.getvalue()
+                tmp.write_bytes(carry(data, meta.path if meta else None, SOFTWARE, made_from))
     except OSError as e:
         raise ImageError(f"cannot write ({e.strerror or e})", path) from e
     return path
+
+
+_MAXBLOCK = threading.Lock()
+
+
+def _jpeg_bytes(im: Image.Image, **kw: Any) -> bytes:
+    """``im`` as a JPEG with optimised Huffman tables (the same pixels in 1-6 % fewer bytes).
+
+    Those need the whole file in one buffer, which Pillow sizes at a byte a pixel (two from
+    quality 95): grain at full colour resolution takes more (1.26 bytes at quality 92 and 3.0 at
+    100 on heavy ISO noise), and the export failed ("broken data stream"). Such a photo is encoded
+    again with room for 4 bytes a pixel, and past that with the standard tables, which stream."""
+    def encode(**more: Any) -> bytes:
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", **kw, **more)
+        return buf.getvalue()
+
+    try:
+        return encode(optimize=True)
+    except OSError:
+        pass
+    with _MAXBLOCK:  # Pillow reads the floor of its buffer from this module global
+        was = ImageFile.MAXBLOCK
+        ImageFile.MAXBLOCK = max(was, 4 * im.width * im.height + len(kw.get("exif", b"")) + (1 << 16))
+        try:
+            return encode(optimize=True)
+        except OSError:
+            pass
+        finally:
+            ImageFile.MAXBLOCK = was
+    return encode(optimize=False)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -24,8 +24,9 @@ _KEEP_0TH = {
     piexif.ImageIFD.YResolution, piexif.ImageIFD.ResolutionUnit,
 }
 # MakerNotes hold absolute offsets that break when moved; pixel dimensions would be stale.
+# The camera's ImageUniqueID names the camera's image, not an output: an output gets its own (made_from).
 _DROP_EXIF = {piexif.ExifIFD.MakerNote, piexif.ExifIFD.PixelXDimension, piexif.ExifIFD.PixelYDimension,
-              piexif.ExifIFD.InteroperabilityTag}
+              piexif.ExifIFD.InteroperabilityTag, piexif.ExifIFD.ImageUniqueID}
 
 
 @dataclass
@@ -144,12 +145,14 @@ def _rational(x: float, limit: int = 1_000_000) -> tuple[int, int]:
 SOFTWARE = "Retouch"
 
 
-def exif_from_fields(meta: Metadata | None, software: str | None = None, ppi: int | None = None) -> bytes | None:
+def exif_from_fields(meta: Metadata | None, software: str | None = None, ppi: int | None = None,
+                     made_from: str | None = None) -> bytes | None:
     """Build an EXIF block from the fields (for RAW files, whose EXIF is not a JPEG-ready block);
-    None when there are none and no ``software`` to name. ``ppi``: the resolution to state."""
+    None when there are none and no ``software`` to name. ``ppi``: the resolution to state;
+    ``made_from``: the ImageUniqueID to write (:func:`exif_for_output`)."""
     zeroth: dict[int, Any] = {piexif.ImageIFD.Software: software.encode()} if software else {}
     zeroth.update(_resolution(ppi))
-    ex: dict[int, Any] = {}
+    ex: dict[int, Any] = {piexif.ExifIFD.ImageUniqueID: made_from.encode()} if made_from else {}
     m = meta or Metadata(path=Path())
     if m.make:
         zeroth[piexif.ImageIFD.Make] = m.make.encode()
@@ -179,41 +182,40 @@ def _resolution(ppi: int | None) -> dict[int, Any]:
             piexif.ImageIFD.ResolutionUnit: 2}
 
 
-def exif_for_output(meta: Metadata | None, software: str = SOFTWARE, ppi: int | None = None) -> bytes | None:
+def exif_for_output(meta: Metadata | None, software: str = SOFTWARE, ppi: int | None = None,
+                    made_from: str | None = None) -> bytes | None:
     """The EXIF block to write into an output: source EXIF, Orientation reset to 1, no thumbnail,
-    Software ``Retouch`` (also without a source: see :data:`SOFTWARE`).
+    Software ``Retouch`` (also without a source: see :data:`SOFTWARE`), and as its ImageUniqueID
+    ``made_from``, the fingerprint of what made it (:func:`engine.batch_worker.made_from`).
 
     Pixels written by engine.io are already upright, so any other orientation would turn them twice.
     Unparseable source EXIF falls back to the fields (never fails the export).
     """
     if meta is None:
-        return exif_from_fields(None, software, ppi)
+        return exif_from_fields(None, software, ppi, made_from)
     d = None
     if meta.exif:
         with contextlib.suppress(Exception):  # piexif raises assorted errors on damaged blocks
             d = piexif.load(meta.exif)
     if d is None:
-        return exif_from_fields(meta, software, ppi)
+        return exif_from_fields(meta, software, ppi, made_from)
     zeroth = {k: v for k, v in d.get("0th", {}).items() if k in _KEEP_0TH}
     zeroth.update(_resolution(ppi))  # the export's, not the camera's
     zeroth[piexif.ImageIFD.Orientation] = 1
     zeroth[piexif.ImageIFD.Software] = software.encode()
-    out = {
-        "0th": zeroth,
-        "Exif": {k: v for k, v in d.get("Exif", {}).items() if k not in _DROP_EXIF},
-        "GPS": d.get("GPS", {}),
-        "1st": {},
-        "thumbnail": None,
-    }
+    ex = {k: v for k, v in d.get("Exif", {}).items() if k not in _DROP_EXIF}
+    if made_from:
+        ex[piexif.ExifIFD.ImageUniqueID] = made_from.encode()
+    out = {"0th": zeroth, "Exif": ex, "GPS": d.get("GPS", {}), "1st": {}, "thumbnail": None}
     try:
         return piexif.dump(out)
     except Exception:  # a tag piexif cannot re-encode: keep what the fields say
-        return exif_from_fields(meta, software, ppi)
+        return exif_from_fields(meta, software, ppi, made_from)
 
 
-def written_by_retouch(path: str | Path) -> bool:
-    """Whether the image file at ``path`` is an output of Retouch (its Software tag). Anything
-    unreadable says no: it is then treated as a photo of the user's, never to be replaced."""
+def _output_tags(path: str | Path) -> tuple[str, str] | None:
+    """The Software and ImageUniqueID tags of the image file at ``path`` (text, "" where absent), or
+    None where it cannot be read."""
     from PIL import Image
 
     try:
@@ -225,12 +227,26 @@ def written_by_retouch(path: str | Path) -> bool:
             else:
                 exif = im.getexif()
             software = exif.get(piexif.ImageIFD.Software, "")
-    except Exception:  # any damaged or foreign file: not ours
-        return False
-    if isinstance(software, bytes):
-        software = software.decode("latin-1")
+            ident = exif.get_ifd(piexif.ImageIFD.ExifTag).get(piexif.ExifIFD.ImageUniqueID, "")
+    except Exception:  # any damaged or foreign file
+        return None
+    text = [v.decode("latin-1") if isinstance(v, bytes) else v for v in (software, ident)]
+    return tuple(v.strip("\0 ") if isinstance(v, str) else "" for v in text)  # type: ignore[return-value]
+
+
+def written_by_retouch(path: str | Path) -> bool:
+    """Whether the image file at ``path`` is an output of Retouch (its Software tag). Anything
+    unreadable says no: it is then treated as a photo of the user's, never to be replaced."""
+    tags = _output_tags(path)
     # "Retouch", or "Retouch 1.2" as a later version may write; not "Retouch4me" or "RetouchPilot"
-    return isinstance(software, str) and software.strip("\0 ").split(" ")[0] == SOFTWARE
+    return tags is not None and tags[0].split(" ")[0] == SOFTWARE
+
+
+def made_from_tag(path: str | Path) -> str | None:
+    """What made the Retouch output at ``path``, as :func:`exif_for_output` wrote it (its
+    ImageUniqueID), or None: not an output of Retouch's, unreadable, or written without one."""
+    tags = _output_tags(path)
+    return tags[1] or None if tags is not None and tags[0].split(" ")[0] == SOFTWARE else None
 
 
 def capture_time(path: str | Path) -> datetime | None:

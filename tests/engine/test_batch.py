@@ -870,12 +870,48 @@ def test_a_rerun_redoes_the_photos_edited_since_their_export(sources, tmp_path):
     assert np.asarray(Image.open(out / "a.jpg"), float).mean() < first - 20  # the new edit
     again = [p.result.status for p in export_all(plan_jobs(shoot, out, settings), workers=1)]
     assert again == ["skipped", "skipped"]
-    # --auto ignores sidecars, so an edited sidecar changes nothing it makes
-    os.utime(sidecar_path(shoot / "b.jpg"), (now, now))
+
+    def statuses(settings: ExportSettings) -> dict[str, str]:
+        return {p.result.src.name: p.result.status for p in export_all(plan_jobs(shoot, out, settings), workers=1)}
+
+    os.utime(sidecar_path(shoot / "b.jpg"), (now, now))  # saved again since (its steps may have changed)
+    assert statuses(settings) == {"a.jpg": "skipped", "b.jpg": "done"}
+    # Auto instead of the sidecars' steps makes other files (the QA's: a photo exported with its
+    # steps was then skipped by a batch that gives Auto, and the reverse)
     auto = replace(settings, source="auto")
-    assert [p.result.status for p in export_all(plan_jobs(shoot, out, auto), workers=1)] == ["skipped", "skipped"]
-    got = {p.result.src.name: p.result.status for p in export_all(plan_jobs(shoot, out, settings), workers=1)}
-    assert got == {"a.jpg": "skipped", "b.jpg": "done"}
+    assert statuses(auto) == {"a.jpg": "done", "b.jpg": "done"}
+    assert statuses(auto) == {"a.jpg": "skipped", "b.jpg": "skipped"}
+    # a photo reset (its sidecar deleted) gets Auto, which its file already is; the other its steps
+    sidecar_path(shoot / "a.jpg").unlink()
+    assert statuses(settings) == {"a.jpg": "skipped", "b.jpg": "done"}
+    assert statuses(replace(settings, long_edge=300)) == {"a.jpg": "done", "b.jpg": "done"}  # another size
+
+
+def test_a_photo_reset_after_its_export_is_exported_again(sources, tmp_path):
+    """The QA's: after Reset Photo, Export said "skipped (exported before, unchanged since)" and left
+    the old edited file, as nothing newer than it was left to compare with (the sidecar is deleted).
+    Each output carries what made it (its EXIF ImageUniqueID), in every format."""
+    from engine.batch_worker import made_from
+    from engine.io.metadata import made_from_tag
+
+    shoot, out = tmp_path / "in", tmp_path / "out"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
+    plain = np.asarray(Image.open(shoot / "a.jpg").reduce(4), float).mean()
+    for fmt in ("jpeg", "png", "png16", "tiff16"):
+        edited = ExportSettings(fmt=fmt, long_edge=240, source="recipe", recipe=LOOK.to_json())
+        reset = replace(edited, recipe=Recipe().to_json())
+        [job] = plan_jobs(shoot, out, edited)
+        assert [p.result.status for p in export_all([job], workers=1)] == ["done"]
+        assert made_from_tag(job.dst) == made_from(job) and len(made_from(job)) == 32
+        with Image.open(job.dst) as im:
+            looked = np.asarray(im.convert("RGB"), float).mean()
+        assert abs(looked - plain) > 10  # LOOK's exposure
+        assert [p.result.status for p in export_all(plan_jobs(shoot, out, edited), workers=1)] == ["skipped"]
+        assert [p.result.status for p in export_all(plan_jobs(shoot, out, reset), workers=1)] == ["done"], fmt
+        with Image.open(job.dst) as im:
+            assert abs(np.asarray(im.convert("RGB"), float).mean() - plain) < 3  # the photo as it is
+        assert [p.result.status for p in export_all(plan_jobs(shoot, out, reset), workers=1)] == ["skipped"]
 
 
 def test_a_small_export_of_a_raw_is_demosaiced_as_apply_does(sources, tmp_path, capsys):
@@ -918,7 +954,7 @@ def test_a_rerun_redoes_every_photo_when_the_recipe_file_changed(sources, tmp_pa
     rc, err = run_cli(capsys, *args)
     assert rc == 0, err
     assert np.asarray(Image.open(out / "a.jpg"), float).mean() < before - 20
-    settings = ExportSettings(recipe=LOOK.to_json(), source="recipe", long_edge=200, recipe_file=str(look))
+    settings = ExportSettings(recipe=Recipe.load(look).to_json(), source="recipe", long_edge=200, recipe_file=str(look))
     assert [p.result.status for p in export_all(plan_jobs(shoot, out, settings), workers=1)] == ["skipped"] * 2
 
 

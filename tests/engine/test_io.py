@@ -1080,3 +1080,21 @@ def test_mirrored_orientations_are_turned_when_pillow_cannot(tmp_path: Path, pho
     want = apply_orientation(stored, orientation)
     got = (srgb_encode(load_photo(path).linear) * 255 + 0.5).astype(np.uint8)
     assert got.shape == want.shape and psnr8(got, want) > 30
+
+
+@pytest.mark.parametrize("quality", [92, 100])
+def test_a_grainy_photo_exports_as_jpeg(photo_srgb8: np.ndarray, tmp_path: Path, quality: int) -> None:
+    """The QA's: heavy grain at full colour resolution takes more than the byte a pixel (two from
+    quality 95) Pillow gives optimised tables, and the export failed with "broken data stream"."""
+    from PIL import Image
+
+    from engine.io import write_image
+
+    grain = np.random.default_rng(0).normal(0, 40, photo_srgb8.shape)
+    noisy = np.clip(photo_srgb8 + grain, 0, 255).astype(np.uint8)
+    path = write_image(tmp_path / "grain.jpg", noisy, quality=quality)
+    assert path.stat().st_size > (1.0 if quality < 95 else 2.0) * noisy.shape[0] * noisy.shape[1]  # past Pillow's room
+    with Image.open(path) as im:
+        back = np.asarray(im.convert("RGB"), float)
+    assert back.shape == noisy.shape
+    assert np.abs(back - noisy).mean() < (8 if quality < 95 else 2)
