@@ -38,7 +38,7 @@ from engine.durations import hms
 from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 
 from .export_dialog import ExportingDialog
-from .fields import folder_field, ppi_spin, ppi_value, sharpen_combo
+from .fields import folder_field, output_folder, ppi_spin, ppi_value, sharpen_combo
 
 
 class BatchDialog(ExportingDialog):
@@ -72,6 +72,10 @@ class BatchDialog(ExportingDialog):
         form.addRow("", self.recursive)
         self.out_dir = QLineEdit(str(Path(in_dir) / "export") if in_dir else "")
         form.addRow("Export to", folder_field(self, self.out_dir, "Export folder"))
+        # another photos' folder takes the export folder along where it was inside the last one
+        # ("export" beside the photos): the QA's second shoot went into the first shoot's exports
+        self._in_was = self.in_dir.text().strip()
+        self.in_dir.textChanged.connect(self._in_dir_changed)
 
         src_row = QHBoxLayout()
         self.src_sidecar = QRadioButton("Sidecar, else Auto")
@@ -190,6 +194,14 @@ class BatchDialog(ExportingDialog):
         elif out:
             self.out_dir.setText(out)
 
+    def _in_dir_changed(self, text: str) -> None:
+        was, self._in_was = self._in_was, text.strip()
+        if not was or not self._in_was:
+            return
+        out, old = Path(self.out_dir.text().strip()).expanduser(), Path(was).expanduser()
+        if out.is_absolute() and out.is_relative_to(old) and out != old:
+            self.out_dir.setText(str(Path(self._in_was).expanduser() / out.relative_to(old)))
+
     def _remember(self) -> None:
         s = self.settings
         if s is None:
@@ -206,7 +218,8 @@ class BatchDialog(ExportingDialog):
         s.setValue("batch/recipe", self.recipe_path.text().strip())
         source = "auto" if self.src_auto.isChecked() else "recipe" if self.src_recipe.isChecked() else "sidecar"
         s.setValue("batch/source", source)
-        out, src = Path(self.out_dir.text().strip()).expanduser(), Path(self.in_dir.text().strip()).expanduser()
+        src = Path(self.in_dir.text().strip()).expanduser()
+        out = output_folder(self.out_dir.text(), src)
         inside = out.is_relative_to(src) and out != src
         s.setValue("batch/out_sub", str(out.relative_to(src)) if inside else "")
         s.setValue("batch/out_dir", "" if inside else str(out))
@@ -243,17 +256,17 @@ class BatchDialog(ExportingDialog):
 
         self._sync_auto()
         in_dir = Path(self.in_dir.text().strip()).expanduser()
-        out_dir = Path(self.out_dir.text().strip()).expanduser()
         if not self.in_dir.text().strip():
             raise ValueError("choose the folder of photos to export")
         if not in_dir.is_dir():  # moved, renamed or unplugged since it was chosen
             raise ValueError(f"{in_dir} is no longer there (moved, renamed or unplugged?)" if not in_dir.exists()
                              else f"{in_dir} is not a folder: choose the folder of photos to export")
-        if not self.out_dir.text().strip():
-            raise ValueError("choose the folder to export to")
+        out_dir = output_folder(self.out_dir.text(), in_dir)
         recipe = recipe_file = None
         source = "auto" if self.src_auto.isChecked() else "sidecar"
         if self.src_recipe.isChecked():
+            if not self.recipe_path.text().strip():  # "": the working folder, "not a regular file"
+                raise ValueError("choose the recipe file to apply")
             recipe_file = str(Path(self.recipe_path.text().strip()).expanduser().absolute())
             recipe, source = Recipe.load(recipe_file).to_json(), "recipe"
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
@@ -281,7 +294,7 @@ class BatchDialog(ExportingDialog):
             self.before_start()
         try:
             jobs = self.plan()
-            busy = self._claim(Path(self.out_dir.text().strip()).expanduser())
+            busy = self._claim(output_folder(self.out_dir.text(), Path(self.in_dir.text().strip()).expanduser()))
             if busy:
                 raise ValueError(busy)
         except (ValueError, OSError) as e:  # TemplateError and RecipeError are ValueErrors

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 from engine.recipe import Recipe
 
-from .fields import ppi_spin, sharpen_combo
+from .fields import output_folder, ppi_spin, sharpen_combo
 
 #: output folders an export of this app is writing into: the dialogs are not modal, and a second
 #: export into one folder rendered every photo twice, racing for the same names
@@ -191,6 +191,10 @@ class ExportDialog(ExportingDialog):
         self._inputs = [self.fmt, self.quality, self.resize, self.long_edge, self.sharpen, self.ppi, self.out_dir,
                         self.template, self.overwrite, self.export_btn]
 
+    def out_folder(self) -> Path:
+        """The folder the field names (a relative one beside the photos; ValueError when empty)."""
+        return output_folder(self.out_dir.text(), self.photos[0][0].parent)
+
     def _fmt_changed(self) -> None:
         self.quality.setEnabled(self.fmt.currentData() == "jpeg")
 
@@ -208,7 +212,7 @@ class ExportDialog(ExportingDialog):
                                   long_edge=self.long_edge.value() if self.resize.isChecked() else None,
                                   sharpen=self.sharpen.currentData(), ppi=self.ppi.value(),
                                   overwrite=self.overwrite.isChecked())
-        out = Path(self.out_dir.text()).expanduser()
+        out = self.out_folder()
         by_folder: dict[Path, list[Path]] = {}
         for path, _ in self.photos:
             by_folder.setdefault(path.parent, []).append(path)
@@ -234,8 +238,8 @@ class ExportDialog(ExportingDialog):
 
         if self.before_start is not None:
             self.before_start()
-        out = Path(self.out_dir.text()).expanduser()
         try:
+            out = self.out_folder()
             jobs = self.jobs()
             prepare_output(out)
             busy = self._claim(out)
@@ -291,7 +295,7 @@ class ExportDialog(ExportingDialog):
             parts.insert(0, "Cancelled")
         if self.plan.left_out:
             parts.append(f"{len(self.plan.left_out)} left out (Retouch's own exports)")
-        said = ", ".join(parts) + f" → {self.out_dir.text()}"
+        said = ", ".join(parts) + f" → {self.out_folder()}"
         from engine.batch import renamed_text
 
         renamed = renamed_text(self.plan, {r.src: r.dst for r in self.results if r.status == "done"}, "→")
@@ -326,7 +330,7 @@ class ExportDialog(ExportingDialog):
         s.setValue("export/resize", "true" if self.resize.isChecked() else "false")
         s.setValue("export/sharpen", self.sharpen.currentData())
         s.setValue("export/ppi", self.ppi.value())
-        out, src = Path(self.out_dir.text()).expanduser(), self.photos[0][0].parent
+        out, src = self.out_folder(), self.photos[0][0].parent
         inside = out.is_relative_to(src)  # the photos' folder itself too ("."), as Lightroom's "same folder"
         s.setValue("export/out_sub", str(out.relative_to(src)) if inside else "")
         s.setValue("export/out_dir", "" if inside else str(out))

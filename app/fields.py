@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget
 
 from engine.formats import DEFAULT_PPI, PPI_RANGE, SHARPEN_LABELS, check_ppi
@@ -54,3 +56,14 @@ def ppi_value(value: object) -> int:
         return check_ppi(int(str(value)))
     except ValueError:
         return DEFAULT_PPI
+
+
+def output_folder(text: str, base: Path) -> Path:
+    """The export folder a dialog's field names: ``~`` expanded, and a relative one inside ``base``,
+    the photos' folder (as the default "export" is), not the folder the app was started from. An
+    empty field raises ValueError: it wrote into the app's working folder."""
+    text = text.strip()
+    if not text:
+        raise ValueError("choose the folder to export to")
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base / path

@@ -160,3 +160,38 @@ def test_a_sub_folder_that_cannot_be_read_is_said_with_the_summary(qtbot, folder
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
     assert sorted(p.name for p in (folder / "export").iterdir()) == ["dune0.jpg", "dune1.jpg", "dune2.jpg"]
     assert dlg.status.text().endswith("; 1 sub-folder could not be read (locked): their photos are left out")
+
+
+def test_another_photos_folder_takes_its_export_folder_along(qtbot, folder, tmp_path, monkeypatch):
+    """The QA's: Photos in changed to the second shoot, and its photos went into the first shoot's
+    "export" (and that folder stuck for every later shoot). A relative folder is the photos'; an
+    empty field or recipe file is refused, never the folder the app was started from."""
+    from PySide6.QtCore import QSettings
+
+    from app.batch_dialog import BatchDialog
+
+    second = tmp_path / "second"
+    second.mkdir()
+    shutil.copy(FIXTURES / "dune.jpg", second / "b.jpg")
+    dlg = BatchDialog(None, folder, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(dlg)
+    dlg.src_auto.setChecked(True)
+    assert dlg.out_dir.text() == str(folder / "export")
+    dlg.in_dir.setText(str(second))  # as Browse… sets it
+    assert dlg.out_dir.text() == str(second / "export")
+    assert {j.dst.parent for j in dlg.plan()} == {second / "export"}
+    dlg.out_dir.setText(str(tmp_path / "all-exports"))  # a folder elsewhere stays where it is
+    dlg.in_dir.setText(str(folder))
+    assert dlg.out_dir.text() == str(tmp_path / "all-exports")
+    monkeypatch.chdir(tmp_path)
+    dlg.out_dir.setText("web")
+    assert {j.dst.parent for j in dlg.plan()} == {folder / "web"}
+    dlg.out_dir.setText("  ")
+    with pytest.raises(ValueError, match="choose the folder to export to"):
+        dlg.plan()
+    dlg.out_dir.setText("web")
+    dlg.src_recipe.setChecked(True)
+    dlg.recipe_path.setText("")
+    with pytest.raises(ValueError, match="choose the recipe file"):
+        dlg.plan()
+    assert not (tmp_path / "web").exists()

@@ -250,6 +250,16 @@ def test_the_export_folder_follows_the_photos_unless_chosen_elsewhere(qtbot, win
     dlg.out_dir.setText(str(tmp_path / "portfolio"))  # a folder of its own: kept for every shoot
     dlg._remember()
     assert offered(other / "c.jpg").out_dir.text() == str(tmp_path / "portfolio")
+    # the QA's: an empty field wrote into the folder the app was started from ("1 exported → "), and
+    # a relative one ("web") landed there too; it is the photos' folder's, and remembered so
+    dlg = offered(other / "c.jpg")
+    dlg.out_dir.setText("")
+    dlg.start()
+    assert not dlg.running() and "choose the folder to export to" in dlg.message.text()
+    dlg.out_dir.setText("web")
+    assert [j.dst.parent for j in dlg.jobs()] == [other / "web"]
+    dlg._remember()
+    assert offered(folder / "b_dune.jpg").out_dir.text() == str(folder / "web")
 
 
 def test_export_applies_each_photos_recipe_as_shown_never_auto(qtbot, win, folder, tmp_path):
