@@ -148,6 +148,9 @@ def _check_output(out: Path, *inputs: Path, text: str | None = None) -> None:
             if out.exists():
                 raise CliError(f"{out} is a photo; a {text} is never written over one (choose a name ending in {end})")
             raise CliError(f"{out} is a photo's name; give the {text} a name ending in {end}")
+        if out.is_file() and out.suffix.lower() != end:  # a sidecar, a trained style, notes: never lost to it
+            raise CliError(f"{out} exists and is not a {text} file; a {text} replaces only a file ending in {end} "
+                           "(choose another name)")
     if text is None and out.suffix.lower() in TEXT_SUFFIXES:  # a recipe, LUT or sidecar is never lost to a photo
         raise CliError(f"{out.name} is named as a {TEXT_SUFFIXES[out.suffix.lower()]}, not a photo; give the "
                        "output a name ending in .jpg, .png or .tif")

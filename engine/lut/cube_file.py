@@ -45,7 +45,7 @@ def write_cube(recipe: Recipe, path: str | os.PathLike, size: int = DEFAULT_SIZE
         f"# Retouch recipe: {ops}",
         "# Input: sRGB-encoded RGB in [0, 1] (display-referred), linearised with the sRGB curve,",
         "# processed in linear Rec.709/sRGB primaries, output sRGB-encoded in [0, 1].",
-        f'TITLE "{(title or path.stem)[:120].replace(chr(34), chr(39))}"',
+        f'TITLE "{_title(title or path.stem)}"',
         f"LUT_3D_SIZE {size}",
         "DOMAIN_MIN 0.0 0.0 0.0",
         "DOMAIN_MAX 1.0 1.0 1.0",
@@ -56,6 +56,13 @@ def write_cube(recipe: Recipe, path: str | os.PathLike, size: int = DEFAULT_SIZE
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n" + body + "\n", encoding="ascii")
     return path
+
+
+def _title(name: str) -> str:
+    """A .cube TITLE: one line of printable ASCII without a quote (a file named "Été ☃.cube" failed
+    to write, and a newline in a name wrote a second LUT_3D_SIZE line, which no reader accepts)."""
+    text = "".join(c if c.isprintable() else " " for c in name).replace('"', "'")
+    return text.encode("ascii", "replace").decode("ascii")[:120]
 
 
 def read_cube(path: str | os.PathLike) -> np.ndarray:

@@ -353,6 +353,31 @@ def test_export_lut(recipe_file: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert "sRGB-encoded" in out.read_text()
 
 
+def test_a_lut_takes_any_name_and_never_replaces_a_sidecar_or_a_style(recipe_file: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    """The QA's: a name with "Été" or a snowman failed with a traceback (the file is ASCII), a quote
+    and a newline in one wrote a second LUT_3D_SIZE line, and a LUT replaced a photo's sidecar and a
+    trained style without a word."""
+    for name in ("Été ☃ look.cube", 'x"\nLUT_3D_SIZE 2\n.cube'):
+        out = tmp_path / name
+        code, _, err = run(["export-lut", str(recipe_file), "-o", str(out), "--size", "5"], capsys)
+        assert code == 0, err
+        assert read_cube(out).shape == (5, 5, 5, 3)
+        text = out.read_text(encoding="ascii")
+        heads = [line.split()[0] for line in text.splitlines() if line[:1].isalpha()]
+        assert heads.count("LUT_3D_SIZE") == 1 and heads.count("TITLE") == 1
+    sidecar, style = tmp_path / "IMG_1.NEF.retouch.json", tmp_path / "mine.onnx"
+    sidecar.write_text(recipe_file.read_text())
+    style.write_bytes(b"\x08\x07onnx weights")
+    for kept in (sidecar, style):
+        before = kept.read_bytes()
+        code, _, err = run(["export-lut", str(recipe_file), "-o", str(kept)], capsys)
+        assert code != 0 and "is not a LUT file" in err
+        assert kept.read_bytes() == before
+    code, _, err = run(["export-lut", str(recipe_file), "-o", str(tmp_path / "look.cube")], capsys)
+    assert code == 0 and run(["export-lut", str(recipe_file), "-o", str(tmp_path / "look.cube")], capsys)[0] == 0
+
+
 def test_no_command_or_a_path_opens_the_gui(monkeypatch: pytest.MonkeyPatch, photo_jpeg: Path) -> None:
     calls: list = []
     fake = types.ModuleType("app.main")
