@@ -299,6 +299,7 @@ def _shielded() -> Iterator[None]:
 
 
 ITERATIONS, BATCH, VIEWS = 2000, 32, 64  # train-style's defaults (the width: train.SHIPPED_WIDTH)
+MAX_WIDTH, MAX_BATCH = 64, 1024
 #: Fewer finished photos (or pairs) than this get a note: the built-in style learnt from 11, and a
 #: style from three learns those three's subjects as much as their look.
 FEW_PHOTOS = 8
@@ -320,6 +321,13 @@ def _check_counts(args: argparse.Namespace, min_views: int) -> None:
         value = getattr(args, opt)
         if value is not None and value < least:
             raise UsageError(f"--{opt} must be at least {least} (got {value})")
+    # past these a run asks for more memory than a workstation has (width 100000: 1.3 TB), and died
+    # with torch's traceback after minutes of preparing views, or woke the out-of-memory killer
+    for opt, most, why in (("width", MAX_WIDTH, "a style 64 times the shipped model's 2.6 MB"),
+                           ("batch", MAX_BATCH, "episodes an iteration")):
+        value = getattr(args, opt)
+        if value is not None and value > most:
+            raise UsageError(f"--{opt} must be at most {most} ({why}; got {value})")
 
 
 def _checkpoint_every(iterations: int) -> int:

@@ -493,7 +493,7 @@ class Agent:
         self.size = int(self.meta.get("proxy", 64))
         self.keep = float(self.meta.get("keep", 0.5))
         own = float(self.meta.get("strength", AUTO_STRENGTH))  # the caller's strength is the caller's to check
-        if not 1 <= self.steps <= 20 or not 0 < self.keep <= 1 or not (math.isfinite(own) and own >= 0):
+        if not 1 <= self.steps <= 20 or not 0 < self.keep <= 1 or not 0 <= own <= 2:  # as --strength; NaN fails
             raise ValueError(f"steps {self.steps}, keep {self.keep:g}, strength {own:g}")
         self.strength = own if strength is None else float(strength)
         ins, outs = self.session.get_inputs(), {o.name: o.shape for o in self.session.get_outputs()}
@@ -569,6 +569,9 @@ class Agent:
             if not (np.isfinite(pdf).all() and np.isfinite(raw).all()):  # a style whose training diverged
                 raise ModelError(f"{self.path.name}: the model's answer is not a number (NaN); "
                                  "retrain the style or choose another")
+            if (pdf < 0).any() or not (pdf.sum(axis=1) > 0).all():  # a damaged or hand-made graph: a draw failed
+                raise ModelError(f"{self.path.name}: the model's choice of filter is not a probability "
+                                 "(negative, or all zero); retrain the style or choose another")
             heads = np.split(raw, np.cumsum(self.widths)[:-1], axis=1)
             for i in range(n):
                 if rng is None:

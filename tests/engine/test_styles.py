@@ -208,6 +208,27 @@ def test_a_style_that_answers_nan_says_so(tmp_path, photo_linear):
         Agent(path, prefer_gpu=False).predict(photo_linear)
 
 
+@pytest.mark.parametrize("op", ["Neg", "Zero"])
+def test_a_style_whose_choice_is_not_a_probability_says_so(tmp_path, photo_linear, op):
+    """The QA's: a damaged graph answering negative or all-zero choices made `auto --seed` and
+    Variations fail with numpy's "Probabilities contain NaN" and a traceback."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+
+    model = onnx.load(str(DEFAULT_MODEL))
+    node = next(n for n in model.graph.node if "pdf" in n.output)
+    node.output[list(node.output).index("pdf")] = "pdf_made"
+    if op == "Neg":
+        model.graph.node.append(helper.make_node("Neg", ["pdf_made"], ["pdf"]))
+    else:
+        model.graph.node.append(helper.make_node("Sub", ["pdf_made", "pdf_made"], ["pdf"]))
+    path = tmp_path / "damaged.onnx"
+    onnx.save(model, str(path))
+    agent = Agent(path, prefer_gpu=False)
+    with pytest.raises(ModelError, match=r"damaged\.onnx: the model's choice of filter is not a probability"):
+        agent.variations(photo_linear, 2, seed=3)
+
+
 def test_the_listing_goes_past_what_is_not_a_style(style, tmp_path, capsys):
     """A dangling link, a folder named like a style and a style with impossible metadata are said
     or skipped, and every other style is still listed (the listing stopped at the first)."""

@@ -536,6 +536,8 @@ def test_ctrl_c_before_the_first_iteration_writes_no_style(folders, tmp_path, mo
     (["--iterations", "-5"], 2, "--iterations must be at least 1 (got -5)"),
     (["--batch", "0"], 2, "--batch must be at least 1 (got 0)"),
     (["--width", "0"], 2, "--width must be at least 1 (got 0)"),
+    (["--width", "100000"], 2, "--width must be at most 64 (a style 64 times the shipped model's 2.6 MB; got 100000)"),
+    (["--batch", "100000000"], 2, "--batch must be at most 1024 (episodes an iteration; got 100000000)"),
     (["--views", "7"], 2, "--views must be at least 8 (got 7)"),
     (["--inputs", "nowhere"], 1, "nowhere is not a folder"),
     (["-o", "/nonexistent-retouch/style.onnx"], 1, "folder /nonexistent-retouch does not exist"),
