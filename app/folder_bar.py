@@ -27,6 +27,12 @@ SHOWN_PARENTS = 3
 SORTS = (("name", "File name"), ("time", "Capture time"))
 
 
+
+def literal(text: str) -> str:
+    """``text`` shown as it is on a button or in a menu, where Qt takes "&" for a shortcut's mark:
+    "Smith & Jones" read "Smith _Jones", and "R&D" gave Alt+D to a folder."""
+    return text.replace("&", "&&")
+
 class FolderBar(QWidget):
     folder_chosen = Signal(object)  # Path
     sort_chosen = Signal(str)  # a key of SORTS
@@ -96,7 +102,7 @@ class FolderBar(QWidget):
             self._add_label("…", str(parents[-SHOWN_PARENTS - 1]))
             parents = parents[-SHOWN_PARENTS:]
         for p in parents:
-            b = QToolButton(text=_short(p.name or str(p)))
+            b = QToolButton(text=literal(_short(p.name or str(p))))
             b.setToolTip(f"Open {p}")
             b.clicked.connect(lambda *_, p=p: self.folder_chosen.emit(p))
             self.crumbs.addWidget(b)
@@ -171,7 +177,7 @@ class FolderBar(QWidget):
             return
         acts = []
         for path in subs:
-            a = self.menu.addAction(path.name)
+            a = self.menu.addAction(literal(path.name))
             a.triggered.connect(lambda *_, p=path: self.folder_chosen.emit(p))
             acts.append(a)
         if len(subs) >= MAX_SUBFOLDERS:
@@ -184,7 +190,7 @@ class FolderBar(QWidget):
                 return
             for a, path, n in zip(acts, subs, counts):
                 count = "cannot be read" if n is None else f"{n} photo{'s' if n != 1 else ''}" if n else ""
-                a.setText(f"{path.name}\t{count}" if count else path.name)
+                a.setText(literal(f"{path.name}\t{count}" if count else path.name))
             self.counted = True
 
         run_in_pool(lambda: [photo_count(d) for d in subs], owner=self, on_done=counted)

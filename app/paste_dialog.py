@@ -39,8 +39,9 @@ class PasteDialog(QDialog):
         self.replace.setChecked(True)
         lay.addWidget(self.replace)
         lay.addWidget(self.append)
-        note = QLabel("Replacing, an unticked step keeps each photo's own. White balance is unticked by "
-                      "default: it belongs to each photo's light.")
+        note = QLabel("Replacing, the photos' steps become the copied ones: an unticked step keeps each "
+                      "photo's own, and a photo's step of a filter not copied goes. White balance is unticked "
+                      "by default: it belongs to each photo's light.")
         note.setObjectName("muted")
         note.setWordWrap(True)
         lay.addWidget(note)
@@ -50,6 +51,10 @@ class PasteDialog(QDialog):
         bb.accepted.connect(self.accept)
         bb.rejected.connect(self.reject)
         lay.addWidget(bb)
+        # nothing ticked pastes nothing: Replace still removed the photos' steps of other filters
+        self.paste_btn = bb.button(QDialogButtonBox.StandardButton.Ok)
+        self.list.itemChanged.connect(lambda _: self.paste_btn.setEnabled(any(self.ticked())))
+        self.paste_btn.setEnabled(any(self.ticked()))
 
     def ticked(self) -> list[bool]:
         """For each of the copied steps, whether it is pasted."""

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from engine.folders import natural_key
 
+from .folder_bar import literal
 from .loading import capture_order
 from .workers import run_in_pool
 
@@ -88,5 +89,5 @@ class FoldersMixin:
     def _rebuild_recent(self) -> None:
         self.recent_menu.clear()
         for r in self.recent():
-            self.recent_menu.addAction(r, lambda r=r: self.open_path(Path(r)))
+            self.recent_menu.addAction(literal(r), lambda r=r: self.open_path(Path(r)))
         self.recent_menu.setEnabled(bool(self.recent()))

@@ -182,6 +182,8 @@ def test_paste_from_system_clipboard_text(qtbot, win, folder):
 
 
 def test_paste_dialog_selects_steps(qtbot, win, folder):
+    from PySide6.QtCore import Qt
+
     from app.paste_dialog import PasteDialog
 
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
@@ -194,6 +196,11 @@ def test_paste_dialog_selects_steps(qtbot, win, folder):
     dlg.append.setChecked(True)
     assert [s.op for s in dlg.chosen()] == [win.doc.recipe.steps[0].op, win.doc.recipe.steps[2].op]
     assert dlg.is_append()
+    assert dlg.paste_btn.isEnabled()
+    dlg.set_checked(set())  # the QA's: nothing ticked, and Replace still removed the photos' other steps
+    assert not dlg.paste_btn.isEnabled()
+    dlg.list.item(1).setCheckState(Qt.CheckState.Checked)
+    assert dlg.paste_btn.isEnabled()
 
 
 def test_export_writes_file_with_exif(qtbot, win, folder, tmp_path):

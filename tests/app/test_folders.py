@@ -211,3 +211,23 @@ def test_a_folder_of_many_folders_is_said_without_counting_them_all(qtbot, win, 
     assert win.viewer.message.startswith("No photos in Pictures itself; its folders hold some: shoot 00 (1), "
                                          "shoot 01 (1), shoot 02 (1), shoot 03 (1) and more.")
     assert len(counted) == 5
+
+
+def test_folder_names_with_an_ampersand_show_as_they_are(qtbot, win, tmp_path, photo_jpeg):
+    """The QA's: "Smith & Jones wedding" read "Smith _Jones wedding" in the path bar, "R&D" read "RD"
+    in Folders ▾ (and gave it Alt+D), and Open Recent mangled the paths: Qt takes "&" for a
+    shortcut's mark. Each shows as written, "&&" being Qt's literal "&"."""
+    from PySide6.QtWidgets import QToolButton
+
+    wedding = tmp_path / "Smith & Jones wedding"
+    (wedding / "Vows & rings" / "R&D").mkdir(parents=True)
+    shutil.copy(photo_jpeg, wedding / "Vows & rings" / "a.jpg")
+    open_and_wait(qtbot, win, wedding / "Vows & rings" / "a.jpg")
+    crumbs = [b.text() for b in win.folder_bar.findChildren(QToolButton) if "Jones" in b.text()]
+    assert crumbs == ["Smith && Jones wedding"]  # a parent, as a button
+    assert _menu_texts(qtbot, win) == ["R&&D"]
+    assert win.recent_menu.actions()[0].text() == str(wedding / "Vows & rings").replace("&", "&&")
+    wedding = wedding / "Vows & rings"
+    with qtbot.waitSignal(win.folder_bar.folder_chosen, timeout=TIMEOUT) as chosen:
+        win.folder_bar.menu.actions()[0].trigger()
+    assert chosen.args == [wedding / "R&D"]  # the path itself, unescaped
