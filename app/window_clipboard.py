@@ -53,8 +53,11 @@ class ClipboardMixin:
     def paste_recipe(self, selective: bool = False, *, steps: list | None = None, append: bool = False) -> int:
         """Paste the copied recipe onto the selected photos; returns how many photos changed."""
         commit_typing()  # a value typed, not yet entered, goes onto its own step first
-        if self.clipboard is None:
-            self.clipboard = self._recipe_from_system_clipboard()
+        # a recipe copied since in another Retouch (or from a sidecar in an editor) is the newer copy;
+        # the clipboard holding other text keeps this window's
+        fresh = self._recipe_from_system_clipboard()
+        if fresh is not None and (self.clipboard is None or fresh.dumps() != self.clipboard.dumps()):
+            self.clipboard = fresh
         if self.clipboard is None:
             self.statusBar().showMessage("Nothing copied yet: Edit ▸ Copy Recipe first", 3000)
             return 0

@@ -179,6 +179,15 @@ def test_paste_from_system_clipboard_text(qtbot, win, folder):
     QApplication.clipboard().setText("not a recipe")
     win.clipboard = None
     assert win.paste_recipe() == 0
+    # the QA's: once this window had copied, a recipe copied later elsewhere was never pasted
+    win.copy_recipe()
+    later = Recipe([Step("exposure", {"ev": -0.4})])
+    QApplication.clipboard().setText(later.dumps())
+    assert win.paste_recipe() == 1
+    assert _values(win.doc.recipe) == _values(later)
+    QApplication.clipboard().setText("a caption copied meanwhile")  # other text: this window's copy stays
+    win.doc.recipe.steps.clear()
+    assert win.paste_recipe() == 1 and _values(win.doc.recipe) == _values(later)
 
 
 def test_paste_dialog_selects_steps(qtbot, win, folder):
