@@ -34,7 +34,7 @@ from .batch_names import FIELDS, TemplateError, check_template, field_values, in
 from .batch_worker import ALREADY, ExportSettings, Job, Result, already_done, export_one, init_worker
 from .batch_worker import someone_elses as _someone_elses
 from .folders import scan_folder
-from .formats import FORMATS, SIXTEEN_BIT
+from .formats import FORMATS, SIXTEEN_BIT, SUFFIX_FORMAT
 
 __all__ = [
     "FIELDS", "MIN_PAIRS", "ExportSettings", "Job", "Progress", "Result", "TemplateError", "check_template",
@@ -117,9 +117,11 @@ def plan_jobs(
 ) -> Plan:
     """Deterministic jobs for the photos of ``in_dir`` (or the given ``sources`` in it).
 
-    Outputs mirror sub-folders when ``recursive``. Names that collide (``IMG_1.NEF`` and
-    ``IMG_1.JPG``; case-insensitively, for SMB/macOS shares) or that would land on a source get
-    ``_EXT`` appended, then ``-2``, ``-3`` in sorted source order. ``sources`` are named together with
+    Outputs mirror sub-folders when ``recursive``. Names that collide between photos of different
+    kinds (``IMG_1.NEF`` and ``IMG_1.JPG``; case-insensitively, for SMB/macOS shares) or that would
+    land on a source get ``_EXT`` appended, then ``-2``, ``-3`` in sorted source order (photos of one
+    kind asking for one name, as ``{date}`` alone gives a day's JPEGs, only the numbers). A
+    template ending in the format's suffix (``{stem}.jpg``) is not given it twice. ``sources`` are named together with
     their folder's other photos of the same name (the RAW and the camera's JPEG of one shot), so
     that a photo's output name does not depend on which of them are exported (one exported alone
     took the name its sibling's export already had). Retouch's own exports found in IN_DIR are left
@@ -147,6 +149,9 @@ def plan_jobs(
         wanted = {_real(s) for s in kept}
         srcs = _with_namesakes(kept) if kept else []
     suffix = FORMATS[settings.fmt]
+    tail = Path(template).suffix.lower()  # "{stem}.jpg" meant the name, not IMG_1.jpg.jpg
+    if tail in SUFFIX_FORMAT and FORMATS[SUFFIX_FORMAT[tail]] == suffix:
+        template = template[: -len(tail)]
     needs_meta = "date" in fields or "camera" in fields
 
     names: list[Path] = []
@@ -158,20 +163,24 @@ def plan_jobs(
         sub = src.parent.relative_to(in_dir) if recursive else Path()
         names.append(sub / rel)
 
-    taken = {_real(s) for s in srcs}
+    originals = {_real(s) for s in srcs}
+    taken = set(originals)  # and each output named so far
 
     def unavailable(dst: Path) -> bool:
         return _real(dst) in taken or _someone_elses(dst)
 
     counts: dict[str, int] = {}
-    for n in names:
+    kinds: dict[str, set[str]] = {}  # the extensions of the photos asking for each name
+    for src, n in zip(srcs, names):
         counts[str(n).casefold()] = counts.get(str(n).casefold(), 0) + 1
+        kinds.setdefault(str(n).casefold(), set()).add(src.suffix.casefold())
     jobs: list[Job] = []
     renamed: dict[Path, Path] = {}
     for src, rel in zip(srcs, names):
         key = str(rel).casefold()
         dst = asked = out_dir / (str(rel) + suffix)
-        if counts[key] > 1 or unavailable(dst):
+        # a RAW and the camera's JPEG of one shot: each its _EXT; photos of one kind ({date} alone): -2, -3
+        if (counts[key] > 1 and len(kinds[key]) > 1) or _real(dst) in originals or _someone_elses(dst):
             ext = src.suffix.lstrip(".") or "noext"
             rel = rel.with_name(f"{rel.name}_{ext}")
             dst = out_dir / (str(rel) + suffix)

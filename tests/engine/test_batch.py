@@ -214,6 +214,25 @@ def test_template_fields_and_subfolders(sources, tmp_path):
                      "2024-05-17/Retouch Synthetic DNG dune_raw.DNG.jpg"]
 
 
+def test_a_template_with_the_suffix_and_one_name_for_a_days_photos(sources, tmp_path):
+    """The QA's: "{stem}.jpg" gave IMG_1.jpg.jpg, and "{date}" alone for a day's JPEGs gave
+    2007-08-06_jpg.jpg and 2007-08-06_jpg-2.jpg, the _EXT of a RAW + JPEG pair where none is."""
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for name in ("IMG_1.jpg", "IMG_2.jpg"):
+        shutil.copy(sources / "dune.jpg", shoot / name)
+    out = tmp_path / "out"
+    assert [j.dst.name for j in plan_jobs(shoot, out, template="{stem}.jpg")] == ["IMG_1.jpg", "IMG_2.jpg"]
+    assert [j.dst.name for j in plan_jobs(shoot, out, template="{stem}.JPEG")] == ["IMG_1.jpg", "IMG_2.jpg"]
+    png = ExportSettings(fmt="png16")
+    assert [j.dst.name for j in plan_jobs(shoot, out, png, template="{stem}.png")] == ["IMG_1.png", "IMG_2.png"]
+    assert [j.dst.name for j in plan_jobs(shoot, out, png, template="{stem}.jpg")] == ["IMG_1.jpg.png",
+                                                                                     "IMG_2.jpg.png"]
+    plan = plan_jobs(shoot, out, template="{date}")
+    assert [j.dst.name for j in plan] == ["2007-08-06.jpg", "2007-08-06-2.jpg"]
+    assert plan.renamed == {shoot / "IMG_2.jpg": out / "2007-08-06.jpg"}
+
+
 def test_colliding_names_are_distinct_and_never_hit_an_original(sources, tmp_path):
     shoot = tmp_path / "in"
     shoot.mkdir()
