@@ -38,7 +38,7 @@ from engine.durations import hms
 from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 
 from .export_dialog import ExportingDialog
-from .fields import folder_field, output_folder, ppi_spin, ppi_value, sharpen_combo
+from .fields import engine_words, folder_field, output_folder, ppi_spin, ppi_value, sharpen_combo
 
 
 class BatchDialog(ExportingDialog):
@@ -276,7 +276,7 @@ class BatchDialog(ExportingDialog):
                                   overwrite=self.overwrite.isChecked(),
                                   model=str(self.model) if self.model else None, strength=self.strength,
                                   recipe_file=recipe_file)
-        jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=self.template.text(),
+        jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=self.template.text().strip(),
                          recursive=self.recursive.isChecked())
         if not jobs:
             raise ValueError(f"no photos in {in_dir}" + (_unreadable(jobs.unreadable) if jobs.unreadable else
@@ -300,8 +300,7 @@ class BatchDialog(ExportingDialog):
         except (ValueError, OSError) as e:  # TemplateError and RecipeError are ValueErrors
             self._clear_last_run()  # the error is about these choices, not under the last run's table
             # the engine's words are the command line's (OUT_DIR); here the fields have names
-            self._say(str(e).replace("OUT_DIR", "the export folder").replace("IN_DIR", "the photos' folder"),
-                      error=True)
+            self._say(engine_words(str(e), Path(self.in_dir.text().strip()).expanduser()), error=True)
             return
         self._remember()
         self._set_inputs_enabled(False)

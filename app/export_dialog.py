@@ -7,6 +7,7 @@ the generator's event: queued photos are dropped, running ones finish as complet
 
 from __future__ import annotations
 
+import html
 import os
 import threading
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from PySide6.QtWidgets import (
 from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 from engine.recipe import Recipe
 
-from .fields import output_folder, ppi_spin, sharpen_combo
+from .fields import engine_words, output_folder, ppi_spin, sharpen_combo
 
 #: output folders an export of this app is writing into: the dialogs are not modal, and a second
 #: export into one folder rendered every photo twice, racing for the same names
@@ -246,7 +247,8 @@ class ExportDialog(ExportingDialog):
             if busy:
                 raise ValueError(busy)
         except (TemplateError, ValueError, OSError) as e:
-            self.message.setText(f"<span style='color:#ff8a80'>{e}</span>")
+            words = html.escape(engine_words(str(e), self.photos[0][0].parent))
+            self.message.setText(f"<span style='color:#ff8a80'>{words}</span>")
             return
         self._remember()
         self._set_inputs_enabled(False)

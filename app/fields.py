@@ -67,3 +67,10 @@ def output_folder(text: str, base: Path) -> Path:
         raise ValueError("choose the folder to export to")
     path = Path(text).expanduser()
     return path if path.is_absolute() else base / path
+
+
+def engine_words(message: str, photos: Path) -> str:
+    """An engine message in a dialog's words: the command line's OUT_DIR and IN_DIR are the
+    fields' folders ("the name must be relative to OUT_DIR" in the Export dialog)."""
+    return (message.replace("IN_DIR/export", str(photos / "export")).replace("OUT_DIR", "the export folder")
+            .replace("IN_DIR", "the photos' folder"))

@@ -314,6 +314,9 @@ def test_export_rejects_bad_template(qtbot, win, folder, tmp_path):
     dlg.template.setText("../{stem}")
     dlg.start()
     assert not dlg.running() and dlg.message.text()
+    dlg.template.setText("/{stem}")
+    dlg.start()  # the command line's OUT_DIR, said as the field's name
+    assert "relative to the export folder" in dlg.message.text() and "OUT_DIR" not in dlg.message.text()
     assert not (tmp_path / "b_dune.jpg").exists()
     dlg.close()
 
