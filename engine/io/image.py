@@ -534,9 +534,13 @@ def read_raster_metadata(path: str | Path) -> Metadata:
             return meta
     im = _open_pillow(path)
     with im:
+        damaged = False
         try:
             exif = im.getexif()  # a PNG may be read to its end to find its eXIf chunk
-        except (OSError, ValueError, SyntaxError) as e:
+        except SyntaxError as e:  # the EXIF block itself is damaged (not TIFF): the pixels are still the photo
+            log.warning("%s: its EXIF cannot be read and is left out (%s)", path.name, e)
+            exif, damaged = Image.Exif(), True
+        except (OSError, ValueError) as e:
             raise ImageError(f"the image is truncated or corrupt ({e})", path) from e
         meta = _oriented_meta(path, im.size, exif.get(ORIENTATION, 1))
         try:
@@ -544,7 +548,7 @@ def read_raster_metadata(path: str | Path) -> Metadata:
         except Exception:  # damaged Exif IFD pointer
             sub = {}
         fill_from_tags(meta, dict(exif), sub)
-        raw_exif = im.info.get("exif")
+        raw_exif = None if damaged else im.info.get("exif")
         if raw_exif is None and len(exif):
             raw_exif = exif.tobytes()
         meta.exif = bytes(raw_exif) if raw_exif else None

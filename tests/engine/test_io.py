@@ -1098,3 +1098,18 @@ def test_a_grainy_photo_exports_as_jpeg(photo_srgb8: np.ndarray, tmp_path: Path,
         back = np.asarray(im.convert("RGB"), float)
     assert back.shape == noisy.shape
     assert np.abs(back - noisy).mean() < (8 if quality < 95 else 2)
+
+
+def test_a_png_with_a_damaged_exif_block_still_opens(photo_srgb8: np.ndarray, tmp_path: Path) -> None:
+    """The QA's: a PNG whose eXIf chunk is not a TIFF structure was refused as "truncated or
+    corrupt", while a JPEG with damaged EXIF opened; the pixels are the photo, its EXIF is left out."""
+    from PIL import Image
+
+    from engine.io import load_photo, read_metadata
+
+    path = tmp_path / "damaged_exif.png"
+    Image.fromarray(photo_srgb8).save(path, exif=bytes(range(256)) + b"garbage" * 20)
+    meta = read_metadata(path)
+    assert (meta.width, meta.height) == (photo_srgb8.shape[1], photo_srgb8.shape[0]) and meta.exif is None
+    photo = load_photo(path)
+    assert photo.linear.shape == photo_srgb8.shape
