@@ -178,12 +178,19 @@ def _output_format(out: Path, hint: str) -> str:
     return fmt
 
 
+def _check_recipe_file(path: Path) -> None:
+    """A recipe named on the command line: there, and a file (/dev/zero or a pipe was "not found")."""
+    if not path.exists():
+        raise CliError(f"recipe {path} not found")
+    if not path.is_file():
+        raise CliError(f"recipe {path} is not a regular file (a folder, a device or a pipe); name a recipe file")
+
+
 def _load_recipe(path: Path | None, photo: Path) -> Any:
     from .recipe import Recipe, has_sidecar, sidecar_path
 
     if path is not None:
-        if not path.is_file():
-            raise CliError(f"recipe {path} not found")
+        _check_recipe_file(path)
         return Recipe.load(path)
     if not has_sidecar(photo):
         raise CliError(f"no --recipe given and {photo.name} has no sidecar ({sidecar_path(photo).name})")
@@ -361,8 +368,7 @@ def cmd_export_lut(args: argparse.Namespace) -> int:
     from .lut import write_cube
     from .recipe import Recipe
 
-    if not args.recipe.is_file():
-        raise CliError(f"recipe {args.recipe} not found")
+    _check_recipe_file(args.recipe)
     _check_output(args.output, args.recipe, text="LUT")
     recipe = Recipe.load(args.recipe)
     write_cube(recipe, args.output, args.size)

@@ -205,6 +205,8 @@ def bad_cases(tmp: Path, photo: Path, recipe: Path) -> dict[str, tuple[list[str]
         "output a pipe": (["apply", str(photo), "-r", str(recipe), "-o", str(tmp / "pipe.jpg")], "not a regular file"),
         "output stdout": (["apply", str(photo), "-r", str(recipe), "-o", "-", "-f", "jpeg"], "standard output"),
         "lut over a link": (["export-lut", str(recipe), "-o", str(tmp / "link.jpg")], "is a link"),
+        "recipe a pipe": (["apply", str(photo), "-r", str(tmp / "pipe.jpg"), "-o", out], "is not a regular file"),
+        "lut of a folder": (["export-lut", str(tmp / "kept"), "-o", str(tmp / "x.cube")], "is not a regular file"),
     }
 
 
