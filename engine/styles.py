@@ -48,6 +48,9 @@ def check_name(name: str) -> str:
         raise StyleError(f"a style's name has at most {MAX_NAME} characters")
     if any(c in name for c in '/\\:\0') or name.startswith("."):
         raise StyleError(f"“{name}” cannot name a file: leave out / \\ : and a leading dot")
+    if not name.isprintable():  # a newline or a tab broke every list of styles across lines
+        raise StyleError(f"“{name.encode('unicode_escape').decode()}” holds a line break or another control "
+                         "character: a style's name is one line")
     if name.lower() in RESERVED:
         raise StyleError(f"“{name}” is the built-in model's name")
     return name

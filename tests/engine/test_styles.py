@@ -42,7 +42,8 @@ def test_a_renamed_style_keeps_its_training_run(style):
 
 
 @pytest.mark.parametrize("name, why", [("", "needs a name"), ("a/b", "cannot name a file"), (".hidden", "cannot name"),
-                                       ("x" * 81, "at most 80"), ("Retouch", "built-in"), ("cold", "exists already")])
+                                       ("x" * 81, "at most 80"), ("nl\nx", "a style.s name is one line"),
+                                       ("Retouch", "built-in"), ("cold", "exists already")])
 def test_a_rename_that_cannot_be_done_says_why_and_changes_nothing(style, name, why):
     shutil.copyfile(style, user_styles_dir() / "cold.onnx")
     before = sorted(p.name for p in user_styles_dir().parent.rglob("*"))
