@@ -133,7 +133,9 @@ class BatchDialog(ExportingDialog):
         self.jobs_spin.setRange(1, 256)
         self.jobs_spin.setValue(default_workers())
         form.addRow("Parallel photos", self.jobs_spin)
-        self.overwrite = QCheckBox("Replace existing exports (otherwise only photos edited since are redone)")
+        self.overwrite = QCheckBox("Replace existing exports")  # the rest in the tooltip: it ran past a 620 px dialog
+        self.overwrite.setToolTip("Otherwise a photo exported before is redone only if it, its edits or these "
+                                  "settings changed since")
         form.addRow("", self.overwrite)
         self.scheduler = QLineEdit()
         self.scheduler.setPlaceholderText("optional Dask scheduler, e.g. tcp://host:8786")

@@ -168,7 +168,8 @@ class ExportDialog(ExportingDialog):
         self.template.setToolTip("Fields: " + "; ".join(f"{{{k}}} = {v}" for k, v in FIELDS.items()))
         form.addRow("File name", self.template)
         self.overwrite = QCheckBox("Replace existing exports")
-        self.overwrite.setToolTip("Otherwise a photo exported before is redone only if it was edited since")
+        self.overwrite.setToolTip("Otherwise a photo exported before is redone only if it, its edits or these "
+                                  "settings changed since")
         form.addRow("", self.overwrite)
         lay.addLayout(form)
         self.fmt.currentIndexChanged.connect(self._fmt_changed)

@@ -28,7 +28,7 @@ QPushButton:pressed {{ background: #2a2a2a; }}
 QPushButton:disabled {{ color: #6a6a6a; border-color: #363636; }}
 QPushButton#primary {{ background: {ACCENT}; border-color: {ACCENT}; color: white; font-weight: 600; }}
 QPushButton#primary:hover {{ background: #5e9de6; }}
-QPushButton#primary:disabled {{ background: #34506f; border-color: #34506f; color: #aab; }}
+QPushButton#primary:disabled {{ background: #2c3540; border-color: #2c3540; color: #77808a; }}
 QToolButton {{ background: transparent; color: {TEXT}; border: 1px solid transparent; border-radius: 3px;
                padding: 1px; }}
 QToolButton:hover {{ background: #3a3a3a; }}
