@@ -248,7 +248,7 @@ class ExportDialog(ExportingDialog):
             if busy:
                 raise ValueError(busy)
         except (TemplateError, ValueError, OSError) as e:
-            words = html.escape(engine_words(str(e), self.photos[0][0].parent))
+            words = html.escape(engine_words(str(e), self.photos[0][0].parent), quote=False)
             self.message.setText(f"<span style='color:#ff8a80'>{words}</span>")
             return
         self._remember()

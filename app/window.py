@@ -97,6 +97,10 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.doc: PhotoDoc | None = None
         self.folder: Path | None = None
         self.clipboard: Recipe | None = None
+        # the system clipboard changed since this window copied (another Retouch, an editor): a
+        # recipe there is then the newer copy
+        self.clipboard_foreign = False
+        QApplication.clipboard().dataChanged.connect(self._clipboard_changed)
         self.model: Path | None = None
         self.variations: list[Recipe] = []
         self._variation_seed = 0

@@ -28,7 +28,12 @@ class ClipboardMixin:
             return
         self.clipboard = self.doc.recipe.copy()
         QApplication.clipboard().setText(self.clipboard.dumps())
+        self.clipboard_foreign = False
         self.statusBar().showMessage(f"Copied {len(self.clipboard)} steps from {self.doc.name}", 3000)
+
+    def _clipboard_changed(self) -> None:
+        text = QApplication.clipboard().text()
+        self.clipboard_foreign = self.clipboard is None or text != self.clipboard.dumps()  # not this window's copy
 
     @staticmethod
     def _recipe_from_system_clipboard() -> Recipe | None:
@@ -55,9 +60,10 @@ class ClipboardMixin:
         commit_typing()  # a value typed, not yet entered, goes onto its own step first
         # a recipe copied since in another Retouch (or from a sidecar in an editor) is the newer copy;
         # the clipboard holding other text keeps this window's
-        fresh = self._recipe_from_system_clipboard()
-        if fresh is not None and (self.clipboard is None or fresh.dumps() != self.clipboard.dumps()):
-            self.clipboard = fresh
+        if self.clipboard is None or self.clipboard_foreign:
+            fresh = self._recipe_from_system_clipboard()
+            if fresh is not None:
+                self.clipboard = fresh
         if self.clipboard is None:
             self.statusBar().showMessage("Nothing copied yet: Edit ▸ Copy Recipe first", 3000)
             return 0
