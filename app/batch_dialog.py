@@ -38,7 +38,7 @@ from engine.durations import hms
 from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 
 from .export_dialog import ExportingDialog
-from .fields import engine_words, folder_field, output_folder, ppi_spin, ppi_value, sharpen_combo
+from .fields import engine_words, folder_field, output_folder, ppi_spin, ppi_value, sharpen_combo, user_path
 
 
 class BatchDialog(ExportingDialog):
@@ -75,7 +75,7 @@ class BatchDialog(ExportingDialog):
         # another photos' folder takes the export folder along where it was inside the last one
         # ("export" beside the photos): the QA's second shoot went into the first shoot's exports
         self._in_was = self.in_dir.text().strip()
-        self.in_dir.textChanged.connect(self._in_dir_changed)
+        self.in_dir.editingFinished.connect(self._in_dir_changed)  # entered or browsed: not each keystroke
 
         src_row = QHBoxLayout()
         self.src_sidecar = QRadioButton("Sidecar, else Auto")
@@ -196,13 +196,16 @@ class BatchDialog(ExportingDialog):
         elif out:
             self.out_dir.setText(out)
 
-    def _in_dir_changed(self, text: str) -> None:
-        was, self._in_was = self._in_was, text.strip()
-        if not was or not self._in_was:
+    def _in_dir_changed(self) -> None:
+        was, self._in_was = self._in_was, self.in_dir.text().strip()
+        if not was or not self._in_was or was == self._in_was:
             return
-        out, old = Path(self.out_dir.text().strip()).expanduser(), Path(was).expanduser()
+        try:
+            out, old, new = (user_path(t) for t in (self.out_dir.text(), was, self._in_was))
+        except ValueError:  # ~name of no such user: said when Export is pressed
+            return
         if out.is_absolute() and out.is_relative_to(old) and out != old:
-            self.out_dir.setText(str(Path(self._in_was).expanduser() / out.relative_to(old)))
+            self.out_dir.setText(str(new / out.relative_to(old)))
 
     def _remember(self) -> None:
         s = self.settings
@@ -220,7 +223,7 @@ class BatchDialog(ExportingDialog):
         s.setValue("batch/recipe", self.recipe_path.text().strip())
         source = "auto" if self.src_auto.isChecked() else "recipe" if self.src_recipe.isChecked() else "sidecar"
         s.setValue("batch/source", source)
-        src = Path(self.in_dir.text().strip()).expanduser()
+        src = user_path(self.in_dir.text())
         out = output_folder(self.out_dir.text(), src)
         inside = out.is_relative_to(src) and out != src
         s.setValue("batch/out_sub", str(out.relative_to(src)) if inside else "")
@@ -257,7 +260,7 @@ class BatchDialog(ExportingDialog):
         from engine.recipe import Recipe
 
         self._sync_auto()
-        in_dir = Path(self.in_dir.text().strip()).expanduser()
+        in_dir = user_path(self.in_dir.text())
         if not self.in_dir.text().strip():
             raise ValueError("choose the folder of photos to export")
         if not in_dir.is_dir():  # moved, renamed or unplugged since it was chosen
@@ -269,7 +272,7 @@ class BatchDialog(ExportingDialog):
         if self.src_recipe.isChecked():
             if not self.recipe_path.text().strip():  # "": the working folder, "not a regular file"
                 raise ValueError("choose the recipe file to apply")
-            recipe_file = str(Path(self.recipe_path.text().strip()).expanduser().absolute())
+            recipe_file = str(user_path(self.recipe_path.text()).absolute())
             recipe, source = Recipe.load(recipe_file).to_json(), "recipe"
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
                                   long_edge=self.long_edge.value() if self.fit_box.isChecked() else None,
@@ -296,13 +299,13 @@ class BatchDialog(ExportingDialog):
             self.before_start()
         try:
             jobs = self.plan()
-            busy = self._claim(output_folder(self.out_dir.text(), Path(self.in_dir.text().strip()).expanduser()))
+            busy = self._claim(output_folder(self.out_dir.text(), user_path(self.in_dir.text())))
             if busy:
                 raise ValueError(busy)
         except (ValueError, OSError) as e:  # TemplateError and RecipeError are ValueErrors
             self._clear_last_run()  # the error is about these choices, not under the last run's table
             # the engine's words are the command line's (OUT_DIR); here the fields have names
-            self._say(engine_words(str(e), Path(self.in_dir.text().strip()).expanduser()), error=True)
+            self._say(engine_words(str(e), Path(self.in_dir.text().strip())), error=True)
             return
         self._remember()
         self._set_inputs_enabled(False)

@@ -588,7 +588,9 @@ class _CurveCanvas(QWidget):
         if counts is None:
             return
         counts = (counts[self.ed.channel] if self.ed.multi else counts.sum(axis=0)).astype(np.float64)
-        counts[1:-1] = np.convolve(counts, np.array([1, 4, 6, 4, 1]) / 16, mode="same")[1:-1]
+        inner = counts.copy()
+        inner[[0, -1]] = 0  # what clipped is not smeared into its neighbours (it would top the scale)
+        counts[1:-1] = np.convolve(inner, np.array([1, 4, 6, 4, 1]) / 16, mode="same")[1:-1]
         top = counts[1:-1].max(initial=0)
         if top <= 0:
             return

@@ -21,6 +21,7 @@ def folder_field(parent: QWidget, edit: QLineEdit, title: str) -> QWidget:
         d = QFileDialog.getExistingDirectory(parent, title, edit.text())
         if d:
             edit.setText(d)
+            edit.editingFinished.emit()  # a folder chosen, as one typed and entered
 
     b.clicked.connect(browse)
     row.addWidget(b)
@@ -65,8 +66,17 @@ def output_folder(text: str, base: Path) -> Path:
     text = text.strip()
     if not text:
         raise ValueError("choose the folder to export to")
-    path = Path(text).expanduser()
+    path = user_path(text)
     return path if path.is_absolute() else base / path
+
+
+def user_path(text: str) -> Path:
+    """``text`` as a path, ``~`` expanded; ValueError for ``~name`` of no such user (Python raises
+    RuntimeError, which the dialogs did not expect)."""
+    try:
+        return Path(text.strip()).expanduser()
+    except RuntimeError as e:
+        raise ValueError(f"{text.strip()}: {e}") from None
 
 
 def engine_words(message: str, photos: Path) -> str:

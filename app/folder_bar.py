@@ -27,11 +27,11 @@ SHOWN_PARENTS = 3
 SORTS = (("name", "File name"), ("time", "Capture time"))
 
 
-
 def literal(text: str) -> str:
     """``text`` shown as it is on a button or in a menu, where Qt takes "&" for a shortcut's mark:
     "Smith & Jones" read "Smith _Jones", and "R&D" gave Alt+D to a folder."""
     return text.replace("&", "&&")
+
 
 class FolderBar(QWidget):
     folder_chosen = Signal(object)  # Path

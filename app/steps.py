@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.filters import REGISTRY
-from engine.recipe import Step
+from engine.recipe import Recipe, Step
 from engine.runners.agent import (
     AUTO_CONTRAST_SHARE,
     AUTO_PERCENTILE,
@@ -265,12 +265,10 @@ class StepList(QScrollArea):
         self.picking: Callable[[Step], bool] | None = None  # whether a card's step is being picked for
         self._curves: dict[int, tuple[str, np.ndarray]] = {}  # step index: its filter, what its curve is given
 
-    def set_curve_histograms(self, counts: dict[int, np.ndarray]) -> None:
-        """What each curve step's curve is given (:func:`engine.render.curve_histograms` of the
-        photo's last preview), drawn behind its curve."""
-        recipe = self.doc.recipe if self.doc is not None else None
-        self._curves = {i: (recipe.steps[i].op, c) for i, c in counts.items()
-                        if recipe is not None and i < len(recipe)}
+    def set_curve_histograms(self, counts: dict[int, np.ndarray], recipe: Recipe) -> None:
+        """What each curve step's curve is given (:func:`engine.render.curve_histograms` of
+        ``recipe``, the steps they were counted for), drawn behind its curve."""
+        self._curves = {i: (recipe.steps[i].op, c) for i, c in counts.items() if i < len(recipe)}
         self._show_curves()
 
     def _show_curves(self) -> None:

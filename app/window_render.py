@@ -238,7 +238,7 @@ class RenderMixin:
             self.render_label.setText(f"render {res.ms:.0f} ms")
             self.previewRendered.emit(req.id)
         elif req.kind == "curves" and res.curves is not None:
-            self.panel.steps.set_curve_histograms(res.curves)
+            self.panel.steps.set_curve_histograms(res.curves, req.recipe)
         elif req.kind == "crop" and req.rect is not None:
             self.viewer.set_detail(res.image, QRectF(*req.rect), self._clipped(res))
         elif req.kind == "crop_before" and req.rect is not None:

@@ -155,12 +155,12 @@ def output_exists(dst: Path) -> bool:
 
 
 def made_from(job: Job) -> str:
-    """A fingerprint of what ``job``'s output is made from, known before decoding: its steps (the
-    recipe given, the photo's sidecar as it is on disk, or Auto with its style, strength and white
-    balance where it has none) and the settings that change the file. Written into the output
-    (its EXIF ImageUniqueID, 32 hex digits), it tells a later export whether the file there is
-    still what it would write: a photo reset (its sidecar gone), given Auto instead of its steps,
-    or exported at another size, format or quality is exported again."""
+    """A fingerprint of what ``job``'s output is made from, known before decoding: the photo (its
+    name and size), its steps (the recipe given, the photo's sidecar as it is on disk, or Auto
+    with its style, strength and white balance where it has none) and the settings that change the
+    file. Written into the output (its EXIF ImageUniqueID, 32 hex digits), it tells a later export
+    whether the file there is still what it would write: a photo reset (its sidecar gone), given
+    Auto instead of its steps, or exported at another size, format or quality is exported again."""
     import hashlib
     import json
 
@@ -176,13 +176,21 @@ def made_from(job: Job) -> str:
     except (OSError, ValueError, TypeError) as e:  # the export fails and says why; a later one tries again
         steps = {"unreadable": str(e)}
     if steps is None:
-        model = None
+        model: Any = None  # the shipped model
         if s.model:
+            model = [str(Path(s.model).resolve()), None, None]  # unreadable now: never the shipped model's
             with contextlib.suppress(OSError):
                 st = os.stat(s.model)
-                model = [str(Path(s.model).resolve()), st.st_size, st.st_mtime_ns]
+                model[1:] = [st.st_size, st.st_mtime_ns]
         steps = {"auto": model, "strength": s.strength, "white_balance": s.white_balance}
-    doc = {"steps": steps, "fmt": s.fmt, "quality": s.quality if s.fmt == "jpeg" else None,
+    # the photo, by its name and size: an ImageUniqueID names one image, and two photos' outputs (a
+    # day's photos named "{date}") never pass for each other; not by its folder or time, which a
+    # shoot moved or copied changes (a photo replaced since is still redone: already_done)
+    try:
+        photo: Any = [job.src.name, os.stat(job.src).st_size]
+    except OSError:
+        photo = [job.src.name, None]
+    doc = {"photo": photo, "steps": steps, "fmt": s.fmt, "quality": s.quality if s.fmt == "jpeg" else None,
            "long_edge": s.long_edge, "sharpen": s.sharpen, "ppi": s.ppi}
     return hashlib.blake2b(json.dumps(doc, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
 
@@ -198,8 +206,9 @@ def already_done(job: Job) -> bool:
 
     if not output_exists(job.dst) or someone_elses(job.dst):
         return False
-    if made_from_tag(job.dst) != made_from(job):
-        return False
+    tag = made_from_tag(job.dst)
+    if tag is not None and tag != made_from(job):  # none: an export of an older Retouch (or a TIFF
+        return False                                # written without exiv2), judged by the times alone
     try:
         made = os.stat(job.dst).st_mtime_ns
         s = job.settings

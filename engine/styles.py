@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def check_name(name: str) -> str:
         raise StyleError(f"a style's name has at most {MAX_NAME} characters")
     if any(c in name for c in '/\\:\0') or name.startswith("."):
         raise StyleError(f"“{name}” cannot name a file: leave out / \\ : and a leading dot")
-    if not name.isprintable():  # a newline or a tab broke every list of styles across lines
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):  # a newline broke every list of styles
         raise StyleError(f"“{name.encode('unicode_escape').decode()}” holds a line break or another control "
                          "character: a style's name is one line")
     if name.lower() in RESERVED:

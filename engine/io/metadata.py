@@ -227,7 +227,9 @@ def _output_tags(path: str | Path) -> tuple[str, str] | None:
             else:
                 exif = im.getexif()
             software = exif.get(piexif.ImageIFD.Software, "")
-            ident = exif.get_ifd(piexif.ImageIFD.ExifTag).get(piexif.ExifIFD.ImageUniqueID, "")
+            ident = ""
+            with contextlib.suppress(Exception):  # a damaged Exif IFD: still ours by its Software tag
+                ident = exif.get_ifd(piexif.ImageIFD.ExifTag).get(piexif.ExifIFD.ImageUniqueID, "")
     except Exception:  # any damaged or foreign file
         return None
     text = [v.decode("latin-1") if isinstance(v, bytes) else v for v in (software, ident)]

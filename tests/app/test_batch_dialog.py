@@ -177,12 +177,21 @@ def test_another_photos_folder_takes_its_export_folder_along(qtbot, folder, tmp_
     qtbot.addWidget(dlg)
     dlg.src_auto.setChecked(True)
     assert dlg.out_dir.text() == str(folder / "export")
-    dlg.in_dir.setText(str(second))  # as Browse… sets it
+    dlg.in_dir.setText(str(second))  # as Browse… sets it, and then says it is entered
+    dlg.in_dir.editingFinished.emit()
     assert dlg.out_dir.text() == str(second / "export")
     assert {j.dst.parent for j in dlg.plan()} == {second / "export"}
     dlg.out_dir.setText(str(tmp_path / "all-exports"))  # a folder elsewhere stays where it is
-    dlg.in_dir.setText(str(folder))
+    for typed in (str(tmp_path), str(tmp_path) + "/", str(folder)):  # typed, passing through its parent
+        dlg.in_dir.setText(typed)
+    dlg.in_dir.editingFinished.emit()
     assert dlg.out_dir.text() == str(tmp_path / "all-exports")
+    dlg.in_dir.setText("~no-such-user-here/shoot")  # no error box: said when Export is pressed
+    dlg.in_dir.editingFinished.emit()
+    with pytest.raises(ValueError, match="no-such-user-here"):
+        dlg.plan()
+    dlg.in_dir.setText(str(folder))
+    dlg.in_dir.editingFinished.emit()
     monkeypatch.chdir(tmp_path)
     dlg.out_dir.setText("web")
     assert {j.dst.parent for j in dlg.plan()} == {folder / "web"}

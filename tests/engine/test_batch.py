@@ -910,7 +910,7 @@ def test_a_photo_reset_after_its_export_is_exported_again(sources, tmp_path):
     """The QA's: after Reset Photo, Export said "skipped (exported before, unchanged since)" and left
     the old edited file, as nothing newer than it was left to compare with (the sidecar is deleted).
     Each output carries what made it (its EXIF ImageUniqueID), in every format."""
-    from engine.batch_worker import made_from
+    from engine.batch_worker import already_done, made_from
     from engine.io.metadata import made_from_tag
 
     shoot, out = tmp_path / "in", tmp_path / "out"
@@ -931,6 +931,19 @@ def test_a_photo_reset_after_its_export_is_exported_again(sources, tmp_path):
         with Image.open(job.dst) as im:
             assert abs(np.asarray(im.convert("RGB"), float).mean() - plain) < 3  # the photo as it is
         assert [p.result.status for p in export_all(plan_jobs(shoot, out, reset), workers=1)] == ["skipped"]
+    # the photo is in it: another photo's export at the same steps and settings is not this one's
+    shutil.copy(shoot / "a.jpg", shoot / "b.jpg")
+    [a, b] = plan_jobs(shoot, out, reset)
+    assert made_from(a) != made_from(b)
+    # an export of an older Retouch (no fingerprint) is judged by the times alone, as before
+    from engine.io import write_image
+
+    old = out / "old.jpg"
+    write_image(old, np.zeros((8, 8, 3), np.uint8))
+    assert made_from_tag(old) is None
+    assert already_done(replace(a, dst=old))
+    os.utime(shoot / "a.jpg", (time.time() + 60, time.time() + 60))  # the photo replaced since
+    assert not already_done(replace(a, dst=old))
 
 
 def test_a_small_export_of_a_raw_is_demosaiced_as_apply_does(sources, tmp_path, capsys):

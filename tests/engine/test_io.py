@@ -1098,6 +1098,9 @@ def test_a_grainy_photo_exports_as_jpeg(photo_srgb8: np.ndarray, tmp_path: Path,
         back = np.asarray(im.convert("RGB"), float)
     assert back.shape == noisy.shape
     assert np.abs(back - noisy).mean() < (8 if quality < 95 else 2)
+    from PIL import ImageFile
+
+    assert ImageFile.MAXBLOCK == 65536  # Pillow's own again: other reads and saves never see the room given
 
 
 def test_a_png_with_a_damaged_exif_block_still_opens(photo_srgb8: np.ndarray, tmp_path: Path) -> None:

@@ -52,6 +52,13 @@ def test_a_rename_that_cannot_be_done_says_why_and_changes_nothing(style, name, 
     assert sorted(p.name for p in user_styles_dir().parent.rglob("*")) == before
 
 
+def test_a_name_in_any_script_is_a_name():
+    """A Persian word's zero-width non-joiner, an emoji's joiner and a no-break space are part of a
+    name, not control characters (the first check refused them as "a line break")."""
+    for name in ("می\u200cخواهم", "👨\u200d👩\u200d👧 family", "Golden\u00a0hour"):
+        assert styles.check_name(name) == name
+
+
 def test_training_files_that_cannot_be_removed_are_named(style, monkeypatch):
     """They were ignored (``rmtree(ignore_errors=True)``): a full disk's worth could stay unseen."""
     real = os.unlink
