@@ -231,10 +231,6 @@ def cmd_auto(args: argparse.Namespace) -> int:
         elif n:  # one variation: a sampled recipe at the variations' strength, not Auto's, and said so
             print(f"variation 1 (seed {args.seed or 0}):")
         print(describe(recipe))
-        rpath = _numbered(args.recipe_out, i, len(recipes))
-        if rpath is not None:
-            recipe.save(rpath)
-            print(f"  recipe -> {rpath}")
         opath = _numbered(args.output, i, len(recipes))
         if opath is not None:
             if shown is None:  # the same downscale for every variation
@@ -248,5 +244,9 @@ def cmd_auto(args: argparse.Namespace) -> int:
             with status(f"writing {opath.name}"):
                 write_image(opath, srgb, fmt=fmt, quality=args.quality, meta=photo.meta, alpha=alpha, ppi=args.ppi)
             print(f"  image -> {opath}")
+        rpath = _numbered(args.recipe_out, i, len(recipes))
+        if rpath is not None:  # after its image: an image that could not be written leaves no recipe for it
+            recipe.save(rpath)
+            print(f"  recipe -> {rpath}")
     print(f"done in {time.perf_counter() - t0:.2f} s")
     return 0

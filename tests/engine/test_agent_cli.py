@@ -196,3 +196,19 @@ def test_one_variation_says_it_is_one(photo_jpeg, capsys) -> None:
     assert main(["auto", str(photo_jpeg), "--variations", "1", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "strength 1," in out and "\nvariation 1 (seed 3):\n" in out
+
+
+def test_an_image_that_cannot_be_written_leaves_no_recipe(dng_file, tmp_path, capsys, monkeypatch):
+    """The QA's: `auto -o X.jpg --recipe-out R.json` wrote R.json before the image, which then
+    failed: a recipe for an image that is not there. The recipe follows its image now."""
+    import engine.io
+    from engine.io import ImageError
+
+    def refuse(path, *a, **k):
+        raise ImageError("cannot write (No space left on device)", path)
+
+    monkeypatch.setattr(engine.io, "write_image", refuse)
+    out, recipe = tmp_path / "out.jpg", tmp_path / "out.json"
+    assert _run(["auto", str(dng_file), "-o", str(out), "--recipe-out", str(recipe)]) == 1
+    assert "No space left" in capsys.readouterr().err
+    assert not out.exists() and not recipe.exists()
