@@ -139,8 +139,10 @@ class RenderMixin:
         a variation pointed at), once for each edit: a drag's drafts wait for its release."""
         from engine.render import curve_steps
 
+        if not curve_steps(doc.recipe):
+            return
         steps, last = doc.recipe.dumps(), self._curves_for
-        if curve_steps(doc.recipe) and not (last is not None and last[0] == steps and last[1] is src):
+        if not (last is not None and last[0] == steps and last[1] is src):
             self._curves_for = (steps, src)
             self._submit("curves", doc.recipe, src)
 

@@ -19,7 +19,7 @@ from .filters import REGISTRY
 from .filters.base import points
 from .formats import DEFAULT_PPI, SHARPEN_LEVELS, ppi_arg
 from .recipe import Recipe, Step
-from .runners.agent import AUTO_STRENGTH, VARIATION_STRENGTH, WHITE_BALANCES
+from .runners.agent import AUTO_STRENGTH, MAX_STRENGTH, VARIATION_STRENGTH, WHITE_BALANCES
 
 MAX_VARIATIONS = 32  # each costs a render and a recipe file; the app offers 4
 
@@ -57,13 +57,13 @@ def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
 
 
 def strength_arg(text: str) -> float:
-    """``--strength``: a number from 0 to 2."""
+    """``--strength``: a number from 0 to :data:`MAX_STRENGTH` (2)."""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= v <= 2.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 2, got {v:g}")
+    if not 0.0 <= v <= MAX_STRENGTH:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_STRENGTH:g}, got {v:g}")
     return v
 
 

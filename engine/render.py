@@ -32,9 +32,9 @@ def replay(recipe: Recipe, linear: Any) -> Any:
 def step_inputs(recipe: Recipe, linear: Any, indices: Iterable[int]) -> dict[int, Any]:
     """The image entering each of ``recipe``'s steps at ``indices``, as :func:`replay` runs them
     (a bypassed step gets what the next one does); nothing past the last of them is computed."""
-    wanted = set(indices)
-    active = {id(s) for s in recipe.active()}
-    stages = replay_stages(recipe.active(), linear, blown)
+    wanted, steps = set(indices), recipe.active()
+    active = {id(s) for s in steps}
+    stages = replay_stages(steps, linear, blown)
     img, owed, out = next(stages), False, {}
     for i, s in enumerate(recipe.steps):
         if not wanted - out.keys():

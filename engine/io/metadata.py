@@ -239,7 +239,10 @@ def _output_tags(path: str | Path) -> tuple[str, str] | None:
 def written_by_retouch(path: str | Path) -> bool:
     """Whether the image file at ``path`` is an output of Retouch (its Software tag). Anything
     unreadable says no: it is then treated as a photo of the user's, never to be replaced."""
-    tags = _output_tags(path)
+    return _ours(_output_tags(path))
+
+
+def _ours(tags: tuple[str, str] | None) -> bool:
     # "Retouch", or "Retouch 1.2" as a later version may write; not "Retouch4me" or "RetouchPilot"
     return tags is not None and tags[0].split(" ")[0] == SOFTWARE
 
@@ -248,7 +251,7 @@ def made_from_tag(path: str | Path) -> str | None:
     """What made the Retouch output at ``path``, as :func:`exif_for_output` wrote it (its
     ImageUniqueID), or None: not an output of Retouch's, unreadable, or written without one."""
     tags = _output_tags(path)
-    return tags[1] or None if tags is not None and tags[0].split(" ")[0] == SOFTWARE else None
+    return tags[1] or None if tags is not None and _ours(tags) else None
 
 
 def capture_time(path: str | Path) -> datetime | None:

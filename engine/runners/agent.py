@@ -73,6 +73,8 @@ AUTO_MIN_EV = 0.05  # smaller corrections are not worth a step card
 #: Chosen on the check + val sets for the shipped policy, retrained on the meter's steps (0.3 for
 #: the weights before it, 0.7 before the meter); models/retouch/HISTORY.md, tenth session.
 AUTO_STRENGTH = 0.6
+#: The most a strength may be (``--strength``, a style's own): twice what the policy predicted
+MAX_STRENGTH = 2.0
 #: A policy step that moves fewer than ``NOOP_SHARE`` of the proxy's pixels by this much on the
 #: display is a "pass" and gets no card: the shipped policy spends a step on a saturation of ~0.000
 #: on nearly every photo, and at Auto's strength leaves cards such as "Black & white: amount 0.01"
@@ -493,7 +495,7 @@ class Agent:
         self.size = int(self.meta.get("proxy", 64))
         self.keep = float(self.meta.get("keep", 0.5))
         own = float(self.meta.get("strength", AUTO_STRENGTH))  # the caller's strength is the caller's to check
-        if not 1 <= self.steps <= 20 or not 0 < self.keep <= 1 or not 0 <= own <= 2:  # as --strength; NaN fails
+        if not 1 <= self.steps <= 20 or not 0 < self.keep <= 1 or not 0 <= own <= MAX_STRENGTH:  # NaN fails too
             raise ValueError(f"steps {self.steps}, keep {self.keep:g}, strength {own:g}")
         self.strength = own if strength is None else float(strength)
         ins, outs = self.session.get_inputs(), {o.name: o.shape for o in self.session.get_outputs()}
