@@ -17,6 +17,29 @@ from app.theme import apply_theme
 from app.window import MainWindow
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels() -> None:
+    """The render kernels compiled (a fresh clone) or loaded once per worker, before any window.
+
+    Otherwise the first windows' render threads compile them (34 s alone, over a minute beside the
+    other worker) past their window's close, whose wait for the thread gives up after 5 s: twice in
+    fresh-clone runs a worker then died in the main thread's garbage collector while such a thread
+    compiled (fortieth and forty-second sessions), a crash no run with the kernels cached showed."""
+    from engine.lut import warm_up
+
+    warm_up()
+
+
+@pytest.fixture(autouse=True)
+def stop_renderers(qapp) -> Iterator[None]:
+    """Every window a test made, closed or not, has its render thread stopped at the test's end:
+    none is left running into the next test."""
+    yield
+    for w in qapp.topLevelWidgets():
+        if isinstance(w, MainWindow):
+            w.renderer.shutdown()
+
+
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test its own thumbnail cache: never the user's, never another test's."""
