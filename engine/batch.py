@@ -32,6 +32,7 @@ from pathlib import Path
 from .atomic import in_use, temp_stem, unwritable
 from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
 from .batch_worker import ALREADY, ExportSettings, Job, Result, already_done, export_one, init_worker
+from .batch_worker import kept_at as _kept_at
 from .batch_worker import someone_elses as _someone_elses
 from .folders import scan_folder
 from .formats import FORMATS, SIXTEEN_BIT, SUFFIX_FORMAT
@@ -166,8 +167,8 @@ def plan_jobs(
     originals = {_real(s) for s in srcs}
     taken = set(originals)  # and each output named so far
 
-    def unavailable(dst: Path) -> bool:
-        return _real(dst) in taken or _someone_elses(dst)
+    def unavailable(dst: Path, src: Path) -> bool:  # a namesake's output, a photo, another photo's export
+        return _real(dst) in taken or _kept_at(dst, src)
 
     counts: dict[str, int] = {}
     kinds: dict[str, set[str]] = {}  # the extensions of the photos asking for each name
@@ -186,7 +187,7 @@ def plan_jobs(
             dst = out_dir / (str(rel) + suffix)
         n = 1
         base = rel
-        while unavailable(dst):
+        while unavailable(dst, src):
             n += 1
             dst = out_dir / (f"{base}-{n}" + suffix)
         if not inside(dst.parent if dst.parent.exists() else out_dir, out_dir):

@@ -91,13 +91,26 @@ def someone_elses(dst: Path) -> bool:
     """An existing photo at ``dst`` that Retouch did not write: a camera JPEG beside its RAW, any
     original of the folder. It is never replaced, even with overwrite: the output takes another name
     when planned, and the photo fails if one appears later."""
+    return kept_at(dst)
+
+
+def kept_at(dst: Path, src: Path | None = None) -> bool:
+    """Whether the photo at ``dst`` must be kept: one Retouch did not write (:func:`someone_elses`),
+    or, given ``src``, Retouch's export of another photo than ``src`` (by its fingerprint's
+    :func:`photo_mark`: a day's photos named "{date}", one exported on its own after another),
+    which a plan names around, as Lightroom's "choose a new name" does."""
     from .io import is_supported
-    from .io.metadata import written_by_retouch
+    from .io.metadata import output_mark
 
     try:
-        return dst.is_file() and (is_supported(dst) or looks_like_a_photo(dst)) and not written_by_retouch(dst)
+        if not dst.is_file() or not (is_supported(dst) or looks_like_a_photo(dst)):
+            return False
     except OSError:  # a name too long, a loop: nothing to replace there
         return False
+    mark = output_mark(dst)
+    if mark is None:
+        return True
+    return src is not None and len(mark) == 32 and mark[:8] != photo_mark(src)
 
 
 #: The first bytes of the image files a camera or an editor leaves without their usual suffix
@@ -155,12 +168,13 @@ def output_exists(dst: Path) -> bool:
 
 
 def made_from(job: Job) -> str:
-    """A fingerprint of what ``job``'s output is made from, known before decoding: the photo (its
-    name and size), its steps (the recipe given, the photo's sidecar as it is on disk, or Auto
-    with its style, strength and white balance where it has none) and the settings that change the
-    file. Written into the output (its EXIF ImageUniqueID, 32 hex digits), it tells a later export
-    whether the file there is still what it would write: a photo reset (its sidecar gone), given
-    Auto instead of its steps, or exported at another size, format or quality is exported again."""
+    """A fingerprint of what ``job``'s output is made from, known before decoding: the photo
+    (:func:`photo_mark`, the first 8 of its 32 hex digits), its steps (the recipe given, the photo's
+    sidecar as it is on disk, or Auto with its style, strength and white balance where it has none)
+    and the settings that change the file. Written into the output (its EXIF ImageUniqueID), it
+    tells a later export whether the file there is still what it would write: a photo reset (its
+    sidecar gone), given Auto instead of its steps, or exported at another size, format or quality
+    is exported again."""
     import hashlib
     import json
 
@@ -183,16 +197,29 @@ def made_from(job: Job) -> str:
                 st = os.stat(s.model)
                 model[1:] = [st.st_size, st.st_mtime_ns]
         steps = {"auto": model, "strength": s.strength, "white_balance": s.white_balance}
-    # the photo, by its name and size: an ImageUniqueID names one image, and two photos' outputs (a
-    # day's photos named "{date}") never pass for each other; not by its folder or time, which a
-    # shoot moved or copied changes (a photo replaced since is still redone: already_done)
-    try:
-        photo: Any = [job.src.name, os.stat(job.src).st_size]
-    except OSError:
-        photo = [job.src.name, None]
-    doc = {"photo": photo, "steps": steps, "fmt": s.fmt, "quality": s.quality if s.fmt == "jpeg" else None,
+    doc = {"steps": steps, "fmt": s.fmt, "quality": s.quality if s.fmt == "jpeg" else None,
            "long_edge": s.long_edge, "sharpen": s.sharpen, "ppi": s.ppi}
-    return hashlib.blake2b(json.dumps(doc, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
+    photo = photo_mark(job.src)
+    rest = hashlib.blake2b((photo + json.dumps(doc, sort_keys=True, default=str)).encode(), digest_size=12)
+    return photo + rest.hexdigest()
+
+
+def photo_mark(src: Path) -> str:
+    """The first 8 hex digits of :func:`made_from`: the photo, by its name and size. An
+    ImageUniqueID names one image, so two photos' outputs (a day's photos named "{date}") never pass
+    for each other, and a plan can tell another photo's export at a name from this photo's
+    (:func:`kept_at`). Not by its folder or time, which a shoot moved or copied changes (a
+    photo replaced since is still redone: :func:`already_done`)."""
+    import hashlib
+    import json
+
+    try:
+        photo: Any = [src.name, os.stat(src).st_size]
+    except OSError:
+        photo = [src.name, None]
+    return hashlib.blake2b(json.dumps(photo).encode(), digest_size=4).hexdigest()
+
+
 
 
 def already_done(job: Job) -> bool:
@@ -201,14 +228,21 @@ def already_done(job: Job) -> bool:
     saved), reset, or replaced after its export, the batch's recipe file changed, or the settings
     changed, is exported again, as darktable's "overwrite if changed" does. Not a photo Retouch did
     not write, which is never done nor replaced."""
-    from .io.metadata import made_from_tag
+    from .io import is_supported
+    from .io.metadata import output_mark
     from .recipe import sidecar_path
 
-    if not output_exists(job.dst) or someone_elses(job.dst):
+    if not output_exists(job.dst):
         return False
-    tag = made_from_tag(job.dst)
-    if tag is not None and tag != made_from(job):  # none: an export of an older Retouch (or a TIFF
-        return False                                # written without exiv2), judged by the times alone
+    try:
+        photo = job.dst.is_file() and (is_supported(job.dst) or looks_like_a_photo(job.dst))
+    except OSError:
+        photo = False
+    tag = output_mark(job.dst) if photo else ""  # its header read once
+    if tag is None:  # a photo Retouch did not write: never done, nor replaced (export_one)
+        return False
+    if tag and tag != made_from(job):  # none: an export of an older Retouch (or a TIFF written
+        return False                   # without exiv2), judged by the times alone
     try:
         made = os.stat(job.dst).st_mtime_ns
         s = job.settings

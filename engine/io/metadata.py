@@ -247,6 +247,13 @@ def _ours(tags: tuple[str, str] | None) -> bool:
     return tags is not None and tags[0].split(" ")[0] == SOFTWARE
 
 
+def output_mark(path: str | Path) -> str | None:
+    """The ImageUniqueID of the Retouch output at ``path`` ("" where written without one), or None
+    where it is not one of Retouch's outputs (or cannot be read): one read of the file's header."""
+    tags = _output_tags(path)
+    return tags[1] if tags is not None and _ours(tags) else None
+
+
 def made_from_tag(path: str | Path) -> str | None:
     """What made the Retouch output at ``path``, as :func:`exif_for_output` wrote it (its
     ImageUniqueID), or None: not an output of Retouch's, unreadable, or written without one."""

@@ -233,6 +233,42 @@ def test_a_template_with_the_suffix_and_one_name_for_a_days_photos(sources, tmp_
     assert plan.renamed == {shoot / "IMG_2.jpg": out / "2007-08-06.jpg"}
 
 
+def test_a_photo_exported_alone_never_replaces_another_photos_export(sources, tmp_path):
+    """The forty-second session's open point: with "{date}" alone, exporting a second photo of
+    that day on its own replaced the first one's export (Retouch's own file, so not kept). Each
+    output's fingerprint names its photo: another photo's export keeps its name, and a re-run of
+    the whole day finds each photo's own file again."""
+    from engine.batch_worker import photo_mark
+    from engine.io.metadata import made_from_tag
+
+    shoot, out = tmp_path / "in", tmp_path / "out"
+    shoot.mkdir()
+    for name in ("IMG_1.jpg", "IMG_2.jpg"):  # one size: told apart by their names
+        shutil.copy(sources / "dune.jpg", shoot / name)
+    small = ExportSettings(long_edge=120)
+
+    def export(*names: str) -> dict[str, str]:
+        plan = plan_jobs(shoot, out, small, template="{date}", sources=[shoot / n for n in names])
+        done = {p.result.src.name: p.result.dst.name for p in export_all(plan, workers=1)
+                if p.result.status in ("done", "skipped")}
+        assert len(done) == len(names)
+        return done
+
+    assert export("IMG_2.jpg") == {"IMG_2.jpg": "2007-08-06.jpg"}
+    first = (out / "2007-08-06.jpg").read_bytes()
+    assert export("IMG_1.jpg") == {"IMG_1.jpg": "2007-08-06-2.jpg"}  # not over IMG_2's
+    assert (out / "2007-08-06.jpg").read_bytes() == first
+    assert made_from_tag(out / "2007-08-06-2.jpg")[:8] == photo_mark(shoot / "IMG_1.jpg") != photo_mark(
+        shoot / "IMG_2.jpg")
+    plan = plan_jobs(shoot, out, small, template="{date}")  # the whole day: each to its own file
+    assert {j.src.name: j.dst.name for j in plan} == {"IMG_1.jpg": "2007-08-06-2.jpg",
+                                                      "IMG_2.jpg": "2007-08-06.jpg"}
+    assert {p.result.status for p in export_all(plan, workers=1)} == {"skipped"}
+    (shoot / "IMG_2.jpg").unlink()  # a photo deleted from the shoot: its export is not taken over
+    assert export("IMG_1.jpg") == {"IMG_1.jpg": "2007-08-06-2.jpg"}
+    assert (out / "2007-08-06.jpg").read_bytes() == first
+
+
 def test_colliding_names_are_distinct_and_never_hit_an_original(sources, tmp_path):
     shoot = tmp_path / "in"
     shoot.mkdir()
