@@ -176,8 +176,9 @@ class Renderer(QObject):
                 with self._cond:
                     self._busy = False
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: float = 5.0) -> None:
+        """Stop after the render in progress, waiting up to ``wait`` seconds for it."""
         with self._cond:
             self._stop = True
             self._cond.notify()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=wait)

@@ -79,7 +79,9 @@ class QuitMixin:
         # the photo on screen (else the folder): where the next start without a path opens
         last = self.doc.path if self.doc is not None else self.folder
         self.settings.setValue("session/last", str(last) if last is not None else "")
-        self.renderer.shutdown()
+        # a render ends within a second; the kernels' first compile (a fresh install, half a minute)
+        # cannot be stopped, and waiting longer only froze the closing window (5 s measured)
+        self.renderer.shutdown(wait=1.0)
         self.settings.sync()
         super().closeEvent(event)
 

@@ -700,3 +700,33 @@ def test_ctrl_equals_zooms_in_as_lightroom_takes_it(qtbot, win, folder):
     before = win.viewer.scale
     qtbot.keyClick(win, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
     assert win.viewer.scale == pytest.approx(before * 1.25)
+
+
+def test_quitting_does_not_wait_for_a_render_that_cannot_be_stopped(qtbot, win, folder, monkeypatch):
+    """A fresh install's first start compiles the render kernels on the render thread (half a
+    minute); quitting meanwhile held the closing window frozen for the 5 s the window waited for
+    that thread. A render of its own ends within the second the window now waits."""
+    import threading
+
+    import app.renderer as renderer
+
+    open_and_wait(qtbot, win, folder)
+    started, release = threading.Event(), threading.Event()
+    real = renderer.execute
+
+    def compiling(req):  # stands for the first compile: seconds, and nothing can interrupt it
+        started.set()
+        release.wait(10)
+        return real(req)
+
+    monkeypatch.setattr(renderer, "execute", compiling)
+    win.panel.add_step("exposure")
+    assert started.wait(5)
+    threading.Timer(4, release.set).start()  # it ends 4 s on: the former wait of 5 s saw it end
+    try:
+        win.close()
+        assert not win.isVisible() and win.renderer._thread.is_alive()  # closed while it still "compiles"
+    finally:
+        release.set()
+    win.renderer._thread.join(5)
+    assert not win.renderer._thread.is_alive()  # then it stops, emitting nothing into the closed window
