@@ -9,11 +9,20 @@ PYTEST_ARGS ?=
 
 .PHONY: setup run test lint bench bench-batch data train meter wb clean
 
-setup: $(STAMP)
+KERNELS := $(VENV)/.kernels
+
+setup: $(STAMP) $(KERNELS)
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	PY=$(PY) VENV=$(VENV) bash scripts/setup.sh
 	touch $(STAMP)
+
+# The render kernels compiled into numba's cache once (half a minute on 2 cores), here rather than
+# on the app's render thread at its first start; again when engine/lut changes.
+$(KERNELS): $(STAMP) $(wildcard engine/lut/*.py)
+	@echo "setup: compiling the render kernels (once, about half a minute)"
+	$(BIN)/python -m engine.lut
+	touch $(KERNELS)
 
 run: setup
 	$(BIN)/retouch $(SAMPLE)

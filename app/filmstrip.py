@@ -317,6 +317,8 @@ class Filmstrip(QListWidget):
     def paths(self) -> list[Path]:
         return list(self.items)
 
+    _stepping = False  # step() is moving the current photo: the keys, whatever the mouse's buttons say
+
     def _current(self, cur: QListWidgetItem | None, _prev: QListWidgetItem | None) -> None:
         if cur is not None:
             self._keep_ahead(cur)
@@ -326,7 +328,7 @@ class Filmstrip(QListWidget):
         """A photo reached by the keys, at an edge of the strip, is brought to its middle, so the
         next ones are in view: walking right kept it at the far right edge. A clicked one stays
         under the pointer."""
-        if QApplication.mouseButtons() != Qt.MouseButton.NoButton:
+        if not self._stepping and QApplication.mouseButtons() != Qt.MouseButton.NoButton:
             return
         r, width, cell = self.visualItemRect(item), self.viewport().width(), self.gridSize().width() + 8
         if r.left() < cell or r.right() > width - cell:  # the neighbour there not wholly in view
@@ -337,4 +339,8 @@ class Filmstrip(QListWidget):
         if 0 <= row < self.count():
             # only the photo shown: with the shortcut's Ctrl held, Qt kept an earlier multi-selection,
             # which Paste and Export then hit without it being on screen
-            self.setCurrentRow(row, _ONLY)
+            self._stepping = True
+            try:
+                self.setCurrentRow(row, _ONLY)
+            finally:
+                self._stepping = False

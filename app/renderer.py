@@ -102,10 +102,6 @@ def execute(req: RenderRequest) -> RenderResult:
 
         curves = curve_histograms(req.recipe, req.image)
         return RenderResult(req, None, None, (time.perf_counter() - t0) * 1e3, curves=curves)
-    if req.kind == "warmup":  # every kernel, the tail and histogram ones too (a fresh install compiles them once)
-        from engine.lut import warm_up
-
-        warm_up()
     img, hist = render_qimage(req.recipe, req.image, histogram=req.kind == "preview", cube=req.cube)
     clipped = clipping_overlay(img) if req.clipping else None  # of the sRGB bytes, as the histogram
     to_screen(img)  # the histogram stays sRGB: the screen's profile changes only what is shown
@@ -160,8 +156,35 @@ class Renderer(QObject):
                         return self._pending.pop(key)
             return self._pending.pop(next(iter(self._pending)))
 
+    _stages: list | None = None  # what is left of the kernels' warm-up
+
+    def _warm_stage(self, req: RenderRequest) -> bool:
+        """One stage of the kernels' warm-up (every kernel, the tail and histogram ones too: a
+        fresh install compiles them once); True while more remain, the request then queued again
+        behind the photo's renders asked meanwhile, which compile what they need themselves."""
+        from engine.lut import warm_up_stages
+
+        if self._stages is None:
+            self._stages = warm_up_stages()
+        if self._stages:
+            try:
+                self._stages.pop(0)()
+            except Exception:  # the render that needs the kernel compiles it, or fails and says why
+                import logging
+
+                logging.getLogger(__name__).exception("kernel warm-up failed")
+                self._stages = []
+        if not self._stages:
+            return False
+        with self._cond:
+            self._pending.setdefault("warmup", req)
+            self._busy = False
+        return True
+
     def _loop(self) -> None:
         while (req := self._take()) is not None:
+            if req.kind == "warmup" and self._warm_stage(req):
+                continue
             try:
                 signal, args = self.finished, (execute(req),)
             except Exception as e:  # shown by the window; the thread keeps serving

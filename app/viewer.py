@@ -47,6 +47,7 @@ class Viewer(QWidget):
         self.detail_clipped: QPixmap | None = None  # and over ``detail``
         self.finest_preview: float | None = None  # finest preview level, in its pixels per image pixel
         self.message = "Open a photo or a folder (Ctrl+O), or drop one here"
+        self.notice = ""  # over the photo, bottom centre: why the edits do not show yet ("Loading…")
         self.fit = True
         self.scale = 1.0
         self.center = QPointF()
@@ -69,6 +70,7 @@ class Viewer(QWidget):
         self.after = _pixmap(after) if after is not None else None
         self.before = _pixmap(before) if before is not None else self.after
         self.message = ""
+        self.notice = ""
         self.fit = True
         self._fit_now()
         self.update()
@@ -116,7 +118,15 @@ class Viewer(QWidget):
         self.after_clipped = self.detail_clipped = None
         self.full = QSize()
         self.message = message
+        self.notice = ""
         self.update()
+
+    def set_notice(self, text: str) -> None:
+        """A line over the photo saying why it is not the rendered edit yet ("" removes it): as
+        Lightroom's "Loading…" over a preview still being built."""
+        if text != self.notice:
+            self.notice = text
+            self.update()
 
     def has_image(self) -> bool:
         return self.after is not None and not self.full.isEmpty()
@@ -367,6 +377,8 @@ class Viewer(QWidget):
             self._label(p, "After", QPointF(sx + 8, top), right=False)
         else:
             self._draw_after(p, target)
+        if self.notice:
+            self._draw_notice(p)
         if self._kb_focus and self.hasFocus():
             p.setPen(QPen(QColor(theme.ACCENT), 2))
             p.setBrush(Qt.BrushStyle.NoBrush)
@@ -388,6 +400,18 @@ class Viewer(QWidget):
         p.drawPixmap(dst, pix, QRectF(pix.rect()))
         if clipped is not None:  # the crop's own marks, over the preview's coarser ones
             p.drawPixmap(dst, clipped, QRectF(clipped.rect()))
+
+    def _draw_notice(self, p: QPainter) -> None:
+        fm = p.fontMetrics()
+        width = min(fm.horizontalAdvance(self.notice) + 24, int(self.width() * 0.8))
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        text = fm.boundingRect(0, 0, width - 24, 1000, flags, self.notice)
+        box = QRectF((self.width() - width) / 2, self.height() - text.height() - 36, width, text.height() + 14)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(0, 0, 0, 170))
+        p.drawRoundedRect(box, 6, 6)
+        p.setPen(QColor("#f0f0f0"))
+        p.drawText(box.adjusted(12, 7, -12, -7), flags, self.notice)
 
     def _label(self, p: QPainter, text: str, at: QPointF, *, right: bool) -> None:
         fm = p.fontMetrics()

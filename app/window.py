@@ -71,6 +71,11 @@ from .workers import run_in_pool, serial_pool
 
 log = logging.getLogger(__name__)
 
+#: Over the quick preview until the photo's first render (:meth:`MainWindow._show_notice`).
+LOADING = "Loading the photo…"
+PREPARING = ("Preparing the editor for its first use after an install (up to a minute). "
+             "Your edits are kept and show as soon as it is ready.")
+
 
 AUTOSAVE_MS = 400  # sidecars are written at most this long after the last change
 COMING = {
@@ -161,6 +166,9 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._display_warning: str | None = None  # the last said: not said again at each activation
         self._display_read = 0.0  # when the system's profile was last read on activation (monotonic)
         self._screen_watched = False
+        # the quick or embedded preview still up after this: say why edits do not show yet
+        self._notice_timer = QTimer(self, singleShot=True, interval=1200)
+        self._notice_timer.timeout.connect(self._show_notice)
         self._settle = QTimer(self, singleShot=True, interval=120)
         self._settle.timeout.connect(self._settled)
         self._build()
@@ -527,9 +535,18 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         if doc is self.doc and not self._rendered_once and doc.preview_linear is None and not doc.failed:
             self.viewer.set_photo(img.size(), img)
             self.render_label.setText(self._embedded_label())
+            self._notice_timer.start()
 
     def _embedded_label(self) -> str:
-        return "embedded preview" + ("" if self._renderer_ready else " · preparing the renderer…")
+        return "embedded preview" + ("" if self._renderer_ready else " · preparing the editor…")
+
+    def _show_notice(self) -> None:
+        """Over a quick preview still shown: the photo is being decoded, or, on the first start after
+        an install, the render kernels are being compiled (half a minute on two cores), during which
+        edits and Auto change nothing on screen (a QA's photographer took them for broken)."""
+        if self.doc is None or self._rendered_once or self.doc.failed or not self.viewer.has_image():
+            return
+        self.viewer.set_notice(LOADING if self._renderer_ready else PREPARING)
 
     def _quick_failed(self, doc: PhotoDoc, exc: BaseException) -> None:
         doc.decoding.discard("quick")

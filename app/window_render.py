@@ -257,6 +257,8 @@ class RenderMixin:
         self._renderer_ready = True
         if self.render_label.text().startswith("embedded preview"):
             self.render_label.setText(self._embedded_label())
+        if self.viewer.notice:
+            self._show_notice()
 
     def _render_failed(self, exc: BaseException, tb: str) -> None:
         log.error("render failed\n%s", tb)

@@ -70,7 +70,7 @@ from .kernels import _apply as _apply  # read by tests; patch a kernel in the mo
 from .kernels import _apply_chain as _apply_chain
 from .kernels import _apply_tail as _apply_tail
 from .kernels import _histogram as _histogram
-from .recipe_lut import apply_recipe_lut, clear_cache, size_for, warm_up
+from .recipe_lut import apply_recipe_lut, clear_cache, size_for, warm_up, warm_up_stages
 from .tables import (
     DEFAULT_SIZE,
     IN_MAX,
@@ -118,5 +118,6 @@ __all__ = [
     "size_for",
     "unshape_mid",
     "warm_up",
+    "warm_up_stages",
     "write_cube",
 ]

@@ -3,6 +3,8 @@ pass), the cube size for an image, the kernels' warm-up and the caches' reset.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..recipe import Recipe, Step
@@ -15,26 +17,44 @@ from .tables import DEFAULT_SIZE, LARGE_IMAGE, LARGE_SIZE, MID_MAX, Lut3D
 
 
 def warm_up() -> None:
-    """Load (or, on a fresh install, compile: ~10 s, against ~4 s for the former scalar kernels)
-    the kernels and start the row helpers;
-    call it from a background thread at app start so that the first preview does not wait."""
+    """Load (or, on a fresh install, compile: ~30 s on 2 cores) every kernel and start the row
+    helpers, at once: :func:`warm_up_stages` one after another."""
+    for stage in warm_up_stages():
+        stage()
+
+
+def warm_up_stages() -> list[Callable[[], None]]:
+    """The warm-up in stages of a few seconds each at most when compiled, the kernels an unedited
+    photo needs first: the app runs one stage at a time, between the photo's own renders, so that a
+    fresh install's first preview waits for what it needs (~7 s), not for every kernel (~30 s)."""
     img = np.full((2, 2, 3), 0.3, np.float32)
     img.setflags(write=False)  # as the app's preview levels: the third tail render takes the tail path
     hist = np.zeros((4, 256), np.int64)
-    luts = [bake_lut(Recipe([Step("exposure", {"ev": 0.5})]))]
-    luts += [bake_lut(Recipe([Step("black_white", {"amount": 0.5}), Step("exposure", {"ev": ev})]), 3)
-             for ev in (0.5, 0.6, 0.7)]
-    chain = [Step("saturation", {"amount": 0.5}), Step("gamma", {"gamma": 0.7}), Step("contrast", {"amount": 0.3})]
-    middle, _ = _bake_middle(chain, 3, [], top=MID_MAX, chain=True)  # compiles _apply_chain
-    luts.append(Lut3D(_bake_pre([], 3, into_cube=True), middle[0], None, 3, *middle[1:]))
-    for lut in luts:
-        apply_lut(lut, img, np.empty((2, 2), np.uint32), hist)
-    white = np.ones((2, 2, 3), np.float32)  # a blown white under a white balance: _corner_apply
-    apply_recipe_lut(Recipe([Step("white_balance", {"green": 1.1, "blue": 0.9})]), white, 3,
-                     np.empty((2, 2), np.uint32), hist)
-    with _CACHE_LOCK:
-        _MID.clear()
-        _LAST.clear()
+
+    def apply(lut: Lut3D) -> Callable[[], None]:
+        return lambda: apply_lut(lut, img, np.empty((2, 2), np.uint32), hist)
+
+    def one_d() -> None:  # an unedited photo's and the per-channel steps' path
+        apply(bake_lut(Recipe([Step("exposure", {"ev": 0.5})])))()
+
+    def cubes() -> None:  # a mixing step (saturation, contrast, black & white), the tails
+        for ev in (0.5, 0.6, 0.7):
+            apply(bake_lut(Recipe([Step("black_white", {"amount": 0.5}), Step("exposure", {"ev": ev})]), 3))()
+
+    def chain() -> None:
+        steps = [Step("saturation", {"amount": 0.5}), Step("gamma", {"gamma": 0.7}), Step("contrast", {"amount": 0.3})]
+        middle, _ = _bake_middle(steps, 3, [], top=MID_MAX, chain=True)  # compiles _apply_chain
+        apply(Lut3D(_bake_pre([], 3, into_cube=True), middle[0], None, 3, *middle[1:]))()
+
+    def blown() -> None:  # a blown white under a white balance: _corner_apply
+        white = np.ones((2, 2, 3), np.float32)
+        apply_recipe_lut(Recipe([Step("white_balance", {"green": 1.1, "blue": 0.9})]), white, 3,
+                         np.empty((2, 2), np.uint32), hist)
+        with _CACHE_LOCK:
+            _MID.clear()
+            _LAST.clear()
+
+    return [one_d, cubes, chain, blown]
 
 
 def clear_cache() -> None:

@@ -461,30 +461,41 @@ def test_drag_card_onto_list_reorders(qtbot, win, folder):
 
 
 def test_embedded_preview_shows_before_the_decode_finishes(qtbot, win, folder, monkeypatch):
+    """And says over the photo why edits do not show yet: the first start after an install compiles
+    the render kernels for half a minute (a QA's photographer took edits and Auto for broken)."""
     import threading
 
     import app.window as window_mod
+    import engine.lut
 
-    gate = threading.Event()
-    real = window_mod.decode
+    gate, compiled = threading.Event(), threading.Event()
+    real, stages = window_mod.decode, engine.lut.warm_up_stages
 
     def slow_decode(path, wanted=None):
         gate.wait(30)
         return real(path, wanted)
 
     monkeypatch.setattr(window_mod, "decode", slow_decode)
-    win.open_path(folder / "a_dune.dng")
-    qtbot.waitUntil(win.viewer.has_image, timeout=TIMEOUT)  # the DNG's embedded JPEG
-    assert win.doc.preview_linear is None and win.shown_preview == -1
-    assert win.render_label.text().startswith("embedded preview")  # "· preparing the renderer…" at first
-    qtbot.waitUntil(lambda: win._renderer_ready, timeout=TIMEOUT)
-    assert win.render_label.text() == "embedded preview"
+    # the kernels' first compile, held: read when the window's warm-up starts, after this
+    monkeypatch.setattr(engine.lut, "warm_up_stages", lambda: [lambda: compiled.wait(30), *stages()])
+    try:
+        win.open_path(folder / "a_dune.dng")
+        qtbot.waitUntil(win.viewer.has_image, timeout=TIMEOUT)  # the DNG's embedded JPEG
+        assert win.doc.preview_linear is None and win.shown_preview == -1
+        assert win.render_label.text() == "embedded preview · preparing the editor…"
+        qtbot.waitUntil(lambda: win.viewer.notice == window_mod.PREPARING, timeout=TIMEOUT)
+        compiled.set()
+        qtbot.waitUntil(lambda: win._renderer_ready, timeout=TIMEOUT)
+        assert win.render_label.text() == "embedded preview" and win.viewer.notice == window_mod.LOADING
+    finally:
+        compiled.set()
     embedded_key = win.viewer.after.cacheKey()
     with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
         gate.set()
     settle(qtbot, win)
     assert win.viewer.after.cacheKey() != embedded_key  # replaced by the real render
     assert shown(win).shape[:2] == (400, 640) and win.render_label.text().startswith("render")
+    assert win.viewer.notice == ""
 
 
 def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, folder):

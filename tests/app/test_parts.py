@@ -162,6 +162,40 @@ def test_render_queue_keeps_only_the_newest_request(qtbot, renderer, photo_linea
     assert hist.shape == (4, 256) and hist[3].sum() == math.ceil(h / 4) * math.ceil(w / 4)
 
 
+def test_the_kernels_warm_up_lets_the_photo_render_between_its_stages(qtbot, renderer, photo_linear, monkeypatch):
+    """A fresh install's first preview waited for every kernel's compile (32 s measured by a QA)
+    where the kernels it needs take ~7 s: the warm-up runs a stage at a time, and a preview asked
+    meanwhile goes before the next stage."""
+    import threading
+
+    import app.renderer as renderer_mod
+    import engine.lut
+
+    order, first, held = [], threading.Event(), threading.Event()
+
+    def stage(name: str, hold: bool = False):
+        def run() -> None:
+            order.append(name)
+            if hold:
+                first.set()
+                held.wait(10)
+        return run
+
+    real = renderer_mod.execute
+    monkeypatch.setattr(engine.lut, "warm_up_stages", lambda: [stage("stage 1", hold=True), stage("stage 2"),
+                                                               stage("stage 3")])
+    monkeypatch.setattr(renderer_mod, "execute", lambda req: order.append(req.kind) or real(req))
+    done = []
+    renderer.finished.connect(lambda res: done.append(res.request.kind))
+    renderer.submit(RenderRequest(1, "warmup", Recipe(), photo_linear[:8, :8]))
+    assert first.wait(10)
+    renderer.submit(RenderRequest(2, "preview", Recipe([Step("exposure", {"ev": 0.3})]), photo_linear))
+    held.set()
+    qtbot.waitUntil(lambda: len(done) == 2, timeout=30000)
+    assert order == ["stage 1", "preview", "stage 2", "stage 3", "warmup"]
+    assert done == ["preview", "warmup"]
+
+
 def test_render_queue_reports_failures_and_keeps_serving(qtbot, renderer, photo_linear):
     errors, ok = [], []
     renderer.failed.connect(lambda e, tb: errors.append(e))
