@@ -538,7 +538,11 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             self._notice_timer.start()
 
     def _embedded_label(self) -> str:
-        return "embedded preview" + ("" if self._renderer_ready else " · preparing the editor…")
+        from engine.io.raw import is_raw  # loaded by then: the preview was read with it
+
+        # a JPEG's or TIFF's is its own pixels, read small: only a RAW embeds a preview
+        kind = "embedded preview" if self.doc is not None and is_raw(self.doc.path) else "quick preview"
+        return kind + ("" if self._renderer_ready else " · preparing the editor…")
 
     def _show_notice(self) -> None:
         """Over a quick preview still shown: the photo is being decoded, or, on the first start after

@@ -255,7 +255,7 @@ class RenderMixin:
 
     def _warmed(self) -> None:
         self._renderer_ready = True
-        if self.render_label.text().startswith("embedded preview"):
+        if self.render_label.text().startswith(("embedded preview", "quick preview")):
             self.render_label.setText(self._embedded_label())
         if self.viewer.notice:
             self._show_notice()

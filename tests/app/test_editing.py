@@ -498,6 +498,24 @@ def test_embedded_preview_shows_before_the_decode_finishes(qtbot, win, folder, m
     assert win.viewer.notice == ""
 
 
+def test_a_jpegs_quick_preview_is_not_called_embedded(qtbot, win, folder, monkeypatch):
+    """A QA's: a JPEG's small first read was labelled "embedded preview", which only a RAW has."""
+    import threading
+
+    import app.window as window_mod
+
+    gate, real = threading.Event(), window_mod.decode
+    monkeypatch.setattr(window_mod, "decode", lambda path, wanted=None: gate.wait(30) and real(path, wanted))
+    try:
+        win.open_path(folder / "b_dune.jpg")
+        qtbot.waitUntil(win.viewer.has_image, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: win._renderer_ready, timeout=TIMEOUT)
+        assert win.render_label.text() == "quick preview"
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: win.render_label.text().startswith("render"), timeout=TIMEOUT)
+
+
 def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, folder):
     open_and_wait(qtbot, win, folder / "a_dune.dng")
     default = round(100 * AUTO_STRENGTH)  # the shipped default
