@@ -168,8 +168,8 @@ def output_exists(dst: Path) -> bool:
 
 
 def made_from(job: Job) -> str:
-    """A fingerprint of what ``job``'s output is made from, known before decoding: the photo
-    (:func:`photo_mark`, the first 8 of its 32 hex digits), its steps (the recipe given, the photo's
+    """A fingerprint of what ``job``'s output is made from, known before decoding: the photo (its
+    name, :func:`photo_mark`, the first 8 of the 32 hex digits, and its size), its steps (the recipe given, the photo's
     sidecar as it is on disk, or Auto with its style, strength and white balance where it has none)
     and the settings that change the file. Written into the output (its EXIF ImageUniqueID), it
     tells a later export whether the file there is still what it would write: a photo reset (its
@@ -197,7 +197,11 @@ def made_from(job: Job) -> str:
                 st = os.stat(s.model)
                 model[1:] = [st.st_size, st.st_mtime_ns]
         steps = {"auto": model, "strength": s.strength, "white_balance": s.white_balance}
-    doc = {"steps": steps, "fmt": s.fmt, "quality": s.quality if s.fmt == "jpeg" else None,
+    try:  # the photo replaced since (edited elsewhere, converted again) is exported again
+        size: int | None = os.stat(job.src).st_size
+    except OSError:
+        size = None
+    doc = {"size": size, "steps": steps, "fmt": s.fmt, "quality": s.quality if s.fmt == "jpeg" else None,
            "long_edge": s.long_edge, "sharpen": s.sharpen, "ppi": s.ppi}
     photo = photo_mark(job.src)
     rest = hashlib.blake2b((photo + json.dumps(doc, sort_keys=True, default=str)).encode(), digest_size=12)
@@ -205,21 +209,14 @@ def made_from(job: Job) -> str:
 
 
 def photo_mark(src: Path) -> str:
-    """The first 8 hex digits of :func:`made_from`: the photo, by its name and size. An
-    ImageUniqueID names one image, so two photos' outputs (a day's photos named "{date}") never pass
-    for each other, and a plan can tell another photo's export at a name from this photo's
-    (:func:`kept_at`). Not by its folder or time, which a shoot moved or copied changes (a
-    photo replaced since is still redone: :func:`already_done`)."""
+    """The first 8 hex digits of :func:`made_from`: the photo, by its name. An ImageUniqueID names
+    one image, so two photos' outputs (a day's photos named "{date}") never pass for each other, and
+    a plan can tell another photo's export at a name from this photo's (:func:`kept_at`). Not by its
+    folder, which a shoot moved or copied changes, nor by its size or time: a photo edited elsewhere
+    since is this photo still, its export replaced (:func:`already_done`), not kept beside a new one."""
     import hashlib
-    import json
 
-    try:
-        photo: Any = [src.name, os.stat(src).st_size]
-    except OSError:
-        photo = [src.name, None]
-    return hashlib.blake2b(json.dumps(photo).encode(), digest_size=4).hexdigest()
-
-
+    return hashlib.blake2b(src.name.encode("utf-8", "surrogateescape"), digest_size=4).hexdigest()
 
 
 def already_done(job: Job) -> bool:

@@ -267,6 +267,12 @@ def test_a_photo_exported_alone_never_replaces_another_photos_export(sources, tm
     (shoot / "IMG_2.jpg").unlink()  # a photo deleted from the shoot: its export is not taken over
     assert export("IMG_1.jpg") == {"IMG_1.jpg": "2007-08-06-2.jpg"}
     assert (out / "2007-08-06.jpg").read_bytes() == first
+    # a photo edited elsewhere since (its size changed) is still this photo: its export redone in place
+    before = (out / "2007-08-06-2.jpg").read_bytes()
+    with open(shoot / "IMG_1.jpg", "ab") as f:
+        f.write(b"\0" * 100)
+    assert export("IMG_1.jpg") == {"IMG_1.jpg": "2007-08-06-2.jpg"}
+    assert (out / "2007-08-06-2.jpg").read_bytes() != before and not (out / "2007-08-06-3.jpg").exists()
 
 
 def test_colliding_names_are_distinct_and_never_hit_an_original(sources, tmp_path):
