@@ -310,7 +310,7 @@ def export_one(job: Job) -> Result:
     except MemoryError:
         return Result(job.src, job.dst, "failed", "out of memory", time.perf_counter() - t0, source)
     except Exception as e:  # one bad file never stops the batch
-        return Result(job.src, job.dst, "failed", describe_error(e), time.perf_counter() - t0, source,
+        return Result(job.src, job.dst, "failed", describe_error(e, job.src), time.perf_counter() - t0, source,
                       fatal=is_fatal(e))
     finally:
         if _JOB_TIMEOUT:
@@ -326,10 +326,14 @@ def is_fatal(e: BaseException) -> bool:
         isinstance(x, OSError) and x.errno in _FATAL_ERRNOS for x in (e, e.__cause__))
 
 
-def describe_error(e: BaseException) -> str:
+def describe_error(e: BaseException, src: Path | None = None) -> str:
+    """``e`` in words for a photo's line of the batch's report, which names ``src`` already: a
+    reason of its own does not start with the photo's name again ("day2/IMG_1.jpg: IMG_1.jpg: ...")."""
     from .io import ImageError
     from .recipe import RecipeError
 
+    if isinstance(e, ImageError) and e.path is not None and src is not None and e.path.name == src.name:
+        return str(e).removeprefix(f"{src.name}: ")
     if isinstance(e, RecipeError) and e.path is not None:  # the sidecar's name: the summary is per photo,
         return str(e).replace(str(e.path), e.path.name, 1)  # and a folder's path pushed the reason off the table
     if isinstance(e, (ImageError, RecipeError, NotAPhotoError, ForeignFileError, OutputGoneError)):

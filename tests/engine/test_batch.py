@@ -1172,3 +1172,16 @@ def test_outputs_saved_under_another_name_say_which_photo_where_two_asked_for_on
         "Saved under another name, as the template's was taken: IMG_1.jpg -> IMG_1_JPG.jpg (from IMG_1.JPG); "
         "IMG_1.jpg -> IMG_1_dng.jpg (from IMG_1.dng); x.jpg -> x_jpg.jpg")
     assert renamed_text(Plan(), done) == ""
+
+
+def test_a_failed_photos_reason_does_not_name_it_again(sources, tmp_path, capsys):
+    """The report names each failed photo ("day2/IMG_1.jpg: ..."); its reason repeated the name
+    ("day2/IMG_1.jpg: IMG_1.jpg: the image is truncated ...")."""
+    shoot = tmp_path / "in"
+    (shoot / "day2").mkdir(parents=True)
+    (shoot / "day2" / "IMG_1.jpg").write_bytes((sources / "dune.jpg").read_bytes()[:5000])
+    [job] = plan_jobs(shoot, tmp_path / "out", recursive=True)
+    [p] = export_all([job], workers=1)
+    assert p.result.status == "failed" and p.result.reason.startswith("the image is truncated"), p.result.reason
+    rc, err = run_cli(capsys, shoot, tmp_path / "out", "--recursive")
+    assert rc == 1 and "IMG_1.jpg: IMG_1.jpg" not in err and err.count("IMG_1.jpg") == 1, err
