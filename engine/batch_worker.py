@@ -99,18 +99,25 @@ def kept_at(dst: Path, src: Path | None = None) -> bool:
     or, given ``src``, Retouch's export of another photo than ``src`` (by its fingerprint's
     :func:`photo_mark`: a day's photos named "{date}", one exported on its own after another),
     which a plan names around, as Lightroom's "choose a new name" does."""
+    return occupant(dst, src) is not None
+
+
+def occupant(dst: Path, src: Path | None = None) -> str | None:
+    """What keeps ``dst`` from ``src``'s output (:func:`kept_at`), in one read of its header:
+    "foreign" (a photo Retouch did not write: kept from every output), "other" (Retouch's export
+    of another photo than ``src``), or None."""
     from .io import is_supported
     from .io.metadata import output_mark
 
     try:
         if not dst.is_file() or not (is_supported(dst) or looks_like_a_photo(dst)):
-            return False
+            return None
     except OSError:  # a name too long, a loop: nothing to replace there
-        return False
+        return None
     mark = output_mark(dst)
     if mark is None:
-        return True
-    return src is not None and len(mark) == 32 and mark[:8] != photo_mark(src)
+        return "foreign"
+    return "other" if src is not None and len(mark) == 32 and mark[:8] != photo_mark(src) else None
 
 
 #: The first bytes of the image files a camera or an editor leaves without their usual suffix
