@@ -67,11 +67,13 @@ class BatchDialog(ExportingDialog):
         form = QFormLayout()
 
         self.in_dir = QLineEdit(str(in_dir) if in_dir else "")
-        form.addRow("Photos in", folder_field(self, self.in_dir, "Photos folder"))
+        self._in_row = folder_field(self, self.in_dir, "Photos folder")
+        form.addRow("Photos in", self._in_row)
         self.recursive = QCheckBox("Include sub-folders")
         form.addRow("", self.recursive)
         self.out_dir = QLineEdit(str(Path(in_dir) / "export") if in_dir else "")
-        form.addRow("Export to", folder_field(self, self.out_dir, "Export folder"))
+        self._out_row = folder_field(self, self.out_dir, "Export folder")
+        form.addRow("Export to", self._out_row)
         # another photos' folder takes the export folder along where it was inside the last one
         # ("export" beside the photos): the QA's second shoot went into the first shoot's exports
         self._in_was = self.in_dir.text().strip()
@@ -89,7 +91,7 @@ class BatchDialog(ExportingDialog):
         self.recipe_path = QLineEdit()
         self.recipe_path.setPlaceholderText("recipe .json")
         src_row.addWidget(self.recipe_path, 1)
-        pick = QPushButton("…")
+        pick = self._pick = QPushButton("…")
         pick.setToolTip("Choose a recipe file")
         pick.clicked.connect(self._pick_recipe)
         src_row.addWidget(pick)
@@ -166,9 +168,11 @@ class BatchDialog(ExportingDialog):
         self.export_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)
         lay.addWidget(self.buttons)
-        self._inputs = [self.in_dir, self.recursive, self.out_dir, self.src_sidecar, self.src_auto, self.src_recipe,
-                        self.recipe_path, self.fmt, self.quality, self.fit_box, self.long_edge, self.sharpen,
-                        self.ppi, self.template, self.jobs_spin, self.overwrite, self.scheduler, self.export_btn]
+        # the folders with their Browse… buttons: a folder browsed during a run changed the fields only
+        self._inputs = [self._in_row, self.recursive, self._out_row, self.src_sidecar, self.src_auto, self.src_recipe,
+                        self.recipe_path, self._pick, self.fmt, self.quality, self.fit_box, self.long_edge,
+                        self.sharpen, self.ppi, self.template, self.jobs_spin, self.overwrite, self.scheduler,
+                        self.export_btn]
         self._restore()
 
     # -- the choices of the last batch, as the Export dialog keeps its own ------------------

@@ -117,6 +117,7 @@ class ExportDialog(ExportingDialog):
         from engine.batch import Plan
 
         self.plan = Plan()  # the last export's
+        self.exported_to: Path | None = None  # the folder of the last export started
         lay = QVBoxLayout(self)
         n = len(photos)
         head = QLabel((f"Export <b>{photos[0][0].name}</b>" if n == 1 else f"Export <b>{n} photos</b>")
@@ -157,7 +158,7 @@ class ExportDialog(ExportingDialog):
         src = photos[0][0].parent
         sub, last = str(settings.value("export/out_sub", "export")), str(settings.value("export/out_dir", ""))
         self.out_dir = QLineEdit(str(src / sub) if sub or not last else last)  # "" and "": no setting yet
-        browse = QPushButton("Browse…")
+        browse = self._browse_btn = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         out_row.addWidget(self.out_dir, 1)
         out_row.addWidget(browse)
@@ -190,8 +191,9 @@ class ExportDialog(ExportingDialog):
         self.export_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)
         lay.addWidget(self.buttons)
+        # Browse… too: a folder browsed during a run was named by the summary as where the photos went
         self._inputs = [self.fmt, self.quality, self.resize, self.long_edge, self.sharpen, self.ppi, self.out_dir,
-                        self.template, self.overwrite, self.export_btn]
+                        self._browse_btn, self.template, self.overwrite, self.export_btn]
 
     def out_folder(self) -> Path:
         """The folder the field names (a relative one beside the photos; ValueError when empty)."""
@@ -253,7 +255,7 @@ class ExportDialog(ExportingDialog):
             return
         self._remember()
         self._set_inputs_enabled(False)
-        self.plan = jobs
+        self.plan, self.exported_to = jobs, out
         self.progress.setRange(0, len(jobs))
         self.progress.setFormat("%v / %m")
         ours = len(jobs.left_out)
@@ -298,7 +300,7 @@ class ExportDialog(ExportingDialog):
             parts.insert(0, "Cancelled")
         if self.plan.left_out:
             parts.append(f"{len(self.plan.left_out)} left out (Retouch's own exports)")
-        said = ", ".join(parts) + f" → {self.out_folder()}"
+        said = ", ".join(parts) + f" → {self.exported_to}"
         from engine.batch import renamed_text
 
         renamed = renamed_text(self.plan, {r.src: r.dst for r in self.results if r.status == "done"}, "→")

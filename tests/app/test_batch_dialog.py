@@ -37,9 +37,14 @@ def make_dialog(qtbot, folder: Path):
 def test_dialog_exports_and_lists_failures(qtbot, folder):
     dlg = make_dialog(qtbot, folder)
     assert dlg.out_dir.text() == str(folder / "export")
+    from PySide6.QtWidgets import QPushButton
+
+    browse = [dlg._in_row.findChild(QPushButton), dlg._out_row.findChild(QPushButton), dlg._pick]
     dlg.export_btn.click()
     assert dlg.running() and not dlg.export_btn.isEnabled()
+    assert not any(b.isEnabled() for b in browse)  # a folder browsed during the run changed only the fields
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    assert all(b.isEnabled() for b in browse)
     assert sorted(p.name for p in (folder / "export").iterdir()) == ["dune0.jpg", "dune1.jpg", "dune2.jpg"]
     assert dlg.progress.value() == dlg.progress.maximum() == 4
     assert dlg.status.text().startswith("Finished: 3 exported, 0 skipped (exported before, unchanged since), 1 failed")

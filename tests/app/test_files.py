@@ -276,6 +276,14 @@ def test_the_export_folder_follows_the_photos_unless_chosen_elsewhere(qtbot, win
     assert [j.dst.parent for j in dlg.jobs()] == [other / "web"]
     dlg._remember()
     assert offered(folder / "b_dune.jpg").out_dir.text() == str(folder / "web")
+    # a large shoot's QA: Browse… stayed enabled while the export ran, and a folder picked then was
+    # named by the summary as where the photos went
+    dlg.start()
+    assert dlg.running() and not dlg._browse_btn.isEnabled() and not dlg.out_dir.isEnabled()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT)
+    assert dlg._browse_btn.isEnabled() and dlg.message.text().startswith("1 exported")
+    assert dlg.exported_to == other / "web" and (other / "web" / "c.jpg").exists()
+    assert dlg.message.text().endswith(f"→ {other / 'web'}")
 
 
 def test_export_applies_each_photos_recipe_as_shown_never_auto(qtbot, win, folder, tmp_path):
