@@ -56,6 +56,12 @@ def predict_photo(path: Path, level: Any, model: Path | None, cancel: threading.
     return agent.predict(level, strength=1.0, raw=raw), agent.proxy(level, raw), agent.strength
 
 
+def has_own_edits(recipe: Any) -> bool:
+    """Steps the photographer made or changed: not only Auto's own (the agent's, its measured
+    ones), which Auto again may replace without asking."""
+    return any(s.edited or (s.probs is None and not (s.source or "").startswith("auto-")) for s in recipe.steps)
+
+
 class AutoManyMixin:
     """Auto on each photo of the filmstrip's selection, in the background, stoppable."""
 
@@ -69,6 +75,17 @@ class AutoManyMixin:
         if len(targets) <= 1:
             self.auto()
             return
+        own = [p for p in targets if has_own_edits(self.get_doc(p).recipe)]
+        if own:  # Auto replaces a photo's steps: a hand-made black & white went without a word (a QA's)
+            choice = self._ask_auto_replaces([self.get_doc(p).name for p in own], len(targets))
+            if choice is None:
+                return
+            if choice == "unedited":
+                targets = [p for p in targets if p not in own]
+                if not targets:
+                    self.statusBar().showMessage("Every selected photo has edits of its own: Auto left them as "
+                                                 "they are", 8000)
+                    return
         run = self._auto_run = AutoRun(len(targets))
         model, style = self.model, self._strength_key()
         strength = self.strength if self._strength_known else None
@@ -81,6 +98,26 @@ class AutoManyMixin:
                         on_error=lambda e, tb, d=doc: self._auto_failed(run, d, e, tb))
         self.a_auto_selected.setText(STOP_TEXT)
         self._say_auto_run(run)
+
+    def _ask_auto_replaces(self, names: list[str], total: int) -> str | None:
+        """Some selected photos have edits of their own: "all" (Auto replaces them too),
+        "unedited" (only the others), or None (nothing done)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        n = len(names)
+        shown = ", ".join(names[:3]) + (f" and {n - 3} more" if n > 3 else "")
+        has = "has edits of its" if n == 1 else "have edits of their"
+        box = QMessageBox(QMessageBox.Icon.Question, "Auto on Selected Photos",
+                          f"{n} of the {total} photos {has} own: {shown}.", parent=self)
+        box.setObjectName("auto-replaces")
+        box.setInformativeText("Auto replaces a photo's steps with its own. Each photo can undo it on its own "
+                               "(Edit ▸ Undo with the photo shown).")
+        replace = box.addButton("Replace Their Edits Too", QMessageBox.ButtonRole.DestructiveRole)
+        unedited = box.addButton("Only the Unedited Photos", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(unedited)
+        box.exec()
+        return {replace: "all", unedited: "unedited"}.get(box.clickedButton())
 
     def stop_auto_selected(self) -> None:
         """The photos done keep their Auto; the rest are left as they are."""

@@ -68,5 +68,6 @@ def win(qtbot, qapp, tmp_path: Path) -> Iterator[MainWindow]:
     # then hung the whole run instead of reporting the failure (a test may set its own)
     w._ask_quit_unsaved = lambda docs: True
     w._ask_cancel_exports = lambda n: True  # an export a failing test left running: cancelled, not asked
+    w._ask_auto_replaces = lambda names, total: "all"  # Auto on Selected Photos over hand edits: as before
     yield w
     w.close()

@@ -105,3 +105,40 @@ def test_a_style_that_cannot_run_stops_auto_on_selected_photos_once(qtbot, win, 
     qtbot.waitUntil(lambda: win._auto_run is None, timeout=TIMEOUT)
     assert said == ["the style is not a Retouch model"] and not decoded
     assert not any(win.filmstrip.is_failed(p) for p in folder.iterdir() if p.suffix in (".jpg", ".dng"))
+
+
+def test_auto_on_selected_photos_asks_before_replacing_hand_edits(qtbot, win, folder, photo_jpeg):
+    """A large shoot's QA: a photo's hand-made black & white was replaced by Auto's steps, the status
+    saying only "Auto on 6 of 6 photos". Asked first: replace them too, only the unedited, or nothing."""
+    for name in ("c.jpg", "d.jpg"):
+        shutil.copy(photo_jpeg, folder / name)
+    mine = Recipe([Step("black_white", {"amount": 1.0})])
+    mine.save(folder / "c.jpg.retouch.json")
+    Recipe([Step("exposure", {"ev": 0.4}, source="auto-exposure")]).save(folder / "d.jpg.retouch.json")  # Auto's
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    asked = []
+
+    def answer(choice):
+        def ask(names, total):
+            asked.append((names, total))
+            return choice
+        return ask
+
+    win.filmstrip.selectAll()
+    win._ask_auto_replaces = answer(None)
+    win.auto_selected()
+    assert asked == [(["c.jpg"], 4)] and win._auto_run is None  # d.jpg's steps are Auto's own: not asked about
+    win._ask_auto_replaces = answer("unedited")
+    win.auto_selected()
+    qtbot.waitUntil(lambda: win._auto_run is None, timeout=TIMEOUT * 2)
+    assert win.get_doc(folder / "c.jpg").recipe.dumps() == mine.dumps()  # kept
+    assert win.statusBar().currentMessage().startswith("Auto on 3 of 3 photos")
+    assert all(len(win.get_doc(folder / n).recipe) > 0 for n in ("a_dune.dng", "b_dune.jpg", "d.jpg"))
+    win._ask_auto_replaces = answer("all")
+    win.filmstrip.selectAll()
+    win.auto_selected()
+    qtbot.waitUntil(lambda: win._auto_run is None, timeout=TIMEOUT * 2)
+    replaced = win.get_doc(folder / "c.jpg").recipe
+    assert replaced.dumps() != mine.dumps() and all(s.probs or s.source for s in replaced.steps)  # Auto's steps
+    win.get_doc(folder / "c.jpg").undo.undo()  # undone on its photo
+    assert win.get_doc(folder / "c.jpg").recipe.dumps() == mine.dumps()
