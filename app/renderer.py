@@ -191,6 +191,13 @@ class Renderer(QObject):
                 import traceback
 
                 signal, args = self.failed, (e, traceback.format_exc())
+                # a warm-up failed is over all the same: the renders compile what they need, or fail
+                # and say so; "preparing the editor" must not stay for good
+                if req.kind == "warmup":
+                    import logging
+
+                    logging.getLogger(__name__).error("kernel warm-up failed\n%s", args[1])
+                    signal, args = self.finished, (RenderResult(req, None, None, 0.0),)
             try:
                 signal.emit(*args)
             except RuntimeError:  # "Signal source has been deleted": the window is gone, nobody waits

@@ -262,5 +262,6 @@ class RenderMixin:
 
     def _render_failed(self, exc: BaseException, tb: str) -> None:
         log.error("render failed\n%s", tb)
+        self.viewer.set_notice("")  # "Loading the photo…" would stay over the quick preview for good
         self.statusBar().showMessage(f"Could not render the preview: {exc}. Your edit is kept; "
                                      "try undoing the last change.", 8000)

@@ -33,6 +33,7 @@ from .atomic import in_use, temp_stem, unwritable
 from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
 from .batch_worker import ALREADY, ExportSettings, Job, Result, already_done, export_one, init_worker
 from .batch_worker import occupant as _occupant
+from .batch_worker import photo_mark as _photo_mark
 from .batch_worker import someone_elses as _someone_elses
 from .folders import scan_folder
 from .formats import FORMATS, SIXTEEN_BIT, SUFFIX_FORMAT
@@ -169,11 +170,11 @@ def plan_jobs(
 
     def blocked(dst: Path, src: Path) -> str | None:
         """Why ``src``'s output cannot be ``dst``: "all" (a namesake's output, a photo Retouch did
-        not write: for every photo), "this" (another photo's export: for ``src`` only), or None."""
+        not write: for every photo), the photo mark of the photo whose export it is, or None."""
         if _real(dst) in taken:
             return "all"
         why = _occupant(dst, src)
-        return None if why is None else "all" if why == "foreign" else "this"
+        return "all" if why == "foreign" else why
 
     counts: dict[str, int] = {}
     kinds: dict[str, set[str]] = {}  # the extensions of the photos asking for each name
@@ -184,9 +185,10 @@ def plan_jobs(
     renamed: dict[Path, Path] = {}
     # each name's first number not known to be blocked for every photo: the next photo asking for
     # it searches on from there. Searching again from 1 made "{date}" alone for a day's 800 photos
-    # take 3.8 s on the GUI thread (a QA's), growing as n². Another photo's export blocks only the
-    # photos it is not of: it never moves this mark (the photo it is of may come later and find it)
+    # take 3.8 s on the GUI thread (a QA's), growing as n². Another photo's export passed on the way
+    # is remembered under that photo's mark (``held``), where the photo finds it if it comes later
     numbered: dict[str, int] = {}
+    held: dict[str, dict[str, int]] = {}
     for src, rel in zip(srcs, names):
         key = str(rel).casefold()
         dst = asked = out_dir / (str(rel) + suffix)
@@ -196,11 +198,14 @@ def plan_jobs(
             rel = rel.with_name(f"{rel.name}_{ext}")
             dst = out_dir / (str(rel) + suffix)
         base, mark = rel, str(rel).casefold()
-        n = numbered.get(mark, 1)
+        own = held.get(mark, {}).pop(_photo_mark(src), None)
+        n = own if own is not None else numbered.get(mark, 1)
         if n > 1:
             dst = out_dir / (f"{base}-{n}" + suffix)
-        while why := blocked(dst, src):
-            if why == "all" and numbered.get(mark, 1) == n:
+        while own is None and (why := blocked(dst, src)):
+            if why != "all":
+                held.setdefault(mark, {}).setdefault(why, n)
+            if numbered.get(mark, 1) == n:
                 numbered[mark] = n + 1
             n += 1
             dst = out_dir / (f"{base}-{n}" + suffix)

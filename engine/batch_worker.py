@@ -104,8 +104,8 @@ def kept_at(dst: Path, src: Path | None = None) -> bool:
 
 def occupant(dst: Path, src: Path | None = None) -> str | None:
     """What keeps ``dst`` from ``src``'s output (:func:`kept_at`), in one read of its header:
-    "foreign" (a photo Retouch did not write: kept from every output), "other" (Retouch's export
-    of another photo than ``src``), or None."""
+    "foreign" (a photo Retouch did not write: kept from every output), the :func:`photo_mark` of
+    the photo whose export it is where that is not ``src``, or None."""
     from .io import is_supported
     from .io.metadata import output_mark
 
@@ -117,7 +117,19 @@ def occupant(dst: Path, src: Path | None = None) -> str | None:
     mark = output_mark(dst)
     if mark is None:
         return "foreign"
-    return "other" if src is not None and len(mark) == 32 and mark[:8] != photo_mark(src) else None
+    if src is None or not marked(mark) or mark[:8] == photo_mark(src):
+        return None  # an older Retouch's fingerprint names no photo: judged as this photo's, as before
+    return mark[:8]
+
+
+def marked(tag: str) -> bool:
+    """Whether an output's ImageUniqueID is a :func:`made_from` that names its photo: its last 4
+    hex digits check the first 28. Those of the forty-second session's Retouch (a plain hash, 32
+    digits too) pass 1 time in 65 536; taken for another photo's, every re-export after an update
+    had been numbered beside its own old file (a review's)."""
+    import hashlib
+
+    return len(tag) == 32 and hashlib.blake2b(tag[:28].encode(), digest_size=2).hexdigest() == tag[28:]
 
 
 #: The first bytes of the image files a camera or an editor leaves without their usual suffix
@@ -176,7 +188,8 @@ def output_exists(dst: Path) -> bool:
 
 def made_from(job: Job) -> str:
     """A fingerprint of what ``job``'s output is made from, known before decoding: the photo (its
-    name, :func:`photo_mark`, the first 8 of the 32 hex digits, and its size), its steps (the recipe given, the photo's
+    name, :func:`photo_mark`, the first 8 of the 32 hex digits, and its size; the last 4 check the
+    rest, :func:`marked`), its steps (the recipe given, the photo's
     sidecar as it is on disk, or Auto with its style, strength and white balance where it has none)
     and the settings that change the file. Written into the output (its EXIF ImageUniqueID), it
     tells a later export whether the file there is still what it would write: a photo reset (its
@@ -211,8 +224,9 @@ def made_from(job: Job) -> str:
     doc = {"size": size, "steps": steps, "fmt": s.fmt, "quality": s.quality if s.fmt == "jpeg" else None,
            "long_edge": s.long_edge, "sharpen": s.sharpen, "ppi": s.ppi}
     photo = photo_mark(job.src)
-    rest = hashlib.blake2b((photo + json.dumps(doc, sort_keys=True, default=str)).encode(), digest_size=12)
-    return photo + rest.hexdigest()
+    body = photo + hashlib.blake2b((photo + json.dumps(doc, sort_keys=True, default=str)).encode(),
+                                   digest_size=10).hexdigest()
+    return body + hashlib.blake2b(body.encode(), digest_size=2).hexdigest()  # marked(): this format
 
 
 def photo_mark(src: Path) -> str:

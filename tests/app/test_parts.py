@@ -273,3 +273,19 @@ def test_tasks_taken_off_a_pool_queue_are_let_go(qtbot):
     gate.set()
     pool.waitForDone(5000)
     qtbot.waitUntil(lambda: first not in workers._live, timeout=5000)
+
+
+def test_a_failed_warm_up_still_ends_the_warm_up(qtbot, renderer, photo_linear, monkeypatch):
+    """A review's: were the warm-up's last render to fail, the window would say "preparing the
+    editor" over every photo for good; it is told the warm-up is over, as after a success."""
+    import app.renderer as renderer_mod
+    import engine.lut
+
+    monkeypatch.setattr(engine.lut, "warm_up_stages", lambda: [])
+    monkeypatch.setattr(renderer_mod, "execute", lambda req: 1 / 0)
+    done, failed = [], []
+    renderer.finished.connect(lambda res: done.append(res))
+    renderer.failed.connect(lambda e, tb: failed.append(e))
+    renderer.submit(RenderRequest(1, "warmup", Recipe(), photo_linear[:8, :8]))
+    qtbot.waitUntil(lambda: bool(done), timeout=10000)
+    assert done[0].request.kind == "warmup" and done[0].image is None and not failed

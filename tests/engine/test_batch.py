@@ -1189,17 +1189,44 @@ def test_a_failed_photos_reason_does_not_name_it_again(sources, tmp_path, capsys
 
 def test_numbering_a_days_photos_looks_at_each_name_about_once(sources, tmp_path, monkeypatch):
     """"{date}" alone for a day's 800 photos took 3.8 s on the GUI thread (a QA's): each photo's
-    search for a free number started again at 1, looking at every name before it (n² in all)."""
+    search for a free number started again at 1, looking at every name before it (n² in all); and
+    again (a review's) once the day's last photo had been exported alone first, to the day's name."""
     import engine.batch as batch
 
-    shoot = tmp_path / "in"
+    shoot, out = tmp_path / "in", tmp_path / "out"
     shoot.mkdir()
     for i in range(60):
         os.link(sources / "dune.jpg", shoot / f"IMG_{i:02d}.jpg")
     looked = []
-    real = batch._occupant
-    monkeypatch.setattr(batch, "_occupant", lambda dst, src=None: looked.append(dst) or real(dst, src))
-    plan = plan_jobs(shoot, tmp_path / "out", template="{date}")
+    real = batch._real
+    monkeypatch.setattr(batch, "_real", lambda p: looked.append(p) or real(p))
+    plan = plan_jobs(shoot, out, ExportSettings(long_edge=64), template="{date}")
     assert [j.dst.name for j in plan][:3] == ["2007-08-06.jpg", "2007-08-06-2.jpg", "2007-08-06-3.jpg"]
     assert len({j.dst for j in plan}) == 60 and plan[-1].dst.name == "2007-08-06-60.jpg"
-    assert len(looked) <= 2 * 60, len(looked)  # 1830 before
+    assert len(looked) <= 4 * 60, len(looked)  # about 1900 when each search started again at 1
+    last = plan_jobs(shoot, out, ExportSettings(long_edge=64), template="{date}", sources=[shoot / "IMG_59.jpg"])
+    assert [p.result.status for p in export_all(last, workers=1)] == ["done"]
+    assert last[0].dst.name == "2007-08-06.jpg"
+    looked.clear()
+    plan = plan_jobs(shoot, out, ExportSettings(long_edge=64), template="{date}")
+    assert plan[-1].dst.name == "2007-08-06.jpg" and plan[0].dst.name == "2007-08-06-2.jpg"
+    assert len({j.dst for j in plan}) == 60 and len(looked) <= 4 * 60, len(looked)
+
+
+def test_an_older_retouchs_export_is_still_its_photos(sources, tmp_path):
+    """The forty-second session's fingerprints (a plain hash, 32 hex digits too) name no photo: a
+    review found every such export taken for another photo's, and each re-export numbered beside it."""
+    from engine.batch_worker import made_from, marked
+    from engine.io import write_image
+
+    shoot, out = tmp_path / "in", tmp_path / "out"
+    shoot.mkdir()
+    out.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "IMG_0.jpg")
+    old = hashlib.blake2b(b"an older Retouch's", digest_size=16).hexdigest()
+    write_image(out / "IMG_0.jpg", np.zeros((8, 8, 3), np.uint8), made_from=old)
+    assert not marked(old)
+    [job] = plan_jobs(shoot, out)
+    assert job.dst == out / "IMG_0.jpg" and marked(made_from(job))
+    assert [p.result.status for p in export_all([job], workers=1)] == ["done"]  # redone in place
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_0.jpg"]
