@@ -34,7 +34,6 @@ from .batch_names import FIELDS, TemplateError, check_template, field_values, in
 from .batch_worker import ALREADY, ExportSettings, Job, Result, already_done, export_one, init_worker
 from .batch_worker import occupant as _occupant
 from .batch_worker import photo_mark as _photo_mark
-from .batch_worker import someone_elses as _someone_elses
 from .folders import scan_folder
 from .formats import FORMATS, SIXTEEN_BIT, SUFFIX_FORMAT
 
@@ -168,13 +167,22 @@ def plan_jobs(
     originals = {_real(s) for s in srcs}
     taken = set(originals)  # and each output named so far
 
-    def blocked(dst: Path, src: Path) -> str | None:
-        """Why ``src``'s output cannot be ``dst``: "all" (a namesake's output, a photo Retouch did
-        not write: for every photo), the photo mark of the photo whose export it is, or None."""
-        if _real(dst) in taken:
+    occupants: dict[str, str | None] = {}  # each name's _occupant, its header read once in a plan
+
+    def occupant(dst: Path, real: str) -> str | None:
+        if real not in occupants:
+            occupants[real] = _occupant(dst)
+        return occupants[real]
+
+    def blocked(dst: Path, photo: str) -> str | None:
+        """Why the output of the photo marked ``photo`` cannot be ``dst``: "all" (a namesake's
+        output, a photo Retouch did not write: for every photo), the mark of the photo whose export
+        it is, or None."""
+        real = _real(dst)
+        if real in taken:
             return "all"
-        why = _occupant(dst, src)
-        return "all" if why == "foreign" else why
+        who = occupant(dst, real)
+        return "all" if who == "foreign" else None if who == photo else who
 
     counts: dict[str, int] = {}
     kinds: dict[str, set[str]] = {}  # the extensions of the photos asking for each name
@@ -193,16 +201,17 @@ def plan_jobs(
         key = str(rel).casefold()
         dst = asked = out_dir / (str(rel) + suffix)
         # a RAW and the camera's JPEG of one shot: each its _EXT; photos of one kind ({date} alone): -2, -3
-        if (counts[key] > 1 and len(kinds[key]) > 1) or _real(dst) in originals or _someone_elses(dst):
+        real = _real(dst)
+        if (counts[key] > 1 and len(kinds[key]) > 1) or real in originals or occupant(dst, real) == "foreign":
             ext = src.suffix.lstrip(".") or "noext"
             rel = rel.with_name(f"{rel.name}_{ext}")
             dst = out_dir / (str(rel) + suffix)
-        base, mark = rel, str(rel).casefold()
-        own = held.get(mark, {}).pop(_photo_mark(src), None)
+        base, mark, photo = rel, str(rel).casefold(), _photo_mark(src)
+        own = held.get(mark, {}).pop(photo, None)
         n = own if own is not None else numbered.get(mark, 1)
         if n > 1:
             dst = out_dir / (f"{base}-{n}" + suffix)
-        while own is None and (why := blocked(dst, src)):
+        while own is None and (why := blocked(dst, photo)):
             if why != "all":
                 held.setdefault(mark, {}).setdefault(why, n)
             if numbered.get(mark, 1) == n:

@@ -91,35 +91,33 @@ def someone_elses(dst: Path) -> bool:
     """An existing photo at ``dst`` that Retouch did not write: a camera JPEG beside its RAW, any
     original of the folder. It is never replaced, even with overwrite: the output takes another name
     when planned, and the photo fails if one appears later."""
-    return kept_at(dst)
+    return occupant(dst) == "foreign"
 
 
-def kept_at(dst: Path, src: Path | None = None) -> bool:
-    """Whether the photo at ``dst`` must be kept: one Retouch did not write (:func:`someone_elses`),
-    or, given ``src``, Retouch's export of another photo than ``src`` (by its fingerprint's
-    :func:`photo_mark`: a day's photos named "{date}", one exported on its own after another),
-    which a plan names around, as Lightroom's "choose a new name" does."""
-    return occupant(dst, src) is not None
-
-
-def occupant(dst: Path, src: Path | None = None) -> str | None:
-    """What keeps ``dst`` from ``src``'s output (:func:`kept_at`), in one read of its header:
-    "foreign" (a photo Retouch did not write: kept from every output), the :func:`photo_mark` of
-    the photo whose export it is where that is not ``src``, or None."""
-    from .io import is_supported
+def occupant(dst: Path) -> str | None:
+    """Who holds ``dst``, in one read of its header: "foreign" (a photo Retouch did not write:
+    kept from every output), the :func:`photo_mark` of the photo whose export it is (kept from the
+    other photos' outputs: a day's photos named "{date}", one exported on its own after another,
+    as Lightroom's "choose a new name"), or None: nothing, not a photo, or an older Retouch's
+    export, whose fingerprint names no photo (judged as any photo's, as before)."""
     from .io.metadata import output_mark
 
-    try:
-        if not dst.is_file() or not (is_supported(dst) or looks_like_a_photo(dst)):
-            return None
-    except OSError:  # a name too long, a loop: nothing to replace there
+    if not _photo_at(dst):
         return None
     mark = output_mark(dst)
     if mark is None:
         return "foreign"
-    if src is None or not marked(mark) or mark[:8] == photo_mark(src):
-        return None  # an older Retouch's fingerprint names no photo: judged as this photo's, as before
-    return mark[:8]
+    return mark[:8] if marked(mark) else None
+
+
+def _photo_at(dst: Path) -> bool:
+    """An image file at ``dst``, by its suffix or its first bytes."""
+    from .io import is_supported
+
+    try:
+        return dst.is_file() and (is_supported(dst) or looks_like_a_photo(dst))
+    except OSError:  # a name too long, a loop: nothing to replace there
+        return False
 
 
 def marked(tag: str) -> bool:
@@ -232,7 +230,7 @@ def made_from(job: Job) -> str:
 def photo_mark(src: Path) -> str:
     """The first 8 hex digits of :func:`made_from`: the photo, by its name. An ImageUniqueID names
     one image, so two photos' outputs (a day's photos named "{date}") never pass for each other, and
-    a plan can tell another photo's export at a name from this photo's (:func:`kept_at`). Not by its
+    a plan can tell another photo's export at a name from this photo's (:func:`occupant`). Not by its
     folder, which a shoot moved or copied changes, nor by its size or time: a photo edited elsewhere
     since is this photo still, its export replaced (:func:`already_done`), not kept beside a new one."""
     import hashlib
@@ -246,17 +244,12 @@ def already_done(job: Job) -> bool:
     saved), reset, or replaced after its export, the batch's recipe file changed, or the settings
     changed, is exported again, as darktable's "overwrite if changed" does. Not a photo Retouch did
     not write, which is never done nor replaced."""
-    from .io import is_supported
     from .io.metadata import output_mark
     from .recipe import sidecar_path
 
     if not output_exists(job.dst):
         return False
-    try:
-        photo = job.dst.is_file() and (is_supported(job.dst) or looks_like_a_photo(job.dst))
-    except OSError:
-        photo = False
-    tag = output_mark(job.dst) if photo else ""  # its header read once
+    tag = output_mark(job.dst) if _photo_at(job.dst) else ""  # its header read once
     if tag is None:  # a photo Retouch did not write: never done, nor replaced (export_one)
         return False
     if tag and tag != made_from(job):  # none: an export of an older Retouch (or a TIFF written

@@ -257,8 +257,7 @@ def output_mark(path: str | Path) -> str | None:
 def made_from_tag(path: str | Path) -> str | None:
     """What made the Retouch output at ``path``, as :func:`exif_for_output` wrote it (its
     ImageUniqueID), or None: not an output of Retouch's, unreadable, or written without one."""
-    tags = _output_tags(path)
-    return tags[1] or None if tags is not None and _ours(tags) else None
+    return output_mark(path) or None
 
 
 def capture_time(path: str | Path) -> datetime | None:
