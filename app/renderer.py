@@ -8,6 +8,7 @@ drop results whose ``id`` is not the latest they asked for.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from PySide6.QtGui import QImage
 from engine.recipe import Recipe
 
 from .display import to_screen
+
+log = logging.getLogger(__name__)
 
 KINDS = ("preview", "before", "crop", "crop_before", "curves", "variation", "warmup")  # priority order
 
@@ -170,9 +173,7 @@ class Renderer(QObject):
             try:
                 self._stages.pop(0)()
             except Exception:  # the render that needs the kernel compiles it, or fails and says why
-                import logging
-
-                logging.getLogger(__name__).exception("kernel warm-up failed")
+                log.exception("kernel warm-up failed")
                 self._stages = []
         if not self._stages:
             return False
@@ -194,9 +195,7 @@ class Renderer(QObject):
                 # a warm-up failed is over all the same: the renders compile what they need, or fail
                 # and say so; "preparing the editor" must not stay for good
                 if req.kind == "warmup":
-                    import logging
-
-                    logging.getLogger(__name__).error("kernel warm-up failed\n%s", args[1])
+                    log.error("kernel warm-up failed\n%s", args[1])
                     signal, args = self.finished, (RenderResult(req, None, None, 0.0),)
             try:
                 signal.emit(*args)

@@ -50,6 +50,7 @@ from .loading import (
     decode,
     decode_quick,
     embedded_preview,
+    is_raw,
     quick_open,
 )
 from .renderer import Renderer, RenderRequest
@@ -538,8 +539,6 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             self._notice_timer.start()
 
     def _embedded_label(self) -> str:
-        from engine.io.raw import is_raw  # loaded by then: the preview was read with it
-
         # a JPEG's or TIFF's is its own pixels, read small: only a RAW embeds a preview
         kind = "embedded preview" if self.doc is not None and is_raw(self.doc.path) else "quick preview"
         return kind + ("" if self._renderer_ready else " · preparing the editor…")
