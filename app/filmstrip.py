@@ -30,11 +30,17 @@ _ONLY = QItemSelectionModel.SelectionFlag.ClearAndSelect
 
 
 def load_thumbnail(path: Path) -> QImage:
-    """Embedded preview (RAW) or reduced decode, scaled to THUMB; runs in a worker."""
+    """Embedded preview (RAW) or reduced decode, scaled to THUMB; runs in a worker. Kept on disk
+    (:mod:`.thumb_cache`) like an edited one: reopening a shoot of 800 camera JPEGs read them all
+    again (7.8 s); a RAW without an embedded preview, or a big PNG or TIFF, is decoded in a child."""
     from engine.io import load_preview
 
-
-    return _thumb_image(load_preview(path, max_size=THUMB * 2, safe=True))  # a corrupt RAW's decode in a child
+    key = thumb_cache.key(path, Recipe(), round(THUMB * _dpr))
+    kept = thumb_cache.load(key)
+    if kept is not None:
+        return _at_dpr(kept)
+    img = _thumb_image(load_preview(path, max_size=THUMB * 2, safe=True))  # a corrupt RAW's decode in a child
+    return thumb_cache.store(key, img)
 
 
 def _thumb_image(rgb8: np.ndarray) -> QImage:
@@ -65,9 +71,7 @@ def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
     kept = thumb_cache.load(key)
     if kept is not None:
         return _at_dpr(kept)
-    img = _render_thumbnail(path, recipe)
-    thumb_cache.store(key, img)
-    return img
+    return thumb_cache.store(key, _render_thumbnail(path, recipe))
 
 
 def _render_thumbnail(path: Path, recipe: Recipe) -> QImage:
@@ -146,13 +150,23 @@ class Filmstrip(QListWidget):
         self._thumb_version: dict[Path, int] = {}  # the newest look asked for each photo wins
         self._looks: dict[Path, tuple[int, Recipe | None]] = {}  # asked, not yet rendering
         self._looks_lock = threading.Lock()
+        self._pending: dict[Path, None] = {}  # camera looks still to load, in the strip's order
+        self._owed_looks: dict[Path, None] = {}  # edited photos' looks still to render, after those
+        self._feeding = False  # one of them is on the pool: the next is picked when it is back
         self.currentItemChanged.connect(self._current)
 
-    def set_paths(self, paths: list[Path]) -> None:
+    def _restart(self) -> None:
+        """Drop every thumbnail queued: a new folder, or all to be made again."""
         self._generation += 1
         clear_pool(self.pool)
         with self._looks_lock:
             self._looks.clear()
+        self._pending.clear()
+        self._owed_looks.clear()
+        self._feeding = False
+
+    def set_paths(self, paths: list[Path]) -> None:
+        self._restart()
         self.blockSignals(True)
         self.clear()
         self.items = {}
@@ -172,21 +186,69 @@ class Filmstrip(QListWidget):
 
     def reload_thumbnails(self) -> None:
         """Every thumbnail made again (the screen's colour profile changed)."""
-        self._generation += 1
-        clear_pool(self.pool)
-        with self._looks_lock:
-            self._looks.clear()
+        self._restart()
         self._load_thumbnails([p for p in self.items if not self.is_failed(p)])
 
     def _load_thumbnails(self, paths: list[Path]) -> None:
+        """Queue ``paths``' thumbnails: each camera look first, then the edited photos' looks. They
+        are fed to the pool one at a time, the photos in view (the shown one's first) before the
+        rest, so a long shoot's visible frames fill at once wherever it is scrolled to (they loaded
+        in name order: the last ones in view waited for the whole folder)."""
+        self._pending.update(dict.fromkeys(paths))
+        self._owed_looks.update(dict.fromkeys(p for p in paths if self.is_edited(p)))
+        self._feed()
+
+    def _feed(self) -> None:
+        """Start the next thumbnail: the camera looks of the photos in view, then their edited
+        looks, then the rest of the strip's in the same order."""
+        if self._feeding:
+            return
+        near = self._near_rows()
+        for pending, rows in ((self._pending, near), (self._owed_looks, near),  # in view
+                              (self._pending, None), (self._owed_looks, None)):  # the strip's order
+            path = self._next_wanted(pending, rows)
+            if path is not None:
+                break
+        else:
+            return
+        del pending[path]
         gen = self._generation
-        for p in paths:
-            run_in_pool(load_thumbnail, p, pool=self.pool,
-                        on_done=lambda img, p=p: self._thumb(gen, p, img),
-                        on_error=lambda e, tb, p=p: self._thumb_failed(gen, p, e))
-        for p in paths:  # then, once every photo shows, the edited ones as their edits show them
-            if self.is_edited(p):
-                self.refresh(p)
+        if pending is self._pending:
+            job, version = load_thumbnail, self._thumb_version.get(path, 0)  # an edited look set meanwhile wins
+            failed = lambda e: self._thumb_failed(gen, path, e)  # noqa: E731
+        else:
+            job, version = render_thumbnail, self._bump(path)  # its sidecar's edits
+            failed = lambda e: log.info("no edited thumbnail for %s: %s", path, e)  # noqa: E731
+        self._feeding = True
+        run_in_pool(job, path, pool=self.pool,
+                    on_done=lambda img: (self._edited(gen, path, version, img), self._fed(gen)),
+                    on_error=lambda e, tb: (failed(e), self._fed(gen)))
+
+    def _fed(self, gen: int) -> None:
+        if gen == self._generation:
+            self._feeding = False
+            self._feed()
+
+    def _near_rows(self) -> list[int]:
+        """The rows in view and a few beside them, the shown photo's first, then nearest it."""
+        n, cell = self.count(), max(1, self.gridSize().width())
+        first = max(0, self.horizontalScrollBar().value() // cell - 2)
+        last = min(n - 1, first + self.viewport().width() // cell + 4)
+        cur = self.currentRow()
+        rows = sorted(range(first, last + 1), key=lambda r: abs(r - cur) if first <= cur <= last else r)
+        return [cur, *rows] if 0 <= cur < n else rows
+
+    def _next_wanted(self, pending: dict[Path, None], near: list[int] | None) -> Path | None:
+        """The first photo of ``pending`` in the rows ``near``; with ``near`` None, in ``pending``'s order."""
+        if not pending:
+            return None
+        if near is None:
+            return next(iter(pending))
+        for r in near:
+            item = self.item(r)
+            if item is not None and item.data(PATH_ROLE) in pending:
+                return item.data(PATH_ROLE)
+        return None
 
     def refresh(self, path: Path, recipe: Recipe | None = None) -> None:
         """Render ``path``'s thumbnail with its edits (``recipe``, else its sidecar's) in the
@@ -195,6 +257,7 @@ class Filmstrip(QListWidget):
         item = self.items.get(path)
         if item is None or item.data(Qt.ItemDataRole.UserRole + 1):
             return
+        self._owed_looks.pop(path, None)  # this one is newer
         with self._looks_lock:  # one render queued per photo, of the newest look asked (a paste
             queued = path in self._looks  # twice onto twenty RAWs: twenty half-size decodes, not forty)
             self._looks[path] = (self._bump(path), recipe)
@@ -215,7 +278,7 @@ class Filmstrip(QListWidget):
         return self._thumb_version[path]
 
     def _edited(self, gen: int, path: Path, version: int, img: QImage) -> None:
-        if gen == self._generation and self._thumb_version.get(path) == version:
+        if gen == self._generation and self._thumb_version.get(path, 0) == version:
             self._thumb(gen, path, img)
 
     def _thumb(self, gen: int, path: Path, img: QImage) -> None:
@@ -257,14 +320,13 @@ class Filmstrip(QListWidget):
         item.setIcon(_placeholder("…", theme.MUTED))
         self.unreadable_changed.emit(sum(self.is_failed(p) for p in self.items))
         self._load_thumbnails([path])
-        if self.is_edited(path):
-            self.refresh(path)
 
     def set_thumbnail(self, path: Path, pix: QPixmap) -> None:
         """Show the edited render instead of the camera's preview (after an edit settles)."""
         item = self.items.get(path)
         if item is not None and not item.data(Qt.ItemDataRole.UserRole + 1):
-            self._bump(path)  # a background render of an older edit arriving later is dropped
+            self._bump(path)  # a background render of an older edit, or its camera look, arriving later is dropped
+            self._owed_looks.pop(path, None)
             item.setIcon(_icon(pix))
             self.thumbs_done.add(path)
 

@@ -1,7 +1,8 @@
-"""Edited thumbnails kept on disk between sessions, so a folder of edited RAWs opens at once.
+"""Thumbnails kept on disk between sessions, so a folder opens at once.
 
 Each edited RAW's thumbnail is a half-size decode in a child process and a render: 0.64 s a photo,
-six minutes of a core for a shoot of 600 edited RAWs, on every open. A thumbnail is kept under a
+six minutes of a core for a shoot of 600 edited RAWs, on every open; an unedited one is its
+embedded preview or a reduced decode (7.8 s for 800 camera JPEGs). A thumbnail is kept under a
 key of everything it is made from: the photo's path, size and modification time, the recipe, the
 thumbnail's pixel size, and the filters' versions and Retouch's own, so any change makes a new one
 and a stale one is never shown. The folder is ``$XDG_CACHE_HOME/retouch/thumbnails`` (else
@@ -18,12 +19,15 @@ import json
 import os
 from pathlib import Path
 
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 from PySide6.QtGui import QImage
 
-from engine.atomic import atomic_path
+from engine.atomic import atomic_write_bytes
 from engine.recipe import Recipe
 
-MAX_BYTES = 200 * 2**20  # ~10 000 thumbnails
+SUFFIX = ".jpg"
+QUALITY = 92
+MAX_BYTES = 200 * 2**20  # ~10 000 thumbnails (JPEG, 256 px)
 KEEP_BYTES = 160 * 2**20  # trimmed to this, so a trim is not due at every write
 _trimmed = False
 
@@ -65,7 +69,7 @@ def key(path: Path, recipe: Recipe, side: int) -> str | None:
 def load(k: str | None) -> QImage | None:
     if k is None:
         return None
-    f = cache_dir() / f"{k}.png"
+    f = cache_dir() / f"{k}{SUFFIX}"
     img = QImage(str(f))
     if img.isNull():
         return None
@@ -74,18 +78,29 @@ def load(k: str | None) -> QImage | None:
     return img
 
 
-def store(k: str | None, img: QImage) -> None:
+def store(k: str | None, img: QImage) -> QImage:
+    """Keep ``img`` under ``k``; returns it as kept (JPEG), so that a thumbnail looks the same when
+    made and when found again. A PNG took ~100 KB a thumbnail, so the cache held a shoot or two."""
     if k is None or img.isNull():
-        return
+        return img
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not img.save(buf, "JPG", QUALITY):
+        return img
+    buf.close()
+    kept = QImage.fromData(data, "JPG")
+    if kept.isNull():
+        return img
+    kept.setDevicePixelRatio(img.devicePixelRatio())
     d = cache_dir()
     try:
         d.mkdir(parents=True, exist_ok=True)
-        with atomic_path(d / f"{k}.png") as tmp:
-            if not img.save(str(tmp), "PNG"):
-                raise OSError("not written")
+        atomic_write_bytes(d / f"{k}{SUFFIX}", data.data())
     except OSError:
-        return
+        return kept
     _trim_once(d)
+    return kept
 
 
 def _trim_once(d: Path) -> None:
@@ -95,7 +110,8 @@ def _trim_once(d: Path) -> None:
         return
     _trimmed = True
     try:
-        files = [(e.stat().st_mtime, e.stat().st_size, e.path) for e in os.scandir(d) if e.name.endswith(".png")]
+        files = [(e.stat().st_mtime, e.stat().st_size, e.path) for e in os.scandir(d)
+                 if e.name.endswith((SUFFIX, ".png"))]  # .png: an older Retouch's
     except OSError:
         return
     total = sum(size for _, size, _ in files)

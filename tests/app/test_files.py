@@ -531,7 +531,7 @@ def test_edited_thumbnails_are_kept_between_sessions(qtbot, win, folder, tmp_pat
     a = folder / "a_dune.dng"
     Recipe([Step("exposure", {"ev": 1.5})]).save(sidecar_path(a))
     first = filmstrip.render_thumbnail(a)
-    assert len(list(private_cache.rglob("*.png"))) == 1
+    assert len(list(private_cache.rglob("*.jpg"))) == 1
     rendered = []
     real = filmstrip._render_thumbnail
     monkeypatch.setattr(filmstrip, "_render_thumbnail", lambda *args: rendered.append(args) or real(*args))
@@ -550,7 +550,8 @@ def test_edited_thumbnails_are_kept_between_sessions(qtbot, win, folder, tmp_pat
     st = a.stat()
     os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     filmstrip.render_thumbnail(a)
-    assert len(rendered) == 2 and len(list(private_cache.rglob("*.png"))) == 3
+    # three edited looks of a (two edits, then the file changed), and the camera looks of a and b
+    assert len(rendered) == 2 and len(list(private_cache.rglob("*.jpg"))) == 5
     # so does a new RAW decode (the highlights past white kept, in the thirty-seventh session)
     from app import thumb_cache
     from engine.io import raw
@@ -562,6 +563,69 @@ def test_edited_thumbnails_are_kept_between_sessions(qtbot, win, folder, tmp_pat
     finally:
         thumb_cache._code_version.cache_clear()
     assert len(rendered) == 3
+
+
+def test_camera_thumbnails_are_kept_between_sessions_too(qtbot, win, folder, monkeypatch, private_cache):
+    """Reopening a shoot of 800 camera JPEGs read every one again (7.8 s). A kept thumbnail is
+    shown unless the photo changed, and looks the same when made and when found again."""
+    import os
+
+    import engine.io
+    from app import filmstrip
+
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    made = [filmstrip.load_thumbnail(p) for p in (a, b)]
+    assert len(list(private_cache.rglob("*.jpg"))) == 2
+    assert sum(f.stat().st_size for f in private_cache.rglob("*.jpg")) < 2 * 40_000  # a PNG's took ~100 KB
+    read = []
+    real = engine.io.load_preview
+    monkeypatch.setattr(engine.io, "load_preview", lambda *args, **kw: read.append(args) or real(*args, **kw))
+    again = [filmstrip.load_thumbnail(p) for p in (a, b)]
+    assert not read
+    for one, two in zip(made, again, strict=True):
+        assert qimage_array(one).tolist() == qimage_array(two).tolist()
+    win.filmstrip.set_paths([a, b])  # a window on the folder reads none
+    qtbot.waitUntil(lambda: len(win.filmstrip.thumbs_done) == 2, timeout=TIMEOUT)
+    assert not read
+    st = b.stat()  # the photo changed (edited elsewhere): read again
+    os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    filmstrip.load_thumbnail(b)
+    assert len(read) == 1
+
+
+def test_thumbnails_in_view_are_made_first(qtbot, win, folder, monkeypatch):
+    """A shoot's thumbnails loaded in name order: with the last photos shown, their frames waited
+    for the whole folder. The shown photo's comes first, then those in view, then the rest."""
+    from app import filmstrip
+
+    for i in range(60):
+        shutil.copy2(folder / "b_dune.jpg", folder / f"c_{i:02d}.jpg")
+    Recipe([Step("exposure", {"ev": 1.0})]).save(sidecar_path(folder / "c_58.jpg"))
+    Recipe([Step("exposure", {"ev": 1.0})]).save(sidecar_path(folder / "c_05.jpg"))
+    paths = sorted(folder.glob("*.[jd]*[gg]"))
+    assert len(paths) == 62
+    order: list[tuple[str, str]] = []
+    real_load, real_render = filmstrip.load_thumbnail, filmstrip.render_thumbnail
+    monkeypatch.setattr(filmstrip, "load_thumbnail", lambda p: order.append(("camera", p.name)) or real_load(p))
+    monkeypatch.setattr(filmstrip, "render_thumbnail",
+                        lambda p, r=None: order.append(("edited", p.name)) or real_render(p, r))
+    strip = win.filmstrip
+    win.filmstrip.pool.waitForDone(TIMEOUT)
+    strip.set_paths(paths)
+    strip.select_path(folder / "c_58.jpg")  # the strip scrolls to the end
+    qtbot.waitUntil(lambda: len(strip.thumbs_done) == 62 and not strip._owed_looks and not strip._feeding,
+                    timeout=TIMEOUT)
+    strip.pool.waitForDone(TIMEOUT)
+    names = [n for _, n in order]
+    assert len(order) == 62 + 2 and order[-1] == ("edited", "c_05.jpg")  # each once; an edited look out of view last
+    in_view = [i.data(filmstrip.PATH_ROLE).name for i in (strip.item(r) for r in range(strip.count()))
+               if strip.visualItemRect(i).intersects(strip.viewport().rect())]
+    assert "c_58.jpg" in in_view and "a_dune.dng" not in in_view
+    first = names.index("c_58.jpg")
+    assert first <= 1, names[:12]  # the one started before the selection may come first
+    # every photo in view, and the shown one's edited look, before any other photo's
+    assert set(in_view) <= set(names[: first + len(in_view) + 6]), (in_view, names[:20])
+    assert order.index(("edited", "c_58.jpg")) < names.index("c_20.jpg")
 
 
 def test_excepthook_shows_actionable_message(qtbot, win):
