@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QListWidget, QListWidgetItem, QWidget
 
@@ -26,6 +26,8 @@ THUMB = 128
 #: thumbnails are made at THUMB times this (at 1 on a 200 % screen they were stretched and soft).
 _dpr = 1.0
 PATH_ROLE = Qt.ItemDataRole.UserRole
+FAILED_ROLE = Qt.ItemDataRole.UserRole + 1  # why the photo cannot be opened
+LOOK_ROLE = Qt.ItemDataRole.UserRole + 2  # the thumbnail shown: (box, where in it, whether edited)
 _ONLY = QItemSelectionModel.SelectionFlag.ClearAndSelect
 
 
@@ -90,20 +92,26 @@ def _render_thumbnail(path: Path, recipe: Recipe) -> QImage:
     return _thumb_image(render_uint8(recipe, np.ascontiguousarray(lin, np.float32)))
 
 
-def _icon(image: QImage | QPixmap) -> QIcon:
-    """A thumbnail as an icon: fitted into the one box every thumbnail shares, centred (a portrait
-    frame's caption sat higher than a landscape one's), and drawn as it is when selected (Qt's
-    selected mode tinted it blue, which falsifies the colours a photographer picks by)."""
+def _boxed(image: QImage | QPixmap) -> tuple[QPixmap, QRect]:
+    """A thumbnail fitted into the one box every thumbnail shares, centred (a portrait frame's
+    caption sat higher than a landscape one's), on the screen's profile (a thumbnail taken from
+    the shown preview is in it already); and where in the box it is, in device pixels."""
     w, h = round(THUMB * _dpr), round(THUMB * 3 // 4 * _dpr)
     box = QPixmap(w, h)
     box.fill(Qt.GlobalColor.transparent)
-    # on the screen's profile; a thumbnail taken from the shown preview is in it already
     src = QPixmap.fromImage(to_screen(image.toImage() if isinstance(image, QPixmap) else image))
     src = src.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    at = QRect((w - src.width()) // 2, (h - src.height()) // 2, src.width(), src.height())
     p = QPainter(box)
-    p.drawPixmap((w - src.width()) // 2, (h - src.height()) // 2, src)
+    p.drawPixmap(at.topLeft(), src)
     p.end()
     box.setDevicePixelRatio(_dpr)
+    return box, at
+
+
+def _icon(box: QPixmap) -> QIcon:
+    """A boxed thumbnail as an icon, drawn as it is when selected (Qt's selected mode tinted it
+    blue, which falsifies the colours a photographer picks by)."""
     icon = QIcon()
     for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
         icon.addPixmap(box, mode)
@@ -212,8 +220,8 @@ class Filmstrip(QListWidget):
         else:
             return
         del pending[path]
-        gen = self._generation
-        if pending is self._pending:
+        gen, edited = self._generation, pending is self._owed_looks
+        if not edited:
             job, version = load_thumbnail, self._thumb_version.get(path, 0)  # an edited look set meanwhile wins
             failed = lambda e: self._thumb_failed(gen, path, e)  # noqa: E731
         else:
@@ -221,7 +229,7 @@ class Filmstrip(QListWidget):
             failed = lambda e: log.info("no edited thumbnail for %s: %s", path, e)  # noqa: E731
         self._feeding = True
         run_in_pool(job, path, pool=self.pool,
-                    on_done=lambda img: (self._edited(gen, path, version, img), self._fed(gen)),
+                    on_done=lambda img: (self._edited(gen, path, version, img, edited), self._fed(gen)),
                     on_error=lambda e, tb: (failed(e), self._fed(gen)))
 
     def _fed(self, gen: int) -> None:
@@ -255,7 +263,7 @@ class Filmstrip(QListWidget):
         background: a photo edited while not shown (a paste, an Auto landing after a switch, a
         folder reopened) kept its camera look, the ● alone telling it had edits."""
         item = self.items.get(path)
-        if item is None or item.data(Qt.ItemDataRole.UserRole + 1):
+        if item is None or item.data(FAILED_ROLE):
             return
         self._owed_looks.pop(path, None)  # this one is newer
         with self._looks_lock:  # one render queued per photo, of the newest look asked (a paste
@@ -277,15 +285,30 @@ class Filmstrip(QListWidget):
         self._thumb_version[path] = self._thumb_version.get(path, 0) + 1
         return self._thumb_version[path]
 
-    def _edited(self, gen: int, path: Path, version: int, img: QImage) -> None:
+    def _edited(self, gen: int, path: Path, version: int, img: QImage, edited: bool = True) -> None:
         if gen == self._generation and self._thumb_version.get(path, 0) == version:
-            self._thumb(gen, path, img)
+            self._thumb(gen, path, img, edited)
 
-    def _thumb(self, gen: int, path: Path, img: QImage) -> None:
+    def _thumb(self, gen: int, path: Path, img: QImage | QPixmap, edited: bool) -> None:
         item = self.items.get(path)
-        if gen == self._generation and item is not None and not item.data(Qt.ItemDataRole.UserRole + 1):
-            item.setIcon(_icon(img))
+        if gen == self._generation and item is not None and not item.data(FAILED_ROLE):
+            box, at = _boxed(img)
+            item.setIcon(_icon(box))
+            item.setData(LOOK_ROLE, (box, at, edited))
             self.thumbs_done.add(path)
+
+    def look(self, path: Path) -> tuple[QImage, bool] | None:
+        """``path``'s thumbnail as shown (on the screen's profile), and whether it shows its edits
+        (else it is the camera's look); None before it is made. The viewer shows it while the
+        photo opens: a blank "Opening…" frame, or an edited photo's camera look, came first."""
+        item = self.items.get(path)
+        shown = item.data(LOOK_ROLE) if item is not None and not item.data(FAILED_ROLE) else None
+        if shown is None:
+            return None
+        box, at, edited = shown
+        img = box.toImage().copy(at)
+        img.setDevicePixelRatio(1.0)
+        return img, edited
 
     def _thumb_failed(self, gen: int, path: Path, exc: BaseException) -> None:
         from engine.io import ImageError
@@ -296,39 +319,41 @@ class Filmstrip(QListWidget):
             self.mark_failed(path, str(exc))
         else:
             self.items[path].setIcon(_placeholder("no preview", theme.MUTED))
+            self.items[path].setData(LOOK_ROLE, None)
 
     def mark_failed(self, path: Path, message: str) -> None:
         item = self.items.get(path)
         if item is None:
             return
-        was = item.data(Qt.ItemDataRole.UserRole + 1)
-        item.setData(Qt.ItemDataRole.UserRole + 1, message)
+        was = item.data(FAILED_ROLE)
+        item.setData(FAILED_ROLE, message)
         if not was:
             self.unreadable_changed.emit(sum(self.is_failed(p) for p in self.items))
         item.setIcon(_placeholder("⚠ cannot open", "#ff8a80"))
+        item.setData(LOOK_ROLE, None)
         item.setForeground(QColor("#ff8a80"))
         item.setToolTip(f"{path}\n{message}")
 
     def unmark_failed(self, path: Path) -> None:
         """``path`` is to be tried again (its file is back): shown as any photo, its thumbnail reloaded."""
         item = self.items.get(path)
-        if item is None or not item.data(Qt.ItemDataRole.UserRole + 1):
+        if item is None or not item.data(FAILED_ROLE):
             return
-        item.setData(Qt.ItemDataRole.UserRole + 1, None)
+        item.setData(FAILED_ROLE, None)
         item.setData(Qt.ItemDataRole.ForegroundRole, None)
         item.setToolTip(str(path))
         item.setIcon(_placeholder("…", theme.MUTED))
+        item.setData(LOOK_ROLE, None)
         self.unreadable_changed.emit(sum(self.is_failed(p) for p in self.items))
         self._load_thumbnails([path])
 
     def set_thumbnail(self, path: Path, pix: QPixmap) -> None:
         """Show the edited render instead of the camera's preview (after an edit settles)."""
         item = self.items.get(path)
-        if item is not None and not item.data(Qt.ItemDataRole.UserRole + 1):
+        if item is not None and not item.data(FAILED_ROLE):
             self._bump(path)  # a background render of an older edit, or its camera look, arriving later is dropped
             self._owed_looks.pop(path, None)
-            item.setIcon(_icon(pix))
-            self.thumbs_done.add(path)
+            self._thumb(self._generation, path, pix, True)
 
     def set_edited(self, path: Path, edited: bool) -> None:
         """A dot before the name marks photos that carry edits (a sidecar)."""
@@ -342,7 +367,7 @@ class Filmstrip(QListWidget):
 
     def is_failed(self, path: Path) -> bool:
         item = self.items.get(path)
-        return bool(item and item.data(Qt.ItemDataRole.UserRole + 1))
+        return bool(item and item.data(FAILED_ROLE))
 
     def select_path(self, path: Path) -> None:
         item = self.items.get(path)

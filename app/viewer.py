@@ -403,7 +403,8 @@ class Viewer(QWidget):
 
     def _draw_notice(self, p: QPainter) -> None:
         fm = p.fontMetrics()
-        width = min(fm.horizontalAdvance(self.notice) + 24, int(self.width() * 0.8))
+        # 4 px to spare: at its exact width the word wrap broke a short line in two
+        width = min(fm.horizontalAdvance(self.notice) + 28, int(self.width() * 0.8))
         flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
         text = fm.boundingRect(0, 0, width - 24, 1000, flags, self.notice)
         box = QRectF((self.width() - width) / 2, self.height() - text.height() - 36, width, text.height() + 14)

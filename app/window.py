@@ -137,6 +137,9 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         # on a busy machine), with the embedded preview on screen and no word why
         self._renderer_ready = False
         self._rendered_once = False
+        # the shown photo's edited thumbnail stands in until its render: its camera preview (the
+        # embedded JPEG) is not what its edits look like, and flashed before them
+        self._edited_standin = False
         self.shown_preview = -1  # id of the preview render on screen
         self._shown_source: Any = None  # the linear cache it was rendered from
         self._curves_for: tuple[str, Any] | None = None  # the steps and source the curves' histograms were asked of
@@ -194,7 +197,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.viewer = Viewer()
         self.viewer.setAccessibleName("Photo")
         self.viewer.viewChanged.connect(self._view_changed)
-        self.viewer.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f} %"))
+        self.viewer.zoomChanged.connect(self._zoom_changed)
         self.histogram = Histogram()
         self.histogram.setAccessibleName("Histogram")
         self.panel = RetouchPanel()
@@ -509,7 +512,17 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         if doc.failed:
             self._show_failed(doc)
             return
-        self.viewer.clear(f"Opening {path.name}…")
+        standin = self.filmstrip.look(path)
+        self._edited_standin = standin is not None and standin[1] and bool(doc.recipe.active())
+        if standin is None:
+            self.viewer.clear(f"Opening {path.name}…")
+        else:  # its thumbnail, until a sharper picture comes (walking a shoot showed blank frames)
+            img = standin[0]  # smoothly enlarged here: the viewer draws a small image's pixels as blocks
+            img = img.scaled(self.viewer.size() * self.viewer.devicePixelRatioF(), Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+            self.viewer.set_photo(img.size(), img)
+            self.render_label.setText(self._embedded_label("thumbnail"))
+            self._notice_timer.start()
         run_in_pool(embedded_preview, path, lambda d=doc: self.doc is d, pool=self.decode_pool,
                     on_done=lambda img, d=doc: self._embedded(d, img),
                     on_error=lambda e, tb: isinstance(e, Skipped) or log.info("no embedded preview for %s: %s",
@@ -533,15 +546,22 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
                         on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
 
     def _embedded(self, doc: PhotoDoc, img: QImage) -> None:
-        if doc is self.doc and not self._rendered_once and doc.preview_linear is None and not doc.failed:
+        if doc is self.doc and not self._rendered_once and doc.preview_linear is None and not doc.failed \
+                and not self._edited_standin:
             self.viewer.set_photo(img.size(), img)
             self.render_label.setText(self._embedded_label())
             self._notice_timer.start()
 
-    def _embedded_label(self) -> str:
+    def _embedded_label(self, kind: str = "") -> str:
         # a JPEG's or TIFF's is its own pixels, read small: only a RAW embeds a preview
-        kind = "embedded preview" if self.doc is not None and is_raw(self.doc.path) else "quick preview"
+        kind = kind or ("embedded preview" if self.doc is not None and is_raw(self.doc.path) else "quick preview")
         return kind + ("" if self._renderer_ready else " · preparing the editor…")
+
+    def _zoom_changed(self, scale: float) -> None:
+        """The zoom, once the photo's size is known: over a thumbnail or an embedded preview it read
+        the stand-in's scale (800 % over a thumbnail)."""
+        known = self.doc is not None and self.doc.preview_linear is not None
+        self.zoom_label.setText(f"{scale * 100:.0f} %" if known else "")
 
     def _show_notice(self) -> None:
         """Over a quick preview still shown: the photo is being decoded, or, on the first start after

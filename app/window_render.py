@@ -255,8 +255,9 @@ class RenderMixin:
 
     def _warmed(self) -> None:
         self._renderer_ready = True
-        if self.render_label.text().startswith(("embedded preview", "quick preview")):
-            self.render_label.setText(self._embedded_label())
+        for kind in ("embedded preview", "quick preview", "thumbnail"):
+            if self.render_label.text().startswith(kind):
+                self.render_label.setText(self._embedded_label(kind))
         if self.viewer.notice:
             self._show_notice()
 

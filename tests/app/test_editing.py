@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from qt_helpers import TIMEOUT, auto_and_wait, open_and_wait, qimage_array, settle, shown
+from qt_helpers import TIMEOUT, auto_and_wait, icon_image, open_and_wait, qimage_array, settle, shown
 
 from app.commands import MoveStep
 from engine.filters import REGISTRY
-from engine.recipe import read_sidecar
+from engine.recipe import Recipe, Step, read_sidecar, sidecar_path
 from engine.runners.agent import AUTO_STRENGTH, at_strength
 
 
@@ -510,6 +510,57 @@ def test_a_jpegs_quick_preview_is_not_called_embedded(qtbot, win, folder, monkey
         win.open_path(folder / "b_dune.jpg")
         qtbot.waitUntil(win.viewer.has_image, timeout=TIMEOUT)
         qtbot.waitUntil(lambda: win._renderer_ready, timeout=TIMEOUT)
+        assert win.render_label.text() == "quick preview"
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: win.render_label.text().startswith("render"), timeout=TIMEOUT)
+
+
+def test_a_photo_reached_shows_its_thumbnail_and_never_its_camera_look_over_its_edits(qtbot, win, folder,
+                                                                                        monkeypatch):
+    """Walking a shoot showed a blank "Opening…" frame at each photo, and an edited photo its camera
+    preview (unedited) until its render, ~650 ms later. Its thumbnail now stands in: the edited
+    one stays until the render; a camera one until the sharper embedded preview."""
+    import threading
+
+    import app.window as window_mod
+
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, b)
+    plain = icon_image(win.filmstrip.items[a].icon())
+    Recipe([Step("exposure", {"ev": 1.5})]).save(sidecar_path(a))
+    win.filmstrip.set_paths([a, b])  # as the folder reopened with a's edits
+    qtbot.waitUntil(lambda: (look := win.filmstrip.look(a)) is not None and look[1], timeout=TIMEOUT)
+    win.filmstrip.pool.waitForDone(TIMEOUT)
+    gate, real = threading.Event(), window_mod.decode
+    monkeypatch.setattr(window_mod, "decode", lambda path, wanted=None: gate.wait(30) and real(path, wanted))
+    monkeypatch.setattr(window_mod, "quick_open", lambda path: False)  # the full decode alone, held
+    put: list[tuple[int, int]] = []
+    real_put = win.viewer.set_photo
+    monkeypatch.setattr(win.viewer, "set_photo", lambda full, after, *rest: put.append((full.width(), after.width()))
+                        or real_put(full, after, *rest))
+    try:
+        win.show_photo(a)
+        assert win.viewer.has_image() and not win.viewer.message  # no blank frame
+        standin = qimage_array(win.viewer.after.toImage())
+        assert standin.mean() > plain.mean() + 30  # its edits, not its camera look
+        assert win.render_label.text().startswith("thumbnail") and win.zoom_label.text() == ""
+        qtbot.wait(800)  # the embedded preview is read meanwhile, and not shown over the edits
+        assert len(put) == 1 and win.viewer.after.width() == standin.shape[1]
+        qtbot.waitUntil(lambda: win.viewer.notice == window_mod.LOADING, timeout=TIMEOUT)
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: win.render_label.text().startswith("render"), timeout=TIMEOUT)
+    settle(qtbot, win)
+    assert win.viewer.notice == "" and win.zoom_label.text().endswith("%")
+    assert shown(win).shape[:2] == (400, 640)
+    # an unedited photo: its thumbnail, then its sharper embedded (here: quick) preview
+    gate.clear()
+    put.clear()
+    try:
+        win.show_photo(b)
+        assert win.viewer.has_image() and win.render_label.text().startswith("thumbnail")
+        qtbot.waitUntil(lambda: len(put) == 2, timeout=TIMEOUT)
         assert win.render_label.text() == "quick preview"
     finally:
         gate.set()
