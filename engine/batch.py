@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import signal
@@ -31,9 +32,8 @@ from pathlib import Path
 
 from .atomic import in_use, temp_stem, unwritable
 from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
-from .batch_worker import ALREADY, ExportSettings, Job, Result, already_done, export_one, init_worker
+from .batch_worker import ALREADY, ExportSettings, Job, Result, already_done, export_one, init_worker, photo_ids
 from .batch_worker import occupant as _occupant
-from .batch_worker import photo_mark as _photo_mark
 from .folders import scan_folder
 from .formats import FORMATS, SIXTEEN_BIT, SUFFIX_FORMAT
 
@@ -174,15 +174,14 @@ def plan_jobs(
             occupants[real] = _occupant(dst)
         return occupants[real]
 
-    def blocked(dst: Path, photo: str) -> str | None:
-        """Why the output of the photo marked ``photo`` cannot be ``dst``: "all" (a namesake's
-        output, a photo Retouch did not write: for every photo), the mark of the photo whose export
-        it is, or None."""
+    def blocked(dst: Path, photo: _Photo) -> str | None:
+        """Why the output of ``photo`` cannot be ``dst``: "all" (a namesake's output, a photo
+        Retouch did not write: for every photo), the id of the photo whose export it is, or None."""
         real = _real(dst)
         if real in taken:
             return "all"
         who = occupant(dst, real)
-        return "all" if who == "foreign" else None if who == photo else who
+        return "all" if who == "foreign" else None if who is None or who in photo.ids else who
 
     counts: dict[str, int] = {}
     kinds: dict[str, set[str]] = {}  # the extensions of the photos asking for each name
@@ -206,8 +205,9 @@ def plan_jobs(
             ext = src.suffix.lstrip(".") or "noext"
             rel = rel.with_name(f"{rel.name}_{ext}")
             dst = out_dir / (str(rel) + suffix)
-        base, mark, photo = rel, str(rel).casefold(), _photo_mark(src)
-        own = held.get(mark, {}).pop(photo, None)
+        base, mark, photo = rel, str(rel).casefold(), _Photo(src)
+        own = next((n for i in photo.ids if (n := held[mark].pop(i, None)) is not None), None) \
+            if held.get(mark) else None
         n = own if own is not None else numbered.get(mark, 1)
         if n > 1:
             dst = out_dir / (f"{base}-{n}" + suffix)
@@ -287,6 +287,18 @@ def _with_namesakes(sources: list[Path]) -> list[Path]:
         for p in _without_ours(beside)[0]:
             found.setdefault(_real(p), p)
     return sorted(found.values())
+
+
+class _Photo:
+    """A photo being planned; its ids (:func:`photo_ids`, a read of its header) only read when an
+    export of Retouch's holds a name it asks for."""
+
+    def __init__(self, src: Path):
+        self.src = src
+
+    @functools.cached_property
+    def ids(self) -> tuple[str, str]:
+        return photo_ids(self.src)
 
 
 def _real(p: Path) -> str:

@@ -96,10 +96,10 @@ def someone_elses(dst: Path) -> bool:
 
 def occupant(dst: Path) -> str | None:
     """Who holds ``dst``, in one read of its header: "foreign" (a photo Retouch did not write:
-    kept from every output), the :func:`photo_mark` of the photo whose export it is (kept from the
-    other photos' outputs: a day's photos named "{date}", one exported on its own after another,
-    as Lightroom's "choose a new name"), or None: nothing, not a photo, or an older Retouch's
-    export, whose fingerprint names no photo (judged as any photo's, as before)."""
+    kept from every output), the photo whose export it is (kept from the other photos' outputs: a
+    day's photos named "{date}", one exported on its own after another, as Lightroom's "choose a
+    new name"), as one of :func:`photo_ids`, or None: nothing, not a photo, or an export of the
+    forty-second session's Retouch, whose fingerprint names no photo (judged as any photo's)."""
     from .io.metadata import output_mark
 
     if not _photo_at(dst):
@@ -107,7 +107,8 @@ def occupant(dst: Path) -> str | None:
     mark = output_mark(dst)
     if mark is None:
         return "foreign"
-    return mark[:8] if marked(mark) else None
+    version = mark_version(mark)
+    return f"{version}:{mark[:8]}" if version else None
 
 
 def _photo_at(dst: Path) -> bool:
@@ -120,14 +121,29 @@ def _photo_at(dst: Path) -> bool:
         return False
 
 
+def mark_version(tag: str) -> int | None:
+    """Which :func:`made_from` an output's ImageUniqueID is: 2 (this one: the photo by its name and
+    capture time), 1 (the forty-third session's: by its name alone), or None (the forty-second
+    session's plain hash, 32 hex digits too, or anything else). The last 4 hex digits check the
+    first 28, salted with the version; a plain hash passes 1 time in 65 536. Taken for another
+    photo's, every re-export after an update had been numbered beside its own old file (a review's)."""
+    if len(tag) != 32:
+        return None
+    for version in (2, 1):
+        if _check(tag[:28], version) == tag[28:]:
+            return version
+    return None
+
+
 def marked(tag: str) -> bool:
-    """Whether an output's ImageUniqueID is a :func:`made_from` that names its photo: its last 4
-    hex digits check the first 28. Those of the forty-second session's Retouch (a plain hash, 32
-    digits too) pass 1 time in 65 536; taken for another photo's, every re-export after an update
-    had been numbered beside its own old file (a review's)."""
+    """Whether an output's ImageUniqueID is a :func:`made_from` that names its photo."""
+    return mark_version(tag) is not None
+
+
+def _check(body: str, version: int) -> str:
     import hashlib
 
-    return len(tag) == 32 and hashlib.blake2b(tag[:28].encode(), digest_size=2).hexdigest() == tag[28:]
+    return hashlib.blake2b((body if version == 1 else f"{version}:{body}").encode(), digest_size=2).hexdigest()
 
 
 #: The first bytes of the image files a camera or an editor leaves without their usual suffix
@@ -184,15 +200,15 @@ def output_exists(dst: Path) -> bool:
     return os.path.lexists(dst)
 
 
-def made_from(job: Job) -> str:
+def made_from(job: Job, version: int = 2) -> str:
     """A fingerprint of what ``job``'s output is made from, known before decoding: the photo (its
-    name, :func:`photo_mark`, the first 8 of the 32 hex digits, and its size; the last 4 check the
-    rest, :func:`marked`), its steps (the recipe given, the photo's
+    name and capture time, :func:`photo_mark`, the first 8 of the 32 hex digits, and its size; the
+    last 4 check the rest, :func:`mark_version`), its steps (the recipe given, the photo's
     sidecar as it is on disk, or Auto with its style, strength and white balance where it has none)
     and the settings that change the file. Written into the output (its EXIF ImageUniqueID), it
     tells a later export whether the file there is still what it would write: a photo reset (its
     sidecar gone), given Auto instead of its steps, or exported at another size, format or quality
-    is exported again."""
+    is exported again. ``version`` 1: as the forty-third session wrote it (the photo by its name)."""
     import hashlib
     import json
 
@@ -221,21 +237,36 @@ def made_from(job: Job) -> str:
         size = None
     doc = {"size": size, "steps": steps, "fmt": s.fmt, "quality": s.quality if s.fmt == "jpeg" else None,
            "long_edge": s.long_edge, "sharpen": s.sharpen, "ppi": s.ppi}
-    photo = photo_mark(job.src)
+    photo = photo_mark(job.src, version)
     body = photo + hashlib.blake2b((photo + json.dumps(doc, sort_keys=True, default=str)).encode(),
                                    digest_size=10).hexdigest()
-    return body + hashlib.blake2b(body.encode(), digest_size=2).hexdigest()  # marked(): this format
+    return body + _check(body, version)
 
 
-def photo_mark(src: Path) -> str:
-    """The first 8 hex digits of :func:`made_from`: the photo, by its name. An ImageUniqueID names
-    one image, so two photos' outputs (a day's photos named "{date}") never pass for each other, and
-    a plan can tell another photo's export at a name from this photo's (:func:`occupant`). Not by its
-    folder, which a shoot moved or copied changes, nor by its size or time: a photo edited elsewhere
-    since is this photo still, its export replaced (:func:`already_done`), not kept beside a new one."""
+def photo_mark(src: Path, version: int = 2) -> str:
+    """The first 8 hex digits of :func:`made_from`: the photo, by its name and its capture time. An
+    ImageUniqueID names one image, so two photos' outputs (a day's photos named "{date}") never pass
+    for each other, and a plan can tell another photo's export at a name from this photo's
+    (:func:`occupant`). Two cameras' ``IMG_0001.JPG`` of one day differ by their capture times
+    (``version`` 1 named the photo alone, and the second replaced the first's export). Not by its
+    folder, which a shoot moved or copied changes, nor by its size or file time: a photo edited
+    elsewhere since is this photo still, its export replaced (:func:`already_done`), not kept beside
+    a new one. A photo without a date a parser here can read (a screenshot, a CR3) is named alone."""
     import hashlib
 
-    return hashlib.blake2b(src.name.encode("utf-8", "surrogateescape"), digest_size=4).hexdigest()
+    from .io.metadata import capture_time
+
+    what = src.name
+    if version == 2:
+        taken = capture_time(src)
+        what += f"\0{taken.isoformat()}" if taken is not None else ""
+    return hashlib.blake2b(what.encode("utf-8", "surrogateescape"), digest_size=4).hexdigest()
+
+
+def photo_ids(src: Path) -> tuple[str, str]:
+    """The :func:`occupant` ids that name ``src``: as this Retouch marks it, and as the forty-third
+    session's did (whose exports stay this photo's after an update)."""
+    return f"2:{photo_mark(src, 2)}", f"1:{photo_mark(src, 1)}"
 
 
 def already_done(job: Job) -> bool:
@@ -252,8 +283,8 @@ def already_done(job: Job) -> bool:
     tag = output_mark(job.dst) if _photo_at(job.dst) else ""  # its header read once
     if tag is None:  # a photo Retouch did not write: never done, nor replaced (export_one)
         return False
-    if tag and tag != made_from(job):  # none: an export of an older Retouch (or a TIFF written
-        return False                   # without exiv2), judged by the times alone
+    if tag and tag != made_from(job) and (mark_version(tag) != 1 or tag != made_from(job, 1)):
+        return False  # none: an export of an older Retouch (or a TIFF written without exiv2), judged by the times alone
     try:
         made = os.stat(job.dst).st_mtime_ns
         s = job.settings

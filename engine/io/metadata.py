@@ -264,8 +264,11 @@ def capture_time(path: str | Path) -> datetime | None:
     """When the photo was taken, from its own tags alone: a JPEG's or PNG's EXIF (Pillow reads the
     header, not the pixels), a TIFF-based file's tags (TIFF, DNG, NEF, CR2, ARW, PEF...). Pure
     Python parsers and no decode, so the app may read a folder's dates itself. None for formats
-    only LibRaw parses (CR3, RAF...), and for a photo without a date."""
+    only LibRaw parses (CR3, RAF...), and for a photo without a date, or anything but a regular
+    file (a FIFO named IMG_1.ARW blocked its reader for good)."""
     path = Path(path)
+    if not path.is_file():
+        return None
     if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
         from PIL import Image
 

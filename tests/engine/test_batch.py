@@ -275,6 +275,48 @@ def test_a_photo_exported_alone_never_replaces_another_photos_export(sources, tm
     assert (out / "2007-08-06-2.jpg").read_bytes() != before and not (out / "2007-08-06-3.jpg").exists()
 
 
+def test_two_cameras_photos_of_one_name_keep_their_own_exports(sources, tmp_path):
+    """Two cameras' IMG_0001.JPG of one day, exported into one folder with "{date}" or "{stem}",
+    passed for one photo (the forty-third session's fingerprint named a photo by its file name):
+    the second replaced the first's export. Their capture times tell them apart now."""
+    import piexif
+
+    from engine.batch_worker import made_from, mark_version, photo_mark
+    from engine.io.metadata import made_from_tag
+
+    cards = [tmp_path / "card_a", tmp_path / "card_b"]
+    for card, when in zip(cards, (b"2007:08:06 10:00:00", b"2007:08:06 11:30:00"), strict=True):
+        card.mkdir()
+        exif = piexif.load(str(sources / "dune.jpg"))
+        exif["Exif"][piexif.ExifIFD.DateTimeOriginal] = when
+        shutil.copy(sources / "dune.jpg", card / "IMG_0001.JPG")
+        piexif.insert(piexif.dump(exif), str(card / "IMG_0001.JPG"))
+    assert photo_mark(cards[0] / "IMG_0001.JPG") != photo_mark(cards[1] / "IMG_0001.JPG")
+    assert photo_mark(cards[0] / "IMG_0001.JPG", 1) == photo_mark(cards[1] / "IMG_0001.JPG", 1)
+    out, small = tmp_path / "out", ExportSettings(long_edge=96)
+    for template in ("{date}", "{stem}"):
+        names = []
+        for card in cards:  # each card exported on its own, into one folder
+            plan = plan_jobs(card, out / template.strip("{}"), small, template=template)
+            [p] = export_all(plan, workers=1)
+            assert p.result.status == "done"
+            names.append(p.result.dst.name)
+        assert names in (["2007-08-06.jpg", "2007-08-06-2.jpg"], ["IMG_0001.jpg", "IMG_0001-2.jpg"])
+        for card, name in zip(cards, names, strict=True):  # again: each its own file, nothing to redo
+            [job] = plan_jobs(card, out / template.strip("{}"), small, template=template)
+            assert job.dst.name == name and mark_version(made_from_tag(job.dst)) == 2
+            assert [p.result.status for p in export_all([job], workers=1)] == ["skipped"]
+    # an export the forty-third session wrote (the photo by its name) is still its photo's, and done
+    from engine.io import write_image
+
+    (out / "v1").mkdir()
+    [job] = plan_jobs(cards[0], out / "v1", small)
+    write_image(job.dst, np.zeros((8, 8, 3), np.uint8), made_from=made_from(job, 1))
+    assert mark_version(made_from_tag(job.dst)) == 1
+    [again] = plan_jobs(cards[0], out / "v1", small)
+    assert again.dst == job.dst and [p.result.status for p in export_all([again], workers=1)] == ["skipped"]
+
+
 def test_colliding_names_are_distinct_and_never_hit_an_original(sources, tmp_path):
     shoot = tmp_path / "in"
     shoot.mkdir()
