@@ -9,9 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from engine.recipe import Recipe
 
@@ -131,6 +140,22 @@ def _placeholder(text: str, colour: str) -> QIcon:
     return QIcon(pix)
 
 
+class _ShownFrame(QStyledItemDelegate):
+    """The photo shown, outlined: with several selected (for Paste or Export) it looked like the
+    others, as Lightroom's brighter active frame tells it apart."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().paint(painter, option, index)
+        view = self.parent()
+        if isinstance(view, QListWidget) and index == view.currentIndex():
+            painter.save()
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QPen(QColor(theme.ACCENT), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(QRectF(option.rect).adjusted(1, 1, -1, -1), 4, 4)
+            painter.restore()
+
+
 class Filmstrip(QListWidget):
     activated_path = Signal(object)  # Path
     unreadable_changed = Signal(int)  # how many of the photos listed cannot be opened
@@ -161,6 +186,7 @@ class Filmstrip(QListWidget):
         self._pending: dict[Path, None] = {}  # camera looks still to load, in the strip's order
         self._owed_looks: dict[Path, None] = {}  # edited photos' looks still to render, after those
         self._feeding = False  # one of them is on the pool: the next is picked when it is back
+        self.setItemDelegate(_ShownFrame(self))
         self.currentItemChanged.connect(self._current)
 
     def _restart(self) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import piexif
 import pytest
 from PIL import Image
-from PySide6.QtGui import QIcon, QImage
+from PySide6.QtGui import QColor, QIcon, QImage
 from PySide6.QtWidgets import QApplication, QMessageBox
 from qt_helpers import TIMEOUT, auto_and_wait, icon_image, open_and_wait, qimage_array, settle
 
@@ -698,6 +698,25 @@ def test_filmstrip_counts_as_people_do_and_shows_selected_photos_untinted(qtbot,
         normal, selected = (qimage_array(icon.pixmap(size, mode).toImage()) for mode in
                             (QIcon.Mode.Normal, QIcon.Mode.Selected))
         np.testing.assert_array_equal(normal, selected)
+
+
+def test_the_photo_shown_is_outlined_among_the_selected(qtbot, win, folder):
+    """With several photos selected (for Paste or Export), the one shown looked like the others."""
+    from app import theme
+
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, b)
+    win.filmstrip.items[a].setSelected(True)
+    assert len(win.filmstrip.selected_paths()) == 2 and win.doc.path == b
+    shot = qimage_array(win.filmstrip.grab().toImage())
+    accent = np.array(QColor(theme.ACCENT).getRgb()[:3])
+
+    def outlined(path: Path) -> float:  # the share of the frame's left edge in the accent colour
+        r = win.filmstrip.visualItemRect(win.filmstrip.items[path])
+        edge = shot[r.top() + 8:r.bottom() - 8, r.left() + 1]
+        return float((np.abs(edge.astype(int) - accent).max(1) < 40).mean())
+
+    assert outlined(b) > 0.9 and outlined(a) < 0.1
 
 
 def test_export_cancel_stops_and_leaves_no_partial_files(qtbot, win, folder, tmp_path):
