@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,7 +36,7 @@ THUMB = 128
 _dpr = 1.0
 PATH_ROLE = Qt.ItemDataRole.UserRole
 FAILED_ROLE = Qt.ItemDataRole.UserRole + 1  # why the photo cannot be opened
-LOOK_ROLE = Qt.ItemDataRole.UserRole + 2  # the thumbnail shown: (box, where in it, whether edited)
+LOOK_ROLE = Qt.ItemDataRole.UserRole + 2  # the thumbnail shown: (box, where in it, the steps it shows)
 _ONLY = QItemSelectionModel.SelectionFlag.ClearAndSelect
 
 
@@ -83,6 +83,21 @@ def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
     if kept is not None:
         return _at_dpr(kept)
     return thumb_cache.store(key, _render_thumbnail(path, recipe))
+
+
+def _sidecar_look(path: Path, recipe: Recipe | None = None) -> tuple[QImage, str]:
+    """On the pool: ``path`` as ``recipe`` (else its sidecar's steps) shows it, and those steps
+    (:func:`thumb_cache.steps_key`)."""
+    from engine.recipe import has_sidecar, sidecar_path
+
+    if recipe is None:
+        recipe = Recipe.load(sidecar_path(path)) if has_sidecar(path) else Recipe()
+    return render_thumbnail(path, recipe), thumb_cache.steps_key(recipe)
+
+
+def _look(res: QImage | tuple[QImage, str]) -> tuple[QImage, str]:
+    """A camera look (an image: the steps of no edit) or an edited look (the image and its steps)."""
+    return (res, thumb_cache.steps_key(Recipe())) if isinstance(res, QImage) else res
 
 
 def _render_thumbnail(path: Path, recipe: Recipe) -> QImage:
@@ -183,8 +198,10 @@ class Filmstrip(QListWidget):
         self._thumb_version: dict[Path, int] = {}  # the newest look asked for each photo wins
         self._looks: dict[Path, tuple[int, Recipe | None]] = {}  # asked, not yet rendering
         self._looks_lock = threading.Lock()
-        self._pending: dict[Path, None] = {}  # camera looks still to load, in the strip's order
-        self._owed_looks: dict[Path, None] = {}  # edited photos' looks still to render, after those
+        # camera looks still to load, in the strip's order, each with its photo's look version
+        # when asked; and the edited photos' looks still to render, after those
+        self._pending: dict[Path, int] = {}
+        self._owed_looks: dict[Path, int] = {}
         self._feeding = False  # one of them is on the pool: the next is picked when it is back
         self.setItemDelegate(_ShownFrame(self))
         self.currentItemChanged.connect(self._current)
@@ -227,35 +244,42 @@ class Filmstrip(QListWidget):
         """Queue ``paths``' thumbnails: each camera look first, then the edited photos' looks. They
         are fed to the pool one at a time, the photos in view (the shown one's first) before the
         rest, so a long shoot's visible frames fill at once wherever it is scrolled to (they loaded
-        in name order: the last ones in view waited for the whole folder)."""
-        self._pending.update(dict.fromkeys(paths))
-        self._owed_looks.update(dict.fromkeys(p for p in paths if self.is_edited(p)))
-        self._feed()
+        in name order: the last ones in view waited for the whole folder). The first starts once
+        the caller has picked the photo shown (a folder opened at its last photo loaded its first)."""
+        for p in paths:  # each with the look it would replace: one set or asked meanwhile wins
+            self._pending[p] = self._thumb_version.get(p, 0)
+            if self.is_edited(p):
+                self._owed_looks[p] = 0
+        QTimer.singleShot(0, self, self._feed)
 
     def _feed(self) -> None:
         """Start the next thumbnail: the camera looks of the photos in view, then their edited
         looks, then the rest of the strip's in the same order."""
-        if self._feeding:
-            return
-        near = self._near_rows()
-        for pending, rows in ((self._pending, near), (self._owed_looks, near),  # in view
-                              (self._pending, None), (self._owed_looks, None)):  # the strip's order
-            path = self._next_wanted(pending, rows)
-            if path is not None:
-                break
-        else:
-            return
-        del pending[path]
-        gen, edited = self._generation, pending is self._owed_looks
+        while not self._feeding:
+            near = self._near_rows()
+            for pending, rows in ((self._pending, near), (self._owed_looks, near),  # in view
+                                  (self._pending, None), (self._owed_looks, None)):  # the strip's order
+                path = self._next_wanted(pending, rows)
+                if path is not None:
+                    break
+            else:
+                return
+            queued = pending.pop(path)
+            self._start(path, edited=pending is self._owed_looks, queued=queued)
+
+    def _start(self, path: Path, *, edited: bool, queued: int) -> None:
+        gen = self._generation
         if not edited:
-            job, version = load_thumbnail, self._thumb_version.get(path, 0)  # an edited look set meanwhile wins
+            if self._thumb_version.get(path, 0) != queued:
+                return  # an edited look was set or asked for since: the camera look would hide it
+            job, version = load_thumbnail, queued
             failed = lambda e: self._thumb_failed(gen, path, e)  # noqa: E731
         else:
-            job, version = render_thumbnail, self._bump(path)  # its sidecar's edits
+            job, version = _sidecar_look, self._bump(path)
             failed = lambda e: log.info("no edited thumbnail for %s: %s", path, e)  # noqa: E731
         self._feeding = True
         run_in_pool(job, path, pool=self.pool,
-                    on_done=lambda img: (self._edited(gen, path, version, img, edited), self._fed(gen)),
+                    on_done=lambda res: (self._edited(gen, path, version, *_look(res)), self._fed(gen)),
                     on_error=lambda e, tb: (failed(e), self._fed(gen)))
 
     def _fed(self, gen: int) -> None:
@@ -272,8 +296,9 @@ class Filmstrip(QListWidget):
         rows = sorted(range(first, last + 1), key=lambda r: abs(r - cur) if first <= cur <= last else r)
         return [cur, *rows] if 0 <= cur < n else rows
 
-    def _next_wanted(self, pending: dict[Path, None], near: list[int] | None) -> Path | None:
-        """The first photo of ``pending`` in the rows ``near``; with ``near`` None, in ``pending``'s order."""
+    def _next_wanted(self, pending: dict[Path, int], near: list[int] | None) -> Path | None:
+        """The first photo of ``pending`` in the rows ``near``; with ``near`` None, in ``pending``'s
+        order (the strip's: :meth:`reorder` keeps it)."""
         if not pending:
             return None
         if near is None:
@@ -298,43 +323,44 @@ class Filmstrip(QListWidget):
         if not queued:
             gen = self._generation
             run_in_pool(self._render_look, path, pool=self.pool,
-                        on_done=lambda res: self._edited(gen, path, *res),
+                        on_done=lambda res: self._edited(gen, path, res[0], *_look(res[1])),
                         on_error=lambda e, tb: log.info("no edited thumbnail for %s: %s", path, e))
 
-    def _render_look(self, path: Path) -> tuple[int, QImage]:
+    def _render_look(self, path: Path) -> tuple[int, tuple[QImage, str]]:
         """On the pool: the newest look asked for ``path``, rendered."""
         with self._looks_lock:
             version, recipe = self._looks.pop(path)
-        return version, render_thumbnail(path, recipe)
+        return version, _sidecar_look(path, recipe)
 
     def _bump(self, path: Path) -> int:
         self._thumb_version[path] = self._thumb_version.get(path, 0) + 1
         return self._thumb_version[path]
 
-    def _edited(self, gen: int, path: Path, version: int, img: QImage, edited: bool = True) -> None:
+    def _edited(self, gen: int, path: Path, version: int, img: QImage, steps: str | None) -> None:
         if gen == self._generation and self._thumb_version.get(path, 0) == version:
-            self._thumb(gen, path, img, edited)
+            self._thumb(gen, path, img, steps)
 
-    def _thumb(self, gen: int, path: Path, img: QImage | QPixmap, edited: bool) -> None:
+    def _thumb(self, gen: int, path: Path, img: QImage | QPixmap, steps: str | None) -> None:
         item = self.items.get(path)
         if gen == self._generation and item is not None and not item.data(FAILED_ROLE):
             box, at = _boxed(img)
             item.setIcon(_icon(box))
-            item.setData(LOOK_ROLE, (box, at, edited))
+            item.setData(LOOK_ROLE, (box, at, steps))
             self.thumbs_done.add(path)
 
-    def look(self, path: Path) -> tuple[QImage, bool] | None:
-        """``path``'s thumbnail as shown (on the screen's profile), and whether it shows its edits
-        (else it is the camera's look); None before it is made. The viewer shows it while the
-        photo opens: a blank "Opening…" frame, or an edited photo's camera look, came first."""
+    def look(self, path: Path) -> tuple[QImage, str | None] | None:
+        """``path``'s thumbnail as shown (on the screen's profile), and the steps it shows
+        (:func:`thumb_cache.steps_key`, that of no step for its camera look; None: not known); None
+        before it is made. The viewer shows it while the photo opens: a blank "Opening…" frame, or
+        an edited photo's camera look, came first."""
         item = self.items.get(path)
         shown = item.data(LOOK_ROLE) if item is not None and not item.data(FAILED_ROLE) else None
         if shown is None:
             return None
-        box, at, edited = shown
+        box, at, steps = shown
         img = box.toImage().copy(at)
         img.setDevicePixelRatio(1.0)
-        return img, edited
+        return img, steps
 
     def _thumb_failed(self, gen: int, path: Path, exc: BaseException) -> None:
         from engine.io import ImageError
@@ -373,13 +399,14 @@ class Filmstrip(QListWidget):
         self.unreadable_changed.emit(sum(self.is_failed(p) for p in self.items))
         self._load_thumbnails([path])
 
-    def set_thumbnail(self, path: Path, pix: QPixmap) -> None:
-        """Show the edited render instead of the camera's preview (after an edit settles)."""
+    def set_thumbnail(self, path: Path, pix: QPixmap, recipe: Recipe | None = None) -> None:
+        """Show the edited render instead of the camera's preview (after an edit settles);
+        ``recipe``: the steps it shows, where known."""
         item = self.items.get(path)
         if item is not None and not item.data(FAILED_ROLE):
             self._bump(path)  # a background render of an older edit, or its camera look, arriving later is dropped
             self._owed_looks.pop(path, None)
-            self._thumb(self._generation, path, pix, True)
+            self._thumb(self._generation, path, pix, None if recipe is None else thumb_cache.steps_key(recipe))
 
     def set_edited(self, path: Path, edited: bool) -> None:
         """A dot before the name marks photos that carry edits (a sidecar)."""
@@ -412,6 +439,9 @@ class Filmstrip(QListWidget):
             while self.count():
                 self.takeItem(0)
             self.items = {p: self.items[p] for p in paths}
+            # the thumbnails still to make follow the new order (by capture time, say)
+            self._pending = {p: self._pending[p] for p in paths if p in self._pending}
+            self._owed_looks = {p: self._owed_looks[p] for p in paths if p in self._owed_looks}
             for item in self.items.values():
                 self.addItem(item)
             if current is not None:

@@ -54,6 +54,11 @@ def _code_version() -> str:
     return json.dumps([ours, DECODE_VERSION, sorted((op, spec.version) for op, spec in REGISTRY.items())])
 
 
+def steps_key(recipe: Recipe) -> str:
+    """What of ``recipe`` renders: its active steps, each filter's version and parameters."""
+    return json.dumps([[s.op, s.spec.version, s.to_json()["params"]] for s in recipe.active()])
+
+
 def key(path: Path, recipe: Recipe, side: int) -> str | None:
     """The cache key of ``path`` rendered with ``recipe`` at ``side`` device pixels; None if the
     photo cannot be looked at."""
@@ -61,8 +66,8 @@ def key(path: Path, recipe: Recipe, side: int) -> str | None:
         st = os.stat(path)
     except OSError:
         return None
-    steps = [[s.op, s.spec.version, s.to_json()["params"]] for s in recipe.active()]  # what renders
-    what = [str(Path(path).absolute()), st.st_size, st.st_mtime_ns, steps, side, _code_version()]
+    what = [str(Path(path).absolute()), st.st_size, st.st_mtime_ns, json.loads(steps_key(recipe)), side,
+            _code_version()]
     return hashlib.sha256(json.dumps(what).encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -96,7 +101,7 @@ def store(k: str | None, img: QImage) -> QImage:
     d = cache_dir()
     try:
         d.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(d / f"{k}{SUFFIX}", data.data())
+        atomic_write_bytes(d / f"{k}{SUFFIX}", data.data(), durable=False)
     except OSError:
         return kept
     _trim_once(d)

@@ -37,7 +37,7 @@ from engine.runners.constancy import DEFAULT_WB
 from engine.runners.meter import DEFAULT_METER
 
 from . import agent as agent_mod
-from . import display
+from . import display, thumb_cache
 from .controls import Nudges, commit_typing
 from .document import PhotoDoc, file_stamp
 from .errors import show_error
@@ -512,14 +512,17 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         if doc.failed:
             self._show_failed(doc)
             return
-        standin = self.filmstrip.look(path)
-        self._edited_standin = standin is not None and standin[1] and bool(doc.recipe.active())
+        standin, steps = self.filmstrip.look(path) or (None, None)
+        edits = thumb_cache.steps_key(doc.recipe)
+        if steps not in (edits, thumb_cache.steps_key(Recipe())):
+            standin = None  # an older edit's look (edited since, here or in another window)
+        self._edited_standin = standin is not None and steps == edits and bool(doc.recipe.active())
         if standin is None:
             self.viewer.clear(f"Opening {path.name}…")
         else:  # its thumbnail, until a sharper picture comes (walking a shoot showed blank frames)
-            img = standin[0]  # smoothly enlarged here: the viewer draws a small image's pixels as blocks
-            img = img.scaled(self.viewer.size() * self.viewer.devicePixelRatioF(), Qt.AspectRatioMode.KeepAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
+            img = standin.scaled(  # smoothly enlarged here: the viewer draws a small image's pixels as blocks
+                self.viewer.size() * self.viewer.devicePixelRatioF(), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation)
             self.viewer.set_photo(img.size(), img)
             self.render_label.setText(self._embedded_label("thumbnail"))
             self._notice_timer.start()

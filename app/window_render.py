@@ -249,8 +249,9 @@ class RenderMixin:
     def _refresh_thumbnail(self) -> None:
         if self.doc is not None and self.viewer.after is not None and self.shown_preview >= 0 \
                 and not self._shown_variation:
-            self.filmstrip.set_thumbnail(self.doc.path, self.viewer.after)
-            if self.shown_preview == self._latest.get("preview"):  # the newest edit is in it
+            newest = self.shown_preview == self._latest.get("preview")  # the newest edit is in it
+            self.filmstrip.set_thumbnail(self.doc.path, self.viewer.after, self.doc.recipe if newest else None)
+            if newest:
                 self._thumb_owed = None
 
     def _warmed(self) -> None:

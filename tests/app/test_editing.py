@@ -524,13 +524,15 @@ def test_a_photo_reached_shows_its_thumbnail_and_never_its_camera_look_over_its_
     import threading
 
     import app.window as window_mod
+    from app import thumb_cache
 
     a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
     open_and_wait(qtbot, win, b)
     plain = icon_image(win.filmstrip.items[a].icon())
-    Recipe([Step("exposure", {"ev": 1.5})]).save(sidecar_path(a))
+    edit = Recipe([Step("exposure", {"ev": 1.5})])
+    edit.save(sidecar_path(a))
     win.filmstrip.set_paths([a, b])  # as the folder reopened with a's edits
-    qtbot.waitUntil(lambda: (look := win.filmstrip.look(a)) is not None and look[1], timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: (win.filmstrip.look(a) or (None, ""))[1] == thumb_cache.steps_key(edit), timeout=TIMEOUT)
     win.filmstrip.pool.waitForDone(TIMEOUT)
     gate, real = threading.Event(), window_mod.decode
     monkeypatch.setattr(window_mod, "decode", lambda path, wanted=None: gate.wait(30) and real(path, wanted))
@@ -565,6 +567,31 @@ def test_a_photo_reached_shows_its_thumbnail_and_never_its_camera_look_over_its_
     finally:
         gate.set()
     qtbot.waitUntil(lambda: win.render_label.text().startswith("render"), timeout=TIMEOUT)
+
+
+def test_an_older_edits_thumbnail_never_stands_in_for_the_photo(qtbot, win, folder):
+    """A photo edited since its thumbnail was made (here, or in another window) showed the older
+    edit's look over the new one until its render: 1.4 s at 24 MP, the edit the other way."""
+    from app import thumb_cache
+
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    brighter = Recipe([Step("exposure", {"ev": 1.5})])
+    brighter.save(sidecar_path(a))
+    open_and_wait(qtbot, win, b)
+    qtbot.waitUntil(lambda: (win.filmstrip.look(a) or (None, ""))[1] == thumb_cache.steps_key(brighter),
+                    timeout=TIMEOUT)
+    Recipe([Step("exposure", {"ev": -1.5})]).save(sidecar_path(a))  # another window's edit
+    win.show_photo(a)
+    assert win.viewer.message.startswith("Opening") and not win.render_label.text().startswith("thumbnail")
+    qtbot.waitUntil(lambda: win._rendered_once, timeout=TIMEOUT)
+    settle(qtbot, win)
+    assert shown(win).mean() < 100  # the darker edit
+    # back on b, then a again at once: its thumbnail now shows the darker edit (set from the render)
+    qtbot.waitUntil(lambda: (win.filmstrip.look(a) or (None, ""))[1] == thumb_cache.steps_key(win.doc.recipe),
+                    timeout=TIMEOUT)
+    win.show_photo(b)
+    win.show_photo(a)
+    assert win.render_label.text().startswith("thumbnail") and win._edited_standin
 
 
 def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, folder):

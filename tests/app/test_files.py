@@ -628,6 +628,28 @@ def test_thumbnails_in_view_are_made_first(qtbot, win, folder, monkeypatch):
     assert order.index(("edited", "c_58.jpg")) < names.index("c_20.jpg")
 
 
+def test_edits_pasted_before_the_thumbnails_are_in_keep_their_look(qtbot, win, folder):
+    """A QA's: pasting onto photos whose camera thumbnails were still queued left 19 of 19 showing
+    the camera look for the session (the camera look, loaded last, replaced the edited one)."""
+    from app import thumb_cache
+
+    for i in range(12):
+        shutil.copy2(folder / "b_dune.jpg", folder / f"c_{i:02d}.jpg")
+    paths = sorted(folder.glob("*.[jd]*[gg]"))
+    strip = win.filmstrip
+    strip.set_paths(paths)  # nothing loaded yet: the first starts from the event loop
+    pasted = Recipe([Step("exposure", {"ev": 1.5})])
+    for p in paths[-6:]:
+        strip.refresh(p, pasted)
+    qtbot.waitUntil(lambda: len(strip.thumbs_done) == len(paths) and not strip._feeding, timeout=TIMEOUT)
+    strip.pool.waitForDone(TIMEOUT)
+    qtbot.wait(50)  # the last results delivered
+    plain = icon_image(strip.items[paths[1]].icon())
+    for p in paths[-6:]:
+        assert strip.look(p)[1] == thumb_cache.steps_key(pasted), p.name
+        assert icon_image(strip.items[p].icon()).mean() > plain.mean() + 30, p.name
+
+
 def test_excepthook_shows_actionable_message(qtbot, win):
     from app.errors import install_excepthook
 
