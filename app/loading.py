@@ -17,6 +17,9 @@ DECODE_TIMEOUT_S = 120.0
 
 #: A RAW file at least this large opens from a half-size decode first (see :func:`decode_quick`)
 QUICK_RAW_BYTES = 16 * 2**20
+#: A JPEG this large may open from a reduced decode first (:func:`decode_quick`: one at least twice
+#: the preview level, read by DCT scaling)
+QUICK_JPEG_BYTES = 1 * 2**20
 
 
 def is_raw(path: Path) -> bool:
@@ -27,9 +30,11 @@ def is_raw(path: Path) -> bool:
 
 
 def quick_open(path: Path) -> bool:
-    """A RAW large enough to open from a half-size decode first (:func:`decode_quick`)."""
+    """A RAW or a JPEG large enough to open from a reduced decode first (:func:`decode_quick`)."""
     try:
-        return is_raw(path) and path.stat().st_size >= QUICK_RAW_BYTES
+        if is_raw(path):
+            return path.stat().st_size >= QUICK_RAW_BYTES
+        return path.suffix.lower() in (".jpg", ".jpeg") and path.stat().st_size >= QUICK_JPEG_BYTES
     except OSError:
         return False
 
@@ -91,9 +96,12 @@ def decode_quick(path: Path, wanted: Callable[[], bool] | None = None) -> Decode
     """The preview levels of a large RAW from LibRaw's half-size decode (no demosaic, a quarter of
     the pixels), in a child as :func:`decode`: editable in ~2 s where the full decode of a 45 MP RAW
     took 8.5 s (the embedded JPEG is on screen meanwhile, but cannot be edited). The full decode
-    follows for 100 % views. None where half the sensor is smaller than the preview level."""
+    follows for 100 % views. None where half the sensor is smaller than the preview level.
+    A large JPEG's, from its reduced decode (:func:`_jpeg_quick`)."""
     if wanted is not None and not wanted():
         raise Skipped(path)
+    if not is_raw(path):
+        return _jpeg_quick(path)
     from engine.io import DecodeCancelled, load_photo
 
     try:
@@ -108,6 +116,24 @@ def decode_quick(path: Path, wanted: Callable[[], bool] | None = None) -> Decode
     draft = small(preview, DRAFT_EDGE)
     draft.setflags(write=False)
     return Decoded(path, None, preview, draft, photo.meta)
+
+
+def _jpeg_quick(path: Path) -> Decoded | None:
+    """A large JPEG's preview levels from its reduced decode (DCT scaling, as its quick preview is
+    read), linearised as the full decode is: a 24 MP camera JPEG was editable, and an edited one
+    shown as edited, after its full decode (1.9-2.2 s; this takes 0.24-0.35 s). None where the JPEG
+    is under twice the preview level (DCT scaling cannot reduce it: the full decode is as quick)."""
+    from engine.io import read_metadata
+    from engine.io.image import linearize, raster_preview
+
+    meta = read_metadata(path)
+    if max(meta.width, meta.height) < 2 * PREVIEW_EDGE:
+        return None
+    preview = small(linearize(raster_preview(path, PREVIEW_EDGE)), PREVIEW_EDGE)
+    preview.setflags(write=False)
+    draft = small(preview, DRAFT_EDGE)
+    draft.setflags(write=False)
+    return Decoded(path, None, preview, draft, meta)
 
 
 def small(linear: np.ndarray, edge: int) -> np.ndarray:

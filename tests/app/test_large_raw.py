@@ -133,3 +133,37 @@ def test_coming_back_while_its_decodes_run_starts_none_again(qtbot, win, big_dng
     gate.set()
     qtbot.waitUntil(lambda: win.doc.linear is not None, timeout=TIMEOUT * 2)
     assert sorted(k for k in started if k[1] == "a_big.dng") == [("full", "a_big.dng"), ("quick", "a_big.dng")]
+
+
+def test_a_large_jpeg_is_editable_and_shown_edited_before_its_full_decode(qtbot, win, photo_srgb8, tmp_path,
+                                                                          monkeypatch):
+    """A 24 MP camera JPEG was editable, and shown with its edits, only after its full decode in a
+    child (2 s; an edited one showed its blurred thumbnail until then). Its reduced decode (DCT
+    scaling, as its quick preview) gives the preview levels first, as a large RAW's half-size one."""
+    from app.loading import QUICK_JPEG_BYTES, small
+    from engine.recipe import Recipe, Step, sidecar_path
+
+    rng = np.random.default_rng(0)
+    big = np.asarray(Image.fromarray(photo_srgb8).resize((4800, 3000), Image.Resampling.BICUBIC), np.int16)
+    big = np.clip(big + rng.integers(-6, 7, big.shape), 0, 255).astype(np.uint8)  # a camera's grain
+    path = tmp_path / "big.jpg"
+    Image.fromarray(big).save(path, quality=92)
+    assert path.stat().st_size >= QUICK_JPEG_BYTES
+    Recipe([Step("exposure", {"ev": 1.0})]).save(sidecar_path(path))
+    gate, real_full = threading.Event(), window_mod.decode
+    monkeypatch.setattr(window_mod, "decode", lambda p, wanted=None: gate.wait(TIMEOUT / 1000) and real_full(p, wanted))
+    try:
+        with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+            win.open_path(path)
+        doc = win.doc
+        assert doc.linear is None and max(doc.preview_linear.shape[:2]) == PREVIEW_EDGE
+        assert (win.viewer.full.width(), win.viewer.full.height()) == (4800, 3000)
+        settle(qtbot, win)
+        assert win.render_label.text().startswith("render")  # its edits on screen, the full decode held
+    finally:
+        gate.set()
+    levels = doc.preview_linear
+    qtbot.waitUntil(lambda: doc.linear is not None, timeout=TIMEOUT * 2)
+    assert doc.preview_linear is levels  # the screen does not change when the full decode lands
+    full_level = small(doc.linear, PREVIEW_EDGE)
+    assert np.abs(full_level - levels).mean() < 0.005  # the same photo, the same colours
