@@ -32,7 +32,17 @@ from pathlib import Path
 
 from .atomic import in_use, temp_stem, unwritable
 from .batch_names import FIELDS, TemplateError, check_template, field_values, inside, render_name
-from .batch_worker import ALREADY, ExportSettings, Job, Result, already_done, export_one, init_worker, photo_ids
+from .batch_worker import (
+    ALREADY,
+    ExportSettings,
+    Identity,
+    Job,
+    Result,
+    already_done,
+    export_one,
+    identity,
+    init_worker,
+)
 from .batch_worker import occupant as _occupant
 from .folders import scan_folder
 from .formats import FORMATS, SIXTEEN_BIT, SUFFIX_FORMAT
@@ -187,7 +197,7 @@ def plan_jobs(
         if real in taken:
             return "all"
         who = occupant(dst, real)
-        return "all" if who == "foreign" else None if who is None or who in photo.ids else who
+        return "all" if who == "foreign" else None if who is None or photo.ident.owns(who) else who
 
     counts: dict[str, int] = {}
     kinds: dict[str, set[str]] = {}  # the extensions of the photos asking for each name
@@ -213,8 +223,8 @@ def plan_jobs(
             rel = rel.with_name(f"{rel.name}_{ext}")
             dst = out_dir / (str(rel) + suffix)
         base, mark, photo = rel, str(rel).casefold(), _Photo(src)
-        own = next((n for pid in photo.ids if (n := held[mark].pop(pid, None)) is not None), None) \
-            if held.get(mark) else None
+        mine = [who for who in held.get(mark, ()) if photo.ident.owns(who)]
+        own = held[mark].pop(mine[0]) if mine else None
         n = own if own is not None else numbered.get(mark, 1)
         if n > 1:
             dst = out_dir / (f"{base}-{n}" + suffix)
@@ -298,15 +308,15 @@ def _with_namesakes(sources: list[Path]) -> list[Path]:
 
 
 class _Photo:
-    """A photo being planned; its ids (:func:`photo_ids`, a read of its header) only read when an
+    """A photo being planned; its :class:`Identity` (a read of its header) only read when an
     export of Retouch's holds a name it asks for."""
 
     def __init__(self, src: Path):
         self.src = src
 
     @functools.cached_property
-    def ids(self) -> tuple[str, str]:
-        return photo_ids(self.src)
+    def ident(self) -> Identity:
+        return identity(self.src)
 
 
 def _real(p: Path) -> str:

@@ -216,7 +216,7 @@ def _run(jobs: Plan, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     _summary(console, results, len(jobs), in_dir, "stopped" if fatal is not None else "cancelled" if cancelled else "")
     renamed = renamed_text(jobs, {r.src: r.dst for r in results if r.status == "done"})
     if renamed:  # the photographer looks for the name the template gives
-        console.print(_shown(renamed))
+        console.print(_shown(renamed), soft_wrap=True)  # file names are copied from it: never broken mid-name
     if cancelled and fatal is None:
         return 130
     return 1 if jobs.unreadable or any(r.status == "failed" for r in results) else 0

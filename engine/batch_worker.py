@@ -98,7 +98,7 @@ def occupant(dst: Path) -> str | None:
     """Who holds ``dst``, in one read of its header: "foreign" (a photo Retouch did not write:
     kept from every output), the photo whose export it is (kept from the other photos' outputs: a
     day's photos named "{date}", one exported on its own after another, as Lightroom's "choose a
-    new name"), as one of :func:`photo_ids`, or None: nothing, not a photo, or an export of the
+    new name"), as :meth:`Identity.owns` reads it, or None: nothing, not a photo, or an export of the
     forty-second session's Retouch, whose fingerprint names no photo (judged as any photo's)."""
     from .io.metadata import output_mark
 
@@ -108,6 +108,11 @@ def occupant(dst: Path) -> str | None:
     if mark is None:
         return "foreign"
     version = mark_version(mark)
+    if version == 1:  # its photo by name alone: its capture time, carried into it, tells more
+        from .io.metadata import capture_time
+
+        taken = capture_time(dst)
+        return f"1:{mark[:8]}:{taken.isoformat() if taken else ''}"
     return f"{version}:{mark[:8]}" if version else None
 
 
@@ -243,7 +248,7 @@ def made_from(job: Job, version: int = 2) -> str:
     return body + _check(body, version)
 
 
-def photo_mark(src: Path, version: int = 2) -> str:
+def photo_mark(src: Path, version: int = 2, taken: Any = ...) -> str:
     """The first 8 hex digits of :func:`made_from`: the photo, by its name and its capture time. An
     ImageUniqueID names one image, so two photos' outputs (a day's photos named "{date}") never pass
     for each other, and a plan can tell another photo's export at a name from this photo's
@@ -251,22 +256,47 @@ def photo_mark(src: Path, version: int = 2) -> str:
     (``version`` 1 named the photo alone, and the second replaced the first's export). Not by its
     folder, which a shoot moved or copied changes, nor by its size or file time: a photo edited
     elsewhere since is this photo still, its export replaced (:func:`already_done`), not kept beside
-    a new one. A photo without a date a parser here can read (a screenshot, a CR3) is named alone."""
+    a new one. A photo without a date a parser here can read (a screenshot, a CR3) is named alone.
+    ``taken``: its capture time, where read already."""
     import hashlib
 
     from .io.metadata import capture_time
 
     what = src.name
     if version == 2:
-        taken = capture_time(src)
+        taken = capture_time(src) if taken is ... else taken
         what += f"\0{taken.isoformat()}" if taken is not None else ""
     return hashlib.blake2b(what.encode("utf-8", "surrogateescape"), digest_size=4).hexdigest()
 
 
-def photo_ids(src: Path) -> tuple[str, str]:
-    """The :func:`occupant` ids that name ``src``: as this Retouch marks it, and as the forty-third
-    session's did (whose exports stay this photo's after an update)."""
-    return f"2:{photo_mark(src, 2)}", f"1:{photo_mark(src, 1)}"
+@dataclass(frozen=True)
+class Identity:
+    """A photo as export fingerprints name it: :func:`photo_mark` as this Retouch writes it, as the
+    forty-third session's did (by its name alone), and its capture time (ISO, "" unknown)."""
+
+    mark: str
+    name_mark: str
+    taken: str
+
+    def owns(self, who: str) -> bool:
+        """Whether the export :func:`occupant` says is ``who``'s is this photo's. One by name alone
+        (written before an update) is this photo's unless its carried capture time says otherwise:
+        a second camera's IMG_0001.JPG of the day replaced such an export (a QA's)."""
+        version, _, rest = who.partition(":")
+        if version == "2":
+            return rest == self.mark
+        if version == "1":
+            mark, _, taken = rest.partition(":")
+            return mark == self.name_mark and (not taken or not self.taken or taken == self.taken)
+        return False
+
+
+def identity(src: Path) -> Identity:
+    """``src``'s :class:`Identity`: one read of its header."""
+    from .io.metadata import capture_time
+
+    taken = capture_time(src)
+    return Identity(photo_mark(src, 2, taken), photo_mark(src, 1), taken.isoformat() if taken else "")
 
 
 def already_done(job: Job) -> bool:

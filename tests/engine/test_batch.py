@@ -311,10 +311,18 @@ def test_two_cameras_photos_of_one_name_keep_their_own_exports(sources, tmp_path
 
     (out / "v1").mkdir()
     [job] = plan_jobs(cards[0], out / "v1", small)
-    write_image(job.dst, np.zeros((8, 8, 3), np.uint8), made_from=made_from(job, 1))
+    from engine.io import read_metadata
+
+    write_image(job.dst, np.zeros((8, 8, 3), np.uint8), meta=read_metadata(job.src), made_from=made_from(job, 1))
     assert mark_version(made_from_tag(job.dst)) == 1
     [again] = plan_jobs(cards[0], out / "v1", small)
     assert again.dst == job.dst and [p.result.status for p in export_all([again], workers=1)] == ["skipped"]
+    # ... and not the other camera's photo of that name: its capture time, carried into the export,
+    # tells them apart (a QA's: the other camera's export replaced it without a word)
+    kept = job.dst.read_bytes()
+    [other] = plan_jobs(cards[1], out / "v1", small)
+    assert other.dst != job.dst and [p.result.status for p in export_all([other], workers=1)] == ["done"]
+    assert job.dst.read_bytes() == kept
 
 
 def test_a_days_photos_are_numbered_in_the_order_they_were_taken(sources, tmp_path):
