@@ -489,6 +489,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         if known:
             self._reload_if_changed(doc)
         self.doc = doc
+        self.filmstrip.set_edited(path, len(doc.recipe) > 0)  # edited in another window since the folder opened
         if self._pending is not None:  # Auto pressed on the photo left behind does not follow to this one
             self._pending = None
             self.panel.set_busy("")

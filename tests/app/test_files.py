@@ -650,6 +650,18 @@ def test_edits_pasted_before_the_thumbnails_are_in_keep_their_look(qtbot, win, f
         assert icon_image(strip.items[p].icon()).mean() > plain.mean() + 30, p.name
 
 
+def test_a_photo_edited_in_another_window_gets_its_dot_when_shown(qtbot, win, folder):
+    """A QA's: a photo first edited elsewhere after the folder opened showed its edits, but the
+    filmstrip's ● never came."""
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, b)
+    assert not win.filmstrip.is_edited(a)
+    Recipe([Step("exposure", {"ev": 1.0})]).save(sidecar_path(a))
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.show_photo(a)
+    assert win.filmstrip.is_edited(a) and len(win.doc.recipe) == 1
+
+
 def test_excepthook_shows_actionable_message(qtbot, win):
     from app.errors import install_excepthook
 
