@@ -489,7 +489,8 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         if known:
             self._reload_if_changed(doc)
         self.doc = doc
-        self.filmstrip.set_edited(path, len(doc.recipe) > 0)  # edited in another window since the folder opened
+        # edited in another window since the folder opened (or a newer Retouch's edits, kept as they are)
+        self.filmstrip.set_edited(path, len(doc.recipe) > 0 or doc.sidecar_locked)
         if self._pending is not None:  # Auto pressed on the photo left behind does not follow to this one
             self._pending = None
             self.panel.set_busy("")

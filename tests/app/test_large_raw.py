@@ -29,25 +29,21 @@ def big_dng(tmp_path_factory, photo_srgb8: np.ndarray) -> Path:
 
 
 def test_a_large_raw_is_editable_before_its_full_decode(qtbot, win, big_dng, monkeypatch):
-    quick_in = threading.Event()
-    real_quick, real_full = window_mod.decode_quick, window_mod.decode
+    shown_first = threading.Event()
+    real_full = window_mod.decode
 
-    def quick(path, wanted=None):
-        try:
-            return real_quick(path, wanted)
-        finally:
-            quick_in.set()
-
-    def full(path, wanted=None):  # held back until the quick levels are in, as a slow decode would be
-        quick_in.wait(TIMEOUT / 1000)
+    def full(path, wanted=None):  # held back until the photo is shown, as a slow decode would be
+        shown_first.wait(TIMEOUT / 1000)  # (waiting for the quick levels alone lost a race under load once)
         return real_full(path, wanted)
 
-    monkeypatch.setattr(window_mod, "decode_quick", quick)
     monkeypatch.setattr(window_mod, "decode", full)
-    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
-        win.open_path(big_dng)
-    doc = win.doc
-    assert doc.linear is None  # shown from the half-size decode; the full one still runs
+    try:
+        with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+            win.open_path(big_dng)
+        doc = win.doc
+        assert doc.linear is None  # shown from the half-size decode; the full one still runs
+    finally:
+        shown_first.set()
     levels = doc.preview_linear
     assert max(levels.shape[:2]) == PREVIEW_EDGE and (win.viewer.full.width(), win.viewer.full.height()) == (4800, 3000)
     assert "4800 × 3000" in win.info_label.text()
