@@ -59,6 +59,16 @@ def set_current(space: QColorSpace | None) -> None:
     _current = space
 
 
+def tag() -> str:
+    """Which profile images are converted to for the screen, in short: "srgb", or a hash of the
+    profile (what a kept screen image was made for)."""
+    if _current is None:
+        return "srgb"
+    import hashlib
+
+    return hashlib.blake2b(bytes(_current.iccProfile()), digest_size=6).hexdigest()
+
+
 def to_screen(img: QImage) -> QImage:
     """``img`` converted in place to the screen's profile, and returned. An image with no colour
     space is sRGB (every render is); one already in the screen's is left alone, so a thumbnail made

@@ -27,16 +27,19 @@ from engine.recipe import Recipe
 
 SUFFIX = ".jpg"
 QUALITY = 92
-MAX_BYTES = 200 * 2**20  # ~10 000 thumbnails (JPEG, 256 px)
-KEEP_BYTES = 160 * 2**20  # trimmed to this, so a trim is not due at every write
-_trimmed = False
+THUMBNAILS, PREVIEWS = "thumbnails", "previews"
+#: each kind's folder is trimmed to its second figure once over its first, so a trim is not due at
+#: every write: ~10 000 thumbnails (256 px), ~2 000 edited photos' screen previews (Lightroom's
+#: "standard previews": an edited RAW reached again showed its blurred thumbnail for 1-2 s)
+LIMITS = {THUMBNAILS: (200 * 2**20, 160 * 2**20), PREVIEWS: (600 * 2**20, 480 * 2**20)}
+_trimmed: set[str] = set()
 
 
-def cache_dir() -> Path:
+def cache_dir(kind: str = THUMBNAILS) -> Path:
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # unset, or relative: the XDG spec says to ignore it
         base = str(Path.home() / ".cache")
-    return Path(base) / "retouch" / "thumbnails"
+    return Path(base) / "retouch" / kind
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,22 +62,22 @@ def steps_key(recipe: Recipe) -> str:
     return json.dumps([[s.op, s.spec.version, s.to_json()["params"]] for s in recipe.active()])
 
 
-def key(path: Path, recipe: Recipe, side: int) -> str | None:
-    """The cache key of ``path`` rendered with ``recipe`` at ``side`` device pixels; None if the
-    photo cannot be looked at."""
+def key(path: Path, recipe: Recipe, side: int, screen: str = "") -> str | None:
+    """The cache key of ``path`` rendered with ``recipe`` at ``side`` device pixels (``screen``: the
+    display profile it was converted to, where it was); None if the photo cannot be looked at."""
     try:
         st = os.stat(path)
     except OSError:
         return None
     what = [str(Path(path).absolute()), st.st_size, st.st_mtime_ns, json.loads(steps_key(recipe)), side,
-            _code_version()]
+            _code_version()] + ([screen] if screen else [])
     return hashlib.sha256(json.dumps(what).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def load(k: str | None) -> QImage | None:
+def load(k: str | None, kind: str = THUMBNAILS) -> QImage | None:
     if k is None:
         return None
-    f = cache_dir() / f"{k}{SUFFIX}"
+    f = cache_dir(kind) / f"{k}{SUFFIX}"
     img = QImage(str(f))
     if img.isNull():
         return None
@@ -83,7 +86,7 @@ def load(k: str | None) -> QImage | None:
     return img
 
 
-def store(k: str | None, img: QImage) -> QImage:
+def store(k: str | None, img: QImage, kind: str = THUMBNAILS) -> QImage:
     """Keep ``img`` under ``k``; returns it as kept (JPEG), so that a thumbnail looks the same when
     made and when found again. A PNG took ~100 KB a thumbnail, so the cache held a shoot or two."""
     if k is None or img.isNull():
@@ -98,32 +101,32 @@ def store(k: str | None, img: QImage) -> QImage:
     if kept.isNull():
         return img
     kept.setDevicePixelRatio(img.devicePixelRatio())
-    d = cache_dir()
+    d = cache_dir(kind)
     try:
         d.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(d / f"{k}{SUFFIX}", data.data(), durable=False)
     except OSError:
         return kept
-    _trim_once(d)
+    _trim_once(d, kind)
     return kept
 
 
-def _trim_once(d: Path) -> None:
-    """Trim the folder to KEEP_BYTES when it is over MAX_BYTES: once per session, at the first write."""
-    global _trimmed
-    if _trimmed:
+def _trim_once(d: Path, kind: str = THUMBNAILS) -> None:
+    """Trim the folder to its kind's :data:`LIMITS` when it is over: once per session, at the first write."""
+    if kind in _trimmed:
         return
-    _trimmed = True
+    _trimmed.add(kind)
+    max_bytes, keep_bytes = LIMITS[kind]
     try:
         files = [(e.stat().st_mtime, e.stat().st_size, e.path) for e in os.scandir(d)
                  if e.name.endswith((SUFFIX, ".png"))]  # .png: an older Retouch's
     except OSError:
         return
     total = sum(size for _, size, _ in files)
-    if total <= MAX_BYTES:
+    if total <= max_bytes:
         return
     for _, size, f in sorted(files):
-        if total <= KEEP_BYTES:
+        if total <= keep_bytes:
             break
         with contextlib.suppress(OSError):
             os.unlink(f)

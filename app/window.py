@@ -65,7 +65,7 @@ from .window_export import ExportMixin
 from .window_folders import FoldersMixin
 from .window_match import MatchLookMixin
 from .window_quit import QuitMixin
-from .window_render import RenderMixin
+from .window_render import RenderMixin, preview_key
 from .window_sidecars import SidecarsMixin
 from .window_styles import StylesMixin
 from .workers import run_in_pool, serial_pool
@@ -153,6 +153,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.save_pool = serial_pool(self)
         self.decode_pool = QThreadPool(self)
         self.decode_pool.setMaxThreadCount(1)
+        self._preview_pool = serial_pool(self)  # edited photos' screen previews kept on disk
         self.renderer = Renderer(self)
         self.renderer.finished.connect(self._on_rendered)
         self.renderer.failed.connect(self._render_failed)
@@ -528,6 +529,9 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             self.viewer.set_photo(img.size(), img)
             self.render_label.setText(self._embedded_label("thumbnail"))
             self._notice_timer.start()
+            if self._edited_standin:  # sharper: its screen preview from an earlier visit, where kept
+                run_in_pool(thumb_cache.load, preview_key(doc), thumb_cache.PREVIEWS, pool=self.decode_pool,
+                            on_done=lambda kept, d=doc: self._kept_preview(d, kept))
         run_in_pool(embedded_preview, path, lambda d=doc: self.doc is d, pool=self.decode_pool,
                     on_done=lambda img, d=doc: self._embedded(d, img),
                     on_error=lambda e, tb: isinstance(e, Skipped) or log.info("no embedded preview for %s: %s",

@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QRectF
+from PySide6.QtGui import QImage
 from shiboken6 import isValid
 
 from engine.recipe import Recipe
 
+from . import display, thumb_cache
 from .document import PhotoDoc
 from .renderer import RenderRequest, RenderResult
 from .workers import run_in_pool
@@ -253,10 +255,21 @@ class RenderMixin:
             self.filmstrip.set_thumbnail(self.doc.path, self.viewer.after, self.doc.recipe if newest else None)
             if newest:
                 self._thumb_owed = None
+                if self.doc.recipe.active():
+                    run_in_pool(thumb_cache.store, preview_key(self.doc), self.viewer.after.toImage(),
+                                thumb_cache.PREVIEWS, pool=self._preview_pool)
+
+    def _kept_preview(self, doc: PhotoDoc, img: QImage | None) -> None:
+        """An edited photo's screen preview kept from an earlier visit (:func:`preview_key`), sharp
+        where its thumbnail stands in blurred, until its render."""
+        if img is not None and doc is self.doc and self._edited_standin and not self._rendered_once \
+                and doc.preview_linear is None and not doc.failed:
+            self.viewer.set_photo(img.size(), img)
+            self.render_label.setText(self._embedded_label("kept preview"))
 
     def _warmed(self) -> None:
         self._renderer_ready = True
-        for kind in ("embedded preview", "quick preview", "thumbnail"):
+        for kind in ("embedded preview", "quick preview", "thumbnail", "kept preview"):
             if self.render_label.text().startswith(kind):
                 self.render_label.setText(self._embedded_label(kind))
         if self.viewer.notice:
@@ -267,3 +280,8 @@ class RenderMixin:
         self.viewer.set_notice("")  # "Loading the photo…" would stay over the quick preview for good
         self.statusBar().showMessage(f"Could not render the preview: {exc}. Your edit is kept; "
                                      "try undoing the last change.", 8000)
+
+
+def preview_key(doc: PhotoDoc) -> str | None:
+    """The key of ``doc``'s screen preview with its edits, as shown on this screen's profile."""
+    return thumb_cache.key(doc.path, doc.recipe, 0, screen=display.tag())

@@ -594,6 +594,43 @@ def test_an_older_edits_thumbnail_never_stands_in_for_the_photo(qtbot, win, fold
     assert win.render_label.text().startswith("thumbnail") and win._edited_standin
 
 
+def test_an_edited_photo_reached_again_shows_its_kept_screen_preview(qtbot, win, folder, monkeypatch, tmp_path,
+                                                                     private_cache):
+    """An edited RAW reached again (another day) showed its blurred thumbnail for 1-2 s, until its
+    render: its screen preview is kept on disk, as Lightroom's standard previews, and stands in."""
+    import threading
+
+    from PySide6.QtCore import QSettings
+
+    import app.window as window_mod
+    from app.window import MainWindow
+
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    Recipe([Step("exposure", {"ev": 1.5})]).save(sidecar_path(a))
+    open_and_wait(qtbot, win, a)
+    rendered = shown(win)
+    qtbot.waitUntil(lambda: len(list((private_cache / "retouch" / "previews").glob("*.jpg"))) == 1, timeout=TIMEOUT)
+    again = MainWindow(QSettings(str(tmp_path / "again.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.resize(1280, 820)
+    again.show()
+    again._ask_quit_unsaved = lambda docs: True
+    open_and_wait(qtbot, again, b)
+    gate, real = threading.Event(), window_mod.decode
+    monkeypatch.setattr(window_mod, "decode", lambda path, wanted=None: gate.wait(30) and real(path, wanted))
+    try:
+        again.show_photo(a)
+        assert again.render_label.text().startswith("thumbnail")
+        qtbot.waitUntil(lambda: again.render_label.text().startswith("kept preview"), timeout=TIMEOUT)
+        kept = qimage_array(again.viewer.after.toImage())
+        assert kept.shape == rendered.shape  # the screen's size, not the thumbnail's 128 px
+        assert np.abs(kept.astype(float).mean((0, 1)) - rendered.mean((0, 1))).max() < 3
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: again.render_label.text().startswith("render"), timeout=TIMEOUT)
+    again.close()
+
+
 def test_strength_slider_rescales_auto_until_the_steps_are_edited(qtbot, win, folder):
     open_and_wait(qtbot, win, folder / "a_dune.dng")
     default = round(100 * AUTO_STRENGTH)  # the shipped default

@@ -219,7 +219,9 @@ def test_a_finished_task_frees_what_it_was_given(qtbot):
     class Pixels:  # an ndarray cannot be weakly referenced; this stands for one
         pass
 
-    got = []
+    from PySide6.QtCore import QThreadPool
+
+    got, pool = [], QThreadPool()
     for fails in (False, True):
         pixels = Pixels()
         ref = weakref.ref(pixels)
@@ -230,9 +232,10 @@ def test_a_finished_task_frees_what_it_was_given(qtbot):
             return 1
 
         before = len(got)
-        run_in_pool(work, pixels, on_done=got.append, on_error=lambda e, tb: got.append(e))
+        # a pool of its own: the global one may still be busy with an earlier test's decodes
+        run_in_pool(work, pixels, on_done=got.append, on_error=lambda e, tb: got.append(e), pool=pool)
         del pixels
-        qtbot.waitUntil(lambda b=before: len(got) == b + 1, timeout=5000)
+        qtbot.waitUntil(lambda b=before: len(got) == b + 1, timeout=10_000)
         # freed once the deleteLater of its signals has run: a turn of the event loop, more than
         # the 10 ms once waited here on a loaded machine (a full run failed once)
         qtbot.waitUntil(lambda r=ref: gc.collect() is not None and r() is None, timeout=5000)
