@@ -166,7 +166,6 @@ def plan_jobs(
     needs_meta = "date" in fields or "camera" in fields
 
     names: list[Path] = []
-    taken_at: list[object] = []
     for src in srcs:
         captured = camera = None
         if needs_meta:
@@ -174,11 +173,6 @@ def plan_jobs(
         rel = render_name(template, field_values(src, captured, camera))
         sub = src.parent.relative_to(in_dir) if recursive else Path()
         names.append(sub / rel)
-        taken_at.append(captured)
-    # photos sharing a name are numbered in the order they were taken where it is known ("{date}":
-    # the day's first shot gets 2007-08-06.jpg, as Lightroom's sequence follows capture time), else
-    # in file-name order; the jobs stay in the photos' order
-    order = sorted(range(len(srcs)), key=lambda i: (taken_at[i] is None, str(taken_at[i] or "")))
 
     originals = {_real(s) for s in srcs}
     taken = set(originals)  # and each output named so far
@@ -204,6 +198,7 @@ def plan_jobs(
     for src, n in zip(srcs, names):
         counts[str(n).casefold()] = counts.get(str(n).casefold(), 0) + 1
         kinds.setdefault(str(n).casefold(), set()).add(src.suffix.casefold())
+    jobs: list[Job] = []
     renamed: dict[Path, Path] = {}
     # each name's first number not known to be blocked for every photo: the next photo asking for
     # it searches on from there. Searching again from 1 made "{date}" alone for a day's 800 photos
@@ -211,9 +206,7 @@ def plan_jobs(
     # is remembered under that photo's mark (``held``), where the photo finds it if it comes later
     numbered: dict[str, int] = {}
     held: dict[str, dict[str, int]] = {}
-    numbered_jobs: dict[int, Job] = {}
-    for i in order:
-        src, rel = srcs[i], names[i]
+    for src, rel in zip(srcs, names):
         key = str(rel).casefold()
         dst = asked = out_dir / (str(rel) + suffix)
         # a RAW and the camera's JPEG of one shot: each its _EXT; photos of one kind ({date} alone): -2, -3
@@ -240,10 +233,9 @@ def plan_jobs(
         if not inside(dst.parent if dst.parent.exists() else out_dir, out_dir):
             raise TemplateError(f"{template!r}: output for {src.name} would leave {out_dir} (through a link)")
         taken.add(_real(dst))
-        numbered_jobs[i] = Job(src, dst, settings, out_dir)
+        jobs.append(Job(src, dst, settings, out_dir))
         if dst != asked:
             renamed[src] = asked
-    jobs = [numbered_jobs[i] for i in range(len(srcs))]
     if wanted is not None:
         jobs = [j for j in jobs if _real(j.src) in wanted]
     return Plan(jobs, left_out, {j.src: renamed[j.src] for j in jobs if j.src in renamed}, unreadable)

@@ -325,26 +325,6 @@ def test_two_cameras_photos_of_one_name_keep_their_own_exports(sources, tmp_path
     assert job.dst.read_bytes() == kept
 
 
-def test_a_days_photos_are_numbered_in_the_order_they_were_taken(sources, tmp_path):
-    """"{date}" numbered a day's photos in file-name order: a second camera's DSC_0001, shot last,
-    took the day's first name. Numbers follow the capture times, as Lightroom's sequence does;
-    the jobs stay in the photos' order."""
-    import piexif
-
-    shoot = tmp_path / "in"
-    shoot.mkdir()
-    for name, when in (("DSC_0001.jpg", b"2007:08:06 18:00:00"), ("IMG_0001.jpg", b"2007:08:06 09:00:00"),
-                       ("IMG_0002.jpg", b"2007:08:06 12:30:00")):
-        exif = piexif.load(str(sources / "dune.jpg"))
-        exif["Exif"][piexif.ExifIFD.DateTimeOriginal] = when
-        shutil.copy(sources / "dune.jpg", shoot / name)
-        piexif.insert(piexif.dump(exif), str(shoot / name))
-    plan = plan_jobs(shoot, tmp_path / "out", template="{date}")
-    assert [(j.src.name, j.dst.name) for j in plan] == [("DSC_0001.jpg", "2007-08-06-3.jpg"),
-                                                        ("IMG_0001.jpg", "2007-08-06.jpg"),
-                                                        ("IMG_0002.jpg", "2007-08-06-2.jpg")]
-
-
 def test_colliding_names_are_distinct_and_never_hit_an_original(sources, tmp_path):
     shoot = tmp_path / "in"
     shoot.mkdir()
