@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from engine.recipe import Recipe
 
-from . import theme, thumb_cache
+from . import display, theme, thumb_cache
 from .display import to_screen
 from .workers import clear_pool, run_in_pool, serial_pool
 
@@ -279,13 +279,18 @@ class Filmstrip(QListWidget):
             failed = lambda e: log.info("no edited thumbnail for %s: %s", path, e)  # noqa: E731
         self._feeding = True
         run_in_pool(job, path, pool=self.pool,
-                    on_done=lambda res: (self._edited(gen, path, version, *_look(res)), self._fed(gen)),
-                    on_error=lambda e, tb: (failed(e), self._fed(gen)))
+                    on_done=lambda res: self._fed(gen, lambda: self._edited(gen, path, version, *_look(res))),
+                    on_error=lambda e, tb: self._fed(gen, lambda: failed(e)))
 
-    def _fed(self, gen: int) -> None:
-        if gen == self._generation:
-            self._feeding = False
-            self._feed()
+    def _fed(self, gen: int, show: Any) -> None:
+        """A thumbnail back: ``show`` it, then start the next (whatever ``show`` raised: the rest of
+        the folder's thumbnails would never come)."""
+        try:
+            show()
+        finally:
+            if gen == self._generation:
+                self._feeding = False
+                self._feed()
 
     def _near_rows(self) -> list[int]:
         """The rows in view and a few beside them, the shown photo's first, then nearest it."""
@@ -360,6 +365,9 @@ class Filmstrip(QListWidget):
         box, at, steps = shown
         img = box.toImage().copy(at)
         img.setDevicePixelRatio(1.0)
+        space = display.current()
+        if space is not None:  # on the screen's profile already: not to be converted again as sRGB
+            img.setColorSpace(space)
         return img, steps
 
     def _thumb_failed(self, gen: int, path: Path, exc: BaseException) -> None:

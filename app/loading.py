@@ -62,6 +62,21 @@ def embedded_preview(path: Path, wanted: Callable[[], bool] | None = None) -> QI
     return to_screen(to_qimage(np.asarray(load_preview(path, max_size=PREVIEW_EDGE, safe=True, coarse=True), np.uint8)))
 
 
+def first_look(path: Path, kept: str | None, wanted: Callable[[], bool] | None = None) -> tuple[QImage, str]:
+    """What to show of ``path`` until its render: its screen preview with its edits kept from an
+    earlier visit, under the key ``kept`` (an edited photo), where there is one, else its
+    :func:`embedded_preview`; and that key, or "" for the embedded preview."""
+    if wanted is not None and not wanted():
+        raise Skipped(path)
+    if kept is not None:
+        from . import thumb_cache
+
+        img = thumb_cache.load(kept, thumb_cache.PREVIEWS)
+        if img is not None:
+            return img, kept
+    return embedded_preview(path, wanted), ""
+
+
 class Skipped(Exception):
     """The user moved on before this decode started."""
 

@@ -6,7 +6,8 @@ embedded preview or a reduced decode (7.8 s for 800 camera JPEGs). A thumbnail i
 key of everything it is made from: the photo's path, size and modification time, the recipe, the
 thumbnail's pixel size, and the filters' versions and Retouch's own, so any change makes a new one
 and a stale one is never shown. The folder is ``$XDG_CACHE_HOME/retouch/thumbnails`` (else
-``~/.cache/...``), trimmed to :data:`MAX_BYTES`, the least recently used first. Everything here is
+``~/.cache/...``), and edited photos' screen previews beside it (``previews``), each trimmed to
+its :data:`LIMITS`, the least recently used first. Everything here is
 best effort: a cache that cannot be read or written only costs the render.
 """
 
@@ -29,10 +30,12 @@ SUFFIX = ".jpg"
 QUALITY = 92
 THUMBNAILS, PREVIEWS = "thumbnails", "previews"
 #: each kind's folder is trimmed to its second figure once over its first, so a trim is not due at
-#: every write: ~10 000 thumbnails (256 px), ~2 000 edited photos' screen previews (Lightroom's
-#: "standard previews": an edited RAW reached again showed its blurred thumbnail for 1-2 s)
+#: every write: ~25 000 thumbnails (256 px, ~8 KB), ~1 000 edited photos' screen previews (up to
+#: 2048 px, 0.3-1 MB; Lightroom's "standard previews": an edited RAW reached again showed its
+#: blurred thumbnail for 1-2 s)
 LIMITS = {THUMBNAILS: (200 * 2**20, 160 * 2**20), PREVIEWS: (600 * 2**20, 480 * 2**20)}
-_trimmed: set[str] = set()
+_trimmed: set[str] = set()  # the kinds trimmed this session
+_written: dict[str, int] = {}  # bytes written into each kind since its last trim
 
 
 def cache_dir(kind: str = THUMBNAILS) -> Path:
@@ -59,7 +62,7 @@ def _code_version() -> str:
 
 def steps_key(recipe: Recipe) -> str:
     """What of ``recipe`` renders: its active steps, each filter's version and parameters."""
-    return json.dumps([[s.op, s.spec.version, s.to_json()["params"]] for s in recipe.active()])
+    return json.dumps([[s.op, s.spec.version, s.to_json()["params"]] for s in recipe.active()], sort_keys=True)
 
 
 def key(path: Path, recipe: Recipe, side: int, screen: str = "") -> str | None:
@@ -91,31 +94,60 @@ def store(k: str | None, img: QImage, kind: str = THUMBNAILS) -> QImage:
     made and when found again. A PNG took ~100 KB a thumbnail, so the cache held a shoot or two."""
     if k is None or img.isNull():
         return img
-    data = QByteArray()
-    buf = QBuffer(data)
-    buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not img.save(buf, "JPG", QUALITY):
+    data = _jpeg(img)
+    if data is None:
         return img
-    buf.close()
     kept = QImage.fromData(data, "JPG")
     if kept.isNull():
         return img
     kept.setDevicePixelRatio(img.devicePixelRatio())
-    d = cache_dir(kind)
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(d / f"{k}{SUFFIX}", data.data(), durable=False)
-    except OSError:
-        return kept
-    _trim_once(d, kind)
+    _write(k, data, kind)
     return kept
 
 
-def _trim_once(d: Path, kind: str = THUMBNAILS) -> None:
-    """Trim the folder to its kind's :data:`LIMITS` when it is over: once per session, at the first write."""
-    if kind in _trimmed:
+def keep(k: str | None, img: QImage, kind: str = PREVIEWS) -> None:
+    """Keep ``img`` under ``k`` unless it is kept already (then only marked as used): a preview
+    kept again at every visit of an edited photo was encoded and written each time."""
+    if k is None or img.isNull():
         return
-    _trimmed.add(kind)
+    f = cache_dir(kind) / f"{k}{SUFFIX}"
+    if f.exists():
+        with contextlib.suppress(OSError):
+            os.utime(f)
+        return
+    data = _jpeg(img)
+    if data is not None:
+        _write(k, data, kind)
+
+
+def _jpeg(img: QImage) -> bytes | None:
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    ok = img.save(buf, "JPG", QUALITY)
+    buf.close()
+    return data.data() if ok else None
+
+
+def _write(k: str, data: bytes, kind: str) -> None:
+    d = cache_dir(kind)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(d / f"{k}{SUFFIX}", data, durable=False)
+    except OSError:
+        return
+    # trimmed at the session's first write, then each time as much as a trim frees has been written
+    # (a session editing hundreds of photos went past the limit: it was trimmed only once)
+    max_bytes, keep_bytes = LIMITS[kind]
+    _written[kind] = _written.get(kind, 0) + len(data)
+    if kind not in _trimmed or _written[kind] >= max_bytes - keep_bytes:
+        _trimmed.add(kind)
+        _written[kind] = 0
+        _trim(d, kind)
+
+
+def _trim(d: Path, kind: str = THUMBNAILS) -> None:
+    """Trim the folder to its kind's :data:`LIMITS` when it is over, the least recently used first."""
     max_bytes, keep_bytes = LIMITS[kind]
     try:
         files = [(e.stat().st_mtime, e.stat().st_size, e.path) for e in os.scandir(d)

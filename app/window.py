@@ -49,7 +49,7 @@ from .loading import (
     Skipped,
     decode,
     decode_quick,
-    embedded_preview,
+    first_look,
     is_raw,
     quick_open,
 )
@@ -529,11 +529,10 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             self.viewer.set_photo(img.size(), img)
             self.render_label.setText(self._embedded_label("thumbnail"))
             self._notice_timer.start()
-            if self._edited_standin:  # sharper: its screen preview from an earlier visit, where kept
-                run_in_pool(thumb_cache.load, preview_key(doc), thumb_cache.PREVIEWS, pool=self.decode_pool,
-                            on_done=lambda kept, d=doc: self._kept_preview(d, kept))
-        run_in_pool(embedded_preview, path, lambda d=doc: self.doc is d, pool=self.decode_pool,
-                    on_done=lambda img, d=doc: self._embedded(d, img),
+        # sharper: an edited photo's screen preview kept from an earlier visit, else the embedded one
+        kept = preview_key(doc) if doc.recipe.active() else None
+        run_in_pool(first_look, path, kept, lambda d=doc: self.doc is d, pool=self.decode_pool,
+                    on_done=lambda res, d=doc: self._first_look(d, *res),
                     on_error=lambda e, tb: isinstance(e, Skipped) or log.info("no embedded preview for %s: %s",
                                                                                  path, e))
         self._start_decodes(doc)
@@ -554,12 +553,19 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
                         owner=self, on_done=lambda res, d=doc: self._decoded(d, res),
                         on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
 
-    def _embedded(self, doc: PhotoDoc, img: QImage) -> None:
-        if doc is self.doc and not self._rendered_once and doc.preview_linear is None and not doc.failed \
-                and not self._edited_standin:
-            self.viewer.set_photo(img.size(), img)
-            self.render_label.setText(self._embedded_label())
-            self._notice_timer.start()
+    def _first_look(self, doc: PhotoDoc, img: QImage, kept: str) -> None:
+        """:func:`first_look`'s picture, while the photo is still not rendered: its kept screen
+        preview (``kept``, its key, still that of its edits), or its embedded preview unless its
+        edited thumbnail stands in (the camera look is not what its edits look like)."""
+        if doc is not self.doc or self._rendered_once or doc.preview_linear is not None or doc.failed:
+            return
+        if kept and kept != preview_key(doc):
+            return  # edited since it was asked
+        if not kept and self._edited_standin:
+            return
+        self.viewer.set_photo(img.size(), img)
+        self.render_label.setText(self._embedded_label("kept preview" if kept else ""))
+        self._notice_timer.start()
 
     def _embedded_label(self, kind: str = "") -> str:
         # a JPEG's or TIFF's is its own pixels, read small: only a RAW embeds a preview

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QImage
 from shiboken6 import isValid
 
 from engine.recipe import Recipe
@@ -255,17 +254,10 @@ class RenderMixin:
             self.filmstrip.set_thumbnail(self.doc.path, self.viewer.after, self.doc.recipe if newest else None)
             if newest:
                 self._thumb_owed = None
-                if self.doc.recipe.active():
-                    run_in_pool(thumb_cache.store, preview_key(self.doc), self.viewer.after.toImage(),
+                # kept for the next visit, an edited photo's as it settled: not a pause in a drag
+                if self.doc.recipe.active() and not self.pointer_down():
+                    run_in_pool(thumb_cache.keep, preview_key(self.doc), self.viewer.after.toImage(),
                                 thumb_cache.PREVIEWS, pool=self._preview_pool)
-
-    def _kept_preview(self, doc: PhotoDoc, img: QImage | None) -> None:
-        """An edited photo's screen preview kept from an earlier visit (:func:`preview_key`), sharp
-        where its thumbnail stands in blurred, until its render."""
-        if img is not None and doc is self.doc and self._edited_standin and not self._rendered_once \
-                and doc.preview_linear is None and not doc.failed:
-            self.viewer.set_photo(img.size(), img)
-            self.render_label.setText(self._embedded_label("kept preview"))
 
     def _warmed(self) -> None:
         self._renderer_ready = True

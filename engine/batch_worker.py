@@ -256,7 +256,9 @@ def photo_mark(src: Path, version: int = 2, taken: Any = ...) -> str:
     (``version`` 1 named the photo alone, and the second replaced the first's export). Not by its
     folder, which a shoot moved or copied changes, nor by its size or file time: a photo edited
     elsewhere since is this photo still, its export replaced (:func:`already_done`), not kept beside
-    a new one. A photo without a date a parser here can read (a screenshot, a CR3) is named alone.
+    a new one; but one whose capture time was corrected (a camera clock fixed) is another, its next
+    export numbered beside the old one (a review's; the safe side of telling two cameras' photos
+    apart). A photo without a date a parser here can read (a screenshot, a CR3) is named alone.
     ``taken``: its capture time, where read already."""
     import hashlib
 

@@ -274,7 +274,12 @@ def capture_time(path: str | Path) -> datetime | None:
 
         try:
             with Image.open(path) as im:
-                exif = im.getexif()
+                if im.format == "PNG":  # its header's eXIf chunk alone: getexif() decoded a whole PNG
+                    exif = Image.Exif()  # to look for one after its pixels (0.2 s at 24 MP)
+                    if im.info.get("exif"):
+                        exif.load(im.info["exif"])
+                else:
+                    exif = im.getexif()
                 return parse_date(exif.get_ifd(EXIF_IFD).get(DATETIME_ORIGINAL)) or parse_date(exif.get(DATETIME))
         except Exception:  # unreadable or damaged EXIF: no date (the file's own error shows when opened)
             return None

@@ -84,6 +84,12 @@ def test_a_wide_gamut_screen_is_shown_the_photo_converted_and_nothing_measured_c
     assert np.abs(qimage_array(win.viewer.before.toImage()).astype(int) - on_p3(before_srgb)).mean() < 0.6
     qtbot.waitUntil(lambda: not np.array_equal(icon_image(win.filmstrip.items[folder / "b_dune.jpg"].icon()),
                                                thumb_srgb), timeout=TIMEOUT)
+    # a thumbnail standing in for its photo is shown as in the strip: not converted twice
+    from app.viewer import _pixmap
+
+    standin, _ = win.filmstrip.look(folder / "b_dune.jpg")
+    shown_standin = qimage_array(_pixmap(standin).toImage()).astype(int)
+    assert np.abs(shown_standin - icon_image(win.filmstrip.items[folder / "b_dune.jpg"].icon())).mean() < 0.5
     # the variations shown: converted once, from what they were shown as
     assert np.abs(tile(win).astype(int) - on_p3(tile_srgb)).mean() < 0.6
     # what is measured stays sRGB: the histogram, the edit

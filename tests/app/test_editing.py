@@ -615,12 +615,10 @@ def test_an_edited_photo_reached_again_shows_its_kept_screen_preview(qtbot, win,
     again.resize(1280, 820)
     again.show()
     again._ask_quit_unsaved = lambda docs: True
-    open_and_wait(qtbot, again, b)
     gate, real = threading.Event(), window_mod.decode
     monkeypatch.setattr(window_mod, "decode", lambda path, wanted=None: gate.wait(30) and real(path, wanted))
     try:
-        again.show_photo(a)
-        assert again.render_label.text().startswith("thumbnail")
+        again.open_path(a)  # the photo a folder opens on too, its thumbnail not yet made (a review's)
         qtbot.waitUntil(lambda: again.render_label.text().startswith("kept preview"), timeout=TIMEOUT)
         kept = qimage_array(again.viewer.after.toImage())
         assert kept.shape == rendered.shape  # the screen's size, not the thumbnail's 128 px
@@ -628,6 +626,15 @@ def test_an_edited_photo_reached_again_shows_its_kept_screen_preview(qtbot, win,
     finally:
         gate.set()
     qtbot.waitUntil(lambda: again.render_label.text().startswith("render"), timeout=TIMEOUT)
+    # reached from another photo, its edited thumbnail first, then the kept preview
+    open_and_wait(qtbot, again, b)
+    gate.clear()
+    try:
+        again.show_photo(a)
+        assert again.render_label.text().startswith("thumbnail")
+        qtbot.waitUntil(lambda: again.render_label.text().startswith("kept preview"), timeout=TIMEOUT)
+    finally:
+        gate.set()
     again.close()
 
 
