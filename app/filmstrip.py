@@ -72,10 +72,8 @@ def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
     worker. A RAW is decoded at half size in a child, as the app decodes it: its camera preview is
     another rendering, which the recipe was not made for. Kept on disk (:mod:`.thumb_cache`): a
     folder of edited RAWs rendered every one of them again at every open."""
-    from engine.recipe import has_sidecar, sidecar_path
-
     if recipe is None:
-        recipe = Recipe.load(sidecar_path(path)) if has_sidecar(path) else Recipe()
+        recipe = _sidecar_recipe(path)
     if not recipe.active():
         return load_thumbnail(path)
     key = thumb_cache.key(path, recipe, round(THUMB * _dpr))
@@ -85,19 +83,24 @@ def render_thumbnail(path: Path, recipe: Recipe | None = None) -> QImage:
     return thumb_cache.store(key, _render_thumbnail(path, recipe))
 
 
+def _sidecar_recipe(path: Path) -> Recipe:
+    """``path``'s steps as its sidecar holds them (none without one)."""
+    from engine.recipe import has_sidecar, sidecar_path
+
+    return Recipe.load(sidecar_path(path)) if has_sidecar(path) else Recipe()
+
+
 def _sidecar_look(path: Path, recipe: Recipe | None = None) -> tuple[QImage, str]:
     """On the pool: ``path`` as ``recipe`` (else its sidecar's steps) shows it, and those steps
     (:func:`thumb_cache.steps_key`)."""
-    from engine.recipe import has_sidecar, sidecar_path
-
     if recipe is None:
-        recipe = Recipe.load(sidecar_path(path)) if has_sidecar(path) else Recipe()
+        recipe = _sidecar_recipe(path)
     return render_thumbnail(path, recipe), thumb_cache.steps_key(recipe)
 
 
 def _look(res: QImage | tuple[QImage, str]) -> tuple[QImage, str]:
     """A camera look (an image: the steps of no edit) or an edited look (the image and its steps)."""
-    return (res, thumb_cache.steps_key(Recipe())) if isinstance(res, QImage) else res
+    return (res, thumb_cache.NO_STEPS) if isinstance(res, QImage) else res
 
 
 def _render_thumbnail(path: Path, recipe: Recipe) -> QImage:

@@ -60,9 +60,17 @@ def _code_version() -> str:
     return json.dumps([ours, DECODE_VERSION, sorted((op, spec.version) for op, spec in REGISTRY.items())])
 
 
-def steps_key(recipe: Recipe) -> str:
+def _steps(recipe: Recipe) -> list:
     """What of ``recipe`` renders: its active steps, each filter's version and parameters."""
-    return json.dumps([[s.op, s.spec.version, s.to_json()["params"]] for s in recipe.active()], sort_keys=True)
+    return [[s.op, s.spec.version, s.to_json()["params"]] for s in recipe.active()]
+
+
+def steps_key(recipe: Recipe) -> str:
+    """:func:`_steps` as one string, to compare looks by."""
+    return json.dumps(_steps(recipe), sort_keys=True)
+
+
+NO_STEPS = steps_key(Recipe())  # a camera look's: no step
 
 
 def key(path: Path, recipe: Recipe, side: int, screen: str = "") -> str | None:
@@ -72,7 +80,7 @@ def key(path: Path, recipe: Recipe, side: int, screen: str = "") -> str | None:
         st = os.stat(path)
     except OSError:
         return None
-    what = [str(Path(path).absolute()), st.st_size, st.st_mtime_ns, json.loads(steps_key(recipe)), side,
+    what = [str(Path(path).absolute()), st.st_size, st.st_mtime_ns, _steps(recipe), side,
             _code_version()] + ([screen] if screen else [])
     return hashlib.sha256(json.dumps(what).encode("utf-8", "surrogateescape")).hexdigest()
 

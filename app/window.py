@@ -517,7 +517,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             return
         standin, steps = self.filmstrip.look(path) or (None, None)
         edits = thumb_cache.steps_key(doc.recipe)
-        if steps not in (edits, thumb_cache.steps_key(Recipe())):
+        if steps not in (edits, thumb_cache.NO_STEPS):
             standin = None  # an older edit's look (edited since, here or in another window)
         self._edited_standin = standin is not None and steps == edits and bool(doc.recipe.active())
         if standin is None:
