@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QEvent, QSettings, Qt
 from PySide6.QtWidgets import (
@@ -258,9 +259,20 @@ class BatchDialog(ExportingDialog):
         return super().event(e)
 
     # -- planning and running -------------------------------------------------------------
-    def plan(self) -> list:
+    def plan(self) -> Any:
         """The jobs for the current options; raises ValueError/OSError with a message for the user."""
-        from engine.batch import ExportSettings, plan_jobs, prepare_output
+        from engine.batch import prepare_output
+
+        out_dir, plan = self._planner()
+        jobs = plan()
+        prepare_output(out_dir)
+        return jobs
+
+    def _planner(self) -> tuple[Path, Callable[[], Any]]:
+        """The export folder, and the planning of the current options: what it needs from the
+        fields is read now (a refusal is raised at once), the folders are read by the function
+        returned, on a worker thread when exporting."""
+        from engine.batch import ExportSettings, check_template, plan_jobs
         from engine.recipe import Recipe
 
         self._sync_auto()
@@ -285,60 +297,68 @@ class BatchDialog(ExportingDialog):
                                   overwrite=self.overwrite.isChecked(),
                                   model=str(self.model) if self.model else None, strength=self.strength,
                                   recipe_file=recipe_file)
-        jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=self.template.text().strip(),
-                         recursive=self.recursive.isChecked())
-        if not jobs:
-            raise ValueError(f"no photos in {in_dir}" + (_unreadable(jobs.unreadable) if jobs.unreadable else
-                                                         "" if self.recursive.isChecked() else
-                                                         " (tick “Include sub-folders”?)"))
-        prepare_output(out_dir)
-        return jobs
+        template, recursive = self.template.text().strip(), self.recursive.isChecked()
+        check_template(template)
+
+        def plan() -> Any:
+            jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=template, recursive=recursive)
+            if not jobs:
+                raise ValueError(f"no photos in {in_dir}" + (_unreadable(jobs.unreadable) if jobs.unreadable else
+                                                             "" if recursive else " (tick “Include sub-folders”?)"))
+            return jobs
+
+        return out_dir, plan
 
     def start(self) -> None:
-        from superqt.utils import create_worker
-
-        from engine.batch import export_all
-
         if self.before_start is not None:
             self.before_start()
         try:
-            jobs = self.plan()
-            busy = self._claim(output_folder(self.out_dir.text(), user_path(self.in_dir.text())))
+            out_dir, plan = self._planner()
+            busy = self._run(out_dir, plan, workers=self.jobs_spin.value(),
+                             scheduler=self.scheduler.text().strip() or None)
             if busy:
                 raise ValueError(busy)
         except (ValueError, OSError) as e:  # TemplateError and RecipeError are ValueErrors
-            self._clear_last_run()  # the error is about these choices, not under the last run's table
+            self._refused(e)
+            return
+        self._clear_last_run()
+        self.progress.setRange(0, 0)  # busy until the photos are counted
+        self._say("Looking at the photos and the export folder…")
+
+    def _refused(self, e: BaseException) -> None:
+        self._clear_last_run()  # the error is about these choices, not under the last run's table
+        if isinstance(e, (ValueError, OSError)):
             # the engine's words are the command line's (OUT_DIR); here the fields have names
             self._say(engine_words(str(e), Path(self.in_dir.text().strip())), error=True)
-            return
+        else:  # a bug: said as it is
+            self._say(f"Export stopped: {e}", error=True)
+
+    def _say_error(self, text: str) -> None:
+        self._say(text, error=True)
+
+    def _planned(self, jobs: Any) -> None:
         self._remember()
-        self._set_inputs_enabled(False)
         self.total = len(jobs)
         self.unreadable = list(jobs.unreadable)
-        self._clear_last_run()
         self.progress.setRange(0, self.total)
         self.progress.setFormat("%v / %m")
+        if self.cancel_event.is_set():  # cancelled while planning: "Cancelling…" stays until the summary
+            return
         ours = len(jobs.left_out)
         self._say(f"Exporting {self.total} photos…" + (f" ({ours} of Retouch's own earlier exports left out)"
                                                        if ours else ""))
-        self.cancel_event.clear()
-        self.worker = create_worker(export_all, jobs, workers=self.jobs_spin.value(), cancel=self.cancel_event,
-                                    scheduler=self.scheduler.text().strip() or None, _start_thread=False)
-        self.worker.yielded.connect(self._on_progress)
-        self.worker.errored.connect(lambda e: self._say(f"Export stopped: {e}", error=True))
-        self.worker.finished.connect(self._on_finished)
-        self.worker.start()
 
     def _clear_last_run(self) -> None:
         self.results = []
         self.failed_table.setRowCount(0)
         self.failed_table.hide()
+        self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("")
         if not self.running():
             self.export_btn.setText("Export")  # "again" of a run whose results are gone
 
-    def _on_progress(self, p) -> None:
+    def _progress(self, p) -> None:
         self.results.append(p.result)
         self.progress.setValue(p.done)
         eta = "" if p.eta is None else f", about {hms(p.eta)} left"
@@ -375,8 +395,7 @@ class BatchDialog(ExportingDialog):
             return f"Stopped ({fatal.reason}): " + text
         return ("Cancelled: " if self.cancel_event.is_set() else "Finished: ") + text
 
-    def _on_finished(self) -> None:
-        self._release()
+    def _finished(self) -> None:
         self.worker = None
         self._say(self.summary(), error=bool(self.unreadable) or any(r.status == "failed" for r in self.results))
         self.cancel_btn.setText("Close")

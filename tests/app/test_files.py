@@ -875,13 +875,15 @@ def test_exports_beside_the_originals_say_their_names_and_are_not_exported_again
     qtbot.addWidget(again)
     again.out_dir.setText(str(folder / "web"))
     again.start()
-    assert "(2 of Retouch's own exports left out)" in again.message.text()
     qtbot.waitUntil(lambda: not again.running(), timeout=TIMEOUT * 2)
+    assert "2 left out (Retouch's own exports)" in again.message.text()
     assert sorted(p.name for p in (folder / "web").iterdir()) == ["a_dune.jpg", "b_dune.jpg"]
     only_ours = ExportDialog([(folder / "a_dune.jpg", None)], win.settings, win)
     qtbot.addWidget(only_ours)
     only_ours.start()
-    assert "all Retouch's own exports" in only_ours.message.text() and not only_ours.running()
+    qtbot.waitUntil(lambda: not only_ours.running(), timeout=TIMEOUT)
+    assert "all Retouch's own exports" in only_ours.message.text()
+    assert only_ours.export_btn.isEnabled() and only_ours.export_btn.text() == "Export"
 
 
 def test_a_selected_photo_that_cannot_be_opened_is_said_to_be_left_out_of_the_export(qtbot, win, folder):
@@ -1047,3 +1049,23 @@ def test_a_name_too_long_for_its_edits_file_says_to_rename_the_photo(qtbot, win,
     qtbot.waitUntil(lambda: bool(said), timeout=TIMEOUT)
     assert "its name is too long for the file system" in said[0] and "rename the photo" in said[0]
     assert said[0].count("L" * 241) == 1  # named once, not twice with its sidecar's path
+
+
+def test_the_export_dialog_plans_off_the_gui_thread(qtbot, win, folder, tmp_path, monkeypatch):
+    """As Batch Export: a selection's folder and its earlier exports were read on the GUI thread."""
+    import threading
+
+    import engine.batch
+
+    threads, real = [], engine.batch.plan_jobs
+    monkeypatch.setattr(engine.batch, "plan_jobs", lambda *a, **k: threads.append(threading.current_thread())
+                        or real(*a, **k))
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    dlg = win.export_selection()
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg.start()
+    assert dlg.running() and dlg.message.text() == "Looking at the photos and the export folder…"
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT * 2)
+    assert threads and threading.main_thread() not in threads
+    assert dlg.message.text().startswith("1 exported") and (tmp_path / "out" / "b_dune.jpg").is_file()
+    dlg.close()
