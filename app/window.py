@@ -142,6 +142,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._edited_standin = False
         self.shown_preview = -1  # id of the preview render on screen
         self._shown_source: Any = None  # the linear cache it was rendered from
+        self._before_source: Any = None  # and the before view's
         self._curves_for: tuple[str, Any] | None = None  # the steps and source the curves' histograms were asked of
         self._screen: tuple[Any, tuple[int, int], Any] | None = None  # (doc, size, level): preview at screen size
         self._screen_wanted: tuple[Any, tuple[int, int]] | None = None
@@ -328,7 +329,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.a_split = act(v, "&Before / After", self.viewer.toggle_split, "\\")
         self.a_split.setCheckable(True)
         self.viewer.splitToggled.connect(self.a_split.setChecked)
-        self.viewer.splitToggled.connect(lambda on: self._request_detail() if on else None)
+        self.viewer.splitToggled.connect(lambda on: self._split_on() if on else None)
         # the window's, not the photo's: they worked only once the photo had been clicked
         moves = [act(v, f"Move Before / After Line {side}", lambda d=d: self.viewer.move_split(d), f"Alt+{side}")
                  for side, d in (("Left", -0.05), ("Right", 0.05))]
@@ -633,7 +634,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.info_label.setText("   ·   ".join(bits))
         self.viewer.set_full(QSize(w, h))
         self.viewer.finest_preview = doc.preview_linear.shape[1] / w
-        self._submit("before", Recipe(), doc.preview_linear)
+        self._request_before(doc, doc.preview_linear)  # at once, for a split; from the preview's source once known
         self.preview_source(doc)  # asks for the screen-size level when the view needs one
         wanted = self._screen_wanted
         if not (self._screen_busy and wanted is not None and wanted[0] is doc):

@@ -193,9 +193,12 @@ class AgentMixin:
             del steps[at]  # a measured step from before would now be wrong
         elif at is None:
             steps.insert(0, step)
+        elif steps[at].to_json() == step.to_json():  # measured again, the same: no undo entry, and said so
+            self.panel.set_busy(f"Auto white balance: step {at + 1} already holds what it measures.")
+            return
         else:
             steps[at] = step
-        self._replace(doc, Recipe(steps), "Auto white balance")  # measured again, the same: no entry
+        self._replace(doc, Recipe(steps), "Auto white balance")
 
     def _agent_idle(self, kind: str, doc: PhotoDoc | None) -> None:
         """``kind``'s job on ``doc`` is over: its button comes back where the photo shown can be

@@ -13,8 +13,6 @@ from PySide6.QtCore import QEvent
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from engine.recipe import Recipe
-
 from . import display
 from .errors import show_error
 
@@ -145,7 +143,7 @@ class DisplayMixin:
     def _reshow_for_display(self) -> None:
         doc = self.doc
         if doc is not None and doc.preview_linear is not None:
-            self._submit("before", Recipe(), doc.preview_linear)
+            self._request_before(doc, doc.preview_linear)
             self.viewer.set_detail_before(None)  # re-rendered with the crop
             self.schedule_render()
         self.flush_sidecars()

@@ -785,6 +785,12 @@ def test_auto_white_balance_sets_one_measured_step_and_keeps_the_others(qtbot, w
     win.undo_group.undo()
     settle(qtbot, win)
     assert doc.recipe.dumps() == edited
+    win.undo_group.redo()
+    n, same = doc.undo.count(), doc.recipe.dumps()
+    win.auto_white_balance()  # measured again, the same: it said nothing and seemed to do nothing (QA)
+    qtbot.waitUntil(lambda: "already holds" in win.panel.status.text(), timeout=TIMEOUT)
+    assert win.panel.status.text() == f"Auto white balance: step {at + 1} already holds what it measures."
+    assert doc.undo.count() == n and doc.recipe.dumps() == same
 
 
 def test_undo_keys_in_an_unchanged_number_field_reach_the_window(qtbot, win, folder):

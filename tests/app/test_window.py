@@ -42,6 +42,24 @@ def test_shortcuts_undo_redo_and_split(qtbot, win, folder):
     assert not win.viewer.split
 
 
+def test_the_before_side_is_rendered_as_the_after_side_is(qtbot, win, folder):
+    """At fit the before view was the 2048 px level scaled at paint time, the after view a level
+    made at the size on screen: unedited, 6-19 % of the before side's pixels were 5 to 49 levels
+    off the photo shown plain (crisper, more aliased), so an edit seemed to soften the photo."""
+    win.resize(700, 560)  # the 640 px photo shown smaller than it is: a screen-size level
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    v = win.viewer
+    assert v.scale < 0.9 and len(win.doc.recipe) == 0
+    v.toggle_split()
+    qtbot.waitUntil(lambda: v.before is not None and v.before.size() == v.after.size(), timeout=TIMEOUT)
+    assert np.array_equal(qimage_array(v.before.toImage()), shown(win))
+    was = v.after.width()
+    v.set_zoom(v.scale * 1.15)  # another size on screen (still below the photo's): the before side follows
+    qtbot.waitUntil(lambda: v.after.width() > was * 1.1, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: v.before.size() == v.after.size(), timeout=TIMEOUT)
+    assert np.array_equal(qimage_array(v.before.toImage()), shown(win))
+
+
 def test_on_a_200_percent_screen_zoom_and_detail_count_device_pixels(qtbot, win, folder, monkeypatch):
     """At 200 % a fitted photo drawn over more device pixels than the preview has was the preview
     stretched (soft on a 4K laptop), and "100 %" showed each image pixel as 2x2 device pixels."""
