@@ -79,7 +79,8 @@ class ForeignFileError(Exception):
     """A photo Retouch did not write appeared at an output's name after the batch was planned."""
 
     def __init__(self, dst: Path):
-        super().__init__(f"{dst.name}: a photo Retouch did not write is now there; it is kept")
+        what = "a photo Retouch did not write" if _photo_at(dst) else "something that is not a photo"
+        super().__init__(f"{dst.name}: {what} is now there; it is kept")
 
 
 class OutputGoneError(OSError):
@@ -95,15 +96,16 @@ def someone_elses(dst: Path) -> bool:
 
 
 def occupant(dst: Path) -> str | None:
-    """Who holds ``dst``, in one read of its header: "foreign" (a photo Retouch did not write:
-    kept from every output), the photo whose export it is (kept from the other photos' outputs: a
+    """Who holds ``dst``, in one read of its header: "foreign" (a photo Retouch did not write, or
+    anything but a file: a folder, a FIFO, a link to nothing; kept from every output, where a FIFO
+    had passed for an earlier export and its photo for done), the photo whose export it is (kept from the other photos' outputs: a
     day's photos named "{date}", one exported on its own after another, as Lightroom's "choose a
     new name"), as :meth:`Identity.owns` reads it, or None: nothing, not a photo, or an export of the
     forty-second session's Retouch, whose fingerprint names no photo (judged as any photo's)."""
     from .io.metadata import output_mark
 
     if not _photo_at(dst):
-        return None
+        return "foreign" if os.path.lexists(dst) else None
     mark = output_mark(dst)
     if mark is None:
         return "foreign"
@@ -160,10 +162,12 @@ PHOTO_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*", b"
 
 def looks_like_a_photo(path: Path) -> bool:
     """Whether the file at ``path`` starts as a photo does, whatever its name."""
+    from .io.files import open_regular
+
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             head = f.read(16)
-    except OSError:
+    except OSError:  # a FIFO named like a photo blocked its reader for good
         return False
     return head.startswith(PHOTO_MAGIC) or head[4:8] == b"ftyp"  # CR3, HEIC: ISO media
 
@@ -312,8 +316,8 @@ def already_done(job: Job) -> bool:
 
     if not output_exists(job.dst):
         return False
-    tag = output_mark(job.dst) if _photo_at(job.dst) else ""  # its header read once
-    if tag is None:  # a photo Retouch did not write: never done, nor replaced (export_one)
+    tag = output_mark(job.dst) if _photo_at(job.dst) else None  # its header read once
+    if tag is None:  # a photo Retouch did not write, or no photo at all: never done, nor replaced (export_one)
         return False
     if tag and tag != made_from(job) and (mark_version(tag) != 1 or tag != made_from(job, 1)):
         return False  # none: an export of an older Retouch (or a TIFF written without exiv2), judged by the times alone

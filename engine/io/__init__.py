@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import MAX_PIXELS, DecodeCancelled, ImageError
+from .files import open_regular
 from .image import (
     ALPHA_FORMATS,
     RASTER_EXTENSIONS,
@@ -100,13 +101,13 @@ def _child_preview(path: Path) -> bool:
     if path.suffix.lower() in (".jpg", ".jpeg"):
         return False
     try:
-        with Image.open(path) as im:
+        with open_regular(path) as f, Image.open(f) as im:  # a FIFO: said by the child's own read
             w, h = im.size
     except Exception:  # a TIFF Pillow cannot open (float, tifffile's), or a broken header
         try:
             import tifffile
 
-            with tifffile.TiffFile(path) as tf:
+            with open_regular(path) as f, tifffile.TiffFile(f) as tf:
                 page = tf.pages[0]
                 w, h = int(page.imagewidth), int(page.imagelength)
         except Exception:  # said by the preview's own read, with its message

@@ -12,6 +12,8 @@ from typing import Any
 
 import piexif
 
+from .files import open_regular
+
 # Tag numbers (TIFF/EXIF).
 MAKE, MODEL, ORIENTATION, DATETIME = 271, 272, 274, 306
 EXPOSURE_TIME, F_NUMBER, ISO, DATETIME_ORIGINAL, FOCAL_LENGTH = 33434, 33437, 34855, 36867, 37386
@@ -120,7 +122,7 @@ def tiff_tags(path: Path) -> tuple[dict[int, Any], dict[int, Any]]:
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tf:
+        with open_regular(path) as f, tifffile.TiffFile(f) as tf:
             page = tf.pages.first
             ifd0 = {t.code: t.value for t in page.tags.values() if t.code != EXIF_IFD}
             exif_tag = page.tags.get(EXIF_IFD)
@@ -219,7 +221,7 @@ def _output_tags(path: str | Path) -> tuple[str, str] | None:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with open_regular(path) as f, Image.open(f) as im:
             if im.format == "PNG":  # its EXIF as read with the header: getexif() decodes a whole PNG
                 exif = Image.Exif()    # to look for one after the pixels (225 ms at 24 MP)
                 if im.info.get("exif"):
@@ -273,7 +275,7 @@ def capture_time(path: str | Path) -> datetime | None:
         from PIL import Image
 
         try:
-            with Image.open(path) as im:
+            with open_regular(path) as f, Image.open(f) as im:
                 if im.format == "PNG":  # its header's eXIf chunk alone: getexif() decoded a whole PNG
                     exif = Image.Exif()  # to look for one after its pixels (0.2 s at 24 MP)
                     if im.info.get("exif"):

@@ -1280,3 +1280,53 @@ def test_an_older_retouchs_export_is_still_its_photos(sources, tmp_path):
     assert job.dst == out / "IMG_0.jpg" and marked(made_from(job))
     assert [p.result.status for p in export_all([job], workers=1)] == ["done"]  # redone in place
     assert sorted(p.name for p in out.iterdir()) == ["IMG_0.jpg"]
+
+
+@pytest.fixture
+def look_file(tmp_path) -> Path:
+    LOOK.save(tmp_path / "look.json")
+    return tmp_path / "look.json"
+
+
+def test_a_fifo_named_like_a_raster_photo_is_reported_never_waited_on(sources, tmp_path, capsys, look_file):
+    """``mkfifo IMG_1.jpg``: planning read its tags to tell Retouch's own exports apart, and the
+    open blocked for good (the command line and the app's Batch Export hung, and so did quitting)."""
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "dune.jpg")
+    fifos = [shoot / n for n in ("pipe.jpg", "pipe.png", "pipe.tif")]
+    for f in fifos:
+        os.mkfifo(f)
+    done: list = []
+    t = threading.Thread(target=lambda: done.append(run_cli(capsys, shoot, tmp_path / "out", "--recipe", look_file)),
+                         daemon=True)
+    t.start()
+    t.join(60)
+    if not done:  # blocked in an open: a writer lets it go, so that the run ends
+        for f in fifos:
+            try:
+                os.close(os.open(f, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+        t.join(30)
+        pytest.fail("the batch waited on a FIFO")
+    rc, err = done[0]
+    assert rc == 1 and (tmp_path / "out" / "dune.jpg").is_file()
+    assert err.count("not a regular file") == 3, err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "link to nothing"])
+def test_anything_but_a_file_at_an_outputs_name_is_kept_and_the_output_named_anew(sources, tmp_path, capsys, kind,
+                                                                                  look_file):
+    """A FIFO, a folder or a dangling link at ``OUT/a.jpg`` passed for an earlier export: the photo
+    was counted as skipped and nothing was written (QA)."""
+    shoot, out = tmp_path / "shoot", tmp_path / "out"
+    shoot.mkdir()
+    out.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "a.jpg")
+    there = out / "a.jpg"
+    {"fifo": os.mkfifo, "folder": os.mkdir,
+     "link to nothing": lambda p: p.symlink_to(tmp_path / "gone.jpg")}[kind](there)
+    rc, err = run_cli(capsys, shoot, out, "--recipe", look_file)
+    assert rc == 0 and "1 done, 0 skipped" in err, err
+    assert (out / "a_jpg.jpg").is_file() and os.path.lexists(there) and not there.is_file()
