@@ -98,10 +98,11 @@ def someone_elses(dst: Path) -> bool:
 def occupant(dst: Path) -> str | None:
     """Who holds ``dst``, in one read of its header: "foreign" (a photo Retouch did not write, or
     anything but a file: a folder, a FIFO, a link to nothing; kept from every output, where a FIFO
-    had passed for an earlier export and its photo for done), the photo whose export it is (kept from the other photos' outputs: a
-    day's photos named "{date}", one exported on its own after another, as Lightroom's "choose a
-    new name"), as :meth:`Identity.owns` reads it, or None: nothing, not a photo, or an export of the
-    forty-second session's Retouch, whose fingerprint names no photo (judged as any photo's)."""
+    had passed for an earlier export and its photo for done), the photo whose export it is (kept
+    from the other photos' outputs: a day's photos named "{date}", one exported on its own after
+    another, as Lightroom's "choose a new name"), as :meth:`Identity.owns` reads it, or None:
+    nothing, or an export of the forty-second session's Retouch, whose fingerprint names no photo
+    (judged as any photo's)."""
     from .io.metadata import output_mark
 
     if not _photo_at(dst):
@@ -343,9 +344,6 @@ def export_one(job: Job) -> Result:
         return Result(job.src, job.dst, "failed", str(ForeignFileError(job.dst)), 0.0)
     if not s.overwrite and already_done(job):
         return Result(job.src, job.dst, "skipped", ALREADY, 0.0)
-    if job.src.is_symlink() and not job.src.exists():  # said as what it is, not "No such file or directory"
-        return Result(job.src, job.dst, "failed", f"{job.src.name}: a link to a file that is no longer there "
-                      f"({os.readlink(job.src)})", 0.0)
     # A hang inside C code (LibRaw) ignores Python signals; faulthandler's watchdog thread ends the
     # process anyway, and the parent reports the file as failed.
     if _JOB_TIMEOUT:
@@ -457,7 +455,11 @@ def _fixed_recipe(job: Job) -> tuple[Any, str]:
 def _decode(src: Path, s: ExportSettings) -> tuple[Any, Any]:
     try:
         st = os.stat(src)
-    except OSError as e:
+    except OSError as e:  # a link said as what it is, not as "No such file or directory"
+        if e.errno == errno.ENOENT and src.is_symlink():
+            raise NotAPhotoError(f"a link to a file that is no longer there ({os.readlink(src)})") from None
+        if e.errno == errno.ELOOP:
+            raise NotAPhotoError("a link that leads back to itself") from None
         raise NotAPhotoError(f"cannot read: {e.strerror}") from None
     from .io import load_photo
 

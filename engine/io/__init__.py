@@ -6,6 +6,8 @@ Every failure to read or write a photo is an :class:`ImageError` with a message 
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +55,19 @@ def _check(path: str | Path) -> Path:
         raise ImageError("a folder, not a photo", path)
     if not is_supported(path):
         raise ImageError(f"unsupported file type {path.suffix or '(none)'!r}", path)
-    if not path.is_file():
-        raise ImageError("file not found" if not path.exists() else "not a file", path)
-    if path.stat().st_size == 0:  # as the batch says it
+    try:  # opened once, so that what stops a read is said as what it is, not as a damaged file
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        raise ImageError("a link to a file that is no longer there" if path.is_symlink() else "file not found",
+                         path) from None
+    except PermissionError:
+        raise ImageError("permission denied: this user may not read the file", path) from None
+    except OSError as e:
+        why = ("a link that leads back to itself" if e.errno == errno.ELOOP else
+               "not a file (a FIFO or a device)" if e.errno is None else f"cannot be read ({e.strerror or e})")
+        raise ImageError(why, path) from None
+    if size == 0:  # as the batch says it
         raise ImageError("empty file", path)
     return path
 

@@ -1116,3 +1116,30 @@ def test_a_png_with_a_damaged_exif_block_still_opens(photo_srgb8: np.ndarray, tm
     assert (meta.width, meta.height) == (photo_srgb8.shape[1], photo_srgb8.shape[0]) and meta.exif is None
     photo = load_photo(path)
     assert photo.linear.shape == photo_srgb8.shape
+
+
+def test_what_stops_a_read_is_said_as_what_it_is(tmp_path, photo_jpeg, monkeypatch):
+    """A file this user may not read was "truncated or unreadable" (a RAW) or "not an image Pillow
+    can read ([Errno 13] ...)", and a link loop "file not found" (QA): each is said as what it is,
+    and a FIFO is never opened for good."""
+    from engine.io import ImageError, read_metadata
+
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    (tmp_path / "gone.NEF").symlink_to(tmp_path / "elsewhere.NEF")
+    os.mkfifo(tmp_path / "pipe.png")
+    shutil.copy(photo_jpeg, tmp_path / "locked.jpg")
+    (tmp_path / "locked.jpg").chmod(0)
+    if os.geteuid() == 0:  # root reads it all the same: the refusal as the kernel gives it
+        import engine.io
+
+        real = engine.io.open_regular
+        monkeypatch.setattr(engine.io, "open_regular", lambda p: (_ for _ in ()).throw(
+            PermissionError(13, "Permission denied", str(p))) if Path(p).name == "locked.jpg" else real(p))
+    for name, said in (("loop.jpg", "a link that leads back to itself"),
+                       ("gone.NEF", "a link to a file that is no longer there"),
+                       ("pipe.png", "not a file (a FIFO or a device)"),
+                       ("locked.jpg", "permission denied: this user may not read the file")):
+        for read in (load_photo, read_metadata):
+            with pytest.raises(ImageError) as e:
+                read(tmp_path / name)
+            assert str(e.value) == f"{name}: {said}"
