@@ -25,6 +25,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .metadata import describes_pixels
+
 log = logging.getLogger(__name__)
 
 _LOCK = threading.Lock()
@@ -123,7 +125,8 @@ def _exif_for_output(src: dict, out: dict, software: str, made_from: str | None 
     for key, value in src.items():
         group, _, name = key.rpartition(".")
         if group == "Exif.Image" and name in _IMAGE_KEEP:
-            new[key] = value
+            if not (name == "ImageDescription" and describes_pixels(value)):
+                new[key] = value
         elif group == "Exif.Photo" and name not in _PHOTO_DROP:
             new[key] = value
         elif group == "Exif.GPSInfo":

@@ -184,6 +184,14 @@ def _resolution(ppi: int | None) -> dict[int, Any]:
             piexif.ImageIFD.ResolutionUnit: 2}
 
 
+def describes_pixels(description: Any) -> bool:
+    """Whether a TIFF's ImageDescription is a program's note of its pixels' layout (tifffile's
+    ``{"shape": [...]}``, ImageJ's ``ImageJ=...``), not a caption: carried into an output, it
+    described the source's shape there, and tifffile warned that it did not match (QA)."""
+    text = description.decode("latin-1") if isinstance(description, bytes) else str(description or "")
+    return text.lstrip().startswith(('{"shape"', "ImageJ="))
+
+
 def exif_for_output(meta: Metadata | None, software: str = SOFTWARE, ppi: int | None = None,
                     made_from: str | None = None) -> bytes | None:
     """The EXIF block to write into an output: source EXIF, Orientation reset to 1, no thumbnail,
@@ -202,6 +210,8 @@ def exif_for_output(meta: Metadata | None, software: str = SOFTWARE, ppi: int | 
     if d is None:
         return exif_from_fields(meta, software, ppi, made_from)
     zeroth = {k: v for k, v in d.get("0th", {}).items() if k in _KEEP_0TH}
+    if describes_pixels(zeroth.get(piexif.ImageIFD.ImageDescription)):
+        del zeroth[piexif.ImageIFD.ImageDescription]
     zeroth.update(_resolution(ppi))  # the export's, not the camera's
     zeroth[piexif.ImageIFD.Orientation] = 1
     zeroth[piexif.ImageIFD.Software] = software.encode()

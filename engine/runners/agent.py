@@ -83,6 +83,8 @@ MAX_STRENGTH = 2.0
 #: the sixteenth session, 1 % by 1 level until the twenty-first; 2.9 -> 1.6 policy cards per photo
 #: on check + val, +0.03 dB).
 NOOP_LEVEL = 2 / 255
+#: a proxy whose channels differ by no more than this (linear) is a grey photo (:func:`is_grey`)
+GREY_TOLERANCE = 2e-3
 NOOP_SHARE = 0.01
 #: The bounds of a display change, cheap to take from the linear one.
 SRGB_MAX_SLOPE, SRGB_MIN_SLOPE = color.MAX_SLOPE, color.MIN_SLOPE
@@ -391,6 +393,26 @@ def agent_view(linear: np.ndarray) -> np.ndarray:
     return np.minimum(linear, np.float32(1.0), dtype=np.float32)
 
 
+def is_grey(proxy: np.ndarray) -> bool:
+    """Whether the photo has no colour at all (a black-and-white photo, a greyscale scan): its
+    R, G and B equal to within rounding."""
+    return bool(np.abs(proxy - proxy.mean(axis=-1, keepdims=True)).max() <= GREY_TOLERANCE)
+
+
+def grey_params(spec: FilterSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """A step's parameters as they keep a grey photo grey: the colour curves' three rows made one
+    (their average: the tonal part of the curve kept, its tint dropped), a white balance neutral.
+    The policy never saw a grey photo in training; its colour steps tinted one (up to 2.3 levels
+    between channels, on 59 % of a greyscale PNG's pixels, a QA's)."""
+    if spec.id == "color_curves":
+        rows = np.asarray(params["slopes"], np.float64)
+        (p,) = spec.params
+        return {**params, "slopes": rounded(np.broadcast_to(rows.mean(axis=0), rows.shape), p.min, p.max)}
+    if spec.id == "white_balance":
+        return {**params, **{p.name: np.asarray(p.default_value(), np.float64) for p in spec.params}}
+    return params
+
+
 def apply_steps(img: np.ndarray, steps: list[Step]) -> np.ndarray:
     """``img`` through each step's filter math, in order (float32), as the agent saw its measured
     steps in training: on its view, already clipped at white, so with no blown-white weight."""
@@ -560,6 +582,7 @@ class Agent:
         """
         img = np.array(proxy, np.float32)  # a copy: the episode writes into it
         n = len(img)
+        grey = [is_grey(img[i]) for i in range(n)]
         state = np.zeros((n, 1 + len(self.filters)), np.float32)
         for f in used:
             if f in self.filters:
@@ -587,6 +610,8 @@ class Agent:
                 params = spec.from_network(heads[a][i].astype(np.float64))
                 # 4 decimals, as the measured steps: a readable recipe, and the one the episode ran
                 params = {p.name: rounded(params[p.name], p.min, p.max) for p in spec.params}
+                if grey[i]:
+                    params = grey_params(spec, params)
                 new = spec.apply(img[i], **params)
                 change = display_change(img[i], new)
                 img[i] = new

@@ -1143,3 +1143,25 @@ def test_what_stops_a_read_is_said_as_what_it_is(tmp_path, photo_jpeg, monkeypat
             with pytest.raises(ImageError) as e:
                 read(tmp_path / name)
             assert str(e.value) == f"{name}: {said}"
+
+
+@pytest.mark.parametrize("fmt", ["tif", "jpg"])
+def test_a_tiffs_note_of_its_pixels_is_left_behind_and_its_caption_kept(tmp_path, photo_jpeg, fmt):
+    """tifffile's ImageDescription ``{"shape": [...]}`` of the source was carried into a TIFF export,
+    where it described another shape (tifffile warned); a caption is the photographer's and stays."""
+    from engine.recipe import Recipe
+    from retouch.main import main
+
+    rgb = np.asarray(Image.open(photo_jpeg).convert("RGB"))
+    Recipe().save(tmp_path / "none.json")
+    for name, description, kept in (("shaped.tif", None, None),  # tifffile writes its own shape note
+                                    ("caption.tif", "Dunes at dusk, Sylt", "Dunes at dusk, Sylt")):
+        tifffile.imwrite(tmp_path / name, rgb.transpose(2, 0, 1), photometric="rgb", planarconfig="separate",
+                         description=description, metadata=None if description else {})
+        if description is None:
+            with tifffile.TiffFile(tmp_path / name) as t:
+                assert t.pages[0].tags.valueof(270).startswith('{"shape"')  # the note, in the source
+        out = tmp_path / f"{name}.{fmt}"
+        assert main(["apply", str(tmp_path / name), "-r", str(tmp_path / "none.json"), "-o", str(out)]) == 0
+        with Image.open(out) as im:
+            assert im.getexif().get(270) == kept, name
