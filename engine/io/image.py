@@ -37,6 +37,7 @@ from .metadata import (
     exif_for_output,
     exif_from_fields,
     fill_from_tags,
+    main_page,
     tiff_tags,
 )
 from .orientation import apply_orientation, fit_box, swaps_axes
@@ -261,7 +262,7 @@ def tiff_alpha_kind(path: str | Path) -> str | bool | None:
     say (Pillow reads the file then)."""
     try:
         with tifffile.TiffFile(path) as tf:
-            extra = tuple(tf.pages.first.extrasamples or ())
+            extra = tuple(main_page(tf).extrasamples or ())
     except Exception:  # unreadable by tifffile: the decoder says why, or Pillow reads it
         return None
     if not extra or int(extra[0]) not in (1, 2):
@@ -334,7 +335,7 @@ def _tiff_array(path: Path, alpha: bool = False) -> tuple[np.ndarray, int, bytes
     profile is None where the pixels are already converted by it (CMYK) or there is none."""
     try:
         with tifffile.TiffFile(path) as tf:
-            page = tf.pages.first
+            page = main_page(tf)
             check_dimensions(int(page.imagewidth), int(page.imagelength), path)
             photometric = int(page.photometric)
             if photometric not in (1, 2, 3, 5) or page.dtype is None or page.dtype.kind not in "uif":
@@ -569,7 +570,7 @@ def _oriented_meta(path: Path, size: tuple[int, int], orientation: object) -> Me
 
 def _tiff_metadata(path: Path) -> Metadata | None:
     """TIFF metadata through tifffile (Pillow cannot open float or many 16-bit TIFFs)."""
-    ifd0, exif = tiff_tags(path)
+    ifd0, exif = tiff_tags(path, photo=True)
     if 256 not in ifd0 or 257 not in ifd0:
         return None
     check_dimensions(int(ifd0[256]), int(ifd0[257]), path)

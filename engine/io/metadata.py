@@ -116,15 +116,32 @@ def tiff_pages(tf: Any) -> Iterator[Any]:
         yield from getattr(ifd, "pages", None) or ()
 
 
-def tiff_tags(path: Path) -> tuple[dict[int, Any], dict[int, Any]]:
+def main_page(tf: Any) -> Any:
+    """A TIFF's photo: its first page, or where that is a reduced-resolution copy (NewSubfileType
+    bit 0: a preview written first) the first full-resolution page after it. The preview had opened
+    as the photo (40 x 25 px for 320 x 200, a QA's), and exported so."""
+    first = tf.pages.first
+    if not int(first.subfiletype) & 1:
+        return first
+    for page in tf.pages[1:]:
+        if not int(page.subfiletype) & 1:
+            return page
+    return first
+
+
+def tiff_tags(path: Path, *, photo: bool = False) -> tuple[dict[int, Any], dict[int, Any]]:
     """IFD0 and Exif-IFD tags (number -> value) of a TIFF-based file (TIFF, DNG, NEF, CR2, ARW,
-    PEF...); two empty dicts for anything tifffile cannot parse (CR3, RAF, ORF, RW2...)."""
+    PEF...); two empty dicts for anything tifffile cannot parse (CR3, RAF, ORF, RW2...). ``photo``
+    (a raster TIFF): the tags of its :func:`main_page` over IFD0's (a RAW's IFD0 is its own)."""
     import tifffile
 
     try:
         with open_regular(path) as f, tifffile.TiffFile(f) as tf:
             page = tf.pages.first
             ifd0 = {t.code: t.value for t in page.tags.values() if t.code != EXIF_IFD}
+            if photo and (main := main_page(tf)) is not page:
+                ifd0.update({t.code: t.value for t in main.tags.values() if t.code != EXIF_IFD})
+                page = main if main.tags.get(EXIF_IFD) is not None else page
             exif_tag = page.tags.get(EXIF_IFD)
             exif: dict[int, Any] = {}
             if exif_tag is not None and isinstance(exif_tag.value, dict):

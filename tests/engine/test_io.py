@@ -1165,3 +1165,25 @@ def test_a_tiffs_note_of_its_pixels_is_left_behind_and_its_caption_kept(tmp_path
         assert main(["apply", str(tmp_path / name), "-r", str(tmp_path / "none.json"), "-o", str(out)]) == 0
         with Image.open(out) as im:
             assert im.getexif().get(270) == kept, name
+
+
+def test_a_tiff_whose_first_page_is_its_preview_opens_as_the_photo(tmp_path, photo_jpeg):
+    """A reduced-resolution copy written first (NewSubfileType 1) opened as the photo: 40 x 25 px
+    for 320 x 200, and exported so (QA). Pages of full resolution are read as before: the first."""
+    from engine.io import load_preview, read_metadata
+
+    rgb = np.asarray(Image.open(photo_jpeg).convert("RGB"))
+    small = np.ascontiguousarray(rgb[::8, ::8])
+    with tifffile.TiffWriter(tmp_path / "preview_first.tif") as t:
+        t.write(small, photometric="rgb", subfiletype=1)
+        t.write(rgb, photometric="rgb", subfiletype=0, metadata=None)
+    with tifffile.TiffWriter(tmp_path / "two_photos.tif") as t:  # a multi-page scan: its first page
+        t.write(rgb, photometric="rgb", metadata=None)
+        t.write(255 - rgb, photometric="rgb", metadata=None)
+    for name in ("preview_first.tif", "two_photos.tif"):
+        path = tmp_path / name
+        meta = read_metadata(path)
+        assert (meta.height, meta.width) == rgb.shape[:2], name
+        got = srgb_encode(load_photo(path).linear)
+        assert np.abs(got * 255 - rgb).max() < 1, name
+        assert load_preview(path, 480).shape == (300, 480, 3), name
