@@ -310,9 +310,11 @@ class BatchDialog(ExportingDialog):
         return out_dir, plan
 
     def start(self) -> None:
-        if self.before_start is not None:
-            self.before_start()
+        if not self._starting():
+            return
         try:
+            if self.before_start is not None:
+                self.before_start()
             out_dir, plan = self._planner()
             busy = self._run(out_dir, plan, workers=self.jobs_spin.value(),
                              scheduler=self.scheduler.text().strip() or None)
@@ -321,6 +323,9 @@ class BatchDialog(ExportingDialog):
         except (ValueError, OSError) as e:  # TemplateError and RecipeError are ValueErrors
             self._refused(e)
             return
+        finally:
+            if not self.running():
+                self.export_btn.setEnabled(True)
         self._clear_last_run()
         self.progress.setRange(0, 0)  # busy until the photos are counted
         self._say("Looking at the photos and the export folder…")
@@ -391,13 +396,16 @@ class BatchDialog(ExportingDialog):
         if self.unreadable:
             text += _unreadable(self.unreadable)
         fatal = next((r for r in self.results if r.fatal), None)
+        if self._error is not None:  # a bug stopped it: said first, not as "Finished"
+            return f"Export stopped by an error ({self._error}): " + text
         if fatal is not None:
             return f"Stopped ({fatal.reason}): " + text
         return ("Cancelled: " if self.cancel_event.is_set() else "Finished: ") + text
 
     def _finished(self) -> None:
         self.worker = None
-        self._say(self.summary(), error=bool(self.unreadable) or any(r.status == "failed" for r in self.results))
+        self._say(self.summary(), error=bool(self.unreadable) or self._error is not None
+                  or any(r.status == "failed" for r in self.results))
         self.cancel_btn.setText("Close")
         self.cancel_btn.setEnabled(True)
         self._set_inputs_enabled(True)  # tick Replace, or change a choice, and go again

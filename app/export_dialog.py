@@ -45,18 +45,29 @@ _WRITING: set[str] = set()
 log = logging.getLogger(__name__)
 
 
+class ExportBug(Exception):
+    """A RuntimeError on the export's thread, passed on as another error: superqt takes one for its
+    worker deleted and reports neither ``errored`` nor ``finished``, so the dialog ran for ever (and
+    the window could not quit)."""
+
+
 def plan_and_export(plan: Callable[[], Any], out: Path, cancel: threading.Event, **export: Any) -> Iterator[Any]:
     """An export's whole run, on its worker thread: the plan first, yielded once made, then each
     photo's :class:`engine.batch.Progress`. Planning lists the folder and reads the tags of the
     exports already there (0.5-0.7 s for 800 photos on a local disk, seconds on a network share),
-    which froze the window when it was done on the GUI thread."""
+    which froze the window when it was done on the GUI thread. Cancelled meanwhile, nothing is
+    made, the output folder neither."""
     from engine.batch import export_all, prepare_output
 
-    jobs = plan()
-    prepare_output(out)
-    yield jobs
-    if jobs and not cancel.is_set():
-        yield from export_all(jobs, cancel=cancel, **export)
+    try:
+        jobs = plan()
+        if not cancel.is_set():
+            prepare_output(out)
+        yield jobs
+        if jobs and not cancel.is_set():
+            yield from export_all(jobs, cancel=cancel, **export)
+    except RuntimeError as e:
+        raise ExportBug(f"{type(e).__name__}: {e}") from e
 
 
 class ExportingDialog(QDialog):
@@ -70,8 +81,10 @@ class ExportingDialog(QDialog):
     _claimed: str | None = None
     cancel_event: threading.Event
     results: list
+    cancel_btn: QPushButton
+    export_btn: QPushButton
     _planned_jobs: Any = None  # the running export's plan, once made
-    _plan_error: BaseException | None = None
+    _error: BaseException | None = None  # what stopped it (its plan refused, or a bug)
 
     def _run(self, out: Path, plan: Callable[[], Any], **export: Any) -> str | None:
         """Plan (``plan()``) and export into ``out`` on a worker thread; why not, if another export
@@ -82,7 +95,7 @@ class ExportingDialog(QDialog):
         busy = self._claim(out)
         if busy:
             return busy
-        self._planned_jobs = self._plan_error = None
+        self._planned_jobs = self._error = None
         self.cancel_event.clear()
         self.results = []
         self._set_inputs_enabled(False)
@@ -103,20 +116,28 @@ class ExportingDialog(QDialog):
             self._progress(item)
 
     def _errored(self, e: BaseException) -> None:
-        self._plan_error = e
+        self._error = e  # said when it has ended: by the refusal, or at the head of the summary
         if not isinstance(e, (ValueError, OSError)):  # a bug, not a refusal: its traceback for the report
             log.error("export failed", exc_info=e)
-        if self._planned_jobs is not None:  # the export itself stopped (a bug): said, then its summary
-            self._say_error(f"Export stopped: {e}")
 
     def _ended(self) -> None:
         self._release()
         if self._planned_jobs is None:  # no plan was made: a refusal, as before any photo was started
             self.worker = None
             self._set_inputs_enabled(True)
-            self._refused(self._plan_error or RuntimeError("the photos could not be listed"))
+            self.cancel_btn.setEnabled(True)  # disabled by a Cancel while planning
+            self._refused(self._error or ExportBug("the photos could not be listed"))
             return
         self._finished()
+
+    def _starting(self) -> bool:
+        """Export pressed: False while an export runs already. The button is off until the
+        export starts or is refused: pending sidecars are flushed first, which runs the event loop,
+        and a second click queued meanwhile started a second export."""
+        if self.running():
+            return False
+        self.export_btn.setEnabled(False)
+        return True
 
     def _planned(self, jobs: Any) -> None:
         raise NotImplementedError
@@ -307,7 +328,9 @@ class ExportDialog(ExportingDialog):
         by_folder: dict[Path, list[Path]] = {}
         for path, _ in self.photos:
             by_folder.setdefault(path.parent, []).append(path)
-        recipes = {p: (self.recipe_of(p) if self.recipe_of else r) for p, r in self.photos}
+        # as each is when Export is pressed: the window's recipes change in place as it edits on
+        recipes = {p: (None if r is None else r.to_json())
+                   for p, r in ((p, self.recipe_of(p) if self.recipe_of else r) for p, r in self.photos)}
 
         def plan() -> Plan:
             jobs = Plan()
@@ -318,7 +341,7 @@ class ExportDialog(ExportingDialog):
                 for job in made:
                     r = recipes[job.src]
                     if r is not None:  # the recipe on screen, even if its sidecar write is pending
-                        job = replace(job, settings=replace(settings, source="recipe", recipe=r.to_json()))
+                        job = replace(job, settings=replace(settings, source="recipe", recipe=r))
                     jobs.append(job)
             if not jobs and jobs.left_out:
                 raise ValueError("the photos chosen are all Retouch's own exports: export the originals instead")
@@ -329,9 +352,11 @@ class ExportDialog(ExportingDialog):
     def start(self) -> None:
         from engine.batch import TemplateError
 
-        if self.before_start is not None:
-            self.before_start()
+        if not self._starting():
+            return
         try:
+            if self.before_start is not None:
+                self.before_start()
             out = self.out_folder()
             busy = self._run(out, self._planner())
             if busy:
@@ -339,6 +364,9 @@ class ExportDialog(ExportingDialog):
         except (TemplateError, ValueError, OSError) as e:
             self._refused(e)
             return
+        finally:
+            if not self.running():
+                self.export_btn.setEnabled(True)
         self.exported_to = out
         self.progress.setRange(0, 0)  # busy until the photos are counted
         self.message.setText("Looking at the photos and the export folder…")
@@ -390,7 +418,9 @@ class ExportDialog(ExportingDialog):
         if len(self.results) < planned:
             parts.append(f"{planned - len(self.results)} not started")
         fatal = next((r for r in self.results if r.fatal), None)
-        if fatal is not None:  # the batch stopped itself (a full disk): not the photographer's Cancel
+        if self._error is not None:  # a bug stopped it: said first, not hidden under the counts
+            parts.insert(0, f"Export stopped by an error ({self._error})")
+        elif fatal is not None:  # the batch stopped itself (a full disk): not the photographer's Cancel
             parts.insert(0, f"Stopped ({fatal.reason.removeprefix(f'{fatal.src.name}: ')}, so no later photo "
                             "could be written either)")
         elif self.cancel_event.is_set():
@@ -403,7 +433,10 @@ class ExportDialog(ExportingDialog):
         renamed = renamed_text(self.plan, {r.src: r.dst for r in self.results if r.status == "done"}, "→")
         if renamed:  # the photographer looks for the name the template gives
             said += "\n" + renamed
-        self.message.setText(said)
+        if self._error is not None:
+            self._say_error(said)
+        else:
+            self.message.setText(said)
         self.worker = None
         self.cancel_btn.setText("Close")
         self.cancel_btn.setEnabled(True)

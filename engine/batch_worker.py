@@ -105,8 +105,8 @@ def occupant(dst: Path) -> str | None:
     (judged as any photo's)."""
     from .io.metadata import output_mark
 
-    if not _photo_at(dst):
-        return "foreign" if os.path.lexists(dst) else None
+    if not _photo_at(dst):  # a file not a photo (a style's .onnx) is nobody's; anything else is kept
+        return "foreign" if os.path.lexists(dst) and not dst.is_file() else None
     mark = output_mark(dst)
     if mark is None:
         return "foreign"

@@ -65,7 +65,8 @@ def _check(path: str | Path) -> Path:
         raise ImageError("permission denied: this user may not read the file", path) from None
     except OSError as e:
         why = ("a link that leads back to itself" if e.errno == errno.ELOOP else
-               "not a file (a FIFO or a device)" if e.errno is None else f"cannot be read ({e.strerror or e})")
+               "not a file (a FIFO, a socket or a device)" if e.errno in (None, errno.ENXIO) else
+               f"cannot be read ({e.strerror or e})")
         raise ImageError(why, path) from None
     if size == 0:  # as the batch says it
         raise ImageError("empty file", path)

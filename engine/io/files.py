@@ -12,17 +12,21 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+# Windows has no FIFOs to block on, and neither flag: the check on the descriptor is all there
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
 
 def open_regular(path: str | Path) -> BinaryIO:
     """``path`` opened for reading, or an ``OSError`` where it is not a regular file (a FIFO, a
-    device, a folder, a socket)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    device, a folder, a socket); one without an ``errno`` where it opened but is not a file."""
+    fd = os.open(path, _FLAGS)
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
             raise OSError(f"{path}: {kind}")
-        os.set_blocking(fd, True)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
         f = os.fdopen(fd, "rb")
         f.raw.name = os.fspath(path)  # as open() names it: tifffile and Pillow read the name
         return f

@@ -1137,7 +1137,7 @@ def test_what_stops_a_read_is_said_as_what_it_is(tmp_path, photo_jpeg, monkeypat
             PermissionError(13, "Permission denied", str(p))) if Path(p).name == "locked.jpg" else real(p))
     for name, said in (("loop.jpg", "a link that leads back to itself"),
                        ("gone.NEF", "a link to a file that is no longer there"),
-                       ("pipe.png", "not a file (a FIFO or a device)"),
+                       ("pipe.png", "not a file (a FIFO, a socket or a device)"),
                        ("locked.jpg", "permission denied: this user may not read the file")):
         for read in (load_photo, read_metadata):
             with pytest.raises(ImageError) as e:

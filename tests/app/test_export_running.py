@@ -1,0 +1,149 @@
+"""An export's run on its worker thread, planning included (a review's findings): the button
+states after a Cancel while planning, the recipes as they were when Export was pressed, a bug
+on the thread that must end the run, and a second click while the sidecars are flushed."""
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine.recipe import Recipe, Step
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    d = tmp_path / "shoot"
+    d.mkdir()
+    for i in range(2):
+        shutil.copy(FIXTURES / "dune.jpg", d / f"dune{i}.jpg")
+    return d
+
+
+def test_a_plan_refused_after_a_cancel_gives_the_button_back(qtbot, tmp_path, monkeypatch):
+    """Cancel disables its button until the summary; a plan refused then ("no photos in") left it
+    off for good, through the next export too."""
+    import engine.batch
+    from app.batch_dialog import BatchDialog
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    gate = threading.Event()
+    real = engine.batch.plan_jobs
+
+    def slow(*a, **k):
+        gate.wait(10)
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine.batch, "plan_jobs", slow)
+    dlg = BatchDialog(None, empty)
+    qtbot.addWidget(dlg)
+    dlg.export_btn.click()
+    assert dlg.running()
+    dlg.cancel()
+    gate.set()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=10_000)
+    assert dlg.status.text().startswith("no photos in")
+    assert dlg.cancel_btn.isEnabled(), "Cancel/Close button left disabled after a refused plan"
+
+
+def test_the_export_dialog_refused_after_a_cancel_gives_the_button_back(qtbot, folder, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    import engine.batch
+    from app.export_dialog import ExportDialog
+
+    gate = threading.Event()
+
+    def slow(*a, **k):
+        gate.wait(10)
+        raise ValueError("boom refusal")
+
+    monkeypatch.setattr(engine.batch, "plan_jobs", slow)
+    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    dlg = ExportDialog([(folder / "dune0.jpg", None)], s)
+    qtbot.addWidget(dlg)
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg.start()
+    dlg.cancel()
+    gate.set()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=10_000)
+    assert "boom refusal" in dlg.message.text() and not (tmp_path / "out").exists()
+    assert dlg.cancel_btn.isEnabled()
+
+
+def test_each_photo_exports_its_recipe_as_it_was_when_export_was_pressed(qtbot, folder, tmp_path, monkeypatch):
+    """The window's recipes change in place as it edits: read on the worker thread, an edit made
+    after Export was pressed went into the export."""
+    from PySide6.QtCore import QSettings
+
+    import engine.batch
+    from app.export_dialog import ExportDialog
+
+    gate, entered = threading.Event(), threading.Event()
+    real = engine.batch.plan_jobs
+
+    def slow(*a, **k):
+        entered.set()
+        gate.wait(10)
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine.batch, "plan_jobs", slow)
+    live = Recipe([Step("exposure", {"ev": 0.5})])
+    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    dlg = ExportDialog([(folder / "dune0.jpg", live)], s, recipe_of=lambda p: live)
+    qtbot.addWidget(dlg)
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg.start()
+    assert entered.wait(5)
+    live.steps[0].params["ev"] = 1.5  # the photographer drags a slider in the window meanwhile
+    gate.set()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    got = dlg.plan[0].settings.recipe
+    assert got["steps"][0]["params"]["ev"] == 0.5, "the export used an edit made after Export was pressed"
+
+
+def test_a_runtime_error_on_the_export_thread_ends_the_run_and_says_it(qtbot, folder, tmp_path, monkeypatch):
+    """superqt takes a RuntimeError for its worker deleted and says nothing: the dialog ran for
+    ever, its folder claimed, and the window could not quit."""
+    from PySide6.QtCore import QSettings
+
+    import engine.batch
+    from app.export_dialog import _WRITING, ExportDialog
+
+    def bad(*a, **k):
+        raise RuntimeError("dictionary changed size during iteration")
+
+    monkeypatch.setattr(engine.batch, "plan_jobs", bad)
+    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    dlg = ExportDialog([(folder / "dune0.jpg", None)], s)
+    qtbot.addWidget(dlg)
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg.start()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=10_000)
+    assert "dictionary changed size during iteration" in dlg.message.text()
+    assert not _WRITING and dlg.export_btn.isEnabled()
+
+
+def test_a_second_click_while_sidecars_are_flushed_starts_nothing(qtbot, folder, tmp_path):
+    """Flushing the sidecars runs the event loop: a second click queued meanwhile started a second
+    export, which the first then reported as "another export is writing into"."""
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.export_dialog import ExportDialog
+
+    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    calls = []
+    dlg = ExportDialog([(folder / "dune0.jpg", None)], s,
+                       before_start=lambda: (calls.append(1), QApplication.processEvents()))
+    qtbot.addWidget(dlg)
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    QTimer.singleShot(0, dlg.export_btn.click)
+    QTimer.singleShot(0, dlg.export_btn.click)
+    qtbot.wait(50)
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    assert len(calls) == 1 and dlg.message.text().startswith("1 exported")
