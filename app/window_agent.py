@@ -186,7 +186,9 @@ class AgentMixin:
         steps = list(doc.recipe.steps)
         # the photo's white balance: a measured one, else any; a second one on top multiplied the two
         at = white_balance_index(steps)
-        self.panel.set_busy("Auto white balance: the photo is already about neutral." if step is None else "")
+        shown = doc is self.doc  # the photo it measured may have been left meanwhile: its words are its own
+        if shown:
+            self.panel.set_busy("Auto white balance: the photo is already about neutral." if step is None else "")
         if step is None:
             if at is None:
                 return
@@ -194,7 +196,8 @@ class AgentMixin:
         elif at is None:
             steps.insert(0, step)
         elif steps[at].to_json() == step.to_json():  # measured again, the same: no undo entry, and said so
-            self.panel.set_busy(f"Auto white balance: step {at + 1} already holds what it measures.")
+            if shown:
+                self.panel.set_busy(f"Auto white balance: step {at + 1} already holds what it measures.")
             return
         else:
             steps[at] = step

@@ -26,7 +26,7 @@ from .image import (
     read_raster_metadata,
     write_image,
 )
-from .metadata import Metadata
+from .metadata import Metadata, main_page
 from .raw import RAW_EXTENSIONS, is_raw, load_raw, raw_preview, read_raw_metadata
 
 SUPPORTED_EXTENSIONS: frozenset[str] = RAW_EXTENSIONS | RASTER_EXTENSIONS
@@ -113,16 +113,16 @@ def _child_preview(path: Path) -> bool:
     Pillow reads a whole PNG to find an EXIF chunk after its pixels)."""
     if path.suffix.lower() in (".jpg", ".jpeg"):
         return False
-    try:
-        with open_regular(path) as f, Image.open(f) as im:  # a FIFO: said by the child's own read
-            w, h = im.size
-    except Exception:  # a TIFF Pillow cannot open (float, tifffile's), or a broken header
-        try:
-            import tifffile
+    try:  # a TIFF's photo as tifffile finds it (past a preview written first), else Pillow's size
+        import tifffile
 
-            with open_regular(path) as f, tifffile.TiffFile(f) as tf:
-                page = tf.pages[0]
-                w, h = int(page.imagewidth), int(page.imagelength)
+        with open_regular(path) as f, tifffile.TiffFile(f) as tf:  # a FIFO: said by the child's own read
+            page = main_page(tf)
+            w, h = int(page.imagewidth), int(page.imagelength)
+    except Exception:  # not a TIFF, or one tifffile cannot read
+        try:
+            with open_regular(path) as f, Image.open(f) as im:
+                w, h = im.size
         except Exception:  # said by the preview's own read, with its message
             return False
     return w * h > CHILD_PREVIEW_PIXELS

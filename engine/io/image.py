@@ -31,6 +31,8 @@ from .carry import carry
 from .errors import MAX_PIXELS, ImageError, check_dimensions
 from .metadata import (
     EXIF_IFD,
+    MAX_PAGES,
+    NOT_THE_PHOTO,
     ORIENTATION,
     SOFTWARE,
     Metadata,
@@ -158,11 +160,24 @@ def _to_srgb8(im: Image.Image) -> Image.Image:
         return im.convert("RGB")
 
 
+def _photo_frame(im: Image.Image) -> None:
+    """A TIFF opened on its photo, past a reduced-resolution preview written first (as
+    :func:`~engine.io.metadata.main_page` chooses for tifffile's reads)."""
+    if im.format != "TIFF" or not int(im.tag_v2.get(254, 0) or 0) & 1:
+        return
+    for i in range(1, min(getattr(im, "n_frames", 1), MAX_PAGES)):
+        im.seek(i)
+        if not int(im.tag_v2.get(254, 0) or 0) & NOT_THE_PHOTO:
+            return
+    im.seek(0)
+
+
 def _open_pillow(path: Path) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path)
+            _photo_frame(im)
     except FileNotFoundError as e:
         raise ImageError("file not found", path) from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:

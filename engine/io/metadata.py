@@ -116,15 +116,25 @@ def tiff_pages(tf: Any) -> Iterator[Any]:
         yield from getattr(ifd, "pages", None) or ()
 
 
+#: NewSubfileType bits of a page that is not the photo: a reduced-resolution copy (1), a mask (4)
+NOT_THE_PHOTO = 1 | 4
+#: pages looked through for the photo after a preview written first (a stack of thousands is not read)
+MAX_PAGES = 16
+
+
 def main_page(tf: Any) -> Any:
     """A TIFF's photo: its first page, or where that is a reduced-resolution copy (NewSubfileType
-    bit 0: a preview written first) the first full-resolution page after it. The preview had opened
-    as the photo (40 x 25 px for 320 x 200, a QA's), and exported so."""
+    bit 0: a preview written first) the first full-resolution page after it that is no mask. The
+    preview had opened as the photo (40 x 25 px for 320 x 200, a QA's), and exported so."""
     first = tf.pages.first
     if not int(first.subfiletype) & 1:
         return first
-    for page in tf.pages[1:]:
-        if not int(page.subfiletype) & 1:
+    for i in range(1, MAX_PAGES):
+        try:
+            page = tf.pages[i]
+        except IndexError:
+            break
+        if not int(page.subfiletype) & NOT_THE_PHOTO:
             return page
     return first
 
@@ -139,7 +149,8 @@ def tiff_tags(path: Path, *, photo: bool = False) -> tuple[dict[int, Any], dict[
         with open_regular(path) as f, tifffile.TiffFile(f) as tf:
             page = tf.pages.first
             ifd0 = {t.code: t.value for t in page.tags.values() if t.code != EXIF_IFD}
-            if photo and (main := main_page(tf)) is not page:
+            if photo and (main := main_page(tf)) is not page:  # its size and orientation, not the preview's
+                ifd0 = {k: v for k, v in ifd0.items() if k not in (256, 257, ORIENTATION)}
                 ifd0.update({t.code: t.value for t in main.tags.values() if t.code != EXIF_IFD})
                 page = main if main.tags.get(EXIF_IFD) is not None else page
             exif_tag = page.tags.get(EXIF_IFD)

@@ -1187,3 +1187,15 @@ def test_a_tiff_whose_first_page_is_its_preview_opens_as_the_photo(tmp_path, pho
         got = srgb_encode(load_photo(path).linear)
         assert np.abs(got * 255 - rgb).max() < 1, name
         assert load_preview(path, 480).shape == (300, 480, 3), name
+    # a photo Pillow decodes (tifffile's reader declines JPEG-in-TIFF and CIELab), after a mask page;
+    # the preview's orientation is not the photo's
+    for kw in ({"photometric": "ycbcr", "compression": "jpeg"}, {"photometric": "cielab"}):
+        alone, first = tmp_path / "alone.tif", tmp_path / "first.tif"
+        tifffile.imwrite(alone, rgb, metadata=None, **kw)
+        with tifffile.TiffWriter(first) as t:
+            t.write(small, photometric="rgb", subfiletype=1, extratags=[(274, "H", 1, 6, True)])
+            t.write(np.zeros(rgb.shape[:2], np.uint8), photometric="minisblack", extratags=[(254, "I", 1, 4, True)])
+            t.write(rgb, subfiletype=0, metadata=None, **kw)
+        meta = read_metadata(first)
+        assert (meta.height, meta.width, meta.orientation) == (*rgb.shape[:2], 1), kw
+        assert np.array_equal(load_photo(first).linear, load_photo(alone).linear), kw
