@@ -763,6 +763,7 @@ def test_export_cancel_stops_and_leaves_no_partial_files(qtbot, win, folder, tmp
     dlg.fmt.setCurrentIndex(dlg.fmt.findData("tiff16"))
     assert not dlg.quality.isEnabled()  # quality is for JPEG only
     dlg.start()
+    qtbot.waitUntil(lambda: dlg._planned_jobs is not None, timeout=TIMEOUT)  # exporting, past its plan
     dlg.cancel()
     assert dlg.cancel_event.is_set()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT)
