@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from engine.durations import hms
 from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 
-from .export_dialog import ExportingDialog
+from .export_dialog import ExportingDialog, steps_now
 from .fields import engine_words, folder_field, output_folder, ppi_spin, ppi_value, sharpen_combo, user_path
 
 
@@ -305,7 +305,7 @@ class BatchDialog(ExportingDialog):
             if not jobs:
                 raise ValueError(f"no photos in {in_dir}" + (_unreadable(jobs.unreadable) if jobs.unreadable else
                                                              "" if recursive else " (tick “Include sub-folders”?)"))
-            return jobs
+            return steps_now(jobs)  # each photo's edits as they are when Export is pressed
 
         return out_dir, plan
 
@@ -414,7 +414,8 @@ class BatchDialog(ExportingDialog):
     def cancel(self) -> None:
         if self.worker is not None:
             self.cancel_event.set()
-            self._say("Cancelling: photos in progress finish, the rest are not started…")
+            self._say("Cancelling: photos in progress finish, the rest are not started…"
+                      if self._planned_jobs is not None else "Cancelling: no photo is exported…")
             self.cancel_btn.setEnabled(False)
         else:
             super().reject()

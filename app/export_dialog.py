@@ -45,6 +45,37 @@ _WRITING: set[str] = set()
 log = logging.getLogger(__name__)
 
 
+def sidecar_steps(photo: Path) -> dict | None:
+    """The steps of ``photo``'s sidecar as it is now, or None where it has none or it cannot be
+    read (left to the export's worker, which says why the photo fails)."""
+    from engine.recipe import Recipe, has_sidecar, sidecar_path
+
+    if not has_sidecar(photo):
+        return None
+    try:
+        return Recipe.load(sidecar_path(photo)).to_json()
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def steps_now(jobs: list) -> list:
+    """``jobs`` with each photo's sidecar read now, while planning, and its steps given as the
+    job's recipe (a photo without one: Auto): read by the worker when its turn came, a photo
+    edited meanwhile (opened and edited while the export ran) exported with the later edit."""
+    from engine.recipe import has_sidecar
+
+    for i, job in enumerate(jobs):
+        s = job.settings
+        if s.source != "sidecar":
+            continue
+        steps = sidecar_steps(job.src)
+        if steps is not None:
+            jobs[i] = replace(job, settings=replace(s, source="recipe", recipe=steps))
+        elif not has_sidecar(job.src):
+            jobs[i] = replace(job, settings=replace(s, source="auto"))
+    return jobs
+
+
 class ExportBug(Exception):
     """A RuntimeError on the export's thread, passed on as another error: superqt takes one for its
     worker deleted and reports neither ``errored`` nor ``finished``, so the dialog ran for ever (and
@@ -96,6 +127,8 @@ class ExportingDialog(QDialog):
         if busy:
             return busy
         self._planned_jobs = self._error = None
+        self.cancel_btn.setText("Cancel")  # "Close" after the last run: it cancels this one
+        self.cancel_btn.setEnabled(True)
         self.cancel_event.clear()
         self.results = []
         self._set_inputs_enabled(False)
@@ -328,8 +361,9 @@ class ExportDialog(ExportingDialog):
         by_folder: dict[Path, list[Path]] = {}
         for path, _ in self.photos:
             by_folder.setdefault(path.parent, []).append(path)
-        # as each is when Export is pressed: the window's recipes change in place as it edits on
-        recipes = {p: (None if r is None else r.to_json())
+        # as each is when Export is pressed: the window's recipes change in place as it edits on, and
+        # a photo not open is read from its sidecar now (the worker read it when its turn came)
+        recipes = {p: (sidecar_steps(p) if r is None else r.to_json())
                    for p, r in ((p, self.recipe_of(p) if self.recipe_of else r) for p, r in self.photos)}
 
         def plan() -> Plan:
@@ -427,7 +461,8 @@ class ExportDialog(ExportingDialog):
             parts.insert(0, "Cancelled")
         if self.plan.left_out:
             parts.append(f"{len(self.plan.left_out)} left out (Retouch's own exports)")
-        said = ", ".join(parts) + f" → {self.exported_to}"
+        made = self.exported_to is not None and self.exported_to.is_dir()  # not made when cancelled first
+        said = ", ".join(parts) + (f" → {self.exported_to}" if made else "")
         from engine.batch import renamed_text
 
         renamed = renamed_text(self.plan, {r.src: r.dst for r in self.results if r.status == "done"}, "→")
@@ -449,7 +484,8 @@ class ExportDialog(ExportingDialog):
     def cancel(self) -> None:
         if self.worker is not None:
             self.cancel_event.set()
-            self.message.setText("Cancelling: photos in progress finish, the rest are skipped…")
+            self.message.setText("Cancelling: photos in progress finish, the rest are skipped…"
+                                 if self._planned_jobs is not None else "Cancelling: no photo is exported…")
             self.cancel_btn.setEnabled(False)  # back as Close with the summary: what was written where
         else:
             self.reject()

@@ -147,3 +147,57 @@ def test_a_second_click_while_sidecars_are_flushed_starts_nothing(qtbot, folder,
     qtbot.wait(50)
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
     assert len(calls) == 1 and dlg.message.text().startswith("1 exported")
+
+
+def test_a_photo_not_open_exports_its_sidecar_as_it_was_when_export_was_pressed(qtbot, folder, tmp_path,
+                                                                                   monkeypatch):
+    """Its sidecar was read by the worker at the photo's turn: opened and edited meanwhile, it
+    exported with the later edit (a QA's: mean level 158 became 218)."""
+    from PySide6.QtCore import QSettings
+
+    import engine.batch
+    from app.export_dialog import ExportDialog
+    from engine.recipe import sidecar_path
+
+    Recipe([Step("exposure", {"ev": 0.5})]).save(sidecar_path(folder / "dune0.jpg"))
+    gate, real = threading.Event(), engine.batch.plan_jobs
+    monkeypatch.setattr(engine.batch, "plan_jobs", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
+    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    dlg = ExportDialog([(folder / "dune0.jpg", None)], s)
+    qtbot.addWidget(dlg)
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg.start()
+    Recipe([Step("exposure", {"ev": 2.5})]).save(sidecar_path(folder / "dune0.jpg"))  # edited meanwhile
+    gate.set()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    assert dlg.plan[0].settings.recipe["steps"][0]["params"] == {"ev": 0.5}
+
+
+def test_a_second_run_can_be_cancelled_and_says_what_a_cancel_while_planning_does(qtbot, folder, tmp_path,
+                                                                                    monkeypatch):
+    """After a run its button reads Close; pressed again, the next run kept that label (a click
+    cancelled it). A Cancel while planning said photos in progress would finish, and the summary
+    named a folder it had not made."""
+    from PySide6.QtCore import QSettings
+
+    import engine.batch
+    from app.export_dialog import ExportDialog
+
+    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    dlg = ExportDialog([(folder / "dune0.jpg", None)], s)
+    qtbot.addWidget(dlg)
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg.start()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    assert dlg.cancel_btn.text() == "Close"
+    gate, real = threading.Event(), engine.batch.plan_jobs
+    monkeypatch.setattr(engine.batch, "plan_jobs", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
+    dlg.out_dir.setText(str(tmp_path / "out2"))
+    dlg.export_btn.click()
+    assert dlg.running() and dlg.cancel_btn.text() == "Cancel" and dlg.cancel_btn.isEnabled()
+    dlg.cancel_btn.click()
+    assert dlg.message.text() == "Cancelling: no photo is exported…"
+    gate.set()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
+    assert dlg.message.text().startswith("Cancelled, 0 exported") and "→" not in dlg.message.text()
+    assert not (tmp_path / "out2").exists()

@@ -298,7 +298,9 @@ def test_export_applies_each_photos_recipe_as_shown_never_auto(qtbot, win, folde
     assert sorted(jobs) == ["a_dune.dng", "b_dune.jpg", "c_dune.jpg"]
     for name in ("a_dune.dng", "b_dune.jpg"):  # opened and not: unedited, as their thumbnails
         assert jobs[name].source == "recipe" and jobs[name].recipe["steps"] == [], name
-    assert jobs["c_dune.jpg"].source == "sidecar"
+    # not open: its sidecar read when Export is pressed (the worker read it at its turn, and an edit
+    # made meanwhile went into the export, a QA's)
+    assert jobs["c_dune.jpg"].source == "recipe" and jobs["c_dune.jpg"].recipe["steps"][0]["params"] == {"ev": 1.0}
     out = tmp_path / "out"
     dlg.out_dir.setText(str(out))
     dlg.start()
