@@ -415,7 +415,8 @@ class ExportDialog(ExportingDialog):
             self._say_error(f"Export stopped: {e}")
 
     def _say_error(self, text: str) -> None:
-        self.message.setText(f"<span style='color:#ff8a80'>{html.escape(text, quote=False)}</span>")
+        words = html.escape(text, quote=False).replace("\n", "<br>")  # a summary's renamed line under it
+        self.message.setText(f"<span style='color:#ff8a80'>{words}</span>")
 
     def _planned(self, jobs: Any) -> None:
         self._remember()
