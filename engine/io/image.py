@@ -427,6 +427,7 @@ def _decode_tiff(path: Path, max_size: int | None = None) -> tuple[np.ndarray, b
     if arr.dtype.kind == "f":  # linear light; NaN/inf from broken renders would poison every filter
         # in place: the array is tifffile's fresh one (two more copies of a 48 MP float frame were 1.2 GB)
         arr = np.nan_to_num(arr.astype(np.float32, copy=False), copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+        arr = _icc_float(arr, icc)
     elif arr.dtype not in (np.uint8, np.uint16):
         info = np.iinfo(arr.dtype)
         arr = (np.clip(arr, 0, None).astype(np.float64) / info.max * 65535 + 0.5).astype(np.uint16)
@@ -481,6 +482,29 @@ def _icc_to_linear16(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
     for c in range(3):
         out[..., c] = curves[c][arr[..., c]]
     out = out @ to_srgb.T
+    return np.maximum(out, 0.0, out=out)
+
+
+def _icc_float(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
+    """A float (linear) RGB ``arr`` tagged with another space's matrix profile (a 32-bit ProPhoto or
+    Adobe RGB export, an HDR merge), in linear sRGB: the profile's primaries to sRGB's, its light
+    past white kept, negatives clipped. It had been read as linear sRGB, its colours as dull as an
+    untagged wide-gamut photo's. The values are light already, so the profile's curves do not
+    apply; a LUT profile, which has no primaries, leaves ``arr`` as it is (said in the log)."""
+    if icc is None or arr.ndim != 3 or arr.shape[2] != 3:
+        return arr
+    try:
+        prof = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile
+        if prof.xcolor_space.strip() != "RGB" or _is_srgb_profile(icc):
+            return arr
+        if not prof.is_matrix_shaper or not _sane_matrix(prof):
+            log.warning("a float photo's colour profile is not a matrix profile: taken as linear sRGB")
+            return arr
+        to_srgb = (np.linalg.inv(_colorants(ImageCms.createProfile("sRGB"))) @ _colorants(prof)).astype(np.float32)
+    except (OSError, ImageCms.PyCMSError, TypeError, ValueError, AttributeError, np.linalg.LinAlgError) as e:
+        log.warning("a float photo's colour profile cannot be read (%s): taken as linear sRGB", e)
+        return arr
+    out = arr @ to_srgb.T
     return np.maximum(out, 0.0, out=out)
 
 

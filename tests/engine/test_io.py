@@ -1199,3 +1199,21 @@ def test_a_tiff_whose_first_page_is_its_preview_opens_as_the_photo(tmp_path, pho
         meta = read_metadata(first)
         assert (meta.height, meta.width, meta.orientation) == (*rgb.shape[:2], 1), kw
         assert np.array_equal(load_photo(first).linear, load_photo(alone).linear), kw
+
+
+def test_a_float_tiff_tagged_with_another_space_is_converted(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+    """A 32-bit TIFF with a wide-gamut profile (ProPhoto, Adobe RGB: an HDR merge, a 32-bit export)
+    was read as linear sRGB, its colours dull. Its values are light: the profile's primaries are
+    applied as the 16-bit path applies them to a linear profile, light past white kept."""
+    icc = _adobe_rgb_icc(b"Adobe RGB linear", ADOBE_RGB_D50, 1.0)
+    light = (photo_srgb8 / 255.0) ** 2.2
+    tifffile.imwrite(tmp_path / "ref16.tif", np.round(light * 65535).astype(np.uint16), photometric="rgb",
+                     iccprofile=icc)
+    ref = load_photo(tmp_path / "ref16.tif").linear
+    brighter = light.astype(np.float32) * 2  # an exposure past white
+    tifffile.imwrite(tmp_path / "hdr.tif", brighter, photometric="rgb", iccprofile=icc)
+    tifffile.imwrite(tmp_path / "untagged.tif", brighter, photometric="rgb")
+    got = load_photo(tmp_path / "hdr.tif").linear
+    assert np.abs(got - 2 * ref).max() < 1e-3 and got.max() > 1.5  # the 16-bit path: its curves sampled
+    assert np.abs(load_photo(tmp_path / "untagged.tif").linear - brighter).max() < 1e-6  # as before
+    assert np.abs(got - brighter).mean() > 0.01  # not read as linear sRGB
