@@ -415,7 +415,7 @@ class BatchDialog(ExportingDialog):
         if self.worker is not None:
             self.cancel_event.set()
             self._say("Cancelling: photos in progress finish, the rest are not started…"
-                      if self._planned_jobs is not None else "Cancelling: no photo is exported…")
+                      if self._planned_jobs is not None else "Cancelling…")
             self.cancel_btn.setEnabled(False)
         else:
             super().reject()

@@ -361,12 +361,16 @@ class ExportDialog(ExportingDialog):
         by_folder: dict[Path, list[Path]] = {}
         for path, _ in self.photos:
             by_folder.setdefault(path.parent, []).append(path)
-        # as each is when Export is pressed: the window's recipes change in place as it edits on, and
-        # a photo not open is read from its sidecar now (the worker read it when its turn came)
-        recipes = {p: (sidecar_steps(p) if r is None else r.to_json())
+        # as each is when Export is pressed: the window's recipes change in place as it edits on
+        recipes = {p: (None if r is None else r.to_json())
                    for p, r in ((p, self.recipe_of(p) if self.recipe_of else r) for p, r in self.photos)}
 
         def plan() -> Plan:
+            # a photo not open: its sidecar read first (the worker read it at the photo's turn, and an
+            # edit made meanwhile went into the export); here, not on the GUI thread, for a large selection
+            for p, r in recipes.items():
+                if r is None:
+                    recipes[p] = sidecar_steps(p)
             jobs = Plan()
             for folder, srcs in by_folder.items():
                 made = plan_jobs(folder, out, settings, template=template, sources=srcs)
@@ -486,7 +490,7 @@ class ExportDialog(ExportingDialog):
         if self.worker is not None:
             self.cancel_event.set()
             self.message.setText("Cancelling: photos in progress finish, the rest are skipped…"
-                                 if self._planned_jobs is not None else "Cancelling: no photo is exported…")
+                                 if self._planned_jobs is not None else "Cancelling…")
             self.cancel_btn.setEnabled(False)  # back as Close with the summary: what was written where
         else:
             self.reject()

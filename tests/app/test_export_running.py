@@ -160,13 +160,15 @@ def test_a_photo_not_open_exports_its_sidecar_as_it_was_when_export_was_pressed(
     from engine.recipe import sidecar_path
 
     Recipe([Step("exposure", {"ev": 0.5})]).save(sidecar_path(folder / "dune0.jpg"))
-    gate, real = threading.Event(), engine.batch.plan_jobs
-    monkeypatch.setattr(engine.batch, "plan_jobs", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
+    gate, entered, real = threading.Event(), threading.Event(), engine.batch.plan_jobs
+    monkeypatch.setattr(engine.batch, "plan_jobs",
+                        lambda *a, **k: (entered.set(), gate.wait(10), real(*a, **k))[2])
     s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     dlg = ExportDialog([(folder / "dune0.jpg", None)], s)
     qtbot.addWidget(dlg)
     dlg.out_dir.setText(str(tmp_path / "out"))
     dlg.start()
+    assert entered.wait(10)  # planning: the sidecars are read, first thing
     Recipe([Step("exposure", {"ev": 2.5})]).save(sidecar_path(folder / "dune0.jpg"))  # edited meanwhile
     gate.set()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
@@ -196,7 +198,7 @@ def test_a_second_run_can_be_cancelled_and_says_what_a_cancel_while_planning_doe
     dlg.export_btn.click()
     assert dlg.running() and dlg.cancel_btn.text() == "Cancel" and dlg.cancel_btn.isEnabled()
     dlg.cancel_btn.click()
-    assert dlg.message.text() == "Cancelling: no photo is exported…"
+    assert dlg.message.text() == "Cancelling…"
     gate.set()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
     assert dlg.message.text().startswith("Cancelled, 0 exported") and "→" not in dlg.message.text()
