@@ -446,6 +446,21 @@ def _icc_to_srgb8(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
     return np.asarray(_to_srgb8(_tagged(arr, "RGB", icc)))
 
 
+def _other_rgb_profile(arr: np.ndarray, icc: bytes | None, whose: str, taken: str) -> Any | None:
+    """The profile of RGB ``arr`` where it is another space's than sRGB; None otherwise, or where it
+    cannot be read (said in the log: ``whose`` colour profile, the pixels ``taken`` as what)."""
+    if icc is None or arr.ndim != 3 or arr.shape[2] != 3:
+        return None
+    try:
+        prof = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile
+        if prof.xcolor_space.strip() != "RGB" or _is_srgb_profile(icc):
+            return None
+    except (OSError, ImageCms.PyCMSError, TypeError, ValueError, AttributeError) as e:
+        log.warning("%s colour profile cannot be read (%s): taken as %s", whose, e, taken)
+        return None
+    return prof
+
+
 def _icc_to_linear16(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
     """16-bit RGB ``arr`` with an RGB profile other than sRGB, as float32 linear sRGB; otherwise
     ``arr`` itself. Read as sRGB before: 88 levels off for ProPhoto, 65 for Adobe RGB.
@@ -456,16 +471,8 @@ def _icc_to_linear16(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
     each channel's curve, taken by LittleCMS from a 65536-step ramp, then one 3x3 matrix from the
     profile's primaries to sRGB's (both D50-adapted, as ICC keeps them), negatives clipped. Others
     (LUT profiles) go through the optimised pipeline; an unreadable profile leaves ``arr`` as it is."""
-    if icc is None or arr.ndim != 3 or arr.shape[2] != 3:
-        return arr
-    try:
-        prof = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile
-        if prof.xcolor_space.strip() != "RGB" or _is_srgb_profile(icc):
-            return arr
-        if prof.is_matrix_shaper and not _sane_matrix(prof):
-            return arr
-    except (OSError, ImageCms.PyCMSError, TypeError, ValueError, AttributeError) as e:
-        log.warning("a 16-bit photo's colour profile cannot be read (%s): taken as sRGB", e)
+    prof = _other_rgb_profile(arr, icc, "a 16-bit photo's", "sRGB")
+    if prof is None or (prof.is_matrix_shaper and not _sane_matrix(prof)):
         return arr
     import imagecodecs
 
@@ -491,17 +498,15 @@ def _icc_float(arr: np.ndarray, icc: bytes | None) -> np.ndarray:
     past white kept, negatives clipped. It had been read as linear sRGB, its colours as dull as an
     untagged wide-gamut photo's. The values are light already, so the profile's curves do not
     apply; a LUT profile, which has no primaries, leaves ``arr`` as it is (said in the log)."""
-    if icc is None or arr.ndim != 3 or arr.shape[2] != 3:
+    prof = _other_rgb_profile(arr, icc, "a float photo's", "linear sRGB")
+    if prof is None:
         return arr
     try:
-        prof = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile
-        if prof.xcolor_space.strip() != "RGB" or _is_srgb_profile(icc):
-            return arr
         if not prof.is_matrix_shaper or not _sane_matrix(prof):
             log.warning("a float photo's colour profile is not a matrix profile: taken as linear sRGB")
             return arr
-        to_srgb = (np.linalg.inv(_colorants(ImageCms.createProfile("sRGB"))) @ _colorants(prof)).astype(np.float32)
-    except (OSError, ImageCms.PyCMSError, TypeError, ValueError, AttributeError, np.linalg.LinAlgError) as e:
+        to_srgb = _to_srgb(prof)
+    except (TypeError, ValueError, AttributeError, np.linalg.LinAlgError) as e:
         log.warning("a float photo's colour profile cannot be read (%s): taken as linear sRGB", e)
         return arr
     out = arr @ to_srgb.T
@@ -519,8 +524,12 @@ def _matrix_shaper(icc: bytes, prof: Any) -> tuple[np.ndarray, np.ndarray]:
     ramp = np.repeat(np.arange(65536, dtype=np.uint16)[:, None, None], 3, axis=2)
     curves = imagecodecs.cms_transform(ramp, icc, linear, colorspace="rgb", outcolorspace="rgb",
                                        outdtype=np.float32, flags=_CMS_NOOPTIMIZE)[:, 0, :].T
-    to_srgb = np.linalg.inv(_colorants(ImageCms.createProfile("sRGB"))) @ _colorants(prof)
-    return np.ascontiguousarray(curves, np.float32), to_srgb.astype(np.float32)
+    return np.ascontiguousarray(curves, np.float32), _to_srgb(prof)
+
+
+def _to_srgb(prof: Any) -> np.ndarray:
+    """The 3x3 matrix from a matrix profile's linear RGB to linear sRGB (both D50-adapted)."""
+    return (np.linalg.inv(_colorants(ImageCms.createProfile("sRGB"))) @ _colorants(prof)).astype(np.float32)
 
 
 _CMS_NOOPTIMIZE = 0x0100  # LittleCMS's cmsFLAGS_NOOPTIMIZE: the exact pipeline

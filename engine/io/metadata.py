@@ -305,10 +305,9 @@ def capture_time(path: str | Path) -> datetime | None:
     header, not the pixels), a TIFF-based file's tags (TIFF, DNG, NEF, CR2, ARW, PEF...). Pure
     Python parsers and no decode, so the app may read a folder's dates itself. None for formats
     only LibRaw parses (CR3, RAF...), and for a photo without a date, or anything but a regular
-    file (a FIFO named IMG_1.ARW blocked its reader for good)."""
+    file (a FIFO named IMG_1.ARW blocked its reader for good: both reads open through
+    :func:`open_regular`)."""
     path = Path(path)
-    if not path.is_file():
-        return None
     if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
         from PIL import Image
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,22 +24,44 @@ def folder(tmp_path) -> Path:
     return d
 
 
+def hold_planning(monkeypatch, plan: Callable | None = None) -> tuple[threading.Event, threading.Event]:
+    """Planning held until the first event is set (a slow network share); the second is set once
+    it has begun. ``plan``: what planning then does (the real planning by default)."""
+    import engine.batch
+
+    gate, entered = threading.Event(), threading.Event()
+    then = plan or engine.batch.plan_jobs
+
+    def held(*a, **k):
+        entered.set()
+        gate.wait(10)
+        return then(*a, **k)
+
+    monkeypatch.setattr(engine.batch, "plan_jobs", held)
+    return gate, entered
+
+
+def export_dialog(qtbot, folder: Path, tmp_path: Path, recipe: Recipe | None = None, **kw):
+    """The Export dialog for ``dune0.jpg`` (``recipe``: as the window shows it), into ``tmp_path/out``."""
+    from PySide6.QtCore import QSettings
+
+    from app.export_dialog import ExportDialog
+
+    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    dlg = ExportDialog([(folder / "dune0.jpg", recipe)], s, **kw)
+    qtbot.addWidget(dlg)
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    return dlg
+
+
 def test_a_plan_refused_after_a_cancel_gives_the_button_back(qtbot, tmp_path, monkeypatch):
     """Cancel disables its button until the summary; a plan refused then ("no photos in") left it
     off for good, through the next export too."""
-    import engine.batch
     from app.batch_dialog import BatchDialog
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    gate = threading.Event()
-    real = engine.batch.plan_jobs
-
-    def slow(*a, **k):
-        gate.wait(10)
-        return real(*a, **k)
-
-    monkeypatch.setattr(engine.batch, "plan_jobs", slow)
+    gate, _ = hold_planning(monkeypatch)
     dlg = BatchDialog(None, empty)
     qtbot.addWidget(dlg)
     dlg.export_btn.click()
@@ -51,22 +74,11 @@ def test_a_plan_refused_after_a_cancel_gives_the_button_back(qtbot, tmp_path, mo
 
 
 def test_the_export_dialog_refused_after_a_cancel_gives_the_button_back(qtbot, folder, tmp_path, monkeypatch):
-    from PySide6.QtCore import QSettings
-
-    import engine.batch
-    from app.export_dialog import ExportDialog
-
-    gate = threading.Event()
-
-    def slow(*a, **k):
-        gate.wait(10)
+    def refuse(*a, **k):
         raise ValueError("boom refusal")
 
-    monkeypatch.setattr(engine.batch, "plan_jobs", slow)
-    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    dlg = ExportDialog([(folder / "dune0.jpg", None)], s)
-    qtbot.addWidget(dlg)
-    dlg.out_dir.setText(str(tmp_path / "out"))
+    gate, _ = hold_planning(monkeypatch, refuse)
+    dlg = export_dialog(qtbot, folder, tmp_path)
     dlg.start()
     dlg.cancel()
     gate.set()
@@ -78,25 +90,9 @@ def test_the_export_dialog_refused_after_a_cancel_gives_the_button_back(qtbot, f
 def test_each_photo_exports_its_recipe_as_it_was_when_export_was_pressed(qtbot, folder, tmp_path, monkeypatch):
     """The window's recipes change in place as it edits: read on the worker thread, an edit made
     after Export was pressed went into the export."""
-    from PySide6.QtCore import QSettings
-
-    import engine.batch
-    from app.export_dialog import ExportDialog
-
-    gate, entered = threading.Event(), threading.Event()
-    real = engine.batch.plan_jobs
-
-    def slow(*a, **k):
-        entered.set()
-        gate.wait(10)
-        return real(*a, **k)
-
-    monkeypatch.setattr(engine.batch, "plan_jobs", slow)
+    gate, entered = hold_planning(monkeypatch)
     live = Recipe([Step("exposure", {"ev": 0.5})])
-    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    dlg = ExportDialog([(folder / "dune0.jpg", live)], s, recipe_of=lambda p: live)
-    qtbot.addWidget(dlg)
-    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg = export_dialog(qtbot, folder, tmp_path, live, recipe_of=lambda p: live)
     dlg.start()
     assert entered.wait(5)
     live.steps[0].params["ev"] = 1.5  # the photographer drags a slider in the window meanwhile
@@ -109,19 +105,14 @@ def test_each_photo_exports_its_recipe_as_it_was_when_export_was_pressed(qtbot, 
 def test_a_runtime_error_on_the_export_thread_ends_the_run_and_says_it(qtbot, folder, tmp_path, monkeypatch):
     """superqt takes a RuntimeError for its worker deleted and says nothing: the dialog ran for
     ever, its folder claimed, and the window could not quit."""
-    from PySide6.QtCore import QSettings
-
     import engine.batch
-    from app.export_dialog import _WRITING, ExportDialog
+    from app.export_dialog import _WRITING
 
     def bad(*a, **k):
         raise RuntimeError("dictionary changed size during iteration")
 
     monkeypatch.setattr(engine.batch, "plan_jobs", bad)
-    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    dlg = ExportDialog([(folder / "dune0.jpg", None)], s)
-    qtbot.addWidget(dlg)
-    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg = export_dialog(qtbot, folder, tmp_path)
     dlg.start()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=10_000)
     assert "dictionary changed size during iteration" in dlg.message.text()
@@ -131,17 +122,12 @@ def test_a_runtime_error_on_the_export_thread_ends_the_run_and_says_it(qtbot, fo
 def test_a_second_click_while_sidecars_are_flushed_starts_nothing(qtbot, folder, tmp_path):
     """Flushing the sidecars runs the event loop: a second click queued meanwhile started a second
     export, which the first then reported as "another export is writing into"."""
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.export_dialog import ExportDialog
-
-    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     calls = []
-    dlg = ExportDialog([(folder / "dune0.jpg", None)], s,
-                       before_start=lambda: (calls.append(1), QApplication.processEvents()))
-    qtbot.addWidget(dlg)
-    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg = export_dialog(qtbot, folder, tmp_path,
+                        before_start=lambda: (calls.append(1), QApplication.processEvents()))
     QTimer.singleShot(0, dlg.export_btn.click)
     QTimer.singleShot(0, dlg.export_btn.click)
     qtbot.wait(50)
@@ -153,20 +139,11 @@ def test_a_photo_not_open_exports_its_sidecar_as_it_was_when_export_was_pressed(
                                                                                    monkeypatch):
     """Its sidecar was read by the worker at the photo's turn: opened and edited meanwhile, it
     exported with the later edit (a QA's: mean level 158 became 218)."""
-    from PySide6.QtCore import QSettings
-
-    import engine.batch
-    from app.export_dialog import ExportDialog
     from engine.recipe import sidecar_path
 
     Recipe([Step("exposure", {"ev": 0.5})]).save(sidecar_path(folder / "dune0.jpg"))
-    gate, entered, real = threading.Event(), threading.Event(), engine.batch.plan_jobs
-    monkeypatch.setattr(engine.batch, "plan_jobs",
-                        lambda *a, **k: (entered.set(), gate.wait(10), real(*a, **k))[2])
-    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    dlg = ExportDialog([(folder / "dune0.jpg", None)], s)
-    qtbot.addWidget(dlg)
-    dlg.out_dir.setText(str(tmp_path / "out"))
+    gate, entered = hold_planning(monkeypatch)
+    dlg = export_dialog(qtbot, folder, tmp_path)
     dlg.start()
     assert entered.wait(10)  # planning: the sidecars are read, first thing
     Recipe([Step("exposure", {"ev": 2.5})]).save(sidecar_path(folder / "dune0.jpg"))  # edited meanwhile
@@ -180,20 +157,11 @@ def test_a_second_run_can_be_cancelled_and_says_what_a_cancel_while_planning_doe
     """After a run its button reads Close; pressed again, the next run kept that label (a click
     cancelled it). A Cancel while planning said photos in progress would finish, and the summary
     named a folder it had not made."""
-    from PySide6.QtCore import QSettings
-
-    import engine.batch
-    from app.export_dialog import ExportDialog
-
-    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    dlg = ExportDialog([(folder / "dune0.jpg", None)], s)
-    qtbot.addWidget(dlg)
-    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg = export_dialog(qtbot, folder, tmp_path)
     dlg.start()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
     assert dlg.cancel_btn.text() == "Close"
-    gate, real = threading.Event(), engine.batch.plan_jobs
-    monkeypatch.setattr(engine.batch, "plan_jobs", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
+    gate, _ = hold_planning(monkeypatch)
     dlg.out_dir.setText(str(tmp_path / "out2"))
     dlg.export_btn.click()
     assert dlg.running() and dlg.cancel_btn.text() == "Cancel" and dlg.cancel_btn.isEnabled()
