@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from engine.durations import hms
 from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 
-from .export_dialog import ExportingDialog, steps_now
+from .export_dialog import ExportingDialog
 from .fields import engine_words, folder_field, output_folder, ppi_spin, ppi_value, sharpen_combo, user_path
 
 
@@ -272,7 +272,7 @@ class BatchDialog(ExportingDialog):
         """The export folder, and the planning of the current options: what it needs from the
         fields is read now (a refusal is raised at once), the folders are read by the function
         returned, on a worker thread when exporting."""
-        from engine.batch import ExportSettings, check_template, plan_jobs
+        from engine.batch import ExportSettings, check_template, plan_jobs, steps_now
         from engine.recipe import Recipe
 
         self._sync_auto()

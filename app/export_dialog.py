@@ -45,37 +45,6 @@ _WRITING: set[str] = set()
 log = logging.getLogger(__name__)
 
 
-def sidecar_steps(photo: Path) -> dict | None:
-    """The steps of ``photo``'s sidecar as it is now, or None where it has none or it cannot be
-    read (left to the export's worker, which says why the photo fails)."""
-    from engine.recipe import Recipe, has_sidecar, sidecar_path
-
-    if not has_sidecar(photo):
-        return None
-    try:
-        return Recipe.load(sidecar_path(photo)).to_json()
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def steps_now(jobs: list) -> list:
-    """``jobs`` with each photo's sidecar read now, while planning, and its steps given as the
-    job's recipe (a photo without one: Auto): read by the worker when its turn came, a photo
-    edited meanwhile (opened and edited while the export ran) exported with the later edit."""
-    from engine.recipe import has_sidecar
-
-    for i, job in enumerate(jobs):
-        s = job.settings
-        if s.source != "sidecar":
-            continue
-        steps = sidecar_steps(job.src)
-        if steps is not None:
-            jobs[i] = replace(job, settings=replace(s, source="recipe", recipe=steps))
-        elif not has_sidecar(job.src):
-            jobs[i] = replace(job, settings=replace(s, source="auto"))
-    return jobs
-
-
 class ExportBug(Exception):
     """A RuntimeError on the export's thread, passed on as another error: superqt takes one for its
     worker deleted and reports neither ``errored`` nor ``finished``, so the dialog ran for ever (and
@@ -350,7 +319,7 @@ class ExportDialog(ExportingDialog):
     def _planner(self) -> Callable[[], Any]:
         """What the plan needs from the dialog and the window, read now (a refusal is raised at once);
         the function returned reads the folders, on a worker thread when exporting."""
-        from engine.batch import ExportSettings, Plan, check_template, plan_jobs
+        from engine.batch import ExportSettings, Plan, check_template, plan_jobs, sidecar_steps
 
         settings = ExportSettings(fmt=self.fmt.currentData(), quality=self.quality.value(),
                                   long_edge=self.long_edge.value() if self.resize.isChecked() else None,

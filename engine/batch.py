@@ -50,6 +50,7 @@ from .formats import FORMATS, SIXTEEN_BIT, SUFFIX_FORMAT
 __all__ = [
     "FIELDS", "MIN_PAIRS", "ExportSettings", "Job", "Progress", "Result", "TemplateError", "check_template",
     "cleanup_partials", "default_workers", "export_all", "pair_by_name", "plan_jobs", "scan_folder",
+    "sidecar_steps", "steps_now",
 ]
 
 # A worker holds the decoded float image (~300 MB at 24 MP), LibRaw's buffers while decoding,
@@ -256,6 +257,39 @@ class Plan(list):
         self.left_out = list(left_out)
         self.renamed: dict[Path, Path] = dict(renamed or {})
         self.unreadable = list(unreadable)
+
+
+def sidecar_steps(photo: Path) -> dict | None:
+    """The steps of ``photo``'s sidecar as it is now, or None where it has none or it cannot be
+    read (left to the export's worker, which says why the photo fails)."""
+    from .recipe import Recipe, has_sidecar, sidecar_path
+
+    if not has_sidecar(photo):
+        return None
+    try:
+        return Recipe.load(sidecar_path(photo)).to_json()
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def steps_now(jobs: Plan) -> Plan:
+    """``jobs`` with each photo's sidecar read now, at planning, and its steps given as the job's
+    recipe (a photo without one: Auto). Read by the worker at the photo's turn, a photo edited
+    meanwhile (in the app, while a batch ran) was exported with the later edit. The sidecar stays
+    the recipe's file, so an earlier export older than it is not taken for this one."""
+    from .recipe import has_sidecar, sidecar_path
+
+    for i, job in enumerate(jobs):
+        s = job.settings
+        if s.source != "sidecar":
+            continue
+        steps = sidecar_steps(job.src)
+        if steps is not None:
+            s = replace(s, source="recipe", recipe=steps, recipe_file=str(sidecar_path(job.src)))
+            jobs[i] = replace(job, settings=s)
+        elif not has_sidecar(job.src):
+            jobs[i] = replace(job, settings=replace(s, source="auto"))
+    return jobs
 
 
 def renamed_text(plan: Plan, done: dict[Path, Path], arrow: str = "->") -> str:

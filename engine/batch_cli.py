@@ -20,7 +20,7 @@ from .formats import DEFAULT_PPI, FORMATS, SHARPEN_LEVELS, ppi_arg
 from .interrupts import catch_stops, hung_up, restore
 
 if TYPE_CHECKING:  # the batch engine (dask, rich) loads only when a batch runs
-    from .batch import Plan
+    from .batch import ExportSettings, Plan
 
 LOG_EVERY_S = 10.0  # not on a terminal: a progress line this often, for logs and CI
 
@@ -86,7 +86,7 @@ def _error(msg: str, status: int = 2) -> int:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from .batch import ExportSettings, TemplateError, plan_jobs, prepare_output
+    from .batch import ExportSettings, TemplateError, plan_jobs, prepare_output, steps_now
     from .recipe import Recipe, RecipeError
 
     if not 1 <= args.quality <= 100:
@@ -125,6 +125,7 @@ def run_batch(args: argparse.Namespace) -> int:
         return _error(str(e))
     except OSError as e:
         return _error(str(e), 1)
+    steps_now(jobs)  # each sidecar as it is now: one saved while the batch runs is not half taken
     if jobs.left_out:
         print(f"Left out {_count(len(jobs.left_out), 'image')} that Retouch exported before (first: "
               f"{jobs.left_out[0].relative_to(in_dir)})", file=sys.stderr)
@@ -140,14 +141,14 @@ def run_batch(args: argparse.Namespace) -> int:
     except OSError as e:
         return _error(str(e), 1)
     try:
-        return _run(jobs, in_dir, out_dir, args)
+        return _run(jobs, in_dir, out_dir, args, settings)
     except RuntimeError as e:  # engine.batch_dask.ClusterError: nothing could run
         if created and not any(out_dir.iterdir()):
             out_dir.rmdir()
         return _error(str(e), 1)
 
 
-def _run(jobs: Plan, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> int:
+def _run(jobs: Plan, in_dir: Path, out_dir: Path, args: argparse.Namespace, s: ExportSettings) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -157,7 +158,6 @@ def _run(jobs: Plan, in_dir: Path, out_dir: Path, args: argparse.Namespace) -> i
     workers = args.jobs or default_workers(len(jobs), jobs)
     where = f"cluster {args.scheduler}" if args.scheduler else f"{workers} worker process(es)"
     console.print(_shown(f"Exporting {len(jobs)} photo(s) from {in_dir} to {out_dir} on {where}"), soft_wrap=True)
-    s = jobs[0].settings
     if s.source != "recipe" and (s.model or s.strength is not None or s.white_balance != "learned"):
         model = Path(s.model).stem if s.model else "the shipped model"
         # a style may carry its own strength (one learnt from pairs says 1), which the workers use

@@ -151,6 +151,32 @@ def test_sidecar_is_applied_and_matches_explicit_recipe(sources, tmp_path, capsy
         assert np.asarray(ia).mean() > np.asarray(orig).mean() + 10  # +1 EV is brighter
 
 
+def test_a_sidecar_saved_while_the_batch_runs_is_not_taken(sources, tmp_path, capsys, monkeypatch):
+    """The batch exports each photo's sidecar as it was when it started: read at the photo's
+    turn, an edit saved meanwhile (the app open on the folder) went into the export."""
+    import engine.batch
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    shutil.copy(sources / "dune.jpg", shoot / "dune.jpg")
+    Recipe([Step("exposure", {"ev": 1.0})]).save(sidecar_path(shoot / "dune.jpg"))
+    run = engine.batch.export_all
+
+    def edited_meanwhile(*args, **kwargs):
+        Recipe([Step("exposure", {"ev": -1.0})]).save(sidecar_path(shoot / "dune.jpg"))
+        yield from run(*args, **kwargs)
+
+    monkeypatch.setattr(engine.batch, "export_all", edited_meanwhile)
+    assert run_cli(capsys, shoot, tmp_path / "out")[0] == 0
+    with Image.open(tmp_path / "out" / "dune.jpg") as out, Image.open(shoot / "dune.jpg") as orig:
+        assert np.asarray(out).mean() > np.asarray(orig).mean() + 10  # +1 EV, not the later -1 EV
+    monkeypatch.setattr(engine.batch, "export_all", run)
+    rc, err = run_cli(capsys, shoot, tmp_path / "out")  # the later edit is a change: exported again
+    assert rc == 0 and "1 done, 0 skipped" in err, err
+    with Image.open(tmp_path / "out" / "dune.jpg") as out, Image.open(shoot / "dune.jpg") as orig:
+        assert np.asarray(out).mean() < np.asarray(orig).mean() - 10
+
+
 def test_bad_sidecar_fails_that_photo_and_is_left_alone(sources, tmp_path, capsys):
     shoot = tmp_path / "in"
     shoot.mkdir()
