@@ -10,8 +10,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QMouseEvent, QPainter, QPen
+from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDrag,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QIcon,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -82,6 +93,25 @@ SOURCE_TEXT = {
 }
 
 
+class _Title(QLabel):
+    """A card's title that gives way, elided, where the panel is narrow: its full width set the
+    cards' least width (White balance's, with its Pick), and a panel scrolling as a whole (a 720p
+    laptop, Variations shown) cut every card's value fields and delete buttons instead."""
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(min(super().minimumSizeHint().width(), self.fontMetrics().horizontalAdvance("0. Whi…")),
+                     super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self.fontMetrics().horizontalAdvance(self.text()) <= self.contentsRect().width():
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()), self.palette(), self.isEnabled(),
+                                  text, self.foregroundRole())
+
+
 class StepCard(QFrame):
     def __init__(self, doc: PhotoDoc, index: int, parent: QWidget | None = None,
                  on_pick: Callable[[Step], None] | None = None, picking: Callable[[Step], bool] | None = None):
@@ -102,7 +132,7 @@ class StepCard(QFrame):
         self.enable.setChecked(step.enabled)
         self.enable.toggled.connect(lambda on: self.doc.undo.push(SetEnabled(self.doc, self.index, on)))
         head.addWidget(self.enable)
-        title = QLabel(f"{index + 1}. {spec.label}")
+        title = _Title(f"{index + 1}. {spec.label}")
         title.setObjectName("stepTitle")
         title.setToolTip(spec.description)
         head.addWidget(title, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QToolButton
 from qt_helpers import TIMEOUT, auto_and_wait, icon_image, open_and_wait, qimage_array, settle, shown
 
 from app.commands import MoveStep
@@ -434,6 +435,26 @@ def test_variations_fit_a_720p_window(qtbot, win, folder):
     qtbot.waitUntil(lambda: win.panel.var_box.isVisible() and len(win.variations) == 4, timeout=TIMEOUT)
     qtbot.wait(100)
     assert win.height() == height and win.panel.steps.height() >= 240
+
+
+def test_cards_fit_a_panel_that_scrolls_as_a_whole(qtbot, win, folder):
+    """A 720p window scrolls the panel as a whole, which narrows it: the White balance card's
+    title and Pick held every card wider than the list, and each card's value fields and delete
+    button were cut at the right edge. Its title gives way (elided) instead."""
+    win.resize(1280, 720)
+    open_and_wait(qtbot, win, folder / "a_dune.dng")
+    auto_and_wait(qtbot, win)
+    win.request_variations()
+    qtbot.waitUntil(lambda: win.panel.var_box.isVisible() and len(win.variations) == 4, timeout=TIMEOUT)
+    qtbot.wait(100)
+    steps = win.panel.steps
+    assert win.tabs.widget(0).verticalScrollBar().isVisible()  # the case: the panel scrolls as a whole
+    assert any(c.step.op == "white_balance" for c in steps.cards)
+    right = steps.viewport().width()
+    for card in steps.cards:
+        for w in [*(c.spin for c in card.controls.values() if hasattr(c, "spin")), *card.findChildren(QToolButton)]:
+            edge = w.mapTo(steps.viewport(), w.rect().topRight()).x()
+            assert edge < right, f"{card.step.op}: {w.text() or w.accessibleName()} cut at {edge} of {right} px"
 
 
 def test_drag_card_onto_list_reorders(qtbot, win, folder):
