@@ -202,6 +202,16 @@ def pasted(target: Recipe, source: list[Step], *, append: bool, ticked: list[boo
     return Recipe(out)
 
 
+def same_look(a: Recipe, b: Recipe) -> bool:
+    """Whether ``a`` and ``b`` render alike: the same steps, values and bypasses, whoever made them.
+    A paste that changes nothing (onto the photo copied from) is not made: it relabelled every
+    step "pasted" and dropped the agent's confidences."""
+    def bare(r: Recipe) -> str:
+        return Recipe([replace(s, probs=None, source=None, edited=False) for s in r.steps]).dumps()
+
+    return bare(a) == bare(b)
+
+
 def _as_pasted(step: Step) -> Step:
     """A copy of ``step`` that says it was pasted: what measured it, or the agent's confidence in it,
     was about the photo it came from, and no one has edited it here yet."""

@@ -429,7 +429,9 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             self.show_photo(first)
         return True
 
-    def get_doc(self, path: Path) -> PhotoDoc:
+    def get_doc(self, path: Path, *, say: bool = True) -> PhotoDoc:
+        """The photo's document, made (its sidecar read) the first time; ``say``: a sidecar that
+        cannot be used is said in a message box (a paste onto many says them in one)."""
         path = Path(path)
         doc = self.docs.get(path)
         if doc is None:
@@ -437,6 +439,8 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             doc.changed.connect(lambda change, d=doc: self._doc_changed(d, change))
             self.undo_group.addStack(doc.undo)
             self.docs[path] = doc
+            if not say:
+                return doc
             if doc.sidecar_locked:
                 show_error(self, "Edits from a newer Retouch",
                            f"The saved edits of {path.name} were written by a newer Retouch. The photo "

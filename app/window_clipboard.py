@@ -12,8 +12,9 @@ from PySide6.QtWidgets import QApplication
 
 from engine.recipe import Recipe
 
-from .commands import ReplaceRecipe, pasted
+from .commands import ReplaceRecipe, pasted, same_look
 from .controls import commit_typing
+from .errors import show_error
 from .paste_dialog import PasteDialog
 
 log = logging.getLogger(__name__)
@@ -78,15 +79,36 @@ class ClipboardMixin:
                 if dlg.exec() != PasteDialog.DialogCode.Accepted:
                     return 0
                 ticked, append = dlg.ticked(), dlg.is_append()
+        changed, locked, unread = 0, [], []
         for p in targets:
-            doc = self.get_doc(p)
+            new = p not in self.docs
+            doc = self.get_doc(p, say=False)  # a bad sidecar among many: said once, below
+            if new and doc.sidecar_error and not doc.sidecar_locked:
+                unread.append(doc.name)
+            if doc.sidecar_locked:  # its edits would show here and never be saved
+                locked.append(doc.name)
+                continue
             recipe = pasted(doc.recipe, steps, append=append, ticked=ticked)
+            if not append and same_look(recipe, doc.recipe):
+                continue  # the photo copied from (Select All, Paste): left as it is, its labels too
             doc.undo.push(ReplaceRecipe(doc, recipe, "Paste recipe"))
+            changed += 1
         self.flush_sidecars()
-        self.statusBar().showMessage(f"Pasted onto {len(targets)} photo(s)", 3000)
-        return len(targets)
+        said = f"Pasted onto {changed} photo(s)" if changed else "Nothing to paste: the photos have that recipe"
+        if locked:
+            said += f"; not onto {_names(locked)}: {'its' if len(locked) == 1 else 'their'} edits are a newer Retouch's"
+        self.statusBar().showMessage(said, 8000 if locked else 3000)
+        if unread:
+            show_error(self, "Edits could not be read",
+                       f"The saved edits of {_names(unread)} could not be read (set aside beside the photo); "
+                       "the recipe is pasted onto them.")
+        return changed
 
     def reset(self) -> None:
         commit_typing()  # a value typed, not yet entered, goes onto its own step first
         if self.doc is not None and len(self.doc.recipe):
             self.doc.undo.push(ReplaceRecipe(self.doc, Recipe(), "Reset"))
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")

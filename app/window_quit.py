@@ -92,8 +92,10 @@ class QuitMixin:
         gone = any(not d.path.exists() for d in docs)
         why = ("the photo is no longer where it was opened (moved, renamed or deleted)" if gone
                else docs[0].save_error or "the sidecar could not be written")
-        return self._ask_to_quit(
-            "quit-unsaved", QMessageBox.Icon.Warning, "Edits not saved",
-            f"The edits of {names} could not be saved: {why}.",
-            "To keep them, stay: copy the recipe (Edit ▸ Copy Recipe) and paste it onto the photo where it "
-            "is now.", "Quit Without Them", "Keep Retouch Open")
+        keep = ("To keep them, stay: export the photo with them, or copy the recipe (Edit ▸ Copy Recipe), which "
+                "copies it as text." if all(d.sidecar_locked for d in docs) else
+                "To keep them, stay: copy the recipe (Edit ▸ Copy Recipe) and paste it onto the photo where it "
+                "is now.")
+        return self._ask_to_quit("quit-unsaved", QMessageBox.Icon.Warning, "Edits not saved",
+                                 f"The edits of {names} could not be saved: {why}.", keep,
+                                 "Quit Without Them", "Keep Retouch Open")

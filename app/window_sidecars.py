@@ -9,6 +9,7 @@ import errno
 import os
 from pathlib import Path
 
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from engine.recipe import SIDECAR_SUFFIX, Recipe, has_sidecar, save_sidecar, sidecar_path, sidecar_stamp
@@ -36,11 +37,12 @@ class SidecarsMixin:
             if not doc.path.exists():  # deleted, or its folder moved or renamed: stays dirty, no sidecar
                 self._report_unsaved(doc, "the photo is no longer where it was (moved, renamed or deleted)")
                 continue
-            doc.dirty = False
-            if doc.sidecar_locked:
+            if doc.sidecar_locked:  # stays dirty: quitting asks, as for a folder that cannot be written
+                doc.save_error = "its sidecar is a newer Retouch's, which this one never saves over"
                 self.statusBar().showMessage(
                     f"Edits of {doc.path.name} not saved: its sidecar is a newer Retouch's", 5000)
                 continue
+            doc.dirty = False
             self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)
             recipe = doc.recipe.copy()  # read, never changed, by the save and the thumbnail
             if doc is not self.doc:  # the shown photo's thumbnail follows its renders
@@ -62,6 +64,13 @@ class SidecarsMixin:
             self.statusBar().showMessage(
                 f"{doc.path.name}'s edits had been changed by another program; that version is kept as "
                 f"{kept.name}, and yours are saved", 15000)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # the shown photo's sidecar changed (or deleted) by another program while Retouch was behind
+        # it: read again as the window comes forward, as on coming back to the photo (one stat)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow() and self.doc is not None:
+            self._reload_if_changed(self.doc)
 
     def _reload_if_changed(self, doc: PhotoDoc) -> None:
         """Edits another program (or another Retouch) saved while this photo was not shown are read
@@ -85,8 +94,12 @@ class SidecarsMixin:
             return
         except RecipeError as e:  # set aside by read_sidecar: nothing of theirs left in the way
             doc.disk_stamp = sidecar_stamp(doc.path)
+            # the edits shown are saved again: left clean, they were lost at quit with none on disk
+            doc.dirty = bool(len(doc.recipe))
+            if doc.dirty:
+                self._autosave.start()
             show_error(self, "Edits could not be read", f"The edits of {doc.name} changed on disk and "
-                       f"could not be read; the photo keeps the edits shown here.\n\n{e}")
+                       f"could not be read; the photo keeps the edits shown here, saved again.\n\n{e}")
             return
         doc.disk_stamp = stamp
         if recipe.dumps() != doc.recipe.dumps():

@@ -1072,3 +1072,76 @@ def test_the_export_dialog_plans_off_the_gui_thread(qtbot, win, folder, tmp_path
     assert threads and threading.main_thread() not in threads
     assert dlg.message.text().startswith("1 exported") and (tmp_path / "out" / "b_dune.jpg").is_file()
     dlg.close()
+
+
+def test_edits_kept_when_their_sidecar_is_spoilt_or_deleted_by_another_program(qtbot, win, folder):
+    """A sidecar spoilt by another program while the photo was not shown: the window said the photo
+    kept its edits, but left them unsaved and unasked at quit (none on disk: the photo reopened
+    unedited). One deleted while Retouch was behind another window showed edits that were no longer
+    on disk; it is read again as the window comes forward."""
+    from PySide6.QtCore import QEvent
+
+    a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
+    open_and_wait(qtbot, win, b)
+    win.panel.add_step("exposure")
+    win.flush_sidecars(wait=True)
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.select_path(a)
+    sidecar_path(b).write_text("{ not json")
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.filmstrip.select_path(b)
+    assert any("saved again" in x.text() for x in _error_boxes())
+    _close_boxes()
+    assert [s.op for s in win.doc.recipe.steps] == ["exposure"]  # and saved again (the autosave may be done)
+    win.flush_sidecars(wait=True)
+    assert [s.op for s in read_sidecar(b).steps] == ["exposure"]
+    assert list(folder.glob("b_dune.jpg.retouch.json.bad*"))  # theirs set aside, not lost either
+    sidecar_path(b).unlink()  # deleted while another application is in front
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=TIMEOUT)
+    win.changeEvent(QEvent(QEvent.Type.ActivationChange))  # as the window comes forward
+    assert len(win.doc.recipe) == 0 and not sidecar_path(b).exists()
+    win.doc.undo.undo()  # the edits shown before come back, and are saved again
+    win.flush_sidecars(wait=True)
+    assert [s.op for s in read_sidecar(b).steps] == ["exposure"]
+
+
+def test_a_paste_onto_a_shoot_with_sidecars_it_cannot_use(qtbot, win, tmp_path, photo_jpeg):
+    """Select All, Paste: the photo copied from was pasted onto too (every step relabelled "pasted",
+    the agent's confidences dropped, an undo entry that changed nothing); a photo whose sidecar is a
+    newer Retouch's showed the pasted steps that were never saved, under "Pasted onto 6 photo(s)";
+    each unreadable sidecar popped its own message box. Those edits stay dirty: quitting asks."""
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    for n in ("p0", "p1", "p2", "p3"):
+        shutil.copy(photo_jpeg, shoot / f"{n}.jpg")
+    newer = '{"format": 99, "app": "retouch", "steps": []}'
+    sidecar_path(shoot / "p2.jpg").write_text(newer)
+    sidecar_path(shoot / "p3.jpg").write_text("{ not json")
+    open_and_wait(qtbot, win, shoot / "p0.jpg")
+    auto_and_wait(qtbot, win)
+    labels = [c.confidence.text() for c in win.panel.steps.cards]
+    win.copy_recipe()
+    win.filmstrip.selectAll()
+    assert win.paste_recipe() == 2  # p1 and p3
+    assert [c.confidence.text() for c in win.panel.steps.cards] == labels and win.doc.undo.count() == 1
+    said = win.statusBar().currentMessage()
+    assert said.startswith("Pasted onto 2 photo(s); not onto p2.jpg") and "newer Retouch" in said, said
+    boxes = [x.text() for x in _error_boxes()]
+    assert len(boxes) == 1 and "p3.jpg" in boxes[0], boxes
+    _close_boxes()
+    win.flush_sidecars(wait=True)
+    for n in ("p1", "p3"):
+        assert len(read_sidecar(shoot / f"{n}.jpg").steps) == len(labels)
+    assert sidecar_path(shoot / "p2.jpg").read_text() == newer and len(win.get_doc(shoot / "p2.jpg").recipe) == 0
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):  # edited by hand there: kept, never saved
+        win.filmstrip.select_path(shoot / "p2.jpg")
+    _close_boxes()
+    win.panel.add_step("gamma")
+    win.flush_sidecars(wait=True)
+    assert sidecar_path(shoot / "p2.jpg").read_text() == newer
+    asked = []
+    win._ask_quit_unsaved = lambda docs: asked.append([d.name for d in docs]) or False
+    win.close()
+    assert asked == [["p2.jpg"]]
+    win._ask_quit_unsaved = lambda docs: True
