@@ -23,7 +23,7 @@ from engine.recipe import Step
 from engine.styles import is_user_style
 
 from .commands import InsertStep
-from .controls import FocusSlider
+from .controls import FocusSlider, commit_typing
 from .display import to_screen
 from .document import PhotoDoc
 from .steps import StepList
@@ -276,5 +276,6 @@ class RetouchPanel(QWidget):
                 b.setIcon(QIcon(QPixmap.fromImage(to_screen(img))))
 
     def add_step(self, op: str) -> None:
+        commit_typing()  # the list is rebuilt: a value typed and not entered goes onto its own step first
         if self.doc is not None:
             self.doc.undo.push(InsertStep(self.doc, len(self.doc.recipe), Step.default(op)))

@@ -49,7 +49,7 @@ from engine.runners.meter import DEFAULT_METER
 
 from . import theme
 from .commands import MoveStep, RemoveStep, SetEnabled, SetParam, same_value
-from .controls import CurveEditor, ParamSlider, control_for
+from .controls import CurveEditor, ParamSlider, commit_typing, control_for
 from .document import Change, PhotoDoc
 
 MIME = "application/x-retouch-step"
@@ -258,14 +258,17 @@ class StepCard(QFrame):
             self.controls[name].set_value(value)
 
     def move(self, delta: int) -> None:
+        commit_typing()  # a value typed on a card, not yet entered, onto its own step before they move
         dst = self.index + delta
         if 0 <= dst < len(self.doc.recipe):
             self.doc.undo.push(MoveStep(self.doc, self.index, dst))
 
     def delete(self) -> None:
+        commit_typing()  # ✕ takes no focus: the card typed into was rebuilt at another step's place
         self.doc.undo.push(RemoveStep(self.doc, self.index))
 
     def reset_params(self) -> None:
+        commit_typing()
         step = self.doc.recipe.steps[self.index]
         changed = [p for p in step.spec.params if not same_value(step.params[p.name], p.default_value())]
         if not changed:
@@ -407,6 +410,7 @@ class _DropArea(QWidget):
         doc = self.owner.doc
         if doc is None or not event.mimeData().hasFormat(MIME):
             return
+        commit_typing()
         src = int(bytes(event.mimeData().data(MIME)).decode())
         dst = self.owner.drop_index(event.position().toPoint().y())
         if dst > src:

@@ -835,6 +835,32 @@ def test_undo_keys_in_an_unchanged_number_field_reach_the_window(qtbot, win, fol
     assert ctrl.spin.accessibleName() == ctrl.slider.accessibleName() == "Exposure" and ctrl.label.buddy() is ctrl.spin
 
 
+def test_a_value_typed_then_another_step_deleted_or_moved_is_kept(qtbot, win, folder):
+    """A value typed into step 3's field and not entered, then ✕ on step 1: the ✕ takes no focus,
+    the list was rebuilt, and the late value was dropped (its card no longer at its step's place)."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    for op in ("contrast", "saturation", "exposure"):
+        win.panel.add_step(op)
+    settle(qtbot, win)
+
+    def type_ev(text: str) -> None:
+        spin = next(c for c in win.panel.steps.cards if c.step.op == "exposure").controls["ev"].spin
+        spin.setFocus()
+        spin.selectAll()
+        qtbot.keyClicks(spin, text)
+
+    type_ev("2.5")
+    close = next(b for b in win.panel.steps.cards[0].findChildren(QToolButton) if b.text() == "✕")
+    qtbot.mouseClick(close, Qt.MouseButton.LeftButton)
+    assert [(s.op, s.params.get("ev")) for s in win.doc.recipe.steps] == [("saturation", None), ("exposure", 2.5)]
+    type_ev("-1")
+    win.panel.steps.cards[1].move(-1)  # ⋯ Move up on the card typed into
+    assert [(s.op, s.params.get("ev")) for s in win.doc.recipe.steps] == [("exposure", -1.0), ("saturation", None)]
+    type_ev("1")
+    win.panel.add_step("gamma")
+    assert win.doc.recipe.steps[0].params["ev"] == 1.0
+
+
 def test_auto_reads_a_raw_clipped_at_white_and_other_files_as_they_are(qtbot, win, folder, monkeypatch):
     """Auto, Variations and Auto White Balance tell the agent whether the photo is a RAW decode,
     whose highlights past white it reads clipped (:func:`engine.runners.agent.agent_view`)."""
