@@ -13,6 +13,7 @@ import math
 import re
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -116,9 +117,18 @@ class FocusSlider(QSlider):
     def __init__(self, *args: Any):
         super().__init__(*args)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: the wheel gives no focus
+        #: what Home does: the parameter's default (as on the curves), not the range's end; Qt's Home
+        #: on Temp went to -150, a strong blue cast, one key away from the arrows that nudge it
+        self.on_home: Callable[[], None] | None = None
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         _wheel_only_focused(self, event, super().wheelEvent)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Home and self.on_home is not None and not event.modifiers():
+            self.on_home()
+            return
+        super().keyPressEvent(event)
 
 
 class _ParamSpin(QDoubleSpinBox):
@@ -249,6 +259,7 @@ class ParamSlider(QWidget):
         self.slider.sliderPressed.connect(self._start_gesture)
         self.slider.valueChanged.connect(self._from_slider)
         self.spin.valueChanged.connect(self._from_spin)
+        self.slider.on_home = self.reset
 
     # -- slider position <-> value (log where declared) ----------------------------------
     def to_pos(self, v: float) -> int:
@@ -308,6 +319,11 @@ class ParamSlider(QWidget):
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if self.label.geometry().contains(event.position().toPoint()):
+            self.reset()
+
+    def reset(self) -> None:
+        """Back to the parameter's default: a double-click on the label, or Home on the slider."""
+        if self.value() != self.param.default:
             self.set_value(self.param.default)
             self.edited.emit(float(self.param.default), new_gesture())
 

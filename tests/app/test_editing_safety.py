@@ -204,3 +204,16 @@ def test_quick_key_presses_on_a_slider_are_one_undo_step(qtbot, win, folder, mon
     assert doc.recipe.steps[0].params["ev"] == five
     doc.undo.undo()
     assert doc.recipe.steps[0].params["ev"] == 0.0
+    # Home resets, as on the curves (Qt's Home went to the range's end: Temp's -150, a strong blue cast)
+    win.panel.add_step("white_balance")
+
+    def temp():
+        return win.panel.steps.cards[-1].controls["temperature"]
+
+    temp().slider.setFocus()
+    qtbot.keyClick(temp().slider, Qt.Key.Key_PageUp)
+    assert temp().value() == 10 and not doc.recipe.steps[-1].is_identity()
+    qtbot.keyClick(temp().slider, Qt.Key.Key_Home)
+    assert temp().value() == 0 and temp().slider.value() == temp().to_pos(0) and doc.recipe.steps[-1].is_identity()
+    doc.undo.undo()
+    assert temp().value() == 10
