@@ -402,9 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_subcommands(sub)
     args = ap.parse_args(argv)
-    from .interrupts import stopping_as_ctrl_c
+    from .interrupts import quiet_when_gone, stopping_as_ctrl_c
 
-    with stopping_as_ctrl_c():  # as ``retouch``'s: a kill stops as Ctrl-C does
+    with stopping_as_ctrl_c(), quiet_when_gone():  # as ``retouch``'s: a kill stops as Ctrl-C does
         return int(args.func(args))
 
 

@@ -7,6 +7,7 @@ background job ignores SIGINT, and such a command must run on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -67,3 +68,52 @@ def stopping_as_ctrl_c() -> Iterator[None]:
     finally:
         restore(previous)
         STOP_REQUESTED.clear()
+
+
+class _QuietWhenGone:
+    """A text stream that goes quiet (to /dev/null) once its reader has gone: ``retouch auto ... |
+    head -1`` stopped at the line ``head`` no longer read ("Broken pipe", exit 1), before the files
+    it was asked for were written. What it writes is only a report; the files are the work."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def _gone(self) -> None:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:  # what is still buffered is flushed there, at exit too, without "Exception ignored"
+            os.dup2(null, self._stream.fileno())
+        finally:
+            os.close(null)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def quiet_when_gone() -> Iterator[None]:
+    """Inside, stdout and stderr whose reader has gone (a pipe into ``head``) are dropped, not
+    raised: a command writes its files whatever becomes of its report."""
+    import sys
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (_QuietWhenGone(s) if s is not None else s for s in saved)
+    try:
+        yield
+    finally:
+        for s in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                s.flush()
+        sys.stdout, sys.stderr = saved

@@ -127,11 +127,11 @@ def _main(argv: list[str]) -> int:
         return 2
     from contextlib import nullcontext
 
-    from engine.interrupts import stopping_as_ctrl_c
+    from engine.interrupts import quiet_when_gone, stopping_as_ctrl_c
 
     # the app closes on these as its close button does (app.main)
     try:
-        with stopping_as_ctrl_c() if args.command != "open" else nullcontext():
+        with stopping_as_ctrl_c() if args.command != "open" else nullcontext(), quiet_when_gone():
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"retouch {args.command}: cancelled", file=sys.stderr)

@@ -246,6 +246,21 @@ def test_errors_in_a_real_process_have_no_traceback(tmp_path: Path, recipe_file:
     assert bad_size.returncode == 2 and "size must be" in bad_size.stderr and "Traceback" not in bad_size.stderr
 
 
+def test_a_report_no_one_reads_loses_no_file(photo_jpeg: Path, tmp_path: Path) -> None:
+    """``retouch auto ... | head -1``: the report's reader gone, the command stopped at its next line
+    ("Broken pipe", exit 1) before writing the files it was asked for."""
+    read, write = os.pipe()
+    os.close(read)  # as ``head`` does once it has its line
+    try:
+        proc = subprocess.run([sys.executable, "-m", "retouch", "auto", str(photo_jpeg), "--variations", "2",
+                               "-o", str(tmp_path / "v.jpg"), "--recipe-out", str(tmp_path / "v.json")],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=180)
+    finally:
+        os.close(write)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v-1.jpg", "v-1.json", "v-2.jpg", "v-2.json"]
+
+
 def _apply_in_a_child(photo: Path, recipe: Path, out: Path, save_body: str,
                       prelude: str = "") -> subprocess.CompletedProcess[str]:
     """``retouch apply`` in a child process whose encoder call (PIL's ``Image.save``) runs
