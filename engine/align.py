@@ -45,6 +45,9 @@ MARGIN = 0.05
 #: (wires, grain) resampled to another grid no longer decides the match; the polish is unblurred.
 FINE_BLUR = 1
 MATCH = 0.5  # correlation above which the export is taken to show that rectangle
+#: detail (high-passed log luminance, its standard deviation) below which a frame has none: 8-bit
+#: quantisation of a smooth ramp leaves ~1e-3, a real photo's texture 0.05 and more
+FLAT_DETAIL = 4e-3
 POLISH_STEPS = (1.0, 0.5, 0.25, 0.125)  # the last level's edge moves, in pixels of the original
 
 
@@ -200,10 +203,13 @@ def find_crop(before: np.ndarray, after: np.ndarray) -> Crop | None:
     or encoded alike) shows, or None when no rectangle matches (another photo, or rotated). An
     export of other proportions is a crop, or the whole frame resized without keeping them
     (``Crop.stretched``), whichever its detail matches better."""
-    crop = _find_crop(before, after)
     H, W = before.shape[:2]
     ha, wa = after.shape[:2]
     off = abs(math.log((wa / ha) / (W / H)))
+    flat = is_flat(before), is_flat(after)
+    if any(flat):  # nothing to match by: a grey frame, a smooth ramp (a tone-curve chart) is taken whole
+        return Crop(0, 0, W, H, 1.0) if all(flat) and off < SAME_ASPECT else None
+    crop = _find_crop(before, after)
     if off < SAME_ASPECT or off >= math.log(MAX_STRETCH):
         return crop
     if crop is not None and crop.whole(W, H):  # the polish grew the box to the frame: squeezed, not cut
@@ -213,6 +219,12 @@ def find_crop(before: np.ndarray, after: np.ndarray) -> Crop | None:
     if score >= MATCH and (crop is None or score > crop.score):
         return Crop(0, 0, W, H, score, stretched=True)
     return crop
+
+
+def is_flat(img: np.ndarray) -> bool:
+    """Whether ``img`` has no detail at all (a uniform frame, a smooth gradient): no crop can be
+    told from another by it."""
+    return float(detail(_shrink(img, COARSE), COARSE).std()) < FLAT_DETAIL
 
 
 def _stretched_score(before: np.ndarray, after: np.ndarray) -> float:

@@ -26,9 +26,11 @@ MAX_VARIATIONS = 32  # each costs a render and a recipe file; the app offers 4
 
 def add_auto_subcommand(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("auto", help="let the learned agent retouch a photo (prints its editable recipe)",
-                       description="Predict 5 editable filter steps for IN from a 64x64 view of the whole "
-                                   "frame, print them with the agent's confidence, and optionally render "
-                                   "OUT and save the recipe. The original is never modified.")
+                       description="Predict editable filter steps for IN from a 64x64 view of the whole frame: "
+                                   "up to 3 measured ones (exposure, white balance, contrast, where needed), then "
+                                   "the agent's 5 less those that change nothing. Print them with the agent's "
+                                   "confidence, and optionally render OUT and save the recipe. The original is "
+                                   "never modified.")
     p.add_argument("input", type=Path, metavar="IN", help="photo: RAW (any LibRaw format), JPEG, PNG or TIFF")
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help="render the result to this file")
     p.add_argument("--recipe-out", type=Path, metavar="R.json", help="save the recipe (JSON, like a sidecar)")

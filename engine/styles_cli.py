@@ -16,6 +16,7 @@ def add_styles_subcommand(sub: argparse._SubParsersAction) -> None:
                                    "them. With no action: list them. A style's training run (checkpoint, "
                                    "cached views) is renamed and deleted with it.")
     acts = p.add_subparsers(dest="action", metavar="ACTION")
+    acts.add_parser("list", help="list them (the default)")
     r = acts.add_parser("rename", help="rename a style (it can still be trained further)")
     r.add_argument("name", metavar="NAME")
     r.add_argument("new_name", metavar="NEW_NAME")

@@ -52,8 +52,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     again.add_argument("--replace", action="store_true",
                        help="start again where a style or a run of that name exists (without it, that is refused)")
     p.add_argument("--run", type=Path, default=None,
-                   help="working folder: checkpoint, log, views cache "
-                        "(default ~/.local/share/retouch/runs/style-<name>)")
+                   help="working folder: checkpoint, log, views cache (default "
+                        "~/.local/share/retouch/runs/style-<name>, with a suffix for an -o outside your styles)")
     p.add_argument("--batch", type=int, default=None, help=f"episodes per iteration (default {BATCH})")
     p.add_argument("--width", type=int, default=None,
                    help="channels of the networks' first layer: the model's size "
@@ -217,7 +217,7 @@ def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed:
                   file=sys.stderr)
         shown = len(pairs) if cfg.paired else len(listed[args.targets])
         if shown < FEW_PHOTOS:
-            what = "pairs" if cfg.paired else "finished photos"
+            what = ("pair" if cfg.paired else "finished photo") + ("" if shown == 1 else "s")
             print(f"retouch train-style: note: {shown} {what}: a style learns its look from what they share, and "
                   f"{FEW_PHOTOS} or more tell it better (the built-in style learnt from 11)", file=sys.stderr)
         print(f"preparing views of {args.inputs} and {args.targets} ...", file=sys.stderr)
@@ -359,10 +359,14 @@ def _resumed_config(args: argparse.Namespace, run: Path) -> Config:
         from engine.styles import trainings_from
 
         found = [] if args.output is not None or args.run is not None else trainings_from(args.inputs, args.targets)
-        if found:  # renamed since (the run moves with its style): say which, not "start again"
+        if len(found) == 1:  # renamed since (the run moves with its style): say which, not "start again"
             raise CliError(f"--resume: no training of a style named {run.name.removeprefix('style-')!r}; the "
                            f"training from these folders is the style {found[0].stem!r} now: continue it with "
                            f"-o {shlex.quote(str(found[0]))}")
+        if found:  # one of them the style renamed: all said, the first alone sent one to another style
+            each = "; ".join(f"{f.stem!r} (-o {shlex.quote(str(f))})" for f in found)
+            raise CliError(f"--resume: no training of a style named {run.name.removeprefix('style-')!r}; "
+                           f"{len(found)} styles were trained from these folders: {each}; continue one with its -o")
         raise CliError(f"--resume: no checkpoint in {run}; start without --resume")
     try:
         cfg, it = read_checkpoint_config(path)

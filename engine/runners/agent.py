@@ -537,6 +537,8 @@ class Agent:
         """A model file, or a model's name (its file's stem: a shipped model or a style)."""
         if model is None:
             return DEFAULT_MODEL
+        if not str(model).strip():  # Path("") is the current folder: ". is not a model file"
+            raise FileNotFoundError("no model named: give a model file or a style's name")
         p = Path(model).expanduser()
         if p.is_file() and (p.suffix.lower() == ".onnx" or p.name != str(model)):  # plainly a path
             return p

@@ -443,6 +443,8 @@ def _fit(pairs: list[Pair], *, size: int, iters: int, tol_db: float, ops: tuple[
     results = [_refine(starts[0], before, after, ops, trial_iters, tol_db, log, seen)]
     if results[0][2] > INVISIBLE_MSE:
         results.append(_refine(starts[1], before, after, ops, trial_iters, tol_db, log, seen))
+    else:  # both may be exact (a grey frame made lighter): the one with fewer steps is then kept
+        results.append(starts[1])
     best = min(r[2] for r in results)
     chain, raws, err = min((r for r in results if _costs_nothing(r[2], best, tol_db)),
                            key=lambda r: (len(r[0]), r[2]))

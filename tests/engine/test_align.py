@@ -160,3 +160,15 @@ def test_a_crop_of_a_straightened_photo_does_not_match():
     found = find_crop(lin, resize_linear(lin, *size, box=tuple(map(float, box))))
     assert found is not None and found.score > 0.95, found
     assert find_crop(lin, resize_linear(turned, *size, box=tuple(map(float, box)))) is None
+
+
+def test_a_flat_frame_matches_only_a_flat_frame_of_its_shape():
+    """A grey frame and a lighter export of it have no detail to match by: fit refused them as "not
+    the same photo". Taken whole; against a photo, or at other proportions, still no match."""
+    grey = np.full((200, 300, 3), 0.19, np.float32)
+    lighter = srgb_decode(np.full((100, 150, 3), 200 / 255, np.float32))
+    crop = find_crop(grey, lighter)
+    assert crop is not None and crop.whole(300, 200) and not crop.stretched
+    photo = _photo(0)
+    assert find_crop(grey, photo) is None and find_crop(photo, lighter[:, :100]) is None
+    assert find_crop(grey, lighter[:, :100]) is None  # flat, but another shape: not the whole of it

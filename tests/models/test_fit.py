@@ -109,6 +109,14 @@ def test_a_pair_that_already_matches_needs_no_step(photo_jpeg):
     assert len(res.recipe) == 0 and res.psnr == res.start_psnr > 55
 
 
+def test_a_grey_frame_made_lighter_is_one_step():
+    """Two exact starts (a grey frame has no shape to its tones): the greedy one, Gamma + Contrast,
+    was kept over the joint one's single Exposure, as only the better start was refined."""
+    before = srgb_decode(np.full((64, 96, 3), 120 / 255, np.float32))
+    res = fit(before, np.full((64, 96, 3), 200 / 255, np.float32))
+    assert [s.op for s in res.recipe] == ["exposure"] and res.psnr > 60, res.recipe.dumps()
+
+
 def test_a_step_the_look_can_be_matched_without_is_left_out(photo_jpeg):
     """A known 5-step look, exported losslessly, comes back as its 5 steps: the search's short
     tuning had left colour curves pinned at their limits as a 6th step (56.8 dB before the last

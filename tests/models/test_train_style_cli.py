@@ -737,6 +737,13 @@ def test_resume_under_the_folders_name_points_to_the_style_it_was_renamed_to(fol
     assert f"-o '{renamed}'" in err and not (user_styles_dir() / "after.onnx").exists()
     assert _train_style(folders, "-o", str(renamed), "--resume", "--iterations", "2") == 0  # as it says
     assert Agent(renamed, prefer_gpu=False).meta["iterations"] == 2
+    # another style trained from these folders: both named (the first alone sent one to the other style)
+    assert _train_style(folders, "-o", str(tmp_path / "a.onnx"), "--iterations", "1", *TINY_STYLE) == 0
+    capsys.readouterr()
+    assert _train_style(folders, "--resume", "--iterations", "3") == 1
+    err = capsys.readouterr().err
+    assert "2 styles were trained from these folders" in err and f"-o '{renamed}'" in err, err
+    assert f"-o {tmp_path / 'a.onnx'}" in err
 
 
 def test_inputs_without_a_finished_photo_of_their_name_are_named(folders, tmp_path, capsys, heldout_files):
