@@ -54,12 +54,17 @@ def embedded_preview(path: Path, wanted: Callable[[], bool] | None = None) -> QI
     landed on showed its own 8 s later."""
     if wanted is not None and not wanted():
         raise Skipped(path)
-    from engine.io import load_preview
+    from engine.io import DecodeCancelled, load_preview
 
     from .display import to_screen
     from .renderer import to_qimage
 
-    return to_screen(to_qimage(np.asarray(load_preview(path, max_size=PREVIEW_EDGE, safe=True, coarse=True), np.uint8)))
+    try:  # a large PNG's, decoded in a child: stopped when the photo is left
+        rgb8 = load_preview(path, max_size=PREVIEW_EDGE, safe=True, coarse=True,
+                            cancelled=None if wanted is None else lambda: not wanted())
+    except DecodeCancelled:
+        raise Skipped(path) from None
+    return to_screen(to_qimage(np.asarray(rgb8, np.uint8)))
 
 
 def first_look(path: Path, kept: str | None, wanted: Callable[[], bool] | None = None) -> tuple[QImage, str]:

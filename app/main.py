@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, win.reopen_last)
     interrupted = _close_on_ctrl_c(win)
     code = app.exec()
+    from engine.io.safe import ABANDON
+
+    ABANDON.set()  # the decodes still running in children (thumbnails, previews) stop: exit waits for them
     return 130 if interrupted else code
 
 

@@ -149,6 +149,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._screen_busy = False
         self._screen_broken: tuple[Any, tuple[int, int]] | None = None
         self._quitting = False  # closing was asked for while exports ran: close when they stop
+        self._closed = False  # the window has closed: what it still runs is no longer wanted
         self.last_render_ms = 0.0
         self.undo_group = QUndoGroup(self)
         self.save_pool = serial_pool(self)
@@ -536,11 +537,16 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             self._notice_timer.start()
         # sharper: an edited photo's screen preview kept from an earlier visit, else the embedded one
         kept = preview_key(doc) if doc.recipe.active() else None
-        run_in_pool(first_look, path, kept, lambda d=doc: self.doc is d, pool=self.decode_pool,
+        run_in_pool(first_look, path, kept, lambda d=doc: self._showing(d), pool=self.decode_pool,
                     on_done=lambda res, d=doc: self._first_look(d, *res),
                     on_error=lambda e, tb: isinstance(e, Skipped) or log.info("no embedded preview for %s: %s",
                                                                                  path, e))
         self._start_decodes(doc)
+
+    def _showing(self, doc: PhotoDoc) -> bool:
+        """Whether ``doc``'s decodes are still wanted: it is shown, and the window is not closing
+        (quitting waited for them, 5-25 s with a large photo, holding gigabytes, its window gone)."""
+        return self.doc is doc and not self._closed
 
     def _start_decodes(self, doc: PhotoDoc) -> None:
         """The shown photo's decodes, those not already queued or running. Back on a photo whose
@@ -549,12 +555,12 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         path = doc.path
         if quick_open(path) and "quick" not in doc.decoding:  # editable from its half-size decode first
             doc.decoding.add("quick")
-            run_in_pool(decode_quick, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
+            run_in_pool(decode_quick, path, lambda d=doc: self._showing(d), pool=QThreadPool.globalInstance(),
                         owner=self, on_done=lambda res, d=doc: self._decoded_quick(d, res),
                         on_error=lambda e, tb, d=doc: self._quick_failed(d, e))
         if "full" not in doc.decoding:
             doc.decoding.add("full")
-            run_in_pool(decode, path, lambda d=doc: self.doc is d, pool=QThreadPool.globalInstance(),
+            run_in_pool(decode, path, lambda d=doc: self._showing(d), pool=QThreadPool.globalInstance(),
                         owner=self, on_done=lambda res, d=doc: self._decoded(d, res),
                         on_error=lambda e, tb, d=doc: self._decode_failed(d, e, tb))
 

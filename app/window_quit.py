@@ -81,6 +81,7 @@ class QuitMixin:
         self.settings.setValue("session/last", str(last) if last is not None else "")
         # a render ends within a second; the kernels' first compile (a fresh install, half a minute)
         # cannot be stopped, and waiting longer only froze the closing window (5 s measured)
+        self._closed = True  # the decodes still running stop (the app's exit waits for its threads)
         self.renderer.shutdown(wait=1.0)
         self.settings.sync()
         super().closeEvent(event)

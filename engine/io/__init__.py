@@ -79,18 +79,19 @@ def read_metadata(path: str | Path) -> Metadata:
 
 
 def load_preview(path: str | Path, max_size: int | None = None, *, safe: bool = False,
-                 coarse: bool = False) -> np.ndarray:
+                 coarse: bool = False, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
     """A quick uint8 sRGB (H, W, 3) view, upright: a RAW's embedded JPEG (milliseconds) or a
     reduced decode; downscaled to fit ``max_size`` on the long edge when given. ``safe``: a RAW
     without a usable embedded image, or a PNG/TIFF above :data:`CHILD_PREVIEW_PIXELS`, is decoded in a
     child process (see :func:`load_photo`). ``coarse``: a JPEG may decode to as little as
     :data:`COARSE` of ``max_size`` (DCT scaling only halves): a 4000 px camera JPEG for a 2048 px
-    view decoded whole: 432 ms against 67 (``bench/raw_open.py``)."""
+    view decoded whole: 432 ms against 67 (``bench/raw_open.py``). ``cancelled``: polled while a
+    child decodes, as :func:`load_photo`'s (raises :class:`DecodeCancelled`)."""
     path = _check(path)
     if safe and max_size and not is_raw(path) and _child_preview(path):
         from .safe import preview_in_child
 
-        return preview_in_child(path, max_size)
+        return preview_in_child(path, max_size, cancelled=cancelled)
     draft = max_size and (max(1, round(max_size * COARSE)) if coarse else max_size)
     arr = raw_preview(path, max_size, safe=safe, draft=draft) if is_raw(path) else raster_preview(path, draft)
     if max_size and max(arr.shape[:2]) > max_size:

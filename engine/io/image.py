@@ -54,6 +54,9 @@ PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, 16 * 1024 * 1
 
 # Pillow's own bomb guard: warn above the limit, error at twice it. Ours (check_dimensions) is stricter.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# ...whose warning a header read (a size, a tag) raised on stderr beside our own refusal; the decode's
+# open (_open_pillow) still turns it into that refusal
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 # A damaged EXIF block is read as far as it goes and the photo opens; Pillow's warning (a library
 # path on stderr, several times per command) tells the photographer nothing they can act on.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -132,21 +133,30 @@ def _child(path: str, half: bool, out_dir: str, parent: int = 0, preview: int = 
 _POLL_S = 0.05  # how often a running decode asks whether it is still wanted
 
 
+#: Set as the app exits: every decode still running in a child is stopped (its threads were
+#: waited for, 5-25 s with a large photo, the window gone and gigabytes held).
+ABANDON = threading.Event()
+
+
 def _run_child(path: Path, half: bool, out: Path, timeout: float,
                cancelled: Callable[[], bool] | None = None, preview: int = 0) -> tuple[int | None, str]:
     """Run the child; return (exit code, None on timeout; stderr tail). Raises DecodeCancelled
-    (the child killed) once ``cancelled()`` is true."""
+    (the child killed) once ``cancelled()`` is true, or :data:`ABANDON` is set."""
     deadline = time.monotonic() + timeout
+
+    def stop_asked() -> bool:
+        return ABANDON.is_set() or (cancelled is not None and cancelled())
+
     if getattr(sys, "frozen", False):
         proc = mp.get_context("spawn").Process(target=_child, args=(str(path), half, str(out), os.getpid(), preview),
                                                daemon=True)
         proc.start()
-        while proc.is_alive() and time.monotonic() < deadline and not (cancelled and cancelled()):
+        while proc.is_alive() and time.monotonic() < deadline and not stop_asked():
             proc.join(_POLL_S)
         if proc.is_alive():
             proc.kill()
             proc.join(5)
-            if cancelled and cancelled():
+            if stop_asked():
                 raise DecodeCancelled(path)
             return None, ""
         return proc.exitcode, ""
@@ -162,7 +172,7 @@ def _run_child(path: Path, half: bool, out: Path, timeout: float,
                 code = child.wait(_POLL_S)
                 break
             except subprocess.TimeoutExpired:
-                stop = cancelled is not None and cancelled()
+                stop = stop_asked()
                 if stop or time.monotonic() >= deadline:
                     child.kill()
                     child.wait()
@@ -210,13 +220,15 @@ def _checked_run(path: Path, half: bool, out: Path, timeout: float, cancelled: C
         raise ImageError(f"the decoder crashed ({how}){detail}; the file is probably corrupt", path)
 
 
-def preview_in_child(path: str | Path, max_size: int, *, timeout: float = 120.0) -> np.ndarray:
+def preview_in_child(path: str | Path, max_size: int, *, timeout: float = 120.0,
+                     cancelled: Callable[[], bool] | None = None) -> np.ndarray:
     """``load_preview(path, max_size)`` in a child process: a PNG or TIFF of tens of megapixels has
-    no reduced decode, and its full one (GBs for a small decompression bomb) stays out of the app."""
+    no reduced decode, and its full one (GBs for a small decompression bomb) stays out of the app.
+    ``cancelled`` as :func:`load_in_child`'s."""
     path = Path(path)
     out, _ = _scratch_dir()
     try:
-        _checked_run(path, False, out, timeout, preview=max_size)
+        _checked_run(path, False, out, timeout, cancelled, preview=max_size)
         return np.load(out / "pixels.npy", allow_pickle=False)
     finally:
         shutil.rmtree(out, ignore_errors=True)

@@ -1145,3 +1145,23 @@ def test_a_paste_onto_a_shoot_with_sidecars_it_cannot_use(qtbot, win, tmp_path, 
     win.close()
     assert asked == [["p2.jpg"]]
     win._ask_quit_unsaved = lambda docs: True
+
+
+def test_closing_the_window_stops_the_decodes_it_no_longer_needs(qtbot, win, folder, monkeypatch):
+    """Quitting while a large photo decoded: the window went, but the app's exit waited for its
+    decodes (5-25 s, gigabytes held), which still counted as wanted."""
+    import time
+
+    from PySide6.QtCore import QThreadPool
+
+    from engine.io.safe import FAULT_ENV
+
+    monkeypatch.setenv(FAULT_ENV, "hang")  # every decode child hangs, as a huge photo's takes seconds
+    win.show_photo(folder / "a_dune.dng")
+    pool = QThreadPool.globalInstance()
+    qtbot.waitUntil(lambda: pool.activeThreadCount() > 0, timeout=TIMEOUT)
+    qtbot.wait(300)
+    assert not pool.waitForDone(200)  # still decoding
+    win.close()
+    t = time.perf_counter()
+    assert pool.waitForDone(10_000) and time.perf_counter() - t < 3

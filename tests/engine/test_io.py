@@ -697,6 +697,61 @@ def test_a_decode_no_longer_wanted_is_stopped(dng_file: Path, monkeypatch: pytes
     assert time.perf_counter() - t < 5
 
 
+def test_every_child_decode_stops_as_the_app_exits(dng_file: Path, tmp_path: Path, photo_srgb8: np.ndarray,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Quitting while a large photo decoded: the app's exit waited for its decodes (5-25 s, the
+    window gone, gigabytes held). ``ABANDON`` (set as the app exits) stops them, a big PNG's
+    preview too, which also stops once it is no longer wanted."""
+    import threading
+
+    import engine.io
+    from engine.io import DecodeCancelled, safe
+
+    monkeypatch.setenv(safe.FAULT_ENV, "hang")
+    monkeypatch.setattr(engine.io, "CHILD_PREVIEW_PIXELS", 640 * 400 - 1)
+    png = tmp_path / "p.png"
+    Image.fromarray(photo_srgb8).save(png)
+    t = time.perf_counter()
+    with pytest.raises(DecodeCancelled):
+        load_preview(png, max_size=256, safe=True, cancelled=lambda: time.perf_counter() - t > 0.5)
+    assert time.perf_counter() - t < 5
+    timer = threading.Timer(0.5, safe.ABANDON.set)
+    timer.start()
+    t = time.perf_counter()
+    try:
+        for decode in (lambda: load_photo(dng_file, safe=True, timeout=60),
+                       lambda: load_preview(png, max_size=256, safe=True)):
+            with pytest.raises(DecodeCancelled):
+                decode()
+    finally:
+        timer.join()
+        safe.ABANDON.clear()
+    assert time.perf_counter() - t < 5
+
+
+def test_a_header_read_of_a_huge_image_warns_nothing(tmp_path: Path) -> None:
+    """Pillow's DecompressionBombWarning (a library path on stderr) came from the header reads beside
+    the refusal itself, which still says the limit. In a process of its own: pytest resets the
+    warning filters a module sets as it is imported."""
+    import subprocess
+    import sys
+
+    from engine.io.image import MAX_PIXELS
+
+    side = int(MAX_PIXELS**0.5) + 100
+    big = tmp_path / "big.png"
+    Image.new("1", (side, side)).save(big)
+    script = ("import sys; from pathlib import Path\n"
+              "from engine.io import ImageError, _child_preview, load_photo, read_metadata\n"
+              f"assert _child_preview(Path({str(big)!r}))\n"
+              f"try: read_metadata({str(big)!r}); load_photo({str(big)!r})\n"
+              "except ImageError as e: print(e, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    said = proc.stderr.strip()
+    assert proc.returncode == 0 and "\n" not in said and said.endswith("(refused as a possible decompression bomb)"), \
+        said
+
+
 def test_a_big_png_or_tiff_is_previewed_in_a_child(tmp_path: Path, photo_srgb8: np.ndarray,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A PNG or TIFF has no reduced decode: a 570 KB PNG declaring 196 MP took 5.5 GB in the app.
