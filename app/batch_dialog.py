@@ -2,8 +2,8 @@
 
 The dialog only collects options, plans the jobs with :func:`engine.batch.plan_jobs` and shows
 the :class:`engine.batch.Progress` that :func:`engine.batch.export_all` yields on a superqt worker
-thread (the GUI thread never decodes or waits). Cancel sets the generator's event: queued photos
-are dropped, photos in progress finish as complete files, the pool shuts down.
+thread (the GUI thread never decodes or waits). Cancel stops it at once: queued photos are dropped,
+photos in progress stopped (nothing half-written stays), the pool shuts down.
 """
 
 from __future__ import annotations
@@ -392,7 +392,7 @@ class BatchDialog(ExportingDialog):
         text = (f"{counts['done']} exported, {counts['skipped']} skipped (exported before, unchanged since), "
                 f"{counts['failed']} failed")
         if len(self.results) < self.total:
-            text += f", {self.total - len(self.results)} not started"
+            text += f", {self.total - len(self.results)} not exported"
         if self.unreadable:
             text += _unreadable(self.unreadable)
         fatal = next((r for r in self.results if r.fatal), None)
@@ -414,8 +414,7 @@ class BatchDialog(ExportingDialog):
     def cancel(self) -> None:
         if self.worker is not None:
             self.cancel_event.set()
-            self._say("Cancelling: photos in progress finish, the rest are not started…"
-                      if self._planned_jobs is not None else "Cancelling…")
+            self._say("Cancelling…")
             self.cancel_btn.setEnabled(False)
         else:
             super().reject()

@@ -40,8 +40,8 @@ class QuitMixin:
         return self._ask_to_quit(
             "quit-during-export", QMessageBox.Icon.Question, "Export running",
             ("An export is" if n == 1 else f"{n} exports are") + " still running.",
-            "Cancel it and quit? Photos being written now are finished as complete files; the others are "
-            "not exported. Nothing half-written is left behind.", "Cancel Export and Quit", "Keep Exporting")
+            "Cancel it and quit? The photos exported so far stay; the others are not exported. Nothing "
+            "half-written is left behind.", "Cancel Export and Quit", "Keep Exporting")
 
     def _close_after_exports(self) -> None:
         if not self.running_exports():
@@ -57,8 +57,7 @@ class QuitMixin:
             for d in exports:
                 d.worker.finished.connect(self._close_after_exports)
                 d.cancel()
-            self.statusBar().showMessage("Cancelling the export; Retouch quits once the photos in progress "
-                                         "are written…")
+            self.statusBar().showMessage("Cancelling the export; Retouch quits once it has stopped…")
             return
         self._quitting = False  # no export holds the quit any more: a refused one below asks again next time
         if self.style_dialog is not None and self.style_dialog.is_training():

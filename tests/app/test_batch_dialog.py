@@ -116,7 +116,7 @@ def test_dialog_cancel_stops_cleanly(qtbot, folder):
     qtbot.waitUntil(lambda: any(r.status == "done" for r in dlg.results), timeout=60_000)
     dlg.cancel_btn.click()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
-    assert dlg.status.text().startswith("Cancelled:") and "not started" in dlg.status.text()
+    assert dlg.status.text().startswith("Cancelled:") and "not exported" in dlg.status.text()
     outs = sorted(p.name for p in (folder / "export").iterdir())
     assert 1 <= len(outs) < 10 and not any(n.startswith(".") for n in outs)  # complete files only
 
@@ -241,7 +241,7 @@ def test_the_photos_are_planned_off_the_gui_thread_and_a_cancel_meanwhile_export
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60_000)
     if cancel:  # nothing made, the export folder neither
         assert not (folder / "export").exists() and dlg.status.text().startswith("Cancelled: 0 exported")
-        assert "4 not started" in dlg.status.text()
+        assert "4 not exported" in dlg.status.text()
     else:
         assert sorted(p.name for p in (folder / "export").iterdir()) == ["dune0.jpg", "dune1.jpg", "dune2.jpg"]
     assert dlg.export_btn.isEnabled() and dlg.cancel_btn.text() == "Close"

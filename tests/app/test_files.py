@@ -1031,7 +1031,7 @@ def test_an_export_stopped_by_a_full_disk_says_so_not_cancelled(qtbot, win, fold
     said = dlg.message.text()
     assert said.startswith(f"Stopped ({reason}, so no later photo could be written either), 0 exported")
     assert "Cancelled" not in said and "a_dune.dng: a_dune.dng" not in said
-    assert f"2 failed: a_dune.dng: {reason}; b_dune.jpg: {reason}" in said and "1 not started" in said
+    assert f"2 failed: a_dune.dng: {reason}; b_dune.jpg: {reason}" in said and "1 not exported" in said
     dlg.close()
 
 

@@ -923,6 +923,31 @@ def test_a_cancel_stops_a_hung_photo_after_the_grace(sources, tmp_path, monkeypa
     assert not [f for f in os.listdir(tmp_path / "out") if f.startswith(".")]
 
 
+def test_the_apps_cancel_stops_running_photos_at_once(sources, tmp_path, monkeypatch):
+    """The app's Cancel (grace 0): a 54 MP export went on for 9 s after it, and was written. The
+    photo running is stopped at once, not reported (neither exported nor failed), and nothing of
+    it is left; what was written before stays."""
+    import time
+
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(4):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
+    monkeypatch.setenv(HANG_ENV, "p0.jpg")
+    jobs = plan_jobs(shoot, tmp_path / "out", ExportSettings(long_edge=200, source="recipe", recipe=LOOK.to_json()))
+    cancel = threading.Event()
+    results, stopped = [], None
+    for p in export_all(jobs, workers=2, cancel=cancel, job_timeout=600, grace=0):
+        results.append(p.result)
+        if p.result.status == "done" and stopped is None:
+            cancel.set()
+            stopped = time.monotonic()
+    assert stopped is not None and time.monotonic() - stopped < 5
+    assert "p0.jpg" not in [r.src.name for r in results] and all(r.status == "done" for r in results)
+    assert sorted(f for f in os.listdir(tmp_path / "out")) == sorted(r.dst.name for r in results)
+    assert not multiprocessing.active_children()
+
+
 def test_a_second_batch_never_deletes_a_live_writers_temp_file(sources, tmp_path):
     """Two batches into one folder: each one's start and end swept the other's temp files as a dead
     writer's leftovers, and 7 of 24 photos failed. A live writer's temp file is locked."""
