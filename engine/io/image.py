@@ -52,6 +52,9 @@ TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 # bounds what one chunk may inflate to (its guard against decompression bombs).
 PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, 16 * 1024 * 1024)
 
+#: A JPEG holds at least a bit per 8 x 8 block (one grey, progressive: 255 pixels a byte measured);
+#: one claiming more pixels per byte than this is truncated, whatever its end marker says.
+JPEG_MAX_PIXELS_PER_BYTE = 4096
 # Pillow's own bomb guard: warn above the limit, error at twice it. Ours (check_dimensions) is stricter.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # ...whose warning a header read (a size, a tag) raised on stderr beside our own refusal; the decode's
@@ -194,7 +197,19 @@ def _open_pillow(path: Path) -> Image.Image:
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"not an image Pillow can read ({e})", path) from e
     check_dimensions(*im.size, path)
+    if im.format in ("JPEG", "MPO") and im.size[0] * im.size[1] > JPEG_MAX_PIXELS_PER_BYTE * _size(path):
+        # libjpeg fills what is missing with grey and only warns: a 691-byte file declaring 196 MP
+        # opened as a grey photo, after 23 s and 7 GB
+        raise ImageError(f"truncated or corrupt: {_size(path)} bytes cannot hold a {im.size[0]} x {im.size[1]} JPEG",
+                         path)
     return im
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _load_pillow(im: Image.Image, path: Path, draft: int | None = None) -> Image.Image:

@@ -1272,3 +1272,24 @@ def test_a_float_tiff_tagged_with_another_space_is_converted(tmp_path: Path, pho
     assert np.abs(got - 2 * ref).max() < 1e-3 and got.max() > 1.5  # the 16-bit path: its curves sampled
     assert np.abs(load_photo(tmp_path / "untagged.tif").linear - brighter).max() < 1e-6  # as before
     assert np.abs(got - brighter).mean() > 0.01  # not read as linear sRGB
+
+
+def test_a_jpeg_declaring_more_pixels_than_its_bytes_can_hold_is_refused(tmp_path: Path, photo_jpeg: Path) -> None:
+    """A 691-byte JPEG declaring 14000 x 14000 (a 64 x 64 scan and its end marker) opened as a grey
+    photo after 23 s and 7 GB: libjpeg fills what is missing and only warns."""
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (90, 120, 60)).save(buf, "JPEG")
+    data = bytearray(buf.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = (14000).to_bytes(2, "big") * 2  # height, width
+    bomb = tmp_path / "bomb.jpg"
+    bomb.write_bytes(bytes(data))
+    for read in (load_photo, lambda p: load_preview(p, max_size=256), read_metadata):
+        with pytest.raises(ImageError, match=r"truncated or corrupt: \d+ bytes cannot hold a 14000 x 14000 JPEG"):
+            read(bomb)
+    assert load_photo(photo_jpeg).linear.shape[:2] == (600, 960)  # a real one, however flat, is not
+    flat = tmp_path / "grey.jpg"
+    Image.new("L", (4000, 3000), 128).save(flat, "JPEG", progressive=True, optimize=True, quality=1)
+    assert load_preview(flat, max_size=256).shape[:2] == (192, 256)
