@@ -110,23 +110,28 @@ CHILD_PREVIEW_PIXELS = 40_000_000
 
 
 def _child_preview(path: Path) -> bool:
-    """Whether the header declares more than CHILD_PREVIEW_PIXELS (read from the header alone:
-    Pillow reads a whole PNG to find an EXIF chunk after its pixels)."""
+    """Whether the header declares more than CHILD_PREVIEW_PIXELS."""
     if path.suffix.lower() in (".jpg", ".jpeg"):
         return False
+    return declared_pixels(path) > CHILD_PREVIEW_PIXELS
+
+
+def declared_pixels(path: str | Path) -> int:
+    """The pixels a raster's header declares, read from the header alone (Pillow's metadata read
+    goes through a whole PNG to find an EXIF chunk after its pixels); 0 where it cannot be read
+    (said by the photo's own read, with its message)."""
     try:  # a TIFF's photo as tifffile finds it (past a preview written first), else Pillow's size
         import tifffile
 
-        with open_regular(path) as f, tifffile.TiffFile(f) as tf:  # a FIFO: said by the child's own read
+        with open_regular(path) as f, tifffile.TiffFile(f) as tf:  # a FIFO: never opened to block
             page = main_page(tf)
-            w, h = int(page.imagewidth), int(page.imagelength)
+            return int(page.imagewidth) * int(page.imagelength)
     except Exception:  # not a TIFF, or one tifffile cannot read
         try:
             with open_regular(path) as f, Image.open(f) as im:
-                w, h = im.size
-        except Exception:  # said by the preview's own read, with its message
-            return False
-    return w * h > CHILD_PREVIEW_PIXELS
+                return im.size[0] * im.size[1]
+        except Exception:
+            return 0
 
 
 def load_photo(path: str | Path, *, half: bool = False, safe: bool = False, timeout: float = 120.0,

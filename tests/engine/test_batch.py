@@ -543,6 +543,10 @@ def test_workers_are_sized_to_the_largest_photo(sources, tmp_path, monkeypatch):
     jpeg = plan_jobs(shoot, tmp_path / "out", ExportSettings(fmt="jpeg"))
     assert b.worker_cost(tiff) == b.BASE_COST + 55 * 48_000_000
     assert default_workers(None, tiff) == 16 * 2**30 // b.worker_cost(tiff) == 5  # 1.2 GB each: 13
+    for i in range(3):  # larger files of smaller photos: only the 3 largest files were looked at
+        shutil.copy(sources / "dune.jpg", shoot / f"more{i}.jpg")
+    assert (shoot / "more0.jpg").stat().st_size > (shoot / "big.png").stat().st_size
+    assert b.worker_cost(plan_jobs(shoot, tmp_path / "out", ExportSettings(fmt="tiff16"))) == b.worker_cost(tiff)
     assert default_workers(None, jpeg) == 7
     small = plan_jobs(shoot, tmp_path / "out", ExportSettings(), sources=[shoot / "small.jpg"])
     assert default_workers(1, small) == 1 and b.worker_cost(small) < b.WORKER_COST
