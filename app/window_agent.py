@@ -323,8 +323,9 @@ class AgentMixin:
             return
         if hovered is not self._hovered:
             self._hovered = hovered
-            self.statusBar().showMessage(f"Showing variation #{i + 1}: click it to adopt it; your steps are "
-                                         f"shown again when the pointer leaves it")
+            # pointed at or reached with Tab: the words fit both
+            self.statusBar().showMessage(f"Showing variation #{i + 1}: click it (or press Space) to adopt it; "
+                                         f"your steps are shown again when you leave it")
             self.schedule_render()
 
     def drop_hover(self) -> bool:
