@@ -275,9 +275,8 @@ def sidecar_steps(photo: Path) -> dict | None:
 def steps_now(jobs: Plan) -> Plan:
     """``jobs`` with each photo's sidecar read now, at planning, and its steps given as the job's
     recipe (a photo without one: Auto). Read by the worker at the photo's turn, a photo edited
-    meanwhile (in the app, while a batch ran) was exported with the later edit. The sidecar stays
-    the recipe's file, so an earlier export older than it is not taken for this one."""
-    from .recipe import has_sidecar, sidecar_path
+    meanwhile (in the app, while a batch ran) was exported with the later edit."""
+    from .recipe import has_sidecar
 
     for i, job in enumerate(jobs):
         s = job.settings
@@ -285,8 +284,7 @@ def steps_now(jobs: Plan) -> Plan:
             continue
         steps = sidecar_steps(job.src)
         if steps is not None:
-            s = replace(s, source="recipe", recipe=steps, recipe_file=str(sidecar_path(job.src)))
-            jobs[i] = replace(job, settings=s)
+            jobs[i] = replace(job, settings=replace(s, source="recipe", recipe=steps))
         elif not has_sidecar(job.src):
             jobs[i] = replace(job, settings=replace(s, source="auto"))
     return jobs
@@ -427,6 +425,8 @@ def worker_cost(jobs: Sequence[Job]) -> int:
     and two workers started where it alone needed 7 GB), the 3 largest RAWs on disk (their size,
     or a TIFF-based one's header; LibRaw never parses them in this process)."""
     from .io import declared_pixels, is_raw
+    from .io.errors import MAX_PIXELS
+    from .io.image import JPEG_MAX_PIXELS_PER_BYTE
 
     raws = [job for job in jobs if is_raw(job.src)]
     pixels = 0
@@ -434,8 +434,11 @@ def worker_cost(jobs: Sequence[Job]) -> int:
         with contextlib.suppress(Exception):  # unreadable: its own job will say so
             pixels = max(pixels, _raw_pixels(job.src) or int(_file_size(job) / RAW_BYTES_PER_PIXEL))
     for job in jobs:
-        if not is_raw(job.src):
-            pixels = max(pixels, declared_pixels(job.src))
+        if not is_raw(job.src):  # at most what a photo can hold and be opened: a refused bomb does not size the rest
+            declared = min(declared_pixels(job.src), MAX_PIXELS)
+            if job.src.suffix.lower() in (".jpg", ".jpeg"):
+                declared = min(declared, JPEG_MAX_PIXELS_PER_BYTE * _file_size(job))
+            pixels = max(pixels, declared)
     if not pixels:
         return WORKER_COST
     return BASE_COST + BYTES_PER_PIXEL.get(jobs[0].settings.fmt, 45) * pixels
@@ -572,6 +575,7 @@ def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
     :func:`export_all` for ``grace``."""
     pending = deque(jobs)
     inflight: dict[Future, Job] = {}
+    submitted: dict[Future, int] = {}  # when each went to a worker (ns): what it wrote is newer
     pool = _pool(workers, job_timeout)
     try:
         while (pending or inflight) and not cancel.is_set():
@@ -580,8 +584,9 @@ def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
             try:
                 with _workers_start_deaf():
                     while pending and len(inflight) < workers:
-                        job = pending.popleft()
-                        inflight[pool.submit(export_one, job)] = job
+                        job, sent = pending.popleft(), time.time_ns()
+                        fut = pool.submit(export_one, job)
+                        inflight[fut], submitted[fut] = job, sent
                 finished, _ = wait(inflight, timeout=0.2, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:  # Ctrl-C: a clean cancel that still reports the running photos
                 cancel.set()
@@ -609,7 +614,8 @@ def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
                 pool = _pool(workers, job_timeout)
         # Cancelled: queued work is dropped, running photos finish as complete files, for as long as
         # the grace lasts (a hung photo held a cancel for the watchdog's 10 minutes); then their
-        # workers are killed and their temp files swept by export_all.
+        # workers are killed and their temp files swept by export_all. One whose file was renamed
+        # into place as it was killed counts as done.
         for fut in list(inflight):
             fut.cancel()
         grace = CANCEL_GRACE_S if grace is None else grace
@@ -621,17 +627,29 @@ def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
                 yield fut.result(timeout=max(0.0, deadline - time.monotonic()))
             except FutureTimeout:
                 _kill_workers(pool)
-                if grace > 0:  # else stopped as asked: not exported, as those not started
+                if grace > 0:
                     yield Result(job.src, job.dst, "failed", "stopped: still running when the batch was cancelled")
+                elif _written_since(job.dst, submitted[fut]):  # its file was in place as it was stopped
+                    yield Result(job.src, job.dst, "done", "written as the export was cancelled", 0.0)
+                # else stopped as asked: not exported, as those not started
             except BrokenProcessPool:
-                if grace > 0:  # else killed by the stop itself
+                if grace > 0:
                     yield (Result(job.src, job.dst, "failed", "stopped: still running when the batch was cancelled")
                            if time.monotonic() >= deadline else _crashed(job))
+                elif _written_since(job.dst, submitted[fut]):  # killed by the stop itself, its file in place
+                    yield Result(job.src, job.dst, "done", "written as the export was cancelled", 0.0)
     except KeyboardInterrupt:  # a second Ctrl-C: stop now, whatever is running
         _kill_workers(pool)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _written_since(dst: Path, ns: int) -> bool:
+    try:
+        return os.stat(dst).st_mtime_ns >= ns
+    except OSError:
+        return False
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:

@@ -547,6 +547,15 @@ def test_workers_are_sized_to_the_largest_photo(sources, tmp_path, monkeypatch):
         shutil.copy(sources / "dune.jpg", shoot / f"more{i}.jpg")
     assert (shoot / "more0.jpg").stat().st_size > (shoot / "big.png").stat().st_size
     assert b.worker_cost(plan_jobs(shoot, tmp_path / "out", ExportSettings(fmt="tiff16"))) == b.worker_cost(tiff)
+    import io
+
+    buf = io.BytesIO()  # a JPEG declaring 14000 x 14000 in a few hundred bytes: refused, it sizes nothing
+    Image.new("RGB", (64, 64)).save(buf, "JPEG")
+    data = bytearray(buf.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = (14000).to_bytes(2, "big") * 2
+    (shoot / "bomb.jpg").write_bytes(bytes(data))
+    assert b.worker_cost(plan_jobs(shoot, tmp_path / "out", ExportSettings(fmt="tiff16"))) == b.worker_cost(tiff)
     assert default_workers(None, jpeg) == 7
     small = plan_jobs(shoot, tmp_path / "out", ExportSettings(), sources=[shoot / "small.jpg"])
     assert default_workers(1, small) == 1 and b.worker_cost(small) < b.WORKER_COST
@@ -948,6 +957,7 @@ def test_the_apps_cancel_stops_running_photos_at_once(sources, tmp_path, monkeyp
             stopped = time.monotonic()
     assert stopped is not None and time.monotonic() - stopped < 5
     assert "p0.jpg" not in [r.src.name for r in results] and all(r.status == "done" for r in results)
+    # every file there is reported done (one renamed into place as its worker was killed too)
     assert sorted(f for f in os.listdir(tmp_path / "out")) == sorted(r.dst.name for r in results)
     assert not multiprocessing.active_children()
 
