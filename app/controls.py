@@ -125,7 +125,8 @@ class FocusSlider(QSlider):
         _wheel_only_focused(self, event, super().wheelEvent)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Home and self.on_home is not None and not event.modifiers():
+        bare = not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier)  # the keypad's Home too
+        if event.key() == Qt.Key.Key_Home and self.on_home is not None and bare:
             self.on_home()
             return
         super().keyPressEvent(event)

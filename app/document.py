@@ -54,6 +54,7 @@ class PhotoDoc(QObject):
             self.recipe = Recipe()
         self.dirty = False
         self.save_error: str | None = None  # why the last sidecar write failed (said once)
+        self.unsaid = False  # its sidecar could not be used, and the window has not said so yet
         self.failed: str | None = None
         self.failed_stamp: tuple[int, int] | None = None  # the file as it was when it failed (None: missing)
         # Pixels (only while on screen): full linear, screen-size linear cache, metadata.

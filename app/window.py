@@ -440,8 +440,9 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             doc.changed.connect(lambda change, d=doc: self._doc_changed(d, change))
             self.undo_group.addStack(doc.undo)
             self.docs[path] = doc
-            if not say:
-                return doc
+            doc.unsaid = bool(doc.sidecar_error)
+        if say and doc.unsaid:  # made silently (a paste) and not said since: said as it is shown
+            doc.unsaid = False
             if doc.sidecar_locked:
                 show_error(self, "Edits from a newer Retouch",
                            f"The saved edits of {path.name} were written by a newer Retouch. The photo "
@@ -452,6 +453,21 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
                            f"The saved edits of {path.name} could not be read; "
                            f"the photo opens unedited.\n\n{doc.sidecar_error}")
         return doc
+
+    def docs_for(self, paths: list[Path]) -> list[PhotoDoc]:
+        """The documents of ``paths`` for an action on many (Paste, Auto on selected): the sidecars
+        that cannot be read said in one box, not one each (a paste onto six stacked four); a newer
+        Retouch's is said when its photo is shown."""
+        docs = [self.get_doc(p, say=False) for p in paths]
+        unread = [d for d in docs if d.unsaid and not d.sidecar_locked]
+        for d in unread:
+            d.unsaid = False
+        if unread:
+            names = ", ".join(d.name for d in unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3 else "")
+            show_error(self, "Edits could not be read",
+                       f"The saved edits of {names} could not be read (set aside beside the photo); "
+                       f"{'it opens' if len(unread) == 1 else 'they open'} unedited.\n\n{unread[0].sidecar_error}")
+        return docs
 
     def _leave_photo(self) -> None:
         self.drop_hover()

@@ -37,6 +37,7 @@ class AutoRun:
     edited: int = 0
     kept: list[str] = field(default_factory=list)  # edited by the photographer while waiting
     failed: list[str] = field(default_factory=list)  # could not be read
+    locked: list[str] = field(default_factory=list)  # a newer Retouch's edits: left out
 
 
 def predict_photo(path: Path, level: Any, model: Path | None, cancel: threading.Event) -> tuple:
@@ -75,6 +76,13 @@ class AutoManyMixin:
         if len(targets) <= 1:
             self.auto()
             return
+        # a newer Retouch's photos are left out: their Auto would show and never be saved (as Paste)
+        locked = [d.name for d in self.docs_for(targets) if d.sidecar_locked]
+        targets = [p for p in targets if not self.get_doc(p, say=False).sidecar_locked]
+        if not targets:
+            self.statusBar().showMessage("Auto left the selected photos as they are: their edits are a newer "
+                                         "Retouch's", 8000)
+            return
         own = [p for p in targets if has_own_edits(self.get_doc(p).recipe)]
         if own:  # Auto replaces a photo's steps: a hand-made black & white went without a word (a QA's)
             choice = self._ask_auto_replaces([self.get_doc(p).name for p in own], len(targets))
@@ -86,7 +94,7 @@ class AutoManyMixin:
                     self.statusBar().showMessage("Every selected photo has edits of its own: Auto left them as "
                                                  "they are", 8000)
                     return
-        run = self._auto_run = AutoRun(len(targets))
+        run = self._auto_run = AutoRun(len(targets), locked=locked)
         model, style = self.model, self._strength_key()
         strength = self.strength if self._strength_known else None
         for path in targets:
@@ -180,4 +188,7 @@ class AutoManyMixin:
         if run.failed:
             words.append(f"{len(run.failed)} could not be read ({', '.join(run.failed[:3])}"
                          f"{', …' if len(run.failed) > 3 else ''})")
+        if run.locked:
+            words.append(f"{len(run.locked)} left out, {'its' if len(run.locked) == 1 else 'their'} edits a newer "
+                         f"Retouch's ({', '.join(run.locked[:3])}{', …' if len(run.locked) > 3 else ''})")
         self.statusBar().showMessage("; ".join(words) + ". Each is one undo step on its photo.", 15000)

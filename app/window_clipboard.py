@@ -14,7 +14,6 @@ from engine.recipe import Recipe
 
 from .commands import ReplaceRecipe, pasted, same_look
 from .controls import commit_typing
-from .errors import show_error
 from .paste_dialog import PasteDialog
 
 log = logging.getLogger(__name__)
@@ -79,12 +78,8 @@ class ClipboardMixin:
                 if dlg.exec() != PasteDialog.DialogCode.Accepted:
                     return 0
                 ticked, append = dlg.ticked(), dlg.is_append()
-        changed, locked, unread = 0, [], []
-        for p in targets:
-            new = p not in self.docs
-            doc = self.get_doc(p, say=False)  # a bad sidecar among many: said once, below
-            if new and doc.sidecar_error and not doc.sidecar_locked:
-                unread.append(doc.name)
+        changed, locked = 0, []
+        for doc in self.docs_for(targets):  # a bad sidecar among many: said once
             if doc.sidecar_locked:  # its edits would show here and never be saved
                 locked.append(doc.name)
                 continue
@@ -94,14 +89,11 @@ class ClipboardMixin:
             doc.undo.push(ReplaceRecipe(doc, recipe, "Paste recipe"))
             changed += 1
         self.flush_sidecars()
-        said = f"Pasted onto {changed} photo(s)" if changed else "Nothing to paste: the photos have that recipe"
+        said = (f"Pasted onto {changed} photo(s)" if changed else
+                "Nothing pasted" if locked else "Nothing to paste: the photos have that recipe")
         if locked:
             said += f"; not onto {_names(locked)}: {'its' if len(locked) == 1 else 'their'} edits are a newer Retouch's"
         self.statusBar().showMessage(said, 8000 if locked else 3000)
-        if unread:
-            show_error(self, "Edits could not be read",
-                       f"The saved edits of {_names(unread)} could not be read (set aside beside the photo); "
-                       "the recipe is pasted onto them.")
         return changed
 
     def reset(self) -> None:

@@ -39,8 +39,9 @@ class SidecarsMixin:
                 continue
             if doc.sidecar_locked:  # stays dirty: quitting asks, as for a folder that cannot be written
                 doc.save_error = "its sidecar is a newer Retouch's, which this one never saves over"
-                self.statusBar().showMessage(
-                    f"Edits of {doc.path.name} not saved: its sidecar is a newer Retouch's", 5000)
+                if doc is self.doc:  # said while it is edited, not at each save of another photo
+                    self.statusBar().showMessage(
+                        f"Edits of {doc.path.name} not saved: its sidecar is a newer Retouch's", 5000)
                 continue
             doc.dirty = False
             self.filmstrip.set_edited(doc.path, len(doc.recipe) > 0)

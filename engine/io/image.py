@@ -197,19 +197,43 @@ def _open_pillow(path: Path) -> Image.Image:
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"not an image Pillow can read ({e})", path) from e
     check_dimensions(*im.size, path)
-    if im.format in ("JPEG", "MPO") and im.size[0] * im.size[1] > JPEG_MAX_PIXELS_PER_BYTE * _size(path):
-        # libjpeg fills what is missing with grey and only warns: a 691-byte file declaring 196 MP
-        # opened as a grey photo, after 23 s and 7 GB
-        raise ImageError(f"truncated or corrupt: {_size(path)} bytes cannot hold a {im.size[0]} x {im.size[1]} JPEG",
-                         path)
+    if im.format in ("JPEG", "MPO"):
+        _check_jpeg_size(im, path)
     return im
 
 
-def _size(path: Path) -> int:
+def _check_jpeg_size(im: Image.Image, path: Path) -> None:
+    """libjpeg fills what is missing with grey and only warns: a 691-byte file declaring 196 MP
+    opened as a grey photo, after 23 s and 7 GB. An arithmetic-coded JPEG can be that small (125
+    bytes for a flat 16 MP frame): it is taken as it says."""
     try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+        size = os.fstat(im.fp.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return
+    if im.size[0] * im.size[1] > JPEG_MAX_PIXELS_PER_BYTE * size and not _arithmetic(im.fp):
+        raise ImageError(f"truncated or corrupt: {size} bytes cannot hold a {im.size[0]} x {im.size[1]} JPEG", path)
+
+
+def _arithmetic(fp: Any) -> bool:
+    """Whether the JPEG in ``fp`` is arithmetic-coded (its frame marker SOF9-11 or SOF13-15),
+    walking its marker segments from the start; ``fp`` is left where it was."""
+    at = fp.tell()
+    try:
+        fp.seek(0)
+        if fp.read(2) != b"\xff\xd8":
+            return False
+        while True:
+            head = fp.read(4)
+            if len(head) < 4 or head[0] != 0xFF:
+                return False
+            code, length = head[1], int.from_bytes(head[2:], "big")
+            if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
+                return code >= 0xC9
+            if code == 0xDA or length < 2:  # a scan before any frame: not a JPEG Pillow opened
+                return False
+            fp.seek(length - 2, 1)
+    finally:
+        fp.seek(at)
 
 
 def _load_pillow(im: Image.Image, path: Path, draft: int | None = None) -> Image.Image:

@@ -147,6 +147,9 @@ def _run_child(path: Path, half: bool, out: Path, timeout: float,
     def stop_asked() -> bool:
         return ABANDON.is_set() or (cancelled is not None and cancelled())
 
+    if stop_asked():  # asked before it began (a decode queued as the app exits): no child at all
+        raise DecodeCancelled(path)
+
     if getattr(sys, "frozen", False):
         proc = mp.get_context("spawn").Process(target=_child, args=(str(path), half, str(out), os.getpid(), preview),
                                                daemon=True)

@@ -142,3 +142,21 @@ def test_auto_on_selected_photos_asks_before_replacing_hand_edits(qtbot, win, fo
     assert replaced.dumps() != mine.dumps() and all(s.probs or s.source for s in replaced.steps)  # Auto's steps
     win.get_doc(folder / "c.jpg").undo.undo()  # undone on its photo
     assert win.get_doc(folder / "c.jpg").recipe.dumps() == mine.dumps()
+
+
+def test_a_newer_retouchs_photo_is_left_out_and_said(qtbot, win, folder, photo_jpeg):
+    """Auto on a photo whose sidecar a newer Retouch wrote showed steps that were never saved; and
+    each unreadable sidecar among the selection popped its own box."""
+    from engine.recipe import sidecar_path
+
+    newer = '{"format": 99, "app": "retouch", "steps": []}'
+    shutil.copy(photo_jpeg, folder / "c_newer.jpg")
+    sidecar_path(folder / "c_newer.jpg").write_text(newer)
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.filmstrip.selectAll()
+    win.auto_selected()
+    qtbot.waitUntil(lambda: win._auto_run is None, timeout=TIMEOUT * 2)
+    said = win.statusBar().currentMessage()
+    assert said.startswith("Auto on 2 of 2 photos;") and "1 left out" in said and "c_newer.jpg" in said, said
+    assert len(win.get_doc(folder / "c_newer.jpg", say=False).recipe) == 0
+    assert sidecar_path(folder / "c_newer.jpg").read_text() == newer

@@ -217,3 +217,5 @@ def test_quick_key_presses_on_a_slider_are_one_undo_step(qtbot, win, folder, mon
     assert temp().value() == 0 and temp().slider.value() == temp().to_pos(0) and doc.recipe.steps[-1].is_identity()
     doc.undo.undo()
     assert temp().value() == 10
+    qtbot.keyClick(temp().slider, Qt.Key.Key_Home, Qt.KeyboardModifier.KeypadModifier)  # the keypad's Home
+    assert temp().value() == 0

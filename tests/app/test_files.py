@@ -1136,6 +1136,7 @@ def test_a_paste_onto_a_shoot_with_sidecars_it_cannot_use(qtbot, win, tmp_path, 
     assert sidecar_path(shoot / "p2.jpg").read_text() == newer and len(win.get_doc(shoot / "p2.jpg").recipe) == 0
     with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):  # edited by hand there: kept, never saved
         win.filmstrip.select_path(shoot / "p2.jpg")
+    assert any("newer Retouch" in x.text() for x in _error_boxes())  # said as it is shown, not lost in the paste
     _close_boxes()
     win.panel.add_step("gamma")
     win.flush_sidecars(wait=True)

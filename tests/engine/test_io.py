@@ -1293,3 +1293,10 @@ def test_a_jpeg_declaring_more_pixels_than_its_bytes_can_hold_is_refused(tmp_pat
     flat = tmp_path / "grey.jpg"
     Image.new("L", (4000, 3000), 128).save(flat, "JPEG", progressive=True, optimize=True, quality=1)
     assert load_preview(flat, max_size=256).shape[:2] == (192, 256)
+    # arithmetic coding holds a flat 16 MP frame in 125 bytes (jpegtran -arithmetic): taken as it says
+    arith = tmp_path / "arith.jpg"
+    arith.write_bytes(bytes.fromhex(
+        "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c1912130f141d"
+        "1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffc9000b080fa00fa001011100ffcc"
+        "000600101005ffda0008010100003f001eb780ffd9"))
+    assert load_preview(arith, max_size=256).shape[:2] == (256, 256)
