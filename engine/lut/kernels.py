@@ -6,7 +6,16 @@ import numba
 import numpy as np
 from numba import prange
 
-from .tables import _PRE_HI, _PRE_LO, _PRE_SHIFT
+# The pre table's layout, declared here and not in tables.py: the compiled kernels bake these in,
+# and numba's on-disk cache is checked against this file alone (changed in tables.py, the cached
+# kernels kept the old layout, and every render was wrong, by 0.96 of white).
+IN_MAX = 4.0  # linear input range of the pre table (a power of two: see tables.pre_nodes)
+# The pre table's nodes are float32 values whose low mantissa bits are zero: 2**(23 - SHIFT)
+# nodes per octave from 2**PRE_LO_EXP up to IN_MAX (see tables.pre_nodes).
+_PRE_SHIFT = 13  # 1024 nodes per octave: relative spacing 1/1024
+PRE_LO_EXP = -20  # inputs below 2**-20 (~1e-6, 0.003 8-bit levels) read as 2**-20
+_PRE_LO = (127 + PRE_LO_EXP) << 23
+_PRE_HI = int(np.array(IN_MAX, np.float32).view(np.int32))
 
 # One parallel pass over blocks of rows. Each row goes through the stages one loop at a time,
 # into three float32 planes small enough to stay in L1: every loop is then branch-free and

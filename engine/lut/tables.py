@@ -10,15 +10,11 @@ import numpy as np
 
 from ..color import srgb_decode, srgb_encode
 
-IN_MAX = 4.0  # linear input range of the pre table (a power of two: see pre_nodes)
+# the pre table's layout, which the compiled kernels bake in, is declared beside them (see kernels.py)
+from .kernels import _PRE_HI, _PRE_LO, _PRE_SHIFT, IN_MAX, PRE_LO_EXP  # noqa: F401
+
 MID_MAX = 2.0  # linear range held between the stages (values above are clamped)
 POST_SIZE = 4097  # entries of each post table (uniform over the shaped [0, 1])
-# The pre table's nodes are float32 values whose low mantissa bits are zero: 2**(23 - SHIFT)
-# nodes per octave from 2**PRE_LO_EXP up to IN_MAX (see pre_nodes).
-_PRE_SHIFT = 13  # 1024 nodes per octave: relative spacing 1/1024
-PRE_LO_EXP = -20  # inputs below 2**-20 (~1e-6, 0.003 8-bit levels) read as 2**-20
-_PRE_LO = (127 + PRE_LO_EXP) << 23
-_PRE_HI = int(np.array(IN_MAX, np.float32).view(np.int32))
 PRE_SIZE = ((_PRE_HI - _PRE_LO) >> _PRE_SHIFT) + 2  # + the node past IN_MAX, read with weight 0
 DEFAULT_SIZE = 33  # lattice points per axis of the cube
 LARGE_SIZE = 65  # ... for images above LARGE_IMAGE pixels

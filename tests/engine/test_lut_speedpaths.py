@@ -180,3 +180,17 @@ def test_tail_cache_does_not_keep_a_photo_alive(photo_linear: np.ndarray) -> Non
     del img
     gc.collect()
     assert gone() is None  # ... but only weakly: closing the photo frees its pixels
+
+
+def test_the_compiled_kernels_bake_in_no_other_module_s_constants():
+    """numba's on-disk cache is checked against the kernel's own source file: a constant it took
+    from tables.py, changed there, kept the old value in the cached kernels, and every render was
+    wrong (0.96 of white) until the cache was removed by hand."""
+    import ast
+    import inspect
+
+    from engine.lut import kernels
+
+    tree = ast.parse(inspect.getsource(kernels))
+    local = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.level > 0]
+    assert not local, [ast.unparse(n) for n in local]
