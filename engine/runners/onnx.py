@@ -16,7 +16,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from . import ModelError
+from . import RESOURCES, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,9 @@ def session(model: str | Path | bytes, *, prefer_gpu: bool = True,
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         if not isinstance(model, bytes):  # its path says nothing the name does not: keep the cause
             reason = reason.replace(str(model), name)
+            if not Path(model).exists() and Path(model).parent == RESOURCES:  # a wheel built without them
+                raise ModelError(f"{name}: Retouch's own model is missing from {RESOURCES} (install Retouch "
+                                 "from its checkout, with make setup or pip install -e)") from None
             if not Path(model).is_file():
                 reason = "not a file"  # a pipe or a folder: onnxruntime's words are about protobufs
             elif not os.access(model, os.R_OK):

@@ -482,3 +482,13 @@ def test_a_grey_photo_stays_grey_under_auto_and_its_variations(agent):
         tinted += any(s.op in ("color_curves", "white_balance") for r in recipes for s in r)
         assert not agent_mod.is_grey(agent.proxy(colour.astype(np.float32))), name
     assert tinted  # the policy did reach for its colour steps: they were made grey, not avoided
+
+
+def test_a_shipped_model_missing_from_the_install_says_so():
+    """A wheel built from the checkout has no resources/: Auto said "retouch.onnx: not a model
+    onnxruntime can load (not a file)"."""
+    from engine.runners import RESOURCES, ModelError
+    from engine.runners.onnx import session
+
+    with pytest.raises(ModelError, match=r"own model is missing from .*pip install -e"):
+        session(RESOURCES / "gone.onnx")
