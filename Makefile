@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	PY=$(PY) VENV=$(VENV) bash scripts/setup.sh
 	touch $(STAMP)
 
+# a venv whose python is gone (half deleted) is set up again: its stamp alone said "Nothing to be done"
+ifneq ($(shell test -x $(BIN)/python || echo gone),)
+$(shell rm -f $(STAMP))
+endif
+
 # The render kernels compiled into numba's cache once (half a minute on 2 cores), here rather than
 # on the app's render thread at its first start; again when engine/lut changes.
 $(KERNELS): $(STAMP) $(wildcard engine/lut/*.py)

@@ -54,9 +54,25 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 # The CPU build of torch. Where the PyTorch CPU index is reachable, take it from there (PyPI's
 # torch pulls GBs of CUDA); on these machines pip's find-links already holds the CPU wheel.
 TORCH_INDEX=()
-if ! "${PIP[@]}" download --no-deps -d /tmp/.retouch-torch-probe torch==2.13.0 --no-index >/dev/null 2>&1; then
+probe=$(mktemp -d)
+if ! "${PIP[@]}" download --no-deps -d "$probe" torch==2.13.0 --no-index >/dev/null 2>&1; then
   TORCH_INDEX=(--index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple)
 fi
+rm -rf "$probe"
+echo "setup: installing torch 2.13.0 (CPU) and Retouch's packages into $VENV (a few minutes the first time)"
 "${PIP[@]}" install "torch==2.13.0" "${TORCH_INDEX[@]}"
+if "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.version.cuda is None)' 2>/dev/null; then
+  echo "setup: warning: torch came as a CUDA build (GBs of CUDA libraries: the PyTorch CPU index was not reachable);" \
+       "Retouch needs only the CPU one: $VENV/bin/pip install --force-reinstall torch==2.13.0" \
+       "--index-url https://download.pytorch.org/whl/cpu" >&2
+fi
 "${PIP[@]}" install -e ".[app,train,cluster,dev]"
+# a venv broken since (a package's folder deleted) passes pip's own check: every package is imported
+mods="numpy PIL rawpy tifffile imagecodecs piexif numba onnxruntime PySide6.QtWidgets superqt rich torch distributed"
+mods="$mods pytest pytestqt engine app models"
+if ! broken=$("$VENV/bin/python" -c "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]" \
+              $mods 2>&1); then
+  echo "setup: $VENV is broken (${broken##*$'\n'}); remove it and run make setup again" >&2
+  exit 1
+fi
 echo "setup: done ($("$VENV/bin/python" -c 'import torch, onnxruntime; print("torch", torch.__version__, "onnxruntime", onnxruntime.__version__)'))"
