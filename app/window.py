@@ -246,7 +246,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.split.addWidget(right)
         self.split.setStretchFactor(0, 1)
         self.split.setStretchFactor(1, 0)
-        self.split.setSizes([1000, 380])
+        self.split.setSizes([1000, 400])  # room for every card title beside its buttons
         self.filmstrip = Filmstrip()
         self.filmstrip.setAccessibleName("Filmstrip")
         self.filmstrip.activated_path.connect(self.show_photo)
