@@ -128,6 +128,9 @@ def _boxed(image: QImage | QPixmap) -> tuple[QPixmap, QRect]:
     box.fill(Qt.GlobalColor.transparent)
     src = QPixmap.fromImage(to_screen(image.toImage() if isinstance(image, QPixmap) else image))
     src = src.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    # painted pixel for pixel into the box (still at ratio 1 here): a source that carried the screen's
+    # ratio (a kept thumbnail) was drawn at 1/2 of its size at 200 %, in the corner of its cell
+    src.setDevicePixelRatio(1.0)
     at = QRect((w - src.width()) // 2, (h - src.height()) // 2, src.width(), src.height())
     p = QPainter(box)
     p.drawPixmap(at.topLeft(), src)

@@ -292,3 +292,22 @@ def test_a_failed_warm_up_still_ends_the_warm_up(qtbot, renderer, photo_linear, 
     renderer.submit(RenderRequest(1, "warmup", Recipe(), photo_linear[:8, :8]))
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
     assert done[0].request.kind == "warmup" and done[0].image is None and not failed
+
+
+@pytest.mark.parametrize("ratio", [1.5, 2.0])
+def test_a_thumbnail_fills_its_box_on_a_scaled_screen(qapp, monkeypatch, ratio):
+    """At 150 % and 200 % a kept thumbnail (an image carrying the screen's ratio) was drawn at
+    1/1.5 or 1/2 of its size in the corner of its cell, and the viewer's stand-in with it."""
+    from PySide6.QtGui import QImage
+
+    import app.filmstrip as fm
+    from app.renderer import to_qimage
+
+    monkeypatch.setattr(fm, "_dpr", ratio)
+    w, h = round(fm.THUMB * ratio), round(fm.THUMB * 3 // 4 * ratio)
+    img = to_qimage(np.full((h, w, 3), 200, np.uint8))
+    img.setDevicePixelRatio(ratio)  # as thumb_cache hands it back (_at_dpr)
+    box, at = fm._boxed(img)
+    pixels = box.toImage().convertToFormat(QImage.Format.Format_RGBA8888)
+    drawn = np.frombuffer(pixels.constBits(), np.uint8).reshape(pixels.height(), -1, 4)[:, :pixels.width()]
+    assert at.size().width() == w and (drawn[..., 3] > 0).mean() > 0.99  # the whole box, not a corner
