@@ -300,7 +300,8 @@ def renamed_text(plan: Plan, done: dict[Path, Path], arrow: str = "->") -> str:
         return ""
     twice = {a for _, a, _ in renamed if sum(a == b for _, b, _ in renamed) > 1}
     more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
-    return "Saved under another name, as the template's was taken: " + "; ".join(
+    why = "the template's was taken" if not twice else "the template gave two photos one name, or it was taken"
+    return f"Saved under another name, as {why}: " + "; ".join(
         f"{a.name} {arrow} {d.name}" + (f" (from {s.name})" if a in twice else "") for s, a, d in renamed[:3]) + more
 
 

@@ -1284,7 +1284,8 @@ def test_outputs_saved_under_another_name_say_which_photo_where_two_asked_for_on
     done = {Path("/in/IMG_1.JPG"): out / "IMG_1_JPG.jpg", Path("/in/IMG_1.dng"): out / "IMG_1_dng.jpg",
             Path("/in/x.jpg"): out / "x_jpg.jpg"}  # y.jpg failed: not said
     assert renamed_text(plan, done) == (
-        "Saved under another name, as the template's was taken: IMG_1.jpg -> IMG_1_JPG.jpg (from IMG_1.JPG); "
+        "Saved under another name, as the template gave two photos one name, or it was taken: "
+        "IMG_1.jpg -> IMG_1_JPG.jpg (from IMG_1.JPG); "
         "IMG_1.jpg -> IMG_1_dng.jpg (from IMG_1.dng); x.jpg -> x_jpg.jpg")
     assert renamed_text(Plan(), done) == ""
 
