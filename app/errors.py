@@ -6,6 +6,7 @@ the traceback goes to a log file (shown only behind "Show Details…").
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import traceback
@@ -21,7 +22,8 @@ log = logging.getLogger("retouch.app")
 def log_file() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
     p = Path(base or Path.home() / ".retouch") / "retouch.log"
-    p.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # not writable: logging goes to stderr (setup_logging), and the
+        p.parent.mkdir(parents=True, exist_ok=True)  # error box still names where the log would be
     return p
 
 

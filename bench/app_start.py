@@ -11,6 +11,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,7 +44,10 @@ main([path] if path else [])
 
 
 def run(mode: str, path: str | None) -> list[float]:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME="/tmp/retouch-bench-config")
+    # its own settings and caches, in the temp folder: not the user's thumbnails, nor last session's photo
+    scratch = Path(tempfile.gettempdir()) / "retouch-bench"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(scratch / "config"),
+               XDG_CACHE_HOME=str(scratch / "cache"), XDG_DATA_HOME=str(scratch / "data"))
     t0 = time.time()
     out = subprocess.run([sys.executable, "-c", CHILD, repr(t0), mode, *([path] if path else [])],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

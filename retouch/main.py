@@ -77,10 +77,33 @@ def _no_display() -> str | None:
     """Why the app cannot open a window here (Qt would abort with its own plugin messages), else None."""
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
         return None  # a platform chosen by hand (offscreen, vnc...) is taken as meant
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+    display = os.environ.get("DISPLAY", "")
+    if os.environ.get("WAYLAND_DISPLAY") or (display and _x_server_listens(display)):
         return None
+    if display:  # Qt aborted (exit 134) blaming a missing xcb-cursor library
+        return (f"no X server answers on DISPLAY {display} (it stopped, or the variable is stale); start the app "
+                "in a session with a display, or under a virtual one: xvfb-run -a retouch")
     return ("no display to open the app on (DISPLAY and WAYLAND_DISPLAY are unset: an SSH session without -X?); "
             "the commands work without one: retouch --help")
+
+
+def _x_server_listens(display: str) -> bool:
+    """Whether a local X server listens on ``display`` (":99"): its socket, in the file system or
+    the abstract namespace. Another machine's display (an SSH forward, "localhost:10.0") is
+    taken as answering."""
+    import re
+
+    local = re.fullmatch(r"(?:unix)?:(\d+)(?:\.\d+)?", display)
+    if local is None:
+        return True
+    sock = f"/tmp/.X11-unix/X{local.group(1)}"
+    if os.path.exists(sock):
+        return True
+    try:
+        with open("/proc/net/unix", encoding="ascii", errors="replace") as f:
+            return any(line.rstrip().endswith("@" + sock) for line in f)
+    except OSError:
+        return True  # cannot tell: Qt says what it finds
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

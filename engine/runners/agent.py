@@ -450,8 +450,18 @@ def available_models() -> list[Path]:
     """Shipped models (``resources/models/retouch*.onnx``) first, then the user's styles."""
     shipped = sorted(RESOURCES.glob("retouch*.onnx"))
     styles = user_styles_dir()
-    users = sorted(styles.glob("*.onnx")) if styles.is_dir() else []
-    return [p for p in shipped + users if p.is_file()]  # not a folder, a pipe or a dangling link
+    try:  # a data folder this user may not read (its owner root): no styles, where the app crashed
+        users = sorted(styles.glob("*.onnx")) if styles.is_dir() else []
+    except OSError:
+        users = []
+    return [p for p in shipped + users if _is_file(p)]  # not a folder, a pipe or a dangling link
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except OSError:
+        return False
 
 
 class Agent:

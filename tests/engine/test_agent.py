@@ -492,3 +492,16 @@ def test_a_shipped_model_missing_from_the_install_says_so():
 
     with pytest.raises(ModelError, match=r"own model is missing from .*pip install -e"):
         session(RESOURCES / "gone.onnx")
+
+
+def test_styles_in_a_folder_this_user_may_not_read_are_none(monkeypatch, tmp_path):
+    """A data folder owned by root (700): listing the styles raised PermissionError, and the app
+    died at its start with a traceback."""
+    from engine.runners import agent
+
+    class Locked(type(tmp_path)):
+        def is_dir(self) -> bool:
+            raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(agent, "user_styles_dir", lambda: Locked(tmp_path / "styles"))
+    assert agent.available_models() == sorted(agent.RESOURCES.glob("retouch*.onnx"))

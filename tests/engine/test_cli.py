@@ -414,7 +414,10 @@ def test_without_a_display_the_app_says_so_in_one_line(monkeypatch: pytest.Monke
         monkeypatch.delenv(name, raising=False)
     assert main([]) == 1 and calls == []
     assert capsys.readouterr().err.startswith("retouch: error: no display to open the app on")
-    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setenv("DISPLAY", ":9173")  # set, but no X server there (stale, or stopped): Qt aborted too
+    assert main([]) == 1 and calls == []
+    assert "no X server answers on DISPLAY :9173" in capsys.readouterr().err
+    monkeypatch.setenv("DISPLAY", "localhost:10.0")  # an SSH forward: taken as answering
     assert main([]) == 0 and calls == [[]]
 
 
