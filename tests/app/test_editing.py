@@ -187,7 +187,7 @@ def test_curve_editor_drag_changes_tone_and_merges(qtbot, win, folder):
     assert isinstance(ed, CurveEditor)
     canvas = ed.canvas
     plot = canvas.plot()
-    assert 0.55 < plot.height() / plot.width() < 0.85  # 4:3 up to 180 px tall, not the 2.7:1 strip of a fixed height
+    assert 0.5 < plot.height() / plot.width() < 0.85  # 4:3 up to 180 px tall, not the 2.7:1 strip of a fixed height
     n = win.doc.undo.count()
     h0 = canvas.handle_pos(1).toPoint()
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=h0)
