@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from engine.durations import hms
 from engine.formats import DEFAULT_PPI, FORMAT_LABELS
 
+from .errors import few_names
 from .export_dialog import ExportingDialog
 from .fields import engine_words, folder_field, output_folder, ppi_spin, ppi_value, sharpen_combo, user_path
 
@@ -430,6 +431,6 @@ class BatchDialog(ExportingDialog):
 
 def _unreadable(folders: list[Path]) -> str:
     """The sub-folders a batch could not read, said after its counts (their photos are not in it)."""
-    names = ", ".join(f.name for f in folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+    names = few_names([f.name for f in folders])
     return (f"; {len(folders)} sub-folder{'s' if len(folders) > 1 else ''} could not be read ({names}): "
             "their photos are left out")

@@ -19,6 +19,11 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 log = logging.getLogger("retouch.app")
 
 
+def few_names(names: list[str]) -> str:
+    """Up to three names, and how many more: what a message says of many photos or folders."""
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def log_file() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
     p = Path(base or Path.home() / ".retouch") / "retouch.log"

@@ -40,7 +40,7 @@ from . import agent as agent_mod
 from . import display, thumb_cache
 from .controls import Nudges, commit_typing
 from .document import PhotoDoc, file_stamp
-from .errors import show_error
+from .errors import few_names, show_error
 from .filmstrip import Filmstrip
 from .folder_bar import FolderBar, folder_message
 from .histogram import Histogram
@@ -463,9 +463,9 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         for d in unread:
             d.unsaid = False
         if unread:
-            names = ", ".join(d.name for d in unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3 else "")
             show_error(self, "Edits could not be read",
-                       f"The saved edits of {names} could not be read (set aside beside the photo); "
+                       f"The saved edits of {few_names([d.name for d in unread])} could not be read (set aside "
+                       "beside the photo); "
                        f"{'it opens' if len(unread) == 1 else 'they open'} unedited.\n\n{unread[0].sidecar_error}")
         return docs
 

@@ -14,6 +14,7 @@ from engine.recipe import Recipe
 
 from .commands import ReplaceRecipe, pasted, same_look
 from .controls import commit_typing
+from .errors import few_names
 from .paste_dialog import PasteDialog
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ class ClipboardMixin:
         said = (f"Pasted onto {changed} photo(s)" if changed else
                 "Nothing pasted" if locked else "Nothing to paste: the photos have that recipe")
         if locked:
-            said += f"; not onto {_names(locked)}: {'its' if len(locked) == 1 else 'their'} edits are a newer Retouch's"
+            whose = "its" if len(locked) == 1 else "their"
+            said += f"; not onto {few_names(locked)}: {whose} edits are a newer Retouch's"
         self.statusBar().showMessage(said, 8000 if locked else 3000)
         return changed
 
@@ -100,7 +102,3 @@ class ClipboardMixin:
         commit_typing()  # a value typed, not yet entered, goes onto its own step first
         if self.doc is not None and len(self.doc.recipe):
             self.doc.undo.push(ReplaceRecipe(self.doc, Recipe(), "Reset"))
-
-
-def _names(names: list[str]) -> str:
-    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")

@@ -11,6 +11,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from .document import PhotoDoc
+from .errors import few_names
 
 
 class QuitMixin:
@@ -88,7 +89,7 @@ class QuitMixin:
     def _ask_quit_unsaved(self, docs: list[PhotoDoc]) -> bool:
         """Edits that could not be saved (the photo moved or deleted while open, a folder that cannot
         be written) were dropped at quit without a word."""
-        names = ", ".join(d.name for d in docs[:3]) + (f" and {len(docs) - 3} more" if len(docs) > 3 else "")
+        names = few_names([d.name for d in docs])
         gone = any(not d.path.exists() for d in docs)
         why = ("the photo is no longer where it was opened (moved, renamed or deleted)" if gone
                else docs[0].save_error or "the sidecar could not be written")
