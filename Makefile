@@ -24,8 +24,11 @@ endif
 
 # The render kernels compiled into numba's cache once (half a minute on 2 cores), here rather than
 # on the app's render thread at its first start; again when engine/lut changes.
+# numba checks a kernel's cache against its own file only: one that inlines another file's function
+# (blown.py, kernels._byte) kept the old one. Any change to engine/lut compiles them all afresh.
 $(KERNELS): $(STAMP) $(wildcard engine/lut/*.py)
 	@echo "setup: compiling the render kernels (once, about half a minute)"
+	rm -f engine/lut/__pycache__/*.nbi engine/lut/__pycache__/*.nbc
 	$(BIN)/python -m engine.lut
 	touch $(KERNELS)
 

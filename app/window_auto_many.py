@@ -18,7 +18,7 @@ from typing import Any
 from . import agent as agent_mod
 from .controls import commit_typing
 from .document import PhotoDoc
-from .errors import show_error
+from .errors import few_names, show_error
 from .loading import Skipped, decode, decode_quick, is_raw, quick_open
 from .workers import clear_pool, run_in_pool
 
@@ -113,7 +113,7 @@ class AutoManyMixin:
         from PySide6.QtWidgets import QMessageBox
 
         n = len(names)
-        shown = ", ".join(names[:3]) + (f" and {n - 3} more" if n > 3 else "")
+        shown = few_names(names)
         has = "has edits of its" if n == 1 else "have edits of their"
         box = QMessageBox(QMessageBox.Icon.Question, "Auto on Selected Photos",
                           f"{n} of the {total} photos {has} own: {shown}.", parent=self)

@@ -101,9 +101,17 @@ def _x_server_listens(display: str) -> bool:
         return True
     try:
         with open("/proc/net/unix", encoding="ascii", errors="replace") as f:
-            return any(line.rstrip().endswith("@" + sock) for line in f)
+            if any(line.rstrip().endswith("@" + sock) for line in f):
+                return True
     except OSError:
         return True  # cannot tell: Qt says what it finds
+    import socket  # libxcb's own fallback for ":N": TCP on this machine (VcXsrv under WSL, Xvfb -listen tcp)
+
+    try:
+        with socket.create_connection(("127.0.0.1", 6000 + int(local.group(1))), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -48,13 +48,16 @@ if [ ! -x "$VENV/bin/python" ] && ! "$PY" -c 'import ensurepip' 2>/dev/null; the
     echo "setup: $PY has no venv support; install python$ver-venv (as root)" >&2
   fi
 fi
-[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+# --clear: a venv whose python is a link to an interpreter since removed (a pyenv version, an upgrade)
+# is left as it is by a plain venv, which keeps existing links
+[ -x "$VENV/bin/python" ] || "$PY" -m venv --clear "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install -U pip
 # The CPU build of torch. Where the PyTorch CPU index is reachable, take it from there (PyPI's
 # torch pulls GBs of CUDA); on these machines pip's find-links already holds the CPU wheel.
 TORCH_INDEX=()
 probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
 if ! "${PIP[@]}" download --no-deps -d "$probe" torch==2.13.0 --no-index >/dev/null 2>&1; then
   TORCH_INDEX=(--index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple)
 fi
@@ -63,16 +66,19 @@ echo "setup: installing torch 2.13.0 (CPU) and Retouch's packages into $VENV (a 
 "${PIP[@]}" install "torch==2.13.0" "${TORCH_INDEX[@]}"
 if "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.version.cuda is None)' 2>/dev/null; then
   echo "setup: warning: torch came as a CUDA build (GBs of CUDA libraries: the PyTorch CPU index was not reachable);" \
-       "Retouch needs only the CPU one: $VENV/bin/pip install --force-reinstall torch==2.13.0" \
-       "--index-url https://download.pytorch.org/whl/cpu" >&2
+       "Retouch needs only the CPU one: remove $VENV and run make setup again where download.pytorch.org answers" >&2
 fi
 "${PIP[@]}" install -e ".[app,train,cluster,dev]"
 # a venv broken since (a package's folder deleted) passes pip's own check: every package is imported
-mods="numpy PIL rawpy tifffile imagecodecs piexif numba onnxruntime PySide6.QtWidgets superqt rich torch distributed"
-mods="$mods pytest pytestqt engine app models"
-if ! broken=$("$VENV/bin/python" -c "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]" \
-              $mods 2>&1); then
+import_all='import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]'
+if ! broken=$("$VENV/bin/python" -c "$import_all" numpy PIL rawpy tifffile imagecodecs piexif numba onnxruntime \
+              rich torch distributed pytest engine models 2>&1); then
   echo "setup: $VENV is broken (${broken##*$'\n'}); remove it and run make setup again" >&2
   exit 1
+fi
+# Qt needs system libraries a user who is not root may lack (said above): the commands work without them
+if ! broken=$("$VENV/bin/python" -c "$import_all" PySide6.QtWidgets superqt pytestqt app 2>&1); then
+  echo "setup: warning: the desktop app cannot start (${broken##*$'\n'}): Qt's system libraries are missing;" \
+       "run make setup as root to install them. The retouch commands work without them." >&2
 fi
 echo "setup: done ($("$VENV/bin/python" -c 'import torch, onnxruntime; print("torch", torch.__version__, "onnxruntime", onnxruntime.__version__)'))"
