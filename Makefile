@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := resources/samples/sample.dng
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint bench bench-batch data train meter wb clean
+.PHONY: setup run test lint bench bench-batch data train meter wb clean FORCE
 
 KERNELS := $(VENV)/.kernels
 
@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 # a venv whose python is gone (half deleted) is set up again: its stamp alone said "Nothing to be done"
 ifneq ($(shell test -x $(BIN)/python || echo gone),)
-$(shell rm -f $(STAMP))
+$(STAMP): FORCE
 endif
+FORCE:
 
 # The render kernels compiled into numba's cache once (half a minute on 2 cores), here rather than
 # on the app's render thread at its first start; again when engine/lut changes.
