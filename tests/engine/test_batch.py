@@ -910,18 +910,23 @@ def test_a_killed_batch_leaves_no_workers_behind(sources, tmp_path, sig):
         time.sleep(0.1)
 
 
+def _four_with_p0_hung(sources, tmp_path, monkeypatch) -> list:
+    """The jobs of four copies of the photo in ``tmp_path / "in"``, p0.jpg's worker hanging."""
+    shoot = tmp_path / "in"
+    shoot.mkdir()
+    for i in range(4):
+        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
+    monkeypatch.setenv(HANG_ENV, "p0.jpg")
+    return plan_jobs(shoot, tmp_path / "out", ExportSettings(long_edge=200, source="recipe", recipe=LOOK.to_json()))
+
+
 def test_a_cancel_stops_a_hung_photo_after_the_grace(sources, tmp_path, monkeypatch):
     """A cancel waited for every running photo: a hung one held it for the watchdog's 10 minutes
     (a second Ctrl-C too). Now running photos get a grace, then their workers are killed."""
     import time
 
     monkeypatch.setattr("engine.batch.CANCEL_GRACE_S", 2.0)
-    shoot = tmp_path / "in"
-    shoot.mkdir()
-    for i in range(4):
-        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
-    monkeypatch.setenv(HANG_ENV, "p0.jpg")
-    jobs = plan_jobs(shoot, tmp_path / "out", ExportSettings(long_edge=200, source="recipe", recipe=LOOK.to_json()))
+    jobs = _four_with_p0_hung(sources, tmp_path, monkeypatch)
     cancel = threading.Event()
     results = []
     t0 = time.monotonic()
@@ -942,12 +947,7 @@ def test_the_apps_cancel_stops_running_photos_at_once(sources, tmp_path, monkeyp
     it is left; what was written before stays."""
     import time
 
-    shoot = tmp_path / "in"
-    shoot.mkdir()
-    for i in range(4):
-        shutil.copy(sources / "dune.jpg", shoot / f"p{i}.jpg")
-    monkeypatch.setenv(HANG_ENV, "p0.jpg")
-    jobs = plan_jobs(shoot, tmp_path / "out", ExportSettings(long_edge=200, source="recipe", recipe=LOOK.to_json()))
+    jobs = _four_with_p0_hung(sources, tmp_path, monkeypatch)
     cancel = threading.Event()
     results, stopped = [], None
     for p in export_all(jobs, workers=2, cancel=cancel, job_timeout=600, grace=0):
