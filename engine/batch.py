@@ -626,19 +626,15 @@ def run_local(jobs: Sequence[Job], workers: int, cancel: threading.Event,
                 continue
             try:
                 yield fut.result(timeout=max(0.0, deadline - time.monotonic()))
-            except FutureTimeout:
-                _kill_workers(pool)
-                if grace > 0:
-                    yield Result(job.src, job.dst, "failed", "stopped: still running when the batch was cancelled")
+            except (FutureTimeout, BrokenProcessPool) as e:  # past the grace, or its worker killed by the stop
+                if isinstance(e, FutureTimeout):
+                    _kill_workers(pool)
+                if grace > 0:  # a pool broken before the deadline: its decoder crashed
+                    yield (Result(job.src, job.dst, "failed", "stopped: still running when the batch was cancelled")
+                           if time.monotonic() >= deadline else _crashed(job))
                 elif _written_since(job.dst, submitted[fut]):  # its file was in place as it was stopped
                     yield Result(job.src, job.dst, "done", "written as the export was cancelled", 0.0)
                 # else stopped as asked: not exported, as those not started
-            except BrokenProcessPool:
-                if grace > 0:
-                    yield (Result(job.src, job.dst, "failed", "stopped: still running when the batch was cancelled")
-                           if time.monotonic() >= deadline else _crashed(job))
-                elif _written_since(job.dst, submitted[fut]):  # killed by the stop itself, its file in place
-                    yield Result(job.src, job.dst, "done", "written as the export was cancelled", 0.0)
     except KeyboardInterrupt:  # a second Ctrl-C: stop now, whatever is running
         _kill_workers(pool)
         raise

@@ -39,13 +39,18 @@ def hung_up(signum: int) -> bool:
     since a write to a hung-up terminal fails (EIO) and would turn a clean stop into a traceback."""
     if signum != getattr(signal, "SIGHUP", None):
         return False
+    to_null(1, 2)
+    return True
+
+
+def to_null(*fds: int) -> None:
+    """File descriptors ``fds`` now write to /dev/null (what is still buffered for them too)."""
     null = os.open(os.devnull, os.O_WRONLY)
     try:
-        for fd in (1, 2):
+        for fd in fds:
             os.dup2(null, fd)
     finally:
         os.close(null)
-    return True
 
 
 @contextmanager
@@ -79,11 +84,7 @@ class _QuietWhenGone:
         self._stream = stream
 
     def _gone(self) -> None:
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:  # what is still buffered is flushed there, at exit too, without "Exception ignored"
-            os.dup2(null, self._stream.fileno())
-        finally:
-            os.close(null)
+        to_null(self._stream.fileno())  # flushed there, at exit too, without "Exception ignored"
 
     def write(self, text: str) -> int:
         try:
