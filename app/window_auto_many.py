@@ -77,8 +77,9 @@ class AutoManyMixin:
             self.auto()
             return
         # a newer Retouch's photos are left out: their Auto would show and never be saved (as Paste)
-        locked = [d.name for d in self.docs_for(targets) if d.sidecar_locked]
-        targets = [p for p in targets if not self.get_doc(p, say=False).sidecar_locked]
+        docs = self.docs_for(targets)
+        locked = [d.name for d in docs if d.sidecar_locked]
+        targets = [d.path for d in docs if not d.sidecar_locked]
         if not targets:
             self.statusBar().showMessage("Auto left the selected photos as they are: their edits are a newer "
                                          "Retouch's", 8000)
