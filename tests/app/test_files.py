@@ -684,6 +684,18 @@ def test_excepthook_shows_actionable_message(qtbot, win):
         _close_boxes()
 
 
+def test_the_log_is_where_the_xdg_spec_keeps_logs(tmp_path, monkeypatch):
+    """The log had gone to Qt's ``~/.local/share/Retouch/Retouch``: the name doubled."""
+    from app.errors import log_file
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert log_file() == tmp_path / "state" / "retouch" / "retouch.log"
+    assert log_file().parent.is_dir()
+    monkeypatch.setenv("XDG_STATE_HOME", "relative")  # the spec: ignored
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert log_file() == tmp_path / "home" / ".local" / "state" / "retouch" / "retouch.log"
+
+
 def test_a_folder_opened_by_a_relative_path_is_remembered_whole(qtbot, win, folder, monkeypatch):
     """`retouch shoot` from a terminal kept "shoot" in Recent, which opened nothing from elsewhere."""
     monkeypatch.chdir(folder.parent)
