@@ -52,6 +52,10 @@ fi
 # is left as it is by a plain venv, which keeps existing links
 [ -x "$VENV/bin/python" ] || "$PY" -m venv --clear "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+# On a terminal the two long installs show pip's progress (minutes of silence read as a hang); in a
+# log (CI, make test > file) they stay quiet
+LOUD=("${PIP[@]}")
+[ -t 1 ] && LOUD=("$VENV/bin/python" -m pip --disable-pip-version-check)
 "${PIP[@]}" install -U pip
 # The CPU build of torch. Where the PyTorch CPU index is reachable, take it from there (PyPI's
 # torch pulls GBs of CUDA); on these machines pip's find-links already holds the CPU wheel.
@@ -63,12 +67,12 @@ if ! "${PIP[@]}" download --no-deps -d "$probe" torch==2.13.0 --no-index >/dev/n
 fi
 rm -rf "$probe"
 echo "setup: installing torch 2.13.0 (CPU) and Retouch's packages into $VENV (a few minutes the first time)"
-"${PIP[@]}" install "torch==2.13.0" "${TORCH_INDEX[@]}"
+"${LOUD[@]}" install "torch==2.13.0" "${TORCH_INDEX[@]}"
 if "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.version.cuda is None)' 2>/dev/null; then
   echo "setup: warning: torch came as a CUDA build (GBs of CUDA libraries: the PyTorch CPU index was not reachable);" \
        "Retouch needs only the CPU one: remove $VENV and run make setup again where download.pytorch.org answers" >&2
 fi
-"${PIP[@]}" install -e ".[app,train,cluster,dev]"
+"${LOUD[@]}" install -e ".[app,train,cluster,dev]"
 # a venv broken since (a package's folder deleted) passes pip's own check: every package is imported
 import_all='import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]'
 if ! broken=$("$VENV/bin/python" -c "$import_all" numpy PIL rawpy tifffile imagecodecs piexif numba onnxruntime \
