@@ -14,7 +14,7 @@ KERNELS := $(VENV)/.kernels
 setup: $(STAMP) $(KERNELS)
 
 $(STAMP): pyproject.toml scripts/setup.sh
-	PY=$(PY) VENV=$(VENV) bash scripts/setup.sh
+	PY=$(PY) PY_ASKED=$(if $(filter command line environment,$(origin PY)),yes) VENV=$(VENV) bash scripts/setup.sh
 	touch $(STAMP)
 
 # a venv whose python is gone (half deleted) is set up again: its stamp alone said "Nothing to be done"

@@ -2,6 +2,7 @@
 # Creates the venv and installs Retouch with every extra; installs Qt's system libraries on
 # Debian/Ubuntu when they are missing and we are root. Idempotent.
 set -euo pipefail
+PY_ASKED=${PY_ASKED-${PY:+yes}}  # a Python the user named is used or refused, never swapped for another
 PY=${PY:-python3.11}
 VENV=${VENV:-.venv}
 
@@ -28,6 +29,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 if ! command -v "$PY" >/dev/null 2>&1; then
+  if [ -n "$PY_ASKED" ]; then
+    echo "setup: $PY not found (PY=$PY was asked for)" >&2
+    exit 1
+  fi
   echo "setup: $PY not found; trying python3" >&2
   PY=python3
 fi
