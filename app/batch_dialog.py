@@ -51,13 +51,16 @@ class BatchDialog(ExportingDialog):
     def __init__(self, parent: QWidget | None = None, in_dir: Path | None = None, *,
                  model: Path | None = None, strength: float | None = None, settings: QSettings | None = None,
                  before_start: Callable[[], object] | None = None,
-                 auto_of: Callable[[], tuple[Path | None, float | None]] | None = None):
+                 auto_of: Callable[[], tuple[Path | None, float | None]] | None = None,
+                 held_of: Callable[[], dict[Path, dict]] | None = None):
         """``before_start``: called when Export is pressed (the window saves pending sidecars).
         ``auto_of``: the window's style and strength now; the dialog is not modal, so they may change
-        while it is open, and it says and uses the window's (it said "as in the window" of the old)."""
+        while it is open, and it says and uses the window's (it said "as in the window" of the old).
+        ``held_of``: the edits the window holds that their sidecars could not take, which stand for
+        them (:func:`engine.batch.steps_now`), as Export applies them."""
         super().__init__(parent)
         self.model, self.strength, self.settings = model, strength, settings
-        self.before_start, self.auto_of = before_start, auto_of
+        self.before_start, self.auto_of, self.held_of = before_start, auto_of, held_of
         self.setWindowTitle("Batch export")
         self.setMinimumWidth(620)
         self.cancel_event = threading.Event()
@@ -300,13 +303,14 @@ class BatchDialog(ExportingDialog):
                                   recipe_file=recipe_file)
         template, recursive = self.template.text().strip(), self.recursive.isChecked()
         check_template(template)
+        held = self.held_of() if self.held_of is not None and source == "sidecar" else {}
 
         def plan() -> Any:
             jobs = plan_jobs(in_dir.absolute(), out_dir.absolute(), settings, template=template, recursive=recursive)
             if not jobs:
                 raise ValueError(f"no photos in {in_dir}" + (_unreadable(jobs.unreadable) if jobs.unreadable else
                                                              "" if recursive else " (tick “Include sub-folders”?)"))
-            return steps_now(jobs)  # each photo's edits as they are when Export is pressed
+            return steps_now(jobs, held)  # each photo's edits as they are when Export is pressed
 
         return out_dir, plan
 

@@ -51,6 +51,12 @@ class ExportMixin:
         self.flush_sidecars(wait=True)
         dlg = BatchDialog(self, self.folder, model=self.model, strength=self.strength, settings=self.settings,
                           before_start=lambda: self.flush_sidecars(wait=True),
-                          auto_of=lambda: (self.model, self.strength))
+                          auto_of=lambda: (self.model, self.strength), held_of=self._held_edits)
         dlg.show()  # not modal: a long batch leaves the window usable
         return dlg
+
+    def _held_edits(self) -> dict[Path, dict]:
+        """The edits only this window holds (their sidecars could not be written: a read-only folder,
+        a full disk, a newer Retouch's sidecar), by resolved path, for Batch Export to apply as Export
+        does. Called once the pending saves are done: a photo still dirty is one whose save failed."""
+        return {d.path.resolve(): d.recipe.to_json() for d in self.docs.values() if d.dirty and not d.failed}

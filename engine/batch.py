@@ -272,15 +272,25 @@ def sidecar_steps(photo: Path) -> dict | None:
         return None
 
 
-def steps_now(jobs: Plan) -> Plan:
+def steps_now(jobs: Plan, held: dict[Path, dict] | None = None) -> Plan:
     """``jobs`` with each photo's sidecar read now, at planning, and its steps given as the job's
     recipe (a photo without one: Auto). Read by the worker at the photo's turn, a photo edited
-    meanwhile (in the app, while a batch ran) was exported with the later edit."""
+    meanwhile (in the app, while a batch ran) was exported with the later edit.
+
+    ``held``: steps that stand for a photo's sidecar (resolved path -> ``Recipe.to_json()``), the
+    app's edits its sidecar could not take (a read-only folder, a full disk, a newer Retouch's
+    sidecar); no steps in them: Auto. The batch had exported the stale sidecar, or Auto, in silence."""
     from .recipe import has_sidecar
 
+    held = held or {}
     for i, job in enumerate(jobs):
         s = job.settings
         if s.source != "sidecar":
+            continue
+        steps = held.get(job.src.resolve()) if held else None
+        if steps is not None:
+            jobs[i] = replace(job, settings=replace(s, source="recipe", recipe=steps) if steps.get("steps") else
+                              replace(s, source="auto"))
             continue
         steps = sidecar_steps(job.src)
         if steps is not None:

@@ -133,6 +133,41 @@ def test_a_folder_that_cannot_be_written_says_so_once_and_marks_nothing(qtbot, w
     assert read_sidecar(photo).to_json() == win.doc.recipe.to_json() and win.filmstrip.is_edited(photo)
 
 
+def test_batch_export_folder_applies_edits_their_sidecar_could_not_take(qtbot, win, tmp_path, photo_jpeg,
+                                                                       monkeypatch):
+    """A read-only folder (or a full disk): Batch Export Folder had exported the photo's stale sidecar
+    (or Auto) in silence, where Export applies the window's edits, as the "Edits not saved" box says."""
+    import app.window_sidecars as sidecars_mod
+
+    d = tmp_path / "shoot"
+    d.mkdir()
+    photo = d / "dune.jpg"
+    shutil.copy2(photo_jpeg, photo)
+    Recipe([Step("exposure", {"ev": -2.0})]).save(sidecar_path(photo))  # an older edit, darker
+    open_and_wait(qtbot, win, photo)
+
+    def denied(path, recipe, known):
+        raise PermissionError(13, "Permission denied", str(sidecar_path(path)))
+
+    monkeypatch.setattr(sidecars_mod, "save_sidecar", denied)
+    slider = win.panel.steps.cards[0].controls["ev"].slider
+    slider.setValue(slider.maximum())  # much brighter now, in the window only
+    qtbot.waitUntil(lambda: win.doc.save_error is not None, timeout=TIMEOUT)
+    _close_boxes()
+    dlg = win.batch_export()
+    qtbot.addWidget(dlg)
+    assert dlg.src_sidecar.isChecked()
+    dlg.out_dir.setText(str(tmp_path / "out"))
+    dlg.start()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=TIMEOUT)
+    assert dlg.status.text().startswith("Finished: 1 exported"), dlg.status.text()
+    out = np.asarray(Image.open(tmp_path / "out" / "dune.jpg").convert("L"), np.float32).mean()
+    orig = np.asarray(Image.open(photo).convert("L"), np.float32).mean()
+    assert out > orig + 40, (out, orig)  # the window's edit, not the sidecar's −2 EV
+    assert Recipe.load(sidecar_path(photo)).steps[0].params["ev"] == -2.0  # nothing written meanwhile
+    dlg.close()
+
+
 def test_copy_paste_between_two_photos(qtbot, win, folder):
     a, b = folder / "a_dune.dng", folder / "b_dune.jpg"
     open_and_wait(qtbot, win, a)
