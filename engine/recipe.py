@@ -14,6 +14,7 @@ overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -233,9 +234,10 @@ def read_sidecar(photo: str | os.PathLike) -> Recipe | None:
         raise RecipeError(f"{e} ({where})", path=None) from None
 
 
-def _set_aside(sc: Path, label: str = "bad") -> Path | None:
+def _set_aside(sc: Path, label: str = "bad", *, keep: bool = False) -> Path | None:
     """``sc`` renamed to ``….{label}-<time>`` (``-2``, ``-3``… after an earlier one of the same second,
-    never over it); None when it cannot be renamed."""
+    never over it); None when it cannot be renamed. ``keep``: ``sc`` stays too where a hard link can
+    be made (its replacement is yet to be written)."""
     stem = f"{sc.name}.{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 1000):
         kept = sc.with_name(stem if n == 1 else f"{stem}-{n}")
@@ -251,6 +253,8 @@ def _set_aside(sc: Path, label: str = "bad") -> Path | None:
                 return kept
             except OSError:
                 return None
+        if keep:
+            return kept
         try:
             os.unlink(sc)
         except OSError:
@@ -275,7 +279,8 @@ def sidecar_stamp(photo: str | os.PathLike) -> Stamp | None:
 def save_sidecar(photo: str | os.PathLike, recipe: Recipe, known: Stamp | None) -> tuple[Stamp | None, Path | None]:
     """Write ``recipe`` as the photo's sidecar (none for an empty recipe), unless another program or
     another Retouch changed it since this one last read or wrote it (``known``): that version is
-    then kept as ``….changed-<time>`` first, never lost. Returns (the new stamp, where theirs went)."""
+    then kept as ``….changed-<time>`` first, never lost, and left in place if this write fails (a full
+    disk had left the photo with no sidecar). Returns (the new stamp, where theirs went)."""
     sc, kept = sidecar_path(photo), None
     now = sidecar_stamp(photo)
     if now is not None and now != known:
@@ -285,13 +290,22 @@ def save_sidecar(photo: str | os.PathLike, recipe: Recipe, known: Stamp | None) 
             raise NewerRecipeError(f"{e}; edits made here are not saved over it", path=None) from None
         except RecipeError:
             pass  # unreadable anyway: kept aside like any other
-        kept = _set_aside(sc, "changed")
+        kept = _set_aside(sc, "changed", keep=True)
         if kept is None:
             raise OSError(f"{sc.name} was changed by another program and cannot be kept aside")
-    if len(recipe):
-        recipe.save(sc)
-    else:
-        sc.unlink(missing_ok=True)
+    try:
+        if len(recipe):
+            recipe.save(sc)
+        else:
+            sc.unlink(missing_ok=True)
+    except BaseException:
+        if kept is not None:  # theirs stays the photo's sidecar: the copy goes, or what was moved comes back
+            with contextlib.suppress(OSError):
+                if sc.exists():
+                    kept.unlink()
+                else:
+                    os.rename(kept, sc)
+        raise
     return sidecar_stamp(photo), kept
 
 

@@ -368,6 +368,35 @@ def test_a_sidecar_changed_since_it_was_known_is_kept_before_a_save(tmp_path: Pa
     assert Recipe.load(kept).to_json() == theirs.to_json() and stamp is None and not has_sidecar(photo)
 
 
+@pytest.mark.parametrize("links", [True, False], ids=["hard-link", "no-hard-links"])
+def test_a_changed_sidecar_stays_the_photos_when_the_save_over_it_fails(tmp_path: Path, monkeypatch, links) -> None:
+    """A full disk: the other program's sidecar had been set aside before the write failed, leaving
+    the photo with none (Batch Export then gave it Auto)."""
+    import engine.recipe as recipe_mod
+
+    photo = tmp_path / "p.jpg"
+    stamp, _ = save_sidecar(photo, Recipe([Step("exposure", {"ev": 0.5})]), None)
+    theirs = Recipe([Step("gamma", {"gamma": 1.2})])
+    theirs.save(sidecar_path(photo))
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    if not links:
+        def no_link(src, dst):
+            raise OSError(1, "Operation not permitted")
+        monkeypatch.setattr(recipe_mod.os, "link", no_link)
+    monkeypatch.setattr(recipe_mod, "atomic_write_bytes", full)
+    for _ in range(2):  # the next edit's save fails too: still no copies piling up
+        with pytest.raises(OSError, match="No space"):
+            save_sidecar(photo, Recipe([Step("exposure", {"ev": 0.7})]), stamp)
+        assert read_sidecar(photo).to_json() == theirs.to_json()
+        assert [p.name for p in tmp_path.iterdir()] == [sidecar_path(photo).name]
+    monkeypatch.undo()
+    stamp, kept = save_sidecar(photo, Recipe([Step("exposure", {"ev": 0.7})]), stamp)  # room again
+    assert Recipe.load(kept).to_json() == theirs.to_json() and read_sidecar(photo).steps[0].params["ev"] == 0.7
+
+
 def test_a_recipe_is_written_in_the_lowest_format_that_holds_it() -> None:
     """Format 2 adds the "pasted" source, 3 the "picked" one; an older reader sets a document it
     cannot read aside as damaged, so only a recipe with such a step is written in the newer format."""
