@@ -61,7 +61,7 @@ def atomic_path(target: str | os.PathLike, *, durable: bool = True) -> Iterator[
         if durable:
             with open(tmp_path, "rb") as f:
                 os.fsync(f.fileno())
-        os.chmod(tmp_path, 0o644)
+        os.chmod(tmp_path, _mode_for(target))
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -69,6 +69,29 @@ def atomic_path(target: str | os.PathLike, *, durable: bool = True) -> Iterator[
         raise
     finally:
         os.close(fd)
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions a plain ``open()`` would give: the file replaced keeps its own, a new one
+    gets 0666 less the umask (mkstemp's 0600, or a fixed 0644, made private exports world-readable
+    and took group write from a studio's shared folder)."""
+    with contextlib.suppress(OSError):
+        return os.stat(target).st_mode & 0o7777
+    return 0o666 & ~_umask()
+
+
+_umask_lock = threading.Lock()
+
+
+def _umask() -> int:
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as f:
+        for line in f:  # Linux 4.7+: read without changing it
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _umask_lock:  # elsewhere: set and put back (process-wide, so held briefly)
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 def _lock(fd: int) -> None:

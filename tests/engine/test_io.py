@@ -1099,20 +1099,31 @@ def test_8_bit_exports_are_dithered_so_a_smooth_sky_does_not_band(tmp_path: Path
     np.testing.assert_array_equal(np.asarray(Image.open(back)), photo_srgb8)
 
 
-def test_outputs_and_sidecars_are_readable_by_others(tmp_path: Path, photo_srgb8: np.ndarray) -> None:
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_outputs_and_sidecars_get_the_permissions_a_plain_write_would(tmp_path: Path, photo_srgb8: np.ndarray,
+                                                                       umask: int, mode: int) -> None:
     """A temp file is created 0600; published so, an export was unreadable to a web server, a Samba
-    share or another user of the machine. Outputs and sidecars get 0644, as any editor writes them."""
+    share or another user of the machine. A fixed 0644 then made private exports world-readable and
+    took group write from a studio's shared folder: a new file gets 0666 less the umask, and a file
+    replaced keeps its own permissions, as editors write them."""
     import stat
 
     from engine.recipe import Recipe, Step, save_sidecar, sidecar_path
 
-    for fmt in ("jpeg", "tiff16"):
-        out = write_image(tmp_path / f"out{FORMATS[fmt]}", photo_srgb8, fmt=fmt)
-        assert stat.S_IMODE(out.stat().st_mode) == 0o644
-    photo = tmp_path / "p.jpg"
-    Image.fromarray(photo_srgb8).save(photo)
-    save_sidecar(photo, Recipe([Step("exposure", {"ev": 0.5})]), None)
-    assert stat.S_IMODE(sidecar_path(photo).stat().st_mode) == 0o644
+    old = os.umask(umask)
+    try:
+        for fmt in ("jpeg", "tiff16"):
+            out = write_image(tmp_path / f"out{FORMATS[fmt]}", photo_srgb8, fmt=fmt)
+            assert stat.S_IMODE(out.stat().st_mode) == mode
+        photo = tmp_path / "p.jpg"
+        Image.fromarray(photo_srgb8).save(photo)
+        save_sidecar(photo, Recipe([Step("exposure", {"ev": 0.5})]), None)
+        assert stat.S_IMODE(sidecar_path(photo).stat().st_mode) == mode
+        os.chmod(out, 0o640)
+        write_image(out, photo_srgb8, fmt="tiff16")  # replaced: its own permissions kept
+        assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
 
 
 @pytest.mark.parametrize("orientation", [5, 7])
