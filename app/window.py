@@ -410,6 +410,10 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             show_error(self, "Open", f"{path} does not exist" + (" (moved or deleted?); it is taken off Open Recent."
                                                                  if gone else "."))
             return False
+        if not path.is_dir() and not path.is_file():  # a pipe: the folder's first photo came instead
+            show_error(self, "Open", f"{path} is not a photo file: it is not a regular file (a pipe, a socket or a "
+                                     "device?). Open a photo or a folder.")
+            return False
         folder = path if path.is_dir() else path.parent
         photos = list_photos(folder)
         if path.is_file() and path not in photos:

@@ -40,11 +40,12 @@ def list_photos(folder: Path) -> list[Path]:
 
 def _photos_in(folder: Path) -> list[Path]:
     """The photos directly in ``folder``, by extension (no file is opened), in no order; OSError
-    where it cannot be listed."""
+    where it cannot be listed. Entries that only look like photos (a dangling link, a FIFO) are
+    kept, to be shown as photos that cannot be opened, as a batch reports them; a folder is not."""
     from .io import is_supported
 
     with os.scandir(folder) as it:
-        return [Path(e.path) for e in it if not e.name.startswith(".") and is_supported(e.name) and _is_file(e)]
+        return [Path(e.path) for e in it if not e.name.startswith(".") and is_supported(e.name) and not _is_dir(e)]
 
 
 def folder_error(folder: Path) -> str | None:
@@ -79,13 +80,6 @@ def photo_count(folder: Path) -> int | None:
 def _is_dir(entry: os.DirEntry) -> bool:
     try:
         return entry.is_dir()  # follows a link; a dangling one is no folder
-    except OSError:
-        return False
-
-
-def _is_file(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_file()
     except OSError:
         return False
 

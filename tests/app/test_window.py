@@ -646,6 +646,37 @@ def test_a_recent_folder_gone_since_is_said_once_and_taken_off_the_menu(qtbot, w
     assert [a.text() for a in win.recent_menu.actions()] == [str(folder)]
 
 
+def test_a_pipe_named_like_a_photo_is_said_not_swapped_for_another(qtbot, win, folder):
+    """``retouch fifo.jpg`` (or a drop) showed the folder's first photo after 3 s, without a word."""
+    import os
+
+    fifo = folder / "fifo.jpg"
+    os.mkfifo(fifo)
+    assert not win.open_path(fifo)
+    boxes = [w for w in QApplication.topLevelWidgets() if w.objectName() == "errorBox" and w.isVisible()]
+    assert len(boxes) == 1 and "not a regular file" in boxes[0].text() and "fifo.jpg" in boxes[0].text()
+    boxes[0].close()
+    assert win.doc is None and win.recent() == []
+
+
+def test_a_pipe_or_dangling_link_named_like_a_photo_shows_as_one_that_cannot_be_opened(qtbot, win, folder):
+    """They were left out of the filmstrip and its count without a word, where Batch Export of the
+    folder lists them as failed."""
+    import os
+
+    os.mkfifo(folder / "c_pipe.jpg")
+    (folder / "d_gone.NEF").symlink_to(folder.parent / "elsewhere" / "d_gone.NEF")  # moved to another drive
+    (folder / "e_dir.jpg").mkdir()  # a folder is no photo
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.open_path(folder)
+    assert [p.name for p in win.filmstrip.paths()] == ["a_dune.dng", "b_dune.jpg", "c_pipe.jpg", "d_gone.NEF"]
+    qtbot.waitUntil(lambda: win.filmstrip.is_failed(folder / "c_pipe.jpg")
+                    and win.filmstrip.is_failed(folder / "d_gone.NEF"), timeout=TIMEOUT)
+    win.show_photo(folder / "d_gone.NEF")
+    qtbot.waitUntil(lambda: bool(win.doc.failed), timeout=TIMEOUT)
+    assert "no longer there" in win.doc.failed
+
+
 def test_the_style_list_shows_its_style_before_a_photo_is_opened(win):
     """It was blank (and greyed) until the first photo opened, and read as broken."""
     assert win.doc is None and win.panel.style_box.currentText() == "Default"
