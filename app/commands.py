@@ -95,7 +95,7 @@ class MoveStep(QUndoCommand):
     def _move(self, a: int, b: int) -> None:
         steps = self.doc.recipe.steps
         steps.insert(b, steps.pop(a))
-        self.doc.notify(Change("structure"))
+        self.doc.notify(Change("structure", b))  # where the step went: the keyboard follows it
 
     def redo(self) -> None:
         self._move(self.src, self.dst)

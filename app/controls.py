@@ -191,10 +191,19 @@ class _ParamSpin(QDoubleSpinBox):
         key = event.key()
         if key == Qt.Key.Key_Escape:
             self.lineEdit().setText(self.textFromValue(self.value()) + self.suffix())  # the value stored
-            self.clearFocus()
+            self._leave()
             return
         super().keyPressEvent(event)
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._leave()
+
+    def _leave(self) -> None:
+        """To the control's slider, which leaves the window's keys alone, so that Tab goes on from
+        here: the focus cleared, Tab went back to the window's first stop (QA)."""
+        slider = getattr(self.parentWidget(), "slider", None)
+        if isinstance(slider, QSlider) and slider.isVisible():
+            slider.setFocus(Qt.FocusReason.OtherFocusReason)
+        else:
             self.clearFocus()
 
     def wheelEvent(self, event: QWheelEvent) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QDrag,
@@ -160,7 +160,8 @@ class StepCard(QFrame):
         menu_btn.setToolTip("Step actions")
         menu_btn.setAccessibleName(f"{spec.label} actions")
         head.addWidget(menu_btn)
-        close = QToolButton(text="✕")
+        self.menu_btn = menu_btn
+        close = self.close_btn = QToolButton(text="✕")
         close.setToolTip("Delete this step")
         close.setAccessibleName(f"Delete {spec.label}")
         close.clicked.connect(self.delete)
@@ -184,6 +185,14 @@ class StepCard(QFrame):
             self.controls[p.name] = w
             lay.addWidget(w)
         self._style_enabled(step.enabled)
+
+    def roles(self) -> dict[str, QWidget]:
+        """The card's keyboard stops by what they do: a card rebuilt puts the focus back on the same one."""
+        head = {"enable": self.enable, "pick": self.pick, "menu": self.menu_btn, "close": self.close_btn}
+        return {k: w for k, w in {**head, **self.controls}.items() if w is not None}
+
+    def role_of(self, widget: QWidget) -> str | None:
+        return next((k for k, w in self.roles().items() if w is widget or w.isAncestorOf(widget)), None)
 
     def _confidence_text(self) -> str:
         text = self._why_text()
@@ -330,16 +339,19 @@ class StepList(QScrollArea):
 
     def _on_change(self, change: Change) -> None:
         if change.kind == "structure":
-            self.rebuild()
+            self.rebuild(change.index)
         elif 0 <= change.index < len(self.cards):
             self.cards[change.index].refresh(change)
 
-    def rebuild(self) -> None:
+    def rebuild(self, moved_to: int = -1) -> None:
+        """The cards made again. The keyboard, where it was in a card, stays in the list (the focused
+        card went, and Qt handed the focus on to whatever came next: Folders ▾ under the photo, where
+        Space opened its menu), on the same control of the card at its place, or of the step moved
+        (``moved_to``), scrolled into view: a second Space after ✕ had turned the next step off."""
         lay = self.inner.lay
-        # the keyboard was in a card: it stays in the list (the focused card went, and Qt handed the
-        # focus on to whatever came next: Folders ▾ under the photo, where Space opened its menu)
         focused = QApplication.focusWidget()
         held = next((i for i, c in enumerate(self.cards) if focused is not None and c.isAncestorOf(focused)), None)
+        role = self.cards[held].role_of(focused) if held is not None else None
         for card in self.cards:
             lay.removeWidget(card)
             card.hide()  # at once: deleteLater waits for the event loop
@@ -362,10 +374,22 @@ class StepList(QScrollArea):
                     QWidget.setTabOrder(prev, w)
                     prev = w
         if held is not None:
-            target = self.cards[min(held, len(self.cards) - 1)].enable if self.cards else self.tab_anchor
+            target = self.tab_anchor
+            if self.cards:
+                card = self.cards[moved_to if 0 <= moved_to < len(self.cards) else min(held, len(self.cards) - 1)]
+                target = card.roles().get(role or "", card.enable)
+                inner = target.findChild(QWidget, focused.objectName()) if focused.objectName() else None
+                target = inner or target  # a control's slider or value field, not the control
             if target is not None:
                 target.setFocus(Qt.FocusReason.OtherFocusReason)
+                if self.isAncestorOf(target):  # Auto's new steps came with the list scrolled to its top
+                    QTimer.singleShot(0, self, self._show_focus)  # once the new cards are laid out
         self.structureChanged.emit()
+
+    def _show_focus(self) -> None:
+        focused = QApplication.focusWidget()
+        if focused is not None and self.isAncestorOf(focused):
+            self.ensureWidgetVisible(focused)
 
     def drop_index(self, y: int) -> int:
         for i, card in enumerate(self.cards):

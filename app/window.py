@@ -112,6 +112,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._variation_seed = 0
         #: the agent's jobs in flight, (kind, the photo's doc): one of each kind per photo
         self._running: set[tuple[str, PhotoDoc]] = set()
+        self._parked_on: QWidget | None = None  # a button that handed the keyboard to the photo while it is greyed
         self._pending: tuple[PhotoDoc, Callable[[], None]] | None = None  # pressed while the photo opened
         self._sort_request = 0  # the newest filmstrip order asked for: an older one landing late is dropped
         self.style_dialog = None  # Learn my style, made when first asked for
@@ -209,6 +210,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self.panel.variationChosen.connect(self.adopt_variation)
         self.panel.variationHovered.connect(self.show_variation)
         self.panel.strengthChanged.connect(self.set_strength)
+        self.panel.strength.on_home = self._strength_home
         self.panel.styleChanged.connect(self._style_changed)
         self.panel.styleAction.connect(self._style_action)
         self.panel.stylesWanted.connect(self.refresh_styles)
@@ -317,7 +319,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         act(e, "Paste &Selectively…", lambda: self.paste_recipe(selective=True), "Ctrl+Alt+V")
         e.addSeparator()
         act(e, "Select &All Photos", self.filmstrip.selectAll, S.SelectAll)
-        act(e, "&Reset Photo", self.reset, "Ctrl+R", "Remove every step (undoable)")
+        act(e, "Rese&t Photo", self.reset, "Ctrl+R", "Remove every step (undoable)")
 
         v = mb.addMenu("&View")
         act(v, "Zoom to &Fit", self.viewer.set_fit, "Ctrl+0")
@@ -361,7 +363,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         act(p, "Auto &White Balance", self.auto_white_balance, "Ctrl+Shift+W",
             "Measure the white balance (the learned colour constancy, max-RGB without it) and set it as a step, "
             "leaving the others")
-        act(p, "&Pick White Balance", lambda: self.pick_white_balance(), "W",
+        act(p, "Pic&k White Balance", lambda: self.pick_white_balance(), "W",
             "Click a spot in the photo that should be neutral (a grey card, a white wall) to set the white balance "
             "from it")
         act(p, "&Match a Look…", self.match_look_dialog,

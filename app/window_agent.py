@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QWidget
 
 from engine.looks import differences
 from engine.recipe import Recipe, Step
-from engine.runners.agent import DEFAULT_MODEL, at_strength, white_balance_step
+from engine.runners.agent import AUTO_STRENGTH, DEFAULT_MODEL, at_strength, white_balance_step
 
 from . import agent as agent_mod
 from .commands import ReplaceRecipe, StrengthChange
@@ -132,7 +134,7 @@ class AgentMixin:
             return
         self._running.add(("auto", doc))
         self.panel.set_busy("Auto: the agent is looking at the photo…")
-        self.panel.auto.setEnabled(False)
+        self._hold_button(self.panel.auto)
         # as pressed: another photo or style may move the slider meanwhile. A style chosen a moment
         # ago has no strength yet (its model is loading): its own is taken when Auto lands
         model, style = self.model, self._strength_key()
@@ -203,6 +205,22 @@ class AgentMixin:
             steps[at] = step
         self._replace(doc, Recipe(steps), "Auto white balance")
 
+    def _strength_home(self) -> None:
+        """Home on Strength: the style's own strength, as Home on a step's slider gives its default
+        (Qt's went to 0 %). A style not loaded yet: the shipped default's."""
+        agent = agent_mod.loaded_agents().get(str(self.model))
+        own = agent.strength if agent is not None else AUTO_STRENGTH
+        self.panel.strength.setValue(round(100 * own))
+
+    def _hold_button(self, button: QWidget) -> None:
+        """``button`` greyed while its job runs. Holding the keyboard, it hands it to the photo until
+        the job ends, then takes it back: Qt passed it on to the next button, so a second Space on
+        Auto ran Variations, and a third opened the Style list (QA)."""
+        if button.hasFocus():
+            self._parked_on = button
+            self.viewer.setFocus(Qt.FocusReason.OtherFocusReason)
+        button.setEnabled(False)
+
     def _agent_idle(self, kind: str, doc: PhotoDoc | None) -> None:
         """``kind``'s job on ``doc`` is over: its button comes back where the photo shown can be
         edited and runs no such job itself; the status clears with the shown photo's last job."""
@@ -211,6 +229,10 @@ class AgentMixin:
         button = {"auto": self.panel.auto, "variations": self.panel.vary}.get(kind)
         if button is not None:
             button.setEnabled(shown is not None and not shown.failed and (kind, shown) not in self._running)
+            if button.isEnabled() and self._parked_on is button and self.viewer.hasFocus():
+                button.setFocus(Qt.FocusReason.OtherFocusReason)
+            if button.isEnabled() and self._parked_on is button:
+                self._parked_on = None
         if not any(d is shown for _, d in self._running):
             self.panel.set_busy(PICK_PROMPT if self.picker.active else "")  # the prompt stands while picking
 
@@ -284,7 +306,7 @@ class AgentMixin:
             return
         self._running.add(("variations", doc))
         self.panel.set_busy("Variations: rendering alternatives…")
-        self.panel.vary.setEnabled(False)
+        self._hold_button(self.panel.vary)
         model = self.model
         self._variation_seed += 1
         seed = self._variation_seed  # each press gives new alternatives

@@ -24,7 +24,7 @@ from .workers import clear_pool, run_in_pool
 
 log = logging.getLogger(__name__)
 
-RUN_TEXT, STOP_TEXT = "Auto on Se&lected Photos", "Stop Auto on Se&lected Photos"  # the menu item, by state
+RUN_TEXT, STOP_TEXT = "Auto &on Selected Photos", "Stop Auto &on Selected Photos"  # the menu item, by state
 
 
 @dataclass

@@ -36,7 +36,7 @@ def test_each_selected_photo_gets_its_own_auto(qtbot, win, folder, photo_jpeg, p
     qtbot.waitUntil(lambda: win._auto_run is None, timeout=TIMEOUT * 2)
     said = win.statusBar().currentMessage()
     assert said.startswith("Auto on 3 of 4 photos;") and "1 edited meanwhile kept" in said and "d_edited.jpg" in said
-    assert win.a_auto_selected.text().startswith("Auto on")
+    assert win.a_auto_selected.text().replace("&", "").startswith("Auto on")
     s = win.strength
     docs = {p.name: win.get_doc(p) for p in sorted(folder.glob("*.*")) if not p.name.endswith(".json")}
     # the shown photo exactly as Auto gives it; the others from their own pixels, as they open

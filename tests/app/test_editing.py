@@ -928,17 +928,36 @@ def test_enter_and_esc_in_a_number_field_hand_the_keys_back(qtbot, win, folder):
         return spin
 
     spin = typed("1.5", Qt.Key.Key_Return)
-    assert win.doc.recipe.steps[-1].params["ev"] == 1.5 and not spin.hasFocus()
-    qtbot.keyClick(win, Qt.Key.Key_J)  # the window's own keys again
+    slider = win.panel.steps.cards[-1].controls["ev"].slider
+    # to the slider beside it, not cleared: Tab went back to the window's first stop (QA)
+    assert win.doc.recipe.steps[-1].params["ev"] == 1.5 and not spin.hasFocus() and slider.hasFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_J)  # the window's own keys again
     assert win.show_clipping
     spin = typed("3", Qt.Key.Key_Escape)
-    assert not spin.hasFocus() and spin.text() == "1.50 EV"
+    assert not spin.hasFocus() and slider.hasFocus() and spin.text() == "1.50 EV"
     assert win.doc.recipe.steps[-1].params["ev"] == 1.5  # and no later click enters the "3"
+
+
+def test_space_on_auto_or_variations_keeps_the_keyboard_on_the_button(qtbot, win, folder):
+    """Greyed while it ran, the button pressed passed the keyboard on: a second Space on Auto ran
+    Variations, and a third opened the Style list (QA)."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.activateWindow()
+    for button, done in ((win.panel.auto, lambda: len(win.doc.recipe) > 0),
+                         (win.panel.vary, lambda: win.panel.var_box.isVisible() and len(win.variations) == 4)):
+        button.setFocus()
+        qtbot.waitUntil(button.hasFocus, timeout=5_000)
+        qtbot.keyClick(button, Qt.Key.Key_Space)
+        assert not button.isEnabled() and win.viewer.hasFocus()  # parked on the photo meanwhile
+        qtbot.waitUntil(lambda b=button, d=done: d() and b.isEnabled(), timeout=TIMEOUT)
+        assert button.hasFocus()
+    settle(qtbot, win)
 
 
 def test_the_keyboard_stays_in_the_steps_when_their_cards_are_rebuilt(qtbot, win, folder):
     """Deleting a step from the keyboard (or Reset, Undo) rebuilt the cards and Qt handed the focus
-    on to Folders ▾ under the photo, where Space then opened its menu."""
+    on to Folders ▾ under the photo, where Space then opened its menu; then it stayed on the card's
+    place by its on/off box (QA), whatever control it had been on and wherever the step moved."""
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
     for op in ("exposure", "gamma", "saturation"):
         win.panel.add_step(op)
@@ -951,7 +970,14 @@ def test_the_keyboard_stays_in_the_steps_when_their_cards_are_rebuilt(qtbot, win
     qtbot.waitUntil(close.hasFocus, timeout=5_000)
     qtbot.keyClick(close, Qt.Key.Key_Space)
     assert [s.op for s in win.doc.recipe] == ["exposure", "saturation"]
-    assert win.panel.steps.cards[1].enable.hasFocus()  # the card now in its place
+    # the same control of the card now in its place: on its on/off box, a second Space turned it off
+    assert win.panel.steps.cards[1].close_btn.hasFocus()
+    win.panel.steps.cards[0].controls["ev"].slider.setFocus()
+    win.panel.steps.cards[0].move(+1)  # from its ⋯ menu: the keyboard follows the step moved
+    assert [s.op for s in win.doc.recipe] == ["saturation", "exposure"]
+    assert win.panel.steps.cards[1].controls["ev"].slider.hasFocus()
+    win.undo_group.undo()
+    assert win.panel.steps.cards[0].controls["ev"].slider.hasFocus()
 
 
 def test_quick_strength_key_presses_are_one_undo_step(qtbot, win, folder, monkeypatch):
@@ -976,6 +1002,11 @@ def test_quick_strength_key_presses_are_one_undo_step(qtbot, win, folder, monkey
     win.doc.undo.undo()
     win.doc.undo.undo()
     assert win.doc.recipe.dumps() == auto and win.panel.strength.value() == 60
+    time.sleep(0.6)
+    qtbot.keyClick(win.panel.strength, Qt.Key.Key_End)
+    assert win.panel.strength.value() == 150
+    qtbot.keyClick(win.panel.strength, Qt.Key.Key_Home)  # the style's own, as on a step's slider (it went to 0 %)
+    assert win.panel.strength.value() == 60 and win.doc.recipe.dumps() == auto
 
 
 def test_a_curve_shows_the_tones_its_step_is_given(qtbot, win, folder):

@@ -786,3 +786,22 @@ def test_quitting_does_not_wait_for_a_render_that_cannot_be_stopped(qtbot, win, 
         release.set()
     win.renderer._thread.join(5)
     assert not win.renderer._thread.is_alive()  # then it stops, emitting nothing into the closed window
+
+
+def test_each_menu_gives_its_items_their_own_alt_letters(win):
+    """Edit's Redo and Reset Photo shared R, Photo's Pick White Balance and Previous Photo P: a
+    shared letter only moves the highlight between them, it runs neither (QA)."""
+    import re
+    from collections import defaultdict
+
+    def letters(menu) -> dict[str, list[str]]:
+        seen: dict[str, list[str]] = defaultdict(list)
+        for a in menu.actions():
+            if m := re.search(r"&(\w)", a.text()):
+                seen[m.group(1).lower()].append(a.text())
+        return {k: v for k, v in seen.items() if len(v) > 1}
+
+    menus = [a.menu() for a in win.menuBar().actions()]
+    menus += [a.menu() for m in menus for a in m.actions() if a.menu() is not None]
+    assert len(menus) > 6
+    assert {m.title(): letters(m) for m in menus if letters(m)} == {}
