@@ -43,6 +43,8 @@ PAIRS_DELAY_MS = 250  # the folders are scanned once typing pauses, not at every
 
 SAME_FOLDER = "Before and After are the same folder: choose your unedited photos and the finished ones."
 NOTE = "retouch train-style: note: "
+WARNING = "retouch train-style: warning: "
+SCORE = re.compile(r"^on \d+ views of its own pairs, .+$")  # a paired style's score on its pairs
 TAIL = 8  # the trainer's last lines kept: the error, and the photos it skipped before it
 ERROR_PREFIX = "retouch train-style: error: "
 
@@ -104,6 +106,7 @@ class StyleDialog(QDialog):
         self._tail: list[str] = []
         self._skipped: list[str] = []  # the pairs or photos the training said it skipped
         self._notes: list[str] = []  # what the training noted about the style (few photos, short)
+        self._score = ""  # a paired style's score on its own pairs
         self._failed_fields: tuple = ()
         self._same = False  # Before and After name one folder
         lay = QVBoxLayout(self)
@@ -280,6 +283,7 @@ class StyleDialog(QDialog):
         if self.is_training():
             return
         self.written, self._err, self._tail, self._skipped, self._notes = None, "", [], [], []
+        self._score = ""
         self._close_when_done, self._stopping = False, False  # a close or stop of an earlier run is over
         self.training_name = self.name.text().strip()
         user_styles_dir().mkdir(parents=True, exist_ok=True)  # train-style -o wants an existing folder
@@ -310,14 +314,16 @@ class StyleDialog(QDialog):
                 self._tail = [*self._tail, line.strip()][-TAIL:]
                 if line.startswith("skipped "):
                     self._skipped.append(line.strip())
-                elif line.startswith(NOTE):  # few photos, a short training: said with the result
-                    self._notes.append(line.strip().removeprefix(NOTE))
+                elif line.startswith((NOTE, WARNING)):  # few photos, a short training: said with the result
+                    self._notes.append(line.strip().removeprefix(NOTE).removeprefix(WARNING))
 
     def _read_out(self) -> None:
         for line in bytes(self.proc.readAllStandardOutput()).decode(errors="replace").splitlines():
             m = WRITTEN.search(line)
             if m:
                 self.written = Path(m[1].strip())
+            elif SCORE.match(line.strip()):
+                self._score = line.strip()
 
     def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
         self._read_out()
@@ -330,6 +336,8 @@ class StyleDialog(QDialog):
             else:
                 self.bar.setValue(self.bar.maximum())
                 said = f"Done: the style “{self.written.stem}” is in the Style list."
+            if self._score:
+                said += "\n" + self._score[:1].upper() + self._score[1:] + "."
             if self._notes:
                 said += "\n" + "\n".join(n[:1].upper() + n[1:] + "." for n in self._notes)
             if self._skipped:  # the pairs count said before the training did not know of them

@@ -561,7 +561,11 @@ class Agent:
             raise FileNotFoundError(f"{p} is not a model file")
         if p.suffix.lower() == ".onnx" or len(p.parts) > 1 or os.sep in str(model):  # a file, not a name
             raise FileNotFoundError(f"model file {model} not found")
-        raise FileNotFoundError(f"no model {str(model)!r} (available: {', '.join(m.stem for m in available_models())})")
+        names = [m.stem for m in available_models()]
+        # "warm look" for "Warm Look": said, not taken (two styles may differ by case alone)
+        near = [n for n in names if n.casefold() == str(model).strip().casefold()]
+        hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+        raise FileNotFoundError(f"no model {str(model)!r} (available: {', '.join(names)}){hint}")
 
     @property
     def name(self) -> str:

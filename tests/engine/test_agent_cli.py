@@ -186,7 +186,11 @@ def test_a_missing_model_file_is_said_as_a_file(photo_jpeg, tmp_path, capsys) ->
     assert main(["auto", str(photo_jpeg), "--model", str(tmp_path / "nope.onnx")]) == 1
     assert f"model file {tmp_path / 'nope.onnx'} not found" in capsys.readouterr().err
     assert main(["auto", str(photo_jpeg), "--model", "nope"]) == 1
-    assert "no model 'nope' (available: retouch" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no model 'nope' (available: retouch" in err and "did you mean" not in err
+    assert main(["auto", str(photo_jpeg), "--model", "RETOUCH"]) == 1  # a style's name in another case
+    err = capsys.readouterr().err
+    assert "no model 'RETOUCH' (available: retouch" in err and "did you mean 'retouch'?" in err
 
 
 def test_one_variation_says_it_is_one(photo_jpeg, capsys) -> None:

@@ -5,6 +5,7 @@ each edit with the reconstruction reward."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -117,8 +118,16 @@ def test_train_style_learns_from_pairs_when_the_names_pair(tmp_path, monkeypatch
     log = (run / "train.log").read_text()
     views = (n if paired else len(list(ins.iterdir()))) * 8
     assert f"{views} input views, {5 * 8} target views" in log  # the critic still sees every finished photo
-    gained = [float(line.split(" dB ")[1].split()[0]) for line in log.splitlines() if " dB " in line]
+    lines = log.splitlines()
+    gained = [float(line.split(" dB ")[1].split()[0]) for line in lines if " dB " in line and "your edits" not in line]
     assert gained and all(np.isfinite(gained))
+    # a paired style is scored on its own pairs at the end, beside leaving them unedited and Default's Auto
+    scored = [line for line in lines if "of its own pairs, the style's Auto comes to" in line]
+    assert len(scored) == int(paired)
+    if paired:
+        style, unedited, default = (float(w) for w in re.findall(r"(-?\d+\.\d) dB", scored[0]))
+        assert 5 < unedited < 60 and 5 < style < 60 and 5 < default < 60
+        assert (style < unedited) == ("further from your edits than leaving them unedited" in err)
     from engine.runners.agent import AUTO_STRENGTH, Agent
 
     assert Agent("after", prefer_gpu=False).strength == (1.0 if paired else AUTO_STRENGTH)  # a paired style in full

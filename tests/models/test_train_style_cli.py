@@ -245,11 +245,15 @@ def test_fit_command_pairs_two_folders_by_name(tmp_path, capsys, heldout_srgb):
         edit = srgb_encode(replay(known, srgb_decode(shown)))
         write_image(done / f"{name}.jpg", edit, fmt="jpeg", quality=95)
     write_image(done / "IMG_9.jpg", heldout_srgb[4], fmt="jpeg")  # no photo of that name: not a pair
+    write_image(shot / "IMG_4.png", heldout_srgb[4], fmt="png")
+    (done / "IMG_4.jpg").write_bytes(b"\xff\xd8 not a whole JPEG")
     out = tmp_path / "look.json"
     args = _parse(["fit", str(shot), str(done), "-o", str(out)])
     assert args.func(args) == 0
     captured = capsys.readouterr()
     assert "skipped IMG_3.png -> IMG_3.jpg: IMG_3.jpg does not show IMG_3.png" in captured.err
+    broken = next(line for line in captured.err.splitlines() if line.startswith("skipped IMG_4.png -> IMG_4.jpg: "))
+    assert broken.count("IMG_4.jpg") == 1, broken  # its name once ("IMG_4.jpg: IMG_4.jpg: …")
     assert re.findall(r"  (\S+) -> (\S+): [\d.]+ dB", captured.out) == [("IMG_1.png", "IMG_1.jpg"),
                                                                        ("IMG_2.png", "IMG_2.jpg")]
     got = Recipe.load(out)
