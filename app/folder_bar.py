@@ -7,9 +7,10 @@ darktable's folders module do. Opening a folder of folders showed only "No photo
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QWidget
 
@@ -109,6 +110,14 @@ class FolderBar(QWidget):
             self._add_label("›")
         here = self._add_label(_short(folder.name or str(folder)), str(folder))
         here.setStyleSheet("font-weight: 600;")
+        # Tab reaches the parents before Folders ▾, as they stand: made last, they came after the filmstrip
+        crumbs = [self.crumbs.itemAt(i).widget() for i in range(self.crumbs.count())]
+        buttons = [w for w in crumbs if isinstance(w, QToolButton)]
+        before = self.folders.previousInFocusChain()  # the last stop before it (+ Add step)
+        while before is not self.folders and (before in buttons or not before.focusPolicy() & Qt.FocusPolicy.TabFocus):
+            before = before.previousInFocusChain()
+        for a, b in itertools.pairwise([before, *buttons, self.folders, self.sort]):
+            QWidget.setTabOrder(a, b)
         self._show_counts()
         self.setVisible(True)
         self._fit()

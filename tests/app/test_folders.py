@@ -11,6 +11,7 @@ from pathlib import Path
 import piexif
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from qt_helpers import TIMEOUT, open_and_wait
 
 from app.window import MainWindow
@@ -231,3 +232,25 @@ def test_folder_names_with_an_ampersand_show_as_they_are(qtbot, win, tmp_path, p
     with qtbot.waitSignal(win.folder_bar.folder_chosen, timeout=TIMEOUT) as chosen:
         win.folder_bar.menu.actions()[0].trigger()
     assert chosen.args == [wedding / "R&D"]  # the path itself, unescaped
+
+
+def test_tab_reaches_the_path_before_folders_and_the_filmstrip(qtbot, win, folder):
+    """The path's buttons, made last, came after the filmstrip in Tab's order, though they stand
+    left of Folders ▾, above it (QA)."""
+    from PySide6.QtWidgets import QToolButton
+
+    open_and_wait(qtbot, win, folder)
+    bar = win.folder_bar
+    crumbs = [w for i in range(bar.crumbs.count()) if isinstance(w := bar.crumbs.itemAt(i).widget(), QToolButton)]
+    assert crumbs
+
+    def next_stop(w):
+        w = w.nextInFocusChain()
+        while not (w.focusPolicy() & Qt.FocusPolicy.TabFocus and w.isVisible() and w.isEnabled()):
+            w = w.nextInFocusChain()
+        return w
+
+    shown = [c for c in crumbs if c.isVisible()]
+    assert [next_stop(c) for c in shown] == [*shown[1:], bar.folders]
+    assert next_stop(bar.folders) is bar.sort and next_stop(bar.sort) is win.filmstrip
+    assert next_stop(win.filmstrip) not in crumbs  # the filmstrip is the last of the window's stops
