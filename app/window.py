@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, QSize, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QImage, QKeySequence, QUndoGroup
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -381,6 +381,14 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
 
     def _toggle_full(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Esc leaves full screen, as in Lightroom and a browser, where nothing nearer took it (a
+        pick, a value typed): only F11 did (QA)."""
+        if event.key() == Qt.Key.Key_Escape and self.isFullScreen() and not event.modifiers():
+            self.showNormal()
+            return
+        super().keyPressEvent(event)
 
     # ---------------------------------------------------------------- settings
     def _restore_settings(self) -> None:

@@ -510,6 +510,16 @@ def test_auto_pressed_while_the_photo_opens_runs_once_it_has(qtbot, win, folder)
     assert win.get_doc(folder / "b_dune.jpg").undo.count() == 0 and doc.undo.count() == 1
 
 
+def test_esc_leaves_full_screen(qtbot, win):
+    """Only F11 did (QA); Esc is what Lightroom and a browser take."""
+    win.showFullScreen()
+    qtbot.waitUntil(win.isFullScreen, timeout=5_000)
+    qtbot.keyClick(win, Qt.Key.Key_Escape)
+    assert not win.isFullScreen()
+    qtbot.keyClick(win, Qt.Key.Key_Escape)  # not full screen: Esc does nothing more
+    assert not win.isFullScreen() and win.isVisible()
+
+
 def test_full_screen_is_f11_without_a_desktop_session(tmp_path):
     """Qt's FullScreen key is the desktop's: on X with no desktop session (a bare window manager) it
     bound nothing, while the menu and the README said F11."""
