@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -278,4 +278,11 @@ class RetouchPanel(QWidget):
     def add_step(self, op: str) -> None:
         commit_typing()  # the list is rebuilt: a value typed and not entered goes onto its own step first
         if self.doc is not None:
+            from_button = self.add_btn.hasFocus()  # chosen from its menu, by keyboard or mouse
             self.doc.undo.push(InsertStep(self.doc, len(self.doc.recipe), Step.default(op)))
+            card = self.steps.cards[-1] if self.steps.cards else None
+            if from_button and card is not None:  # the new step's first control, to set at once: the
+                first = next(iter(card.controls.values()), None)  # keyboard stayed on + Add step (QA)
+                target = getattr(first, "slider", first) or card.enable
+                target.setFocus(Qt.FocusReason.OtherFocusReason)
+                QTimer.singleShot(0, self.steps, self.steps.show_focus)

@@ -383,10 +383,10 @@ class StepList(QScrollArea):
             if target is not None:
                 target.setFocus(Qt.FocusReason.OtherFocusReason)
                 if self.isAncestorOf(target):  # Auto's new steps came with the list scrolled to its top
-                    QTimer.singleShot(0, self, self._show_focus)  # once the new cards are laid out
+                    QTimer.singleShot(0, self, self.show_focus)  # once the new cards are laid out
         self.structureChanged.emit()
 
-    def _show_focus(self) -> None:
+    def show_focus(self) -> None:
         focused = QApplication.focusWidget()
         if focused is not None and self.isAncestorOf(focused):
             self.ensureWidgetVisible(focused)

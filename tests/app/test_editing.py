@@ -954,6 +954,32 @@ def test_space_on_auto_or_variations_keeps_the_keyboard_on_the_button(qtbot, win
     settle(qtbot, win)
 
 
+def test_a_step_added_from_the_keyboard_takes_the_keyboard(qtbot, win, folder):
+    """+ Add step by Space, the arrows and Enter left the keyboard on the button (QA): the new step's
+    first control has it, to be set at once."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMenu
+
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.activateWindow()
+    btn = win.panel.add_btn
+    btn.setFocus()
+    qtbot.waitUntil(btn.hasFocus, timeout=5_000)
+
+    def choose() -> None:  # in the menu, once it is up: the first filter
+        menu = QApplication.activePopupWidget()
+        assert isinstance(menu, QMenu)
+        qtbot.keyClick(menu, Qt.Key.Key_Down)
+        qtbot.keyClick(menu, Qt.Key.Key_Return)
+
+    QTimer.singleShot(200, choose)
+    qtbot.keyClick(btn, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: len(win.doc.recipe) == 1, timeout=5_000)
+    card = win.panel.steps.cards[0]
+    first = next(iter(card.controls.values()))
+    assert getattr(first, "slider", first).hasFocus()
+
+
 def test_the_keyboard_stays_in_the_steps_when_their_cards_are_rebuilt(qtbot, win, folder):
     """Deleting a step from the keyboard (or Reset, Undo) rebuilt the cards and Qt handed the focus
     on to Folders ▾ under the photo, where Space then opened its menu; then it stayed on the card's
