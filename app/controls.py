@@ -371,6 +371,7 @@ class CurveEditor(QWidget):
                                 "min-width: 22px; }")
                 b.setChecked(i == 0)
                 b.setAccessibleName(f"{('Red', 'Green', 'Blue')[i]} curve")  # read as "R" before
+                b.setToolTip(f"Edit the {('red', 'green', 'blue')[i]} channel's curve")
                 self.buttons.addButton(b, i)
                 row.addWidget(b)
             row.addStretch(1)

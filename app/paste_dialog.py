@@ -24,8 +24,11 @@ class PasteDialog(QDialog):
         self.setMinimumWidth(340)
         self.recipe = recipe
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel(f"Paste onto <b>{n_targets} photo{'s' if n_targets != 1 else ''}</b>. Steps to paste:"))
+        label = QLabel(f"Paste onto <b>{n_targets} photo{'s' if n_targets != 1 else ''}</b>. Steps to paste:")
+        lay.addWidget(label)
         self.list = QListWidget()
+        self.list.setAccessibleName("Steps to paste")  # a screen reader named the list nothing
+        label.setBuddy(self.list)
         for i, s in enumerate(recipe.steps):
             extra = "" if s.enabled else " (disabled)"
             item = QListWidgetItem(f"{i + 1}. {s.spec.label}{extra}")

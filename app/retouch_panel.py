@@ -175,6 +175,7 @@ class RetouchPanel(QWidget):
         head.addStretch(1)
         self.add_btn = QToolButton(text="+ Add step")
         self.add_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.add_btn.setToolTip("Add a filter as a step at the end, to edit by hand")
         self.add_menu = QMenu(self.add_btn)
         for op, spec in REGISTRY.items():
             act = self.add_menu.addAction(spec.label, lambda op=op: self.add_step(op))
