@@ -20,6 +20,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QFocusEvent,
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
@@ -94,7 +95,7 @@ def _wheel_only_focused(widget: QWidget, event: QWheelEvent, handle: Any) -> Non
     """The wheel turns a control only once it has the keyboard focus (clicked or tabbed to), as
     darktable offers and Lightroom's panels do; otherwise the event goes on to the step list, which
     scrolls. Scrolling past the cards moved every slider under the pointer."""
-    if widget.hasFocus():
+    if widget.hasFocus() and getattr(widget, "wheel_armed", True):
         handle(event)
     else:
         event.ignore()
@@ -120,6 +121,21 @@ class FocusSlider(QSlider):
         #: what Home does: the parameter's default (as on the curves), not the range's end; Qt's Home
         #: on Temp went to -150, a strong blue cast, one key away from the arrows that nudge it
         self.on_home: Callable[[], None] | None = None
+        #: whether the wheel turns it while focused: not when the focus came from the app (Enter in
+        #: its value field), or scrolling the steps past it changed the value (review)
+        self.wheel_armed = True
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        reason = event.reason()
+        if reason == Qt.FocusReason.OtherFocusReason:
+            self.wheel_armed = False
+        elif reason not in (Qt.FocusReason.ActiveWindowFocusReason, Qt.FocusReason.PopupFocusReason):
+            self.wheel_armed = True  # clicked or tabbed to
+        super().focusInEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.wheel_armed = True
+        super().mousePressEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         _wheel_only_focused(self, event, super().wheelEvent)

@@ -27,10 +27,16 @@ def few_names(names: list[str]) -> str:
 def log_file() -> Path:
     """``$XDG_STATE_HOME/retouch/retouch.log``, where the XDG spec keeps logs (else ``~/.local/state``).
     Qt's AppLocalDataLocation had doubled the name: ``~/.local/share/Retouch/Retouch``."""
-    base = os.environ.get("XDG_STATE_HOME", "")
-    if not os.path.isabs(base):  # unset, or relative: the spec says to ignore it
-        base = str(Path.home() / ".local" / "state")
-    p = Path(base) / "retouch" / "retouch.log"
+    if sys.platform in ("darwin", "win32"):  # no XDG there: the platform's own folder, as before
+        from PySide6.QtCore import QStandardPaths
+
+        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+        p = Path(base or Path.home() / ".retouch") / "retouch.log"
+    else:
+        base = os.environ.get("XDG_STATE_HOME", "")
+        if not os.path.isabs(base):  # unset, or relative: the spec says to ignore it
+            base = str(Path.home() / ".local" / "state")
+        p = Path(base) / "retouch" / "retouch.log"
     with contextlib.suppress(OSError):  # not writable: logging goes to stderr (setup_logging), and the
         p.parent.mkdir(parents=True, exist_ok=True)  # error box still names where the log would be
     return p

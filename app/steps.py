@@ -339,15 +339,16 @@ class StepList(QScrollArea):
 
     def _on_change(self, change: Change) -> None:
         if change.kind == "structure":
-            self.rebuild(change.index)
+            self.rebuild(change.moved_from, change.index)
         elif 0 <= change.index < len(self.cards):
             self.cards[change.index].refresh(change)
 
-    def rebuild(self, moved_to: int = -1) -> None:
+    def rebuild(self, moved_from: int = -1, moved_to: int = -1) -> None:
         """The cards made again. The keyboard, where it was in a card, stays in the list (the focused
         card went, and Qt handed the focus on to whatever came next: Folders ▾ under the photo, where
-        Space opened its menu), on the same control of the card at its place, or of the step moved
-        (``moved_to``), scrolled into view: a second Space after ✕ had turned the next step off."""
+        Space opened its menu), on the same control of the same step where a step was moved
+        (``moved_from`` to ``moved_to``), else of the card at its place, scrolled into view: a second
+        Space after ✕ had turned the next step off."""
         lay = self.inner.lay
         focused = QApplication.focusWidget()
         held = next((i for i, c in enumerate(self.cards) if focused is not None and c.isAncestorOf(focused)), None)
@@ -376,7 +377,7 @@ class StepList(QScrollArea):
         if held is not None:
             target = self.tab_anchor
             if self.cards:
-                card = self.cards[moved_to if 0 <= moved_to < len(self.cards) else min(held, len(self.cards) - 1)]
+                card = self.cards[min(_after_move(held, moved_from, moved_to), len(self.cards) - 1)]
                 target = card.roles().get(role or "", card.enable)
                 inner = target.findChild(QWidget, focused.objectName()) if focused.objectName() else None
                 target = inner or target  # a control's slider or value field, not the control
@@ -396,6 +397,19 @@ class StepList(QScrollArea):
             if y < card.geometry().center().y():
                 return i
         return len(self.cards)
+
+
+def _after_move(i: int, src: int, dst: int) -> int:
+    """Where the step at ``i`` is once the step at ``src`` moved to ``dst`` (none moved: -1s)."""
+    if src < 0 or dst < 0:
+        return i
+    if i == src:
+        return dst
+    if src < i <= dst:
+        return i - 1
+    if dst <= i < src:
+        return i + 1
+    return i
 
 
 class _DropArea(QWidget):

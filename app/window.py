@@ -112,7 +112,8 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._variation_seed = 0
         #: the agent's jobs in flight, (kind, the photo's doc): one of each kind per photo
         self._running: set[tuple[str, PhotoDoc]] = set()
-        self._parked_on: QWidget | None = None  # a button that handed the keyboard to the photo while it is greyed
+        #: a button that handed the keyboard to the photo while its job on that photo runs
+        self._parked_on: tuple[QWidget, PhotoDoc] | None = None
         self._pending: tuple[PhotoDoc, Callable[[], None]] | None = None  # pressed while the photo opened
         self._sort_request = 0  # the newest filmstrip order asked for: an older one landing late is dropped
         self.style_dialog = None  # Learn my style, made when first asked for

@@ -134,7 +134,7 @@ class AgentMixin:
             return
         self._running.add(("auto", doc))
         self.panel.set_busy("Auto: the agent is looking at the photo…")
-        self._hold_button(self.panel.auto)
+        self._hold_button(self.panel.auto, doc)
         # as pressed: another photo or style may move the slider meanwhile. A style chosen a moment
         # ago has no strength yet (its model is loading): its own is taken when Auto lands
         model, style = self.model, self._strength_key()
@@ -212,12 +212,12 @@ class AgentMixin:
         own = agent.strength if agent is not None else AUTO_STRENGTH
         self.panel.strength.setValue(round(100 * own))
 
-    def _hold_button(self, button: QWidget) -> None:
-        """``button`` greyed while its job runs. Holding the keyboard, it hands it to the photo until
-        the job ends, then takes it back: Qt passed it on to the next button, so a second Space on
-        Auto ran Variations, and a third opened the Style list (QA)."""
+    def _hold_button(self, button: QWidget, doc: PhotoDoc) -> None:
+        """``button`` greyed while its job on ``doc`` runs. Holding the keyboard, it hands it to the
+        photo until the job ends, then takes it back: Qt passed it on to the next button, so a second
+        Space on Auto ran Variations, and a third opened the Style list (QA)."""
         if button.hasFocus():
-            self._parked_on = button
+            self._parked_on = (button, doc)
             self.viewer.setFocus(Qt.FocusReason.OtherFocusReason)
         button.setEnabled(False)
 
@@ -229,10 +229,10 @@ class AgentMixin:
         button = {"auto": self.panel.auto, "variations": self.panel.vary}.get(kind)
         if button is not None:
             button.setEnabled(shown is not None and not shown.failed and (kind, shown) not in self._running)
-            if button.isEnabled() and self._parked_on is button and self.viewer.hasFocus():
-                button.setFocus(Qt.FocusReason.OtherFocusReason)
-            if button.isEnabled() and self._parked_on is button:
-                self._parked_on = None
+            if self._parked_on == (button, doc):  # its job: the keyboard back only where nothing moved it
+                self._parked_on = None  # (another photo shown meanwhile: left on the photo)
+                if button.isEnabled() and shown is doc and self.viewer.hasFocus():
+                    button.setFocus(Qt.FocusReason.OtherFocusReason)
         if not any(d is shown for _, d in self._running):
             self.panel.set_busy(PICK_PROMPT if self.picker.active else "")  # the prompt stands while picking
 
@@ -306,7 +306,7 @@ class AgentMixin:
             return
         self._running.add(("variations", doc))
         self.panel.set_busy("Variations: rendering alternatives…")
-        self._hold_button(self.panel.vary)
+        self._hold_button(self.panel.vary, doc)
         model = self.model
         self._variation_seed += 1
         seed = self._variation_seed  # each press gives new alternatives

@@ -85,7 +85,8 @@ def look_pairs(photo: Path, after: Path | list[Path]) -> tuple[list[tuple[Path, 
 
     key = lambda p: p.stem.casefold()  # noqa: E731  IMG_0042.CR2 and img_0042.jpg: a RAW and its export
     picked = {p.resolve() for p in after}
-    folder = [p for p in list_photos(photo.parent) if p.resolve() not in picked]
+    # files alone: the folder also lists a dangling link named like a RAW, which would win the name
+    folder = [p for p in list_photos(photo.parent) if p.resolve() not in picked and p.is_file()]
     pairs: list[tuple[Path, Path]] = []
     left: list[str] = []
     for a in after:

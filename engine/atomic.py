@@ -76,22 +76,26 @@ def _mode_for(target: Path) -> int:
     gets 0666 less the umask (mkstemp's 0600, or a fixed 0644, made private exports world-readable
     and took group write from a studio's shared folder)."""
     with contextlib.suppress(OSError):
-        return os.stat(target).st_mode & 0o7777
+        return os.stat(target).st_mode & 0o777  # not a set-id bit
     return 0o666 & ~_umask()
 
 
-_umask_lock = threading.Lock()
+def _read_umask() -> int:
+    """Set and put back: process-wide, so only where nothing else runs yet (at import)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK_AT_IMPORT = _read_umask()
 
 
 def _umask() -> int:
     with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as f:
-        for line in f:  # Linux 4.7+: read without changing it
+        for line in f:  # Linux 4.7+: read as it is now, without changing it
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
-    with _umask_lock:  # elsewhere: set and put back (process-wide, so held briefly)
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
+    return _UMASK_AT_IMPORT  # elsewhere: setting it to read it would race other threads' files
 
 
 def _lock(fd: int) -> None:

@@ -301,10 +301,11 @@ def save_sidecar(photo: str | os.PathLike, recipe: Recipe, known: Stamp | None) 
     except BaseException:
         if kept is not None:  # theirs stays the photo's sidecar: the copy goes, or what was moved comes back
             with contextlib.suppress(OSError):
-                if sc.exists():
-                    kept.unlink()
-                else:
+                if not sc.exists():
                     os.rename(kept, sc)
+                elif os.path.samefile(sc, kept):  # still theirs, linked: only then is the copy spare
+                    kept.unlink()
+                # else ours went in (a stop after the rename) or another program wrote it anew: kept stays
         raise
     return sidecar_stamp(photo), kept
 

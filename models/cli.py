@@ -262,8 +262,13 @@ def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed:
             record_written(run, out)
         state = "interrupted" if tr.stop else "finished"
         print(f"{state} at iteration {tr.it}/{cfg.iterations}; style model written to {out}")
-        if originals is not None:
-            _say_pairs_score(out, inputs, originals, tr.it, log)
+        if originals is not None and not tr.stop:  # a stopped run is left at once
+            try:
+                _say_pairs_score(out, inputs, originals, tr.it, log)
+            except KeyboardInterrupt:
+                print("retouch train-style: note: its score on its pairs was skipped (interrupted)", file=sys.stderr)
+            except Exception as e:  # the style is written: the score is only news
+                print(f"retouch train-style: note: its score on its pairs failed ({e})", file=sys.stderr)
         if tr.it < SHORT_TRAINING:
             print(f"retouch train-style: note: a short training ({tr.it} iterations): the style may add few or "
                   f"odd steps; continue it towards {max(cfg.iterations, ITERATIONS)} for a settled one",
@@ -302,8 +307,9 @@ def _say_pairs_score(model: Path, inputs: Any, edits: Any, iterations: int, log:
     log(line)
     if style < unedited:
         print(f"retouch train-style: warning: after {iterations} iterations the style takes its own photos further "
-              "from your edits than leaving them unedited: it has not learnt them yet; train it longer (--resume "
-              "with more --iterations), or check that each pair is one photo before and after", file=sys.stderr)
+              "from your edits than leaving them unedited: it has not learnt them yet; train it longer (more "
+              "iterations: --resume here, Start in Learn My Style), or check that each pair is one photo before "
+              "and after", file=sys.stderr)
 
 
 @contextmanager
@@ -341,8 +347,8 @@ FEW_PHOTOS = 8
 #: A style that stopped before this many iterations gets a note: short styles tried in the
 #: thirty-third session's review added few steps, or repeated one filter as several cards.
 SHORT_TRAINING = 500
-#: How many of a paired style's training views its score at the end is taken on (a second or two).
-SCORE_VIEWS = 96
+#: How many of a paired style's training views its score at the end is taken on (about 5 s on 2 cores).
+SCORE_VIEWS = 48
 #: Pairs train as the shipped model did on its synthetic pairs (the Makefile's ``train``): the PSNR
 #: gained towards each edit rewarded 5x, the policy's learning rate as the critic's, and the policy
 #: free to change the measured exposure (a style has its own brightness). Its all-action update is

@@ -938,7 +938,7 @@ def test_enter_and_esc_in_a_number_field_hand_the_keys_back(qtbot, win, folder):
     assert win.doc.recipe.steps[-1].params["ev"] == 1.5  # and no later click enters the "3"
 
 
-def test_space_on_auto_or_variations_keeps_the_keyboard_on_the_button(qtbot, win, folder):
+def test_space_on_auto_or_variations_keeps_the_keyboard_on_the_button(qtbot, win, folder, monkeypatch):
     """Greyed while it ran, the button pressed passed the keyboard on: a second Space on Auto ran
     Variations, and a third opened the Style list (QA)."""
     open_and_wait(qtbot, win, folder / "b_dune.jpg")
@@ -952,6 +952,25 @@ def test_space_on_auto_or_variations_keeps_the_keyboard_on_the_button(qtbot, win
         qtbot.waitUntil(lambda b=button, d=done: d() and b.isEnabled(), timeout=TIMEOUT)
         assert button.hasFocus()
     settle(qtbot, win)
+    # another photo shown while it runs: the keyboard stays on that photo when it ends (review)
+    import time
+
+    from engine.runners.agent import Agent
+
+    predict = Agent.predict
+    monkeypatch.setattr(Agent, "predict", lambda *a, **k: (time.sleep(1.5), predict(*a, **k))[1])
+    b = win.doc
+    win.undo_group.undo()  # b unedited again
+    win.panel.auto.setFocus()
+    qtbot.waitUntil(win.panel.auto.hasFocus, timeout=5_000)
+    qtbot.keyClick(win.panel.auto, Qt.Key.Key_Space)
+    with qtbot.waitSignal(win.photoShown, timeout=TIMEOUT):
+        win.show_photo(folder / "a_dune.dng")
+    win.viewer.setFocus()
+    assert ("auto", b) in win._running  # still running as the other photo shows
+    qtbot.waitUntil(lambda: len(b.recipe) > 0 and ("auto", b) not in win._running, timeout=TIMEOUT)
+    qtbot.wait(50)
+    assert win.viewer.hasFocus() and not win.panel.auto.hasFocus() and win._parked_on is None
 
 
 def test_a_step_added_from_the_keyboard_takes_the_keyboard(qtbot, win, folder):
@@ -1004,6 +1023,12 @@ def test_the_keyboard_stays_in_the_steps_when_their_cards_are_rebuilt(qtbot, win
     assert win.panel.steps.cards[1].controls["ev"].slider.hasFocus()
     win.undo_group.undo()
     assert win.panel.steps.cards[0].controls["ev"].slider.hasFocus()
+    win.panel.add_step("gamma")  # another step moved (a drag, its ⋯ menu): the keyboard stays with its own
+    from app.commands import MoveStep
+
+    win.doc.undo.push(MoveStep(win.doc, 2, 0))
+    assert [s.op for s in win.doc.recipe] == ["gamma", "exposure", "saturation"]
+    assert win.panel.steps.cards[1].controls["ev"].slider.hasFocus()
 
 
 def test_quick_strength_key_presses_are_one_undo_step(qtbot, win, folder, monkeypatch):

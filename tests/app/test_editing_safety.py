@@ -32,9 +32,19 @@ def test_the_wheel_scrolls_past_sliders_and_fields_until_one_is_clicked(qtbot, w
         assert not _wheel(w), w
     assert doc.recipe.steps[0].params["ev"] == 0.0 and doc.undo.count() == n
     assert win.panel.strength.value() == strength
-    ctrl.slider.setFocus()  # clicked or tabbed to: now the wheel is for it
+    ctrl.slider.setFocus(Qt.FocusReason.TabFocusReason)  # clicked or tabbed to: now the wheel is for it
     assert _wheel(ctrl.slider, +1)
     assert doc.recipe.steps[0].params["ev"] > 0.0 and doc.undo.count() == n + 1
+    # Enter in the value field hands the keyboard to the slider, not the wheel: scrolling the steps
+    # past it changed the value (review)
+    ctrl.spin.setFocus(Qt.FocusReason.MouseFocusReason)
+    ctrl.spin.lineEdit().selectAll()
+    qtbot.keyClicks(ctrl.spin.lineEdit(), "0.5")
+    qtbot.keyClick(ctrl.spin, Qt.Key.Key_Return)
+    assert ctrl.slider.hasFocus() and doc.recipe.steps[0].params["ev"] == 0.5
+    assert not _wheel(ctrl.slider, +1) and doc.recipe.steps[0].params["ev"] == 0.5
+    qtbot.mouseClick(ctrl.slider, Qt.MouseButton.LeftButton, pos=ctrl.slider.rect().center())  # clicked: it is
+    assert _wheel(ctrl.slider, +1)
 
 
 def _type_only(qtbot, spin, text: str) -> None:
