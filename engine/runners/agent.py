@@ -85,6 +85,10 @@ MAX_STRENGTH = 2.0
 NOOP_LEVEL = 2 / 255
 #: a proxy whose channels differ by no more than this (linear) is a grey photo (:func:`is_grey`)
 GREY_TOLERANCE = 2e-3
+GREY_PERCENTILE = 99.0
+#: the area average a photo is judged grey on: each cell holds ~10x the samples of a 64 x 64 proxy's
+#: pixel, so channel noise falls ~3x below the tolerance, while a colour region of any size still shows
+GREY_CELLS = 16
 NOOP_SHARE = 0.01
 #: The bounds of a display change, cheap to take from the linear one.
 SRGB_MAX_SLOPE, SRGB_MIN_SLOPE = color.MAX_SLOPE, color.MIN_SLOPE
@@ -266,7 +270,7 @@ def blend_ev(percentile_ev: float, meter_ev: float) -> float:
 
 def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: bool = True,
                    contrast: bool = True, meter: Meter | None = None,
-                   constancy: ColourConstancy | None = None) -> list[Step]:
+                   constancy: ColourConstancy | None = None, grey: bool | None = None) -> list[Step]:
     """The measured steps Auto starts with, each from ``sample`` (the photo as decoded) and left
     out when off or not needed:
 
@@ -279,6 +283,8 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
        ``0.18^(1 - gamma)`` is folded into step 1's exposure (applied before the power). A
        steepening gamma is capped so that the exposure's white (measured before the white
        balance) stays at or below 1 (:func:`highlight_cap`).
+
+    A grey photo (``grey``, else judged here by :func:`is_grey`) gets no white balance.
     """
     steps = []
     pred = meter.predict(sample) if meter is not None and (exposure or contrast) else None
@@ -296,7 +302,9 @@ def measured_steps(sample: np.ndarray, *, exposure: bool = True, white_balance: 
         ev = float(np.clip(ev + pivot_ev(gamma), ev_param.min, ev_param.max))  # the clip: rounding only
     if abs(ev) >= AUTO_MIN_EV or (gamma is not None and ev != 0.0):
         steps.append(Step("exposure", {"ev": round(ev, 4)}, source="auto-exposure"))
-    if white_balance:
+    if white_balance and grey is None:
+        grey = is_grey(sample)
+    if white_balance and not grey:  # a grey photo stays grey
         full, how = measured_white(sample, constancy)
         share, limit = (CONSTANCY_SHARE, CONSTANCY_MAX) if constancy is not None else (AUTO_WB_SHARE, AUTO_WB_MAX)
         gains = None if full is None else _gains(REGISTRY["white_balance"], full, share, limit)
@@ -393,10 +401,15 @@ def agent_view(linear: np.ndarray) -> np.ndarray:
     return np.minimum(linear, np.float32(1.0), dtype=np.float32)
 
 
-def is_grey(proxy: np.ndarray) -> bool:
-    """Whether the photo has no colour at all (a black-and-white photo, a greyscale scan): its
-    R, G and B equal to within rounding."""
-    return bool(np.abs(proxy - proxy.mean(axis=-1, keepdims=True)).max() <= GREY_TOLERANCE)
+def is_grey(image: np.ndarray) -> bool:
+    """Whether the photo (a linear image: a sample or a proxy, as decoded) has no colour at all (a
+    black-and-white photo, a greyscale scan): R, G and B equal to within rounding or noise, on a
+    ``GREY_CELLS`` area average, at the 99th percentile. The largest deviation of the 64 x 64 proxy
+    put a film scan's per-channel noise past the tolerance, and the photo on the colour path,
+    tinted (forty-seventh session, HISTORY.md)."""
+    cells = make_proxy(np.asarray(image, np.float32), min(GREY_CELLS, *image.shape[:2]))
+    dev = np.abs(cells - cells.mean(axis=-1, keepdims=True)).max(axis=-1)
+    return bool(np.percentile(dev, GREY_PERCENTILE) <= GREY_TOLERANCE)
 
 
 def grey_params(spec: FilterSpec, params: dict[str, Any]) -> dict[str, Any]:
@@ -586,7 +599,7 @@ class Agent:
 
     def run_proxy(self, proxy: np.ndarray, masks: tuple[np.ndarray, np.ndarray],
                   used: tuple[str, ...] = (), rng: np.random.Generator | None = None,
-                  keep_noops: bool = False, temperature: float = 1.0) -> list[Recipe]:
+                  keep_noops: bool = False, temperature: float = 1.0, grey: bool | None = None) -> list[Recipe]:
         """Episodes for a batch of proxies ``(N, 64, 64, 3)``, one dropout mask pair per episode.
 
         ``used``: filters already applied before the policy (their state flag starts set).
@@ -595,10 +608,12 @@ class Agent:
         ``keep_noops``: also return the steps that change nothing visible (``display_change``; by
         default they are left out of the recipe, and the policy's state still counts them, as in
         training).
+        ``grey``: whether the photo is grey, judged as decoded (:meth:`start`); None: each proxy
+        judged as given (the measured steps' exposure scales a grey photo's noise past the tolerance).
         """
         img = np.array(proxy, np.float32)  # a copy: the episode writes into it
         n = len(img)
-        grey = [is_grey(img[i]) for i in range(n)]
+        greys = [is_grey(img[i]) if grey is None else grey for i in range(n)]
         state = np.zeros((n, 1 + len(self.filters)), np.float32)
         for f in used:
             if f in self.filters:
@@ -626,7 +641,7 @@ class Agent:
                 params = spec.from_network(heads[a][i].astype(np.float64))
                 # 4 decimals, as the measured steps: a readable recipe, and the one the episode ran
                 params = {p.name: rounded(params[p.name], p.min, p.max) for p in spec.params}
-                if grey[i]:
+                if greys[i]:
                     params = grey_params(spec, params)
                 new = spec.apply(img[i], **params)
                 change = display_change(img[i], new)
@@ -654,13 +669,15 @@ class Agent:
         """The whole frame squeezed to the model's proxy size (``engine.render.make_proxy``)."""
         return make_proxy(self.sample(linear, raw), self.size)
 
-    def start(self, linear: np.ndarray, raw: bool = False) -> tuple[np.ndarray, list[Step]]:
-        """The proxy the policy sees and the steps before it: the measured exposure and white
-        balance steps, each if on and needed."""
+    def start(self, linear: np.ndarray, raw: bool = False) -> tuple[np.ndarray, list[Step], bool]:
+        """The proxy the policy sees and the steps before it (the measured exposure and white
+        balance steps, each if on and needed), and whether the photo is grey, judged as decoded."""
         sample = self.sample(linear, raw)
+        proxy = make_proxy(sample, self.size)
+        grey = is_grey(sample)
         pre = measured_steps(sample, exposure=self.auto_exposure, white_balance=self.auto_white_balance,
-                             contrast=self.auto_exposure, meter=self.meter, constancy=self.constancy)
-        return apply_steps(make_proxy(sample, self.size), pre), pre
+                             contrast=self.auto_exposure, meter=self.meter, constancy=self.constancy, grey=grey)
+        return apply_steps(proxy, pre), pre, grey
 
     def _used(self, pre: list[Step]) -> tuple[str, ...]:
         """The state flags the pre-step sets: as the policy was trained (``pre_step_used`` in its
@@ -672,9 +689,9 @@ class Agent:
                 raw: bool = False) -> Recipe:
         """The agent's recipe for a linear photo (``raw``: a RAW decode, see :meth:`sample`);
         ``seed`` None = deterministic (no dropout); ``strength`` None = the agent's ``strength``."""
-        proxy, pre = self.start(linear, raw)
+        proxy, pre, grey = self.start(linear, raw)
         rng = None if seed is None else np.random.default_rng(seed)
-        steps = self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre), rng)[0]
+        steps = self.run_proxy(proxy[None], self._masks(1, rng), self._used(pre), rng, grey=grey)[0]
         return Recipe(pre + at_strength(steps, proxy, self.strength if strength is None else strength).steps)
 
     def variations(self, linear: np.ndarray, n: int, *, seed: int = 0, strength: float | None = None,
@@ -692,11 +709,11 @@ class Agent:
             return []
         if temperature <= 0:
             raise ValueError(f"temperature must be above 0 (got {temperature:g})")
-        proxy, pre = self.start(linear, raw)
+        proxy, pre, grey = self.start(linear, raw)
         m = max(n, n * pool)
         rng = np.random.default_rng(seed)
         drawn = self.run_proxy(np.repeat(proxy[None], m, axis=0), self._masks(m, rng), self._used(pre), rng,
-                               temperature=temperature)
+                               temperature=temperature, grey=grey)
         amount = VARIATION_STRENGTH if strength is None else strength
         recipes = [Recipe(pre + at_strength(r, proxy, amount).steps) for r in drawn]
         return [recipes[i] for i in spread(recipes, proxy, len(pre), n)]

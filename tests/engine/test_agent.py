@@ -136,7 +136,7 @@ def test_steps_that_change_nothing_get_no_card(agent, photo_linear):
 
     exact = 0  # steps dropped that the bound alone would have kept
     for lin in (photo_linear, (photo_linear * 0.3).astype(np.float32)):
-        proxy, pre = agent.start(lin)
+        proxy, pre, _ = agent.start(lin)
         args = (proxy[None], agent._masks(1, None), agent._used(pre))
         full = agent.run_proxy(*args, keep_noops=True)[0].steps
         kept = agent.run_proxy(*args)[0].steps
@@ -259,7 +259,7 @@ def test_variations_sample_a_flattened_pdf_but_record_the_policys(agent, photo_l
     plain = [spread_of(agent.variations(photo_linear, 4, seed=s, temperature=1.0)) for s in range(3)]
     assert np.mean(flat) > 1.2 * np.mean(plain), (flat, plain)
 
-    proxy, pre = agent.start(photo_linear)
+    proxy, pre, _ = agent.start(photo_linear)
     first = []
     for t in (1.0, 4.0):
         rng = np.random.default_rng(5)
@@ -292,7 +292,7 @@ def test_auto_white_balance_removes_its_share_of_a_cast(photo_linear):
     pre = measured(recipe)
     assert [s.source for s in pre][:2] == ["auto-exposure", "auto-white-balance-max-rgb"]  # says how
     assert pre[1].op == "white_balance" and pre[1].params == agent_mod.auto_white_balance(agent.sample(img * cast))
-    proxy, start = agent.start(img * cast)
+    proxy, start, _ = agent.start(img * cast)
     assert start == pre
     bare = Agent(prefer_gpu=False, auto_white_balance=False, meter=False).start(img * cast)
     assert [s.op for s in bare[1]] == ["exposure"]
@@ -482,6 +482,31 @@ def test_a_grey_photo_stays_grey_under_auto_and_its_variations(agent):
         tinted += any(s.op in ("color_curves", "white_balance") for r in recipes for s in r)
         assert not agent_mod.is_grey(agent.proxy(colour.astype(np.float32))), name
     assert tinted  # the policy did reach for its colour steps: they were made grey, not avoided
+
+
+def test_a_grey_photo_with_noise_stays_grey(agent):
+    """Per-channel noise (a B&W film scan in RGB, ±1.5 levels) put one proxy pixel past the grey
+    tolerance and the photo on the colour path: a neutral field at level 40 came out b* +2.4, warm,
+    from a colour curve and a measured white balance (QA; HISTORY.md, forty-seventh session)."""
+    from PIL import Image
+
+    from engine.color import srgb_decode
+
+    rng = np.random.default_rng(7)
+    fixtures = Path(__file__).parents[1] / "models" / "fixtures"
+    frames = {"field at level 40": np.full((600, 800), 40 / 255, np.float32)}
+    for name in ("Picture_0B_by_freespace.jpg", "FreshFlower.jpg", "TwoWings.jpg", "Kleiber_by_Lukas_Baubkus.jpg"):
+        with Image.open(fixtures / name) as im:
+            frames[name] = np.asarray(im.convert("L"), np.float32) / 255
+    for name, grey in frames.items():
+        noisy = np.clip(grey[..., None] + rng.normal(0, 1.5 / 255, (*grey.shape, 3)).astype(np.float32), 0, 1)
+        linear = srgb_decode(noisy).astype(np.float32)
+        assert agent_mod.is_grey(agent.proxy(linear)), name
+        recipe = agent.predict(linear)
+        assert not any(s.op == "white_balance" for s in recipe), (name, recipe.to_json())
+        out = render(recipe, linear)
+        tint = (out - out.mean(-1, keepdims=True)).mean(axis=(0, 1)) * 255  # each channel's mean offset, levels
+        assert np.abs(tint).max() < 0.5, (name, tint, recipe.to_json())
 
 
 def test_a_shipped_model_missing_from_the_install_says_so():

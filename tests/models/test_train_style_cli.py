@@ -76,7 +76,7 @@ def test_train_style_trains_and_resumes(tmp_path, monkeypatch, capsys, heldout_f
     monkeypatch.undo()
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     linear = srgb_decode(heldout_srgb[0])
-    proxy, pre = agent.start(linear)
+    proxy, pre, _ = agent.start(linear)
     episode = agent.run_proxy(proxy[None], agent._masks(1, None), agent._used(pre), keep_noops=True)[0]
     assert len(episode) == 5 and all(s.probs for s in episode)  # the style runs the 5-step loop
     # Auto at strength 1 keeps exactly the episode's steps that move NOOP_SHARE of the proxy's pixels
