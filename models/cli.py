@@ -222,10 +222,20 @@ def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed:
                   f"{FEW_PHOTOS} or more tell it better (the built-in style learnt from 11)", file=sys.stderr)
         print(f"preparing views of {args.inputs} and {args.targets} ...", file=sys.stderr)
         originals = None
+        said: set[str] = set()  # finished photos a skipped pair named: not skipped a second time below
+
+        def pairs_log(msg: str) -> None:
+            said.update(b.name for a, b in pairs if msg.startswith(f"skipped the pair {a.name} / {b.name}: "))
+            print(msg, file=sys.stderr, flush=True)
+
+        def targets_log(msg: str) -> None:
+            if not any(msg.startswith((f"skipped {n}: ", f"skipped {n} ")) for n in said):
+                print(msg, file=sys.stderr, flush=True)
+
         if cfg.paired:
             try:  # the bar pairing was chosen by must hold for the pairs read, not for the names alone
                 inputs, originals = crops.paired_views(pairs, cfg.views_per_photo, run / "cache", seed=1,
-                                                       least=MIN_PAIRS)
+                                                       least=MIN_PAIRS, log=pairs_log)
             except FileNotFoundError as e:
                 way_out = "" if args.resume else ", or give --unpaired to learn the targets' look alone"
                 raise CliError(f"{e} (at least {MIN_PAIRS} to learn from pairs): mend or remove the pairs it "
@@ -235,7 +245,7 @@ def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed:
                 inputs = crops.folder_views(args.inputs, cfg.views_per_photo, run / "cache", seed=1,
                                             paths=listed[args.inputs])
             targets = crops.folder_views(args.targets, cfg.views_per_photo, run / "cache", seed=2,
-                                         paths=listed[args.targets])
+                                         paths=listed[args.targets], log=targets_log)
         except FileNotFoundError as e:  # no photos, or none readable
             raise CliError(str(e)) from None
         bar = _Bar(lambda start, end: work(cfg, start, end))

@@ -141,6 +141,21 @@ def test_train_style_learns_from_pairs_when_the_names_pair(tmp_path, monkeypatch
         assert "learnt from pairs" in capsys.readouterr().err
 
 
+def test_a_broken_finished_photo_is_said_once(tmp_path, monkeypatch, capsys, heldout_files, heldout_srgb):
+    """Its pair was skipped, and then the photo again as the critic's targets were read: "skipped
+    the pair A / B" and "skipped B" for one file (QA)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    ins, tgt = _pair_folders(tmp_path, heldout_files, heldout_srgb, 5)
+    broken = sorted(tgt.glob("*.png"))[0]
+    broken.write_bytes(broken.read_bytes()[:2000])  # a truncated copy
+    args = _parse(["train-style", "--inputs", str(ins), "--targets", str(tgt), "--run", str(tmp_path / "run"),
+                   "--iterations", "2", *TINY_STYLE])
+    assert args.func(args) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if broken.name in line]
+    assert len(said) == 1 and said[0].startswith(f"skipped the pair {broken.stem}"), err
+
+
 def test_train_style_refuses_pairs_that_the_skips_leave_too_few(tmp_path, monkeypatch, capsys, heldout_files,
                                                                 heldout_srgb):
     """Four names pair, so the run is paired; one photo is broken, so three pairs are left, under
