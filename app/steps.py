@@ -383,6 +383,8 @@ class StepList(QScrollArea):
                 target = inner or target  # a control's slider or value field, not the control
             if target is not None:
                 target.setFocus(Qt.FocusReason.OtherFocusReason)
+                if hasattr(target, "wheel_armed"):  # a slider clicked before keeps the wheel it had
+                    target.wheel_armed = getattr(focused, "wheel_armed", False)
                 if self.isAncestorOf(target):  # Auto's new steps came with the list scrolled to its top
                     QTimer.singleShot(0, self, self.show_focus)  # once the new cards are laid out
         self.structureChanged.emit()

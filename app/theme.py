@@ -28,7 +28,7 @@ QPushButton:hover {{ background: #3a3a3a; }}
 QPushButton:pressed {{ background: #2a2a2a; }}
 QPushButton:disabled {{ color: #6a6a6a; border-color: #363636; }}
 QPushButton#primary {{ background: {PRIMARY}; border-color: {PRIMARY}; color: white; font-weight: 600; }}
-QPushButton#primary:hover {{ background: #3b79c6; }}
+QPushButton#primary:hover {{ background: #3876c2; }}  /* 4.6:1 */
 QPushButton#primary:disabled {{ background: #2c3540; border-color: #2c3540; color: #77808a; }}
 QToolButton {{ background: transparent; color: {TEXT}; border: 1px solid transparent; border-radius: 3px;
                padding: 1px; }}

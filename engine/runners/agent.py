@@ -87,7 +87,9 @@ NOOP_LEVEL = 2 / 255
 GREY_TOLERANCE = 2e-3
 GREY_PERCENTILE = 99.0
 #: the area average a photo is judged grey on: each cell holds ~10x the samples of a 64 x 64 proxy's
-#: pixel, so channel noise falls ~3x below the tolerance, while a colour region of any size still shows
+#: pixel, so channel noise falls ~3x below the tolerance; a colour region of more than ~1 % of the
+#: frame still shows (at the 99th percentile, two cells of 256 may be coloured: a selective-colour
+#: accent that small is judged grey, and only the policy's colour steps and a white balance give way)
 GREY_CELLS = 16
 NOOP_SHARE = 0.01
 #: The bounds of a display change, cheap to take from the linear one.
@@ -608,8 +610,9 @@ class Agent:
         ``keep_noops``: also return the steps that change nothing visible (``display_change``; by
         default they are left out of the recipe, and the policy's state still counts them, as in
         training).
-        ``grey``: whether the photo is grey, judged as decoded (:meth:`start`); None: each proxy
-        judged as given (the measured steps' exposure scales a grey photo's noise past the tolerance).
+        ``grey``: whether the photo is grey, judged as decoded (:meth:`start`), which every caller
+        with a decoded photo passes; None: each proxy judged as given (tests, benchmarks), where the
+        measured steps' exposure may have scaled a grey photo's noise past the tolerance.
         """
         img = np.array(proxy, np.float32)  # a copy: the episode writes into it
         n = len(img)

@@ -953,12 +953,12 @@ def test_space_on_auto_or_variations_keeps_the_keyboard_on_the_button(qtbot, win
         assert button.hasFocus()
     settle(qtbot, win)
     # another photo shown while it runs: the keyboard stays on that photo when it ends (review)
-    import time
+    import threading
 
     from engine.runners.agent import Agent
 
-    predict = Agent.predict
-    monkeypatch.setattr(Agent, "predict", lambda *a, **k: (time.sleep(1.5), predict(*a, **k))[1])
+    predict, go = Agent.predict, threading.Event()
+    monkeypatch.setattr(Agent, "predict", lambda *a, **k: (go.wait(TIMEOUT / 1000), predict(*a, **k))[1])
     b = win.doc
     win.undo_group.undo()  # b unedited again
     win.panel.auto.setFocus()
@@ -968,6 +968,7 @@ def test_space_on_auto_or_variations_keeps_the_keyboard_on_the_button(qtbot, win
         win.show_photo(folder / "a_dune.dng")
     win.viewer.setFocus()
     assert ("auto", b) in win._running  # still running as the other photo shows
+    go.set()
     qtbot.waitUntil(lambda: len(b.recipe) > 0 and ("auto", b) not in win._running, timeout=TIMEOUT)
     qtbot.wait(50)
     assert win.viewer.hasFocus() and not win.panel.auto.hasFocus() and win._parked_on is None

@@ -92,7 +92,8 @@ def test_the_pre_step_flag_travels_from_training_to_the_agent(tiny_views, tmp_pa
     agent = Agent(path)
     seen: list[tuple[str, ...]] = []
     run_proxy = agent.run_proxy
-    agent.run_proxy = lambda proxy, masks, used=(), rng=None: seen.append(used) or run_proxy(proxy, masks, used, rng)
+    agent.run_proxy = lambda proxy, masks, used=(), rng=None, **k: seen.append(used) or run_proxy(proxy, masks, used,
+                                                                                                   rng, **k)
     photo = tiny_views[0] * 0.25 * np.asarray([1.3, 1.0, 0.8], np.float32)  # dark and warm: both pre-steps
     recipe = agent.predict(photo)
     assert [s.source for s in recipe.steps[:2]] == ["auto-exposure", "auto-white-balance"]
