@@ -225,7 +225,8 @@ def _train_in(args: argparse.Namespace, run: Path, out: Path, name: str, listed:
         said: set[str] = set()  # finished photos a skipped pair named: not skipped a second time below
 
         def pairs_log(msg: str) -> None:
-            said.update(b.name for a, b in pairs if msg.startswith(f"skipped the pair {a.name} / {b.name}: "))
+            # the pair's reason is the finished photo's own ("a / b: b: truncated"), not its input's
+            said.update(b.name for a, b in pairs if msg.startswith(f"skipped the pair {a.name} / {b.name}: {b.name}"))
             print(msg, file=sys.stderr, flush=True)
 
         def targets_log(msg: str) -> None:

@@ -83,7 +83,8 @@ MAX_STRENGTH = 2.0
 #: the sixteenth session, 1 % by 1 level until the twenty-first; 2.9 -> 1.6 policy cards per photo
 #: on check + val, +0.03 dB).
 NOOP_LEVEL = 2 / 255
-#: a proxy whose channels differ by no more than this (linear) is a grey photo (:func:`is_grey`)
+#: a photo whose channels differ by no more than this (linear), on ``GREY_CELLS`` cells at the
+#: ``GREY_PERCENTILE``, is a grey photo (:func:`is_grey`)
 GREY_TOLERANCE = 2e-3
 GREY_PERCENTILE = 99.0
 #: the area average a photo is judged grey on: each cell holds ~10x the samples of a 64 x 64 proxy's
