@@ -283,7 +283,8 @@ class RetouchPanel(QWidget):
             self.doc.undo.push(InsertStep(self.doc, len(self.doc.recipe), Step.default(op)))
             card = self.steps.cards[-1] if self.steps.cards else None
             if from_button and card is not None:  # the new step's first control, to set at once: the
-                first = next(iter(card.controls.values()), None)  # keyboard stayed on + Add step (QA)
-                target = getattr(first, "slider", first) or card.enable
-                target.setFocus(Qt.FocusReason.OtherFocusReason)
+                first = next(iter(card.controls.values()), card.enable)  # keyboard stayed on + Add step (QA)
+                stops = [w for w in (first, *first.findChildren(QWidget))  # a slider, a curve's R button
+                         if w.focusPolicy() & Qt.FocusPolicy.TabFocus]
+                (stops[0] if stops else card.enable).setFocus(Qt.FocusReason.OtherFocusReason)
                 QTimer.singleShot(0, self.steps, self.steps.show_focus)

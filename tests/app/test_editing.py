@@ -998,6 +998,11 @@ def test_a_step_added_from_the_keyboard_takes_the_keyboard(qtbot, win, folder):
     card = win.panel.steps.cards[0]
     first = next(iter(card.controls.values()))
     assert getattr(first, "slider", first).hasFocus()
+    btn.setFocus()
+    qtbot.waitUntil(btn.hasFocus, timeout=5_000)
+    win.panel.add_step("tone")  # a curve: its plot (or its first button) takes it
+    curve = next(iter(win.panel.steps.cards[-1].controls.values()))
+    assert curve.isAncestorOf(QApplication.focusWidget())
 
 
 def test_the_keyboard_stays_in_the_steps_when_their_cards_are_rebuilt(qtbot, win, folder):
