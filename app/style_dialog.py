@@ -51,7 +51,17 @@ ERROR_PREFIX = "retouch train-style: error: "
 
 #: The trainer's words for the dialog's own fields (regex, replacement).
 DIALOG_WORDS = ((r"^--resume: ", "Continue: "), (r"give --iterations above (\d+)", r"set Iterations above \1"),
-                (r", past --iterations (\d+)", r", past the \1 iterations asked"))
+                (r", past --iterations (\d+)", r", past the \1 iterations asked"),
+                # a finished style's notes: continuing is the Continue box here, with more Iterations
+                (r"\(--resume with more --iterations\)", "(tick Continue, set more Iterations and press Start)"),
+                (r"continue it towards (\d+)", r"tick Continue and set Iterations towards \1"))
+
+
+def dialog_words(text: str) -> str:
+    """The trainer's words for its options as the dialog names its fields."""
+    for option, field in DIALOG_WORDS:
+        text = re.sub(option, field, text)
+    return text
 
 
 def failure(tail: list[str], code: int) -> str:
@@ -61,9 +71,7 @@ def failure(tail: list[str], code: int) -> str:
         return f"exit status {code}"
     # the command's own options are not the dialog's ways out (removing a broken pair is one here),
     # and those the dialog has are named as its fields are
-    error = re.sub(r", or give --[\w-]+[^,;]*", "", tail[-1].removeprefix(ERROR_PREFIX))
-    for option, field in DIALOG_WORDS:
-        error = re.sub(option, field, error)
+    error = dialog_words(re.sub(r", or give --[\w-]+[^,;]*", "", tail[-1].removeprefix(ERROR_PREFIX)))
     skipped = [line for line in tail[:-1] if line.startswith("skipped ")]
     return "\n".join([error, *skipped])
 
@@ -339,9 +347,9 @@ class StyleDialog(QDialog):
             if self._score:
                 said += "\n" + self._score[:1].upper() + self._score[1:] + "."
             if self._notes:
-                said += "\n" + "\n".join(n[:1].upper() + n[1:] + "." for n in self._notes)
+                said += "\n" + "\n".join(n[:1].upper() + n[1:] + "." for n in map(dialog_words, self._notes))
             if self._skipped:  # the pairs count said before the training did not know of them
-                said += f"\nSkipped {len(self._skipped)} unreadable:\n" + "\n".join(
+                said += f"\nSkipped {len(self._skipped)} (unreadable, or not lining up):\n" + "\n".join(
                     s.removeprefix("skipped ") for s in self._skipped[:TAIL])
             self.status.setText(said)
             self.styleTrained.emit(self.written)

@@ -316,11 +316,10 @@ def _say_pairs_score(model: Path, inputs: Any, edits: Any, iterations: int, log:
             f"(unedited {unedited:.1f} dB, Default's Auto {default:.1f} dB; higher is nearer)")
     print(line)
     log(line)
-    if style < unedited:
+    if round(style, 1) < round(unedited, 1):  # as printed: "21.1 dB (unedited 21.1 dB)" warned too (QA)
         print(f"retouch train-style: warning: after {iterations} iterations the style takes its own photos further "
-              "from your edits than leaving them unedited: it has not learnt them yet; train it longer (more "
-              "iterations: --resume here, Start in Learn My Style), or check that each pair is one photo before "
-              "and after", file=sys.stderr)
+              "from your edits than leaving them unedited: it has not learnt them yet; train it longer (--resume "
+              "with more --iterations), or check that each pair is one photo before and after", file=sys.stderr)
 
 
 @contextmanager

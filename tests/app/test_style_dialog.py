@@ -285,6 +285,9 @@ def test_pairs_skipped_by_a_training_that_succeeds_are_said(qtbot, win, folders)
                         r".+ dB, Default's Auto .+ dB; higher is nearer\)\.", lines[1]), lines[1]
     # the trainer's notes: few pairs, a short training
     assert lines[2].startswith("5 pairs: a style learns its look from what they share, and 8 or more")
-    assert any(line.startswith("A short training (10 iterations): the style may add few or odd steps")
-               for line in lines[3:5])
-    assert lines[-2] == "Skipped 1 unreadable:" and lines[-1].startswith("the pair broken.jpg / broken.jpg: ")
+    short = next(line for line in lines[3:5] if line.startswith("A short training (10 iterations)"))
+    assert "tick Continue and set Iterations towards 2000" in short and "--" not in short  # the dialog's words
+    warned = [line for line in lines if "further from your edits than leaving them unedited" in line]
+    assert all("(tick Continue, set more Iterations and press Start)" in w and "--" not in w for w in warned)
+    assert lines[-2] == "Skipped 1 (unreadable, or not lining up):"
+    assert lines[-1].startswith("the pair broken.jpg / broken.jpg: ")
