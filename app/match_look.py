@@ -26,6 +26,9 @@ from .workers import retouch_child, signal_child
 STAGE = re.compile(r"^\s*[\d.]+ s\s+(.+)$")
 RESULT = re.compile(r"remaining error: .*\(([\d.]+) dB PSNR")
 ROUGH = re.compile(r"^rough match: (.+?) may hold", re.MULTILINE)
+#: fit's lines on how it took a finished photo (a crop, other proportions, transparency) or left a pair
+#: out, which the command line shows and the dialog had kept to itself (QA)
+NOTICE = re.compile(r"^skipped |: fitting on |are left out of the fit")
 
 
 class LookMatcher(QObject):
@@ -40,6 +43,7 @@ class LookMatcher(QObject):
         self._tmp = tempfile.TemporaryDirectory(prefix="retouch-fit-")  # removed when this object goes
         self.out = Path(self._tmp.name) / "recipe.json"
         self._err, self._tail, self._stdout = "", "", ""
+        self._notices: list[str] = []
         self._pairs = 1
         self.dialog = QProgressDialog("", "Cancel", 0, 0, parent)
         self.dialog.setWindowTitle("Match a look")
@@ -57,7 +61,7 @@ class LookMatcher(QObject):
         if self.running():
             return
         self.cancelled = False
-        self._err, self._tail, self._stdout = "", "", ""
+        self._err, self._tail, self._stdout, self._notices = "", "", "", []
         self.out.unlink(missing_ok=True)
         self.dialog.setRange(0, 0)
         (photo, after), *more = pairs
@@ -84,6 +88,8 @@ class LookMatcher(QObject):
                 self.dialog.setLabelText(f"Finding the steps…\n{m[1]}")
             elif line.strip():
                 self._tail = line.strip().removeprefix("retouch fit: error: ")
+                if NOTICE.search(line):  # how a finished photo was taken: said with the result too
+                    self._notices.append(line.strip())
 
     def _read_out(self) -> None:
         self._stdout += bytes(self.proc.readAllStandardOutput()).decode(errors="replace")
@@ -101,13 +107,17 @@ class LookMatcher(QObject):
             fit = (f", {255 * 10 ** (-float(m[1]) / 20):.1f} levels of 255 from "
                    f"{'the target' if self._pairs == 1 else 'the targets'} on average ({m[1]} dB)") if m else ""
             rough = ROUGH.search(self._stdout)  # retouch fit says when no global look gets close
+            jpeg = ", or strong JPEG compression" if "JPEG compression" in self._stdout else ""
             if rough and self._pairs == 1:
-                fit += " (a rough match: the look may hold what these filters cannot do, such as a local edit)"
+                fit += (" (a rough match: the look may hold what these filters cannot do, such as a local "
+                        f"edit{jpeg})")
             elif rough:
                 fit += (f" (a rough match for {rough[1]}: it may hold what these filters cannot do, such as a "
-                        "local edit, or a look of its own)")
-            self._done(recipe, f"{len(recipe)} step{'s' if len(recipe) != 1 else ''}{fit}" if len(recipe)
-                       else "no steps: the photo already matches it")
+                        f"local edit, or a look of its own{jpeg})")
+            said = f"{len(recipe)} step{'s' if len(recipe) != 1 else ''}{fit}" if len(recipe) else \
+                "no steps: the photo already matches it"
+            notes = "".join(f"; {n[:1].lower() + n[1:]}" for n in self._notices)
+            self._done(recipe, said + notes)
         else:
             self._failed(f"Match a look failed: {self._tail or f'exit status {code}'}")
 

@@ -118,6 +118,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
         self._sort_request = 0  # the newest filmstrip order asked for: an older one landing late is dropped
         self.style_dialog = None  # Learn my style, made when first asked for
         self.matcher = None  # Match a look, one fit at a time
+        self._match_said: tuple[PhotoDoc, str, str] | None = None  # (photo, its fitted steps, the line said)
         self.strength = AUTO_STRENGTH
         self._strength_known = False  # until the style's model has loaded (_agent_ready)
         self._strength_nudges = Nudges()  # quick Strength key presses are one undo step
@@ -724,6 +725,7 @@ class MainWindow(FoldersMixin, QuitMixin, RenderMixin, SidecarsMixin, MatchLookM
             self._thumb_owed = doc
             self.schedule_render()
             self._follow_auto_strength(doc)
+            self._match_note_stale(doc)
 
     # ---------------------------------------------------------------- drag and drop, about
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

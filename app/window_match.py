@@ -64,13 +64,26 @@ class MatchLookMixin:
                 return
             fitted = Recipe([replace(s, source="match-look") for s in recipe.steps])
             doc.undo.push(ReplaceRecipe(doc, fitted, f"Match look of {what}"))
-            self.panel.set_busy(f"Matched the look of {what}: {summary}.{unpaired}")
+            text = f"Matched the look of {what}: {summary}.{unpaired}"
+            self.panel.set_busy(text)
+            self._match_said = (doc, fitted.dumps(), text)
 
+        self._match_said = None
         if self.matcher is not None:  # the last one is done: let its dialog and temp folder go
             self.matcher.dialog.deleteLater()
             self.matcher.deleteLater()
-        self.matcher = LookMatcher(self, done, self.panel.set_busy)
+        self.matcher = LookMatcher(self, done, lambda message: self.panel.set_busy(message + unpaired))
         self.matcher.start(pairs)
+
+
+    def _match_note_stale(self, doc: object) -> None:
+        """The "Matched the look of …" line goes once the steps it speaks of are undone or edited
+        (it stood over a photo with no steps, QA)."""
+        said = getattr(self, "_match_said", None)
+        if said is not None and said[0] is doc and doc.recipe.dumps() != said[1]:
+            self._match_said = None
+            if self.panel.status.text() == said[2]:
+                self.panel.set_busy("")
 
 
 def look_pairs(photo: Path, after: Path | list[Path]) -> tuple[list[tuple[Path, Path]], list[str]]:

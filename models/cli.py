@@ -494,8 +494,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         after_linear = load_photo(after_path).linear
         crop = find_crop(before, after_linear)  # pixel i of one must be pixel i of the other
         if crop is None:
-            raise CliError(f"{after_path.name} does not show {before_path.name}: fit needs a finished version "
-                           "of the same photo (any size, cropped or not, not rotated)")
+            b, a = before_path.name, after_path.name
+            if a == b:  # "x.jpg does not show x.jpg": which is which, by its folder
+                b, a = (f"{p.parent.name}/{p.name}" for p in (before_path, after_path))
+            raise CliError(f"{a} does not show {b}: fit needs a finished version of the same photo (any size, "
+                           "cropped or not, not rotated, not squashed far out of its proportions)")
         if crop.stretched:  # on one grid in the fit (fit._one_grid resizes width and height apart)
             print(f"{after_path.name} is the whole of {before_path.name} resized to other proportions "
                   f"({before.shape[1]}x{before.shape[0]} -> {after_linear.shape[1]}x{after_linear.shape[0]}): "
@@ -537,9 +540,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             if b.absolute() == a.absolute():
                 raise UsageError(f"{a} is given as both BEFORE and AFTER of one pair")
         _check_output(args.output, *(p for pair in names for p in pair), text="recipe")  # before the fit: seconds
-        if not folders:
+        if len(names) == 1:
             pairs = [load_pair(b, a) for b, a in names]
         else:  # a pair that cannot be read or does not line up is skipped and said, as train-style does
+            # (in folders, or photos in pairs: one wrong photo among five sank the look of the other four)
             pairs, kept = [], []
             for b, a in names:
                 try:

@@ -50,6 +50,32 @@ def test_match_a_look_finds_the_steps_and_is_undoable(qtbot, win, folder, tmp_pa
     assert not win.matcher.dialog.isVisible()
     win.undo_group.undo()
     assert len(win.doc.recipe) == 0
+    assert not win.panel.status.text().startswith("Matched")  # it stood over a photo with no steps (QA)
+    win.undo_group.redo()
+    assert len(win.doc.recipe) == 2
+
+
+def test_what_fit_said_of_a_finished_photo_is_shown_with_the_result(qtbot, win):
+    """A crop, other proportions, transparency, a pair left out: the command line says how it took
+    each finished photo, the app had kept it to itself unless the fit failed (QA)."""
+    from app.match_look import NOTICE, STAGE, LookMatcher
+
+    said = ["a.png is a crop of a.dng (x 10-600, y 0-400): fitting on that part",  # retouch fit's own lines
+            "a.png is the whole of a.dng resized to other proportions (640x400 -> 600x400): fitting on it as it is",
+            "a.png: its transparent pixels (12%) are left out of the fit",
+            "skipped b.dng -> b.png: b.png does not show b.dng: fit needs a finished version of the same photo"]
+    assert all(NOTICE.search(line) for line in said)
+    assert not any(NOTICE.search(line) or STAGE.match(line) for line in ("retouch fit: error: x", "2 steps:"))
+    got: list[str] = []
+    m = LookMatcher(win, lambda recipe, summary: got.append(summary), got.append)
+    m._read_out = lambda: None
+    m._notices = ["finished.png is the whole of b_dune.jpg resized to other proportions (640x400 -> 600x400): "
+                  "fitting on it as it is"]
+    Recipe([Step("exposure", {"ev": 0.3})]).save(m.out)
+    m._pairs, m._stdout = 1, "remaining error: RMSE 0.0101 (39.9 dB PSNR; before fitting 20.0 dB)\n"
+    m._finished(0, QProcess.ExitStatus.NormalExit)
+    assert got == ["1 step, 2.6 levels of 255 from the target on average (39.9 dB); finished.png is the whole of "
+                   "b_dune.jpg resized to other proportions (640x400 -> 600x400): fitting on it as it is"]
 
 
 def test_match_a_look_from_several_finished_photos(qtbot, win, folder, tmp_path):

@@ -213,10 +213,13 @@ def test_fit_command_fits_one_recipe_to_several_pairs(tmp_path, capsys, heldout_
     got = Recipe.load(out)
     assert [s.op for s in got] == ["white_balance", "saturation"], got.dumps()
     assert abs(got.steps[0].params["blue"] - 0.8) < 0.03 and abs(got.steps[1].params["amount"] - 0.4) < 0.03
-    # a second pair that is not one: named; an unpaired photo: refused before anything is read
+    # a second pair that is not one: skipped and named, the rest fitted (it sank the whole fit); an
+    # unpaired photo: refused before anything is read
     args = _parse(["fit", *photos[:3], photos[1], "-o", str(tmp_path / "x.json")])
-    assert args.func(args) == 1
-    assert "a1.png does not show b2.png" in capsys.readouterr().err
+    assert args.func(args) == 0
+    assert "skipped b2.png -> a1.png: a1.png does not show b2.png" in capsys.readouterr().err
+    assert [s.op for s in Recipe.load(tmp_path / "x.json")] == ["white_balance", "saturation"]
+    (tmp_path / "x.json").unlink()
     args = _parse(["fit", *photos[:3], "-o", str(tmp_path / "x.json")])
     assert args.func(args) == 2
     assert "give photos in pairs, BEFORE AFTER: b2.png has no AFTER" in capsys.readouterr().err
