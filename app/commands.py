@@ -95,7 +95,7 @@ class MoveStep(QUndoCommand):
     def _move(self, a: int, b: int) -> None:
         steps = self.doc.recipe.steps
         steps.insert(b, steps.pop(a))
-        self.doc.notify(Change("structure", b, moved_from=a))  # the keyboard stays with the step it was on
+        self.doc.notify(Change("structure"))
 
     def redo(self) -> None:
         self._move(self.src, self.dst)

@@ -29,7 +29,6 @@ class Change:
     kind: str
     index: int = -1
     name: str = ""
-    moved_from: int = -1  # a step moved (``structure``): from there to ``index``
 
 
 class PhotoDoc(QObject):

@@ -339,20 +339,25 @@ class StepList(QScrollArea):
 
     def _on_change(self, change: Change) -> None:
         if change.kind == "structure":
-            self.rebuild(change.moved_from, change.index)
+            self.rebuild()
         elif 0 <= change.index < len(self.cards):
             self.cards[change.index].refresh(change)
 
-    def rebuild(self, moved_from: int = -1, moved_to: int = -1) -> None:
+    def rebuild(self) -> None:
         """The cards made again. The keyboard, where it was in a card, stays in the list (the focused
         card went, and Qt handed the focus on to whatever came next: Folders ▾ under the photo, where
-        Space opened its menu), on the same control of the same step where a step was moved
-        (``moved_from`` to ``moved_to``), else of the card at its place, scrolled into view: a second
-        Space after ✕ had turned the next step off."""
+        Space opened its menu), on the same control of the same step where it is still there (moved,
+        or another deleted), else of the card at its place, and scrolled into view where it was in
+        view: a second Space after ✕ had turned the next step off."""
         lay = self.inner.lay
         focused = QApplication.focusWidget()
         held = next((i for i, c in enumerate(self.cards) if focused is not None and c.isAncestorOf(focused)), None)
         role = self.cards[held].role_of(focused) if held is not None else None
+        step = self.cards[held].step if held is not None else None
+        # scrolled back to only where it was in view: a mouse user's list had jumped away from a card
+        # deleted or dropped far from the control clicked before (QA)
+        in_view = held is not None and self.viewport().rect().intersects(
+            focused.rect().translated(focused.mapTo(self.viewport(), QPoint(0, 0))))
         for card in self.cards:
             lay.removeWidget(card)
             card.hide()  # at once: deleteLater waits for the event loop
@@ -377,15 +382,18 @@ class StepList(QScrollArea):
         if held is not None:
             target = self.tab_anchor
             if self.cards:
-                card = self.cards[min(_after_move(held, moved_from, moved_to), len(self.cards) - 1)]
+                # the same step where it still is (moved, or another deleted or added), else the card
+                # now at its place (it was deleted, or the steps replaced)
+                card = next((c for c in self.cards if c.step is step), self.cards[min(held, len(self.cards) - 1)])
                 target = card.roles().get(role or "", card.enable)
                 inner = target.findChild(QWidget, focused.objectName()) if focused.objectName() else None
                 target = inner or target  # a control's slider or value field, not the control
             if target is not None:
                 target.setFocus(Qt.FocusReason.OtherFocusReason)
-                if hasattr(target, "wheel_armed"):  # a slider clicked before keeps the wheel it had
-                    target.wheel_armed = getattr(focused, "wheel_armed", False)
-                if self.isAncestorOf(target):  # Auto's new steps came with the list scrolled to its top
+                if hasattr(target, "wheel_armed"):  # the same step's slider keeps the wheel it had; another
+                    # step's takes it only once clicked (a delete above gave the wheel to the next step, QA)
+                    target.wheel_armed = card.step is step and getattr(focused, "wheel_armed", False)
+                if in_view and self.isAncestorOf(target):  # Auto's new steps came with the list at its top
                     QTimer.singleShot(0, self, self.show_focus)  # once the new cards are laid out
         self.structureChanged.emit()
 
@@ -399,19 +407,6 @@ class StepList(QScrollArea):
             if y < card.geometry().center().y():
                 return i
         return len(self.cards)
-
-
-def _after_move(i: int, src: int, dst: int) -> int:
-    """Where the step at ``i`` is once the step at ``src`` moved to ``dst`` (none moved: -1s)."""
-    if src < 0 or dst < 0:
-        return i
-    if i == src:
-        return dst
-    if src < i <= dst:
-        return i - 1
-    if dst <= i < src:
-        return i + 1
-    return i
 
 
 class _DropArea(QWidget):

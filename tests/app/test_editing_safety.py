@@ -229,3 +229,29 @@ def test_quick_key_presses_on_a_slider_are_one_undo_step(qtbot, win, folder, mon
     assert temp().value() == 10
     qtbot.keyClick(temp().slider, Qt.Key.Key_Home, Qt.KeyboardModifier.KeypadModifier)  # the keypad's Home
     assert temp().value() == 0
+
+
+def test_a_step_deleted_by_mouse_leaves_the_list_where_it_is_and_the_wheel_to_its_own_step(qtbot, win, folder):
+    """A slider clicked, the list scrolled to its end, the last card deleted: the list jumped back to
+    the clicked slider, and a delete above it gave its wheel to the next step's slider (QA)."""
+    open_and_wait(qtbot, win, folder / "b_dune.jpg")
+    win.resize(1280, 720)
+    for op in ("exposure", "exposure", "exposure", "gamma", "contrast", "gamma", "contrast", "exposure"):
+        win.panel.add_step(op)
+    settle(qtbot, win)
+    steps = win.panel.steps
+    first = steps.cards[1].controls["ev"].slider
+    qtbot.mouseClick(first, Qt.MouseButton.LeftButton, pos=first.rect().center())  # clicked: the wheel is its
+    assert first.hasFocus() and first.wheel_armed
+    bar = steps.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=TIMEOUT)
+    bar.setValue(bar.maximum())
+    qtbot.mouseClick(steps.cards[-1].close_btn, Qt.MouseButton.LeftButton)
+    qtbot.wait(100)  # the rebuild's deferred scroll, had there been one
+    assert len(win.doc.recipe) == 7 and bar.value() >= bar.maximum() - 5, (bar.value(), bar.maximum())
+    slider = steps.cards[1].controls["ev"].slider
+    assert slider.hasFocus() and slider.wheel_armed  # the same step: its wheel kept
+    qtbot.mouseClick(steps.cards[0].close_btn, Qt.MouseButton.LeftButton)  # a step above it deleted
+    ev = win.doc.recipe.steps[0].params["ev"]
+    now = steps.cards[0].controls["ev"].slider  # the clicked step, now first: still the same step
+    assert now.hasFocus() and now.wheel_armed and _wheel(now, +1) and win.doc.recipe.steps[0].params["ev"] != ev
