@@ -290,8 +290,7 @@ class StyleDialog(QDialog):
     def start(self) -> None:
         if self.is_training():
             return
-        self.written, self._err, self._tail, self._skipped, self._notes = None, "", [], [], []
-        self._score = ""
+        self.written, self._err, self._tail, self._skipped, self._notes, self._score = None, "", [], [], [], ""
         self._close_when_done, self._stopping = False, False  # a close or stop of an earlier run is over
         self.training_name = self.name.text().strip()
         user_styles_dir().mkdir(parents=True, exist_ok=True)  # train-style -o wants an existing folder

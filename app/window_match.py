@@ -79,7 +79,7 @@ class MatchLookMixin:
     def _match_note_stale(self, doc: object) -> None:
         """The "Matched the look of …" line goes once the steps it speaks of are undone or edited
         (it stood over a photo with no steps, QA)."""
-        said = getattr(self, "_match_said", None)
+        said = self._match_said
         if said is not None and said[0] is doc and doc.recipe.dumps() != said[1]:
             self._match_said = None
             if self.panel.status.text() == said[2]:

@@ -576,12 +576,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if len(pairs) > 1:
             for (b, a), rmse in zip(names, res.pair_rmse):
                 print(f"  {b.name} -> {a.name}: {res.db(rmse):.1f} dB")
-        rough = [a.name for (_, a), rmse in zip(names, res.pair_rmse) if res.db(rmse) < ROUGH_FIT_DB]
+        rough = [a for (_, a), rmse in zip(names, res.pair_rmse) if res.db(rmse) < ROUGH_FIT_DB]
         if rough:  # a recipe of the true look lands at 33-47 dB, cropped and resized too
             # a small JPEG export at quality 60 scored 26 dB against the true recipe itself (QA)
-            jpeg = any(a.name == r and a.suffix.lower() in (".jpg", ".jpeg") for _, a in names for r in rough)
-            print(f"rough match: {', '.join(rough)} may hold what these filters cannot do (a vignette, a local "
-                  f"or selective edit, retouching{', or a look of its own' if len(names) > 1 else ''})"
+            jpeg = any(a.suffix.lower() in (".jpg", ".jpeg") for a in rough)
+            own = ", or a look of its own" if len(names) > 1 else ""
+            print(f"rough match: {', '.join(a.name for a in rough)} may hold what these filters cannot do (a "
+                  f"vignette, a local or selective edit, retouching{own})"
                   f"{', or lose detail to strong JPEG compression' if jpeg else ''}; the recipe is the closest "
                   "global look")
         return 0
